@@ -1,0 +1,235 @@
+/**
+ * The gradient-graph compiler. Given an ONNX model, the tensors to explain (layers, and optionally the
+ * input) and the output to explain, it appends backward nodes built from standard ONNX ops so that one
+ * run of the augmented model returns the model outputs, the class scores, the layer activations and
+ * d(seed · score)/d(layer). The seed is a graph input ([batch, classes]), so one compiled graph serves
+ * every class, every weighting of classes and every batch size.
+ *
+ * Compilation has two steps because the rules need static shapes: `prepare` clones and upgrades the
+ * model and finds the gradient path (the tensors whose shapes are needed); the caller learns those
+ * shapes from one probe run; `compile` then emits the backward graph.
+ */
+import { Builder } from './builder.js';
+import { GRADIENT_RULES, RECTIFIER_OPS, supportedOps } from './registry.js';
+import { GradError, nodeLabel, type GradContext, type Rectifier } from './rule.js';
+import { GraphIndex, makeValueInfo, opsetVersion, topoOrder, type ModelProto, type Node } from '../onnx/model.js';
+import type { ExternalDataReader } from '../onnx/tensor.js';
+import { upgradeOpset } from '../onnx/upgrade.js';
+
+export interface GradientSpec {
+  /** The model output to explain (default: the first). */
+  output?: string;
+  /** Tensors whose activations and gradients are returned. */
+  layers: string[];
+  /** Also return the gradient with respect to the model's (first) input. */
+  inputGradient?: boolean;
+  /** Rectifier rule for backprop to the input (default plain). */
+  rectifier?: Rectifier;
+  /** Which nodes the rectifier rule applies to: only Relu (as pytorch-grad-cam) or Relu, Clip, LeakyRelu, PRelu. */
+  rectifierOps?: 'relu' | 'all';
+}
+
+export const SEED_INPUT = 'gradcam/seed';
+const SCORE_OUTPUT = 'gradcam/score';
+const gradOutput = (t: string) => `gradcam/grad:${t}`;
+
+export interface Prepared {
+  model: ModelProto;
+  spec: GradientSpec;
+  /** The tensor that is differentiated: the output, or the input of a final Softmax / LogSoftmax. */
+  score: string;
+  output: string;
+  input: string;
+  pathNodes: Node[];
+  needsGrad: Set<string>;
+  /** Tensors whose static shapes `compile` needs. */
+  shapeTensors: string[];
+  index: GraphIndex;
+}
+
+export interface Compiled {
+  model: ModelProto;
+  input: string;
+  seed: string;
+  /** Run outputs: the score tensor, per-layer activation and gradient, the input gradient. */
+  outputs: { score: string; activations: Record<string, string>; gradients: Record<string, string>; inputGradient?: string };
+  scoreShape: number[];
+  backwardNodes: number;
+}
+
+function cloneModel(m: ModelProto): ModelProto {
+  const g = m.graph;
+  return {
+    ...m,
+    opset_import: m.opset_import.map((o) => ({ ...o })),
+    graph: {
+      ...g,
+      node: g.node.map((n) => ({ ...n, input: n.input.slice(), output: n.output.slice(), attribute: n.attribute.slice() })),
+      initializer: g.initializer.slice(),
+      input: g.input.slice(),
+      output: g.output.slice(),
+      value_info: (g.value_info ?? []).slice(),
+    },
+  };
+}
+
+/** Model inputs that are real inputs (not initializers listed as inputs, as old exporters did). */
+export function realInputs(m: ModelProto): string[] {
+  const inits = new Set(m.graph.initializer.map((t) => t.name));
+  return m.graph.input.map((i) => i.name).filter((n) => !inits.has(n));
+}
+
+/** The differentiated tensor for an output: the logits before a final Softmax / LogSoftmax. */
+export function scoreTensor(m: ModelProto, output: string): string {
+  const producer = m.graph.node.find((n) => n.output.includes(output));
+  if (producer && !producer.domain && (producer.op_type === 'Softmax' || producer.op_type === 'LogSoftmax')) return producer.input[0]!;
+  return output;
+}
+
+export function prepare(original: ModelProto, spec: GradientSpec, external?: ExternalDataReader): Prepared {
+  const outputs = original.graph.output.map((o) => o.name);
+  const output = spec.output ?? outputs[0]!;
+  if (!outputs.includes(output)) throw new GradError(`unknown output '${output}'; the model's outputs are: ${outputs.join(', ')}`);
+  const inputs = realInputs(original);
+  if (inputs.length !== 1) throw new GradError(`models with ${inputs.length} inputs are not supported (inputs: ${inputs.join(', ')}); gradcam explains single-input image models`);
+  const input = inputs[0]!;
+  const score = scoreTensor(original, output);
+
+  const model = cloneModel(original);
+  upgradeOpset(model);
+  const index = new GraphIndex(model, external);
+  const order = topoOrder(model.graph);
+  const known = new Set<string>([input, ...model.graph.initializer.map((t) => t.name ?? '')]);
+  for (const n of order) for (const o of n.output) known.add(o);
+  const sources = [...spec.layers];
+  if (spec.inputGradient) sources.push(input);
+  for (const l of sources) if (!known.has(l)) throw new GradError(`unknown tensor '${l}'`);
+
+  // forward reach from the sources, backward reach from the score
+  const fwd = new Set(sources);
+  for (const n of order) if (n.input.some((i) => fwd.has(i))) for (const o of n.output) if (o) fwd.add(o);
+  const bwd = new Set([score]);
+  for (let k = order.length - 1; k >= 0; k--) {
+    const n = order[k]!;
+    if (n.output.some((o) => bwd.has(o))) for (const i of n.input) if (i) bwd.add(i);
+  }
+  for (const l of sources) {
+    if (!bwd.has(l)) throw new GradError(`tensor '${l}' does not influence the output '${output}', so it has no gradient`);
+  }
+  if (spec.layers.includes(score)) throw new GradError(`tensor '${score}' is the score itself; choose a layer before it`);
+  const needsGrad = new Set([...fwd].filter((t) => bwd.has(t)));
+  const pathNodes = order.filter((n) => n.input.some((i) => needsGrad.has(i)) && n.output.some((o) => bwd.has(o)));
+  for (const n of pathNodes) {
+    if ((n.domain && n.domain !== 'ai.onnx') || !GRADIENT_RULES[n.op_type]) {
+      throw new GradError(
+        `cannot differentiate ${n.domain ? `${n.domain}.` : ''}${nodeLabel(n)}: no gradient rule for op '${n.op_type}' (it lies between the explained tensors and the output '${output}'). Supported ops: ${supportedOps().join(', ')}`,
+      );
+    }
+  }
+  const shapeTensors = new Set<string>([score]);
+  for (const n of pathNodes) {
+    for (const t of n.output) if (t) shapeTensors.add(t);
+    for (const t of n.input) if (t && isFloatOperand(n, t) && !index.constant(t)) shapeTensors.add(t);
+  }
+  return { model, spec, score, output, input, pathNodes, needsGrad, shapeTensors: [...shapeTensors], index };
+}
+
+/** Inputs that carry float data (as opposed to shapes, axes, indices) for the ops we differentiate. */
+function isFloatOperand(n: Node, t: string): boolean {
+  const k = n.input.indexOf(t);
+  switch (n.op_type) {
+    case 'Reshape': case 'Expand': case 'Tile': case 'Squeeze': case 'Unsqueeze': case 'Slice': case 'Split':
+    case 'Pad': case 'Gather': case 'ReduceSum': case 'ReduceMean': case 'Resize':
+      return k === 0;
+    default:
+      return true;
+  }
+}
+
+export function compile(p: Prepared, shapes: Map<string, number[]>): Compiled {
+  const { model, spec, index } = p;
+  const b = new Builder(model);
+  const opset = opsetVersion(model, '');
+  const shape = (name: string): number[] => {
+    const s = shapes.get(name);
+    if (s) return s;
+    const c = index.constant(name);
+    if (c) return c.dims;
+    throw new GradError(`internal: the shape of tensor '${name}' is unknown`);
+  };
+  const contributions = new Map<string, string[]>([[p.score, [SEED_INPUT]]]);
+  const totals = new Map<string, string | null>();
+  const total = (t: string): string | null => {
+    if (totals.has(t)) return totals.get(t)!;
+    const list = contributions.get(t);
+    const g = list && list.length ? b.sum(list) : null;
+    totals.set(t, g);
+    return g;
+  };
+  const rectifier = spec.rectifier ?? 'plain';
+  const rectifierOps = spec.rectifierOps ?? 'all';
+  for (let k = p.pathNodes.length - 1; k >= 0; k--) {
+    const node = p.pathNodes[k]!;
+    const dy = node.output.map((o) => (o ? total(o) : null));
+    if (dy.every((d) => d === null)) continue;
+    const needs = node.input.map((i) => !!i && p.needsGrad.has(i));
+    const guided = RECTIFIER_OPS.has(node.op_type) && (rectifierOps === 'all' || node.op_type === 'Relu');
+    const ctx: GradContext = {
+      node, b, dy, needs, shape, opset,
+      constant: (name) => index.constant(name),
+      rectifier: guided ? rectifier : 'plain',
+    };
+    let grads: (string | null)[];
+    try {
+      grads = GRADIENT_RULES[node.op_type]!(ctx);
+    } catch (e) {
+      if (e instanceof GradError) throw e;
+      throw new GradError(`${nodeLabel(node)}: ${(e as Error).message}`);
+    }
+    node.input.forEach((i, j) => {
+      const g = grads[j];
+      if (!g || !needs[j]) return;
+      let list = contributions.get(i);
+      if (!list) contributions.set(i, (list = []));
+      list.push(g);
+    });
+  }
+
+  const g = model.graph;
+  const existing = new Set(g.output.map((o) => o.name));
+  const addOutput = (name: string) => {
+    if (!existing.has(name)) {
+      g.output.push(makeValueInfo(name, 1));
+      existing.add(name);
+    }
+  };
+  const named = (src: string, name: string) => {
+    b.nodes.push({ name: `${name}/identity`, op_type: 'Identity', domain: '', input: [src], output: [name], attribute: [] });
+    addOutput(name);
+    return name;
+  };
+  const activations: Record<string, string> = {};
+  const gradients: Record<string, string> = {};
+  for (const l of spec.layers) {
+    const gl = total(l);
+    if (!gl) throw new GradError(`no gradient reaches tensor '${l}'`);
+    activations[l] = l;
+    addOutput(l);
+    gradients[l] = named(gl, gradOutput(l));
+  }
+  let inputGradient: string | undefined;
+  if (spec.inputGradient) {
+    const gi = total(p.input);
+    if (!gi) throw new GradError(`no gradient reaches the input '${p.input}'`);
+    inputGradient = named(gi, gradOutput(p.input));
+  }
+  const score = existing.has(p.score) ? p.score : named(p.score, SCORE_OUTPUT);
+  g.node.push(...b.nodes);
+  const scoreShape = shape(p.score);
+  g.input.push(makeValueInfo(SEED_INPUT, 1, scoreShape.map((d, i) => (i === 0 ? 'batch' : d))));
+  return {
+    model, input: p.input, seed: SEED_INPUT,
+    outputs: { score, activations, gradients, inputGradient },
+    scoreShape, backwardNodes: b.nodes.length,
+  };
+}

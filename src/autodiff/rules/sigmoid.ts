@@ -1,0 +1,8 @@
+/** Sigmoid: dx = dy · y · (1 − y). */
+import { dy0, type GradRule } from '../rule.js';
+
+export const sigmoid: GradRule = (ctx) => {
+  const { b } = ctx;
+  const y = ctx.node.output[0]!;
+  return [b.mul(dy0(ctx), b.mul(y, b.op('Sub', [b.scalar(1), y])))];
+};

@@ -1,0 +1,8 @@
+/** Tanh: dx = dy · (1 − y²). */
+import { dy0, type GradRule } from '../rule.js';
+
+export const tanh: GradRule = (ctx) => {
+  const { b } = ctx;
+  const y = ctx.node.output[0]!;
+  return [b.mul(dy0(ctx), b.op('Sub', [b.scalar(1), b.mul(y, y)]))];
+};

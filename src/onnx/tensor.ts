@@ -1,0 +1,145 @@
+/** ONNX tensors as typed arrays: decoding TensorProto (raw_data, typed fields, external data) and encoding. */
+import Long from 'long';
+
+export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'bool' | 'float16' | 'bfloat16' | 'string';
+
+export type TypedArray = Float32Array | Float64Array | BigInt64Array | BigUint64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array | Uint32Array;
+
+export interface Tensor {
+  dtype: DType;
+  dims: number[];
+  data: TypedArray;
+}
+
+/** ONNX TensorProto.DataType codes. */
+export const DATA_TYPE: Record<DType, number> = {
+  float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, string: 8, bool: 9,
+  float16: 10, float64: 11, uint32: 12, uint64: 13, bfloat16: 16,
+};
+const DTYPE_BY_CODE = new Map<number, DType>(Object.entries(DATA_TYPE).map(([k, v]) => [v, k as DType]));
+
+export function dtypeFromCode(code: number): DType {
+  const d = DTYPE_BY_CODE.get(code);
+  if (!d) throw new Error(`unsupported ONNX tensor data type ${code}`);
+  return d;
+}
+
+const BYTES: Record<DType, number> = {
+  float32: 4, float64: 8, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, uint16: 2, uint32: 4, uint64: 8,
+  bool: 1, float16: 2, bfloat16: 2, string: 0,
+};
+
+export function numel(dims: readonly number[]): number {
+  let n = 1;
+  for (const d of dims) n *= d;
+  return n;
+}
+
+/** Converts protobufjs int64 values (Long, number or string) to numbers. */
+export function toNumber(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'string') return Number(v);
+  if (Long.isLong(v)) return (v as Long).toNumber();
+  if (v == null) return 0;
+  throw new Error(`not an integer: ${String(v)}`);
+}
+
+function allocate(dtype: DType, n: number): TypedArray {
+  switch (dtype) {
+    case 'float32': return new Float32Array(n);
+    case 'float64': return new Float64Array(n);
+    case 'int64': return new BigInt64Array(n);
+    case 'uint64': return new BigUint64Array(n);
+    case 'int32': return new Int32Array(n);
+    case 'int16': return new Int16Array(n);
+    case 'int8': return new Int8Array(n);
+    case 'uint8': case 'bool': return new Uint8Array(n);
+    case 'uint16': case 'float16': case 'bfloat16': return new Uint16Array(n);
+    case 'uint32': return new Uint32Array(n);
+    default: throw new Error(`tensors of type ${dtype} are not supported`);
+  }
+}
+
+/** Copies little-endian bytes into a fresh, aligned typed array (never a view into the file buffer). */
+function fromBytes(dtype: DType, bytes: Uint8Array, n: number, name: string): TypedArray {
+  const size = BYTES[dtype];
+  if (bytes.byteLength !== n * size) {
+    throw new Error(`tensor '${name}': raw data has ${bytes.byteLength} bytes, expected ${n * size} for ${n} ${dtype} values`);
+  }
+  const out = allocate(dtype, n);
+  new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
+  return out;
+}
+
+export interface TensorProtoLike {
+  name?: string;
+  dims?: unknown[];
+  data_type?: number;
+  raw_data?: Uint8Array;
+  float_data?: number[];
+  int32_data?: number[];
+  int64_data?: unknown[];
+  double_data?: number[];
+  uint64_data?: unknown[];
+  data_location?: number;
+  external_data?: { key?: string; value?: string }[];
+}
+
+/** Reads external data: given a location relative to the model file, returns its bytes. */
+export type ExternalDataReader = (location: string, offset: number, length: number | undefined) => Uint8Array;
+
+export function decodeTensor(p: TensorProtoLike, external?: ExternalDataReader): Tensor {
+  const name = p.name ?? '';
+  const dtype = dtypeFromCode(p.data_type ?? 0);
+  const dims = (p.dims ?? []).map(toNumber);
+  const n = numel(dims);
+  if (dtype === 'string') throw new Error(`tensor '${name}': string tensors are not supported`);
+  if (p.data_location === 1) {
+    const entries = new Map((p.external_data ?? []).map((e) => [e.key ?? '', e.value ?? '']));
+    const location = entries.get('location');
+    if (!location) throw new Error(`tensor '${name}': external data without a location`);
+    if (!external) throw new Error(`tensor '${name}' is stored in external file '${location}', which cannot be read here (load the model from a file path)`);
+    const offset = Number(entries.get('offset') ?? 0);
+    const length = entries.has('length') ? Number(entries.get('length')) : undefined;
+    return { dtype, dims, data: fromBytes(dtype, external(location, offset, length), n, name) };
+  }
+  if (p.raw_data && p.raw_data.byteLength > 0) return { dtype, dims, data: fromBytes(dtype, p.raw_data, n, name) };
+  const out = allocate(dtype, n);
+  let src: ArrayLike<unknown> = [];
+  switch (dtype) {
+    case 'float32': src = p.float_data ?? []; break;
+    case 'float64': src = p.double_data ?? []; break;
+    case 'int64': src = p.int64_data ?? []; break;
+    case 'uint64': case 'uint32': src = p.uint64_data ?? []; break;
+    default: src = p.int32_data ?? [];
+  }
+  if (src.length !== n) throw new Error(`tensor '${name}': holds ${src.length} values, expected ${n} for dims [${dims.join(', ')}]`);
+  if (out instanceof BigInt64Array) for (let i = 0; i < n; i++) out[i] = BigInt(toNumber(src[i]));
+  else if (out instanceof BigUint64Array) for (let i = 0; i < n; i++) out[i] = BigInt(toNumber(src[i]));
+  else for (let i = 0; i < n; i++) (out as Float32Array)[i] = toNumber(src[i]);
+  return { dtype, dims, data: out };
+}
+
+export function encodeTensor(name: string, t: Tensor): TensorProtoLike {
+  const d = t.data;
+  return {
+    name,
+    dims: t.dims.slice(),
+    data_type: DATA_TYPE[t.dtype],
+    raw_data: new Uint8Array(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength)),
+  };
+}
+
+/** Values of a numeric tensor as plain numbers. */
+export function tensorValues(t: Tensor): number[] {
+  return Array.from(t.data as ArrayLike<number | bigint>, (v) => Number(v));
+}
+
+export function floatTensor(data: Float32Array | number[], dims: number[]): Tensor {
+  return { dtype: 'float32', dims, data: data instanceof Float32Array ? data : Float32Array.from(data) };
+}
+
+export function int64Tensor(values: number[], dims: number[] = [values.length]): Tensor {
+  return { dtype: 'int64', dims, data: BigInt64Array.from(values.map((v) => BigInt(v))) };
+}
