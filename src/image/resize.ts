@@ -1,0 +1,327 @@
+/**
+ * Resizing, browser-safe.
+ *
+ * - resizeBilinear / resizeBatch: one float32 channel, bit-for-bit OpenCV `cv2.resize(src, (outW, outH))`
+ *   (INTER_LINEAR) semantics for float32, which is what pytorch-grad-cam uses to upsample CAMs.
+ * - resizeRgb: 8-bit RGB for preparing model inputs, Pillow `Image.resize(size, Image.BILINEAR)` semantics
+ *   (antialiased when downscaling, Pillow's fixed-point arithmetic), which torchvision's Resize uses on PIL
+ *   images.
+ */
+import type { RgbImage } from './types.js';
+import { assertRgbImage } from './types.js';
+
+const f32 = Math.fround;
+
+function checkDims(fn: string, h: number, w: number, outH: number, outW: number): void {
+  for (const [name, v] of [['h', h], ['w', w], ['outH', outH], ['outW', outW]] as const) {
+    if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${fn}: ${name} must be a positive integer, got ${v}`);
+  }
+}
+
+interface LinearPlan {
+  h: number; w: number; outH: number; outW: number;
+  /** 'copy': same size; 'area2': exact 2x downscale (OpenCV switches to INTER_AREA); 'linear' otherwise. */
+  mode: 'copy' | 'area2' | 'linear';
+  xofs: Int32Array; xa0: Float32Array; xa1: Float32Array;
+  /** first x from which OpenCV copies S[xofs] (right border) */
+  xmax: number;
+  y0: Int32Array; y1: Int32Array; yb0: Float32Array; yb1: Float32Array;
+}
+
+/**
+ * Mirrors cv::resize (modules/imgproc/src/resize.cpp) for INTER_LINEAR on CV_32F:
+ *   scale = 1 / (dst/src) in double; f = (float)((d + 0.5) * scale - 0.5); s = floor(f); f -= s.
+ *   x: s < 0 -> (s, f) = (0, 0); s >= w - 1 -> (s, f) = (w - 1, 0), D = S[s].
+ *   y: weights (1 - f, f) are kept, the two source rows are clamped to [0, h - 1].
+ *   Horizontal pass first (float32 accumulations), then vertical: D = T0 * b0 + T1 * b1.
+ */
+function planLinear(h: number, w: number, outH: number, outW: number): LinearPlan {
+  const scaleX = 1 / (outW / w);
+  const scaleY = 1 / (outH / h);
+  let mode: LinearPlan['mode'] = 'linear';
+  if (h === outH && w === outW) mode = 'copy';
+  else if (scaleX === 2 && scaleY === 2) mode = 'area2';
+
+  const xofs = new Int32Array(outW);
+  const xa0 = new Float32Array(outW);
+  const xa1 = new Float32Array(outW);
+  let xmax = outW;
+  for (let dx = 0; dx < outW; dx++) {
+    let fx = f32((dx + 0.5) * scaleX - 0.5);
+    let sx = Math.floor(fx);
+    fx = f32(fx - sx);
+    if (sx < 0) { fx = 0; sx = 0; }
+    if (sx + 1 >= w) {
+      if (dx < xmax) xmax = dx;
+      if (sx >= w - 1) { fx = 0; sx = w - 1; }
+    }
+    xofs[dx] = sx;
+    xa0[dx] = f32(1 - fx);
+    xa1[dx] = fx;
+  }
+  const y0 = new Int32Array(outH);
+  const y1 = new Int32Array(outH);
+  const yb0 = new Float32Array(outH);
+  const yb1 = new Float32Array(outH);
+  for (let dy = 0; dy < outH; dy++) {
+    let fy = f32((dy + 0.5) * scaleY - 0.5);
+    const sy = Math.floor(fy);
+    fy = f32(fy - sy);
+    y0[dy] = Math.min(Math.max(sy, 0), h - 1);
+    y1[dy] = Math.min(Math.max(sy + 1, 0), h - 1);
+    yb0[dy] = f32(1 - fy);
+    yb1[dy] = fy;
+  }
+  return { h, w, outH, outW, mode, xofs, xa0, xa1, xmax, y0, y1, yb0, yb1 };
+}
+
+function runLinear(p: LinearPlan, src: Float32Array, srcOff: number, dst: Float32Array, dstOff: number, tmp: Float32Array): void {
+  const { h, w, outH, outW } = p;
+  if (p.mode === 'copy') {
+    dst.set(src.subarray(srcOff, srcOff + h * w), dstOff);
+    return;
+  }
+  if (p.mode === 'area2') {
+    // resizeAreaFast_: 4-lane SIMD blocks compute ((a + b) + (c + d)) * 0.25, the scalar tail
+    // (((a + b) + c) + d) * 0.25 (float32 throughout).
+    const simdEnd = outW - (outW % 4);
+    for (let dy = 0; dy < outH; dy++) {
+      const r0 = srcOff + 2 * dy * w;
+      const r1 = r0 + w;
+      const o = dstOff + dy * outW;
+      for (let dx = 0; dx < outW; dx++) {
+        const a = src[r0 + 2 * dx]!, b = src[r0 + 2 * dx + 1]!, c = src[r1 + 2 * dx]!, d = src[r1 + 2 * dx + 1]!;
+        const s = dx < simdEnd ? f32(f32(a + b) + f32(c + d)) : f32(f32(f32(a + b) + c) + d);
+        dst[o + dx] = f32(s * 0.25);
+      }
+    }
+    return;
+  }
+  const { xofs, xa0, xa1, xmax, y0, y1, yb0, yb1 } = p;
+  for (let sy = 0; sy < h; sy++) {
+    const row = srcOff + sy * w;
+    const t = sy * outW;
+    let dx = 0;
+    for (; dx < xmax; dx++) {
+      const sx = row + xofs[dx]!;
+      tmp[t + dx] = f32(f32(src[sx]! * xa0[dx]!) + f32(src[sx + 1]! * xa1[dx]!));
+    }
+    for (; dx < outW; dx++) tmp[t + dx] = src[row + xofs[dx]!]!;
+  }
+  for (let dy = 0; dy < outH; dy++) {
+    const t0 = y0[dy]! * outW;
+    const t1 = y1[dy]! * outW;
+    const b0 = yb0[dy]!;
+    const b1 = yb1[dy]!;
+    const o = dstOff + dy * outW;
+    for (let dx = 0; dx < outW; dx++) {
+      dst[o + dx] = f32(f32(tmp[t0 + dx]! * b0) + f32(tmp[t1 + dx]! * b1));
+    }
+  }
+}
+
+/**
+ * Resizes one float32 channel `[h, w]` to `[outH, outW]` exactly like OpenCV's
+ * `cv2.resize(src, (outW, outH), interpolation=cv2.INTER_LINEAR)` on float32 data:
+ * half-pixel centres (sx = (x + 0.5) * w / outW - 0.5), edge clamping, no antialiasing.
+ */
+export function resizeBilinear(src: Float32Array, h: number, w: number, outH: number, outW: number): Float32Array {
+  checkDims('resizeBilinear', h, w, outH, outW);
+  if (src.length !== h * w) throw new RangeError(`resizeBilinear: src has ${src.length} values, expected ${h}*${w} = ${h * w}`);
+  const plan = planLinear(h, w, outH, outW);
+  const out = new Float32Array(outH * outW);
+  runLinear(plan, src, 0, out, 0, new Float32Array(plan.mode === 'linear' ? h * outW : 0));
+  return out;
+}
+
+/** resizeBilinear over a stack of `n` maps `[n, h, w]` -> `[n, outH, outW]` (coefficients computed once). */
+export function resizeBatch(maps: Float32Array, n: number, h: number, w: number, outH: number, outW: number): Float32Array {
+  checkDims('resizeBatch', h, w, outH, outW);
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`resizeBatch: n must be a non-negative integer, got ${n}`);
+  if (maps.length !== n * h * w) {
+    throw new RangeError(`resizeBatch: maps has ${maps.length} values, expected ${n}*${h}*${w} = ${n * h * w}`);
+  }
+  const plan = planLinear(h, w, outH, outW);
+  const out = new Float32Array(n * outH * outW);
+  const tmp = new Float32Array(plan.mode === 'linear' ? h * outW : 0);
+  for (let i = 0; i < n; i++) runLinear(plan, maps, i * h * w, out, i * outH * outW, tmp);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Pillow-compatible 8-bit resampling (libImaging/Resample.c, BILINEAR filter, support 1).
+
+const PRECISION_BITS = 32 - 8 - 2;
+
+interface PilCoeffs { ksize: number; bounds: Int32Array; kk: Int32Array }
+
+function pilCoeffs(inSize: number, outSize: number, antialias: boolean): PilCoeffs {
+  const scale = inSize / outSize;
+  const filterscale = antialias ? Math.max(scale, 1) : 1;
+  const support = 1 * filterscale;
+  const ksize = Math.ceil(support) * 2 + 1;
+  const bounds = new Int32Array(outSize * 2);
+  const kk = new Int32Array(outSize * ksize);
+  const k = new Float64Array(ksize);
+  const ss = 1 / filterscale;
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    let xmin = Math.trunc(center - support + 0.5);
+    if (xmin < 0) xmin = 0;
+    let xmax = Math.trunc(center + support + 0.5);
+    if (xmax > inSize) xmax = inSize;
+    xmax -= xmin;
+    let ww = 0;
+    for (let x = 0; x < xmax; x++) {
+      let t = (x + xmin - center + 0.5) * ss;
+      if (t < 0) t = -t;
+      const wgt = t < 1 ? 1 - t : 0;
+      k[x] = wgt;
+      ww += wgt;
+    }
+    for (let x = 0; x < xmax; x++) {
+      const v = ww !== 0 ? k[x]! / ww : k[x]!;
+      kk[xx * ksize + x] = v < 0 ? Math.trunc(-0.5 + v * (1 << PRECISION_BITS)) : Math.trunc(0.5 + v * (1 << PRECISION_BITS));
+    }
+    bounds[xx * 2] = xmin;
+    bounds[xx * 2 + 1] = xmax;
+  }
+  return { ksize, bounds, kk };
+}
+
+function clip8(ss: number): number {
+  const v = Math.floor(ss / (1 << PRECISION_BITS));
+  return v < 0 ? 0 : v > 255 ? 255 : v;
+}
+
+/** Options for resizeRgb. */
+export interface ResizeRgbOptions {
+  /**
+   * Widen the bilinear kernel by the downscale factor (Pillow's behaviour, the default). With false,
+   * plain 2-tap bilinear with half-pixel centres is used in every direction.
+   */
+  antialias?: boolean;
+}
+
+/**
+ * Resizes an 8-bit RGB image like Pillow's `img.resize((outW, outH), Image.BILINEAR)` (bit-exact with
+ * antialias on, the default): separable, horizontal pass first, 22-bit fixed-point coefficients.
+ */
+export function resizeRgb(img: RgbImage, outW: number, outH: number, opts: ResizeRgbOptions = {}): RgbImage {
+  assertRgbImage(img, 'resizeRgb');
+  checkDims('resizeRgb', img.height, img.width, outH, outW);
+  const antialias = opts.antialias ?? true;
+  const { width: w, height: h, data } = img;
+  if (w === outW && h === outH) return { width: w, height: h, data: data.slice() };
+  const needH = outW !== w;
+  const needV = outH !== h;
+  const half = 1 << (PRECISION_BITS - 1);
+
+  const cv = pilCoeffs(h, outH, antialias);
+  // Only rows [yFirst, yLast) of the source are needed by the vertical pass.
+  const yFirst = needV ? cv.bounds[0]! : 0;
+  const yLast = needV ? cv.bounds[outH * 2 - 2]! + cv.bounds[outH * 2 - 1]! : h;
+
+  let cur = data;
+  let curW = w;
+  let rowOffset = 0; // source row of cur's row 0
+  if (needH) {
+    const ch = pilCoeffs(w, outW, antialias);
+    const rows = needV ? yLast - yFirst : h;
+    const tmp = new Uint8Array(outW * rows * 3);
+    for (let yy = 0; yy < rows; yy++) {
+      const srow = (yy + (needV ? yFirst : 0)) * w * 3;
+      for (let xx = 0; xx < outW; xx++) {
+        const xmin = ch.bounds[xx * 2]!;
+        const xmax = ch.bounds[xx * 2 + 1]!;
+        const kb = xx * ch.ksize;
+        let s0 = half, s1 = half, s2 = half;
+        for (let x = 0; x < xmax; x++) {
+          const kv = ch.kk[kb + x]!;
+          const p = srow + (x + xmin) * 3;
+          s0 += data[p]! * kv;
+          s1 += data[p + 1]! * kv;
+          s2 += data[p + 2]! * kv;
+        }
+        const o = (yy * outW + xx) * 3;
+        tmp[o] = clip8(s0);
+        tmp[o + 1] = clip8(s1);
+        tmp[o + 2] = clip8(s2);
+      }
+    }
+    cur = tmp;
+    curW = outW;
+    rowOffset = needV ? yFirst : 0;
+  }
+  if (!needV) return { width: outW, height: h, data: cur };
+  const out = new Uint8Array(outW * outH * 3);
+  const rowStride = curW * 3;
+  for (let yy = 0; yy < outH; yy++) {
+    const ymin = cv.bounds[yy * 2]! - rowOffset;
+    const ymax = cv.bounds[yy * 2 + 1]!;
+    const kb = yy * cv.ksize;
+    for (let xx = 0; xx < curW; xx++) {
+      let s0 = half, s1 = half, s2 = half;
+      for (let y = 0; y < ymax; y++) {
+        const kv = cv.kk[kb + y]!;
+        const p = (y + ymin) * rowStride + xx * 3;
+        s0 += cur[p]! * kv;
+        s1 += cur[p + 1]! * kv;
+        s2 += cur[p + 2]! * kv;
+      }
+      const o = (yy * outW + xx) * 3;
+      out[o] = clip8(s0);
+      out[o + 1] = clip8(s1);
+      out[o + 2] = clip8(s2);
+    }
+  }
+  return { width: outW, height: outH, data: out };
+}
+
+/**
+ * torchvision `Resize(size)` with an int size: the shorter side becomes `size`, the longer one
+ * `floor(size * long / short)`; resampled with resizeRgb (Pillow BILINEAR).
+ */
+export function resizeShortSide(img: RgbImage, size: number, opts: ResizeRgbOptions = {}): RgbImage {
+  assertRgbImage(img, 'resizeShortSide');
+  if (!Number.isInteger(size) || size <= 0) throw new RangeError(`resizeShortSide: size must be a positive integer, got ${size}`);
+  const { width: w, height: h } = img;
+  const [short, long] = w <= h ? [w, h] : [h, w];
+  const newLong = Math.floor((size * long) / short);
+  const [outW, outH] = w <= h ? [size, newLong] : [newLong, size];
+  return resizeRgb(img, outW, outH, opts);
+}
+
+/** Python's round(): halves go to the even neighbour. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * torchvision `CenterCrop((outH, outW))`: top = round((H - outH) / 2), left = round((W - outW) / 2)
+ * (Python rounding); a crop larger than the image is padded with black, as torchvision does.
+ */
+export function centerCrop(img: RgbImage, outW: number, outH: number): RgbImage {
+  assertRgbImage(img, 'centerCrop');
+  checkDims('centerCrop', img.height, img.width, outH, outW);
+  const { width: w, height: h, data } = img;
+  // torchvision pads (W - outW) // 2 ... when the crop is larger; equivalent to a negative offset.
+  const top = outH > h ? -Math.floor((outH - h) / 2) : roundHalfEven((h - outH) / 2);
+  const left = outW > w ? -Math.floor((outW - w) / 2) : roundHalfEven((w - outW) / 2);
+  const out = new Uint8Array(outW * outH * 3);
+  for (let y = 0; y < outH; y++) {
+    const sy = y + top;
+    if (sy < 0 || sy >= h) continue;
+    for (let x = 0; x < outW; x++) {
+      const sx = x + left;
+      if (sx < 0 || sx >= w) continue;
+      const s = (sy * w + sx) * 3;
+      const o = (y * outW + x) * 3;
+      out[o] = data[s]!;
+      out[o + 1] = data[s + 1]!;
+      out[o + 2] = data[s + 2]!;
+    }
+  }
+  return { width: outW, height: outH, data: out };
+}
