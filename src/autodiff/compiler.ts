@@ -13,7 +13,7 @@ import { Builder } from './builder.js';
 import { GRADIENT_RULES, RECTIFIER_OPS, supportedOps } from './registry.js';
 import { GradError, nodeLabel, type GradContext, type Rectifier } from './rule.js';
 import { GraphIndex, makeValueInfo, opsetVersion, topoOrder, type ModelProto, type Node } from '../onnx/model.js';
-import type { ExternalDataReader } from '../onnx/tensor.js';
+import type { ExternalDataReader, Tensor } from '../onnx/tensor.js';
 import { upgradeOpset } from '../onnx/upgrade.js';
 
 export interface GradientSpec {
@@ -30,6 +30,8 @@ export interface GradientSpec {
 }
 
 export const SEED_INPUT = 'gradcam/seed';
+/** [batch, 1]: 1 adds the one-hot of the arg-max class to the seed inside the graph (one run for 'top'). */
+export const USE_TOP_INPUT = 'gradcam/use_top';
 const SCORE_OUTPUT = 'gradcam/score';
 const gradOutput = (t: string) => `gradcam/grad:${t}`;
 
@@ -44,6 +46,8 @@ export interface Prepared {
   needsGrad: Set<string>;
   /** Tensors whose static shapes `compile` needs. */
   shapeTensors: string[];
+  /** Non-constant parameter tensors (pads, axes...) whose values `compile` needs. */
+  valueTensors: string[];
   index: GraphIndex;
 }
 
@@ -51,6 +55,8 @@ export interface Compiled {
   model: ModelProto;
   input: string;
   seed: string;
+  /** The use-top input's name, when the score is [batch, classes]. */
+  useTop?: string;
   /** Run outputs: the score tensor, per-layer activation and gradient, the input gradient. */
   outputs: { score: string; activations: Record<string, string>; gradients: Record<string, string>; inputGradient?: string };
   scoreShape: number[];
@@ -105,20 +111,30 @@ export function prepare(original: ModelProto, spec: GradientSpec, external?: Ext
   if (spec.inputGradient) sources.push(input);
   for (const l of sources) if (!known.has(l)) throw new GradError(`unknown tensor '${l}'`);
 
-  // forward reach from the sources, backward reach from the score
+  // forward reach from the sources, backward reach from the score, along differentiable edges only
   const fwd = new Set(sources);
-  for (const n of order) if (n.input.some((i) => fwd.has(i))) for (const o of n.output) if (o) fwd.add(o);
+  for (const n of order) {
+    if (NON_DIFFERENTIABLE.has(n.op_type)) continue;
+    const diff = differentiableInputs(n);
+    if (n.input.some((i, k) => diff[k] && fwd.has(i))) for (const o of n.output) if (o) fwd.add(o);
+  }
   const bwd = new Set([score]);
   for (let k = order.length - 1; k >= 0; k--) {
     const n = order[k]!;
-    if (n.output.some((o) => bwd.has(o))) for (const i of n.input) if (i) bwd.add(i);
+    if (NON_DIFFERENTIABLE.has(n.op_type) || !n.output.some((o) => bwd.has(o))) continue;
+    const diff = differentiableInputs(n);
+    n.input.forEach((i, j) => { if (i && diff[j]) bwd.add(i); });
   }
   for (const l of sources) {
     if (!bwd.has(l)) throw new GradError(`tensor '${l}' does not influence the output '${output}', so it has no gradient`);
   }
   if (spec.layers.includes(score)) throw new GradError(`tensor '${score}' is the score itself; choose a layer before it`);
   const needsGrad = new Set([...fwd].filter((t) => bwd.has(t)));
-  const pathNodes = order.filter((n) => n.input.some((i) => needsGrad.has(i)) && n.output.some((o) => bwd.has(o)));
+  const pathNodes = order.filter((n) => {
+    if (NON_DIFFERENTIABLE.has(n.op_type)) return false;
+    const diff = differentiableInputs(n);
+    return n.input.some((i, k) => diff[k] && needsGrad.has(i)) && n.output.some((o) => bwd.has(o));
+  });
   for (const n of pathNodes) {
     if ((n.domain && n.domain !== 'ai.onnx') || !GRADIENT_RULES[n.op_type]) {
       throw new GradError(
@@ -127,26 +143,42 @@ export function prepare(original: ModelProto, spec: GradientSpec, external?: Ext
     }
   }
   const shapeTensors = new Set<string>([score]);
+  const valueTensors = new Set<string>();
   for (const n of pathNodes) {
+    const diff = differentiableInputs(n);
     for (const t of n.output) if (t) shapeTensors.add(t);
-    for (const t of n.input) if (t && isFloatOperand(n, t) && !index.constant(t)) shapeTensors.add(t);
+    n.input.forEach((t, k) => {
+      if (!t || index.constant(t)) return;
+      if (diff[k]) shapeTensors.add(t);
+      else valueTensors.add(t); // pads, axes, starts... computed by a shape subgraph: learnt by the probe
+    });
   }
-  return { model, spec, score, output, input, pathNodes, needsGrad, shapeTensors: [...shapeTensors], index };
+  return { model, spec, score, output, input, pathNodes, needsGrad, shapeTensors: [...shapeTensors], valueTensors: [...valueTensors], index };
 }
 
-/** Inputs that carry float data (as opposed to shapes, axes, indices) for the ops we differentiate. */
-function isFloatOperand(n: Node, t: string): boolean {
-  const k = n.input.indexOf(t);
+/** Ops whose outputs carry no gradient (shapes, indices, comparisons). */
+const NON_DIFFERENTIABLE = new Set([
+  'Shape', 'Size', 'ConstantOfShape', 'Constant', 'ArgMax', 'ArgMin', 'NonZero', 'Equal', 'Greater', 'Less',
+  'GreaterOrEqual', 'LessOrEqual', 'Not', 'And', 'Or', 'Xor', 'Range', 'EyeLike', 'OneHot', 'Floor', 'Ceil',
+  'Round', 'Sign', 'IsNaN', 'IsInf', 'RandomNormalLike', 'RandomUniformLike',
+]);
+
+/** Which input slots carry differentiable float data (as opposed to shapes, axes, indices, pads, weights). */
+export function differentiableInputs(n: Node): boolean[] {
   switch (n.op_type) {
     case 'Reshape': case 'Expand': case 'Tile': case 'Squeeze': case 'Unsqueeze': case 'Slice': case 'Split':
-    case 'Pad': case 'Gather': case 'ReduceSum': case 'ReduceMean': case 'Resize':
-      return k === 0;
+    case 'Pad': case 'Gather': case 'ReduceSum': case 'ReduceMean': case 'ReduceMax': case 'ReduceMin':
+    case 'Resize': case 'Upsample': case 'Clip': case 'Dropout': case 'TopK':
+    case 'BatchNormalization': case 'Conv': case 'ConvTranspose':
+      return n.input.map((_, k) => k === 0);
+    case 'Where':
+      return n.input.map((_, k) => k > 0);
     default:
-      return true;
+      return n.input.map(() => true);
   }
 }
 
-export function compile(p: Prepared, shapes: Map<string, number[]>): Compiled {
+export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<string, Tensor> = new Map()): Compiled {
   const { model, spec, index } = p;
   const b = new Builder(model);
   const opset = opsetVersion(model, '');
@@ -157,7 +189,17 @@ export function compile(p: Prepared, shapes: Map<string, number[]>): Compiled {
     if (c) return c.dims;
     throw new GradError(`internal: the shape of tensor '${name}' is unknown`);
   };
-  const contributions = new Map<string, string[]>([[p.score, [SEED_INPUT]]]);
+  const scoreShape = shape(p.score);
+  let seed = SEED_INPUT;
+  const topInput = scoreShape.length === 2;
+  if (topInput) {
+    // seed + use_top · onehot(argmax(score)), so the predicted class needs no second run
+    const arg = b.op('ArgMax', [p.score], { axis: 1, keepdims: 1 });
+    const hot = b.op('OneHot', [arg, b.ints([scoreShape[1]!]), b.floats([0, 1], [2], 'onehot_values')], { axis: -1 });
+    const top = b.op('Squeeze', [hot, b.ints([1])]);
+    seed = b.op('Add', [SEED_INPUT, b.mul(USE_TOP_INPUT, top)]);
+  }
+  const contributions = new Map<string, string[]>([[p.score, [seed]]]);
   const totals = new Map<string, string | null>();
   const total = (t: string): string | null => {
     if (totals.has(t)) return totals.get(t)!;
@@ -172,11 +214,12 @@ export function compile(p: Prepared, shapes: Map<string, number[]>): Compiled {
     const node = p.pathNodes[k]!;
     const dy = node.output.map((o) => (o ? total(o) : null));
     if (dy.every((d) => d === null)) continue;
-    const needs = node.input.map((i) => !!i && p.needsGrad.has(i));
+    const diff = differentiableInputs(node);
+    const needs = node.input.map((i, j) => !!i && diff[j]! && p.needsGrad.has(i));
     const guided = RECTIFIER_OPS.has(node.op_type) && (rectifierOps === 'all' || node.op_type === 'Relu');
     const ctx: GradContext = {
       node, b, dy, needs, shape, opset,
-      constant: (name) => index.constant(name),
+      constant: (name) => index.constant(name) ?? values.get(name),
       rectifier: guided ? rectifier : 'plain',
     };
     let grads: (string | null)[];
@@ -225,10 +268,10 @@ export function compile(p: Prepared, shapes: Map<string, number[]>): Compiled {
   }
   const score = existing.has(p.score) ? p.score : named(p.score, SCORE_OUTPUT);
   g.node.push(...b.nodes);
-  const scoreShape = shape(p.score);
   g.input.push(makeValueInfo(SEED_INPUT, 1, scoreShape.map((d, i) => (i === 0 ? 'batch' : d))));
+  if (topInput) g.input.push(makeValueInfo(USE_TOP_INPUT, 1, ['batch', 1]));
   return {
-    model, input: p.input, seed: SEED_INPUT,
+    model, input: p.input, seed: SEED_INPUT, useTop: topInput ? USE_TOP_INPUT : undefined,
     outputs: { score, activations, gradients, inputGradient },
     scoreShape, backwardNodes: b.nodes.length,
   };

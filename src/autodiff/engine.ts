@@ -3,8 +3,8 @@
  * creates a session, and caches the result per (spec, input shape).
  */
 import { compile, prepare, type Compiled, type GradientSpec } from './compiler.js';
-import { encodeModel, makeValueInfo, type ModelProto } from '../onnx/model.js';
-import type { ExternalDataReader } from '../onnx/tensor.js';
+import { encodeModel, type ModelProto } from '../onnx/model.js';
+import type { ExternalDataReader, Tensor } from '../onnx/tensor.js';
 import type { Session, SessionFactory, SessionOptions } from '../runtime/session.js';
 
 export interface GradientSession {
@@ -39,8 +39,8 @@ export class GradientEngine {
   private async build(spec: GradientSpec, inputDims: number[]): Promise<GradientSession> {
     const t0 = performance.now();
     const prepared = prepare(this.model, spec, this.external);
-    const shapes = await probeShapes(prepared.model, prepared.input, prepared.shapeTensors, inputDims, this.createSession);
-    const compiled = compile(prepared, shapes);
+    const { shapes, values } = await probe(prepared.model, prepared.input, prepared.shapeTensors, prepared.valueTensors, inputDims, this.createSession);
+    const compiled = compile(prepared, shapes, values);
     const bytes = encodeModel(compiled.model);
     const t1 = performance.now();
     const session = await this.createSession(bytes, this.options);
@@ -55,26 +55,41 @@ export class GradientEngine {
   }
 }
 
-/** One run of the model with the listed tensors exposed as outputs, at batch 1, to learn their shapes. */
-export async function probeShapes(
-  model: ModelProto, input: string, tensors: string[], inputDims: number[], createSession: SessionFactory,
-): Promise<Map<string, number[]>> {
+/**
+ * One run of the model at batch 1 with the listed tensors exposed as outputs: their shapes, and the
+ * values of `valueTensors` (parameters such as pads computed by shape subgraphs).
+ */
+export async function probe(
+  model: ModelProto, input: string, shapeTensors: string[], valueTensors: string[], inputDims: number[], createSession: SessionFactory,
+): Promise<{ shapes: Map<string, number[]>; values: Map<string, Tensor> }> {
   const shapes = new Map<string, number[]>([[input, inputDims.slice()]]);
-  const wanted = tensors.filter((t) => t !== input);
+  const values = new Map<string, Tensor>();
+  const wanted = [...new Set([...shapeTensors, ...valueTensors])].filter((t) => t !== input);
   const existing = new Set(model.graph.output.map((o) => o.name));
-  const probe: ModelProto = {
+  const probeModel: ModelProto = {
     ...model,
-    graph: { ...model.graph, output: [...model.graph.output, ...wanted.filter((t) => !existing.has(t)).map((t) => makeValueInfo(t, 0))] },
+    graph: { ...model.graph, output: [...model.graph.output, ...wanted.filter((t) => !existing.has(t)).map((name) => ({ name }))] },
   };
-  // untyped outputs: drop the elem_type we could not know
-  for (const o of probe.graph.output) if (o.type?.tensor_type?.elem_type === 0) delete o.type;
-  const session = await createSession(encodeModel(probe), { optimization: 'basic' });
+  const session = await createSession(encodeModel(probeModel), { optimization: 'basic' });
   try {
     const n = inputDims.reduce((a, v) => a * v, 1);
     const r = await session.run({ [input]: { data: new Float32Array(n), dims: inputDims } }, wanted);
     for (const t of wanted) shapes.set(t, r[t]!.dims);
+    for (const t of valueTensors) {
+      const v = r[t];
+      if (!v) continue;
+      const dtype = v.data instanceof BigInt64Array ? 'int64' : v.data instanceof Int32Array ? 'int32' : v.data instanceof Uint8Array ? 'uint8' : 'float32';
+      values.set(t, { dtype, dims: v.dims, data: v.data });
+    }
   } finally {
     await session.release();
   }
-  return shapes;
+  return { shapes, values };
+}
+
+/** Shapes of the listed tensors at batch 1 (one probe run). */
+export async function probeShapes(
+  model: ModelProto, input: string, tensors: string[], inputDims: number[], createSession: SessionFactory,
+): Promise<Map<string, number[]>> {
+  return (await probe(model, input, tensors, [], inputDims, createSession)).shapes;
 }

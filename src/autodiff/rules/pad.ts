@@ -24,11 +24,12 @@ export const pad: GradRule = (ctx) => {
     axes = tensorValues(t).map((a) => normAxis(a, rank));
   }
   const n = axes.length;
-  const begin = axes.map((_, i) => pads![i]!);
-  const starts = begin.map((p) => Math.max(p, 0));
-  const ends = axes.map((a, i) => starts[i]! + xs[a]! + Math.min(begin[i]!, 0) + Math.min(pads![i + n]!, 0));
-  if (begin.some((p) => p < 0) || pads!.slice(n).some((p) => p < 0)) {
-    throw new GradError(`${nodeLabel(node)}: negative pads (cropping) are not supported`);
-  }
-  return [b.op('Slice', [dy0(ctx), b.ints(starts), b.ints(ends), b.ints(axes)]), null, null, null];
+  if (pads!.some((p) => p < 0)) throw new GradError(`${nodeLabel(node)}: negative pads (cropping) are not supported`);
+  // slice only the padded axes (static sizes are known at batch 1, so the batch axis must stay untouched)
+  const padded = axes.map((a, i) => ({ a, begin: pads![i]!, end: pads![i + n]! })).filter((p) => p.begin !== 0 || p.end !== 0);
+  if (padded.length === 0) return [dy0(ctx), null, null, null];
+  const starts = padded.map((p) => p.begin);
+  const ends = padded.map((p) => p.begin + xs[p.a]!);
+  const sliceAxes = padded.map((p) => p.a);
+  return [b.op('Slice', [dy0(ctx), b.ints(starts), b.ints(ends), b.ints(sliceAxes)]), null, null, null];
 };

@@ -1,0 +1,15 @@
+/** CAM methods by name. */
+import { gradcam } from './gradcam.js';
+import type { CamMethod } from './types.js';
+
+export const CAM_METHODS: Readonly<Record<string, CamMethod>> = { gradcam };
+
+export function camMethod(name: string): CamMethod {
+  const m = CAM_METHODS[name.toLowerCase()];
+  if (!m) throw new Error(`unknown method '${name}'; choose one of: ${Object.keys(CAM_METHODS).join(', ')}`);
+  return m;
+}
+
+export type { CamMethod, LayerTensors } from './types.js';
+export { gradcamWeights, weightedSum } from './gradcam.js';
+export { postprocess, relu, scaleEach } from './pipeline.js';

@@ -1,0 +1,63 @@
+/**
+ * The post-processing shared by all CAM methods, with pytorch-grad-cam's numerics:
+ * ReLU → per image (x − min) / (max + 1e-7) → bilinear resize with half-pixel centres (OpenCV
+ * INTER_LINEAR) → ReLU, mean over layers → (x − min) / (max + 1e-7).
+ */
+import { resizeBilinear } from '../image/resize.js';
+
+export const SCALE_EPS = 1e-7;
+
+export function relu(x: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = x[i]! > 0 ? x[i]! : 0;
+  return out;
+}
+
+/** Per-image min-max scaling in place, as pytorch-grad-cam's scale_cam_image (float32 arithmetic). */
+export function scaleEach(maps: Float32Array, n: number): Float32Array {
+  const size = maps.length / n;
+  for (let b = 0; b < n; b++) {
+    const m = maps.subarray(b * size, (b + 1) * size);
+    let lo = Infinity;
+    for (const v of m) if (v < lo) lo = v;
+    let hi = -Infinity;
+    for (let i = 0; i < m.length; i++) {
+      m[i] = Math.fround(m[i]! - lo);
+      if (m[i]! > hi) hi = m[i]!;
+    }
+    const d = Math.fround(SCALE_EPS + hi);
+    for (let i = 0; i < m.length; i++) m[i] = Math.fround(m[i]! / d);
+  }
+  return maps;
+}
+
+export interface Postprocessed {
+  /** [N, H, W] in [0, 1]. */
+  maps: Float32Array;
+  /** Images whose map was all zero (nothing in favour of the class at this layer). */
+  empty: boolean[];
+}
+
+/**
+ * Raw maps per layer ([N, h_l, w_l] each) → final maps [N, H, W]. One layer gives exactly
+ * pytorch-grad-cam's result for one target layer; several are averaged as it does.
+ */
+export function postprocess(layers: { raw: Float32Array; h: number; w: number }[], n: number, outH: number, outW: number): Postprocessed {
+  const size = outH * outW;
+  const acc = new Float32Array(n * size);
+  for (const l of layers) {
+    const cam = scaleEach(relu(l.raw), n);
+    for (let b = 0; b < n; b++) {
+      const up = resizeBilinear(cam.subarray(b * l.h * l.w, (b + 1) * l.h * l.w), l.h, l.w, outH, outW);
+      for (let i = 0; i < size; i++) acc[b * size + i] += up[i]! > 0 ? up[i]! : 0;
+    }
+  }
+  if (layers.length > 1) for (let i = 0; i < acc.length; i++) acc[i] = Math.fround(acc[i]! / layers.length);
+  const empty: boolean[] = [];
+  for (let b = 0; b < n; b++) {
+    let hi = 0;
+    for (let i = 0; i < size; i++) hi = Math.max(hi, acc[b * size + i]!);
+    empty.push(hi === 0);
+  }
+  return { maps: scaleEach(acc, n), empty };
+}

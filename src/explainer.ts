@@ -1,0 +1,384 @@
+/**
+ * The Explainer: loads a model once, finds its input layout, labels and candidate layers, caches
+ * compiled gradient graphs per (layers, output, input size), and explains batches of input tensors.
+ * Browser-safe: the runtime is injected as a SessionFactory.
+ */
+import { GradientEngine } from './autodiff/engine.js';
+import { probeShapes } from './autodiff/engine.js';
+import { realInputs, scoreTensor } from './autodiff/compiler.js';
+import { camMethod } from './cam/index.js';
+import { postprocess } from './cam/pipeline.js';
+import { declaredDims, decodeModel, metadata, topoOrder, ModelError, type ModelProto } from './onnx/model.js';
+import type { ExternalDataReader } from './onnx/tensor.js';
+import type { Rectifier } from './autodiff/rule.js';
+import type { SessionFactory, SessionOptions } from './runtime/session.js';
+import { closest } from './util/closest.js';
+
+export type Layout = 'NCHW' | 'NHWC';
+
+export interface ExplainerOptions {
+  createSession: SessionFactory;
+  sessionOptions?: SessionOptions;
+  /** Reads external-data files beside the model. */
+  external?: ExternalDataReader;
+  /** Class labels; default: the model's `labels` metadata (JSON array or one per line), if any. */
+  labels?: string[];
+  /** Names the model in error messages (e.g. its file path). */
+  source?: string;
+}
+
+export interface LayerInfo {
+  name: string;
+  op: string;
+  /** Shape at batch 1. */
+  shape: number[];
+  auto: boolean;
+}
+
+/** Which class to explain for an image: the predicted one, an index, or a label. */
+export type ClassChoice = 'top' | number | string;
+
+export interface ExplainOptions {
+  method?: string;
+  /** 'auto' (default), one tensor name, or several (their maps are averaged). */
+  layer?: string | string[];
+  /** One choice for all images, or one per image. Default 'top'. */
+  classes?: ClassChoice | ClassChoice[];
+  /** The model output to explain (default: the first). */
+  output?: string;
+}
+
+export interface ClassScore {
+  index: number;
+  label?: string;
+  /** The differentiated score: the logit (the Softmax input when the model ends in Softmax). */
+  logit: number;
+  /** softmax of the logits. */
+  probability: number;
+}
+
+export interface Explanation {
+  method: string;
+  layers: string[];
+  /** The explained class. */
+  target: ClassScore;
+  /** The model's top class, shown beside every map so that nobody explains the wrong class by accident. */
+  predicted: ClassScore;
+  /** Final map [H, W] at input resolution, in [0, 1]. */
+  map: Float32Array;
+  height: number;
+  width: number;
+  /** The first layer's raw map (weighted sum before ReLU and scaling), [h, w], comparable across images. */
+  raw: Float32Array;
+  rawHeight: number;
+  rawWidth: number;
+  warnings: string[];
+}
+
+export interface ExplainResult {
+  explanations: Explanation[];
+  timings: { compileMs: number; sessionMs: number; runMs: number; camMs: number };
+}
+
+export interface RunOptions {
+  /** Tensor names or 'auto'; may be empty when only the input gradient is wanted. */
+  layers: string[];
+  classes?: ClassChoice | ClassChoice[];
+  output?: string;
+  inputGradient?: boolean;
+  rectifier?: Rectifier;
+  rectifierOps?: 'relu' | 'all';
+}
+
+export interface RunResult {
+  layers: string[];
+  numClasses: number;
+  /** Input spatial size [H, W]. */
+  size: [number, number];
+  /** The class each image's seed selected. */
+  targets: number[];
+  logits: { data: Float32Array; dims: number[] };
+  activations: { data: Float32Array; dims: number[] }[];
+  gradients: { data: Float32Array; dims: number[] }[];
+  inputGradient?: { data: Float32Array; dims: number[] };
+  timings: { compileMs: number; sessionMs: number; runMs: number };
+}
+
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+const SHAPE_OPS = new Set(['Shape', 'Constant', 'ConstantOfShape', 'Range', 'Size', 'NonZero']);
+
+export class Explainer {
+  readonly inputName: string;
+  readonly inputDims: (number | string | null)[];
+  readonly layout: Layout;
+  readonly labels?: string[];
+  readonly source: string;
+  private readonly engine: GradientEngine;
+  private readonly layerCache = new Map<string, Promise<LayerInfo[]>>();
+
+  constructor(readonly model: ModelProto, private readonly options: ExplainerOptions) {
+    this.source = options.source ?? 'model';
+    const inputs = realInputs(model);
+    if (inputs.length !== 1) {
+      throw new ModelError(`${this.source}: models with ${inputs.length} inputs are not supported (${inputs.join(', ')}); gradcam explains single-input image models`);
+    }
+    this.inputName = inputs[0]!;
+    const vi = model.graph.input.find((i) => i.name === this.inputName)!;
+    const dims = declaredDims(vi);
+    if (!dims || dims.length !== 4) {
+      throw new ModelError(`${this.source}: input '${this.inputName}' has shape [${(dims ?? []).join(', ')}]; an image model needs a 4-D input (NCHW or NHWC)`);
+    }
+    this.inputDims = dims;
+    this.layout = dims[3] === 3 || dims[3] === 1 ? (dims[1] === 3 || dims[1] === 1 ? 'NCHW' : 'NHWC') : 'NCHW';
+    this.labels = options.labels ?? parseLabels(metadata(model)['labels']);
+    this.engine = new GradientEngine(model, options.createSession, options.sessionOptions, options.external);
+  }
+
+  static fromBytes(bytes: Uint8Array, options: ExplainerOptions): Explainer {
+    return new Explainer(decodeModel(bytes, options.source ?? 'model'), options);
+  }
+
+  get channels(): number {
+    const c = this.layout === 'NCHW' ? this.inputDims[1] : this.inputDims[3];
+    return typeof c === 'number' ? c : 3;
+  }
+
+  /** The model's fixed input size [H, W], or null where it is dynamic. */
+  get inputSize(): [number | null, number | null] {
+    const [h, w] = this.layout === 'NCHW' ? [this.inputDims[2], this.inputDims[3]] : [this.inputDims[1], this.inputDims[2]];
+    return [typeof h === 'number' ? h : null, typeof w === 'number' ? w : null];
+  }
+
+  /** Input dims for one image at the given size (required where the model's size is dynamic). */
+  imageDims(size?: [number, number]): number[] {
+    const [fh, fw] = this.inputSize;
+    const h = fh ?? size?.[0];
+    const w = fw ?? size?.[1];
+    if (h == null || w == null) {
+      throw new InputError(`${this.source}: input '${this.inputName}' has a dynamic height/width [${this.inputDims.join(', ')}]; give the size to use (--size H[xW])`);
+    }
+    return this.layout === 'NCHW' ? [1, this.channels, h, w] : [1, h, w, this.channels];
+  }
+
+  /** Candidate layers: 4-D tensors the score depends on, in graph order, with the auto choice marked. */
+  layers(size?: [number, number], output?: string): Promise<LayerInfo[]> {
+    const key = JSON.stringify([size ?? null, output ?? null]);
+    let p = this.layerCache.get(key);
+    if (!p) {
+      p = this.findLayers(size, output);
+      this.layerCache.set(key, p);
+      p.catch(() => this.layerCache.delete(key));
+    }
+    return p;
+  }
+
+  private async findLayers(size?: [number, number], output?: string): Promise<LayerInfo[]> {
+    const out = output ?? this.model.graph.output[0]!.name;
+    const score = scoreTensor(this.model, out);
+    const order = topoOrder(this.model.graph);
+    const ancestors = new Set([score]);
+    for (let k = order.length - 1; k >= 0; k--) {
+      const n = order[k]!;
+      if (n.output.some((o) => ancestors.has(o))) for (const i of n.input) ancestors.add(i);
+    }
+    const producers = new Map<string, string>();
+    const names: string[] = [];
+    for (const n of order) {
+      if (SHAPE_OPS.has(n.op_type)) continue;
+      for (const o of n.output) if (o && ancestors.has(o) && o !== score) { producers.set(o, n.op_type); names.push(o); }
+    }
+    const dims = this.imageDims(size);
+    const shapes = await probeShapes(this.model, this.inputName, names, dims, this.options.createSession);
+    const list: LayerInfo[] = names
+      .map((name) => ({ name, op: producers.get(name)!, shape: shapes.get(name)!, auto: false }))
+      .filter((l) => l.shape && l.shape.length === 4);
+    // auto: the last 4-D tensor with spatial size > 1 before global pooling / the classifier
+    for (let i = list.length - 1; i >= 0; i--) {
+      const s = list[i]!.shape;
+      if (s[2]! * s[3]! > 1) { list[i]!.auto = true; break; }
+    }
+    return list;
+  }
+
+  async autoLayer(size?: [number, number], output?: string): Promise<string> {
+    const auto = (await this.layers(size, output)).find((l) => l.auto);
+    if (!auto) throw new InputError(`${this.source}: found no 4-D layer with spatial size > 1 to explain; name one with --layer`);
+    return auto.name;
+  }
+
+  private async resolveLayers(layer: string | string[] | undefined, size: [number, number], output?: string): Promise<string[]> {
+    const requested = layer === undefined ? ['auto'] : Array.isArray(layer) ? layer : [layer];
+    const out: string[] = [];
+    for (const l of requested) {
+      if (l === 'auto') { out.push(await this.autoLayer(size, output)); continue; }
+      const all = (await this.layers(size, output)).map((x) => x.name);
+      if (!all.includes(l)) {
+        const known = this.model.graph.node.some((n) => n.output.includes(l));
+        const why = known ? 'is not a 4-D tensor that the score depends on' : 'does not exist in the model';
+        throw new InputError(`layer '${l}' ${why}. Closest candidate layers: ${closest(l, all).join(', ')} (list them all with \`gradcam layers\`)`);
+      }
+      out.push(l);
+    }
+    return out;
+  }
+
+  /** Checks a batch's dims against the model input; returns the spatial size [H, W]. */
+  private checkInput(input: Float32Array, dims: number[]): [number, number] {
+    const bad = () => new InputError(`input shape [${dims.join(', ')}] does not match the model's input '${this.inputName}' [${this.inputDims.map((d) => d ?? '?').join(', ')}] (${this.layout})`);
+    if (dims.length !== 4) throw bad();
+    const size: [number, number] = this.layout === 'NCHW' ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!];
+    const expected = this.imageDims(size);
+    if (dims.slice(1).some((d, i) => d !== expected[i + 1])) throw bad();
+    if (typeof this.inputDims[0] === 'number' && this.inputDims[0] !== dims[0]) throw bad();
+    if (input.length !== dims.reduce((a, v) => a * v, 1)) throw new InputError(`input has ${input.length} values, expected ${dims.join('×')}`);
+    return size;
+  }
+
+  /**
+   * One forward + backward run: logits, and for each layer its activation and d(seed·score)/d(layer),
+   * plus the input gradient on request. The low-level entry that every method builds on.
+   */
+  async run(input: Float32Array, dims: number[], opts: RunOptions): Promise<RunResult> {
+    const size = this.checkInput(input, dims);
+    const n = dims[0]!;
+    const layers = opts.layers.length ? await this.resolveLayers(opts.layers, size, opts.output) : [];
+    const spec = { layers, output: opts.output, inputGradient: opts.inputGradient, rectifier: opts.rectifier, rectifierOps: opts.rectifierOps };
+    const gs = await this.engine.get(spec, this.imageDims(size));
+    const c = gs.compiled;
+    const K = c.scoreShape.slice(1).reduce((a, v) => a * v, 1);
+    const choices = Array.isArray(opts.classes) ? opts.classes : Array(n).fill(opts.classes ?? 'top');
+    if (choices.length !== n) throw new InputError(`${choices.length} class choices given for ${n} images`);
+    const explicit = choices.map((ch) => (ch === 'top' ? -1 : this.classIndex(ch, K)));
+    if (!c.useTop && explicit.some((k) => k < 0)) throw new InputError(`the score tensor has shape [${c.scoreShape.join(', ')}]; give the class explicitly`);
+    const seed = new Float32Array(n * K);
+    const useTop = new Float32Array(n);
+    explicit.forEach((k, i) => (k < 0 ? (useTop[i] = 1) : (seed[i * K + k] = 1)));
+    const feeds: Record<string, { data: Float32Array; dims: number[] }> = {
+      [c.input]: { data: input, dims },
+      [c.seed]: { data: seed, dims: [n, ...c.scoreShape.slice(1)] },
+    };
+    if (c.useTop) feeds[c.useTop] = { data: useTop, dims: [n, 1] };
+    const fetch = [c.outputs.score, ...layers.map((l) => c.outputs.activations[l]!), ...layers.map((l) => c.outputs.gradients[l]!)];
+    if (c.outputs.inputGradient) fetch.push(c.outputs.inputGradient);
+    const t0 = performance.now();
+    const r = await gs.session.run(feeds, fetch);
+    const runMs = performance.now() - t0;
+    const logits = r[c.outputs.score]!.data as Float32Array;
+    for (let i = 0; i < logits.length; i++) {
+      if (!Number.isFinite(logits[i]!)) {
+        throw new InputError(`the model produced a non-finite score (${logits[i]}) for image ${Math.floor(i / K)}, class ${i % K}; check the input's preprocessing`);
+      }
+    }
+    const targets = explicit.map((k, i) => (k >= 0 ? k : argmax(logits.subarray(i * K, (i + 1) * K))));
+    const tensor = (name: string) => ({ data: r[name]!.data as Float32Array, dims: r[name]!.dims });
+    return {
+      layers, numClasses: K, size, targets,
+      logits: { data: logits, dims: [n, K] },
+      activations: layers.map((l) => tensor(c.outputs.activations[l]!)),
+      gradients: layers.map((l) => tensor(c.outputs.gradients[l]!)),
+      inputGradient: c.outputs.inputGradient ? tensor(c.outputs.inputGradient) : undefined,
+      timings: { ...gs.timings, runMs },
+    };
+  }
+
+  /** Explains a batch: `input` is [N, ...] in the model's layout. */
+  async explain(input: Float32Array, dims: number[], opts: ExplainOptions = {}): Promise<ExplainResult> {
+    const method = camMethod(opts.method ?? 'gradcam');
+    const r = await this.run(input, dims, { layers: opts.layer === undefined ? ['auto'] : Array.isArray(opts.layer) ? opts.layer : [opts.layer], classes: opts.classes, output: opts.output });
+    const t1 = performance.now();
+    const n = dims[0]!;
+    const [H, W] = r.size;
+    const raws = r.activations.map((a, j) => {
+      const d = a.dims as [number, number, number, number];
+      return { raw: method.compute({ activations: a.data, gradients: r.gradients[j]!.data, dims: d }), h: d[2], w: d[3] };
+    });
+    const post = postprocess(raws, n, H, W);
+    const explanations: Explanation[] = [];
+    for (let i = 0; i < n; i++) {
+      const { target, predicted } = this.scores(r, i);
+      const warnings: string[] = [];
+      if (post.empty[i]) warnings.push(`the map is all zero: nothing at layer ${r.layers.join(', ')} speaks for class ${target.index}${target.label ? ` (${target.label})` : ''}`);
+      const r0 = raws[0]!;
+      explanations.push({
+        method: method.name, layers: r.layers, target, predicted,
+        map: post.maps.slice(i * H * W, (i + 1) * H * W), height: H, width: W,
+        raw: r0.raw.slice(i * r0.h * r0.w, (i + 1) * r0.h * r0.w), rawHeight: r0.h, rawWidth: r0.w,
+        warnings,
+      });
+    }
+    const { compileMs, sessionMs, runMs } = r.timings;
+    return { explanations, timings: { compileMs, sessionMs, runMs, camMs: performance.now() - t1 } };
+  }
+
+  /** The explained and the predicted class of image i, with logits and probabilities. */
+  scores(r: RunResult, i: number): { target: ClassScore; predicted: ClassScore } {
+    const K = r.numClasses;
+    const row = r.logits.data.subarray(i * K, (i + 1) * K);
+    const probs = softmax(row);
+    const score = (k: number): ClassScore => ({ index: k, label: this.labels?.[k], logit: row[k]!, probability: probs[k]! });
+    return { target: score(r.targets[i]!), predicted: score(argmax(row)) };
+  }
+
+  /** A class index from an index or a label, with a clear error naming the valid choices. */
+  classIndex(choice: ClassChoice, numClasses: number): number {
+    if (typeof choice === 'number' || /^-?\d+$/.test(String(choice))) {
+      const k = Number(choice);
+      if (!Number.isInteger(k) || k < 0 || k >= numClasses) throw new InputError(`class index ${choice} is out of range: the model has ${numClasses} classes (0 to ${numClasses - 1})`);
+      return k;
+    }
+    const labels = this.labels;
+    if (!labels) throw new InputError(`class '${choice}' is not a number and the model has no labels (give --labels FILE)`);
+    const k = labels.findIndex((l) => l === choice);
+    if (k >= 0) return k;
+    const ci = labels.findIndex((l) => l.toLowerCase() === String(choice).toLowerCase());
+    if (ci >= 0) return ci;
+    throw new InputError(`unknown class label '${choice}'. Closest labels: ${closest(String(choice), labels).map((l) => `'${l}'`).join(', ')}`);
+  }
+
+  release(): Promise<void> {
+    return this.engine.release();
+  }
+}
+
+export function argmax(row: ArrayLike<number>): number {
+  let top = 0;
+  for (let k = 1; k < row.length; k++) if (row[k]! > row[top]!) top = k;
+  return top;
+}
+
+export function softmax(row: ArrayLike<number>): Float64Array {
+  let m = -Infinity;
+  for (let i = 0; i < row.length; i++) m = Math.max(m, row[i]!);
+  const out = new Float64Array(row.length);
+  let s = 0;
+  for (let i = 0; i < row.length; i++) s += out[i] = Math.exp(row[i]! - m);
+  for (let i = 0; i < row.length; i++) out[i]! /= s;
+  return out;
+}
+
+/** Labels from metadata or a file: a JSON array (or {index: label} object), or one label per line. */
+export function parseLabels(text: string | undefined): string[] | undefined {
+  if (text === undefined) return undefined;
+  const t = text.trim();
+  if (!t) return undefined;
+  if (t.startsWith('[') || t.startsWith('{')) {
+    try {
+      const v = JSON.parse(t) as unknown;
+      if (Array.isArray(v)) return v.map(String);
+      if (v && typeof v === 'object') {
+        const o = v as Record<string, unknown>;
+        const keys = Object.keys(o).filter((k) => /^\d+$/.test(k)).map(Number).sort((a, b) => a - b);
+        return keys.map((k) => String(o[k]));
+      }
+    } catch {
+      /* fall through to lines */
+    }
+  }
+  return t.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+}
