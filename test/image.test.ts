@@ -21,6 +21,7 @@ import {
   grayscaleImage,
   heatmapImage,
   imageToTensor,
+  imagesToBatch,
   measureText,
   montage,
   overlay,
@@ -300,6 +301,16 @@ describe('normalize', () => {
     assert.ok(maxAbsDiff(custom, [2, (10 / 255 - 0.5) / 0.25, -1, (20 / 255 - 0.5) / 0.5, 128 / 255 - 0.5, 30 / 255 - 0.5]) < 1e-6);
   });
 
+  test('imagesToBatch stacks images', () => {
+    const other: RgbImage = { width: 2, height: 1, data: Uint8Array.from([1, 2, 3, 4, 5, 6]) };
+    const batch = imagesToBatch([img, other], { preset: 'unit', layout: 'NCHW' });
+    assert.equal(batch.length, 12);
+    assert.deepEqual(Array.from(batch.subarray(6)), Array.from(imageToTensor(other, { preset: 'unit', layout: 'NCHW' })));
+    assert.equal(batch[6], Math.fround(1 / 255));
+    assert.equal(batch[7], Math.fround(4 / 255));
+    assert.throws(() => imagesToBatch([img, createRgbImage(1, 2)], { layout: 'NCHW' }), /image 1 is 1x2, image 0 is 2x1/);
+  });
+
   test('tensorToRgb inverts every preset exactly', () => {
     const big: RgbImage = { width: 16, height: 16, data: Uint8Array.from({ length: 768 }, (_, i) => (i * 7) % 256) };
     for (const preset of ['imagenet', 'unit', 'symmetric', 'caffe'] as const) {
@@ -515,12 +526,22 @@ describe('montage and text', () => {
     assert.deepEqual(px(14, 11), [0, 255, 0]);
     assert.deepEqual(px(2, 25), [0, 0, 255]); // second row starts at 2 + 9 + 12 + 2
     assert.deepEqual(px(14, 25), [50, 50, 50]); // missing cell
-    // the caption is cut to the 10-pixel column: 'c' then '..' would not fit, so 1 char: 'c' (glyph col 0 rows 1-3)
+    // the caption is cut to the 10-pixel column, room for 1 character: 'c' (0x38: left column on rows 3-5)
     const black = (x: number, y: number) => px(x, y).every((v) => v === 0);
-    assert.ok(black(2, 2 + 3) && black(2, 2 + 4) && black(2, 2 + 5)); // 'c' left column (bits 2-4: rows 2..4 at y offset)
+    assert.ok(black(2, 2 + 3) && black(2, 2 + 4) && black(2, 2 + 5));
+    assert.ok(!black(2, 2 + 2) && !black(2, 2 + 6));
     let dark = 0;
-    for (let y = 2; y < 11; y++) for (let x = 8; x < 12; x++) if (black(x, y)) dark++;
-    assert.equal(dark, 0, 'nothing drawn past the column');
+    for (let y = 2; y < 11; y++) for (let x = 8; x < 14; x++) if (black(x, y)) dark++;
+    assert.equal(dark, 0, 'no second character');
+
+    // a 40-pixel column holds floor(41 / 6) = 6 characters: 'abcd..'; scale 2 doubles the caption band
+    const wide = montage([[createRgbImage(40, 5)]], { labels: [['abcdefgh']], pad: 1 });
+    assert.equal(wide.height, 1 + 9 + 5 + 1);
+    const wpx = (x: number, y: number) => wide.data[(y * wide.width + x) * 3];
+    // '.' (0x00, 0x60, 0x60): columns 1-2, rows 5-6; characters 4 and 5 start at x = 1 + 24 and 1 + 30
+    for (const x0 of [25, 31]) assert.deepEqual([wpx(x0 + 1, 6), wpx(x0 + 2, 7), wpx(x0 + 1, 5), wpx(x0, 6)], [0, 0, 255, 255]);
+    const big = montage([[createRgbImage(40, 5)]], { labels: [['ab']], pad: 1, textScale: 2 });
+    assert.equal(big.height, 1 + 18 + 5 + 1);
     assert.throws(() => montage([]), /needs at least one tile/);
     assert.throws(() => montage([[{ width: 2, height: 2, data: new Uint8Array(3) }]]), /montage tile \[0\]\[0\]: data has 3 bytes/);
   });
@@ -548,6 +569,12 @@ describe('node image I/O', () => {
       assert.ok(maxAbsDiff(flat.data.subarray(6), [10 * 128 / 255 + 255 * 127 / 255, 20 * 128 / 255 + 255 * 127 / 255, 30 * 128 / 255 + 255 * 127 / 255]) <= 1);
       const onBlack = await readImageFile(pngPath, { background: [0, 0, 0] });
       assert.deepEqual(Array.from(onBlack.data.subarray(0, 3)), [0, 0, 0]);
+
+      // 16-bit RGB PNG is reduced to 8 bits
+      const deepPath = join(dir, 'd16.png');
+      await sharp(Buffer.from([0, 100, 200, 255, 30, 60]), { raw: { width: 2, height: 1, channels: 3 } }).toColourspace('rgb16').png().toFile(deepPath);
+      assert.equal((await sharp(deepPath).metadata()).depth, 'ushort');
+      assert.deepEqual(Array.from((await readImageFile(deepPath)).data), [0, 100, 200, 255, 30, 60]);
 
       const greyPath = join(dir, 'g.png');
       await writeFile(greyPath, encodePng({ width: 2, height: 1, data: Uint8Array.from([7, 200]), channels: 1 }));

@@ -5,7 +5,7 @@ export { parseNpy, toFloat32, writeNpy, NPY_DTYPES } from './npy.js';
 export type { NpyArray, NpyData, NpyDtype, NpyWritable } from './npy.js';
 export { resizeBilinear, resizeBatch, resizeRgb, resizeShortSide, centerCrop } from './resize.js';
 export type { ResizeRgbOptions } from './resize.js';
-export { imageToTensor, tensorToRgb, resolveNormalization, NORMALIZE_PRESETS } from './normalize.js';
+export { imageToTensor, imagesToBatch, tensorToRgb, resolveNormalization, NORMALIZE_PRESETS } from './normalize.js';
 export type { ChannelOrder, ImageToTensorOptions, NormalizeOptions, NormalizePreset, NormalizeSpec, TensorLayout } from './normalize.js';
 export { applyColormap, colormapTable, quantizeLevel, COLORMAPS } from './colormap.js';
 export type { ColormapName } from './colormap.js';

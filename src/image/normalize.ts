@@ -145,3 +145,21 @@ export function tensorToRgb(tensor: Float32Array, width: number, height: number,
   }
   return { width, height, data: out };
 }
+
+/**
+ * Several images (all the same size) as one batch tensor `[N, 3, H, W]` ('NCHW') or `[N, H, W, 3]`
+ * ('NHWC'), each normalised like imageToTensor.
+ */
+export function imagesToBatch(imgs: readonly RgbImage[], opts: ImageToTensorOptions): Float32Array {
+  if (imgs.length === 0) throw new RangeError('imagesToBatch: needs at least one image');
+  const { width, height } = imgs[0]!;
+  const size = width * height * 3;
+  const out = new Float32Array(imgs.length * size);
+  imgs.forEach((img, i) => {
+    if (img.width !== width || img.height !== height) {
+      throw new RangeError(`imagesToBatch: image ${i} is ${img.width}x${img.height}, image 0 is ${width}x${height}; resize them to one size first`);
+    }
+    out.set(imageToTensor(img, opts), i * size);
+  });
+  return out;
+}
