@@ -1,0 +1,60 @@
+/** Shared CLI pieces: argument parsing with clear errors, error printing, progress. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode = 2) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+type Values<T extends Options> = { [K in keyof T]: T[K]['type'] extends 'boolean' ? boolean | undefined : string | undefined };
+
+export function parse<T extends Options>(args: string[], options: T, usage: string): { values: Values<T>; positionals: string[] } {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true }) as unknown as { values: Values<T>; positionals: string[] };
+  } catch (e) {
+    throw new CliError(`${(e as Error).message.replace(/\. To specify a positional.*$/s, '')}\n\n${usage}`);
+  }
+}
+
+export function printError(e: unknown): void {
+  const err = e as Error;
+  const known = ['CliError', 'InputError', 'ModelError', 'GradError', 'RangeError'].includes(err?.name) || /^(image|model|npy|labels) /.test(err?.message ?? '') || err?.message?.startsWith('cannot ');
+  process.stderr.write(`gradcam: error: ${err?.message ?? String(e)}\n`);
+  if (!known && err?.stack && process.env.GRADCAM_DEBUG) process.stderr.write(`${err.stack}\n`);
+}
+
+/** Parses "224" or "224x192" (H×W). */
+export function parseSize(s: string | undefined): [number, number] | undefined {
+  if (s === undefined) return undefined;
+  const m = /^(\d+)(?:[x×,](\d+))?$/.exec(s.trim());
+  if (!m) throw new CliError(`--size must be H or HxW (e.g. 224 or 224x192), got '${s}'`);
+  const h = Number(m[1]);
+  return [h, m[2] ? Number(m[2]) : h];
+}
+
+export function parseNumbers(name: string, s: string | undefined): number[] | undefined {
+  if (s === undefined) return undefined;
+  const v = s.split(',').map((x) => Number(x.trim()));
+  if (v.some((x) => !Number.isFinite(x))) throw new CliError(`${name} must be comma-separated numbers, got '${s}'`);
+  return v;
+}
+
+/** A one-line progress display on stderr (a plain log line per step when stderr is not a terminal). */
+export class Progress {
+  private readonly start = Date.now();
+  constructor(private readonly total: number, private readonly quiet = false) {}
+
+  step(done: number, message: string): void {
+    if (this.quiet) return;
+    const elapsed = (Date.now() - this.start) / 1000;
+    const rate = done / Math.max(elapsed, 1e-3);
+    const eta = done < this.total ? ` eta ${Math.ceil((this.total - done) / Math.max(rate, 1e-9))}s` : '';
+    const line = `[${done}/${this.total}] ${message} (${rate.toFixed(1)}/s${eta})`;
+    process.stderr.write(process.stderr.isTTY ? `\r\x1b[2K${line}` : `${line}\n`);
+    if (process.stderr.isTTY && done === this.total) process.stderr.write('\n');
+  }
+}

@@ -1,0 +1,217 @@
+/** `gradcam explain`: explain images or .npy tensors; write overlay PNGs, maps and JSON sidecars. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { CAM_METHODS, camMethod } from '../cam/index.js';
+import { COLORMAPS } from '../image/colormap.js';
+import { writeFileAtomic } from '../image/node.js';
+import { encodePng } from '../image/png.js';
+import { writeNpy } from '../image/npy.js';
+import { heatmapImage, overlay } from '../image/overlay.js';
+import { montage } from '../image/montage.js';
+import { resizeBilinear } from '../image/resize.js';
+import { tensorToRgb, NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
+import type { RgbImage } from '../image/types.js';
+import { InputError, type ClassChoice, type Explanation, type ClassScore } from '../explainer.js';
+import { loadExplainer, prepareInputs, type PreparedInput } from '../node.js';
+import { CliError, parse, parseNumbers, parseSize, Progress } from './common.js';
+
+export const EXPLAIN_USAGE = `Usage: gradcam explain <images|.npy...> --model FILE [options]
+
+Inputs are JPEG/PNG/WebP images (resized to the model's input and normalised) or .npy tensors
+taken as the ready model input ([C,H,W] or [N,C,H,W] in the model's layout).
+
+Options:
+  --model FILE         ONNX model (required)
+  --method NAME        ${Object.keys(CAM_METHODS).join(', ')} (default gradcam)
+  --layer NAME         tensor to explain, or 'auto' (default: the last 4-D activation with spatial
+                       size > 1 before global pooling / the classifier; see 'gradcam layers')
+  --class C            'top' (the predicted class, default), a class index, or a label
+  --output NAME        the model output to explain (default: the first)
+  --out DIR            output folder (default: gradcam-out)
+  --raw                also write the map as .npy float32 [H,W] at input resolution, and the raw
+                       map (weighted sum before ReLU and scaling, layer resolution) as .raw.npy
+  --heatmap            also write the heat map alone as <stem>.<method>.heatmap.png
+  --colormap NAME      ${COLORMAPS.join(', ')} (default jet)
+  --alpha A            heat-map opacity in the overlay, 0..1 (default 0.5)
+  --no-caption         overlay PNG without the caption naming the class
+  --labels FILE        class labels: one per line, or JSON (default: the model's metadata)
+  --size H[xW]         input size for models with dynamic height/width
+  --normalize NAME     ${NORMALIZE_PRESETS.join(', ')} (default imagenet)
+  --mean a,b,c         custom mean (on [0,1] values unless a preset is given)
+  --std a,b,c          custom std
+  --batch-size N       images per model run (default 8)
+  --quiet              no progress on stderr
+`;
+
+interface Output {
+  path: string;
+  bytes: Uint8Array;
+}
+
+export async function runExplain(args: string[]): Promise<number> {
+  const { values: o, positionals } = parse(args, {
+    model: { type: 'string' }, method: { type: 'string', default: 'gradcam' }, layer: { type: 'string', default: 'auto' },
+    class: { type: 'string', default: 'top' }, output: { type: 'string' }, out: { type: 'string', default: 'gradcam-out' },
+    raw: { type: 'boolean', default: false }, heatmap: { type: 'boolean', default: false },
+    colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, 'no-caption': { type: 'boolean', default: false },
+    labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
+    'batch-size': { type: 'string', default: '8' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+  }, EXPLAIN_USAGE);
+  if (o.help) {
+    console.log(EXPLAIN_USAGE);
+    return 0;
+  }
+  if (!o.model) throw new CliError(`--model FILE is required\n\n${EXPLAIN_USAGE}`);
+  if (positionals.length === 0) throw new CliError(`no inputs given\n\n${EXPLAIN_USAGE}`);
+  const method = camMethod(o.method!);
+  if (!(COLORMAPS as readonly string[]).includes(o.colormap!)) throw new CliError(`unknown colour map '${o.colormap}'; choose one of: ${COLORMAPS.join(', ')}`);
+  const alpha = Number(o.alpha);
+  if (!(alpha >= 0 && alpha <= 1)) throw new CliError(`--alpha must be a number between 0 and 1, got '${o.alpha}'`);
+  const batchSize = Number(o['batch-size']);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new CliError(`--batch-size must be a positive integer, got '${o['batch-size']}'`);
+  const size = parseSize(o.size);
+  const norm: NormalizeOptions = { preset: o.normalize, mean: parseNumbers('--mean', o.mean), std: parseNumbers('--std', o.std) };
+  if (!o.normalize && (norm.mean || norm.std)) norm.preset = undefined;
+  if (!o.normalize && !norm.mean && !norm.std) norm.preset = 'imagenet';
+  const classChoice: ClassChoice = o.class === 'top' ? 'top' : /^\d+$/.test(o.class!) ? Number(o.class) : o.class!;
+
+  const explainer = await loadExplainer(o.model, { labelsFile: o.labels });
+  try {
+    // Read every input first: a bad one stops the run before anything is written.
+    const inputs: PreparedInput[] = [];
+    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size })));
+    const stems = uniqueStems(inputs);
+    const progress = new Progress(inputs.length, o.quiet);
+    const outputs: Output[] = [];
+    const lines: string[] = [];
+    let warned = false;
+    // group by shape (images share the model size; .npy inputs may differ), then batch
+    for (let start = 0; start < inputs.length; start += batchSize) {
+      const batch = inputs.slice(start, start + batchSize);
+      const groups = new Map<string, number[]>();
+      batch.forEach((inp, i) => {
+        const key = inp.dims.join(',');
+        groups.set(key, [...(groups.get(key) ?? []), i]);
+      });
+      for (const idx of groups.values()) {
+        const per = batch[idx[0]!]!.tensor.length;
+        const data = new Float32Array(per * idx.length);
+        idx.forEach((i, j) => data.set(batch[i]!.tensor, j * per));
+        const dims = [idx.length, ...batch[idx[0]!]!.dims.slice(1)];
+        const r = await explainer.explain(data, dims, { method: method.name, layer: o.layer, classes: classChoice, output: o.output });
+        idx.forEach((i, j) => {
+          const inp = batch[i]!;
+          const e = r.explanations[j]!;
+          const stem = stems[start + i]!;
+          const base = inp.image ?? baseImage(inp, explainer.layout, norm);
+          const produced = render(e, base, stem, o.out!, { colormap: o.colormap!, alpha, caption: !o['no-caption'], heatmap: o.heatmap!, raw: o.raw! });
+          const json = {
+            input: inp.file, model: o.model, method: e.method, layer: e.layers.length === 1 ? e.layers[0] : e.layers,
+            class: classJson(e.target), predicted: classJson(e.predicted),
+            explained_is_predicted: e.target.index === e.predicted.index,
+            input_size: [e.height, e.width], raw_map: { shape: [e.rawHeight, e.rawWidth], min: min(e.raw), max: max(e.raw) },
+            timings_ms: { compile: round(r.timings.compileMs), session: round(r.timings.sessionMs), run: round(r.timings.runMs), cam: round(r.timings.camMs) },
+            warnings: e.warnings, files: produced.map((p) => path.basename(p.path)),
+          };
+          produced.push({ path: path.join(o.out!, `${stem}.${e.method}.json`), bytes: new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`) });
+          outputs.push(...produced);
+          for (const w of e.warnings) { process.stderr.write(`gradcam: warning: ${inp.file}: ${w}\n`); warned = true; }
+          lines.push(`${inp.file}: ${describe(e)} → ${produced[0]!.path}`);
+          progress.step(start + i + 1, path.basename(inp.file));
+        });
+      }
+    }
+    await writeAll(o.out!, outputs);
+    for (const l of lines) console.log(l);
+    void warned;
+    return 0;
+  } finally {
+    await explainer.release();
+  }
+}
+
+function render(e: Explanation, base: RgbImage | undefined, stem: string, outDir: string, opt: { colormap: string; alpha: number; caption: boolean; heatmap: boolean; raw: boolean }): Output[] {
+  const out: Output[] = [];
+  const file = (suffix: string) => path.join(outDir, `${stem}.${e.method}${suffix}`);
+  // the overlay at the picture's own resolution (the map is resized like pytorch-grad-cam resizes it)
+  const pic = base ?? heatmapImage(e.map, e.width, e.height, 'viridis');
+  const map = pic.width === e.width && pic.height === e.height ? e.map : resizeBilinear(e.map, e.height, e.width, pic.height, pic.width);
+  let img = overlay(pic, map, { colormap: opt.colormap, alpha: opt.alpha });
+  if (opt.caption) img = captioned(img, e);
+  out.push({ path: file('.png'), bytes: encodePng(img) });
+  if (opt.heatmap) out.push({ path: file('.heatmap.png'), bytes: encodePng(heatmapImage(e.map, e.width, e.height, opt.colormap)) });
+  if (opt.raw) {
+    out.push({ path: file('.npy'), bytes: writeNpy(e.map, [e.height, e.width]) });
+    out.push({ path: file('.raw.npy'), bytes: writeNpy(e.raw, [e.rawHeight, e.rawWidth]) });
+  }
+  return out;
+}
+
+function captioned(img: RgbImage, e: Explanation): RgbImage {
+  const scale = Math.max(1, Math.floor(img.width / 320));
+  const lines = [`${e.method}: class ${label(e.target)} p=${e.target.probability.toFixed(3)}`];
+  if (e.predicted.index !== e.target.index) lines.push(`predicted: ${label(e.predicted)} p=${e.predicted.probability.toFixed(3)}`);
+  else lines.push('(the predicted class)');
+  return montage([[img]], { labels: [[lines.join('\n')]], pad: 2 * scale, textScale: scale });
+}
+
+function label(c: ClassScore): string {
+  return c.label ? `${c.index} '${c.label}'` : `${c.index}`;
+}
+
+export function describe(e: Explanation): string {
+  const t = `class ${label(e.target)} (logit ${e.target.logit.toFixed(3)}, p=${e.target.probability.toFixed(3)})`;
+  return e.predicted.index === e.target.index ? `${t}, the predicted class` : `${t}; predicted ${label(e.predicted)} p=${e.predicted.probability.toFixed(3)}`;
+}
+
+function classJson(c: ClassScore) {
+  return { index: c.index, label: c.label ?? null, logit: c.logit, probability: c.probability };
+}
+
+function baseImage(inp: PreparedInput, layout: 'NCHW' | 'NHWC', norm: NormalizeOptions): RgbImage | undefined {
+  const [c, h, w] = layout === 'NCHW' ? [inp.dims[1]!, inp.dims[2]!, inp.dims[3]!] : [inp.dims[3]!, inp.dims[1]!, inp.dims[2]!];
+  if (c !== 3) return undefined;
+  return tensorToRgb(inp.tensor, w, h, { ...norm, layout });
+}
+
+/** Output stems from input file names; repeated names get -2, -3...; multi-image .npy files get _i. */
+function uniqueStems(inputs: PreparedInput[]): string[] {
+  const counts = new Map<string, number>();
+  const perFile = new Map<string, number>();
+  for (const i of inputs) perFile.set(i.file, (perFile.get(i.file) ?? 0) + 1);
+  const seenInFile = new Map<string, number>();
+  return inputs.map((inp) => {
+    let stem = path.basename(inp.file).replace(/\.[^.]+$/, '');
+    if (perFile.get(inp.file)! > 1) {
+      const k = seenInFile.get(inp.file) ?? 0;
+      seenInFile.set(inp.file, k + 1);
+      stem = `${stem}_${k}`;
+    }
+    const n = (counts.get(stem) ?? 0) + 1;
+    counts.set(stem, n);
+    return n === 1 ? stem : `${stem}-${n}`;
+  });
+}
+
+/** Writes every output atomically; if one write fails, the files this run wrote are removed again. */
+async function writeAll(outDir: string, outputs: Output[]): Promise<void> {
+  try {
+    await fs.promises.mkdir(outDir, { recursive: true });
+  } catch (e) {
+    throw new InputError(`cannot create output folder ${outDir}: ${(e as Error).message}`);
+  }
+  const written: string[] = [];
+  try {
+    for (const f of outputs) {
+      await writeFileAtomic(f.path, f.bytes);
+      written.push(f.path);
+    }
+  } catch (e) {
+    for (const p of written) await fs.promises.unlink(p).catch(() => {});
+    throw new InputError(`cannot write ${outputs[written.length]?.path}: ${(e as Error).message}`);
+  }
+}
+
+const round = (v: number) => Math.round(v * 100) / 100;
+const min = (a: Float32Array) => a.reduce((m, v) => Math.min(m, v), Infinity);
+const max = (a: Float32Array) => a.reduce((m, v) => Math.max(m, v), -Infinity);

@@ -1,0 +1,46 @@
+/** The `gradcam` command line. */
+import { runExplain } from './explain.js';
+import { runLayers } from './layers.js';
+import { CliError, printError } from './common.js';
+
+const USAGE = `gradcam — Grad-CAM for any ONNX image model
+
+Usage:
+  gradcam explain <images|.npy...> --model FILE [options]   explain images, write overlays and maps
+  gradcam layers --model FILE [--size HxW]                  list candidate layers (auto choice marked)
+  gradcam methods                                           list the explanation methods
+  gradcam help [command]
+
+Run 'gradcam help explain' for the explain options.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'explain': return await runExplain(rest);
+      case 'layers': return await runLayers(rest);
+      case 'methods': {
+        const { CAM_METHODS } = await import('../cam/index.js');
+        for (const m of Object.values(CAM_METHODS)) console.log(`${m.name.padEnd(16)} ${m.description}`);
+        return 0;
+      }
+      case undefined: case 'help': case '--help': case '-h': {
+        if (rest[0] === 'explain') return await runExplain(['--help']);
+        if (rest[0] === 'layers') return await runLayers(['--help']);
+        console.log(USAGE);
+        return cmd === undefined ? 2 : 0;
+      }
+      case '--version': case '-v': {
+        console.log('gradcam 0.1.0');
+        return 0;
+      }
+      default:
+        throw new CliError(`unknown command '${cmd}'; commands: explain, layers, methods, help`);
+    }
+  } catch (e) {
+    printError(e);
+    return e instanceof CliError && e.exitCode ? e.exitCode : 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
