@@ -56,5 +56,17 @@ for (const name of fixtureNames()) {
       const e = relL2(r.inputGradient!.data, ref.data);
       assert.ok(e <= 1e-5, `input gradient rel L2 err ${e}`);
     });
+
+    it('guided backprop (pytorch-grad-cam: only Relu guided) and the plain layer gradient, in one graph', async () => {
+      const layer = meta.layers.find((l) => l.auto) ?? meta.layers[0]!;
+      const r = await explainer.run(input.data, input.shape, {
+        layers: [layer.tensor], classes: meta.classes, inputGradient: true, rectifier: 'guided', rectifierOps: 'relu',
+      });
+      const ref = loadArray(name, 'guided_input_grad.npy');
+      const e = relL2(r.inputGradient!.data, ref.data);
+      assert.ok(e <= 1e-4, `guided input gradient rel L2 err ${e}`);
+      const eg = relL2(r.gradients[0]!.data, loadArray(name, `${layer.key}.grad.npy`).data);
+      assert.ok(eg <= 1e-5, `layer gradient beside the guided chain: rel L2 err ${eg}`);
+    });
   });
 }

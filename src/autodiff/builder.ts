@@ -9,6 +9,15 @@ export class Builder {
 
   constructor(readonly model: ModelProto, readonly prefix = 'gradcam/') {}
 
+  private readonly memos = new Map<string, string>();
+
+  /** Builds a value once per key: masks and transformed weights shared by several backward chains. */
+  memo(key: string, make: () => string): string {
+    let v = this.memos.get(key);
+    if (v === undefined) this.memos.set(key, (v = make()));
+    return v;
+  }
+
   fresh(hint: string): string {
     return `${this.prefix}${hint}_${this.counter++}`;
   }

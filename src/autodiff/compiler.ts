@@ -23,7 +23,7 @@ export interface GradientSpec {
   layers: string[];
   /** Also return the gradient with respect to the model's (first) input. */
   inputGradient?: boolean;
-  /** Rectifier rule for backprop to the input (default plain). */
+  /** Rectifier rule for the input gradient (default plain); layer gradients are always plain. */
   rectifier?: Rectifier;
   /** Which nodes the rectifier rule applies to: only Relu (as pytorch-grad-cam) or Relu, Clip, LeakyRelu, PRelu. */
   rectifierOps?: 'relu' | 'all';
@@ -199,44 +199,62 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
     const top = b.op('Squeeze', [hot, b.ints([1])]);
     seed = b.op('Add', [SEED_INPUT, b.mul(USE_TOP_INPUT, top)]);
   }
-  const contributions = new Map<string, string[]>([[p.score, [seed]]]);
-  const totals = new Map<string, string | null>();
-  const total = (t: string): string | null => {
-    if (totals.has(t)) return totals.get(t)!;
-    const list = contributions.get(t);
-    const g = list && list.length ? b.sum(list) : null;
-    totals.set(t, g);
-    return g;
-  };
   const rectifier = spec.rectifier ?? 'plain';
   const rectifierOps = spec.rectifierOps ?? 'all';
-  for (let k = p.pathNodes.length - 1; k >= 0; k--) {
-    const node = p.pathNodes[k]!;
-    const dy = node.output.map((o) => (o ? total(o) : null));
-    if (dy.every((d) => d === null)) continue;
-    const diff = differentiableInputs(node);
-    const needs = node.input.map((i, j) => !!i && diff[j]! && p.needsGrad.has(i));
-    const guided = RECTIFIER_OPS.has(node.op_type) && (rectifierOps === 'all' || node.op_type === 'Relu');
-    const ctx: GradContext = {
-      node, b, dy, needs, shape, opset,
-      constant: (name) => index.constant(name) ?? values.get(name),
-      rectifier: guided ? rectifier : 'plain',
-    };
-    let grads: (string | null)[];
-    try {
-      grads = GRADIENT_RULES[node.op_type]!(ctx);
-    } catch (e) {
-      if (e instanceof GradError) throw e;
-      throw new GradError(`${nodeLabel(node)}: ${(e as Error).message}`);
-    }
-    node.input.forEach((i, j) => {
-      const g = grads[j];
-      if (!g || !needs[j]) return;
-      let list = contributions.get(i);
-      if (!list) contributions.set(i, (list = []));
-      list.push(g);
+
+  /** One backward chain from the score to `sources`; rectifier nodes follow `rect`. */
+  const chain = (sources: string[], rect: Rectifier) => {
+    const reach = new Set(sources);
+    const nodes = p.pathNodes.filter((n) => {
+      const diff = differentiableInputs(n);
+      if (!n.input.some((i, k) => diff[k] && reach.has(i))) return false;
+      for (const o of n.output) if (o) reach.add(o);
+      return true;
     });
-  }
+    const contributions = new Map<string, string[]>([[p.score, [seed]]]);
+    const totals = new Map<string, string | null>();
+    const total = (t: string): string | null => {
+      if (totals.has(t)) return totals.get(t)!;
+      const list = contributions.get(t);
+      const g = list && list.length ? b.sum(list) : null;
+      totals.set(t, g);
+      return g;
+    };
+    for (let k = nodes.length - 1; k >= 0; k--) {
+      const node = nodes[k]!;
+      const dy = node.output.map((o) => (o ? total(o) : null));
+      if (dy.every((d) => d === null)) continue;
+      const diff = differentiableInputs(node);
+      const needs = node.input.map((i, j) => !!i && diff[j]! && reach.has(i) && p.needsGrad.has(i));
+      const guided = RECTIFIER_OPS.has(node.op_type) && (rectifierOps === 'all' || node.op_type === 'Relu');
+      const ctx: GradContext = {
+        node, b, dy, needs, shape, opset,
+        constant: (name) => index.constant(name) ?? values.get(name),
+        rectifier: guided ? rect : 'plain',
+      };
+      let grads: (string | null)[];
+      try {
+        grads = GRADIENT_RULES[node.op_type]!(ctx);
+      } catch (e) {
+        if (e instanceof GradError) throw e;
+        throw new GradError(`${nodeLabel(node)}: ${(e as Error).message}`);
+      }
+      node.input.forEach((i, j) => {
+        const g = grads[j];
+        if (!g || !needs[j]) return;
+        let list = contributions.get(i);
+        if (!list) contributions.set(i, (list = []));
+        list.push(g);
+      });
+    }
+    return total;
+  };
+
+  // Layer gradients are always the true gradient (Grad-CAM); the input gradient follows the rectifier.
+  // With a non-plain rectifier the two chains are separate but share masks and transformed weights.
+  const sharedChain = rectifier === 'plain' || spec.layers.length === 0;
+  const layerTotal = spec.layers.length ? chain(sharedChain && spec.inputGradient ? [...spec.layers, p.input] : spec.layers, 'plain') : undefined;
+  const inputTotal = spec.inputGradient ? (sharedChain && layerTotal ? layerTotal : chain([p.input], rectifier)) : undefined;
 
   const g = model.graph;
   const existing = new Set(g.output.map((o) => o.name));
@@ -254,7 +272,7 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
   const activations: Record<string, string> = {};
   const gradients: Record<string, string> = {};
   for (const l of spec.layers) {
-    const gl = total(l);
+    const gl = layerTotal!(l);
     if (!gl) throw new GradError(`no gradient reaches tensor '${l}'`);
     activations[l] = l;
     addOutput(l);
@@ -262,7 +280,7 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
   }
   let inputGradient: string | undefined;
   if (spec.inputGradient) {
-    const gi = total(p.input);
+    const gi = inputTotal!(p.input);
     if (!gi) throw new GradError(`no gradient reaches the input '${p.input}'`);
     inputGradient = named(gi, gradOutput(p.input));
   }

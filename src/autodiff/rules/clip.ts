@@ -5,7 +5,6 @@
 import { attrFloat } from '../../onnx/model.js';
 import { tensorValues } from '../../onnx/tensor.js';
 import { GradError, dy0, nodeLabel, type GradRule, type GradContext } from '../rule.js';
-import { maskWhere } from './util.js';
 
 function bound(ctx: GradContext, index: number, attr: string, dflt: number): number {
   const n = ctx.node;
@@ -25,10 +24,12 @@ export const clip: GradRule = (ctx) => {
   const hi = bound(ctx, 2, 'max', Infinity);
   if (ctx.rectifier === 'deconvnet') return [b.op('Relu', [g])];
   if (ctx.rectifier === 'guided') g = b.op('Relu', [g]);
-  const conds: string[] = [];
-  if (lo > -Infinity) conds.push(b.op('Greater', [y, b.scalar(lo)]));
-  if (hi < Infinity) conds.push(b.op('Less', [y, b.scalar(hi)]));
-  if (conds.length === 0) return [g];
-  const cond = conds.length === 2 ? b.op('And', conds) : conds[0]!;
-  return [maskWhere(ctx, g, cond)];
+  if (lo === -Infinity && hi === Infinity) return [g];
+  const mask = b.memo(`clip-mask:${y}`, () => {
+    const conds: string[] = [];
+    if (lo > -Infinity) conds.push(b.op('Greater', [y, b.scalar(lo)]));
+    if (hi < Infinity) conds.push(b.op('Less', [y, b.scalar(hi)]));
+    return b.op('Cast', [conds.length === 2 ? b.op('And', conds) : conds[0]!], { to: 1 });
+  });
+  return [b.mul(g, mask)];
 };

@@ -45,7 +45,7 @@ export const conv: GradRule = (ctx) => {
   const unitStride = win.strides.every((s) => s === 1);
   const flippedPads = win.pads.map((p, i) => (kernel[i % k]! - 1) * win.dilations[i % k]! - p);
   if (unitStride && w && w.dtype === 'float32' && flippedPads.every((p) => p >= 0)) {
-    const wt = b.constant(flipTransposeWeight(w, group), 'conv_grad_w');
+    const wt = b.memo(`conv-flip:${wName}:${group}`, () => b.constant(flipTransposeWeight(w, group), 'conv_grad_w'));
     return [b.op('Conv', [g, wt], { group, dilations: win.dilations, pads: flippedPads, kernel_shape: kernel }), null, null];
   }
   const outputPadding = kernel.map((kk, i) => {

@@ -9,6 +9,6 @@ export const relu: GradRule = (ctx) => {
   const y = ctx.node.output[0]!;
   const g = dy0(ctx);
   if (ctx.rectifier === 'deconvnet') return [b.op('Relu', [g])];
-  const mask = b.op('Sign', [y]); // y ≥ 0, so Sign(y) is exactly the 0/1 mask
+  const mask = b.memo(`relu-mask:${y}`, () => b.op('Sign', [y])); // y ≥ 0, so Sign(y) is exactly the 0/1 mask
   return [b.mul(ctx.rectifier === 'guided' ? b.op('Relu', [g]) : g, mask)];
 };
