@@ -4,9 +4,9 @@ import type { CamMethod } from './types.js';
 
 export const CAM_METHODS: Readonly<Record<string, CamMethod>> = { gradcam };
 
-export function camMethod(name: string): CamMethod {
+export function camMethod(name: string, others: string[] = []): CamMethod {
   const m = CAM_METHODS[name.toLowerCase()];
-  if (!m) throw new Error(`unknown method '${name}'; choose one of: ${Object.keys(CAM_METHODS).join(', ')}`);
+  if (!m) throw new Error(`unknown method '${name}'; choose one of: ${[...Object.keys(CAM_METHODS), ...others].join(', ')}`);
   return m;
 }
 

@@ -8,7 +8,9 @@ import { encodePng } from '../image/png.js';
 import { writeNpy } from '../image/npy.js';
 import { heatmapImage, overlay } from '../image/overlay.js';
 import { montage } from '../image/montage.js';
-import { resizeBilinear } from '../image/resize.js';
+import { resizeBilinear, resizeRgb } from '../image/resize.js';
+import { deprocessGradient, gradientMagnitude } from '../image/gradient.js';
+import { explainGradients, isGradientMethod, GRADIENT_METHODS, type GradientExplanation } from '../cam/guided.js';
 import { tensorToRgb, NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
 import type { RgbImage } from '../image/types.js';
 import { InputError, type ClassChoice, type Explanation, type ClassScore } from '../explainer.js';
@@ -22,7 +24,7 @@ taken as the ready model input ([C,H,W] or [N,C,H,W] in the model's layout).
 
 Options:
   --model FILE         ONNX model (required)
-  --method NAME        ${Object.keys(CAM_METHODS).join(', ')} (default gradcam)
+  --method NAME        ${[...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS)].join(', ')} (default gradcam)
   --layer NAME         tensor to explain, or 'auto' (default: the last 4-D activation with spatial
                        size > 1 before global pooling / the classifier; see 'gradcam layers')
   --class C            'top' (the predicted class, default), a class index, or a label
@@ -40,6 +42,12 @@ Options:
   --mean a,b,c         custom mean (on [0,1] values unless a preset is given)
   --std a,b,c          custom std
   --batch-size N       images per model run (default 8)
+  --guided-ops SET     rectifiers guided by guided-backprop/deconvnet: 'all' (Relu, Clip/ReLU6,
+                       LeakyRelu, PRelu; default) or 'relu' (only Relu, as pytorch-grad-cam)
+  --abs                gradient pictures as grayscale |gradient| instead of the usual deprocessing
+  With a gradient method (saliency, guided-backprop, deconvnet, guided-gradcam) the PNG shows the
+  Grad-CAM overlay beside the gradient picture, and --raw writes the gradient as .npy float32 in the
+  input tensor's layout without batch ([C,H,W] for NCHW models), not deprocessed.
   --quiet              no progress on stderr
 `;
 
@@ -55,7 +63,7 @@ export async function runExplain(args: string[]): Promise<number> {
     raw: { type: 'boolean', default: false }, heatmap: { type: 'boolean', default: false },
     colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, 'no-caption': { type: 'boolean', default: false },
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
-    'batch-size': { type: 'string', default: '8' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    'batch-size': { type: 'string', default: '8' }, abs: { type: 'boolean', default: false }, 'guided-ops': { type: 'string', default: 'all' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, EXPLAIN_USAGE);
   if (o.help) {
     console.log(EXPLAIN_USAGE);
@@ -63,12 +71,14 @@ export async function runExplain(args: string[]): Promise<number> {
   }
   if (!o.model) throw new CliError(`--model FILE is required\n\n${EXPLAIN_USAGE}`);
   if (positionals.length === 0) throw new CliError(`no inputs given\n\n${EXPLAIN_USAGE}`);
-  const method = camMethod(o.method!);
+  const gradientMethod = isGradientMethod(o.method!) ? o.method : undefined;
+  const method = gradientMethod ? undefined : camMethod(o.method!, Object.keys(GRADIENT_METHODS));
   if (!(COLORMAPS as readonly string[]).includes(o.colormap!)) throw new CliError(`unknown colour map '${o.colormap}'; choose one of: ${COLORMAPS.join(', ')}`);
   const alpha = Number(o.alpha);
   if (!(alpha >= 0 && alpha <= 1)) throw new CliError(`--alpha must be a number between 0 and 1, got '${o.alpha}'`);
   const batchSize = Number(o['batch-size']);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new CliError(`--batch-size must be a positive integer, got '${o['batch-size']}'`);
+  if (o['guided-ops'] !== 'all' && o['guided-ops'] !== 'relu') throw new CliError(`--guided-ops must be 'all' or 'relu', got '${o['guided-ops']}'`);
   const size = parseSize(o.size);
   const norm: NormalizeOptions = { preset: o.normalize, mean: parseNumbers('--mean', o.mean), std: parseNumbers('--std', o.std) };
   if (!o.normalize && (norm.mean || norm.std)) norm.preset = undefined;
@@ -98,7 +108,27 @@ export async function runExplain(args: string[]): Promise<number> {
         const data = new Float32Array(per * idx.length);
         idx.forEach((i, j) => data.set(batch[i]!.tensor, j * per));
         const dims = [idx.length, ...batch[idx[0]!]!.dims.slice(1)];
-        const r = await explainer.explain(data, dims, { method: method.name, layer: o.layer, classes: classChoice, output: o.output });
+        if (gradientMethod) {
+          const g = await explainGradients(explainer, data, dims, { method: gradientMethod, layer: o.layer, classes: classChoice, output: o.output, rectifierOps: o['guided-ops'] as 'relu' | 'all' });
+          idx.forEach((i, j) => {
+            const inp = batch[i]!;
+            const e = g.explanations[j]!;
+            const stem = stems[start + i]!;
+            const base = inp.image ?? baseImage(inp, explainer.layout, norm);
+            const produced = renderGradient(e, base, stem, o.out!, { colormap: o.colormap!, alpha, abs: o.abs!, raw: o.raw!, layout: explainer.layout });
+            const json = {
+              input: inp.file, model: o.model, method: e.method, layer: e.layer, rectifier_ops: o['guided-ops'],
+              class: classJson(e.target), predicted: classJson(e.predicted), explained_is_predicted: e.target.index === e.predicted.index,
+              input_size: [e.height, e.width], timings_ms: { run: round(g.runMs) }, files: produced.map((p) => path.basename(p.path)),
+            };
+            produced.push({ path: path.join(o.out!, `${stem}.${e.method}.json`), bytes: new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`) });
+            outputs.push(...produced);
+            lines.push(`${inp.file}: ${describe(e)} → ${produced[0]!.path}`);
+            progress.step(start + i + 1, path.basename(inp.file));
+          });
+          continue;
+        }
+        const r = await explainer.explain(data, dims, { method: method!.name, layer: o.layer, classes: classChoice, output: o.output });
         idx.forEach((i, j) => {
           const inp = batch[i]!;
           const e = r.explanations[j]!;
@@ -147,6 +177,42 @@ function render(e: Explanation, base: RgbImage | undefined, stem: string, outDir
   return out;
 }
 
+/** Gradient methods: [Grad-CAM overlay | gradient picture] with captions, and the raw gradient. */
+function renderGradient(e: GradientExplanation, base: RgbImage | undefined, stem: string, outDir: string, opt: { colormap: string; alpha: number; abs: boolean; raw: boolean; layout: 'NCHW' | 'NHWC' }): Output[] {
+  const file = (suffix: string) => path.join(outDir, `${stem}.${e.method}${suffix}`);
+  // small models get their pictures enlarged (at least 224 px wide) so that they can be looked at
+  const f = Math.max(1, Math.ceil(224 / e.width));
+  const [W, H] = [e.width * f, e.height * f];
+  const pic = base ? resizeRgb(base, W, H) : heatmapImage(e.cam, e.width, e.height, 'viridis');
+  const cam = f === 1 ? e.cam : resizeBilinear(e.cam, e.height, e.width, H, W);
+  const camOverlay = overlay(base ? pic : enlarge(pic, f), cam, { colormap: opt.colormap, alpha: opt.alpha });
+  const grad = enlarge(opt.abs ? gradientMagnitude(e.gradient, e.width, e.height) : deprocessGradient(e.gradient, e.width, e.height), f);
+  const scale = Math.max(1, Math.floor(W / 160));
+  const head = `class ${label(e.target)} p=${e.target.probability.toFixed(3)}`;
+  const pred = e.target.index === e.predicted.index ? '(the predicted class)' : `predicted ${label(e.predicted)}`;
+  const img = montage([[camOverlay, grad]], { labels: [[`gradcam: ${head}\n${pred}`, `${e.method}${opt.abs ? ' |g|' : ''}`]], pad: 2 * scale, textScale: scale });
+  const out: Output[] = [{ path: file('.png'), bytes: encodePng(img) }];
+  if (opt.raw) {
+    const shape = opt.layout === 'NCHW' ? [e.channels, e.height, e.width] : [e.height, e.width, e.channels];
+    out.push({ path: file('.npy'), bytes: writeNpy(e.gradientInputLayout, shape) });
+  }
+  return out;
+}
+
+/** Nearest-neighbour enlargement by an integer factor. */
+function enlarge(img: RgbImage, f: number): RgbImage {
+  if (f === 1) return img;
+  const W = img.width * f;
+  const data = new Uint8Array(W * img.height * f * 3);
+  for (let y = 0; y < img.height * f; y++) {
+    for (let x = 0; x < W; x++) {
+      const s = (Math.floor(y / f) * img.width + Math.floor(x / f)) * 3;
+      data.set(img.data.subarray(s, s + 3), (y * W + x) * 3);
+    }
+  }
+  return { width: W, height: img.height * f, data };
+}
+
 function captioned(img: RgbImage, e: Explanation): RgbImage {
   const scale = Math.max(1, Math.floor(img.width / 320));
   const lines = [`${e.method}: class ${label(e.target)} p=${e.target.probability.toFixed(3)}`];
@@ -159,7 +225,7 @@ function label(c: ClassScore): string {
   return c.label ? `${c.index} '${c.label}'` : `${c.index}`;
 }
 
-export function describe(e: Explanation): string {
+export function describe(e: { target: ClassScore; predicted: ClassScore }): string {
   const t = `class ${label(e.target)} (logit ${e.target.logit.toFixed(3)}, p=${e.target.probability.toFixed(3)})`;
   return e.predicted.index === e.target.index ? `${t}, the predicted class` : `${t}; predicted ${label(e.predicted)} p=${e.predicted.probability.toFixed(3)}`;
 }

@@ -1,0 +1,81 @@
+/** Guided Backpropagation, Guided Grad-CAM, saliency and deconvnet: API, pictures and CLI files. */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Explainer } from '../src/explainer.js';
+import { createNodeSession } from '../src/runtime/node.js';
+import { explainGradients } from '../src/cam/guided.js';
+import { deprocessGradient, gradientMagnitude } from '../src/image/gradient.js';
+import { parseNpy, toFloat32 } from '../src/image/npy.js';
+import { FIXTURES, loadArray, loadMeta, modelBytes, relL2 } from './helpers/fixtures.js';
+
+describe('gradient methods', () => {
+  const meta = loadMeta('resnet_like');
+  const ex = Explainer.fromBytes(modelBytes('resnet_like'), { createSession: createNodeSession });
+  const input = loadArray('resnet_like', 'input.npy');
+  after(() => ex.release());
+
+  it('guided-backprop equals torch guided ReLU backward; saliency the plain gradient', async () => {
+    const gb = await explainGradients(ex, input.data, input.shape, { method: 'guided-backprop', classes: meta.classes, rectifierOps: 'relu' });
+    const sal = await explainGradients(ex, input.data, input.shape, { method: 'saliency', classes: meta.classes });
+    const cat = (xs: { gradientInputLayout: Float32Array }[]) => Float32Array.from(xs.flatMap((x) => Array.from(x.gradientInputLayout)));
+    assert.ok(relL2(cat(gb.explanations), loadArray('resnet_like', 'guided_input_grad.npy').data) <= 1e-4);
+    assert.ok(relL2(cat(sal.explanations), loadArray('resnet_like', 'input_grad.npy').data) <= 1e-5);
+  });
+
+  it('guided-gradcam is guided backprop × the Grad-CAM map, per channel, from one run', async () => {
+    const gb = await explainGradients(ex, input.data, input.shape, { method: 'guided-backprop', classes: meta.classes });
+    const gg = await explainGradients(ex, input.data, input.shape, { method: 'guided-gradcam', classes: meta.classes });
+    const ref = loadArray('resnet_like', 'last.gradcam.npy');
+    gg.explanations.forEach((e, i) => {
+      assert.equal(e.channels, 3);
+      let maxErr = 0;
+      for (let p = 0; p < e.height * e.width; p++) {
+        assert.ok(Math.abs(e.cam[p]! - ref.data[i * e.height * e.width + p]!) <= 1e-4);
+        for (let c = 0; c < 3; c++) maxErr = Math.max(maxErr, Math.abs(e.gradient[p * 3 + c]! - gb.explanations[i]!.gradient[p * 3 + c]! * e.cam[p]!));
+      }
+      assert.ok(maxErr <= 1e-9, `max err ${maxErr}`);
+    });
+  });
+
+  it('deconvnet passes only positive gradients through rectifiers, so it differs from guided', async () => {
+    const dc = await explainGradients(ex, input.data, input.shape, { method: 'deconvnet', classes: meta.classes });
+    const gb = await explainGradients(ex, input.data, input.shape, { method: 'guided-backprop', classes: meta.classes });
+    assert.ok(relL2(dc.explanations[0]!.gradient, gb.explanations[0]!.gradient) > 0.05);
+  });
+
+  it('deprocesses gradients as pytorch-grad-cam does, and draws magnitudes', () => {
+    const g = Float32Array.from([1, -1, 1, -1, 0, 0, 0, 0, 0, 0, 0, 0]); // 2x2, 3 channels
+    const img = deprocessGradient(g, 2, 2);
+    // mean 0, std sqrt(4/12) → 1 / (0.57735 + 1e-5) · 0.1 + 0.5 = 0.67320 → 171; −1 → 0.3268 → 83; 0 → 127
+    assert.deepEqual(Array.from(img.data.subarray(0, 6)), [171, 83, 171, 83, 127, 127]);
+    const mag = gradientMagnitude(g, 2, 2);
+    assert.deepEqual(Array.from(mag.data), [255, 255, 255, 255, 255, 255, 0, 0, 0, 0, 0, 0]);
+  });
+});
+
+describe('gradcam explain with gradient methods', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-guided-'));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const run = (...args: string[]) => spawnSync(process.execPath, [path.join(FIXTURES, '..', '..', 'bin', 'gradcam.js'), ...args], { encoding: 'utf8' });
+
+  for (const [model, shape] of [['resnet_like', [3, 48, 48]], ['nhwc_input', [24, 40, 3]]] as const) {
+    it(`writes the picture and the raw gradient in the input layout (${model})`, () => {
+      const out = path.join(tmp, model);
+      const r = run('explain', path.join(FIXTURES, model, 'input.npy'), '--model', path.join(FIXTURES, model, 'model.onnx'), '--method', 'guided-backprop', '--raw', '--out', out, '--quiet', '--guided-ops', 'relu', '--class', '3');
+      assert.equal(r.status, 0, r.stderr);
+      const npy = parseNpy(new Uint8Array(fs.readFileSync(path.join(out, 'input_0.guided-backprop.npy'))));
+      assert.deepEqual(npy.shape, shape);
+      const ref = loadArray(model, 'guided_input_grad.npy');
+      const per = ref.data.length / 2;
+      // image 0 explained for class 3, as in the fixture
+      assert.ok(relL2(toFloat32(npy), ref.data.subarray(0, per)) <= 1e-4);
+      assert.ok(fs.existsSync(path.join(out, 'input_0.guided-backprop.png')));
+      const json = JSON.parse(fs.readFileSync(path.join(out, 'input_1.guided-backprop.json'), 'utf8'));
+      assert.equal(json.class.index, 3);
+    });
+  }
+});
