@@ -8,7 +8,7 @@ import { probeShapes } from './autodiff/engine.js';
 import { realInputs, scoreTensor } from './autodiff/compiler.js';
 import { camMethod } from './cam/index.js';
 import { postprocess } from './cam/pipeline.js';
-import { declaredDims, decodeModel, metadata, topoOrder, ModelError, type ModelProto } from './onnx/model.js';
+import { declaredDims, decodeModel, inlineExternalData, metadata, topoOrder, ModelError, type ModelProto } from './onnx/model.js';
 import type { ExternalDataReader } from './onnx/tensor.js';
 import type { Rectifier } from './autodiff/rule.js';
 import type { SessionFactory, SessionOptions } from './runtime/session.js';
@@ -124,6 +124,7 @@ export class Explainer {
 
   constructor(readonly model: ModelProto, private readonly options: ExplainerOptions) {
     this.source = options.source ?? 'model';
+    inlineExternalData(model, options.external, this.source);
     const inputs = realInputs(model);
     if (inputs.length !== 1) {
       throw new ModelError(`${this.source}: models with ${inputs.length} inputs are not supported (${inputs.join(', ')}); gradcam explains single-input image models`);

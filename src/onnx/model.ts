@@ -274,3 +274,17 @@ export function topoOrder(g: GraphProto): Node[] {
   }
   return out;
 }
+
+/**
+ * Replaces initializers stored in external files by inline raw data, so that the model (and every
+ * graph compiled from it) runs from one buffer.
+ */
+export function inlineExternalData(m: ModelProto, reader: ExternalDataReader | undefined, source = 'model'): void {
+  const g = m.graph;
+  for (let i = 0; i < g.initializer.length; i++) {
+    const t = g.initializer[i]!;
+    if (t.data_location !== 1) continue;
+    if (!reader) throw new ModelError(`${source}: initializer '${t.name}' is stored in an external file; load the model from its file path`);
+    g.initializer[i] = encodeTensor(t.name ?? '', decodeTensor(t, reader));
+  }
+}
