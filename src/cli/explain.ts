@@ -164,7 +164,10 @@ function render(e: Explanation, base: RgbImage | undefined, stem: string, outDir
   const out: Output[] = [];
   const file = (suffix: string) => path.join(outDir, `${stem}.${e.method}${suffix}`);
   // the overlay at the picture's own resolution (the map is resized like pytorch-grad-cam resizes it)
-  const pic = base ?? heatmapImage(e.map, e.width, e.height, 'viridis');
+  // small pictures are enlarged to at least 256 px wide so that the map and its caption can be read
+  let pic = base ?? heatmapImage(e.map, e.width, e.height, 'viridis');
+  const f = Math.max(1, Math.ceil(256 / pic.width));
+  if (f > 1) pic = resizeRgb(pic, pic.width * f, pic.height * f);
   const map = pic.width === e.width && pic.height === e.height ? e.map : resizeBilinear(e.map, e.height, e.width, pic.height, pic.width);
   let img = overlay(pic, map, { colormap: opt.colormap, alpha: opt.alpha });
   if (opt.caption) img = captioned(img, e);
@@ -215,9 +218,8 @@ function enlarge(img: RgbImage, f: number): RgbImage {
 
 function captioned(img: RgbImage, e: Explanation): RgbImage {
   const scale = Math.max(1, Math.floor(img.width / 320));
-  const lines = [`${e.method}: class ${label(e.target)} p=${e.target.probability.toFixed(3)}`];
-  if (e.predicted.index !== e.target.index) lines.push(`predicted: ${label(e.predicted)} p=${e.predicted.probability.toFixed(3)}`);
-  else lines.push('(the predicted class)');
+  const lines = [`${e.method}: ${label(e.target)} p=${e.target.probability.toFixed(3)}`];
+  lines.push(e.predicted.index !== e.target.index ? `predicted: ${label(e.predicted)} p=${e.predicted.probability.toFixed(3)}` : '(the predicted class)');
   return montage([[img]], { labels: [[lines.join('\n')]], pad: 2 * scale, textScale: scale });
 }
 
