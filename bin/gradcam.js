@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-// The gradcam command: runs the compiled CLI when built (npm run build), else the TypeScript sources via tsx.
+// The gradcam command. In a source checkout it runs the TypeScript sources through tsx (so edits take
+// effect at once); an installed package runs the compiled JavaScript in dist/.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
-const built = path.join(root, 'dist', 'src', 'cli', 'main.js');
-if (existsSync(built)) {
-  await import(pathToFileURL(built).href);
-} else {
+const source = path.join(root, 'src', 'cli', 'main.ts');
+if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(pathToFileURL(path.join(root, 'src', 'cli', 'main.ts')).href);
+  await import(pathToFileURL(source).href);
+} else {
+  await import(pathToFileURL(path.join(root, 'dist', 'src', 'cli', 'main.js')).href);
 }
