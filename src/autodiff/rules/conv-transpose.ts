@@ -25,8 +25,8 @@ export const convTranspose: GradRule = (ctx) => {
     for (let i = 0; i < k; i++) {
       const total = strides[i]! * (xs[2 + i]! - 1) + outputPadding[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - ys[2 + i]!;
       const half = Math.floor(total / 2);
-      if (autoPad === 'SAME_UPPER') { pads[i] = total - half; pads[i + k] = half; }
-      else { pads[i] = half; pads[i + k] = total - half; }
+      if (autoPad === 'SAME_UPPER') { pads[i] = half; pads[i + k] = total - half; }
+      else { pads[i] = total - half; pads[i + k] = half; }
     }
   }
   // The forward output has `outputPadding` extra trailing rows beyond the cropped full result; Conv needs
