@@ -1,0 +1,100 @@
+/**
+ * Benchmark (a script, not a test): Grad-CAM through the compiled gradient graph vs a plain ORT forward
+ * pass, compile time, and the same Grad-CAM in PyTorch (bench/torch_gradcam.py) — all in one run.
+ *
+ *   /usr/bin/python3 scripts/fixtures/make_fixtures.py --bench   # once: bench/models/*.onnx (random weights)
+ *   npx tsx bench/gradcam.ts [--runs 10] [--no-torch] [--models resnet50,mobilenet_v2]
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { Explainer } from '../src/explainer.js';
+import { createNodeSession } from '../src/runtime/node.js';
+
+const { values: o } = parseArgs({ options: { runs: { type: 'string', default: '10' }, 'no-torch': { type: 'boolean', default: false }, models: { type: 'string', default: 'resnet50,mobilenet_v2' } } });
+const RUNS = Number(o.runs);
+const DIR = path.join(path.dirname(new URL(import.meta.url).pathname), 'models');
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function time(fn: () => Promise<unknown>, runs = RUNS): Promise<number> {
+  await fn(); // warm-up
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    t.push(performance.now() - t0);
+  }
+  return median(t);
+}
+
+function randomInput(n: number): Float32Array {
+  const x = new Float32Array(n * 3 * 224 * 224);
+  let s = 1;
+  for (let i = 0; i < x.length; i++) { s = (s * 1103515245 + 12345) % 2147483648; x[i] = s / 2147483648 * 2 - 1; }
+  return x;
+}
+
+const rows: Record<string, Record<string, number | string>> = {};
+const models = o.models!.split(',');
+for (const name of models) {
+  const file = path.join(DIR, `${name}.onnx`);
+  if (!fs.existsSync(file)) {
+    console.error(`${file} is missing: run /usr/bin/python3 scripts/fixtures/make_fixtures.py --bench`);
+    process.exit(2);
+  }
+  const info = JSON.parse(fs.readFileSync(path.join(DIR, `${name}.json`), 'utf8')) as { layer: { tensor: string } };
+  const bytes = new Uint8Array(fs.readFileSync(file));
+  const plain = await createNodeSession(bytes);
+  // compile: graph build (prepare + probe + backward) and session creation, first time for this model
+  const ex = Explainer.fromBytes(bytes, { createSession: createNodeSession });
+  const t0 = performance.now();
+  const layer = await ex.autoLayer();
+  const tAuto = performance.now() - t0;
+  if (layer !== info.layer.tensor) console.error(`note: auto layer ${layer} differs from the reference ${info.layer.tensor}`);
+  for (const n of [1, 8]) {
+    const x = randomInput(n);
+    const dims = [n, 3, 224, 224];
+    const first = performance.now();
+    const r0 = await ex.explain(x, dims, { layer });
+    const firstMs = performance.now() - first;
+    const fwd = await time(() => plain.run({ input: { data: x, dims } }));
+    const cam = await time(() => ex.explain(x, dims, { layer }));
+    rows[`${name} b${n}`] = {
+      forward_ms: fwd, gradcam_ms: cam, ratio: cam / fwd,
+      compile_ms: n === 1 ? r0.timings.compileMs : NaN, session_ms: n === 1 ? r0.timings.sessionMs : NaN,
+      first_call_ms: firstMs, auto_layer_ms: n === 1 ? tAuto : NaN,
+    };
+  }
+  await plain.release();
+  await ex.release();
+}
+
+if (!o['no-torch']) {
+  const py = spawnSync('/usr/bin/python3', [path.join(path.dirname(DIR), 'torch_gradcam.py'), '--models', models.join(','), '--batches', '1,8'], { encoding: 'utf8' });
+  if (py.status !== 0) console.error(`torch baseline failed: ${py.stderr}`);
+  else {
+    const t = JSON.parse(py.stdout) as Record<string, Record<string, { gradcam_ms: number; forward_ms: number }>>;
+    for (const name of models) for (const n of [1, 8]) {
+      const row = rows[`${name} b${n}`]!;
+      const ref = t[name]?.[String(n)];
+      if (ref) Object.assign(row, { torch_gradcam_ms: ref.gradcam_ms, torch_forward_ms: ref.forward_ms, speedup_vs_torch: ref.gradcam_ms / (row.gradcam_ms as number) });
+    }
+  }
+}
+
+const fmt = (v: number | string | undefined) => (typeof v === 'number' ? (Number.isNaN(v) ? '' : v < 10 ? v.toFixed(2) : v.toFixed(0)) : v ?? '');
+console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, onnxruntime-node (CPU EP, default threads)`);
+console.log('| model | batch | ORT forward ms | Grad-CAM ms | Grad-CAM ÷ forward | compile ms (graph + session) | PyTorch Grad-CAM ms | speed-up vs PyTorch |');
+console.log('|---|---|---|---|---|---|---|---|');
+for (const [k, r] of Object.entries(rows)) {
+  const [m, b] = k.split(' ');
+  const compile = Number.isNaN(r.compile_ms as number) ? '' : `${fmt(r.compile_ms)} (${fmt(r.compile_ms as number - (r.session_ms as number))} + ${fmt(r.session_ms)})`;
+  console.log(`| ${m} | ${b!.slice(1)} | ${fmt(r.forward_ms)} | ${fmt(r.gradcam_ms)} | ${fmt(r.ratio)} | ${compile} | ${fmt(r.torch_gradcam_ms)} | ${fmt(r.speedup_vs_torch)} |`);
+}
+console.log(JSON.stringify(rows));
