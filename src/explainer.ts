@@ -78,7 +78,7 @@ export interface Explanation {
   image?: number;
   /** 1-based rank of the explained class among the image's top-k. */
   rank?: number;
-  /** What was explained, e.g. `logit 3`, `softmax 3 − softmax 5`, `−(logit 3)`, `cosine similarity to the reference`. */
+  /** What was explained, e.g. `logit 3`, `softmax 3 - softmax 5`, `-(logit 3)`, `cosine similarity to the reference`. */
   targetName?: string;
   targetKind?: string;
   /** The target's value for the image. */

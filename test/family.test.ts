@@ -6,11 +6,14 @@
  */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Explainer, type ExplainOptions } from '../src/explainer.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { parseNpy, toFloat32 } from '../src/image/npy.js';
+import { decodePng } from '../src/image/png.js';
 import type { Session, SessionFactory } from '../src/runtime/session.js';
 import type { TargetSpec } from '../src/cam/targets.js';
 import { projection2d, symmetricEigen } from '../src/cam/svd.js';
@@ -143,7 +146,7 @@ describe('family: targets, contrast, top-k', () => {
   it('contrast and counterfactual are seeds onehot(c) − onehot(D) and −onehot(c)', async () => {
     const [c, d] = [3, 5];
     const con = await maps({ method: 'hirescam', classes: c, contrast: d });
-    assert.equal(con[0]!.targetName, `logit ${c} − logit ${d}`);
+    assert.equal(con[0]!.targetName, `logit ${c} - logit ${d}`);
     assert.ok(Math.abs(con[0]!.targetValue! - (logits.data[c]! - logits.data[d]!)) < 1e-4);
     // HiResCAM is linear in the gradient: raw(c − D) = raw(c) − raw(D)
     const rc = (await maps({ method: 'hirescam', classes: c }))[0]!.raw;
@@ -151,11 +154,11 @@ describe('family: targets, contrast, top-k', () => {
     assert.ok(maxAbsError(con[0]!.raw, rc.map((v, i) => v - rd[i]!)) <= 1e-4);
     const cf = await maps({ method: 'hirescam', classes: c, counterfactual: true });
     assert.ok(maxAbsError(cf[0]!.raw, rc.map((v) => -v)) <= 1e-5);
-    assert.equal(cf[0]!.targetName, `−(logit ${c})`);
+    assert.equal(cf[0]!.targetName, `-(logit ${c})`);
     // --contrast top: the predicted class as the alternative
     const pred = Array.from(logits.data.subarray(0, K)).indexOf(Math.max(...logits.data.subarray(0, K)));
     const vsTop = await maps({ method: 'gradcam', classes: 2, contrast: 'top' });
-    assert.equal(vsTop[0]!.targetName, `logit 2 − logit ${pred}`);
+    assert.equal(vsTop[0]!.targetName, `logit 2 - logit ${pred}`);
   });
 
   it('element, regression and binary targets are the logit seeds they stand for', async () => {
@@ -261,4 +264,96 @@ describe('family: numerics', () => {
     assert.equal(Array.from(p).indexOf(Math.max(...p)), 2);
     assert.ok(Math.abs(Math.min(...p)) < Math.max(...p));
   });
+});
+
+describe('family: CLI', () => {
+  const ROOT = path.join(FIXTURES, '..', '..');
+  const BIN = path.join(ROOT, 'bin', 'gradcam.js');
+  const MODEL = path.join(FIXTURES, 'resnet_like', 'model.onnx');
+  const INPUT = path.join(FIXTURES, 'resnet_like', 'input.npy');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-family-'));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const gradcam = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: ROOT });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+  const json = (dir: string, file: string) => JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+
+  it('gradcam methods lists every method, one line each', () => {
+    const r = gradcam('methods');
+    assert.equal(r.code, 0, r.err);
+    for (const m of ['gradcam', 'gradcam++', 'xgradcam', 'hirescam', 'layercam', 'gradcam-elementwise', 'eigencam', 'eigengradcam', 'scorecam', 'ablationcam', 'cam', 'random']) {
+      assert.match(r.out, new RegExp(`^${m.replace(/\+/g, '\\+')}\\s+\\S.*$`, 'm'), m);
+    }
+  });
+
+  it('--method scorecam writes <stem>.scorecam.png|.npy|.raw.npy|.json', () => {
+    const out = path.join(tmp, 'score');
+    const r = gradcam('explain', INPUT, '--model', MODEL, '--method', 'scorecam', '--class', '3', '--raw', '--out', out, '--quiet');
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(fs.readdirSync(out).sort(), ['input_0', 'input_1'].flatMap((s) => ['.scorecam.json', '.scorecam.npy', '.scorecam.png', '.scorecam.raw.npy'].map((x) => s + x)).sort());
+    const j = json(out, 'input_1.scorecam.json');
+    assert.equal(j.method, 'scorecam');
+    assert.deepEqual(j.target, { kind: 'logit', name: 'logit 3', value: j.class.logit });
+    assert.equal(j.class.index, 3);
+    const map = toFloat32(parseNpy(new Uint8Array(fs.readFileSync(path.join(out, 'input_1.scorecam.npy')))));
+    assert.ok(Math.abs(Math.max(...map) - 1) < 1e-6 && Math.min(...map) >= 0);
+    // equals the API's map
+    assert.match(r.out, /input\.npy: scorecam: logit 3 = -?\d+\.\d{3} \(class 3, p=0\.\d{3}\); predicted \d/);
+  });
+
+  it('--methods × --layers --grid --top-k 2: one labelled comparison per image and rank', () => {
+    const out = path.join(tmp, 'grid');
+    const layers = '/layer3/layer3.0/relu2/Relu_output_0,/layer2/layer2.0/relu2/Relu_output_0';
+    const r = gradcam('explain', INPUT, '--model', MODEL, '--methods', 'gradcam,layercam,eigencam', '--layers', layers, '--grid', '--top-k', '2', '--out', out, '--quiet');
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(fs.readdirSync(out).sort(), ['input_0-top1', 'input_0-top2', 'input_1-top1', 'input_1-top2'].flatMap((s) => [`${s}.grid.json`, `${s}.grid.png`]).sort());
+    const j = json(out, 'input_0-top2.grid.json');
+    assert.equal(j.rank, 2);
+    assert.deepEqual(j.methods, ['gradcam', 'layercam', 'eigencam']);
+    assert.equal(j.layers.length, 3, 'two layers and their mean');
+    const png = decodePng(new Uint8Array(fs.readFileSync(path.join(out, 'input_0-top2.grid.png'))));
+    assert.ok(png.width >= 3 * 192 && png.height >= 3 * 192, `${png.width}x${png.height}`);
+    assert.notEqual(j.class.index, j.predicted.index, 'rank 2 is not the predicted class');
+  });
+
+  it('--contrast and --counterfactual name what they explain', () => {
+    const out = path.join(tmp, 'contrast');
+    let r = gradcam('explain', INPUT, '--model', MODEL, '--method', 'hirescam', '--class', '3', '--contrast', '5', '--out', out, '--quiet');
+    assert.equal(r.code, 0, r.err);
+    assert.equal(json(out, 'input_0.hirescam.json').target.name, 'logit 3 - logit 5');
+    r = gradcam('explain', INPUT, '--model', MODEL, '--class', '3', '--counterfactual', '--out', out, '--quiet');
+    assert.equal(r.code, 0, r.err);
+    const j = json(out, 'input_0.gradcam.json');
+    assert.equal(j.target.name, '-(logit 3)');
+    assert.equal(j.counterfactual, true);
+  });
+
+  it('segmentation target from the CLI', () => {
+    const out = path.join(tmp, 'seg');
+    const r = gradcam('explain', path.join(FIXTURES, 'family_seg', 'input.npy'), '--model', path.join(FIXTURES, 'family_seg', 'model.onnx'), '--target', 'segmentation', '--class', '2', '--out', out, '--quiet');
+    assert.equal(r.code, 0, r.err);
+    const j = json(out, 'input_0.gradcam.json');
+    assert.equal(j.target.kind, 'segmentation');
+    assert.match(j.target.name, /^segmentation 2 \(618 px\)$/);
+  });
+
+  const bad: [string, string[], RegExp, number][] = [
+    ['an unknown method', ['--method', 'gradcam+++'], /unknown method 'gradcam\+\+\+'; choose one of: gradcam, gradcam\+\+, xgradcam/, 1],
+    ['cam without a pooling + linear head', ['--method', 'cam', '--model', path.join(FIXTURES, 'vgg_like', 'model.onnx')], /cam needs the layer to be followed by global average pooling/, 1],
+    ['similarity without a reference', ['--target', 'similarity'], /--target similarity needs --reference FILE/, 2],
+    ['an unknown target', ['--target', 'probit'], /unknown target 'probit'; choose one of: logit, softmax/, 2],
+    ['top-k with a regression target', ['--target', 'regression', '--top-k', '2'], /--top-k works with the logit and softmax targets, not regression/, 1],
+  ];
+  for (const [what, args, re, code] of bad) {
+    it(`rejects ${what} with a clear message and writes nothing`, () => {
+      const out = path.join(tmp, `bad-${what.replace(/\W+/g, '-')}`);
+      const model = args.includes('--model') ? [] : ['--model', MODEL];
+      const input = args.includes('--model') ? path.join(FIXTURES, 'vgg_like', 'input.npy') : INPUT;
+      const r = gradcam('explain', input, ...model, ...args, '--out', out, '--quiet');
+      assert.equal(r.code, code, r.err);
+      assert.match(r.err, re);
+      assert.equal(fs.existsSync(out), false);
+    });
+  }
 });

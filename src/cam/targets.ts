@@ -45,7 +45,7 @@ export class TargetError extends Error {
 /** A target resolved for one image. */
 export interface ResolvedTarget {
   kind: TargetKind;
-  /** Human-readable, e.g. `logit 3`, `softmax 3 − softmax 5`, `−logit 3`, `cosine to reference`. */
+  /** Human-readable (ASCII, for captions), e.g. `logit 3`, `softmax 3 - softmax 5`, `-(logit 3)`, `cosine similarity to the reference`. */
   name: string;
   /** The explained class (classifiers and segmentation), or the output index. */
   class?: number;
@@ -175,7 +175,7 @@ export function similarityTarget(reference: Float32Array): ResolvedTarget {
 /** t_a − t_b. */
 export function contrastTarget(a: ResolvedTarget, b: ResolvedTarget): ResolvedTarget {
   const t: ResolvedTarget = {
-    kind: a.kind, name: `${a.name} − ${b.name}`, class: a.class, contrast: b.class, negated: a.negated, linear: a.linear && b.linear,
+    kind: a.kind, name: `${a.name} - ${b.name}`, class: a.class, contrast: b.class, negated: a.negated, linear: a.linear && b.linear,
     value: (s) => a.value(s) - b.value(s),
     seed: (s) => {
       const x = a.seed(s);
@@ -192,7 +192,7 @@ export function contrastTarget(a: ResolvedTarget, b: ResolvedTarget): ResolvedTa
 /** −t: the counterfactual map (what speaks against the target) from negated gradients. */
 export function negatedTarget(a: ResolvedTarget): ResolvedTarget {
   return {
-    ...a, name: `−(${a.name})`, negated: !a.negated,
+    ...a, name: `-(${a.name})`, negated: !a.negated,
     value: (s) => -a.value(s),
     seed: (s) => a.seed(s).map((v) => -v),
     flipped: () => negatedTarget(a.flipped()),
