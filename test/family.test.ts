@@ -202,6 +202,10 @@ describe('family: targets, contrast, top-k', () => {
     await assert.rejects(vgg.explain(vin.data, vin.shape, { method: 'cam' }),
       /cam needs the layer to be followed by global average pooling and a linear classifier .* after '\/features\/features\.12\/MaxPool_output_0' the model has Flatten → Gemm: Gemm is neither global average pooling nor a 1×1 classifier/);
     await vgg.release();
+    const sq = Explainer.fromBytes(modelBytes('squeezenet_like'), { createSession: createNodeSession, source: 'squeezenet_like' });
+    const sin = loadArray('squeezenet_like', 'input.npy');
+    await assert.rejects(sq.explain(sin.data, sin.shape, { method: 'cam' }), /GlobalAveragePool → Flatten: the score follows the pooling with no linear classifier in between/);
+    await sq.release();
     // resnet_like: CAM and Grad-CAM agree up to scale there (GAP → Gemm), so their final maps are equal
     const c = await maps({ method: 'cam', classes: meta.classes });
     const g = await maps({ method: 'gradcam', classes: meta.classes });
@@ -218,7 +222,7 @@ describe('family: targets, contrast, top-k', () => {
     assert.equal(suffixRuns, 2 * Math.ceil(24 / 7), '24 channels in batches of 7, per image');
     for (let i = 0; i < 2; i++) assert.ok(maxAbsError(suffix[i]!.map, full[i]!.map) <= 1e-5, `${maxAbsError(suffix[i]!.map, full[i]!.map)}`);
     // a subset of channels: the others weigh 0
-    const some = await maps({ method: 'ablationcam', layer: inner, classes: meta.classes, ablationChannels: [0, 1, 2] });
+    const some = await maps({ method: 'ablationcam', layer: inner, classes: meta.classes, channels: [0, 1, 2] });
     assert.ok(maxAbsError(some[0]!.map, suffix[0]!.map) > 1e-3);
   });
 

@@ -15,7 +15,7 @@ export async function ablationCamWeights(t: LayerTensors, ctx: CamContext): Prom
   const [rows, c] = t.dims;
   const S = ctx.scoreSize;
   const weights = new Float32Array(rows * c);
-  const channels = ctx.ablationChannels ?? Array.from({ length: c }, (_, k) => k);
+  const channels = ctx.channels ?? Array.from({ length: c }, (_, k) => k);
   const done = new Map<number, Float32Array>();
   for (let r = 0; r < rows; r++) {
     const row = ctx.rows[r]!;

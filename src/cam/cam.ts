@@ -104,9 +104,15 @@ export function findClassifier(model: ModelProto, layer: string, score: string, 
   while (PASS.has(n.op_type)) { t = n.output[0]!; n = next(t); }
   let W: Float32Array;
   if (isGap(n)) {
+    const noLinear = () => fail(`the score follows the pooling with no linear classifier in between (with a 1×1-conv classifier before the pooling, choose the layer that feeds it)`);
     t = n.output[0]!;
+    if (t === score) noLinear();
     n = next(t);
-    while (PASS.has(n.op_type)) { t = n.output[0]!; n = next(t); }
+    while (PASS.has(n.op_type)) {
+      t = n.output[0]!;
+      if (t === score) noLinear();
+      n = next(t);
+    }
     W = linear(n, t);
     t = n.output[0]!;
     while (t !== score) {

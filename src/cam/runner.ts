@@ -42,8 +42,8 @@ export interface FamilyOptions {
   batchSize?: number;
   /** Score-CAM: only score the N channels with the largest activation variance. */
   scoreCamTopN?: number;
-  /** Ablation-CAM: ablate only these channels (others weigh 0); for timing on a subset. */
-  ablationChannels?: number[];
+  /** Score-CAM / Ablation-CAM: score or ablate only these channels (others weigh 0); for timing on a subset. */
+  channels?: number[];
   /** Ablation-CAM graph: 'auto' (default: suffix where possible), 'suffix' or 'full' (the whole model with the mask). */
   ablationMode?: 'auto' | 'suffix' | 'full';
   /** Seed of the random baseline (default 0: `np.random.seed(0)`). */
@@ -511,7 +511,7 @@ function context(
   return {
     layer, scores, scoreSize: S, input, inputDims: dims, layout: ex.layout, batchSize,
     rows: rows.map((r) => ({ image: r.image, value: (s) => r.target.value(s), seed: (s) => r.target.seed(s) })),
-    scoreCamTopN: opts.scoreCamTopN, ablationChannels: opts.ablationChannels, randomSeed: opts.randomSeed ?? 0,
+    scoreCamTopN: opts.scoreCamTopN, channels: opts.channels, randomSeed: opts.randomSeed ?? 0,
     forward: async (inputs, count) => {
       const r = await forward(job, [score], inputs, [count, ...dims.slice(1)], [score]);
       return r[score]!.data as Float32Array;

@@ -62,7 +62,8 @@ export async function scoreCamWeights(t: LayerTensors, ctx: CamContext): Promise
     let scores = done.get(image);
     if (!scores) {
       // the activations of row r are image `image`'s
-      const selected = ctx.scoreCamTopN && ctx.scoreCamTopN < c ? channelsByVariance(t.activations, r, c, hw).slice(0, ctx.scoreCamTopN) : undefined;
+      let selected = ctx.scoreCamTopN && ctx.scoreCamTopN < c ? channelsByVariance(t.activations, r, c, hw).slice(0, ctx.scoreCamTopN) : undefined;
+      if (ctx.channels) selected = (selected ?? ctx.channels).filter((k) => ctx.channels!.includes(k));
       scores = await scoreImage(t, r, ctx, image, selected, { H, W, ch, per, S });
       done.set(image, scores);
     }

@@ -54,8 +54,8 @@ export interface CamContext {
   batchSize: number;
   /** Score-CAM: only score the N channels with the largest spatial activation variance (others weigh 0). */
   scoreCamTopN?: number;
-  /** Ablation-CAM: ablate only these channels (others weigh 0); for benchmarks on a subset. */
-  ablationChannels?: number[];
+  /** Score-CAM / Ablation-CAM: score or ablate only these channels (others weigh 0); for timing on a subset. */
+  channels?: number[];
   /** Runs the plain model on a batch of inputs [count, ...] (model layout); returns score rows [count, scoreSize]. */
   forward(inputs: Float32Array, count: number): Promise<Float32Array>;
   /**
