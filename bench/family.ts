@@ -13,6 +13,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Explainer, type ExplainOptions } from '../src/explainer.js';
 import { createNodeSession } from '../src/runtime/node.js';
@@ -37,11 +38,14 @@ if (!fs.existsSync(modelPath)) {
 const info = JSON.parse(fs.readFileSync(path.join(ROOT, 'bench', 'models', 'resnet50.json'), 'utf8')) as { layer: { tensor: string } };
 const C = 2048;
 
+/** Wall time and process CPU time (all threads: onnxruntime's or torch's) in ms. */
+interface Timing { ms: number; cpu_ms: number }
+
 interface TorchResult {
   torch: string; threads: number; target: number; forward_ms: number; dead_channels: number; dead_in_masks: number;
-  scorecam: { channels: number; batch: number; ms: number };
-  ablationcam: { channels: number; batch: number; ms: number };
-  ablationcam_suffix: { channels: number; batch: number; ms: number };
+  scorecam: Timing & { channels: number; batch: number };
+  ablationcam: Timing & { channels: number; batch: number };
+  ablationcam_suffix: Timing & { channels: number; batch: number };
 }
 
 let torch: TorchResult | undefined;
@@ -67,16 +71,19 @@ const explainer = Explainer.fromBytes(new Uint8Array(fs.readFileSync(modelPath))
 const layer = info.layer.tensor;
 const first = (n: number) => Array.from({ length: n }, (_, k) => k);
 
-async function time(opts: ExplainOptions): Promise<{ ms: number; map: Float32Array }> {
-  let best = Infinity;
+async function time(opts: ExplainOptions): Promise<Timing & { map: Float32Array }> {
+  let best = { ms: Infinity, cpu_ms: Infinity };
   let map: Float32Array = new Float32Array(0);
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const r = await explainer.explain(input.data, input.shape, { layer, ...opts });
-    best = Math.min(best, performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    const t = { ms: performance.now() - t0, cpu_ms: (c.user + c.system) / 1000 };
+    if (t.ms < best.ms) best = t;
     map = r.explanations[0]!.map;
   }
-  return { ms: best, map };
+  return { ...best, map };
 }
 
 const maxAbs = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
@@ -94,23 +101,24 @@ const ablAll = await time({ method: 'ablationcam', classes: target });
 const ablFull = await time({ method: 'ablationcam', classes: target, channels: first(ablate), ablationMode: 'full', batchSize: 32 });
 await explainer.release();
 
-const per = (ms: number, n: number) => ms / n;
 const fmt = (ms: number) => (ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`);
-const rows: [string, number, number | undefined, string][] = [];
-const line = (what: string, oursMs: number, oursN: number, torchMs: number | undefined, torchN: number | undefined, note = '') => {
-  const ours2048 = per(oursMs, oursN) * C;
-  const torch2048 = torchMs !== undefined && torchN ? per(torchMs, torchN) * C : undefined;
-  rows.push([what, ours2048, torch2048, note]);
-  console.log(`${what.padEnd(44)} gradcam ${fmt(oursMs).padStart(8)} / ${String(oursN).padStart(4)} ch → ${fmt(ours2048).padStart(8)} @2048` +
-    (torch2048 !== undefined ? ` | torch ${fmt(torchMs!).padStart(8)} / ${String(torchN).padStart(4)} ch → ${fmt(torch2048).padStart(8)} @2048 | ×${(torch2048 / ours2048).toFixed(2)}` : '') + (note ? `  (${note})` : ''));
+const rows: { what: string; ours: Timing; oursChannels: number; torch?: Timing; torchChannels?: number; at2048: { ours: Timing; torch?: Timing }; ratio?: { wall: number; cpu: number }; note: string }[] = [];
+const scale = (t: Timing, n: number): Timing => ({ ms: (t.ms / n) * C, cpu_ms: (t.cpu_ms / n) * C });
+const line = (what: string, ours: Timing, oursN: number, tt: Timing | undefined, torchN: number | undefined, note = '') => {
+  const o = scale(ours, oursN);
+  const t = tt && torchN ? scale(tt, torchN) : undefined;
+  const ratio = t ? { wall: t.ms / o.ms, cpu: t.cpu_ms / o.cpu_ms } : undefined;
+  rows.push({ what, ours: { ms: ours.ms, cpu_ms: ours.cpu_ms }, oursChannels: oursN, torch: tt, torchChannels: torchN, at2048: { ours: o, torch: t }, ratio, note });
+  console.log(`${what}\n  gradcam ${fmt(ours.ms)} wall, ${fmt(ours.cpu_ms)} cpu on ${oursN} ch → ${fmt(o.ms)} wall, ${fmt(o.cpu_ms)} cpu @2048` +
+    (t ? `\n  torch   ${fmt(tt!.ms)} wall, ${fmt(tt!.cpu_ms)} cpu on ${torchN} ch → ${fmt(t.ms)} wall, ${fmt(t.cpu_ms)} cpu @2048\n  torch / gradcam: ×${ratio!.wall.toFixed(2)} wall, ×${ratio!.cpu.toFixed(2)} cpu` : '') + (note ? `\n  (${note})` : ''));
 };
-console.log(`resnet50 layer4 [2048, 7, 7], class ${target}, onnxruntime-node vs torch ${torch?.torch ?? '-'} (${torch?.threads ?? '?'} threads); torch forward 1×224² ${torch?.forward_ms ?? '?'} ms`);
-line('scorecam (batch 16, as pytorch-grad-cam)', score16.ms, masks, torch?.scorecam.ms, torch?.scorecam.channels, torch ? `${torch.dead_in_masks} of the ${masks} masks are all-zero (dead channels, ${torch.dead_channels}/2048 overall): gradcam scores them once` : '');
-line('scorecam (batch 32, gradcam default)', score32.ms, masks, torch?.scorecam.ms, torch?.scorecam.channels);
-line('ablationcam suffix graph, subset', ablSub.ms, ablate, torch?.ablationcam.ms, torch?.ablationcam.channels, 'torch: pytorch-grad-cam re-runs the whole model');
-line('ablationcam suffix graph, all channels', ablAll.ms, C, torch?.ablationcam.ms, torch?.ablationcam.channels, 'torch extrapolated from the subset');
-line('ablationcam full graph (mask in the model)', ablFull.ms, ablate, torch?.ablationcam.ms, torch?.ablationcam.channels, 'like-for-like with pytorch-grad-cam');
-line('ablationcam suffix vs torch avgpool+fc only', ablAll.ms, C, torch?.ablationcam_suffix.ms, torch?.ablationcam_suffix.channels, 'both only run the layers after layer4');
+console.log(`resnet50 layer4 [2048, 7, 7], class ${target}, onnxruntime-node vs torch ${torch?.torch ?? '-'} (${torch?.threads ?? '?'} threads); torch forward 1×224² ${torch?.forward_ms ?? '?'} ms; load average ${os.loadavg().map((v) => v.toFixed(1)).join(' ')}`);
+line('scorecam, batch 16 (pytorch-grad-cam\'s)', score16, masks, torch?.scorecam, torch?.scorecam.channels, torch ? `${torch.dead_in_masks} of the ${masks} masks are all-zero (dead channels, ${torch.dead_channels}/2048 overall): gradcam scores them once` : '');
+line('scorecam, batch 32 (gradcam default)', score32, masks, torch?.scorecam, torch?.scorecam.channels);
+line('ablationcam, full graph (mask in the whole model; like pytorch-grad-cam)', ablFull, ablate, torch?.ablationcam, torch?.ablationcam.channels);
+line('ablationcam, suffix graph (default), subset incl. the first forward', ablSub, ablate, torch?.ablationcam, torch?.ablationcam.channels, 'torch: pytorch-grad-cam re-runs the whole model');
+line('ablationcam, suffix graph (default), all 2048 channels', ablAll, C, torch?.ablationcam, torch?.ablationcam.channels, 'torch: pytorch-grad-cam, extrapolated from its subset');
+line('ablationcam, suffix graph vs torch avgpool+fc only (not pytorch-grad-cam)', ablAll, C, torch?.ablationcam_suffix, torch?.ablationcam_suffix.channels, 'both run only the layers after layer4');
 if (torch) {
   console.log(`maps vs torch (same channel subsets): scorecam max |Δ| ${maxAbs(score16.map, load('scorecam.npy').data).toExponential(2)}, ` +
     `ablationcam max |Δ| ${maxAbs(ablSub.map, load('ablationcam.npy').data).toExponential(2)} (suffix), ${maxAbs(ablFull.map, load('ablationcam.npy').data).toExponential(2)} (full)`);

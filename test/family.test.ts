@@ -163,6 +163,8 @@ describe('family: targets, contrast, top-k', () => {
 
   it('element, regression and binary targets are the logit seeds they stand for', async () => {
     const base = await maps({ method: 'layercam', classes: 4 });
+    const spec = await maps({ method: 'layercam', target: { kind: 'logit', class: 4 } });
+    assert.deepEqual(spec.map((x) => x.target.index), [4, 4], 'a class in the target spec wins over `classes`');
     const element = await maps({ method: 'layercam', target: { kind: 'element', index: [4] } });
     const regression = await maps({ method: 'layercam', target: { kind: 'regression', index: 4 } });
     const negative = await maps({ method: 'layercam', target: { kind: 'binary', negative: true, index: 4 } });

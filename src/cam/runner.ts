@@ -348,7 +348,7 @@ function targetSpecs(opts: ManyOptions, n: number): ImageSpec[] {
   if (targets.length !== n) throw new InputError(`${targets.length} targets given for ${n} images`);
   const classes = Array.isArray(opts.classes) ? opts.classes : Array(n).fill(opts.classes ?? 'top');
   if (classes.length !== n) throw new InputError(`${classes.length} class choices given for ${n} images`);
-  return targets.map((spec: T.TargetSpec, i: number) => ({ spec, choice: classes[i] as ClassChoice }));
+  return targets.map((spec: T.TargetSpec, i: number) => ({ spec, choice: ('class' in spec && spec.class !== undefined ? spec.class : classes[i]) as ClassChoice }));
 }
 
 function needsScoresFirst(spec: T.TargetSpec, choice: ClassChoice, opts: ManyOptions, _i: number): boolean {
