@@ -7,6 +7,7 @@ import { GradientEngine } from './autodiff/engine.js';
 import { probeShapes } from './autodiff/engine.js';
 import { realInputs, scoreTensor } from './autodiff/compiler.js';
 import { camMethod } from './cam/index.js';
+import { explainFamily, needsFamily, releaseFamily, type FamilyOptions } from './cam/runner.js';
 import { postprocess } from './cam/pipeline.js';
 import { declaredDims, decodeModel, inlineExternalData, metadata, topoOrder, ModelError, type ModelProto } from './onnx/model.js';
 import type { ExternalDataReader } from './onnx/tensor.js';
@@ -38,7 +39,7 @@ export interface LayerInfo {
 /** Which class to explain for an image: the predicted one, an index, or a label. */
 export type ClassChoice = 'top' | number | string;
 
-export interface ExplainOptions {
+export interface ExplainOptions extends FamilyOptions {
   method?: string;
   /** 'auto' (default), one tensor name, or several (their maps are averaged). */
   layer?: string | string[];
@@ -73,6 +74,15 @@ export interface Explanation {
   rawHeight: number;
   rawWidth: number;
   warnings: string[];
+  /** With targets beyond the class logit, top-k, contrast...: the image this map belongs to (top-k gives k per image). */
+  image?: number;
+  /** 1-based rank of the explained class among the image's top-k. */
+  rank?: number;
+  /** What was explained, e.g. `logit 3`, `softmax 3 - softmax 5`, `-(logit 3)`, `cosine similarity to the reference`. */
+  targetName?: string;
+  targetKind?: string;
+  /** The target's value for the image. */
+  targetValue?: number;
 }
 
 export interface ExplainResult {
@@ -88,6 +98,8 @@ export interface RunOptions {
   inputGradient?: boolean;
   rectifier?: Rectifier;
   rectifierOps?: 'relu' | 'all';
+  /** Seed rows [N, ...score shape] = d(target)/d(score) per image, instead of one-hot `classes`. */
+  seeds?: Float32Array;
 }
 
 export interface RunResult {
@@ -213,7 +225,7 @@ export class Explainer {
     return auto.name;
   }
 
-  private async resolveLayers(layer: string | string[] | undefined, size: [number, number], output?: string): Promise<string[]> {
+  async resolveLayers(layer: string | string[] | undefined, size: [number, number], output?: string): Promise<string[]> {
     const requested = layer === undefined ? ['auto'] : Array.isArray(layer) ? layer : [layer];
     const out: string[] = [];
     for (const l of requested) {
@@ -230,7 +242,7 @@ export class Explainer {
   }
 
   /** Checks a batch's dims against the model input; returns the spatial size [H, W]. */
-  private checkInput(input: Float32Array, dims: number[]): [number, number] {
+  checkInput(input: Float32Array, dims: number[]): [number, number] {
     const bad = () => new InputError(`input shape [${dims.join(', ')}] does not match the model's input '${this.inputName}' [${this.inputDims.map((d) => d ?? '?').join(', ')}] (${this.layout})`);
     if (dims.length !== 4) throw bad();
     const size: [number, number] = this.layout === 'NCHW' ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!];
@@ -253,13 +265,17 @@ export class Explainer {
     const gs = await this.engine.get(spec, this.imageDims(size));
     const c = gs.compiled;
     const K = c.scoreShape.slice(1).reduce((a, v) => a * v, 1);
-    const choices = Array.isArray(opts.classes) ? opts.classes : Array(n).fill(opts.classes ?? 'top');
+    const choices = opts.seeds ? Array<ClassChoice>(n).fill(0) : Array.isArray(opts.classes) ? opts.classes : Array(n).fill(opts.classes ?? 'top');
     if (choices.length !== n) throw new InputError(`${choices.length} class choices given for ${n} images`);
     const explicit = choices.map((ch) => (ch === 'top' ? -1 : this.classIndex(ch, K)));
     if (!c.useTop && explicit.some((k) => k < 0)) throw new InputError(`the score tensor has shape [${c.scoreShape.join(', ')}]; give the class explicitly`);
-    const seed = new Float32Array(n * K);
+    let seed: Float32Array = new Float32Array(n * K);
     const useTop = new Float32Array(n);
     explicit.forEach((k, i) => (k < 0 ? (useTop[i] = 1) : (seed[i * K + k] = 1)));
+    if (opts.seeds) {
+      if (opts.seeds.length !== n * K) throw new InputError(`seeds have ${opts.seeds.length} values, expected ${n}×${K}`);
+      seed = opts.seeds;
+    }
     const feeds: Record<string, { data: Float32Array; dims: number[] }> = {
       [c.input]: { data: input, dims },
       [c.seed]: { data: seed, dims: [n, ...c.scoreShape.slice(1)] },
@@ -290,6 +306,7 @@ export class Explainer {
 
   /** Explains a batch: `input` is [N, ...] in the model's layout. */
   async explain(input: Float32Array, dims: number[], opts: ExplainOptions = {}): Promise<ExplainResult> {
+    if (needsFamily(opts)) return explainFamily(this, input, dims, opts);
     const method = camMethod(opts.method ?? 'gradcam');
     const r = await this.run(input, dims, { layers: opts.layer === undefined ? ['auto'] : Array.isArray(opts.layer) ? opts.layer : [opts.layer], classes: opts.classes, output: opts.output });
     const t1 = performance.now();
@@ -342,7 +359,17 @@ export class Explainer {
     throw new InputError(`unknown class label '${choice}'. Closest labels: ${closest(String(choice), labels).map((l) => `'${l}'`).join(', ')}`);
   }
 
-  release(): Promise<void> {
+  /** The session factory and options (for the runner's forward and ablation sessions). */
+  get sessionFactory(): { create: SessionFactory; options?: SessionOptions } {
+    return { create: this.options.createSession, options: this.options.sessionOptions };
+  }
+
+  get external(): ExternalDataReader | undefined {
+    return this.options.external;
+  }
+
+  async release(): Promise<void> {
+    await releaseFamily(this);
     return this.engine.release();
   }
 }

@@ -36,4 +36,5 @@ export const gradcam: CamMethod = {
   name: 'gradcam',
   description: 'Grad-CAM: activations weighted by the spatial mean of their gradients',
   compute: (t) => weightedSum(t.activations, gradcamWeights(t), t.dims),
+  weights: gradcamWeights,
 };

@@ -1,8 +1,9 @@
 /** CAM methods by name. */
 import { gradcam } from './gradcam.js';
+import { FAMILY_METHODS } from './family.js';
 import type { CamMethod } from './types.js';
 
-export const CAM_METHODS: Readonly<Record<string, CamMethod>> = { gradcam };
+export const CAM_METHODS: Readonly<Record<string, CamMethod>> = { gradcam, ...FAMILY_METHODS };
 
 export function camMethod(name: string, others: string[] = []): CamMethod {
   const m = CAM_METHODS[name.toLowerCase()];
@@ -13,3 +14,4 @@ export function camMethod(name: string, others: string[] = []): CamMethod {
 export type { CamMethod, LayerTensors } from './types.js';
 export { gradcamWeights, weightedSum } from './gradcam.js';
 export { postprocess, relu, scaleEach } from './pipeline.js';
+export { FAMILY_METHODS } from './family.js';

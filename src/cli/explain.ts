@@ -16,6 +16,8 @@ import type { RgbImage } from '../image/types.js';
 import { InputError, type ClassChoice, type Explanation, type ClassScore } from '../explainer.js';
 import { loadExplainer, prepareInputs, type PreparedInput } from '../node.js';
 import { CliError, parse, parseNumbers, parseSize, Progress } from './common.js';
+import { FAMILY_OPTIONS, isFamilyInvocation } from './family-usage.js';
+import { runFamilyExplain } from './family.js';
 
 export const EXPLAIN_USAGE = `Usage: gradcam explain <images|.npy...> --model FILE [options]
 
@@ -28,6 +30,7 @@ Options:
   --layer NAME         tensor to explain, or 'auto' (default: the last 4-D activation with spatial
                        size > 1 before global pooling / the classifier; see 'gradcam layers')
   --class C            'top' (the predicted class, default), a class index, or a label
+${FAMILY_OPTIONS.trimEnd()}
   --output NAME        the model output to explain (default: the first)
   --out DIR            output folder (default: gradcam-out)
   --raw                also write the map as .npy float32 [H,W] at input resolution, and the raw
@@ -57,6 +60,7 @@ interface Output {
 }
 
 export async function runExplain(args: string[]): Promise<number> {
+  if (isFamilyInvocation(args)) return runFamilyExplain(args);
   const { values: o, positionals } = parse(args, {
     model: { type: 'string' }, method: { type: 'string', default: 'gradcam' }, layer: { type: 'string', default: 'auto' },
     class: { type: 'string', default: 'top' }, output: { type: 'string' }, out: { type: 'string', default: 'gradcam-out' },
@@ -236,14 +240,14 @@ function classJson(c: ClassScore) {
   return { index: c.index, label: c.label ?? null, logit: c.logit, probability: c.probability };
 }
 
-function baseImage(inp: PreparedInput, layout: 'NCHW' | 'NHWC', norm: NormalizeOptions): RgbImage | undefined {
+export function baseImage(inp: PreparedInput, layout: 'NCHW' | 'NHWC', norm: NormalizeOptions): RgbImage | undefined {
   const [c, h, w] = layout === 'NCHW' ? [inp.dims[1]!, inp.dims[2]!, inp.dims[3]!] : [inp.dims[3]!, inp.dims[1]!, inp.dims[2]!];
   if (c !== 3) return undefined;
   return tensorToRgb(inp.tensor, w, h, { ...norm, layout });
 }
 
 /** Output stems from input file names; repeated names get -2, -3...; multi-image .npy files get _i. */
-function uniqueStems(inputs: PreparedInput[]): string[] {
+export function uniqueStems(inputs: PreparedInput[]): string[] {
   const counts = new Map<string, number>();
   const perFile = new Map<string, number>();
   for (const i of inputs) perFile.set(i.file, (perFile.get(i.file) ?? 0) + 1);
@@ -262,7 +266,7 @@ function uniqueStems(inputs: PreparedInput[]): string[] {
 }
 
 /** Writes every output atomically; if one write fails, the files this run wrote are removed again. */
-async function writeAll(outDir: string, outputs: Output[]): Promise<void> {
+export async function writeAll(outDir: string, outputs: Output[]): Promise<void> {
   try {
     await fs.promises.mkdir(outDir, { recursive: true });
   } catch (e) {

@@ -1,0 +1,15 @@
+/** Grad-CAM element-wise (pytorch-grad-cam's GradCAMElementWise): map = Σ_c ReLU(G_c ⊙ A_c). */
+import { elementwise, sumChannels } from './util.js';
+import type { CamMethod, LayerTensors } from './types.js';
+
+const products = (t: LayerTensors) => elementwise(t.gradients, t.activations, (g, a) => {
+  const p = Math.fround(g * a);
+  return p > 0 ? p : 0;
+});
+
+export const gradcamElementwise: CamMethod = {
+  name: 'gradcam-elementwise',
+  description: 'Grad-CAM element-wise: ReLU of gradient × activation per element, summed over channels',
+  compute: (t) => sumChannels(products(t), t.dims),
+  elementwise: products,
+};

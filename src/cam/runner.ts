@@ -1,0 +1,603 @@
+/**
+ * Runs the CAM family for the Explainer: targets (per image, top-k), contrastive and counterfactual
+ * seeds, the forward passes of the gradient-free methods (Score-CAM's masked inputs, Ablation-CAM's
+ * masked layer), several layers and several methods over one set of runs, eigen-smooth and aug-smooth.
+ *
+ * Runs, per call (and per augmentation with aug-smooth):
+ * - a forward pass of the plain model (with the layers as extra outputs) when a method needs no
+ *   gradients or a target needs the scores first (top-k, 'top' with a contrast or a counterfactual,
+ *   softmax, similarity, segmentation without a mask);
+ * - one gradient run over all rows (image × target) when a method needs gradients: the compiled graph's
+ *   seed is linear, so k targets of one image are k rows of the batch with the image repeated;
+ * - Score-CAM: C forward passes per image in batches; Ablation-CAM: C passes of the layers after the
+ *   ablated one (the "suffix" graph; the whole model with the mask inside where the suffix cannot be cut).
+ */
+import { InputError, argmax, softmax, type ClassChoice, type ClassScore, type Explainer, type ExplainOptions, type ExplainResult, type Explanation } from '../explainer.js';
+import { scoreTensor } from '../autodiff/compiler.js';
+import { encodeModel, type ModelProto } from '../onnx/model.js';
+import type { Session, TensorValue } from '../runtime/session.js';
+import { camMethod } from './index.js';
+import { findClassifier, type Classifier } from './cam.js';
+import { weightedSum } from './gradcam.js';
+import { ablationModel, forwardModel, type AblationGraph } from './graph.js';
+import { postprocess } from './pipeline.js';
+import { projection2d } from './svd.js';
+import * as T from './targets.js';
+import type { CamContext, CamMethod, LayerTensors } from './types.js';
+
+export interface FamilyOptions {
+  /** What to explain: one target for all images or one per image. Default: the class logit (`classes`). */
+  target?: T.TargetSpec | T.TargetSpec[];
+  /** Explain the k best classes of every image (logit and softmax targets): k explanations per image. */
+  topK?: number;
+  /** Contrastive map: why the class rather than this one (score_c − score_D). 'top' = the predicted class. */
+  contrast?: ClassChoice;
+  /** Counterfactual map: what speaks against the target (negated gradients / negated target). */
+  counterfactual?: boolean;
+  /** Test-time augmentation as pytorch-grad-cam: horizontal flip × input multiplied by 0.9/1/1.1, de-augmented, averaged. */
+  augSmooth?: boolean;
+  /** Replace the channel sum by the first principal component of the weighted activations. */
+  eigenSmooth?: boolean;
+  /** Forward passes per run for Score-CAM / Ablation-CAM (default 32). */
+  batchSize?: number;
+  /** Score-CAM: only score the N channels with the largest activation variance. */
+  scoreCamTopN?: number;
+  /** Score-CAM / Ablation-CAM: score or ablate only these channels (others weigh 0); for timing on a subset. */
+  channels?: number[];
+  /** Ablation-CAM graph: 'auto' (default: suffix where possible), 'suffix' or 'full' (the whole model with the mask). */
+  ablationMode?: 'auto' | 'suffix' | 'full';
+  /** Seed of the random baseline (default 0: `np.random.seed(0)`). */
+  randomSeed?: number;
+}
+
+/** Whether explain() needs the runner (anything beyond plain Grad-CAM of a class logit). */
+export function needsFamily(o: ExplainOptions): boolean {
+  return (o.method !== undefined && o.method.toLowerCase() !== 'gradcam') || o.target !== undefined || o.topK !== undefined
+    || o.contrast !== undefined || !!o.counterfactual || !!o.augSmooth || !!o.eigenSmooth;
+}
+
+export interface ManyOptions extends Omit<ExplainOptions, 'method' | 'layer'> {
+  methods: string[];
+  /** Layer groups: each is one layer or several (aggregated as pytorch-grad-cam); 'auto' allowed. */
+  layers: (string | string[])[];
+}
+
+export interface ManyResult {
+  /** One entry per method × layer group, methods outer. */
+  results: { method: string; layers: string[]; explanations: Explanation[] }[];
+  timings: ExplainResult['timings'];
+}
+
+export async function explainFamily(ex: Explainer, input: Float32Array, dims: number[], opts: ExplainOptions = {}): Promise<ExplainResult> {
+  const layer = opts.layer === undefined ? 'auto' : opts.layer;
+  const r = await explainMany(ex, input, dims, { ...opts, methods: [opts.method ?? 'gradcam'], layers: [layer] });
+  return { explanations: r.results[0]!.explanations, timings: r.timings };
+}
+
+/** Several methods × layer groups from one set of runs (the `--grid` comparisons). */
+export async function explainMany(ex: Explainer, input: Float32Array, dims: number[], opts: ManyOptions): Promise<ManyResult> {
+  const methods = opts.methods.map((m) => camMethod(m));
+  const size = ex.checkInput(input, dims);
+  const groups: string[][] = [];
+  for (const g of opts.layers) groups.push(await ex.resolveLayers(Array.isArray(g) ? g : [g], size, opts.output));
+  if (opts.topK !== undefined && !(Number.isInteger(opts.topK) && opts.topK >= 1)) throw new InputError(`--top-k must be a positive integer, got ${opts.topK}`);
+  const timings = { compileMs: 0, sessionMs: 0, runMs: 0, camMs: 0 };
+  const job: Job = { ex, methods, groups, opts, size, timings };
+  const base = await computeCore(job, input, dims, undefined);
+  let maps = base.maps;
+  if (opts.augSmooth) maps = await augSmooth(job, input, dims, base);
+  const results = methods.flatMap((m) => groups.map((g, gi) => ({
+    method: m.name, layers: g, explanations: explanations(job, base, m, gi, maps.get(m.name)![gi]!),
+  })));
+  return { results, timings };
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+interface Job {
+  ex: Explainer;
+  methods: CamMethod[];
+  groups: string[][];
+  opts: ManyOptions;
+  size: [number, number];
+  timings: ExplainResult['timings'];
+  gradCounted?: boolean;
+}
+
+interface Row {
+  image: number;
+  /** 1-based rank among the image's targets (top-k), else 1. */
+  rank: number;
+  target: T.ResolvedTarget;
+}
+
+interface GroupMaps {
+  maps: Float32Array;
+  empty: boolean[];
+  /** The group's first layer raw map [R, h, w]. */
+  raw: { raw: Float32Array; h: number; w: number };
+}
+
+interface Core {
+  rows: Row[];
+  /** Score rows of the images [n, S]. */
+  scores: Float32Array;
+  shape: number[];
+  maps: Map<string, GroupMaps[]>;
+}
+
+const AUGMENTATIONS: [boolean, number][] = [[false, 0.9], [false, 1], [false, 1.1], [true, 0.9], [true, 1], [true, 1.1]];
+
+/**
+ * pytorch-grad-cam's forward_augmentation_smoothing: for every (flip, factor) of ttach's
+ * HorizontalFlip × Multiply([0.9, 1, 1.1]) in product order, the final map of the augmented input is
+ * flipped back, and the six are averaged (float32). The targets are fixed from the plain input first
+ * (pytorch-grad-cam re-picks the arg-max class per augmentation when no target is given).
+ */
+async function augSmooth(job: Job, input: Float32Array, dims: number[], base: Core): Promise<Map<string, GroupMaps[]>> {
+  const fixed = base.rows;
+  const sums = new Map<string, Float32Array[]>();
+  const [H, W] = job.size;
+  for (const [flip, factor] of AUGMENTATIONS) {
+    const core = !flip && factor === 1 ? base : await computeCore(job, augment(input, dims, job.ex.layout, flip, factor), dims, fixed.map((r) => ({ ...r, target: flip ? r.target.flipped() : r.target })));
+    for (const m of job.methods) {
+      const list = sums.get(m.name) ?? job.groups.map(() => new Float32Array(fixed.length * H * W));
+      sums.set(m.name, list);
+      core.maps.get(m.name)!.forEach((g, gi) => {
+        const maps = flip ? flipMaps(g.maps, fixed.length, H, W) : g.maps;
+        const acc = list[gi]!;
+        for (let i = 0; i < acc.length; i++) acc[i] = Math.fround(acc[i]! + maps[i]!);
+      });
+    }
+  }
+  const out = new Map<string, GroupMaps[]>();
+  for (const m of job.methods) {
+    out.set(m.name, base.maps.get(m.name)!.map((g, gi) => {
+      const acc = sums.get(m.name)![gi]!;
+      for (let i = 0; i < acc.length; i++) acc[i] = Math.fround(acc[i]! / AUGMENTATIONS.length);
+      return { ...g, maps: acc };
+    }));
+  }
+  return out;
+}
+
+function augment(x: Float32Array, dims: number[], layout: 'NCHW' | 'NHWC', flip: boolean, factor: number): Float32Array {
+  const out = new Float32Array(x.length);
+  if (!flip) {
+    for (let i = 0; i < x.length; i++) out[i] = x[i]! * factor;
+    return out;
+  }
+  if (layout === 'NCHW') {
+    const w = dims[3]!;
+    for (let r = 0; r < x.length / w; r++) for (let j = 0; j < w; j++) out[r * w + j] = x[r * w + (w - 1 - j)]! * factor;
+  } else {
+    const [n, h, w, c] = dims as [number, number, number, number];
+    for (let b = 0; b < n * h; b++) for (let j = 0; j < w; j++) for (let k = 0; k < c; k++) out[(b * w + j) * c + k] = x[(b * w + (w - 1 - j)) * c + k]! * factor;
+  }
+  return out;
+}
+
+function flipMaps(maps: Float32Array, n: number, h: number, w: number): Float32Array {
+  const out = new Float32Array(maps.length);
+  for (let r = 0; r < n * h; r++) for (let j = 0; j < w; j++) out[r * w + j] = maps[r * w + (w - 1 - j)]!;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+async function computeCore(job: Job, input: Float32Array, dims: number[], fixed: Row[] | undefined): Promise<Core> {
+  const { ex, methods, groups, opts } = job;
+  const n = dims[0]!;
+  const [H, W] = job.size;
+  const output = opts.output ?? ex.model.graph.output[0]!.name;
+  const score = scoreTensor(ex.model, output);
+  const layers = [...new Set(groups.flat())];
+  const gradMethods = methods.filter((m) => m.usesGradients !== false);
+  const freeMethods = methods.filter((m) => m.usesGradients === false);
+  const specs = targetSpecs(opts, n);
+
+  // Ablation graphs (their frontier tensors are fetched by the forward pass)
+  const ablation = new Map<string, AblationGraph>();
+  if (methods.some((m) => m.name === 'ablationcam')) {
+    for (const l of layers) ablation.set(l, ablationModel(ex.model, l, score, ex.inputName, (opts.ablationMode ?? 'auto') !== 'full'));
+  }
+  const simple = !fixed && freeMethods.length === 0 && specs.every((s) => s.spec.kind === 'logit') && opts.topK === undefined && opts.contrast === undefined && !opts.counterfactual;
+  const needsScores = fixed ? fixed.some((r) => !r.target.linear) : specs.some((s) => needsScoresFirst(s.spec, s.choice, opts));
+  const forwardFirst = freeMethods.length > 0 || (!simple && needsScores);
+
+  let scores: Float32Array | undefined;
+  let shape: number[] | undefined;
+  let fwd: Record<string, TensorValue> | undefined;
+  const freeLayers = freeMethods.length ? layers : [];
+  const frontier = [...new Set([...ablation.values()].filter((a) => a.suffix).flatMap((a) => a.feeds))];
+  const fwdOutputs = [score, ...freeLayers, ...frontier.filter((t) => !freeLayers.includes(t) && t !== score)];
+  if (forwardFirst) {
+    fwd = await forward(job, fwdOutputs, input, dims, fwdOutputs);
+    scores = fwd[score]!.data as Float32Array;
+    shape = fwd[score]!.dims.slice(1);
+    checkFinite(scores);
+  }
+
+  // rows: image × target
+  let rows: Row[];
+  let grad: { activations: Map<string, TensorValue>; gradients: Map<string, TensorValue> } | undefined;
+  if (simple && gradMethods.length) {
+    const r = await ex.run(input, dims, { layers, classes: specs.map((s) => s.choice), output: opts.output });
+    gradTimings(job, r.timings);
+    scores = r.logits.data;
+    shape = [r.numClasses];
+    rows = r.targets.map((c, image) => ({ image, rank: 1, target: T.logitTarget(c, r.numClasses) }));
+    grad = {
+      activations: new Map(layers.map((l, j) => [l, r.activations[j]!])),
+      gradients: new Map(layers.map((l, j) => [l, r.gradients[j]!])),
+    };
+  } else {
+    if (!shape) shape = await scoreShape(job, score, dims);
+    rows = fixed ?? (await resolveRows(job, specs, scores, shape, n));
+    if (gradMethods.length) {
+      const S = shape.reduce((a, v) => a * v, 1);
+      const seeds = new Float32Array(rows.length * S);
+      const zero = new Float32Array(S);
+      rows.forEach((row, i) => seeds.set(row.target.seed(scores ? scores.subarray(row.image * S, (row.image + 1) * S) : zero), i * S));
+      const rowInput = expandRows(input, dims, rows.map((r) => r.image));
+      const r = await ex.run(rowInput, [rows.length, ...dims.slice(1)], { layers, seeds, output: opts.output });
+      gradTimings(job, r.timings);
+      if (!scores) {
+        scores = new Float32Array(n * S);
+        rows.forEach((row, i) => scores!.set(r.logits.data.subarray(i * S, (i + 1) * S), row.image * S));
+      }
+      grad = {
+        activations: new Map(layers.map((l, j) => [l, r.activations[j]!])),
+        gradients: new Map(layers.map((l, j) => [l, r.gradients[j]!])),
+      };
+    }
+  }
+  if (!scores) throw new Error('internal: no scores');
+  const S = shape.reduce((a, v) => a * v, 1);
+
+  // raw maps per method × layer, then per group
+  const t1 = performance.now();
+  const run1 = job.timings.runMs;
+  const maps = new Map<string, GroupMaps[]>();
+  const classifiers = new Map<string, Promise<Classifier>>();
+  for (const m of methods) {
+    const raws = new Map<string, { raw: Float32Array; h: number; w: number }>();
+    for (const l of layers) {
+      const t = m.usesGradients === false ? freeTensors(fwd!, l, rows) : gradTensors(grad!, l);
+      const ctx = context(job, l, rows, scores, S, input, dims, fwd, ablation.get(l), t.dims, classifiers, score, fwdOutputs);
+      let raw: Float32Array;
+      if (opts.eigenSmooth && !m.projection) {
+        raw = projection2d(await smoothInput(m, t, ctx), t.dims);
+      } else if (m.weightsAsync) {
+        raw = weightedSum(t.activations, await m.weightsAsync(t, ctx), t.dims);
+      } else raw = m.compute(t);
+      raws.set(l, { raw, h: t.dims[2], w: t.dims[3] });
+    }
+    maps.set(m.name, groups.map((g) => {
+      const list = g.map((l) => raws.get(l)!);
+      const p = postprocess(list, rows.length, H, W);
+      return { maps: p.maps, empty: p.empty, raw: list[0]! };
+    }));
+  }
+  job.timings.camMs += performance.now() - t1 - (job.timings.runMs - run1);
+  return { rows, scores, shape, maps };
+}
+
+/** The gradient run's timings: the graph's (cached) compile and session times, once; run time added up. */
+function gradTimings(job: Job, t: { compileMs: number; sessionMs: number; runMs: number }): void {
+  if (!job.gradCounted) {
+    job.timings.compileMs += t.compileMs;
+    job.timings.sessionMs += t.sessionMs;
+    job.gradCounted = true;
+  }
+  job.timings.runMs += t.runMs;
+}
+
+function checkFinite(scores: Float32Array): void {
+  for (let i = 0; i < scores.length; i++) {
+    if (!Number.isFinite(scores[i]!)) throw new InputError(`the model produced a non-finite score (${scores[i]}); check the input's preprocessing`);
+  }
+}
+
+/** Weighted activations (or element-wise products) that eigen-smooth projects instead of summing. */
+async function smoothInput(m: CamMethod, t: LayerTensors, ctx: CamContext): Promise<Float32Array> {
+  if (m.elementwise) return m.elementwise(t);
+  const w = m.weightsAsync ? await m.weightsAsync(t, ctx) : m.weights?.(t);
+  if (!w) throw new InputError(`${m.name} has no channel weights for --eigen-smooth`);
+  const [n, c, h, wd] = t.dims;
+  const hw = h * wd;
+  const out = new Float32Array(t.activations.length);
+  for (let b = 0; b < n * c; b++) {
+    const wk = w[b]!;
+    for (let i = 0; i < hw; i++) out[b * hw + i] = wk * t.activations[b * hw + i]!;
+  }
+  return out;
+}
+
+function gradTensors(g: { activations: Map<string, TensorValue>; gradients: Map<string, TensorValue> }, l: string): LayerTensors {
+  const a = g.activations.get(l)!;
+  return { activations: a.data as Float32Array, gradients: g.gradients.get(l)!.data as Float32Array, dims: a.dims as [number, number, number, number] };
+}
+
+/** The forward pass's activations of the images, one copy per row. */
+function freeTensors(fwd: Record<string, TensorValue>, l: string, rows: Row[]): LayerTensors {
+  const a = fwd[l]!;
+  const [n, c, h, w] = a.dims as [number, number, number, number];
+  const data = a.data as Float32Array;
+  const identity = rows.length === n && rows.every((r, i) => r.image === i);
+  const act = identity ? data : expandRows(data, a.dims, rows.map((r) => r.image));
+  return { activations: act, gradients: new Float32Array(0), dims: [rows.length, c, h, w] };
+}
+
+/** Rows of x [n, ...] picked by `images` (repeats allowed). */
+function expandRows(x: Float32Array, dims: number[], images: number[]): Float32Array {
+  const per = dims.slice(1).reduce((a, v) => a * v, 1);
+  if (images.length === dims[0] && images.every((v, i) => v === i)) return x;
+  const out = new Float32Array(images.length * per);
+  images.forEach((img, i) => out.set(x.subarray(img * per, (img + 1) * per), i * per));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// targets
+
+interface ImageSpec {
+  spec: T.TargetSpec;
+  choice: ClassChoice;
+}
+
+function targetSpecs(opts: ManyOptions, n: number): ImageSpec[] {
+  const targets = opts.target === undefined ? Array(n).fill({ kind: 'logit' }) : Array.isArray(opts.target) ? opts.target : Array(n).fill(opts.target);
+  if (targets.length !== n) throw new InputError(`${targets.length} targets given for ${n} images`);
+  const classes = Array.isArray(opts.classes) ? opts.classes : Array(n).fill(opts.classes ?? 'top');
+  if (classes.length !== n) throw new InputError(`${classes.length} class choices given for ${n} images`);
+  return targets.map((spec: T.TargetSpec, i: number) => ({ spec, choice: ('class' in spec && spec.class !== undefined ? spec.class : classes[i]) as ClassChoice }));
+}
+
+function needsScoresFirst(spec: T.TargetSpec, choice: ClassChoice, opts: ManyOptions): boolean {
+  const cls = 'class' in spec && spec.class !== undefined ? spec.class : choice;
+  switch (spec.kind) {
+    case 'logit': return opts.topK !== undefined || cls === 'top' || opts.contrast === 'top';
+    case 'softmax': case 'similarity': return true;
+    case 'segmentation': return !spec.mask || cls === 'top';
+    default: return false;
+  }
+}
+
+async function resolveRows(job: Job, specs: ImageSpec[], scores: Float32Array | undefined, shape: number[], n: number): Promise<Row[]> {
+  const { ex, opts } = job;
+  const S = shape.reduce((a, v) => a * v, 1);
+  const rows: Row[] = [];
+  const refCache = new Map<unknown, Float32Array>();
+  for (let i = 0; i < n; i++) {
+    const { spec, choice } = specs[i]!;
+    const s = scores?.subarray(i * S, (i + 1) * S);
+    const cls = ('class' in spec && spec.class !== undefined ? spec.class : choice) as ClassChoice;
+    const kindName = spec.kind;
+    if ((opts.topK !== undefined || opts.contrast !== undefined) && kindName !== 'logit' && kindName !== 'softmax') {
+      throw new InputError(`${opts.topK !== undefined ? '--top-k' : '--contrast'} works with the logit and softmax targets, not ${kindName}`);
+    }
+    let list: T.ResolvedTarget[];
+    switch (spec.kind) {
+      case 'logit': case 'softmax': {
+        if (shape.length !== 1) throw new InputError(`the ${spec.kind} target needs a [batch, classes] output; this one is [batch, ${shape.join(', ')}] (use --target element or segmentation)`);
+        const K = shape[0]!;
+        const make = (c: number) => (spec.kind === 'logit' ? T.logitTarget(c, K) : T.softmaxTarget(c, K));
+        const classes = opts.topK !== undefined ? T.topK(s!, Math.min(opts.topK, K)) : [cls === 'top' ? argmax(s!) : ex.classIndex(cls, K)];
+        list = classes.map((c) => {
+          let t = make(c);
+          if (opts.contrast !== undefined) t = T.contrastTarget(t, make(opts.contrast === 'top' ? argmax(s!) : ex.classIndex(opts.contrast, K)));
+          return t;
+        });
+        break;
+      }
+      case 'binary': case 'regression': {
+        const idx = spec.index ?? (typeof cls === 'number' ? cls : /^\d+$/.test(String(cls)) ? Number(cls) : 0);
+        const i0 = T.flatIndex(idx, shape);
+        const neg = spec.kind === 'binary' && !!spec.negative;
+        const name = spec.kind === 'binary' ? `binary ${neg ? 'negative' : 'positive'}${S > 1 ? ` (output ${i0})` : ''}` : `regression output ${i0}`;
+        list = [T.elementTarget(spec.kind, i0, S, neg ? -1 : 1, name)];
+        break;
+      }
+      case 'element':
+        list = [T.elementTarget('element', T.flatIndex(spec.index, shape), S, 1, `output element [${Array.isArray(spec.index) ? spec.index.join(', ') : spec.index}]`)];
+        break;
+      case 'segmentation': {
+        if (shape.length !== 3) throw new InputError(`the segmentation target needs a [batch, classes, h, w] output; this one is [batch, ${shape.join(', ')}]`);
+        const c = cls === 'top' ? T.dominantClass(s!, shape) : typeof cls === 'number' || /^\d+$/.test(String(cls)) ? Number(cls) : ex.classIndex(cls, shape[0]!);
+        list = [T.segmentationTarget(c, spec.mask ?? T.argmaxMask(s!, c, shape), shape)];
+        break;
+      }
+      case 'similarity': {
+        let ref = spec.reference;
+        if (!ref && spec.referenceInput) {
+          ref = refCache.get(spec.referenceInput);
+          if (!ref) {
+            const out = job.opts.output ?? ex.model.graph.output[0]!.name;
+            const sc = scoreTensor(ex.model, out);
+            const r = await forward(job, [sc], spec.referenceInput.data, spec.referenceInput.dims, [sc]);
+            ref = (r[sc]!.data as Float32Array).slice(0, S);
+            refCache.set(spec.referenceInput, ref);
+          }
+        }
+        if (!ref) throw new InputError('the similarity target needs a reference embedding or a reference input');
+        if (ref.length !== S) throw new InputError(`the reference embedding has ${ref.length} values; the model's output has ${S} per image`);
+        list = [T.similarityTarget(ref)];
+        break;
+      }
+    }
+    if (opts.counterfactual) list = list.map((t) => T.negatedTarget(t));
+    list.forEach((target, k) => rows.push({ image: i, rank: k + 1, target }));
+  }
+  return rows;
+}
+
+/** The score tensor's shape without batch, from a one-image probe when no pass has run yet. */
+async function scoreShape(job: Job, score: string, dims: number[]): Promise<number[]> {
+  const one = new Float32Array(dims.slice(1).reduce((a, v) => a * v, 1));
+  const r = await forward(job, [score], one, [1, ...dims.slice(1)], [score]);
+  return r[score]!.dims.slice(1);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// sessions and passes
+
+const SESSIONS = new WeakMap<Explainer, Map<string, Promise<Session>>>();
+
+function session(job: Job, key: string, build: () => ModelProto): Promise<Session> {
+  const { ex } = job;
+  let m = SESSIONS.get(ex);
+  if (!m) SESSIONS.set(ex, (m = new Map()));
+  let s = m.get(key);
+  if (!s) {
+    const t0 = performance.now();
+    const f = ex.sessionFactory;
+    s = f.create(encodeModel(build()), f.options).then((x) => {
+      job.timings.sessionMs += performance.now() - t0;
+      return x;
+    });
+    m.set(key, s);
+    s.catch(() => m!.delete(key));
+  }
+  return s;
+}
+
+/** Releases the sessions the runner made for this explainer. */
+export async function releaseFamily(ex: Explainer): Promise<void> {
+  const m = SESSIONS.get(ex);
+  if (!m) return;
+  SESSIONS.delete(ex);
+  for (const s of m.values()) await (await s.catch(() => undefined))?.release();
+}
+
+/** A run of the plain model with `outputs` exposed; returns `fetch`. */
+async function forward(job: Job, outputs: string[], data: Float32Array, dims: number[], fetch: string[]): Promise<Record<string, TensorValue>> {
+  const s = await session(job, `forward|${JSON.stringify([...new Set(outputs)].sort())}`, () => forwardModel(job.ex.model, outputs));
+  const t0 = performance.now();
+  const fixed = job.ex.inputDims[0];
+  let r: Record<string, TensorValue>;
+  if (typeof fixed === 'number' && fixed !== dims[0]) r = await runFixedBatch(s, job.ex.inputName, data, dims, fetch, fixed);
+  else r = await s.run({ [job.ex.inputName]: { data, dims } }, fetch);
+  job.timings.runMs += performance.now() - t0;
+  return r;
+}
+
+/** Models with a fixed batch size: run in chunks of that size (the last one zero-padded) and concatenate. */
+async function runFixedBatch(s: Session, input: string, data: Float32Array, dims: number[], fetch: string[], b: number): Promise<Record<string, TensorValue>> {
+  const per = dims.slice(1).reduce((a, v) => a * v, 1);
+  const n = dims[0]!;
+  const parts: Record<string, TensorValue>[] = [];
+  for (let start = 0; start < n; start += b) {
+    const chunk = new Float32Array(b * per);
+    chunk.set(data.subarray(start * per, Math.min(n, start + b) * per));
+    parts.push(await s.run({ [input]: { data: chunk, dims: [b, ...dims.slice(1)] } }, fetch));
+  }
+  const out: Record<string, TensorValue> = {};
+  for (const name of fetch) {
+    const d = parts[0]![name]!.dims;
+    const rowSize = d.slice(1).reduce((a, v) => a * v, 1);
+    const all = new Float32Array(n * rowSize);
+    parts.forEach((p, k) => all.set((p[name]!.data as Float32Array).subarray(0, Math.min(b, n - k * b) * rowSize), k * b * rowSize));
+    out[name] = { data: all, dims: [n, ...d.slice(1)] };
+  }
+  return out;
+}
+
+function context(
+  job: Job, layer: string, rows: Row[], scores: Float32Array, S: number, input: Float32Array, dims: number[],
+  fwd: Record<string, TensorValue> | undefined, abl: AblationGraph | undefined, layerDims: number[],
+  classifiers: Map<string, Promise<Classifier>>, score: string, fwdOutputs: string[],
+): CamContext {
+  const { ex, opts } = job;
+  const batchSize = opts.batchSize ?? 32;
+  let mode: 'suffix' | 'full' | undefined;
+  return {
+    layer, scores, scoreSize: S, input, inputDims: dims, layout: ex.layout, batchSize,
+    rows: rows.map((r) => ({ image: r.image, value: (s) => r.target.value(s), seed: (s) => r.target.seed(s) })),
+    scoreCamTopN: opts.scoreCamTopN, channels: opts.channels, randomSeed: opts.randomSeed ?? 0,
+    forward: async (inputs, count) => {
+      // the session of the first forward pass (same graph; only the score is fetched)
+      const r = await forward(job, fwdOutputs, inputs, [count, ...dims.slice(1)], [score]);
+      return r[score]!.data as Float32Array;
+    },
+    forwardMasked: async (image, masks, count) => {
+      if (!abl) throw new Error('internal: no ablation graph');
+      const C = layerDims[1]!;
+      if (!mode) {
+        const usable = abl.suffix && fwd && abl.feeds.every((t) => fwd[t] && fwd[t]!.data instanceof Float32Array && fwd[t]!.dims[0] === dims[0]);
+        if (abl.suffix && !usable && opts.ablationMode === 'suffix') throw new InputError(`cannot cut the graph after '${layer}': the layers after it read tensors that are not per-image float tensors`);
+        mode = usable ? 'suffix' : 'full';
+      }
+      const graph = mode === 'suffix' ? abl : ablationModel(ex.model, layer, score, ex.inputName, false);
+      const s = await session(job, `ablation|${mode}|${layer}`, () => graph.model);
+      const feeds: Record<string, { data: Float32Array; dims: number[] }> = { [graph.mask]: { data: masks, dims: [count, C, 1, 1] } };
+      if (mode === 'suffix') {
+        for (const t of graph.feeds) {
+          const v = fwd![t]!;
+          feeds[t] = { data: repeatRow(v.data as Float32Array, v.dims, image, count), dims: [count, ...v.dims.slice(1)] };
+        }
+      } else {
+        feeds[ex.inputName] = { data: repeatRow(input, dims, image, count), dims: [count, ...dims.slice(1)] };
+      }
+      const t0 = performance.now();
+      const r = await s.run(feeds, [score]);
+      job.timings.runMs += performance.now() - t0;
+      return r[score]!.data as Float32Array;
+    },
+    classifier: async () => {
+      let c = classifiers.get(layer);
+      if (!c) {
+        const out = opts.output ?? ex.model.graph.output[0]!.name;
+        c = Promise.resolve().then(() => findClassifier(ex.model, layer, scoreTensor(ex.model, out), layerDims, ex.external));
+        classifiers.set(layer, c);
+      }
+      return c;
+    },
+  };
+}
+
+function repeatRow(x: Float32Array, dims: number[], row: number, count: number): Float32Array {
+  const per = dims.slice(1).reduce((a, v) => a * v, 1);
+  const src = x.subarray(row * per, (row + 1) * per);
+  const out = new Float32Array(count * per);
+  for (let i = 0; i < count; i++) out.set(src, i * per);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// explanations
+
+function explanations(job: Job, core: Core, m: CamMethod, gi: number, g: GroupMaps): Explanation[] {
+  const { ex, opts } = job;
+  const [H, W] = job.size;
+  const S = core.shape.reduce((a, v) => a * v, 1);
+  const layers = job.groups[gi]!;
+  return core.rows.map((row, r) => {
+    const s = core.scores.subarray(row.image * S, (row.image + 1) * S);
+    const value = row.target.value(s);
+    let target: ClassScore;
+    let predicted: ClassScore;
+    if (core.shape.length === 1) {
+      const probs = softmax(s);
+      const score = (k: number): ClassScore => ({ index: k, label: ex.labels?.[k], logit: s[k]!, probability: probs[k]! });
+      predicted = score(argmax(s));
+      target = row.target.class !== undefined ? score(row.target.class) : { index: -1, logit: value, probability: NaN };
+    } else {
+      target = { index: row.target.class ?? -1, label: row.target.class !== undefined ? ex.labels?.[row.target.class] : undefined, logit: value, probability: NaN };
+      predicted = target;
+    }
+    const warnings: string[] = [];
+    if (g.empty[r]) warnings.push(`the map is all zero: nothing at layer ${layers.join(', ')} speaks for ${row.target.name}`);
+    if (m.name === 'ablationcam' && opts.counterfactual) warnings.push('ablationcam weighs channels by the relative drop (t − t_c)/t, which does not change when the target is negated: the counterfactual map equals the plain one');
+    if ((m.name === 'eigencam' || m.name === 'random') && (opts.topK !== undefined || opts.contrast !== undefined || opts.counterfactual || opts.target !== undefined)) {
+      warnings.push(`${m.name} does not depend on the target`);
+    }
+    const { raw, h, w } = g.raw;
+    return {
+      method: m.name, layers, target, predicted,
+      map: g.maps.slice(r * H * W, (r + 1) * H * W), height: H, width: W,
+      raw: raw.slice(r * h * w, (r + 1) * h * w), rawHeight: h, rawWidth: w,
+      warnings, image: row.image, rank: row.rank, targetName: row.target.name, targetKind: row.target.kind, targetValue: value,
+    };
+  });
+}

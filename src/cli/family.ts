@@ -1,0 +1,302 @@
+/**
+ * `gradcam explain` for the CAM family: any method, several methods or layers (--grid comparisons),
+ * targets, top-k, contrastive and counterfactual maps, smoothing. Files follow the core scheme
+ * `<out>/<stem>.<method>.png|.npy|.json` (`<stem>-top<r>` with --top-k; `<stem>.grid.png|json` with --grid).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { CAM_METHODS, camMethod } from '../cam/index.js';
+import { explainMany } from '../cam/runner.js';
+import { parseTargetKind, type TargetSpec } from '../cam/targets.js';
+import { COLORMAPS } from '../image/colormap.js';
+import { readImageFile } from '../image/node.js';
+import { encodePng } from '../image/png.js';
+import { parseNpy, toFloat32, writeNpy } from '../image/npy.js';
+import { heatmapImage, overlay } from '../image/overlay.js';
+import { montage } from '../image/montage.js';
+import { resizeBilinear, resizeRgb } from '../image/resize.js';
+import { NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
+import type { RgbImage } from '../image/types.js';
+import { InputError, type ClassChoice, type ClassScore, type Explanation } from '../explainer.js';
+import { loadExplainer, prepareInputs, type PreparedInput } from '../node.js';
+import { CliError, parse, parseNumbers, parseSize, Progress } from './common.js';
+import { baseImage, uniqueStems, writeAll, EXPLAIN_USAGE } from './explain.js';
+
+interface Output {
+  path: string;
+  bytes: Uint8Array;
+}
+
+export async function runFamilyExplain(args: string[]): Promise<number> {
+  const { values: o, positionals } = parse(args, {
+    model: { type: 'string' }, method: { type: 'string' }, methods: { type: 'string' }, layer: { type: 'string' }, layers: { type: 'string' },
+    grid: { type: 'boolean', default: false }, class: { type: 'string', default: 'top' }, output: { type: 'string' }, out: { type: 'string', default: 'gradcam-out' },
+    target: { type: 'string', default: 'logit' }, index: { type: 'string' }, mask: { type: 'string' }, reference: { type: 'string' },
+    'top-k': { type: 'string' }, contrast: { type: 'string' }, counterfactual: { type: 'boolean', default: false },
+    'aug-smooth': { type: 'boolean', default: false }, 'eigen-smooth': { type: 'boolean', default: false },
+    'cam-batch': { type: 'string', default: '32' }, 'score-top': { type: 'string' }, seed: { type: 'string', default: '0' },
+    raw: { type: 'boolean', default: false }, heatmap: { type: 'boolean', default: false },
+    colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, 'no-caption': { type: 'boolean', default: false },
+    labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
+    'batch-size': { type: 'string', default: '8' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+  }, EXPLAIN_USAGE);
+  if (o.help) {
+    console.log(EXPLAIN_USAGE);
+    return 0;
+  }
+  if (!o.model) throw new CliError(`--model FILE is required\n\n${EXPLAIN_USAGE}`);
+  if (positionals.length === 0) throw new CliError(`no inputs given\n\n${EXPLAIN_USAGE}`);
+  if (o.method && o.methods) throw new CliError('give --method or --methods, not both');
+  if (o.layer && o.layers) throw new CliError('give --layer or --layers, not both');
+  const methodNames = list(o.methods ?? o.method ?? 'gradcam');
+  for (const m of methodNames) {
+    if (!CAM_METHODS[m.toLowerCase()]) throw new CliError(`unknown method '${m}'; choose one of: ${Object.keys(CAM_METHODS).join(', ')} (see 'gradcam methods')`);
+  }
+  const methods = methodNames.map((m) => camMethod(m).name);
+  if (new Set(methods).size !== methods.length) throw new CliError(`--methods names a method twice: ${methodNames.join(',')}`);
+  const layers = list(o.layers ?? o.layer ?? 'auto');
+  if (!(COLORMAPS as readonly string[]).includes(o.colormap!)) throw new CliError(`unknown colour map '${o.colormap}'; choose one of: ${COLORMAPS.join(', ')}`);
+  const alpha = Number(o.alpha);
+  if (!(alpha >= 0 && alpha <= 1)) throw new CliError(`--alpha must be a number between 0 and 1, got '${o.alpha}'`);
+  const batchSize = positiveInt('--batch-size', o['batch-size']!);
+  const camBatch = positiveInt('--cam-batch', o['cam-batch']!);
+  const topK = o['top-k'] === undefined ? undefined : positiveInt('--top-k', o['top-k']);
+  const scoreTop = o['score-top'] === undefined ? undefined : positiveInt('--score-top', o['score-top']);
+  const seed = Number(o.seed);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw new CliError(`--seed must be an integer from 0 to 2^32−1, got '${o.seed}'`);
+  const size = parseSize(o.size);
+  const norm: NormalizeOptions = { preset: o.normalize, mean: parseNumbers('--mean', o.mean), std: parseNumbers('--std', o.std) };
+  if (!o.normalize && (norm.mean || norm.std)) norm.preset = undefined;
+  if (!o.normalize && !norm.mean && !norm.std) norm.preset = 'imagenet';
+  const classChoice = choice(o.class!);
+  const contrast = o.contrast === undefined ? undefined : choice(o.contrast);
+  let kind;
+  try {
+    kind = parseTargetKind(o.target!);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  const index = o.index === undefined ? undefined : parseNumbers('--index', o.index)!;
+  if (index && index.some((v) => !Number.isInteger(v) || v < 0)) throw new CliError(`--index must be non-negative integers, got '${o.index}'`);
+  if (kind.kind === 'element' && !index) throw new CliError('--target element needs --index I[,J..]');
+  if (o.mask && kind.kind !== 'segmentation') throw new CliError('--mask goes with --target segmentation');
+  if (o.reference && kind.kind !== 'similarity') throw new CliError('--reference goes with --target similarity');
+  if (kind.kind === 'similarity' && !o.reference) throw new CliError('--target similarity needs --reference FILE (the image to compare with)');
+
+  const explainer = await loadExplainer(o.model, { labelsFile: o.labels });
+  try {
+    const inputs: PreparedInput[] = [];
+    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size })));
+    let target: TargetSpec;
+    switch (kind.kind) {
+      case 'logit': case 'softmax': target = { kind: kind.kind }; break;
+      case 'binary': target = { kind: 'binary', negative: !!kind.negative, index: index?.[0] }; break;
+      case 'regression': target = { kind: 'regression', index: index?.[0] }; break;
+      case 'element': target = { kind: 'element', index: index! }; break;
+      case 'segmentation': target = { kind: 'segmentation', mask: o.mask ? await readMask(o.mask) : undefined }; break;
+      case 'similarity': {
+        const ref = await prepareInputs(explainer, o.reference!, { ...norm, size });
+        if (ref.length !== 1) throw new InputError(`--reference ${o.reference} holds ${ref.length} inputs; give one`);
+        target = { kind: 'similarity', referenceInput: { data: ref[0]!.tensor, dims: ref[0]!.dims } };
+        break;
+      }
+    }
+    const groups: string[][] = o.grid && layers.length > 1 ? [...layers.map((l) => [l]), layers] : [layers];
+    const stems = uniqueStems(inputs);
+    const progress = new Progress(inputs.length, o.quiet);
+    const outputs: Output[] = [];
+    const lines: string[] = [];
+    for (let start = 0; start < inputs.length; start += batchSize) {
+      const batch = inputs.slice(start, start + batchSize);
+      const byShape = new Map<string, number[]>();
+      batch.forEach((inp, i) => byShape.set(inp.dims.join(','), [...(byShape.get(inp.dims.join(',')) ?? []), i]));
+      for (const idx of byShape.values()) {
+        const per = batch[idx[0]!]!.tensor.length;
+        const data = new Float32Array(per * idx.length);
+        idx.forEach((i, j) => data.set(batch[i]!.tensor, j * per));
+        const dims = [idx.length, ...batch[idx[0]!]!.dims.slice(1)];
+        const r = await explainMany(explainer, data, dims, {
+          methods, layers: groups, classes: classChoice, output: o.output, target, topK, contrast, counterfactual: o.counterfactual,
+          augSmooth: o['aug-smooth'], eigenSmooth: o['eigen-smooth'], batchSize: camBatch, scoreCamTopN: scoreTop, randomSeed: seed,
+        });
+        const rows = r.results[0]!.explanations.length;
+        for (let row = 0; row < rows; row++) {
+          const first = r.results[0]!.explanations[row]!;
+          const j = first.image ?? row;
+          const inp = batch[idx[j]!]!;
+          const stem = stems[start + idx[j]!]! + (topK !== undefined ? `-top${first.rank}` : '');
+          const base = inp.image ?? baseImage(inp, explainer.layout, norm);
+          const common = {
+            input: inp.file, model: o.model, target: targetJson(first), class: first.target.index >= 0 ? classJson(first.target) : null,
+            predicted: classJson(first.predicted), explained_is_predicted: first.target.index === first.predicted.index,
+            ...(topK !== undefined ? { rank: first.rank } : {}), ...(contrast !== undefined ? { contrast: String(contrast) } : {}),
+            counterfactual: o.counterfactual, aug_smooth: o['aug-smooth'], eigen_smooth: o['eigen-smooth'],
+            input_size: [first.height, first.width],
+            timings_ms: { compile: round(r.timings.compileMs), session: round(r.timings.sessionMs), run: round(r.timings.runMs), cam: round(r.timings.camMs) },
+          };
+          if (o.grid) {
+            const tiles = r.results.map((res) => res.explanations[row]!);
+            const png = gridImage(tiles, methods, groups, base, { colormap: o.colormap!, alpha });
+            const file = path.join(o.out!, `${stem}.grid.png`);
+            const json = { ...common, methods, layers: groups, tiles: tiles.map((e) => ({ method: e.method, layers: e.layers, warnings: e.warnings })), files: [path.basename(file)] };
+            outputs.push({ path: file, bytes: encodePng(png) });
+            outputs.push({ path: path.join(o.out!, `${stem}.grid.json`), bytes: new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`) });
+            lines.push(`${inp.file}: ${describeTarget(first)} → ${file}`);
+            warn(inp.file, tiles.flatMap((e) => e.warnings.map((w) => `${e.method} @ ${e.layers.join('+')}: ${w}`)));
+          } else {
+            for (const res of r.results) {
+              const e = res.explanations[row]!;
+              const produced = render(e, base, stem, o.out!, { colormap: o.colormap!, alpha, caption: !o['no-caption'], heatmap: o.heatmap!, raw: o.raw! });
+              const json = {
+                ...common, method: e.method, layer: e.layers.length === 1 ? e.layers[0] : e.layers,
+                raw_map: { shape: [e.rawHeight, e.rawWidth], min: min(e.raw), max: max(e.raw) }, warnings: e.warnings,
+                files: produced.map((p) => path.basename(p.path)),
+              };
+              produced.push({ path: path.join(o.out!, `${stem}.${e.method}.json`), bytes: new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`) });
+              outputs.push(...produced);
+              lines.push(`${inp.file}: ${e.method}: ${describeTarget(e)} → ${produced[0]!.path}`);
+              warn(inp.file, e.warnings);
+            }
+          }
+          const next = r.results[0]!.explanations[row + 1];
+          if (!next || next.image !== first.image) progress.step(start + idx[j]! + 1, path.basename(inp.file));
+        }
+      }
+    }
+    await writeAll(o.out!, outputs);
+    for (const l of lines) console.log(l);
+    return 0;
+  } finally {
+    await explainer.release();
+  }
+}
+
+function list(s: string): string[] {
+  const v = s.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
+  if (!v.length) throw new CliError(`empty list '${s}'`);
+  return v;
+}
+
+function positiveInt(name: string, s: string): number {
+  const v = Number(s);
+  if (!Number.isInteger(v) || v < 1) throw new CliError(`${name} must be a positive integer, got '${s}'`);
+  return v;
+}
+
+function choice(s: string): ClassChoice {
+  return s === 'top' ? 'top' : /^\d+$/.test(s) ? Number(s) : s;
+}
+
+const seen = new Set<string>();
+function warn(file: string, warnings: string[]): void {
+  for (const w of warnings) {
+    const line = `gradcam: warning: ${file}: ${w}\n`;
+    if (seen.has(line)) continue;
+    seen.add(line);
+    process.stderr.write(line);
+  }
+}
+
+/** A segmentation mask: .npy [h,w] (or [1,h,w]) of any numeric dtype, or an image (non-black pixels). */
+async function readMask(file: string): Promise<Float32Array> {
+  if (file.toLowerCase().endsWith('.npy')) {
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await fs.promises.readFile(file));
+    } catch {
+      throw new InputError(`mask not found: ${file}`);
+    }
+    const npy = parseNpy(bytes);
+    const shape = npy.shape.filter((d) => d !== 1);
+    if (shape.length !== 2) throw new InputError(`mask ${file} has shape [${npy.shape.join(', ')}]; expected [h, w]`);
+    return toFloat32(npy).map((v) => (v !== 0 ? 1 : 0));
+  }
+  const img = await readImageFile(file);
+  const m = new Float32Array(img.width * img.height);
+  for (let i = 0; i < m.length; i++) m[i] = img.data[3 * i]! || img.data[3 * i + 1]! || img.data[3 * i + 2]! ? 1 : 0;
+  return m;
+}
+
+function label(c: ClassScore): string {
+  return c.label ? `${c.index} '${c.label}'` : `${c.index}`;
+}
+
+/** One line on what was explained, e.g. "logit 3 − logit 5 = 1.234; predicted 3 p=0.512". */
+function describeTarget(e: Explanation): string {
+  const what = e.targetName ?? `logit ${e.target.index}`;
+  const value = e.targetValue ?? e.target.logit;
+  const cls = e.target.index >= 0 && Number.isFinite(e.target.probability) ? ` (class ${label(e.target)}, p=${e.target.probability.toFixed(3)})` : '';
+  const pred = Number.isFinite(e.predicted.probability) ? (e.predicted.index === e.target.index ? ', the predicted class' : `; predicted ${label(e.predicted)} p=${e.predicted.probability.toFixed(3)}`) : '';
+  return `${what} = ${value.toFixed(3)}${cls}${pred}`;
+}
+
+function targetJson(e: Explanation) {
+  return { kind: e.targetKind ?? 'logit', name: e.targetName ?? `logit ${e.target.index}`, value: e.targetValue ?? e.target.logit };
+}
+
+function classJson(c: ClassScore) {
+  return { index: c.index, label: c.label ?? null, logit: c.logit, probability: Number.isFinite(c.probability) ? c.probability : null };
+}
+
+function caption(e: Explanation): string {
+  const head = `${e.method}: ${e.targetName ?? `logit ${e.target.index}`}${e.target.label ? ` '${e.target.label}'` : ''}`;
+  const p = Number.isFinite(e.target.probability) ? ` p=${e.target.probability.toFixed(3)}` : ` = ${(e.targetValue ?? 0).toFixed(3)}`;
+  const pred = !Number.isFinite(e.predicted.probability) ? '' : e.predicted.index === e.target.index ? '(the predicted class)' : `predicted: ${label(e.predicted)} p=${e.predicted.probability.toFixed(3)}`;
+  return pred ? `${head}${p}\n${pred}` : `${head}${p}`;
+}
+
+function render(e: Explanation, base: RgbImage | undefined, stem: string, outDir: string, opt: { colormap: string; alpha: number; caption: boolean; heatmap: boolean; raw: boolean }): Output[] {
+  const out: Output[] = [];
+  const file = (suffix: string) => path.join(outDir, `${stem}.${e.method}${suffix}`);
+  // small model inputs are enlarged (at least 224 px wide) so that the map and its caption can be read
+  const f = Math.max(1, Math.ceil(224 / (base ?? { width: e.width }).width));
+  let pic = base ?? heatmapImage(e.map, e.width, e.height, 'viridis');
+  if (f > 1) pic = resizeRgb(pic, pic.width * f, pic.height * f);
+  const map = pic.width === e.width && pic.height === e.height ? e.map : resizeBilinear(e.map, e.height, e.width, pic.height, pic.width);
+  let img = overlay(pic, map, { colormap: opt.colormap, alpha: opt.alpha });
+  if (opt.caption) {
+    const scale = Math.max(1, Math.floor(img.width / 320));
+    img = montage([[img]], { labels: [[caption(e)]], pad: 2 * scale, textScale: scale });
+  }
+  out.push({ path: file('.png'), bytes: encodePng(img) });
+  if (opt.heatmap) out.push({ path: file('.heatmap.png'), bytes: encodePng(heatmapImage(e.map, e.width, e.height, opt.colormap)) });
+  if (opt.raw) {
+    out.push({ path: file('.npy'), bytes: writeNpy(e.map, [e.height, e.width]) });
+    out.push({ path: file('.raw.npy'), bytes: writeNpy(e.raw, [e.rawHeight, e.rawWidth]) });
+  }
+  return out;
+}
+
+/** Methods (rows) × layer groups (columns): overlays with a caption naming method, layer, target and score. */
+function gridImage(tiles: Explanation[], methods: string[], groups: string[][], base: RgbImage | undefined, opt: { colormap: string; alpha: number }): RgbImage {
+  const e0 = tiles[0]!;
+  const tw = Math.max(192, Math.min(320, e0.width));
+  const th = Math.max(1, Math.round((tw * e0.height) / e0.width));
+  const pic = base ? resizeRgb(base, tw, th) : undefined;
+  const rows: RgbImage[][] = [];
+  const labels: string[][] = [];
+  methods.forEach((m, mi) => {
+    rows.push([]);
+    labels.push([]);
+    groups.forEach((g, gi) => {
+      const e = tiles[mi * groups.length + gi]!;
+      const map = resizeBilinear(e.map, e.height, e.width, th, tw);
+      rows[mi]!.push(overlay(pic ?? heatmapImage(map, tw, th, 'viridis'), map, { colormap: opt.colormap, alpha: opt.alpha }));
+      const where = g.length > 1 ? `mean of ${g.length} layers` : shortLayer(g[0]!);
+      const score = Number.isFinite(e.target.probability) ? `p=${e.target.probability.toFixed(3)}` : `${(e.targetValue ?? 0).toFixed(3)}`;
+      labels[mi]!.push(`${m} @ ${where}\n${e.targetName ?? `logit ${e.target.index}`}${e.target.label ? ` '${e.target.label}'` : ''} ${score}${e.warnings.some((w) => w.startsWith('the map is all zero')) ? '\n(all zero)' : ''}`);
+    });
+  });
+  return montage(rows, { labels, pad: 4 });
+}
+
+/** '/layer3/layer3.0/relu2/Relu_output_0' → 'layer3.0/relu2/Relu' (enough to tell layers apart). */
+function shortLayer(name: string): string {
+  const s = name.replace(/_output_\d+$/, '').replace(/^\//, '');
+  const parts = s.split('/');
+  return parts.length > 3 ? parts.slice(-3).join('/') : s;
+}
+
+const round = (v: number) => Math.round(v * 100) / 100;
+const min = (a: Float32Array) => a.reduce((m, v) => Math.min(m, v), Infinity);
+const max = (a: Float32Array) => a.reduce((m, v) => Math.max(m, v), -Infinity);
