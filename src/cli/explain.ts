@@ -16,7 +16,7 @@ import type { RgbImage } from '../image/types.js';
 import { InputError, type ClassChoice, type Explanation, type ClassScore } from '../explainer.js';
 import { loadExplainer, prepareInputs, type PreparedInput } from '../node.js';
 import { CliError, parse, parseNumbers, parseSize, Progress } from './common.js';
-import { FAMILY_OPTIONS, isFamilyInvocation } from './family-usage.js';
+import { FAMILY_OPTIONS, familyFlags, isFamilyInvocation } from './family-usage.js';
 import { runFamilyExplain } from './family.js';
 
 export const EXPLAIN_USAGE = `Usage: gradcam explain <images|.npy...> --model FILE [options]
@@ -60,7 +60,14 @@ interface Output {
 }
 
 export async function runExplain(args: string[]): Promise<number> {
-  if (isFamilyInvocation(args)) return runFamilyExplain(args);
+  if (isFamilyInvocation(args)) {
+    const i = args.findIndex((a) => a === '--method' || a.startsWith('--method='));
+    const m = i < 0 ? undefined : args[i]!.includes('=') ? args[i]!.split('=')[1] : args[i + 1];
+    if (m && isGradientMethod(m)) {
+      throw new CliError(`--method ${m} explains through the input gradient and takes none of the CAM-family options (${familyFlags(args).join(', ')}); drop them, or choose a CAM method`);
+    }
+    return runFamilyExplain(args);
+  }
   const { values: o, positionals } = parse(args, {
     model: { type: 'string' }, method: { type: 'string', default: 'gradcam' }, layer: { type: 'string', default: 'auto' },
     class: { type: 'string', default: 'top' }, output: { type: 'string' }, out: { type: 'string', default: 'gradcam-out' },

@@ -23,6 +23,17 @@ export const FAMILY_OPTIONS = `  --methods a,b,c      several methods (each writ
 
 const FLAGS = ['methods', 'layers', 'grid', 'target', 'index', 'mask', 'reference', 'top-k', 'contrast', 'counterfactual', 'aug-smooth', 'eigen-smooth', 'cam-batch', 'score-top', 'seed'];
 
+/** The family options present in the arguments. */
+export function familyFlags(args: string[]): string[] {
+  const out: string[] = [];
+  for (const a of args) {
+    if (a === '--') break;
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
+    if (m && FLAGS.includes(m[1]!)) out.push(`--${m[1]}`);
+  }
+  return out;
+}
+
 /** True when the arguments ask for a family method or option (the plain Grad-CAM path handles the rest). */
 export function isFamilyInvocation(args: string[]): boolean {
   for (let i = 0; i < args.length; i++) {

@@ -22,8 +22,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'methods': {
         const { CAM_METHODS } = await import('../cam/index.js');
         const { GRADIENT_METHODS } = await import('../cam/guided.js');
-        for (const m of Object.values(CAM_METHODS)) console.log(`${m.name.padEnd(16)} ${m.description}`);
-        for (const [name, d] of Object.entries(GRADIENT_METHODS)) console.log(`${name.padEnd(16)} ${d}`);
+        for (const m of Object.values(CAM_METHODS)) console.log(`${m.name.padEnd(20)} ${m.description}`);
+        for (const [name, d] of Object.entries(GRADIENT_METHODS)) console.log(`${name.padEnd(20)} ${d}`);
         return 0;
       }
       case undefined: case 'help': case '--help': case '-h': {
