@@ -13,3 +13,5 @@ export { decodeModel, encodeModel, ModelError } from './onnx/model.js';
 export type { ModelProto } from './onnx/model.js';
 export type { Session, SessionFactory, SessionOptions } from './runtime/session.js';
 export * from './image/index.js';
+export { configureWebRuntime, createWebSessionFactory, isCrossOriginIsolated, wasmSimdSupported, webGpuAvailable } from './runtime/web.js';
+export type { OrtWebModule, WebBackend, WebRuntimeInfo, WebRuntimeOptions } from './runtime/web.js';
