@@ -72,6 +72,8 @@ interface GradcamHook {
   ready: boolean;
   busy: number;
   errors: string[];
+  /** Every progress stage shown, in order. */
+  stages: string[];
   model?: ModelInfo;
   analysis?: Analysis;
   last?: { imageName: string; method: string; layer: string; classIndex: number; width: number; height: number; map: Float32Array; kind: string };
@@ -80,7 +82,17 @@ interface GradcamHook {
   runtime?: unknown;
   bench(iterations: number, seed?: number): Promise<BenchOutput>;
 }
-const hook: GradcamHook = { ready: false, busy: 0, errors: [], bench: (iterations, seed = 1) => worker.call({ type: 'bench', iterations, seed }, showProgress('benchmark')).then((r) => r.bench) };
+const hook: GradcamHook = {
+  ready: false, busy: 0, errors: [], stages: [],
+  async bench(iterations, seed = 1) {
+    const p = showProgress('benchmark');
+    try {
+      return (await worker.call({ type: 'bench', iterations, seed }, p)).bench;
+    } finally {
+      p.end();
+    }
+  },
+};
 (window as unknown as { gradcam: GradcamHook }).gradcam = hook;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -129,10 +141,12 @@ function renderProgress(): void {
 function showProgress(first: string): ((p: Progress) => void) & { end: () => void } {
   const key = ++progressSeq;
   running.set(key, { stage: first, since: performance.now() });
+  hook.stages.push(first);
   hook.busy++;
   ticker ??= setInterval(renderProgress, 200);
   renderProgress();
   const f = ((p: Progress) => {
+    hook.stages.push(p.stage);
     running.set(key, { ...p, since: running.get(key)?.since ?? performance.now() });
     renderProgress();
   }) as ((p: Progress) => void) & { end: () => void };
