@@ -10,6 +10,7 @@ import { montage } from '../src/image/montage.js';
 import { heatmapImage } from '../src/image/overlay.js';
 import type { RgbImage } from '../src/image/types.js';
 import type { ClassScore } from '../src/explainer.js';
+import type { WebRuntimeInfo } from '../src/runtime/web.js';
 import type {
   Analysis, BackendChoice, BenchOutput, ExplainOutput, GridOutput, ImageInfo, ModelInfo, Progress, Reply, Request, SanityOutput, WorkerMessage,
 } from './protocol.js';
@@ -29,6 +30,7 @@ class ModelWorker {
       const m = e.data;
       const p = this.pending.get(m.id);
       if (!p) return;
+      if ('runtime' in m) { showRuntime(m.runtime, m.ortVersion); showError(new Error(m.note)); return; }
       if ('progress' in m) { p.progress?.(m.progress); return; }
       this.pending.delete(m.id);
       if (m.ok) p.resolve(m.reply);
@@ -224,15 +226,21 @@ function download(name: string, bytes: Uint8Array | string, type: string): void 
 
 // ---------------------------------------------------------------- runtime, model, images
 
+/** `?threads=N` sets the wasm threads (default: all logical cores); `?backend=wasm|webgpu|auto`. */
+const query = new URLSearchParams(location.search);
+const queryThreads = Number(query.get('threads')) || undefined;
+
 async function initRuntime(backend: BackendChoice): Promise<void> {
   const ortBase = new URL('ort/', document.baseURI).href;
-  const r = await task('starting onnxruntime-web', () => worker.call({ type: 'init', backend, ortBase }));
-  if (!r) return;
-  const i = r.info;
+  const r = await task('starting onnxruntime-web', () => worker.call({ type: 'init', backend, ortBase, numThreads: queryThreads }));
+  if (r) showRuntime(r.info, r.ortVersion);
+}
+
+function showRuntime(i: WebRuntimeInfo, ortVersion: string): void {
   hook.runtime = i;
   state.runtime = `${i.backend}${i.backend === 'wasm' ? `, ${i.threads} thread${i.threads > 1 ? 's' : ''}${i.simd ? ', SIMD' : ''}` : ''}`;
   el.gpuNote.textContent = i.backend === 'webgpu' ? ' and WebGPU' : '';
-  el.runtime.textContent = `onnxruntime-web ${r.ortVersion} · backend: ${state.runtime} · WebGPU ${i.webgpu ? 'available' : 'not available'} · ` +
+  el.runtime.textContent = `onnxruntime-web ${ortVersion} · backend: ${state.runtime} · WebGPU ${i.webgpu ? 'available' : 'not available'} · ` +
     (i.crossOriginIsolated ? 'cross-origin isolated (threads on)' : 'not cross-origin isolated: one thread (serve with `gradcam serve` for threads)');
 }
 
@@ -311,7 +319,7 @@ async function addImage(name: string, bytes: Uint8Array, mime: string, label?: s
   const c = document.createElement('canvas');
   drawImage(c, r.image.display);
   const cap = document.createElement('span');
-  cap.textContent = name.length > 16 ? `${name.slice(0, 14)}…` : name;
+  cap.textContent = name;
   b.append(c, cap);
   b.onclick = () => void selectImage(id);
   el.images.append(b);
@@ -578,7 +586,9 @@ el.backend.onchange = async () => {
 // ---------------------------------------------------------------- start: runtime, demo model and examples
 
 async function start(): Promise<void> {
-  await initRuntime('auto');
+  const qb = query.get('backend');
+  if (qb === 'wasm' || qb === 'webgpu' || qb === 'auto') el.backend.value = qb;
+  await initRuntime(el.backend.value as BackendChoice);
   try {
     const manifest = (await (await fetch(new URL('demo/manifest.json', document.baseURI))).json()) as Manifest;
     if (manifest.model) {

@@ -166,7 +166,9 @@ export interface RequestEnvelope { id: number; req: Request }
 export type WorkerMessage =
   | { id: number; ok: true; reply: Reply }
   | { id: number; ok: false; error: string; name: string }
-  | { id: number; progress: Progress };
+  | { id: number; progress: Progress }
+  /** The runtime changed by itself (WebGPU failed, so the worker went back to wasm). */
+  | { id: number; runtime: WebRuntimeInfo; ortVersion: string; note: string };
 
 export interface Progress {
   stage: string;

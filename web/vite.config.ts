@@ -91,7 +91,7 @@ function gradcamAssets(): Plugin {
 }
 
 /** Our code in the browser bundle may not use Node's modules (the core is browser-safe by design). */
-function noNodeImports(): Plugin {
+export function noNodeImports(): Plugin {
   const builtins = new Set(builtinModules);
   return {
     name: 'gradcam:no-node-imports',

@@ -45,7 +45,18 @@ scope.onmessage = (e) => {
   queue = queue.then(async () => {
     const progress = (p: Progress) => scope.postMessage({ id, progress: p });
     try {
-      const reply = await handle(req, progress);
+      let reply: Reply;
+      try {
+        reply = await handle(req, progress);
+      } catch (err) {
+        // WebGPU may lack an op or fail on a device: go back to wasm once and retry
+        if (req.type === 'init' || runtime?.backend !== 'webgpu' || !lastOrtBase) throw err;
+        const note = `WebGPU failed (${(err as Error)?.message ?? err}); switched to wasm`;
+        progress({ stage: note });
+        await init('wasm', lastOrtBase);
+        scope.postMessage({ id, runtime: runtime!, ortVersion: ortVersion(), note });
+        reply = await handle(req, progress);
+      }
       scope.postMessage({ id, ok: true, reply }, transferables(reply));
     } catch (err) {
       const x = err as Error;
@@ -83,7 +94,16 @@ function transferables(r: Reply): Transferable[] {
 
 // ---------------------------------------------------------------- runtime and model
 
-async function init(backend: 'auto' | 'wasm' | 'webgpu', ortBase: string, numThreads?: number): Promise<Reply> {
+let lastOrtBase: string | undefined;
+let lastThreads: number | undefined;
+
+function ortVersion(): string {
+  return (ort?.env as { versions?: { web?: string } } | undefined)?.versions?.web ?? '';
+}
+
+async function init(backend: 'auto' | 'wasm' | 'webgpu', ortBase: string, numThreads = lastThreads): Promise<Reply> {
+  lastOrtBase = ortBase;
+  lastThreads = numThreads;
   if (explainer) await explainer.release();
   explainer = undefined;
   const gpu = backend !== 'wasm' && (await webGpuAvailable());
@@ -94,7 +114,7 @@ async function init(backend: 'auto' | 'wasm' | 'webgpu', ortBase: string, numThr
   runtime = await configureWebRuntime(ort, { backend: gpu ? 'webgpu' : 'wasm', wasmPaths: ortBase, numThreads });
   createSession = createWebSessionFactory(ort, runtime.backend);
   if (model) await loadModel(model.name, model.bytes, [...model.extra].map(([name, bytes]) => ({ name, bytes })), model.labels, model.size, () => {});
-  return { type: 'init', info: runtime, ortVersion: (ort.env as { versions?: { web?: string } }).versions?.web ?? '' };
+  return { type: 'init', info: runtime, ortVersion: ortVersion() };
 }
 
 function methods(): MethodInfo[] {
