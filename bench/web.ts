@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { launchChromium, serveApp } from '../test/helpers/browser.js';
-import { loadExplainer } from '../src/node.js';
+import { loadExplainer, type Explainer } from '../src/node.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
 const { values: o } = parseArgs({ options: { model: { type: 'string' }, iterations: { type: 'string', default: '5' }, seed: { type: 'string', default: '1' }, threads: { type: 'string' } } });
@@ -29,7 +29,7 @@ if (!fs.existsSync(modelPath)) {
 
 interface BenchOutput {
   backend: string; threads: number; dims: number[]; layer: string;
-  firstMs: { compile: number; session: number; run: number; total: number }; runsMs: number[];
+  firstMs: { compile: number; session: number; run: number; total: number }; runsMs: number[]; sessionRunsMs: number[];
 }
 
 function mulberry32(s: number): () => number {
@@ -44,18 +44,27 @@ function mulberry32(s: number): () => number {
 }
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
-const f = (v: number) => v.toFixed(0).padStart(7);
 
-// ---------------------------------------------------------------- browser
-console.log(`bench:web — ${path.basename(modelPath)}, Grad-CAM at the automatic layer, ${iterations} timed runs after the first call`);
+// ---------------------------------------------------------------- both, interleaved
+// The browser and Node take turns (browser run, Node run, ...), so that both see the same load on a
+// shared machine.
+console.log(`bench:web — ${path.basename(modelPath)}, Grad-CAM at the automatic layer, ${iterations} timed runs each after the first call, browser and Node taking turns`);
 console.log(`machine: ${os.cpus().length} logical cores (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 const app = await serveApp({ build: !fs.existsSync(path.join(ROOT, 'web', 'dist', 'index.html')) });
 const browser = await launchChromium();
 let web: BenchOutput & { loadMs: number };
+let browserVersion = '?';
+let nodeLoadMs = 0;
+let nodeFirst = 0;
+let first: Awaited<ReturnType<Explainer['explain']>>;
+let dims: number[] = [];
+const nodeRuns: number[] = [];
+const nodeSessionRuns: number[] = [];
 try {
   const page = await browser.context.newPage();
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
   await page.goto(threads ? `${app.url}?threads=${threads}` : app.url);
+  browserVersion = await page.evaluate(() => /(?:Chrome|Chromium)\/([\d.]+)/.exec(navigator.userAgent)?.[1] ?? '?');
   await page.waitForFunction(() => (window as unknown as { gradcam: { ready: boolean } }).gradcam?.ready, null, { polling: 100, timeout: 120_000 });
   const name = path.basename(modelPath);
   const t0 = performance.now();
@@ -67,40 +76,51 @@ try {
   const loadMs = performance.now() - t0;
   const errs = await page.evaluate(() => (window as unknown as { gradcam: { errors: string[] } }).gradcam.errors);
   if (errs.length) throw new Error(`the page reported: ${errs.join('; ')}`);
-  const out = await page.evaluate(([n, s]) => (window as unknown as { gradcam: { bench(n: number, s: number): Promise<BenchOutput> } }).gradcam.bench(n, s), [iterations, seed] as const);
-  web = { ...out, loadMs };
+  // bench(0): one explain() call with the seeded input; the first compiles, later ones only run
+  const webOnce = () => page.evaluate((s) => (window as unknown as { gradcam: { bench(n: number, s: number): Promise<BenchOutput> } }).gradcam.bench(0, s), seed);
+  const firstWeb = await webOnce();
+
+  const t1 = performance.now();
+  const ex = await loadExplainer(modelPath, threads ? { sessionOptions: { intraOpThreads: threads } } : {});
+  await ex.layers();
+  nodeLoadMs = performance.now() - t1;
+  dims = ex.imageDims();
+  const rand = mulberry32(seed);
+  const input = new Float32Array(dims.reduce((a, v) => a * v, 1));
+  for (let i = 0; i < input.length; i++) input[i] = rand() * 4 - 2;
+  const t2 = performance.now();
+  first = await ex.explain(input, dims, { method: 'gradcam', layer: 'auto', classes: 'top' });
+  nodeFirst = performance.now() - t2;
+
+  const runsMs: number[] = [];
+  const sessionRunsMs: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const w = await webOnce();
+    runsMs.push(w.firstMs.total);
+    sessionRunsMs.push(w.firstMs.run);
+    const t = performance.now();
+    const r = await ex.explain(input, dims, { method: 'gradcam', layer: 'auto', classes: 'top' });
+    nodeRuns.push(performance.now() - t);
+    nodeSessionRuns.push(r.timings.runMs);
+  }
+  await ex.release();
+  web = { ...firstWeb, runsMs, sessionRunsMs, loadMs };
 } finally {
   await browser.close();
   await app.close();
 }
 
-// ---------------------------------------------------------------- node
-const t0 = performance.now();
-const ex = await loadExplainer(modelPath, threads ? { sessionOptions: { intraOpThreads: threads } } : {});
-await ex.layers();
-const nodeLoadMs = performance.now() - t0;
-const dims = ex.imageDims();
-const rand = mulberry32(seed);
-const input = new Float32Array(dims.reduce((a, v) => a * v, 1));
-for (let i = 0; i < input.length; i++) input[i] = rand() * 4 - 2;
-const t1 = performance.now();
-const first = await ex.explain(input, dims, { method: 'gradcam', layer: 'auto', classes: 'top' });
-const nodeFirst = performance.now() - t1;
-const nodeRuns: number[] = [];
-for (let i = 0; i < iterations; i++) {
-  const t = performance.now();
-  await ex.explain(input, dims, { method: 'gradcam', layer: 'auto', classes: 'top' });
-  nodeRuns.push(performance.now() - t);
-}
-await ex.release();
-
 // ---------------------------------------------------------------- report
 const wm = median(web.runsMs);
 const nm = median(nodeRuns);
-console.log(`input [${dims.join(', ')}], layer ${first.explanations[0]!.layers[0]} (browser: ${web.layer})`);
+console.log(`input [${dims.join(', ')}], layer ${first!.explanations[0]!.layers[0]} (browser: ${web!.layer})`);
 console.log('');
-console.log('                                   model load   first call (compile / session / run)     Grad-CAM, median of runs');
-console.log(`browser  onnxruntime-web ${`${web.backend}, ${web.threads} thr`.padEnd(14)} ${f(web.loadMs)} ms  ${f(web.firstMs.total)} ms (${web.firstMs.compile.toFixed(0)} / ${web.firstMs.session.toFixed(0)} / ${web.firstMs.run.toFixed(0)})      ${f(wm)} ms  [${web.runsMs.map((x) => x.toFixed(0)).join(', ')}]`);
-console.log(`node     onnxruntime-node cpu           ${f(nodeLoadMs)} ms  ${f(nodeFirst)} ms (${first.timings.compileMs.toFixed(0)} / ${first.timings.sessionMs.toFixed(0)} / ${first.timings.runMs.toFixed(0)})      ${f(nm)} ms  [${nodeRuns.map((x) => x.toFixed(0)).join(', ')}]`);
+const row = (name: string, load: number, fm: { total: number; compile: number; session: number; run: number }, runs: number[], sruns: number[]) =>
+  `| ${name} | ${load.toFixed(0)} | ${fm.total.toFixed(0)} (${fm.compile.toFixed(0)} / ${fm.session.toFixed(0)} / ${fm.run.toFixed(0)}) | ${median(runs).toFixed(0)} | ${median(sruns).toFixed(0)} |`;
+console.log('| runtime | model load + layers, ms | first Grad-CAM (compile / session / run), ms | Grad-CAM, median ms | of which session.run, ms |');
+console.log('|---|---|---|---|---|');
+console.log(row(`browser: onnxruntime-web ${web.backend}, ${web.threads} thread${web.threads > 1 ? 's' : ''} (Chromium ${browserVersion})`, web.loadMs, web.firstMs, web.runsMs, web.sessionRunsMs));
+console.log(row(`Node: onnxruntime-node cpu${threads ? `, ${threads} thread${threads > 1 ? 's' : ''}` : ''}`, nodeLoadMs, { ...first.timings, compile: first.timings.compileMs, session: first.timings.sessionMs, run: first.timings.runMs, total: nodeFirst }, nodeRuns, nodeSessionRuns));
 console.log('');
-console.log(`browser / node: Grad-CAM ${(wm / nm).toFixed(2)}×, first call ${(web.firstMs.total / nodeFirst).toFixed(2)}× (goal ≤ 3× for the Grad-CAM)`);
+console.log(`runs: browser [${web.runsMs.map((x) => x.toFixed(0)).join(', ')}] ms, Node [${nodeRuns.map((x) => x.toFixed(0)).join(', ')}] ms`);
+console.log(`browser / Node: Grad-CAM ${(wm / nm).toFixed(2)}× (goal ≤ 3×), session.run ${(median(web.sessionRunsMs) / median(nodeSessionRuns)).toFixed(2)}×, first call ${(web.firstMs.total / nodeFirst).toFixed(2)}×`);

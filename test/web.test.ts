@@ -7,6 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -85,6 +86,45 @@ describe('gradcam serve: static server', () => {
       await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('`gradcam serve --port 0 --dir DIR` prints its address and serves with the headers until stopped', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-serve-cli-'));
+    fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><title>app</title>');
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'gradcam.js'), 'serve', '--port', '0', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += String(d);
+          const m = /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+        setTimeout(() => reject(new Error(`no address printed: ${out}`)), 30_000);
+      });
+      const r = await fetch(url);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('cross-origin-embedder-policy'), 'require-corp');
+      assert.match(await r.text(), /<title>app<\/title>/);
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('`gradcam serve` refuses a bad port and a folder without index.html', () => {
+    const bad = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'gradcam.js'), 'serve', '--port', 'x'], { encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--port must be a port number/);
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-serve-empty-'));
+    const none = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'gradcam.js'), 'serve', '--dir', empty], { encoding: 'utf8' });
+    fs.rmSync(empty, { recursive: true, force: true });
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /has no index\.html/);
   });
 });
 

@@ -134,7 +134,10 @@ export interface BenchOutput {
   dims: number[];
   layer: string;
   firstMs: { compile: number; session: number; run: number; total: number };
+  /** Whole explain() calls (model run + CAM arithmetic). */
   runsMs: number[];
+  /** The onnxruntime session.run part of each. */
+  sessionRunsMs: number[];
 }
 
 export type Request =
