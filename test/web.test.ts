@@ -15,6 +15,7 @@ import type { Page } from 'playwright-core';
 import { chromiumMissing, launchChromium, serveApp, type AppServer, type Browser } from './helpers/browser.js';
 import { createStaticServer, SERVE_HEADERS } from '../src/cli/serve.js';
 import { loadExplainer, prepareInputs } from '../src/node.js';
+import { explainGradients, type GradientMethod } from '../src/cam/guided.js';
 import { encodePng } from '../src/image/png.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -49,6 +50,26 @@ async function last(page: Page): Promise<Last> {
     const l = (window as unknown as { gradcam: { last: Omit<Last, 'map'> & { map: Float32Array } } }).gradcam.last;
     return { ...l, map: Array.from(l.map) };
   });
+}
+
+function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let d = 0, n = 0;
+  for (let i = 0; i < a.length; i++) { d += (a[i]! - b[i]!) ** 2; n += b[i]! ** 2; }
+  return Math.sqrt(d / Math.max(n, 1e-30));
+}
+
+/** The page's gradient picture data ([H, W, C]) for a gradient method vs Node's, as relative L2. */
+async function gradientParity(page: Page, method: GradientMethod): Promise<number> {
+  const g = await page.evaluate(() => Array.from((window as unknown as { gradcam: { last: { gradient: Float32Array } } }).gradcam.last.gradient));
+  const ex = await loadExplainer(DEMO_MODEL);
+  try {
+    const [inp] = await prepareInputs(ex, DEMO_SCENE);
+    const e = (await explainGradients(ex, inp!.tensor, inp!.dims, { method, classes: 'top' })).explanations[0]!;
+    return relL2(g, e.gradient);
+  } finally {
+    await ex.release();
+  }
 }
 
 async function waitLast(page: Page, pred: string): Promise<void> {
@@ -198,6 +219,9 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
     assert.equal(g.kind, 'gradient');
     assert.ok(maxAbsDiff(g.map, camMap) <= 1e-6, 'guided-gradcam shows the same Grad-CAM map beside the guided picture');
     assert.equal(await page.isVisible('#gradient'), true);
+    const rel = await gradientParity(page, 'guided-gradcam');
+    console.log(`# guided Grad-CAM gradient, browser (wasm) vs Node: relative L2 ${rel.toExponential(2)}`);
+    assert.ok(rel <= TOL, `relative L2 ${rel}`);
 
     await page.selectOption('#method', 'gradcam');
     await waitLast(page, "l.method === 'gradcam'");
@@ -287,5 +311,51 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
     assert.ok(requests.length > 5);
     // and the server saw only the app's files
     assert.ok(app.requests.every((r) => / \/(|index\.html|assets\/[\w.-]+|ort\/[\w.-]+|demo\/[\w./-]+) 200$/.test(r)), app.requests.join('\n'));
+  });
+});
+
+describe('WebGPU path (software WebGPU: SwiftShader) in headless Chromium', { skip: skipBrowser || noDemo }, () => {
+  test('with a WebGPU adapter the app runs on WebGPU and its map equals Node\'s (≤ 1e-3)', async (t) => {
+    const app = await serveApp({ build: false });
+    const browser = await launchChromium([], { webgpu: true });
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(app.url);
+      const adapter = await page.evaluate(async () => {
+        const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+        return gpu ? (await gpu.requestAdapter()) !== null : false;
+      });
+      if (!adapter) {
+        t.skip('this Chromium gives no software WebGPU adapter');
+        return;
+      }
+      await page.waitForFunction(() => (window as unknown as { gradcam: { ready: boolean } }).gradcam?.ready, null, { polling: 100, timeout: 120_000 });
+      const rt = await page.evaluate(() => (window as unknown as { gradcam: { runtime: { backend: string } } }).gradcam.runtime);
+      assert.equal(rt.backend, 'webgpu');
+      await page.click('#try');
+      await waitLast(page, "l.imageName === '00_t-shirt-top.png'");
+      const got = await last(page);
+      assert.equal((await page.evaluate(() => (window as unknown as { gradcam: { runtime: { backend: string } } }).gradcam.runtime)).backend, 'webgpu', 'no fallback to wasm');
+      const ex = await loadExplainer(DEMO_MODEL);
+      try {
+        const [inp] = await prepareInputs(ex, DEMO_SCENE);
+        const e = (await ex.explain(inp!.tensor, inp!.dims, { classes: 'top' })).explanations[0]!;
+        const d = maxAbsDiff(got.map, e.map);
+        console.log(`# demo map, browser (WebGPU, SwiftShader) vs Node: max |diff| ${d.toExponential(2)}`);
+        assert.ok(d <= TOL, `max |browser - node| = ${d}`);
+      } finally {
+        await ex.release();
+      }
+      // the backward graph of guided backprop (ConvTranspose, ReLU masks...) on WebGPU too
+      await page.selectOption('#method', 'guided-backprop');
+      await waitLast(page, "l.method === 'guided-backprop'");
+      assert.equal((await page.evaluate(() => (window as unknown as { gradcam: { runtime: { backend: string } } }).gradcam.runtime)).backend, 'webgpu', 'no fallback to wasm');
+      const rel = await gradientParity(page, 'guided-backprop');
+      console.log(`# guided backprop, browser (WebGPU, SwiftShader) vs Node: relative L2 ${rel.toExponential(2)}`);
+      assert.ok(rel <= TOL, `relative L2 ${rel}`);
+    } finally {
+      await browser.close();
+      await app.close();
+    }
   });
 });

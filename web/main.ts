@@ -78,7 +78,7 @@ interface GradcamHook {
   stages: string[];
   model?: ModelInfo;
   analysis?: Analysis;
-  last?: { imageName: string; method: string; layer: string; classIndex: number; width: number; height: number; map: Float32Array; kind: string };
+  last?: { imageName: string; method: string; layer: string; classIndex: number; width: number; height: number; map: Float32Array; kind: string; gradient?: Float32Array };
   grid?: GridOutput;
   sanity?: SanityOutput;
   runtime?: unknown;
@@ -344,9 +344,10 @@ async function analyzeAndExplain(): Promise<void> {
   el.explain.hidden = false;
   el.gridPanel.hidden = false;
   el.sanityPanel.hidden = false;
-  el.grid.innerHTML = '';
-  el.sanity.innerHTML = '';
-  el.sanityVerdict.textContent = '';
+  hook.grid = undefined;
+  hook.sanity = undefined;
+  drawGrid();
+  drawSanity();
   await explain();
 }
 
@@ -395,7 +396,7 @@ async function explain(): Promise<void> {
   if (!r || seq !== state.explainSeq) return;
   state.result = r.result;
   const img = selectedImage()!;
-  hook.last = { imageName: img.name, method: r.result.method, layer: r.result.layer, classIndex: r.result.target.index, width: r.result.width, height: r.result.height, map: r.result.map, kind: r.result.kind };
+  hook.last = { imageName: img.name, method: r.result.method, layer: r.result.layer, classIndex: r.result.target.index, width: r.result.width, height: r.result.height, map: r.result.map, kind: r.result.kind, gradient: r.result.gradient };
   for (const li of el.top5.querySelectorAll('li')) li.classList.toggle('chosen', Number(li.dataset.index) === r.result.target.index);
   drawResult();
 }
@@ -498,14 +499,30 @@ function mapFigure(map: Float32Array, h: number, w: number, text: string, onPict
   return fig;
 }
 
+function drawGrid(): void {
+  const g = hook.grid;
+  el.grid.innerHTML = '';
+  if (!g || g.imageId !== state.selected) return;
+  for (const c of g.cells) el.grid.append(mapFigure(c.map, g.height, g.width, `${c.layer} (${c.op}, ${c.shape.slice(1).join('×')})${c.empty ? ' — all zero' : ''}`));
+}
+
+function drawSanity(): void {
+  const s = hook.sanity;
+  el.sanity.innerHTML = '';
+  el.sanityVerdict.textContent = '';
+  if (!s || s.imageId !== state.selected) return;
+  el.sanity.append(mapFigure(s.original, s.height, s.width, `trained weights (${s.method}, class ${s.classIndex})`));
+  for (const st of s.steps) el.sanity.append(mapFigure(st.map, s.height, s.width, `${st.label}: rank corr. ${st.spearman.toFixed(2)}, mean |Δ| ${st.meanAbsDiff.toFixed(3)} — ${st.randomised[st.randomised.length - 1]}`));
+  el.sanityVerdict.textContent = s.verdict;
+}
+
 el.gridRun.onclick = async () => {
   if (!state.model || !state.selected) return;
   const layers = gridLayers();
   const r = await task('layer comparison', (p) => worker.call({ type: 'grid', imageId: state.selected!, classIndex: chosenClass(), method: el.method.value, layers, normalize: el.normalize.value }, p));
   if (!r) return;
   hook.grid = r.grid;
-  el.grid.innerHTML = '';
-  for (const c of r.grid.cells) el.grid.append(mapFigure(c.map, r.grid.height, r.grid.width, `${c.layer} (${c.op}, ${c.shape.slice(1).join('×')})${c.empty ? ' — all zero' : ''}`));
+  drawGrid();
 };
 
 el.sanityRun.onclick = async () => {
@@ -513,12 +530,8 @@ el.sanityRun.onclick = async () => {
   const params = { imageId: state.selected, classIndex: chosenClass(), layer: el.layer.value || 'auto', method: el.method.value || 'gradcam' };
   const r = await task('sanity check', (p) => worker.call({ type: 'sanity', params, steps: Number(el.sanitySteps.value), normalize: el.normalize.value }, p));
   if (!r) return;
-  const s = r.sanity;
-  hook.sanity = s;
-  el.sanity.innerHTML = '';
-  el.sanity.append(mapFigure(s.original, s.height, s.width, `trained weights (${s.method}, class ${s.classIndex})`));
-  for (const st of s.steps) el.sanity.append(mapFigure(st.map, s.height, s.width, `${st.label}: rank corr. ${st.spearman.toFixed(2)}, mean |Δ| ${st.meanAbsDiff.toFixed(3)} — ${st.randomised[st.randomised.length - 1]}`));
-  el.sanityVerdict.textContent = s.verdict;
+  hook.sanity = r.sanity;
+  drawSanity();
 };
 
 // ---------------------------------------------------------------- inputs
@@ -571,8 +584,9 @@ el.tryIt.onclick = () => {
 el.cls.onchange = () => void explain();
 el.layer.onchange = () => void explain();
 el.method.onchange = () => void explain();
-el.colormap.onchange = () => drawResult();
+el.colormap.onchange = () => { drawResult(); drawGrid(); drawSanity(); };
 el.alpha.oninput = () => drawResult();
+el.alpha.onchange = () => { drawGrid(); drawSanity(); };
 el.normalize.onchange = () => void analyzeAndExplain();
 el.size.onchange = async () => {
   const f = state.modelFile;

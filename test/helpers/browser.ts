@@ -26,12 +26,18 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
+/** Software WebGPU (SwiftShader's Vulkan) for testing the WebGPU path on machines without a GPU. */
+export const SOFTWARE_WEBGPU_ARGS = [
+  '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader', '--enable-unsafe-swiftshader',
+];
+
+/** Chromium with CHROMIUM_ARGS (with `webgpu`: without --disable-gpu, plus SOFTWARE_WEBGPU_ARGS). */
+export async function launchChromium(extraArgs: string[] = [], opts: { webgpu?: boolean } = {}): Promise<Browser> {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: [...CHROMIUM_ARGS, ...extraArgs],
+    args: opts.webgpu ? [...CHROMIUM_ARGS.filter((a) => a !== '--disable-gpu'), ...SOFTWARE_WEBGPU_ARGS, ...extraArgs] : [...CHROMIUM_ARGS, ...extraArgs],
     viewport: { width: 1280, height: 1000 },
     acceptDownloads: true,
   });
