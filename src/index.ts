@@ -20,3 +20,5 @@ export { findClassifier } from './cam/cam.js';
 export { TARGET_KINDS, parseTargetKind } from './cam/targets.js';
 export type { TargetSpec, TargetKind, ResolvedTarget } from './cam/targets.js';
 export type { CamContext, CamRow } from './cam/types.js';
+export { configureWebRuntime, createWebSessionFactory, isCrossOriginIsolated, wasmSimdSupported, webGpuAvailable } from './runtime/web.js';
+export type { OrtWebModule, WebBackend, WebRuntimeInfo, WebRuntimeOptions } from './runtime/web.js';

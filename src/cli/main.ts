@@ -1,6 +1,7 @@
 /** The `gradcam` command line. */
 import { runExplain } from './explain.js';
 import { runLayers } from './layers.js';
+import { runServe } from './serve.js';
 import { CliError, printError } from './common.js';
 
 const USAGE = `gradcam — Grad-CAM for any ONNX image model
@@ -9,6 +10,7 @@ Usage:
   gradcam explain <images|.npy...> --model FILE [options]   explain images, write overlays and maps
   gradcam layers --model FILE [--size HxW]                  list candidate layers (auto choice marked)
   gradcam methods                                           list the explanation methods
+  gradcam serve [--port N]                                  the browser app (nothing leaves your computer)
   gradcam help [command]
 
 Run 'gradcam help explain' for the explain options.`;
@@ -19,6 +21,7 @@ export async function main(argv: string[]): Promise<number> {
     switch (cmd) {
       case 'explain': return await runExplain(rest);
       case 'layers': return await runLayers(rest);
+      case 'serve': return await runServe(rest);
       case 'methods': {
         const { CAM_METHODS } = await import('../cam/index.js');
         const { GRADIENT_METHODS } = await import('../cam/guided.js');
@@ -29,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
       case undefined: case 'help': case '--help': case '-h': {
         if (rest[0] === 'explain') return await runExplain(['--help']);
         if (rest[0] === 'layers') return await runLayers(['--help']);
+        if (rest[0] === 'serve') return await runServe(['--help']);
         console.log(USAGE);
         return cmd === undefined ? 2 : 0;
       }
@@ -37,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       default:
-        throw new CliError(`unknown command '${cmd}'; commands: explain, layers, methods, help`);
+        throw new CliError(`unknown command '${cmd}'; commands: explain, layers, methods, serve, help`);
     }
   } catch (e) {
     printError(e);

@@ -1,0 +1,177 @@
+/**
+ * `gradcam serve`: a small static server for the browser app (web/dist), with the cross-origin isolation
+ * headers (COOP same-origin, COEP require-corp) that wasm threads need. Node only.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CliError, parse } from './common.js';
+
+export const SERVE_USAGE = `Usage: gradcam serve [--port N] [--host H] [--dir DIR] [--build]
+
+Serves the browser app: explain an ONNX model with Grad-CAM in your browser, images and models stay on
+your computer. Open the printed address in Chrome, Edge or Firefox.
+
+Options:
+  --port N     port (default 8080; 0 picks a free one)
+  --host H     address to listen on (default 127.0.0.1, this computer only)
+  --dir DIR    serve this folder instead of the package's built app (web/dist)
+  --build      rebuild the app first (it is built on first use when web/dist is missing; needs
+               the development dependencies, i.e. a checkout after 'npm install')
+
+'npm run build:web' builds the same static files (web/dist) for any web server; send the headers
+Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp for threads.`;
+
+/** Headers on every response: isolation (threads), no third-party content, no caching surprises. */
+export const SERVE_HEADERS: Record<string, string> = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Content-Security-Policy': "default-src 'self'; script-src 'self' 'unsafe-eval' 'wasm-unsafe-eval'; worker-src 'self' blob:; connect-src 'self' blob: data:; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; form-action 'none'",
+  'Referrer-Policy': 'no-referrer',
+  'X-Content-Type-Options': 'nosniff',
+  'Cache-Control': 'no-cache',
+};
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8', '.json': 'application/json; charset=utf-8', '.wasm': 'application/wasm',
+  '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon', '.onnx': 'application/octet-stream', '.map': 'application/json; charset=utf-8', '.txt': 'text/plain; charset=utf-8',
+};
+
+/** The package's root folder (holding package.json and web/), from this file's place in src/ or dist/src/. */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'web'))) return dir;
+    dir = path.dirname(dir);
+  }
+  throw new CliError('cannot find the gradcam package folder (with web/)');
+}
+
+export function webDist(root = packageRoot()): string {
+  return path.join(root, 'web', 'dist');
+}
+
+/** Builds the app with Vite into web/dist (Vite is a development dependency). */
+export async function buildWebApp(root = packageRoot(), log: (s: string) => void = () => {}): Promise<string> {
+  let vite: typeof import('vite');
+  try {
+    vite = await import('vite');
+  } catch {
+    throw new CliError(`the browser app is not built (${webDist(root)} is missing) and Vite is not installed; in a checkout run 'npm install && npm run build:web'`, 1);
+  }
+  log('gradcam: building the browser app (web/dist)…');
+  await vite.build({ configFile: path.join(root, 'web', 'vite.config.ts'), logLevel: 'warn' });
+  return webDist(root);
+}
+
+/** web/dist, built first when missing (or when `force`). */
+export async function ensureWebApp(opts: { force?: boolean; log?: (s: string) => void } = {}): Promise<string> {
+  const root = packageRoot();
+  const dist = webDist(root);
+  if (opts.force || !fs.existsSync(path.join(dist, 'index.html'))) await buildWebApp(root, opts.log);
+  return dist;
+}
+
+export interface StaticServerOptions {
+  /** Called for every request with its method, path and status (tests record what the page fetched). */
+  onRequest?: (method: string, urlPath: string, status: number) => void;
+}
+
+/** A static file server for `dir` with SERVE_HEADERS; GET and HEAD only, nothing outside `dir`. */
+export function createStaticServer(dir: string, opts: StaticServerOptions = {}): http.Server {
+  const root = path.resolve(dir);
+  return http.createServer((req, res) => {
+    const method = req.method ?? 'GET';
+    let urlPath = '/';
+    const done = (status: number) => opts.onRequest?.(method, urlPath, status);
+    for (const [k, v] of Object.entries(SERVE_HEADERS)) res.setHeader(k, v);
+    const fail = (status: number, msg: string) => {
+      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end(method === 'HEAD' ? undefined : `${msg}\n`);
+      done(status);
+    };
+    try {
+      urlPath = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+    } catch {
+      return fail(400, 'bad request');
+    }
+    if (method !== 'GET' && method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return fail(405, 'method not allowed');
+    }
+    let file = path.resolve(root, `.${urlPath}`);
+    if (file !== root && !file.startsWith(root + path.sep)) return fail(403, 'forbidden');
+    fs.stat(file, (err, st) => {
+      if (!err && st.isDirectory()) {
+        file = path.join(file, 'index.html');
+        try {
+          st = fs.statSync(file);
+        } catch {
+          return fail(404, 'not found');
+        }
+      } else if (err || !st.isFile()) {
+        return fail(404, 'not found');
+      }
+      res.writeHead(200, { 'Content-Type': MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream', 'Content-Length': st.size });
+      if (method === 'HEAD') {
+        res.end();
+        return done(200);
+      }
+      const stream = fs.createReadStream(file);
+      stream.on('error', () => res.destroy());
+      stream.pipe(res);
+      res.on('finish', () => done(200));
+    });
+  });
+}
+
+/** Starts the server; resolves with it and its address once listening. */
+export function listen(server: http.Server, port: number, host: string): Promise<{ server: http.Server; url: string }> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      reject(e.code === 'EADDRINUSE' ? new CliError(`port ${port} is in use; choose another with --port N (0 picks a free one)`, 1) : e);
+    });
+    server.listen(port, host, () => {
+      const a = server.address();
+      const p = typeof a === 'object' && a ? a.port : port;
+      const h = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+      resolve({ server, url: `http://${h}:${p}/` });
+    });
+  });
+}
+
+export async function runServe(args: string[]): Promise<number> {
+  const { values: o } = parse(args, {
+    port: { type: 'string', default: '8080' }, host: { type: 'string', default: '127.0.0.1' }, dir: { type: 'string' },
+    build: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+  }, SERVE_USAGE);
+  if (o.help) {
+    console.log(SERVE_USAGE);
+    return 0;
+  }
+  const port = Number(o.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be a port number 0..65535, got '${o.port}'`);
+  let dir: string;
+  if (o.dir) {
+    dir = path.resolve(o.dir);
+    if (!fs.existsSync(path.join(dir, 'index.html'))) throw new CliError(`${o.dir} has no index.html`);
+  } else {
+    dir = await ensureWebApp({ force: o.build, log: (s) => process.stderr.write(`${s}\n`) });
+  }
+  const { server, url } = await listen(createStaticServer(dir), port, o.host!);
+  console.log(`gradcam: serving ${path.relative(process.cwd(), dir) || '.'} at ${url}  (Ctrl+C to stop)`);
+  console.log('Images and models stay in your browser: the app uploads nothing.');
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}

@@ -1,0 +1,361 @@
+/**
+ * The browser app end to end, in headless Chromium (Debian's `chromium`, driven by playwright-core):
+ * the page loads the demo model and examples, explains an example in one click, and its heat map equals
+ * Node's for the same input; the layer grid and the sanity check run with progress; a model and an
+ * image go in through the file input; downloads work; and no request leaves the page's own origin.
+ * Screenshots are saved to test-artifacts/web/.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { chromiumMissing, launchChromium, serveApp, type AppServer, type Browser } from './helpers/browser.js';
+import { createStaticServer, SERVE_HEADERS } from '../src/cli/serve.js';
+import { loadExplainer, prepareInputs } from '../src/node.js';
+import { explainGradients, type GradientMethod } from '../src/cam/guided.js';
+import { encodePng } from '../src/image/png.js';
+
+const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
+const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'web');
+const DEMO_MODEL = path.join(ROOT, 'demo', 'models', 'where.onnx');
+const DEMO_SCENE = path.join(ROOT, 'demo', 'scenes', '00_t-shirt-top.png');
+const FIXTURE_MODEL = path.join(ROOT, 'test', 'fixtures', 'resnet_like', 'model.onnx');
+const TOL = 1e-3;
+
+const noChromium = chromiumMissing();
+// in CI a missing browser is a failure (.ci/run installs it); elsewhere the browser tests are skipped
+const skipBrowser = noChromium && !process.env.CI ? noChromium : false;
+const noDemo = fs.existsSync(DEMO_MODEL) && fs.existsSync(DEMO_SCENE) ? false : 'demo/models/where.onnx or demo/scenes/ is missing';
+
+interface Last { imageName: string; method: string; layer: string; classIndex: number; width: number; height: number; map: number[]; kind: string }
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+const idle = (page: Page) => page.waitForFunction(() => (window as unknown as { gradcam: { busy: number } }).gradcam?.busy === 0, null, { polling: 100, timeout: 120_000 });
+
+async function errors(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { gradcam: { errors: string[] } }).gradcam.errors);
+}
+
+async function last(page: Page): Promise<Last> {
+  return page.evaluate(() => {
+    const l = (window as unknown as { gradcam: { last: Omit<Last, 'map'> & { map: Float32Array } } }).gradcam.last;
+    return { ...l, map: Array.from(l.map) };
+  });
+}
+
+function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let d = 0, n = 0;
+  for (let i = 0; i < a.length; i++) { d += (a[i]! - b[i]!) ** 2; n += b[i]! ** 2; }
+  return Math.sqrt(d / Math.max(n, 1e-30));
+}
+
+/** The page's gradient picture data ([H, W, C]) for a gradient method vs Node's, as relative L2. */
+async function gradientParity(page: Page, method: GradientMethod): Promise<number> {
+  const g = await page.evaluate(() => Array.from((window as unknown as { gradcam: { last: { gradient: Float32Array } } }).gradcam.last.gradient));
+  const ex = await loadExplainer(DEMO_MODEL);
+  try {
+    const [inp] = await prepareInputs(ex, DEMO_SCENE);
+    const e = (await explainGradients(ex, inp!.tensor, inp!.dims, { method, classes: 'top' })).explanations[0]!;
+    return relL2(g, e.gradient);
+  } finally {
+    await ex.release();
+  }
+}
+
+async function waitLast(page: Page, pred: string): Promise<void> {
+  // pred is evaluated against `l` = window.gradcam.last; errors end the wait early
+  await page.waitForFunction(`(() => { const g = window.gradcam; const l = g && g.last; return (g && g.errors.length) || (l && g.busy === 0 && (${pred})); })()`, null, { polling: 100, timeout: 120_000 });
+  assert.deepEqual(await errors(page), []);
+}
+
+describe('gradcam serve: static server', () => {
+  test('sends the isolation headers, serves files, refuses paths outside and other methods', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-serve-'));
+    fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><title>x</title>');
+    fs.mkdirSync(path.join(dir, 'ort'));
+    fs.writeFileSync(path.join(dir, 'ort', 'a.wasm'), new Uint8Array([0, 97, 115, 109]));
+    const seen: string[] = [];
+    const server = createStaticServer(dir, { onRequest: (m, p, s) => seen.push(`${m} ${p} ${s}`) });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const index = await fetch(`${base}/`);
+      assert.equal(index.status, 200);
+      assert.equal(index.headers.get('cross-origin-opener-policy'), 'same-origin');
+      assert.equal(index.headers.get('cross-origin-embedder-policy'), 'require-corp');
+      assert.match(index.headers.get('content-type') ?? '', /text\/html/);
+      assert.match(index.headers.get('content-security-policy') ?? '', /connect-src 'self'/);
+      const wasm = await fetch(`${base}/ort/a.wasm`);
+      assert.equal(wasm.headers.get('content-type'), 'application/wasm');
+      assert.equal((await wasm.arrayBuffer()).byteLength, 4);
+      assert.equal((await fetch(`${base}/missing.js`)).status, 404);
+      assert.equal((await fetch(`${base}/..%2f..%2fetc%2fpasswd`)).status, 403);
+      assert.equal((await fetch(`${base}/`, { method: 'POST', body: 'x' })).status, 405);
+      assert.deepEqual(Object.keys(SERVE_HEADERS).filter((k) => !index.headers.has(k)), []);
+      assert.ok(seen.includes('GET / 200'));
+    } finally {
+      await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('`gradcam serve --port 0 --dir DIR` prints its address and serves with the headers until stopped', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-serve-cli-'));
+    fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><title>app</title>');
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'gradcam.js'), 'serve', '--port', '0', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += String(d);
+          const m = /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+        setTimeout(() => reject(new Error(`no address printed: ${out}`)), 30_000);
+      });
+      const r = await fetch(url);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('cross-origin-embedder-policy'), 'require-corp');
+      assert.match(await r.text(), /<title>app<\/title>/);
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('`gradcam serve` refuses a bad port and a folder without index.html', () => {
+    const bad = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'gradcam.js'), 'serve', '--port', 'x'], { encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--port must be a port number/);
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-serve-empty-'));
+    const none = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'gradcam.js'), 'serve', '--dir', empty], { encoding: 'utf8' });
+    fs.rmSync(empty, { recursive: true, force: true });
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /has no index\.html/);
+  });
+});
+
+describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
+  let app: AppServer;
+  let browser: Browser;
+  let page: Page;
+  const requests: string[] = [];
+
+  before(async () => {
+    if (noChromium) throw new Error(noChromium);
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    app = await serveApp({ build: true });
+    browser = await launchChromium();
+    browser.context.on('request', (r) => requests.push(r.url()));
+    page = await browser.context.newPage();
+    page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+    await page.goto(app.url);
+    await page.waitForFunction(() => (window as unknown as { gradcam: { ready: boolean } }).gradcam?.ready, null, { polling: 100, timeout: 120_000 });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+
+  test('runs onnxruntime-web on wasm with threads (cross-origin isolated) and says images stay local', async () => {
+    const rt = await page.evaluate(() => (window as unknown as { gradcam: { runtime: { backend: string; threads: number; crossOriginIsolated: boolean; simd: boolean } } }).gradcam.runtime);
+    assert.equal(rt.backend, 'wasm');
+    assert.equal(rt.crossOriginIsolated, true);
+    assert.equal(rt.simd, true);
+    assert.equal(rt.threads, await page.evaluate(() => navigator.hardwareConcurrency));
+    assert.match(await page.textContent('#privacy') ?? '', /never leave this browser/);
+    assert.deepEqual(await errors(page), []);
+  });
+
+  test('demo: "try it" explains an example in one click; the map equals Node\'s (≤ 1e-3)', { skip: noDemo }, async () => {
+    const t0 = performance.now();
+    await page.click('#try');
+    await waitLast(page, "l.imageName === '00_t-shirt-top.png'");
+    const browserMs = performance.now() - t0;
+    const got = await last(page);
+    const top = await page.evaluate(() => (window as unknown as { gradcam: { analysis: { top: { index: number; probability: number }[] } } }).gradcam.analysis.top);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'demo.png'), fullPage: true });
+
+    const ex = await loadExplainer(DEMO_MODEL);
+    try {
+      const [inp] = await prepareInputs(ex, DEMO_SCENE);
+      const r = await ex.explain(inp!.tensor, inp!.dims, { classes: 'top' });
+      const e = r.explanations[0]!;
+      assert.equal(got.method, 'gradcam');
+      assert.equal(got.layer, e.layers[0]);
+      assert.equal(got.classIndex, e.target.index);
+      assert.deepEqual([got.height, got.width], [e.height, e.width]);
+      const d = maxAbsDiff(got.map, e.map);
+      console.log(`# demo map, browser (wasm) vs Node (native): max |diff| ${d.toExponential(2)} over ${e.map.length} pixels; click to map ${browserMs.toFixed(0)} ms`);
+      assert.ok(d <= TOL, `max |browser - node| = ${d}`);
+      assert.equal(top[0]!.index, e.predicted.index);
+      assert.ok(Math.abs(top[0]!.probability - e.predicted.probability) <= TOL);
+    } finally {
+      await ex.release();
+    }
+    assert.equal(await page.locator('#top5 li').count(), 5);
+  });
+
+  test('guided Grad-CAM, the layer grid and the sanity check run with progress', { skip: noDemo }, async () => {
+    const camMap = (await last(page)).map;
+    await page.selectOption('#method', 'guided-gradcam');
+    await waitLast(page, "l.method === 'guided-gradcam'");
+    const g = await last(page);
+    assert.equal(g.kind, 'gradient');
+    assert.ok(maxAbsDiff(g.map, camMap) <= 1e-6, 'guided-gradcam shows the same Grad-CAM map beside the guided picture');
+    assert.equal(await page.isVisible('#gradient'), true);
+    const rel = await gradientParity(page, 'guided-gradcam');
+    console.log(`# guided Grad-CAM gradient, browser (wasm) vs Node: relative L2 ${rel.toExponential(2)}`);
+    assert.ok(rel <= TOL, `relative L2 ${rel}`);
+
+    await page.selectOption('#method', 'gradcam');
+    await waitLast(page, "l.method === 'gradcam'");
+    await page.selectOption('#grid-count', '4');
+    await page.click('#grid-run');
+    await page.waitForFunction(() => (window as unknown as { gradcam: { grid?: unknown; busy: number } }).gradcam.grid, null, { polling: 100, timeout: 120_000 });
+    await idle(page);
+    assert.equal(await page.locator('#grid figure').count(), 4);
+    const autoName = (await last(page)).layer;
+    const grid = await page.evaluate(() => (window as unknown as { gradcam: { grid: { cells: { layer: string; map: Float32Array }[] } } }).gradcam.grid.cells.map((c) => ({ layer: c.layer, map: Array.from(c.map) })));
+    const autoCell = grid.find((c) => c.layer === autoName);
+    assert.ok(autoCell, 'the grid ends with the automatic layer');
+    assert.ok(maxAbsDiff(autoCell.map, camMap) <= 1e-5, 'the grid cell of the auto layer equals the single-layer map');
+
+    await page.selectOption('#sanity-steps', '2');
+    await page.click('#sanity-run');
+    await page.waitForFunction(() => (window as unknown as { gradcam: { sanity?: unknown } }).gradcam.sanity, null, { polling: 100, timeout: 120_000 });
+    await idle(page);
+    const s = await page.evaluate(() => {
+      const x = (window as unknown as { gradcam: { sanity: { steps: { spearman: number; meanAbsDiff: number }[]; verdict: string } } }).gradcam.sanity;
+      return { steps: x.steps.map((t) => ({ spearman: t.spearman, meanAbsDiff: t.meanAbsDiff })), verdict: x.verdict };
+    });
+    assert.equal(s.steps.length, 2);
+    assert.ok(s.steps.every((t) => t.meanAbsDiff > 0.01), 'randomising the top layers changes the map');
+    assert.match(await page.textContent('#sanity-verdict') ?? '', /map/);
+    const stages = await page.evaluate(() => (window as unknown as { gradcam: { stages: string[] } }).gradcam.stages);
+    assert.ok(stages.some((x) => /randomising the top 2/.test(x)), 'the sanity check reports its steps');
+    assert.ok(stages.some((x) => /compiling one graph for 4 layers/.test(x)), 'the grid reports its step');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'grid-sanity.png'), fullPage: true });
+    assert.deepEqual(await errors(page), []);
+  });
+
+  test('downloads: PNG and JSON of the explanation', { skip: noDemo }, async () => {
+    const [png] = await Promise.all([page.waitForEvent('download'), page.click('#dl-png')]);
+    const pngBytes = fs.readFileSync((await png.path())!);
+    assert.deepEqual([...pngBytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+    assert.match(png.suggestedFilename(), /^00_t-shirt-top\.gradcam\.png$/);
+    const [json] = await Promise.all([page.waitForEvent('download'), page.click('#dl-json')]);
+    const j = JSON.parse(fs.readFileSync((await json.path())!, 'utf8'));
+    assert.equal(j.method, 'gradcam');
+    assert.equal(j.input, '00_t-shirt-top.png');
+    assert.equal(j.top5.length, 5);
+    assert.equal(typeof j.class.probability, 'number');
+  });
+
+  test('a model and an image through the file input; the map equals Node\'s', async () => {
+    // a synthetic picture (any size: the app resizes it to the model's 48×48 input like the CLI)
+    const W = 61, H = 47;
+    const data = new Uint8Array(W * H * 3);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+      const i = (y * W + x) * 3;
+      data[i] = (x * 4) & 255; data[i + 1] = (y * 5) & 255; data[i + 2] = ((x - 30) ** 2 + (y - 20) ** 2 < 120 ? 230 : 40);
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-web-'));
+    const img = path.join(dir, 'synthetic.png');
+    fs.writeFileSync(img, encodePng({ width: W, height: H, data }));
+    try {
+      await page.setInputFiles('#files', [FIXTURE_MODEL, img]);
+      await waitLast(page, "l.imageName === 'synthetic.png'");
+      const model = await page.evaluate(() => (window as unknown as { gradcam: { model: { name: string; size: number[] } } }).gradcam.model);
+      assert.equal(model.name, 'model.onnx');
+      assert.deepEqual(model.size, [48, 48]);
+      const got = await last(page);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'file-input.png'), fullPage: false });
+
+      const ex = await loadExplainer(FIXTURE_MODEL);
+      try {
+        const [inp] = await prepareInputs(ex, img);
+        const e = (await ex.explain(inp!.tensor, inp!.dims, { classes: 'top' })).explanations[0]!;
+        assert.equal(got.classIndex, e.target.index);
+        assert.equal(got.layer, e.layers[0]);
+        const d = maxAbsDiff(got.map, e.map);
+        console.log(`# dropped model map, browser vs Node: max |diff| ${d.toExponential(2)}`);
+        assert.ok(d <= TOL, `max |browser - node| = ${d}`);
+      } finally {
+        await ex.release();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('makes no request outside its own origin', () => {
+    const origin = new URL(app.url).origin;
+    const foreign = requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('data:') && !u.startsWith('blob:'));
+    assert.deepEqual(foreign, []);
+    assert.ok(requests.length > 5);
+    // and the server saw only the app's files
+    assert.ok(app.requests.every((r) => / \/(|index\.html|assets\/[\w.-]+|ort\/[\w.-]+|demo\/[\w./-]+) 200$/.test(r)), app.requests.join('\n'));
+  });
+});
+
+describe('WebGPU path (software WebGPU: SwiftShader) in headless Chromium', { skip: skipBrowser || noDemo }, () => {
+  test('with a WebGPU adapter the app runs on WebGPU and its map equals Node\'s (≤ 1e-3)', async (t) => {
+    const app = await serveApp({ build: false });
+    const browser = await launchChromium([], { webgpu: true });
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(app.url);
+      const adapter = await page.evaluate(async () => {
+        const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+        return gpu ? (await gpu.requestAdapter()) !== null : false;
+      });
+      if (!adapter) {
+        t.skip('this Chromium gives no software WebGPU adapter');
+        return;
+      }
+      await page.waitForFunction(() => (window as unknown as { gradcam: { ready: boolean } }).gradcam?.ready, null, { polling: 100, timeout: 120_000 });
+      const rt = await page.evaluate(() => (window as unknown as { gradcam: { runtime: { backend: string } } }).gradcam.runtime);
+      assert.equal(rt.backend, 'webgpu');
+      await page.click('#try');
+      await waitLast(page, "l.imageName === '00_t-shirt-top.png'");
+      const got = await last(page);
+      assert.equal((await page.evaluate(() => (window as unknown as { gradcam: { runtime: { backend: string } } }).gradcam.runtime)).backend, 'webgpu', 'no fallback to wasm');
+      const ex = await loadExplainer(DEMO_MODEL);
+      try {
+        const [inp] = await prepareInputs(ex, DEMO_SCENE);
+        const e = (await ex.explain(inp!.tensor, inp!.dims, { classes: 'top' })).explanations[0]!;
+        const d = maxAbsDiff(got.map, e.map);
+        console.log(`# demo map, browser (WebGPU, SwiftShader) vs Node: max |diff| ${d.toExponential(2)}`);
+        assert.ok(d <= TOL, `max |browser - node| = ${d}`);
+      } finally {
+        await ex.release();
+      }
+      // the backward graph of guided backprop (ConvTranspose, ReLU masks...) on WebGPU too
+      await page.selectOption('#method', 'guided-backprop');
+      await waitLast(page, "l.method === 'guided-backprop'");
+      assert.equal((await page.evaluate(() => (window as unknown as { gradcam: { runtime: { backend: string } } }).gradcam.runtime)).backend, 'webgpu', 'no fallback to wasm');
+      const rel = await gradientParity(page, 'guided-backprop');
+      console.log(`# guided backprop, browser (WebGPU, SwiftShader) vs Node: relative L2 ${rel.toExponential(2)}`);
+      assert.ok(rel <= TOL, `relative L2 ${rel}`);
+    } finally {
+      await browser.close();
+      await app.close();
+    }
+  });
+});

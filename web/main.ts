@@ -1,0 +1,626 @@
+/**
+ * The page: files in, controls, drawing. All model work goes to the worker (worker.ts); the page only
+ * draws maps over pictures (cheap) and so never freezes.
+ */
+import { overlay } from '../src/image/overlay.js';
+import { resizeBilinear, resizeRgb } from '../src/image/resize.js';
+import { encodePng } from '../src/image/png.js';
+import { writeNpy } from '../src/image/npy.js';
+import { montage } from '../src/image/montage.js';
+import { heatmapImage } from '../src/image/overlay.js';
+import type { RgbImage } from '../src/image/types.js';
+import type { ClassScore } from '../src/explainer.js';
+import type { WebRuntimeInfo } from '../src/runtime/web.js';
+import type {
+  Analysis, BackendChoice, BenchOutput, ExplainOutput, GridOutput, ImageInfo, ModelInfo, Progress, Reply, Request, SanityOutput, WorkerMessage,
+} from './protocol.js';
+
+// ---------------------------------------------------------------- worker client
+
+type ReplyOf<T extends Reply['type']> = Extract<Reply, { type: T }>;
+
+class ModelWorker {
+  private worker: Worker;
+  private next = 1;
+  private pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void; progress?: (p: Progress) => void }>();
+
+  constructor() {
+    this.worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'gradcam-model' });
+    this.worker.onmessage = (e: MessageEvent<WorkerMessage>) => {
+      const m = e.data;
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      if ('runtime' in m) { showRuntime(m.runtime, m.ortVersion); showError(new Error(m.note)); return; }
+      if ('progress' in m) { p.progress?.(m.progress); return; }
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve(m.reply);
+      else p.reject(Object.assign(new Error(m.error), { name: m.name }));
+    };
+    this.worker.onerror = (e) => {
+      const err = new Error(`the model worker failed: ${e.message || 'unknown error'}`);
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+      showError(err);
+    };
+  }
+
+  call<T extends Request['type']>(req: Extract<Request, { type: T }>, progress?: (p: Progress) => void): Promise<ReplyOf<T>> {
+    const id = this.next++;
+    return new Promise<ReplyOf<T>>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (r: Reply) => void, reject, progress });
+      this.worker.postMessage({ id, req });
+    });
+  }
+}
+
+// ---------------------------------------------------------------- state
+
+interface Example { file: string; label?: string }
+interface Manifest { model: string | null; name: string; examples: Example[] }
+
+const state = {
+  model: undefined as ModelInfo | undefined,
+  modelFile: undefined as { name: string; bytes: Uint8Array; extra: { name: string; bytes: Uint8Array }[]; labelsText?: string } | undefined,
+  images: [] as (ImageInfo & { label?: string })[],
+  selected: undefined as string | undefined,
+  analysis: undefined as Analysis | undefined,
+  result: undefined as ExplainOutput | undefined,
+  runtime: '' as string,
+  explainSeq: 0,
+};
+
+// exposed for tests and the benchmark (read-only use)
+interface GradcamHook {
+  ready: boolean;
+  busy: number;
+  errors: string[];
+  /** Every progress stage shown, in order. */
+  stages: string[];
+  model?: ModelInfo;
+  analysis?: Analysis;
+  last?: { imageName: string; method: string; layer: string; classIndex: number; width: number; height: number; map: Float32Array; kind: string; gradient?: Float32Array };
+  grid?: GridOutput;
+  sanity?: SanityOutput;
+  runtime?: unknown;
+  bench(iterations: number, seed?: number): Promise<BenchOutput>;
+}
+const hook: GradcamHook = {
+  ready: false, busy: 0, errors: [], stages: [],
+  async bench(iterations, seed = 1) {
+    const p = showProgress('benchmark');
+    try {
+      return (await worker.call({ type: 'bench', iterations, seed }, p)).bench;
+    } finally {
+      p.end();
+    }
+  },
+};
+(window as unknown as { gradcam: GradcamHook }).gradcam = hook;
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const el = {
+  runtime: $<HTMLParagraphElement>('runtime'), gpuNote: $<HTMLSpanElement>('gpu-note'),
+  modelLine: $<HTMLDivElement>('model-line'), drop: $<HTMLLabelElement>('drop'), files: $<HTMLInputElement>('files'),
+  tryIt: $<HTMLButtonElement>('try'), normalize: $<HTMLSelectElement>('normalize'), backend: $<HTMLSelectElement>('backend'),
+  sizeLabel: $<HTMLLabelElement>('size-label'), size: $<HTMLInputElement>('size'), images: $<HTMLDivElement>('images'),
+  progress: $<HTMLDivElement>('progress'), progressFill: $<HTMLDivElement>('progress-fill'), progressText: $<HTMLSpanElement>('progress-text'),
+  error: $<HTMLDivElement>('error'),
+  explain: $<HTMLElement>('explain'), cls: $<HTMLSelectElement>('class'), layer: $<HTMLSelectElement>('layer'), method: $<HTMLSelectElement>('method'),
+  colormap: $<HTMLSelectElement>('colormap'), alpha: $<HTMLInputElement>('alpha'), alphaValue: $<HTMLSpanElement>('alpha-value'),
+  overlay: $<HTMLCanvasElement>('overlay'), caption: $<HTMLElement>('caption'),
+  gradientFigure: $<HTMLElement>('gradient-figure'), gradient: $<HTMLCanvasElement>('gradient'), gradientCaption: $<HTMLElement>('gradient-caption'),
+  top5: $<HTMLOListElement>('top5'), timings: $<HTMLParagraphElement>('timings'), warnings: $<HTMLUListElement>('warnings'),
+  dlPng: $<HTMLButtonElement>('dl-png'), dlJson: $<HTMLButtonElement>('dl-json'), dlNpy: $<HTMLButtonElement>('dl-npy'),
+  gridPanel: $<HTMLElement>('grid-panel'), gridCount: $<HTMLSelectElement>('grid-count'), gridRun: $<HTMLButtonElement>('grid-run'), grid: $<HTMLDivElement>('grid'),
+  sanityPanel: $<HTMLElement>('sanity-panel'), sanitySteps: $<HTMLSelectElement>('sanity-steps'), sanityRun: $<HTMLButtonElement>('sanity-run'),
+  sanity: $<HTMLDivElement>('sanity'), sanityVerdict: $<HTMLParagraphElement>('sanity-verdict'),
+};
+
+const worker = new ModelWorker();
+
+// ---------------------------------------------------------------- progress and errors
+
+const running = new Map<number, { stage: string; done?: number; total?: number; since: number }>();
+let progressSeq = 0;
+let ticker: ReturnType<typeof setInterval> | undefined;
+
+function renderProgress(): void {
+  const last = [...running.values()].pop();
+  el.progress.hidden = !last;
+  if (!last) {
+    if (ticker) clearInterval(ticker);
+    ticker = undefined;
+    return;
+  }
+  const secs = ((performance.now() - last.since) / 1000).toFixed(1);
+  const counted = last.total !== undefined && last.done !== undefined;
+  el.progressFill.classList.toggle('indeterminate', !counted);
+  el.progressFill.style.width = counted ? `${(100 * last.done!) / Math.max(1, last.total!)}%` : '30%';
+  el.progressText.textContent = `${last.stage}${counted ? ` (${last.done}/${last.total})` : ''} — ${secs} s`;
+}
+
+/** A progress callback for one request; call the returned function's `end` when it settles. */
+function showProgress(first: string): ((p: Progress) => void) & { end: () => void } {
+  const key = ++progressSeq;
+  running.set(key, { stage: first, since: performance.now() });
+  hook.stages.push(first);
+  hook.busy++;
+  ticker ??= setInterval(renderProgress, 200);
+  renderProgress();
+  const f = ((p: Progress) => {
+    hook.stages.push(p.stage);
+    running.set(key, { ...p, since: running.get(key)?.since ?? performance.now() });
+    renderProgress();
+  }) as ((p: Progress) => void) & { end: () => void };
+  f.end = () => {
+    if (running.delete(key)) hook.busy--;
+    renderProgress();
+  };
+  return f;
+}
+
+async function task<T>(first: string, fn: (progress: (p: Progress) => void) => Promise<T>): Promise<T | undefined> {
+  const p = showProgress(first);
+  try {
+    clearError();
+    return await fn(p);
+  } catch (e) {
+    showError(e);
+    return undefined;
+  } finally {
+    p.end();
+  }
+}
+
+function showError(e: unknown): void {
+  const msg = (e as Error)?.message ?? String(e);
+  hook.errors.push(msg);
+  el.error.textContent = msg;
+  el.error.hidden = false;
+}
+
+function clearError(): void {
+  el.error.hidden = true;
+}
+
+// ---------------------------------------------------------------- drawing helpers
+
+function drawImage(canvas: HTMLCanvasElement, img: RgbImage): void {
+  canvas.width = img.width;
+  canvas.height = img.height;
+  const ctx = canvas.getContext('2d')!;
+  const id = ctx.createImageData(img.width, img.height);
+  for (let i = 0, j = 0; i < img.width * img.height; i++, j += 3) {
+    id.data[i * 4] = img.data[j]!;
+    id.data[i * 4 + 1] = img.data[j + 1]!;
+    id.data[i * 4 + 2] = img.data[j + 2]!;
+    id.data[i * 4 + 3] = 255;
+  }
+  ctx.putImageData(id, 0, 0);
+}
+
+/** The map [h, w] blended over a picture at the picture's size, as the CLI does. */
+function overlayOn(pic: RgbImage, map: Float32Array, h: number, w: number): RgbImage {
+  const m = pic.width === w && pic.height === h ? map : resizeBilinear(map, h, w, pic.height, pic.width);
+  return overlay(pic, m, { colormap: el.colormap.value, alpha: Number(el.alpha.value) });
+}
+
+function label(c: ClassScore): string {
+  return c.label ? `${c.index} '${c.label}'` : `${c.index}`;
+}
+
+function selectedImage(): (ImageInfo & { label?: string }) | undefined {
+  return state.images.find((i) => i.id === state.selected);
+}
+
+function download(name: string, bytes: Uint8Array | string, type: string): void {
+  const blob = new Blob([bytes as BlobPart], { type });
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+// ---------------------------------------------------------------- runtime, model, images
+
+/** `?threads=N` sets the wasm threads (default: all logical cores); `?backend=wasm|webgpu|auto`. */
+const query = new URLSearchParams(location.search);
+const queryThreads = Number(query.get('threads')) || undefined;
+
+async function initRuntime(backend: BackendChoice): Promise<void> {
+  const ortBase = new URL('ort/', document.baseURI).href;
+  const r = await task('starting onnxruntime-web', () => worker.call({ type: 'init', backend, ortBase, numThreads: queryThreads }));
+  if (r) showRuntime(r.info, r.ortVersion);
+}
+
+function showRuntime(i: WebRuntimeInfo, ortVersion: string): void {
+  hook.runtime = i;
+  state.runtime = `${i.backend}${i.backend === 'wasm' ? `, ${i.threads} thread${i.threads > 1 ? 's' : ''}${i.simd ? ', SIMD' : ''}` : ''}`;
+  el.gpuNote.textContent = i.backend === 'webgpu' ? ' and WebGPU' : '';
+  el.runtime.textContent = `onnxruntime-web ${ortVersion} · backend: ${state.runtime} · WebGPU ${i.webgpu ? 'available' : 'not available'} · ` +
+    (i.crossOriginIsolated ? 'cross-origin isolated (threads on)' : 'not cross-origin isolated: one thread (serve with `gradcam serve` for threads)');
+}
+
+async function loadModel(name: string, bytes: Uint8Array, extra: { name: string; bytes: Uint8Array }[] = [], labelsText?: string, description?: string): Promise<boolean> {
+  const size = parseSizeInput();
+  const r = await task(`loading ${name}`, (p) => worker.call({ type: 'loadModel', name, bytes, extra, labelsText, size }, p));
+  if (!r) return false;
+  const m = r.model;
+  state.model = m;
+  state.modelFile = { name, bytes, extra, labelsText };
+  state.analysis = undefined;
+  state.result = undefined;
+  hook.model = m;
+  const dims = m.inputDims.map((d) => d ?? '?').join('×');
+  const nClasses = m.labels ? `${m.labels.length} labelled classes` : 'no labels';
+  el.modelLine.innerHTML = '';
+  const strong = document.createElement('strong');
+  strong.textContent = name;
+  el.modelLine.append('Model: ', strong, ` — input ${m.inputName} [${dims}] ${m.layout}, ${nClasses}, ${m.layers.length} candidate layers (loaded in ${(m.loadMs / 1000).toFixed(1)} s)`);
+  const desc = description ?? m.description;
+  if (desc) {
+    const d = document.createElement('span');
+    d.className = 'desc';
+    d.textContent = desc;
+    el.modelLine.append(d);
+  }
+  if (m.normalization) el.normalize.value = m.normalization;
+  el.sizeLabel.hidden = !m.dynamicSize;
+  if (m.dynamicSize) el.size.value = `${m.size[0]}x${m.size[1]}`;
+  fillLayers(m);
+  fillMethods(m);
+  for (const w of m.warnings) showError(w);
+  el.tryIt.disabled = state.images.length === 0;
+  return true;
+}
+
+function parseSizeInput(): [number, number] | undefined {
+  const s = /^(\d+)(?:[x×,](\d+))?$/.exec(el.size.value.trim());
+  if (!s) return undefined;
+  return [Number(s[1]), Number(s[2] ?? s[1])];
+}
+
+function fillLayers(m: ModelInfo): void {
+  el.layer.innerHTML = '';
+  const auto = m.layers.find((l) => l.auto);
+  el.layer.append(new Option(`auto${auto ? ` (${auto.name})` : ''}`, 'auto'));
+  for (const l of [...m.layers].reverse()) el.layer.append(new Option(`${l.name} — ${l.op} [${l.shape.slice(1).join('×')}]`, l.name));
+}
+
+function fillMethods(m: ModelInfo): void {
+  const prev = el.method.value;
+  el.method.innerHTML = '';
+  const groups: [string, 'cam' | 'gradient'][] = [['CAM methods', 'cam'], ['Gradient methods', 'gradient']];
+  for (const [title, kind] of groups) {
+    const g = document.createElement('optgroup');
+    g.label = title;
+    for (const x of m.methods.filter((y) => y.kind === kind)) {
+      const o = new Option(x.name, x.name);
+      o.title = x.description;
+      g.append(o);
+    }
+    el.method.append(g);
+  }
+  el.method.value = m.methods.some((x) => x.name === prev) ? prev : 'gradcam';
+}
+
+async function addImage(name: string, bytes: Uint8Array, mime: string, label?: string): Promise<string | undefined> {
+  const id = `img${state.images.length + 1}-${Math.random().toString(36).slice(2, 8)}`;
+  const r = await task(`reading ${name}`, () => worker.call({ type: 'addImage', id, name, bytes, mime }));
+  if (!r) return undefined;
+  state.images.push({ ...r.image, label });
+  const b = document.createElement('button');
+  b.className = 'thumb';
+  b.dataset.id = id;
+  b.title = `${name} (${r.image.width}×${r.image.height})${label ? ` — true class: ${label}` : ''}`;
+  const c = document.createElement('canvas');
+  drawImage(c, r.image.display);
+  const cap = document.createElement('span');
+  cap.textContent = name;
+  b.append(c, cap);
+  b.onclick = () => void selectImage(id);
+  el.images.append(b);
+  el.tryIt.disabled = !state.model;
+  return id;
+}
+
+async function selectImage(id: string): Promise<void> {
+  state.selected = id;
+  for (const b of el.images.querySelectorAll<HTMLButtonElement>('.thumb')) b.classList.toggle('selected', b.dataset.id === id);
+  await analyzeAndExplain();
+}
+
+async function analyzeAndExplain(): Promise<void> {
+  if (!state.model || !state.selected) return;
+  const imageId = state.selected;
+  const r = await task('running the model', (p) => worker.call({ type: 'analyze', imageId, normalize: el.normalize.value }, p));
+  if (!r || state.selected !== imageId) return;
+  state.analysis = r.analysis;
+  hook.analysis = r.analysis;
+  fillClasses(r.analysis);
+  el.explain.hidden = false;
+  el.gridPanel.hidden = false;
+  el.sanityPanel.hidden = false;
+  hook.grid = undefined;
+  hook.sanity = undefined;
+  drawGrid();
+  drawSanity();
+  await explain();
+}
+
+function fillClasses(a: Analysis): void {
+  el.cls.innerHTML = '';
+  el.cls.append(new Option(`top (predicted: ${label(a.predicted)})`, 'top'));
+  for (const c of a.top) el.cls.append(new Option(`${label(c)} — p=${c.probability.toFixed(3)}`, String(c.index)));
+  const labels = state.model?.labels;
+  if (a.numClasses <= 1000) {
+    const g = document.createElement('optgroup');
+    g.label = 'all classes';
+    for (let k = 0; k < a.numClasses; k++) g.append(new Option(labels?.[k] ? `${k} '${labels[k]}'` : String(k), `all:${k}`));
+    el.cls.append(g);
+  }
+  el.top5.innerHTML = '';
+  for (const c of a.top) {
+    const li = document.createElement('li');
+    li.dataset.index = String(c.index);
+    const name = document.createElement('span');
+    name.textContent = label(c);
+    const p = document.createElement('span');
+    p.className = 'p';
+    p.textContent = c.probability.toFixed(3);
+    const bar = document.createElement('div');
+    bar.className = 'barline';
+    const fill = document.createElement('div');
+    fill.style.width = `${(100 * c.probability).toFixed(1)}%`;
+    bar.append(fill);
+    li.append(name, p, bar);
+    li.title = `logit ${c.logit.toFixed(4)}`;
+    li.onclick = () => { el.cls.value = String(c.index); void explain(); };
+    el.top5.append(li);
+  }
+}
+
+function chosenClass(): number | 'top' {
+  const v = el.cls.value.replace(/^all:/, '');
+  return v === 'top' || v === '' ? 'top' : Number(v);
+}
+
+async function explain(): Promise<void> {
+  if (!state.model || !state.selected || !state.analysis) return;
+  const seq = ++state.explainSeq;
+  const params = { imageId: state.selected, classIndex: chosenClass(), layer: el.layer.value || 'auto', method: el.method.value || 'gradcam' };
+  const r = await task(`${params.method}`, (p) => worker.call({ type: 'explain', params, normalize: el.normalize.value }, p));
+  if (!r || seq !== state.explainSeq) return;
+  state.result = r.result;
+  const img = selectedImage()!;
+  hook.last = { imageName: img.name, method: r.result.method, layer: r.result.layer, classIndex: r.result.target.index, width: r.result.width, height: r.result.height, map: r.result.map, kind: r.result.kind, gradient: r.result.gradient };
+  for (const li of el.top5.querySelectorAll('li')) li.classList.toggle('chosen', Number(li.dataset.index) === r.result.target.index);
+  drawResult();
+}
+
+function drawResult(): void {
+  const r = state.result;
+  const img = selectedImage();
+  if (!r || !img) return;
+  el.alphaValue.textContent = Number(el.alpha.value).toFixed(2);
+  drawImage(el.overlay, overlayOn(img.display, r.map, r.height, r.width));
+  const camName = r.kind === 'gradient' ? 'gradcam' : r.method;
+  const pred = r.target.index === r.predicted.index ? 'the predicted class' : `predicted: ${label(r.predicted)} p=${r.predicted.probability.toFixed(3)}`;
+  el.caption.textContent = `${camName} at ${r.layer}: class ${label(r.target)} p=${r.target.probability.toFixed(3)} (${pred})`;
+  el.gradientFigure.hidden = r.kind !== 'gradient';
+  if (r.kind === 'gradient' && r.gradientPicture) {
+    const g = r.gradientPicture;
+    drawImage(el.gradient, resizeRgb(g, img.display.width, img.display.height));
+    el.gradientCaption.textContent = `${r.method}: ${state.model?.methods.find((m) => m.name === r.method)?.description ?? ''}`;
+  }
+  const t = r.timings;
+  el.timings.textContent = `${state.runtime}: ${Object.entries(t).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')}`;
+  el.warnings.innerHTML = '';
+  for (const w of r.warnings) {
+    const li = document.createElement('li');
+    li.textContent = w;
+    el.warnings.append(li);
+  }
+}
+
+// ---------------------------------------------------------------- downloads
+
+function stem(): string {
+  return (selectedImage()?.name ?? 'image').replace(/\.[^.]+$/, '');
+}
+
+function pngBytes(): Uint8Array | undefined {
+  const r = state.result;
+  const img = selectedImage();
+  if (!r || !img) return undefined;
+  const ov = overlayOn(img.display, r.map, r.height, r.width);
+  const scale = Math.max(1, Math.floor(ov.width / 320));
+  const head = `${r.kind === 'gradient' ? 'gradcam' : r.method}: ${label(r.target)} p=${r.target.probability.toFixed(3)}`;
+  const pred = r.target.index === r.predicted.index ? '(the predicted class)' : `predicted: ${label(r.predicted)} p=${r.predicted.probability.toFixed(3)}`;
+  if (r.kind === 'gradient' && r.gradientPicture) {
+    const g = resizeRgb(r.gradientPicture, ov.width, ov.height);
+    return encodePng(montage([[ov, g]], { labels: [[`${head}\n${pred}`, r.method]], pad: 2 * scale, textScale: scale }));
+  }
+  return encodePng(montage([[ov]], { labels: [[`${head}\n${pred}`]], pad: 2 * scale, textScale: scale }));
+}
+
+function resultJson(): string | undefined {
+  const r = state.result;
+  const a = state.analysis;
+  if (!r || !a) return undefined;
+  const cls = (c: ClassScore) => ({ index: c.index, label: c.label ?? null, logit: c.logit, probability: c.probability });
+  let raw;
+  if (r.raw) {
+    let lo = Infinity, hi = -Infinity;
+    for (const v of r.raw) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    raw = { shape: [r.rawHeight, r.rawWidth], min: lo, max: hi };
+  }
+  return `${JSON.stringify({
+    input: selectedImage()?.name, model: state.model?.name, method: r.method, layer: r.layer,
+    class: cls(r.target), predicted: cls(r.predicted), explained_is_predicted: r.target.index === r.predicted.index,
+    top5: a.top.map(cls), input_size: [r.height, r.width], raw_map: raw, normalization: el.normalize.value,
+    colormap: el.colormap.value, alpha: Number(el.alpha.value), runtime: hook.runtime,
+    timings_ms: Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v * 100) / 100])),
+    warnings: r.warnings, made_by: 'gradcam web app (in the browser; nothing uploaded)',
+  }, null, 2)}\n`;
+}
+
+el.dlPng.onclick = () => { const b = pngBytes(); if (b) download(`${stem()}.${state.result!.method}.png`, b, 'image/png'); };
+el.dlJson.onclick = () => { const j = resultJson(); if (j) download(`${stem()}.${state.result!.method}.json`, j, 'application/json'); };
+el.dlNpy.onclick = () => { const r = state.result; if (r) download(`${stem()}.${r.method}.npy`, writeNpy(r.map, [r.height, r.width]), 'application/octet-stream'); };
+
+// ---------------------------------------------------------------- layer grid and sanity check
+
+function gridLayers(): string[] {
+  const m = state.model!;
+  const all = m.layers.map((l) => l.name);
+  const v = el.gridCount.value;
+  const n = v === 'all' ? all.length : Math.min(Number(v), all.length);
+  if (n >= all.length) return all;
+  // evenly spaced, ending with the automatic layer (or the last candidate)
+  const autoIdx = Math.max(0, m.layers.findIndex((l) => l.auto));
+  const end = autoIdx > 0 ? autoIdx : all.length - 1;
+  const picks = new Set<number>();
+  for (let i = 0; i < n; i++) picks.add(Math.round((end * i) / Math.max(1, n - 1)));
+  return [...picks].sort((a, b) => a - b).map((i) => all[i]!);
+}
+
+function mapFigure(map: Float32Array, h: number, w: number, text: string, onPicture = true): HTMLElement {
+  const fig = document.createElement('figure');
+  const c = document.createElement('canvas');
+  const img = selectedImage();
+  drawImage(c, onPicture && img ? overlayOn(img.display, map, h, w) : heatmapImage(map, w, h, el.colormap.value));
+  const cap = document.createElement('figcaption');
+  cap.textContent = text;
+  fig.append(c, cap);
+  return fig;
+}
+
+function drawGrid(): void {
+  const g = hook.grid;
+  el.grid.innerHTML = '';
+  if (!g || g.imageId !== state.selected) return;
+  for (const c of g.cells) el.grid.append(mapFigure(c.map, g.height, g.width, `${c.layer} (${c.op}, ${c.shape.slice(1).join('×')})${c.empty ? ' — all zero' : ''}`));
+}
+
+function drawSanity(): void {
+  const s = hook.sanity;
+  el.sanity.innerHTML = '';
+  el.sanityVerdict.textContent = '';
+  if (!s || s.imageId !== state.selected) return;
+  el.sanity.append(mapFigure(s.original, s.height, s.width, `trained weights (${s.method}, class ${s.classIndex})`));
+  for (const st of s.steps) el.sanity.append(mapFigure(st.map, s.height, s.width, `${st.label}: rank corr. ${st.spearman.toFixed(2)}, mean |Δ| ${st.meanAbsDiff.toFixed(3)} — ${st.randomised[st.randomised.length - 1]}`));
+  el.sanityVerdict.textContent = s.verdict;
+}
+
+el.gridRun.onclick = async () => {
+  if (!state.model || !state.selected) return;
+  const layers = gridLayers();
+  const r = await task('layer comparison', (p) => worker.call({ type: 'grid', imageId: state.selected!, classIndex: chosenClass(), method: el.method.value, layers, normalize: el.normalize.value }, p));
+  if (!r) return;
+  hook.grid = r.grid;
+  drawGrid();
+};
+
+el.sanityRun.onclick = async () => {
+  if (!state.model || !state.selected) return;
+  const params = { imageId: state.selected, classIndex: chosenClass(), layer: el.layer.value || 'auto', method: el.method.value || 'gradcam' };
+  const r = await task('sanity check', (p) => worker.call({ type: 'sanity', params, steps: Number(el.sanitySteps.value), normalize: el.normalize.value }, p));
+  if (!r) return;
+  hook.sanity = r.sanity;
+  drawSanity();
+};
+
+// ---------------------------------------------------------------- inputs
+
+const IMAGE_EXT = /\.(png|jpe?g|webp|gif|bmp|avif)$/i;
+
+async function takeFiles(files: File[]): Promise<void> {
+  const modelFile = files.find((f) => /\.onnx$/i.test(f.name));
+  const labelsFile = files.find((f) => /\.(txt|json)$/i.test(f.name));
+  const imageFiles = files.filter((f) => f.type.startsWith('image/') || IMAGE_EXT.test(f.name));
+  const extraFiles = files.filter((f) => f !== modelFile && f !== labelsFile && !imageFiles.includes(f));
+  if (modelFile) {
+    const labels = labelsFile ? await labelsFile.text() : undefined;
+    const extra = await Promise.all(extraFiles.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })));
+    const ok = await loadModel(modelFile.name, new Uint8Array(await modelFile.arrayBuffer()), extra, labels, '');
+    if (!ok) return;
+  } else if (labelsFile && state.modelFile) {
+    const f = state.modelFile;
+    await loadModel(f.name, f.bytes, f.extra, await labelsFile.text());
+  }
+  let firstNew: string | undefined;
+  for (const f of imageFiles) {
+    const id = await addImage(f.name, new Uint8Array(await f.arrayBuffer()), f.type);
+    firstNew ??= id;
+  }
+  if (firstNew) await selectImage(firstNew);
+  else if (modelFile && state.selected) await analyzeAndExplain();
+}
+
+el.files.onchange = () => {
+  const files = [...(el.files.files ?? [])];
+  el.files.value = '';
+  void takeFiles(files);
+};
+el.drop.addEventListener('dragover', (e) => { e.preventDefault(); el.drop.classList.add('over'); });
+el.drop.addEventListener('dragleave', () => el.drop.classList.remove('over'));
+el.drop.addEventListener('drop', (e) => {
+  e.preventDefault();
+  el.drop.classList.remove('over');
+  void takeFiles([...(e.dataTransfer?.files ?? [])]);
+});
+// dropping anywhere else must not navigate away from the page
+window.addEventListener('dragover', (e) => e.preventDefault());
+window.addEventListener('drop', (e) => e.preventDefault());
+
+el.tryIt.onclick = () => {
+  const first = state.images[0];
+  if (first) void selectImage(first.id);
+};
+el.cls.onchange = () => void explain();
+el.layer.onchange = () => void explain();
+el.method.onchange = () => void explain();
+el.colormap.onchange = () => { drawResult(); drawGrid(); drawSanity(); };
+el.alpha.oninput = () => drawResult();
+el.alpha.onchange = () => { drawGrid(); drawSanity(); };
+el.normalize.onchange = () => void analyzeAndExplain();
+el.size.onchange = async () => {
+  const f = state.modelFile;
+  if (f && (await loadModel(f.name, f.bytes, f.extra, f.labelsText))) await analyzeAndExplain();
+};
+el.backend.onchange = async () => {
+  await initRuntime(el.backend.value as BackendChoice);
+  if (state.selected) await analyzeAndExplain();
+};
+
+// ---------------------------------------------------------------- start: runtime, demo model and examples
+
+async function start(): Promise<void> {
+  const qb = query.get('backend');
+  if (qb === 'wasm' || qb === 'webgpu' || qb === 'auto') el.backend.value = qb;
+  await initRuntime(el.backend.value as BackendChoice);
+  try {
+    const manifest = (await (await fetch(new URL('demo/manifest.json', document.baseURI))).json()) as Manifest;
+    if (manifest.model) {
+      const bytes = new Uint8Array(await (await fetch(new URL(manifest.model, document.baseURI))).arrayBuffer());
+      await loadModel(manifest.name, bytes, [], undefined, 'The bundled demo model: a small CNN that finds the clothing item (Fashion-MNIST classes) pasted on a photo. Try an example, or drop your own model and images.');
+    } else {
+      el.modelLine.textContent = 'No demo model is bundled: drop an ONNX model.';
+    }
+    for (const ex of manifest.examples) {
+      const bytes = new Uint8Array(await (await fetch(new URL(ex.file, document.baseURI))).arrayBuffer());
+      await addImage(ex.file.split('/').pop()!, bytes, 'image/png', ex.label);
+    }
+  } catch (e) {
+    el.modelLine.textContent = 'No demo files found: drop an ONNX model and images.';
+    void e;
+  }
+  el.tryIt.disabled = !(state.model && state.images.length);
+  hook.ready = true;
+}
+
+void start();

@@ -1,0 +1,181 @@
+/** Messages between the page (main.ts) and the model worker (worker.ts). */
+import type { ClassScore, LayerInfo } from '../src/explainer.js';
+import type { RgbImage } from '../src/image/types.js';
+import type { WebRuntimeInfo } from '../src/runtime/web.js';
+
+export type BackendChoice = 'auto' | 'wasm' | 'webgpu';
+
+export interface MethodInfo {
+  name: string;
+  description: string;
+  /** 'cam': a CAM_METHODS entry (map from a layer); 'gradient': a pixel-level method from the input gradient. */
+  kind: 'cam' | 'gradient';
+}
+
+export interface ModelInfo {
+  name: string;
+  inputName: string;
+  inputDims: (number | string | null)[];
+  layout: 'NCHW' | 'NHWC';
+  channels: number;
+  /** The input size used ([H, W]): the model's own, or the one chosen for a dynamic model. */
+  size: [number, number];
+  dynamicSize: boolean;
+  labels?: string[];
+  /** The model's `description` metadata, if any. */
+  description?: string;
+  /** A normalisation preset named by the model's `normalization` metadata, if any. */
+  normalization?: string;
+  layers: LayerInfo[];
+  methods: MethodInfo[];
+  loadMs: number;
+  warnings: string[];
+}
+
+export interface ImageInfo {
+  id: string;
+  name: string;
+  width: number;
+  height: number;
+  /** The picture at display size (long side 256..768 px), for overlays on the page. */
+  display: RgbImage;
+}
+
+export interface Analysis {
+  imageId: string;
+  numClasses: number;
+  top: ClassScore[];
+  predicted: ClassScore;
+  runMs: number;
+  compileMs: number;
+  sessionMs: number;
+}
+
+export interface ExplainParams {
+  imageId: string;
+  /** A class index, or 'top'. */
+  classIndex: number | 'top';
+  /** A tensor name, or 'auto'. */
+  layer: string;
+  method: string;
+  rectifierOps?: 'all' | 'relu';
+}
+
+export interface ExplainOutput {
+  params: ExplainParams;
+  method: string;
+  kind: 'cam' | 'gradient';
+  layer: string;
+  target: ClassScore;
+  predicted: ClassScore;
+  /** The (Grad-)CAM map [H, W] in [0, 1] at the model's input resolution. */
+  map: Float32Array;
+  height: number;
+  width: number;
+  /** The raw map before ReLU and scaling, [rawHeight, rawWidth] (CAM methods). */
+  raw?: Float32Array;
+  rawHeight?: number;
+  rawWidth?: number;
+  /** Gradient methods: the deprocessed gradient picture (what guided backprop etc. show). */
+  gradientPicture?: RgbImage;
+  /** Gradient methods: the gradient [H, W, C], channels last. */
+  gradient?: Float32Array;
+  channels?: number;
+  warnings: string[];
+  timings: Record<string, number>;
+}
+
+export interface GridCell {
+  layer: string;
+  op: string;
+  shape: number[];
+  map: Float32Array;
+  empty: boolean;
+}
+
+export interface GridOutput {
+  imageId: string;
+  method: string;
+  target: ClassScore;
+  height: number;
+  width: number;
+  cells: GridCell[];
+  runMs: number;
+}
+
+export interface SanityStep {
+  /** What was randomised, e.g. "top 2 layers (logits, fc1)". */
+  label: string;
+  randomised: string[];
+  map: Float32Array;
+  /** Spearman rank correlation with the original map (1 = unchanged). */
+  spearman: number;
+  /** Mean absolute difference from the original map. */
+  meanAbsDiff: number;
+}
+
+export interface SanityOutput {
+  imageId: string;
+  method: string;
+  layer: string;
+  classIndex: number;
+  height: number;
+  width: number;
+  original: Float32Array;
+  steps: SanityStep[];
+  /** A plain verdict: does the map depend on the weights? */
+  verdict: string;
+}
+
+export interface BenchOutput {
+  model: string;
+  backend: string;
+  threads: number;
+  dims: number[];
+  layer: string;
+  firstMs: { compile: number; session: number; run: number; total: number };
+  /** Whole explain() calls (model run + CAM arithmetic). */
+  runsMs: number[];
+  /** The onnxruntime session.run part of each. */
+  sessionRunsMs: number[];
+}
+
+export type Request =
+  | { type: 'init'; backend: BackendChoice; ortBase: string; numThreads?: number }
+  | { type: 'loadModel'; name: string; bytes: Uint8Array; extra?: { name: string; bytes: Uint8Array }[]; labelsText?: string; size?: [number, number] }
+  | { type: 'addImage'; id: string; name: string; bytes: Uint8Array; mime: string }
+  | { type: 'removeImage'; id: string }
+  | { type: 'analyze'; imageId: string; normalize: string }
+  | { type: 'explain'; params: ExplainParams; normalize: string }
+  | { type: 'grid'; imageId: string; classIndex: number | 'top'; method: string; layers: string[]; normalize: string }
+  | { type: 'sanity'; params: ExplainParams; steps: number; normalize: string }
+  | { type: 'bench'; iterations: number; seed: number };
+
+export type Reply =
+  | { type: 'init'; info: WebRuntimeInfo; ortVersion: string }
+  | { type: 'loadModel'; model: ModelInfo }
+  | { type: 'addImage'; image: ImageInfo }
+  | { type: 'removeImage' }
+  | { type: 'analyze'; analysis: Analysis }
+  | { type: 'explain'; result: ExplainOutput }
+  | { type: 'grid'; grid: GridOutput }
+  | { type: 'sanity'; sanity: SanityOutput }
+  | { type: 'bench'; bench: BenchOutput };
+
+/** Page → worker: a request with an id. */
+export interface RequestEnvelope { id: number; req: Request }
+
+/** Worker → page: the reply, an error, or progress for a long step. */
+export type WorkerMessage =
+  | { id: number; ok: true; reply: Reply }
+  | { id: number; ok: false; error: string; name: string }
+  | { id: number; progress: Progress }
+  /** The runtime changed by itself (WebGPU failed, so the worker went back to wasm). */
+  | { id: number; runtime: WebRuntimeInfo; ortVersion: string; note: string };
+
+export interface Progress {
+  stage: string;
+  /** Steps done and total, when countable (else an indeterminate bar). */
+  done?: number;
+  total?: number;
+}
