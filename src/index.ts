@@ -13,3 +13,5 @@ export { decodeModel, encodeModel, ModelError } from './onnx/model.js';
 export type { ModelProto } from './onnx/model.js';
 export type { Session, SessionFactory, SessionOptions } from './runtime/session.js';
 export * from './image/index.js';
+export * from './metrics/index.js';
+export * from './sanity/index.js';

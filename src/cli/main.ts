@@ -1,6 +1,8 @@
 /** The `gradcam` command line. */
 import { runExplain } from './explain.js';
 import { runLayers } from './layers.js';
+import { runSanity } from './sanity.js';
+import { runEvaluate } from './evaluate.js';
 import { CliError, printError } from './common.js';
 
 const USAGE = `gradcam — Grad-CAM for any ONNX image model
@@ -9,6 +11,8 @@ Usage:
   gradcam explain <images|.npy...> --model FILE [options]   explain images, write overlays and maps
   gradcam layers --model FILE [--size HxW]                  list candidate layers (auto choice marked)
   gradcam methods                                           list the explanation methods
+  gradcam sanity <image...> --model FILE [options]          model-randomisation sanity check of the methods
+  gradcam evaluate <images|dir> --model FILE [options]      faithfulness and localisation metrics per method
   gradcam help [command]
 
 Run 'gradcam help explain' for the explain options.`;
@@ -19,6 +23,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (cmd) {
       case 'explain': return await runExplain(rest);
       case 'layers': return await runLayers(rest);
+      case 'sanity': return await runSanity(rest);
+      case 'evaluate': return await runEvaluate(rest);
       case 'methods': {
         const { CAM_METHODS } = await import('../cam/index.js');
         const { GRADIENT_METHODS } = await import('../cam/guided.js');
@@ -29,6 +35,8 @@ export async function main(argv: string[]): Promise<number> {
       case undefined: case 'help': case '--help': case '-h': {
         if (rest[0] === 'explain') return await runExplain(['--help']);
         if (rest[0] === 'layers') return await runLayers(['--help']);
+        if (rest[0] === 'sanity') return await runSanity(['--help']);
+        if (rest[0] === 'evaluate') return await runEvaluate(['--help']);
         console.log(USAGE);
         return cmd === undefined ? 2 : 0;
       }
@@ -37,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       default:
-        throw new CliError(`unknown command '${cmd}'; commands: explain, layers, methods, help`);
+        throw new CliError(`unknown command '${cmd}'; commands: explain, layers, methods, sanity, evaluate, help`);
     }
   } catch (e) {
     printError(e);
