@@ -16,6 +16,7 @@ import { boxIoU, boxMask, energyPointing, localisation, maskIoU, pointingGame, l
 import { parseAnnotations, findAnnotation, groundTruthFor, cocoCountsFromString } from '../src/metrics/annotations.js';
 import { methodMaps } from '../src/metrics/maps.js';
 import { Explainer } from '../src/explainer.js';
+import { decodeModel, encodeModel } from '../src/onnx/model.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { runEvaluate } from '../src/cli/evaluate.js';
 import { FIXTURES, loadArray, modelBytes } from './helpers/fixtures.js';
@@ -233,6 +234,29 @@ describe('faithfulness', () => {
   describe('on a real model (plain forward session, batched)', () => {
     const ex = Explainer.fromBytes(modelBytes('resnet_like'), { createSession: createNodeSession });
     after(() => ex.release());
+    it('models with a fixed batch size of 1: maps and forward runs one image at a time', async () => {
+      const m = decodeModel(modelBytes('resnet_like'));
+      for (const io of [m.graph.input[0]!, m.graph.output[0]!]) io.type!.tensor_type!.shape!.dim![0] = { dim_value: 1 };
+      const fixed = Explainer.fromBytes(encodeModel(m), { createSession: createNodeSession });
+      try {
+        const input = loadArray('resnet_like', 'input.npy');
+        const a = await methodMaps(fixed, input.data, input.shape, 'gradcam', { classes: [3, 7] });
+        const b = await methodMaps(ex, input.data, input.shape, 'gradcam', { classes: [3, 7] });
+        assert.equal(a.length, 2);
+        a.forEach((x, i) => assert.ok(x.display.every((v, p) => Math.abs(v - b[i]!.display[p]!) < 1e-5)));
+        const fwd = await plainForward(fixed, createNodeSession);
+        try {
+          assert.equal(fwd.batchSize, 1);
+          const logits = await fwd.forward(input.data, input.shape);
+          assert.equal(logits.length, 20);
+        } finally {
+          await fwd.release();
+        }
+      } finally {
+        await fixed.release();
+      }
+    });
+
     it('deletion starts at the model probability and ends near the substrate; insertion ends at it', async () => {
       const input = loadArray('resnet_like', 'input.npy');
       const one = input.data.slice(0, input.data.length / 2);

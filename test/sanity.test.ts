@@ -160,7 +160,7 @@ describe('gradcam sanity (CLI)', () => {
 
   it('sanity writes sanity.json, the montage, the curves and prints verdicts', () => {
     const out = path.join(tmp, 'sanity');
-    const r = run('sanity', npy, '--model', model, '--methods', 'gradcam,saliency', '--layers', '2', '--mode', 'cascading', '--out', out, '--quiet');
+    const r = run('sanity', npy, '--model', model, '--methods', 'gradcam,saliency', '--layers', '2', '--mode', 'cascading', '--montage-stages', '0,2', '--out', out, '--quiet');
     assert.equal(r.status, 0, r.stderr);
     const table = JSON.parse(fs.readFileSync(path.join(out, 'sanity.json'), 'utf8'));
     assert.deepEqual(Object.keys(table), ['gradcam', 'saliency']);
@@ -169,7 +169,7 @@ describe('gradcam sanity (CLI)', () => {
     assert.equal(meta.verdicts.length, 2);
     assert.equal(meta.layers[0].name, '/fc/Gemm');
     const png = decodePng(new Uint8Array(fs.readFileSync(path.join(out, 'sanity.input_0.cascading.png'))));
-    assert.ok(png.width > 300);
+    assert.ok(png.width > 2 * 96 && png.width < 3 * 150, `two columns: ${png.width}`);
     assert.ok(fs.readFileSync(path.join(out, 'sanity.curves.svg'), 'utf8').startsWith('<svg'));
     assert.match(r.stdout, /^gradcam: (PASS|FAIL)/m);
     assert.match(r.stdout, /^saliency: (PASS|FAIL)/m);
@@ -180,5 +180,6 @@ describe('gradcam sanity (CLI)', () => {
     await assert.rejects(runSanity([npy, '--model', model, '--mode', 'sideways']), /--mode must be cascading, independent or both/);
     await assert.rejects(runSanity([npy, '--model', model, '--init', 'zeros']), /--init must be one of own, he/);
     await assert.rejects(runSanity([npy]), /--model FILE is required/);
+    await assert.rejects(runSanity([npy, '--model', model, '--layers', '2', '--montage-stages', '0,3']), /stage 3 does not exist; the model has 2 stages/);
   });
 });

@@ -4,11 +4,11 @@ import { loadExplainer } from '../node.js';
 import { createNodeSession } from '../runtime/node.js';
 import { encodePng } from '../image/png.js';
 import { DEFAULT_SANITY_METHODS, DEFAULT_THRESHOLD, SANITY_MODES, sanityCheck, type SanityMode, type SanityResult } from '../sanity/check.js';
-import { INIT_KINDS, shortLayerName, type InitKind } from '../sanity/randomize.js';
+import { INIT_KINDS, parameterizedLayers, shortLayerName, type InitKind } from '../sanity/randomize.js';
 import { sanityCurvesSvg, sanityMontage } from '../sanity/render.js';
 import { methodNames, checkMethod } from '../metrics/maps.js';
 import type { ClassChoice } from '../explainer.js';
-import { CliError, parse, parseSize } from './common.js';
+import { CliError, parse, parseNumbers, parseSize } from './common.js';
 import { expandInputs, loadInputs, normalizeOptions, parseFloatOption, parseIntOption, ProgressBar, stems, writeOutputs } from './inputs.js';
 
 export const SANITY_USAGE = `Usage: gradcam sanity <images|.npy|folder...> --model FILE [options]
@@ -36,6 +36,7 @@ Options:
   --layer NAME         the CAM layer (default auto, fixed for every stage)
   --output NAME        the model output to explain (default: the first)
   --guided-ops SET     all | relu (see gradcam explain)
+  --montage-stages L   the stages the montages show, e.g. 0,1,2,6,12,18 (default: all)
   --out DIR            output folder (default gradcam-sanity)
   --labels FILE, --size H[xW], --normalize NAME, --mean a,b,c, --std a,b,c   as for gradcam explain
   --quiet              no progress bar
@@ -49,7 +50,7 @@ export async function runSanity(args: string[]): Promise<number> {
   const { values: o, positionals } = parse(args, {
     model: { type: 'string' }, methods: { type: 'string' }, mode: { type: 'string', default: 'both' }, init: { type: 'string', default: 'own' },
     seed: { type: 'string', default: '0' }, layers: { type: 'string' }, threshold: { type: 'string' }, class: { type: 'string', default: 'top' },
-    layer: { type: 'string', default: 'auto' }, output: { type: 'string' }, 'guided-ops': { type: 'string', default: 'all' }, out: { type: 'string', default: 'gradcam-sanity' },
+    layer: { type: 'string', default: 'auto' }, output: { type: 'string' }, 'guided-ops': { type: 'string', default: 'all' }, out: { type: 'string', default: 'gradcam-sanity' }, 'montage-stages': { type: 'string' },
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
     quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, SANITY_USAGE);
@@ -70,6 +71,8 @@ export async function runSanity(args: string[]): Promise<number> {
   const seed = parseIntOption('--seed', o.seed, 0)!;
   const maxLayers = parseIntOption('--layers', o.layers, 1);
   const threshold = parseFloatOption('--threshold', o.threshold, -1, 1) ?? DEFAULT_THRESHOLD;
+  const montageStages = parseNumbers('--montage-stages', o['montage-stages']);
+  if (montageStages?.some((k) => !Number.isInteger(k) || k < 0)) throw new CliError(`--montage-stages must be stage numbers (0 = the trained model), got '${o['montage-stages']}'`);
   const norm = normalizeOptions(o);
   const classChoice: ClassChoice = o.class === 'top' ? 'top' : /^\d+$/.test(o.class!) ? Number(o.class) : o.class!;
 
@@ -83,6 +86,9 @@ export async function runSanity(args: string[]): Promise<number> {
     const data = new Float32Array(per * inputs.length);
     inputs.forEach((inp, i) => data.set(inp.tensor, i * per));
     const dims = [inputs.length, ...dims0.slice(1)];
+    const numLayers = Math.min(parameterizedLayers(explainer.model, o.output).length, maxLayers ?? Infinity);
+    const beyond = montageStages?.find((k) => k > numLayers);
+    if (beyond !== undefined) throw new CliError(`--montage-stages: stage ${beyond} does not exist; the model has ${numLayers} stages to randomise (0 = the trained model)`);
     const bar = new ProgressBar(1, o.quiet);
     const pictures = inputs.every((i) => i.picture) ? inputs.map((i) => i.picture!) : undefined;
     const t0 = performance.now();
@@ -105,7 +111,7 @@ export async function runSanity(args: string[]): Promise<number> {
     files.push({ name: 'sanity.meta.json', bytes: `${JSON.stringify(meta, null, 2)}\n` });
     files.push({ name: 'sanity.curves.svg', bytes: sanityCurvesSvg(r, `Randomisation test: ${path.basename(o.model)}, ${inputs.length} input(s), init '${r.init}', seed ${r.seed}`) });
     inputs.forEach((inp, i) => {
-      for (const mode of modes) files.push({ name: `sanity.${names[i]}.${mode}.png`, bytes: encodePng(sanityMontage(r, i, mode, { picture: inp.picture })) });
+      for (const mode of modes) files.push({ name: `sanity.${names[i]}.${mode}.png`, bytes: encodePng(sanityMontage(r, i, mode, { picture: inp.picture, stages: montageStages })) });
     });
     const written = await writeOutputs(o.out!, files);
     console.log(formatTable(r));

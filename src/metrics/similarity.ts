@@ -145,12 +145,13 @@ export interface HogOptions {
  * Histogram-of-oriented-gradients features (Dalal & Triggs 2005) as scikit-image's `hog` computes them
  * by default: central-difference gradients (zero on the border), unsigned orientations in 9 bins,
  * magnitude-weighted hard binning averaged per cell, overlapping 3×3-cell blocks with L2-Hys
- * normalisation (clip at 0.2). Cells are 8×8 pixels, or ⌊min(H, W) / 3⌋ for maps smaller than 24 px.
+ * normalisation (clip at 0.2). Cells are 8×8 pixels, or ⌊min(H, W) / 3⌋ for maps smaller than 24 px
+ * (and blocks shrink for maps under 3 px).
  */
 export function hog(img: ArrayLike<number>, height: number, width: number, opts: HogOptions = {}): Float64Array {
   if (img.length !== height * width) throw new RangeError(`hog: map has ${img.length} values, expected ${height}×${width}`);
   const nb = opts.orientations ?? 9;
-  const block = opts.block ?? 3;
+  const block = Math.max(1, Math.min(opts.block ?? 3, height, width));
   const cell = opts.cell ?? Math.max(1, Math.min(8, Math.floor(Math.min(height, width) / block)));
   const cy = Math.floor(height / cell);
   const cx = Math.floor(width / cell);

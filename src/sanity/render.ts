@@ -26,6 +26,8 @@ export interface MontageRenderOptions {
   picture?: RgbImage;
   /** Tiles are enlarged (nearest) to at least this width (default 128). */
   minTile?: number;
+  /** The stages to show (stage numbers; 0 = the trained model). Default: all. */
+  stages?: readonly number[];
 }
 
 /**
@@ -35,7 +37,9 @@ export interface MontageRenderOptions {
  * the input and its Sobel edge map.
  */
 export function sanityMontage(r: SanityResult, image: number, mode: SanityMode, opts: MontageRenderOptions = {}): RgbImage {
-  const columns = [null, ...r.stages.filter((s) => s.mode === mode && s.stage > 0)];
+  const show = (k: number) => !opts.stages || opts.stages.includes(k);
+  const columns = [...(show(0) ? [null] : []), ...r.stages.filter((s) => s.mode === mode && s.stage > 0 && show(s.stage))];
+  if (columns.length === 0) throw new RangeError(`sanityMontage: none of the stages ${opts.stages?.join(', ')} exists (1 to ${r.layers.length})`);
   const m0 = r.original[r.methods[0]!]![image]!;
   const { width: w, height: h } = m0;
   const f = Math.max(1, Math.ceil((opts.minTile ?? 128) / w));
@@ -63,7 +67,7 @@ export function sanityMontage(r: SanityResult, image: number, mode: SanityMode, 
     const row: RgbImage[] = [];
     const lab: string[] = [];
     if (pic) { row.push(enlarge(pic, f)); lab.push('input'); }
-    if (edges) for (let c = pic ? 1 : 0; c < columns.length; c++) { row.push(enlarge(grayscaleImage(edges, w, h), f)); lab.push('Sobel edges\n(reference)'); }
+    if (edges) for (let c = pic ? 1 : 0; c < Math.max(columns.length, 2); c++) { row.push(enlarge(grayscaleImage(edges, w, h), f)); lab.push('Sobel edges\n(reference)'); }
     tiles.push(row);
     labels.push(lab);
   }
