@@ -43,6 +43,7 @@ Options:
   --model FILE             ONNX model (required)
   --methods a,b,c          default gradcam; any of: ${methodNames().join(', ')}
   --metrics a,b,c          default: all (${METRICS.join(', ')}); localisation needs --annotations
+  (a folder stands for its image files, sorted by name; files named *_mask.* are skipped)
   --annotations FILE       boxes or masks: gradcam/demo JSON ({images: [{file, class, box, mask_rle}]})
                            or COCO ({images, annotations, categories}); images matched by file name
   --class C                top (predicted) | gt (the annotated class) | an index | a label
