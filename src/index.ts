@@ -22,3 +22,5 @@ export type { TargetSpec, TargetKind, ResolvedTarget } from './cam/targets.js';
 export type { CamContext, CamRow } from './cam/types.js';
 export { configureWebRuntime, createWebSessionFactory, isCrossOriginIsolated, wasmSimdSupported, webGpuAvailable } from './runtime/web.js';
 export type { OrtWebModule, WebBackend, WebRuntimeInfo, WebRuntimeOptions } from './runtime/web.js';
+export * from './metrics/index.js';
+export * from './sanity/index.js';

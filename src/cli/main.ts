@@ -2,6 +2,8 @@
 import { runExplain } from './explain.js';
 import { runLayers } from './layers.js';
 import { runServe } from './serve.js';
+import { runSanity } from './sanity.js';
+import { runEvaluate } from './evaluate.js';
 import { CliError, printError } from './common.js';
 
 const USAGE = `gradcam — Grad-CAM for any ONNX image model
@@ -11,6 +13,8 @@ Usage:
   gradcam layers --model FILE [--size HxW]                  list candidate layers (auto choice marked)
   gradcam methods                                           list the explanation methods
   gradcam serve [--port N]                                  the browser app (nothing leaves your computer)
+  gradcam sanity <image...> --model FILE [options]          model-randomisation sanity check of the methods
+  gradcam evaluate <images|dir> --model FILE [options]      faithfulness and localisation metrics per method
   gradcam help [command]
 
 Run 'gradcam help explain' for the explain options.`;
@@ -22,6 +26,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'explain': return await runExplain(rest);
       case 'layers': return await runLayers(rest);
       case 'serve': return await runServe(rest);
+      case 'sanity': return await runSanity(rest);
+      case 'evaluate': return await runEvaluate(rest);
       case 'methods': {
         const { CAM_METHODS } = await import('../cam/index.js');
         const { GRADIENT_METHODS } = await import('../cam/guided.js');
@@ -33,6 +39,8 @@ export async function main(argv: string[]): Promise<number> {
         if (rest[0] === 'explain') return await runExplain(['--help']);
         if (rest[0] === 'layers') return await runLayers(['--help']);
         if (rest[0] === 'serve') return await runServe(['--help']);
+        if (rest[0] === 'sanity') return await runSanity(['--help']);
+        if (rest[0] === 'evaluate') return await runEvaluate(['--help']);
         console.log(USAGE);
         return cmd === undefined ? 2 : 0;
       }
@@ -41,7 +49,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       default:
-        throw new CliError(`unknown command '${cmd}'; commands: explain, layers, methods, serve, help`);
+        throw new CliError(`unknown command '${cmd}'; commands: explain, layers, methods, sanity, evaluate, serve, help`);
     }
   } catch (e) {
     printError(e);

@@ -1,0 +1,278 @@
+/**
+ * `gradcam evaluate`: faithfulness (deletion, insertion, Average Drop / Increase in Confidence, ROAD)
+ * and, with ground truth, localisation (pointing game, energy pointing game, IoU) of explanation
+ * methods over a set of images; per-image CSV and JSONL and a per-method summary (mean ± std).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadExplainer } from '../node.js';
+import { createNodeSession } from '../runtime/node.js';
+import type { ClassChoice } from '../explainer.js';
+import { methodMaps, methodNames, checkMethod, type MethodMap } from '../metrics/maps.js';
+import { plainForward } from '../metrics/forward.js';
+import { faithfulness, FAITHFULNESS_METRICS, ROAD_FRACTIONS, type FaithfulnessMetric, type FaithfulnessResult, type Substrate } from '../metrics/faithfulness.js';
+import { localisation, type LocalisationResult } from '../metrics/localisation.js';
+import { parseAnnotations, findAnnotation, groundTruthFor, objectClass, type ImageAnnotation } from '../metrics/annotations.js';
+import { CliError, parse, parseNumbers, parseSize } from './common.js';
+import { expandInputs, loadInputs, normalizeOptions, parseFloatOption, parseIntOption, ProgressBar, writeOutputs } from './inputs.js';
+
+const METRICS = [...FAITHFULNESS_METRICS, 'localisation'] as const;
+type Metric = (typeof METRICS)[number];
+const SUBSTRATES: Substrate[] = ['zero', 'mean', 'blur'];
+
+export const EVALUATE_USAGE = `Usage: gradcam evaluate <images|.npy|folder...> --model FILE [--methods a,b,c] [--annotations FILE] [options]
+
+Scores explanation methods on a set of images:
+  deletion      RISE deletion AUC: remove pixels most-important-first (towards --deletion-substrate);
+                area under the class probability curve (lower is better)
+  insertion     RISE insertion AUC: insert pixels most-important-first into a blurred copy (higher
+                is better)
+  average_drop  Grad-CAM++ Average Drop % (lower is better) and Increase in Confidence % (higher is
+                better), from the probability on image × map
+  road          ROAD with noisy linear imputation: mean probability after removing --road-fractions
+                of the pixels most-relevant-first (MoRF, lower is better) and least-relevant-first
+                (LeRF, higher is better)
+  localisation  with --annotations: pointing game (peak on the object; and within --tolerance px),
+                energy-based pointing game (share of the map on the object), IoU of the box around
+                the largest segment of the map thresholded at --iou-threshold × max with the box,
+                and pixel IoU of the thresholded map with the object (higher is better for all)
+Probabilities are the softmax of the explained class, from plain forward runs of the model in
+batches.
+
+Options:
+  --model FILE             ONNX model (required)
+  --methods a,b,c          default gradcam; any of: ${methodNames().join(', ')}
+  --metrics a,b,c          default: all (${METRICS.join(', ')}); localisation needs --annotations
+  (a folder stands for its image files, sorted by name; files named *_mask.* are skipped)
+  --annotations FILE       boxes or masks: gradcam/demo JSON ({images: [{file, class, box, mask_rle}]})
+                           or COCO ({images, annotations, categories}); images matched by file name
+  --class C                top (predicted) | gt (the annotated class) | an index | a label
+                           (default: gt where the annotations give a class, else top)
+  --steps N                deletion/insertion steps (default 50)
+  --deletion-substrate S   zero (the normalisation mean colour) | mean (the image's mean) | blur
+                           (default zero)
+  --insertion-substrate S  blur (default) | zero | mean
+  --road-fractions a,b     fractions of pixels ROAD removes (default 0.2,0.4,0.6,0.8)
+  --tolerance PX           pointing-game tolerance for pointing_tol (default 15)
+  --iou-threshold T        map threshold for the IoUs, a fraction of the max (default 0.15)
+  --batch-size N           images per explanation run (default 8)
+  --forward-batch N        perturbed inputs per model call (default 64)
+  --limit N                only the first N inputs
+  --seed N                 ROAD noise seed (default 0)
+  --out DIR                output folder (default gradcam-eval)
+  --layer, --output, --labels, --size, --normalize, --mean, --std, --guided-ops   as for explain
+  --quiet                  no progress bar
+
+Writes DIR/evaluate.csv (a row per image and method), DIR/evaluate.jsonl (the same with curves),
+DIR/summary.json and DIR/summary.md (per method: mean ± std); prints the summary.`;
+
+interface Row {
+  image: string;
+  method: string;
+  class: number;
+  label: string | null;
+  probability: number;
+  predicted: number;
+  gt_class: number | null;
+  correct: boolean | null;
+  deletion?: number;
+  insertion?: number;
+  average_drop?: number;
+  increase_confidence?: number;
+  road_morf?: number;
+  road_lerf?: number;
+  pointing?: number;
+  pointing_tol?: number;
+  energy?: number;
+  iou?: number;
+  mask_iou?: number;
+  region?: 'class' | 'all';
+  curves?: { deletion?: number[]; insertion?: number[]; road?: FaithfulnessResult['road'] };
+}
+
+/** Numeric columns, their direction, for the CSV and the summary. */
+export const COLUMNS: [keyof Row, string][] = [
+  ['deletion', 'lower'], ['insertion', 'higher'], ['average_drop', 'lower'], ['increase_confidence', 'higher'],
+  ['road_morf', 'lower'], ['road_lerf', 'higher'], ['pointing', 'higher'], ['pointing_tol', 'higher'],
+  ['energy', 'higher'], ['iou', 'higher'], ['mask_iou', 'higher'],
+];
+
+export async function runEvaluate(args: string[]): Promise<number> {
+  const { values: o, positionals } = parse(args, {
+    model: { type: 'string' }, methods: { type: 'string', default: 'gradcam' }, metrics: { type: 'string' }, annotations: { type: 'string' },
+    class: { type: 'string' }, steps: { type: 'string', default: '50' }, 'deletion-substrate': { type: 'string', default: 'zero' },
+    'insertion-substrate': { type: 'string', default: 'blur' }, 'road-fractions': { type: 'string' }, tolerance: { type: 'string', default: '15' },
+    'iou-threshold': { type: 'string', default: '0.15' }, 'batch-size': { type: 'string', default: '8' }, 'forward-batch': { type: 'string', default: '64' },
+    limit: { type: 'string' }, seed: { type: 'string', default: '0' }, out: { type: 'string', default: 'gradcam-eval' },
+    layer: { type: 'string', default: 'auto' }, output: { type: 'string' }, labels: { type: 'string' }, size: { type: 'string' },
+    normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' }, 'guided-ops': { type: 'string', default: 'all' },
+    quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+  }, EVALUATE_USAGE);
+  if (o.help) {
+    console.log(EVALUATE_USAGE);
+    return 0;
+  }
+  if (!o.model) throw new CliError(`--model FILE is required\n\n${EVALUATE_USAGE}`);
+  if (positionals.length === 0) throw new CliError(`no inputs given\n\n${EVALUATE_USAGE}`);
+  const methods = o.methods!.split(',').map((m) => m.trim()).filter(Boolean);
+  if (!methods.length) throw new CliError('--methods is empty');
+  for (const m of methods) {
+    try { checkMethod(m); } catch (e) { throw new CliError((e as Error).message); }
+  }
+  const metrics = new Set<Metric>((o.metrics ? o.metrics.split(',').map((m) => m.trim()) : METRICS.filter((m) => m !== 'localisation' || o.annotations)) as Metric[]);
+  for (const m of metrics) if (!METRICS.includes(m)) throw new CliError(`unknown metric '${m}'; choose from: ${METRICS.join(', ')}`);
+  if (metrics.has('localisation') && !o.annotations) throw new CliError('the localisation metrics need --annotations FILE');
+  const steps = parseIntOption('--steps', o.steps, 1)!;
+  const delSub = o['deletion-substrate'] as Substrate;
+  const insSub = o['insertion-substrate'] as Substrate;
+  if (!SUBSTRATES.includes(delSub)) throw new CliError(`--deletion-substrate must be one of ${SUBSTRATES.join(', ')}, got '${delSub}'`);
+  if (!SUBSTRATES.includes(insSub)) throw new CliError(`--insertion-substrate must be one of ${SUBSTRATES.join(', ')}, got '${insSub}'`);
+  const fractions = parseNumbers('--road-fractions', o['road-fractions']);
+  if (fractions?.some((f) => !(f > 0 && f < 1))) throw new CliError(`--road-fractions must lie strictly between 0 and 1, got '${o['road-fractions']}'`);
+  const tolerance = parseFloatOption('--tolerance', o.tolerance, 0, 1e6)!;
+  const iouThreshold = parseFloatOption('--iou-threshold', o['iou-threshold'], 0, 1)!;
+  const batchSize = parseIntOption('--batch-size', o['batch-size'], 1)!;
+  const forwardBatch = parseIntOption('--forward-batch', o['forward-batch'], 1)!;
+  const limit = parseIntOption('--limit', o.limit, 1);
+  const seed = parseIntOption('--seed', o.seed, 0)!;
+  if (o['guided-ops'] !== 'all' && o['guided-ops'] !== 'relu') throw new CliError(`--guided-ops must be 'all' or 'relu', got '${o['guided-ops']}'`);
+  const norm = normalizeOptions(o);
+  const size = parseSize(o.size);
+
+  let annotations: ImageAnnotation[] | undefined;
+  if (o.annotations) {
+    let text: string;
+    try { text = fs.readFileSync(o.annotations, 'utf8'); } catch { throw new CliError(`annotations file not found: ${o.annotations}`); }
+    let doc: unknown;
+    try { doc = JSON.parse(text); } catch (e) { throw new CliError(`${o.annotations}: not valid JSON (${(e as Error).message})`); }
+    try { annotations = parseAnnotations(doc); } catch (e) { throw new CliError(`${o.annotations}: ${(e as Error).message}`); }
+  }
+
+  let files = expandInputs(positionals);
+  if (limit) files = files.slice(0, limit);
+  for (const f of files) if (!fs.existsSync(f)) throw new CliError(`image not found: ${f}`);
+  const explainer = await loadExplainer(o.model, { labelsFile: o.labels });
+  const fwd = await plainForward(explainer, createNodeSession, { output: o.output, batchSize: forwardBatch });
+  try {
+    const rows: Row[] = [];
+    const bar = new ProgressBar(files.length * methods.length, o.quiet);
+    let done = 0;
+    let missing = 0;
+    const faithMetrics = FAITHFULNESS_METRICS.filter((m) => metrics.has(m)) as FaithfulnessMetric[];
+    for (let s = 0; s < files.length; s += batchSize) {
+      const inputs = await loadInputs(explainer, files.slice(s, s + batchSize), norm, size);
+      const anns = inputs.map((inp) => (annotations ? findAnnotation(annotations, inp.file) : undefined));
+      const gt = anns.map((a) => {
+        if (!a) return undefined;
+        for (const obj of a.objects) { const k = objectClass(obj, explainer.labels); if (k !== undefined) return k; }
+        return undefined;
+      });
+      missing += annotations ? anns.filter((a) => !a).length : 0;
+      const choice = o.class ?? (annotations ? 'gt' : 'top');
+      const classes: ClassChoice[] = inputs.map((_, i) => (choice === 'gt' ? gt[i] ?? 'top' : choice === 'top' ? 'top' : /^\d+$/.test(choice) ? Number(choice) : choice));
+      // group by input shape (.npy inputs may differ), batch each group
+      const groups = new Map<string, number[]>();
+      inputs.forEach((inp, i) => groups.set(inp.dims.join(), [...(groups.get(inp.dims.join()) ?? []), i]));
+      for (const idx of groups.values()) {
+        const per = inputs[idx[0]!]!.tensor.length;
+        const data = new Float32Array(per * idx.length);
+        idx.forEach((i, j) => data.set(inputs[i]!.tensor, j * per));
+        const dims = [idx.length, ...inputs[idx[0]!]!.dims.slice(1)];
+        for (const method of methods) {
+          const maps: MethodMap[] = await methodMaps(explainer, data, dims, method, { classes: idx.map((i) => classes[i]!), layer: o.layer, output: o.output, rectifierOps: o['guided-ops'] as 'all' | 'relu' });
+          for (let j = 0; j < idx.length; j++) {
+            const i = idx[j]!;
+            const inp = inputs[i]!;
+            const m = maps[j]!;
+            const row: Row = {
+              image: inp.file, method, class: m.target.index, label: m.target.label ?? null, probability: m.target.probability, predicted: m.predicted.index,
+              gt_class: gt[i] ?? null, correct: gt[i] === undefined ? null : m.predicted.index === gt[i],
+            };
+            if (faithMetrics.length) {
+              const f = await faithfulness(fwd.forward, { data: inp.tensor, dims: inp.dims, layout: explainer.layout }, m.magnitude, m.target.index, {
+                metrics: faithMetrics, steps, deletionSubstrate: delSub, insertionSubstrate: insSub, roadFractions: fractions, seed, mask: m.display, chunk: forwardBatch,
+              });
+              row.curves = {};
+              if (f.deletion) { row.deletion = f.deletion.auc; row.curves.deletion = f.deletion.curve; }
+              if (f.insertion) { row.insertion = f.insertion.auc; row.curves.insertion = f.insertion.curve; }
+              if (f.average_drop) { row.average_drop = f.average_drop.drop; row.increase_confidence = f.average_drop.increase; }
+              if (f.road) { row.road_morf = f.road.morf_mean; row.road_lerf = f.road.lerf_mean; row.curves.road = f.road; }
+            }
+            const ann = anns[i];
+            if (metrics.has('localisation') && ann) {
+              const imageSize: [number, number] | undefined = inp.image ? [inp.image.height, inp.image.width] : undefined;
+              const g = groundTruthFor(ann, m.height, m.width, m.target.index, explainer.labels, imageSize);
+              const l: LocalisationResult = localisation(m.display, m.height, m.width, g, { tolerance, threshold: iouThreshold });
+              Object.assign(row, { pointing: l.pointing ? 1 : 0, pointing_tol: l.pointing_tol ? 1 : 0, energy: l.energy, iou: l.iou, mask_iou: l.mask_iou, region: g.matched });
+            }
+            rows.push(row);
+            bar.step(++done, `${path.basename(inp.file)} ${method}`);
+          }
+        }
+      }
+    }
+    if (missing) process.stderr.write(`gradcam: warning: ${missing} of ${files.length} inputs have no entry in ${o.annotations}; no localisation scores for them\n`);
+    const summary = summarise(rows, methods);
+    const used = COLUMNS.filter(([k]) => rows.some((r) => r[k] !== undefined));
+    const csv = [['image', 'method', 'class', 'label', 'probability', 'predicted', 'gt_class', 'correct', ...used.map(([k]) => k), 'region'].join(',')];
+    for (const r of rows) csv.push([csvCell(r.image), r.method, r.class, csvCell(r.label ?? ''), fmt(r.probability), r.predicted, r.gt_class ?? '', r.correct ?? '', ...used.map(([k]) => (r[k] === undefined ? '' : fmt(r[k] as number))), r.region ?? ''].join(','));
+    const jsonl = rows.map((r) => JSON.stringify(r)).join('\n');
+    const settings = { model: o.model, inputs: files.length, methods, metrics: [...metrics], class: o.class ?? (annotations ? 'gt' : 'top'), steps, deletion_substrate: delSub, insertion_substrate: insSub, road_fractions: fractions ?? ROAD_FRACTIONS, tolerance, iou_threshold: iouThreshold, seed, annotations: o.annotations ?? null };
+    const table = formatSummary(summary, methods, used);
+    const written = await writeOutputs(o.out!, [
+      { name: 'evaluate.csv', bytes: `${csv.join('\n')}\n` },
+      { name: 'evaluate.jsonl', bytes: `${jsonl}\n` },
+      { name: 'summary.json', bytes: `${JSON.stringify({ settings, summary }, null, 2)}\n` },
+      { name: 'summary.md', bytes: `${table}\n` },
+    ]);
+    console.log(table);
+    console.log(`\n${rows.length} rows (${files.length} inputs × ${methods.length} methods); wrote ${written.map((p) => path.basename(p)).join(', ')} to ${o.out}`);
+    return 0;
+  } finally {
+    await fwd.release();
+    await explainer.release();
+  }
+}
+
+export interface Stat { mean: number; std: number; n: number }
+
+export function summarise(rows: Row[], methods: string[]): Record<string, Record<string, Stat>> {
+  const out: Record<string, Record<string, Stat>> = {};
+  for (const m of methods) {
+    const rs = rows.filter((r) => r.method === m);
+    const s: Record<string, Stat> = {};
+    for (const [k] of COLUMNS) {
+      const v = rs.map((r) => r[k]).filter((x): x is number => typeof x === 'number');
+      if (!v.length) continue;
+      const mean = v.reduce((a, x) => a + x, 0) / v.length;
+      const std = Math.sqrt(v.reduce((a, x) => a + (x - mean) ** 2, 0) / v.length);
+      s[k] = { mean, std, n: v.length };
+    }
+    out[m] = s;
+  }
+  return out;
+}
+
+const PERCENT = new Set(['average_drop', 'increase_confidence', 'pointing', 'pointing_tol']);
+
+/** A markdown table: a row per method, a column per metric, mean ± std (population std over the images). */
+export function formatSummary(summary: Record<string, Record<string, Stat>>, methods: string[], used: [keyof Row, string][]): string {
+  const head = used.map(([k, dir]) => `${k}${PERCENT.has(k) ? ' %' : ''} (${dir === 'lower' ? '↓' : '↑'})`);
+  const lines = [`| method | ${head.join(' | ')} |`, `|---|${used.map(() => '---').join('|')}|`];
+  for (const m of methods) {
+    const cells = used.map(([k]) => {
+      const s = summary[m]?.[k];
+      if (!s) return '';
+      // pointing hits are stored as 0/1 and shown as %; Average Drop / Increase are % already
+      const f = k === 'pointing' || k === 'pointing_tol' ? 100 : 1;
+      const d = PERCENT.has(k) ? 1 : 3;
+      return `${(s.mean * f).toFixed(d)} ± ${(s.std * f).toFixed(d)}`;
+    });
+    lines.push(`| ${m} | ${cells.join(' | ')} |`);
+  }
+  lines.push('', 'mean ± std over the images (n per method: the number of images; localisation: those with annotations). ↓ lower is better, ↑ higher is better.');
+  return lines.join('\n');
+}
+
+const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(6));
+const csvCell = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);

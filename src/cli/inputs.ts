@@ -1,0 +1,131 @@
+/** Input handling shared by `gradcam sanity` and `gradcam evaluate`: files and folders, normalisation, pictures, output files. */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Explainer } from '../explainer.js';
+import { InputError } from '../explainer.js';
+import { prepareInputs, type PreparedInput } from '../node.js';
+import { tensorToRgb, type NormalizeOptions } from '../image/normalize.js';
+import { resizeRgb } from '../image/resize.js';
+import type { RgbImage } from '../image/types.js';
+import { writeFileAtomic } from '../image/node.js';
+import { CliError, parseNumbers } from './common.js';
+
+export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.bmp', '.gif', '.avif', '.npy'];
+
+/** The --normalize / --mean / --std options as explain reads them (default: imagenet). */
+export function normalizeOptions(o: { normalize?: string; mean?: string; std?: string }): NormalizeOptions {
+  const norm: NormalizeOptions = { preset: o.normalize, mean: parseNumbers('--mean', o.mean), std: parseNumbers('--std', o.std) };
+  if (!o.normalize && !norm.mean && !norm.std) norm.preset = 'imagenet';
+  return norm;
+}
+
+/** Expands folders (non-recursively, image files sorted by name) and checks that files exist. */
+export function expandInputs(args: string[]): string[] {
+  const out: string[] = [];
+  for (const a of args) {
+    let st: fs.Stats | undefined;
+    try { st = fs.statSync(a); } catch { /* reported by the reader */ }
+    if (st?.isDirectory()) {
+      const files = fs.readdirSync(a).filter((f) => IMAGE_EXTENSIONS.includes(path.extname(f).toLowerCase()) && !/_mask\.[a-z]+$/i.test(f)).sort();
+      if (files.length === 0) throw new InputError(`folder ${a} holds no image files (${IMAGE_EXTENSIONS.join(', ')})`);
+      out.push(...files.map((f) => path.join(a, f)));
+    } else out.push(a);
+  }
+  return out;
+}
+
+export interface LoadedInput extends PreparedInput {
+  /** The picture at model input size (for overlays and edge maps). */
+  picture?: RgbImage;
+}
+
+export async function loadInputs(explainer: Explainer, files: string[], norm: NormalizeOptions, size?: [number, number]): Promise<LoadedInput[]> {
+  const out: LoadedInput[] = [];
+  for (const f of files) {
+    for (const inp of await prepareInputs(explainer, f, { ...norm, size })) {
+      const [c, h, w] = explainer.layout === 'NCHW' ? [inp.dims[1]!, inp.dims[2]!, inp.dims[3]!] : [inp.dims[3]!, inp.dims[1]!, inp.dims[2]!];
+      let picture: RgbImage | undefined;
+      if (inp.image) picture = resizeRgb(inp.image, w, h);
+      else if (c === 3) picture = tensorToRgb(inp.tensor, w, h, { ...norm, layout: explainer.layout });
+      out.push({ ...inp, picture });
+    }
+  }
+  return out;
+}
+
+/** Output stems from file names; repeats get -2, -3…; multi-image .npy files get _i. */
+export function stems(inputs: { file: string }[]): string[] {
+  const perFile = new Map<string, number>();
+  for (const i of inputs) perFile.set(i.file, (perFile.get(i.file) ?? 0) + 1);
+  const seen = new Map<string, number>();
+  const counts = new Map<string, number>();
+  return inputs.map((inp) => {
+    let stem = path.basename(inp.file).replace(/\.[^.]+$/, '');
+    if (perFile.get(inp.file)! > 1) {
+      const k = seen.get(inp.file) ?? 0;
+      seen.set(inp.file, k + 1);
+      stem = `${stem}_${k}`;
+    }
+    const n = (counts.get(stem) ?? 0) + 1;
+    counts.set(stem, n);
+    return n === 1 ? stem : `${stem}-${n}`;
+  });
+}
+
+export function parseIntOption(name: string, v: string | undefined, min = 0): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new CliError(`${name} must be an integer ≥ ${min}, got '${v}'`);
+  return n;
+}
+
+export function parseFloatOption(name: string, v: string | undefined, lo: number, hi: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < lo || n > hi) throw new CliError(`${name} must be a number in [${lo}, ${hi}], got '${v}'`);
+  return n;
+}
+
+/** Writes files atomically into `dir`; on failure removes what this call wrote. */
+export async function writeOutputs(dir: string, files: { name: string; bytes: Uint8Array | string }[]): Promise<string[]> {
+  try {
+    await fs.promises.mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new InputError(`cannot create output folder ${dir}: ${(e as Error).message}`);
+  }
+  const written: string[] = [];
+  try {
+    for (const f of files) {
+      const p = path.join(dir, f.name);
+      await writeFileAtomic(p, typeof f.bytes === 'string' ? new TextEncoder().encode(f.bytes) : f.bytes);
+      written.push(p);
+    }
+  } catch (e) {
+    for (const p of written) await fs.promises.unlink(p).catch(() => {});
+    throw new InputError(`cannot write ${path.join(dir, files[written.length]?.name ?? '')}: ${(e as Error).message}`);
+  }
+  return written;
+}
+
+/** A progress bar on stderr ([#####-----] 12/150 label, eta), one log line per step when stderr is not a terminal. */
+export class ProgressBar {
+  private readonly start = Date.now();
+  private lastLine = 0;
+  constructor(public total: number, private readonly quiet = false, private readonly width = 28) {}
+
+  step(done: number, label: string): void {
+    if (this.quiet || this.total <= 0) return;
+    const frac = Math.min(1, done / this.total);
+    const full = Math.round(frac * this.width);
+    const elapsed = (Date.now() - this.start) / 1000;
+    const eta = done > 0 && done < this.total ? ` eta ${Math.ceil((elapsed / done) * (this.total - done))}s` : done >= this.total ? ` ${elapsed.toFixed(1)}s` : '';
+    const line = `[${'#'.repeat(full)}${'-'.repeat(this.width - full)}] ${done}/${this.total} ${label}${eta}`;
+    if (process.stderr.isTTY) {
+      process.stderr.write(`\r\x1b[2K${line.slice(0, (process.stderr.columns || 120) - 1)}`);
+      if (done >= this.total) process.stderr.write('\n');
+    } else if (done >= this.total || Date.now() - this.lastLine > 2000 || done === 1) {
+      this.lastLine = Date.now();
+      process.stderr.write(`${line}\n`);
+    }
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * One explanation map per method, in the forms the metrics compare (browser-safe):
+ * - `signed`: the map with its sign — for gradient methods the input gradient summed over channels,
+ *   for CAM methods the layer's weighted sum before ReLU and scaling, upsampled to input size;
+ * - `magnitude`: what the method displays — Σ_c |gradient_c| for gradient methods (Adebayo et al.'s
+ *   convention), the final map (ReLU, scaled, upsampled) for CAM methods;
+ * - `display`: the magnitude in [0, 1]: the CAM's final map, or Σ|g| divided by its 99th percentile
+ *   and clipped at 1 (Adebayo et al.'s visualisation of gradient maps).
+ * Faithfulness metrics rank pixels by `magnitude` and mask with `display`; localisation uses `display`.
+ */
+import type { ClassChoice, ClassScore, Explainer } from '../explainer.js';
+import { explainGradients, isGradientMethod, GRADIENT_METHODS } from '../cam/guided.js';
+import { CAM_METHODS } from '../cam/index.js';
+import { resizeBilinear } from '../image/resize.js';
+
+export interface MethodMap {
+  method: string;
+  height: number;
+  width: number;
+  signed: Float32Array;
+  magnitude: Float32Array;
+  display: Float32Array;
+  target: ClassScore;
+  predicted: ClassScore;
+  /** The CAM layer (for gradient methods: the layer of the Grad-CAM used by guided-gradcam). */
+  layer: string;
+}
+
+export interface MapOptions {
+  classes?: ClassChoice | ClassChoice[];
+  layer?: string;
+  output?: string;
+  rectifierOps?: 'relu' | 'all';
+}
+
+/** All method names the metrics accept: the CAM methods and the gradient methods. */
+export function methodNames(): string[] {
+  return [...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS)];
+}
+
+export function checkMethod(name: string): void {
+  if (!isGradientMethod(name) && !Object.hasOwn(CAM_METHODS, name)) throw new Error(`unknown method '${name}'; choose from: ${methodNames().join(', ')}`);
+}
+
+/** The 99th percentile (linear interpolation, as numpy's default). */
+export function percentile(values: ArrayLike<number>, q: number): number {
+  const s = Float64Array.from(values as ArrayLike<number>).sort();
+  if (s.length === 0) return 0;
+  const pos = (q / 100) * (s.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(s.length - 1, lo + 1);
+  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
+}
+
+/** Σ|g| scaled by its 99th percentile (or its max where that is 0), clipped to [0, 1]. */
+export function displayGradient(magnitude: Float32Array): Float32Array {
+  let scale = percentile(magnitude, 99);
+  if (!(scale > 0)) scale = magnitude.reduce((m, v) => Math.max(m, v), 0);
+  const out = new Float32Array(magnitude.length);
+  if (scale > 0) for (let i = 0; i < out.length; i++) out[i] = Math.min(1, magnitude[i]! / scale);
+  return out;
+}
+
+/**
+ * Maps of `method` for a batch [N, ...] of inputs: one MethodMap per image. Models with a fixed batch
+ * size B get the batch in runs of B (the last one padded with copies of its last image).
+ */
+export async function methodMaps(explainer: Explainer, input: Float32Array, dims: number[], method: string, opts: MapOptions = {}): Promise<MethodMap[]> {
+  checkMethod(method);
+  const fixed = explainer.inputDims[0];
+  const n = dims[0]!;
+  if (typeof fixed === 'number' && fixed !== n) {
+    const per = input.length / n;
+    const classes = Array.isArray(opts.classes) ? opts.classes : Array<ClassChoice>(n).fill(opts.classes ?? 'top');
+    const out: MethodMap[] = [];
+    for (let s = 0; s < n; s += fixed) {
+      const m = Math.min(fixed, n - s);
+      const data = new Float32Array(fixed * per);
+      const cls: ClassChoice[] = [];
+      for (let i = 0; i < fixed; i++) {
+        const k = s + Math.min(i, m - 1);
+        data.set(input.subarray(k * per, (k + 1) * per), i * per);
+        cls.push(classes[k]!);
+      }
+      out.push(...(await methodMaps(explainer, data, [fixed, ...dims.slice(1)], method, { ...opts, classes: cls })).slice(0, m));
+    }
+    return out;
+  }
+  if (isGradientMethod(method)) {
+    const { explanations } = await explainGradients(explainer, input, dims, { method, layer: opts.layer, classes: opts.classes, output: opts.output, rectifierOps: opts.rectifierOps });
+    return explanations.map((e) => {
+      const hw = e.height * e.width;
+      const signed = new Float32Array(hw);
+      const magnitude = new Float32Array(hw);
+      for (let p = 0; p < hw; p++) {
+        for (let c = 0; c < e.channels; c++) {
+          const g = e.gradient[p * e.channels + c]!;
+          signed[p] += g;
+          magnitude[p] += Math.abs(g);
+        }
+      }
+      return { method, height: e.height, width: e.width, signed, magnitude, display: displayGradient(magnitude), target: e.target, predicted: e.predicted, layer: e.layer };
+    });
+  }
+  const r = await explainer.explain(input, dims, { method, layer: opts.layer, classes: opts.classes, output: opts.output });
+  return r.explanations.map((e) => ({
+    method, height: e.height, width: e.width,
+    signed: resizeBilinear(e.raw, e.rawHeight, e.rawWidth, e.height, e.width),
+    magnitude: e.map, display: e.map, target: e.target, predicted: e.predicted, layer: e.layers[0]!,
+  }));
+}
