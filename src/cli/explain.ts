@@ -8,7 +8,7 @@ import { encodePng } from '../image/png.js';
 import { writeNpy } from '../image/npy.js';
 import { heatmapImage, overlay } from '../image/overlay.js';
 import { montage } from '../image/montage.js';
-import { resizeBilinear, resizeRgb } from '../image/resize.js';
+import { enlargeNearest, resizeBilinear, resizeRgb } from '../image/resize.js';
 import { deprocessGradient, gradientMagnitude } from '../image/gradient.js';
 import { explainGradients, isGradientMethod, GRADIENT_METHODS, type GradientExplanation } from '../cam/guided.js';
 import { tensorToRgb, NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
@@ -199,8 +199,8 @@ function renderGradient(e: GradientExplanation, base: RgbImage | undefined, stem
   const [W, H] = [e.width * f, e.height * f];
   const pic = base ? resizeRgb(base, W, H) : heatmapImage(e.cam, e.width, e.height, 'viridis');
   const cam = f === 1 ? e.cam : resizeBilinear(e.cam, e.height, e.width, H, W);
-  const camOverlay = overlay(base ? pic : enlarge(pic, f), cam, { colormap: opt.colormap, alpha: opt.alpha });
-  const grad = enlarge(opt.abs ? gradientMagnitude(e.gradient, e.width, e.height) : deprocessGradient(e.gradient, e.width, e.height), f);
+  const camOverlay = overlay(base ? pic : enlargeNearest(pic, f), cam, { colormap: opt.colormap, alpha: opt.alpha });
+  const grad = enlargeNearest(opt.abs ? gradientMagnitude(e.gradient, e.width, e.height) : deprocessGradient(e.gradient, e.width, e.height), f);
   const scale = Math.max(1, Math.floor(W / 160));
   const head = `class ${label(e.target)} p=${e.target.probability.toFixed(3)}`;
   const pred = e.target.index === e.predicted.index ? '(the predicted class)' : `predicted ${label(e.predicted)}`;
@@ -211,20 +211,6 @@ function renderGradient(e: GradientExplanation, base: RgbImage | undefined, stem
     out.push({ path: file('.npy'), bytes: writeNpy(e.gradientInputLayout, shape) });
   }
   return out;
-}
-
-/** Nearest-neighbour enlargement by an integer factor. */
-function enlarge(img: RgbImage, f: number): RgbImage {
-  if (f === 1) return img;
-  const W = img.width * f;
-  const data = new Uint8Array(W * img.height * f * 3);
-  for (let y = 0; y < img.height * f; y++) {
-    for (let x = 0; x < W; x++) {
-      const s = (Math.floor(y / f) * img.width + Math.floor(x / f)) * 3;
-      data.set(img.data.subarray(s, s + 3), (y * W + x) * 3);
-    }
-  }
-  return { width: W, height: img.height * f, data };
 }
 
 function captioned(img: RgbImage, e: Explanation): RgbImage {

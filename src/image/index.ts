@@ -3,7 +3,7 @@ export type { RgbImage } from './types.js';
 export { assertRgbImage, createRgbImage } from './types.js';
 export { parseNpy, toFloat32, writeNpy, NPY_DTYPES } from './npy.js';
 export type { NpyArray, NpyData, NpyDtype, NpyWritable } from './npy.js';
-export { resizeBilinear, resizeBatch, resizeRgb, resizeShortSide, centerCrop } from './resize.js';
+export { resizeBilinear, resizeBatch, resizeRgb, resizeShortSide, centerCrop, enlargeNearest } from './resize.js';
 export type { ResizeRgbOptions } from './resize.js';
 export { imageToTensor, imagesToBatch, tensorToRgb, resolveNormalization, NORMALIZE_PRESETS } from './normalize.js';
 export type { ChannelOrder, ImageToTensorOptions, NormalizeOptions, NormalizePreset, NormalizeSpec, TensorLayout } from './normalize.js';

@@ -325,3 +325,17 @@ export function centerCrop(img: RgbImage, outW: number, outH: number): RgbImage 
   }
   return { width: outW, height: outH, data: out };
 }
+
+/** Nearest-neighbour enlargement by an integer factor (keeps gradient pictures' pixels crisp). */
+export function enlargeNearest(img: RgbImage, f: number): RgbImage {
+  if (f === 1) return img;
+  const W = img.width * f;
+  const data = new Uint8Array(W * img.height * f * 3);
+  for (let y = 0; y < img.height * f; y++) {
+    for (let x = 0; x < W; x++) {
+      const s = (Math.floor(y / f) * img.width + Math.floor(x / f)) * 3;
+      data.set(img.data.subarray(s, s + 3), (y * W + x) * 3);
+    }
+  }
+  return { width: W, height: img.height * f, data };
+}

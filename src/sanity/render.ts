@@ -2,24 +2,11 @@
 import type { RgbImage } from '../image/types.js';
 import { montage } from '../image/montage.js';
 import { grayscaleImage, heatmapImage, overlay } from '../image/overlay.js';
-import { resizeRgb } from '../image/resize.js';
+import { enlargeNearest, resizeRgb } from '../image/resize.js';
 import { isGradientMethod } from '../cam/guided.js';
 import type { MapSimilarity } from '../metrics/similarity.js';
 import type { SanityMode, SanityResult } from './check.js';
 import { shortLayerName } from './randomize.js';
-
-function enlarge(img: RgbImage, f: number): RgbImage {
-  if (f === 1) return img;
-  const W = img.width * f;
-  const data = new Uint8Array(W * img.height * f * 3);
-  for (let y = 0; y < img.height * f; y++) {
-    for (let x = 0; x < W; x++) {
-      const s = (Math.floor(y / f) * img.width + Math.floor(x / f)) * 3;
-      data.set(img.data.subarray(s, s + 3), (y * W + x) * 3);
-    }
-  }
-  return { width: W, height: img.height * f, data };
-}
 
 export interface MontageRenderOptions {
   /** The input picture (any size; resized to the map size) for CAM overlays and the reference row. */
@@ -52,7 +39,7 @@ export function sanityMontage(r: SanityResult, image: number, mode: SanityMode, 
     for (const s of columns) {
       const map = s ? s.maps[m]![image]! : r.original[m]![image]!;
       const tile = isGradientMethod(m) ? grayscaleImage(map.display, w, h) : pic ? overlay(pic, map.display) : heatmapImage(map.display, w, h);
-      row.push(enlarge(tile, f));
+      row.push(enlargeNearest(tile, f));
       if (!s) lab.push(`${m}\noriginal`);
       else {
         const sim = s.similarity[m]![image]!;
@@ -66,8 +53,8 @@ export function sanityMontage(r: SanityResult, image: number, mode: SanityMode, 
   if (edges || pic) {
     const row: RgbImage[] = [];
     const lab: string[] = [];
-    if (pic) { row.push(enlarge(pic, f)); lab.push('input'); }
-    if (edges) for (let c = pic ? 1 : 0; c < Math.max(columns.length, 2); c++) { row.push(enlarge(grayscaleImage(edges, w, h), f)); lab.push('Sobel edges\n(reference)'); }
+    if (pic) { row.push(enlargeNearest(pic, f)); lab.push('input'); }
+    if (edges) for (let c = pic ? 1 : 0; c < Math.max(columns.length, 2); c++) { row.push(enlargeNearest(grayscaleImage(edges, w, h), f)); lab.push('Sobel edges\n(reference)'); }
     tiles.push(row);
     labels.push(lab);
   }
