@@ -14,6 +14,7 @@ import type { RgbImage } from '../image/types.js';
 import { InputError, type ClassChoice, type Explanation, type ClassScore } from '../explainer.js';
 import { loadExplainer, prepareInputs, type PreparedInput } from '../node.js';
 import { CliError, parse, parseNumbers, parseSize, Progress } from './common.js';
+import { isBatchInvocation, runAuditCli } from './audit.js';
 
 export const EXPLAIN_USAGE = `Usage: gradcam explain <images|.npy...> --model FILE [options]
 
@@ -49,6 +50,8 @@ interface Output {
 }
 
 export async function runExplain(args: string[]): Promise<number> {
+  // folders, quoted globs and manifests go to the batch runner (gradcam audit)
+  if (isBatchInvocation(args)) return runAuditCli(args);
   const { values: o, positionals } = parse(args, {
     model: { type: 'string' }, method: { type: 'string', default: 'gradcam' }, layer: { type: 'string', default: 'auto' },
     class: { type: 'string', default: 'top' }, output: { type: 'string' }, out: { type: 'string', default: 'gradcam-out' },

@@ -1,12 +1,16 @@
 /** The `gradcam` command line. */
 import { runExplain } from './explain.js';
 import { runLayers } from './layers.js';
+import { runAuditCli, runMergeCli } from './audit.js';
 import { CliError, printError } from './common.js';
 
 const USAGE = `gradcam — Grad-CAM for any ONNX image model
 
 Usage:
   gradcam explain <images|.npy...> --model FILE [options]   explain images, write overlays and maps
+  gradcam audit <folders|'globs'|manifests...> --model FILE  explain a dataset: resumable, batched,
+                                                            HTML/CSV report, bias audit with boxes/masks
+  gradcam merge <audit folders...> --out DIR                combine the shards of an audit into one report
   gradcam layers --model FILE [--size HxW]                  list candidate layers (auto choice marked)
   gradcam methods                                           list the explanation methods
   gradcam help [command]
@@ -19,6 +23,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (cmd) {
       case 'explain': return await runExplain(rest);
       case 'layers': return await runLayers(rest);
+      case 'audit': return await runAuditCli(rest);
+      case 'merge': return await runMergeCli(rest);
       case 'methods': {
         const { CAM_METHODS } = await import('../cam/index.js');
         for (const m of Object.values(CAM_METHODS)) console.log(`${m.name.padEnd(16)} ${m.description}`);
@@ -27,6 +33,8 @@ export async function main(argv: string[]): Promise<number> {
       case undefined: case 'help': case '--help': case '-h': {
         if (rest[0] === 'explain') return await runExplain(['--help']);
         if (rest[0] === 'layers') return await runLayers(['--help']);
+        if (rest[0] === 'audit') return await runAuditCli(['--help']);
+        if (rest[0] === 'merge') return await runMergeCli(['--help']);
         console.log(USAGE);
         return cmd === undefined ? 2 : 0;
       }
@@ -35,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       default:
-        throw new CliError(`unknown command '${cmd}'; commands: explain, layers, methods, help`);
+        throw new CliError(`unknown command '${cmd}'; commands: explain, audit, merge, layers, methods, help`);
     }
   } catch (e) {
     printError(e);
