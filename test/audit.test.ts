@@ -237,6 +237,7 @@ describe('gradcam audit (CLI)', () => {
     assert.equal(flagged, refRows.filter((r) => r.flagged).length);
     for (const id of ['f-mis', 'f-flag', 'f-err']) assert.ok(html.includes(`id="${id}"`));
     for (const r of refRows) if (r.files.overlay) assert.ok(html.includes(`src="${r.files.overlay}"`));
+    runReportScript(html, items);
   });
 
   it('gradcam explain takes folders and quoted globs to the batch runner', () => {
@@ -296,6 +297,62 @@ function checkWellFormed(html: string): Map<string, Record<string, string>> {
   }
   assert.deepEqual(stack, [], 'every element closed');
   return items;
+}
+
+/** Runs the report's script against a stub DOM: the filters hide the right rows, a header click sorts. */
+function runReportScript(html: string, items: Map<string, Record<string, string>>): void {
+  const script = /<script>([\s\S]*)<\/script>/.exec(html)![1]!;
+  type Handler = () => void;
+  const control = (extra: Record<string, unknown> = {}) => {
+    const handlers: Record<string, Handler> = {};
+    return { ...extra, handlers, addEventListener: (ev: string, f: Handler) => { handlers[ev] = f; } };
+  };
+  const rows = [...items.values()].map((a) => ({
+    dataset: Object.fromEntries(Object.entries(a).filter(([k]) => k.startsWith('data-')).map(([k, v]) => [k.slice(5), v])),
+    style: { display: '' },
+  }));
+  let order = rows.slice();
+  const tbody = { querySelectorAll: () => rows, appendChild: (frag: { list: typeof rows }) => { order = frag.list; } };
+  const ids: Record<string, ReturnType<typeof control> & { checked?: boolean; value?: string; textContent?: string }> = {
+    'f-mis': control({ checked: false }), 'f-flag': control({ checked: false }), 'f-err': control({ checked: false }),
+    'f-q': control({ value: '' }), shown: control({ textContent: '' }),
+  };
+  const ths = [...html.matchAll(/<th class="sort" data-key="(\w+)" data-type="(\w+)">/g)].map((m) => {
+    const cls = new Set<string>();
+    return control({ dataset: { key: m[1], type: m[2] }, classList: { add: (c: string) => cls.add(c), remove: (c: string) => cls.delete(c), contains: (c: string) => cls.has(c) } });
+  });
+  const document = {
+    getElementById: (id: string) => (id === 'items' ? tbody : ids[id]),
+    querySelectorAll: () => ths,
+    createDocumentFragment: () => { const list: typeof rows = []; return { list, appendChild: (r: (typeof rows)[number]) => list.push(r) }; },
+  };
+  new Function('document', script)(document);
+  const visible = () => rows.filter((r) => r.style.display !== 'none');
+  assert.equal(visible().length, rows.length);
+  ids['f-flag']!.checked = true;
+  ids['f-flag']!.handlers['change']!();
+  assert.ok(visible().length > 0 && visible().every((r) => r.dataset['flagged'] === 'true'));
+  assert.equal(ids['shown']!.textContent, String(visible().length));
+  ids['f-flag']!.checked = false;
+  ids['f-mis']!.checked = true;
+  ids['f-mis']!.handlers['change']!();
+  assert.ok(visible().every((r) => r.dataset['correct'] === 'false'));
+  ids['f-mis']!.checked = false;
+  ids['f-err']!.checked = true;
+  ids['f-err']!.handlers['change']!();
+  assert.deepEqual(visible().map((r) => r.dataset['status']), ['error']);
+  ids['f-err']!.checked = false;
+  ids['f-q']!.value = 'img00';
+  ids['f-q']!.handlers['input']!();
+  assert.equal(visible().length, 10);
+  const energy = ths.find((t) => (t as unknown as { dataset: { key: string } }).dataset.key === 'energy')!;
+  energy.handlers['click']!();
+  const values = order.map((r) => r.dataset['energy']).filter((v) => v !== '').map(Number);
+  assert.deepEqual(values, [...values].sort((a, b) => a - b));
+  assert.equal(order[order.length - 1]!.dataset['status'], 'error', 'rows without a value sort last');
+  energy.handlers['click']!();
+  const desc = order.map((r) => r.dataset['energy']).filter((v) => v !== '').map(Number);
+  assert.deepEqual(desc, [...desc].sort((a, b) => b - a));
 }
 
 describe('audit building blocks', () => {
