@@ -31,7 +31,7 @@ import type { RgbImage } from './image/types.js';
 import { camMethod } from './cam/index.js';
 import { hasGlobMagic, splitGlob, globToRegExp } from './audit/glob.js';
 import { isManifestName, parseManifest, decodeRle } from './audit/manifest.js';
-import { boxesRegion, maskRegion, mapMetrics, thumbnails, round6, type Region } from './audit/metrics.js';
+import { boxesRegion, maskRegion, mapMetrics, thumbnails, round6, isFlagged, flagRuleText, type Region } from './audit/metrics.js';
 import { itemStem, shardOf, type Shard } from './audit/shard.js';
 import { byIndex, classesCsv, reportOrder, rowCsv, ROW_COLUMNS, csvLine, summarize } from './audit/summary.js';
 import { reportHtml } from './audit/report.js';
@@ -369,8 +369,10 @@ export interface AuditOptions {
   thumb?: number;
   colormap?: string;
   alpha?: number;
-  /** Flag images with less than this fraction of map energy on the object (default 0.5). */
-  flagBelow?: number;
+  /** Flag images whose lift (energy on the object / object area) is below this (default 1; null: off). */
+  flagLift?: number | null;
+  /** Flag images with less than this fraction of map energy on the object (default null: off). */
+  flagBelow?: number | null;
   /** Also write each map as maps/<stem>.npy. */
   maps?: boolean;
   batchSize?: number;
@@ -474,7 +476,7 @@ async function auditConfig(opts: AuditOptions, explainer: Explainer, method: str
     method, layer, class: String(opts.classChoice ?? 'top'), output: opts.output ?? null,
     normalize: { preset: n.preset ?? null, mean: n.mean ? [...n.mean] : null, std: n.std ? [...n.std] : null },
     size: opts.size ?? null, labels: explainer.labels ?? null,
-    thumb: opts.thumb ?? 128, colormap: opts.colormap ?? 'jet', alpha: opts.alpha ?? 0.5, flag_below: opts.flagBelow ?? 0.5,
+    thumb: opts.thumb ?? 128, colormap: opts.colormap ?? 'jet', alpha: opts.alpha ?? 0.5, flag_lift: opts.flagLift === undefined ? 1 : opts.flagLift, flag_below: opts.flagBelow ?? null,
     maps: !!opts.maps, shard: opts.shard ?? null, total,
   };
 }
@@ -636,7 +638,7 @@ function finishItem(ctx: RunContext, p: Prepared, e: Explanation): { row: AuditR
     key: item.key, index, file: item.file, status: 'ok', truth, predicted,
     ...(explained.index !== predicted.index ? { explained } : {}),
     correct, size: [w, h], metrics,
-    flagged: metrics.energy_in_object !== null && metrics.energy_in_object < cfg.flag_below,
+    flagged: isFlagged(metrics, cfg),
     warnings, files,
   };
   return { row, out };
@@ -670,7 +672,7 @@ export async function writeReports(dir: string, opts: { notes?: string[]; title?
   const rows = [...map.values()].sort(byIndex);
   await writeChunksAtomic(path.join(dir, RESULTS), chunked(rows, (r) => `${JSON.stringify(r)}\n`));
   await writeChunksAtomic(path.join(dir, 'results.csv'), [csvLine([...ROW_COLUMNS]), ...chunked(rows, rowCsv)]);
-  const summary = summarize(rows, config.flag_below);
+  const summary = summarize(rows, flagRuleText(config));
   await writeFileAtomic(path.join(dir, 'summary.json'), json({ config, notes: opts.notes ?? [], ...summary }));
   await writeFileAtomic(path.join(dir, 'classes.csv'), new TextEncoder().encode(classesCsv(summary)));
   await writeChunksAtomic(path.join(dir, 'report.html'), reportHtml(config, summary, reportOrder(rows), { notes: opts.notes, title: opts.title }));

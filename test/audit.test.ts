@@ -12,7 +12,7 @@ import { encodePng } from '../src/image/png.js';
 import { parseNpy } from '../src/image/npy.js';
 import { globToRegExp, splitGlob } from '../src/audit/glob.js';
 import { parseManifest, parseCsv, decodeRle } from '../src/audit/manifest.js';
-import { boxesRegion, mapMetrics, maskRegion } from '../src/audit/metrics.js';
+import { boxesRegion, isFlagged, mapMetrics, maskRegion } from '../src/audit/metrics.js';
 import { shardOf, parseShard, itemStem } from '../src/audit/shard.js';
 import { summarize, reportOrder } from '../src/audit/summary.js';
 import type { AuditRow } from '../src/audit/types.js';
@@ -127,7 +127,8 @@ describe('gradcam audit (CLI)', () => {
       assert.equal(r.metrics.region, r.index % 5 === 0 ? 'mask' : 'boxes');
       const e = r.metrics.energy_in_object!;
       assert.ok(e >= 0 && e <= 1);
-      assert.equal(r.flagged, e < 0.5);
+      assert.ok(Math.abs(r.metrics.lift! - e / r.metrics.object_area!) < 1e-4 * r.metrics.lift!);
+      assert.equal(r.flagged, r.metrics.lift! < 1);
       if (r.index % 7 === 3) assert.equal(r.truth, null);
       else assert.equal(r.correct, r.truth!.index === r.predicted.index);
     }
@@ -220,11 +221,11 @@ describe('gradcam audit (CLI)', () => {
 
   it('refuses to merge audits made with different settings', () => {
     const other = path.join(tmp, 'other');
-    const r = gradcam('audit', path.join(data, 'img000.png'), '--model', MODEL, '--out', other, '--flag-below', '0.3', '--quiet');
+    const r = gradcam('audit', path.join(data, 'img000.png'), '--model', MODEL, '--out', other, '--flag-below', '0.3', '--flag-lift', 'off', '--quiet');
     assert.equal(r.code, 0, r.err);
     const m = gradcam('merge', ref, other, '--out', path.join(tmp, 'merged-bad'));
     assert.equal(m.code, 1);
-    assert.match(m.err, /other settings .*flag_below: 0\.5 vs 0\.3/);
+    assert.match(m.err, /other settings than .*ref \(flag_lift: 1 vs null; flag_below: null vs 0\.3\)/);
   });
 
   it('writes an HTML report that parses and lists every item, flagged first', () => {
@@ -402,6 +403,11 @@ describe('audit building blocks', () => {
     const m = mapMetrics(map, w, h, boxesRegion([[0, 0, 1, 2]], w, h));
     assert.equal(m.energy_in_object, 0.5);
     assert.equal(m.object_area, 0.25);
+    assert.equal(m.lift, 2);
+    assert.equal(isFlagged(m, { flag_lift: 1, flag_below: null }), false);
+    assert.equal(isFlagged(m, { flag_lift: 2.5, flag_below: null }), true);
+    assert.equal(isFlagged(m, { flag_lift: null, flag_below: 0.6 }), true);
+    assert.equal(isFlagged(m, { flag_lift: null, flag_below: null }), false);
     assert.equal(m.peak_in_object, true);
     assert.deepEqual(m.peak, [0, 0]);
     assert.equal(m.coverage, 0.5);
@@ -433,11 +439,11 @@ describe('audit building blocks', () => {
       key: `k${i}`, index: i, file: `f${i}`, status, truth: { index: t, label: null },
       predicted: status === 'ok' ? { index: p, label: null, logit: 1, probability: 0.5 } : undefined,
       correct: status === 'ok' ? t === p : null,
-      metrics: status === 'ok' ? { peak: [0, 0], coverage: 0.1, energy_in_object: e, object_area: 0.2, peak_in_object: (e ?? 0) > 0.5, region: 'boxes' } : undefined,
+      metrics: status === 'ok' ? { peak: [0, 0], coverage: 0.1, energy_in_object: e, object_area: 0.2, lift: e === null ? null : e / 0.2, peak_in_object: (e ?? 0) > 0.5, region: 'boxes' } : undefined,
       flagged: e !== null && e < 0.5, warnings: [], files: {},
     });
     const rows = [row(0, 1, 1, 0.9), row(1, 1, 2, 0.2), row(2, 2, 2, 0.4), row(3, 2, 0, null, 'error'), row(4, 2, 2, 0.8)];
-    const s = summarize(rows, 0.5);
+    const s = summarize(rows);
     assert.equal(s.accuracy, 0.75);
     assert.equal(s.flagged, 2);
     assert.equal(s.errors, 1);

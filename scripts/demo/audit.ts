@@ -8,8 +8,8 @@
  * classes carrying the spurious mark that the shortcut model learnt to read as 'Bag'), with the object
  * masks from their annotations.json, explaining the predicted class. Writes out/demo-audit/<model>-<split>/
  * (report.html, results.csv, ...) and prints a Markdown table: accuracy, mean fraction of Grad-CAM energy
- * on the object, images where the map's peak is on the object, and images flagged (less than half of the
- * map's energy on the object). Each audit is the same as, for example:
+ * on the object, mean lift (that fraction / the object's share of the image), images where the map's peak
+ * is on the object, and images flagged (lift < 1: the object gets less than its share of the energy). Each audit is the same as, for example:
  *
  *   gradcam audit demo/testset_marked/annotations.json --model demo/models/shortcut.onnx --out out/demo-audit/shortcut-testset_marked
  *
@@ -48,11 +48,11 @@ for (const model of ['where', 'shortcut']) {
     await writeReports(out);
     const s = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as AuditSummary;
     const predictedBag = s.by_predicted_class.find((c) => c.label === 'Bag')?.n ?? 0;
-    lines.push(`| ${model} | ${split} | ${s.n} | ${pct(s.accuracy)} | ${pct(predictedBag / s.n)} | ${pct(s.mean_energy_in_object)} | ${pct(s.pointing_hit_rate)} | ${s.flagged} (${pct(s.flagged / s.n)}) | ${path.relative(ROOT, path.join(out, 'report.html'))} |`);
+    lines.push(`| ${model} | ${split} | ${s.n} | ${pct(s.accuracy)} | ${pct(predictedBag / s.n)} | ${pct(s.mean_energy_in_object)} | ${s.mean_lift?.toFixed(2) ?? '–'} | ${pct(s.pointing_hit_rate)} | ${s.flagged} (${pct(s.flagged / s.n)}) | ${path.relative(ROOT, path.join(out, 'report.html'))} |`);
     console.error(`${model} ${split}: ${r.done}/${r.total} images, ${r.errors} failed, ${r.elapsedS.toFixed(1)} s`);
   }
 }
-console.log('| model | split | images | accuracy | predicted Bag | mean energy on object | peak on object | flagged (< 50% on object) | report |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('| model | split | images | accuracy | predicted Bag | mean energy on object | mean lift | peak on object | flagged (lift < 1) | report |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const l of lines) console.log(l);
 process.exitCode = missing ? 1 : 0;

@@ -71,9 +71,29 @@ export function mapMetrics(map: Float32Array, width: number, height: number, reg
     coverage: round6(hot / n),
     energy_in_object: r && sum > 0 ? round6(inside / sum) : null,
     object_area: r ? round6(area / n) : null,
+    lift: r && sum > 0 && area > 0 ? round6(inside / sum / (area / n)) : null,
     peak_in_object: r ? (sum > 0 ? r[peak] === 1 : false) : null,
     region: region?.kind ?? null,
   };
+}
+
+/**
+ * Whether an image is flagged as looking mostly outside the object: its lift is below `flag_lift`, or its
+ * energy on the object below `flag_below` (either rule may be off). Never without an object or for an
+ * all-zero map.
+ */
+export function isFlagged(m: MapMetrics, rule: { flag_lift: number | null; flag_below: number | null }): boolean {
+  if (m.energy_in_object === null) return false;
+  if (rule.flag_below !== null && m.energy_in_object < rule.flag_below) return true;
+  return rule.flag_lift !== null && m.lift !== null && m.lift < rule.flag_lift;
+}
+
+/** The flag rule in words. */
+export function flagRuleText(rule: { flag_lift: number | null; flag_below: number | null }): string {
+  const parts: string[] = [];
+  if (rule.flag_lift !== null) parts.push(rule.flag_lift === 1 ? 'the object gets less of the map\'s energy than its share of the image (lift < 1)' : `lift (energy on the object / object area) < ${rule.flag_lift}`);
+  if (rule.flag_below !== null) parts.push(`less than ${Math.round(rule.flag_below * 1000) / 10}% of the map's energy is on the object`);
+  return parts.length ? parts.join(', or ') : 'never (flagging off)';
 }
 
 /** Rounds to 6 significant digits (stable, short JSON). */

@@ -7,6 +7,7 @@
  */
 import type { AuditConfig, AuditRow, ScoredClass, ClassRef } from './types.js';
 import type { AuditSummary, ClassSummary } from './summary.js';
+import { flagRuleText } from './metrics.js';
 
 export function escapeHtml(s: unknown): string {
   return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -82,9 +83,9 @@ export interface ReportOptions {
 
 function classTable(title: string, list: ClassSummary[]): string {
   if (!list.length) return '';
-  let s = `<h2>${escapeHtml(title)}</h2>\n<table class="classes"><thead><tr><th>class</th><th>images</th><th>errors</th><th>accuracy</th><th>mean p(predicted)</th><th>with object</th><th>mean energy on object</th><th>mean object area</th><th>peak on object</th><th>flagged</th></tr></thead><tbody>\n`;
+  let s = `<h2>${escapeHtml(title)}</h2>\n<table class="classes"><thead><tr><th>class</th><th>images</th><th>errors</th><th>accuracy</th><th>mean p(predicted)</th><th>with object</th><th>mean energy on object</th><th>mean object area</th><th>mean lift</th><th>peak on object</th><th>flagged</th></tr></thead><tbody>\n`;
   for (const c of list) {
-    s += `<tr><td>${escapeHtml(cls(c))}</td><td class="num">${c.n}</td><td class="num">${c.errors}</td><td class="num">${c.labelled ? `${pct(c.accuracy)} (${c.correct}/${c.labelled})` : '–'}</td><td class="num">${fmt(c.mean_probability)}</td><td class="num">${c.with_region}</td><td class="num">${pct(c.mean_energy_in_object)}</td><td class="num">${pct(c.mean_object_area)}</td><td class="num">${pct(c.pointing_hit_rate)}</td><td class="num">${c.flagged}</td></tr>\n`;
+    s += `<tr><td>${escapeHtml(cls(c))}</td><td class="num">${c.n}</td><td class="num">${c.errors}</td><td class="num">${c.labelled ? `${pct(c.accuracy)} (${c.correct}/${c.labelled})` : '–'}</td><td class="num">${fmt(c.mean_probability)}</td><td class="num">${c.with_region}</td><td class="num">${pct(c.mean_energy_in_object)}</td><td class="num">${pct(c.mean_object_area)}</td><td class="num">${fmt(c.mean_lift, 2)}</td><td class="num">${pct(c.pointing_hit_rate)}</td><td class="num">${c.flagged}</td></tr>\n`;
   }
   return `${s}</tbody></table>\n`;
 }
@@ -96,7 +97,7 @@ function itemRow(r: AuditRow, pos: number): string {
   const data: Record<string, string | number | boolean> = {
     key: r.key, index: r.index, pos, status: r.status, flagged: r.flagged, correct: r.correct === null ? 'null' : r.correct,
     file: r.file, truth: cls(r.truth), pred: cls(r.predicted), prob: r.predicted?.probability ?? '',
-    energy: m?.energy_in_object ?? '', area: m?.object_area ?? '', hit: m?.peak_in_object === null || m?.peak_in_object === undefined ? '' : m.peak_in_object ? 1 : 0,
+    energy: m?.energy_in_object ?? '', area: m?.object_area ?? '', lift: m?.lift ?? '', hit: m?.peak_in_object === null || m?.peak_in_object === undefined ? '' : m.peak_in_object ? 1 : 0,
     coverage: m?.coverage ?? '', search,
   };
   const attrs = Object.entries(data).map(([k, v]) => ` data-${k}="${escapeHtml(v)}"`).join('');
@@ -105,7 +106,7 @@ function itemRow(r: AuditRow, pos: number): string {
   const notes = r.status === 'error' ? `<div class="err">${escapeHtml(r.error)}</div>` : r.warnings.map((w) => `<div class="warn">${escapeHtml(w)}</div>`).join('');
   return `<tr class="${classes}"${attrs}><td class="num">${r.index}</td><td>${img(r.files.thumb, 'image')}</td><td>${img(r.files.overlay, 'Grad-CAM overlay')}</td>`
     + `<td class="file">${escapeHtml(r.file)}</td><td>${escapeHtml(cls(r.truth))}</td><td class="pred">${escapeHtml(cls(r.predicted))}${explained}</td>`
-    + `<td class="num">${fmt(r.predicted?.probability)}</td><td class="num">${pct(m?.energy_in_object)}</td><td class="num">${pct(m?.object_area)}</td>`
+    + `<td class="num">${fmt(r.predicted?.probability)}</td><td class="num">${pct(m?.energy_in_object)}</td><td class="num">${pct(m?.object_area)}</td><td class="num">${fmt(m?.lift, 2)}</td>`
     + `<td>${m?.peak_in_object === null || m?.peak_in_object === undefined ? '–' : m.peak_in_object ? 'yes' : 'no'}</td><td class="num">${pct(m?.coverage)}</td>`
     + `<td>${r.flagged ? 'FLAGGED' : r.status === 'error' ? 'ERROR' : ''}${notes}</td></tr>\n`;
 }
@@ -115,19 +116,19 @@ export function* reportHtml(config: AuditConfig, summary: AuditSummary, rows: It
   const title = opts.title ?? `gradcam audit: ${config.model.file}`;
   const s = summary;
   yield `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8" /><meta name="viewport" content="width=device-width, initial-scale=1" /><title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body>\n`;
-  yield `<h1>${escapeHtml(title)}</h1>\n<p class="meta">model ${escapeHtml(config.model.file)} (sha256 ${escapeHtml(config.model.sha256.slice(0, 12))}…) · method ${escapeHtml(config.method)} · layer ${escapeHtml(config.layer)} · class explained: ${escapeHtml(config.class)} · flagged when less than ${pct(config.flag_below)} of the map's energy is on the object${config.shard ? ` · shards: ${config.shard.count}` : ''}</p>\n`;
+  yield `<h1>${escapeHtml(title)}</h1>\n<p class="meta">model ${escapeHtml(config.model.file)} (sha256 ${escapeHtml(config.model.sha256.slice(0, 12))}…) · method ${escapeHtml(config.method)} · layer ${escapeHtml(config.layer)} · class explained: ${escapeHtml(config.class)} · flagged when ${escapeHtml(flagRuleText(config))}${config.shard ? ` · shards: ${config.shard.count}` : ''}</p>\n`;
   for (const n of opts.notes ?? []) yield `<p class="err">${escapeHtml(n)}</p>\n`;
   yield `<div class="cards"><div class="card">images<b>${s.n}</b></div><div class="card">errors<b>${s.errors}</b></div>`
     + `<div class="card">accuracy<b>${s.labelled ? pct(s.accuracy) : '–'}</b>${s.labelled ? `${s.correct}/${s.labelled}` : 'no true labels'}</div>`
     + `<div class="card">mean energy on object<b>${pct(s.mean_energy_in_object)}</b>${s.with_region} with boxes/masks</div>`
     + `<div class="card">peak on object<b>${pct(s.pointing_hit_rate)}</b></div>`
-    + `<div class="card">flagged<b>${s.flagged}</b>looks mostly outside the object</div></div>\n`;
+    + `<div class="card">flagged<b>${s.flagged}</b>looks mostly outside the object</div><div class="card">mean lift<b>${fmt(s.mean_lift, 2)}</b>energy on object / object area</div></div>\n`;
   yield classTable('By true class', s.by_true_class);
   yield classTable('By predicted class', s.by_predicted_class);
-  yield `<h2>Images</h2>\n<p class="meta">Flagged images (least map energy on the object first) are listed first, then failed items, then the rest in input order. Click a column header to sort. The object is outlined in green.</p>\n`;
+  yield `<h2>Images</h2>\n<p class="meta">Flagged images (lowest lift first) are listed first, then failed items, then the rest in input order. Click a column header to sort. The object is outlined in green.</p>\n`;
   yield `<div class="controls"><label><input type="checkbox" id="f-mis" /> misclassified only</label><label><input type="checkbox" id="f-flag" /> flagged only</label><label><input type="checkbox" id="f-err" /> errors only</label><label>filter <input type="search" id="f-q" placeholder="file or class" /></label><span><span id="shown">${s.n}</span> of ${s.n} shown</span></div>\n`;
   const th = (label: string, key?: string, type: 'num' | 'text' = 'text') => (key ? `<th class="sort" data-key="${key}" data-type="${type}">${label}</th>` : `<th>${label}</th>`);
-  yield `<table class="gallery"><thead><tr>${th('#', 'index', 'num')}${th('image')}${th('Grad-CAM')}${th('file', 'file')}${th('true', 'truth')}${th('predicted', 'pred')}${th('p', 'prob', 'num')}${th('energy on object', 'energy', 'num')}${th('object area', 'area', 'num')}${th('peak on object', 'hit', 'num')}${th('map ≥ 0.5', 'coverage', 'num')}${th('notes')}</tr></thead>\n<tbody id="items">\n`;
+  yield `<table class="gallery"><thead><tr>${th('#', 'index', 'num')}${th('image')}${th('Grad-CAM')}${th('file', 'file')}${th('true', 'truth')}${th('predicted', 'pred')}${th('p', 'prob', 'num')}${th('energy on object', 'energy', 'num')}${th('object area', 'area', 'num')}${th('lift', 'lift', 'num')}${th('peak on object', 'hit', 'num')}${th('map ≥ 0.5', 'coverage', 'num')}${th('notes')}</tr></thead>\n<tbody id="items">\n`;
   let pos = 0;
   let chunk = '';
   for (const r of rows) {

@@ -9,7 +9,7 @@ export function byIndex(a: AuditRow, b: AuditRow): number {
 }
 
 /**
- * Report order: flagged images first (least map energy on the object first), then failed items, then the
+ * Report order: flagged images first (lowest lift first), then failed items, then the
  * rest in input order.
  */
 export function reportOrder(rows: AuditRow[]): AuditRow[] {
@@ -18,7 +18,7 @@ export function reportOrder(rows: AuditRow[]): AuditRow[] {
     const d = rank(a) - rank(b);
     if (d) return d;
     if (a.flagged && b.flagged) {
-      const e = (a.metrics?.energy_in_object ?? 0) - (b.metrics?.energy_in_object ?? 0);
+      const e = (a.metrics?.lift ?? 0) - (b.metrics?.lift ?? 0) || (a.metrics?.energy_in_object ?? 0) - (b.metrics?.energy_in_object ?? 0);
       if (e) return e;
     }
     return byIndex(a, b);
@@ -40,6 +40,7 @@ export interface ClassSummary {
   with_region: number;
   mean_energy_in_object: number | null;
   mean_object_area: number | null;
+  mean_lift: number | null;
   pointing_hit_rate: number | null;
   flagged: number;
 }
@@ -53,16 +54,17 @@ export interface AuditSummary {
   accuracy: number | null;
   with_region: number;
   mean_energy_in_object: number | null;
+  mean_lift: number | null;
   pointing_hit_rate: number | null;
   flagged: number;
-  flag_below: number;
+  flag_rule: string;
   by_true_class: ClassSummary[];
   by_predicted_class: ClassSummary[];
 }
 
 class Acc {
   n = 0; errors = 0; labelled = 0; correct = 0; probSum = 0; ok = 0;
-  withRegion = 0; energySum = 0; energyN = 0; areaSum = 0; hits = 0; flagged = 0;
+  withRegion = 0; energySum = 0; energyN = 0; areaSum = 0; liftSum = 0; liftN = 0; hits = 0; flagged = 0;
   add(r: AuditRow): void {
     this.n++;
     if (r.status !== 'ok') { this.errors++; return; }
@@ -75,6 +77,7 @@ class Acc {
       this.areaSum += m.object_area;
       if (m.peak_in_object) this.hits++;
       if (m.energy_in_object !== null) { this.energySum += m.energy_in_object; this.energyN++; }
+      if (m.lift !== null && m.lift !== undefined) { this.liftSum += m.lift; this.liftN++; }
     }
     if (r.flagged) this.flagged++;
   }
@@ -98,17 +101,17 @@ function classSummaries(rows: AuditRow[], grouping: 'true' | 'predicted'): Class
       grouping, index, label, n: a.n, errors: a.errors, labelled: a.labelled, correct: a.correct,
       accuracy: ratio(a.correct, a.labelled), mean_probability: ratio(a.probSum, a.ok),
       with_region: a.withRegion, mean_energy_in_object: ratio(a.energySum, a.energyN),
-      mean_object_area: ratio(a.areaSum, a.withRegion), pointing_hit_rate: ratio(a.hits, a.withRegion), flagged: a.flagged,
+      mean_object_area: ratio(a.areaSum, a.withRegion), mean_lift: ratio(a.liftSum, a.liftN), pointing_hit_rate: ratio(a.hits, a.withRegion), flagged: a.flagged,
     }));
 }
 
-export function summarize(rows: AuditRow[], flagBelow: number): AuditSummary {
+export function summarize(rows: AuditRow[], flagRule = ''): AuditSummary {
   const a = new Acc();
   for (const r of rows) a.add(r);
   return {
     n: a.n, ok: a.ok, errors: a.errors, labelled: a.labelled, correct: a.correct, accuracy: ratio(a.correct, a.labelled),
-    with_region: a.withRegion, mean_energy_in_object: ratio(a.energySum, a.energyN), pointing_hit_rate: ratio(a.hits, a.withRegion),
-    flagged: a.flagged, flag_below: flagBelow,
+    with_region: a.withRegion, mean_energy_in_object: ratio(a.energySum, a.energyN), mean_lift: ratio(a.liftSum, a.liftN), pointing_hit_rate: ratio(a.hits, a.withRegion),
+    flagged: a.flagged, flag_rule: flagRule,
     by_true_class: classSummaries(rows, 'true'),
     by_predicted_class: classSummaries(rows, 'predicted'),
   };
@@ -125,7 +128,7 @@ export function csvLine(fields: unknown[]): string {
 
 export const ROW_COLUMNS = [
   'key', 'index', 'file', 'status', 'error', 'true_index', 'true_label', 'pred_index', 'pred_label', 'probability', 'logit',
-  'explained_index', 'explained_label', 'explained_probability', 'correct', 'energy_in_object', 'object_area', 'region',
+  'explained_index', 'explained_label', 'explained_probability', 'correct', 'energy_in_object', 'object_area', 'lift', 'region',
   'peak_x', 'peak_y', 'peak_in_object', 'coverage', 'flagged', 'warnings', 'thumb', 'overlay', 'map',
 ] as const;
 
@@ -135,14 +138,14 @@ export function rowCsv(r: AuditRow): string {
     r.key, r.index, r.file, r.status, r.error ?? '', r.truth?.index ?? '', r.truth?.label ?? '',
     r.predicted?.index ?? '', r.predicted?.label ?? '', r.predicted?.probability ?? '', r.predicted?.logit ?? '',
     r.explained?.index ?? '', r.explained?.label ?? '', r.explained?.probability ?? '',
-    r.correct ?? '', m?.energy_in_object ?? '', m?.object_area ?? '', m?.region ?? '', m?.peak[0] ?? '', m?.peak[1] ?? '',
+    r.correct ?? '', m?.energy_in_object ?? '', m?.object_area ?? '', m?.lift ?? '', m?.region ?? '', m?.peak[0] ?? '', m?.peak[1] ?? '',
     m?.peak_in_object ?? '', m?.coverage ?? '', r.flagged, r.warnings.join(' | '), r.files.thumb ?? '', r.files.overlay ?? '', r.files.map ?? '',
   ]);
 }
 
 export const CLASS_COLUMNS = [
   'grouping', 'index', 'label', 'n', 'errors', 'labelled', 'correct', 'accuracy', 'mean_probability', 'with_region',
-  'mean_energy_in_object', 'mean_object_area', 'pointing_hit_rate', 'flagged',
+  'mean_energy_in_object', 'mean_object_area', 'mean_lift', 'pointing_hit_rate', 'flagged',
 ] as const;
 
 export function classesCsv(s: AuditSummary): string {

@@ -56,6 +56,12 @@ export interface MapMetrics {
   energy_in_object: number | null;
   /** Fraction of the image covered by the object; null without boxes/mask. */
   object_area: number | null;
+  /**
+   * energy_in_object / object_area: how much more of the map's energy the object gets than a map spread
+   * evenly would give it (1 = no preference, < 1 = the model looks more at the rest of the image); null
+   * where energy_in_object is null.
+   */
+  lift: number | null;
   /** Whether the peak lies on the object (the pointing game); null without boxes/mask. */
   peak_in_object: boolean | null;
   /** 'mask', 'boxes' or null: what the object region came from. */
@@ -79,7 +85,7 @@ export interface AuditRow {
   correct: boolean | null;
   size?: [number, number];
   metrics?: MapMetrics;
-  /** energy_in_object below the audit's threshold: the model looks mostly outside the object. */
+  /** The model looks mostly outside the object (see AuditConfig.flag_lift / flag_below). */
   flagged: boolean;
   warnings: string[];
   /** Files written for the item, relative to the output folder. */
@@ -101,7 +107,10 @@ export interface AuditConfig {
   thumb: number;
   colormap: string;
   alpha: number;
-  flag_below: number;
+  /** Flag images whose lift (energy on the object per unit of object area) is below this; null: off. */
+  flag_lift: number | null;
+  /** Flag images with less than this fraction of the map's energy on the object; null: off. */
+  flag_below: number | null;
   maps: boolean;
   shard: { index: number; count: number } | null;
   /** Number of items in this run's (shard's) list when it last started. */

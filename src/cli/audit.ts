@@ -51,8 +51,12 @@ Options:
   --threads N          onnxruntime intra-op threads (default: one per core)
   --shard i/N          process only shard i of N (0 <= i < N; a fixed partition by a hash of each item's
                        path), for spreading a dataset over machines; combine with 'gradcam merge'
-  --flag-below F       flag images with less than this fraction of the map's energy inside the object
-                       boxes/mask (default 0.5: the model looks mostly outside the object)
+  --flag-lift L        flag images whose lift, the fraction of the map's energy on the object (boxes/
+                       mask) divided by the fraction of the image the object covers, is below L
+                       (default 1: the object gets less than its share; the model looks mostly
+                       elsewhere); 'off' to disable
+  --flag-below F       also flag images with less than this fraction of the map's energy on the object
+                       (e.g. 0.5: more than half of it outside; default off)
   --thumb N            thumbnail size, longest side in pixels (default 128)
   --colormap NAME      ${COLORMAPS.join(', ')} (default jet)
   --alpha A            heat-map opacity in the overlay thumbnails, 0..1 (default 0.5)
@@ -76,9 +80,9 @@ Options:
 
 const VALUE_OPTIONS = new Set([
   '--model', '--method', '--layer', '--class', '--output', '--out', '--colormap', '--alpha', '--labels', '--size',
-  '--normalize', '--mean', '--std', '--batch-size', '--threads', '--shard', '--flag-below', '--thumb',
+  '--normalize', '--mean', '--std', '--batch-size', '--threads', '--shard', '--flag-below', '--flag-lift', '--thumb',
 ]);
-const AUDIT_ONLY = new Set(['--threads', '--shard', '--flag-below', '--thumb', '--maps', '--retry-errors', '--no-report']);
+const AUDIT_ONLY = new Set(['--threads', '--shard', '--flag-below', '--flag-lift', '--thumb', '--maps', '--retry-errors', '--no-report']);
 
 /**
  * Whether `gradcam explain` arguments ask for a batch run: an input that is a folder, a manifest
@@ -121,7 +125,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
     layer: { type: 'string', default: 'auto' }, class: { type: 'string', default: 'top' }, output: { type: 'string' },
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
     'batch-size': { type: 'string', default: '8' }, threads: { type: 'string' }, shard: { type: 'string' },
-    'flag-below': { type: 'string', default: '0.5' }, thumb: { type: 'string', default: '128' },
+    'flag-below': { type: 'string' }, 'flag-lift': { type: 'string', default: '1' }, thumb: { type: 'string', default: '128' },
     colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, maps: { type: 'boolean', default: false },
     'retry-errors': { type: 'boolean', default: false }, 'no-report': { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
@@ -137,7 +141,8 @@ export async function runAuditCli(args: string[]): Promise<number> {
   const alpha = number('--alpha', o.alpha, (x) => x >= 0 && x <= 1, 'a number between 0 and 1')!;
   const batchSize = number('--batch-size', o['batch-size'], (x) => Number.isInteger(x) && x >= 1, 'a positive integer')!;
   const threads = number('--threads', o.threads, (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
-  const flagBelow = number('--flag-below', o['flag-below'], (x) => x >= 0 && x <= 1, 'a fraction between 0 and 1')!;
+  const flagBelow = o['flag-below'] === 'off' ? null : number('--flag-below', o['flag-below'], (x) => x >= 0 && x <= 1, 'a fraction between 0 and 1') ?? null;
+  const flagLift = o['flag-lift'] === 'off' ? null : number('--flag-lift', o['flag-lift'], (x) => x >= 0, 'a non-negative number or off')!;
   const thumb = number('--thumb', o.thumb, (x) => Number.isInteger(x) && x >= 8 && x <= 1024, 'an integer between 8 and 1024')!;
   let shard;
   try {
@@ -169,7 +174,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
     if (!o.quiet) process.stderr.write(`gradcam: ${items.length} images listed${shard ? `, ${mine} in shard ${shard.index}/${shard.count}` : ''}; writing to ${o.out}\n`);
     result = await runAudit(items, {
       model: o.model, out: o.out!, method: o.method, layer: o.layer, classChoice: o.class, output: o.output, normalize: norm, size,
-      labelsFile: o.labels, thumb, colormap: o.colormap, alpha, flagBelow, maps: o.maps, batchSize, threads, shard,
+      labelsFile: o.labels, thumb, colormap: o.colormap, alpha, flagBelow, flagLift, maps: o.maps, batchSize, threads, shard,
       retryErrors: o['retry-errors'], signal: abort.signal,
       onProgress: (p) => {
         progress.update(p);
