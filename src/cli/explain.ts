@@ -18,6 +18,7 @@ import { loadExplainer, prepareInputs, type PreparedInput } from '../node.js';
 import { CliError, parse, parseNumbers, parseSize, Progress } from './common.js';
 import { FAMILY_OPTIONS, familyFlags, isFamilyInvocation } from './family-usage.js';
 import { runFamilyExplain } from './family.js';
+import { isBatchInvocation, runAuditCli } from './audit.js';
 
 export const EXPLAIN_USAGE = `Usage: gradcam explain <images|.npy...> --model FILE [options]
 
@@ -60,6 +61,8 @@ interface Output {
 }
 
 export async function runExplain(args: string[]): Promise<number> {
+  // folders, quoted globs and manifests go to the batch runner (gradcam audit)
+  if (isBatchInvocation(args)) return runAuditCli(args);
   if (isFamilyInvocation(args)) {
     const i = args.findIndex((a) => a === '--method' || a.startsWith('--method='));
     const m = i < 0 ? undefined : args[i]!.includes('=') ? args[i]!.split('=')[1] : args[i + 1];

@@ -4,12 +4,16 @@ import { runLayers } from './layers.js';
 import { runServe } from './serve.js';
 import { runSanity } from './sanity.js';
 import { runEvaluate } from './evaluate.js';
+import { runAuditCli, runMergeCli } from './audit.js';
 import { CliError, printError } from './common.js';
 
 const USAGE = `gradcam — Grad-CAM for any ONNX image model
 
 Usage:
   gradcam explain <images|.npy...> --model FILE [options]   explain images, write overlays and maps
+  gradcam audit <folders|'globs'|manifests...> --model FILE  explain a dataset: resumable, batched,
+                                                            HTML/CSV report, bias audit with boxes/masks
+  gradcam merge <audit folders...> --out DIR                combine the shards of an audit into one report
   gradcam layers --model FILE [--size HxW]                  list candidate layers (auto choice marked)
   gradcam methods                                           list the explanation methods
   gradcam serve [--port N]                                  the browser app (nothing leaves your computer)
@@ -28,6 +32,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve': return await runServe(rest);
       case 'sanity': return await runSanity(rest);
       case 'evaluate': return await runEvaluate(rest);
+      case 'audit': return await runAuditCli(rest);
+      case 'merge': return await runMergeCli(rest);
       case 'methods': {
         const { CAM_METHODS } = await import('../cam/index.js');
         const { GRADIENT_METHODS } = await import('../cam/guided.js');
@@ -41,6 +47,8 @@ export async function main(argv: string[]): Promise<number> {
         if (rest[0] === 'serve') return await runServe(['--help']);
         if (rest[0] === 'sanity') return await runSanity(['--help']);
         if (rest[0] === 'evaluate') return await runEvaluate(['--help']);
+        if (rest[0] === 'audit') return await runAuditCli(['--help']);
+        if (rest[0] === 'merge') return await runMergeCli(['--help']);
         console.log(USAGE);
         return cmd === undefined ? 2 : 0;
       }
@@ -49,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       default:
-        throw new CliError(`unknown command '${cmd}'; commands: explain, layers, methods, sanity, evaluate, serve, help`);
+        throw new CliError(`unknown command '${cmd}'; commands: explain, audit, merge, layers, methods, sanity, evaluate, serve, help`);
     }
   } catch (e) {
     printError(e);

@@ -1,0 +1,118 @@
+/**
+ * Audit throughput: images per second for `gradcam audit` (decode, resize, batched forward + backward in
+ * onnxruntime-node, Grad-CAM, map-energy metrics, two PNG thumbnails, fsync'ed results) on resnet50,
+ * at several batch sizes, against a PyTorch loop doing the same work (bench/torch_audit.py) in the same run.
+ *
+ *   npx tsx bench/audit.ts [--images 500] [--torch-images K] [--batches 1,8,32] [--threads N] [--no-torch] [--json FILE]
+ *
+ * --torch-images K times the PyTorch loop on the first K images only (default: all), for machines where
+ * 500 images of CPU PyTorch Grad-CAM per batch size would take too long; rates are per image either way
+ * (all images are alike: 256x256 with one box).
+ *
+ * Needs bench/models/resnet50.onnx (`/usr/bin/python3 scripts/fixtures/make_fixtures.py --bench`).
+ * The images (256x256 PNG scenes with one box each, listed in a CSV manifest) are generated once under
+ * .tmp/bench-audit/. Every configuration starts from an empty output folder. Reported:
+ *   e2e_ips    images / wall time of the whole run (model load, graph compile / session, all images)
+ *   steady_ips images after the first batch / time after the first batch (excludes compile and warm-up)
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { encodePng } from '../src/image/png.js';
+import { listInputs, runAudit } from '../src/node-audit.js';
+
+const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
+const MODEL = path.join(ROOT, 'bench', 'models', 'resnet50.onnx');
+const WORK = path.join(ROOT, '.tmp', 'bench-audit');
+
+function arg(name: string, def?: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : def;
+}
+const N = Number(arg('images', '500'));
+const BATCHES = arg('batches', '1,8,32')!.split(',').map(Number);
+const THREADS = arg('threads') ? Number(arg('threads')) : undefined;
+const TORCH = !process.argv.includes('--no-torch');
+const TORCH_N = Number(arg('torch-images', String(N)));
+
+function makeData(n: number): string {
+  const dir = path.join(WORK, `images-${n}`);
+  const manifest = path.join(dir, 'manifest.csv');
+  if (fs.existsSync(manifest)) return manifest;
+  fs.mkdirSync(dir, { recursive: true });
+  const lines = ['path,label,boxes'];
+  let s = 12345;
+  const r = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
+  for (let i = 0; i < n; i++) {
+    const w = 256, h = 256;
+    const px = new Uint8Array(w * h * 3);
+    const f = [r() * 0.2, r() * 0.2, r() * 0.2];
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) px[(y * w + x) * 3 + c] = Math.round(127 + 90 * Math.sin(f[c]! * (x + 1.7 * y) + c) + 30 * (r() - 0.5));
+    const bs = 40 + Math.floor(r() * 80);
+    const x0 = Math.floor(r() * (w - bs)), y0 = Math.floor(r() * (h - bs));
+    for (let y = y0; y < y0 + bs; y++) for (let x = x0; x < x0 + bs; x++) px.set([220, 30 + (x & 63), 40], (y * w + x) * 3);
+    const name = `${String(i).padStart(4, '0')}.png`;
+    fs.writeFileSync(path.join(dir, name), encodePng({ width: w, height: h, data: px }));
+    lines.push(`${name},${i % 1000},${x0} ${y0} ${x0 + bs} ${y0 + bs}`);
+  }
+  fs.writeFileSync(manifest, `${lines.join('\n')}\n`);
+  return manifest;
+}
+
+async function node(manifest: string, batch: number) {
+  const out = path.join(WORK, `out-node-b${batch}`);
+  fs.rmSync(out, { recursive: true, force: true });
+  const t0 = performance.now();
+  const items = await listInputs([manifest], { exclude: [out] });
+  let first: { t: number; done: number } | undefined;
+  const r = await runAudit(items, {
+    model: MODEL, out, batchSize: batch, threads: THREADS,
+    onProgress: (p) => { if (!first) first = { t: performance.now(), done: p.processed }; },
+  });
+  const t1 = performance.now();
+  if (r.errors || r.done !== N) throw new Error(`node audit: ${r.done}/${N} done, ${r.errors} errors`);
+  return {
+    e2e_ips: round(N / ((t1 - t0) / 1000)),
+    steady_ips: round((N - first!.done) / ((t1 - first!.t) / 1000)),
+    wall_s: round((t1 - t0) / 1000),
+  };
+}
+
+const round = (v: number) => Math.round(v * 100) / 100;
+
+async function main() {
+  if (!fs.existsSync(MODEL)) {
+    console.error(`missing ${MODEL}: run /usr/bin/python3 scripts/fixtures/make_fixtures.py --bench (or link it from a checkout that has it)`);
+    process.exit(2);
+  }
+  const manifest = makeData(N);
+  console.error(`${N} images (PyTorch: ${TORCH ? TORCH_N : 0}) (256x256 PNG, one box each), resnet50, batches ${BATCHES.join(', ')}, ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  const result: Record<string, Record<string, unknown>> = {};
+  for (const b of BATCHES) {
+    const n = await node(manifest, b);
+    console.error(`gradcam audit  batch ${String(b).padStart(2)}: ${n.e2e_ips} img/s end to end (${n.wall_s} s), ${n.steady_ips} img/s steady`);
+    let t: Record<string, number> | undefined;
+    if (TORCH) {
+      const out = path.join(WORK, `out-torch-b${b}`);
+      fs.rmSync(out, { recursive: true, force: true });
+      const p = spawnSync('/usr/bin/python3', [path.join(ROOT, 'bench', 'torch_audit.py'), '--manifest', manifest, '--out', out, '--batch', String(b), '--limit', String(TORCH_N), ...(THREADS ? ['--threads', String(THREADS)] : [])], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      if (p.status !== 0) throw new Error(`torch_audit.py failed: ${p.stderr}`);
+      t = JSON.parse(p.stdout.trim().split('\n').pop()!);
+      console.error(`pytorch loop   batch ${String(b).padStart(2)}: ${t!['e2e_ips']} img/s end to end (${t!['images']} images, ${t!['wall_s']} s), ${t!['steady_ips']} img/s steady`);
+    }
+    result[String(b)] = { gradcam: n, torch: t ?? null, ratio_e2e: t ? round(n.e2e_ips / t['e2e_ips']!) : null, ratio_steady: t ? round(n.steady_ips / t['steady_ips']!) : null };
+  }
+  const json = JSON.stringify({ images: N, torch_images: TORCH ? TORCH_N : 0, model: 'resnet50', cores: os.cpus().length, threads: THREADS ?? 'default', results: result }, null, 1);
+  const file = arg('json');
+  if (file) fs.writeFileSync(file, `${json}\n`);
+  console.log(json);
+  console.error('\nbatch | gradcam img/s (e2e / steady) | pytorch img/s (e2e / steady) | ratio (e2e / steady)');
+  for (const [b, r] of Object.entries(result)) {
+    const g = r['gradcam'] as { e2e_ips: number; steady_ips: number };
+    const t = r['torch'] as { e2e_ips: number; steady_ips: number } | null;
+    console.error(`${b.padStart(5)} | ${g.e2e_ips} / ${g.steady_ips} | ${t ? `${t.e2e_ips} / ${t.steady_ips}` : '–'} | ${r['ratio_e2e'] ?? '–'} / ${r['ratio_steady'] ?? '–'}`);
+  }
+}
+
+await main();

@@ -1,0 +1,770 @@
+/**
+ * Dataset audits, the Node side: input listing (directories, globs, manifests), the resumable results
+ * store, the batched runner, report files and shard merging.
+ *
+ * Output folder:
+ *   audit.json     what the run was asked to do (model hash, method, layer, class, ...); a restart must agree
+ *   results.jsonl  one JSON row per finished item: appended (and fsync'ed) batch by batch while running,
+ *                  rewritten (atomically, de-duplicated, in input order) when a run ends
+ *   thumbs/        <stem>.png (the image) and <stem>.cam.png (the overlay), written atomically before
+ *                  the item's row, so that every row's files exist
+ *   maps/          <stem>.npy, the map [H, W] float32 at input resolution (with --maps)
+ *   results.csv, classes.csv, summary.json, report.html: rewritten at the end of every run and by merge
+ *
+ * A restart reads results.jsonl, drops a torn last line (a kill during an append), and skips every item
+ * with a row; items whose row is an error are retried only with `retryErrors`.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Explainer, Explanation, ClassChoice } from './explainer.js';
+import { InputError } from './explainer.js';
+import { loadExplainer, prepareInputs, type PreparedInput } from './node.js';
+import { readImageFile, writeFileAtomic } from './image/node.js';
+import { resizeBilinear } from './image/resize.js';
+import { heatmapImage } from './image/overlay.js';
+import { encodePng } from './image/png.js';
+import { writeNpy } from './image/npy.js';
+import { tensorToRgb, type NormalizeOptions } from './image/normalize.js';
+import type { RgbImage } from './image/types.js';
+import { camMethod } from './cam/index.js';
+import { hasGlobMagic, splitGlob, globToRegExp } from './audit/glob.js';
+import { isManifestName, parseManifest, decodeRle } from './audit/manifest.js';
+import { boxesRegion, maskRegion, mapMetrics, thumbnails, round6, isFlagged, flagRuleText, type Region } from './audit/metrics.js';
+import { itemStem, shardOf, type Shard } from './audit/shard.js';
+import { byIndex, classesCsv, reportOrder, rowCsv, ROW_COLUMNS, csvLine, summarize } from './audit/summary.js';
+import { reportHtml } from './audit/report.js';
+import { configDiff, configKey, mergeKey, type AuditConfig, type AuditItem, type AuditRow, type ClassRef, type ScoredClass } from './audit/types.js';
+
+export * from './audit/index.js';
+
+/** Extensions picked up when walking a directory. */
+export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.npy'];
+
+const posix = (p: string) => p.split(path.sep).join('/');
+
+// ------------------------------------------------------------------------------------------ listing
+
+export interface ListOptions {
+  /** Folders never to enter (the output folder). */
+  exclude?: string[];
+}
+
+/**
+ * The items named by `args`: image files, directories (walked recursively, sorted, hidden entries
+ * skipped), quoted glob patterns, and manifests (.csv, .jsonl, .ndjson, .json). A missing file, a glob
+ * matching nothing or a bad manifest stops the listing with an InputError; files that a manifest names
+ * but that are missing become error rows when they run.
+ */
+export async function listInputs(args: string[], opts: ListOptions = {}): Promise<AuditItem[]> {
+  const exclude = new Set((opts.exclude ?? []).map((p) => path.resolve(p)));
+  const items: AuditItem[] = [];
+  const seen = new Map<string, number>();
+  const add = (it: Omit<AuditItem, 'key'> & { key: string }) => {
+    const n = (seen.get(it.key) ?? 0) + 1;
+    seen.set(it.key, n);
+    items.push({ ...it, key: n === 1 ? it.key : `${it.key}#${n}` });
+  };
+  for (const arg of args) {
+    let st: fs.Stats | undefined;
+    try {
+      st = await fs.promises.stat(arg);
+    } catch {
+      st = undefined;
+    }
+    if (st?.isDirectory()) {
+      const files = await walk(arg, exclude, null);
+      for (const f of files) add({ key: posix(path.relative(arg, f)), file: f });
+      continue;
+    }
+    if (st?.isFile()) {
+      if (isManifestName(arg)) {
+        for (const it of await readManifest(arg)) add(it);
+      } else {
+        add({ key: path.basename(arg), file: arg });
+      }
+      continue;
+    }
+    if (!st && hasGlobMagic(arg)) {
+      const { base, rest } = splitGlob(posix(arg));
+      const re = globToRegExp(rest);
+      const baseDir = base === '' ? '.' : base;
+      const deep = rest.includes('**');
+      const depth = rest.split('/').length;
+      const dotted = /(^|\/)\./.test(rest);
+      const files = await walk(baseDir, exclude, (rel) => re.test(rel), deep ? Infinity : depth, dotted);
+      if (files.length === 0) throw new InputError(`no files match '${arg}'`);
+      for (const f of files) add({ key: posix(path.relative(baseDir, f)), file: f });
+      continue;
+    }
+    if (st) throw new InputError(`${arg} is neither a file nor a folder`);
+    throw new InputError(`input not found: ${arg}`);
+  }
+  return items;
+}
+
+/** Files under `root`, sorted; `match` null: image files only (by extension); else the relative paths it accepts. */
+async function walk(root: string, exclude: Set<string>, match: ((rel: string) => boolean) | null, maxDepth = Infinity, dotted = false): Promise<string[]> {
+  const out: string[] = [];
+  const visited = new Set<string>();
+  const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const visit = async (dir: string, depth: number) => {
+    if (exclude.has(path.resolve(dir))) return;
+    const real = await fs.promises.realpath(dir).catch(() => undefined);
+    if (!real || visited.has(real)) return;
+    visited.add(real);
+    let entries: fs.Dirent[];
+    try {
+      entries = await fs.promises.readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      throw new InputError(`cannot read folder ${dir}: ${(e as Error).message}`);
+    }
+    entries.sort((a, b) => byCodePoint(a.name, b.name));
+    for (const e of entries) {
+      if (e.name.startsWith('.') && !dotted) continue;
+      const p = path.join(dir, e.name);
+      let isDir = e.isDirectory();
+      let isFile = e.isFile();
+      if (e.isSymbolicLink()) {
+        const st = await fs.promises.stat(p).catch(() => undefined);
+        isDir = !!st?.isDirectory();
+        isFile = !!st?.isFile();
+      }
+      if (isDir) {
+        if (depth + 1 < maxDepth) await visit(p, depth + 1);
+      } else if (isFile) {
+        const ok = match ? match(posix(path.relative(root, p))) : IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase());
+        if (ok) out.push(p);
+      }
+    }
+  };
+  await visit(root, 0);
+  return out;
+}
+
+/** Reads a manifest; paths inside it are relative to its folder. */
+export async function readManifest(file: string): Promise<AuditItem[]> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(file, 'utf8');
+  } catch (e) {
+    throw new InputError(`cannot read manifest ${file}: ${(e as Error).message}`);
+  }
+  const dir = path.dirname(file);
+  return parseManifest(text, file).map((e) => {
+    const norm = path.posix.normalize(e.path.replace(/\\/g, '/'));
+    const it: AuditItem = { key: norm.replace(/^(\.\/)+/, ''), file: path.isAbsolute(e.path) ? e.path : path.join(dir, e.path) };
+    if (e.label !== undefined) it.label = e.label;
+    if (e.boxes) it.boxes = e.boxes;
+    if (e.mask) it.mask = path.isAbsolute(e.mask) ? e.mask : path.join(dir, e.mask);
+    if (e.maskRle) it.maskRle = e.maskRle;
+    return it;
+  });
+}
+
+/** The items of shard i of N (see shardOf); `index` keeps each item's position in the full list. */
+export function shardItems(items: AuditItem[], shard?: Shard): { item: AuditItem; index: number }[] {
+  const all = items.map((item, index) => ({ item, index }));
+  return shard ? all.filter((x) => shardOf(x.item.key, shard.count) === shard.index) : all;
+}
+
+// ------------------------------------------------------------------------------------------ store
+
+export class AuditStoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+const RESULTS = 'results.jsonl';
+const CONFIG = 'audit.json';
+const LOCK = '.lock';
+
+/** Reads results.jsonl: the rows (the last row per key wins), and the byte length of its complete lines. */
+export async function readRows(dir: string): Promise<{ rows: Map<string, AuditRow>; validBytes: number; size: number; bad: number }> {
+  const file = path.join(dir, RESULTS);
+  let buf: Buffer;
+  try {
+    buf = await fs.promises.readFile(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { rows: new Map(), validBytes: 0, size: 0, bad: 0 };
+    throw e;
+  }
+  const rows = new Map<string, AuditRow>();
+  let start = 0;
+  let bad = 0;
+  let validBytes = 0;
+  while (start < buf.length) {
+    const nl = buf.indexOf(0x0a, start);
+    if (nl < 0) break; // a torn last line (no newline): not complete
+    const line = buf.toString('utf8', start, nl);
+    start = nl + 1;
+    if (line.trim()) {
+      try {
+        const row = JSON.parse(line) as AuditRow;
+        if (typeof row.key !== 'string' || (row.status !== 'ok' && row.status !== 'error')) throw new Error('not a result row');
+        rows.set(row.key, row);
+      } catch {
+        bad++;
+      }
+    }
+    validBytes = start;
+  }
+  return { rows, validBytes, size: buf.length, bad };
+}
+
+export async function readConfig(dir: string): Promise<AuditConfig | undefined> {
+  try {
+    return JSON.parse(await fs.promises.readFile(path.join(dir, CONFIG), 'utf8')) as AuditConfig;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new AuditStoreError(`${path.join(dir, CONFIG)} is not readable: ${(e as Error).message}`);
+  }
+}
+
+/** The append side of results.jsonl, with a lock file against two runs writing one folder. */
+export class ResultStore {
+  private constructor(readonly dir: string, private fh: fs.promises.FileHandle, readonly done: Map<string, 'ok' | 'error'>, private readonly lockPath: string) {}
+
+  /**
+   * Opens (or creates) an output folder for `config`. A folder written with another config is refused
+   * with the differences listed. A torn last line is cut off.
+   */
+  static async open(dir: string, config: AuditConfig): Promise<ResultStore> {
+    try {
+      await fs.promises.mkdir(dir, { recursive: true });
+    } catch (e) {
+      throw new AuditStoreError(`cannot create output folder ${dir}: ${(e as Error).message}`);
+    }
+    const lockPath = await acquireLock(dir);
+    try {
+      const prev = await readConfig(dir);
+      if (prev && configKey(prev) !== configKey(config)) {
+        throw new AuditStoreError(`${dir} holds an audit with other settings (${configDiff(prev, config).join('; ')}); use another --out folder, or delete ${dir} to start over`);
+      }
+      const { rows, validBytes, size } = await readRows(dir);
+      if (rows.size && !prev) throw new AuditStoreError(`${dir} has ${RESULTS} but no ${CONFIG}; use another --out folder`);
+      await writeFileAtomic(path.join(dir, CONFIG), json(config));
+      const file = path.join(dir, RESULTS);
+      const fh = await fs.promises.open(file, 'a+');
+      if (validBytes < size) {
+        await fh.truncate(validBytes);
+        await fh.sync();
+      }
+      const done = new Map<string, 'ok' | 'error'>();
+      for (const [k, r] of rows) done.set(k, r.status);
+      await fs.promises.mkdir(path.join(dir, 'thumbs'), { recursive: true });
+      if (config.maps) await fs.promises.mkdir(path.join(dir, 'maps'), { recursive: true });
+      await removeTemporaries(dir);
+      await syncDir(dir);
+      return new ResultStore(dir, fh, done, lockPath);
+    } catch (e) {
+      await fs.promises.unlink(lockPath).catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Appends rows as one write, then fsyncs: a row is in the store once this returns. */
+  async append(rows: AuditRow[]): Promise<void> {
+    if (!rows.length) return;
+    const text = rows.map((r) => `${JSON.stringify(r)}\n`).join('');
+    await this.fh.write(text);
+    await this.fh.sync();
+    for (const r of rows) this.done.set(r.key, r.status);
+    const now = new Date();
+    await fs.promises.utimes(this.lockPath, now, now).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close().catch(() => {});
+  }
+
+  async unlock(): Promise<void> {
+    await fs.promises.unlink(this.lockPath).catch(() => {});
+  }
+}
+
+const STALE_LOCK_MS = 10 * 60 * 1000;
+
+async function acquireLock(dir: string): Promise<string> {
+  const lockPath = path.join(dir, LOCK);
+  const me = { pid: process.pid, host: os.hostname(), started: new Date().toISOString() };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await fs.promises.writeFile(lockPath, JSON.stringify(me), { flag: 'wx' });
+      return lockPath;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new AuditStoreError(`cannot create ${lockPath}: ${(e as Error).message}`);
+    }
+    let other: { pid?: number; host?: string } = {};
+    let mtime = 0;
+    try {
+      other = JSON.parse(await fs.promises.readFile(lockPath, 'utf8'));
+      mtime = (await fs.promises.stat(lockPath)).mtimeMs;
+    } catch {
+      /* unreadable: a lock torn by a kill; stale */
+    }
+    const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; } };
+    const stale = !other.pid || (other.host === me.host ? other.pid === process.pid || !alive(other.pid) : Date.now() - mtime > STALE_LOCK_MS);
+    if (!stale) throw new AuditStoreError(`another gradcam run (pid ${other.pid} on ${other.host}) is writing to ${dir}; if none is, delete ${lockPath}`);
+    await fs.promises.unlink(lockPath).catch(() => {});
+  }
+  throw new AuditStoreError(`cannot take the lock ${lockPath}`);
+}
+
+/** Removes the temporary files of atomic writes that a killed run left behind. */
+async function removeTemporaries(dir: string): Promise<void> {
+  for (const sub of ['', 'thumbs', 'maps']) {
+    const d = path.join(dir, sub);
+    const names = await fs.promises.readdir(d).catch(() => [] as string[]);
+    for (const n of names) if (/\.tmp-\d+-[0-9a-f]+$/.test(n)) await fs.promises.unlink(path.join(d, n)).catch(() => {});
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  let fh: fs.promises.FileHandle | undefined;
+  try {
+    fh = await fs.promises.open(dir, 'r');
+    await fh.sync();
+  } catch {
+    /* not every file system lets a folder be fsync'ed */
+  } finally {
+    await fh?.close().catch(() => {});
+  }
+}
+
+const json = (v: unknown) => new TextEncoder().encode(`${JSON.stringify(v, null, 2)}\n`);
+
+/** Writes chunks to `file` atomically (temporary file, fsync, rename), without holding them all at once. */
+export async function writeChunksAtomic(file: string, chunks: Iterable<string>): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  const fh = await fs.promises.open(tmp, 'w');
+  try {
+    for (const c of chunks) if (c) await fh.write(c);
+    await fh.sync();
+    await fh.close();
+    await fs.promises.rename(tmp, file);
+  } catch (e) {
+    await fh.close().catch(() => {});
+    await fs.promises.unlink(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+// ------------------------------------------------------------------------------------------ runner
+
+export interface AuditOptions {
+  model: string;
+  out: string;
+  method?: string;
+  layer?: string;
+  /** 'top' (default), 'true' (the manifest's label; the predicted class where there is none), an index or a label. */
+  classChoice?: string;
+  output?: string;
+  normalize?: NormalizeOptions;
+  size?: [number, number];
+  labelsFile?: string;
+  thumb?: number;
+  colormap?: string;
+  alpha?: number;
+  /** Flag images whose lift (energy on the object / object area) is below this (default 1; null: off). */
+  flagLift?: number | null;
+  /** Flag images with less than this fraction of map energy on the object (default null: off). */
+  flagBelow?: number | null;
+  /** Also write each map as maps/<stem>.npy. */
+  maps?: boolean;
+  batchSize?: number;
+  /** onnxruntime intra-op threads (default: its own choice). */
+  threads?: number;
+  shard?: Shard;
+  retryErrors?: boolean;
+  /** Stop after the current batch when aborted (Ctrl-C). */
+  signal?: AbortSignal;
+  onProgress?: (p: AuditProgressInfo) => void;
+}
+
+export interface AuditProgressInfo {
+  /** Items in this run's list (the shard). */
+  total: number;
+  /** Items with a row (finished before or now). */
+  done: number;
+  /** Items finished in this session. */
+  processed: number;
+  skipped: number;
+  errors: number;
+  elapsedS: number;
+  file?: string;
+}
+
+export interface AuditRunResult extends AuditProgressInfo {
+  interrupted: boolean;
+  config: AuditConfig;
+}
+
+interface Prepared {
+  entry: { item: AuditItem; index: number };
+  input?: PreparedInput;
+  base?: RgbImage;
+  region?: Region;
+  truth: ClassRef | null;
+  error?: string;
+}
+
+/** Runs (or resumes) an audit of `items` into opts.out. Report files are written by writeReports. */
+export async function runAudit(items: AuditItem[], opts: AuditOptions): Promise<AuditRunResult> {
+  const t0 = performance.now();
+  const method = camMethod(opts.method ?? 'gradcam');
+  const batchSize = opts.batchSize ?? 8;
+  const explainer = await loadExplainer(opts.model, { labelsFile: opts.labelsFile, sessionOptions: opts.threads ? { intraOpThreads: opts.threads } : undefined });
+  let store: ResultStore | undefined;
+  try {
+    const layer = !opts.layer || opts.layer === 'auto' ? await explainer.autoLayer(opts.size, opts.output) : opts.layer;
+    const list = shardItems(items, opts.shard);
+    const config = await auditConfig(opts, explainer, method.name, layer, list.length);
+    store = await ResultStore.open(opts.out, config);
+    const st = store;
+    const pending = list.filter((x) => { const s = st.done.get(x.item.key); return s === undefined || (s === 'error' && opts.retryErrors); });
+    const info: AuditProgressInfo = { total: list.length, done: list.length - pending.length, processed: 0, skipped: list.length - pending.length, errors: 0, elapsedS: 0 };
+    const countErrors = () => list.reduce((n, x) => n + (st.done.get(x.item.key) === 'error' ? 1 : 0), 0);
+    info.errors = countErrors();
+    const ctx: RunContext = { explainer, opts, layer, method: method.name, config };
+    const batches: { item: AuditItem; index: number }[][] = [];
+    for (let i = 0; i < pending.length; i += batchSize) batches.push(pending.slice(i, i + batchSize));
+    let next = batches.length ? prepareBatch(ctx, batches[0]!) : undefined;
+    let interrupted = false;
+    const tRun = performance.now();
+    for (let b = 0; b < batches.length; b++) {
+      if (opts.signal?.aborted) { interrupted = true; break; }
+      const prepared = await next!;
+      next = b + 1 < batches.length ? prepareBatch(ctx, batches[b + 1]!) : undefined; // decode ahead while this batch runs
+      const results = await explainBatch(ctx, prepared);
+      await writeItemFiles(opts.out, results.files, config.maps);
+      await st.append(results.rows);
+      info.processed += results.rows.length;
+      info.done += results.rows.length;
+      info.errors = countErrors();
+      info.elapsedS = (performance.now() - tRun) / 1000;
+      info.file = prepared[prepared.length - 1]?.entry.item.file;
+      opts.onProgress?.({ ...info });
+    }
+    if (next) await next.catch(() => {});
+    info.elapsedS = (performance.now() - t0) / 1000;
+    return { ...info, interrupted: interrupted || info.done < info.total, config };
+  } finally {
+    await store?.close();
+    await store?.unlock();
+    await explainer.release();
+  }
+}
+
+interface RunContext {
+  explainer: Explainer;
+  opts: AuditOptions;
+  layer: string;
+  method: string;
+  config: AuditConfig;
+}
+
+async function auditConfig(opts: AuditOptions, explainer: Explainer, method: string, layer: string, total: number): Promise<AuditConfig> {
+  const bytes = await fs.promises.readFile(opts.model);
+  const n = opts.normalize ?? {};
+  return {
+    format: 'gradcam-audit/1',
+    model: { file: path.basename(opts.model), sha256: crypto.createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length },
+    method, layer, class: String(opts.classChoice ?? 'top'), output: opts.output ?? null,
+    normalize: { preset: n.preset ?? null, mean: n.mean ? [...n.mean] : null, std: n.std ? [...n.std] : null },
+    size: opts.size ?? null, labels: explainer.labels ?? null,
+    thumb: opts.thumb ?? 128, colormap: opts.colormap ?? 'jet', alpha: opts.alpha ?? 0.5, flag_lift: opts.flagLift === undefined ? 1 : opts.flagLift, flag_below: opts.flagBelow ?? null,
+    maps: !!opts.maps, shard: opts.shard ?? null, total,
+  };
+}
+
+function prepareBatch(ctx: RunContext, batch: { item: AuditItem; index: number }[]): Promise<Prepared[]> {
+  return Promise.all(batch.map((entry) => prepareItem(ctx, entry)));
+}
+
+async function prepareItem(ctx: RunContext, entry: { item: AuditItem; index: number }): Promise<Prepared> {
+  const { item } = entry;
+  let truth: ClassRef | null = null;
+  try {
+    truth = resolveTruth(ctx.explainer, item.label);
+    const inputs = await prepareInputs(ctx.explainer, item.file, { ...ctx.opts.normalize, size: ctx.opts.size });
+    if (inputs.length !== 1) throw new InputError(`${item.file} holds ${inputs.length} images; an audit item must be one image`);
+    const input = inputs[0]!;
+    const base = input.image ?? baseImage(input, ctx.explainer.layout, ctx.opts.normalize ?? {});
+    const [w, h] = base ? [base.width, base.height] : sizeOf(input, ctx.explainer.layout);
+    let region: Region | undefined;
+    if (item.maskRle) region = maskRegion(decodeRle(item.maskRle), w, h);
+    else if (item.mask) region = maskRegion(await readMask(item.mask), w, h);
+    else if (item.boxes?.length) region = boxesRegion(item.boxes, w, h);
+    return { entry, input, base, region, truth };
+  } catch (e) {
+    return { entry, truth, error: (e as Error).message };
+  }
+}
+
+async function readMask(file: string): Promise<{ data: Uint8Array; width: number; height: number }> {
+  let img: RgbImage;
+  try {
+    img = await readImageFile(file);
+  } catch (e) {
+    throw new InputError(`mask: ${(e as Error).message}`);
+  }
+  const n = img.width * img.height;
+  const data = new Uint8Array(n);
+  for (let i = 0; i < n; i++) data[i] = Math.max(img.data[i * 3]!, img.data[i * 3 + 1]!, img.data[i * 3 + 2]!) >= 128 ? 1 : 0;
+  return { data, width: img.width, height: img.height };
+}
+
+function resolveTruth(explainer: Explainer, label: number | string | undefined): ClassRef | null {
+  if (label === undefined) return null;
+  const labels = explainer.labels;
+  if (typeof label === 'number') {
+    if (labels && label >= labels.length) throw new InputError(`true class index ${label} is out of range: the model has ${labels.length} labels`);
+    return { index: label, label: labels?.[label] ?? null };
+  }
+  if (!labels) return { index: null, label };
+  const k = explainer.classIndex(label, labels.length);
+  return { index: k, label: labels[k]! };
+}
+
+function sizeOf(inp: PreparedInput, layout: 'NCHW' | 'NHWC'): [number, number] {
+  return layout === 'NCHW' ? [inp.dims[3]!, inp.dims[2]!] : [inp.dims[2]!, inp.dims[1]!];
+}
+
+function baseImage(inp: PreparedInput, layout: 'NCHW' | 'NHWC', norm: NormalizeOptions): RgbImage | undefined {
+  const [c, h, w] = layout === 'NCHW' ? [inp.dims[1]!, inp.dims[2]!, inp.dims[3]!] : [inp.dims[3]!, inp.dims[1]!, inp.dims[2]!];
+  if (c !== 3) return undefined;
+  return tensorToRgb(inp.tensor, w, h, { ...norm, layout });
+}
+
+interface FileOut {
+  path: string;
+  bytes: Uint8Array;
+}
+
+async function explainBatch(ctx: RunContext, prepared: Prepared[]): Promise<{ rows: AuditRow[]; files: FileOut[] }> {
+  const rows: AuditRow[] = [];
+  const files: FileOut[] = [];
+  const errorRow = (p: Prepared, error: string): AuditRow => ({
+    key: p.entry.item.key, index: p.entry.index, file: p.entry.item.file, status: 'error', error,
+    truth: p.truth, correct: null, flagged: false, warnings: [], files: {},
+  });
+  const byPos = new Map<Prepared, AuditRow>();
+  const ok = prepared.filter((p) => !p.error);
+  for (const p of prepared) if (p.error) byPos.set(p, errorRow(p, p.error));
+  const groups = new Map<string, Prepared[]>();
+  for (const p of ok) {
+    const k = p.input!.dims.join(',');
+    groups.set(k, [...(groups.get(k) ?? []), p]);
+  }
+  const run = async (group: Prepared[]) => {
+    const per = group[0]!.input!.tensor.length;
+    const data = new Float32Array(per * group.length);
+    group.forEach((p, j) => data.set(p.input!.tensor, j * per));
+    const dims = [group.length, ...group[0]!.input!.dims.slice(1)];
+    const classes = group.map((p) => classFor(ctx, p));
+    const r = await ctx.explainer.explain(data, dims, { method: ctx.method, layer: ctx.layer, classes, output: ctx.opts.output });
+    return r.explanations;
+  };
+  for (const group of groups.values()) {
+    let exps: (Explanation | Error)[];
+    try {
+      exps = await run(group);
+    } catch (e) {
+      if (group.length === 1) exps = [e as Error];
+      else {
+        // one bad image (e.g. non-finite scores) must not fail its neighbours: run them one by one
+        exps = [];
+        for (const p of group) exps.push(await run([p]).then((x) => x[0]!, (err: Error) => err));
+      }
+    }
+    group.forEach((p, j) => {
+      const e = exps[j]!;
+      if (e instanceof Error) { byPos.set(p, errorRow(p, e.message)); return; }
+      try {
+        const { row, out } = finishItem(ctx, p, e);
+        byPos.set(p, row);
+        files.push(...out);
+      } catch (err) {
+        byPos.set(p, errorRow(p, (err as Error).message));
+      }
+    });
+  }
+  for (const p of prepared) rows.push(byPos.get(p)!);
+  return { rows, files };
+}
+
+function classFor(ctx: RunContext, p: Prepared): ClassChoice {
+  const c = ctx.opts.classChoice ?? 'top';
+  if (c === 'top') return 'top';
+  if (c === 'true') return p.truth?.index ?? 'top';
+  return /^\d+$/.test(c) ? Number(c) : c;
+}
+
+function scored(c: { index: number; label?: string; logit: number; probability: number }): ScoredClass {
+  return { index: c.index, label: c.label ?? null, logit: round6(c.logit), probability: round6(c.probability) };
+}
+
+function finishItem(ctx: RunContext, p: Prepared, e: Explanation): { row: AuditRow; out: FileOut[] } {
+  const { item, index } = p.entry;
+  const cfg = ctx.config;
+  const warnings = [...e.warnings];
+  if (ctx.opts.classChoice === 'true' && !p.truth) warnings.push('no true label: explained the predicted class');
+  const base = p.base;
+  const [w, h] = base ? [base.width, base.height] : [e.width, e.height];
+  const map = w === e.width && h === e.height ? e.map : resizeBilinear(e.map, e.height, e.width, h, w);
+  const metrics = mapMetrics(map, w, h, p.region);
+  if (p.region && metrics.energy_in_object === null) warnings.push('the map is all zero: no energy to place on the object');
+  const predicted = scored(e.predicted);
+  const explained = scored(e.target);
+  const truth = p.truth;
+  const correct = truth ? (truth.index !== null ? truth.index === predicted.index : predicted.label !== null ? truth.label === predicted.label : null) : null;
+  const stem = itemStem(item.key);
+  const files: AuditRow['files'] = { thumb: `thumbs/${stem}.png`, overlay: `thumbs/${stem}.cam.png` };
+  const pic = base ?? heatmapImage(e.map, e.width, e.height, 'viridis');
+  const th = thumbnails(pic, e.map, e.width, e.height, cfg.thumb, { colormap: cfg.colormap, alpha: cfg.alpha, region: p.region });
+  const out: FileOut[] = [
+    { path: files.thumb!, bytes: encodePng(th.image) },
+    { path: files.overlay!, bytes: encodePng(th.overlay) },
+  ];
+  if (cfg.maps) {
+    files.map = `maps/${stem}.npy`;
+    out.push({ path: files.map, bytes: writeNpy(e.map, [e.height, e.width]) });
+  }
+  const row: AuditRow = {
+    key: item.key, index, file: item.file, status: 'ok', truth, predicted,
+    ...(explained.index !== predicted.index ? { explained } : {}),
+    correct, size: [w, h], metrics,
+    flagged: isFlagged(metrics, cfg),
+    warnings, files,
+  };
+  return { row, out };
+}
+
+async function writeItemFiles(outDir: string, files: FileOut[], maps: boolean): Promise<void> {
+  for (const f of files) await writeFileAtomic(path.join(outDir, f.path), f.bytes);
+  if (files.length) {
+    await syncDir(path.join(outDir, 'thumbs'));
+    if (maps) await syncDir(path.join(outDir, 'maps'));
+  }
+}
+
+// ------------------------------------------------------------------------------------------ reports
+
+export interface ReportResult {
+  rows: number;
+  errors: number;
+  flagged: number;
+  files: string[];
+}
+
+/**
+ * Rewrites results.jsonl (de-duplicated, in input order) and writes results.csv, classes.csv,
+ * summary.json and report.html from it.
+ */
+export async function writeReports(dir: string, opts: { notes?: string[]; title?: string } = {}): Promise<ReportResult> {
+  const config = await readConfig(dir);
+  if (!config) throw new AuditStoreError(`${dir} is not an audit folder (no ${CONFIG})`);
+  const { rows: map } = await readRows(dir);
+  const rows = [...map.values()].sort(byIndex);
+  await writeChunksAtomic(path.join(dir, RESULTS), chunked(rows, (r) => `${JSON.stringify(r)}\n`));
+  await writeChunksAtomic(path.join(dir, 'results.csv'), [csvLine([...ROW_COLUMNS]), ...chunked(rows, rowCsv)]);
+  const summary = summarize(rows, flagRuleText(config));
+  await writeFileAtomic(path.join(dir, 'summary.json'), json({ config, notes: opts.notes ?? [], ...summary }));
+  await writeFileAtomic(path.join(dir, 'classes.csv'), new TextEncoder().encode(classesCsv(summary)));
+  await writeChunksAtomic(path.join(dir, 'report.html'), reportHtml(config, summary, reportOrder(rows), { notes: opts.notes, title: opts.title }));
+  await syncDir(dir);
+  return { rows: rows.length, errors: summary.errors, flagged: summary.flagged, files: ['report.html', RESULTS, 'results.csv', 'classes.csv', 'summary.json'].map((f) => path.join(dir, f)) };
+}
+
+function* chunked<T>(items: T[], f: (x: T) => string): Generator<string> {
+  let s = '';
+  for (const x of items) {
+    s += f(x);
+    if (s.length > 1 << 16) { yield s; s = ''; }
+  }
+  yield s;
+}
+
+// ------------------------------------------------------------------------------------------ merge
+
+export interface MergeResult extends ReportResult {
+  notes: string[];
+  /** Shards missing or unfinished, or items in two inputs with different results. */
+  incomplete: boolean;
+}
+
+/**
+ * Combines audit folders (normally the N shards of one audit) into `out`: checks that they were run with
+ * the same settings, links (or copies) their thumbnails and maps, and writes the combined results and
+ * reports. Missing shards and unfinished shards are reported in `notes` (and in the report).
+ */
+export async function mergeAudits(dirs: string[], out: string): Promise<MergeResult> {
+  if (!dirs.length) throw new InputError('merge: give the audit folders to combine');
+  const outAbs = path.resolve(out);
+  const inputs: { dir: string; config: AuditConfig }[] = [];
+  for (const dir of dirs) {
+    if (path.resolve(dir) === outAbs) throw new InputError(`merge: the output folder ${out} is also an input`);
+    const config = await readConfig(dir);
+    if (!config) throw new InputError(`merge: ${dir} is not an audit folder (no ${CONFIG})`);
+    inputs.push({ dir, config });
+  }
+  const first = inputs[0]!.config;
+  for (const x of inputs.slice(1)) {
+    if (mergeKey(x.config) !== mergeKey(first)) {
+      throw new InputError(`merge: ${x.dir} was run with other settings than ${inputs[0]!.dir} (${configDiff(first, x.config, ['total', 'shard']).join('; ')})`);
+    }
+  }
+  const notes: string[] = [];
+  const count = first.shard?.count ?? 1;
+  const seenShards = new Map<number, string>();
+  for (const x of inputs) {
+    const i = x.config.shard?.index ?? 0;
+    if (seenShards.has(i)) throw new InputError(`merge: ${seenShards.get(i)} and ${x.dir} are both shard ${i}/${count}`);
+    seenShards.set(i, x.dir);
+  }
+  const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !seenShards.has(i));
+  if (missing.length) notes.push(`missing shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${count}`).join(', ')}: their images are not in this report`);
+  await fs.promises.mkdir(out, { recursive: true });
+  const lockPath = await acquireLock(out);
+  try {
+    const rows = new Map<string, AuditRow>();
+    let total = 0;
+    let conflicts = 0;
+    for (const x of inputs) {
+      const { rows: r } = await readRows(x.dir);
+      total += x.config.total ?? r.size;
+      if (x.config.total !== undefined && r.size < x.config.total) notes.push(`${x.dir}: ${r.size} of ${x.config.total} items finished (rerun that shard to complete it)`);
+      for (const row of r.values()) {
+        if (rows.has(row.key)) { conflicts++; continue; }
+        rows.set(row.key, row);
+        for (const f of Object.values(row.files)) if (f) await linkOrCopy(path.join(x.dir, f), path.join(out, f));
+      }
+    }
+    if (conflicts) notes.push(`${conflicts} item${conflicts > 1 ? 's' : ''} appeared in more than one input; the first was kept`);
+    const config: AuditConfig = { ...first, shard: null, total };
+    await writeFileAtomic(path.join(out, CONFIG), json(config));
+    await writeChunksAtomic(path.join(out, RESULTS), chunked([...rows.values()].sort(byIndex), (r) => `${JSON.stringify(r)}\n`));
+    const rep = await writeReports(out, { notes });
+    return { ...rep, notes, incomplete: notes.length > 0 };
+  } finally {
+    await fs.promises.unlink(lockPath).catch(() => {});
+  }
+}
+
+async function linkOrCopy(src: string, dst: string): Promise<void> {
+  await fs.promises.mkdir(path.dirname(dst), { recursive: true });
+  const tmp = `${dst}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  try {
+    await fs.promises.link(src, tmp);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // a file the row names is gone: the report shows a gap
+    const bytes = await fs.promises.readFile(src);
+    await writeFileAtomic(dst, bytes);
+    return;
+  }
+  await fs.promises.rename(tmp, dst);
+}
