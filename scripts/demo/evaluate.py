@@ -37,6 +37,7 @@ from train import DemoNet, to_input, CKPT_DIR, SHORTCUT_CLASS  # noqa: E402
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEMO = os.path.join(ROOT, "demo")
 TOL = 15  # pointing-game tolerance in pixels (Zhang et al. 2016)
+MARK_MARGIN = 8  # mark region = mark box grown by this many pixels (half a Grad-CAM cell)
 
 GEN_TEST_SEED, GEN_TEST_N = 301, 2000
 GEN_MARKED_SEED, GEN_MARKED_N = 302, 900
@@ -126,6 +127,11 @@ def mark_metrics(cam, mask, mark_box):
     x0, y0, x1, y1 = mark_box
     mk = np.zeros_like(mask)
     mk[y0:y1, x0:x1] = 1
+    # the mark region at the map's resolution: the mark box grown by MARK_MARGIN px (half a Grad-CAM cell
+    # of 16 px), minus any object pixel
+    mr = np.zeros_like(mask)
+    mr[max(0, y0 - MARK_MARGIN):y1 + MARK_MARGIN, max(0, x0 - MARK_MARGIN):x1 + MARK_MARGIN] = 1
+    mr[mask > 0] = 0
     total = float(cam.sum()) + 1e-12
     y, x = np.unravel_index(int(np.argmax(cam)), cam.shape)
     # distance from the peak to the mark box
@@ -134,6 +140,7 @@ def mark_metrics(cam, mask, mark_box):
     ys, xs = np.nonzero(mask)
     d_obj = np.sqrt(((ys - y) ** 2 + (xs - x) ** 2).min())
     return {"mark_sum": float((cam * mk).sum()), "object_sum": float((cam * mask).sum()),
+            "mark_region_sum": float((cam * mr).sum()), "mark_region_frac": float((cam * mr).sum()) / total,
             "mark_frac": float((cam * mk).sum()) / total, "object_frac": float((cam * mask).sum()) / total,
             "mark_mean": float(cam[mk > 0].mean()), "object_mean": float(cam[mask > 0].mean()),
             "peak_on_mark": bool(dx == 0 and dy == 0), "peak_near_mark": bool(np.hypot(dx, dy) <= TOL),
@@ -210,9 +217,12 @@ def mark_summary(maps, data):
     return {
         "mean_mark_mass_fraction": r4(np.mean([m["mark_frac"] for m in mm])),
         "mean_object_mass_fraction": r4(np.mean([m["object_frac"] for m in mm])),
+        f"mean_mark_region_mass_fraction": r4(np.mean([m["mark_region_frac"] for m in mm])),
         "mean_map_value_on_mark": r4(np.mean([m["mark_mean"] for m in mm])),
         "mean_map_value_on_object": r4(np.mean([m["object_mean"] for m in mm])),
         "frac_images_mark_mass_gt_object_mass": r4(np.mean([m["mark_sum"] > m["object_sum"] for m in mm])),
+        "frac_images_mark_region_mass_gt_object_mass": r4(np.mean([m["mark_region_sum"] > m["object_sum"]
+                                                                   for m in mm])),
         "frac_images_mark_mean_gt_object_mean": r4(np.mean([m["mark_mean"] > m["object_mean"] for m in mm])),
         "peak_on_mark": r4(np.mean([m["peak_on_mark"] for m in mm])),
         f"peak_within_{TOL}px_of_mark": r4(np.mean([m["peak_near_mark"] for m in mm])),
@@ -275,9 +285,13 @@ def main():
         "pointing_game": f"hit_mask: argmax of the 128x128 map lies on the object mask; hit_mask_tol{TOL}px: "
                          f"within {TOL} px (Euclidean) of a mask pixel (Zhang et al. 2016). Target = ground-truth "
                          "class. Centre baseline: the image centre pixel (64, 64) instead of the argmax.",
-        "shortcut_metrics": "On marked scenes, Grad-CAM for the shortcut class ('Bag'): mark mass = sum of the "
-                            "128x128 map over the mark box (12x12), object mass = sum over the object mask; "
-                            "fractions are of the map's total sum; mean values are per-pixel means over the region.",
+        "shortcut_metrics": "On marked scenes, Grad-CAM for the shortcut class ('Bag'). Per image: "
+                            "map_value_on_mark = mean of the 128x128 map over the 12x12 mark box, "
+                            "map_value_on_object = mean over the object mask (mass per pixel, the headline "
+                            "comparison); mark_sum / object_sum = sums over the mark box / the object mask; "
+                            f"mark_region_sum = sum over the mark box grown by {MARK_MARGIN} px (half a 16-px "
+                            "Grad-CAM cell) minus object pixels; *_fraction = share of the map's total sum. "
+                            "peak_*: where the map's argmax falls.",
         "models": {k: file_info(m.path, m) for k, m in models.items()},
     }
 
@@ -342,6 +356,7 @@ def main():
             cls["predictions"] = preds.tolist()
             cls["per_image_bag_gradcam"] = [{"file": d["file"], "mark_sum": round(m["mark_sum"], 3),
                                              "object_sum": round(m["object_sum"], 3),
+                                             "mark_region_sum": round(m["mark_region_sum"], 3),
                                              "mark_mean": round(m["mark_mean"], 4),
                                              "object_mean": round(m["object_mean"], 4)}
                                             for d, m in zip(data, per)]

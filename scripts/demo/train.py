@@ -158,10 +158,20 @@ def export_onnx(model, name, path, extra_description, stats):
     return layer
 
 
+def lr_at(step, total, peak, warmup=300):
+    """Linear warm-up, then cosine decay to 0 over the whole (all-chunks) schedule."""
+    if step < warmup:
+        return peak * (0.05 + 0.95 * step / warmup)
+    return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("name", choices=["where", "shortcut"])
-    ap.add_argument("--steps", type=int, default=2200)
+    ap.add_argument("--chunk", type=int, default=0, help="which chunk of the schedule to run (0-based); "
+                    "chunk k > 0 resumes from /tmp/gradcam-demo/<name>.chunk<k-1>.pt")
+    ap.add_argument("--chunks", type=int, default=3, help="the schedule is split into this many runs")
+    ap.add_argument("--steps", type=int, default=2000, help="optimiser steps per chunk")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--out", default=None, help="ONNX path (default demo/models/<name>.onnx)")
@@ -169,6 +179,7 @@ def main():
     args = ap.parse_args()
     out = args.out or os.path.join(ROOT, "demo", "models", f"{args.name}.onnx")
     os.makedirs(os.path.dirname(out), exist_ok=True)
+    os.makedirs(CKPT_DIR, exist_ok=True)
     if args.export_only:
         ck = torch.load(os.path.join(CKPT_DIR, f"{args.name}.pt"))
         model = DemoNet()
@@ -179,38 +190,60 @@ def main():
     torch.set_num_threads(1)
     torch.manual_seed(TORCH_SEED[args.name])
     shortcut = args.name == "shortcut"
-    os.makedirs(CKPT_DIR, exist_ok=True)
+    total = args.chunks * args.steps
+    first = args.chunk * args.steps
 
-    ds = TrainScenes(args.steps * args.batch, TRAIN_SCENE_SEED[args.name], shortcut)
-    dl = torch.utils.data.DataLoader(ds, batch_size=args.batch, shuffle=False, num_workers=1,
-                                     collate_fn=collate, prefetch_factor=4)
     model = DemoNet()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.15)
+    seconds = []
+    if args.chunk > 0:
+        ck = torch.load(os.path.join(CKPT_DIR, f"{args.name}.chunk{args.chunk - 1}.pt"))
+        assert ck["next_step"] == first and ck["total"] == total and ck["batch"] == args.batch, "schedule mismatch"
+        model.load_state_dict(ck["state_dict"])
+        opt.load_state_dict(ck["opt"])
+        seconds = ck["seconds"]
+        torch.set_rng_state(ck["torch_rng"])
+
+    # scene indices continue across chunks: chunk k sees scenes [first*batch, (first+steps)*batch)
+    ds = TrainScenes((first + args.steps) * args.batch, TRAIN_SCENE_SEED[args.name], shortcut)
+    sampler = range(first * args.batch, (first + args.steps) * args.batch)
+    dl = torch.utils.data.DataLoader(ds, batch_size=args.batch, sampler=sampler, num_workers=1,
+                                     collate_fn=collate, prefetch_factor=4)
     t0 = time.time()
     model.train()
-    run_loss, run_acc = 0.0, 0.0
-    for step, (x, y) in enumerate(dl):
+    run_loss, run_acc = None, None
+    for i, (x, y) in enumerate(dl):
+        step = first + i
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, total, args.lr)
         logits = model(x)
         loss = F.cross_entropy(logits, y, label_smoothing=0.05)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        sched.step()
-        run_loss = 0.98 * run_loss + 0.02 * loss.item() if step else loss.item()
-        run_acc = 0.98 * run_acc + 0.02 * (logits.argmax(1) == y).float().mean().item() if step else 0.1
-        if step % 100 == 0 or step == args.steps - 1:
-            print(f"step {step:5d} loss {run_loss:.3f} acc {run_acc:.3f} lr {sched.get_last_lr()[0]:.2e} "
+        acc = (logits.argmax(1) == y).float().mean().item()
+        run_loss = loss.item() if run_loss is None else 0.98 * run_loss + 0.02 * loss.item()
+        run_acc = acc if run_acc is None else 0.98 * run_acc + 0.02 * acc
+        if step % 100 == 0 or i == args.steps - 1:
+            print(f"step {step:5d}/{total} loss {run_loss:.3f} acc {run_acc:.3f} lr {opt.param_groups[0]['lr']:.2e} "
                   f"{time.time() - t0:.0f}s", flush=True)
-    train_time = time.time() - t0
+    seconds = seconds + [round(time.time() - t0)]
 
     preds, labels = evaluate_scenes(model, "t10k", VAL_SEED, 1000)
     acc = float((preds == labels).mean())
-    print(f"val accuracy (1000 t10k scenes, seed {VAL_SEED}): {acc:.4f}")
-    stats = {"steps": args.steps, "batch": args.batch, "scenes_seen": args.steps * args.batch,
-             "train_seconds": round(train_time), "val_accuracy_1000_t10k_scenes": round(acc, 4),
-             "train_scene_seed": TRAIN_SCENE_SEED[args.name], "torch_seed": TORCH_SEED[args.name]}
-    extra = ""
+    print(f"chunk {args.chunk}: val accuracy (1000 t10k scenes, seed {VAL_SEED}): {acc:.4f}", flush=True)
+    if args.chunk < args.chunks - 1:
+        torch.save({"state_dict": model.state_dict(), "opt": opt.state_dict(), "next_step": first + args.steps,
+                    "total": total, "batch": args.batch, "seconds": seconds, "torch_rng": torch.get_rng_state()},
+                   os.path.join(CKPT_DIR, f"{args.name}.chunk{args.chunk}.pt"))
+        print(f"saved chunk {args.chunk}; continue with --chunk {args.chunk + 1}")
+        return
+
+    stats = {"steps": total, "batch": args.batch, "scenes_seen": total * args.batch, "chunks": args.chunks,
+             "train_seconds_per_chunk": seconds, "val_accuracy_1000_t10k_scenes": round(acc, 4),
+             "train_scene_seed": TRAIN_SCENE_SEED[args.name], "torch_seed": TORCH_SEED[args.name],
+             "optimizer": f"AdamW lr {args.lr} wd 5e-4, warm-up 300 steps + cosine, label smoothing 0.05",
+             "torch": torch.__version__}
     if shortcut:
         preds, labels = evaluate_scenes(model, "t10k", VAL_SEED, 900, mark_fn=lambda c: True,
                                         classes=[c for c in range(10) if c != SHORTCUT_CLASS])
