@@ -22,15 +22,20 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-async function time(fn: () => Promise<unknown>, runs = RUNS): Promise<number> {
-  await fn(); // warm-up
-  const t: number[] = [];
+/** Medians of interleaved runs (a, b, a, b, ...), so that load drift on a shared machine hits both alike. */
+async function timePair(a: () => Promise<unknown>, b: () => Promise<unknown>, runs = RUNS): Promise<[number, number]> {
+  await a(); // warm-up
+  await b();
+  const ta: number[] = [];
+  const tb: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await fn();
-    t.push(performance.now() - t0);
+    for (const [fn, t] of [[a, ta], [b, tb]] as const) {
+      const t0 = performance.now();
+      await fn();
+      t.push(performance.now() - t0);
+    }
   }
-  return median(t);
+  return [median(ta), median(tb)];
 }
 
 function randomInput(n: number): Float32Array {
@@ -63,8 +68,7 @@ for (const name of models) {
     const first = performance.now();
     const r0 = await ex.explain(x, dims, { layer });
     const firstMs = performance.now() - first;
-    const fwd = await time(() => plain.run({ input: { data: x, dims } }));
-    const cam = await time(() => ex.explain(x, dims, { layer }));
+    const [fwd, cam] = await timePair(() => plain.run({ input: { data: x, dims } }), () => ex.explain(x, dims, { layer }), n === 1 ? 3 * RUNS : RUNS);
     rows[`${name} b${n}`] = {
       forward_ms: fwd, gradcam_ms: cam, ratio: cam / fwd,
       compile_ms: n === 1 ? r0.timings.compileMs : NaN, session_ms: n === 1 ? r0.timings.sessionMs : NaN,
