@@ -11,9 +11,11 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { Explainer } from '../src/explainer.js';
+import { explainGradients } from '../src/cam/guided.js';
 import { createNodeSession } from '../src/runtime/node.js';
 
 const { values: o } = parseArgs({ options: { runs: { type: 'string', default: '10' }, 'no-torch': { type: 'boolean', default: false }, models: { type: 'string', default: 'resnet50,mobilenet_v2' } } });
+// peak RSS is read after each model's batch-8 run: resnet50 runs first, so its figure is resnet50's
 const RUNS = Number(o.runs);
 const DIR = path.join(path.dirname(new URL(import.meta.url).pathname), 'models');
 
@@ -69,7 +71,10 @@ for (const name of models) {
     const r0 = await ex.explain(x, dims, { layer });
     const firstMs = performance.now() - first;
     const [fwd, cam] = await timePair(() => plain.run({ input: { data: x, dims } }), () => ex.explain(x, dims, { layer }), n === 1 ? 3 * RUNS : RUNS);
+    const [fwd2, guided] = await timePair(() => plain.run({ input: { data: x, dims } }), () => explainGradients(ex, x, dims, { method: 'guided-gradcam', layer }), RUNS);
+    const rss = process.resourceUsage().maxRSS / 1024;
     rows[`${name} b${n}`] = {
+      guided_gradcam_ms: guided, guided_ratio: guided / fwd2, peak_rss_mb: rss,
       forward_ms: fwd, gradcam_ms: cam, ratio: cam / fwd,
       compile_ms: n === 1 ? r0.timings.compileMs : NaN, session_ms: n === 1 ? r0.timings.sessionMs : NaN,
       first_call_ms: firstMs, auto_layer_ms: n === 1 ? tAuto : NaN,
@@ -100,5 +105,11 @@ for (const [k, r] of Object.entries(rows)) {
   const [m, b] = k.split(' ');
   const compile = Number.isNaN(r.compile_ms as number) ? '' : `${fmt(r.compile_ms)} (${fmt(r.compile_ms as number - (r.session_ms as number))} + ${fmt(r.session_ms)})`;
   console.log(`| ${m} | ${b!.slice(1)} | ${fmt(r.forward_ms)} | ${fmt(r.gradcam_ms)} | ${fmt(r.ratio)} | ${compile} | ${fmt(r.torch_gradcam_ms)} | ${fmt(r.speedup_vs_torch)} |`);
+}
+console.log('\n| model | batch | Guided Grad-CAM ms | Guided Grad-CAM ÷ forward | peak RSS so far (MB) |');
+console.log('|---|---|---|---|---|');
+for (const [k, r] of Object.entries(rows)) {
+  const [m, b] = k.split(' ');
+  console.log(`| ${m} | ${b!.slice(1)} | ${fmt(r.guided_gradcam_ms)} | ${fmt(r.guided_ratio)} | ${fmt(r.peak_rss_mb)} |`);
 }
 console.log(JSON.stringify(rows));
