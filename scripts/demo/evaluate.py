@@ -247,11 +247,14 @@ def ort_node(models, sets):
     return {m: {s: np.array(v, np.float32) for s, v in d.items()} for m, d in res["logits"].items()}, res
 
 
-def torch_checkpoint_logits(name, data):
+def torch_checkpoint_logits(name, data, onnx_sha256):
+    """Logits of the PyTorch training checkpoint, if it is the one the shipped ONNX was exported from."""
     p = os.path.join(CKPT_DIR, f"{name}.pt")
     if not os.path.exists(p):
         return None
     ck = torch.load(p)
+    if ck.get("onnx_sha256") != onnx_sha256:
+        return None
     net = DemoNet()
     net.load_state_dict(ck["state_dict"])
     net.eval()
@@ -266,6 +269,15 @@ def file_info(path, model):
             "params": model.params, "input": model.input_name, "input_shape": ["N", 3, 128, 128],
             "output": model.output_name, "output_shape": ["N", 10], "gradcam_layer": model.meta["gradcam_layer"],
             "gradcam_layer_shape": ["N", 96, 8, 8], "normalization": model.meta["normalization"]}
+
+
+def compact_json(obj):
+    """Indented JSON, but flat lists and flat objects on one line."""
+    import re
+    text = json.dumps(obj, indent=1)
+    text = re.sub(r"\[\s*([^\[\]{}]*?)\s*\]", lambda m: "[" + re.sub(r"\s*\n\s*", " ", m.group(1)) + "]", text)
+    text = re.sub(r"\{\s*([^\[\]{}]*?)\s*\}", lambda m: "{" + re.sub(r"\s*\n\s*", " ", m.group(1)) + "}", text)
+    return text
 
 
 def main():
@@ -385,8 +397,10 @@ def main():
                 o = ort[k][s]
                 e = {"n": len(data), "max_abs_diff_ort_vs_onnx_interpreter": float(np.abs(o - ref).max()),
                      "argmax_equal": bool((o.argmax(1) == ref.argmax(1)).all())}
-                ck = torch_checkpoint_logits(k, data)
-                if ck is not None:
+                ck = torch_checkpoint_logits(k, data, res["models"][k]["sha256"])
+                if ck is None:
+                    e["torch_checkpoint"] = f"not compared: no {CKPT_DIR}/{k}.pt matching the shipped ONNX"
+                else:
                     e["max_abs_diff_ort_vs_torch_checkpoint"] = float(np.abs(o - ck).max())
                     e["argmax_equal_torch_checkpoint"] = bool((o.argmax(1) == ck.argmax(1)).all())
                 labels = np.array([d["label"] for d in data])
@@ -399,7 +413,7 @@ def main():
     res["eval_seconds"] = round(time.time() - t0)
 
     with open(os.path.join(DEMO, "RESULTS.json"), "w") as f:
-        json.dump(res, f, indent=1)
+        f.write(compact_json(res) + "\n")
     print(json.dumps({k: v for k, v in res.items() if k in ("where", "shortcut", "onnx_checks")}, indent=1)[:20000])
 
 

@@ -13,6 +13,7 @@ minutes per model on a shared 2-core machine. Checkpoints go to /tmp/gradcam-dem
 """
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -256,9 +257,11 @@ def main():
                  "the mark.")
     else:
         extra = "Trained on unbiased scenes."
-    torch.save({"state_dict": model.state_dict(), "stats": stats, "extra": extra},
-               os.path.join(CKPT_DIR, f"{args.name}.pt"))
     layer = export_onnx(model, args.name, out, extra, stats)
+    with open(out, "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
+    torch.save({"state_dict": model.state_dict(), "stats": stats, "extra": extra, "onnx_sha256": sha},
+               os.path.join(CKPT_DIR, f"{args.name}.pt"))
     print(f"exported {out} ({os.path.getsize(out)} bytes), gradcam_layer = {layer}")
     print(json.dumps(stats))
 
