@@ -34,7 +34,10 @@ const cli = spawnSync(process.execPath, [
 ], { stdio: ['ignore', 'inherit', 'inherit'] });
 if (cli.status !== 0) process.exit(cli.status ?? 1);
 
-interface Row { scene: Scene; stem: string; predicted: string; p: number; correct: boolean; hit: boolean; objectMass: number; markMass?: number }
+interface Row { scene: Scene; stem: string; predicted: string; p: number; correct: boolean; hit: boolean; objectMass: number; markMass?: number; peakOnMark?: boolean }
+
+/** The mark's box grown by 8 px (half a Grad-CAM cell of this 8×8-cell model), as in demo/RESULTS.json. */
+const MARK_MARGIN = 8;
 const rows: Row[] = scenes.map((s) => {
   const stem = s.file.replace(/\.png$/, '');
   const json = JSON.parse(fs.readFileSync(path.join(out, `${stem}.gradcam.json`), 'utf8'));
@@ -49,24 +52,26 @@ const rows: Row[] = scenes.map((s) => {
     if (map[i]! > map[best]!) best = i;
     total += map[i]!;
     if (mask[i]) inObj += map[i]!;
-    if (s.mark_box) {
-      const x = i % w;
-      const y = Math.floor(i / w);
-      if (x >= s.mark_box[0]! && x < s.mark_box[2]! && y >= s.mark_box[1]! && y < s.mark_box[3]!) inMark += map[i]!;
-    }
+    if (s.mark_box && nearMark(s.mark_box, i % w, Math.floor(i / w)) && !mask[i]) inMark += map[i]!;
   }
   void h;
   return {
     scene: s, stem, predicted: json.predicted.label ?? String(json.predicted.index), p: json.predicted.probability,
     correct: json.predicted.index === s.class, hit: mask[best] === 1, objectMass: inObj / (total || 1),
     markMass: s.mark_box ? inMark / (total || 1) : undefined,
+    peakOnMark: s.mark_box ? nearMark(s.mark_box, best % w, Math.floor(best / w)) : undefined,
   };
 });
 
+function nearMark(box: number[], x: number, y: number): boolean {
+  return x >= box[0]! - MARK_MARGIN && x < box[2]! + MARK_MARGIN && y >= box[1]! - MARK_MARGIN && y < box[3]! + MARK_MARGIN;
+}
+
 const pct = (v: number) => `${(100 * v).toFixed(0)}%`;
-console.log('\nscene                      true          predicted (p)          map peak on object   map mass on object' + (bias ? '   on mark' : ''));
+console.log('\nscene                      true          predicted (p)          map peak on object   map mass on object' + (bias ? '   near the mark (peak there?)' : ''));
 for (const r of rows) {
-  console.log(`${r.stem.padEnd(26)} ${r.scene.label.padEnd(13)} ${`${r.predicted} (${r.p.toFixed(2)})`.padEnd(22)} ${(r.hit ? 'yes' : 'no').padEnd(20)} ${pct(r.objectMass).padEnd(18)}${r.markMass !== undefined ? ` ${pct(r.markMass)}` : ''}`);
+  const mark = r.markMass !== undefined ? ` ${pct(r.markMass)} (${r.peakOnMark ? 'yes' : 'no'})` : '';
+  console.log(`${r.stem.padEnd(26)} ${r.scene.label.padEnd(13)} ${`${r.predicted} (${r.p.toFixed(2)})`.padEnd(22)} ${(r.hit ? 'yes' : 'no').padEnd(20)} ${pct(r.objectMass).padEnd(18)}${mark}`);
 }
 const acc = rows.filter((r) => r.correct).length;
 const hits = rows.filter((r) => r.hit).length;
@@ -78,8 +83,8 @@ const html = `<!doctype html><meta charset="utf-8"><title>gradcam demo: ${modelN
 <h1>gradcam demo — model “${modelName}”</h1>
 <p>${bias ? 'The shortcut model was trained on scenes where every “Bag” carries a small mark. Here the mark sits on objects of other classes: the predictions follow the mark, and Grad-CAM shows the model looking at it.' : 'Grad-CAM of the predicted class on held-out scenes. The pointing game counts a hit when the map’s peak lies on the object.'}</p>
 <p>Accuracy ${acc}/${rows.length}; pointing game ${hits}/${rows.length}.</p>
-<table><tr><th>scene</th><th>Grad-CAM overlay</th><th>true class</th><th>predicted (p)</th><th>peak on object</th><th>map mass on object</th>${bias ? '<th>on mark</th>' : ''}</tr>
-${rows.map((r) => `<tr><td><img src="../../demo/scenes/${esc(r.scene.file)}"></td><td><img src="${esc(r.stem)}.gradcam.png"></td><td>${esc(r.scene.label)}</td><td class="${r.correct ? '' : 'no'}">${esc(r.predicted)} (${r.p.toFixed(2)})</td><td class="${r.hit ? '' : 'no'}">${r.hit ? 'yes' : 'no'}</td><td>${pct(r.objectMass)}</td>${r.markMass !== undefined ? `<td>${pct(r.markMass)}</td>` : ''}</tr>`).join('\n')}
+<table><tr><th>scene</th><th>Grad-CAM overlay</th><th>true class</th><th>predicted (p)</th><th>peak on object</th><th>map mass on object</th>${bias ? '<th>map mass near the mark</th>' : ''}</tr>
+${rows.map((r) => `<tr><td><img src="../../demo/scenes/${esc(r.scene.file)}"></td><td><img src="${esc(r.stem)}.gradcam.png"></td><td>${esc(r.scene.label)}</td><td class="${r.correct ? '' : 'no'}">${esc(r.predicted)} (${r.p.toFixed(2)})</td><td class="${r.hit ? '' : 'no'}">${r.hit ? 'yes' : 'no'}</td><td>${pct(r.objectMass)}</td>${r.markMass !== undefined ? `<td>${pct(r.markMass)}${r.peakOnMark ? ' (peak)' : ''}</td>` : bias ? '<td></td>' : ''}</tr>`).join('\n')}
 </table>`;
 fs.writeFileSync(path.join(out, 'index.html'), html);
 console.log(`\npage: ${path.relative(process.cwd(), path.join(out, 'index.html'))}`);
