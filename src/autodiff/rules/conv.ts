@@ -7,8 +7,8 @@
  */
 import { attrInt, attrString } from '../../onnx/model.js';
 import { numel, type Tensor } from '../../onnx/tensor.js';
-import { dy0, GradError, nodeLabel, type GradContext, type GradRule } from '../rule.js';
-import { resolveWindow, type Window } from './util.js';
+import { dy0, GradError, nodeLabel, type GradRule } from '../rule.js';
+import { resolveWindow } from './util.js';
 
 /** [Cout, Cin/g, k...] → flipped and transposed per group: [Cin, Cout/g, k...]. */
 export function flipTransposeWeight(w: Tensor, group: number): Tensor {
@@ -25,29 +25,6 @@ export function flipTransposeWeight(w: Tensor, group: number): Tensor {
         for (let s = 0; s < ks; s++) out[to + s] = src[from + ks - 1 - s]!;
       }
   return { dtype: 'float32', dims: [cinG * group, coutG, ...k], data: out };
-}
-
-/**
- * A strided depthwise Conv's input gradient as zero insertion + a stride-1 depthwise Conv with
- * flipped weights: ORT's depthwise ConvTranspose is slow, its depthwise Conv is fast.
- */
-function zeroInsertionGrad(ctx: GradContext, g: string, w: Tensor, group: number, win: Window, outputPadding: number[], ys: number[]): string | null {
-  const { b } = ctx;
-  const kernel = w.dims.slice(2);
-  const [s0, s1] = win.strides as [number, number];
-  const [ho, wo] = [ys[2]!, ys[3]!];
-  const begin = [0, 1].map((i) => (kernel[i]! - 1) * win.dilations[i]! - win.pads[i]!);
-  const end = [0, 1].map((i) => (kernel[i]! - 1) * win.dilations[i]! - win.pads[i + 2]! + outputPadding[i]! - (win.strides[i]! - 1));
-  if (begin.some((p) => p < 0)) return null;
-  const c = ys[1]!;
-  const spread = b.op('Reshape', [g, b.ints([-1, c, ho, 1, wo, 1])]);
-  const padded = b.op('Pad', [spread, b.ints([0, 0, 0, 0, 0, 0, 0, 0, 0, s0 - 1, 0, s1 - 1])]);
-  let z = b.op('Reshape', [padded, b.ints([-1, c, ho * s0, wo * s1])]);
-  const crop = end.map((e) => Math.min(e, 0));
-  if (crop.some((e) => e < 0)) z = b.op('Slice', [z, b.ints([0, 0]), b.ints([ho * s0 + crop[0]!, wo * s1 + crop[1]!]), b.ints([2, 3])]);
-  const wt = b.memo(`conv-flip:${ctx.node.input[1]}:${group}`, () => b.constant(flipTransposeWeight(w, group), 'conv_grad_w'));
-  const pads = [begin[0]!, begin[1]!, Math.max(end[0]!, 0), Math.max(end[1]!, 0)];
-  return b.op('Conv', [z, wt], { group, dilations: win.dilations, pads, kernel_shape: kernel });
 }
 
 export const conv: GradRule = (ctx) => {
@@ -76,11 +53,6 @@ export const conv: GradRule = (ctx) => {
     return xs[2 + i]! - natural;
   });
   if (outputPadding.some((p) => p < 0)) throw new GradError(`${nodeLabel(node)}: unexpected output shape for its attributes`);
-  const depthwise = group > 1 && group === xs[1] && group === ys[1];
-  if (depthwise && k === 2 && w && w.dtype === 'float32') {
-    const lowered = zeroInsertionGrad(ctx, g, w, group, win, outputPadding, ys);
-    if (lowered) return [lowered, null, null];
-  }
   const dx = b.op('ConvTranspose', [g, wName], {
     group, strides: win.strides, dilations: win.dilations, pads: win.pads, kernel_shape: kernel, output_padding: outputPadding,
   });
