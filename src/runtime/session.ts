@@ -16,6 +16,8 @@ export interface Session {
 export interface SessionOptions {
   /** Threads for one operator (default: the runtime's choice). */
   intraOpThreads?: number;
+  /** Let idle worker threads spin between runs (default false: see runtime/node.ts). */
+  spinning?: boolean;
   /** Graph optimisation level (default 'all'). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
 }
