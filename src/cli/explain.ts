@@ -108,7 +108,6 @@ export async function runExplain(args: string[]): Promise<number> {
     const progress = new Progress(inputs.length, o.quiet);
     const outputs: Output[] = [];
     const lines: string[] = [];
-    let warned = false;
     // group by shape (images share the model size; .npy inputs may differ), then batch
     for (let start = 0; start < inputs.length; start += batchSize) {
       const batch = inputs.slice(start, start + batchSize);
@@ -159,7 +158,7 @@ export async function runExplain(args: string[]): Promise<number> {
           };
           produced.push({ path: path.join(o.out!, `${stem}.${e.method}.json`), bytes: new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`) });
           outputs.push(...produced);
-          for (const w of e.warnings) { process.stderr.write(`gradcam: warning: ${inp.file}: ${w}\n`); warned = true; }
+          for (const w of e.warnings) process.stderr.write(`gradcam: warning: ${inp.file}: ${w}\n`);
           lines.push(`${inp.file}: ${describe(e)} → ${produced[0]!.path}`);
           progress.step(start + i + 1, path.basename(inp.file));
         });
@@ -167,7 +166,6 @@ export async function runExplain(args: string[]): Promise<number> {
     }
     await writeAll(o.out!, outputs);
     for (const l of lines) console.log(l);
-    void warned;
     return 0;
   } finally {
     await explainer.release();

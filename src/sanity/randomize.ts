@@ -47,7 +47,7 @@ export interface ParamLayer {
 const PARAM_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul', 'BatchNormalization', 'InstanceNormalization', 'LayerNormalization']);
 
 /** Follows Identity nodes back to an initializer or a Constant node. */
-function paramSource(model: ModelProto, index: GraphIndex, name: string): LayerParam['source'] | undefined {
+function paramSource(index: GraphIndex, name: string): LayerParam['source'] | undefined {
   for (let guard = 0; guard < 64; guard++) {
     if (index.initializers.has(name)) return { kind: 'initializer', name };
     const p = index.producer.get(name);
@@ -56,7 +56,6 @@ function paramSource(model: ModelProto, index: GraphIndex, name: string): LayerP
     if (p.op_type !== 'Identity' || !p.input[0]) return undefined;
     name = p.input[0];
   }
-  void model;
   return undefined;
 }
 
@@ -86,7 +85,7 @@ export function parameterizedLayers(model: ModelProto, output?: string): ParamLa
     const add = (k: number, role: LayerParam['role']) => {
       const name = n.input[k];
       if (!name) return;
-      const source = paramSource(model, index, name);
+      const source = paramSource(index, name);
       if (!source) return;
       const t = sourceTensor(model, index, source);
       if (!t || t.dtype !== 'float32' || t.data.length === 0) return;
