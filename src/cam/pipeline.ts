@@ -15,20 +15,29 @@ export function relu(x: Float32Array): Float32Array {
 
 /** Per-image min-max scaling in place, as pytorch-grad-cam's scale_cam_image (float32 arithmetic). */
 export function scaleEach(maps: Float32Array, n: number): Float32Array {
+  scaleEachRange(maps, n);
+  return maps;
+}
+
+/** scaleEach that also returns each image's range (max − min before scaling; 0 for a constant map). */
+function scaleEachRange(maps: Float32Array, n: number): Float32Array {
   const size = maps.length / n;
+  const ranges = new Float32Array(n);
   for (let b = 0; b < n; b++) {
     const m = maps.subarray(b * size, (b + 1) * size);
     let lo = Infinity;
-    for (const v of m) if (v < lo) lo = v;
+    for (let i = 0; i < m.length; i++) if (m[i]! < lo) lo = m[i]!;
     let hi = -Infinity;
     for (let i = 0; i < m.length; i++) {
-      m[i] = Math.fround(m[i]! - lo);
-      if (m[i]! > hi) hi = m[i]!;
+      const v = Math.fround(m[i]! - lo);
+      m[i] = v;
+      if (v > hi) hi = v;
     }
     const d = Math.fround(SCALE_EPS + hi);
     for (let i = 0; i < m.length; i++) m[i] = Math.fround(m[i]! / d);
+    ranges[b] = hi;
   }
-  return maps;
+  return ranges;
 }
 
 export interface Postprocessed {
@@ -49,15 +58,13 @@ export function postprocess(layers: { raw: Float32Array; h: number; w: number }[
     const cam = scaleEach(relu(l.raw), n);
     for (let b = 0; b < n; b++) {
       const up = resizeBilinear(cam.subarray(b * l.h * l.w, (b + 1) * l.h * l.w), l.h, l.w, outH, outW);
-      for (let i = 0; i < size; i++) acc[b * size + i] += up[i]! > 0 ? up[i]! : 0;
+      // bilinear weights are non-negative, so the upsampled map of a ReLU'd map needs no second ReLU
+      if (layers.length === 1) acc.set(up, b * size);
+      else for (let i = 0; i < size; i++) acc[b * size + i] += up[i]! > 0 ? up[i]! : 0;
     }
   }
   if (layers.length > 1) for (let i = 0; i < acc.length; i++) acc[i] = Math.fround(acc[i]! / layers.length);
-  const empty: boolean[] = [];
-  for (let b = 0; b < n; b++) {
-    let hi = 0;
-    for (let i = 0; i < size; i++) hi = Math.max(hi, acc[b * size + i]!);
-    empty.push(hi === 0);
-  }
-  return { maps: scaleEach(acc, n), empty };
+  // maps are ≥ 0, so a zero range means an all-zero map
+  const ranges = scaleEachRange(acc, n);
+  return { maps: acc, empty: Array.from(ranges, (r) => r === 0) };
 }
