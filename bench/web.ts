@@ -15,6 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { launchChromium, serveApp } from '../test/helpers/browser.js';
 import { loadExplainer, type Explainer } from '../src/node.js';
+import { Rng } from '../src/metrics/random.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
 const { values: o } = parseArgs({ options: { model: { type: 'string' }, iterations: { type: 'string', default: '5' }, seed: { type: 'string', default: '1' }, threads: { type: 'string' }, warmup: { type: 'string', default: '3' } } });
@@ -33,17 +34,6 @@ if (!fs.existsSync(modelPath)) {
 interface BenchOutput {
   backend: string; threads: number; dims: number[]; layer: string;
   firstMs: { compile: number; session: number; run: number; total: number }; runsMs: number[]; sessionRunsMs: number[];
-}
-
-function mulberry32(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
@@ -88,7 +78,8 @@ try {
   await ex.layers();
   nodeLoadMs = performance.now() - t1;
   dims = ex.imageDims();
-  const rand = mulberry32(seed);
+  const rng = new Rng(seed);
+  const rand = () => rng.next();
   const input = new Float32Array(dims.reduce((a, v) => a * v, 1));
   for (let i = 0; i < input.length; i++) input[i] = rand() * 4 - 2;
   const t2 = performance.now();

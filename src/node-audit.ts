@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Explainer, Explanation, ClassChoice } from './explainer.js';
 import { InputError } from './explainer.js';
-import { loadExplainer, prepareInputs, type PreparedInput } from './node.js';
+import { loadExplainer, prepareInputs, stackByShape, type PreparedInput } from './node.js';
 import { readImageFile, writeFileAtomic } from './image/node.js';
 import { resizeBilinear } from './image/resize.js';
 import { heatmapImage } from './image/overlay.js';
@@ -555,30 +555,22 @@ async function explainBatch(ctx: RunContext, prepared: Prepared[]): Promise<{ ro
   const byPos = new Map<Prepared, AuditRow>();
   const ok = prepared.filter((p) => !p.error);
   for (const p of prepared) if (p.error) byPos.set(p, errorRow(p, p.error));
-  const groups = new Map<string, Prepared[]>();
-  for (const p of ok) {
-    const k = p.input!.dims.join(',');
-    groups.set(k, [...(groups.get(k) ?? []), p]);
-  }
-  const run = async (group: Prepared[]) => {
-    const per = group[0]!.input!.tensor.length;
-    const data = new Float32Array(per * group.length);
-    group.forEach((p, j) => data.set(p.input!.tensor, j * per));
-    const dims = [group.length, ...group[0]!.input!.dims.slice(1)];
+  const run = async (group: Prepared[], data: Float32Array, dims: number[]) => {
     const classes = group.map((p) => classFor(ctx, p));
     const r = await ctx.explainer.explain(data, dims, { method: ctx.method, layer: ctx.layer, classes, output: ctx.opts.output });
     return r.explanations;
   };
-  for (const group of groups.values()) {
+  for (const stacked of stackByShape(ok.map((p) => p.input!))) {
+    const group = stacked.index.map((i) => ok[i]!);
     let exps: (Explanation | Error)[];
     try {
-      exps = await run(group);
+      exps = await run(group, stacked.data, stacked.dims);
     } catch (e) {
       if (group.length === 1) exps = [e as Error];
       else {
         // one bad image (e.g. non-finite scores) must not fail its neighbours: run them one by one
         exps = [];
-        for (const p of group) exps.push(await run([p]).then((x) => x[0]!, (err: Error) => err));
+        for (const p of group) exps.push(await run([p], p.input!.tensor, p.input!.dims).then((x) => x[0]!, (err: Error) => err));
       }
     }
     group.forEach((p, j) => {

@@ -100,3 +100,31 @@ export async function prepareInputs(explainer: Explainer, file: string, opts: Pr
   const resized = resizeRgb(img, w, h);
   return [{ file, tensor: imageToTensor(resized, { ...opts, layout: explainer.layout }), dims, image: img }];
 }
+
+/** A batch of same-shaped inputs stacked into one tensor; `index` says which inputs, in order. */
+export interface StackedBatch {
+  index: number[];
+  data: Float32Array;
+  dims: number[];
+}
+
+/**
+ * Groups inputs by shape (images share the model size; .npy inputs may differ) and stacks each group
+ * into one [N, ...] tensor, keeping the inputs' order within a group.
+ */
+export function stackByShape(inputs: readonly { tensor: Float32Array; dims: number[] }[]): StackedBatch[] {
+  const groups = new Map<string, number[]>();
+  inputs.forEach((inp, i) => {
+    const key = inp.dims.join(',');
+    const g = groups.get(key);
+    if (g) g.push(i);
+    else groups.set(key, [i]);
+  });
+  return [...groups.values()].map((index) => {
+    const first = inputs[index[0]!]!;
+    const per = first.tensor.length;
+    const data = new Float32Array(per * index.length);
+    index.forEach((i, j) => data.set(inputs[i]!.tensor, j * per));
+    return { index, data, dims: [index.length, ...first.dims.slice(1)] };
+  });
+}

@@ -17,6 +17,7 @@ import { deprocessGradient } from '../src/image/gradient.js';
 import type { RgbImage } from '../src/image/types.js';
 import { configureWebRuntime, createWebSessionFactory, webGpuAvailable, type OrtWebModule, type WebRuntimeInfo } from '../src/runtime/web.js';
 import type { SessionFactory } from '../src/runtime/session.js';
+import { Rng } from '../src/metrics/random.js';
 import type {
   Analysis, BenchOutput, ExplainOutput, ExplainParams, GridOutput, ImageInfo, MethodInfo, ModelInfo, Progress, Reply, Request,
   RequestEnvelope, SanityOutput, SanityStep, WorkerMessage,
@@ -336,20 +337,10 @@ function parameterised(proto: ModelProto): { node: string; op: string; tensors: 
   return out.reverse();
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Replaces the named initializers by Gaussian noise with each tensor's own mean and standard deviation. */
 function randomise(proto: ModelProto, names: Set<string>, seed: number): void {
-  const rand = mulberry32(seed);
+  const rng = new Rng(seed);
+  const rand = () => rng.next();
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   proto.graph.initializer = proto.graph.initializer.map((t) => {
     if (!names.has(t.name ?? '')) return t;
@@ -461,7 +452,8 @@ async function sanity(p: ExplainParams, steps: number, normalize: string, progre
 async function bench(iterations: number, seed: number, progress: (p: Progress) => void): Promise<BenchOutput> {
   const ex = needModel();
   const dims = ex.imageDims(model!.size);
-  const rand = mulberry32(seed);
+  const rng = new Rng(seed);
+  const rand = () => rng.next();
   const input = new Float32Array(dims.reduce((a, v) => a * v, 1));
   for (let i = 0; i < input.length; i++) input[i] = rand() * 4 - 2;
   progress({ stage: 'first call: compile, session, run', done: 0, total: iterations + 1 });

@@ -14,7 +14,7 @@ import { explainGradients, isGradientMethod, GRADIENT_METHODS, type GradientExpl
 import { tensorToRgb, NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
 import type { RgbImage } from '../image/types.js';
 import { InputError, type ClassChoice, type Explanation, type ClassScore } from '../explainer.js';
-import { loadExplainer, prepareInputs, type PreparedInput } from '../node.js';
+import { loadExplainer, prepareInputs, stackByShape, type PreparedInput } from '../node.js';
 import { CliError, parse, parseNumbers, parseSize, Progress } from './common.js';
 import { FAMILY_OPTIONS, familyFlags, isFamilyInvocation } from './family-usage.js';
 import { runFamilyExplain } from './family.js';
@@ -108,19 +108,9 @@ export async function runExplain(args: string[]): Promise<number> {
     const progress = new Progress(inputs.length, o.quiet);
     const outputs: Output[] = [];
     const lines: string[] = [];
-    // group by shape (images share the model size; .npy inputs may differ), then batch
     for (let start = 0; start < inputs.length; start += batchSize) {
       const batch = inputs.slice(start, start + batchSize);
-      const groups = new Map<string, number[]>();
-      batch.forEach((inp, i) => {
-        const key = inp.dims.join(',');
-        groups.set(key, [...(groups.get(key) ?? []), i]);
-      });
-      for (const idx of groups.values()) {
-        const per = batch[idx[0]!]!.tensor.length;
-        const data = new Float32Array(per * idx.length);
-        idx.forEach((i, j) => data.set(batch[i]!.tensor, j * per));
-        const dims = [idx.length, ...batch[idx[0]!]!.dims.slice(1)];
+      for (const { index: idx, data, dims } of stackByShape(batch)) {
         if (gradientMethod) {
           const g = await explainGradients(explainer, data, dims, { method: gradientMethod, layer: o.layer, classes: classChoice, output: o.output, rectifierOps: o['guided-ops'] as 'relu' | 'all' });
           idx.forEach((i, j) => {

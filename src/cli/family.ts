@@ -18,7 +18,7 @@ import { resizeBilinear, resizeRgb } from '../image/resize.js';
 import { NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
 import type { RgbImage } from '../image/types.js';
 import { InputError, type ClassChoice, type ClassScore, type Explanation } from '../explainer.js';
-import { loadExplainer, prepareInputs, type PreparedInput } from '../node.js';
+import { loadExplainer, prepareInputs, stackByShape, type PreparedInput } from '../node.js';
 import { CliError, parse, parseNumbers, parseSize, Progress } from './common.js';
 import { baseImage, uniqueStems, writeAll, EXPLAIN_USAGE } from './explain.js';
 
@@ -108,13 +108,7 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
     const lines: string[] = [];
     for (let start = 0; start < inputs.length; start += batchSize) {
       const batch = inputs.slice(start, start + batchSize);
-      const byShape = new Map<string, number[]>();
-      batch.forEach((inp, i) => byShape.set(inp.dims.join(','), [...(byShape.get(inp.dims.join(',')) ?? []), i]));
-      for (const idx of byShape.values()) {
-        const per = batch[idx[0]!]!.tensor.length;
-        const data = new Float32Array(per * idx.length);
-        idx.forEach((i, j) => data.set(batch[i]!.tensor, j * per));
-        const dims = [idx.length, ...batch[idx[0]!]!.dims.slice(1)];
+      for (const { index: idx, data, dims } of stackByShape(batch)) {
         const r = await explainMany(explainer, data, dims, {
           methods, layers: groups, classes: classChoice, output: o.output, target, topK, contrast, counterfactual: o.counterfactual,
           augSmooth: o['aug-smooth'], eigenSmooth: o['eigen-smooth'], batchSize: camBatch, scoreCamTopN: scoreTop, randomSeed: seed,
