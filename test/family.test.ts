@@ -173,7 +173,9 @@ describe('family: targets, contrast, top-k', () => {
       assert.ok(maxAbsError(element[i]!.map, base[i]!.map) <= 1e-6);
       assert.ok(maxAbsError(regression[i]!.map, base[i]!.map) <= 1e-6);
       assert.ok(maxAbsError(negative[i]!.map, counterfactual[i]!.map) <= 1e-6);
-      assert.equal(negative[i]!.targetValue, -logits.data[i * K + 4]!);
+      // targetValue comes from another compiled graph than `logits`: equal only to float32 precision
+      // (the kernels' summation order depends on the CPU's vector width, e.g. AVX2 vs AVX-512)
+      assert.ok(Math.abs(negative[i]!.targetValue! + logits.data[i * K + 4]!) <= 1e-5 * Math.max(1, Math.abs(logits.data[i * K + 4]!)));
     }
     assert.match(negative[0]!.targetName!, /binary negative/);
     await assert.rejects(maps({ method: 'gradcam', target: { kind: 'element', index: 10 } }), /output index 10 is out of range: the output has 10 values per image/);
@@ -232,14 +234,15 @@ describe('family: targets, contrast, top-k', () => {
     const full = await maps({ method: 'scorecam', classes: meta.classes });
     const all = await maps({ method: 'scorecam', classes: meta.classes, scoreCamTopN: 24 });
     const few = await maps({ method: 'scorecam', classes: meta.classes, scoreCamTopN: 4 });
-    assert.ok(maxAbsError(all[0]!.map, full[0]!.map) === 0);
+    // the same channels in other batches: ORT's kernels may round differently per batch size
+    assert.ok(maxAbsError(all[0]!.map, full[0]!.map) <= 1e-6);
     assert.ok(maxAbsError(few[0]!.map, full[0]!.map) > 1e-3);
   });
 
   it('eigencam ignores the target and says so; random depends on its seed', async () => {
     const a = await maps({ method: 'eigencam', classes: 1, counterfactual: true });
     const b = await maps({ method: 'eigencam', classes: 2 });
-    assert.ok(maxAbsError(a[0]!.map, b[0]!.map) === 0);
+    assert.ok(maxAbsError(a[0]!.map, b[0]!.map) <= 1e-6);
     assert.match(a[0]!.warnings.join('\n'), /eigencam does not depend on the target/);
     const r0 = await maps({ method: 'random', classes: 1 });
     const r1 = await maps({ method: 'random', classes: 1, randomSeed: 1 });

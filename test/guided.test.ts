@@ -33,11 +33,18 @@ describe('gradient methods', () => {
     gg.explanations.forEach((e, i) => {
       assert.equal(e.channels, 3);
       let maxErr = 0;
+      let scale = 0;
       for (let p = 0; p < e.height * e.width; p++) {
         assert.ok(Math.abs(e.cam[p]! - ref.data[i * e.height * e.width + p]!) <= 1e-4);
-        for (let c = 0; c < 3; c++) maxErr = Math.max(maxErr, Math.abs(e.gradient[p * 3 + c]! - gb.explanations[i]!.gradient[p * 3 + c]! * e.cam[p]!));
+        for (let c = 0; c < 3; c++) {
+          const g = gb.explanations[i]!.gradient[p * 3 + c]!;
+          scale = Math.max(scale, Math.abs(g));
+          maxErr = Math.max(maxErr, Math.abs(e.gradient[p * 3 + c]! - g * e.cam[p]!));
+        }
       }
-      assert.ok(maxErr <= 1e-9, `max err ${maxErr}`);
+      // two compiled graphs (input gradient alone, and with the layer's): equal to float32 precision only,
+      // since ORT's kernels sum in an order that depends on the graph and the CPU's vector width
+      assert.ok(maxErr <= 1e-5 * scale, `max err ${maxErr} (gradient scale ${scale})`);
     });
   });
 
