@@ -3,9 +3,12 @@
  * compiled gradient graphs per (layers, output, input size), and explains batches of input tensors.
  * Browser-safe: the runtime is injected as a SessionFactory.
  */
-import { GradientEngine } from './autodiff/engine.js';
-import { probeShapes } from './autodiff/engine.js';
-import { realInputs, scoreTensor } from './autodiff/compiler.js';
+import { GradientEngine, probe } from './autodiff/engine.js';
+import { cloneModel, realInputs, scoreTensor } from './autodiff/compiler.js';
+import { upgradeOpset } from './onnx/upgrade.js';
+import { GraphIndex } from './onnx/model.js';
+import { analyzeLayouts } from './layout/graph.js';
+import { explainable, layoutFromOverride, layoutLabel, toNCHW, type LayerLayout } from './layout/describe.js';
 import { camMethod } from './cam/index.js';
 import { explainFamily, needsFamily, releaseFamily, type FamilyOptions } from './cam/runner.js';
 import { postprocess } from './cam/pipeline.js';
@@ -14,6 +17,7 @@ import type { ExternalDataReader } from './onnx/tensor.js';
 import type { Rectifier } from './autodiff/rule.js';
 import type { SessionFactory, SessionOptions } from './runtime/session.js';
 import { closest } from './util/closest.js';
+import { degenerateWarnings } from './cam/degenerate.js';
 
 export type Layout = 'NCHW' | 'NHWC';
 
@@ -34,6 +38,15 @@ export interface LayerInfo {
   /** Shape at batch 1. */
   shape: number[];
   auto: boolean;
+  /** What the tensor's axes mean: batch, channels, the grid (nchw, nhwc, tokens with prefix tokens...). */
+  layout: LayerLayout;
+}
+
+/** Candidate layers and the layouts of every tensor on the score's path, for one input size and output. */
+interface LayerTable {
+  list: LayerInfo[];
+  /** Every tensor between the input and the score, with its shape and layout (known or not). */
+  all: Map<string, { op: string; shape: number[]; layout: LayerLayout }>;
 }
 
 /** Which class to explain for an image: the predicted one, an index, or a label. */
@@ -43,6 +56,8 @@ export interface ExplainOptions extends FamilyOptions {
   method?: string;
   /** 'auto' (default), one tensor name, or several (their maps are averaged). */
   layer?: string | string[];
+  /** The layers' layout where it cannot be inferred: 'nchw', 'nhwc' or 'tokens:HxW[+P]'. */
+  layout?: string;
   /** One choice for all images, or one per image. Default 'top'. */
   classes?: ClassChoice | ClassChoice[];
   /** The model output to explain (default: the first). */
@@ -69,6 +84,8 @@ export interface Explanation {
   map: Float32Array;
   height: number;
   width: number;
+  /** Each layer's layout (how its tensor was read: nchw, nhwc, tokens with prefix tokens...). */
+  layouts?: LayerLayout[];
   /** The first layer's raw map (weighted sum before ReLU and scaling), [h, w], comparable across images. */
   raw: Float32Array;
   rawHeight: number;
@@ -93,6 +110,8 @@ export interface ExplainResult {
 export interface RunOptions {
   /** Tensor names or 'auto'; may be empty when only the input gradient is wanted. */
   layers: string[];
+  /** The layers' layout where it cannot be inferred ('nchw', 'nhwc', 'tokens:HxW[+P]'). */
+  layout?: string;
   classes?: ClassChoice | ClassChoice[];
   output?: string;
   inputGradient?: boolean;
@@ -104,12 +123,15 @@ export interface RunOptions {
 
 export interface RunResult {
   layers: string[];
+  /** Each layer's layout; activations and gradients below are converted from it to [N, C, h, w]. */
+  layouts: LayerLayout[];
   numClasses: number;
   /** Input spatial size [H, W]. */
   size: [number, number];
   /** The class each image's seed selected. */
   targets: number[];
   logits: { data: Float32Array; dims: number[] };
+  /** Per layer, [N, C, h, w] whatever the tensor's own layout. */
   activations: { data: Float32Array; dims: number[] }[];
   gradients: { data: Float32Array; dims: number[] }[];
   inputGradient?: { data: Float32Array; dims: number[] };
@@ -124,6 +146,11 @@ export class InputError extends Error {
 }
 
 const SHAPE_OPS = new Set(['Shape', 'Constant', 'ConstantOfShape', 'Range', 'Size', 'NonZero']);
+/** Ops whose integer inputs (axes, starts, indices, repeats, pads) the layout inference reads. */
+const PARAM_INPUTS: Record<string, number[]> = {
+  Slice: [1, 2, 3, 4], Gather: [1], Tile: [1], Pad: [1, 3], ReduceMean: [1], ReduceSum: [1], ReduceMax: [1], ReduceMin: [1],
+  ReduceL1: [1], ReduceL2: [1], ReduceProd: [1], ReduceSumSquare: [1], ReduceLogSum: [1], ReduceLogSumExp: [1],
+};
 
 export class Explainer {
   readonly inputName: string;
@@ -132,7 +159,7 @@ export class Explainer {
   readonly labels?: string[];
   readonly source: string;
   private readonly engine: GradientEngine;
-  private readonly layerCache = new Map<string, Promise<LayerInfo[]>>();
+  private readonly layerCache = new Map<string, Promise<LayerTable>>();
 
   constructor(readonly model: ModelProto, private readonly options: ExplainerOptions) {
     this.source = options.source ?? 'model';
@@ -179,8 +206,22 @@ export class Explainer {
     return this.layout === 'NCHW' ? [1, this.channels, h, w] : [1, h, w, this.channels];
   }
 
-  /** Candidate layers: 4-D tensors the score depends on, in graph order, with the auto choice marked. */
-  layers(size?: [number, number], output?: string): Promise<LayerInfo[]> {
+  /**
+   * Candidate layers: the tensors the score depends on whose layout is known (NCHW, NHWC, tokens with
+   * a grid) and whose grid has more than one cell, in graph order, with the automatic choice marked.
+   */
+  async layers(size?: [number, number], output?: string): Promise<LayerInfo[]> {
+    return (await this.layerTable(size, output)).list;
+  }
+
+  /** Every tensor the score depends on, with its layout (known or not): `gradcam layers --all`. */
+  async allTensors(size?: [number, number], output?: string): Promise<LayerInfo[]> {
+    const t = await this.layerTable(size, output);
+    const auto = t.list.find((l) => l.auto)?.name;
+    return [...t.all.entries()].map(([name, v]) => ({ name, op: v.op, shape: v.shape, layout: v.layout, auto: name === auto }));
+  }
+
+  private layerTable(size?: [number, number], output?: string): Promise<LayerTable> {
     const key = JSON.stringify([size ?? null, output ?? null]);
     let p = this.layerCache.get(key);
     if (!p) {
@@ -191,10 +232,17 @@ export class Explainer {
     return p;
   }
 
-  private async findLayers(size?: [number, number], output?: string): Promise<LayerInfo[]> {
+  private async findLayers(size?: [number, number], output?: string): Promise<LayerTable> {
     const out = output ?? this.model.graph.output[0]!.name;
+    if (!this.model.graph.output.some((o) => o.name === out)) {
+      throw new InputError(`unknown output '${out}'; the model's outputs are: ${this.model.graph.output.map((o) => o.name).join(', ')}`);
+    }
     const score = scoreTensor(this.model, out);
-    const order = topoOrder(this.model.graph);
+    // the opset-17 forms of the ops (Slice, Squeeze... take their parameters as inputs)
+    const model = cloneModel(this.model);
+    upgradeOpset(model);
+    const index = new GraphIndex(model);
+    const order = topoOrder(model.graph);
     const ancestors = new Set([score]);
     for (let k = order.length - 1; k >= 0; k--) {
       const n = order[k]!;
@@ -202,43 +250,86 @@ export class Explainer {
     }
     const producers = new Map<string, string>();
     const names: string[] = [];
+    const params = new Set<string>();
     for (const n of order) {
-      if (SHAPE_OPS.has(n.op_type)) continue;
-      for (const o of n.output) if (o && ancestors.has(o) && o !== score) { producers.set(o, n.op_type); names.push(o); }
+      if (SHAPE_OPS.has(n.op_type) || !n.output.some((o) => ancestors.has(o))) continue;
+      for (const o of n.output) if (o && ancestors.has(o)) { producers.set(o, n.op_type); names.push(o); }
+      const slots = n.op_type.startsWith('Reduce') && !PARAM_INPUTS[n.op_type] ? [1] : PARAM_INPUTS[n.op_type] ?? [];
+      for (const k of slots) {
+        const t = n.input[k];
+        if (t && !index.constant(t)) params.add(t);
+      }
     }
     const dims = this.imageDims(size);
-    const shapes = await probeShapes(this.model, this.inputName, names, dims, this.options.createSession);
-    const list: LayerInfo[] = names
-      .map((name) => ({ name, op: producers.get(name)!, shape: shapes.get(name)!, auto: false }))
-      .filter((l) => l.shape && l.shape.length === 4);
-    // auto: the last 4-D tensor with spatial size > 1 before global pooling / the classifier
-    for (let i = list.length - 1; i >= 0; i--) {
-      const s = list[i]!.shape;
-      if (s[2]! * s[3]! > 1) { list[i]!.auto = true; break; }
+    const probed = await probe(model, this.inputName, names, [...params], dims, this.options.createSession);
+    const analysis = analyzeLayouts({
+      order, input: this.inputName, inputLayout: this.layout, score, batch: 1,
+      shape: (t) => probed.shapes.get(t),
+      constant: (t) => index.constant(t),
+      value: (t) => probed.values.get(t),
+    });
+    const all = new Map<string, { op: string; shape: number[]; layout: LayerLayout }>();
+    for (const name of names) {
+      const shape = probed.shapes.get(name);
+      const layout = analysis.layouts.get(name);
+      if (shape && layout && name !== score) all.set(name, { op: producers.get(name)!, shape, layout });
     }
-    return list;
+    const list: LayerInfo[] = [...all.entries()]
+      .filter(([, v]) => explainable(v.layout))
+      .map(([name, v]) => ({ name, op: v.op, shape: v.shape, layout: v.layout, auto: name === analysis.auto }));
+    return { list, all };
   }
 
   async autoLayer(size?: [number, number], output?: string): Promise<string> {
     const auto = (await this.layers(size, output)).find((l) => l.auto);
-    if (!auto) throw new InputError(`${this.source}: found no 4-D layer with spatial size > 1 to explain; name one with --layer`);
+    if (!auto) throw new InputError(`${this.source}: found no layer with a known layout and a grid larger than 1×1 to explain; name one with --layer (and its layout with --layout nchw|nhwc|tokens:HxW[+P])`);
     return auto.name;
   }
 
-  async resolveLayers(layer: string | string[] | undefined, size: [number, number], output?: string): Promise<string[]> {
+  async resolveLayers(layer: string | string[] | undefined, size: [number, number], output?: string, layout?: string): Promise<string[]> {
     const requested = layer === undefined ? ['auto'] : Array.isArray(layer) ? layer : [layer];
     const out: string[] = [];
     for (const l of requested) {
-      if (l === 'auto') { out.push(await this.autoLayer(size, output)); continue; }
-      const all = (await this.layers(size, output)).map((x) => x.name);
-      if (!all.includes(l)) {
-        const known = this.model.graph.node.some((n) => n.output.includes(l));
-        const why = known ? 'is not a 4-D tensor that the score depends on' : 'does not exist in the model';
-        throw new InputError(`layer '${l}' ${why}. Closest candidate layers: ${closest(l, all).join(', ')} (list them all with \`gradcam layers\`)`);
-      }
-      out.push(l);
+      out.push(l === 'auto' ? await this.autoLayer(size, output) : l);
+      await this.layerLayout(out[out.length - 1]!, size, output, layout);
     }
     return out;
+  }
+
+  /**
+   * The layout of a layer at an input size: inferred, or from `override` ('nchw', 'nhwc',
+   * 'tokens:HxW[+P]'). Throws a clear error for tensors that are not layers of the score, whose layout is
+   * unknown, or whose grid is 1×1.
+   */
+  async layerLayout(layer: string, size: [number, number], output?: string, override?: string): Promise<LayerLayout> {
+    const table = await this.layerTable(size, output);
+    const t = table.all.get(layer);
+    if (!t) {
+      const known = this.model.graph.node.some((n) => n.output.includes(layer));
+      const why = known ? 'is not a tensor that the score depends on' : 'does not exist in the model';
+      throw new InputError(`layer '${layer}' ${why}. Closest candidate layers: ${closest(layer, table.list.map((x) => x.name)).join(', ')} (list them all with \`gradcam layers\`)`);
+    }
+    if (override !== undefined) {
+      let l: LayerLayout;
+      try {
+        l = layoutFromOverride(override, t.shape);
+      } catch (e) {
+        throw new InputError(`layer '${layer}': ${(e as Error).message}`);
+      }
+      if (!explainable(l)) throw new InputError(`layer '${layer}' read as ${layoutLabel(l)} has a 1×1 grid: nothing to localise; choose an earlier layer`);
+      return l;
+    }
+    const l = t.layout;
+    const hint = 'give its layout with --layout nchw|nhwc|tokens:HxW[+P] if you know it';
+    if (l.kind === 'unknown') throw new InputError(`layer '${layer}' [${t.shape.join(', ')}] has no layout gradcam can be sure of (${l.reason}); ${hint}`);
+    if (l.grid.length !== 2) throw new InputError(`layer '${layer}' [${t.shape.join(', ')}] is a ${l.grid.length}-D layer (${layoutLabel(l)}); the CAM methods explain 2-D grids`);
+    if (!explainable(l)) throw new InputError(`layer '${layer}' [${t.shape.join(', ')}] has a 1×1 grid (${layoutLabel(l)}): nothing to localise; choose an earlier layer (\`gradcam layers\` lists them)`);
+    return l;
+  }
+
+  /** A layer's tensor (in its own layout) as [N, C, h, w]. */
+  async canonical(layer: string, t: { data: Float32Array; dims: number[] }, size: [number, number], output?: string, override?: string): Promise<{ data: Float32Array; dims: [number, number, number, number] }> {
+    return toNCHW(t.data, t.dims, await this.layerLayout(layer, size, output, override));
   }
 
   /** Checks a batch's dims against the model input; returns the spatial size [H, W]. */
@@ -260,7 +351,8 @@ export class Explainer {
   async run(input: Float32Array, dims: number[], opts: RunOptions): Promise<RunResult> {
     const size = this.checkInput(input, dims);
     const n = dims[0]!;
-    const layers = opts.layers.length ? await this.resolveLayers(opts.layers, size, opts.output) : [];
+    const layers = opts.layers.length ? await this.resolveLayers(opts.layers, size, opts.output, opts.layout) : [];
+    const layouts = await Promise.all(layers.map((l) => this.layerLayout(l, size, opts.output, opts.layout)));
     const spec = { layers, output: opts.output, inputGradient: opts.inputGradient, rectifier: opts.rectifier, rectifierOps: opts.rectifierOps };
     const gs = await this.engine.get(spec, this.imageDims(size));
     const c = gs.compiled;
@@ -294,11 +386,12 @@ export class Explainer {
     }
     const targets = explicit.map((k, i) => (k >= 0 ? k : argmax(logits.subarray(i * K, (i + 1) * K))));
     const tensor = (name: string) => ({ data: r[name]!.data as Float32Array, dims: r[name]!.dims });
+    const nchw = (name: string, j: number) => toNCHW(r[name]!.data as Float32Array, r[name]!.dims, layouts[j]!);
     return {
-      layers, numClasses: K, size, targets,
+      layers, layouts, numClasses: K, size, targets,
       logits: { data: logits, dims: [n, K] },
-      activations: layers.map((l) => tensor(c.outputs.activations[l]!)),
-      gradients: layers.map((l) => tensor(c.outputs.gradients[l]!)),
+      activations: layers.map((l, j) => nchw(c.outputs.activations[l]!, j)),
+      gradients: layers.map((l, j) => nchw(c.outputs.gradients[l]!, j)),
       inputGradient: c.outputs.inputGradient ? tensor(c.outputs.inputGradient) : undefined,
       timings: { ...gs.timings, runMs },
     };
@@ -308,7 +401,7 @@ export class Explainer {
   async explain(input: Float32Array, dims: number[], opts: ExplainOptions = {}): Promise<ExplainResult> {
     if (needsFamily(opts)) return explainFamily(this, input, dims, opts);
     const method = camMethod(opts.method ?? 'gradcam');
-    const r = await this.run(input, dims, { layers: opts.layer === undefined ? ['auto'] : Array.isArray(opts.layer) ? opts.layer : [opts.layer], classes: opts.classes, output: opts.output });
+    const r = await this.run(input, dims, { layers: opts.layer === undefined ? ['auto'] : Array.isArray(opts.layer) ? opts.layer : [opts.layer], layout: opts.layout, classes: opts.classes, output: opts.output });
     const t1 = performance.now();
     const n = dims[0]!;
     const [H, W] = r.size;
@@ -323,8 +416,9 @@ export class Explainer {
       const warnings: string[] = [];
       if (post.empty[i]) warnings.push(`the map is all zero: nothing at layer ${r.layers.join(', ')} speaks for class ${target.index}${target.label ? ` (${target.label})` : ''}`);
       const r0 = raws[0]!;
+      if (!post.empty[i]) warnings.push(...degenerateWarnings(r0.raw.subarray(i * r0.h * r0.w, (i + 1) * r0.h * r0.w), r0.h, r0.w, r.layers[0]!));
       explanations.push({
-        method: method.name, layers: r.layers, target, predicted,
+        method: method.name, layers: r.layers, layouts: r.layouts, target, predicted,
         map: post.maps.slice(i * H * W, (i + 1) * H * W), height: H, width: W,
         raw: r0.raw.slice(i * r0.h * r0.w, (i + 1) * r0.h * r0.w), rawHeight: r0.h, rawWidth: r0.w,
         warnings,

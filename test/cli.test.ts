@@ -52,7 +52,7 @@ describe('gradcam explain', () => {
   it('lists layers with the auto choice marked', () => {
     const r = gradcam('layers', '--model', MODEL);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /^\* \/layer3\/layer3\.0\/relu2\/Relu_output_0\s+Relu\s+\[1, 24, 6, 6\]$/m);
+    assert.match(r.out, /^\* \/layer3\/layer3\.0\/relu2\/Relu_output_0\s+Relu\s+\[1, 24, 6, 6\]\s+nchw 6×6$/m);
   });
 
   const bad: [string, () => string[], RegExp][] = [

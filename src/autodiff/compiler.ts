@@ -63,7 +63,7 @@ export interface Compiled {
   backwardNodes: number;
 }
 
-function cloneModel(m: ModelProto): ModelProto {
+export function cloneModel(m: ModelProto): ModelProto {
   const g = m.graph;
   return {
     ...m,

@@ -40,7 +40,7 @@ function ancestors(order: Node[], tensors: string[]): Set<Node> {
 }
 
 /**
- * `layer` multiplied by a mask input [B, C, 1, 1] right after its producer, all its consumers rewired;
+ * `layer` multiplied by a mask input (per-channel, e.g. [B, C, 1, 1]) right after its producer, all its consumers rewired;
  * the only output is `score`. With `suffix`, the graph keeps only the nodes that the score needs and the
  * layer does not, and takes the tensors they read from the rest as inputs (the "frontier": the layer and
  * e.g. a skip connection's source), so that the layers before the ablated one are not recomputed.
@@ -50,7 +50,8 @@ export function ablationModel(model: ModelProto, layer: string, score: string, i
   const masked = `gradcam/ablated:${layer}`;
   const rewire = (n: Node): Node => (n.input.includes(layer) ? { ...n, input: n.input.map((i) => (i === layer ? masked : i)) } : n);
   const mul: Node = { name: 'gradcam/ablation_mul', op_type: 'Mul', domain: '', input: [layer, ABLATION_MASK_INPUT], output: [masked], attribute: [] };
-  const maskInfo = makeValueInfo(ABLATION_MASK_INPUT, 1, ['ablations', null, 1, 1]);
+  // [ablations, C] shaped to broadcast along the layer's channel axis: [B, C, 1, 1], [B, 1, 1, C], [B, 1, C]...
+  const maskInfo = makeValueInfo(ABLATION_MASK_INPUT, 1);
   const scoreOut = model.graph.output.find((o) => o.name === score) ?? { name: score };
   if (!suffix) {
     const nodes: Node[] = [];

@@ -38,6 +38,8 @@ export interface GradientExplainOptions {
   output?: string;
   /** Which rectifiers are guided: 'all' (Relu, Clip/ReLU6, LeakyRelu, PRelu; default) or 'relu' (pytorch-grad-cam). */
   rectifierOps?: 'relu' | 'all';
+  /** The layer's layout where it cannot be inferred ('nchw', 'nhwc', 'tokens:HxW[+P]'). */
+  layout?: string;
 }
 
 export interface GradientExplanation {
@@ -58,7 +60,7 @@ export interface GradientExplanation {
 
 export async function explainGradients(explainer: Explainer, input: Float32Array, dims: number[], opts: GradientExplainOptions): Promise<{ explanations: GradientExplanation[]; runMs: number }> {
   const r = await explainer.run(input, dims, {
-    layers: [opts.layer ?? 'auto'], classes: opts.classes, output: opts.output,
+    layers: [opts.layer ?? 'auto'], layout: opts.layout, classes: opts.classes, output: opts.output,
     inputGradient: true, rectifier: RECTIFIER[opts.method], rectifierOps: opts.rectifierOps ?? 'all',
   });
   const n = dims[0]!;

@@ -21,6 +21,8 @@ import { findClassifier, type Classifier } from './cam.js';
 import { weightedSum } from './gradcam.js';
 import { ablationModel, forwardModel, type AblationGraph } from './graph.js';
 import { postprocess } from './pipeline.js';
+import { degenerateWarnings } from './degenerate.js';
+import { channelMaskShape, type LayerLayout } from '../layout/describe.js';
 import { projection2d } from './svd.js';
 import * as T from './targets.js';
 import type { CamContext, CamMethod, LayerTensors } from './types.js';
@@ -79,15 +81,18 @@ export async function explainMany(ex: Explainer, input: Float32Array, dims: numb
   const methods = opts.methods.map((m) => camMethod(m));
   const size = ex.checkInput(input, dims);
   const groups: string[][] = [];
-  for (const g of opts.layers) groups.push(await ex.resolveLayers(Array.isArray(g) ? g : [g], size, opts.output));
+  for (const g of opts.layers) groups.push(await ex.resolveLayers(Array.isArray(g) ? g : [g], size, opts.output, opts.layout));
   if (opts.topK !== undefined && !(Number.isInteger(opts.topK) && opts.topK >= 1)) throw new InputError(`--top-k must be a positive integer, got ${opts.topK}`);
   const timings = { compileMs: 0, sessionMs: 0, runMs: 0, camMs: 0 };
   const job: Job = { ex, methods, groups, opts, size, timings };
   const base = await computeCore(job, input, dims, undefined);
   let maps = base.maps;
   if (opts.augSmooth) maps = await augSmooth(job, input, dims, base);
+  const layouts = new Map<string, LayerLayout>();
+  for (const l of new Set(groups.flat())) layouts.set(l, await ex.layerLayout(l, size, opts.output, opts.layout));
   const results = methods.flatMap((m) => groups.map((g, gi) => ({
-    method: m.name, layers: g, explanations: explanations(job, base, m, gi, maps.get(m.name)![gi]!),
+    method: m.name, layers: g,
+    explanations: explanations(job, base, m, gi, maps.get(m.name)![gi]!).map((e) => ({ ...e, layouts: g.map((l) => layouts.get(l)!) })),
   })));
   return { results, timings };
 }
@@ -222,7 +227,7 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
   let rows: Row[];
   let grad: { activations: Map<string, TensorValue>; gradients: Map<string, TensorValue> } | undefined;
   if (simple && gradMethods.length) {
-    const r = await ex.run(input, dims, { layers, classes: specs.map((s) => s.choice), output: opts.output });
+    const r = await ex.run(input, dims, { layers, layout: opts.layout, classes: specs.map((s) => s.choice), output: opts.output });
     gradTimings(job, r.timings);
     scores = r.logits.data;
     shape = [r.numClasses];
@@ -240,7 +245,7 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
       const zero = new Float32Array(S);
       rows.forEach((row, i) => seeds.set(row.target.seed(scores ? scores.subarray(row.image * S, (row.image + 1) * S) : zero), i * S));
       const rowInput = expandRows(input, dims, rows.map((r) => r.image));
-      const r = await ex.run(rowInput, [rows.length, ...dims.slice(1)], { layers, seeds, output: opts.output });
+      const r = await ex.run(rowInput, [rows.length, ...dims.slice(1)], { layers, layout: opts.layout, seeds, output: opts.output });
       gradTimings(job, r.timings);
       if (!scores) {
         scores = new Float32Array(n * S);
@@ -259,11 +264,14 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
   const t1 = performance.now();
   const run1 = job.timings.runMs;
   const maps = new Map<string, GroupMaps[]>();
+  // the forward pass's layer tensors in [N, C, h, w], whatever their own layout
+  const free = new Map<string, TensorValue>();
+  if (fwd) for (const l of freeLayers) free.set(l, await ex.canonical(l, fwd[l] as { data: Float32Array; dims: number[] }, job.size, opts.output, opts.layout));
   const classifiers = new Map<string, Promise<Classifier>>();
   for (const m of methods) {
     const raws = new Map<string, { raw: Float32Array; h: number; w: number }>();
     for (const l of layers) {
-      const t = m.usesGradients === false ? freeTensors(fwd!, l, rows) : gradTensors(grad!, l);
+      const t = m.usesGradients === false ? freeTensors(free, l, rows) : gradTensors(grad!, l);
       const ctx = context(job, l, rows, scores, S, input, dims, fwd, ablation.get(l), t.dims, classifiers, score, fwdOutputs);
       let raw: Float32Array;
       if (opts.eigenSmooth && !m.projection) {
@@ -320,8 +328,8 @@ function gradTensors(g: { activations: Map<string, TensorValue>; gradients: Map<
 }
 
 /** The forward pass's activations of the images, one copy per row. */
-function freeTensors(fwd: Record<string, TensorValue>, l: string, rows: Row[]): LayerTensors {
-  const a = fwd[l]!;
+function freeTensors(fwd: Map<string, TensorValue>, l: string, rows: Row[]): LayerTensors {
+  const a = fwd.get(l)!;
   const [n, c, h, w] = a.dims as [number, number, number, number];
   const data = a.data as Float32Array;
   const identity = rows.length === n && rows.every((r, i) => r.image === i);
@@ -530,7 +538,9 @@ function context(
       }
       const graph = mode === 'suffix' ? abl : ablationModel(ex.model, layer, score, ex.inputName, false);
       const s = await session(job, `ablation|${mode}|${layer}`, () => graph.model);
-      const feeds: Record<string, { data: Float32Array; dims: number[] }> = { [graph.mask]: { data: masks, dims: [count, C, 1, 1] } };
+      // the mask [count, C] broadcast along the layer's own channel axis (tokens, channels-last...)
+      const layout = await ex.layerLayout(layer, job.size, opts.output, opts.layout);
+      const feeds: Record<string, { data: Float32Array; dims: number[] }> = { [graph.mask]: { data: masks, dims: channelMaskShape(layout, count, C) } };
       if (mode === 'suffix') {
         for (const t of graph.feeds) {
           const v = fwd![t]!;
@@ -588,6 +598,7 @@ function explanations(job: Job, core: Core, m: CamMethod, gi: number, g: GroupMa
     }
     const warnings: string[] = [];
     if (g.empty[r]) warnings.push(`the map is all zero: nothing at layer ${layers.join(', ')} speaks for ${row.target.name}`);
+    else if (m.name !== 'random') warnings.push(...degenerateWarnings(g.raw.raw.subarray(r * g.raw.h * g.raw.w, (r + 1) * g.raw.h * g.raw.w), g.raw.h, g.raw.w, layers[0]!));
     if (m.name === 'ablationcam' && opts.counterfactual) warnings.push('ablationcam weighs channels by the relative drop (t − t_c)/t, which does not change when the target is negated: the counterfactual map equals the plain one');
     if ((m.name === 'eigencam' || m.name === 'random') && (opts.topK !== undefined || opts.contrast !== undefined || opts.counterfactual || opts.target !== undefined)) {
       warnings.push(`${m.name} does not depend on the target`);

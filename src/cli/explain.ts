@@ -13,6 +13,7 @@ import { deprocessGradient, gradientMagnitude } from '../image/gradient.js';
 import { explainGradients, isGradientMethod, GRADIENT_METHODS, type GradientExplanation } from '../cam/guided.js';
 import { tensorToRgb, NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
 import type { RgbImage } from '../image/types.js';
+import type { LayerLayout } from '../layout/describe.js';
 import { InputError, type ClassChoice, type Explanation, type ClassScore } from '../explainer.js';
 import { loadExplainer, prepareInputs, stackByShape, type PreparedInput } from '../node.js';
 import { CliError, parse, parseNumbers, parseSize, Progress } from './common.js';
@@ -28,8 +29,12 @@ taken as the ready model input ([C,H,W] or [N,C,H,W] in the model's layout).
 Options:
   --model FILE         ONNX model (required)
   --method NAME        ${[...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS)].join(', ')} (default gradcam)
-  --layer NAME         tensor to explain, or 'auto' (default: the last 4-D activation with spatial
-                       size > 1 before global pooling / the classifier; see 'gradcam layers')
+  --layer NAME         tensor to explain, or 'auto' (default: the input of the last node that mixes
+                       grid positions — global pooling, attention, a flattening classifier — walked
+                       back past projections: a CNN's last block, a ViT's last norm1, Swin's final
+                       norm, ConvNeXt's last stage; see 'gradcam layers')
+  --layout L           the layer's layout where gradcam cannot infer it: nchw, nhwc or
+                       tokens:HxW[+P] ([N, L, C] tokens: an H×W grid after P prefix tokens)
   --class C            'top' (the predicted class, default), a class index, or a label
 ${FAMILY_OPTIONS.trimEnd()}
   --output NAME        the model output to explain (default: the first)
@@ -72,7 +77,7 @@ export async function runExplain(args: string[]): Promise<number> {
     return runFamilyExplain(args);
   }
   const { values: o, positionals } = parse(args, {
-    model: { type: 'string' }, method: { type: 'string', default: 'gradcam' }, layer: { type: 'string', default: 'auto' },
+    model: { type: 'string' }, method: { type: 'string', default: 'gradcam' }, layer: { type: 'string', default: 'auto' }, layout: { type: 'string' },
     class: { type: 'string', default: 'top' }, output: { type: 'string' }, out: { type: 'string', default: 'gradcam-out' },
     raw: { type: 'boolean', default: false }, heatmap: { type: 'boolean', default: false },
     colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, 'no-caption': { type: 'boolean', default: false },
@@ -112,7 +117,7 @@ export async function runExplain(args: string[]): Promise<number> {
       const batch = inputs.slice(start, start + batchSize);
       for (const { index: idx, data, dims } of stackByShape(batch)) {
         if (gradientMethod) {
-          const g = await explainGradients(explainer, data, dims, { method: gradientMethod, layer: o.layer, classes: classChoice, output: o.output, rectifierOps: o['guided-ops'] as 'relu' | 'all' });
+          const g = await explainGradients(explainer, data, dims, { method: gradientMethod, layer: o.layer, layout: o.layout, classes: classChoice, output: o.output, rectifierOps: o['guided-ops'] as 'relu' | 'all' });
           idx.forEach((i, j) => {
             const inp = batch[i]!;
             const e = g.explanations[j]!;
@@ -131,7 +136,7 @@ export async function runExplain(args: string[]): Promise<number> {
           });
           continue;
         }
-        const r = await explainer.explain(data, dims, { method: method!.name, layer: o.layer, classes: classChoice, output: o.output });
+        const r = await explainer.explain(data, dims, { method: method!.name, layer: o.layer, layout: o.layout, classes: classChoice, output: o.output });
         idx.forEach((i, j) => {
           const inp = batch[i]!;
           const e = r.explanations[j]!;
@@ -140,6 +145,7 @@ export async function runExplain(args: string[]): Promise<number> {
           const produced = render(e, base, stem, o.out!, { colormap: o.colormap!, alpha, caption: !o['no-caption'], heatmap: o.heatmap!, raw: o.raw! });
           const json = {
             input: inp.file, model: o.model, method: e.method, layer: e.layers.length === 1 ? e.layers[0] : e.layers,
+            layer_layout: layoutJson(e.layouts),
             class: classJson(e.target), predicted: classJson(e.predicted),
             explained_is_predicted: e.target.index === e.predicted.index,
             input_size: [e.height, e.width], raw_map: { shape: [e.rawHeight, e.rawWidth], min: min(e.raw), max: max(e.raw) },
@@ -271,3 +277,10 @@ export async function writeAll(outDir: string, outputs: Output[]): Promise<void>
 const round = (v: number) => Math.round(v * 100) / 100;
 const min = (a: Float32Array) => a.reduce((m, v) => Math.min(m, v), Infinity);
 const max = (a: Float32Array) => a.reduce((m, v) => Math.max(m, v), -Infinity);
+
+/** The layers' layouts for the JSON sidecars: `tokens 14×14 +1` (one layer) or a list. */
+export function layoutJson(layouts: LayerLayout[] | undefined): unknown {
+  if (!layouts) return undefined;
+  const one = (l: LayerLayout) => ({ kind: l.kind, grid: l.grid, channels: l.channels, prefix_tokens: l.prefix, suffix_tokens: l.suffix, ...(l.override ? { given: true } : {}) });
+  return layouts.length === 1 ? one(layouts[0]!) : layouts.map(one);
+}

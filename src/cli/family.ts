@@ -20,7 +20,7 @@ import type { RgbImage } from '../image/types.js';
 import { InputError, type ClassChoice, type ClassScore, type Explanation } from '../explainer.js';
 import { loadExplainer, prepareInputs, stackByShape, type PreparedInput } from '../node.js';
 import { CliError, parse, parseNumbers, parseSize, Progress } from './common.js';
-import { baseImage, uniqueStems, writeAll, EXPLAIN_USAGE } from './explain.js';
+import { baseImage, layoutJson, uniqueStems, writeAll, EXPLAIN_USAGE } from './explain.js';
 
 interface Output {
   path: string;
@@ -29,7 +29,7 @@ interface Output {
 
 export async function runFamilyExplain(args: string[]): Promise<number> {
   const { values: o, positionals } = parse(args, {
-    model: { type: 'string' }, method: { type: 'string' }, methods: { type: 'string' }, layer: { type: 'string' }, layers: { type: 'string' },
+    model: { type: 'string' }, method: { type: 'string' }, methods: { type: 'string' }, layer: { type: 'string' }, layers: { type: 'string' }, layout: { type: 'string' },
     grid: { type: 'boolean', default: false }, class: { type: 'string', default: 'top' }, output: { type: 'string' }, out: { type: 'string', default: 'gradcam-out' },
     target: { type: 'string', default: 'logit' }, index: { type: 'string' }, mask: { type: 'string' }, reference: { type: 'string' },
     'top-k': { type: 'string' }, contrast: { type: 'string' }, counterfactual: { type: 'boolean', default: false },
@@ -110,7 +110,7 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
       const batch = inputs.slice(start, start + batchSize);
       for (const { index: idx, data, dims } of stackByShape(batch)) {
         const r = await explainMany(explainer, data, dims, {
-          methods, layers: groups, classes: classChoice, output: o.output, target, topK, contrast, counterfactual: o.counterfactual,
+          methods, layers: groups, layout: o.layout, classes: classChoice, output: o.output, target, topK, contrast, counterfactual: o.counterfactual,
           augSmooth: o['aug-smooth'], eigenSmooth: o['eigen-smooth'], batchSize: camBatch, scoreCamTopN: scoreTop, randomSeed: seed,
         });
         const rows = r.results[0]!.explanations.length;
@@ -142,7 +142,7 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
               const e = res.explanations[row]!;
               const produced = render(e, base, stem, o.out!, { colormap: o.colormap!, alpha, caption: !o['no-caption'], heatmap: o.heatmap!, raw: o.raw! });
               const json = {
-                ...common, method: e.method, layer: e.layers.length === 1 ? e.layers[0] : e.layers,
+                ...common, method: e.method, layer: e.layers.length === 1 ? e.layers[0] : e.layers, layer_layout: layoutJson(e.layouts),
                 raw_map: { shape: [e.rawHeight, e.rawWidth], min: min(e.raw), max: max(e.raw) }, warnings: e.warnings,
                 files: produced.map((p) => path.basename(p.path)),
               };

@@ -1,16 +1,21 @@
 /** `gradcam layers`: list the candidate layers of a model, the auto choice marked. */
 import { loadExplainer } from '../node.js';
 import { CliError, parse, parseSize } from './common.js';
+import { layoutLabel } from '../layout/describe.js';
 
-export const LAYERS_USAGE = `Usage: gradcam layers --model FILE [--size H[xW]] [--output NAME] [--json]
+export const LAYERS_USAGE = `Usage: gradcam layers --model FILE [--size H[xW]] [--output NAME] [--all] [--json]
 
-Lists the 4-D tensors the model's score depends on, in graph order: name, producing op and shape
-at batch 1. '*' marks the automatic choice: the last one with spatial size > 1 before global
-pooling / the classifier.`;
+Lists the tensors the model's score depends on that can be explained, in graph order: name,
+producing op, shape at batch 1, and the layout gradcam inferred from the graph — nchw, nhwc
+(channels-last), tokens ([N, L, C] with L = P prefix tokens + h·w), tokens-first ([L, N, C]) — with
+the grid h×w and the number of prefix tokens (+P). '*' marks the automatic choice (the input of the
+last node that mixes grid positions, walked back past projections: a CNN's last block, a ViT's last
+norm1, Swin's final norm, ConvNeXt's last stage).
+  --all    also list the tensors whose layout is unknown or whose grid is 1×1, with the reason`;
 
 export async function runLayers(args: string[]): Promise<number> {
   const { values: o } = parse(args, {
-    model: { type: 'string' }, size: { type: 'string' }, output: { type: 'string' }, json: { type: 'boolean', default: false },
+    model: { type: 'string' }, size: { type: 'string' }, output: { type: 'string' }, json: { type: 'boolean', default: false }, all: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   }, LAYERS_USAGE);
   if (o.help) {
@@ -20,14 +25,23 @@ export async function runLayers(args: string[]): Promise<number> {
   if (!o.model) throw new CliError(`--model FILE is required\n\n${LAYERS_USAGE}`);
   const explainer = await loadExplainer(o.model);
   try {
-    const layers = await explainer.layers(parseSize(o.size), o.output);
+    const layers = o.all ? await explainer.allTensors(parseSize(o.size), o.output) : await explainer.layers(parseSize(o.size), o.output);
     if (o.json) {
-      console.log(JSON.stringify(layers, null, 2));
+      console.log(JSON.stringify(layers.map((l) => ({
+        name: l.name, op: l.op, shape: l.shape, auto: l.auto,
+        layout: l.layout.kind, grid: l.layout.grid, channels: l.layout.channels, prefix_tokens: l.layout.prefix, suffix_tokens: l.layout.suffix,
+        ...(l.layout.reason ? { reason: l.layout.reason } : {}),
+      })), null, 2));
       return 0;
     }
     const w = Math.max(4, ...layers.map((l) => l.name.length));
-    console.log(`  ${'name'.padEnd(w)}  ${'op'.padEnd(18)}  shape`);
-    for (const l of layers) console.log(`${l.auto ? '*' : ' '} ${l.name.padEnd(w)}  ${l.op.padEnd(18)}  [${l.shape.join(', ')}]`);
+    const shapes = layers.map((l) => `[${l.shape.join(', ')}]`);
+    const sw = Math.max(5, ...shapes.map((s) => s.length));
+    console.log(`  ${'name'.padEnd(w)}  ${'op'.padEnd(18)}  ${'shape'.padEnd(sw)}  layout`);
+    layers.forEach((l, k) => {
+      const lay = l.layout.kind === 'unknown' ? `unknown (${l.layout.reason})` : layoutLabel(l.layout);
+      console.log(`${l.auto ? '*' : ' '} ${l.name.padEnd(w)}  ${l.op.padEnd(18)}  ${shapes[k]!.padEnd(sw)}  ${lay}`);
+    });
     return 0;
   } finally {
     await explainer.release();
