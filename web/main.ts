@@ -10,6 +10,7 @@ import { montage } from '../src/image/montage.js';
 import { heatmapImage } from '../src/image/overlay.js';
 import type { RgbImage } from '../src/image/types.js';
 import type { ClassScore } from '../src/explainer.js';
+import { layoutLabel } from '../src/layout/describe.js';
 import type { WebRuntimeInfo } from '../src/runtime/web.js';
 import type {
   Analysis, BackendChoice, BenchOutput, ExplainOutput, GridOutput, ImageInfo, ModelInfo, Progress, Reply, Request, SanityOutput, WorkerMessage,
@@ -287,7 +288,7 @@ function fillLayers(m: ModelInfo): void {
   el.layer.innerHTML = '';
   const auto = m.layers.find((l) => l.auto);
   el.layer.append(new Option(`auto${auto ? ` (${auto.name})` : ''}`, 'auto'));
-  for (const l of [...m.layers].reverse()) el.layer.append(new Option(`${l.name} — ${l.op} [${l.shape.slice(1).join('×')}]`, l.name));
+  for (const l of [...m.layers].reverse()) el.layer.append(new Option(`${l.name} — ${l.op} [${l.shape.slice(1).join('×')}] ${layoutLabel(l.layout)}`, l.name));
 }
 
 function fillMethods(m: ModelInfo): void {

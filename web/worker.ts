@@ -159,7 +159,7 @@ async function loadModel(name: string, bytes: Uint8Array, extra: { name: string;
   model = { name, bytes, size: useSize, labels, extra: extraMap };
   for (const img of images.values()) img.tensors.clear();
   const warnings: string[] = [];
-  if (!layers.some((l) => l.auto)) warnings.push('no 4-D layer with spatial size > 1 was found: CAM methods need one');
+  if (!layers.some((l) => l.auto)) warnings.push('no layer with a known layout and a grid larger than 1×1 was found: CAM methods need one');
   if (next.channels !== 3) warnings.push(`the model expects ${next.channels} channel(s); pictures are converted from RGB`);
   const meta = metadata(next.model);
   const norm = meta['normalization'];

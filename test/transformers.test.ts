@@ -1,0 +1,194 @@
+/**
+ * Transformers, channels-last layers and token grids, with no reshape code: small seeded ViT (class +
+ * register tokens, non-square grid), Swin-like (windows, shifted windows, patch merging, channels-last)
+ * and ConvNeXt-like nets exported at opsets 13 and 17, and a TF-style channels-last CNN beside its NCHW
+ * twin (fixtures: scripts/fixtures/make_transformer_fixtures.py). References: float64 torch autograd
+ * for activations and gradients, and the real pytorch-grad-cam with the reshape_transform its
+ * documentation gives for the maps.
+ */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Explainer } from '../src/explainer.js';
+import { createNodeSession } from '../src/runtime/node.js';
+import { explainGradients } from '../src/cam/guided.js';
+import { layoutFromOverride, toNCHW } from '../src/layout/describe.js';
+import { FIXTURES, loadArray, maxAbsError, maxRelError, modelBytes, relL2 } from './helpers/fixtures.js';
+
+interface TransformerMeta {
+  name: string;
+  model: string;
+  opset: number;
+  layout: 'NCHW' | 'NHWC';
+  input_shape: number[];
+  classes: number[];
+  layers: { key: string; tensor: string; auto: boolean; shape: number[]; layout: 'nchw' | 'nhwc' | 'tokens'; grid: [number, number]; prefix: number; channels: number }[];
+  references?: { pytorch_grad_cam?: { scorecam_batch_size?: number } };
+}
+
+const MODELS = ['vit_tiny', 'swin_tiny_like', 'convnext_tiny_like', 'tf_style_nhwc', 'tf_style_nchw'];
+const names = fs.readdirSync(FIXTURES).filter((d) => {
+  const f = path.join(FIXTURES, d, 'meta.json');
+  return fs.existsSync(f) && MODELS.includes((JSON.parse(fs.readFileSync(f, 'utf8')) as TransformerMeta).model);
+}).sort();
+
+/** pytorch-grad-cam's method → ours, and the reference file. EigenCAM: the sign-corrected projection, as ours. */
+const METHODS: [string, string][] = [
+  ['gradcam', 'gradcam'], ['hirescam', 'hirescam'], ['gradcam++', 'gradcam++'], ['layercam', 'layercam'],
+  ['eigencam', 'eigencam_signfix'], ['scorecam', 'scorecam'],
+];
+
+const report: string[] = [];
+after(() => { if (report.length) console.log(`transformer parity (worst per fixture):\n${report.join('\n')}`); });
+
+function stack(maps: Float32Array[]): Float32Array {
+  const out = new Float32Array(maps.reduce((a, m) => a + m.length, 0));
+  let o = 0;
+  for (const m of maps) { out.set(m, o); o += m.length; }
+  return out;
+}
+
+describe('transformer fixtures exist', () => {
+  it('every model at opsets 13 and 17', () => {
+    for (const m of ['vit_tiny', 'swin_tiny_like', 'convnext_tiny_like']) {
+      for (const op of [13, 17]) assert.ok(names.includes(`${m}_op${op}`), `missing fixture ${m}_op${op}`);
+    }
+  });
+});
+
+for (const name of names) {
+  const meta = JSON.parse(fs.readFileSync(path.join(FIXTURES, name, 'meta.json'), 'utf8')) as TransformerMeta;
+  describe(`transformers: ${name}`, () => {
+    const ex = Explainer.fromBytes(modelBytes(name), { createSession: createNodeSession, source: name });
+    const input = loadArray(name, 'input.npy');
+    const worst = { act: 0, grad: 0, map: 0, raw: 0, sal: 0 };
+    after(async () => {
+      report.push(`  ${name}: activations ${worst.act.toExponential(1)}, gradients (rel L2) ${worst.grad.toExponential(1)}, raw maps ${worst.raw.toExponential(1)}, maps ${worst.map.toExponential(1)}, saliency ${worst.sal.toExponential(1)}`);
+      await ex.release();
+    });
+
+    it('infers every reference layer\'s layout, grid and prefix tokens, and the documented automatic layer', async () => {
+      const layers = await ex.layers();
+      for (const l of meta.layers) {
+        const ours = layers.find((x) => x.name === l.tensor);
+        assert.ok(ours, `${l.key}: ${l.tensor} is not a candidate layer`);
+        assert.equal(ours.layout.kind, l.layout, `${l.key}: layout`);
+        assert.deepEqual(ours.layout.grid, l.grid, `${l.key}: grid`);
+        assert.equal(ours.layout.prefix, l.prefix ?? 0, `${l.key}: prefix tokens`);
+        assert.equal(ours.layout.channels, l.channels ?? l.shape[l.layout === 'nchw' ? 1 : l.shape.length - 1], `${l.key}: channels`);
+      }
+      const auto = meta.layers.find((l) => l.auto);
+      if (auto) assert.equal(await ex.autoLayer(), auto.tensor);
+      for (const l of layers) assert.ok(l.layout.grid[0]! * l.layout.grid[1]! > 1, `${l.name} has a 1×1 grid`);
+    });
+
+    it('activations and layer gradients equal float64 autograd (rel L2 ≤ 1e-5), read in [N, C, h, w]', async () => {
+      const r = await ex.run(input.data, input.shape, { layers: meta.layers.map((l) => l.tensor), classes: meta.classes });
+      meta.layers.forEach((l, j) => {
+        const lay = r.layouts[j]!;
+        const refA = loadArray(name, `${l.key}.activation.npy`);
+        const refG = loadArray(name, `${l.key}.grad.npy`);
+        const a = toNCHW(refA.data, refA.shape, lay);
+        const g = toNCHW(refG.data, refG.shape, lay);
+        assert.deepEqual(r.activations[j]!.dims, [meta.input_shape[0], l.channels ?? a.dims[1], ...l.grid]);
+        const ea = maxRelError(r.activations[j]!.data, a.data);
+        const eg = relL2(r.gradients[j]!.data, g.data);
+        worst.act = Math.max(worst.act, ea);
+        worst.grad = Math.max(worst.grad, eg);
+        assert.ok(ea <= 1e-5, `${l.key}: activation error ${ea}`);
+        assert.ok(eg <= 1e-5, `${l.key}: gradient rel L2 ${eg}`);
+      });
+    });
+
+    for (const l of meta.layers) {
+      it(`${l.key}: Grad-CAM, HiResCAM, Grad-CAM++, LayerCAM, Eigen-CAM, Score-CAM equal pytorch-grad-cam (≤ 1e-4)`, async () => {
+        const rawRef = loadArray(name, `${l.key}.gradcam_raw.npy`);
+        for (const [method, file] of METHODS) {
+          const f = path.join(FIXTURES, name, `${l.key}.${file}.npy`);
+          if (!fs.existsSync(f)) continue;
+          const ref = loadArray(name, `${l.key}.${file}.npy`);
+          const batchSize = meta.references?.pytorch_grad_cam?.scorecam_batch_size ?? 32;
+          const r = await ex.explain(input.data, input.shape, { method, layer: l.tensor, classes: meta.classes, batchSize });
+          const err = maxAbsError(stack(r.explanations.map((e) => e.map)), ref.data);
+          worst.map = Math.max(worst.map, err);
+          assert.ok(err <= 1e-4, `${l.key} ${method}: max abs error ${err}`);
+          assert.ok(Math.max(...ref.data) > 0.5, 'reference map is not trivial');
+          for (const e of r.explanations) {
+            assert.deepEqual([e.rawHeight, e.rawWidth], l.grid, 'the raw map has the grid\'s resolution');
+            assert.ok(!e.warnings.some((w) => /stripes|constant/.test(w)), `${l.key} ${method}: ${e.warnings.join('; ')}`);
+          }
+          if (method === 'gradcam') {
+            const raw = stack(r.explanations.map((e) => e.raw));
+            const er = maxRelError(raw, rawRef.data);
+            worst.raw = Math.max(worst.raw, er);
+            assert.ok(er <= 1e-4, `${l.key}: raw map error ${er}`);
+          }
+        }
+      });
+    }
+
+    it('saliency (the input gradient) equals float64 autograd', async () => {
+      const f = path.join(FIXTURES, name, 'input_grad.npy');
+      if (!fs.existsSync(f)) return;
+      const g = await explainGradients(ex, input.data, input.shape, { method: 'saliency', classes: meta.classes });
+      const ours = stack(g.explanations.map((e) => e.gradientInputLayout));
+      const err = relL2(ours, loadArray(name, 'input_grad.npy').data);
+      worst.sal = Math.max(worst.sal, err);
+      assert.ok(err <= 1e-5, `saliency rel L2 ${err}`);
+    });
+  });
+}
+
+describe('channels-last twins', () => {
+  const pairs = names.filter((n) => n.startsWith('tf_style_nhwc'));
+  for (const nhwc of pairs) {
+    const nchw = nhwc.replace('tf_style_nhwc', 'tf_style_nchw');
+    it(`${nhwc}: the same maps as its NCHW twin ${nchw}, with no layout option`, async () => {
+      const m1 = JSON.parse(fs.readFileSync(path.join(FIXTURES, nhwc, 'meta.json'), 'utf8')) as TransformerMeta;
+      const m2 = JSON.parse(fs.readFileSync(path.join(FIXTURES, nchw, 'meta.json'), 'utf8')) as TransformerMeta;
+      const a = Explainer.fromBytes(modelBytes(nhwc), { createSession: createNodeSession });
+      const b = Explainer.fromBytes(modelBytes(nchw), { createSession: createNodeSession });
+      try {
+        const ia = loadArray(nhwc, 'input.npy');
+        const ib = loadArray(nchw, 'input.npy');
+        for (const k of m1.layers.map((l) => l.key)) {
+          const la = m1.layers.find((l) => l.key === k)!;
+          const lb = m2.layers.find((l) => l.key === k);
+          if (!lb) continue;
+          for (const method of ['gradcam', 'layercam']) {
+            const ra = await a.explain(ia.data, ia.shape, { method, layer: la.tensor, classes: m1.classes });
+            const rb = await b.explain(ib.data, ib.shape, { method, layer: lb.tensor, classes: m2.classes });
+            const err = maxAbsError(stack(ra.explanations.map((e) => e.map)), stack(rb.explanations.map((e) => e.map)));
+            assert.ok(err <= 1e-5, `${k} ${method}: NHWC vs NCHW max abs difference ${err}`);
+          }
+        }
+        assert.equal(await a.autoLayer(), m1.layers.find((l) => l.auto)?.tensor);
+      } finally {
+        await a.release();
+        await b.release();
+      }
+    });
+  }
+});
+
+describe('--layout on a token layer', () => {
+  it('an override equal to the inferred layout gives the same map; a wrong grid is refused', async () => {
+    const name = names.find((n) => n.startsWith('vit_tiny'));
+    if (!name) return;
+    const meta = JSON.parse(fs.readFileSync(path.join(FIXTURES, name, 'meta.json'), 'utf8')) as TransformerMeta;
+    const ex = Explainer.fromBytes(modelBytes(name), { createSession: createNodeSession });
+    try {
+      const input = loadArray(name, 'input.npy');
+      const l = meta.layers.find((x) => x.auto)!;
+      const spec = `tokens:${l.grid[0]}x${l.grid[1]}+${l.prefix}`;
+      assert.equal(layoutFromOverride(spec, l.shape).prefix, l.prefix);
+      const inferred = await ex.explain(input.data, input.shape, { layer: l.tensor, classes: meta.classes });
+      const given = await ex.explain(input.data, input.shape, { layer: l.tensor, layout: spec, classes: meta.classes });
+      assert.ok(maxAbsError(stack(inferred.explanations.map((e) => e.map)), stack(given.explanations.map((e) => e.map))) <= 1e-6);
+      await assert.rejects(ex.explain(input.data, input.shape, { layer: l.tensor, layout: `tokens:${l.grid[0]! + 1}x${l.grid[1]}+${l.prefix}`, classes: meta.classes }), /grid = \d+ tokens, but the layer has/);
+    } finally {
+      await ex.release();
+    }
+  });
+});
