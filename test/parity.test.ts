@@ -1,12 +1,14 @@
 /**
- * Parity with PyTorch on the golden fixtures: logits and activations (≤ 1e-5 relative), layer
- * gradients from torch autograd (≤ 1e-5 relative L2), and Grad-CAM maps with pytorch-grad-cam's
- * numerics (≤ 1e-4 absolute).
+ * Parity with PyTorch on the golden fixtures (CNNs, and the transformer / channels-last fixtures of
+ * make_transformer_fixtures.py): logits and activations (≤ 1e-5 relative), layer gradients from torch
+ * autograd (≤ 1e-5 relative L2; float64 autograd for the transformers), and Grad-CAM maps with
+ * pytorch-grad-cam's numerics (≤ 1e-4 absolute).
  */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Explainer } from '../src/explainer.js';
 import { createNodeSession } from '../src/runtime/node.js';
+import { toNCHW } from '../src/layout/describe.js';
 import { fixtureNames, loadArray, loadMeta, maxAbsError, maxRelError, modelBytes, relL2 } from './helpers/fixtures.js';
 
 for (const name of fixtureNames()) {
@@ -27,9 +29,12 @@ for (const name of fixtureNames()) {
       it(`layer ${layer.key}: logits, activation, gradient and Grad-CAM map`, async () => {
         const r = await explainer.run(input.data, input.shape, { layers: [layer.tensor], classes: meta.classes });
         assert.ok(maxRelError(r.logits.data, logitsRef.data) <= 1e-5, `logits rel err ${maxRelError(r.logits.data, logitsRef.data)}`);
-        const act = loadArray(name, `${layer.key}.activation.npy`);
-        const grad = loadArray(name, `${layer.key}.grad.npy`);
-        assert.deepEqual(r.activations[0]!.dims, act.shape);
+        // references are in the tensor's own layout (NHWC, tokens with prefix tokens...); ours in [N, C, h, w]
+        const lay = r.layouts[0]!;
+        const nchw = (file: string) => { const a = loadArray(name, file); return { ...toNCHW(a.data, a.shape, lay), shape: a.shape }; };
+        const act = nchw(`${layer.key}.activation.npy`);
+        const grad = nchw(`${layer.key}.grad.npy`);
+        assert.deepEqual(r.activations[0]!.dims, act.dims);
         const ea = maxRelError(r.activations[0]!.data, act.data);
         const eg = relL2(r.gradients[0]!.data, grad.data);
         assert.ok(ea <= 1e-5, `activation rel err ${ea}`);
@@ -65,7 +70,8 @@ for (const name of fixtureNames()) {
       const ref = loadArray(name, 'guided_input_grad.npy');
       const e = relL2(r.inputGradient!.data, ref.data);
       assert.ok(e <= 1e-4, `guided input gradient rel L2 err ${e}`);
-      const eg = relL2(r.gradients[0]!.data, loadArray(name, `${layer.key}.grad.npy`).data);
+      const refGrad = loadArray(name, `${layer.key}.grad.npy`);
+      const eg = relL2(r.gradients[0]!.data, toNCHW(refGrad.data, refGrad.shape, r.layouts[0]!).data);
       assert.ok(eg <= 1e-5, `layer gradient beside the guided chain: rel L2 err ${eg}`);
     });
   });
