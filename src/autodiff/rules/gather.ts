@@ -4,10 +4,10 @@
  */
 import { attrInt } from '../../onnx/model.js';
 import { floatTensor, tensorValues } from '../../onnx/tensor.js';
-import { dy0, GradError, nodeLabel, type GradRule } from '../rule.js';
+import { dy0, GradError, nodeLabel, type GradRule, type OpGradient, firstInputOnly } from '../rule.js';
 import { normAxis } from './util.js';
 
-export const gather: GradRule = (ctx) => {
+const rule: GradRule = (ctx) => {
   const { b, node } = ctx;
   const xs = ctx.shape(node.input[0]!);
   const rank = xs.length;
@@ -27,3 +27,5 @@ export const gather: GradRule = (ctx) => {
   const picked = b.op('MatMul', [moved, b.constant(floatTensor(S, [idx.length, D]), 'gather_onehot')]);
   return [axis === rank - 1 ? picked : b.op('Transpose', [picked], { perm: inv }), null];
 };
+
+export const gather: OpGradient = { op: 'Gather', rule, differentiable: firstInputOnly };

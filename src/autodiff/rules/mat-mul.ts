@@ -1,8 +1,8 @@
 /** MatMul (rank ≥ 2, batch broadcasting): dA = dY·Bᵀ, dB = Aᵀ·dY, each summed over broadcast batch axes. */
-import { dy0, GradError, nodeLabel, type GradRule } from '../rule.js';
+import { dy0, GradError, nodeLabel, type GradRule, type OpGradient } from '../rule.js';
 import { unbroadcast } from './util.js';
 
-export const matMul: GradRule = (ctx) => {
+const rule: GradRule = (ctx) => {
   const { b, node } = ctx;
   const g = dy0(ctx);
   const [A, B] = [node.input[0]!, node.input[1]!];
@@ -20,3 +20,5 @@ export const matMul: GradRule = (ctx) => {
   const dB = ctx.needs[1] ? unbroadcast(ctx, b.op('MatMul', [T(A, as.length), g]), ys, bs, B) : null;
   return [dA, dB];
 };
+
+export const matMul: OpGradient = { op: 'MatMul', rule };

@@ -1,10 +1,10 @@
 /** Pad (constant mode): the gradient is the slice of dy at the input's place. */
 import { attrInts, attrString } from '../../onnx/model.js';
 import { tensorValues } from '../../onnx/tensor.js';
-import { dy0, GradError, nodeLabel, type GradRule } from '../rule.js';
+import { dy0, GradError, nodeLabel, type GradRule, type OpGradient, firstInputOnly } from '../rule.js';
 import { normAxis } from './util.js';
 
-export const pad: GradRule = (ctx) => {
+const rule: GradRule = (ctx) => {
   const { b, node } = ctx;
   const mode = attrString(node, 'mode', 'constant');
   if (mode !== 'constant') throw new GradError(`${nodeLabel(node)}: Pad mode '${mode}' is not supported (only 'constant')`);
@@ -33,3 +33,5 @@ export const pad: GradRule = (ctx) => {
   const sliceAxes = padded.map((p) => p.a);
   return [b.op('Slice', [dy0(ctx), b.ints(starts), b.ints(ends), b.ints(sliceAxes)]), null, null, null];
 };
+
+export const pad: OpGradient = { op: 'Pad', rule, differentiable: firstInputOnly };

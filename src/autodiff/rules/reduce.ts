@@ -1,6 +1,6 @@
 /** ReduceSum and ReduceMean: dy (regaining the reduced axes) expanded to the input's shape, ÷ count for mean. */
 import { attrInt } from '../../onnx/model.js';
-import { dy0, type GradRule } from '../rule.js';
+import { dy0, firstInputOnly, type GradRule, type OpGradient } from '../rule.js';
 import { reduceAxes } from './util.js';
 
 function reduceRule(mean: boolean): GradRule {
@@ -16,5 +16,5 @@ function reduceRule(mean: boolean): GradRule {
   };
 }
 
-export const reduceSum = reduceRule(false);
-export const reduceMean = reduceRule(true);
+export const reduceSum: OpGradient = { op: 'ReduceSum', rule: reduceRule(false), differentiable: firstInputOnly };
+export const reduceMean: OpGradient = { op: 'ReduceMean', rule: reduceRule(true), differentiable: firstInputOnly };

@@ -1,10 +1,10 @@
 /** Slice (unit steps, constant starts/ends/axes): Pad dy back to the input's shape with zeros. */
 import { attrInts } from '../../onnx/model.js';
 import { tensorValues } from '../../onnx/tensor.js';
-import { dy0, GradError, nodeLabel, type GradRule } from '../rule.js';
+import { dy0, GradError, nodeLabel, type GradRule, type OpGradient, firstInputOnly } from '../rule.js';
 import { normAxis } from './util.js';
 
-export const slice: GradRule = (ctx) => {
+const rule: GradRule = (ctx) => {
   const { b, node } = ctx;
   const xs = ctx.shape(node.input[0]!);
   const rank = xs.length;
@@ -32,3 +32,5 @@ export const slice: GradRule = (ctx) => {
   });
   return [b.op('Pad', [dy0(ctx), b.ints(pads)], { mode: 'constant' }), null, null, null, null];
 };
+
+export const slice: OpGradient = { op: 'Slice', rule, differentiable: firstInputOnly };
