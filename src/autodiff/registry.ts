@@ -6,6 +6,28 @@
 import type { Node } from '../onnx/model.js';
 import { firstInputOnly, type GradRule, type OpGradient } from './rule.js';
 import { add, sub } from './rules/add.js';
+import { abs } from './rules/abs.js';
+import { celu } from './rules/celu.js';
+import { einsum } from './rules/einsum.js';
+import { elu } from './rules/elu.js';
+import { erf } from './rules/erf.js';
+import { exp } from './rules/exp.js';
+import { gatherElements } from './rules/gather-elements.js';
+import { gelu } from './rules/gelu.js';
+import { groupNormalization } from './rules/group-normalization.js';
+import { instanceNormalization } from './rules/instance-normalization.js';
+import { layerNormalization } from './rules/layer-normalization.js';
+import { log } from './rules/log.js';
+import { max, min } from './rules/min-max.js';
+import { mish } from './rules/mish.js';
+import { pow } from './rules/pow.js';
+import { reciprocal } from './rules/reciprocal.js';
+import { reduceL2 } from './rules/reduce-l2.js';
+import { reduceMax, reduceMin } from './rules/reduce-max.js';
+import { selu } from './rules/selu.js';
+import { softsign } from './rules/softsign.js';
+import { sqrt } from './rules/sqrt.js';
+import { where } from './rules/where.js';
 import { averagePool } from './rules/average-pool.js';
 import { batchNormalization } from './rules/batch-normalization.js';
 import { clip } from './rules/clip.js';
@@ -46,15 +68,15 @@ import { tile } from './rules/tile.js';
 import { transpose } from './rules/transpose.js';
 
 const DESCRIPTORS: readonly OpGradient[] = [
-  add, sub, mul, div, sum, neg,
-  relu, leakyRelu, prelu, clip,
-  sigmoid, hardSigmoid, hardSwish, tanh, softplus,
-  conv, convTranspose, batchNormalization,
+  add, sub, mul, div, sum, neg, pow, sqrt, reciprocal, exp, log, abs, max, min, where,
+  relu, leakyRelu, prelu, clip, elu, selu, celu,
+  sigmoid, hardSigmoid, hardSwish, tanh, softplus, softsign, mish, erf, gelu,
+  conv, convTranspose, batchNormalization, instanceNormalization, groupNormalization, layerNormalization,
   maxPool, averagePool, globalAveragePool, globalMaxPool,
-  reduceMean, reduceSum,
-  concat, split, slice, gather, pad, tile, expand,
+  reduceMean, reduceSum, reduceMax, reduceMin, reduceL2,
+  concat, split, slice, gather, gatherElements, pad, tile, expand,
   flatten, reshape, squeeze, unsqueeze, transpose,
-  gemm, matMul, softmax, logSoftmax,
+  gemm, matMul, einsum, softmax, logSoftmax,
   identity, dropout, cast,
   resize,
 ];

@@ -10,6 +10,7 @@ function reduceRule(mean: boolean): GradRule {
     const xs = ctx.shape(x);
     const axes = reduceAxes(ctx, xs.length);
     let g = dy0(ctx);
+    if (axes.length === 0) return [g, null]; // noop_with_empty_axes
     if (attrInt(node, 'keepdims', 1) === 0) g = b.op('Unsqueeze', [g, b.ints(axes)]);
     if (mean) g = b.mul(g, b.scalar(1 / axes.reduce((a, i) => a * xs[i]!, 1)));
     return [b.op('Expand', [g, b.shape(x)]), null];
