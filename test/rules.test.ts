@@ -59,8 +59,11 @@ async function check(name: string, body: Body, { dims: inputDims = [1, 4, 8, 8],
     const x0 = randn(inputDims.reduce((a, v) => a * v, 1));
     const g = await h.grad(x0);
     assert.equal(g.length, x0.length, `${name}: gradient size`);
-    for (let d = 0; d < 3; d++) {
-      const v = randn(x0.length);
+    // three random directions, and the gradient's own (where the errors of a wrong rule cannot cancel)
+    let gmax = 0;
+    for (const a of g) gmax = Math.max(gmax, Math.abs(a));
+    for (let d = 0; d < 4; d++) {
+      const v = d < 3 ? randn(x0.length) : Float32Array.from(g, (a) => a / (gmax || 1));
       const xp = x0.map((a, i) => a + eps * v[i]!);
       const xm = x0.map((a, i) => a - eps * v[i]!);
       const fd = ((await h.f(xp)) - (await h.f(xm))) / (2 * eps);
@@ -135,8 +138,8 @@ const i64 = (b: Builder, values: number[], dims: number[]) => b.constant({ dtype
 const computedI64 = (b: Builder, values: number[], dims: number[]) => b.op('Neg', [i64(b, values.map((v) => -v), dims)]);
 const bool = (b: Builder, values: boolean[], dims: number[]) => b.constant({ dtype: 'bool', dims, data: Uint8Array.from(values.map(Number)) }, 'cond');
 const positive = (b: Builder, x: string) => b.op('Add', [b.mul(x, b.scalar(0.5)), b.scalar(1.5)]);
-/** Away from 0 with both signs: ±(0.2 .. 3.4) + 0.01·x. */
-const signed = (b: Builder, x: string) => b.op('Add', [b.mul(x, b.scalar(0.01)), b.floats(Float32Array.from({ length: 256 }, (_, i) => (i % 2 ? -1 : 1) * (0.2 + ((i * 37) % 64) * 0.05)), [4, 8, 8], 'signed')]);
+/** Away from 0 with both signs: ±(0.3 .. 3.45) + 0.2·x. */
+const signed = (b: Builder, x: string) => b.op('Add', [b.mul(x, b.scalar(0.2)), b.floats(Float32Array.from({ length: 256 }, (_, i) => (i % 2 ? -1 : 1) * (0.3 + ((i * 37) % 64) * 0.05)), [4, 8, 8], 'signed')]);
 
 interface Case { name: string; body: Body; opts?: CheckOptions }
 
@@ -161,7 +164,11 @@ describe('gradient rules of the descriptor era against finite differences', () =
     { name: 'Abs away from 0', body: (b, x) => b.op('Abs', [signed(b, x)]) },
     { name: "Gelu approximate 'none' (opset 20)", body: (b, x) => b.op('Gelu', [b.mul(x, b.scalar(2.5))]), opts: { opset: 20 } },
     { name: "Gelu approximate 'tanh' (opset 20)", body: (b, x) => b.op('Gelu', [b.mul(x, b.scalar(2.5))], { approximate: 'tanh' }), opts: { opset: 20 } },
-    { name: 'Elu (alpha 1 and 0.7 away from 0), Selu, Celu (alpha 0.5)', body: (b, x) => flatCat(b, [b.op('Elu', [b.mul(x, b.scalar(2))]), b.op('Elu', [signed(b, x)], { alpha: float(0.7) }), b.op('Selu', [signed(b, x)]), b.op('Celu', [b.mul(x, b.scalar(2))], { alpha: float(0.5) })]) },
+    { name: 'Elu (alpha 1), Celu (alpha 0.5)', body: (b, x) => flatCat(b, [b.op('Elu', [b.mul(x, b.scalar(2))]), b.op('Celu', [b.mul(x, b.scalar(2))], { alpha: float(0.5) })]) },
+    // kinks at 0 that finite differences cannot cross
+    { name: 'Elu (alpha 0.7) away from 0', body: (b, x) => b.op('Elu', [signed(b, x)], { alpha: float(0.7) }) },
+    { name: 'Selu away from 0', body: (b, x) => b.op('Selu', [signed(b, x)]) },
+    { name: 'Selu with alpha 2, gamma 0.5 away from 0', body: (b, x) => b.op('Selu', [signed(b, x)], { alpha: float(2), gamma: float(0.5) }) },
     { name: 'Mish (opset 18), Softsign', body: (b, x) => flatCat(b, [b.op('Mish', [b.mul(x, b.scalar(3))]), b.op('Softsign', [b.mul(x, b.scalar(3))])]), opts: { opset: 18 } },
     // Min / Max, ReduceMax / ReduceMin / ReduceL2, Where
     // x enters scaled by 0.01 (spread), so the finite differences need a larger step to rise above rounding
@@ -191,6 +198,7 @@ describe('gradient rules of the descriptor era against finite differences', () =
     { name: 'Einsum ...ij,...jk->...ik with a constant', body: (b, x) => b.op('Einsum', [x, b.floats(randn(96), [1, 4, 8, 3])], { equation: '...ij,...jk->...ik' }) },
     { name: 'Einsum ...ij,...jk->...ik with a size-1 broadcast path operand', body: (b, x) => b.op('Einsum', [x, b.op('ReduceMean', [b.op('Sigmoid', [x])], { axes: [1], keepdims: 1 })], { equation: '...ij,...jk->...ik' }) },
     { name: 'Einsum implicit output bij,bjk (path × path)', body: (b, x) => toRow(b, b.op('Einsum', [b.op('Reshape', [x, b.ints([4, 8, 8])]), b.op('Reshape', [b.op('Tanh', [x]), b.ints([4, 8, 8])])], { equation: 'bij,bjk' })) },
+    { name: 'Einsum permutation bij->jbi', body: (b, x) => toRow(b, b.op('Einsum', [b.op('Reshape', [x, b.ints([2, 16, 8])])], { equation: 'bij->jbi' })) },
     { name: 'Einsum transpose ij->ji', body: (b, x) => toRow(b, b.op('Einsum', [b.op('Reshape', [x, b.ints([32, 8])])], { equation: 'ij->ji' })) },
     { name: 'Einsum reduction bij->bj', body: (b, x) => toRow(b, b.op('Einsum', [b.op('Reshape', [x, b.ints([4, 8, 8])])], { equation: 'bij->bj' })) },
     {
