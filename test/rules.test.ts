@@ -157,19 +157,30 @@ describe('gradient rules of the descriptor era against finite differences', () =
       },
     },
     // Pow and friends
-    { name: 'Pow with constant exponents 2, 3, 0.5, −1.5 and an int64 3', body: (b, x) => flatCat(b, [b.op('Pow', [x, b.scalar(2)]), b.op('Pow', [x, b.scalar(3)]), b.op('Pow', [positive(b, x), b.scalar(0.5)]), b.op('Pow', [positive(b, x), b.scalar(-1.5)]), b.op('Pow', [x, b.ints([3])])]) },
+    // one op per case: in a concatenation, a wrong rule for a small part hides under the tolerance
+    { name: 'Pow with the constant exponent 2', body: (b, x) => b.op('Pow', [x, b.scalar(2)]) },
+    { name: 'Pow with the constant exponent 3', body: (b, x) => b.op('Pow', [x, b.scalar(3)]) },
+    { name: 'Pow with the constant exponent 0.5', body: (b, x) => b.op('Pow', [positive(b, x), b.scalar(0.5)]) },
+    { name: 'Pow with the constant exponent −1.5', body: (b, x) => b.op('Pow', [positive(b, x), b.scalar(-1.5)]) },
+    { name: 'Pow with the constant int64 exponent 3', body: (b, x) => b.op('Pow', [x, b.ints([3])]) },
     { name: 'Pow with a broadcast exponent on the path', body: (b, x) => b.op('Pow', [b.op('Add', [b.op('Sigmoid', [x]), b.scalar(0.5)]), b.op('Tanh', [b.op('ReduceMean', [x], { axes: [1], keepdims: 1 })])]) },
     { name: 'Pow with a constant per-channel exponent', body: (b, x) => b.op('Pow', [positive(b, x), b.floats([2, 0.5, -1, 1.5], [4, 1, 1])]) },
-    { name: 'Sqrt, Reciprocal, Log of positive values; Exp, Erf', body: (b, x) => flatCat(b, [b.op('Sqrt', [positive(b, x)]), b.op('Reciprocal', [positive(b, x)]), b.op('Log', [positive(b, x)]), b.op('Exp', [x]), b.op('Erf', [b.mul(x, b.scalar(1.5))])]) },
+    { name: 'Sqrt', body: (b, x) => b.op('Sqrt', [positive(b, x)]) },
+    { name: 'Reciprocal', body: (b, x) => b.op('Reciprocal', [positive(b, x)]) },
+    { name: 'Log', body: (b, x) => b.op('Log', [positive(b, x)]) },
+    { name: 'Exp', body: (b, x) => b.op('Exp', [x]) },
+    { name: 'Erf', body: (b, x) => b.op('Erf', [b.mul(x, b.scalar(1.5))]) },
     { name: 'Abs away from 0', body: (b, x) => b.op('Abs', [signed(b, x)]) },
     { name: "Gelu approximate 'none' (opset 20)", body: (b, x) => b.op('Gelu', [b.mul(x, b.scalar(2.5))]), opts: { opset: 20 } },
     { name: "Gelu approximate 'tanh' (opset 20)", body: (b, x) => b.op('Gelu', [b.mul(x, b.scalar(2.5))], { approximate: 'tanh' }), opts: { opset: 20 } },
-    { name: 'Elu (alpha 1), Celu (alpha 0.5)', body: (b, x) => flatCat(b, [b.op('Elu', [b.mul(x, b.scalar(2))]), b.op('Celu', [b.mul(x, b.scalar(2))], { alpha: float(0.5) })]) },
+    { name: 'Elu (alpha 1)', body: (b, x) => b.op('Elu', [b.mul(x, b.scalar(2))]) },
+    { name: 'Celu (alpha 0.5)', body: (b, x) => b.op('Celu', [b.mul(x, b.scalar(2))], { alpha: float(0.5) }) },
     // kinks at 0 that finite differences cannot cross
     { name: 'Elu (alpha 0.7) away from 0', body: (b, x) => b.op('Elu', [signed(b, x)], { alpha: float(0.7) }) },
     { name: 'Selu away from 0', body: (b, x) => b.op('Selu', [signed(b, x)]) },
     { name: 'Selu with alpha 2, gamma 0.5 away from 0', body: (b, x) => b.op('Selu', [signed(b, x)], { alpha: float(2), gamma: float(0.5) }) },
-    { name: 'Mish (opset 18), Softsign', body: (b, x) => flatCat(b, [b.op('Mish', [b.mul(x, b.scalar(3))]), b.op('Softsign', [b.mul(x, b.scalar(3))])]), opts: { opset: 18 } },
+    { name: 'Mish (opset 18)', body: (b, x) => b.op('Mish', [b.mul(x, b.scalar(3))]), opts: { opset: 18 } },
+    { name: 'Softsign', body: (b, x) => b.op('Softsign', [b.mul(x, b.scalar(3))]) },
     // Min / Max, ReduceMax / ReduceMin / ReduceL2, Where
     // x enters scaled by 0.01 (spread), so the finite differences need a larger step to rise above rounding
     { name: 'Max of two path tensors (no ties)', body: (b, x) => b.op('Max', [spread(b, x), spread(b, b.op('Neg', [x]), 101, 13)]), opts: { eps: 0.1 } },
@@ -179,12 +190,14 @@ describe('gradient rules of the descriptor era against finite differences', () =
       opts: { eps: 0.1 },
     },
     { name: 'Max of one input', body: (b, x) => b.op('Max', [x]) },
-    { name: 'ReduceMax over H, W (keepdims 1), ReduceMin over C (keepdims 0), axes attributes', body: (b, x) => flatCat(b, [b.op('ReduceMax', [spread(b, x)], { axes: [2, 3], keepdims: 1 }), b.op('ReduceMin', [spread(b, x)], { axes: [-3], keepdims: 0 })]), opts: { eps: 0.1 } },
+    { name: 'ReduceMax over H, W (keepdims 1), axes attribute', body: (b, x) => b.op('ReduceMax', [spread(b, x)], { axes: [2, 3], keepdims: 1 }), opts: { eps: 0.1 } },
+    { name: 'ReduceMin over C (keepdims 0), axes attribute', body: (b, x) => b.op('ReduceMin', [spread(b, x)], { axes: [-3], keepdims: 0 }), opts: { eps: 0.1 } },
     {
-      name: 'ReduceMax (all axes) and ReduceMin with an axes input (opset 18)',
-      body: (b, x) => flatCat(b, [b.op('Unsqueeze', [b.op('ReduceMax', [spread(b, x)], { keepdims: 0 }), b.ints([0, 1])]), b.op('ReduceMin', [spread(b, x), b.ints([3])], { keepdims: 1 })]),
+      name: 'ReduceMax over all axes (opset 18)',
+      body: (b, x) => b.op('Unsqueeze', [b.op('ReduceMax', [spread(b, x)], { keepdims: 0 }), b.ints([0, 1])]),
       opts: { opset: 18, eps: 0.1 },
     },
+    { name: 'ReduceMin with an axes input (opset 18)', body: (b, x) => b.op('ReduceMin', [spread(b, x), b.ints([3])], { keepdims: 1 }), opts: { opset: 18, eps: 0.1 } },
     { name: 'ReduceL2 with an axes input (opset 18)', body: (b, x) => b.op('ReduceL2', [x, b.ints([1, 3])], { keepdims: 0 }), opts: { opset: 18 } },
     { name: 'ReduceL2 with an axes attribute, keepdims 1', body: (b, x) => b.op('ReduceL2', [x], { axes: [2], keepdims: 1 }) },
     {
@@ -213,15 +226,18 @@ describe('gradient rules of the descriptor era against finite differences', () =
     { name: 'Einsum bij,bk->bj (subscripts only in one operand)', body: (b, x) => toRow(b, b.op('Einsum', [b.op('Reshape', [x, b.ints([4, 8, 8])]), b.op('Reshape', [b.op('Tanh', [x]), b.ints([4, 64])])], { equation: 'bij, bk -> bj' })) },
     // normalisations
     { name: 'InstanceNormalization with scale and bias', body: (b, x) => b.op('InstanceNormalization', [x, b.floats([1, -2, 0.5, 1.5], [4]), b.floats([0.1, 0.2, -0.3, 0], [4])], { epsilon: float(1e-3) }) },
-    { name: 'InstanceNormalization with scale on the path', body: (b, x) => b.op('InstanceNormalization', [x, b.op('ReduceMean', [x], { axes: [0, 2, 3], keepdims: 0 }), b.floats([0.1, 0.2, -0.3, 0], [4])]) },
+    { name: 'InstanceNormalization with scale and bias on the path', body: (b, x) => b.op('InstanceNormalization', [x, b.op('ReduceMean', [x], { axes: [0, 2, 3], keepdims: 0 }), b.op('ReduceMax', [b.op('Tanh', [x])], { axes: [0, 2, 3], keepdims: 0 })]) },
     { name: 'GroupNormalization-18, 2 groups, per-group scale and bias', body: (b, x) => b.op('GroupNormalization', [x, b.floats([1.5, -0.5], [2]), b.floats([0.2, -1], [2])], { num_groups: 2 }), opts: { opset: 18 } },
     {
-      name: 'GroupNormalization-18, per-group scale on the path',
-      body: (b, x) => b.op('GroupNormalization', [x, b.op('ReduceMean', [b.op('Reshape', [x, b.ints([2, -1])]), b.ints([1])], { keepdims: 0 }), b.floats([0.2, -1], [2])], { num_groups: 2, epsilon: float(1e-2) }),
+      name: 'GroupNormalization-18, per-group scale and bias on the path',
+      body: (b, x) => {
+        const perGroup = (t: string) => b.op('ReduceMean', [b.op('Reshape', [t, b.ints([2, -1])]), b.ints([1])], { keepdims: 0 });
+        return b.op('GroupNormalization', [x, perGroup(x), perGroup(b.op('Sigmoid', [x]))], { num_groups: 2, epsilon: float(1e-2) });
+      },
       opts: { opset: 18 },
     },
     { name: 'GroupNormalization-21, 2 groups, per-channel scale and bias', body: (b, x) => b.op('GroupNormalization', [x, b.floats([1.5, -0.5, 2, 0.3], [4]), b.floats([0.2, -1, 0, 0.5], [4])], { num_groups: 2 }), opts: { opset: 21 } },
-    { name: 'GroupNormalization-21, 4 groups, per-channel scale on the path', body: (b, x) => b.op('GroupNormalization', [x, b.op('ReduceMean', [x, b.ints([0, 2, 3])], { keepdims: 0 }), b.floats([0.2, -1, 0, 0.5], [4])], { num_groups: 4 }), opts: { opset: 21 } },
+    { name: 'GroupNormalization-21, 4 groups, per-channel scale and bias on the path', body: (b, x) => b.op('GroupNormalization', [x, b.op('ReduceMean', [x, b.ints([0, 2, 3])], { keepdims: 0 }), b.op('ReduceMean', [b.op('Sigmoid', [x]), b.ints([0, 2, 3])], { keepdims: 0 })], { num_groups: 4 }), opts: { opset: 21 } },
     // indexing
     { name: 'GatherElements with negative and repeated indices on axis 2', body: (b, x) => b.op('GatherElements', [x, i64(b, Array.from({ length: 160 }, (_, i) => ((i * 5) % 16) - 8), [1, 4, 5, 8])], { axis: 2 }) },
     { name: 'GatherElements with computed indices on the last axis', body: (b, x) => b.op('GatherElements', [x, computedI64(b, Array.from({ length: 96 }, (_, i) => ((i * 3) % 11) - 3), [1, 4, 8, 3])], { axis: -1 }) },
