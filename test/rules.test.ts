@@ -7,12 +7,15 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { Builder } from '../src/autodiff/builder.js';
-import { compile, prepare } from '../src/autodiff/compiler.js';
+import { compile, differentiableInputs, prepare } from '../src/autodiff/compiler.js';
+import { GRADIENT_RULES, NON_DIFFERENTIABLE, RECTIFIER_OPS, supportedOps } from '../src/autodiff/registry.js';
 import { GradError } from '../src/autodiff/rule.js';
 import { Explainer } from '../src/explainer.js';
 import { createNodeSession } from '../src/runtime/node.js';
-import { encodeModel, float, makeValueInfo, type ModelProto } from '../src/onnx/model.js';
+import { encodeModel, float, makeValueInfo, type ModelProto, type Node } from '../src/onnx/model.js';
+import { OPS_END, OPS_START, opsSection, README, readmeSection } from '../scripts/ops.js';
 
 let seed = 7;
 const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
@@ -370,4 +373,32 @@ describe('forms the rules refuse, with a clear error', () => {
     refuse((b, x) => b.op('Dropout', [x, b.scalar(0.5), bool(b, [true], [])]), /^Dropout node .*: its training_mode is true/));
   it('Dropout with a computed training_mode', () =>
     refuse((b, x) => b.op('Dropout', [x, b.scalar(0.5), b.op('Greater', [b.op('ReduceMax', [x], { keepdims: 0 }), b.scalar(100)])]), /^Dropout node .*: its training_mode input .* is computed/));
+});
+
+describe('the rule registry', () => {
+  it("README's op list equals the registry (regenerate with `npx tsx scripts/ops.ts`)", () => {
+    const section = readmeSection(fs.readFileSync(README, 'utf8'));
+    assert.ok(section !== undefined, `README.md has the ${OPS_START} ... ${OPS_END} markers`);
+    assert.equal(section, opsSection(), 'README.md is stale: run `npx tsx scripts/ops.ts`');
+    for (const op of supportedOps()) assert.match(section, new RegExp(`\\b${op}\\b`));
+  });
+
+  it('derives the differentiable inputs, rectifiers and the op list from the descriptors', () => {
+    const node = (op_type: string, n: number): Node => ({ name: op_type, op_type, input: Array.from({ length: n }, (_, i) => `t${i}`), output: ['y'], attribute: [] });
+    const cases: [string, number, boolean[]][] = [
+      ['Conv', 3, [true, false, false]], ['Where', 3, [false, true, true]], ['Slice', 5, [true, false, false, false, false]],
+      ['Dropout', 3, [true, false, false]], ['ReduceMax', 2, [true, false]], ['Gather', 2, [true, false]],
+      ['GatherElements', 2, [true, false]], ['LayerNormalization', 3, [true, true, true]], ['Pow', 2, [true, true]],
+      ['Einsum', 3, [true, true, true]], ['Add', 2, [true, true]],
+      // no rule, but their later inputs are parameters (as before the registry)
+      ['Upsample', 2, [true, false]], ['TopK', 2, [true, false]], ['SomeCustomOp', 2, [true, true]],
+    ];
+    for (const [op, n, expected] of cases) assert.deepEqual(differentiableInputs(node(op, n)), expected, op);
+    assert.deepEqual([...RECTIFIER_OPS].sort(), ['Clip', 'LeakyRelu', 'PRelu', 'Relu']);
+    assert.deepEqual(supportedOps(), Object.keys(GRADIENT_RULES).sort());
+    for (const op of ['Shape', 'Equal', 'ArgMax']) {
+      assert.ok(NON_DIFFERENTIABLE.has(op) && !GRADIENT_RULES[op], `${op} carries no gradient`);
+    }
+    for (const op of ['LayerNormalization', 'Einsum', 'Gelu', 'GroupNormalization', 'Max', 'ReduceL2', 'Where']) assert.ok(supportedOps().includes(op), op);
+  });
 });

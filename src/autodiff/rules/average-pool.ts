@@ -62,4 +62,4 @@ const rule: GradRule = (ctx) => {
   return [dx];
 };
 
-export const averagePool: OpGradient = { op: 'AveragePool', rule };
+export const averagePool: OpGradient = { op: 'AveragePool', rule, note: 'no dilations' };

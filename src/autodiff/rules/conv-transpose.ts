@@ -38,4 +38,4 @@ const rule: GradRule = (ctx) => {
   return [dx, null, null];
 };
 
-export const convTranspose: OpGradient = { op: 'ConvTranspose', rule, differentiable: firstInputOnly };
+export const convTranspose: OpGradient = { op: 'ConvTranspose', rule, differentiable: firstInputOnly, note: 'weight off the gradient path' };

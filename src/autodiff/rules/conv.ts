@@ -59,4 +59,4 @@ const rule: GradRule = (ctx) => {
   return [dx, null, null];
 };
 
-export const conv: OpGradient = { op: 'Conv', rule, differentiable: firstInputOnly };
+export const conv: OpGradient = { op: 'Conv', rule, differentiable: firstInputOnly, note: 'weight off the gradient path' };

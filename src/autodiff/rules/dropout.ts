@@ -16,4 +16,4 @@ const rule: GradRule = (ctx) => {
   return [dy0(ctx), null, null];
 };
 
-export const dropout: OpGradient = { op: 'Dropout', rule, differentiable: firstInputOnly };
+export const dropout: OpGradient = { op: 'Dropout', rule, differentiable: firstInputOnly, note: 'inference mode' };

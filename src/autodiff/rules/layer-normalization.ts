@@ -25,4 +25,4 @@ const rule: GradRule = (ctx) => {
   ];
 };
 
-export const layerNormalization: OpGradient = { op: 'LayerNormalization', rule };
+export const layerNormalization: OpGradient = { op: 'LayerNormalization', rule, note: 'no gradient into Mean / InvStdDev' };

@@ -19,4 +19,4 @@ const rule: GradRule = (ctx) => {
   return [b.reshapeLike(scattered, x)];
 };
 
-export const maxPool: OpGradient = { op: 'MaxPool', rule };
+export const maxPool: OpGradient = { op: 'MaxPool', rule, note: 'row-major storage_order' };

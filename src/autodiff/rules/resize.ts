@@ -94,4 +94,4 @@ const rule: GradRule = (ctx) => {
   return [b.op('MatMul', [aHt, t]), ...node.input.slice(1).map(() => null)];
 };
 
-export const resize: OpGradient = { op: 'Resize', rule, differentiable: firstInputOnly, note: 'nearest, linear' };
+export const resize: OpGradient = { op: 'Resize', rule, differentiable: firstInputOnly, note: 'nearest, linear, on the last two axes; Upsample is upgraded to it' };

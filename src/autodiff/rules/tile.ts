@@ -17,4 +17,4 @@ const rule: GradRule = (ctx) => {
   return [b.op('ReduceSum', [viewed, b.ints(axes)], { keepdims: 0 }), null];
 };
 
-export const tile: OpGradient = { op: 'Tile', rule, differentiable: firstInputOnly };
+export const tile: OpGradient = { op: 'Tile', rule, differentiable: firstInputOnly, note: 'constant repeats' };
