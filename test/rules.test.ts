@@ -48,7 +48,7 @@ async function harness(name: string, body: Body, inputDims: number[], opset: num
   const plain = await createNodeSession(encodeModel(m));
   return {
     dy: fc.subarray(2 * width, 3 * width),
-    grad: async (x: Float32Array) => (await ex.run(x, inputDims, { layers: [], classes: 2, inputGradient: true })).inputGradient!.data,
+    grad: async (x: Float32Array, dims = inputDims) => (await ex.run(x, dims, { layers: [], classes: 2, inputGradient: true })).inputGradient!.data,
     f: async (x: Float32Array) => ((await plain.run({ x: { data: x, dims: inputDims } })).logits!.data as Float32Array)[2]!,
     release: async () => { await ex.release(); await plain.release(); },
   };
@@ -251,6 +251,7 @@ describe('gradient rules of the descriptor era against finite differences', () =
     // Slice with steps, Pad modes
     { name: 'Slice x[..., ::2] and x[:, :, 1::3]', body: (b, x) => b.op('Slice', [x, b.ints([0, 1]), b.ints([2 ** 53 - 1, 8]), b.ints([3, 2]), b.ints([2, 3])]) },
     { name: 'Slice x[..., ::-1] and x[:, :, 6::-2], with clamped ends', body: (b, x) => b.op('Slice', [x, b.ints([-1, 6]), b.ints([-(2 ** 53 - 1), -100]), b.ints([-1, 2]), b.ints([-1, -2])]) },
+    { name: 'Slice x[..., ::-2] then x[:, :, 1::3] (a stepped axis after a shortened one)', body: (b, x) => b.op('Slice', [x, b.ints([-1, 1]), b.ints([-(2 ** 53 - 1), 8]), b.ints([3, 2]), b.ints([-2, 3])]) },
     { name: 'Slice x[:, 3:0:-1] and x[..., 1:6:2]', body: (b, x) => b.op('Slice', [x, b.ints([3, 1]), b.ints([0, 6]), b.ints([1, 3]), b.ints([-1, 2])]) },
     { name: 'Pad reflect', body: (b, x) => b.op('Pad', [x, b.ints([0, 0, 2, 1, 0, 0, 1, 7])], { mode: 'reflect' }) },
     { name: 'Pad edge, pads beyond the size', body: (b, x) => b.op('Pad', [x, b.ints([0, 1, 3, 0, 0, 0, 2, 10])], { mode: 'edge' }) },
@@ -262,6 +263,7 @@ describe('gradient rules of the descriptor era against finite differences', () =
     { name: 'MatMul with a 1-D first operand on the path', body: (b, x) => b.op('MatMul', [b.op('ReduceMean', [x], { axes: [0, 1, 2], keepdims: 0 }), b.op('Tanh', [x])]) },
     { name: 'MatMul of two 1-D path operands', body: (b, x) => toRow(b, b.op('MatMul', [b.op('Reshape', [x, b.ints([-1])]), b.op('Reshape', [b.op('Tanh', [x]), b.ints([-1])])])) },
     { name: 'Dropout with training_mode a constant false', body: (b, x) => b.mul(b.opN('Dropout', [x, b.scalar(0.5), bool(b, [false], [])], {}, 2)[0]!, b.scalar(3)) },
+    { name: 'Dropout-13 with training_mode a constant false (upgraded to opset 17)', body: (b, x) => b.mul(b.op('Dropout', [x, b.scalar(0.5), bool(b, [false], [])]), b.scalar(3)), opts: { opset: 13 } },
   ];
   for (const c of cases) it(c.name, () => check(c.name, c.body, c.opts));
 });
@@ -345,9 +347,9 @@ describe('ties split the gradient equally (checked directly, no finite differenc
 
 describe('forms the rules refuse, with a clear error', () => {
   /** Compiles x → body → Flatten → Gemm directly (shapes from an unoptimised run) and expects a one-line GradError. */
-  const refuse = async (body: Body, pattern: RegExp) => {
+  const refuse = async (body: Body, pattern: RegExp, opset = 17) => {
     const m: ModelProto = {
-      ir_version: 8, opset_import: [{ domain: '', version: 17 }],
+      ir_version: 8, opset_import: [{ domain: '', version: opset }],
       graph: { node: [], initializer: [], input: [makeValueInfo('x', 1, ['batch', 4, 8, 8])], output: [makeValueInfo('logits', 1)] },
     };
     const b = new Builder(m, 'test/');
@@ -371,6 +373,8 @@ describe('forms the rules refuse, with a clear error', () => {
     refuse((b, x) => toRow(b, b.op('Einsum', [b.op('Reshape', [x, b.ints([4, 8, 8])]), b.op('Reshape', [x, b.ints([4, 64])])], { equation: 'bii,bj->bj' })), /^Einsum node .*: equation 'bii,bj->bj' repeats subscript 'i' within operand 0; diagonals and traces are not supported$/));
   it('Dropout with training_mode true', () =>
     refuse((b, x) => b.op('Dropout', [x, b.scalar(0.5), bool(b, [true], [])]), /^Dropout node .*: its training_mode is true/));
+  it('Dropout-13 with training_mode true (the opset upgrade keeps it a Dropout)', () =>
+    refuse((b, x) => b.op('Dropout', [x, b.scalar(0.5), bool(b, [true], [])]), /^Dropout node .*: its training_mode is true/, 13));
   it('Dropout with a computed training_mode', () =>
     refuse((b, x) => b.op('Dropout', [x, b.scalar(0.5), b.op('Greater', [b.op('ReduceMax', [x], { keepdims: 0 }), b.scalar(100)])]), /^Dropout node .*: its training_mode input .* is computed/));
 });
@@ -401,4 +405,47 @@ describe('the rule registry', () => {
     }
     for (const op of ['LayerNormalization', 'Einsum', 'Gelu', 'GroupNormalization', 'Max', 'ReduceL2', 'Where']) assert.ok(supportedOps().includes(op), op);
   });
+});
+
+describe('rules compiled from a batch-1 probe run at batch 3', () => {
+  // each image's gradient must equal its gradient alone: no batch size may be baked into the graph
+  const bodies: [string, Body, number?][] = [
+    ['Slice with steps', (b, x) => b.op('Slice', [x, b.ints([-1, 1]), b.ints([-(2 ** 53 - 1), 8]), b.ints([3, 2]), b.ints([-2, 3])])],
+    ['Pad reflect and edge', (b, x) => b.op('Pad', [b.op('Pad', [x, b.ints([0, 0, 2, 1, 0, 0, 1, 3])], { mode: 'reflect' }), b.ints([0, 1, 0, 2, 0, 1, 3, 0])], { mode: 'edge' })],
+    ['Gather with 2-D constant indices', (b, x) => b.op('Gather', [x, i64(b, [0, -1, 3, 3], [2, 2])], { axis: 3 })],
+    ['Gather with 2-D computed indices', (b, x) => b.op('Gather', [x, computedI64(b, [-1, 0, 2, 2], [2, 2])], { axis: 2 })],
+    [
+      'GatherElements with batch-shaped computed indices',
+      (b, x) => {
+        const zeros = b.op('Slice', [b.op('ConstantOfShape', [b.shape(x)], { value: { dtype: 'int64', dims: [1], data: BigInt64Array.of(0n) } }), b.ints([0]), b.ints([3]), b.ints([3])]);
+        return b.op('GatherElements', [x, b.op('Add', [zeros, i64(b, Array.from({ length: 96 }, (_, i) => ((i * 3) % 11) - 3), [4, 8, 3])])], { axis: -1 });
+      },
+    ],
+    ['Einsum bhid,bhjd->bhij', (b, x) => b.op('Einsum', [x, b.op('Tanh', [x])], { equation: 'bhid,bhjd->bhij' })],
+    ['Einsum bij->bj on [batch, C, H·W]', (b, x) => b.op('Einsum', [b.op('Reshape', [x, b.ints([0, 4, 64])])], { equation: 'bij->bj' })],
+    ['LayerNormalization axis 1', (b, x) => b.op('LayerNormalization', [x, b.floats(randn(256), [4, 8, 8])], { axis: 1 })],
+    ['GroupNormalization-21', (b, x) => b.op('GroupNormalization', [x, b.floats([1.5, -0.5, 2, 0.3], [4]), b.floats([0.2, -1, 0, 0.5], [4])], { num_groups: 2 }), 21],
+    ['InstanceNormalization', (b, x) => b.op('InstanceNormalization', [x, b.floats([1, -2, 0.5, 1.5], [4]), b.floats([0.1, 0.2, -0.3, 0], [4])])],
+    ['ReduceMax, Max with a broadcast operand', (b, x) => b.op('Max', [x, b.op('ReduceMax', [x], { axes: [1], keepdims: 1 })])],
+    ['MatMul with a 1-D operand, Where', (b, x) => b.op('Where', [bool(b, [true, false, false, true, true, false, true, false], [8]), b.op('MatMul', [x, b.floats(randn(8), [8])]), b.op('MatMul', [b.floats(randn(8), [8]), x])])],
+  ];
+  for (const [name, body, opset] of bodies) {
+    it(name, async () => {
+      const h = await harness(name, body, [1, 4, 8, 8], opset ?? 17);
+      try {
+        const xs = [randn(256), randn(256), randn(256)];
+        const batch = new Float32Array(768);
+        xs.forEach((x, i) => batch.set(x, i * 256));
+        const g = await h.grad(batch, [3, 4, 8, 8]);
+        for (let i = 0; i < 3; i++) {
+          const single = await h.grad(xs[i]!);
+          let scale = 0;
+          for (const v of single) scale = Math.max(scale, Math.abs(v));
+          assertClose(g.subarray(i * 256, i * 256 + 256), Array.from(single, (v) => v), `${name}, image ${i}`, 1e-4 * Math.max(scale, 1));
+        }
+      } finally {
+        await h.release();
+      }
+    });
+  }
 });

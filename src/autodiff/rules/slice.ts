@@ -67,7 +67,7 @@ const rule: GradRule = (ctx) => {
     }
     pads[a] = first;
     pads[a + rank] = d - first - length;
-    cur[a] = d;
+    cur[a] = length; // the Pad at the end restores the full size
   });
   const out = pads.some((p) => p !== 0) ? b.op('Pad', [g, b.ints(pads)], { mode: 'constant' }) : g;
   return [out, null, null, null, null];
