@@ -4,9 +4,9 @@ export type { ClassChoice, ClassScore, ExplainOptions, ExplainResult, Explanatio
 export { GradientEngine } from './autodiff/engine.js';
 export { compile, prepare, SEED_INPUT, USE_TOP_INPUT } from './autodiff/compiler.js';
 export type { Compiled, GradientSpec, Prepared } from './autodiff/compiler.js';
-export { GRADIENT_RULES, supportedOps } from './autodiff/registry.js';
+export { GRADIENT_RULES, OP_GRADIENTS, supportedOps } from './autodiff/registry.js';
 export { GradError } from './autodiff/rule.js';
-export type { GradRule, GradContext, Rectifier } from './autodiff/rule.js';
+export type { GradRule, GradContext, OpGradient, Rectifier } from './autodiff/rule.js';
 export { CAM_METHODS, camMethod, postprocess } from './cam/index.js';
 export type { CamMethod, LayerTensors } from './cam/index.js';
 export { decodeModel, encodeModel, ModelError } from './onnx/model.js';

@@ -10,7 +10,7 @@
  * shapes from one probe run; `compile` then emits the backward graph.
  */
 import { Builder } from './builder.js';
-import { GRADIENT_RULES, RECTIFIER_OPS, supportedOps } from './registry.js';
+import { differentiableInputs, GRADIENT_RULES, NON_DIFFERENTIABLE, RECTIFIER_OPS, supportedOps } from './registry.js';
 import { GradError, nodeLabel, type GradContext, type Rectifier } from './rule.js';
 import { GraphIndex, makeValueInfo, opsetVersion, topoOrder, type ModelProto, type Node } from '../onnx/model.js';
 import type { ExternalDataReader, Tensor } from '../onnx/tensor.js';
@@ -156,27 +156,8 @@ export function prepare(original: ModelProto, spec: GradientSpec, external?: Ext
   return { model, spec, score, output, input, pathNodes, needsGrad, shapeTensors: [...shapeTensors], valueTensors: [...valueTensors], index };
 }
 
-/** Ops whose outputs carry no gradient (shapes, indices, comparisons). */
-const NON_DIFFERENTIABLE = new Set([
-  'Shape', 'Size', 'ConstantOfShape', 'Constant', 'ArgMax', 'ArgMin', 'NonZero', 'Equal', 'Greater', 'Less',
-  'GreaterOrEqual', 'LessOrEqual', 'Not', 'And', 'Or', 'Xor', 'Range', 'EyeLike', 'OneHot', 'Floor', 'Ceil',
-  'Round', 'Sign', 'IsNaN', 'IsInf', 'RandomNormalLike', 'RandomUniformLike',
-]);
-
-/** Which input slots carry differentiable float data (as opposed to shapes, axes, indices, pads, weights). */
-export function differentiableInputs(n: Node): boolean[] {
-  switch (n.op_type) {
-    case 'Reshape': case 'Expand': case 'Tile': case 'Squeeze': case 'Unsqueeze': case 'Slice': case 'Split':
-    case 'Pad': case 'Gather': case 'ReduceSum': case 'ReduceMean': case 'ReduceMax': case 'ReduceMin':
-    case 'Resize': case 'Upsample': case 'Clip': case 'Dropout': case 'TopK':
-    case 'BatchNormalization': case 'Conv': case 'ConvTranspose':
-      return n.input.map((_, k) => k === 0);
-    case 'Where':
-      return n.input.map((_, k) => k > 0);
-    default:
-      return n.input.map(() => true);
-  }
-}
+/** Which input slots carry gradients: from each op's descriptor (registry.ts). */
+export { differentiableInputs } from './registry.js';
 
 export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<string, Tensor> = new Map()): Compiled {
   const { model, spec, index } = p;
@@ -230,6 +211,7 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
       const ctx: GradContext = {
         node, b, dy, needs, shape, opset,
         constant: (name) => index.constant(name) ?? values.get(name),
+        graphConstant: (name) => index.constant(name),
         rectifier: guided ? rect : 'plain',
       };
       let grads: (string | null)[];

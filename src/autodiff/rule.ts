@@ -20,8 +20,14 @@ export interface GradContext {
   readonly needs: readonly boolean[];
   /** Static shape of a tensor, learnt from a probe run (batch dimension as probed). */
   shape(name: string): number[];
-  /** A constant tensor's value (initializer, Constant node, or Identity of one), or undefined. */
+  /**
+   * A tensor's value when it is known at compile time: a constant of the graph (initializer, Constant
+   * node, or Identity of one) or a parameter computed by a shape subgraph and learnt by the probe run
+   * (which runs at batch 1 on zeros: never use it for values that depend on the data).
+   */
   constant(name: string): Tensor | undefined;
+  /** A constant of the graph itself (initializer, Constant node, Identity of one), never a probed value. */
+  graphConstant(name: string): Tensor | undefined;
   /** The rectifier rule for this node (plain unless the node is a rectifier chosen for guiding). */
   readonly rectifier: Rectifier;
   readonly opset: number;
@@ -29,6 +35,22 @@ export interface GradContext {
 
 /** Returns the gradient for each input (null where none is needed or none flows). */
 export type GradRule = (ctx: GradContext) => (string | null)[];
+
+/** Everything the compiler knows about one op type: its rule and its per-op facts. */
+export interface OpGradient {
+  /** The ONNX op type (default domain). */
+  readonly op: string;
+  readonly rule: GradRule;
+  /** A rectifier: the guided / deconvnet rules apply to it (see `Rectifier`). */
+  readonly rectifier?: boolean;
+  /** Which input slots carry gradients (default: all); the others are shapes, axes, indices, weights... */
+  readonly differentiable?: (node: Node) => boolean[];
+  /** A short note on the supported forms, shown in the README's op list. */
+  readonly note?: string;
+}
+
+/** `differentiable` for ops whose only differentiable input is the first (data) input. */
+export const firstInputOnly = (n: Node): boolean[] => n.input.map((_, k) => k === 0);
 
 export class GradError extends Error {
   constructor(message: string) {

@@ -69,6 +69,8 @@ export function upgradeOpset(m: ModelProto, target = TARGET_OPSET): void {
         }
         break;
       case 'Dropout':
+        // a training_mode input (opset 12+) stays for the gradient rule to judge (constant false or not)
+        if (from >= 12 && n.input[2]) break;
         n.op_type = 'Identity';
         n.input = [n.input[0]!];
         n.output = [n.output[0]!];

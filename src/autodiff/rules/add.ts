@@ -1,5 +1,5 @@
 /** Add and Sub (with numpy broadcasting): each operand gets ±dy summed over its broadcast axes. */
-import { type GradRule } from '../rule.js';
+import { type GradRule, type OpGradient } from '../rule.js';
 import { unbroadcast } from './util.js';
 
 function addSub(sign: number): GradRule {
@@ -15,5 +15,5 @@ function addSub(sign: number): GradRule {
   };
 }
 
-export const add = addSub(1);
-export const sub = addSub(-1);
+export const add: OpGradient = { op: 'Add', rule: addSub(1) };
+export const sub: OpGradient = { op: 'Sub', rule: addSub(-1) };

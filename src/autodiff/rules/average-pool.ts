@@ -5,10 +5,10 @@
  */
 import { attrInt, attrInts, attrString } from '../../onnx/model.js';
 import { floatTensor } from '../../onnx/tensor.js';
-import { dy0, GradError, nodeLabel, type GradRule } from '../rule.js';
+import { dy0, GradError, nodeLabel, type GradRule, type OpGradient } from '../rule.js';
 import { resolveWindow } from './util.js';
 
-export const averagePool: GradRule = (ctx) => {
+const rule: GradRule = (ctx) => {
   const { b, node } = ctx;
   const x = node.input[0]!;
   const xs = ctx.shape(x);
@@ -61,3 +61,5 @@ export const averagePool: GradRule = (ctx) => {
   });
   return [dx];
 };
+
+export const averagePool: OpGradient = { op: 'AveragePool', rule, note: 'no dilations' };

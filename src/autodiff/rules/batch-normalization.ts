@@ -1,9 +1,9 @@
 /** BatchNormalization (inference form): dx = dy · scale / sqrt(var + ε), per channel. */
 import { attrFloat } from '../../onnx/model.js';
 import { floatTensor, tensorValues } from '../../onnx/tensor.js';
-import { dy0, type GradRule } from '../rule.js';
+import { dy0, type GradRule, type OpGradient, firstInputOnly } from '../rule.js';
 
-export const batchNormalization: GradRule = (ctx) => {
+const rule: GradRule = (ctx) => {
   const { b, node } = ctx;
   const eps = attrFloat(node, 'epsilon', 1e-5);
   const rank = ctx.shape(node.input[0]!).length;
@@ -24,3 +24,5 @@ export const batchNormalization: GradRule = (ctx) => {
   }
   return [b.mul(dy0(ctx), factor), null, null, null, null];
 };
+
+export const batchNormalization: OpGradient = { op: 'BatchNormalization', rule, differentiable: firstInputOnly };

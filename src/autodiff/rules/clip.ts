@@ -4,7 +4,7 @@
  */
 import { attrFloat } from '../../onnx/model.js';
 import { tensorValues } from '../../onnx/tensor.js';
-import { GradError, dy0, nodeLabel, type GradRule, type GradContext } from '../rule.js';
+import { GradError, dy0, nodeLabel, type GradRule, type GradContext, type OpGradient, firstInputOnly } from '../rule.js';
 
 function bound(ctx: GradContext, index: number, attr: string, dflt: number): number {
   const n = ctx.node;
@@ -16,7 +16,7 @@ function bound(ctx: GradContext, index: number, attr: string, dflt: number): num
   return tensorValues(t)[0]!;
 }
 
-export const clip: GradRule = (ctx) => {
+const rule: GradRule = (ctx) => {
   const { b } = ctx;
   const y = ctx.node.output[0]!;
   let g = dy0(ctx);
@@ -34,3 +34,5 @@ export const clip: GradRule = (ctx) => {
   });
   return [b.mul(g, mask)];
 };
+
+export const clip: OpGradient = { op: 'Clip', rule, rectifier: true, differentiable: firstInputOnly };

@@ -3,9 +3,9 @@
  * pads that crop the transposed output (output_padding rows only receive, so they drop out).
  */
 import { attrInt, attrInts, attrString } from '../../onnx/model.js';
-import { dy0, GradError, nodeLabel, type GradRule } from '../rule.js';
+import { dy0, GradError, nodeLabel, type GradRule, type OpGradient, firstInputOnly } from '../rule.js';
 
-export const convTranspose: GradRule = (ctx) => {
+const rule: GradRule = (ctx) => {
   const { b, node } = ctx;
   if (!ctx.needs[0]) return node.input.map(() => null);
   if (ctx.needs[1]) throw new GradError(`${nodeLabel(node)}: gradients through a computed (non-constant) weight are not supported`);
@@ -37,3 +37,5 @@ export const convTranspose: GradRule = (ctx) => {
   });
   return [dx, null, null];
 };
+
+export const convTranspose: OpGradient = { op: 'ConvTranspose', rule, differentiable: firstInputOnly, note: 'weight off the gradient path' };

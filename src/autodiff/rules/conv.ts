@@ -7,7 +7,7 @@
  */
 import { attrInt, attrString } from '../../onnx/model.js';
 import { numel, type Tensor } from '../../onnx/tensor.js';
-import { dy0, GradError, nodeLabel, type GradRule } from '../rule.js';
+import { dy0, GradError, nodeLabel, type GradRule, type OpGradient, firstInputOnly } from '../rule.js';
 import { resolveWindow } from './util.js';
 
 /** [Cout, Cin/g, k...] → flipped and transposed per group: [Cin, Cout/g, k...]. */
@@ -27,7 +27,7 @@ export function flipTransposeWeight(w: Tensor, group: number): Tensor {
   return { dtype: 'float32', dims: [cinG * group, coutG, ...k], data: out };
 }
 
-export const conv: GradRule = (ctx) => {
+const rule: GradRule = (ctx) => {
   const { b, node } = ctx;
   if (!ctx.needs[0]) return node.input.map(() => null);
   if (ctx.needs[1]) throw new GradError(`${nodeLabel(node)}: gradients through a computed (non-constant) weight are not supported`);
@@ -58,3 +58,5 @@ export const conv: GradRule = (ctx) => {
   });
   return [dx, null, null];
 };
+
+export const conv: OpGradient = { op: 'Conv', rule, differentiable: firstInputOnly, note: 'weight off the gradient path' };

@@ -1,8 +1,8 @@
 /** Div (broadcasting): dA = dy / B, dB = −dy · Y / B, each unbroadcast. */
-import { type GradRule } from '../rule.js';
+import { type GradRule, type OpGradient } from '../rule.js';
 import { unbroadcast } from './util.js';
 
-export const div: GradRule = (ctx) => {
+const rule: GradRule = (ctx) => {
   const { node, b } = ctx;
   const g = ctx.dy[0]!;
   const [a, c] = [node.input[0]!, node.input[1]!];
@@ -14,3 +14,5 @@ export const div: GradRule = (ctx) => {
     ctx.needs[1] ? unbroadcast(ctx, gb(), outShape, ctx.shape(c), c) : null,
   ];
 };
+
+export const div: OpGradient = { op: 'Div', rule };

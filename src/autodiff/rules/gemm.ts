@@ -3,10 +3,10 @@
  * dA = α·dY·B'ᵀ (or its transpose), dB = α·A'ᵀ·dY (or its transpose), dC = β·dY unbroadcast.
  */
 import { attrFloat, attrInt, float } from '../../onnx/model.js';
-import { dy0, type GradRule } from '../rule.js';
+import { dy0, type GradRule, type OpGradient } from '../rule.js';
 import { unbroadcast } from './util.js';
 
-export const gemm: GradRule = (ctx) => {
+const rule: GradRule = (ctx) => {
   const { b, node } = ctx;
   const g = dy0(ctx);
   const alpha = attrFloat(node, 'alpha', 1);
@@ -28,3 +28,5 @@ export const gemm: GradRule = (ctx) => {
   }
   return [dA, dB, dC];
 };
+
+export const gemm: OpGradient = { op: 'Gemm', rule };

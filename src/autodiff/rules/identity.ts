@@ -1,4 +1,7 @@
-/** Identity, Dropout (inference) and float-to-float Cast pass the gradient through unchanged. */
-import { dy0, type GradRule } from '../rule.js';
+/** Identity and Cast (float to float) pass the gradient through unchanged. */
+import { dy0, type GradRule, type OpGradient } from '../rule.js';
 
-export const identity: GradRule = (ctx) => [dy0(ctx)];
+const rule: GradRule = (ctx) => [dy0(ctx)];
+
+export const identity: OpGradient = { op: 'Identity', rule };
+export const cast: OpGradient = { op: 'Cast', rule };

@@ -1,8 +1,8 @@
 /** LeakyRelu: dx = dy · (x > 0 ? 1 : alpha). */
 import { attrFloat } from '../../onnx/model.js';
-import { dy0, type GradRule } from '../rule.js';
+import { dy0, type GradRule, type OpGradient } from '../rule.js';
 
-export const leakyRelu: GradRule = (ctx) => {
+const rule: GradRule = (ctx) => {
   const { b, node } = ctx;
   const alpha = attrFloat(node, 'alpha', 0.01);
   const x = node.input[0]!;
@@ -12,3 +12,5 @@ export const leakyRelu: GradRule = (ctx) => {
   const slope = b.op('Where', [b.op('Greater', [x, b.scalar(0)]), b.scalar(1), b.scalar(alpha)]);
   return [b.mul(g, slope)];
 };
+
+export const leakyRelu: OpGradient = { op: 'LeakyRelu', rule, rectifier: true };

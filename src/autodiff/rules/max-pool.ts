@@ -4,9 +4,9 @@
  * overlapping windows (MaxUnpool is not). Needs opset ≥ 16 (the compiler upgrades older models).
  */
 import { attrInt } from '../../onnx/model.js';
-import { dy0, GradError, nodeLabel, type GradRule } from '../rule.js';
+import { dy0, GradError, nodeLabel, type GradRule, type OpGradient } from '../rule.js';
 
-export const maxPool: GradRule = (ctx) => {
+const rule: GradRule = (ctx) => {
   const { b, node } = ctx;
   if (attrInt(node, 'storage_order', 0) !== 0) throw new GradError(`${nodeLabel(node)}: column-major storage_order is not supported`);
   if (!node.output[1]) node.output[1] = b.fresh('maxpool_indices');
@@ -18,3 +18,5 @@ export const maxPool: GradRule = (ctx) => {
   const scattered = b.op('ScatterElements', [zeros, idx, upd], { axis: 0, reduction: 'add' });
   return [b.reshapeLike(scattered, x)];
 };
+
+export const maxPool: OpGradient = { op: 'MaxPool', rule, note: 'row-major storage_order' };

@@ -1,8 +1,8 @@
 /** Mul (broadcasting; squeeze-excite, SiLU = x·σ(x)): dA = dy·B, dB = dy·A, each unbroadcast. */
-import { type GradRule } from '../rule.js';
+import { type GradRule, type OpGradient } from '../rule.js';
 import { unbroadcast } from './util.js';
 
-export const mul: GradRule = (ctx) => {
+const rule: GradRule = (ctx) => {
   const { node, b } = ctx;
   const g = ctx.dy[0]!;
   const [a, c] = [node.input[0]!, node.input[1]!];
@@ -12,3 +12,5 @@ export const mul: GradRule = (ctx) => {
     ctx.needs[1] ? unbroadcast(ctx, b.mul(g, a), outShape, ctx.shape(c), c) : null,
   ];
 };
+
+export const mul: OpGradient = { op: 'Mul', rule };

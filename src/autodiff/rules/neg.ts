@@ -1,4 +1,6 @@
 /** Neg: dx = −dy. */
-import { dy0, type GradRule } from '../rule.js';
+import { dy0, type GradRule, type OpGradient } from '../rule.js';
 
-export const neg: GradRule = (ctx) => [ctx.b.op('Neg', [dy0(ctx)])];
+const rule: GradRule = (ctx) => [ctx.b.op('Neg', [dy0(ctx)])];
+
+export const neg: OpGradient = { op: 'Neg', rule };

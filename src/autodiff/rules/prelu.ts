@@ -1,7 +1,7 @@
 /** PRelu: dx = dy · (x > 0 ? 1 : slope), slope broadcast as in the forward op. */
-import { dy0, type GradRule } from '../rule.js';
+import { dy0, type GradRule, type OpGradient } from '../rule.js';
 
-export const prelu: GradRule = (ctx) => {
+const rule: GradRule = (ctx) => {
   const { b, node } = ctx;
   const x = node.input[0]!;
   let g = dy0(ctx);
@@ -11,3 +11,5 @@ export const prelu: GradRule = (ctx) => {
   const slope = b.op('Where', [b.op('Greater', [x, b.scalar(0)]), one, node.input[1]!]);
   return [b.mul(g, slope), null];
 };
+
+export const prelu: OpGradient = { op: 'PRelu', rule, rectifier: true };

@@ -5,7 +5,7 @@
  */
 import { attrFloat, attrInt, attrString } from '../../onnx/model.js';
 import { floatTensor, tensorValues } from '../../onnx/tensor.js';
-import { dy0, GradError, nodeLabel, type GradRule } from '../rule.js';
+import { dy0, GradError, nodeLabel, type GradRule, type OpGradient, firstInputOnly } from '../rule.js';
 
 function sourceCoord(mode: string, xOut: number, scale: number, inSize: number, outSize: number): number {
   switch (mode) {
@@ -59,7 +59,7 @@ function transposed(m: Float32Array, rows: number, cols: number): Float32Array {
   return t;
 }
 
-export const resize: GradRule = (ctx) => {
+const rule: GradRule = (ctx) => {
   const { b, node } = ctx;
   const label = nodeLabel(node);
   const xs = ctx.shape(node.input[0]!);
@@ -93,3 +93,5 @@ export const resize: GradRule = (ctx) => {
   const t = b.op('MatMul', [dy0(ctx), aW]);
   return [b.op('MatMul', [aHt, t]), ...node.input.slice(1).map(() => null)];
 };
+
+export const resize: OpGradient = { op: 'Resize', rule, differentiable: firstInputOnly, note: 'nearest, linear, on the last two axes; Upsample is upgraded to it' };

@@ -1,9 +1,9 @@
 /** Softmax (opset ≥ 13 semantics, one axis): dx = y · (dy − Σ(dy·y)). */
 import { attrInt } from '../../onnx/model.js';
-import { dy0, type GradRule } from '../rule.js';
+import { dy0, type GradRule, type OpGradient } from '../rule.js';
 import { normAxis } from './util.js';
 
-export const softmax: GradRule = (ctx) => {
+const rule: GradRule = (ctx) => {
   const { b, node } = ctx;
   const y = node.output[0]!;
   const axis = normAxis(attrInt(node, 'axis', -1), ctx.shape(y).length);
@@ -11,3 +11,5 @@ export const softmax: GradRule = (ctx) => {
   const s = b.op('ReduceSum', [b.mul(g, y), b.ints([axis])], { keepdims: 1 });
   return [b.mul(y, b.op('Sub', [g, s]))];
 };
+
+export const softmax: OpGradient = { op: 'Softmax', rule };

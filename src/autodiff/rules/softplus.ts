@@ -1,4 +1,6 @@
 /** Softplus: dx = dy · σ(x). */
-import { dy0, type GradRule } from '../rule.js';
+import { dy0, type GradRule, type OpGradient } from '../rule.js';
 
-export const softplus: GradRule = (ctx) => [ctx.b.mul(dy0(ctx), ctx.b.op('Sigmoid', [ctx.node.input[0]!]))];
+const rule: GradRule = (ctx) => [ctx.b.mul(dy0(ctx), ctx.b.op('Sigmoid', [ctx.node.input[0]!]))];
+
+export const softplus: OpGradient = { op: 'Softplus', rule };

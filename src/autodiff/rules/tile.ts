@@ -1,8 +1,8 @@
 /** Tile (constant repeats): view dy as [r0, d0, r1, d1, ...] and sum over the repeat axes. */
 import { tensorValues } from '../../onnx/tensor.js';
-import { dy0, requireConstant, type GradRule } from '../rule.js';
+import { dy0, requireConstant, type GradRule, type OpGradient, firstInputOnly } from '../rule.js';
 
-export const tile: GradRule = (ctx) => {
+const rule: GradRule = (ctx) => {
   const { b, node } = ctx;
   const xs = ctx.shape(node.input[0]!);
   const repeats = tensorValues(requireConstant(ctx, 1, 'repeats'));
@@ -16,3 +16,5 @@ export const tile: GradRule = (ctx) => {
   const viewed = b.op('Reshape', [dy0(ctx), b.ints(shape)]);
   return [b.op('ReduceSum', [viewed, b.ints(axes)], { keepdims: 0 }), null];
 };
+
+export const tile: OpGradient = { op: 'Tile', rule, differentiable: firstInputOnly, note: 'constant repeats' };
