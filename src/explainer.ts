@@ -17,7 +17,7 @@ import type { ExternalDataReader } from './onnx/tensor.js';
 import type { Rectifier } from './autodiff/rule.js';
 import type { SessionFactory, SessionOptions } from './runtime/session.js';
 import { closest } from './util/closest.js';
-import { degenerateWarnings } from './cam/degenerate.js';
+import { cancellationWarning, cancelled, degenerateWarnings } from './cam/degenerate.js';
 
 export type Layout = 'NCHW' | 'NHWC';
 
@@ -407,7 +407,8 @@ export class Explainer {
     const [H, W] = r.size;
     const raws = r.activations.map((a, j) => {
       const d = a.dims as [number, number, number, number];
-      return { raw: method.compute({ activations: a.data, gradients: r.gradients[j]!.data, dims: d }), h: d[2], w: d[3] };
+      const raw = method.compute({ activations: a.data, gradients: r.gradients[j]!.data, dims: d });
+      return { raw, h: d[2], w: d[3], noise: cancelled(a.data, r.gradients[j]!.data, d, raw) };
     });
     const post = postprocess(raws, n, H, W);
     const explanations: Explanation[] = [];
@@ -416,7 +417,8 @@ export class Explainer {
       const warnings: string[] = [];
       if (post.empty[i]) warnings.push(`the map is all zero: nothing at layer ${r.layers.join(', ')} speaks for class ${target.index}${target.label ? ` (${target.label})` : ''}`);
       const r0 = raws[0]!;
-      if (!post.empty[i]) warnings.push(...degenerateWarnings(r0.raw.subarray(i * r0.h * r0.w, (i + 1) * r0.h * r0.w), r0.h, r0.w, r.layers[0]!));
+      if (raws.some((x) => x.noise[i])) warnings.push(cancellationWarning(r.layers.join(', ')));
+      else if (!post.empty[i]) warnings.push(...degenerateWarnings(r0.raw.subarray(i * r0.h * r0.w, (i + 1) * r0.h * r0.w), r0.h, r0.w, r.layers[0]!));
       explanations.push({
         method: method.name, layers: r.layers, layouts: r.layouts, target, predicted,
         map: post.maps.slice(i * H * W, (i + 1) * H * W), height: H, width: W,

@@ -263,6 +263,7 @@ describe('gradient rules of the descriptor era against finite differences', () =
     { name: 'MatMul with a 1-D first operand on the path', body: (b, x) => b.op('MatMul', [b.op('ReduceMean', [x], { axes: [0, 1, 2], keepdims: 0 }), b.op('Tanh', [x])]) },
     { name: 'MatMul of two 1-D path operands', body: (b, x) => toRow(b, b.op('MatMul', [b.op('Reshape', [x, b.ints([-1])]), b.op('Reshape', [b.op('Tanh', [x]), b.ints([-1])])])) },
     { name: 'Dropout with training_mode a constant false', body: (b, x) => b.mul(b.opN('Dropout', [x, b.scalar(0.5), bool(b, [false], [])], {}, 2)[0]!, b.scalar(3)) },
+    { name: 'Dropout with training_mode true and ratio 0 (torchvision Swin exports)', body: (b, x) => b.mul(b.opN('Dropout', [x, b.scalar(0), bool(b, [true], [])], {}, 2)[0]!, b.scalar(3)) },
     { name: 'Dropout-13 with training_mode a constant false (upgraded to opset 17)', body: (b, x) => b.mul(b.op('Dropout', [x, b.scalar(0.5), bool(b, [false], [])]), b.scalar(3)), opts: { opset: 13 } },
   ];
   for (const c of cases) it(c.name, () => check(c.name, c.body, c.opts));

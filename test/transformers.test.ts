@@ -40,7 +40,11 @@ const METHODS: [string, string][] = [
 ];
 
 const report: string[] = [];
-after(() => { if (report.length) console.log(`transformer parity (worst per fixture):\n${report.join('\n')}`); });
+const skipped: string[] = [];
+after(() => {
+  if (report.length) console.log(`transformer parity (worst per fixture):\n${report.join('\n')}`);
+  if (skipped.length) console.log(`maps that are rounding noise (warned, not compared): ${skipped.join(', ')}`);
+});
 
 function stack(maps: Float32Array[]): Float32Array {
   const out = new Float32Array(maps.reduce((a, m) => a + m.length, 0));
@@ -92,6 +96,15 @@ for (const name of names) {
           const ref = loadArray(name, `${l.key}.${file}.npy`);
           const batchSize = meta.references?.pytorch_grad_cam?.scorecam_batch_size ?? 32;
           const r = await ex.explain(input.data, input.shape, { method, layer: l.tensor, classes: meta.classes, batchSize });
+          if (r.explanations.some((e) => e.warnings.some((w) => /rounding noise/.test(w)))) {
+            // Σ_c A·G cancels (a norm over channels follows the layer): the float64 reference is noise
+            // too, so there is nothing to compare; the warning is what a user must see
+            assert.equal(method, 'hirescam', `${l.key} ${method}: unexpected cancellation warning`);
+            const noise = r.explanations.map((e) => e.warnings.find((w) => /rounding noise/.test(w)));
+            assert.ok(noise.every(Boolean), 'every image warns');
+            skipped.push(`${name} ${l.key} ${method}`);
+            continue;
+          }
           const err = maxAbsError(stack(r.explanations.map((e) => e.map)), ref.data);
           worst.map = Math.max(worst.map, err);
           assert.ok(err <= 1e-4, `${l.key} ${method}: max abs error ${err}`);

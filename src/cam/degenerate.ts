@@ -33,3 +33,35 @@ export function degenerateWarnings(raw: ArrayLike<number>, h: number, w: number,
   }
   return [];
 }
+
+/**
+ * Per image: whether a gradient method's raw map is rounding noise because the channels' contributions
+ * cancel — its largest value is below 1e-4 of the largest Σ_c |A_c·G_c|. A layer followed only by a
+ * normalisation over channels (LayerNorm, ConvNeXt's downsampling norm) has Σ_c A_c·∂y/∂A_c = 0 exactly
+ * (the norm does not see the scale of its input), so HiResCAM there is float noise in any precision.
+ */
+export function cancelled(activations: Float32Array, gradients: Float32Array, dims: readonly number[], raw: Float32Array): boolean[] {
+  const [n, c, h, w] = dims as [number, number, number, number];
+  const hw = h * w;
+  const out: boolean[] = [];
+  if (gradients.length !== activations.length) return Array<boolean>(n).fill(false);
+  for (let b = 0; b < n; b++) {
+    let scale = 0;
+    for (let p = 0; p < hw; p++) {
+      let s = 0;
+      for (let k = 0; k < c; k++) {
+        const i = (b * c + k) * hw + p;
+        s += Math.abs(activations[i]! * gradients[i]!);
+      }
+      if (s > scale) scale = s;
+    }
+    let mag = 0;
+    for (let p = 0; p < hw; p++) mag = Math.max(mag, Math.abs(raw[b * hw + p]!));
+    out.push(scale > 0 && mag < 1e-4 * scale);
+  }
+  return out;
+}
+
+export function cancellationWarning(layer: string): string {
+  return `the map at layer ${layer} is rounding noise: the channels' contributions cancel (Σ_c A·∂score/∂A ≈ 0, as after a LayerNorm over channels); choose another layer or method`;
+}

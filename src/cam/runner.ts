@@ -21,7 +21,7 @@ import { findClassifier, type Classifier } from './cam.js';
 import { weightedSum } from './gradcam.js';
 import { ablationModel, forwardModel, type AblationGraph } from './graph.js';
 import { postprocess } from './pipeline.js';
-import { degenerateWarnings } from './degenerate.js';
+import { cancellationWarning, cancelled, degenerateWarnings } from './degenerate.js';
 import { channelMaskShape, type LayerLayout } from '../layout/describe.js';
 import { projection2d } from './svd.js';
 import * as T from './targets.js';
@@ -121,6 +121,8 @@ interface GroupMaps {
   empty: boolean[];
   /** The group's first layer raw map [R, h, w]. */
   raw: { raw: Float32Array; h: number; w: number };
+  /** Rows whose map is rounding noise at one of the group's layers (contributions that cancel). */
+  noise: boolean[];
 }
 
 interface Core {
@@ -270,6 +272,7 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
   const classifiers = new Map<string, Promise<Classifier>>();
   for (const m of methods) {
     const raws = new Map<string, { raw: Float32Array; h: number; w: number }>();
+    const noise = new Map<string, boolean[]>();
     for (const l of layers) {
       const t = m.usesGradients === false ? freeTensors(free, l, rows) : gradTensors(grad!, l);
       const ctx = context(job, l, rows, scores, S, input, dims, fwd, ablation.get(l), t.dims, classifiers, score, fwdOutputs);
@@ -280,11 +283,12 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
         raw = weightedSum(t.activations, await m.weightsAsync(t, ctx), t.dims);
       } else raw = m.compute(t);
       raws.set(l, { raw, h: t.dims[2], w: t.dims[3] });
+      noise.set(l, m.usesGradients === false ? [] : cancelled(t.activations, t.gradients, t.dims, raw));
     }
     maps.set(m.name, groups.map((g) => {
       const list = g.map((l) => raws.get(l)!);
       const p = postprocess(list, rows.length, H, W);
-      return { maps: p.maps, empty: p.empty, raw: list[0]! };
+      return { maps: p.maps, empty: p.empty, raw: list[0]!, noise: rows.map((_, r) => g.some((l) => noise.get(l)![r])) };
     }));
   }
   job.timings.camMs += performance.now() - t1 - (job.timings.runMs - run1);
@@ -598,6 +602,7 @@ function explanations(job: Job, core: Core, m: CamMethod, gi: number, g: GroupMa
     }
     const warnings: string[] = [];
     if (g.empty[r]) warnings.push(`the map is all zero: nothing at layer ${layers.join(', ')} speaks for ${row.target.name}`);
+    else if (g.noise[r]) warnings.push(cancellationWarning(layers.join(', ')));
     else if (m.name !== 'random') warnings.push(...degenerateWarnings(g.raw.raw.subarray(r * g.raw.h * g.raw.w, (r + 1) * g.raw.h * g.raw.w), g.raw.h, g.raw.w, layers[0]!));
     if (m.name === 'ablationcam' && opts.counterfactual) warnings.push('ablationcam weighs channels by the relative drop (t − t_c)/t, which does not change when the target is negated: the counterfactual map equals the plain one');
     if ((m.name === 'eigencam' || m.name === 'random') && (opts.topK !== undefined || opts.contrast !== undefined || opts.counterfactual || opts.target !== undefined)) {
