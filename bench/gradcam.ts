@@ -3,7 +3,11 @@
  * pass, compile time, and the same Grad-CAM in PyTorch (bench/torch_gradcam.py) — all in one run.
  *
  *   /usr/bin/python3 scripts/fixtures/make_fixtures.py --bench   # once: bench/models/*.onnx (random weights)
- *   npx tsx bench/gradcam.ts [--runs 10] [--no-torch] [--models resnet50,mobilenet_v2]
+ *   /usr/bin/python3 scripts/fixtures/fullsize_transformers.py   # once, optional: vit_b_16_op17 and others
+ *   npx tsx bench/gradcam.ts [--runs 10] [--no-torch] [--models resnet50,mobilenet_v2,vit_b_16_op17]
+ *
+ * vit_b_16_op17 is included by default when bench/models has it (Grad-CAM at the last block's ln_1, a
+ * token layer [N, 197, 768] read as a 14×14 grid).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,10 +18,11 @@ import { Explainer } from '../src/explainer.js';
 import { explainGradients } from '../src/cam/guided.js';
 import { createNodeSession } from '../src/runtime/node.js';
 
-const { values: o } = parseArgs({ options: { runs: { type: 'string', default: '10' }, 'no-torch': { type: 'boolean', default: false }, models: { type: 'string', default: 'resnet50,mobilenet_v2' } } });
+const { values: o } = parseArgs({ options: { runs: { type: 'string', default: '10' }, 'no-torch': { type: 'boolean', default: false }, models: { type: 'string' } } });
 // peak RSS is read after each model's batch-8 run: resnet50 runs first, so its figure is resnet50's
 const RUNS = Number(o.runs);
 const DIR = path.join(path.dirname(new URL(import.meta.url).pathname), 'models');
+const OPTIONAL = ['vit_b_16_op17'];
 
 function median(xs: number[]): number {
   const s = xs.slice().sort((a, b) => a - b);
@@ -48,7 +53,7 @@ function randomInput(n: number): Float32Array {
 }
 
 const rows: Record<string, Record<string, number | string>> = {};
-const models = o.models!.split(',');
+const models = o.models ? o.models.split(',') : ['resnet50', 'mobilenet_v2', ...OPTIONAL.filter((m) => fs.existsSync(path.join(DIR, `${m}.onnx`)))];
 for (const name of models) {
   const file = path.join(DIR, `${name}.onnx`);
   if (!fs.existsSync(file)) {
@@ -85,7 +90,8 @@ for (const name of models) {
 }
 
 if (!o['no-torch']) {
-  const py = spawnSync('/usr/bin/python3', [path.join(path.dirname(DIR), 'torch_gradcam.py'), '--models', models.join(','), '--batches', '1,8'], { encoding: 'utf8' });
+  const torchModels = models.filter((m) => !OPTIONAL.includes(m));
+  const py = spawnSync('/usr/bin/python3', [path.join(path.dirname(DIR), 'torch_gradcam.py'), '--models', torchModels.join(','), '--batches', '1,8'], { encoding: 'utf8' });
   if (py.status !== 0) console.error(`torch baseline failed: ${py.stderr}`);
   else {
     const t = JSON.parse(py.stdout) as Record<string, Record<string, { gradcam_ms: number; forward_ms: number }>>;
