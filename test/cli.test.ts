@@ -85,11 +85,11 @@ describe('gradcam explain', () => {
     ['an op without a gradient rule', () => {
       const m = decodeModel(fs.readFileSync(MODEL));
       const relu = m.graph.node.find((n) => n.output[0] === '/layer3/layer3.0/relu1/Relu_output_0')!;
-      relu.op_type = 'Elu';
-      const f = path.join(tmp, 'elu.onnx');
+      relu.op_type = 'ThresholdedRelu';
+      const f = path.join(tmp, 'thresholded-relu.onnx');
       fs.writeFileSync(f, encodeModel(m));
       return ['explain', INPUT, '--model', f, '--layer', '/layer2/layer2.0/relu2/Relu_output_0'];
-    }, /cannot differentiate Elu node '\/layer3\/layer3\.0\/relu1\/Relu': no gradient rule for op 'Elu'.*Supported ops: Add, AveragePool/],
+    }, /cannot differentiate ThresholdedRelu node '\/layer3\/layer3\.0\/relu1\/Relu': no gradient rule for op 'ThresholdedRelu'.*Supported ops: Abs, Add, AveragePool/],
     ['an unknown method', () => ['explain', INPUT, '--model', MODEL, '--method', 'gradcamm'], /unknown method 'gradcamm'; choose one of: .*gradcam/],
     ['an unknown option', () => ['explain', INPUT, '--model', MODEL, '--colour', 'jet'], /Unknown option '--colour'/],
   ];

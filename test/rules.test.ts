@@ -3,7 +3,11 @@
  * central finite differences along random directions (float32, so the tolerance is loose, but a wrong
  * rule is off by O(1)). Covers attribute forms the fixtures do not: auto_pad, ceil_mode,
  * output_shape, transposed Gemm, broadcasting MatMul, Tile, Expand, Resize modes, negative Slice
- * starts, scalar Gather, Split outputs without gradient, ...
+ * starts, scalar Gather, Split outputs without gradient, ... and, one op per case, the normalisation,
+ * element-wise, reduction, Einsum and indexing rules (kinks and ties kept out of reach of the finite
+ * differences with ramps). Ties are checked directly against the expected equal split; refused forms
+ * must give a one-line GradError; rules compiled from the batch-1 probe must hold at batch 3; the
+ * README's op list must equal the registry.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -126,7 +130,7 @@ describe('gradient rules against finite differences', () => {
   for (const [name, body, dims, eps] of cases) it(name, () => check(name, body, { dims, eps }));
 });
 
-// ---- helpers for the rules added with the per-op descriptors ----
+// ---- helpers for the cases below ----
 
 /** A [4, 8, 8] constant of distinct multiples of 0.05 (a permutation of 0..255), plus `offset`. */
 const ramp = (b: Builder, mult = 37, add = 0, offset = 0, dims = [4, 8, 8]) =>
@@ -146,7 +150,7 @@ const signed = (b: Builder, x: string) => b.op('Add', [b.mul(x, b.scalar(0.2)), 
 
 interface Case { name: string; body: Body; opts?: CheckOptions }
 
-describe('gradient rules of the descriptor era against finite differences', () => {
+describe('normalisation, element-wise, reduction, Einsum and indexing rules against finite differences', () => {
   const cases: Case[] = [
     // LayerNormalization (opset 17)
     { name: 'LayerNormalization over the last axis, with bias', body: (b, x) => b.op('LayerNormalization', [x, b.floats(randn(8), [8]), b.floats(randn(8), [8])], { axis: -1 }) },
