@@ -9,11 +9,16 @@
  */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Explainer } from '../src/explainer.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { layoutFromOverride } from '../src/layout/describe.js';
+import { explainGradients } from '../src/cam/guided.js';
+import { sanityCheck } from '../src/sanity/check.js';
+import { encodePng } from '../src/image/png.js';
 import { FIXTURES, loadArray, maxAbsError, maxRelError, modelBytes } from './helpers/fixtures.js';
 
 interface TransformerMeta {
@@ -174,6 +179,70 @@ describe('--layout on a token layer', () => {
       await assert.rejects(ex.explain(input.data, input.shape, { layer: l.tensor, layout: `tokens:${l.grid[0]! + 1}x${l.grid[1]}+${l.prefix}`, classes: meta.classes }), /grid = \d+ tokens, but the layer has/);
     } finally {
       await ex.release();
+    }
+  });
+});
+
+describe('every surface on token and channels-last grids', () => {
+  const vit = names.find((n) => n.startsWith('vit_tiny_op17'));
+  const swin = names.find((n) => n.startsWith('swin_tiny_like_op17'));
+
+  it('Ablation-CAM, Guided Grad-CAM and the sanity check run on a ViT token layer and a Swin channels-last layer, at the grid', async () => {
+    for (const name of [vit, swin]) {
+      if (!name) continue;
+      const meta = JSON.parse(fs.readFileSync(path.join(FIXTURES, name, 'meta.json'), 'utf8')) as TransformerMeta;
+      const ex = Explainer.fromBytes(modelBytes(name), { createSession: createNodeSession });
+      try {
+        const input = loadArray(name, 'input.npy');
+        const l = meta.layers.find((x) => x.auto)!;
+        // Ablation-CAM masks channels along the layer's own channel axis (last, for tokens and NHWC)
+        const abl = await ex.explain(input.data, input.shape, { method: 'ablationcam', layer: l.tensor, classes: meta.classes, batchSize: 16 });
+        for (const e of abl.explanations) {
+          assert.deepEqual([e.rawHeight, e.rawWidth], l.grid);
+          assert.ok(Math.max(...e.map) > 0.5);
+        }
+        const gg = await explainGradients(ex, input.data, input.shape, { method: 'guided-gradcam', classes: meta.classes });
+        const plain = await ex.explain(input.data, input.shape, { classes: meta.classes });
+        // Guided Grad-CAM's map is the Grad-CAM map at the automatic layer
+        assert.ok(maxAbsError(gg.explanations[0]!.cam, plain.explanations[0]!.map) <= 1e-5);
+        const s = await sanityCheck(ex, input.data.subarray(0, input.data.length / 2), [1, ...input.shape.slice(1)], {
+          createSession: createNodeSession, methods: ['gradcam'], modes: ['cascading'], maxLayers: 2, classes: [meta.classes[0]!],
+        });
+        assert.equal(s.camLayer, l.tensor);
+        assert.ok(s.stages.length >= 2);
+      } finally {
+        await ex.release();
+      }
+    }
+  });
+
+  it('gradcam audit and gradcam layers through the CLI on a ViT, with no layout option', () => {
+    if (!vit) return;
+    const meta = JSON.parse(fs.readFileSync(path.join(FIXTURES, vit, 'meta.json'), 'utf8')) as TransformerMeta;
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-vit-'));
+    try {
+      const model = path.join(FIXTURES, vit, 'model.onnx');
+      const bin = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'bin', 'gradcam.js');
+      const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+      const layers = run('layers', '--model', model, '--json');
+      assert.equal(layers.status, 0, layers.stderr);
+      const list = JSON.parse(layers.stdout) as { name: string; auto: boolean; layout: string; grid: number[]; prefix_tokens: number }[];
+      const auto = list.find((x) => x.auto)!;
+      assert.deepEqual([auto.name, auto.layout, auto.grid, auto.prefix_tokens], [meta.layers.find((x) => x.auto)!.tensor, 'tokens', [8, 12], 3]);
+      const [, , H, W] = meta.input_shape as [number, number, number, number];
+      const dir = path.join(tmp, 'images');
+      fs.mkdirSync(dir);
+      for (let k = 0; k < 3; k++) {
+        const img = { width: W, height: H, data: Uint8Array.from({ length: W * H * 3 }, (_, i) => (i * (k + 7)) % 251) };
+        fs.writeFileSync(path.join(dir, `img${k}.png`), encodePng(img));
+      }
+      const out = path.join(tmp, 'audit');
+      const r = run('audit', dir, '--model', model, '--out', out, '--quiet');
+      assert.equal(r.status, 0, r.stderr);
+      const rows = fs.readFileSync(path.join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((x) => JSON.parse(x) as { layer?: string });
+      assert.equal(rows.length, 3);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
     }
   });
 });
