@@ -339,7 +339,6 @@ export class Explainer {
     const size: [number, number] = this.layout === 'NCHW' ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!];
     const expected = this.imageDims(size);
     if (dims.slice(1).some((d, i) => d !== expected[i + 1])) throw bad();
-    if (typeof this.inputDims[0] === 'number' && this.inputDims[0] !== dims[0]) throw bad();
     if (input.length !== dims.reduce((a, v) => a * v, 1)) throw new InputError(`input has ${input.length} values, expected ${dims.join('×')}`);
     return size;
   }
@@ -375,8 +374,14 @@ export class Explainer {
     if (c.useTop) feeds[c.useTop] = { data: useTop, dims: [n, 1] };
     const fetch = [c.outputs.score, ...layers.map((l) => c.outputs.activations[l]!), ...layers.map((l) => c.outputs.gradients[l]!)];
     if (c.outputs.inputGradient) fetch.push(c.outputs.inputGradient);
+    // each fetched tensor's batch axis: 0, but a sequence-first layer's is 1
+    const batchAxis: Record<string, number> = {};
+    layers.forEach((l, j) => { batchAxis[c.outputs.activations[l]!] = layouts[j]!.batchAxis; batchAxis[c.outputs.gradients[l]!] = layouts[j]!.batchAxis; });
     const t0 = performance.now();
-    const r = await gs.session.run(feeds, fetch);
+    const fixed = this.inputDims[0];
+    const r = typeof fixed === 'number' && fixed !== n
+      ? await runInChunks((f) => gs.session.run(f, fetch), feeds, fetch, n, fixed, batchAxis)
+      : await gs.session.run(feeds, fetch);
     const runMs = performance.now() - t0;
     const logits = r[c.outputs.score]!.data as Float32Array;
     for (let i = 0; i < logits.length; i++) {
@@ -468,6 +473,45 @@ export class Explainer {
     await releaseFamily(this);
     return this.engine.release();
   }
+}
+
+type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
+type Fetched = Record<string, { data: unknown; dims: number[] }>;
+
+/**
+ * Models exported with a fixed batch size (most often 1): the batch runs in chunks of that size (the
+ * last one zero-padded; a zero seed gives it no gradient) and the results are concatenated along each
+ * tensor's batch axis.
+ */
+async function runInChunks(run: (f: Feeds) => Promise<Fetched>, feeds: Feeds, fetch: string[], n: number, b: number, batchAxis: Record<string, number>): Promise<Fetched> {
+  const parts: Fetched[] = [];
+  for (let start = 0; start < n; start += b) {
+    const chunk: Feeds = {};
+    for (const [name, t] of Object.entries(feeds)) {
+      const per = t.dims.slice(1).reduce((a, v) => a * v, 1);
+      const data = new Float32Array(b * per);
+      data.set(t.data.subarray(start * per, Math.min(n, start + b) * per));
+      chunk[name] = { data, dims: [b, ...t.dims.slice(1)] };
+    }
+    parts.push(await run(chunk));
+  }
+  const out: Fetched = {};
+  for (const name of fetch) {
+    const axis = batchAxis[name] ?? 0;
+    const d = parts[0]![name]!.dims;
+    const outer = d.slice(0, axis).reduce((a, v) => a * v, 1);
+    const inner = d.slice(axis + 1).reduce((a, v) => a * v, 1);
+    const dims = d.slice();
+    dims[axis] = n;
+    const all = new Float32Array(outer * n * inner);
+    parts.forEach((p, k) => {
+      const src = p[name]!.data as Float32Array;
+      const rows = Math.min(b, n - k * b);
+      for (let o = 0; o < outer; o++) all.set(src.subarray(o * b * inner, (o * b + rows) * inner), (o * n + k * b) * inner);
+    });
+    out[name] = { data: all, dims };
+  }
+  return out;
 }
 
 export function argmax(row: ArrayLike<number>): number {

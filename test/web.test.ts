@@ -23,6 +23,7 @@ const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'web');
 const DEMO_MODEL = path.join(ROOT, 'demo', 'models', 'where.onnx');
 const DEMO_SCENE = path.join(ROOT, 'demo', 'scenes', '00_t-shirt-top.png');
 const FIXTURE_MODEL = path.join(ROOT, 'test', 'fixtures', 'resnet_like', 'model.onnx');
+const VIT_MODEL = path.join(ROOT, 'test', 'fixtures', 'vit_tiny_op17', 'model.onnx');
 const TOL = 1e-3;
 
 const noChromium = chromiumMissing();
@@ -295,6 +296,38 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
         assert.equal(got.layer, e.layers[0]);
         const d = maxAbsDiff(got.map, e.map);
         console.log(`# dropped model map, browser vs Node: max |diff| ${d.toExponential(2)}`);
+        assert.ok(d <= TOL, `max |browser - node| = ${d}`);
+      } finally {
+        await ex.release();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a ViT (token layer, class + register tokens, 8×12 grid) through the file input: the layout is inferred and the map equals Node\'s', async () => {
+    const W = 50, H = 35;
+    const data = new Uint8Array(W * H * 3);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + ((i / 3) % W > 25 ? 90 : 0)) & 255;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-web-vit-'));
+    const img = path.join(dir, 'vit-input.png');
+    fs.writeFileSync(img, encodePng({ width: W, height: H, data }));
+    try {
+      await page.setInputFiles('#files', [VIT_MODEL, img]);
+      await waitLast(page, "l.imageName === 'vit-input.png'");
+      const model = await page.evaluate(() => (window as unknown as { gradcam: { model: { size: number[]; layers: { name: string; auto: boolean; layout: { kind: string; grid: number[]; prefix: number } }[] } } }).gradcam.model);
+      assert.deepEqual(model.size, [32, 48]);
+      const auto = model.layers.find((l) => l.auto)!;
+      assert.deepEqual([auto.layout.kind, auto.layout.grid, auto.layout.prefix], ['tokens', [8, 12], 3]);
+      const got = await last(page);
+      assert.equal(got.layer, auto.name);
+      const ex = await loadExplainer(VIT_MODEL);
+      try {
+        const [inp] = await prepareInputs(ex, img);
+        const e = (await ex.explain(inp!.tensor, inp!.dims, { classes: 'top' })).explanations[0]!;
+        assert.equal(got.classIndex, e.target.index);
+        const d = maxAbsDiff(got.map, e.map);
+        console.log(`# ViT map, browser vs Node: max |diff| ${d.toExponential(2)}`);
         assert.ok(d <= TOL, `max |browser - node| = ${d}`);
       } finally {
         await ex.release();
