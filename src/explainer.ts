@@ -290,10 +290,28 @@ export class Explainer {
     const requested = layer === undefined ? ['auto'] : Array.isArray(layer) ? layer : [layer];
     const out: string[] = [];
     for (const l of requested) {
-      out.push(l === 'auto' ? await this.autoLayer(size, output) : l);
+      out.push(l === 'auto' ? await this.autoLayer(size, output) : await this.byModule(l, size, output));
       await this.layerLayout(out[out.length - 1]!, size, output, layout);
     }
     return out;
+  }
+
+  /**
+   * A tensor name, or a module name as in the training code (`layer4`, `layer4.2`, `features.18`,
+   * `encoder.layers.encoder_layer_11.ln_1`, or with '/' separators): the last candidate layer in that
+   * module's name scope. Exporters name tensors `/layer4/layer4.2/relu_2/Relu_output_0`.
+   */
+  private async byModule(name: string, size: [number, number], output?: string): Promise<string> {
+    const table = await this.layerTable(size, output);
+    if (table.all.has(name)) return name;
+    const want = name.includes('/') ? name.split('/').filter(Boolean).map((p) => p.split('.').pop()!) : name.split('.').filter(Boolean);
+    if (!want.length) return name;
+    const matches = table.list.filter((l) => {
+      // scope levels without the final op output; 'layer4.2' levels are reduced to their last part
+      const levels = l.name.split('/').filter(Boolean).slice(0, -1).map((p) => p.split('.').pop()!);
+      return want.every((w, k) => levels[k] === w);
+    });
+    return matches.length ? matches[matches.length - 1]!.name : name;
   }
 
   /**

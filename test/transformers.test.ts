@@ -246,3 +246,25 @@ describe('every surface on token and channels-last grids', () => {
     }
   });
 });
+
+describe('module-style layer names', () => {
+  it('--layer layer4 / blocks.2.norm1 / features.3: the last candidate in that name scope', async () => {
+    const cases: [string, string, string][] = [
+      ['resnet_like', 'layer3', '/layer3/layer3.0/relu2/Relu_output_0'],
+      ['resnet_like', 'layer1/layer1.0', '/layer1/layer1.0/relu2/Relu_output_0'],
+      ['vit_tiny_op17', 'blocks.2.norm1', '/blocks/blocks.2/norm1/LayerNormalization_output_0'],
+      ['convnext_tiny_like_op17', 'features.3', '/features/features.3/features.3.1/Add_output_0'],
+    ];
+    for (const [name, module, tensor] of cases) {
+      if (!fs.existsSync(path.join(FIXTURES, name))) continue;
+      const ex = Explainer.fromBytes(modelBytes(name), { createSession: createNodeSession });
+      try {
+        const input = loadArray(name, 'input.npy');
+        const r = await ex.explain(input.data, input.shape, { layer: module, classes: 1 });
+        assert.deepEqual(r.explanations[0]!.layers, [tensor], `${name} ${module}`);
+      } finally {
+        await ex.release();
+      }
+    }
+  });
+});

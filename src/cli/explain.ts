@@ -29,7 +29,8 @@ taken as the ready model input ([C,H,W] or [N,C,H,W] in the model's layout).
 Options:
   --model FILE         ONNX model (required)
   --method NAME        ${[...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS)].join(', ')} (default gradcam)
-  --layer NAME         tensor to explain, or 'auto' (default: the input of the last node that mixes
+  --layer NAME         tensor or module to explain ('layer4', 'blocks.11.norm1': the last layer in
+                       that module's name scope), or 'auto' (default: the input of the last node that mixes
                        grid positions — global pooling, attention, a flattening classifier — walked
                        back past projections: a CNN's last block, a ViT's last norm1, Swin's final
                        norm, ConvNeXt's last stage; see 'gradcam layers')
