@@ -268,3 +268,20 @@ describe('module-style layer names', () => {
     }
   });
 });
+
+describe('CAM on channels-last heads', () => {
+  it('Swin (norm → permute → pooling → linear) and a TF-style NHWC ReduceMean head: CAM equals Grad-CAM, as on any GAP + linear head', async () => {
+    for (const name of names.filter((n) => n.startsWith('swin_tiny_like') || n.startsWith('tf_style_nhwc'))) {
+      const meta = JSON.parse(fs.readFileSync(path.join(FIXTURES, name, 'meta.json'), 'utf8')) as TransformerMeta;
+      const ex = Explainer.fromBytes(modelBytes(name), { createSession: createNodeSession });
+      try {
+        const input = loadArray(name, 'input.npy');
+        const camMaps = await ex.explain(input.data, input.shape, { method: 'cam', classes: meta.classes });
+        const grad = await ex.explain(input.data, input.shape, { method: 'gradcam', classes: meta.classes });
+        assert.ok(maxAbsError(stack(camMaps.explanations.map((e) => e.map)), stack(grad.explanations.map((e) => e.map))) <= 1e-4, name);
+      } finally {
+        await ex.release();
+      }
+    }
+  });
+});

@@ -4,9 +4,11 @@
  * weights. Targets other than one class weigh the classes by the target's seed: w_c = Σ_k seed_k·W[k, c]
  * (a contrast c − D gives W[c] − W[D]; a counterfactual −W[c]).
  *
- * Recognised heads (pass-through ops Identity, Dropout, Flatten, Reshape, Squeeze allowed between):
- * - layer → GlobalAveragePool | ReduceMean over H,W | AveragePool over the whole map → Gemm | MatMul (+ Add) |
- *   1×1 Conv → score;
+ * Recognised heads (pass-through ops Identity, Dropout, Flatten, Reshape, Squeeze allowed between, and
+ * Transposes before the pooling, whose axes are followed):
+ * - layer → GlobalAveragePool | ReduceMean over the grid axes | AveragePool over the whole map → Gemm |
+ *   MatMul (+ Add) | 1×1 Conv → score; channels-last layers included (Swin's norm → permute → pooling,
+ *   a TF/Keras ReduceMean over H and W);
  * - layer → 1×1 Conv (+ Add, Relu) → global average pooling → score (fully convolutional classifiers such
  *   as SqueezeNet: the map is the class plane before the ReLU).
  */
@@ -14,6 +16,7 @@ import { weightedSum } from './gradcam.js';
 import { attrInt, attrInts, GraphIndex, type ModelProto, type Node } from '../onnx/model.js';
 import type { ExternalDataReader, Tensor } from '../onnx/tensor.js';
 import type { CamContext, CamMethod, LayerTensors } from './types.js';
+import type { LayerLayout } from '../layout/describe.js';
 
 export class CamShapeError extends Error {
   constructor(message: string) {
@@ -37,9 +40,12 @@ const PASS = new Set(['Identity', 'Dropout', 'Flatten', 'Reshape', 'Squeeze']);
  * The classifier weights after `layer` ([N, C, h, w]) up to the score tensor, or a CamShapeError saying
  * what the model has instead.
  */
-export function findClassifier(model: ModelProto, layer: string, score: string, layerDims: readonly number[], external?: ExternalDataReader): Classifier {
+export function findClassifier(model: ModelProto, layer: string, score: string, layerDims: readonly number[], external?: ExternalDataReader, layout?: LayerLayout): Classifier {
   const index = new GraphIndex(model, external);
   const [, C, h, w] = layerDims as [number, number, number, number];
+  // where the grid axes of the layer's own tensor are (followed through Transposes before the pooling)
+  let grid = layout ? (layout.gridAxes ?? null) : [2, 3];
+  let rank = layout?.rank ?? 4;
   const ops: string[] = [];
   const fail = (why: string): never => {
     throw new CamShapeError(`cam needs the layer to be followed by global average pooling and a linear classifier (Gemm, MatMul or 1×1 Conv) that gives the score; after '${layer}' the model has ${ops.length ? ops.join(' → ') : 'nothing'}: ${why}. Use gradcam (equal to CAM up to scale on such heads) or choose the last convolutional layer (see 'gradcam layers')`);
@@ -55,13 +61,15 @@ export function findClassifier(model: ModelProto, layer: string, score: string, 
     if (!c) return fail(`the ${what} is not a constant`);
     return c;
   };
+  const nchwGrid = () => !!grid && rank === 4 && grid.join(',') === '2,3';
   const isGap = (n: Node): boolean => {
-    if (n.op_type === 'GlobalAveragePool') return true;
+    if (n.op_type === 'GlobalAveragePool') return nchwGrid();
     if (n.op_type === 'ReduceMean') {
       const axes = attrInts(n, 'axes') ?? (n.input[1] ? Array.from(constant(n.input[1], 'ReduceMean axes').data as BigInt64Array, Number) : undefined);
-      return !!axes && axes.map((a) => (a < 0 ? a + 4 : a)).sort().join(',') === '2,3';
+      return !!axes && !!grid && axes.map((a) => (a < 0 ? a + rank : a)).sort().join(',') === [...grid].sort().join(',');
     }
     if (n.op_type === 'AveragePool') {
+      if (!nchwGrid()) return false;
       const k = attrInts(n, 'kernel_shape') ?? [];
       const pads = attrInts(n, 'pads') ?? [0, 0, 0, 0];
       return k[0] === h && k[1] === w && pads.every((p) => p === 0);
@@ -101,7 +109,16 @@ export function findClassifier(model: ModelProto, layer: string, score: string, 
   // follow the single chain from the layer
   let t = layer;
   let n = next(t);
-  while (PASS.has(n.op_type)) { t = n.output[0]!; n = next(t); }
+  while (PASS.has(n.op_type) || n.op_type === 'Transpose') {
+    if (n.op_type === 'Transpose') {
+      const perm = attrInts(n, 'perm') ?? Array.from({ length: rank }, (_, k) => rank - 1 - k);
+      grid = grid ? grid.map((a) => perm.indexOf(a)) : null;
+    } else if (n.op_type !== 'Identity' && n.op_type !== 'Dropout') {
+      grid = null; // a reshape before the pooling: the grid axes are lost
+    }
+    t = n.output[0]!;
+    n = next(t);
+  }
   let W: Float32Array;
   if (isGap(n)) {
     const noLinear = () => fail(`the score follows the pooling with no linear classifier in between (with a 1×1-conv classifier before the pooling, choose the layer that feeds it)`);

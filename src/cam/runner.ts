@@ -562,7 +562,7 @@ function context(
       let c = classifiers.get(layer);
       if (!c) {
         const out = opts.output ?? ex.model.graph.output[0]!.name;
-        c = Promise.resolve().then(() => findClassifier(ex.model, layer, scoreTensor(ex.model, out), layerDims, ex.external));
+        c = ex.layerLayout(layer, job.size, opts.output, opts.layout).then((layout) => findClassifier(ex.model, layer, scoreTensor(ex.model, out), layerDims, ex.external, layout));
         classifiers.set(layer, c);
       }
       return c;
