@@ -11,7 +11,7 @@ import { hasGlobMagic } from '../audit/glob.js';
 import { isManifestName } from '../audit/manifest.js';
 import { parseShard } from '../audit/shard.js';
 import { listInputs, mergeAudits, runAudit, shardItems, writeReports, type AuditProgressInfo } from '../node-audit.js';
-import { CliError, parse, parseNumbers, parseSize } from './common.js';
+import { CliError, usageError, parse, parseNumbers, parseSize } from './common.js';
 
 /** Exit status when the run finished but some items failed (they have error rows). */
 export const EXIT_ITEMS_FAILED = 3;
@@ -134,8 +134,8 @@ export async function runAuditCli(args: string[]): Promise<number> {
     console.log(AUDIT_USAGE);
     return 0;
   }
-  if (!o.model) throw new CliError(`--model FILE is required\n\n${AUDIT_USAGE}`);
-  if (positionals.length === 0) throw new CliError(`no inputs given\n\n${AUDIT_USAGE}`);
+  if (!o.model) throw usageError(`--model FILE is required`, AUDIT_USAGE);
+  if (positionals.length === 0) throw usageError(`no inputs given`, AUDIT_USAGE);
   camMethod(o.method!);
   if (!(COLORMAPS as readonly string[]).includes(o.colormap!)) throw new CliError(`unknown colour map '${o.colormap}'; choose one of: ${COLORMAPS.join(', ')}`);
   const alpha = number('--alpha', o.alpha, (x) => x >= 0 && x <= 1, 'a number between 0 and 1')!;
@@ -202,8 +202,8 @@ export async function runMergeCli(args: string[]): Promise<number> {
     console.log(MERGE_USAGE);
     return 0;
   }
-  if (!o.out) throw new CliError(`--out DIR is required\n\n${MERGE_USAGE}`);
-  if (!positionals.length) throw new CliError(`no audit folders given\n\n${MERGE_USAGE}`);
+  if (!o.out) throw usageError(`--out DIR is required`, MERGE_USAGE);
+  if (!positionals.length) throw usageError(`no audit folders given`, MERGE_USAGE);
   const r = await mergeAudits(positionals, o.out);
   for (const n of r.notes) process.stderr.write(`gradcam: warning: ${n}\n`);
   if (!o.quiet) console.log(`${r.rows} images (${r.errors} failed, ${r.flagged} flagged) from ${positionals.length} folders → ${path.join(o.out, 'report.html')}`);

@@ -13,7 +13,7 @@ import { plainForward } from '../metrics/forward.js';
 import { faithfulness, FAITHFULNESS_METRICS, ROAD_FRACTIONS, type FaithfulnessMetric, type FaithfulnessResult, type Substrate } from '../metrics/faithfulness.js';
 import { localisation, type LocalisationResult } from '../metrics/localisation.js';
 import { parseAnnotations, findAnnotation, groundTruthFor, objectClass, type ImageAnnotation } from '../metrics/annotations.js';
-import { CliError, parse, parseNumbers, parseSize } from './common.js';
+import { CliError, usageError, parse, parseNumbers, parseSize } from './common.js';
 import { expandInputs, loadInputs, normalizeOptions, parseFloatOption, parseIntOption, ProgressBar, writeOutputs } from './inputs.js';
 
 const METRICS = [...FAITHFULNESS_METRICS, 'localisation'] as const;
@@ -112,8 +112,8 @@ export async function runEvaluate(args: string[]): Promise<number> {
     console.log(EVALUATE_USAGE);
     return 0;
   }
-  if (!o.model) throw new CliError(`--model FILE is required\n\n${EVALUATE_USAGE}`);
-  if (positionals.length === 0) throw new CliError(`no inputs given\n\n${EVALUATE_USAGE}`);
+  if (!o.model) throw usageError(`--model FILE is required`, EVALUATE_USAGE);
+  if (positionals.length === 0) throw usageError(`no inputs given`, EVALUATE_USAGE);
   const methods = o.methods!.split(',').map((m) => m.trim()).filter(Boolean);
   if (!methods.length) throw new CliError('--methods is empty');
   for (const m of methods) {

@@ -19,7 +19,7 @@ import { NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js'
 import type { RgbImage } from '../image/types.js';
 import { InputError, type ClassChoice, type ClassScore, type Explanation } from '../explainer.js';
 import { loadExplainer, prepareInputs, stackByShape, type PreparedInput } from '../node.js';
-import { CliError, parse, parseNumbers, parseSize, Progress } from './common.js';
+import { CliError, usageError, parse, parseNumbers, parseSize, Progress } from './common.js';
 import { baseImage, uniqueStems, writeAll, EXPLAIN_USAGE } from './explain.js';
 
 interface Output {
@@ -44,8 +44,8 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
     console.log(EXPLAIN_USAGE);
     return 0;
   }
-  if (!o.model) throw new CliError(`--model FILE is required\n\n${EXPLAIN_USAGE}`);
-  if (positionals.length === 0) throw new CliError(`no inputs given\n\n${EXPLAIN_USAGE}`);
+  if (!o.model) throw usageError(`--model FILE is required`, EXPLAIN_USAGE);
+  if (positionals.length === 0) throw usageError(`no inputs given`, EXPLAIN_USAGE);
   if (o.method && o.methods) throw new CliError('give --method or --methods, not both');
   if (o.layer && o.layers) throw new CliError('give --layer or --layers, not both');
   const methodNames = list(o.methods ?? o.method ?? 'gradcam');

@@ -8,7 +8,7 @@ import { INIT_KINDS, parameterizedLayers, shortLayerName, type InitKind } from '
 import { sanityCurvesSvg, sanityMontage } from '../sanity/render.js';
 import { methodNames, checkMethod } from '../metrics/maps.js';
 import type { ClassChoice } from '../explainer.js';
-import { CliError, parse, parseNumbers, parseSize } from './common.js';
+import { CliError, usageError, parse, parseNumbers, parseSize } from './common.js';
 import { expandInputs, loadInputs, normalizeOptions, parseFloatOption, parseIntOption, ProgressBar, stems, writeOutputs } from './inputs.js';
 
 export const SANITY_USAGE = `Usage: gradcam sanity <images|.npy|folder...> --model FILE [options]
@@ -58,8 +58,8 @@ export async function runSanity(args: string[]): Promise<number> {
     console.log(SANITY_USAGE);
     return 0;
   }
-  if (!o.model) throw new CliError(`--model FILE is required\n\n${SANITY_USAGE}`);
-  if (positionals.length === 0) throw new CliError(`no inputs given\n\n${SANITY_USAGE}`);
+  if (!o.model) throw usageError(`--model FILE is required`, SANITY_USAGE);
+  if (positionals.length === 0) throw usageError(`no inputs given`, SANITY_USAGE);
   const methods = o.methods ? o.methods.split(',').map((m) => m.trim()).filter(Boolean) : [...DEFAULT_SANITY_METHODS];
   for (const m of methods) {
     try { checkMethod(m); } catch (e) { throw new CliError((e as Error).message); }
