@@ -32,20 +32,7 @@ export async function loadExplainer(modelPath: string, opts: LoadModelOptions = 
     if (code === 'EISDIR') throw new ModelError(`model path is a directory, not an ONNX file: ${modelPath}`);
     throw new ModelError(`cannot read model ${modelPath}: ${(e as Error).message}`);
   }
-  const dir = path.dirname(path.resolve(modelPath));
-  const external = (location: string, offset: number, length: number | undefined): Uint8Array => {
-    const file = path.resolve(dir, location);
-    if (!file.startsWith(dir + path.sep)) throw new ModelError(`${modelPath}: external data location '${location}' points outside the model's folder`);
-    let data: Buffer;
-    try {
-      data = fs.readFileSync(file);
-    } catch {
-      throw new ModelError(`${modelPath}: external data file '${location}' not found beside the model`);
-    }
-    const end = length === undefined ? data.length : offset + length;
-    if (end > data.length) throw new ModelError(`${modelPath}: external data file '${location}' is truncated`);
-    return new Uint8Array(data.buffer, data.byteOffset + offset, end - offset);
-  };
+  const external = externalDataReader(modelPath);
   let labels = opts.labels;
   if (opts.labelsFile) {
     let text: string;
@@ -60,6 +47,51 @@ export async function loadExplainer(modelPath: string, opts: LoadModelOptions = 
   return Explainer.fromBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
     createSession: createNodeSession, external, source: modelPath, ...opts, labels,
   });
+}
+
+/**
+ * Reads the external-data ranges of the model at `modelPath`: `location` must be a relative path that
+ * stays inside the model's folder (symbolic links resolved), and offset + length must lie inside the
+ * file. Only the range is read (not the whole file for each tensor).
+ */
+export function externalDataReader(modelPath: string): (location: string, offset: number, length: number | undefined) => Uint8Array {
+  const dir = path.dirname(path.resolve(modelPath));
+  let realDir: string | undefined;
+  return (location, offset, length) => {
+    const fail = (why: string) => new ModelError(`${modelPath}: external data file '${location}' ${why}`);
+    if (!location || path.isAbsolute(location) || /^[a-zA-Z]:[\\/]/.test(location)) throw fail('must be a file name relative to the model\'s folder');
+    const file = path.resolve(dir, location);
+    realDir ??= fs.realpathSync(dir);
+    let real: string;
+    try {
+      real = fs.realpathSync(file);
+    } catch {
+      throw fail('not found beside the model');
+    }
+    if (!real.startsWith(realDir + path.sep)) throw fail('points outside the model\'s folder');
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(real, 'r');
+      const st = fs.fstatSync(fd);
+      if (!st.isFile()) throw fail('is not a file');
+      if (!Number.isSafeInteger(offset) || offset < 0 || offset > st.size) throw fail(`has no offset ${offset}: the file has ${st.size} bytes`);
+      const n = length ?? st.size - offset;
+      if (!Number.isSafeInteger(n) || n < 0 || offset + n > st.size) throw fail(`is truncated: the tensor needs bytes ${offset} to ${offset + n}, the file has ${st.size}`);
+      const out = new Uint8Array(n);
+      let done = 0;
+      while (done < n) {
+        const k = fs.readSync(fd, out, done, n - done, offset + done);
+        if (k <= 0) throw fail('could not be read to the end');
+        done += k;
+      }
+      return out;
+    } catch (e) {
+      if (e instanceof ModelError) throw e;
+      throw fail(`cannot be read: ${(e as Error).message}`);
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+  };
 }
 
 export interface PreparedInput {

@@ -204,13 +204,9 @@ function render(e: Explanation, base: RgbImage | undefined, stem: string, outDir
   const file = (suffix: string) => path.join(outDir, `${stem}.${e.method}${suffix}`);
   // the overlay at the picture's own resolution (the map is resized like pytorch-grad-cam resizes it)
   // small pictures are enlarged to at least 256 px wide so that the map and its caption can be read;
-  // the long side stays at most maxSide (--max-overlay), whatever the image's shape
-  let pic = base ?? heatmapImage(e.map, e.width, e.height, 'viridis');
-  const [ow, oh] = overlaySize(pic.width, pic.height, 256, opt.maxSide);
-  if (ow !== pic.width || oh !== pic.height) pic = resizeRgb(pic, ow, oh);
-  const map = pic.width === e.width && pic.height === e.height ? e.map : resizeBilinear(e.map, e.height, e.width, pic.height, pic.width);
-  let img = overlay(pic, map, { colormap: opt.colormap, alpha: opt.alpha });
-  if (opt.caption) img = captioned(img, e);
+  // the PNG's long side stays at most maxSide (--max-overlay), whatever the image's shape
+  const pic = base ?? heatmapImage(e.map, e.width, e.height, 'viridis');
+  const img = boundedOverlay(pic, e.map, e.width, e.height, { ...opt, minWidth: 256, decorate: opt.caption ? (x) => captioned(x, e) : undefined });
   out.push({ path: file('.png'), bytes: encodePng(img) });
   if (opt.heatmap) out.push({ path: file('.heatmap.png'), bytes: encodePng(heatmapImage(e.map, e.width, e.height, opt.colormap)) });
   if (opt.raw) {
@@ -218,6 +214,24 @@ function render(e: Explanation, base: RgbImage | undefined, stem: string, outDir
     out.push({ path: file('.raw.npy'), bytes: writeNpy(e.raw, [e.rawHeight, e.rawWidth]) });
   }
   return out;
+}
+
+/**
+ * The overlay of `map` (mw × mh) on `base`, at the picture's size enlarged by a whole factor to at least
+ * `minWidth` wide, with `decorate` (a caption) applied; the result's long side is at most `maxSide`.
+ */
+export function boundedOverlay(base: RgbImage, map: Float32Array, mw: number, mh: number, opt: { colormap: string; alpha: number; maxSide: number; minWidth: number; decorate?: (img: RgbImage) => RgbImage }): RgbImage {
+  let [ow, oh] = overlaySize(base.width, base.height, opt.minWidth, opt.maxSide);
+  for (let attempt = 0; ; attempt++) {
+    const pic = ow === base.width && oh === base.height ? base : resizeRgb(base, ow, oh);
+    const m = ow === mw && oh === mh ? map : resizeBilinear(map, mh, mw, oh, ow);
+    let img = overlay(pic, m, { colormap: opt.colormap, alpha: opt.alpha });
+    if (opt.decorate) img = opt.decorate(img);
+    if (Math.max(img.width, img.height) <= opt.maxSide || attempt === 2) return img;
+    // the caption and padding made it too long: shrink the overlay by what they add
+    const s = Math.min((opt.maxSide - (img.width - ow)) / ow, (opt.maxSide - (img.height - oh)) / oh);
+    [ow, oh] = [Math.max(1, Math.floor(ow * s)), Math.max(1, Math.floor(oh * s))];
+  }
 }
 
 /** Gradient methods: [Grad-CAM overlay | gradient picture] with captions, and the raw gradient. */
