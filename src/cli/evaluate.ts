@@ -200,7 +200,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
             }
             const ann = anns[i];
             if (metrics.has('localisation') && ann) {
-              const imageSize: [number, number] | undefined = inp.image ? [inp.image.height, inp.image.width] : undefined;
+              const imageSize: [number, number] | undefined = inp.sourceSize ? [inp.sourceSize[1], inp.sourceSize[0]] : undefined;
               const g = groundTruthFor(ann, m.height, m.width, m.target.index, explainer.labels, imageSize);
               const l: LocalisationResult = localisation(m.display, m.height, m.width, g, { tolerance, threshold: iouThreshold });
               Object.assign(row, { pointing: l.pointing ? 1 : 0, pointing_tol: l.pointing_tol ? 1 : 0, energy: l.energy, iou: l.iou, mask_iou: l.mask_iou, region: g.matched });
