@@ -35,7 +35,7 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
     target: { type: 'string', default: 'logit' }, index: { type: 'string' }, mask: { type: 'string' }, reference: { type: 'string' },
     'top-k': { type: 'string' }, contrast: { type: 'string' }, counterfactual: { type: 'boolean', default: false },
     'aug-smooth': { type: 'boolean', default: false }, 'eigen-smooth': { type: 'boolean', default: false },
-    'cam-batch': { type: 'string', default: '32' }, 'score-top': { type: 'string' }, seed: { type: 'string', default: '0' },
+    'cam-batch': { type: 'string' }, 'score-top': { type: 'string' }, seed: { type: 'string', default: '0' },
     raw: { type: 'boolean', default: false }, heatmap: { type: 'boolean', default: false },
     colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, 'no-caption': { type: 'boolean', default: false },
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
@@ -60,7 +60,7 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
   const alpha = Number(o.alpha);
   if (!(alpha >= 0 && alpha <= 1)) throw new CliError(`--alpha must be a number between 0 and 1, got '${o.alpha}'`);
   const batchSize = positiveInt('--batch-size', o['batch-size']!);
-  const camBatch = positiveInt('--cam-batch', o['cam-batch']!);
+  const camBatch = o['cam-batch'] === undefined ? undefined : positiveInt('--cam-batch', o['cam-batch']);
   const topK = o['top-k'] === undefined ? undefined : positiveInt('--top-k', o['top-k']);
   const scoreTop = o['score-top'] === undefined ? undefined : positiveInt('--score-top', o['score-top']);
   const seed = Number(o.seed);

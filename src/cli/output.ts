@@ -61,6 +61,8 @@ export class StagedOutputs {
     if (this.finals.has(key)) throw new InputError(`two outputs of this run are both named ${file}`);
     this.ready ??= this.makeDir();
     await this.ready;
+    const st = await fs.promises.lstat(file).catch(() => undefined);
+    if (st && !st.isFile()) throw new InputError(`cannot write ${file}: something that is not a file is there; move it away or choose another --out folder`);
     const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${counter++}`);
     this.staged.push({ tmp, final: file });
     this.finals.add(key);
