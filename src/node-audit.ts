@@ -246,7 +246,7 @@ export class ResultStore {
       }
       const { rows, validBytes, size } = await readRows(dir);
       if (rows.size && !prev) throw new AuditStoreError(`${dir} has ${RESULTS} but no ${CONFIG}; use another --out folder`);
-      if (!prev) await assertEmptyFolder(dir, '--out', [LOCK]);
+      if (!prev) await assertEmptyFolder(dir, 'audit', [LOCK]);
       await writeFileAtomic(path.join(dir, CONFIG), json(config));
       const file = path.join(dir, RESULTS);
       const fh = await fs.promises.open(file, 'a+');
@@ -292,11 +292,11 @@ export class ResultStore {
  * atomic writes), so that an audit or a merge never overwrites files a user made (a report.html, a
  * thumbs/ folder) in a folder that is not one of ours.
  */
-async function assertEmptyFolder(dir: string, option: string, allowed: string[] = []): Promise<void> {
+async function assertEmptyFolder(dir: string, what: 'audit' | 'merge', allowed: string[] = []): Promise<void> {
   const names = (await fs.promises.readdir(dir).catch(() => [] as string[])).filter((n) => !allowed.includes(n) && !/\.tmp-\d+-[0-9a-f]+$/.test(n));
   if (names.length) {
     const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ', …' : '');
-    throw new AuditStoreError(`${option} ${dir} already holds files (${shown}) and is not a gradcam ${option === '--out' ? 'audit' : 'merge'} folder; choose a new or empty folder`);
+    throw new AuditStoreError(`--out ${dir} already holds files (${shown}) and is not a gradcam ${what} folder; choose a new or empty folder`);
   }
 }
 
@@ -760,7 +760,7 @@ export async function mergeAudits(dirs: string[], out: string): Promise<MergeRes
   try {
     // a new or empty folder, or the output of an earlier merge (which this one replaces)
     const earlier = await fs.promises.stat(path.join(out, MERGE_MARK)).then(() => true, () => false);
-    if (!earlier) await assertEmptyFolder(out, '--out', [LOCK]);
+    if (!earlier) await assertEmptyFolder(out, 'merge', [LOCK]);
     await writeFileAtomic(path.join(out, MERGE_MARK), json({ format: 'gradcam-merge/1', inputs: dirs.map((d) => path.resolve(d)) }));
     const rows = new Map<string, AuditRow>();
     let total = 0;
