@@ -61,6 +61,7 @@ Options:
   --seed N                 ROAD noise seed (default 0)
   --out DIR                output folder (default gradcam-eval)
   --layer, --output, --labels, --size, --normalize, --mean, --std, --guided-ops   as for explain
+  --max-pixels N           refuse images larger than N pixels (default 268402689; 0: no limit)
   --quiet                  no progress bar
 
 Writes DIR/evaluate.csv (a row per image and method), DIR/evaluate.jsonl (the same with curves),
@@ -106,7 +107,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
     limit: { type: 'string' }, seed: { type: 'string', default: '0' }, out: { type: 'string', default: 'gradcam-eval' },
     layer: { type: 'string', default: 'auto' }, output: { type: 'string' }, labels: { type: 'string' }, size: { type: 'string' },
     normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' }, 'guided-ops': { type: 'string', default: 'all' },
-    quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    'max-pixels': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, EVALUATE_USAGE);
   if (o.help) {
     console.log(EVALUATE_USAGE);
@@ -160,7 +161,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
     let missing = 0;
     const faithMetrics = FAITHFULNESS_METRICS.filter((m) => metrics.has(m)) as FaithfulnessMetric[];
     for (let s = 0; s < files.length; s += batchSize) {
-      const inputs = await loadInputs(explainer, files.slice(s, s + batchSize), norm, size);
+      const inputs = await loadInputs(explainer, files.slice(s, s + batchSize), norm, size, parseIntOption('--max-pixels', o['max-pixels'], 0));
       const anns = inputs.map((inp) => (annotations ? findAnnotation(annotations, inp.file) : undefined));
       const gt = anns.map((a) => {
         if (!a) return undefined;

@@ -39,15 +39,15 @@ export interface LoadedInput extends PreparedInput {
   picture?: RgbImage;
 }
 
-export async function loadInputs(explainer: Explainer, files: string[], norm: NormalizeOptions, size?: [number, number]): Promise<LoadedInput[]> {
+export async function loadInputs(explainer: Explainer, files: string[], norm: NormalizeOptions, size?: [number, number], maxPixels?: number): Promise<LoadedInput[]> {
   const out: LoadedInput[] = [];
   for (const f of files) {
-    for (const inp of await prepareInputs(explainer, f, { ...norm, size })) {
+    for (const inp of await prepareInputs(explainer, f, { ...norm, size, maxPixels })) {
       const [c, h, w] = explainer.layout === 'NCHW' ? [inp.dims[1]!, inp.dims[2]!, inp.dims[3]!] : [inp.dims[3]!, inp.dims[1]!, inp.dims[2]!];
       let picture: RgbImage | undefined;
       if (inp.image) picture = resizeRgb(inp.image, w, h);
       else if (c === 3) picture = tensorToRgb(inp.tensor, w, h, { ...norm, layout: explainer.layout });
-      out.push({ ...inp, picture });
+      out.push({ ...inp, image: undefined, picture }); // only the model-size picture is used
     }
   }
   return out;

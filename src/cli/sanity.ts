@@ -39,6 +39,7 @@ Options:
   --montage-stages L   the stages the montages show, e.g. 0,1,2,6,12,18 (default: all)
   --out DIR            output folder (default gradcam-sanity)
   --labels FILE, --size H[xW], --normalize NAME, --mean a,b,c, --std a,b,c   as for gradcam explain
+  --max-pixels N       refuse images larger than N pixels (default 268402689; 0: no limit)
   --quiet              no progress bar
 
 Writes to DIR: sanity.json ({method: [{mode, stage, layer, spearman, spearman_abs, ssim, hog,
@@ -52,7 +53,7 @@ export async function runSanity(args: string[]): Promise<number> {
     seed: { type: 'string', default: '0' }, layers: { type: 'string' }, threshold: { type: 'string' }, class: { type: 'string', default: 'top' },
     layer: { type: 'string', default: 'auto' }, output: { type: 'string' }, 'guided-ops': { type: 'string', default: 'all' }, out: { type: 'string', default: 'gradcam-sanity' }, 'montage-stages': { type: 'string' },
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
-    quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    'max-pixels': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, SANITY_USAGE);
   if (o.help) {
     console.log(SANITY_USAGE);
@@ -78,7 +79,7 @@ export async function runSanity(args: string[]): Promise<number> {
 
   const explainer = await loadExplainer(o.model, { labelsFile: o.labels });
   try {
-    const inputs = await loadInputs(explainer, expandInputs(positionals), norm, parseSize(o.size));
+    const inputs = await loadInputs(explainer, expandInputs(positionals), norm, parseSize(o.size), parseIntOption('--max-pixels', o['max-pixels'], 0));
     const dims0 = inputs[0]!.dims;
     const bad = inputs.find((i) => i.dims.join() !== dims0.join());
     if (bad) throw new CliError(`${bad.file}: all inputs of one sanity check must have the same shape ([${dims0.join(', ')}] vs [${bad.dims.join(', ')}])`);
