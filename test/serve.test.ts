@@ -134,7 +134,7 @@ describe('gradcam serve: the command', () => {
         [['--dir', site, '--port', ''], /--port must be a port number 0\.\.65535/],
         [['--dir', site, '--port', '70000'], /--port must be a port number/],
         [['--dir', site, '--port', '0', '--host', '192.0.2.77'], /cannot listen on host '192\.0\.2\.77'.*--host H/],
-        [['--dir', path.join(tmp, 'nope')], /--dir .*nope is not a folder with an index\.html/],
+        [['--dir', path.join(tmp, 'nope')], /--dir .*nope has no index\.html; give the folder of a built app/],
       ];
       for (const [args, re] of cases) {
         const r = await serve(args);

@@ -225,7 +225,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
       { name: 'evaluate.jsonl', bytes: `${jsonl}\n` },
       { name: 'summary.json', bytes: `${JSON.stringify({ settings, summary }, null, 2)}\n` },
       { name: 'summary.md', bytes: `${table}\n` },
-    ]);
+    ], files);
     console.log(table);
     console.log(`\n${rows.length} rows (${files.length} inputs × ${methods.length} methods); wrote ${written.map((p) => path.basename(p)).join(', ')} to ${o.out}`);
     return 0;

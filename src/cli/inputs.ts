@@ -7,7 +7,7 @@ import { prepareInputs, type PreparedInput } from '../node.js';
 import { tensorToRgb, type NormalizeOptions } from '../image/normalize.js';
 import { resizeRgb } from '../image/resize.js';
 import type { RgbImage } from '../image/types.js';
-import { writeFileAtomic } from '../image/node.js';
+import { StagedOutputs } from './output.js';
 import { CliError, parseNumbers } from './common.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.bmp', '.gif', '.avif', '.npy'];
@@ -86,23 +86,23 @@ export function parseFloatOption(name: string, v: string | undefined, lo: number
   return n;
 }
 
-/** Writes files atomically into `dir`; on failure removes what this call wrote. */
-export async function writeOutputs(dir: string, files: { name: string; bytes: Uint8Array | string }[]): Promise<string[]> {
-  try {
-    await fs.promises.mkdir(dir, { recursive: true });
-  } catch (e) {
-    throw new InputError(`cannot create output folder ${dir}: ${(e as Error).message}`);
-  }
+/**
+ * Writes files into `dir`, all or nothing (see StagedOutputs): on failure every file that was there
+ * before is as it was (it used to remove the files this call had already written over earlier ones).
+ */
+export async function writeOutputs(dir: string, files: { name: string; bytes: Uint8Array | string }[], inputs: readonly string[] = []): Promise<string[]> {
+  const staged = new StagedOutputs(dir, inputs);
   const written: string[] = [];
   try {
     for (const f of files) {
       const p = path.join(dir, f.name);
-      await writeFileAtomic(p, typeof f.bytes === 'string' ? new TextEncoder().encode(f.bytes) : f.bytes);
+      await staged.add(p, typeof f.bytes === 'string' ? new TextEncoder().encode(f.bytes) : f.bytes);
       written.push(p);
     }
+    await staged.commit();
   } catch (e) {
-    for (const p of written) await fs.promises.unlink(p).catch(() => {});
-    throw new InputError(`cannot write ${path.join(dir, files[written.length]?.name ?? '')}: ${(e as Error).message}`);
+    await staged.abort();
+    throw e;
   }
   return written;
 }

@@ -114,7 +114,7 @@ export async function runSanity(args: string[]): Promise<number> {
     inputs.forEach((inp, i) => {
       for (const mode of modes) files.push({ name: `sanity.${names[i]}.${mode}.png`, bytes: encodePng(sanityMontage(r, i, mode, { picture: inp.picture, stages: montageStages })) });
     });
-    const written = await writeOutputs(o.out!, files);
+    const written = await writeOutputs(o.out!, files, positionals);
     console.log(formatTable(r));
     console.log('');
     for (const v of r.verdicts) console.log(v.text);

@@ -197,7 +197,7 @@ export async function runServe(args: string[]): Promise<number> {
   let dir: string;
   if (o.dir) {
     dir = path.resolve(o.dir);
-    if (!fs.existsSync(path.join(dir, 'index.html'))) throw new CliError(`--dir ${o.dir} is not a folder with an index.html; give the folder of a built app (npm run build:web makes web/dist)`);
+    if (!fs.existsSync(path.join(dir, 'index.html'))) throw new CliError(`--dir ${o.dir} has no index.html; give the folder of a built app (npm run build:web makes web/dist)`);
   } else {
     dir = await ensureWebApp({ force: o.build, log: (s) => process.stderr.write(`${s}\n`) });
   }
