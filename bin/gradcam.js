@@ -10,7 +10,9 @@ const source = path.join(root, 'src', 'cli', 'main.ts');
 if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(pathToFileURL(source).href);
+  const { runCli } = await import(pathToFileURL(source).href);
+  await runCli(process.argv.slice(2));
 } else {
-  await import(pathToFileURL(path.join(root, 'dist', 'src', 'cli', 'main.js')).href);
+  const { runCli } = await import(pathToFileURL(path.join(root, 'dist', 'src', 'cli', 'main.js')).href);
+  await runCli(process.argv.slice(2));
 }

@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Explainer, Explanation, ClassChoice } from './explainer.js';
 import { InputError } from './explainer.js';
-import { loadExplainer, prepareInputs, stackByShape, type PreparedInput } from './node.js';
+import { loadExplainer, prepareInputs, stackByShape, DEFAULT_PICTURE_SIDE, type PreparedInput } from './node.js';
 import { readImageFile, writeFileAtomic } from './image/node.js';
 import { resizeBilinear } from './image/resize.js';
 import { heatmapImage } from './image/overlay.js';
@@ -246,6 +246,7 @@ export class ResultStore {
       }
       const { rows, validBytes, size } = await readRows(dir);
       if (rows.size && !prev) throw new AuditStoreError(`${dir} has ${RESULTS} but no ${CONFIG}; use another --out folder`);
+      if (!prev) await assertEmptyFolder(dir, 'audit', [LOCK]);
       await writeFileAtomic(path.join(dir, CONFIG), json(config));
       const file = path.join(dir, RESULTS);
       const fh = await fs.promises.open(file, 'a+');
@@ -283,6 +284,19 @@ export class ResultStore {
 
   async unlock(): Promise<void> {
     await fs.promises.unlink(this.lockPath).catch(() => {});
+  }
+}
+
+/**
+ * A folder that gradcam may fill: it must hold nothing but `allowed` names (and temporaries of our
+ * atomic writes), so that an audit or a merge never overwrites files a user made (a report.html, a
+ * thumbs/ folder) in a folder that is not one of ours.
+ */
+async function assertEmptyFolder(dir: string, what: 'audit' | 'merge', allowed: string[] = []): Promise<void> {
+  const names = (await fs.promises.readdir(dir).catch(() => [] as string[])).filter((n) => !allowed.includes(n) && !/\.tmp-\d+-[0-9a-f]+$/.test(n));
+  if (names.length) {
+    const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ', …' : '');
+    throw new AuditStoreError(`--out ${dir} already holds files (${shown}) and is not a gradcam ${what} folder; choose a new or empty folder`);
   }
 }
 
@@ -375,6 +389,8 @@ export interface AuditOptions {
   flagBelow?: number | null;
   /** Also write each map as maps/<stem>.npy. */
   maps?: boolean;
+  /** Refuse images with more pixels than this (default DEFAULT_MAX_PIXELS, sharp's limit); 0: none. */
+  maxPixels?: number;
   batchSize?: number;
   /** onnxruntime intra-op threads (default: its own choice). */
   threads?: number;
@@ -406,7 +422,10 @@ export interface AuditRunResult extends AuditProgressInfo {
 interface Prepared {
   entry: { item: AuditItem; index: number };
   input?: PreparedInput;
+  /** The picture (long side at most DEFAULT_PICTURE_SIDE): thumbnails, and the map metrics at its size. */
   base?: RgbImage;
+  /** The image's own size [w, h] (boxes and masks are in its pixels). */
+  size?: [number, number];
   region?: Region;
   truth: ClassRef | null;
   error?: string;
@@ -490,25 +509,30 @@ async function prepareItem(ctx: RunContext, entry: { item: AuditItem; index: num
   let truth: ClassRef | null = null;
   try {
     truth = resolveTruth(ctx.explainer, item.label);
-    const inputs = await prepareInputs(ctx.explainer, item.file, { ...ctx.opts.normalize, size: ctx.opts.size });
+    const inputs = await prepareInputs(ctx.explainer, item.file, { ...ctx.opts.normalize, size: ctx.opts.size, maxPixels: ctx.opts.maxPixels });
     if (inputs.length !== 1) throw new InputError(`${item.file} holds ${inputs.length} images; an audit item must be one image`);
     const input = inputs[0]!;
     const base = input.image ?? baseImage(input, ctx.explainer.layout, ctx.opts.normalize ?? {});
+    // metrics at the picture's size (bounded: big images are shrunk), boxes scaled from image pixels
     const [w, h] = base ? [base.width, base.height] : sizeOf(input, ctx.explainer.layout);
+    const size: [number, number] = input.sourceSize ?? [w, h];
+    const [sx, sy] = [w / size[0], h / size[1]];
     let region: Region | undefined;
     if (item.maskRle) region = maskRegion(decodeRle(item.maskRle), w, h);
-    else if (item.mask) region = maskRegion(await readMask(item.mask), w, h);
-    else if (item.boxes?.length) region = boxesRegion(item.boxes, w, h);
-    return { entry, input, base, region, truth };
+    else if (item.mask) region = maskRegion(await readMask(item.mask, ctx.opts.maxPixels), w, h);
+    else if (item.boxes?.length) region = boxesRegion(sx === 1 && sy === 1 ? item.boxes : item.boxes.map(([x0, y0, x1, y1]) => [x0 * sx, y0 * sy, x1 * sx, y1 * sy] as typeof item.boxes[number]), w, h);
+    input.image = undefined; // the picture lives on as `base`
+    return { entry, input, base, size, region, truth };
   } catch (e) {
     return { entry, truth, error: (e as Error).message };
   }
 }
 
-async function readMask(file: string): Promise<{ data: Uint8Array; width: number; height: number }> {
+async function readMask(file: string, maxPixels?: number): Promise<{ data: Uint8Array; width: number; height: number }> {
   let img: RgbImage;
   try {
-    img = await readImageFile(file);
+    // the mask is sampled at the picture's size (at most DEFAULT_PICTURE_SIDE long): decode it no larger
+    img = await readImageFile(file, { maxPixels, maxSide: 2 * DEFAULT_PICTURE_SIDE });
   } catch (e) {
     throw new InputError(`mask: ${(e as Error).message}`);
   }
@@ -629,7 +653,7 @@ function finishItem(ctx: RunContext, p: Prepared, e: Explanation): { row: AuditR
   const row: AuditRow = {
     key: item.key, index, file: item.file, status: 'ok', truth, predicted,
     ...(explained.index !== predicted.index ? { explained } : {}),
-    correct, size: [w, h], metrics,
+    correct, size: p.size ?? [w, h], metrics,
     flagged: isFlagged(metrics, cfg),
     warnings, files,
   };
@@ -720,22 +744,46 @@ export async function mergeAudits(dirs: string[], out: string): Promise<MergeRes
   }
   const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !seenShards.has(i));
   if (missing.length) notes.push(`missing shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${count}`).join(', ')}: their images are not in this report`);
-  await fs.promises.mkdir(out, { recursive: true });
+  for (const x of inputs) {
+    const rel = path.relative(path.resolve(x.dir), outAbs);
+    if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) throw new InputError(`merge: the output folder ${out} lies inside the input ${x.dir}; choose a folder outside the inputs`);
+  }
+  try {
+    const st = await fs.promises.stat(out).catch(() => undefined);
+    if (st && !st.isDirectory()) throw new InputError(`merge: the output ${out} is a file; choose a folder`);
+    await fs.promises.mkdir(out, { recursive: true });
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`merge: cannot create the output folder ${out}: ${(e as Error).message}`);
+  }
   const lockPath = await acquireLock(out);
   try {
+    // a new or empty folder, or the output of an earlier merge (which this one replaces)
+    const earlier = await fs.promises.stat(path.join(out, MERGE_MARK)).then(() => true, () => false);
+    if (!earlier) await assertEmptyFolder(out, 'merge', [LOCK]);
+    await writeFileAtomic(path.join(out, MERGE_MARK), json({ format: 'gradcam-merge/1', inputs: dirs.map((d) => path.resolve(d)) }));
     const rows = new Map<string, AuditRow>();
     let total = 0;
     let conflicts = 0;
+    let unsafe = 0;
     for (const x of inputs) {
       const { rows: r } = await readRows(x.dir);
       total += x.config.total ?? r.size;
       if (x.config.total !== undefined && r.size < x.config.total) notes.push(`${x.dir}: ${r.size} of ${x.config.total} items finished (rerun that shard to complete it)`);
       for (const row of r.values()) {
         if (rows.has(row.key)) { conflicts++; continue; }
+        // a row names its files inside its folder (thumbs/, maps/); anything else is not copied
+        const files = Object.entries(row.files ?? {}).filter(([, f]) => typeof f === 'string' && f);
+        const bad = files.filter(([, f]) => !isItemFile(f as string));
+        if (bad.length) {
+          unsafe++;
+          row.files = Object.fromEntries(files.filter(([, f]) => isItemFile(f as string)));
+        }
         rows.set(row.key, row);
-        for (const f of Object.values(row.files)) if (f) await linkOrCopy(path.join(x.dir, f), path.join(out, f));
+        for (const [, f] of files) if (isItemFile(f as string)) await linkOrCopy(path.join(x.dir, f as string), path.join(out, f as string));
       }
     }
+    if (unsafe) notes.push(`${unsafe} row${unsafe > 1 ? 's' : ''} named files outside thumbs/ and maps/; those files were not copied`);
     if (conflicts) notes.push(`${conflicts} item${conflicts > 1 ? 's' : ''} appeared in more than one input; the first was kept`);
     const config: AuditConfig = { ...first, shard: null, total };
     await writeFileAtomic(path.join(out, CONFIG), json(config));
@@ -745,6 +793,15 @@ export async function mergeAudits(dirs: string[], out: string): Promise<MergeRes
   } finally {
     await fs.promises.unlink(lockPath).catch(() => {});
   }
+}
+
+const MERGE_MARK = 'merge.json';
+
+/** A row's file: a plain relative path under thumbs/ or maps/ (never absolute, never '..'). */
+function isItemFile(f: string): boolean {
+  if (f.includes('\\') || f.includes('\0') || path.posix.isAbsolute(f)) return false;
+  const n = path.posix.normalize(f);
+  return n === f && /^(thumbs|maps)\/[^/]+$/.test(n) && !n.split('/').includes('..');
 }
 
 async function linkOrCopy(src: string, dst: string): Promise<void> {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Explainer, InputError, parseLabels, type ExplainerOptions } from './explainer.js';
 import { ModelError } from './onnx/model.js';
 import { createNodeSession } from './runtime/node.js';
-import { readImageFile, readNpyFile } from './image/node.js';
+import { readImageFile, readNpyFile, DEFAULT_MAX_DECODE_PIXELS, DEFAULT_MAX_PIXELS } from './image/node.js';
 import { resizeRgb } from './image/resize.js';
 import { imageToTensor, type NormalizeOptions } from './image/normalize.js';
 import { toFloat32 } from './image/npy.js';
@@ -14,7 +14,7 @@ import type { RgbImage } from './image/types.js';
 
 export * from './index.js';
 export { createNodeSession } from './runtime/node.js';
-export { readImageFile, readNpyFile, writeFileAtomic, writePng } from './image/node.js';
+export { readImageFile, readNpyFile, writeFileAtomic, writePng, DEFAULT_MAX_PIXELS, DEFAULT_MAX_DECODE_PIXELS } from './image/node.js';
 
 export interface LoadModelOptions extends Partial<ExplainerOptions> {
   /** A labels file: one label per line, or a JSON array / {index: label} object. */
@@ -32,20 +32,7 @@ export async function loadExplainer(modelPath: string, opts: LoadModelOptions = 
     if (code === 'EISDIR') throw new ModelError(`model path is a directory, not an ONNX file: ${modelPath}`);
     throw new ModelError(`cannot read model ${modelPath}: ${(e as Error).message}`);
   }
-  const dir = path.dirname(path.resolve(modelPath));
-  const external = (location: string, offset: number, length: number | undefined): Uint8Array => {
-    const file = path.resolve(dir, location);
-    if (!file.startsWith(dir + path.sep)) throw new ModelError(`${modelPath}: external data location '${location}' points outside the model's folder`);
-    let data: Buffer;
-    try {
-      data = fs.readFileSync(file);
-    } catch {
-      throw new ModelError(`${modelPath}: external data file '${location}' not found beside the model`);
-    }
-    const end = length === undefined ? data.length : offset + length;
-    if (end > data.length) throw new ModelError(`${modelPath}: external data file '${location}' is truncated`);
-    return new Uint8Array(data.buffer, data.byteOffset + offset, end - offset);
-  };
+  const external = externalDataReader(modelPath);
   let labels = opts.labels;
   if (opts.labelsFile) {
     let text: string;
@@ -62,43 +49,138 @@ export async function loadExplainer(modelPath: string, opts: LoadModelOptions = 
   });
 }
 
+/**
+ * Reads the external-data ranges of the model at `modelPath`: `location` must be a relative path that
+ * stays inside the model's folder (symbolic links resolved), and offset + length must lie inside the
+ * file. Only the range is read (not the whole file for each tensor).
+ */
+export function externalDataReader(modelPath: string): (location: string, offset: number, length: number | undefined) => Uint8Array {
+  const dir = path.dirname(path.resolve(modelPath));
+  let realDir: string | undefined;
+  return (location, offset, length) => {
+    const fail = (why: string) => new ModelError(`${modelPath}: external data file '${location}' ${why}`);
+    if (!location || path.isAbsolute(location) || /^[a-zA-Z]:[\\/]/.test(location)) throw fail('must be a file name relative to the model\'s folder');
+    const file = path.resolve(dir, location);
+    realDir ??= fs.realpathSync(dir);
+    let real: string;
+    try {
+      real = fs.realpathSync(file);
+    } catch {
+      throw fail('not found beside the model');
+    }
+    if (!real.startsWith(realDir + path.sep)) throw fail('points outside the model\'s folder');
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(real, 'r');
+      const st = fs.fstatSync(fd);
+      if (!st.isFile()) throw fail('is not a file');
+      if (!Number.isSafeInteger(offset) || offset < 0 || offset > st.size) throw fail(`has no offset ${offset}: the file has ${st.size} bytes`);
+      const n = length ?? st.size - offset;
+      if (!Number.isSafeInteger(n) || n < 0 || offset + n > st.size) throw fail(`is truncated: the tensor needs bytes ${offset} to ${offset + n}, the file has ${st.size}`);
+      const out = new Uint8Array(n);
+      let done = 0;
+      while (done < n) {
+        const k = fs.readSync(fd, out, done, n - done, offset + done);
+        if (k <= 0) throw fail('could not be read to the end');
+        done += k;
+      }
+      return out;
+    } catch (e) {
+      if (e instanceof ModelError) throw e;
+      throw fail(`cannot be read: ${(e as Error).message}`);
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+  };
+}
+
 export interface PreparedInput {
   /** The file it came from. */
   file: string;
   /** One image's tensor [1, ...] in the model's layout. */
   tensor: Float32Array;
   dims: number[];
-  /** The picture to overlay on (the original image, or the de-normalised tensor for .npy inputs). */
+  /**
+   * The picture to overlay on: the image, shrunk so that its long side is at most `maxSide` (2048 by
+   * default); undefined for .npy inputs (the de-normalised tensor serves) and with `picture: false`.
+   */
   image?: RgbImage;
+  /** The image file's own size [width, height] (boxes and masks are in these pixels); undefined for .npy. */
+  sourceSize?: [number, number];
 }
 
 export interface PrepareOptions extends NormalizeOptions {
   /** Input size [H, W] for models with dynamic spatial dims. */
   size?: [number, number];
+  /** Refuse images (and .npy inputs) with more pixels than this; default DEFAULT_MAX_PIXELS (sharp's limit); 0: none. */
+  maxPixels?: number;
+  /** Long side of the picture kept for overlays (default DEFAULT_PICTURE_SIDE). */
+  maxSide?: number;
+  /** Keep the picture (default true); false keeps only the tensor (read it again with readPicture). */
+  picture?: boolean;
 }
+
+/** Default bound on the long side of overlay pictures and of the overlays written. */
+export const DEFAULT_PICTURE_SIDE = 2048;
 
 /**
  * Reads an image (resized to the model's input with Pillow-style bilinear, normalised) or an .npy
- * file (taken as the ready model input, [C,H,W] or [N,C,H,W] in the model's layout).
+ * file (taken as the ready model input, [C,H,W] or [N,C,H,W] in the model's layout). Memory stays
+ * bounded whatever the image's size: images above `maxPixels` are refused before decoding, images above
+ * DEFAULT_MAX_DECODE_PIXELS are shrunk while decoding, and the picture kept is at most `maxSide` long.
  */
 export async function prepareInputs(explainer: Explainer, file: string, opts: PrepareOptions = {}): Promise<PreparedInput[]> {
+  const limit = opts.maxPixels === undefined ? DEFAULT_MAX_PIXELS : opts.maxPixels > 0 ? opts.maxPixels : Infinity;
   if (file.toLowerCase().endsWith('.npy')) {
     const npy = await readNpyFile(file);
     let shape = npy.shape;
     if (shape.length === 3) shape = [1, ...shape];
     if (shape.length !== 4) throw new InputError(`${file}: an .npy input must be [C,H,W] or [N,C,H,W] in the model's layout (${explainer.layout}), got [${npy.shape.join(', ')}]`);
+    const [h, w] = explainer.layout === 'NCHW' ? [shape[2]!, shape[3]!] : [shape[1]!, shape[2]!];
+    if (h * w > limit) throw new InputError(`${file}: an input of ${w}×${h} pixels is above the limit of ${limit} pixels; raise it with --max-pixels N (0 for no limit) if this input is meant`);
     const data = toFloat32(npy);
     const per = shape.slice(1).reduce((a, v) => a * v, 1);
     return Array.from({ length: shape[0]! }, (_, i) => ({
       file, tensor: data.slice(i * per, (i + 1) * per), dims: [1, ...shape.slice(1)],
     }));
   }
-  const img = await readImageFile(file);
+  if (explainer.channels !== 3) throw new InputError(`${file}: the model expects ${explainer.channels} channel(s); give a ready .npy tensor instead of an image`);
   const dims = explainer.imageDims(opts.size);
   const [h, w] = explainer.layout === 'NCHW' ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!];
-  if (explainer.channels !== 3) throw new InputError(`${file}: the model expects ${explainer.channels} channel(s); give a ready .npy tensor instead of an image`);
-  const resized = resizeRgb(img, w, h);
-  return [{ file, tensor: imageToTensor(resized, { ...opts, layout: explainer.layout }), dims, image: img }];
+  if (h * w > limit) throw new InputError(`the model input of ${w}×${h} pixels is above the limit of ${limit} pixels; raise it with --max-pixels N (0 for no limit) if this size is meant`);
+  const img = await readImageFile(file, { maxPixels: opts.maxPixels, maxDecodePixels: DEFAULT_MAX_DECODE_PIXELS });
+  const tensor = imageToTensor(resizeRgb(img, w, h), { ...opts, layout: explainer.layout });
+  const sourceSize: [number, number] = [img.sourceWidth, img.sourceHeight];
+  const keep = opts.picture ?? true;
+  return [{ file, tensor, dims, image: keep ? boundPicture(img, opts.maxSide ?? DEFAULT_PICTURE_SIDE) : undefined, sourceSize }];
+}
+
+/** The picture for overlays of an image file, its long side at most `maxSide` (shrunk while decoding). */
+export async function readPicture(file: string, opts: { maxSide?: number; maxPixels?: number } = {}): Promise<RgbImage> {
+  const img = await readImageFile(file, { maxPixels: opts.maxPixels, maxSide: opts.maxSide ?? DEFAULT_PICTURE_SIDE, maxDecodePixels: DEFAULT_MAX_DECODE_PIXELS });
+  return { width: img.width, height: img.height, data: img.data };
+}
+
+/** `img` itself when its long side is at most `maxSide`, else a Pillow-bilinear shrink to that bound. */
+export function boundPicture(img: RgbImage, maxSide: number): RgbImage {
+  const long = Math.max(img.width, img.height);
+  if (long <= maxSide) return { width: img.width, height: img.height, data: img.data };
+  const s = maxSide / long;
+  return resizeRgb(img, Math.max(1, Math.round(img.width * s)), Math.max(1, Math.round(img.height * s)));
+}
+
+/**
+ * The size [width, height] to draw an overlay of a w×h picture at: its own, enlarged by a whole factor
+ * to at least `minWidth` wide so that small pictures can be read, and never longer than `maxSide`.
+ */
+export function overlaySize(w: number, h: number, minWidth: number, maxSide = DEFAULT_PICTURE_SIDE): [number, number] {
+  const long = Math.max(w, h);
+  if (long > maxSide) {
+    const s = maxSide / long;
+    return [Math.max(1, Math.round(w * s)), Math.max(1, Math.round(h * s))];
+  }
+  const f = Math.max(1, Math.min(Math.ceil(minWidth / w), Math.floor(maxSide / long)));
+  return [w * f, h * f];
 }
 
 /** A batch of same-shaped inputs stacked into one tensor; `index` says which inputs, in order. */

@@ -7,7 +7,7 @@ export const CAM_METHODS: Readonly<Record<string, CamMethod>> = { gradcam, ...FA
 
 export function camMethod(name: string, others: string[] = []): CamMethod {
   const m = CAM_METHODS[name.toLowerCase()];
-  if (!m) throw new Error(`unknown method '${name}'; choose one of: ${[...Object.keys(CAM_METHODS), ...others].join(', ')}`);
+  if (!m) throw new RangeError(`unknown method '${name}'; choose one of: ${[...Object.keys(CAM_METHODS), ...others].join(', ')}`);
   return m;
 }
 

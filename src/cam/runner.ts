@@ -12,6 +12,7 @@
  * - Score-CAM: C forward passes per image in batches; Ablation-CAM: C passes of the layers after the
  *   ablated one (the "suffix" graph; the whole model with the mask inside where the suffix cannot be cut).
  */
+import { camBatchFromBudget } from './budget.js';
 import { InputError, argmax, softmax, type ClassChoice, type ClassScore, type Explainer, type ExplainOptions, type ExplainResult, type Explanation } from '../explainer.js';
 import { scoreTensor } from '../autodiff/compiler.js';
 import { encodeModel, type ModelProto } from '../onnx/model.js';
@@ -521,7 +522,7 @@ function context(
   classifiers: Map<string, Promise<Classifier>>, score: string, fwdOutputs: string[],
 ): CamContext {
   const { ex, opts } = job;
-  const batchSize = opts.batchSize ?? 32;
+  const batchSize = opts.batchSize ?? camBatchFromBudget(dims, layerDims);
   let mode: 'suffix' | 'full' | undefined;
   return {
     layer, scores, scoreSize: S, input, inputDims: dims, layout: ex.layout, batchSize,

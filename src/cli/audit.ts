@@ -11,7 +11,7 @@ import { hasGlobMagic } from '../audit/glob.js';
 import { isManifestName } from '../audit/manifest.js';
 import { parseShard } from '../audit/shard.js';
 import { listInputs, mergeAudits, runAudit, shardItems, writeReports, type AuditProgressInfo } from '../node-audit.js';
-import { CliError, parse, parseNumbers, parseSize } from './common.js';
+import { CliError, usageError, parse, parseNumbers, parseSize } from './common.js';
 
 /** Exit status when the run finished but some items failed (they have error rows). */
 export const EXIT_ITEMS_FAILED = 3;
@@ -57,6 +57,9 @@ Options:
                        elsewhere); 'off' to disable
   --flag-below F       also flag images with less than this fraction of the map's energy on the object
                        (e.g. 0.5: more than half of it outside; default off)
+  --max-pixels N       images larger than N pixels become error rows (default 268402689, sharp's
+                       limit: about 16384×16384; 0 for no limit); images above 64 megapixels are
+                       shrunk while decoding, and the map metrics are measured at most 2048 px long
   --thumb N            thumbnail size, longest side in pixels (default 128)
   --colormap NAME      ${COLORMAPS.join(', ')} (default jet)
   --alpha A            heat-map opacity in the overlay thumbnails, 0..1 (default 0.5)
@@ -74,13 +77,15 @@ report.html and the thumbnails (hard-linked where possible). Refuses folders mad
 models or settings. Exit status ${EXIT_ITEMS_FAILED} when shards are missing or unfinished, or some images failed.
 
 Options:
-  --out DIR            output folder (required; not one of the inputs)
+  --out DIR            output folder (required): new or empty, or the output of an earlier merge;
+                       not one of the inputs nor inside one
   --quiet              no summary on stdout
 `;
 
 const VALUE_OPTIONS = new Set([
   '--model', '--method', '--layer', '--class', '--output', '--out', '--colormap', '--alpha', '--labels', '--size',
   '--normalize', '--mean', '--std', '--batch-size', '--threads', '--shard', '--flag-below', '--flag-lift', '--thumb',
+  '--max-pixels', '--max-overlay',
 ]);
 const AUDIT_ONLY = new Set(['--threads', '--shard', '--flag-below', '--flag-lift', '--thumb', '--maps', '--retry-errors', '--no-report']);
 
@@ -128,14 +133,14 @@ export async function runAuditCli(args: string[]): Promise<number> {
     'flag-below': { type: 'string' }, 'flag-lift': { type: 'string', default: '1' }, thumb: { type: 'string', default: '128' },
     colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, maps: { type: 'boolean', default: false },
     'retry-errors': { type: 'boolean', default: false }, 'no-report': { type: 'boolean', default: false },
-    quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    'max-pixels': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, AUDIT_USAGE);
   if (o.help) {
     console.log(AUDIT_USAGE);
     return 0;
   }
-  if (!o.model) throw new CliError(`--model FILE is required\n\n${AUDIT_USAGE}`);
-  if (positionals.length === 0) throw new CliError(`no inputs given\n\n${AUDIT_USAGE}`);
+  if (!o.model) throw usageError(`--model FILE is required`, AUDIT_USAGE);
+  if (positionals.length === 0) throw usageError(`no inputs given`, AUDIT_USAGE);
   camMethod(o.method!);
   if (!(COLORMAPS as readonly string[]).includes(o.colormap!)) throw new CliError(`unknown colour map '${o.colormap}'; choose one of: ${COLORMAPS.join(', ')}`);
   const alpha = number('--alpha', o.alpha, (x) => x >= 0 && x <= 1, 'a number between 0 and 1')!;
@@ -143,6 +148,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
   const threads = number('--threads', o.threads, (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
   const flagBelow = o['flag-below'] === 'off' ? null : number('--flag-below', o['flag-below'], (x) => x >= 0 && x <= 1, 'a fraction between 0 and 1') ?? null;
   const flagLift = o['flag-lift'] === 'off' ? null : number('--flag-lift', o['flag-lift'], (x) => x >= 0, 'a non-negative number or off')!;
+  const maxPixels = number('--max-pixels', o['max-pixels'], (x) => Number.isInteger(x) && x >= 0, 'a whole number of pixels (0 for no limit)');
   const thumb = number('--thumb', o.thumb, (x) => Number.isInteger(x) && x >= 8 && x <= 1024, 'an integer between 8 and 1024')!;
   let shard;
   try {
@@ -174,7 +180,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
     if (!o.quiet) process.stderr.write(`gradcam: ${items.length} images listed${shard ? `, ${mine} in shard ${shard.index}/${shard.count}` : ''}; writing to ${o.out}\n`);
     result = await runAudit(items, {
       model: o.model, out: o.out!, method: o.method, layer: o.layer, classChoice: o.class, output: o.output, normalize: norm, size,
-      labelsFile: o.labels, thumb, colormap: o.colormap, alpha, flagBelow, flagLift, maps: o.maps, batchSize, threads, shard,
+      labelsFile: o.labels, maxPixels, thumb, colormap: o.colormap, alpha, flagBelow, flagLift, maps: o.maps, batchSize, threads, shard,
       retryErrors: o['retry-errors'], signal: abort.signal,
       onProgress: (p) => {
         progress.update(p);
@@ -202,8 +208,8 @@ export async function runMergeCli(args: string[]): Promise<number> {
     console.log(MERGE_USAGE);
     return 0;
   }
-  if (!o.out) throw new CliError(`--out DIR is required\n\n${MERGE_USAGE}`);
-  if (!positionals.length) throw new CliError(`no audit folders given\n\n${MERGE_USAGE}`);
+  if (!o.out) throw usageError(`--out DIR is required`, MERGE_USAGE);
+  if (!positionals.length) throw usageError(`no audit folders given`, MERGE_USAGE);
   const r = await mergeAudits(positionals, o.out);
   for (const n of r.notes) process.stderr.write(`gradcam: warning: ${n}\n`);
   if (!o.quiet) console.log(`${r.rows} images (${r.errors} failed, ${r.flagged} flagged) from ${positionals.length} folders → ${path.join(o.out, 'report.html')}`);

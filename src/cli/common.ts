@@ -16,15 +16,36 @@ export function parse<T extends Options>(args: string[], options: T, usage: stri
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true }) as unknown as { values: Values<T>; positionals: string[] };
   } catch (e) {
-    throw new CliError(`${(e as Error).message.replace(/\. To specify a positional.*$/s, '')}\n\n${usage}`);
+    throw usageError((e as Error).message.replace(/\. To specify a positional.*$/s, ''), usage);
   }
 }
 
+/** A bad-arguments error: one line, pointing at the command's help (`Usage: gradcam <cmd> ...` in `usage`). */
+export function usageError(message: string, usage: string): CliError {
+  const cmd = /^Usage: gradcam (\w+)/.exec(usage)?.[1];
+  return new CliError(cmd ? `${message}; see 'gradcam help ${cmd}'` : message);
+}
+
+/** Errors that are the user's input or environment, reported without any hint of a bug. */
+const KNOWN_ERRORS = ['CliError', 'InputError', 'ModelError', 'GradError', 'RangeError', 'AuditStoreError'];
+
+/** One line: a message's lines joined with ' | ', control characters dropped, at most `max` characters. */
+export function oneLine(message: string, max = 2000): string {
+  const s = message.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).join(' | ').replace(/[\u0000-\u001f\u007f]/g, ' ');
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+/**
+ * Prints an error as one line on stderr: `gradcam: error: <message>`. Errors that are not the user's
+ * (a bug) say so; their stack trace is printed only with GRADCAM_DEBUG=1.
+ */
 export function printError(e: unknown): void {
   const err = e as Error;
-  const known = ['CliError', 'InputError', 'ModelError', 'GradError', 'RangeError'].includes(err?.name) || /^(image|model|npy|labels) /.test(err?.message ?? '') || err?.message?.startsWith('cannot ');
-  process.stderr.write(`gradcam: error: ${err?.message ?? String(e)}\n`);
-  if (!known && err?.stack && process.env.GRADCAM_DEBUG) process.stderr.write(`${err.stack}\n`);
+  const message = oneLine(typeof (e as { message?: unknown })?.message === 'string' ? err.message : String(e));
+  const sys = typeof (err as NodeJS.ErrnoException)?.code === 'string' && /^E[A-Z]+$/.test((err as NodeJS.ErrnoException).code!);
+  const known = KNOWN_ERRORS.includes(err?.name) || sys || /^(image|model|npy|labels|mask|manifest) /.test(message) || message.startsWith('cannot ');
+  process.stderr.write(known ? `gradcam: error: ${message}\n` : `gradcam: error: internal error: ${message || err?.name || 'unknown'} (please report it; GRADCAM_DEBUG=1 prints details)\n`);
+  if (err?.stack && process.env.GRADCAM_DEBUG) process.stderr.write(`${err.stack}\n`);
 }
 
 /** Parses "224" or "224x192" (H×W). */

@@ -13,7 +13,7 @@ import { plainForward } from '../metrics/forward.js';
 import { faithfulness, FAITHFULNESS_METRICS, ROAD_FRACTIONS, type FaithfulnessMetric, type FaithfulnessResult, type Substrate } from '../metrics/faithfulness.js';
 import { localisation, type LocalisationResult } from '../metrics/localisation.js';
 import { parseAnnotations, findAnnotation, groundTruthFor, objectClass, type ImageAnnotation } from '../metrics/annotations.js';
-import { CliError, parse, parseNumbers, parseSize } from './common.js';
+import { CliError, usageError, parse, parseNumbers, parseSize } from './common.js';
 import { expandInputs, loadInputs, normalizeOptions, parseFloatOption, parseIntOption, ProgressBar, writeOutputs } from './inputs.js';
 
 const METRICS = [...FAITHFULNESS_METRICS, 'localisation'] as const;
@@ -61,6 +61,7 @@ Options:
   --seed N                 ROAD noise seed (default 0)
   --out DIR                output folder (default gradcam-eval)
   --layer, --output, --labels, --size, --normalize, --mean, --std, --guided-ops   as for explain
+  --max-pixels N           refuse images larger than N pixels (default 268402689; 0: no limit)
   --quiet                  no progress bar
 
 Writes DIR/evaluate.csv (a row per image and method), DIR/evaluate.jsonl (the same with curves),
@@ -106,14 +107,14 @@ export async function runEvaluate(args: string[]): Promise<number> {
     limit: { type: 'string' }, seed: { type: 'string', default: '0' }, out: { type: 'string', default: 'gradcam-eval' },
     layer: { type: 'string', default: 'auto' }, output: { type: 'string' }, labels: { type: 'string' }, size: { type: 'string' },
     normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' }, 'guided-ops': { type: 'string', default: 'all' },
-    quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    'max-pixels': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, EVALUATE_USAGE);
   if (o.help) {
     console.log(EVALUATE_USAGE);
     return 0;
   }
-  if (!o.model) throw new CliError(`--model FILE is required\n\n${EVALUATE_USAGE}`);
-  if (positionals.length === 0) throw new CliError(`no inputs given\n\n${EVALUATE_USAGE}`);
+  if (!o.model) throw usageError(`--model FILE is required`, EVALUATE_USAGE);
+  if (positionals.length === 0) throw usageError(`no inputs given`, EVALUATE_USAGE);
   const methods = o.methods!.split(',').map((m) => m.trim()).filter(Boolean);
   if (!methods.length) throw new CliError('--methods is empty');
   for (const m of methods) {
@@ -160,7 +161,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
     let missing = 0;
     const faithMetrics = FAITHFULNESS_METRICS.filter((m) => metrics.has(m)) as FaithfulnessMetric[];
     for (let s = 0; s < files.length; s += batchSize) {
-      const inputs = await loadInputs(explainer, files.slice(s, s + batchSize), norm, size);
+      const inputs = await loadInputs(explainer, files.slice(s, s + batchSize), norm, size, parseIntOption('--max-pixels', o['max-pixels'], 0));
       const anns = inputs.map((inp) => (annotations ? findAnnotation(annotations, inp.file) : undefined));
       const gt = anns.map((a) => {
         if (!a) return undefined;
@@ -200,7 +201,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
             }
             const ann = anns[i];
             if (metrics.has('localisation') && ann) {
-              const imageSize: [number, number] | undefined = inp.image ? [inp.image.height, inp.image.width] : undefined;
+              const imageSize: [number, number] | undefined = inp.sourceSize ? [inp.sourceSize[1], inp.sourceSize[0]] : undefined;
               const g = groundTruthFor(ann, m.height, m.width, m.target.index, explainer.labels, imageSize);
               const l: LocalisationResult = localisation(m.display, m.height, m.width, g, { tolerance, threshold: iouThreshold });
               Object.assign(row, { pointing: l.pointing ? 1 : 0, pointing_tol: l.pointing_tol ? 1 : 0, energy: l.energy, iou: l.iou, mask_iou: l.mask_iou, region: g.matched });
@@ -224,7 +225,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
       { name: 'evaluate.jsonl', bytes: `${jsonl}\n` },
       { name: 'summary.json', bytes: `${JSON.stringify({ settings, summary }, null, 2)}\n` },
       { name: 'summary.md', bytes: `${table}\n` },
-    ]);
+    ], files);
     console.log(table);
     console.log(`\n${rows.length} rows (${files.length} inputs × ${methods.length} methods); wrote ${written.map((p) => path.basename(p)).join(', ')} to ${o.out}`);
     return 0;

@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CAM_METHODS, camMethod } from '../cam/index.js';
 import { COLORMAPS } from '../image/colormap.js';
-import { writeFileAtomic } from '../image/node.js';
 import { encodePng } from '../image/png.js';
 import { writeNpy } from '../image/npy.js';
 import { heatmapImage, overlay } from '../image/overlay.js';
@@ -15,8 +14,9 @@ import { tensorToRgb, NORMALIZE_PRESETS, type NormalizeOptions } from '../image/
 import type { RgbImage } from '../image/types.js';
 import type { LayerLayout } from '../layout/describe.js';
 import { InputError, type ClassChoice, type Explanation, type ClassScore } from '../explainer.js';
-import { loadExplainer, prepareInputs, stackByShape, type PreparedInput } from '../node.js';
-import { CliError, parse, parseNumbers, parseSize, Progress } from './common.js';
+import { loadExplainer, prepareInputs, readPicture, overlaySize, stackByShape, DEFAULT_MAX_PIXELS, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
+import { StagedOutputs } from './output.js';
+import { CliError, usageError, parse, parseNumbers, parseSize, Progress } from './common.js';
 import { FAMILY_OPTIONS, familyFlags, isFamilyInvocation } from './family-usage.js';
 import { runFamilyExplain } from './family.js';
 import { isBatchInvocation, runAuditCli } from './audit.js';
@@ -52,6 +52,10 @@ ${FAMILY_OPTIONS.trimEnd()}
   --mean a,b,c         custom mean (on [0,1] values unless a preset is given)
   --std a,b,c          custom std
   --batch-size N       images per model run (default 8)
+  --max-pixels N       refuse images larger than N pixels (default 268402689, sharp's limit: about
+                       16384×16384); 0 for no limit. Images above 64 megapixels are shrunk while
+                       decoding, so memory stays bounded
+  --max-overlay N      longest side of the overlay PNGs in pixels (default 2048)
   --guided-ops SET     rectifiers guided by guided-backprop/deconvnet: 'all' (Relu, Clip/ReLU6,
                        LeakyRelu, PRelu; default) or 'relu' (only Relu, as pytorch-grad-cam)
   --abs                gradient pictures as grayscale |gradient| instead of the usual deprocessing
@@ -83,14 +87,15 @@ export async function runExplain(args: string[]): Promise<number> {
     raw: { type: 'boolean', default: false }, heatmap: { type: 'boolean', default: false },
     colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, 'no-caption': { type: 'boolean', default: false },
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
+    'max-pixels': { type: 'string' }, 'max-overlay': { type: 'string' },
     'batch-size': { type: 'string', default: '8' }, abs: { type: 'boolean', default: false }, 'guided-ops': { type: 'string', default: 'all' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, EXPLAIN_USAGE);
   if (o.help) {
     console.log(EXPLAIN_USAGE);
     return 0;
   }
-  if (!o.model) throw new CliError(`--model FILE is required\n\n${EXPLAIN_USAGE}`);
-  if (positionals.length === 0) throw new CliError(`no inputs given\n\n${EXPLAIN_USAGE}`);
+  if (!o.model) throw usageError(`--model FILE is required`, EXPLAIN_USAGE);
+  if (positionals.length === 0) throw usageError(`no inputs given`, EXPLAIN_USAGE);
   const gradientMethod = isGradientMethod(o.method!) ? o.method : undefined;
   const method = gradientMethod ? undefined : camMethod(o.method!, Object.keys(GRADIENT_METHODS));
   if (!(COLORMAPS as readonly string[]).includes(o.colormap!)) throw new CliError(`unknown colour map '${o.colormap}'; choose one of: ${COLORMAPS.join(', ')}`);
@@ -105,81 +110,110 @@ export async function runExplain(args: string[]): Promise<number> {
   if (!o.normalize && !norm.mean && !norm.std) norm.preset = 'imagenet';
   const classChoice: ClassChoice = o.class === 'top' ? 'top' : /^\d+$/.test(o.class!) ? Number(o.class) : o.class!;
 
+  const limits = pictureLimits(o['max-pixels'], o['max-overlay']);
+
   const explainer = await loadExplainer(o.model, { labelsFile: o.labels });
+  const staged = new StagedOutputs(o.out!, positionals);
   try {
-    // Read every input first: a bad one stops the run before anything is written.
+    checkOutputName(explainer, o.output);
+    // Read every input first: a bad one stops the run before anything is written. Only the tensors are
+    // kept; each batch's pictures are read again (shrunk while decoding) when its overlays are drawn.
     const inputs: PreparedInput[] = [];
-    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size })));
+    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size, maxPixels: limits.maxPixels, picture: false })));
     const stems = uniqueStems(inputs);
     const progress = new Progress(inputs.length, o.quiet);
-    const outputs: Output[] = [];
     const lines: string[] = [];
     for (let start = 0; start < inputs.length; start += batchSize) {
       const batch = inputs.slice(start, start + batchSize);
+      const pictures = await batchPictures(batch, limits);
       for (const { index: idx, data, dims } of stackByShape(batch)) {
         if (gradientMethod) {
           const g = await explainGradients(explainer, data, dims, { method: gradientMethod, layer: o.layer, layout: o.layout, classes: classChoice, output: o.output, rectifierOps: o['guided-ops'] as 'relu' | 'all' });
-          idx.forEach((i, j) => {
+          for (const [j, i] of idx.entries()) {
             const inp = batch[i]!;
             const e = g.explanations[j]!;
             const stem = stems[start + i]!;
-            const base = inp.image ?? baseImage(inp, explainer.layout, norm);
-            const produced = renderGradient(e, base, stem, o.out!, { colormap: o.colormap!, alpha, abs: o.abs!, raw: o.raw!, layout: explainer.layout });
+            const base = pictures[i] ?? baseImage(inp, explainer.layout, norm);
+            const produced = renderGradient(e, base, stem, o.out!, { colormap: o.colormap!, alpha, abs: o.abs!, raw: o.raw!, layout: explainer.layout, maxSide: limits.maxSide });
             const json = {
               input: inp.file, model: o.model, method: e.method, layer: e.layer, rectifier_ops: o['guided-ops'],
               class: classJson(e.target), predicted: classJson(e.predicted), explained_is_predicted: e.target.index === e.predicted.index,
               input_size: [e.height, e.width], timings_ms: { run: round(g.runMs) }, files: produced.map((p) => path.basename(p.path)),
             };
             produced.push({ path: path.join(o.out!, `${stem}.${e.method}.json`), bytes: new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`) });
-            outputs.push(...produced);
+            for (const p of produced) await staged.add(p.path, p.bytes);
             lines.push(`${inp.file}: ${describe(e)} → ${produced[0]!.path}`);
             progress.step(start + i + 1, path.basename(inp.file));
-          });
+          }
           continue;
         }
         const r = await explainer.explain(data, dims, { method: method!.name, layer: o.layer, layout: o.layout, classes: classChoice, output: o.output });
-        idx.forEach((i, j) => {
+        for (const [j, i] of idx.entries()) {
           const inp = batch[i]!;
           const e = r.explanations[j]!;
           const stem = stems[start + i]!;
-          const base = inp.image ?? baseImage(inp, explainer.layout, norm);
-          const produced = render(e, base, stem, o.out!, { colormap: o.colormap!, alpha, caption: !o['no-caption'], heatmap: o.heatmap!, raw: o.raw! });
+          const base = pictures[i] ?? baseImage(inp, explainer.layout, norm);
+          const produced = render(e, base, stem, o.out!, { colormap: o.colormap!, alpha, caption: !o['no-caption'], heatmap: o.heatmap!, raw: o.raw!, maxSide: limits.maxSide });
           const json = {
             input: inp.file, model: o.model, method: e.method, layer: e.layers.length === 1 ? e.layers[0] : e.layers,
             layer_layout: layoutJson(e.layouts),
             class: classJson(e.target), predicted: classJson(e.predicted),
             explained_is_predicted: e.target.index === e.predicted.index,
-            input_size: [e.height, e.width], raw_map: { shape: [e.rawHeight, e.rawWidth], min: min(e.raw), max: max(e.raw) },
+            input_size: [e.height, e.width], ...(inp.sourceSize ? { image_size: [inp.sourceSize[1], inp.sourceSize[0]] } : {}),
+            raw_map: { shape: [e.rawHeight, e.rawWidth], min: min(e.raw), max: max(e.raw) },
             timings_ms: { compile: round(r.timings.compileMs), session: round(r.timings.sessionMs), run: round(r.timings.runMs), cam: round(r.timings.camMs) },
             warnings: e.warnings, files: produced.map((p) => path.basename(p.path)),
           };
           produced.push({ path: path.join(o.out!, `${stem}.${e.method}.json`), bytes: new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`) });
-          outputs.push(...produced);
+          for (const p of produced) await staged.add(p.path, p.bytes);
           for (const w of e.warnings) process.stderr.write(`gradcam: warning: ${inp.file}: ${w}\n`);
           lines.push(`${inp.file}: ${describe(e)} → ${produced[0]!.path}`);
           progress.step(start + i + 1, path.basename(inp.file));
-        });
+        }
       }
     }
-    await writeAll(o.out!, outputs);
+    await staged.commit();
     for (const l of lines) console.log(l);
     return 0;
+  } catch (e) {
+    await staged.abort();
+    throw e;
   } finally {
     await explainer.release();
   }
 }
 
-function render(e: Explanation, base: RgbImage | undefined, stem: string, outDir: string, opt: { colormap: string; alpha: number; caption: boolean; heatmap: boolean; raw: boolean }): Output[] {
+/** The --max-pixels and --max-overlay options. */
+export function pictureLimits(maxPixels: string | undefined, maxOverlay: string | undefined): { maxPixels: number; maxSide: number } {
+  const mp = maxPixels === undefined ? DEFAULT_MAX_PIXELS : Number(maxPixels);
+  if (!Number.isInteger(mp) || mp < 0) throw new CliError(`--max-pixels must be a whole number of pixels (0 for no limit), got '${maxPixels}'`);
+  const side = maxOverlay === undefined ? DEFAULT_PICTURE_SIDE : Number(maxOverlay);
+  if (!Number.isInteger(side) || side < 16 || side > 32768) throw new CliError(`--max-overlay must be a whole number of pixels from 16 to 32768, got '${maxOverlay}'`);
+  return { maxPixels: mp, maxSide: side };
+}
+
+/** Each image input's overlay picture, read again (shrunk while decoding to the overlay bound); undefined for .npy inputs. */
+export async function batchPictures(batch: readonly PreparedInput[], limits: { maxPixels: number; maxSide: number }): Promise<(RgbImage | undefined)[]> {
+  const out: (RgbImage | undefined)[] = [];
+  for (const inp of batch) out.push(inp.image ?? (inp.sourceSize ? await readPicture(inp.file, { maxSide: limits.maxSide, maxPixels: limits.maxPixels }) : undefined));
+  return out;
+}
+
+/** An unknown --output is an error naming the model's outputs (before any model run). */
+export function checkOutputName(explainer: { model: { graph: { output: { name: string }[] } } }, output: string | undefined): void {
+  if (output === undefined) return;
+  const names = explainer.model.graph.output.map((x) => x.name);
+  if (!names.includes(output)) throw new InputError(`unknown --output '${output}'; the model's outputs are: ${names.join(', ')}`);
+}
+
+function render(e: Explanation, base: RgbImage | undefined, stem: string, outDir: string, opt: { colormap: string; alpha: number; caption: boolean; heatmap: boolean; raw: boolean; maxSide: number }): Output[] {
   const out: Output[] = [];
   const file = (suffix: string) => path.join(outDir, `${stem}.${e.method}${suffix}`);
   // the overlay at the picture's own resolution (the map is resized like pytorch-grad-cam resizes it)
-  // small pictures are enlarged to at least 256 px wide so that the map and its caption can be read
-  let pic = base ?? heatmapImage(e.map, e.width, e.height, 'viridis');
-  const f = Math.max(1, Math.ceil(256 / pic.width));
-  if (f > 1) pic = resizeRgb(pic, pic.width * f, pic.height * f);
-  const map = pic.width === e.width && pic.height === e.height ? e.map : resizeBilinear(e.map, e.height, e.width, pic.height, pic.width);
-  let img = overlay(pic, map, { colormap: opt.colormap, alpha: opt.alpha });
-  if (opt.caption) img = captioned(img, e);
+  // small pictures are enlarged to at least 256 px wide so that the map and its caption can be read;
+  // the PNG's long side stays at most maxSide (--max-overlay), whatever the image's shape
+  const pic = base ?? heatmapImage(e.map, e.width, e.height, 'viridis');
+  const img = boundedOverlay(pic, e.map, e.width, e.height, { ...opt, minWidth: 256, decorate: opt.caption ? (x) => captioned(x, e) : undefined });
   out.push({ path: file('.png'), bytes: encodePng(img) });
   if (opt.heatmap) out.push({ path: file('.heatmap.png'), bytes: encodePng(heatmapImage(e.map, e.width, e.height, opt.colormap)) });
   if (opt.raw) {
@@ -189,11 +223,30 @@ function render(e: Explanation, base: RgbImage | undefined, stem: string, outDir
   return out;
 }
 
+/**
+ * The overlay of `map` (mw × mh) on `base`, at the picture's size enlarged by a whole factor to at least
+ * `minWidth` wide, with `decorate` (a caption) applied; the result's long side is at most `maxSide`.
+ */
+export function boundedOverlay(base: RgbImage, map: Float32Array, mw: number, mh: number, opt: { colormap: string; alpha: number; maxSide: number; minWidth: number; decorate?: (img: RgbImage) => RgbImage }): RgbImage {
+  let [ow, oh] = overlaySize(base.width, base.height, opt.minWidth, opt.maxSide);
+  for (let attempt = 0; ; attempt++) {
+    const pic = ow === base.width && oh === base.height ? base : resizeRgb(base, ow, oh);
+    const m = ow === mw && oh === mh ? map : resizeBilinear(map, mh, mw, oh, ow);
+    let img = overlay(pic, m, { colormap: opt.colormap, alpha: opt.alpha });
+    if (opt.decorate) img = opt.decorate(img);
+    if (Math.max(img.width, img.height) <= opt.maxSide || attempt === 2) return img;
+    // the caption and padding made it too long: shrink the overlay by what they add
+    const s = Math.min((opt.maxSide - (img.width - ow)) / ow, (opt.maxSide - (img.height - oh)) / oh);
+    [ow, oh] = [Math.max(1, Math.floor(ow * s)), Math.max(1, Math.floor(oh * s))];
+  }
+}
+
 /** Gradient methods: [Grad-CAM overlay | gradient picture] with captions, and the raw gradient. */
-function renderGradient(e: GradientExplanation, base: RgbImage | undefined, stem: string, outDir: string, opt: { colormap: string; alpha: number; abs: boolean; raw: boolean; layout: 'NCHW' | 'NHWC' }): Output[] {
+function renderGradient(e: GradientExplanation, base: RgbImage | undefined, stem: string, outDir: string, opt: { colormap: string; alpha: number; abs: boolean; raw: boolean; layout: 'NCHW' | 'NHWC'; maxSide: number }): Output[] {
   const file = (suffix: string) => path.join(outDir, `${stem}.${e.method}${suffix}`);
-  // small models get their pictures enlarged (at least 224 px wide) so that they can be looked at
-  const f = Math.max(1, Math.ceil(224 / e.width));
+  // small models get their pictures enlarged (at least 224 px wide) so that they can be looked at,
+  // by a whole factor that keeps the long side within maxSide
+  const f = Math.max(1, Math.min(Math.ceil(224 / e.width), Math.floor(opt.maxSide / Math.max(e.width, e.height))));
   const [W, H] = [e.width * f, e.height * f];
   const pic = base ? resizeRgb(base, W, H) : heatmapImage(e.cam, e.width, e.height, 'viridis');
   const cam = f === 1 ? e.cam : resizeBilinear(e.cam, e.height, e.width, H, W);
@@ -256,22 +309,15 @@ export function uniqueStems(inputs: PreparedInput[]): string[] {
   });
 }
 
-/** Writes every output atomically; if one write fails, the files this run wrote are removed again. */
-export async function writeAll(outDir: string, outputs: Output[]): Promise<void> {
+/** Writes every output, all or nothing (see StagedOutputs); no output may replace one of `inputs`. */
+export async function writeAll(outDir: string, outputs: Output[], inputs: readonly string[] = []): Promise<void> {
+  const staged = new StagedOutputs(outDir, inputs);
   try {
-    await fs.promises.mkdir(outDir, { recursive: true });
+    for (const f of outputs) await staged.add(f.path, f.bytes);
+    await staged.commit();
   } catch (e) {
-    throw new InputError(`cannot create output folder ${outDir}: ${(e as Error).message}`);
-  }
-  const written: string[] = [];
-  try {
-    for (const f of outputs) {
-      await writeFileAtomic(f.path, f.bytes);
-      written.push(f.path);
-    }
-  } catch (e) {
-    for (const p of written) await fs.promises.unlink(p).catch(() => {});
-    throw new InputError(`cannot write ${outputs[written.length]?.path}: ${(e as Error).message}`);
+    await staged.abort();
+    throw e;
   }
 }
 

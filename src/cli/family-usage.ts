@@ -16,7 +16,8 @@ export const FAMILY_OPTIONS = `  --methods a,b,c      several methods (each writ
   --counterfactual     what speaks against the class (negated gradients)
   --aug-smooth         average over horizontal flip × input × 0.9/1/1.1 (pytorch-grad-cam's tta)
   --eigen-smooth       first principal component of the weighted activations instead of their sum
-  --cam-batch N        forward passes per run for scorecam / ablationcam (default 32)
+  --cam-batch N        forward passes per run for scorecam / ablationcam (default: as many as fit in
+                       512 MB by the input and layer sizes, at most 32)
   --score-top N        scorecam: score only the N channels with the largest activation variance
   --seed S             random: numpy seed of the channel weights (default 0)
 `;

@@ -19,8 +19,9 @@ import { NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js'
 import type { RgbImage } from '../image/types.js';
 import { InputError, type ClassChoice, type ClassScore, type Explanation } from '../explainer.js';
 import { loadExplainer, prepareInputs, stackByShape, type PreparedInput } from '../node.js';
-import { CliError, parse, parseNumbers, parseSize, Progress } from './common.js';
-import { baseImage, layoutJson, uniqueStems, writeAll, EXPLAIN_USAGE } from './explain.js';
+import { CliError, usageError, parse, parseNumbers, parseSize, Progress } from './common.js';
+import { baseImage, batchPictures, layoutJson, boundedOverlay, checkOutputName, pictureLimits, uniqueStems, EXPLAIN_USAGE } from './explain.js';
+import { StagedOutputs } from './output.js';
 
 interface Output {
   path: string;
@@ -34,18 +35,18 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
     target: { type: 'string', default: 'logit' }, index: { type: 'string' }, mask: { type: 'string' }, reference: { type: 'string' },
     'top-k': { type: 'string' }, contrast: { type: 'string' }, counterfactual: { type: 'boolean', default: false },
     'aug-smooth': { type: 'boolean', default: false }, 'eigen-smooth': { type: 'boolean', default: false },
-    'cam-batch': { type: 'string', default: '32' }, 'score-top': { type: 'string' }, seed: { type: 'string', default: '0' },
+    'cam-batch': { type: 'string' }, 'score-top': { type: 'string' }, seed: { type: 'string', default: '0' },
     raw: { type: 'boolean', default: false }, heatmap: { type: 'boolean', default: false },
     colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, 'no-caption': { type: 'boolean', default: false },
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
-    'batch-size': { type: 'string', default: '8' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    'batch-size': { type: 'string', default: '8' }, 'max-pixels': { type: 'string' }, 'max-overlay': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, EXPLAIN_USAGE);
   if (o.help) {
     console.log(EXPLAIN_USAGE);
     return 0;
   }
-  if (!o.model) throw new CliError(`--model FILE is required\n\n${EXPLAIN_USAGE}`);
-  if (positionals.length === 0) throw new CliError(`no inputs given\n\n${EXPLAIN_USAGE}`);
+  if (!o.model) throw usageError(`--model FILE is required`, EXPLAIN_USAGE);
+  if (positionals.length === 0) throw usageError(`no inputs given`, EXPLAIN_USAGE);
   if (o.method && o.methods) throw new CliError('give --method or --methods, not both');
   if (o.layer && o.layers) throw new CliError('give --layer or --layers, not both');
   const methodNames = list(o.methods ?? o.method ?? 'gradcam');
@@ -59,7 +60,7 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
   const alpha = Number(o.alpha);
   if (!(alpha >= 0 && alpha <= 1)) throw new CliError(`--alpha must be a number between 0 and 1, got '${o.alpha}'`);
   const batchSize = positiveInt('--batch-size', o['batch-size']!);
-  const camBatch = positiveInt('--cam-batch', o['cam-batch']!);
+  const camBatch = o['cam-batch'] === undefined ? undefined : positiveInt('--cam-batch', o['cam-batch']);
   const topK = o['top-k'] === undefined ? undefined : positiveInt('--top-k', o['top-k']);
   const scoreTop = o['score-top'] === undefined ? undefined : positiveInt('--score-top', o['score-top']);
   const seed = Number(o.seed);
@@ -83,10 +84,14 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
   if (o.reference && kind.kind !== 'similarity') throw new CliError('--reference goes with --target similarity');
   if (kind.kind === 'similarity' && !o.reference) throw new CliError('--target similarity needs --reference FILE (the image to compare with)');
 
+  const limits = pictureLimits(o['max-pixels'], o['max-overlay']);
+
   const explainer = await loadExplainer(o.model, { labelsFile: o.labels });
+  const staged = new StagedOutputs(o.out!, [...positionals, ...(o.mask ? [o.mask] : []), ...(o.reference ? [o.reference] : [])]);
   try {
+    checkOutputName(explainer, o.output);
     const inputs: PreparedInput[] = [];
-    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size })));
+    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size, maxPixels: limits.maxPixels, picture: false })));
     let target: TargetSpec;
     switch (kind.kind) {
       case 'logit': case 'softmax': target = { kind: kind.kind }; break;
@@ -95,7 +100,7 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
       case 'element': target = { kind: 'element', index: index! }; break;
       case 'segmentation': target = { kind: 'segmentation', mask: o.mask ? await readMask(o.mask) : undefined }; break;
       case 'similarity': {
-        const ref = await prepareInputs(explainer, o.reference!, { ...norm, size });
+        const ref = await prepareInputs(explainer, o.reference!, { ...norm, size, maxPixels: limits.maxPixels, picture: false });
         if (ref.length !== 1) throw new InputError(`--reference ${o.reference} holds ${ref.length} inputs; give one`);
         target = { kind: 'similarity', referenceInput: { data: ref[0]!.tensor, dims: ref[0]!.dims } };
         break;
@@ -104,10 +109,10 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
     const groups: string[][] = o.grid && layers.length > 1 ? [...layers.map((l) => [l]), layers] : [layers];
     const stems = uniqueStems(inputs);
     const progress = new Progress(inputs.length, o.quiet);
-    const outputs: Output[] = [];
     const lines: string[] = [];
     for (let start = 0; start < inputs.length; start += batchSize) {
       const batch = inputs.slice(start, start + batchSize);
+      const pictures = await batchPictures(batch, limits);
       for (const { index: idx, data, dims } of stackByShape(batch)) {
         const r = await explainMany(explainer, data, dims, {
           methods, layers: groups, layout: o.layout, classes: classChoice, output: o.output, target, topK, contrast, counterfactual: o.counterfactual,
@@ -119,7 +124,7 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
           const j = first.image ?? row;
           const inp = batch[idx[j]!]!;
           const stem = stems[start + idx[j]!]! + (topK !== undefined ? `-top${first.rank}` : '');
-          const base = inp.image ?? baseImage(inp, explainer.layout, norm);
+          const base = pictures[idx[j]!] ?? baseImage(inp, explainer.layout, norm);
           const common = {
             input: inp.file, model: o.model, target: targetJson(first), class: first.target.index >= 0 ? classJson(first.target) : null,
             predicted: classJson(first.predicted), explained_is_predicted: first.target.index === first.predicted.index,
@@ -133,21 +138,21 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
             const png = gridImage(tiles, methods, groups, base, { colormap: o.colormap!, alpha });
             const file = path.join(o.out!, `${stem}.grid.png`);
             const json = { ...common, methods, layers: groups, tiles: tiles.map((e) => ({ method: e.method, layers: e.layers, warnings: e.warnings })), files: [path.basename(file)] };
-            outputs.push({ path: file, bytes: encodePng(png) });
-            outputs.push({ path: path.join(o.out!, `${stem}.grid.json`), bytes: new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`) });
+            await staged.add(file, encodePng(png));
+            await staged.add(path.join(o.out!, `${stem}.grid.json`), new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`));
             lines.push(`${inp.file}: ${describeTarget(first)} → ${file}`);
             warn(inp.file, tiles.flatMap((e) => e.warnings.map((w) => `${e.method} @ ${e.layers.join('+')}: ${w}`)));
           } else {
             for (const res of r.results) {
               const e = res.explanations[row]!;
-              const produced = render(e, base, stem, o.out!, { colormap: o.colormap!, alpha, caption: !o['no-caption'], heatmap: o.heatmap!, raw: o.raw! });
+              const produced = render(e, base, stem, o.out!, { colormap: o.colormap!, alpha, caption: !o['no-caption'], heatmap: o.heatmap!, raw: o.raw!, maxSide: limits.maxSide });
               const json = {
                 ...common, method: e.method, layer: e.layers.length === 1 ? e.layers[0] : e.layers, layer_layout: layoutJson(e.layouts),
                 raw_map: { shape: [e.rawHeight, e.rawWidth], min: min(e.raw), max: max(e.raw) }, warnings: e.warnings,
                 files: produced.map((p) => path.basename(p.path)),
               };
               produced.push({ path: path.join(o.out!, `${stem}.${e.method}.json`), bytes: new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`) });
-              outputs.push(...produced);
+              for (const p of produced) await staged.add(p.path, p.bytes);
               lines.push(`${inp.file}: ${e.method}: ${describeTarget(e)} → ${produced[0]!.path}`);
               warn(inp.file, e.warnings);
             }
@@ -157,9 +162,12 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
         }
       }
     }
-    await writeAll(o.out!, outputs);
+    await staged.commit();
     for (const l of lines) console.log(l);
     return 0;
+  } catch (e) {
+    await staged.abort();
+    throw e;
   } finally {
     await explainer.release();
   }
@@ -200,7 +208,12 @@ async function readMask(file: string): Promise<Float32Array> {
     } catch {
       throw new InputError(`mask not found: ${file}`);
     }
-    const npy = parseNpy(bytes);
+    let npy;
+    try {
+      npy = parseNpy(bytes);
+    } catch (e) {
+      throw new InputError(`mask ${file} cannot be used: ${(e as Error).message.replace(/^parseNpy: /, '')}`);
+    }
     const shape = npy.shape.filter((d) => d !== 1);
     if (shape.length !== 2) throw new InputError(`mask ${file} has shape [${npy.shape.join(', ')}]; expected [h, w]`);
     return toFloat32(npy).map((v) => (v !== 0 ? 1 : 0));
@@ -239,19 +252,19 @@ function caption(e: Explanation): string {
   return pred ? `${head}${p}\n${pred}` : `${head}${p}`;
 }
 
-function render(e: Explanation, base: RgbImage | undefined, stem: string, outDir: string, opt: { colormap: string; alpha: number; caption: boolean; heatmap: boolean; raw: boolean }): Output[] {
+function render(e: Explanation, base: RgbImage | undefined, stem: string, outDir: string, opt: { colormap: string; alpha: number; caption: boolean; heatmap: boolean; raw: boolean; maxSide: number }): Output[] {
   const out: Output[] = [];
   const file = (suffix: string) => path.join(outDir, `${stem}.${e.method}${suffix}`);
-  // small model inputs are enlarged (at least 224 px wide) so that the map and its caption can be read
-  const f = Math.max(1, Math.ceil(224 / (base ?? { width: e.width }).width));
-  let pic = base ?? heatmapImage(e.map, e.width, e.height, 'viridis');
-  if (f > 1) pic = resizeRgb(pic, pic.width * f, pic.height * f);
-  const map = pic.width === e.width && pic.height === e.height ? e.map : resizeBilinear(e.map, e.height, e.width, pic.height, pic.width);
-  let img = overlay(pic, map, { colormap: opt.colormap, alpha: opt.alpha });
-  if (opt.caption) {
-    const scale = Math.max(1, Math.floor(img.width / 320));
-    img = montage([[img]], { labels: [[caption(e)]], pad: 2 * scale, textScale: scale });
-  }
+  // small model inputs are enlarged (at least 224 px wide) so that the map and its caption can be read;
+  // the PNG's long side stays at most maxSide (--max-overlay)
+  const pic = base ?? heatmapImage(e.map, e.width, e.height, 'viridis');
+  const img = boundedOverlay(pic, e.map, e.width, e.height, {
+    colormap: opt.colormap, alpha: opt.alpha, maxSide: opt.maxSide, minWidth: 224,
+    decorate: opt.caption ? (x: RgbImage) => {
+      const scale = Math.max(1, Math.floor(x.width / 320));
+      return montage([[x]], { labels: [[caption(e)]], pad: 2 * scale, textScale: scale });
+    } : undefined,
+  });
   out.push({ path: file('.png'), bytes: encodePng(img) });
   if (opt.heatmap) out.push({ path: file('.heatmap.png'), bytes: encodePng(heatmapImage(e.map, e.width, e.height, opt.colormap)) });
   if (opt.raw) {

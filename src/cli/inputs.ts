@@ -7,7 +7,7 @@ import { prepareInputs, type PreparedInput } from '../node.js';
 import { tensorToRgb, type NormalizeOptions } from '../image/normalize.js';
 import { resizeRgb } from '../image/resize.js';
 import type { RgbImage } from '../image/types.js';
-import { writeFileAtomic } from '../image/node.js';
+import { StagedOutputs } from './output.js';
 import { CliError, parseNumbers } from './common.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.bmp', '.gif', '.avif', '.npy'];
@@ -39,15 +39,15 @@ export interface LoadedInput extends PreparedInput {
   picture?: RgbImage;
 }
 
-export async function loadInputs(explainer: Explainer, files: string[], norm: NormalizeOptions, size?: [number, number]): Promise<LoadedInput[]> {
+export async function loadInputs(explainer: Explainer, files: string[], norm: NormalizeOptions, size?: [number, number], maxPixels?: number): Promise<LoadedInput[]> {
   const out: LoadedInput[] = [];
   for (const f of files) {
-    for (const inp of await prepareInputs(explainer, f, { ...norm, size })) {
+    for (const inp of await prepareInputs(explainer, f, { ...norm, size, maxPixels })) {
       const [c, h, w] = explainer.layout === 'NCHW' ? [inp.dims[1]!, inp.dims[2]!, inp.dims[3]!] : [inp.dims[3]!, inp.dims[1]!, inp.dims[2]!];
       let picture: RgbImage | undefined;
       if (inp.image) picture = resizeRgb(inp.image, w, h);
       else if (c === 3) picture = tensorToRgb(inp.tensor, w, h, { ...norm, layout: explainer.layout });
-      out.push({ ...inp, picture });
+      out.push({ ...inp, image: undefined, picture }); // only the model-size picture is used
     }
   }
   return out;
@@ -86,23 +86,23 @@ export function parseFloatOption(name: string, v: string | undefined, lo: number
   return n;
 }
 
-/** Writes files atomically into `dir`; on failure removes what this call wrote. */
-export async function writeOutputs(dir: string, files: { name: string; bytes: Uint8Array | string }[]): Promise<string[]> {
-  try {
-    await fs.promises.mkdir(dir, { recursive: true });
-  } catch (e) {
-    throw new InputError(`cannot create output folder ${dir}: ${(e as Error).message}`);
-  }
+/**
+ * Writes files into `dir`, all or nothing (see StagedOutputs): on failure every file that was there
+ * before is as it was (it used to remove the files this call had already written over earlier ones).
+ */
+export async function writeOutputs(dir: string, files: { name: string; bytes: Uint8Array | string }[], inputs: readonly string[] = []): Promise<string[]> {
+  const staged = new StagedOutputs(dir, inputs);
   const written: string[] = [];
   try {
     for (const f of files) {
       const p = path.join(dir, f.name);
-      await writeFileAtomic(p, typeof f.bytes === 'string' ? new TextEncoder().encode(f.bytes) : f.bytes);
+      await staged.add(p, typeof f.bytes === 'string' ? new TextEncoder().encode(f.bytes) : f.bytes);
       written.push(p);
     }
+    await staged.commit();
   } catch (e) {
-    for (const p of written) await fs.promises.unlink(p).catch(() => {});
-    throw new InputError(`cannot write ${path.join(dir, files[written.length]?.name ?? '')}: ${(e as Error).message}`);
+    await staged.abort();
+    throw e;
   }
   return written;
 }

@@ -1,6 +1,6 @@
 /** `gradcam layers`: list the candidate layers of a model, the auto choice marked. */
 import { loadExplainer } from '../node.js';
-import { CliError, parse, parseSize } from './common.js';
+import { CliError, usageError, parse, parseSize } from './common.js';
 import { layoutLabel } from '../layout/describe.js';
 
 export const LAYERS_USAGE = `Usage: gradcam layers --model FILE [--size H[xW]] [--output NAME] [--all] [--json]
@@ -22,7 +22,7 @@ export async function runLayers(args: string[]): Promise<number> {
     console.log(LAYERS_USAGE);
     return 0;
   }
-  if (!o.model) throw new CliError(`--model FILE is required\n\n${LAYERS_USAGE}`);
+  if (!o.model) throw usageError(`--model FILE is required`, LAYERS_USAGE);
   const explainer = await loadExplainer(o.model);
   try {
     const layers = o.all ? await explainer.allTensors(parseSize(o.size), o.output) : await explainer.layers(parseSize(o.size), o.output);

@@ -65,4 +65,17 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+/**
+ * The process entry (bin/gradcam.js): runs `main` and sets the exit status. An error that escapes every
+ * handler (an exception in a callback, a rejected promise nobody awaited) is still one line on stderr
+ * and a non-zero exit, never a stack trace.
+ */
+export async function runCli(argv: string[]): Promise<void> {
+  const fatal = (e: unknown) => {
+    printError(e);
+    process.exit(e instanceof CliError && e.exitCode ? e.exitCode : 1);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+  process.exitCode = await main(argv);
+}

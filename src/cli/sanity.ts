@@ -8,7 +8,7 @@ import { INIT_KINDS, parameterizedLayers, shortLayerName, type InitKind } from '
 import { sanityCurvesSvg, sanityMontage } from '../sanity/render.js';
 import { methodNames, checkMethod } from '../metrics/maps.js';
 import type { ClassChoice } from '../explainer.js';
-import { CliError, parse, parseNumbers, parseSize } from './common.js';
+import { CliError, usageError, parse, parseNumbers, parseSize } from './common.js';
 import { expandInputs, loadInputs, normalizeOptions, parseFloatOption, parseIntOption, ProgressBar, stems, writeOutputs } from './inputs.js';
 
 export const SANITY_USAGE = `Usage: gradcam sanity <images|.npy|folder...> --model FILE [options]
@@ -39,6 +39,7 @@ Options:
   --montage-stages L   the stages the montages show, e.g. 0,1,2,6,12,18 (default: all)
   --out DIR            output folder (default gradcam-sanity)
   --labels FILE, --size H[xW], --normalize NAME, --mean a,b,c, --std a,b,c   as for gradcam explain
+  --max-pixels N       refuse images larger than N pixels (default 268402689; 0: no limit)
   --quiet              no progress bar
 
 Writes to DIR: sanity.json ({method: [{mode, stage, layer, spearman, spearman_abs, ssim, hog,
@@ -52,14 +53,14 @@ export async function runSanity(args: string[]): Promise<number> {
     seed: { type: 'string', default: '0' }, layers: { type: 'string' }, threshold: { type: 'string' }, class: { type: 'string', default: 'top' },
     layer: { type: 'string', default: 'auto' }, output: { type: 'string' }, 'guided-ops': { type: 'string', default: 'all' }, out: { type: 'string', default: 'gradcam-sanity' }, 'montage-stages': { type: 'string' },
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
-    quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    'max-pixels': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, SANITY_USAGE);
   if (o.help) {
     console.log(SANITY_USAGE);
     return 0;
   }
-  if (!o.model) throw new CliError(`--model FILE is required\n\n${SANITY_USAGE}`);
-  if (positionals.length === 0) throw new CliError(`no inputs given\n\n${SANITY_USAGE}`);
+  if (!o.model) throw usageError(`--model FILE is required`, SANITY_USAGE);
+  if (positionals.length === 0) throw usageError(`no inputs given`, SANITY_USAGE);
   const methods = o.methods ? o.methods.split(',').map((m) => m.trim()).filter(Boolean) : [...DEFAULT_SANITY_METHODS];
   for (const m of methods) {
     try { checkMethod(m); } catch (e) { throw new CliError((e as Error).message); }
@@ -78,7 +79,7 @@ export async function runSanity(args: string[]): Promise<number> {
 
   const explainer = await loadExplainer(o.model, { labelsFile: o.labels });
   try {
-    const inputs = await loadInputs(explainer, expandInputs(positionals), norm, parseSize(o.size));
+    const inputs = await loadInputs(explainer, expandInputs(positionals), norm, parseSize(o.size), parseIntOption('--max-pixels', o['max-pixels'], 0));
     const dims0 = inputs[0]!.dims;
     const bad = inputs.find((i) => i.dims.join() !== dims0.join());
     if (bad) throw new CliError(`${bad.file}: all inputs of one sanity check must have the same shape ([${dims0.join(', ')}] vs [${bad.dims.join(', ')}])`);
@@ -113,7 +114,7 @@ export async function runSanity(args: string[]): Promise<number> {
     inputs.forEach((inp, i) => {
       for (const mode of modes) files.push({ name: `sanity.${names[i]}.${mode}.png`, bytes: encodePng(sanityMontage(r, i, mode, { picture: inp.picture, stages: montageStages })) });
     });
-    const written = await writeOutputs(o.out!, files);
+    const written = await writeOutputs(o.out!, files, positionals);
     console.log(formatTable(r));
     console.log('');
     for (const v of r.verdicts) console.log(v.text);

@@ -81,59 +81,98 @@ export interface StaticServerOptions {
   onRequest?: (method: string, urlPath: string, status: number) => void;
 }
 
-/** A static file server for `dir` with SERVE_HEADERS; GET and HEAD only, nothing outside `dir`. */
+/**
+ * A static file server for `dir` with SERVE_HEADERS; GET and HEAD only, nothing outside `dir` (symbolic
+ * links included). No request can stop it: a bad one gets a 4xx answer, a failure a 500, and the server
+ * goes on.
+ */
 export function createStaticServer(dir: string, opts: StaticServerOptions = {}): http.Server {
   const root = path.resolve(dir);
-  return http.createServer((req, res) => {
+  let realRoot: string | undefined;
+  const server = http.createServer((req, res) => {
     const method = req.method ?? 'GET';
     let urlPath = '/';
     const done = (status: number) => opts.onRequest?.(method, urlPath, status);
-    for (const [k, v] of Object.entries(SERVE_HEADERS)) res.setHeader(k, v);
     const fail = (status: number, msg: string) => {
+      if (res.headersSent) {
+        res.destroy();
+        return done(status);
+      }
       res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
       res.end(method === 'HEAD' ? undefined : `${msg}\n`);
       done(status);
     };
     try {
-      urlPath = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+      for (const [k, v] of Object.entries(SERVE_HEADERS)) res.setHeader(k, v);
+      try {
+        urlPath = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+      } catch {
+        return fail(400, 'bad request');
+      }
+      if (urlPath.includes('\0')) return fail(400, 'bad request');
+      if (method !== 'GET' && method !== 'HEAD') {
+        res.setHeader('Allow', 'GET, HEAD');
+        return fail(405, 'method not allowed');
+      }
+      const file = path.resolve(root, `.${urlPath}`);
+      if (file !== root && !file.startsWith(root + path.sep)) return fail(403, 'forbidden');
+      serveFile(file, urlPath);
     } catch {
-      return fail(400, 'bad request');
+      fail(500, 'internal error');
     }
-    if (method !== 'GET' && method !== 'HEAD') {
-      res.setHeader('Allow', 'GET, HEAD');
-      return fail(405, 'method not allowed');
-    }
-    let file = path.resolve(root, `.${urlPath}`);
-    if (file !== root && !file.startsWith(root + path.sep)) return fail(403, 'forbidden');
-    fs.stat(file, (err, st) => {
-      if (!err && st.isDirectory()) {
-        file = path.join(file, 'index.html');
-        try {
-          st = fs.statSync(file);
-        } catch {
+
+    function serveFile(file: string, url: string): void {
+      fs.promises.realpath(file).then(async (real) => {
+        realRoot ??= await fs.promises.realpath(root);
+        if (real !== realRoot && !real.startsWith(realRoot + path.sep)) return fail(403, 'forbidden');
+        let st = await fs.promises.stat(real);
+        if (st.isDirectory()) {
+          if (!url.endsWith('/')) {
+            // relative links in the folder's index.html resolve against the folder
+            res.writeHead(301, { Location: `${encodeURI(url)}/` });
+            res.end();
+            return done(301);
+          }
+          real = path.join(real, 'index.html');
+          st = await fs.promises.stat(real).catch(() => st);
+          if (!st.isFile()) return fail(404, 'not found');
+        } else if (!st.isFile()) {
           return fail(404, 'not found');
         }
-      } else if (err || !st.isFile()) {
-        return fail(404, 'not found');
-      }
-      res.writeHead(200, { 'Content-Type': MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream', 'Content-Length': st.size });
-      if (method === 'HEAD') {
-        res.end();
-        return done(200);
-      }
-      const stream = fs.createReadStream(file);
-      stream.on('error', () => res.destroy());
-      stream.pipe(res);
-      res.on('finish', () => done(200));
-    });
+        res.writeHead(200, { 'Content-Type': MIME[path.extname(real).toLowerCase()] ?? 'application/octet-stream', 'Content-Length': st.size });
+        if (method === 'HEAD') {
+          res.end();
+          return done(200);
+        }
+        const stream = fs.createReadStream(real);
+        stream.on('error', () => res.destroy());
+        res.on('finish', () => done(200));
+        stream.pipe(res);
+      }).catch((e: NodeJS.ErrnoException) => {
+        if (e?.code === 'ENOENT' || e?.code === 'ENOTDIR' || e?.code === 'ENAMETOOLONG') fail(404, 'not found');
+        else if (e?.code === 'EACCES' || e?.code === 'EPERM') fail(403, 'forbidden');
+        else fail(500, 'internal error');
+      });
+    }
   });
+  // a client that sends its headers slowly (or never) does not hold a connection for ever
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 60_000;
+  server.on('clientError', (_e, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  return server;
 }
 
 /** Starts the server; resolves with it and its address once listening. */
 export function listen(server: http.Server, port: number, host: string): Promise<{ server: http.Server; url: string }> {
   return new Promise((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
-      reject(e.code === 'EADDRINUSE' ? new CliError(`port ${port} is in use; choose another with --port N (0 picks a free one)`, 1) : e);
+      if (e.code === 'EADDRINUSE') reject(new CliError(`port ${port} is in use; choose another with --port N (0 picks a free one)`, 1));
+      else if (e.code === 'EACCES') reject(new CliError(`no permission to listen on port ${port}; choose a port above 1023 with --port N (0 picks a free one)`, 1));
+      else if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') reject(new CliError(`cannot listen on host '${host}': not an address of this computer; choose one with --host H (default 127.0.0.1)`, 1));
+      else reject(new CliError(`cannot listen on ${host}:${port}: ${e.message}`, 1));
     });
     server.listen(port, host, () => {
       const a = server.address();
@@ -153,12 +192,12 @@ export async function runServe(args: string[]): Promise<number> {
     console.log(SERVE_USAGE);
     return 0;
   }
-  const port = Number(o.port);
+  const port = /^\d{1,5}$/.test(o.port!) ? Number(o.port) : NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be a port number 0..65535, got '${o.port}'`);
   let dir: string;
   if (o.dir) {
     dir = path.resolve(o.dir);
-    if (!fs.existsSync(path.join(dir, 'index.html'))) throw new CliError(`${o.dir} has no index.html`);
+    if (!fs.existsSync(path.join(dir, 'index.html'))) throw new CliError(`--dir ${o.dir} has no index.html; give the folder of a built app (npm run build:web makes web/dist)`);
   } else {
     dir = await ensureWebApp({ force: o.build, log: (s) => process.stderr.write(`${s}\n`) });
   }

@@ -8,34 +8,89 @@ import { assertRgbImage } from './types.js';
 import { encodePng, type RawImage } from './png.js';
 import { parseNpy, type NpyArray } from './npy.js';
 
+/** sharp's own default limit on input pixels (0x3FFF × 0x3FFF): the default of `maxPixels`. */
+export const DEFAULT_MAX_PIXELS = 268402689;
+
+/**
+ * Above this many pixels an image is not decoded at full size: libvips shrinks it while decoding (memory
+ * stays bounded), and the model input is resized from the shrunk image (close to, not bit-exact with,
+ * torchvision's resize of the full image). 64 MP = 192 MB of RGB.
+ */
+export const DEFAULT_MAX_DECODE_PIXELS = 64 * 1024 * 1024;
+
 export interface ReadImageOptions {
   /** colour that transparent pixels are flattened onto, default white [255, 255, 255] */
   background?: readonly [number, number, number];
+  /**
+   * Refuse images with more pixels than this (checked from the header, before decoding); default
+   * DEFAULT_MAX_PIXELS; 0 or Infinity: no limit. The error names `--max-pixels`, the CLI option.
+   */
+  maxPixels?: number;
+  /** Decode at most about this many pixels: larger images are shrunk (aspect kept) while decoding. Default: no shrink. */
+  maxDecodePixels?: number;
+  /** Decode to at most this long side (aspect kept; shrunk while decoding). Default: no bound. */
+  maxSide?: number;
 }
+
+export interface DecodedImage extends RgbImage {
+  /** The image's own size (after EXIF rotation): differs from width × height when it was shrunk while decoding. */
+  sourceWidth: number;
+  sourceHeight: number;
+}
+
+/** An error about the user's input (named InputError, as the Explainer's, without importing it here). */
+function inputError(message: string): Error {
+  const e = new Error(message);
+  e.name = 'InputError';
+  return e;
+}
+
+const mp = (n: number) => (n / 1e6 >= 10 ? (n / 1e6).toFixed(0) : (n / 1e6).toFixed(1));
 
 /**
  * Reads and decodes an image file (JPEG, PNG, WebP, GIF (first frame), TIFF, AVIF, ... whatever sharp
  * reads) into 8-bit sRGB RGB:
  * - EXIF orientation is applied (the pixels come out the way viewers show them);
  * - an alpha channel is flattened onto `background` (white unless given);
- * - greyscale is expanded to RGB; 16-bit images are reduced to 8 bits; CMYK etc. are converted to sRGB.
- * Errors: "image not found: <path>" when the file does not exist; "cannot decode image <path>: <reason>"
- * when it is not a readable image.
+ * - greyscale is expanded to RGB; 16-bit images are reduced to 8 bits; CMYK etc. are converted to sRGB;
+ * - images above `maxPixels` are refused before decoding; with `maxDecodePixels` / `maxSide` large
+ *   images are shrunk while decoding, so that memory stays bounded whatever the file's size.
+ * Errors (one line, named InputError): "image not found: <path>" when the file does not exist; "cannot
+ * decode image <path>: <reason>" when it is not a readable image; "image <path> is W×H ..." above the limit.
  */
-export async function readImageFile(path: string, opts: ReadImageOptions = {}): Promise<RgbImage> {
+export async function readImageFile(path: string, opts: ReadImageOptions = {}): Promise<DecodedImage> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error(`image not found: ${path}`);
-    if (code === 'EISDIR') throw new Error(`cannot decode image ${path}: it is a directory`);
-    throw new Error(`cannot read image ${path}: ${(e as Error).message}`);
+    if (code === 'ENOENT') throw inputError(`image not found: ${path}`);
+    if (code === 'EISDIR') throw inputError(`cannot decode image ${path}: it is a directory`);
+    throw inputError(`cannot read image ${path}: ${(e as Error).message}`);
   }
   const [r, g, b] = opts.background ?? [255, 255, 255];
+  const oneLine = (m: string) => m.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).join(' | ');
+  let sw: number;
+  let sh: number;
   try {
-    const { data, info } = await sharp(bytes, { failOn: 'error' })
-      .rotate()
+    const meta = await sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata();
+    if (!meta.width || !meta.height) throw new Error('no image size in the header');
+    [sw, sh] = (meta.orientation ?? 1) >= 5 ? [meta.height, meta.width] : [meta.width, meta.height];
+  } catch (e) {
+    throw inputError(`cannot decode image ${path}: ${oneLine((e as Error).message)}`);
+  }
+  const limit = opts.maxPixels === undefined ? DEFAULT_MAX_PIXELS : opts.maxPixels > 0 ? opts.maxPixels : Infinity;
+  if (sw * sh > limit) {
+    throw inputError(`image ${path} is ${sw}×${sh} (${mp(sw * sh)} megapixels), above the limit of ${mp(limit)} megapixels; raise it with --max-pixels N (0 for no limit) if this image is meant`);
+  }
+  // the decoded size: shrunk (aspect kept) to at most maxDecodePixels and maxSide
+  let s = 1;
+  if (opts.maxDecodePixels && sw * sh > opts.maxDecodePixels) s = Math.min(s, Math.sqrt(opts.maxDecodePixels / (sw * sh)));
+  if (opts.maxSide && Math.max(sw, sh) > opts.maxSide) s = Math.min(s, opts.maxSide / Math.max(sw, sh));
+  try {
+    let pipe = sharp(bytes, { failOn: 'error', limitInputPixels: false }).rotate();
+    if (s < 1) pipe = pipe.resize(Math.max(1, Math.round(sw * s)), Math.max(1, Math.round(sh * s)), { fit: 'fill', kernel: 'linear' });
+    const { data, info } = await pipe
       .flatten({ background: { r, g, b } })
       .toColourspace('srgb')
       .removeAlpha()
@@ -45,16 +100,17 @@ export async function readImageFile(path: string, opts: ReadImageOptions = {}): 
     const n = width * height;
     let rgb: Uint8Array;
     if (channels === 3) {
-      rgb = new Uint8Array(data.buffer, data.byteOffset, n * 3).slice();
+      // sharp's output buffer is the image's own memory: no copy (a copy doubled the peak for big images)
+      rgb = new Uint8Array(data.buffer, data.byteOffset, n * 3);
     } else if (channels === 1) {
       rgb = new Uint8Array(n * 3);
       for (let i = 0; i < n; i++) rgb[i * 3] = rgb[i * 3 + 1] = rgb[i * 3 + 2] = data[i]!;
     } else {
       throw new Error(`unexpected ${channels}-channel output`);
     }
-    return { width, height, data: rgb };
+    return { width, height, data: rgb, sourceWidth: sw, sourceHeight: sh };
   } catch (e) {
-    throw new Error(`cannot decode image ${path}: ${(e as Error).message}`);
+    throw inputError(`cannot decode image ${path}: ${oneLine((e as Error).message)}`);
   }
 }
 
@@ -87,18 +143,20 @@ export async function writePng(path: string, img: RgbImage | RawImage): Promise<
   await writeFileAtomic(path, encodePng(img));
 }
 
-/** Reads a .npy file (see parseNpy); "npy file not found: <path>" when missing. */
+/** Reads a .npy file (see parseNpy); "npy file not found: <path>" when missing; errors are one line, named InputError. */
 export async function readNpyFile(path: string): Promise<NpyArray> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`npy file not found: ${path}`);
-    throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw inputError(`npy file not found: ${path}`);
+    if (code === 'EISDIR') throw inputError(`npy file ${path} is a directory`);
+    throw inputError(`cannot read npy file ${path}: ${(e as Error).message}`);
   }
   try {
     return parseNpy(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (e) {
-    throw new Error(`${path}: ${(e as Error).message}`);
+    throw inputError(`npy file ${path} cannot be used: ${(e as Error).message.replace(/^parseNpy: /, '')}`);
   }
 }

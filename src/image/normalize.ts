@@ -64,7 +64,7 @@ export function resolveNormalization(opts: NormalizeOptions = {}): NormalizeSpec
   let base: NormalizeSpec;
   if (opts.preset !== undefined) {
     if (!(NORMALIZE_PRESETS as readonly string[]).includes(opts.preset)) {
-      throw new Error(`unknown normalisation preset '${opts.preset}' (valid: ${NORMALIZE_PRESETS.join(', ')})`);
+      throw new RangeError(`unknown normalisation preset '${opts.preset}' (valid: ${NORMALIZE_PRESETS.join(', ')})`);
     }
     base = PRESETS[opts.preset as NormalizePreset];
   } else if (opts.mean !== undefined || opts.std !== undefined) {

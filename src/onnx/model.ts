@@ -81,6 +81,9 @@ export function decodeModel(bytes: Uint8Array, source = 'model'): ModelProto {
   g.initializer ??= [];
   g.input ??= [];
   g.output ??= [];
+  if (g.input.length === 0) throw new ModelError(`${source}: the graph has no inputs`);
+  if (g.output.length === 0) throw new ModelError(`${source}: the graph has no outputs`);
+  if (g.input.some((v) => !v?.name) || g.output.some((v) => !v?.name)) throw new ModelError(`${source}: a graph input or output has no name`);
   for (const n of g.node) {
     n.input ??= [];
     n.output ??= [];
@@ -285,6 +288,10 @@ export function inlineExternalData(m: ModelProto, reader: ExternalDataReader | u
     const t = g.initializer[i]!;
     if (t.data_location !== 1) continue;
     if (!reader) throw new ModelError(`${source}: initializer '${t.name}' is stored in an external file; load the model from its file path`);
-    g.initializer[i] = encodeTensor(t.name ?? '', decodeTensor(t, reader));
+    try {
+      g.initializer[i] = encodeTensor(t.name ?? '', decodeTensor(t, reader));
+    } catch (e) {
+      throw e instanceof ModelError || (e as Error).message.startsWith(`${source}:`) ? e : new ModelError(`${source}: ${(e as Error).message}`);
+    }
   }
 }

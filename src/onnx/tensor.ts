@@ -11,6 +11,14 @@ export interface Tensor {
   data: TypedArray;
 }
 
+/** A tensor the model stores that cannot be decoded: the model's fault (named ModelError, as model.ts's). */
+export class TensorError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelError';
+  }
+}
+
 /** ONNX TensorProto.DataType codes. */
 export const DATA_TYPE: Record<DType, number> = {
   float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, string: 8, bool: 9,
@@ -20,7 +28,7 @@ const DTYPE_BY_CODE = new Map<number, DType>(Object.entries(DATA_TYPE).map(([k, 
 
 export function dtypeFromCode(code: number): DType {
   const d = DTYPE_BY_CODE.get(code);
-  if (!d) throw new Error(`unsupported ONNX tensor data type ${code}`);
+  if (!d) throw new TensorError(`unsupported ONNX tensor data type ${code}`);
   return d;
 }
 
@@ -65,7 +73,7 @@ function allocate(dtype: DType, n: number): TypedArray {
 function fromBytes(dtype: DType, bytes: Uint8Array, n: number, name: string): TypedArray {
   const size = BYTES[dtype];
   if (bytes.byteLength !== n * size) {
-    throw new Error(`tensor '${name}': raw data has ${bytes.byteLength} bytes, expected ${n * size} for ${n} ${dtype} values`);
+    throw new TensorError(`tensor '${name}': raw data has ${bytes.byteLength} bytes, expected ${n * size} for ${n} ${dtype} values`);
   }
   const out = allocate(dtype, n);
   new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
@@ -93,19 +101,23 @@ export function decodeTensor(p: TensorProtoLike, external?: ExternalDataReader):
   const name = p.name ?? '';
   const dtype = dtypeFromCode(p.data_type ?? 0);
   const dims = (p.dims ?? []).map(toNumber);
+  if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new TensorError(`tensor '${name}': bad dims [${dims.join(', ')}]`);
   const n = numel(dims);
-  if (dtype === 'string') throw new Error(`tensor '${name}': string tensors are not supported`);
+  if (!Number.isSafeInteger(n) || n * BYTES[dtype] > 2 ** 32) throw new TensorError(`tensor '${name}': dims [${dims.join(', ')}] hold more values than a tensor can`);
+  if (dtype === 'string') throw new TensorError(`tensor '${name}': string tensors are not supported`);
   if (p.data_location === 1) {
     const entries = new Map((p.external_data ?? []).map((e) => [e.key ?? '', e.value ?? '']));
     const location = entries.get('location');
-    if (!location) throw new Error(`tensor '${name}': external data without a location`);
-    if (!external) throw new Error(`tensor '${name}' is stored in external file '${location}', which cannot be read here (load the model from a file path)`);
+    if (!location) throw new TensorError(`tensor '${name}': external data without a location`);
+    if (!external) throw new TensorError(`tensor '${name}' is stored in external file '${location}', which cannot be read here (load the model from a file path)`);
     const offset = Number(entries.get('offset') ?? 0);
     const length = entries.has('length') ? Number(entries.get('length')) : undefined;
+    if (!Number.isSafeInteger(offset) || offset < 0 || (length !== undefined && (!Number.isSafeInteger(length) || length < 0))) {
+      throw new TensorError(`tensor '${name}': external data has a bad offset or length (offset '${entries.get('offset') ?? ''}', length '${entries.get('length') ?? ''}')`);
+    }
     return { dtype, dims, data: fromBytes(dtype, external(location, offset, length), n, name) };
   }
   if (p.raw_data && p.raw_data.byteLength > 0) return { dtype, dims, data: fromBytes(dtype, p.raw_data, n, name) };
-  const out = allocate(dtype, n);
   let src: ArrayLike<unknown> = [];
   switch (dtype) {
     case 'float32': src = p.float_data ?? []; break;
@@ -114,7 +126,8 @@ export function decodeTensor(p: TensorProtoLike, external?: ExternalDataReader):
     case 'uint64': case 'uint32': src = p.uint64_data ?? []; break;
     default: src = p.int32_data ?? [];
   }
-  if (src.length !== n) throw new Error(`tensor '${name}': holds ${src.length} values, expected ${n} for dims [${dims.join(', ')}]`);
+  if (src.length !== n) throw new TensorError(`tensor '${name}': holds ${src.length} values, expected ${n} for dims [${dims.join(', ')}]`);
+  const out = allocate(dtype, n); // after the check: dims that claim billions of values allocate nothing
   if (out instanceof BigInt64Array) for (let i = 0; i < n; i++) out[i] = BigInt(toNumber(src[i]));
   else if (out instanceof BigUint64Array) for (let i = 0; i < n; i++) out[i] = BigInt(toNumber(src[i]));
   else for (let i = 0; i < n; i++) (out as Float32Array)[i] = toNumber(src[i]);

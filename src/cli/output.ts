@@ -1,0 +1,133 @@
+/**
+ * All-or-nothing output for `gradcam explain`: every file is written to a hidden temporary file beside
+ * its final name as soon as it is made (so that memory does not grow with the number of inputs), and
+ * the temporaries are renamed into place only when the whole run has succeeded. A run that fails, or is
+ * interrupted with Ctrl-C, removes its temporaries (and the output folder, when it made it and it is
+ * empty): no partial output, and every file that was there before is as it was. An output that would
+ * replace one of the run's own inputs is refused before anything is replaced.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../explainer.js';
+
+let counter = 0;
+
+export class StagedOutputs {
+  private readonly staged: { tmp: string; final: string }[] = [];
+  private readonly finals = new Set<string>();
+  private readonly inputs = new Map<string, string>();
+  private madeDir = false;
+  private ready: Promise<void> | undefined;
+  private readonly onSignal = (sig: NodeJS.Signals) => {
+    this.abortSync();
+    process.stderr.write(`\ngradcam: ${sig}: stopped; nothing was written\n`);
+    process.exit(130);
+  };
+
+  /** `inputs`: the run's input files, which no output may replace. */
+  constructor(readonly dir: string, inputs: readonly string[] = []) {
+    for (const f of inputs) this.inputs.set(realish(f), f);
+    process.on('SIGINT', this.onSignal);
+    process.on('SIGTERM', this.onSignal);
+  }
+
+  private async makeDir(): Promise<void> {
+    let existed = true;
+    try {
+      const st = await fs.promises.stat(this.dir);
+      if (!st.isDirectory()) throw new InputError(`the output folder ${this.dir} is a file; choose another --out folder`);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+        if (e instanceof InputError) throw e;
+        throw new InputError(`cannot use output folder ${this.dir}: ${(e as Error).message}`);
+      }
+      existed = false;
+    }
+    if (!existed) {
+      try {
+        await fs.promises.mkdir(this.dir, { recursive: true });
+      } catch (e) {
+        throw new InputError(`cannot create output folder ${this.dir}: ${(e as Error).message}`);
+      }
+      this.madeDir = true;
+    }
+  }
+
+  /** Stages `bytes` as `file` (a path inside the output folder). */
+  async add(file: string, bytes: Uint8Array): Promise<void> {
+    const key = realish(file);
+    const input = this.inputs.get(key);
+    if (input !== undefined) throw new InputError(`the output ${file} would replace the input ${input}; choose another --out folder`);
+    if (this.finals.has(key)) throw new InputError(`two outputs of this run are both named ${file}`);
+    this.ready ??= this.makeDir();
+    await this.ready;
+    const st = await fs.promises.lstat(file).catch(() => undefined);
+    if (st && !st.isFile()) throw new InputError(`cannot write ${file}: something that is not a file is there; move it away or choose another --out folder`);
+    const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${counter++}`);
+    this.staged.push({ tmp, final: file });
+    this.finals.add(key);
+    let fh: fs.promises.FileHandle | undefined;
+    try {
+      fh = await fs.promises.open(tmp, 'wx');
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } catch (e) {
+      throw new InputError(`cannot write ${file}: ${(e as Error).message}`);
+    } finally {
+      await fh?.close().catch(() => {});
+    }
+  }
+
+  /** Moves every staged file into place. */
+  async commit(): Promise<void> {
+    try {
+      for (const s of this.staged) await fs.promises.rename(s.tmp, s.final);
+      this.staged.length = 0;
+    } finally {
+      this.detach();
+    }
+  }
+
+  /** Removes the staged files (and the output folder when this run made it and it is empty). */
+  async abort(): Promise<void> {
+    this.abortSync();
+    this.detach();
+  }
+
+  private abortSync(): void {
+    for (const s of this.staged) {
+      try {
+        fs.unlinkSync(s.tmp);
+      } catch {
+        /* not written yet */
+      }
+    }
+    this.staged.length = 0;
+    if (this.madeDir) {
+      try {
+        fs.rmdirSync(this.dir);
+      } catch {
+        /* not empty: something else is there now */
+      }
+    }
+  }
+
+  private detach(): void {
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+  }
+}
+
+/** The absolute path with its folder's symbolic links resolved (the file itself may not exist yet). */
+function realish(file: string): string {
+  const abs = path.resolve(file);
+  try {
+    return fs.realpathSync(abs);
+  } catch {
+    try {
+      return path.join(fs.realpathSync(path.dirname(abs)), path.basename(abs));
+    } catch {
+      return abs;
+    }
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * `gradcam serve` under bad requests: nothing a client sends stops the server (a NUL byte in the path
+ * used to throw inside the request handler and kill the process), symbolic links cannot leave the
+ * folder, folders redirect to their slash form, listen failures are one-line errors. 127.0.0.1 only,
+ * a bounded number of requests, each with a timeout.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import type http from 'node:http';
+import { createStaticServer, listen } from '../src/cli/serve.js';
+
+const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
+const BIN = path.join(ROOT, 'bin', 'gradcam.js');
+
+let tmp: string;
+let site: string;
+let server: http.Server;
+let base: string;
+
+before(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-serve-rel-'));
+  site = path.join(tmp, 'site');
+  fs.mkdirSync(path.join(site, 'sub'), { recursive: true });
+  fs.writeFileSync(path.join(site, 'index.html'), '<p>app</p>');
+  fs.writeFileSync(path.join(site, 'sub', 'index.html'), '<p>sub</p>');
+  fs.writeFileSync(path.join(tmp, 'secret.txt'), 'secret');
+  fs.symlinkSync(path.join(tmp, 'secret.txt'), path.join(site, 'link.txt'));
+  fs.symlinkSync(tmp, path.join(site, 'up'));
+  server = createStaticServer(site);
+  ({ url: base } = await listen(server, 0, '127.0.0.1'));
+});
+
+after(async () => {
+  await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** One raw HTTP/1.1 request (so that paths are sent exactly as written); resolves with the status. */
+function raw(request: string): Promise<number> {
+  const { port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(Number(port), '127.0.0.1');
+    let data = '';
+    sock.setTimeout(5000, () => { sock.destroy(); reject(new Error('timeout')); });
+    sock.on('data', (d) => { data += d.toString('latin1'); });
+    sock.on('error', reject);
+    sock.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
+    sock.write(request);
+  });
+}
+
+const get = (p: string) => raw(`GET ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+
+describe('gradcam serve: bad requests', () => {
+  it('answers a NUL byte, bad escapes and other odd paths with 4xx and keeps serving', async () => {
+    const cases: [string, number][] = [
+      ['/a%00b', 400], ['/%00', 400], ['/index.html%00.png', 400], ['/%E0%A4%A', 400], ['/%', 400],
+      ['/../../etc/passwd', 404], ['/%2e%2e/%2e%2e/etc/passwd', 404], ['/..%2f..%2fsecret.txt', 403],
+      ['/link.txt', 403], ['/up/secret.txt', 403], ['/' + 'a'.repeat(5000), 404], ['/nope', 404],
+    ];
+    for (const [p, status] of cases) assert.equal(await get(p), status, p);
+    assert.equal(await raw('this is not http\r\n\r\n'), 400);
+    assert.equal(await raw(`DELETE /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`), 405);
+    const r = await fetch(`${base}index.html`, { signal: AbortSignal.timeout(5000) });
+    assert.equal(r.status, 200);
+    assert.equal(await r.text(), '<p>app</p>');
+  });
+
+  it('redirects a folder to its slash form and serves its index.html', async () => {
+    const r = await fetch(`${base}sub`, { redirect: 'manual', signal: AbortSignal.timeout(5000) });
+    assert.equal(r.status, 301);
+    assert.equal(r.headers.get('location'), '/sub/');
+    const s = await fetch(`${base}sub/`, { signal: AbortSignal.timeout(5000) });
+    assert.equal(await s.text(), '<p>sub</p>');
+  });
+
+  it('survives a file that disappears between requests and many concurrent requests', async () => {
+    fs.writeFileSync(path.join(site, 'gone.txt'), 'x');
+    assert.equal(await get('/gone.txt'), 200);
+    fs.unlinkSync(path.join(site, 'gone.txt'));
+    assert.equal(await get('/gone.txt'), 404);
+    const all = await Promise.all(Array.from({ length: 40 }, (_, i) => get(i % 2 ? '/a%00' : '/index.html')));
+    assert.deepEqual([...new Set(all)].sort(), [200, 400]);
+  });
+});
+
+describe('gradcam serve: the command', () => {
+  function serve(args: string[], untilLine?: RegExp): Promise<{ code: number | null; out: string; err: string; kill: () => void }> {
+    return new Promise((resolve) => {
+      const p = spawn(process.execPath, [BIN, 'serve', ...args], { cwd: ROOT });
+      let out = '';
+      let err = '';
+      const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);
+      const kill = () => p.kill('SIGTERM');
+      p.stdout.on('data', (d) => {
+        out += d;
+        if (untilLine?.test(out)) resolve({ code: null, out, err, kill });
+      });
+      p.stderr.on('data', (d) => { err += d; });
+      p.on('close', (code) => { clearTimeout(timer); resolve({ code, out, err, kill }); });
+    });
+  }
+
+  it('a request with a NUL byte does not stop the process', async () => {
+    const s = await serve(['--dir', site, '--port', '0'], /at (http:\/\/127\.0\.0\.1:\d+\/)/);
+    const url = /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(s.out)![1]!;
+    const port = Number(new URL(url).port);
+    const status = await new Promise<number>((resolve, reject) => {
+      const sock = net.connect(port, '127.0.0.1');
+      let data = '';
+      sock.setTimeout(5000, () => { sock.destroy(); reject(new Error('timeout')); });
+      sock.on('data', (d) => { data += d; });
+      sock.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
+      sock.write('GET /a%00b HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    });
+    assert.equal(status, 400);
+    const r = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    assert.equal(r.status, 200);
+    s.kill();
+  });
+
+  it('bad options and a port in use are one-line errors with a non-zero exit', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = String((busy.address() as net.AddressInfo).port);
+    try {
+      const cases: [string[], RegExp][] = [
+        [['--dir', site, '--port', port], new RegExp(`port ${port} is in use; choose another with --port N`)],
+        [['--dir', site, '--port', ''], /--port must be a port number 0\.\.65535/],
+        [['--dir', site, '--port', '70000'], /--port must be a port number/],
+        [['--dir', site, '--port', '0', '--host', '192.0.2.77'], /cannot listen on host '192\.0\.2\.77'.*--host H/],
+        [['--dir', path.join(tmp, 'nope')], /--dir .*nope has no index\.html; give the folder of a built app/],
+      ];
+      for (const [args, re] of cases) {
+        const r = await serve(args);
+        assert.notEqual(r.code, 0, args.join(' '));
+        assert.match(r.err, re);
+        assert.equal(r.err.trim().split('\n').length, 1, r.err);
+        assert.doesNotMatch(r.err, /\n\s+at /);
+      }
+    } finally {
+      busy.close();
+    }
+  });
+});
