@@ -12,6 +12,9 @@ import { imageToTensor, type NormalizeOptions } from './image/normalize.js';
 import { toFloat32 } from './image/npy.js';
 import type { RgbImage } from './image/types.js';
 
+import { DEFAULT_PICTURE_SIDE, overlaySize } from './render/index.js';
+export { DEFAULT_PICTURE_SIDE, overlaySize };
+
 export * from './index.js';
 export { createNodeSession } from './runtime/node.js';
 export { readImageFile, readNpyFile, writeFileAtomic, writePng, DEFAULT_MAX_PIXELS, DEFAULT_MAX_DECODE_PIXELS } from './image/node.js';
@@ -121,7 +124,6 @@ export interface PrepareOptions extends NormalizeOptions {
 }
 
 /** Default bound on the long side of overlay pictures and of the overlays written. */
-export const DEFAULT_PICTURE_SIDE = 2048;
 
 /**
  * Reads an image (resized to the model's input with Pillow-style bilinear, normalised) or an .npy
@@ -173,15 +175,6 @@ export function boundPicture(img: RgbImage, maxSide: number): RgbImage {
  * The size [width, height] to draw an overlay of a w×h picture at: its own, enlarged by a whole factor
  * to at least `minWidth` wide so that small pictures can be read, and never longer than `maxSide`.
  */
-export function overlaySize(w: number, h: number, minWidth: number, maxSide = DEFAULT_PICTURE_SIDE): [number, number] {
-  const long = Math.max(w, h);
-  if (long > maxSide) {
-    const s = maxSide / long;
-    return [Math.max(1, Math.round(w * s)), Math.max(1, Math.round(h * s))];
-  }
-  const f = Math.max(1, Math.min(Math.ceil(minWidth / w), Math.floor(maxSide / long)));
-  return [w * f, h * f];
-}
 
 /** A batch of same-shaped inputs stacked into one tensor; `index` says which inputs, in order. */
 export interface StackedBatch {

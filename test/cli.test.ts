@@ -49,6 +49,26 @@ describe('gradcam explain', () => {
     assert.match(r.out, /class 3 \(logit/);
   });
 
+  it('one pipeline: the same files and JSON layout whatever the method or option', () => {
+    const run = (name: string, ...extra: string[]) => {
+      const out = path.join(tmp, `same-${name}`);
+      const r = gradcam('explain', PHOTO, '--model', MODEL, '--out', out, '--class', '3', '--quiet', ...extra);
+      assert.equal(r.code, 0, r.err);
+      return out;
+    };
+    const plain = run('plain', '--method', 'gradcam');
+    const family = run('family', '--methods', 'gradcam', '--seed', '1');
+    const other = run('layercam', '--method', 'layercam');
+    const png = (dir: string, m: string) => fs.readFileSync(path.join(dir, `chelsea.${m}.png`));
+    assert.ok(png(plain, 'gradcam').equals(png(family, 'gradcam')), 'the same overlay through a family option');
+    const a = decodePng(new Uint8Array(png(plain, 'gradcam')));
+    const b = decodePng(new Uint8Array(png(other, 'layercam')));
+    assert.deepEqual([a.width, a.height], [b.width, b.height]);
+    const keys = (dir: string, m: string) => Object.keys(JSON.parse(fs.readFileSync(path.join(dir, `chelsea.${m}.json`), 'utf8'))).sort();
+    assert.deepEqual(keys(plain, 'gradcam'), keys(other, 'layercam'));
+    assert.deepEqual(keys(plain, 'gradcam'), keys(family, 'gradcam'));
+  });
+
   it('lists layers with the auto choice marked', () => {
     const r = gradcam('layers', '--model', MODEL);
     assert.equal(r.code, 0, r.err);

@@ -2,23 +2,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CAM_METHODS, camMethod } from '../cam/index.js';
+import { explainMany } from '../cam/runner.js';
+import { parseTargetKind, type TargetSpec } from '../cam/targets.js';
 import { COLORMAPS } from '../image/colormap.js';
+import { readImageFile } from '../image/node.js';
 import { encodePng } from '../image/png.js';
-import { writeNpy } from '../image/npy.js';
-import { heatmapImage, overlay } from '../image/overlay.js';
-import { montage } from '../image/montage.js';
-import { enlargeNearest, resizeBilinear, resizeRgb } from '../image/resize.js';
-import { deprocessGradient, gradientMagnitude } from '../image/gradient.js';
-import { explainGradients, isGradientMethod, GRADIENT_METHODS, type GradientExplanation } from '../cam/guided.js';
+import { parseNpy, toFloat32, writeNpy } from '../image/npy.js';
+import { explainGradients, isGradientMethod, GRADIENT_METHODS, type GradientMethod } from '../cam/guided.js';
 import { tensorToRgb, NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
 import type { RgbImage } from '../image/types.js';
-import type { LayerLayout } from '../layout/describe.js';
-import { InputError, type ClassChoice, type Explanation, type ClassScore } from '../explainer.js';
-import { loadExplainer, prepareInputs, readPicture, overlaySize, stackByShape, DEFAULT_MAX_PIXELS, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
+import { InputError, type ClassChoice, type ClassScore } from '../explainer.js';
+import { loadExplainer, prepareInputs, readPicture, stackByShape, DEFAULT_MAX_PIXELS, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
+import { describeClass, describeTarget, explanationFiles, explanationJson, gradientJson, gradientPicture, gridPicture, type RenderedFile } from '../render/index.js';
 import { StagedOutputs } from './output.js';
 import { CliError, usageError, parse, parseNumbers, parseSize, Progress } from './common.js';
-import { FAMILY_OPTIONS, familyFlags, isFamilyInvocation } from './family-usage.js';
-import { runFamilyExplain } from './family.js';
+import { FAMILY_OPTIONS, familyFlags } from './family-usage.js';
 import { isBatchInvocation, runAuditCli } from './audit.js';
 
 export const EXPLAIN_USAGE = `Usage: gradcam explain <images|.npy...> --model FILE [options]
@@ -70,20 +68,22 @@ interface Output {
   bytes: Uint8Array;
 }
 
+/**
+ * One explain for every method and option: CAM methods (one, several, a grid; any target, top-k,
+ * contrast, smoothing) run through the shared pipeline (explainMany), gradient methods through
+ * explainGradients; every explanation is drawn by the one renderer (src/render) and described by the
+ * same JSON sidecar.
+ */
 export async function runExplain(args: string[]): Promise<number> {
   // folders, quoted globs and manifests go to the batch runner (gradcam audit)
   if (isBatchInvocation(args)) return runAuditCli(args);
-  if (isFamilyInvocation(args)) {
-    const i = args.findIndex((a) => a === '--method' || a.startsWith('--method='));
-    const m = i < 0 ? undefined : args[i]!.includes('=') ? args[i]!.split('=')[1] : args[i + 1];
-    if (m && isGradientMethod(m)) {
-      throw new CliError(`--method ${m} explains through the input gradient and takes none of the CAM-family options (${familyFlags(args).join(', ')}); drop them, or choose a CAM method`);
-    }
-    return runFamilyExplain(args);
-  }
   const { values: o, positionals } = parse(args, {
-    model: { type: 'string' }, method: { type: 'string', default: 'gradcam' }, layer: { type: 'string', default: 'auto' }, layout: { type: 'string' },
-    class: { type: 'string', default: 'top' }, output: { type: 'string' }, out: { type: 'string', default: 'gradcam-out' },
+    model: { type: 'string' }, method: { type: 'string' }, methods: { type: 'string' }, layer: { type: 'string' }, layers: { type: 'string' }, layout: { type: 'string' },
+    grid: { type: 'boolean', default: false }, class: { type: 'string', default: 'top' }, output: { type: 'string' }, out: { type: 'string', default: 'gradcam-out' },
+    target: { type: 'string' }, index: { type: 'string' }, mask: { type: 'string' }, reference: { type: 'string' },
+    'top-k': { type: 'string' }, contrast: { type: 'string' }, counterfactual: { type: 'boolean', default: false },
+    'aug-smooth': { type: 'boolean', default: false }, 'eigen-smooth': { type: 'boolean', default: false },
+    'cam-batch': { type: 'string' }, 'score-top': { type: 'string' }, seed: { type: 'string', default: '0' },
     raw: { type: 'boolean', default: false }, heatmap: { type: 'boolean', default: false },
     colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, 'no-caption': { type: 'boolean', default: false },
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
@@ -96,30 +96,84 @@ export async function runExplain(args: string[]): Promise<number> {
   }
   if (!o.model) throw usageError(`--model FILE is required`, EXPLAIN_USAGE);
   if (positionals.length === 0) throw usageError(`no inputs given`, EXPLAIN_USAGE);
-  const gradientMethod = isGradientMethod(o.method!) ? o.method : undefined;
-  const method = gradientMethod ? undefined : camMethod(o.method!, Object.keys(GRADIENT_METHODS));
+  if (o.method && o.methods) throw new CliError('give --method or --methods, not both');
+  if (o.layer && o.layers) throw new CliError('give --layer or --layers, not both');
+  const methodNames = list(o.methods ?? o.method ?? 'gradcam');
+  const gradientMethod = methodNames.length === 1 && isGradientMethod(methodNames[0]!.toLowerCase()) ? methodNames[0]!.toLowerCase() as GradientMethod : undefined;
+  if (gradientMethod) {
+    const family = familyFlags(args);
+    if (family.length) throw new CliError(`--method ${gradientMethod} explains through the input gradient and takes none of the CAM-family options (${family.join(', ')}); drop them, or choose a CAM method`);
+  }
+  for (const m of methodNames) {
+    if (gradientMethod) break;
+    if (isGradientMethod(m.toLowerCase())) throw new CliError(`${m} is a gradient method: give it alone with --method ${m}`);
+    camMethod(m, Object.keys(GRADIENT_METHODS)); // unknown names: a clear error listing every method
+  }
+  const methods = gradientMethod ? [] : methodNames.map((m) => camMethod(m).name);
+  if (new Set(methods).size !== methods.length) throw new CliError(`--methods names a method twice: ${methodNames.join(',')}`);
+  const layers = list(o.layers ?? o.layer ?? 'auto');
   if (!(COLORMAPS as readonly string[]).includes(o.colormap!)) throw new CliError(`unknown colour map '${o.colormap}'; choose one of: ${COLORMAPS.join(', ')}`);
-  const alpha = Number(o.alpha);
+  const alpha = o.alpha!.trim() === '' ? NaN : Number(o.alpha);
   if (!(alpha >= 0 && alpha <= 1)) throw new CliError(`--alpha must be a number between 0 and 1, got '${o.alpha}'`);
-  const batchSize = Number(o['batch-size']);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new CliError(`--batch-size must be a positive integer, got '${o['batch-size']}'`);
+  const batchSize = positiveInt('--batch-size', o['batch-size']!);
+  const camBatch = o['cam-batch'] === undefined ? undefined : positiveInt('--cam-batch', o['cam-batch']);
+  const topK = o['top-k'] === undefined ? undefined : positiveInt('--top-k', o['top-k']);
+  const scoreTop = o['score-top'] === undefined ? undefined : positiveInt('--score-top', o['score-top']);
+  const seed = Number(o.seed);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw new CliError(`--seed must be an integer from 0 to 2^32−1, got '${o.seed}'`);
   if (o['guided-ops'] !== 'all' && o['guided-ops'] !== 'relu') throw new CliError(`--guided-ops must be 'all' or 'relu', got '${o['guided-ops']}'`);
   const size = parseSize(o.size);
   const norm: NormalizeOptions = { preset: o.normalize, mean: parseNumbers('--mean', o.mean), std: parseNumbers('--std', o.std) };
   if (!o.normalize && (norm.mean || norm.std)) norm.preset = undefined;
   if (!o.normalize && !norm.mean && !norm.std) norm.preset = 'imagenet';
-  const classChoice: ClassChoice = o.class === 'top' ? 'top' : /^\d+$/.test(o.class!) ? Number(o.class) : o.class!;
+  const classChoice = choice(o.class!);
+  const contrast = o.contrast === undefined ? undefined : choice(o.contrast);
+  let kind;
+  try {
+    kind = parseTargetKind(o.target ?? 'logit');
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  const index = o.index === undefined ? undefined : parseNumbers('--index', o.index)!;
+  if (index && index.some((v) => !Number.isInteger(v) || v < 0)) throw new CliError(`--index must be non-negative integers, got '${o.index}'`);
+  if (kind.kind === 'element' && !index) throw new CliError('--target element needs --index I[,J..]');
+  if (o.mask && kind.kind !== 'segmentation') throw new CliError('--mask goes with --target segmentation');
+  if (o.reference && kind.kind !== 'similarity') throw new CliError('--reference goes with --target similarity');
+  if (kind.kind === 'similarity' && !o.reference) throw new CliError('--target similarity needs --reference FILE (the image to compare with)');
 
   const limits = pictureLimits(o['max-pixels'], o['max-overlay']);
+  const look = { colormap: o.colormap!, alpha, caption: !o['no-caption'], heatmap: o.heatmap!, raw: o.raw!, maxSide: limits.maxSide };
 
   const explainer = await loadExplainer(o.model, { labelsFile: o.labels });
-  const staged = new StagedOutputs(o.out!, positionals);
+  const staged = new StagedOutputs(o.out!, [...positionals, ...(o.mask ? [o.mask] : []), ...(o.reference ? [o.reference] : [])]);
+  const add = async (file: string, bytes: Uint8Array) => staged.add(path.join(o.out!, file), bytes);
+  const json = (x: unknown) => new TextEncoder().encode(`${JSON.stringify(x, null, 2)}\n`);
   try {
     checkOutputName(explainer, o.output);
     // Read every input first: a bad one stops the run before anything is written. Only the tensors are
     // kept; each batch's pictures are read again (shrunk while decoding) when its overlays are drawn.
     const inputs: PreparedInput[] = [];
     for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size, maxPixels: limits.maxPixels, picture: false })));
+    let target: TargetSpec | undefined;
+    switch (kind.kind) {
+      case 'logit': target = o.target === undefined ? undefined : { kind: 'logit' }; break;
+      case 'softmax': target = { kind: 'softmax' }; break;
+      case 'binary': target = { kind: 'binary', negative: !!kind.negative, index: index?.[0] }; break;
+      case 'regression': target = { kind: 'regression', index: index?.[0] }; break;
+      case 'element': target = { kind: 'element', index: index! }; break;
+      case 'segmentation': target = { kind: 'segmentation', mask: o.mask ? await readMask(o.mask) : undefined }; break;
+      case 'similarity': {
+        const ref = await prepareInputs(explainer, o.reference!, { ...norm, size, maxPixels: limits.maxPixels, picture: false });
+        if (ref.length !== 1) throw new InputError(`--reference ${o.reference} holds ${ref.length} inputs; give one`);
+        target = { kind: 'similarity', referenceInput: { data: ref[0]!.tensor, dims: ref[0]!.dims } };
+        break;
+      }
+    }
+    const options = {
+      ...(contrast !== undefined ? { contrast: String(contrast) } : {}),
+      ...(o.counterfactual ? { counterfactual: true } : {}), ...(o['aug-smooth'] ? { aug_smooth: true } : {}), ...(o['eigen-smooth'] ? { eigen_smooth: true } : {}),
+    };
+    const groups: string[][] = o.grid && layers.length > 1 ? [...layers.map((l) => [l]), layers] : [layers];
     const stems = uniqueStems(inputs);
     const progress = new Progress(inputs.length, o.quiet);
     const lines: string[] = [];
@@ -128,47 +182,61 @@ export async function runExplain(args: string[]): Promise<number> {
       const pictures = await batchPictures(batch, limits);
       for (const { index: idx, data, dims } of stackByShape(batch)) {
         if (gradientMethod) {
-          const g = await explainGradients(explainer, data, dims, { method: gradientMethod, layer: o.layer, layout: o.layout, classes: classChoice, output: o.output, rectifierOps: o['guided-ops'] as 'relu' | 'all' });
+          const g = await explainGradients(explainer, data, dims, { method: gradientMethod, layer: layers[0], layout: o.layout, classes: classChoice, output: o.output, rectifierOps: o['guided-ops'] as 'relu' | 'all' });
           for (const [j, i] of idx.entries()) {
             const inp = batch[i]!;
             const e = g.explanations[j]!;
-            const stem = stems[start + i]!;
+            const stem = `${stems[start + i]!}.${e.method}`;
             const base = pictures[i] ?? baseImage(inp, explainer.layout, norm);
-            const produced = renderGradient(e, base, stem, o.out!, { colormap: o.colormap!, alpha, abs: o.abs!, raw: o.raw!, layout: explainer.layout, maxSide: limits.maxSide });
-            const json = {
-              input: inp.file, model: o.model, method: e.method, layer: e.layer, rectifier_ops: o['guided-ops'],
-              class: classJson(e.target), predicted: classJson(e.predicted), explained_is_predicted: e.target.index === e.predicted.index,
-              input_size: [e.height, e.width], timings_ms: { run: round(g.runMs) }, files: produced.map((p) => path.basename(p.path)),
-            };
-            produced.push({ path: path.join(o.out!, `${stem}.${e.method}.json`), bytes: new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`) });
-            for (const p of produced) await staged.add(p.path, p.bytes);
-            lines.push(`${inp.file}: ${describe(e)} → ${produced[0]!.path}`);
+            const files: RenderedFile[] = [{ suffix: '.png', bytes: encodePng(gradientPicture(e, base, { colormap: o.colormap!, alpha, abs: o.abs!, maxSide: limits.maxSide })) }];
+            if (o.raw) {
+              const shape = explainer.layout === 'NCHW' ? [e.channels, e.height, e.width] : [e.height, e.width, e.channels];
+              files.push({ suffix: '.npy', bytes: writeNpy(e.gradientInputLayout, shape) });
+            }
+            for (const f of files) await add(stem + f.suffix, f.bytes);
+            await add(`${stem}.json`, json(gradientJson(e, {
+              input: inp.file, model: o.model, rectifierOps: o['guided-ops']!, files: files.map((f) => stem + f.suffix),
+              timings: { compileMs: 0, sessionMs: 0, runMs: g.runMs, camMs: 0 }, imageSize: imageSize(inp),
+            })));
+            lines.push(`${inp.file}: ${e.method}: ${describeClass(e)} → ${path.join(o.out!, `${stem}.png`)}`);
             progress.step(start + i + 1, path.basename(inp.file));
           }
           continue;
         }
-        const r = await explainer.explain(data, dims, { method: method!.name, layer: o.layer, layout: o.layout, classes: classChoice, output: o.output });
-        for (const [j, i] of idx.entries()) {
-          const inp = batch[i]!;
-          const e = r.explanations[j]!;
-          const stem = stems[start + i]!;
-          const base = pictures[i] ?? baseImage(inp, explainer.layout, norm);
-          const produced = render(e, base, stem, o.out!, { colormap: o.colormap!, alpha, caption: !o['no-caption'], heatmap: o.heatmap!, raw: o.raw!, maxSide: limits.maxSide });
-          const json = {
-            input: inp.file, model: o.model, method: e.method, layer: e.layers.length === 1 ? e.layers[0] : e.layers,
-            layer_layout: layoutJson(e.layouts),
-            class: classJson(e.target), predicted: classJson(e.predicted),
-            explained_is_predicted: e.target.index === e.predicted.index,
-            input_size: [e.height, e.width], ...(inp.sourceSize ? { image_size: [inp.sourceSize[1], inp.sourceSize[0]] } : {}),
-            raw_map: { shape: [e.rawHeight, e.rawWidth], min: min(e.raw), max: max(e.raw) },
-            timings_ms: { compile: round(r.timings.compileMs), session: round(r.timings.sessionMs), run: round(r.timings.runMs), cam: round(r.timings.camMs) },
-            warnings: e.warnings, files: produced.map((p) => path.basename(p.path)),
-          };
-          produced.push({ path: path.join(o.out!, `${stem}.${e.method}.json`), bytes: new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`) });
-          for (const p of produced) await staged.add(p.path, p.bytes);
-          for (const w of e.warnings) process.stderr.write(`gradcam: warning: ${inp.file}: ${w}\n`);
-          lines.push(`${inp.file}: ${describe(e)} → ${produced[0]!.path}`);
-          progress.step(start + i + 1, path.basename(inp.file));
+        const r = await explainMany(explainer, data, dims, {
+          methods, layers: groups, layout: o.layout, classes: classChoice, output: o.output, target, topK, contrast, counterfactual: o.counterfactual,
+          augSmooth: o['aug-smooth'], eigenSmooth: o['eigen-smooth'], batchSize: camBatch, scoreCamTopN: scoreTop, randomSeed: seed,
+        });
+        const rows = r.results[0]!.explanations.length;
+        for (let row = 0; row < rows; row++) {
+          const first = r.results[0]!.explanations[row]!;
+          const j = first.image ?? row;
+          const inp = batch[idx[j]!]!;
+          const stem = stems[start + idx[j]!]! + (topK !== undefined ? `-top${first.rank}` : '');
+          const base = pictures[idx[j]!] ?? baseImage(inp, explainer.layout, norm);
+          if (o.grid) {
+            const tiles = r.results.map((res) => res.explanations[row]!);
+            await add(`${stem}.grid.png`, encodePng(gridPicture(tiles, methods, groups, base, look)));
+            await add(`${stem}.grid.json`, json({
+              ...explanationJson(first, { input: inp.file, model: o.model, timings: r.timings, imageSize: imageSize(inp), options, files: [`${stem}.grid.png`] }),
+              method: undefined, layer: undefined, layer_layout: undefined, raw_map: undefined, warnings: undefined,
+              methods, layers: groups, tiles: tiles.map((e) => ({ method: e.method, layers: e.layers, warnings: e.warnings })),
+            }));
+            lines.push(`${inp.file}: ${describeTarget(first)} → ${path.join(o.out!, `${stem}.grid.png`)}`);
+            warn(inp.file, tiles.flatMap((e) => e.warnings.map((w) => `${e.method} @ ${e.layers.join('+')}: ${w}`)));
+          } else {
+            for (const res of r.results) {
+              const e = res.explanations[row]!;
+              const files = explanationFiles(e, base, look);
+              const name = `${stem}.${e.method}`;
+              for (const f of files) await add(name + f.suffix, f.bytes);
+              await add(`${name}.json`, json(explanationJson(e, { input: inp.file, model: o.model, timings: r.timings, imageSize: imageSize(inp), options, files: files.map((f) => name + f.suffix) })));
+              lines.push(`${inp.file}: ${e.method}: ${describeTarget(e)} → ${path.join(o.out!, `${name}.png`)}`);
+              warn(inp.file, e.warnings);
+            }
+          }
+          const next = r.results[0]!.explanations[row + 1];
+          if (!next || next.image !== first.image) progress.step(start + idx[j]! + 1, path.basename(inp.file));
         }
       }
     }
@@ -181,6 +249,63 @@ export async function runExplain(args: string[]): Promise<number> {
   } finally {
     await explainer.release();
   }
+}
+
+/** The picture's own size [H, W] for images (not for .npy inputs). */
+function imageSize(inp: PreparedInput): [number, number] | undefined {
+  return inp.sourceSize ? [inp.sourceSize[1], inp.sourceSize[0]] : undefined;
+}
+
+function list(s: string): string[] {
+  const v = s.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
+  if (!v.length) throw new CliError(`empty list '${s}'`);
+  return v;
+}
+
+function positiveInt(name: string, s: string): number {
+  const v = s.trim() === '' ? NaN : Number(s);
+  if (!Number.isInteger(v) || v < 1) throw new CliError(`${name} must be a positive integer, got '${s}'`);
+  return v;
+}
+
+function choice(s: string): ClassChoice {
+  return s === 'top' ? 'top' : /^\d+$/.test(s) ? Number(s) : s;
+}
+
+/** Warnings on stderr, each once per run. */
+const seenWarnings = new Set<string>();
+function warn(file: string, warnings: string[]): void {
+  for (const w of warnings) {
+    const line = `gradcam: warning: ${file}: ${w}\n`;
+    if (seenWarnings.has(line)) continue;
+    seenWarnings.add(line);
+    process.stderr.write(line);
+  }
+}
+
+/** A segmentation mask: .npy [h,w] (or [1,h,w]) of any numeric dtype, or an image (non-black pixels). */
+async function readMask(file: string): Promise<Float32Array> {
+  if (file.toLowerCase().endsWith('.npy')) {
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await fs.promises.readFile(file));
+    } catch {
+      throw new InputError(`mask not found: ${file}`);
+    }
+    let npy;
+    try {
+      npy = parseNpy(bytes);
+    } catch (e) {
+      throw new InputError(`mask ${file} cannot be used: ${(e as Error).message.replace(/^parseNpy: /, '')}`);
+    }
+    const shape = npy.shape.filter((d) => d !== 1);
+    if (shape.length !== 2) throw new InputError(`mask ${file} has shape [${npy.shape.join(', ')}]; expected [h, w]`);
+    return toFloat32(npy).map((v) => (v !== 0 ? 1 : 0));
+  }
+  const img = await readImageFile(file);
+  const m = new Float32Array(img.width * img.height);
+  for (let i = 0; i < m.length; i++) m[i] = img.data[3 * i]! || img.data[3 * i + 1]! || img.data[3 * i + 2]! ? 1 : 0;
+  return m;
 }
 
 /** The --max-pixels and --max-overlay options. */
@@ -206,83 +331,6 @@ export function checkOutputName(explainer: { model: { graph: { output: { name: s
   if (!names.includes(output)) throw new InputError(`unknown --output '${output}'; the model's outputs are: ${names.join(', ')}`);
 }
 
-function render(e: Explanation, base: RgbImage | undefined, stem: string, outDir: string, opt: { colormap: string; alpha: number; caption: boolean; heatmap: boolean; raw: boolean; maxSide: number }): Output[] {
-  const out: Output[] = [];
-  const file = (suffix: string) => path.join(outDir, `${stem}.${e.method}${suffix}`);
-  // the overlay at the picture's own resolution (the map is resized like pytorch-grad-cam resizes it)
-  // small pictures are enlarged to at least 256 px wide so that the map and its caption can be read;
-  // the PNG's long side stays at most maxSide (--max-overlay), whatever the image's shape
-  const pic = base ?? heatmapImage(e.map, e.width, e.height, 'viridis');
-  const img = boundedOverlay(pic, e.map, e.width, e.height, { ...opt, minWidth: 256, decorate: opt.caption ? (x) => captioned(x, e) : undefined });
-  out.push({ path: file('.png'), bytes: encodePng(img) });
-  if (opt.heatmap) out.push({ path: file('.heatmap.png'), bytes: encodePng(heatmapImage(e.map, e.width, e.height, opt.colormap)) });
-  if (opt.raw) {
-    out.push({ path: file('.npy'), bytes: writeNpy(e.map, [e.height, e.width]) });
-    out.push({ path: file('.raw.npy'), bytes: writeNpy(e.raw, [e.rawHeight, e.rawWidth]) });
-  }
-  return out;
-}
-
-/**
- * The overlay of `map` (mw × mh) on `base`, at the picture's size enlarged by a whole factor to at least
- * `minWidth` wide, with `decorate` (a caption) applied; the result's long side is at most `maxSide`.
- */
-export function boundedOverlay(base: RgbImage, map: Float32Array, mw: number, mh: number, opt: { colormap: string; alpha: number; maxSide: number; minWidth: number; decorate?: (img: RgbImage) => RgbImage }): RgbImage {
-  let [ow, oh] = overlaySize(base.width, base.height, opt.minWidth, opt.maxSide);
-  for (let attempt = 0; ; attempt++) {
-    const pic = ow === base.width && oh === base.height ? base : resizeRgb(base, ow, oh);
-    const m = ow === mw && oh === mh ? map : resizeBilinear(map, mh, mw, oh, ow);
-    let img = overlay(pic, m, { colormap: opt.colormap, alpha: opt.alpha });
-    if (opt.decorate) img = opt.decorate(img);
-    if (Math.max(img.width, img.height) <= opt.maxSide || attempt === 2) return img;
-    // the caption and padding made it too long: shrink the overlay by what they add
-    const s = Math.min((opt.maxSide - (img.width - ow)) / ow, (opt.maxSide - (img.height - oh)) / oh);
-    [ow, oh] = [Math.max(1, Math.floor(ow * s)), Math.max(1, Math.floor(oh * s))];
-  }
-}
-
-/** Gradient methods: [Grad-CAM overlay | gradient picture] with captions, and the raw gradient. */
-function renderGradient(e: GradientExplanation, base: RgbImage | undefined, stem: string, outDir: string, opt: { colormap: string; alpha: number; abs: boolean; raw: boolean; layout: 'NCHW' | 'NHWC'; maxSide: number }): Output[] {
-  const file = (suffix: string) => path.join(outDir, `${stem}.${e.method}${suffix}`);
-  // small models get their pictures enlarged (at least 224 px wide) so that they can be looked at,
-  // by a whole factor that keeps the long side within maxSide
-  const f = Math.max(1, Math.min(Math.ceil(224 / e.width), Math.floor(opt.maxSide / Math.max(e.width, e.height))));
-  const [W, H] = [e.width * f, e.height * f];
-  const pic = base ? resizeRgb(base, W, H) : heatmapImage(e.cam, e.width, e.height, 'viridis');
-  const cam = f === 1 ? e.cam : resizeBilinear(e.cam, e.height, e.width, H, W);
-  const camOverlay = overlay(base ? pic : enlargeNearest(pic, f), cam, { colormap: opt.colormap, alpha: opt.alpha });
-  const grad = enlargeNearest(opt.abs ? gradientMagnitude(e.gradient, e.width, e.height) : deprocessGradient(e.gradient, e.width, e.height), f);
-  const scale = Math.max(1, Math.floor(W / 160));
-  const head = `class ${label(e.target)} p=${e.target.probability.toFixed(3)}`;
-  const pred = e.target.index === e.predicted.index ? '(the predicted class)' : `predicted ${label(e.predicted)}`;
-  const img = montage([[camOverlay, grad]], { labels: [[`gradcam: ${head}\n${pred}`, `${e.method}${opt.abs ? ' |g|' : ''}`]], pad: 2 * scale, textScale: scale });
-  const out: Output[] = [{ path: file('.png'), bytes: encodePng(img) }];
-  if (opt.raw) {
-    const shape = opt.layout === 'NCHW' ? [e.channels, e.height, e.width] : [e.height, e.width, e.channels];
-    out.push({ path: file('.npy'), bytes: writeNpy(e.gradientInputLayout, shape) });
-  }
-  return out;
-}
-
-function captioned(img: RgbImage, e: Explanation): RgbImage {
-  const scale = Math.max(1, Math.floor(img.width / 320));
-  const lines = [`${e.method}: ${label(e.target)} p=${e.target.probability.toFixed(3)}`];
-  lines.push(e.predicted.index !== e.target.index ? `predicted: ${label(e.predicted)} p=${e.predicted.probability.toFixed(3)}` : '(the predicted class)');
-  return montage([[img]], { labels: [[lines.join('\n')]], pad: 2 * scale, textScale: scale });
-}
-
-function label(c: ClassScore): string {
-  return c.label ? `${c.index} '${c.label}'` : `${c.index}`;
-}
-
-export function describe(e: { target: ClassScore; predicted: ClassScore }): string {
-  const t = `class ${label(e.target)} (logit ${e.target.logit.toFixed(3)}, p=${e.target.probability.toFixed(3)})`;
-  return e.predicted.index === e.target.index ? `${t}, the predicted class` : `${t}; predicted ${label(e.predicted)} p=${e.predicted.probability.toFixed(3)}`;
-}
-
-function classJson(c: ClassScore) {
-  return { index: c.index, label: c.label ?? null, logit: c.logit, probability: c.probability };
-}
 
 export function baseImage(inp: PreparedInput, layout: 'NCHW' | 'NHWC', norm: NormalizeOptions): RgbImage | undefined {
   const [c, h, w] = layout === 'NCHW' ? [inp.dims[1]!, inp.dims[2]!, inp.dims[3]!] : [inp.dims[3]!, inp.dims[1]!, inp.dims[2]!];
@@ -319,15 +367,4 @@ export async function writeAll(outDir: string, outputs: Output[], inputs: readon
     await staged.abort();
     throw e;
   }
-}
-
-const round = (v: number) => Math.round(v * 100) / 100;
-const min = (a: Float32Array) => a.reduce((m, v) => Math.min(m, v), Infinity);
-const max = (a: Float32Array) => a.reduce((m, v) => Math.max(m, v), -Infinity);
-
-/** The layers' layouts for the JSON sidecars: `tokens 14×14 +1` (one layer) or a list. */
-export function layoutJson(layouts: LayerLayout[] | undefined): unknown {
-  if (!layouts) return undefined;
-  const one = (l: LayerLayout) => ({ kind: l.kind, grid: l.grid, channels: l.channels, prefix_tokens: l.prefix, suffix_tokens: l.suffix, ...(l.override ? { given: true } : {}) });
-  return layouts.length === 1 ? one(layouts[0]!) : layouts.map(one);
 }

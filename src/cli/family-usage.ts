@@ -1,5 +1,4 @@
-/** The `gradcam explain` options of the CAM family (issue 5), and when the family path handles a call. */
-import { FAMILY_METHODS } from '../cam/family.js';
+/** The `gradcam explain` options of the CAM family (methods, layers, targets, smoothing), for the usage text and for refusing them with a gradient method. */
 
 export const FAMILY_OPTIONS = `  --methods a,b,c      several methods (each writes its own files; with --grid one comparison)
   --layers a,b,c       several layers: their maps are averaged as pytorch-grad-cam does (with --grid:
@@ -33,20 +32,4 @@ export function familyFlags(args: string[]): string[] {
     if (m && FLAGS.includes(m[1]!)) out.push(`--${m[1]}`);
   }
   return out;
-}
-
-/** True when the arguments ask for a family method or option (the plain Grad-CAM path handles the rest). */
-export function isFamilyInvocation(args: string[]): boolean {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--') break;
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
-    if (!m) continue;
-    if (FLAGS.includes(m[1]!)) return true;
-    if (m[1] === 'method') {
-      const v = (m[2] ?? args[i + 1] ?? '').toLowerCase();
-      if (Object.hasOwn(FAMILY_METHODS, v)) return true;
-    }
-  }
-  return false;
 }
