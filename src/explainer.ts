@@ -17,6 +17,9 @@ import type { ExternalDataReader } from './onnx/tensor.js';
 import type { Rectifier } from './autodiff/rule.js';
 import type { SessionFactory, SessionOptions } from './runtime/session.js';
 import { closest } from './util/closest.js';
+import { InputError, argmax, softmax } from './util/scores.js';
+
+export { InputError, argmax, softmax };
 import { cancellationWarning, cancelled, degenerateWarnings } from './cam/degenerate.js';
 
 export type Layout = 'NCHW' | 'NHWC';
@@ -138,12 +141,6 @@ export interface RunResult {
   timings: { compileMs: number; sessionMs: number; runMs: number };
 }
 
-export class InputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InputError';
-  }
-}
 
 const SHAPE_OPS = new Set(['Shape', 'Constant', 'ConstantOfShape', 'Range', 'Size', 'NonZero']);
 /** Ops whose integer inputs (axes, starts, indices, repeats, pads) the layout inference reads. */
@@ -532,21 +529,7 @@ async function runInChunks(run: (f: Feeds) => Promise<Fetched>, feeds: Feeds, fe
   return out;
 }
 
-export function argmax(row: ArrayLike<number>): number {
-  let top = 0;
-  for (let k = 1; k < row.length; k++) if (row[k]! > row[top]!) top = k;
-  return top;
-}
 
-export function softmax(row: ArrayLike<number>): Float64Array {
-  let m = -Infinity;
-  for (let i = 0; i < row.length; i++) m = Math.max(m, row[i]!);
-  const out = new Float64Array(row.length);
-  let s = 0;
-  for (let i = 0; i < row.length; i++) s += out[i] = Math.exp(row[i]! - m);
-  for (let i = 0; i < row.length; i++) out[i]! /= s;
-  return out;
-}
 
 /** Labels from metadata or a file: a JSON array (or {index: label} object), or one label per line. */
 export function parseLabels(text: string | undefined): string[] | undefined {

@@ -13,7 +13,8 @@
  *   ablated one (the "suffix" graph; the whole model with the mask inside where the suffix cannot be cut).
  */
 import { camBatchFromBudget } from './budget.js';
-import { InputError, argmax, softmax, type ClassChoice, type ClassScore, type Explainer, type ExplainOptions, type ExplainResult, type Explanation } from '../explainer.js';
+import type { ClassChoice, ClassScore, Explainer, ExplainOptions, ExplainResult, Explanation } from '../explainer.js';
+import { InputError, argmax, softmax } from '../util/scores.js';
 import { scoreTensor } from '../autodiff/compiler.js';
 import { encodeModel, type ModelProto } from '../onnx/model.js';
 import type { Session, TensorValue } from '../runtime/session.js';
