@@ -11,6 +11,7 @@ import { analyzeLayouts } from './layout/graph.js';
 import { explainable, layoutFromOverride, layoutLabel, toNCHW, type LayerLayout } from './layout/describe.js';
 import { camMethod } from './cam/index.js';
 import { explainFamily, needsFamily, releaseFamily, type FamilyOptions } from './cam/runner.js';
+import { explainGradients, isGradientMethod, type GradientMethod } from './cam/guided.js';
 import { postprocess } from './cam/pipeline.js';
 import { declaredDims, decodeModel, inlineExternalData, metadata, topoOrder, ModelError, type ModelProto } from './onnx/model.js';
 import type { ExternalDataReader } from './onnx/tensor.js';
@@ -56,7 +57,10 @@ interface LayerTable {
 export type ClassChoice = 'top' | number | string;
 
 export interface ExplainOptions extends FamilyOptions {
+  /** Any method of `gradcam methods`: a CAM method (default gradcam) or a gradient method (saliency, guided-backprop, deconvnet, guided-gradcam). */
   method?: string;
+  /** Gradient methods: which rectifiers guided-backprop/deconvnet guide ('all', default, or 'relu'). */
+  rectifierOps?: 'relu' | 'all';
   /** 'auto' (default), one tensor name, or several (their maps are averaged). */
   layer?: string | string[];
   /** The layers' layout where it cannot be inferred: 'nchw', 'nhwc' or 'tokens:HxW[+P]'. */
@@ -103,6 +107,9 @@ export interface Explanation {
   targetKind?: string;
   /** The target's value for the image. */
   targetValue?: number;
+  /** Gradient methods: the method's result [H, W, C] (channels last), and C. */
+  gradient?: Float32Array;
+  channels?: number;
 }
 
 export interface ExplainResult {
@@ -419,6 +426,7 @@ export class Explainer {
 
   /** Explains a batch: `input` is [N, ...] in the model's layout. */
   async explain(input: Float32Array, dims: number[], opts: ExplainOptions = {}): Promise<ExplainResult> {
+    if (opts.method !== undefined && isGradientMethod(opts.method.toLowerCase())) return this.explainByGradient(input, dims, opts);
     if (needsFamily(opts)) return explainFamily(this, input, dims, opts);
     const method = camMethod(opts.method ?? 'gradcam');
     const r = await this.run(input, dims, { layers: opts.layer === undefined ? ['auto'] : Array.isArray(opts.layer) ? opts.layer : [opts.layer], layout: opts.layout, classes: opts.classes, output: opts.output });
@@ -448,6 +456,39 @@ export class Explainer {
     }
     const { compileMs, sessionMs, runMs } = r.timings;
     return { explanations, timings: { compileMs, sessionMs, runMs, camMs: performance.now() - t1 } };
+  }
+
+  /**
+   * The gradient methods (saliency, guided-backprop, deconvnet, guided-gradcam) through explain(): the map
+   * is the gradient's magnitude per pixel (max over channels of |g|, scaled to [0, 1]), the gradient itself
+   * is in `gradient` ([H, W, C]); `raw` is the Grad-CAM raw map of the layer computed beside it.
+   */
+  private async explainByGradient(input: Float32Array, dims: number[], opts: ExplainOptions): Promise<ExplainResult> {
+    const method = opts.method!.toLowerCase() as GradientMethod;
+    const unsupported = (['target', 'topK', 'contrast', 'counterfactual', 'augSmooth', 'eigenSmooth'] as const).filter((k) => opts[k] !== undefined && opts[k] !== false);
+    if (unsupported.length) throw new InputError(`${method} explains through the input gradient and takes none of: ${unsupported.join(', ')}`);
+    if (Array.isArray(opts.layer) && opts.layer.length > 1) throw new InputError(`${method} shows the Grad-CAM map of one layer; give one layer`);
+    const layer = Array.isArray(opts.layer) ? opts.layer[0] : opts.layer;
+    const t0 = performance.now();
+    const g = await explainGradients(this, input, dims, { method, layer, layout: opts.layout, classes: opts.classes, output: opts.output, rectifierOps: opts.rectifierOps });
+    const explanations: Explanation[] = g.explanations.map((e, i) => {
+      const hw = e.height * e.width;
+      const map = new Float32Array(hw);
+      let hi = 0;
+      for (let p = 0; p < hw; p++) {
+        let m = 0;
+        for (let c = 0; c < e.channels; c++) m = Math.max(m, Math.abs(e.gradient[p * e.channels + c]!));
+        map[p] = m;
+        if (m > hi) hi = m;
+      }
+      if (hi > 0) for (let p = 0; p < hw; p++) map[p] = map[p]! / hi;
+      return {
+        method, layers: [e.layer], target: e.target, predicted: e.predicted, map, height: e.height, width: e.width,
+        raw: e.cam, rawHeight: e.height, rawWidth: e.width, image: i, gradient: e.gradient, channels: e.channels,
+        warnings: hi > 0 ? [] : [`the input gradient is all zero: nothing in the picture moves the score of class ${e.target.index}`],
+      };
+    });
+    return { explanations, timings: { compileMs: 0, sessionMs: 0, runMs: g.runMs, camMs: performance.now() - t0 - g.runMs } };
   }
 
   /** The explained and the predicted class of image i, with logits and probabilities. */
