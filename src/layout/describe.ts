@@ -53,7 +53,16 @@ export function describeLayout(labels: Labels, shape: number[], batch = 1): Laye
     return 'X';
   });
   const at = (r: Role) => roles.flatMap((x, k) => (x === r ? [k] : []));
-  if (at('X').length) return unknown(`axis ${at('X')[0]} (size ${shape[at('X')[0]!]}) mixes the batch, channels or grid, or holds tokens only`);
+  if (at('X').length) {
+    const k = at('X')[0]!;
+    const a = labels[k]!;
+    const why = a.atoms.some((t) => t.shift !== 0) ? 'holds a shifted grid (torch.roll, inside a shifted-window block)'
+      : a.range ? 'holds a part of the grid'
+        : a.tokensOnly ? 'holds only prefix tokens (the class token)'
+          : a.atoms.some((t) => t.stride !== 1 || t.size !== t.full) ? 'holds a piece of the grid (windows or patches)'
+            : 'mixes the batch, channels or grid';
+    return unknown(`axis ${k} (size ${shape[k]}) ${why}`);
+  }
   let batchAxis = at('N')[0] ?? -1;
   if (at('N').length > 1) return unknown('two axes carry the batch');
   if (batchAxis < 0) {
