@@ -6,7 +6,7 @@
  * image go in through the file input; downloads work; and no request leaves the page's own origin.
  * Screenshots are saved to test-artifacts/web/.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -208,6 +208,11 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
     page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
     await page.goto(app.url);
     await page.waitForFunction(() => (window as unknown as { gradcam: { ready: boolean } }).gradcam?.ready, null, { polling: 100, timeout: 120_000 });
+  });
+
+  // every test checks the errors its own steps show: one failing test does not fail the next ones
+  beforeEach(async () => {
+    if (page) await clearErrors(page);
   });
 
   after(async () => {
@@ -456,13 +461,13 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
       // the demo's overlay went away when the new model came, before its first result; no map was ever shown beside other scores
       const views = await recordedViews(page);
       const old = views[0]!;
-      assert.ok(old.shown && old.map, 'the demo map is shown before');
-      const firstNew = views.findIndex((v) => v.shown && v.map !== old.map);
+      assert.ok(old.shown && old.caption, 'the demo map is shown before');
+      const firstNew = views.findIndex((v) => v.shown && v.caption !== old.caption);
       assert.ok(firstNew > 0, 'the new map is shown');
-      const cleared = views.findIndex((v) => !v.shown && v.caption === '' && v.map === null);
-      assert.ok(cleared > 0 && cleared < firstNew, `the old overlay is cleared before the new result (cleared at ${cleared}, new at ${firstNew})`);
-      assert.deepEqual(views.slice(cleared).filter((v) => v.map === old.map), [], 'the old map never comes back');
-      assert.deepEqual(views.filter((v) => v.shown && v.map !== v.scores), [], 'every shown map belongs to the shown scores');
+      const cleared = views.findIndex((v) => !v.shown && v.caption === '');
+      assert.ok(cleared > 0 && cleared < firstNew, `the old overlay and caption are cleared before the new result (cleared at change ${cleared}, new map at ${firstNew} of ${views.length})`);
+      assert.deepEqual(views.slice(cleared).filter((v) => v.shown && (v.caption === old.caption || v.map === old.map)), [], 'the old map never comes back');
+      assert.deepEqual(views.filter((v) => v.shown && (v.map === null || v.map !== v.scores)), [], 'every shown map is tagged with the scores shown beside it');
       const model = await page.evaluate(() => (window as unknown as { gradcam: { model: { name: string; size: number[] } } }).gradcam.model);
       assert.equal(model.name, 'model.onnx');
       assert.deepEqual(model.size, [48, 48]);
