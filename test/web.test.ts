@@ -1,11 +1,12 @@
 /**
  * The browser app end to end, in headless Chromium (Debian's `chromium`, driven by playwright-core):
  * the page loads the demo model and examples, explains an example in one click, and its heat map equals
- * Node's for the same input; the layer grid and the sanity check run with progress; a model and an
+ * Node's for the same input; the layer grid (every CAM method) and the sanity check equal Node's
+ * explainMany and sanityCheck, with progress; a failed run or a new model clears the old map; a model and an
  * image go in through the file input; downloads work; and no request leaves the page's own origin.
  * Screenshots are saved to test-artifacts/web/.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,8 +15,10 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { chromiumMissing, launchChromium, serveApp, type AppServer, type Browser } from './helpers/browser.js';
 import { createStaticServer, SERVE_HEADERS } from '../src/cli/serve.js';
-import { loadExplainer, prepareInputs } from '../src/node.js';
+import { createNodeSession, loadExplainer, prepareInputs } from '../src/node.js';
 import { explainGradients, type GradientMethod } from '../src/cam/guided.js';
+import { explainMany } from '../src/cam/runner.js';
+import { sanityCheck } from '../src/sanity/index.js';
 import { encodePng } from '../src/image/png.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -71,6 +74,45 @@ async function gradientParity(page: Page, method: GradientMethod): Promise<numbe
   } finally {
     await ex.release();
   }
+}
+
+/** Waits until the page is idle and `pred` (evaluated against `g` = window.gradcam) holds, or an error was shown. */
+async function waitFor(page: Page, pred: string): Promise<void> {
+  await page.waitForFunction(`(() => { const g = window.gradcam; return g && (g.errors.length || (g.busy === 0 && (${pred}))); })()`, null, { polling: 100, timeout: 180_000 });
+}
+
+async function clearErrors(page: Page): Promise<void> {
+  await page.evaluate(() => { (window as unknown as { gradcam: { errors: string[] } }).gradcam.errors.length = 0; });
+}
+
+interface ViewState { shown: boolean; caption: string; map: string | null; scores: string | null }
+
+/**
+ * Records the overlay's and the scores' state at every change of #overlay, #caption or #top5
+ * (window.__views). A string, not a function: tsx's helpers (__name) do not exist in the page.
+ */
+async function recordViews(page: Page): Promise<void> {
+  await page.evaluate(`(() => {
+    const w = window;
+    const snap = () => {
+      const o = document.getElementById('overlay');
+      const top5 = document.getElementById('top5');
+      w.__views.push({ shown: !o.hidden && o.width > 0, caption: document.getElementById('caption').textContent || '', map: o.dataset.for ?? null, scores: top5.dataset.for ?? null });
+    };
+    if (w.__observer) w.__observer.disconnect();
+    w.__views = [];
+    snap();
+    w.__observer = new MutationObserver(snap);
+    for (const id of ['overlay', 'caption', 'top5']) w.__observer.observe(document.getElementById(id), { attributes: true, childList: true, subtree: true, characterData: true });
+  })()`);
+}
+
+async function recordedViews(page: Page): Promise<ViewState[]> {
+  return page.evaluate(() => {
+    const w = window as unknown as { __views: ViewState[]; __observer?: MutationObserver };
+    w.__observer?.disconnect();
+    return w.__views;
+  });
 }
 
 async function waitLast(page: Page, pred: string): Promise<void> {
@@ -168,6 +210,11 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
     await page.waitForFunction(() => (window as unknown as { gradcam: { ready: boolean } }).gradcam?.ready, null, { polling: 100, timeout: 120_000 });
   });
 
+  // every test checks the errors its own steps show: one failing test does not fail the next ones
+  beforeEach(async () => {
+    if (page) await clearErrors(page);
+  });
+
   after(async () => {
     await browser?.close();
     await app?.close();
@@ -212,7 +259,7 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
     assert.equal(await page.locator('#top5 li').count(), 5);
   });
 
-  test('guided Grad-CAM, the layer grid and the sanity check run with progress', { skip: noDemo }, async () => {
+  test('guided Grad-CAM beside the Grad-CAM map; the layer grid at the auto layer equals the single map', { skip: noDemo }, async () => {
     const camMap = (await last(page)).map;
     await page.selectOption('#method', 'guided-gradcam');
     await waitLast(page, "l.method === 'guided-gradcam'");
@@ -228,31 +275,114 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
     await waitLast(page, "l.method === 'gradcam'");
     await page.selectOption('#grid-count', '4');
     await page.click('#grid-run');
-    await page.waitForFunction(() => (window as unknown as { gradcam: { grid?: unknown; busy: number } }).gradcam.grid, null, { polling: 100, timeout: 120_000 });
-    await idle(page);
+    await waitFor(page, "g.grid && g.grid.method === 'gradcam'");
+    assert.deepEqual(await errors(page), []);
     assert.equal(await page.locator('#grid figure').count(), 4);
     const autoName = (await last(page)).layer;
     const grid = await page.evaluate(() => (window as unknown as { gradcam: { grid: { cells: { layer: string; map: Float32Array }[] } } }).gradcam.grid.cells.map((c) => ({ layer: c.layer, map: Array.from(c.map) })));
     const autoCell = grid.find((c) => c.layer === autoName);
     assert.ok(autoCell, 'the grid ends with the automatic layer');
     assert.ok(maxAbsDiff(autoCell.map, camMap) <= 1e-5, 'the grid cell of the auto layer equals the single-layer map');
+    const stages = await page.evaluate(() => (window as unknown as { gradcam: { stages: string[] } }).gradcam.stages);
+    assert.ok(stages.some((x) => /^gradcam at 4 layers: compiling and running/.test(x)), 'the grid reports its step');
+  });
 
+  test('layer grid: every CAM method of the menu runs through the shared pipeline, with progress; its maps equal Node\'s (≤ 1e-3)', { skip: noDemo }, async () => {
+    const methods = await page.evaluate(() => (window as unknown as { gradcam: { model: { methods: { name: string; kind: string }[] } } }).gradcam.model.methods.filter((m) => m.kind === 'cam').map((m) => m.name));
+    assert.ok(['scorecam', 'ablationcam', 'cam', 'eigencam', 'random'].every((m) => methods.includes(m)), methods.join(', '));
+    await page.selectOption('#grid-count', '4');
+    const ex = await loadExplainer(DEMO_MODEL);
+    const worst: string[] = [];
+    try {
+      const [inp] = await prepareInputs(ex, DEMO_SCENE);
+      for (const m of methods) {
+        await page.selectOption('#method', m);
+        await waitLast(page, `l.method === '${m}'`);
+        await page.click('#grid-run');
+        await waitFor(page, `g.grid && g.grid.method === '${m}'`);
+        assert.deepEqual(await errors(page), [], `${m} in the grid`);
+        const grid = await page.evaluate(() => {
+          const g = (window as unknown as { gradcam: { grid: { target: { index: number }; cells: { layer: string; map?: Float32Array; error?: string }[] } } }).gradcam.grid;
+          return { target: g.target.index, cells: g.cells.map((c) => ({ layer: c.layer, map: c.map ? Array.from(c.map) : null, error: c.error ?? null })) };
+        });
+        assert.equal(grid.cells.length, 4);
+        assert.equal(await page.locator('#grid figure').count(), 4);
+        let worstDiff = 0;
+        for (const cell of grid.cells) {
+          // Node, one layer at a time: the reference does not depend on the grouping of the layers
+          let ref: Float32Array | Error;
+          try {
+            ref = (await explainMany(ex, inp!.tensor, inp!.dims, { methods: [m], layers: [cell.layer], classes: [grid.target] })).results[0]!.explanations[0]!.map;
+          } catch (e) {
+            ref = e as Error;
+          }
+          if (ref instanceof Error) {
+            assert.equal(cell.map, null, `${m} at ${cell.layer}: Node fails (${ref.message}), the browser gives a map`);
+            assert.equal(cell.error, ref.message);
+          } else {
+            assert.ok(cell.map, `${m} at ${cell.layer}: no map (${cell.error})`);
+            const d = maxAbsDiff(cell.map, ref);
+            assert.ok(d <= TOL, `${m} at ${cell.layer}: max |browser - node| = ${d}`);
+            assert.ok(ref.some((v) => v > 0), `${m} at ${cell.layer}: Node's map is not all zero`);
+            worstDiff = Math.max(worstDiff, d);
+          }
+        }
+        worst.push(`${m} ${worstDiff.toExponential(1)}`);
+      }
+    } finally {
+      await ex.release();
+    }
+    console.log(`# layer grid, 4 layers, browser vs Node (max |diff| per method): ${worst.join(', ')}`);
+    const stages = await page.evaluate(() => (window as unknown as { gradcam: { stages: string[] } }).gradcam.stages);
+    assert.ok(stages.some((x) => /^scorecam at 4 layers: model run \d+$/.test(x)), 'Score-CAM\'s passes are reported');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'grid.png'), fullPage: true });
+    await page.selectOption('#method', 'gradcam');
+    await waitLast(page, "l.method === 'gradcam'");
+  });
+
+  test('sanity check: the browser runs src/sanity\'s sanityCheck; its maps and similarities equal Node\'s', { skip: noDemo }, async () => {
     await page.selectOption('#sanity-steps', '2');
     await page.click('#sanity-run');
-    await page.waitForFunction(() => (window as unknown as { gradcam: { sanity?: unknown } }).gradcam.sanity, null, { polling: 100, timeout: 120_000 });
-    await idle(page);
-    const s = await page.evaluate(() => {
-      const x = (window as unknown as { gradcam: { sanity: { steps: { spearman: number; meanAbsDiff: number }[]; verdict: string } } }).gradcam.sanity;
-      return { steps: x.steps.map((t) => ({ spearman: t.spearman, meanAbsDiff: t.meanAbsDiff })), verdict: x.verdict };
-    });
-    assert.equal(s.steps.length, 2);
-    assert.ok(s.steps.every((t) => t.meanAbsDiff > 0.01), 'randomising the top layers changes the map');
-    assert.match(await page.textContent('#sanity-verdict') ?? '', /map/);
-    const stages = await page.evaluate(() => (window as unknown as { gradcam: { stages: string[] } }).gradcam.stages);
-    assert.ok(stages.some((x) => /randomising the top 2/.test(x)), 'the sanity check reports its steps');
-    assert.ok(stages.some((x) => /compiling one graph for 4 layers/.test(x)), 'the grid reports its step');
-    await page.screenshot({ path: path.join(ARTIFACTS, 'grid-sanity.png'), fullPage: true });
+    await waitFor(page, 'g.sanity');
     assert.deepEqual(await errors(page), []);
+    const s = await page.evaluate(() => {
+      const x = (window as unknown as { gradcam: { sanity: { layer: string; classIndex: number; original: Float32Array; steps: { stage: number; layer: string; map: Float32Array; similarity: Record<string, number> }[]; verdict: string; sensitive: boolean; value: number } } }).gradcam.sanity;
+      return { ...x, original: Array.from(x.original), steps: x.steps.map((t) => ({ ...t, map: Array.from(t.map) })) };
+    });
+    const ex = await loadExplainer(DEMO_MODEL);
+    try {
+      const [inp] = await prepareInputs(ex, DEMO_SCENE);
+      const r = await sanityCheck(ex, inp!.tensor, inp!.dims, { createSession: createNodeSession, methods: ['gradcam'], modes: ['cascading'], maxLayers: 2, classes: 'top', layer: 'auto' });
+      assert.equal(s.classIndex, r.classes[0]);
+      assert.equal(s.layer, r.camLayer);
+      assert.ok(maxAbsDiff(s.original, r.original['gradcam']![0]!.display) <= TOL);
+      const stages = r.stages.filter((x) => x.stage > 0);
+      assert.equal(s.steps.length, 2);
+      let worst = 0;
+      for (const [k, st] of s.steps.entries()) {
+        const ref = stages[k]!;
+        assert.equal(st.stage, ref.stage);
+        assert.equal(st.layer, ref.layer);
+        assert.ok(maxAbsDiff(st.map, ref.maps['gradcam']![0]!.display) <= TOL, `stage ${st.stage} map`);
+        for (const key of ['spearman', 'spearman_abs', 'ssim', 'hog'] as const) {
+          const d = Math.abs(st.similarity[key]! - ref.similarity['gradcam']![0]![key]);
+          worst = Math.max(worst, d);
+          assert.ok(d <= 1e-3, `stage ${st.stage} ${key}: browser ${st.similarity[key]}, Node ${ref.similarity['gradcam']![0]![key]}`);
+        }
+      }
+      assert.ok(s.steps[1]!.similarity['spearman_abs']! < 0.9, 'randomising the top layers changes the map');
+      const v = r.verdicts[0]!;
+      assert.equal(s.sensitive, v.sensitive);
+      assert.ok(Math.abs(s.value - v.value) <= 1e-3);
+      console.log(`# sanity check, browser vs Node's sanityCheck: similarities within ${worst.toExponential(1)}; verdict ${v.text}`);
+    } finally {
+      await ex.release();
+    }
+    assert.match(await page.textContent('#sanity-verdict') ?? '', /^gradcam: (PASS|FAIL)/);
+    assert.equal(await page.locator('#sanity figure').count(), 3);
+    const stages = await page.evaluate(() => (window as unknown as { gradcam: { stages: string[] } }).gradcam.stages);
+    assert.ok(stages.some((x) => /^sanity check: randomised cascading 2\/2: /.test(x)), 'the sanity check reports its steps');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'grid-sanity.png'), fullPage: true });
   });
 
   test('downloads: PNG and JSON of the explanation', { skip: noDemo }, async () => {
@@ -268,6 +398,51 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
     assert.equal(typeof j.class.probability, 'number');
   });
 
+  test('a failed run clears the overlay, its caption and the downloads; the scores stay', { skip: noDemo }, async () => {
+    const stem = await page.evaluate(() => (window as unknown as { gradcam: { model: { layers: { name: string }[] } } }).gradcam.model.layers[0]!.name);
+    await page.selectOption('#layer', stem);
+    await waitLast(page, `l.layer === '${stem}'`);
+    assert.match(await page.textContent('#caption') ?? '', /^gradcam at /);
+    // CAM needs the layer right before global pooling: at the stem it fails
+    await page.selectOption('#method', 'cam');
+    await waitFor(page, 'false');
+    const errs = await errors(page);
+    assert.equal(errs.length, 1);
+    assert.match(errs[0]!, /^cam needs the layer to be followed by global average pooling/);
+    assert.equal(await page.textContent('#caption'), '');
+    assert.equal(await page.isVisible('#overlay'), false);
+    assert.equal(await page.evaluate(() => (window as unknown as { gradcam: { last?: unknown } }).gradcam.last), undefined);
+    assert.equal(await page.isDisabled('#dl-png'), true);
+    assert.equal(await page.locator('#top5 li').count(), 5, 'the scores are still those of the image');
+    await clearErrors(page);
+    await page.selectOption('#method', 'gradcam');
+    await waitLast(page, `l.method === 'gradcam' && l.layer === '${stem}'`);
+    assert.equal(await page.isVisible('#overlay'), true);
+    await page.selectOption('#layer', 'auto');
+    await waitLast(page, `l.layer !== '${stem}'`);
+  });
+
+  test('choosing WebGPU where the browser has none says so and stays on wasm with the model loaded', async (t) => {
+    const rt0 = await page.evaluate(() => (window as unknown as { gradcam: { runtime: { backend: string; webgpu: boolean } } }).gradcam.runtime);
+    if (rt0.webgpu) {
+      t.skip('this browser has a WebGPU adapter');
+      return;
+    }
+    await page.selectOption('#backend', 'webgpu');
+    await waitFor(page, 'false');
+    assert.deepEqual(await errors(page), ['WebGPU is not available in this browser; still on the wasm backend']);
+    assert.equal(await page.textContent('#error'), 'WebGPU is not available in this browser; still on the wasm backend');
+    assert.equal(await page.inputValue('#backend'), 'wasm', 'the menu shows the backend that runs');
+    assert.equal(await page.evaluate(() => (window as unknown as { gradcam: { runtime: { backend: string } } }).gradcam.runtime.backend), 'wasm');
+    assert.match(await page.textContent('#backend option[value="webgpu"]') ?? '', /not available/);
+    // the model is still there: explaining works
+    await clearErrors(page);
+    await page.selectOption('#method', 'hirescam');
+    await waitLast(page, "l.method === 'hirescam'");
+    await page.selectOption('#method', 'gradcam');
+    await waitLast(page, "l.method === 'gradcam'");
+  });
+
   test('a model and an image through the file input; the map equals Node\'s', async () => {
     // a synthetic picture (any size: the app resizes it to the model's 48×48 input like the CLI)
     const W = 61, H = 47;
@@ -280,8 +455,19 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
     const img = path.join(dir, 'synthetic.png');
     fs.writeFileSync(img, encodePng({ width: W, height: H, data }));
     try {
+      await recordViews(page);
       await page.setInputFiles('#files', [FIXTURE_MODEL, img]);
       await waitLast(page, "l.imageName === 'synthetic.png'");
+      // the demo's overlay went away when the new model came, before its first result; no map was ever shown beside other scores
+      const views = await recordedViews(page);
+      const old = views[0]!;
+      assert.ok(old.shown && old.caption, 'the demo map is shown before');
+      const firstNew = views.findIndex((v) => v.shown && v.caption !== old.caption);
+      assert.ok(firstNew > 0, 'the new map is shown');
+      const cleared = views.findIndex((v) => !v.shown && v.caption === '');
+      assert.ok(cleared > 0 && cleared < firstNew, `the old overlay and caption are cleared before the new result (cleared at change ${cleared}, new map at ${firstNew} of ${views.length})`);
+      assert.deepEqual(views.slice(cleared).filter((v) => v.shown && (v.caption === old.caption || v.map === old.map)), [], 'the old map never comes back');
+      assert.deepEqual(views.filter((v) => v.shown && (v.map === null || v.map !== v.scores)), [], 'every shown map is tagged with the scores shown beside it');
       const model = await page.evaluate(() => (window as unknown as { gradcam: { model: { name: string; size: number[] } } }).gradcam.model);
       assert.equal(model.name, 'model.onnx');
       assert.deepEqual(model.size, [48, 48]);

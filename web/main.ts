@@ -7,7 +7,8 @@ import { resizeBilinear, resizeRgb } from '../src/image/resize.js';
 import { encodePng } from '../src/image/png.js';
 import { writeNpy } from '../src/image/npy.js';
 import { montage } from '../src/image/montage.js';
-import { heatmapImage } from '../src/image/overlay.js';
+import { grayscaleImage, heatmapImage } from '../src/image/overlay.js';
+import { shortLayerName } from '../src/sanity/randomize.js';
 import type { RgbImage } from '../src/image/types.js';
 import type { ClassScore } from '../src/explainer.js';
 import { layoutLabel } from '../src/layout/describe.js';
@@ -68,6 +69,12 @@ const state = {
   result: undefined as ExplainOutput | undefined,
   runtime: '' as string,
   explainSeq: 0,
+  /** Bumped whenever the shown scores stop being valid (a model is replaced, a new analysis starts): late results are dropped. */
+  view: 0,
+  /** Successful model loads. */
+  modelSeq: 0,
+  /** What the shown scores belong to (model load, image, normalisation); maps drawn beside them carry the same tag. */
+  scoresTag: '',
 };
 
 // exposed for tests and the benchmark (read-only use)
@@ -111,6 +118,7 @@ const el = {
   overlay: $<HTMLCanvasElement>('overlay'), caption: $<HTMLElement>('caption'),
   gradientFigure: $<HTMLElement>('gradient-figure'), gradient: $<HTMLCanvasElement>('gradient'), gradientCaption: $<HTMLElement>('gradient-caption'),
   top5: $<HTMLOListElement>('top5'), timings: $<HTMLParagraphElement>('timings'), warnings: $<HTMLUListElement>('warnings'),
+  webgpuOption: document.querySelector<HTMLOptionElement>('#backend option[value="webgpu"]')!,
   dlPng: $<HTMLButtonElement>('dl-png'), dlJson: $<HTMLButtonElement>('dl-json'), dlNpy: $<HTMLButtonElement>('dl-npy'),
   gridPanel: $<HTMLElement>('grid-panel'), gridCount: $<HTMLSelectElement>('grid-count'), gridRun: $<HTMLButtonElement>('grid-run'), grid: $<HTMLDivElement>('grid'),
   sanityPanel: $<HTMLElement>('sanity-panel'), sanitySteps: $<HTMLSelectElement>('sanity-steps'), sanityRun: $<HTMLButtonElement>('sanity-run'),
@@ -231,29 +239,38 @@ function download(name: string, bytes: Uint8Array | string, type: string): void 
 const query = new URLSearchParams(location.search);
 const queryThreads = Number(query.get('threads')) || undefined;
 
-async function initRuntime(backend: BackendChoice): Promise<void> {
+/** Starts (or switches) the runtime; true when it changed (the model was moved to it). */
+async function initRuntime(backend: BackendChoice): Promise<boolean> {
   const ortBase = new URL('ort/', document.baseURI).href;
   const r = await task('starting onnxruntime-web', () => worker.call({ type: 'init', backend, ortBase, numThreads: queryThreads }));
-  if (r) showRuntime(r.info, r.ortVersion);
+  if (!r) return false;
+  showRuntime(r.info, r.ortVersion);
+  // e.g. WebGPU chosen where the browser has none: the runtime stayed (or wasm started)
+  if (r.note) showError(new Error(r.note));
+  return r.changed;
 }
 
 function showRuntime(i: WebRuntimeInfo, ortVersion: string): void {
   hook.runtime = i;
   state.runtime = `${i.backend}${i.backend === 'wasm' ? `, ${i.threads} thread${i.threads > 1 ? 's' : ''}${i.simd ? ', SIMD' : ''}` : ''}`;
   el.gpuNote.textContent = i.backend === 'webgpu' ? ' and WebGPU' : '';
+  el.webgpuOption.textContent = i.webgpu ? 'WebGPU' : 'WebGPU (not available)';
+  // the menu shows the backend that runs (after a fallback to wasm, wasm)
+  if (el.backend.value !== 'auto' && el.backend.value !== i.backend) el.backend.value = i.backend;
   el.runtime.textContent = `onnxruntime-web ${ortVersion} · backend: ${state.runtime} · WebGPU ${i.webgpu ? 'available' : 'not available'} · ` +
     (i.crossOriginIsolated ? 'cross-origin isolated (threads on)' : 'not cross-origin isolated: one thread (serve with `gradcam serve` for threads)');
 }
 
 async function loadModel(name: string, bytes: Uint8Array, extra: { name: string; bytes: Uint8Array }[] = [], labelsText?: string, description?: string): Promise<boolean> {
   const size = parseSizeInput();
+  // the shown map and scores belong to the model being replaced
+  clearExplanation();
   const r = await task(`loading ${name}`, (p) => worker.call({ type: 'loadModel', name, bytes, extra, labelsText, size }, p));
   if (!r) return false;
   const m = r.model;
   state.model = m;
+  state.modelSeq++;
   state.modelFile = { name, bytes, extra, labelsText };
-  state.analysis = undefined;
-  state.result = undefined;
   hook.model = m;
   const dims = m.inputDims.map((d) => d ?? '?').join('×');
   const nClasses = m.labels ? `${m.labels.length} labelled classes` : 'no labels';
@@ -337,19 +354,57 @@ async function selectImage(id: string): Promise<void> {
 async function analyzeAndExplain(): Promise<void> {
   if (!state.model || !state.selected) return;
   const imageId = state.selected;
-  const r = await task('running the model', (p) => worker.call({ type: 'analyze', imageId, normalize: el.normalize.value }, p));
-  if (!r || state.selected !== imageId) return;
+  const normalize = el.normalize.value;
+  // new scores are coming: nothing shown may stay beside them
+  clearExplanation();
+  const view = state.view;
+  const r = await task('running the model', (p) => worker.call({ type: 'analyze', imageId, normalize }, p));
+  if (!r || view !== state.view || state.selected !== imageId) return;
   state.analysis = r.analysis;
   hook.analysis = r.analysis;
+  state.scoresTag = `${state.modelSeq}:${imageId}:${normalize}:${view}`;
   fillClasses(r.analysis);
   el.explain.hidden = false;
   el.gridPanel.hidden = false;
   el.sanityPanel.hidden = false;
+  await explain();
+}
+
+/**
+ * Forgets and blanks everything computed for the shown scores: the scores, the overlay and its
+ * caption, the gradient picture, the layer grid and the sanity check. Results still on their way are
+ * dropped (`state.view`).
+ */
+function clearExplanation(): void {
+  state.view++;
+  state.analysis = undefined;
+  hook.analysis = undefined;
+  state.scoresTag = '';
+  el.cls.innerHTML = '';
+  el.top5.innerHTML = '';
+  delete el.top5.dataset.for;
+  clearResult();
   hook.grid = undefined;
   hook.sanity = undefined;
   drawGrid();
   drawSanity();
-  await explain();
+}
+
+/** Blanks the overlay, its caption and everything derived from the map (after a failed run, too). */
+function clearResult(): void {
+  state.result = undefined;
+  hook.last = undefined;
+  el.overlay.width = 0;
+  el.overlay.height = 0;
+  el.overlay.hidden = true;
+  delete el.overlay.dataset.for;
+  el.caption.textContent = '';
+  el.gradientFigure.hidden = true;
+  el.gradientCaption.textContent = '';
+  el.timings.textContent = '';
+  el.warnings.innerHTML = '';
+  for (const li of el.top5.querySelectorAll('li')) li.classList.remove('chosen');
+  el.dlPng.disabled = el.dlJson.disabled = el.dlNpy.disabled = true;
 }
 
 function fillClasses(a: Analysis): void {
@@ -364,6 +419,7 @@ function fillClasses(a: Analysis): void {
     el.cls.append(g);
   }
   el.top5.innerHTML = '';
+  el.top5.dataset.for = state.scoresTag;
   for (const c of a.top) {
     const li = document.createElement('li');
     li.dataset.index = String(c.index);
@@ -392,9 +448,15 @@ function chosenClass(): number | 'top' {
 async function explain(): Promise<void> {
   if (!state.model || !state.selected || !state.analysis) return;
   const seq = ++state.explainSeq;
+  const view = state.view;
   const params = { imageId: state.selected, classIndex: chosenClass(), layer: el.layer.value || 'auto', method: el.method.value || 'gradcam' };
   const r = await task(`${params.method}`, (p) => worker.call({ type: 'explain', params, normalize: el.normalize.value }, p));
-  if (!r || seq !== state.explainSeq) return;
+  if (seq !== state.explainSeq || view !== state.view) return;
+  if (!r) {
+    // the shown map is not what the controls now ask for
+    clearResult();
+    return;
+  }
   state.result = r.result;
   const img = selectedImage()!;
   hook.last = { imageName: img.name, method: r.result.method, layer: r.result.layer, classIndex: r.result.target.index, width: r.result.width, height: r.result.height, map: r.result.map, kind: r.result.kind, gradient: r.result.gradient };
@@ -405,9 +467,12 @@ async function explain(): Promise<void> {
 function drawResult(): void {
   const r = state.result;
   const img = selectedImage();
-  if (!r || !img) return;
   el.alphaValue.textContent = Number(el.alpha.value).toFixed(2);
+  if (!r || !img) return;
   drawImage(el.overlay, overlayOn(img.display, r.map, r.height, r.width));
+  el.overlay.hidden = false;
+  el.overlay.dataset.for = state.scoresTag;
+  el.dlPng.disabled = el.dlJson.disabled = el.dlNpy.disabled = false;
   const camName = r.kind === 'gradient' ? 'gradcam' : r.method;
   const pred = r.target.index === r.predicted.index ? 'the predicted class' : `predicted: ${label(r.predicted)} p=${r.predicted.probability.toFixed(3)}`;
   el.caption.textContent = `${camName} at ${r.layer}: class ${label(r.target)} p=${r.target.probability.toFixed(3)} (${pred})`;
@@ -489,13 +554,19 @@ function gridLayers(): string[] {
   return [...picks].sort((a, b) => a - b).map((i) => all[i]!);
 }
 
-function mapFigure(map: Float32Array, h: number, w: number, text: string, onPicture = true): HTMLElement {
+/** A map as a figure: over the picture (CAM maps), or grey (gradient maps, as `gradcam sanity` shows them); none: the reason. */
+function mapFigure(map: Float32Array | undefined, h: number, w: number, text: string, kind: 'overlay' | 'grey' = 'overlay'): HTMLElement {
   const fig = document.createElement('figure');
-  const c = document.createElement('canvas');
-  const img = selectedImage();
-  drawImage(c, onPicture && img ? overlayOn(img.display, map, h, w) : heatmapImage(map, w, h, el.colormap.value));
   const cap = document.createElement('figcaption');
   cap.textContent = text;
+  if (!map) {
+    fig.className = 'no-map';
+    fig.append(cap);
+    return fig;
+  }
+  const c = document.createElement('canvas');
+  const img = selectedImage();
+  drawImage(c, kind === 'grey' ? grayscaleImage(map, w, h) : img ? overlayOn(img.display, map, h, w) : heatmapImage(map, w, h, el.colormap.value));
   fig.append(c, cap);
   return fig;
 }
@@ -504,7 +575,10 @@ function drawGrid(): void {
   const g = hook.grid;
   el.grid.innerHTML = '';
   if (!g || g.imageId !== state.selected) return;
-  for (const c of g.cells) el.grid.append(mapFigure(c.map, g.height, g.width, `${c.layer} (${c.op}, ${c.shape.slice(1).join('×')})${c.empty ? ' — all zero' : ''}`));
+  for (const c of g.cells) {
+    const head = `${g.method} at ${c.layer} (${c.op}, ${c.shape.slice(1).join('×')})`;
+    el.grid.append(mapFigure(c.map, g.height, g.width, c.error ? `${head} — no ${g.method} map: ${c.error}` : `${head}${c.empty ? ' — all zero' : ''}`));
+  }
 }
 
 function drawSanity(): void {
@@ -512,16 +586,23 @@ function drawSanity(): void {
   el.sanity.innerHTML = '';
   el.sanityVerdict.textContent = '';
   if (!s || s.imageId !== state.selected) return;
-  el.sanity.append(mapFigure(s.original, s.height, s.width, `trained weights (${s.method}, class ${s.classIndex})`));
-  for (const st of s.steps) el.sanity.append(mapFigure(st.map, s.height, s.width, `${st.label}: rank corr. ${st.spearman.toFixed(2)}, mean |Δ| ${st.meanAbsDiff.toFixed(3)} — ${st.randomised[st.randomised.length - 1]}`));
+  const kind = s.kind === 'gradient' ? 'grey' : 'overlay';
+  el.sanity.append(mapFigure(s.original, s.height, s.width, `trained weights (${s.method}, class ${s.classIndex})`, kind));
+  for (const st of s.steps) {
+    const sim = st.similarity;
+    el.sanity.append(mapFigure(st.map, s.height, s.width, `top ${st.stage} randomised, down to ${shortLayerName(st.layer)}: rank corr. of |map| ${sim.spearman_abs.toFixed(2)}, SSIM ${sim.ssim.toFixed(2)}`, kind));
+  }
   el.sanityVerdict.textContent = s.verdict;
 }
 
 el.gridRun.onclick = async () => {
   if (!state.model || !state.selected) return;
   const layers = gridLayers();
+  const view = state.view;
+  hook.grid = undefined;
+  drawGrid();
   const r = await task('layer comparison', (p) => worker.call({ type: 'grid', imageId: state.selected!, classIndex: chosenClass(), method: el.method.value, layers, normalize: el.normalize.value }, p));
-  if (!r) return;
+  if (!r || view !== state.view) return;
   hook.grid = r.grid;
   drawGrid();
 };
@@ -529,8 +610,11 @@ el.gridRun.onclick = async () => {
 el.sanityRun.onclick = async () => {
   if (!state.model || !state.selected) return;
   const params = { imageId: state.selected, classIndex: chosenClass(), layer: el.layer.value || 'auto', method: el.method.value || 'gradcam' };
+  const view = state.view;
+  hook.sanity = undefined;
+  drawSanity();
   const r = await task('sanity check', (p) => worker.call({ type: 'sanity', params, steps: Number(el.sanitySteps.value), normalize: el.normalize.value }, p));
-  if (!r) return;
+  if (!r || view !== state.view) return;
   hook.sanity = r.sanity;
   drawSanity();
 };
@@ -594,13 +678,13 @@ el.size.onchange = async () => {
   if (f && (await loadModel(f.name, f.bytes, f.extra, f.labelsText))) await analyzeAndExplain();
 };
 el.backend.onchange = async () => {
-  await initRuntime(el.backend.value as BackendChoice);
-  if (state.selected) await analyzeAndExplain();
+  if ((await initRuntime(el.backend.value as BackendChoice)) && state.selected) await analyzeAndExplain();
 };
 
 // ---------------------------------------------------------------- start: runtime, demo model and examples
 
 async function start(): Promise<void> {
+  clearResult();
   const qb = query.get('backend');
   if (qb === 'wasm' || qb === 'webgpu' || qb === 'auto') el.backend.value = qb;
   await initRuntime(el.backend.value as BackendChoice);

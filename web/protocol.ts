@@ -2,6 +2,7 @@
 import type { ClassScore, LayerInfo } from '../src/explainer.js';
 import type { RgbImage } from '../src/image/types.js';
 import type { WebRuntimeInfo } from '../src/runtime/web.js';
+import type { MapSimilarity } from '../src/metrics/similarity.js';
 
 export type BackendChoice = 'auto' | 'wasm' | 'webgpu';
 
@@ -89,42 +90,57 @@ export interface GridCell {
   layer: string;
   op: string;
   shape: number[];
-  map: Float32Array;
+  /** The map [H, W] in [0, 1]; absent where the method cannot explain this layer (see `error`). */
+  map?: Float32Array;
   empty: boolean;
+  /** Why there is no map at this layer (e.g. CAM needs the layer right before global pooling). */
+  error?: string;
+  warnings: string[];
 }
 
 export interface GridOutput {
   imageId: string;
   method: string;
   target: ClassScore;
+  predicted: ClassScore;
   height: number;
   width: number;
   cells: GridCell[];
+  /** Model runs: the gradient runs, Score-CAM's and Ablation-CAM's passes. */
+  runs: number;
   runMs: number;
 }
 
+/** One cascading stage of `sanityCheck` (src/sanity): the top `stage` parameterised layers randomised. */
 export interface SanityStep {
-  /** What was randomised, e.g. "top 2 layers (logits, fc1)". */
-  label: string;
+  stage: number;
+  /** The lowest layer randomised so far (node name). */
+  layer: string;
+  /** Every layer randomised at this stage, from the top. */
   randomised: string[];
+  /** The method's displayed map [H, W] in [0, 1] (src/metrics/maps.ts `display`). */
   map: Float32Array;
-  /** Spearman rank correlation with the original map (1 = unchanged). */
-  spearman: number;
-  /** Mean absolute difference from the original map. */
-  meanAbsDiff: number;
+  /** Similarity with the trained model's map (spearman, spearman_abs, ssim, hog). */
+  similarity: MapSimilarity;
 }
 
 export interface SanityOutput {
   imageId: string;
   method: string;
+  kind: 'cam' | 'gradient';
   layer: string;
   classIndex: number;
   height: number;
   width: number;
+  /** The trained model's displayed map. */
   original: Float32Array;
   steps: SanityStep[];
-  /** A plain verdict: does the map depend on the weights? */
+  /** The library's verdict (PASS/FAIL against the threshold) and its statistic. */
   verdict: string;
+  sensitive: boolean;
+  value: number;
+  init: string;
+  seed: number;
 }
 
 export interface BenchOutput {
@@ -152,7 +168,8 @@ export type Request =
   | { type: 'bench'; iterations: number; seed: number };
 
 export type Reply =
-  | { type: 'init'; info: WebRuntimeInfo; ortVersion: string }
+  /** `note`: what happened instead of the request (WebGPU asked for but not available); `changed`: the runtime was (re)started. */
+  | { type: 'init'; info: WebRuntimeInfo; ortVersion: string; changed: boolean; note?: string }
   | { type: 'loadModel'; model: ModelInfo }
   | { type: 'addImage'; image: ImageInfo }
   | { type: 'removeImage' }

@@ -3,24 +3,24 @@
  * CAM arithmetic, sanity checks) happens here, so the page never freezes. Requests are handled one
  * at a time, in order; long steps report progress.
  */
-import { Explainer, InputError, parseLabels, softmax, type ClassChoice, type ClassScore } from '../src/explainer.js';
+import { Explainer, InputError, parseLabels, softmax, type ClassChoice, type ClassScore, type Explanation } from '../src/explainer.js';
 import { CAM_METHODS, camMethod } from '../src/cam/index.js';
-import { postprocess } from '../src/cam/pipeline.js';
+import { explainMany } from '../src/cam/runner.js';
 import { explainGradients, GRADIENT_METHODS, isGradientMethod } from '../src/cam/guided.js';
-import { decodeModel, metadata, topoOrder, type ModelProto } from '../src/onnx/model.js';
+import { sanityCheck } from '../src/sanity/index.js';
+import { decodeModel, metadata, type ModelProto } from '../src/onnx/model.js';
 import { NORMALIZE_PRESETS } from '../src/image/normalize.js';
-import { decodeTensor, encodeTensor } from '../src/onnx/tensor.js';
 import { decodePng, toRgbImage } from '../src/image/png.js';
 import { resizeRgb } from '../src/image/resize.js';
 import { imageToTensor } from '../src/image/normalize.js';
 import { deprocessGradient } from '../src/image/gradient.js';
 import type { RgbImage } from '../src/image/types.js';
 import { configureWebRuntime, createWebSessionFactory, webGpuAvailable, type OrtWebModule, type WebRuntimeInfo } from '../src/runtime/web.js';
-import type { SessionFactory } from '../src/runtime/session.js';
+import type { Session, SessionFactory } from '../src/runtime/session.js';
 import { Rng } from '../src/metrics/random.js';
 import type {
-  Analysis, BenchOutput, ExplainOutput, ExplainParams, GridOutput, ImageInfo, MethodInfo, ModelInfo, Progress, Reply, Request,
-  RequestEnvelope, SanityOutput, SanityStep, WorkerMessage,
+  Analysis, BackendChoice, BenchOutput, ExplainOutput, ExplainParams, GridCell, GridOutput, ImageInfo, MethodInfo, ModelInfo, Progress, Reply, Request,
+  RequestEnvelope, SanityOutput, WorkerMessage,
 } from './protocol.js';
 
 interface WorkerScope {
@@ -102,20 +102,70 @@ function ortVersion(): string {
   return (ort?.env as { versions?: { web?: string } } | undefined)?.versions?.web ?? '';
 }
 
-async function init(backend: 'auto' | 'wasm' | 'webgpu', ortBase: string, numThreads = lastThreads): Promise<Reply> {
+/**
+ * Starts onnxruntime-web on the chosen backend and moves the loaded model to it. WebGPU where the
+ * browser has none is not an error: the current runtime stays (or wasm starts), and `note` says so.
+ */
+async function init(backend: BackendChoice, ortBase: string, numThreads = lastThreads): Promise<Reply> {
   lastOrtBase = ortBase;
   lastThreads = numThreads;
-  if (explainer) await explainer.release();
-  explainer = undefined;
   const gpu = backend !== 'wasm' && (await webGpuAvailable());
-  if (backend === 'webgpu' && !gpu) throw new Error('WebGPU is not available in this browser; use the wasm backend');
+  let note: string | undefined;
+  if (backend === 'webgpu' && !gpu) {
+    note = `WebGPU is not available in this browser; ${runtime ? `still on the ${runtime.backend} backend` : 'using the wasm backend'}`;
+  }
+  const want = gpu ? 'webgpu' : 'wasm';
+  if (runtime && (note || (runtime.backend === want && lastStarted?.ortBase === ortBase && lastStarted.numThreads === numThreads))) {
+    return { type: 'init', info: runtime, ortVersion: ortVersion(), changed: false, note };
+  }
   // the wasm-only build is smaller (14 MB of wasm instead of 27 MB) and needs no asyncify
   const file = gpu ? 'ort.webgpu.min.mjs' : 'ort.wasm.min.mjs';
   ort = (await import(/* @vite-ignore */ new URL(file, ortBase).href)) as OrtWebModule;
-  runtime = await configureWebRuntime(ort, { backend: gpu ? 'webgpu' : 'wasm', wasmPaths: ortBase, numThreads });
-  createSession = createWebSessionFactory(ort, runtime.backend);
+  runtime = await configureWebRuntime(ort, { backend: want, wasmPaths: ortBase, numThreads });
+  createSession = countingSessions(createWebSessionFactory(ort, runtime.backend));
+  lastStarted = { ortBase, numThreads };
+  // the loaded model moves to the new runtime (loadModel swaps explainers only once the new one works)
   if (model) await loadModel(model.name, model.bytes, [...model.extra].map(([name, bytes]) => ({ name, bytes })), model.labels, model.size, () => {});
-  return { type: 'init', info: runtime, ortVersion: ortVersion() };
+  return { type: 'init', info: runtime, ortVersion: ortVersion(), changed: true, note };
+}
+
+let lastStarted: { ortBase: string; numThreads: number | undefined } | undefined;
+
+// ---------------------------------------------------------------- model runs, counted for progress
+
+let onRun: (() => void) | undefined;
+
+/** Sessions whose every run calls `onRun` (set by `counted` while a long request runs). */
+function countingSessions(create: SessionFactory): SessionFactory {
+  return async (bytes, options) => {
+    const s = await create(bytes, options);
+    const wrapped: Session = {
+      inputNames: s.inputNames,
+      outputNames: s.outputNames,
+      run: async (feeds, fetch) => {
+        const r = await s.run(feeds, fetch);
+        onRun?.();
+        return r;
+      },
+      release: () => s.release(),
+    };
+    return wrapped;
+  };
+}
+
+/** Runs `fn` with `tick` called after every model run (requests run one at a time). */
+async function counted<T>(fn: () => Promise<T>, tick: () => void): Promise<T> {
+  onRun = tick;
+  try {
+    return await fn();
+  } finally {
+    onRun = undefined;
+  }
+}
+
+function needRuntime(): SessionFactory {
+  if (!createSession) throw new Error('the runtime is not initialised');
+  return createSession;
 }
 
 function methods(): MethodInfo[] {
@@ -126,7 +176,7 @@ function methods(): MethodInfo[] {
 }
 
 function newExplainer(proto: ModelProto, name: string, labels: string[] | undefined, extra: Map<string, Uint8Array>): Explainer {
-  if (!createSession) throw new Error('the runtime is not initialised');
+  const createSession = needRuntime();
   const external = (location: string, offset: number, length: number | undefined): Uint8Array => {
     const base = location.split(/[\\/]/).pop()!;
     const data = extra.get(location) ?? extra.get(base);
@@ -298,152 +348,83 @@ async function explain(p: ExplainParams, normalize: string, progress: (p: Progre
   };
 }
 
-/** One run exposes every chosen layer; each gets its own map with the chosen CAM method. */
+/**
+ * The layer comparison: the chosen CAM method at every chosen layer, through the shared pipeline
+ * (`explainMany`: every registered method, the layers from one set of runs). Where the method cannot
+ * explain some of the layers (CAM needs the layer right before global pooling), those layers are tried
+ * one by one and get the reason instead of a map.
+ */
 async function grid(imageId: string, classIndex: number | 'top', methodName: string, layers: string[], normalize: string, progress: (p: Progress) => void): Promise<GridOutput> {
   const ex = needModel();
-  const method = camMethod(isGradientMethod(methodName) ? 'gradcam' : methodName);
+  const method = camMethod(isGradientMethod(methodName) ? 'gradcam' : methodName, Object.keys(GRADIENT_METHODS)).name;
   const { tensor, dims } = inputFor(imageId, normalize);
   const infos = await ex.layers(model!.size);
   layers = [...new Set(layers)];
-  progress({ stage: `compiling one graph for ${layers.length} layers and running`, done: 0, total: layers.length });
-  const r = await ex.run(tensor, dims, { layers, classes: [classIndex] });
-  const [H, W] = r.size;
-  const cells = [];
-  for (let j = 0; j < r.layers.length; j++) {
-    const a = r.activations[j]!;
-    const d = a.dims as [number, number, number, number];
-    const raw = method.compute({ activations: a.data, gradients: r.gradients[j]!.data, dims: d });
-    const post = postprocess([{ raw, h: d[2], w: d[3] }], 1, H, W);
-    const info = infos.find((l) => l.name === r.layers[j]);
-    cells.push({ layer: r.layers[j]!, op: info?.op ?? '', shape: info?.shape ?? d, map: post.maps, empty: post.empty[0]! });
-    progress({ stage: `${method.name} at ${r.layers[j]}`, done: j + 1, total: r.layers.length });
+  const n = layers.length;
+  const what = `${method} at ${n} layer${n > 1 ? 's' : ''}`;
+  let runs = 0;
+  let runMs = 0;
+  const many = async (ls: string[], done: number) => {
+    const r = await counted(() => explainMany(ex, tensor, dims, { methods: [method], layers: ls, classes: [classIndex] }),
+      () => { runs++; progress({ stage: `${what}: model run ${runs}`, done, total: n }); });
+    runMs += r.timings.runMs;
+    return r.results.map((x) => x.explanations[0]!);
+  };
+  progress({ stage: `${what}: compiling and running`, done: 0, total: n });
+  let found: (Explanation | Error)[];
+  try {
+    found = await many(layers, 0);
+  } catch (e) {
+    if ((e as Error)?.name !== 'InputError' || n === 1) throw e;
+    // a layer the method cannot explain: each layer on its own, so that the others still get their maps
+    found = [];
+    for (const l of layers) {
+      progress({ stage: `${what}: ${l}`, done: found.length, total: n });
+      found.push(await many([l], found.length).then((x) => x[0]!, (err: unknown) => {
+        if ((err as Error)?.name !== 'InputError') throw err;
+        return err as Error;
+      }));
+    }
+    if (found.every((x) => x instanceof Error)) throw found[0];
   }
-  return { imageId, method: method.name, target: ex.scores(r, 0).target, height: H, width: W, cells, runMs: r.timings.runMs };
+  progress({ stage: `${what}: done`, done: n, total: n });
+  const ok = found.find((x): x is Explanation => !(x instanceof Error))!;
+  const [H, W] = [ok.height, ok.width];
+  const cells: GridCell[] = layers.map((layer, j) => {
+    const info = infos.find((l) => l.name === layer);
+    const base = { layer, op: info?.op ?? '', shape: info?.shape ?? [] };
+    const e = found[j]!;
+    if (e instanceof Error) return { ...base, empty: true, error: e.message, warnings: [] };
+    return { ...base, map: e.map, empty: e.map.every((v) => v === 0), warnings: e.warnings };
+  });
+  return { imageId, method, target: ok.target, predicted: ok.predicted, height: H, width: W, cells, runs, runMs };
 }
 
 // ---------------------------------------------------------------- sanity check (cascading randomisation)
 
-const PARAM_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
-
-/** Parameterised nodes (weights stored as float initializers), from the output back. */
-function parameterised(proto: ModelProto): { node: string; op: string; tensors: string[] }[] {
-  const inits = new Map(proto.graph.initializer.map((t) => [t.name ?? '', t]));
-  const out = [];
-  for (const n of topoOrder(proto.graph)) {
-    if (!PARAM_OPS.has(n.op_type)) continue;
-    const tensors = n.input.slice(1).filter((i) => inits.get(i)?.data_type === 1);
-    if (tensors.length) out.push({ node: n.name || n.output[0]!, op: n.op_type, tensors });
-  }
-  return out.reverse();
-}
-
-/** Replaces the named initializers by Gaussian noise with each tensor's own mean and standard deviation. */
-function randomise(proto: ModelProto, names: Set<string>, seed: number): void {
-  const rng = new Rng(seed);
-  const rand = () => rng.next();
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-  proto.graph.initializer = proto.graph.initializer.map((t) => {
-    if (!names.has(t.name ?? '')) return t;
-    const v = decodeTensor(t);
-    const x = v.data as Float32Array;
-    let mean = 0;
-    for (const e of x) mean += e;
-    mean /= x.length || 1;
-    let sd = 0;
-    for (const e of x) sd += (e - mean) ** 2;
-    sd = Math.sqrt(sd / (x.length || 1)) || 0.01;
-    const y = new Float32Array(x.length);
-    for (let i = 0; i < y.length; i++) y[i] = mean + sd * gauss();
-    return encodeTensor(t.name ?? '', { ...v, data: y });
-  });
-}
-
-function ranks(x: Float32Array): Float64Array {
-  const idx = Array.from({ length: x.length }, (_, i) => i).sort((a, b) => x[a]! - x[b]!);
-  const r = new Float64Array(x.length);
-  for (let i = 0; i < idx.length;) {
-    let j = i;
-    while (j + 1 < idx.length && x[idx[j + 1]!] === x[idx[i]!]) j++;
-    const avg = (i + j) / 2;
-    for (let k = i; k <= j; k++) r[idx[k]!] = avg;
-    i = j + 1;
-  }
-  return r;
-}
-
-function spearman(a: Float32Array, b: Float32Array): number {
-  const ra = ranks(a);
-  const rb = ranks(b);
-  const n = ra.length;
-  const ma = ra.reduce((s, v) => s + v, 0) / n;
-  const mb = rb.reduce((s, v) => s + v, 0) / n;
-  let sab = 0, saa = 0, sbb = 0;
-  for (let i = 0; i < n; i++) {
-    const da = ra[i]! - ma, db = rb[i]! - mb;
-    sab += da * db; saa += da * da; sbb += db * db;
-  }
-  return saa === 0 || sbb === 0 ? (saa === sbb ? 1 : 0) : sab / Math.sqrt(saa * sbb);
-}
-
-/** The map a method gives: the CAM map, or per-pixel max |gradient| for gradient methods. */
-async function methodMap(ex: Explainer, tensor: Float32Array, dims: number[], p: ExplainParams, classIndex: number, layer: string): Promise<{ map: Float32Array; H: number; W: number }> {
-  if (isGradientMethod(p.method)) {
-    const e = (await explainGradients(ex, tensor, dims, { method: p.method, layer, classes: [classIndex], rectifierOps: p.rectifierOps ?? 'all' })).explanations[0]!;
-    const map = new Float32Array(e.height * e.width);
-    let hi = 0;
-    for (let q = 0; q < map.length; q++) {
-      let m = 0;
-      for (let c = 0; c < e.channels; c++) m = Math.max(m, Math.abs(e.gradient[q * e.channels + c]!));
-      map[q] = m;
-      hi = Math.max(hi, m);
-    }
-    if (hi > 0) for (let q = 0; q < map.length; q++) map[q]! /= hi;
-    return { map, H: e.height, W: e.width };
-  }
-  const e = (await ex.explain(tensor, dims, { method: p.method, layer, classes: [classIndex] })).explanations[0]!;
-  return { map: e.map, H: e.height, W: e.width };
-}
-
+/** `gradcam sanity`'s test (src/sanity) on one image and method, cascading, the top `steps` layers. */
 async function sanity(p: ExplainParams, steps: number, normalize: string, progress: (p: Progress) => void): Promise<SanityOutput> {
   const ex = needModel();
   const { tensor, dims } = inputFor(p.imageId, normalize);
-  const layer = p.layer === 'auto' ? await ex.autoLayer(model!.size) : p.layer;
-  const base = decodeModel(model!.bytes, model!.name);
-  const params = parameterised(base);
-  if (params.length === 0) throw new Error('found no weights stored as initializers (Conv, Gemm, MatMul) to randomise');
-  const n = Math.max(1, Math.min(steps, params.length));
-  progress({ stage: 'the map with the trained weights', done: 0, total: n + 1 });
-  let classIndex: number;
-  if (p.classIndex === 'top') {
-    const r = await ex.run(tensor, dims, { layers: [layer], classes: 'top' });
-    classIndex = r.targets[0]!;
-  } else classIndex = p.classIndex;
-  const original = await methodMap(ex, tensor, dims, p, classIndex, layer);
-  const out: SanityStep[] = [];
-  for (let k = 1; k <= n; k++) {
-    const chosen = params.slice(0, k);
-    progress({ stage: `randomising the top ${k} weight layer${k > 1 ? 's' : ''} (${chosen[k - 1]!.node}), compiling and running`, done: k, total: n + 1 });
-    const proto = decodeModel(model!.bytes, model!.name);
-    randomise(proto, new Set(chosen.flatMap((c) => c.tensors)), 1000 + k);
-    const rex = newExplainer(proto, `${model!.name} (randomised)`, model!.labels, model!.extra);
-    try {
-      const m = await methodMap(rex, tensor, dims, p, classIndex, layer);
-      let diff = 0;
-      for (let i = 0; i < m.map.length; i++) diff += Math.abs(m.map[i]! - original.map[i]!);
-      out.push({
-        label: `top ${k} randomised`, randomised: chosen.map((c) => `${c.node} (${c.op})`), map: m.map,
-        spearman: spearman(original.map, m.map), meanAbsDiff: diff / m.map.length,
-      });
-    } finally {
-      await rex.release();
-    }
-  }
-  progress({ stage: 'done', done: n + 1, total: n + 1 });
-  const last = out[out.length - 1]!;
-  const verdict = last.spearman < 0.5
-    ? `The map changes when the weights are randomised (rank correlation ${last.spearman.toFixed(2)} after ${out.length} layer(s)): it depends on what the model learned.`
-    : `The map barely changes when the weights are randomised (rank correlation ${last.spearman.toFixed(2)}): it may show the input or the architecture more than what the model learned (Adebayo et al., 2018).`;
-  return { imageId: p.imageId, method: p.method, layer, classIndex, height: original.H, width: original.W, original: original.map, steps: out, verdict };
+  const n = Math.max(1, Math.floor(steps));
+  progress({ stage: `sanity check: ${p.method} with the trained weights`, done: 0, total: n });
+  const r = await sanityCheck(ex, tensor, dims, {
+    createSession: needRuntime(), methods: [p.method], modes: ['cascading'], maxLayers: n,
+    classes: p.classIndex, layer: p.layer, rectifierOps: p.rectifierOps ?? 'all',
+    onStage: (done, total, label) => progress({ stage: `sanity check: randomised ${label}`, done, total }),
+  });
+  const m = r.methods[0]!;
+  const original = r.original[m]![0]!;
+  const verdict = r.verdicts[0]!;
+  return {
+    imageId: p.imageId, method: m, kind: isGradientMethod(m) ? 'gradient' : 'cam', layer: r.camLayer, classIndex: r.classes[0]!,
+    height: original.height, width: original.width, original: original.display,
+    steps: r.stages.filter((s) => s.stage > 0).map((s) => ({
+      stage: s.stage, layer: s.layer!, randomised: r.layers.slice(0, s.stage).map((l) => l.name),
+      map: s.maps[m]![0]!.display, similarity: s.similarity[m]![0]!,
+    })),
+    verdict: verdict.text, sensitive: verdict.sensitive, value: verdict.value, init: r.init, seed: r.seed,
+  };
 }
 
 // ---------------------------------------------------------------- benchmark hook

@@ -131,6 +131,7 @@ export async function sanityCheck(explainer: Explainer, input: Float32Array, dim
   const threshold = opts.threshold ?? DEFAULT_THRESHOLD;
   const n = dims[0]!;
   let layers = parameterizedLayers(explainer.model, opts.output);
+  const modelLayers = layers.length;
   if (layers.length === 0) throw new Error(`${explainer.source}: found no parameterised layers (Conv, Gemm, MatMul, normalisation) with constant float32 weights on the score's path`);
   if (opts.maxLayers !== undefined) layers = layers.slice(0, Math.max(1, opts.maxLayers));
 
@@ -179,11 +180,11 @@ export async function sanityCheck(explainer: Explainer, input: Float32Array, dim
       return e;
     });
   }
-  const verdicts = methods.map((m) => verdict(m, table[m]!, threshold, layers.length));
+  const verdicts = methods.map((m) => verdict(m, table[m]!, threshold, modelLayers));
   return { methods, layers, classes, camLayer, original, stages, table, verdicts, edges, init, seed };
 }
 
-/** The one-line verdict of a method from its table (see the module comment). */
+/** The one-line verdict of a method from its table (see the module comment); `numLayers`: the model's parameterised layers. */
 export function verdict(method: string, rows: StageEntry[], threshold: number, numLayers: number): Verdict {
   const casc = rows.filter((r) => r.mode === 'cascading' && r.stage > 0);
   const indep = rows.filter((r) => r.mode === 'independent');
