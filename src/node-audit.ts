@@ -241,9 +241,7 @@ export class ResultStore {
     const lockPath = await acquireLock(dir);
     try {
       const prev = await readConfig(dir);
-      if (prev && configKey(prev) !== configKey(config)) {
-        throw new AuditStoreError(`${dir} holds an audit with other settings (${configDiff(prev, config).join('; ')}); use another --out folder, or delete ${dir} to start over`);
-      }
+      if (prev) assertSameSettings(dir, prev, config);
       const { rows, validBytes, size } = await readRows(dir);
       if (rows.size && !prev) throw new AuditStoreError(`${dir} has ${RESULTS} but no ${CONFIG}; use another --out folder`);
       if (!prev) await assertEmptyFolder(dir, 'audit', [LOCK]);
@@ -297,6 +295,17 @@ async function assertEmptyFolder(dir: string, what: 'audit' | 'merge', allowed: 
   if (names.length) {
     const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ', …' : '');
     throw new AuditStoreError(`--out ${dir} already holds files (${shown}) and is not a gradcam ${what} folder; choose a new or empty folder`);
+  }
+}
+
+/**
+ * Refuses an output folder whose audit (or merge) was made with other settings than `config` (another
+ * model, method, layer, class, normalisation, ...: every field but `total`): its rows and the new ones
+ * describe different explanations and must not be mixed or replaced. Used by audit and merge alike.
+ */
+function assertSameSettings(dir: string, prev: AuditConfig, config: AuditConfig): void {
+  if (configKey(prev) !== configKey(config)) {
+    throw new AuditStoreError(`${dir} holds an audit with other settings (${configDiff(prev, config).join('; ')}); use another --out folder, or delete ${dir} to start over`);
   }
 }
 
@@ -760,6 +769,9 @@ export async function mergeAudits(dirs: string[], out: string): Promise<MergeRes
   try {
     // a new or empty folder, or the output of an earlier merge (which this one replaces)
     const earlier = await fs.promises.stat(path.join(out, MERGE_MARK)).then(() => true, () => false);
+    // an audit or an earlier merge made with another model or other settings is never replaced
+    const prev = await readConfig(out).catch(() => undefined);
+    if (prev) assertSameSettings(out, prev, { ...first, shard: null, total: 0 });
     if (!earlier) await assertEmptyFolder(out, 'merge', [LOCK]);
     await writeFileAtomic(path.join(out, MERGE_MARK), json({ format: 'gradcam-merge/1', inputs: dirs.map((d) => path.resolve(d)) }));
     const rows = new Map<string, AuditRow>();
