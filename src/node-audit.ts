@@ -407,6 +407,14 @@ export interface AuditOptions {
   retryErrors?: boolean;
   /** Stop after the current batch when aborted (Ctrl-C). */
   signal?: AbortSignal;
+  /**
+   * Also rewrite results.jsonl and write the reports (as writeReports) before the folder's lock is
+   * released, so that no other run can append rows between the last append and the rewrite; an
+   * interrupted run's report says it is unfinished. Default false (call writeReports later).
+   */
+  report?: boolean;
+  /** Testing aid: awaited inside the lock, after the rows are read for the final rewrite and before it. */
+  beforeRewrite?: () => Promise<void> | void;
   onProgress?: (p: AuditProgressInfo) => void;
 }
 
@@ -426,6 +434,8 @@ export interface AuditProgressInfo {
 export interface AuditRunResult extends AuditProgressInfo {
   interrupted: boolean;
   config: AuditConfig;
+  /** The reports written (with `report`). */
+  report?: ReportResult;
 }
 
 interface Prepared {
@@ -478,8 +488,19 @@ export async function runAudit(items: AuditItem[], opts: AuditOptions): Promise<
       opts.onProgress?.({ ...info });
     }
     if (next) await next.catch(() => {});
+    interrupted ||= info.done < info.total;
+    let report: ReportResult | undefined;
+    if (opts.report) {
+      // still holding the lock: a run started now is refused instead of appending rows that this
+      // rewrite of results.jsonl would drop
+      await st.close();
+      report = await writeReportsLocked(opts.out, {
+        notes: interrupted ? [`unfinished: ${info.done} of ${info.total} images; run the same command again to resume`] : [],
+        beforeRewrite: opts.beforeRewrite,
+      });
+    }
     info.elapsedS = (performance.now() - t0) / 1000;
-    return { ...info, interrupted: interrupted || info.done < info.total, config };
+    return { ...info, interrupted, config, ...(report ? { report } : {}) };
   } finally {
     await store?.close();
     await store?.unlock();
@@ -688,12 +709,23 @@ export interface ReportResult {
 
 /**
  * Rewrites results.jsonl (de-duplicated, in input order) and writes results.csv, classes.csv,
- * summary.json and report.html from it.
+ * summary.json and report.html from it. Takes the folder's lock: a run writing to it makes this an error.
  */
 export async function writeReports(dir: string, opts: { notes?: string[]; title?: string } = {}): Promise<ReportResult> {
+  const lockPath = await acquireLock(dir);
+  try {
+    return await writeReportsLocked(dir, opts);
+  } finally {
+    await fs.promises.unlink(lockPath).catch(() => {});
+  }
+}
+
+/** writeReports for a caller that holds the folder's lock. */
+async function writeReportsLocked(dir: string, opts: { notes?: string[]; title?: string; beforeRewrite?: () => Promise<void> | void } = {}): Promise<ReportResult> {
   const config = await readConfig(dir);
   if (!config) throw new AuditStoreError(`${dir} is not an audit folder (no ${CONFIG})`);
   const { rows: map } = await readRows(dir);
+  await opts.beforeRewrite?.();
   const rows = [...map.values()].sort(byIndex);
   await writeChunksAtomic(path.join(dir, RESULTS), chunked(rows, (r) => `${JSON.stringify(r)}\n`));
   await writeChunksAtomic(path.join(dir, 'results.csv'), [csvLine([...ROW_COLUMNS]), ...chunked(rows, rowCsv)]);
@@ -800,7 +832,7 @@ export async function mergeAudits(dirs: string[], out: string): Promise<MergeRes
     const config: AuditConfig = { ...first, shard: null, total };
     await writeFileAtomic(path.join(out, CONFIG), json(config));
     await writeChunksAtomic(path.join(out, RESULTS), chunked([...rows.values()].sort(byIndex), (r) => `${JSON.stringify(r)}\n`));
-    const rep = await writeReports(out, { notes });
+    const rep = await writeReportsLocked(out, { notes });
     return { ...rep, notes, incomplete: notes.length > 0 };
   } finally {
     await fs.promises.unlink(lockPath).catch(() => {});

@@ -10,7 +10,7 @@ import { NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js'
 import { hasGlobMagic } from '../audit/glob.js';
 import { isManifestName } from '../audit/manifest.js';
 import { parseShard } from '../audit/shard.js';
-import { listInputs, mergeAudits, runAudit, shardItems, writeReports, type AuditProgressInfo } from '../node-audit.js';
+import { listInputs, mergeAudits, runAudit, shardItems, type AuditProgressInfo } from '../node-audit.js';
 import { CliError, usageError, parse, parseNumbers, parseSize } from './common.js';
 
 /** Exit status when the run finished but some items failed (they have error rows). */
@@ -175,13 +175,19 @@ export async function runAuditCli(args: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   // testing aid: a pause after each batch, so that tests can interrupt a run part-way
   const throttle = Number(process.env['GRADCAM_AUDIT_THROTTLE_MS'] ?? 0);
+  // testing aid: a pause inside the lock, just before the final rewrite of results.jsonl
+  const rewritePause = Number(process.env['GRADCAM_AUDIT_REWRITE_PAUSE_MS'] ?? 0);
+  const beforeRewrite = rewritePause > 0 ? async () => {
+    process.stderr.write('gradcam: (test) pausing before the final rewrite\n');
+    await new Promise((r) => setTimeout(r, rewritePause));
+  } : undefined;
   let result;
   try {
     if (!o.quiet) process.stderr.write(`gradcam: ${items.length} images listed${shard ? `, ${mine} in shard ${shard.index}/${shard.count}` : ''}; writing to ${o.out}\n`);
     result = await runAudit(items, {
       model: o.model, out: o.out!, method: o.method, layer: o.layer, classChoice: o.class, output: o.output, normalize: norm, size,
       labelsFile: o.labels, maxPixels, thumb, colormap: o.colormap, alpha, flagBelow, flagLift, maps: o.maps, batchSize, threads, shard,
-      retryErrors: o['retry-errors'], signal: abort.signal,
+      retryErrors: o['retry-errors'], signal: abort.signal, report: !o['no-report'], beforeRewrite,
       onProgress: (p) => {
         progress.update(p);
         if (throttle > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, throttle);
@@ -192,7 +198,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
     process.off('SIGTERM', onSignal);
   }
   progress.end();
-  const rep = o['no-report'] ? undefined : await writeReports(o.out!, result.interrupted ? { notes: [`unfinished: ${result.done} of ${result.total} images; run the same command again to resume`] } : {});
+  const rep = result.report;
   const rate = result.processed / Math.max(result.elapsedS, 1e-9);
   if (!o.quiet) {
     console.log(`${result.done}/${result.total} images done (${result.processed} now, ${result.skipped} already done), ${result.errors} failed, ${rep ? `${rep.flagged} flagged, ` : ''}${result.elapsedS.toFixed(1)} s, ${rate.toFixed(2)} images/s`);
