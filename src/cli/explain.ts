@@ -14,9 +14,9 @@ import { tensorToRgb, NORMALIZE_PRESETS, type NormalizeOptions } from '../image/
 import type { RgbImage } from '../image/types.js';
 import type { LayerLayout } from '../layout/describe.js';
 import { InputError, type ClassChoice, type Explanation, type ClassScore } from '../explainer.js';
-import { loadExplainer, prepareInputs, readPicture, overlaySize, stackByShape, DEFAULT_MAX_PIXELS, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
+import { loadExplainer, prepareInputs, readPicture, overlaySize, stackByShape, batchForInputs, inputPixels, DEFAULT_MAX_PIXELS, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
 import { StagedOutputs } from './output.js';
-import { CliError, usageError, parse, parseNumbers, parseSize, Progress } from './common.js';
+import { CliError, usageError, optionNumber, parse, parseMaxInput, parseNumbers, parseSize, maxInputHelp, Progress } from './common.js';
 import { FAMILY_OPTIONS, familyFlags, isFamilyInvocation } from './family-usage.js';
 import { runFamilyExplain } from './family.js';
 import { isBatchInvocation, runAuditCli } from './audit.js';
@@ -56,6 +56,7 @@ ${FAMILY_OPTIONS.trimEnd()}
                        16384×16384); 0 for no limit. Images above 64 megapixels are shrunk while
                        decoding, so memory stays bounded
   --max-overlay N      longest side of the overlay PNGs in pixels (default 2048)
+${maxInputHelp()}
   --guided-ops SET     rectifiers guided by guided-backprop/deconvnet: 'all' (Relu, Clip/ReLU6,
                        LeakyRelu, PRelu; default) or 'relu' (only Relu, as pytorch-grad-cam)
   --abs                gradient pictures as grayscale |gradient| instead of the usual deprocessing
@@ -87,7 +88,7 @@ export async function runExplain(args: string[]): Promise<number> {
     raw: { type: 'boolean', default: false }, heatmap: { type: 'boolean', default: false },
     colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, 'no-caption': { type: 'boolean', default: false },
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
-    'max-pixels': { type: 'string' }, 'max-overlay': { type: 'string' },
+    'max-pixels': { type: 'string' }, 'max-overlay': { type: 'string' }, 'max-input': { type: 'string' },
     'batch-size': { type: 'string', default: '8' }, abs: { type: 'boolean', default: false }, 'guided-ops': { type: 'string', default: 'all' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, EXPLAIN_USAGE);
   if (o.help) {
@@ -99,9 +100,9 @@ export async function runExplain(args: string[]): Promise<number> {
   const gradientMethod = isGradientMethod(o.method!) ? o.method : undefined;
   const method = gradientMethod ? undefined : camMethod(o.method!, Object.keys(GRADIENT_METHODS));
   if (!(COLORMAPS as readonly string[]).includes(o.colormap!)) throw new CliError(`unknown colour map '${o.colormap}'; choose one of: ${COLORMAPS.join(', ')}`);
-  const alpha = Number(o.alpha);
+  const alpha = optionNumber(o.alpha!);
   if (!(alpha >= 0 && alpha <= 1)) throw new CliError(`--alpha must be a number between 0 and 1, got '${o.alpha}'`);
-  const batchSize = Number(o['batch-size']);
+  const batchSize = optionNumber(o['batch-size']!);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new CliError(`--batch-size must be a positive integer, got '${o['batch-size']}'`);
   if (o['guided-ops'] !== 'all' && o['guided-ops'] !== 'relu') throw new CliError(`--guided-ops must be 'all' or 'relu', got '${o['guided-ops']}'`);
   const size = parseSize(o.size);
@@ -111,20 +112,22 @@ export async function runExplain(args: string[]): Promise<number> {
   const classChoice: ClassChoice = o.class === 'top' ? 'top' : /^\d+$/.test(o.class!) ? Number(o.class) : o.class!;
 
   const limits = pictureLimits(o['max-pixels'], o['max-overlay']);
+  const maxInputPixels = parseMaxInput(o['max-input']);
 
-  const explainer = await loadExplainer(o.model, { labelsFile: o.labels });
+  const explainer = await loadExplainer(o.model, { labelsFile: o.labels, size, maxInputPixels });
   const staged = new StagedOutputs(o.out!, positionals);
   try {
     checkOutputName(explainer, o.output);
     // Read every input first: a bad one stops the run before anything is written. Only the tensors are
     // kept; each batch's pictures are read again (shrunk while decoding) when its overlays are drawn.
     const inputs: PreparedInput[] = [];
-    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size, maxPixels: limits.maxPixels, picture: false })));
+    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size, maxPixels: limits.maxPixels, maxInputPixels, picture: false })));
     const stems = uniqueStems(inputs);
     const progress = new Progress(inputs.length, o.quiet);
     const lines: string[] = [];
-    for (let start = 0; start < inputs.length; start += batchSize) {
-      const batch = inputs.slice(start, start + batchSize);
+    const perRun = batchForInputs(batchSize, Math.max(1, ...inputs.map((i) => inputPixels(i.dims, explainer.layout))), maxInputPixels);
+    for (let start = 0; start < inputs.length; start += perRun) {
+      const batch = inputs.slice(start, start + perRun);
       const pictures = await batchPictures(batch, limits);
       for (const { index: idx, data, dims } of stackByShape(batch)) {
         if (gradientMethod) {
@@ -185,9 +188,9 @@ export async function runExplain(args: string[]): Promise<number> {
 
 /** The --max-pixels and --max-overlay options. */
 export function pictureLimits(maxPixels: string | undefined, maxOverlay: string | undefined): { maxPixels: number; maxSide: number } {
-  const mp = maxPixels === undefined ? DEFAULT_MAX_PIXELS : Number(maxPixels);
+  const mp = maxPixels === undefined ? DEFAULT_MAX_PIXELS : optionNumber(maxPixels);
   if (!Number.isInteger(mp) || mp < 0) throw new CliError(`--max-pixels must be a whole number of pixels (0 for no limit), got '${maxPixels}'`);
-  const side = maxOverlay === undefined ? DEFAULT_PICTURE_SIDE : Number(maxOverlay);
+  const side = maxOverlay === undefined ? DEFAULT_PICTURE_SIDE : optionNumber(maxOverlay);
   if (!Number.isInteger(side) || side < 16 || side > 32768) throw new CliError(`--max-overlay must be a whole number of pixels from 16 to 32768, got '${maxOverlay}'`);
   return { maxPixels: mp, maxSide: side };
 }

@@ -3,13 +3,12 @@
  * targets, top-k, contrastive and counterfactual maps, smoothing. Files follow the core scheme
  * `<out>/<stem>.<method>.png|.npy|.json` (`<stem>-top<r>` with --top-k; `<stem>.grid.png|json` with --grid).
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { CAM_METHODS, camMethod } from '../cam/index.js';
 import { explainMany } from '../cam/runner.js';
 import { parseTargetKind, type TargetSpec } from '../cam/targets.js';
 import { COLORMAPS } from '../image/colormap.js';
-import { readImageFile } from '../image/node.js';
+import { readImageFile, readRegularFile, type FileReadError } from '../image/node.js';
 import { encodePng } from '../image/png.js';
 import { parseNpy, toFloat32, writeNpy } from '../image/npy.js';
 import { heatmapImage, overlay } from '../image/overlay.js';
@@ -18,8 +17,8 @@ import { resizeBilinear, resizeRgb } from '../image/resize.js';
 import { NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
 import type { RgbImage } from '../image/types.js';
 import { InputError, type ClassChoice, type ClassScore, type Explanation } from '../explainer.js';
-import { loadExplainer, prepareInputs, stackByShape, type PreparedInput } from '../node.js';
-import { CliError, usageError, parse, parseNumbers, parseSize, Progress } from './common.js';
+import { loadExplainer, prepareInputs, stackByShape, batchForInputs, inputPixels, type PreparedInput } from '../node.js';
+import { CliError, usageError, optionNumber, parse, parseMaxInput, parseNumbers, parseSize, Progress } from './common.js';
 import { baseImage, batchPictures, layoutJson, boundedOverlay, checkOutputName, pictureLimits, uniqueStems, EXPLAIN_USAGE } from './explain.js';
 import { StagedOutputs } from './output.js';
 
@@ -39,7 +38,7 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
     raw: { type: 'boolean', default: false }, heatmap: { type: 'boolean', default: false },
     colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, 'no-caption': { type: 'boolean', default: false },
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
-    'batch-size': { type: 'string', default: '8' }, 'max-pixels': { type: 'string' }, 'max-overlay': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    'batch-size': { type: 'string', default: '8' }, 'max-pixels': { type: 'string' }, 'max-overlay': { type: 'string' }, 'max-input': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, EXPLAIN_USAGE);
   if (o.help) {
     console.log(EXPLAIN_USAGE);
@@ -57,13 +56,13 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
   if (new Set(methods).size !== methods.length) throw new CliError(`--methods names a method twice: ${methodNames.join(',')}`);
   const layers = list(o.layers ?? o.layer ?? 'auto');
   if (!(COLORMAPS as readonly string[]).includes(o.colormap!)) throw new CliError(`unknown colour map '${o.colormap}'; choose one of: ${COLORMAPS.join(', ')}`);
-  const alpha = Number(o.alpha);
+  const alpha = optionNumber(o.alpha!);
   if (!(alpha >= 0 && alpha <= 1)) throw new CliError(`--alpha must be a number between 0 and 1, got '${o.alpha}'`);
   const batchSize = positiveInt('--batch-size', o['batch-size']!);
   const camBatch = o['cam-batch'] === undefined ? undefined : positiveInt('--cam-batch', o['cam-batch']);
   const topK = o['top-k'] === undefined ? undefined : positiveInt('--top-k', o['top-k']);
   const scoreTop = o['score-top'] === undefined ? undefined : positiveInt('--score-top', o['score-top']);
-  const seed = Number(o.seed);
+  const seed = optionNumber(o.seed!);
   if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw new CliError(`--seed must be an integer from 0 to 2^32−1, got '${o.seed}'`);
   const size = parseSize(o.size);
   const norm: NormalizeOptions = { preset: o.normalize, mean: parseNumbers('--mean', o.mean), std: parseNumbers('--std', o.std) };
@@ -85,13 +84,14 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
   if (kind.kind === 'similarity' && !o.reference) throw new CliError('--target similarity needs --reference FILE (the image to compare with)');
 
   const limits = pictureLimits(o['max-pixels'], o['max-overlay']);
+  const maxInputPixels = parseMaxInput(o['max-input']);
 
-  const explainer = await loadExplainer(o.model, { labelsFile: o.labels });
+  const explainer = await loadExplainer(o.model, { labelsFile: o.labels, size, maxInputPixels });
   const staged = new StagedOutputs(o.out!, [...positionals, ...(o.mask ? [o.mask] : []), ...(o.reference ? [o.reference] : [])]);
   try {
     checkOutputName(explainer, o.output);
     const inputs: PreparedInput[] = [];
-    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size, maxPixels: limits.maxPixels, picture: false })));
+    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size, maxPixels: limits.maxPixels, maxInputPixels, picture: false })));
     let target: TargetSpec;
     switch (kind.kind) {
       case 'logit': case 'softmax': target = { kind: kind.kind }; break;
@@ -100,7 +100,7 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
       case 'element': target = { kind: 'element', index: index! }; break;
       case 'segmentation': target = { kind: 'segmentation', mask: o.mask ? await readMask(o.mask) : undefined }; break;
       case 'similarity': {
-        const ref = await prepareInputs(explainer, o.reference!, { ...norm, size, maxPixels: limits.maxPixels, picture: false });
+        const ref = await prepareInputs(explainer, o.reference!, { ...norm, size, maxPixels: limits.maxPixels, maxInputPixels, picture: false });
         if (ref.length !== 1) throw new InputError(`--reference ${o.reference} holds ${ref.length} inputs; give one`);
         target = { kind: 'similarity', referenceInput: { data: ref[0]!.tensor, dims: ref[0]!.dims } };
         break;
@@ -110,8 +110,9 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
     const stems = uniqueStems(inputs);
     const progress = new Progress(inputs.length, o.quiet);
     const lines: string[] = [];
-    for (let start = 0; start < inputs.length; start += batchSize) {
-      const batch = inputs.slice(start, start + batchSize);
+    const perRun = batchForInputs(batchSize, Math.max(1, ...inputs.map((i) => inputPixels(i.dims, explainer.layout))), maxInputPixels);
+    for (let start = 0; start < inputs.length; start += perRun) {
+      const batch = inputs.slice(start, start + perRun);
       const pictures = await batchPictures(batch, limits);
       for (const { index: idx, data, dims } of stackByShape(batch)) {
         const r = await explainMany(explainer, data, dims, {
@@ -180,7 +181,7 @@ function list(s: string): string[] {
 }
 
 function positiveInt(name: string, s: string): number {
-  const v = Number(s);
+  const v = optionNumber(s);
   if (!Number.isInteger(v) || v < 1) throw new CliError(`${name} must be a positive integer, got '${s}'`);
   return v;
 }
@@ -204,9 +205,9 @@ async function readMask(file: string): Promise<Float32Array> {
   if (file.toLowerCase().endsWith('.npy')) {
     let bytes: Uint8Array;
     try {
-      bytes = new Uint8Array(await fs.promises.readFile(file));
-    } catch {
-      throw new InputError(`mask not found: ${file}`);
+      bytes = new Uint8Array(await readRegularFile(file));
+    } catch (e) {
+      throw new InputError((e as FileReadError).code === 'ENOENT' ? `mask not found: ${file}` : `cannot read mask ${file}: ${(e as Error).message}`);
     }
     let npy;
     try {
