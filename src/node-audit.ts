@@ -20,8 +20,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Explainer, Explanation, ClassChoice } from './explainer.js';
 import { InputError } from './explainer.js';
-import { loadExplainer, prepareInputs, stackByShape, DEFAULT_PICTURE_SIDE, type PreparedInput } from './node.js';
-import { readImageFile, writeFileAtomic } from './image/node.js';
+import { loadExplainer, prepareInputs, stackByShape, batchForInputs, inputPixels, DEFAULT_PICTURE_SIDE, type PreparedInput } from './node.js';
+import { readImageFile, readRegularFile, writeFileAtomic } from './image/node.js';
 import { resizeBilinear } from './image/resize.js';
 import { heatmapImage } from './image/overlay.js';
 import { encodePng } from './image/png.js';
@@ -147,7 +147,7 @@ async function walk(root: string, exclude: Set<string>, match: ((rel: string) =>
 export async function readManifest(file: string): Promise<AuditItem[]> {
   let text: string;
   try {
-    text = await fs.promises.readFile(file, 'utf8');
+    text = (await readRegularFile(file)).toString('utf8');
   } catch (e) {
     throw new InputError(`cannot read manifest ${file}: ${(e as Error).message}`);
   }
@@ -177,6 +177,49 @@ export class AuditStoreError extends Error {
     this.name = 'InputError';
   }
 }
+
+const WRITE_REASONS: Record<string, string> = {
+  ENOSPC: 'no space left on device', EDQUOT: 'disk quota exceeded', EFBIG: 'file too large', EROFS: 'read-only file system',
+  EACCES: 'permission denied', EPERM: 'operation not permitted', EIO: 'input/output error',
+};
+
+let faultCount = 0;
+
+/**
+ * Testing aid: GRADCAM_TEST_WRITE_FAULT=CODE:NAME[:SKIP] makes the audit's writes to files whose name
+ * contains NAME fail with CODE (ENOSPC: a full disk), after SKIP such writes succeeded.
+ */
+function injectedFault(file: string): void {
+  const spec = process.env['GRADCAM_TEST_WRITE_FAULT'];
+  if (!spec) return;
+  const [code, name, skip] = spec.split(':');
+  if (!code || !name || !path.basename(file).includes(name)) return;
+  if (faultCount++ < Number(skip ?? 0)) return;
+  const e = new Error(`${code}: injected for a test, write`) as NodeJS.ErrnoException;
+  e.code = code;
+  throw e;
+}
+
+/**
+ * Runs one write of the audit (or merge) folder; a failure becomes one line naming the file, the
+ * reason and the way on: a full disk is `cannot write DIR/results.jsonl: no space left on device
+ * (ENOSPC); free some space, then run the same command again: it resumes where this one stopped`.
+ * Rows are appended only after their files are written, so the rows written so far stay valid.
+ */
+async function guardedWrite<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    injectedFault(file);
+    return await fn();
+  } catch (e) {
+    if (e instanceof AuditStoreError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    const reason = code && WRITE_REASONS[code] ? `${WRITE_REASONS[code]} (${code})` : oneLineMessage(e);
+    const free = code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG' ? 'free some space, then ' : '';
+    throw new AuditStoreError(`cannot write ${file}: ${reason}; ${free}run the same command again: it resumes where this one stopped (finished images are kept)`);
+  }
+}
+
+const oneLineMessage = (e: unknown) => String((e as Error)?.message ?? e).split(/\r?\n/).map((l) => l.trim()).filter(Boolean).join(' | ');
 
 const RESULTS = 'results.jsonl';
 const CONFIG = 'audit.json';
@@ -241,23 +284,23 @@ export class ResultStore {
     const lockPath = await acquireLock(dir);
     try {
       const prev = await readConfig(dir);
-      if (prev && configKey(prev) !== configKey(config)) {
-        throw new AuditStoreError(`${dir} holds an audit with other settings (${configDiff(prev, config).join('; ')}); use another --out folder, or delete ${dir} to start over`);
-      }
+      if (prev) assertSameSettings(dir, prev, config);
       const { rows, validBytes, size } = await readRows(dir);
       if (rows.size && !prev) throw new AuditStoreError(`${dir} has ${RESULTS} but no ${CONFIG}; use another --out folder`);
       if (!prev) await assertEmptyFolder(dir, 'audit', [LOCK]);
-      await writeFileAtomic(path.join(dir, CONFIG), json(config));
+      await guardedWrite(path.join(dir, CONFIG), () => writeFileAtomic(path.join(dir, CONFIG), json(config)));
       const file = path.join(dir, RESULTS);
-      const fh = await fs.promises.open(file, 'a+');
+      const fh = await guardedWrite(file, () => fs.promises.open(file, 'a+'));
       if (validBytes < size) {
-        await fh.truncate(validBytes);
-        await fh.sync();
+        await guardedWrite(file, async () => {
+          await fh.truncate(validBytes);
+          await fh.sync();
+        });
       }
       const done = new Map<string, 'ok' | 'error'>();
       for (const [k, r] of rows) done.set(k, r.status);
-      await fs.promises.mkdir(path.join(dir, 'thumbs'), { recursive: true });
-      if (config.maps) await fs.promises.mkdir(path.join(dir, 'maps'), { recursive: true });
+      await guardedWrite(path.join(dir, 'thumbs'), () => fs.promises.mkdir(path.join(dir, 'thumbs'), { recursive: true }));
+      if (config.maps) await guardedWrite(path.join(dir, 'maps'), () => fs.promises.mkdir(path.join(dir, 'maps'), { recursive: true }));
       await removeTemporaries(dir);
       await syncDir(dir);
       return new ResultStore(dir, fh, done, lockPath);
@@ -271,8 +314,10 @@ export class ResultStore {
   async append(rows: AuditRow[]): Promise<void> {
     if (!rows.length) return;
     const text = rows.map((r) => `${JSON.stringify(r)}\n`).join('');
-    await this.fh.write(text);
-    await this.fh.sync();
+    await guardedWrite(path.join(this.dir, RESULTS), async () => {
+      await this.fh.write(text);
+      await this.fh.sync();
+    });
     for (const r of rows) this.done.set(r.key, r.status);
     const now = new Date();
     await fs.promises.utimes(this.lockPath, now, now).catch(() => {});
@@ -297,6 +342,17 @@ async function assertEmptyFolder(dir: string, what: 'audit' | 'merge', allowed: 
   if (names.length) {
     const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ', …' : '');
     throw new AuditStoreError(`--out ${dir} already holds files (${shown}) and is not a gradcam ${what} folder; choose a new or empty folder`);
+  }
+}
+
+/**
+ * Refuses an output folder whose audit (or merge) was made with other settings than `config` (another
+ * model, method, layer, class, normalisation, ...: every field but `total`): its rows and the new ones
+ * describe different explanations and must not be mixed or replaced. Used by audit and merge alike.
+ */
+function assertSameSettings(dir: string, prev: AuditConfig, config: AuditConfig): void {
+  if (configKey(prev) !== configKey(config)) {
+    throw new AuditStoreError(`${dir} holds an audit with other settings (${configDiff(prev, config).join('; ')}); use another --out folder, or delete ${dir} to start over`);
   }
 }
 
@@ -391,6 +447,8 @@ export interface AuditOptions {
   maps?: boolean;
   /** Refuse images with more pixels than this (default DEFAULT_MAX_PIXELS, sharp's limit); 0: none. */
   maxPixels?: number;
+  /** Refuse model inputs above this many pixels (default DEFAULT_MAX_INPUT_PIXELS); 0: none. Also bounds a batch's pixels. */
+  maxInputPixels?: number;
   batchSize?: number;
   /** onnxruntime intra-op threads (default: its own choice). */
   threads?: number;
@@ -398,6 +456,14 @@ export interface AuditOptions {
   retryErrors?: boolean;
   /** Stop after the current batch when aborted (Ctrl-C). */
   signal?: AbortSignal;
+  /**
+   * Also rewrite results.jsonl and write the reports (as writeReports) before the folder's lock is
+   * released, so that no other run can append rows between the last append and the rewrite; an
+   * interrupted run's report says it is unfinished. Default false (call writeReports later).
+   */
+  report?: boolean;
+  /** Testing aid: awaited inside the lock, after the rows are read for the final rewrite and before it. */
+  beforeRewrite?: () => Promise<void> | void;
   onProgress?: (p: AuditProgressInfo) => void;
 }
 
@@ -417,6 +483,8 @@ export interface AuditProgressInfo {
 export interface AuditRunResult extends AuditProgressInfo {
   interrupted: boolean;
   config: AuditConfig;
+  /** The reports written (with `report`). */
+  report?: ReportResult;
 }
 
 interface Prepared {
@@ -435,10 +503,18 @@ interface Prepared {
 export async function runAudit(items: AuditItem[], opts: AuditOptions): Promise<AuditRunResult> {
   const t0 = performance.now();
   const method = camMethod(opts.method ?? 'gradcam');
-  const batchSize = opts.batchSize ?? 8;
-  const explainer = await loadExplainer(opts.model, { labelsFile: opts.labelsFile, sessionOptions: opts.threads ? { intraOpThreads: opts.threads } : undefined });
+  const explainer = await loadExplainer(opts.model, {
+    labelsFile: opts.labelsFile, sessionOptions: opts.threads ? { intraOpThreads: opts.threads } : undefined, size: opts.size, maxInputPixels: opts.maxInputPixels,
+  });
   let store: ResultStore | undefined;
   try {
+    let modelPixels = 1;
+    try {
+      modelPixels = inputPixels(explainer.imageDims(opts.size), explainer.layout);
+    } catch {
+      /* a dynamic size without --size: .npy inputs give it */
+    }
+    const batchSize = batchForInputs(opts.batchSize ?? 8, modelPixels, opts.maxInputPixels);
     const layer = !opts.layer || opts.layer === 'auto' ? await explainer.autoLayer(opts.size, opts.output) : opts.layer;
     const list = shardItems(items, opts.shard);
     const config = await auditConfig(opts, explainer, method.name, layer, list.length);
@@ -469,8 +545,19 @@ export async function runAudit(items: AuditItem[], opts: AuditOptions): Promise<
       opts.onProgress?.({ ...info });
     }
     if (next) await next.catch(() => {});
+    interrupted ||= info.done < info.total;
+    let report: ReportResult | undefined;
+    if (opts.report) {
+      // still holding the lock: a run started now is refused instead of appending rows that this
+      // rewrite of results.jsonl would drop
+      await st.close();
+      report = await writeReportsLocked(opts.out, {
+        notes: interrupted ? [`unfinished: ${info.done} of ${info.total} images; run the same command again to resume`] : [],
+        beforeRewrite: opts.beforeRewrite,
+      });
+    }
     info.elapsedS = (performance.now() - t0) / 1000;
-    return { ...info, interrupted: interrupted || info.done < info.total, config };
+    return { ...info, interrupted, config, ...(report ? { report } : {}) };
   } finally {
     await store?.close();
     await store?.unlock();
@@ -509,7 +596,7 @@ async function prepareItem(ctx: RunContext, entry: { item: AuditItem; index: num
   let truth: ClassRef | null = null;
   try {
     truth = resolveTruth(ctx.explainer, item.label);
-    const inputs = await prepareInputs(ctx.explainer, item.file, { ...ctx.opts.normalize, size: ctx.opts.size, maxPixels: ctx.opts.maxPixels });
+    const inputs = await prepareInputs(ctx.explainer, item.file, { ...ctx.opts.normalize, size: ctx.opts.size, maxPixels: ctx.opts.maxPixels, maxInputPixels: ctx.opts.maxInputPixels });
     if (inputs.length !== 1) throw new InputError(`${item.file} holds ${inputs.length} images; an audit item must be one image`);
     const input = inputs[0]!;
     const base = input.image ?? baseImage(input, ctx.explainer.layout, ctx.opts.normalize ?? {});
@@ -661,7 +748,7 @@ function finishItem(ctx: RunContext, p: Prepared, e: Explanation): { row: AuditR
 }
 
 async function writeItemFiles(outDir: string, files: FileOut[], maps: boolean): Promise<void> {
-  for (const f of files) await writeFileAtomic(path.join(outDir, f.path), f.bytes);
+  for (const f of files) await guardedWrite(path.join(outDir, f.path), () => writeFileAtomic(path.join(outDir, f.path), f.bytes));
   if (files.length) {
     await syncDir(path.join(outDir, 'thumbs'));
     if (maps) await syncDir(path.join(outDir, 'maps'));
@@ -679,19 +766,31 @@ export interface ReportResult {
 
 /**
  * Rewrites results.jsonl (de-duplicated, in input order) and writes results.csv, classes.csv,
- * summary.json and report.html from it.
+ * summary.json and report.html from it. Takes the folder's lock: a run writing to it makes this an error.
  */
 export async function writeReports(dir: string, opts: { notes?: string[]; title?: string } = {}): Promise<ReportResult> {
+  const lockPath = await acquireLock(dir);
+  try {
+    return await writeReportsLocked(dir, opts);
+  } finally {
+    await fs.promises.unlink(lockPath).catch(() => {});
+  }
+}
+
+/** writeReports for a caller that holds the folder's lock. */
+async function writeReportsLocked(dir: string, opts: { notes?: string[]; title?: string; beforeRewrite?: () => Promise<void> | void } = {}): Promise<ReportResult> {
   const config = await readConfig(dir);
   if (!config) throw new AuditStoreError(`${dir} is not an audit folder (no ${CONFIG})`);
   const { rows: map } = await readRows(dir);
+  await opts.beforeRewrite?.();
   const rows = [...map.values()].sort(byIndex);
-  await writeChunksAtomic(path.join(dir, RESULTS), chunked(rows, (r) => `${JSON.stringify(r)}\n`));
-  await writeChunksAtomic(path.join(dir, 'results.csv'), [csvLine([...ROW_COLUMNS]), ...chunked(rows, rowCsv)]);
+  const at = (f: string) => path.join(dir, f);
+  await guardedWrite(at(RESULTS), () => writeChunksAtomic(at(RESULTS), chunked(rows, (r) => `${JSON.stringify(r)}\n`)));
+  await guardedWrite(at('results.csv'), () => writeChunksAtomic(at('results.csv'), [csvLine([...ROW_COLUMNS]), ...chunked(rows, rowCsv)]));
   const summary = summarize(rows, flagRuleText(config));
-  await writeFileAtomic(path.join(dir, 'summary.json'), json({ config, notes: opts.notes ?? [], ...summary }));
-  await writeFileAtomic(path.join(dir, 'classes.csv'), new TextEncoder().encode(classesCsv(summary)));
-  await writeChunksAtomic(path.join(dir, 'report.html'), reportHtml(config, summary, reportOrder(rows), { notes: opts.notes, title: opts.title }));
+  await guardedWrite(at('summary.json'), () => writeFileAtomic(at('summary.json'), json({ config, notes: opts.notes ?? [], ...summary })));
+  await guardedWrite(at('classes.csv'), () => writeFileAtomic(at('classes.csv'), new TextEncoder().encode(classesCsv(summary))));
+  await guardedWrite(at('report.html'), () => writeChunksAtomic(at('report.html'), reportHtml(config, summary, reportOrder(rows), { notes: opts.notes, title: opts.title })));
   await syncDir(dir);
   return { rows: rows.length, errors: summary.errors, flagged: summary.flagged, files: ['report.html', RESULTS, 'results.csv', 'classes.csv', 'summary.json'].map((f) => path.join(dir, f)) };
 }
@@ -760,8 +859,11 @@ export async function mergeAudits(dirs: string[], out: string): Promise<MergeRes
   try {
     // a new or empty folder, or the output of an earlier merge (which this one replaces)
     const earlier = await fs.promises.stat(path.join(out, MERGE_MARK)).then(() => true, () => false);
+    // an audit or an earlier merge made with another model or other settings is never replaced
+    const prev = await readConfig(out).catch(() => undefined);
+    if (prev) assertSameSettings(out, prev, { ...first, shard: null, total: 0 });
     if (!earlier) await assertEmptyFolder(out, 'merge', [LOCK]);
-    await writeFileAtomic(path.join(out, MERGE_MARK), json({ format: 'gradcam-merge/1', inputs: dirs.map((d) => path.resolve(d)) }));
+    await guardedWrite(path.join(out, MERGE_MARK), () => writeFileAtomic(path.join(out, MERGE_MARK), json({ format: 'gradcam-merge/1', inputs: dirs.map((d) => path.resolve(d)) })));
     const rows = new Map<string, AuditRow>();
     let total = 0;
     let conflicts = 0;
@@ -780,15 +882,15 @@ export async function mergeAudits(dirs: string[], out: string): Promise<MergeRes
           row.files = Object.fromEntries(files.filter(([, f]) => isItemFile(f as string)));
         }
         rows.set(row.key, row);
-        for (const [, f] of files) if (isItemFile(f as string)) await linkOrCopy(path.join(x.dir, f as string), path.join(out, f as string));
+        for (const [, f] of files) if (isItemFile(f as string)) await guardedWrite(path.join(out, f as string), () => linkOrCopy(path.join(x.dir, f as string), path.join(out, f as string)));
       }
     }
     if (unsafe) notes.push(`${unsafe} row${unsafe > 1 ? 's' : ''} named files outside thumbs/ and maps/; those files were not copied`);
     if (conflicts) notes.push(`${conflicts} item${conflicts > 1 ? 's' : ''} appeared in more than one input; the first was kept`);
     const config: AuditConfig = { ...first, shard: null, total };
-    await writeFileAtomic(path.join(out, CONFIG), json(config));
-    await writeChunksAtomic(path.join(out, RESULTS), chunked([...rows.values()].sort(byIndex), (r) => `${JSON.stringify(r)}\n`));
-    const rep = await writeReports(out, { notes });
+    await guardedWrite(path.join(out, CONFIG), () => writeFileAtomic(path.join(out, CONFIG), json(config)));
+    await guardedWrite(path.join(out, RESULTS), () => writeChunksAtomic(path.join(out, RESULTS), chunked([...rows.values()].sort(byIndex), (r) => `${JSON.stringify(r)}\n`)));
+    const rep = await writeReportsLocked(out, { notes });
     return { ...rep, notes, incomplete: notes.length > 0 };
   } finally {
     await fs.promises.unlink(lockPath).catch(() => {});

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Explainer, InputError, parseLabels, type ExplainerOptions } from './explainer.js';
 import { ModelError } from './onnx/model.js';
 import { createNodeSession } from './runtime/node.js';
-import { readImageFile, readNpyFile, DEFAULT_MAX_DECODE_PIXELS, DEFAULT_MAX_PIXELS } from './image/node.js';
+import { readImageFile, readNpyFile, readRegularFile, DEFAULT_MAX_DECODE_PIXELS, DEFAULT_MAX_PIXELS, type FileReadError } from './image/node.js';
 import { resizeRgb } from './image/resize.js';
 import { imageToTensor, type NormalizeOptions } from './image/normalize.js';
 import { toFloat32 } from './image/npy.js';
@@ -17,22 +17,64 @@ export { DEFAULT_PICTURE_SIDE, overlaySize };
 
 export * from './index.js';
 export { createNodeSession } from './runtime/node.js';
-export { readImageFile, readNpyFile, writeFileAtomic, writePng, DEFAULT_MAX_PIXELS, DEFAULT_MAX_DECODE_PIXELS } from './image/node.js';
+export { readImageFile, readNpyFile, readRegularFile, FileReadError, writeFileAtomic, writePng, DEFAULT_MAX_PIXELS, DEFAULT_MAX_DECODE_PIXELS } from './image/node.js';
+
+/**
+ * Default bound on the pixels (H × W) of one model input: 2048 × 2048. Memory grows with the input
+ * (a 16-channel stem at 2048² already takes about 1 GB; most models need far more per pixel), so a
+ * model declaring a larger input, or a --size asking for one, is refused before anything of that size is
+ * allocated; `--max-input N` raises it (0: no limit). A batch holds at most this many pixels in all.
+ */
+export const DEFAULT_MAX_INPUT_PIXELS = 2048 * 2048;
+
+/** The limit on a model input's pixels: `maxInputPixels` (default DEFAULT_MAX_INPUT_PIXELS), 0 meaning none. */
+export function inputPixelLimit(maxInputPixels?: number): number {
+  return maxInputPixels === undefined ? DEFAULT_MAX_INPUT_PIXELS : maxInputPixels > 0 ? maxInputPixels : Infinity;
+}
+
+/** Refuses a model input of w × h pixels above the limit, naming it and --max-input. */
+export function checkInputPixels(h: number, w: number, maxInputPixels: number | undefined, what: string): void {
+  const limit = inputPixelLimit(maxInputPixels);
+  if (h * w > limit) {
+    const side = Math.floor(Math.sqrt(limit));
+    throw new InputError(`${what} of ${w}×${h} pixels is above the limit of ${limit} pixels per model input (${side}×${side}); raise it with --max-input N (0 for no limit) if this size is meant and the memory is there`);
+  }
+}
+
+/**
+ * Images per model run: at most `batchSize`, and at most as many inputs of `pixels` pixels as the
+ * input limit holds in all (at least one), so that a batch of large inputs does not multiply the memory.
+ */
+export function batchForInputs(batchSize: number, pixels: number, maxInputPixels?: number): number {
+  const limit = inputPixelLimit(maxInputPixels);
+  return Math.max(1, Math.min(batchSize, Math.floor(limit / Math.max(1, pixels))));
+}
+
+/** The spatial pixels (H × W) of an input of `dims` in `layout`. */
+export function inputPixels(dims: readonly number[], layout: 'NCHW' | 'NHWC'): number {
+  return layout === 'NCHW' ? dims[2]! * dims[3]! : dims[1]! * dims[2]!;
+}
 
 export interface LoadModelOptions extends Partial<ExplainerOptions> {
   /** A labels file: one label per line, or a JSON array / {index: label} object. */
   labelsFile?: string;
+  /** The input size [H, W] the run will use (--size), checked with the model's own against `maxInputPixels`. */
+  size?: [number, number];
+  /** Refuse a model input (declared, or `size` where dynamic) above this many pixels; default DEFAULT_MAX_INPUT_PIXELS, 0: none. */
+  maxInputPixels?: number;
 }
 
 /** Loads an ONNX model file (external data is read from beside it) into an Explainer. */
-export async function loadExplainer(modelPath: string, opts: LoadModelOptions = {}): Promise<Explainer> {
+export async function loadExplainer(modelPath: string, options: LoadModelOptions = {}): Promise<Explainer> {
+  const { size, maxInputPixels, ...opts } = options;
   let bytes: Buffer;
   try {
-    bytes = await fs.promises.readFile(modelPath);
+    bytes = await readRegularFile(modelPath);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const { code, kind } = e as FileReadError;
     if (code === 'ENOENT') throw new ModelError(`model file not found: ${modelPath}`);
-    if (code === 'EISDIR') throw new ModelError(`model path is a directory, not an ONNX file: ${modelPath}`);
+    if (kind === 'a directory') throw new ModelError(`model path is a directory, not an ONNX file: ${modelPath}`);
+    if (code === 'ENOTREG') throw new ModelError(`model ${modelPath} is ${kind}, not a regular file; give an .onnx file`);
     throw new ModelError(`cannot read model ${modelPath}: ${(e as Error).message}`);
   }
   const external = externalDataReader(modelPath);
@@ -40,16 +82,30 @@ export async function loadExplainer(modelPath: string, opts: LoadModelOptions = 
   if (opts.labelsFile) {
     let text: string;
     try {
-      text = await fs.promises.readFile(opts.labelsFile, 'utf8');
-    } catch {
-      throw new InputError(`labels file not found: ${opts.labelsFile}`);
+      text = (await readRegularFile(opts.labelsFile)).toString('utf8');
+    } catch (e) {
+      throw new InputError((e as FileReadError).code === 'ENOENT' ? `labels file not found: ${opts.labelsFile}` : `cannot read labels file ${opts.labelsFile}: ${(e as Error).message}`);
     }
     labels = parseLabels(text);
     if (!labels?.length) throw new InputError(`labels file ${opts.labelsFile} holds no labels`);
   }
-  return Explainer.fromBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+  const explainer = Explainer.fromBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
     createSession: createNodeSession, external, source: modelPath, ...opts, labels,
   });
+  // a model declaring a huge input, or --size asking a dynamic one for it: refused before any session
+  // or probe run allocates at that size
+  const [fh, fw] = explainer.inputSize;
+  const [h, w] = [fh ?? size?.[0], fw ?? size?.[1]];
+  try {
+    if (h != null || w != null) {
+      const what = fh != null && fw != null ? `${modelPath}: the model's declared input` : `the model input (--size ${size?.[0]}x${size?.[1]})`;
+      checkInputPixels(h ?? 1, w ?? 1, maxInputPixels, what);
+    }
+  } catch (e) {
+    await explainer.release();
+    throw e;
+  }
+  return explainer;
 }
 
 /**
@@ -74,7 +130,7 @@ export function externalDataReader(modelPath: string): (location: string, offset
     if (!real.startsWith(realDir + path.sep)) throw fail('points outside the model\'s folder');
     let fd: number | undefined;
     try {
-      fd = fs.openSync(real, 'r');
+      fd = fs.openSync(real, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK); // a FIFO must not block
       const st = fs.fstatSync(fd);
       if (!st.isFile()) throw fail('is not a file');
       if (!Number.isSafeInteger(offset) || offset < 0 || offset > st.size) throw fail(`has no offset ${offset}: the file has ${st.size} bytes`);
@@ -115,8 +171,10 @@ export interface PreparedInput {
 export interface PrepareOptions extends NormalizeOptions {
   /** Input size [H, W] for models with dynamic spatial dims. */
   size?: [number, number];
-  /** Refuse images (and .npy inputs) with more pixels than this; default DEFAULT_MAX_PIXELS (sharp's limit); 0: none. */
+  /** Refuse images with more pixels than this; default DEFAULT_MAX_PIXELS (sharp's limit); 0: none. */
   maxPixels?: number;
+  /** Refuse model inputs (the model's size, .npy inputs) above this many pixels; default DEFAULT_MAX_INPUT_PIXELS; 0: none. */
+  maxInputPixels?: number;
   /** Long side of the picture kept for overlays (default DEFAULT_PICTURE_SIDE). */
   maxSide?: number;
   /** Keep the picture (default true); false keeps only the tensor (read it again with readPicture). */
@@ -138,8 +196,10 @@ export async function prepareInputs(explainer: Explainer, file: string, opts: Pr
     let shape = npy.shape;
     if (shape.length === 3) shape = [1, ...shape];
     if (shape.length !== 4) throw new InputError(`${file}: an .npy input must be [C,H,W] or [N,C,H,W] in the model's layout (${explainer.layout}), got [${npy.shape.join(', ')}]`);
+    if (shape.some((d) => d === 0)) throw new InputError(`${file}: the .npy input ${shape[0] === 0 ? 'holds no images' : 'is empty'} (shape [${npy.shape.join(', ')}])`);
     const [h, w] = explainer.layout === 'NCHW' ? [shape[2]!, shape[3]!] : [shape[1]!, shape[2]!];
     if (h * w > limit) throw new InputError(`${file}: an input of ${w}×${h} pixels is above the limit of ${limit} pixels; raise it with --max-pixels N (0 for no limit) if this input is meant`);
+    checkInputPixels(h, w, opts.maxInputPixels, `${file}: an .npy input`);
     const data = toFloat32(npy);
     const per = shape.slice(1).reduce((a, v) => a * v, 1);
     return Array.from({ length: shape[0]! }, (_, i) => ({
@@ -149,7 +209,7 @@ export async function prepareInputs(explainer: Explainer, file: string, opts: Pr
   if (explainer.channels !== 3) throw new InputError(`${file}: the model expects ${explainer.channels} channel(s); give a ready .npy tensor instead of an image`);
   const dims = explainer.imageDims(opts.size);
   const [h, w] = explainer.layout === 'NCHW' ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!];
-  if (h * w > limit) throw new InputError(`the model input of ${w}×${h} pixels is above the limit of ${limit} pixels; raise it with --max-pixels N (0 for no limit) if this size is meant`);
+  checkInputPixels(h, w, opts.maxInputPixels, 'the model input');
   const img = await readImageFile(file, { maxPixels: opts.maxPixels, maxDecodePixels: DEFAULT_MAX_DECODE_PIXELS });
   const tensor = imageToTensor(resizeRgb(img, w, h), { ...opts, layout: explainer.layout });
   const sourceSize: [number, number] = [img.sourceWidth, img.sourceHeight];

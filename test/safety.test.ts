@@ -121,6 +121,40 @@ describe('audit and merge keep what was there', () => {
     // merging again into the earlier merge's folder is allowed
     assert.equal(gradcam('merge', a, '--out', out, '--quiet').code, 3);
   });
+
+  it('merge refuses a folder holding an audit or a merge made with another model or other settings, as audit does', () => {
+    const where = path.join(tmp, 'm-where');
+    const shortcut = path.join(tmp, 'm-shortcut');
+    const SHORTCUT = path.join(ROOT, 'demo', 'models', 'shortcut.onnx');
+    assert.equal(gradcam('audit', PHOTO, '--model', MODEL, '--out', where, '--quiet').code, 0);
+    assert.equal(gradcam('audit', PHOTO, '--model', SHORTCUT, '--out', shortcut, '--quiet').code, 0);
+    // an earlier merge of the where model's audit
+    const merged = path.join(tmp, 'm-merged');
+    assert.equal(gradcam('merge', where, '--out', merged, '--quiet').code, 0);
+    const before = listing(merged);
+    const m = gradcam('merge', shortcut, '--out', merged, '--quiet');
+    assert.equal(m.code, 1);
+    oneError(m.err, /m-merged holds an audit with other settings \(model: .*where\.onnx.* vs .*shortcut\.onnx.*\); use another --out folder, or delete .*m-merged to start over/);
+    assert.deepEqual(listing(merged), before);
+    // a plain audit made with another model: the same message as audit's own refusal
+    const auditBefore = listing(where);
+    const a = gradcam('merge', shortcut, '--out', where, '--quiet');
+    assert.equal(a.code, 1);
+    oneError(a.err, /m-where holds an audit with other settings \(model: /);
+    assert.deepEqual(listing(where), auditBefore);
+    const again = gradcam('audit', PHOTO, '--model', SHORTCUT, '--out', where, '--quiet');
+    assert.equal(again.code, 1);
+    oneError(again.err, /m-where holds an audit with other settings \(model: /);
+    // other settings of the same model (another method) are refused too
+    const cam = path.join(tmp, 'm-cam');
+    assert.equal(gradcam('audit', PHOTO, '--model', MODEL, '--method', 'gradcam++', '--out', cam, '--quiet').code, 0);
+    const s = gradcam('merge', cam, '--out', merged, '--quiet');
+    assert.equal(s.code, 1);
+    oneError(s.err, /holds an audit with other settings \(method: "gradcam" vs "gradcam\+\+"\)/);
+    assert.deepEqual(listing(merged), before);
+    // the same model and settings still replace the earlier merge
+    assert.equal(gradcam('merge', where, '--out', merged, '--quiet').code, 0);
+  });
 });
 
 describe('one-line errors', () => {

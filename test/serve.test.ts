@@ -31,6 +31,13 @@ before(async () => {
   fs.writeFileSync(path.join(tmp, 'secret.txt'), 'secret');
   fs.symlinkSync(path.join(tmp, 'secret.txt'), path.join(site, 'link.txt'));
   fs.symlinkSync(tmp, path.join(site, 'up'));
+  fs.writeFileSync(path.join(site, '.env'), 'TOKEN=secret');
+  fs.mkdirSync(path.join(site, '.git'));
+  fs.writeFileSync(path.join(site, '.git', 'config'), '[core]');
+  fs.mkdirSync(path.join(site, 'assets'));
+  fs.writeFileSync(path.join(site, 'assets', '.hidden.js'), 'x');
+  fs.writeFileSync(path.join(site, 'assets', 'a.js'), 'ok');
+  fs.symlinkSync(path.join(site, '.env'), path.join(site, 'env.txt'));
   server = createStaticServer(site);
   ({ url: base } = await listen(server, 0, '127.0.0.1'));
 });
@@ -65,7 +72,7 @@ describe('gradcam serve: bad requests', () => {
     ];
     for (const [p, status] of cases) assert.equal(await get(p), status, p);
     assert.equal(await raw('this is not http\r\n\r\n'), 400);
-    assert.equal(await raw(`DELETE /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`), 405);
+    assert.equal(await raw(`DELETE /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`), 405);
     const r = await fetch(`${base}index.html`, { signal: AbortSignal.timeout(5000) });
     assert.equal(r.status, 200);
     assert.equal(await r.text(), '<p>app</p>');
@@ -86,6 +93,63 @@ describe('gradcam serve: bad requests', () => {
     assert.equal(await get('/gone.txt'), 404);
     const all = await Promise.all(Array.from({ length: 40 }, (_, i) => get(i % 2 ? '/a%00' : '/index.html')));
     assert.deepEqual([...new Set(all)].sort(), [200, 400]);
+  });
+});
+
+describe('gradcam serve: dotfiles and the Host allow-list (DNS rebinding)', () => {
+  const withHost = (p: string, host: string) => raw(`GET ${p} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+
+  it('never serves a dotfile or anything in a dot folder, however the path is written', async () => {
+    const cases = ['/.env', '/.git/config', '/.git/', '/.git', '/assets/.hidden.js', '/%2eenv', '/.%65nv', '/assets/%2Ehidden.js',
+      '/sub/../.env', '/env.txt'];
+    for (const p of cases) assert.equal(await get(p), 404, p);
+    assert.equal(await get('/assets/a.js'), 200);
+  });
+
+  it('answers localhost, loopback and other address literals with any port, and refuses other names', async () => {
+    const { port } = new URL(base);
+    for (const h of [`127.0.0.1:${port}`, '127.0.0.1', `localhost:${port}`, 'LOCALHOST', `[::1]:${port}`, '[::1]', `app.localhost:${port}`,
+      'localhost:9000', '192.168.1.20:8080']) {
+      assert.equal(await withHost('/index.html', h), 200, h);
+    }
+    for (const h of [`evil.example:${port}`, 'evil.example', `attacker.com:${port}`, `127.0.0.1.nip.io:${port}`, 'localhost.evil.example',
+      '[::1', '[nothex]:80', 'a:b:c', `localhost:${port}@evil.example`]) {
+      assert.equal(await withHost('/index.html', h), 403, h);
+    }
+    // the refusal names the way out
+    const r = await new Promise<string>((resolve, reject) => {
+      const sock = net.connect(Number(port), '127.0.0.1');
+      let data = '';
+      sock.setTimeout(5000, () => { sock.destroy(); reject(new Error('timeout')); });
+      sock.on('data', (d) => { data += d; });
+      sock.on('close', () => resolve(data));
+      sock.write(`GET / HTTP/1.1\r\nHost: evil.example:${port}\r\nConnection: close\r\n\r\n`);
+    });
+    assert.match(r, /forbidden host 'evil\.example:\d+'.*--allow-host NAME/);
+    assert.doesNotMatch(r, /<p>app<\/p>/);
+    // HTTP/1.0 without a Host header is no browser
+    assert.equal(await raw('GET /index.html HTTP/1.0\r\n\r\n'), 200);
+  });
+
+  it('allowHosts adds names; * allows any', async () => {
+    for (const [allow, host, status] of [[['mybox.local'], 'mybox.local:8080', 200], [['mybox.local'], 'MyBox.Local.', 200],
+      [['mybox.local'], 'other.local', 403], [['*'], 'anything.example', 200]] as [string[], string, number][]) {
+      const s = createStaticServer(site, { allowHosts: allow });
+      const { url } = await listen(s, 0, '127.0.0.1');
+      try {
+        const status2 = await new Promise<number>((resolve, reject) => {
+          const sock = net.connect(Number(new URL(url).port), '127.0.0.1');
+          let data = '';
+          sock.setTimeout(5000, () => { sock.destroy(); reject(new Error('timeout')); });
+          sock.on('data', (d) => { data += d; });
+          sock.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
+          sock.write(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+        });
+        assert.equal(status2, status, `${allow} ${host}`);
+      } finally {
+        await new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); });
+      }
+    }
   });
 });
 
@@ -135,6 +199,8 @@ describe('gradcam serve: the command', () => {
         [['--dir', site, '--port', '70000'], /--port must be a port number/],
         [['--dir', site, '--port', '0', '--host', '192.0.2.77'], /cannot listen on host '192\.0\.2\.77'.*--host H/],
         [['--dir', path.join(tmp, 'nope')], /--dir .*nope has no index\.html; give the folder of a built app/],
+        [['--dir', site, '--port', '0', '--allow-host', ''], /--allow-host must be comma-separated host names/],
+        [['--dir', site, '--port', '0', '--allow-host', 'a b'], /--allow-host must be comma-separated host names/],
       ];
       for (const [args, re] of cases) {
         const r = await serve(args);

@@ -10,8 +10,8 @@ import { NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js'
 import { hasGlobMagic } from '../audit/glob.js';
 import { isManifestName } from '../audit/manifest.js';
 import { parseShard } from '../audit/shard.js';
-import { listInputs, mergeAudits, runAudit, shardItems, writeReports, type AuditProgressInfo } from '../node-audit.js';
-import { CliError, usageError, parse, parseNumbers, parseSize } from './common.js';
+import { listInputs, mergeAudits, runAudit, shardItems, type AuditProgressInfo } from '../node-audit.js';
+import { CliError, usageError, parse, parseMaxInput, parseNumbers, parseSize } from './common.js';
 
 /** Exit status when the run finished but some items failed (they have error rows). */
 export const EXIT_ITEMS_FAILED = 3;
@@ -60,6 +60,8 @@ Options:
   --max-pixels N       images larger than N pixels become error rows (default 268402689, sharp's
                        limit: about 16384×16384; 0 for no limit); images above 64 megapixels are
                        shrunk while decoding, and the map metrics are measured at most 2048 px long
+  --max-input N        refuse model inputs above N pixels (H×W; default 4194304 = 2048×2048; 0: no
+                       limit); a model run holds at most N input pixels in all
   --thumb N            thumbnail size, longest side in pixels (default 128)
   --colormap NAME      ${COLORMAPS.join(', ')} (default jet)
   --alpha A            heat-map opacity in the overlay thumbnails, 0..1 (default 0.5)
@@ -85,7 +87,7 @@ Options:
 const VALUE_OPTIONS = new Set([
   '--model', '--method', '--layer', '--class', '--output', '--out', '--colormap', '--alpha', '--labels', '--size',
   '--normalize', '--mean', '--std', '--batch-size', '--threads', '--shard', '--flag-below', '--flag-lift', '--thumb',
-  '--max-pixels', '--max-overlay',
+  '--max-pixels', '--max-overlay', '--max-input',
 ]);
 const AUDIT_ONLY = new Set(['--threads', '--shard', '--flag-below', '--flag-lift', '--thumb', '--maps', '--retry-errors', '--no-report']);
 
@@ -133,7 +135,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
     'flag-below': { type: 'string' }, 'flag-lift': { type: 'string', default: '1' }, thumb: { type: 'string', default: '128' },
     colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, maps: { type: 'boolean', default: false },
     'retry-errors': { type: 'boolean', default: false }, 'no-report': { type: 'boolean', default: false },
-    'max-pixels': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    'max-pixels': { type: 'string' }, 'max-input': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, AUDIT_USAGE);
   if (o.help) {
     console.log(AUDIT_USAGE);
@@ -157,6 +159,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
     throw new CliError((e as Error).message);
   }
   const size = parseSize(o.size);
+  const maxInputPixels = parseMaxInput(o['max-input']);
   const norm: NormalizeOptions = { preset: o.normalize, mean: parseNumbers('--mean', o.mean), std: parseNumbers('--std', o.std) };
   if (!o.normalize && !norm.mean && !norm.std) norm.preset = 'imagenet';
 
@@ -175,13 +178,19 @@ export async function runAuditCli(args: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   // testing aid: a pause after each batch, so that tests can interrupt a run part-way
   const throttle = Number(process.env['GRADCAM_AUDIT_THROTTLE_MS'] ?? 0);
+  // testing aid: a pause inside the lock, just before the final rewrite of results.jsonl
+  const rewritePause = Number(process.env['GRADCAM_AUDIT_REWRITE_PAUSE_MS'] ?? 0);
+  const beforeRewrite = rewritePause > 0 ? async () => {
+    process.stderr.write('gradcam: (test) pausing before the final rewrite\n');
+    await new Promise((r) => setTimeout(r, rewritePause));
+  } : undefined;
   let result;
   try {
     if (!o.quiet) process.stderr.write(`gradcam: ${items.length} images listed${shard ? `, ${mine} in shard ${shard.index}/${shard.count}` : ''}; writing to ${o.out}\n`);
     result = await runAudit(items, {
       model: o.model, out: o.out!, method: o.method, layer: o.layer, classChoice: o.class, output: o.output, normalize: norm, size,
-      labelsFile: o.labels, maxPixels, thumb, colormap: o.colormap, alpha, flagBelow, flagLift, maps: o.maps, batchSize, threads, shard,
-      retryErrors: o['retry-errors'], signal: abort.signal,
+      labelsFile: o.labels, maxPixels, maxInputPixels, thumb, colormap: o.colormap, alpha, flagBelow, flagLift, maps: o.maps, batchSize, threads, shard,
+      retryErrors: o['retry-errors'], signal: abort.signal, report: !o['no-report'], beforeRewrite,
       onProgress: (p) => {
         progress.update(p);
         if (throttle > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, throttle);
@@ -192,7 +201,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
     process.off('SIGTERM', onSignal);
   }
   progress.end();
-  const rep = o['no-report'] ? undefined : await writeReports(o.out!, result.interrupted ? { notes: [`unfinished: ${result.done} of ${result.total} images; run the same command again to resume`] } : {});
+  const rep = result.report;
   const rate = result.processed / Math.max(result.elapsedS, 1e-9);
   if (!o.quiet) {
     console.log(`${result.done}/${result.total} images done (${result.processed} now, ${result.skipped} already done), ${result.errors} failed, ${rep ? `${rep.flagged} flagged, ` : ''}${result.elapsedS.toFixed(1)} s, ${rate.toFixed(2)} images/s`);

@@ -13,11 +13,35 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 type Values<T extends Options> = { [K in keyof T]: T[K]['type'] extends 'boolean' ? boolean | undefined : string | undefined };
 
 export function parse<T extends Options>(args: string[], options: T, usage: string): { values: Values<T>; positionals: string[] } {
+  let r: { values: Values<T>; positionals: string[] };
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true }) as unknown as { values: Values<T>; positionals: string[] };
+    r = parseArgs({ args, options, allowPositionals: true, strict: true }) as unknown as { values: Values<T>; positionals: string[] };
   } catch (e) {
     throw usageError((e as Error).message.replace(/\. To specify a positional.*$/s, ''), usage);
   }
+  // an empty value (--alpha '', --labels "") is never meant: some were read as 0, others as absent
+  for (const [name, v] of Object.entries(r.values as Record<string, unknown>)) {
+    if (typeof v === 'string' && v.trim() === '' && options[name]?.type === 'string') {
+      const help = optionHelp(usage, name);
+      throw usageError(`--${name} needs a value${help ? ` (${help})` : ''}, got '${v}'`, usage);
+    }
+  }
+  return r;
+}
+
+/** The one-line description of `--name` in a usage text ("heat-map opacity in the overlay, 0..1 (default 0.5)"), if it has one. */
+function optionHelp(usage: string, name: string): string | undefined {
+  const esc = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const m = new RegExp(`^\\s*--${esc}(?:[ =][A-Za-z][\\w\\[\\].|,-]*)?\\s{2,}(\\S.*)$`, 'm').exec(usage);
+  if (!m) return undefined;
+  // with its continuation lines (indented further, not another option), up to the first sentence's end
+  let text = m[1]!.trim();
+  for (const line of usage.slice(m.index + m[0].length + 1).split('\n')) {
+    if (!/^\s{6,}\S/.test(line) || /^\s*-/.test(line)) break;
+    text += ` ${line.trim()}`;
+  }
+  text = text.split(/\.\s/)[0]!.replace(/[.;,:]$/, '');
+  return text.length > 240 ? `${text.slice(0, 239)}…` : text;
 }
 
 /** A bad-arguments error: one line, pointing at the command's help (`Usage: gradcam <cmd> ...` in `usage`). */
@@ -48,6 +72,30 @@ export function printError(e: unknown): void {
   if (err?.stack && process.env.GRADCAM_DEBUG) process.stderr.write(`${err.stack}\n`);
 }
 
+/**
+ * An option's value as a number: NaN for an empty or blank value (which `Number` reads as 0, so that
+ * `--alpha ''` or `--max-pixels ''` was taken as 0 without a word), else `Number(v)`.
+ */
+export function optionNumber(v: string): number {
+  return v.trim() === '' ? NaN : Number(v);
+}
+
+/** --max-input N: the most pixels (H × W) of one model input, 0 for no limit; undefined: the default. */
+export function parseMaxInput(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const x = optionNumber(v);
+  if (!Number.isInteger(x) || x < 0) throw new CliError(`--max-input must be a whole number of pixels (0 for no limit; default 4194304 = 2048×2048), got '${v}'`);
+  return x;
+}
+
+/** The help line of --max-input (indented to `width` columns). */
+export function maxInputHelp(width = 21): string {
+  const pad = ' '.repeat(width + 2);
+  return `  ${'--max-input N'.padEnd(width)}refuse model inputs above N pixels (H×W of the model's declared size,
+${pad}of --size or of .npy inputs; default 4194304 = 2048×2048; 0: no limit). A model
+${pad}run holds at most N input pixels in all (fewer images per run for large inputs)`;
+}
+
 /** Parses "224" or "224x192" (H×W). */
 export function parseSize(s: string | undefined): [number, number] | undefined {
   if (s === undefined) return undefined;
@@ -59,7 +107,7 @@ export function parseSize(s: string | undefined): [number, number] | undefined {
 
 export function parseNumbers(name: string, s: string | undefined): number[] | undefined {
   if (s === undefined) return undefined;
-  const v = s.split(',').map((x) => Number(x.trim()));
+  const v = s.split(',').map((x) => optionNumber(x));
   if (v.some((x) => !Number.isFinite(x))) throw new CliError(`${name} must be comma-separated numbers, got '${s}'`);
   return v;
 }

@@ -13,7 +13,7 @@ import { plainForward } from '../metrics/forward.js';
 import { faithfulness, FAITHFULNESS_METRICS, ROAD_FRACTIONS, type FaithfulnessMetric, type FaithfulnessResult, type Substrate } from '../metrics/faithfulness.js';
 import { localisation, type LocalisationResult } from '../metrics/localisation.js';
 import { parseAnnotations, findAnnotation, groundTruthFor, objectClass, type ImageAnnotation } from '../metrics/annotations.js';
-import { CliError, usageError, parse, parseNumbers, parseSize } from './common.js';
+import { CliError, usageError, parse, parseMaxInput, parseNumbers, parseSize } from './common.js';
 import { expandInputs, loadInputs, normalizeOptions, parseFloatOption, parseIntOption, ProgressBar, writeOutputs } from './inputs.js';
 
 const METRICS = [...FAITHFULNESS_METRICS, 'localisation'] as const;
@@ -62,6 +62,7 @@ Options:
   --out DIR                output folder (default gradcam-eval)
   --layer, --output, --labels, --size, --normalize, --mean, --std, --guided-ops   as for explain
   --max-pixels N           refuse images larger than N pixels (default 268402689; 0: no limit)
+  --max-input N            refuse model inputs above N pixels (default 4194304 = 2048×2048; 0: no limit)
   --quiet                  no progress bar
 
 Writes DIR/evaluate.csv (a row per image and method), DIR/evaluate.jsonl (the same with curves),
@@ -107,7 +108,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
     limit: { type: 'string' }, seed: { type: 'string', default: '0' }, out: { type: 'string', default: 'gradcam-eval' },
     layer: { type: 'string', default: 'auto' }, output: { type: 'string' }, labels: { type: 'string' }, size: { type: 'string' },
     normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' }, 'guided-ops': { type: 'string', default: 'all' },
-    'max-pixels': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    'max-pixels': { type: 'string' }, 'max-input': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, EVALUATE_USAGE);
   if (o.help) {
     console.log(EVALUATE_USAGE);
@@ -152,7 +153,8 @@ export async function runEvaluate(args: string[]): Promise<number> {
   let files = expandInputs(positionals);
   if (limit) files = files.slice(0, limit);
   for (const f of files) if (!fs.existsSync(f)) throw new CliError(`image not found: ${f}`);
-  const explainer = await loadExplainer(o.model, { labelsFile: o.labels });
+  const maxInputPixels = parseMaxInput(o['max-input']);
+  const explainer = await loadExplainer(o.model, { labelsFile: o.labels, size, maxInputPixels });
   const fwd = await plainForward(explainer, createNodeSession, { output: o.output, batchSize: forwardBatch });
   try {
     const rows: Row[] = [];
@@ -161,7 +163,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
     let missing = 0;
     const faithMetrics = FAITHFULNESS_METRICS.filter((m) => metrics.has(m)) as FaithfulnessMetric[];
     for (let s = 0; s < files.length; s += batchSize) {
-      const inputs = await loadInputs(explainer, files.slice(s, s + batchSize), norm, size, parseIntOption('--max-pixels', o['max-pixels'], 0));
+      const inputs = await loadInputs(explainer, files.slice(s, s + batchSize), norm, size, parseIntOption('--max-pixels', o['max-pixels'], 0), maxInputPixels);
       const anns = inputs.map((inp) => (annotations ? findAnnotation(annotations, inp.file) : undefined));
       const gt = anns.map((a) => {
         if (!a) return undefined;

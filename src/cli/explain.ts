@@ -1,5 +1,4 @@
 /** `gradcam explain`: explain images or .npy tensors; write overlay PNGs, maps and JSON sidecars. */
-import fs from 'node:fs';
 import path from 'node:path';
 import { CAM_METHODS, camMethod } from '../cam/index.js';
 import { explainMany } from '../cam/runner.js';
@@ -12,10 +11,11 @@ import { explainGradients, isGradientMethod, GRADIENT_METHODS, type GradientMeth
 import { tensorToRgb, NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
 import type { RgbImage } from '../image/types.js';
 import { InputError, type ClassChoice, type ClassScore } from '../explainer.js';
-import { loadExplainer, prepareInputs, readPicture, stackByShape, DEFAULT_MAX_PIXELS, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
+import { loadExplainer, prepareInputs, readPicture, stackByShape, batchForInputs, inputPixels, DEFAULT_MAX_PIXELS, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
+import { readRegularFile, type FileReadError } from '../image/node.js';
 import { describeClass, describeTarget, explanationFiles, explanationJson, gradientJson, gradientPicture, gridPicture, type RenderedFile } from '../render/index.js';
 import { StagedOutputs } from './output.js';
-import { CliError, usageError, parse, parseNumbers, parseSize, Progress } from './common.js';
+import { CliError, usageError, optionNumber, parse, parseMaxInput, parseNumbers, parseSize, maxInputHelp, Progress } from './common.js';
 import { FAMILY_OPTIONS, familyFlags } from './family-usage.js';
 import { isBatchInvocation, runAuditCli } from './audit.js';
 
@@ -54,6 +54,7 @@ ${FAMILY_OPTIONS.trimEnd()}
                        16384×16384); 0 for no limit. Images above 64 megapixels are shrunk while
                        decoding, so memory stays bounded
   --max-overlay N      longest side of the overlay PNGs in pixels (default 2048)
+${maxInputHelp()}
   --guided-ops SET     rectifiers guided by guided-backprop/deconvnet: 'all' (Relu, Clip/ReLU6,
                        LeakyRelu, PRelu; default) or 'relu' (only Relu, as pytorch-grad-cam)
   --abs                gradient pictures as grayscale |gradient| instead of the usual deprocessing
@@ -87,7 +88,7 @@ export async function runExplain(args: string[]): Promise<number> {
     raw: { type: 'boolean', default: false }, heatmap: { type: 'boolean', default: false },
     colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, 'no-caption': { type: 'boolean', default: false },
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
-    'max-pixels': { type: 'string' }, 'max-overlay': { type: 'string' },
+    'max-pixels': { type: 'string' }, 'max-overlay': { type: 'string' }, 'max-input': { type: 'string' },
     'batch-size': { type: 'string', default: '8' }, abs: { type: 'boolean', default: false }, 'guided-ops': { type: 'string', default: 'all' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, EXPLAIN_USAGE);
   if (o.help) {
@@ -113,13 +114,13 @@ export async function runExplain(args: string[]): Promise<number> {
   if (new Set(methods).size !== methods.length) throw new CliError(`--methods names a method twice: ${methodNames.join(',')}`);
   const layers = list(o.layers ?? o.layer ?? 'auto');
   if (!(COLORMAPS as readonly string[]).includes(o.colormap!)) throw new CliError(`unknown colour map '${o.colormap}'; choose one of: ${COLORMAPS.join(', ')}`);
-  const alpha = o.alpha!.trim() === '' ? NaN : Number(o.alpha);
+  const alpha = optionNumber(o.alpha!);
   if (!(alpha >= 0 && alpha <= 1)) throw new CliError(`--alpha must be a number between 0 and 1, got '${o.alpha}'`);
   const batchSize = positiveInt('--batch-size', o['batch-size']!);
   const camBatch = o['cam-batch'] === undefined ? undefined : positiveInt('--cam-batch', o['cam-batch']);
   const topK = o['top-k'] === undefined ? undefined : positiveInt('--top-k', o['top-k']);
   const scoreTop = o['score-top'] === undefined ? undefined : positiveInt('--score-top', o['score-top']);
-  const seed = Number(o.seed);
+  const seed = optionNumber(o.seed!);
   if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw new CliError(`--seed must be an integer from 0 to 2^32−1, got '${o.seed}'`);
   if (o['guided-ops'] !== 'all' && o['guided-ops'] !== 'relu') throw new CliError(`--guided-ops must be 'all' or 'relu', got '${o['guided-ops']}'`);
   const size = parseSize(o.size);
@@ -142,9 +143,10 @@ export async function runExplain(args: string[]): Promise<number> {
   if (kind.kind === 'similarity' && !o.reference) throw new CliError('--target similarity needs --reference FILE (the image to compare with)');
 
   const limits = pictureLimits(o['max-pixels'], o['max-overlay']);
+  const maxInputPixels = parseMaxInput(o['max-input']);
   const look = { colormap: o.colormap!, alpha, caption: !o['no-caption'], heatmap: o.heatmap!, raw: o.raw!, maxSide: limits.maxSide };
 
-  const explainer = await loadExplainer(o.model, { labelsFile: o.labels });
+  const explainer = await loadExplainer(o.model, { labelsFile: o.labels, size, maxInputPixels });
   const staged = new StagedOutputs(o.out!, [...positionals, ...(o.mask ? [o.mask] : []), ...(o.reference ? [o.reference] : [])]);
   const add = async (file: string, bytes: Uint8Array) => staged.add(path.join(o.out!, file), bytes);
   const json = (x: unknown) => new TextEncoder().encode(`${JSON.stringify(x, null, 2)}\n`);
@@ -153,7 +155,7 @@ export async function runExplain(args: string[]): Promise<number> {
     // Read every input first: a bad one stops the run before anything is written. Only the tensors are
     // kept; each batch's pictures are read again (shrunk while decoding) when its overlays are drawn.
     const inputs: PreparedInput[] = [];
-    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size, maxPixels: limits.maxPixels, picture: false })));
+    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size, maxPixels: limits.maxPixels, maxInputPixels, picture: false })));
     let target: TargetSpec | undefined;
     switch (kind.kind) {
       case 'logit': target = o.target === undefined ? undefined : { kind: 'logit' }; break;
@@ -163,7 +165,7 @@ export async function runExplain(args: string[]): Promise<number> {
       case 'element': target = { kind: 'element', index: index! }; break;
       case 'segmentation': target = { kind: 'segmentation', mask: o.mask ? await readMask(o.mask) : undefined }; break;
       case 'similarity': {
-        const ref = await prepareInputs(explainer, o.reference!, { ...norm, size, maxPixels: limits.maxPixels, picture: false });
+        const ref = await prepareInputs(explainer, o.reference!, { ...norm, size, maxPixels: limits.maxPixels, maxInputPixels, picture: false });
         if (ref.length !== 1) throw new InputError(`--reference ${o.reference} holds ${ref.length} inputs; give one`);
         target = { kind: 'similarity', referenceInput: { data: ref[0]!.tensor, dims: ref[0]!.dims } };
         break;
@@ -177,8 +179,9 @@ export async function runExplain(args: string[]): Promise<number> {
     const stems = uniqueStems(inputs);
     const progress = new Progress(inputs.length, o.quiet);
     const lines: string[] = [];
-    for (let start = 0; start < inputs.length; start += batchSize) {
-      const batch = inputs.slice(start, start + batchSize);
+    const perRun = batchForInputs(batchSize, Math.max(1, ...inputs.map((i) => inputPixels(i.dims, explainer.layout))), maxInputPixels);
+    for (let start = 0; start < inputs.length; start += perRun) {
+      const batch = inputs.slice(start, start + perRun);
       const pictures = await batchPictures(batch, limits);
       for (const { index: idx, data, dims } of stackByShape(batch)) {
         if (gradientMethod) {
@@ -263,7 +266,7 @@ function list(s: string): string[] {
 }
 
 function positiveInt(name: string, s: string): number {
-  const v = s.trim() === '' ? NaN : Number(s);
+  const v = optionNumber(s);
   if (!Number.isInteger(v) || v < 1) throw new CliError(`${name} must be a positive integer, got '${s}'`);
   return v;
 }
@@ -288,9 +291,9 @@ async function readMask(file: string): Promise<Float32Array> {
   if (file.toLowerCase().endsWith('.npy')) {
     let bytes: Uint8Array;
     try {
-      bytes = new Uint8Array(await fs.promises.readFile(file));
-    } catch {
-      throw new InputError(`mask not found: ${file}`);
+      bytes = new Uint8Array(await readRegularFile(file));
+    } catch (e) {
+      throw new InputError((e as FileReadError).code === 'ENOENT' ? `mask not found: ${file}` : `cannot read mask ${file}: ${(e as Error).message}`);
     }
     let npy;
     try {
@@ -310,9 +313,9 @@ async function readMask(file: string): Promise<Float32Array> {
 
 /** The --max-pixels and --max-overlay options. */
 export function pictureLimits(maxPixels: string | undefined, maxOverlay: string | undefined): { maxPixels: number; maxSide: number } {
-  const mp = maxPixels === undefined ? DEFAULT_MAX_PIXELS : Number(maxPixels);
+  const mp = maxPixels === undefined ? DEFAULT_MAX_PIXELS : optionNumber(maxPixels);
   if (!Number.isInteger(mp) || mp < 0) throw new CliError(`--max-pixels must be a whole number of pixels (0 for no limit), got '${maxPixels}'`);
-  const side = maxOverlay === undefined ? DEFAULT_PICTURE_SIDE : Number(maxOverlay);
+  const side = maxOverlay === undefined ? DEFAULT_PICTURE_SIDE : optionNumber(maxOverlay);
   if (!Number.isInteger(side) || side < 16 || side > 32768) throw new CliError(`--max-overlay must be a whole number of pixels from 16 to 32768, got '${maxOverlay}'`);
   return { maxPixels: mp, maxSide: side };
 }

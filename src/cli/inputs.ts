@@ -8,7 +8,7 @@ import { tensorToRgb, type NormalizeOptions } from '../image/normalize.js';
 import { resizeRgb } from '../image/resize.js';
 import type { RgbImage } from '../image/types.js';
 import { StagedOutputs } from './output.js';
-import { CliError, parseNumbers } from './common.js';
+import { CliError, optionNumber, parseNumbers } from './common.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.bmp', '.gif', '.avif', '.npy'];
 
@@ -39,10 +39,10 @@ export interface LoadedInput extends PreparedInput {
   picture?: RgbImage;
 }
 
-export async function loadInputs(explainer: Explainer, files: string[], norm: NormalizeOptions, size?: [number, number], maxPixels?: number): Promise<LoadedInput[]> {
+export async function loadInputs(explainer: Explainer, files: string[], norm: NormalizeOptions, size?: [number, number], maxPixels?: number, maxInputPixels?: number): Promise<LoadedInput[]> {
   const out: LoadedInput[] = [];
   for (const f of files) {
-    for (const inp of await prepareInputs(explainer, f, { ...norm, size, maxPixels })) {
+    for (const inp of await prepareInputs(explainer, f, { ...norm, size, maxPixels, maxInputPixels })) {
       const [c, h, w] = explainer.layout === 'NCHW' ? [inp.dims[1]!, inp.dims[2]!, inp.dims[3]!] : [inp.dims[3]!, inp.dims[1]!, inp.dims[2]!];
       let picture: RgbImage | undefined;
       if (inp.image) picture = resizeRgb(inp.image, w, h);
@@ -74,14 +74,14 @@ export function stems(inputs: { file: string }[]): string[] {
 
 export function parseIntOption(name: string, v: string | undefined, min = 0): number | undefined {
   if (v === undefined) return undefined;
-  const n = Number(v);
+  const n = optionNumber(v);
   if (!Number.isInteger(n) || n < min) throw new CliError(`${name} must be an integer ≥ ${min}, got '${v}'`);
   return n;
 }
 
 export function parseFloatOption(name: string, v: string | undefined, lo: number, hi: number): number | undefined {
   if (v === undefined) return undefined;
-  const n = Number(v);
+  const n = optionNumber(v);
   if (!Number.isFinite(n) || n < lo || n > hi) throw new CliError(`${name} must be a number in [${lo}, ${hi}], got '${v}'`);
   return n;
 }

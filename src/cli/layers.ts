@@ -1,9 +1,9 @@
 /** `gradcam layers`: list the candidate layers of a model, the auto choice marked. */
 import { loadExplainer } from '../node.js';
-import { CliError, usageError, parse, parseSize } from './common.js';
+import { CliError, usageError, parse, parseMaxInput, parseSize } from './common.js';
 import { layoutLabel } from '../layout/describe.js';
 
-export const LAYERS_USAGE = `Usage: gradcam layers --model FILE [--size H[xW]] [--output NAME] [--all] [--json]
+export const LAYERS_USAGE = `Usage: gradcam layers --model FILE [--size H[xW]] [--output NAME] [--all] [--json] [--max-input N]
 
 Lists the tensors the model's score depends on that can be explained, in graph order: name,
 producing op, shape at batch 1, and the layout gradcam inferred from the graph — nchw, nhwc
@@ -11,11 +11,13 @@ producing op, shape at batch 1, and the layout gradcam inferred from the graph �
 the grid h×w and the number of prefix tokens (+P). '*' marks the automatic choice (the input of the
 last node that mixes grid positions, walked back past projections: a CNN's last block, a ViT's last
 norm1, Swin's final norm, ConvNeXt's last stage).
-  --all    also list the tensors whose layout is unknown or whose grid is 1×1, with the reason`;
+  --all    also list the tensors whose layout is unknown or whose grid is 1×1, with the reason
+  --max-input N  refuse a model input (declared, or --size) above N pixels (default 4194304 =
+           2048×2048; 0: no limit): listing runs the model once at that size`;
 
 export async function runLayers(args: string[]): Promise<number> {
   const { values: o } = parse(args, {
-    model: { type: 'string' }, size: { type: 'string' }, output: { type: 'string' }, json: { type: 'boolean', default: false }, all: { type: 'boolean', default: false },
+    model: { type: 'string' }, size: { type: 'string' }, 'max-input': { type: 'string' }, output: { type: 'string' }, json: { type: 'boolean', default: false }, all: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   }, LAYERS_USAGE);
   if (o.help) {
@@ -23,9 +25,10 @@ export async function runLayers(args: string[]): Promise<number> {
     return 0;
   }
   if (!o.model) throw usageError(`--model FILE is required`, LAYERS_USAGE);
-  const explainer = await loadExplainer(o.model);
+  const size = parseSize(o.size);
+  const explainer = await loadExplainer(o.model, { size, maxInputPixels: parseMaxInput(o['max-input']) });
   try {
-    const layers = o.all ? await explainer.allTensors(parseSize(o.size), o.output) : await explainer.layers(parseSize(o.size), o.output);
+    const layers = o.all ? await explainer.allTensors(size, o.output) : await explainer.layers(size, o.output);
     if (o.json) {
       console.log(JSON.stringify(layers.map((l) => ({
         name: l.name, op: l.op, shape: l.shape, auto: l.auto,

@@ -8,7 +8,7 @@ import { INIT_KINDS, parameterizedLayers, shortLayerName, type InitKind } from '
 import { sanityCurvesSvg, sanityMontage } from '../sanity/render.js';
 import { methodNames, checkMethod } from '../metrics/maps.js';
 import type { ClassChoice } from '../explainer.js';
-import { CliError, usageError, parse, parseNumbers, parseSize } from './common.js';
+import { CliError, usageError, parse, parseMaxInput, parseNumbers, parseSize } from './common.js';
 import { expandInputs, loadInputs, normalizeOptions, parseFloatOption, parseIntOption, ProgressBar, stems, writeOutputs } from './inputs.js';
 
 export const SANITY_USAGE = `Usage: gradcam sanity <images|.npy|folder...> --model FILE [options]
@@ -40,6 +40,7 @@ Options:
   --out DIR            output folder (default gradcam-sanity)
   --labels FILE, --size H[xW], --normalize NAME, --mean a,b,c, --std a,b,c   as for gradcam explain
   --max-pixels N       refuse images larger than N pixels (default 268402689; 0: no limit)
+  --max-input N        refuse model inputs above N pixels (default 4194304 = 2048×2048; 0: no limit)
   --quiet              no progress bar
 
 Writes to DIR: sanity.json ({method: [{mode, stage, layer, spearman, spearman_abs, ssim, hog,
@@ -53,7 +54,7 @@ export async function runSanity(args: string[]): Promise<number> {
     seed: { type: 'string', default: '0' }, layers: { type: 'string' }, threshold: { type: 'string' }, class: { type: 'string', default: 'top' },
     layer: { type: 'string', default: 'auto' }, output: { type: 'string' }, 'guided-ops': { type: 'string', default: 'all' }, out: { type: 'string', default: 'gradcam-sanity' }, 'montage-stages': { type: 'string' },
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
-    'max-pixels': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    'max-pixels': { type: 'string' }, 'max-input': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, SANITY_USAGE);
   if (o.help) {
     console.log(SANITY_USAGE);
@@ -77,9 +78,11 @@ export async function runSanity(args: string[]): Promise<number> {
   const norm = normalizeOptions(o);
   const classChoice: ClassChoice = o.class === 'top' ? 'top' : /^\d+$/.test(o.class!) ? Number(o.class) : o.class!;
 
-  const explainer = await loadExplainer(o.model, { labelsFile: o.labels });
+  const size = parseSize(o.size);
+  const maxInputPixels = parseMaxInput(o['max-input']);
+  const explainer = await loadExplainer(o.model, { labelsFile: o.labels, size, maxInputPixels });
   try {
-    const inputs = await loadInputs(explainer, expandInputs(positionals), norm, parseSize(o.size), parseIntOption('--max-pixels', o['max-pixels'], 0));
+    const inputs = await loadInputs(explainer, expandInputs(positionals), norm, size, parseIntOption('--max-pixels', o['max-pixels'], 0), maxInputPixels);
     const dims0 = inputs[0]!.dims;
     const bad = inputs.find((i) => i.dims.join() !== dims0.join());
     if (bad) throw new CliError(`${bad.file}: all inputs of one sanity check must have the same shape ([${dims0.join(', ')}] vs [${bad.dims.join(', ')}])`);

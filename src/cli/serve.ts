@@ -4,11 +4,12 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CliError, parse } from './common.js';
+import { CliError, oneLine, parse } from './common.js';
 
-export const SERVE_USAGE = `Usage: gradcam serve [--port N] [--host H] [--dir DIR] [--build]
+export const SERVE_USAGE = `Usage: gradcam serve [--port N] [--host H] [--dir DIR] [--build] [--allow-host NAMES]
 
 Serves the browser app: explain an ONNX model with Grad-CAM in your browser, images and models stay on
 your computer. Open the printed address in Chrome, Edge or Firefox.
@@ -19,7 +20,11 @@ Options:
   --dir DIR    serve this folder instead of the package's built app (web/dist)
   --build      rebuild the app first (it is built on first use when web/dist is missing; needs
                the development dependencies, i.e. a checkout after 'npm install')
+  --allow-host NAMES  comma-separated host names that requests may address besides localhost and IP
+               addresses (e.g. mybox.local); '*' allows any. Other names are refused (403), so that a
+               web page cannot reach the server through a DNS name that points at it (DNS rebinding)
 
+Files and folders whose name starts with '.' are never served, nor anything outside the folder.
 'npm run build:web' builds the same static files (web/dist) for any web server; send the headers
 Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp for threads.`;
 
@@ -79,6 +84,36 @@ export async function ensureWebApp(opts: { force?: boolean; log?: (s: string) =>
 export interface StaticServerOptions {
   /** Called for every request with its method, path and status (tests record what the page fetched). */
   onRequest?: (method: string, urlPath: string, status: number) => void;
+  /**
+   * Host names (without port, lower case) that a request's Host header may name besides `localhost` and
+   * IP address literals; `'*'` among them allows any name.
+   */
+  allowHosts?: string[];
+}
+
+/**
+ * Whether a request's Host header is acceptable: absent (HTTP/1.0), `localhost` (or a `.localhost` name,
+ * which browsers resolve to loopback themselves), an IPv4 or bracketed IPv6 literal, or one of `allow`
+ * (`'*'`: any). Any port is accepted: a tunnel or port forward (ssh -L 9000:localhost:8080) changes it,
+ * and a DNS-rebinding page can only send its own host *name*, never an address literal. This is the
+ * check that stops a page on evil.example, whose name was rebound to 127.0.0.1, from reading the app.
+ */
+export function hostAllowed(host: string | undefined, allow: readonly string[] = []): boolean {
+  if (host === undefined) return true;
+  const h = host.trim().toLowerCase();
+  const v6 = /^\[([0-9a-f:.]+)\](?::\d{1,5})?$/.exec(h);
+  if (v6) return net.isIPv6(v6[1]!);
+  const m = /^([^:]+)(?::\d{1,5})?$/.exec(h);
+  if (!m) return false;
+  const name = m[1]!.replace(/\.$/, '');
+  if (net.isIPv4(name)) return true;
+  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  return allow.includes('*') || allow.includes(name);
+}
+
+/** Whether a decoded URL path (or a path relative to the root) names a dotfile or a dot folder. */
+function hasDotSegment(p: string): boolean {
+  return p.split(/[\\/]/).some((seg) => seg.startsWith('.'));
 }
 
 /**
@@ -88,6 +123,7 @@ export interface StaticServerOptions {
  */
 export function createStaticServer(dir: string, opts: StaticServerOptions = {}): http.Server {
   const root = path.resolve(dir);
+  const allowHosts = (opts.allowHosts ?? []).map((h) => h.trim().toLowerCase().replace(/\.$/, '')).filter(Boolean);
   let realRoot: string | undefined;
   const server = http.createServer((req, res) => {
     const method = req.method ?? 'GET';
@@ -110,12 +146,17 @@ export function createStaticServer(dir: string, opts: StaticServerOptions = {}):
         return fail(400, 'bad request');
       }
       if (urlPath.includes('\0')) return fail(400, 'bad request');
+      if (!hostAllowed(req.headers.host, allowHosts)) {
+        return fail(403, `forbidden host '${oneLine(String(req.headers.host), 200)}': this server answers to localhost and IP addresses; allow a name with 'gradcam serve --allow-host NAME'`);
+      }
       if (method !== 'GET' && method !== 'HEAD') {
         res.setHeader('Allow', 'GET, HEAD');
         return fail(405, 'method not allowed');
       }
       const file = path.resolve(root, `.${urlPath}`);
       if (file !== root && !file.startsWith(root + path.sep)) return fail(403, 'forbidden');
+      // dotfiles (.env, .git/...) are never served, nor what lies in dot folders
+      if (hasDotSegment(path.relative(root, file))) return fail(404, 'not found');
       serveFile(file, urlPath);
     } catch {
       fail(500, 'internal error');
@@ -125,6 +166,7 @@ export function createStaticServer(dir: string, opts: StaticServerOptions = {}):
       fs.promises.realpath(file).then(async (real) => {
         realRoot ??= await fs.promises.realpath(root);
         if (real !== realRoot && !real.startsWith(realRoot + path.sep)) return fail(403, 'forbidden');
+        if (hasDotSegment(path.relative(realRoot, real))) return fail(404, 'not found');
         let st = await fs.promises.stat(real);
         if (st.isDirectory()) {
           if (!url.endsWith('/')) {
@@ -186,7 +228,7 @@ export function listen(server: http.Server, port: number, host: string): Promise
 export async function runServe(args: string[]): Promise<number> {
   const { values: o } = parse(args, {
     port: { type: 'string', default: '8080' }, host: { type: 'string', default: '127.0.0.1' }, dir: { type: 'string' },
-    build: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    build: { type: 'boolean', default: false }, 'allow-host': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   }, SERVE_USAGE);
   if (o.help) {
     console.log(SERVE_USAGE);
@@ -201,7 +243,13 @@ export async function runServe(args: string[]): Promise<number> {
   } else {
     dir = await ensureWebApp({ force: o.build, log: (s) => process.stderr.write(`${s}\n`) });
   }
-  const { server, url } = await listen(createStaticServer(dir), port, o.host!);
+  const allowHosts = o['allow-host'] === undefined ? [] : o['allow-host'].split(',').map((h) => h.trim()).filter(Boolean);
+  if (o['allow-host'] !== undefined && (allowHosts.length === 0 || allowHosts.some((h) => h !== '*' && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?\.?$/i.test(h)))) {
+    throw new CliError(`--allow-host must be comma-separated host names (or '*'), got '${o['allow-host']}'`);
+  }
+  // a name given to --host is one the user means to use
+  if (!net.isIP(o.host!)) allowHosts.push(o.host!);
+  const { server, url } = await listen(createStaticServer(dir, { allowHosts }), port, o.host!);
   console.log(`gradcam: serving ${path.relative(process.cwd(), dir) || '.'} at ${url}  (Ctrl+C to stop)`);
   console.log('Images and models stay in your browser: the app uploads nothing.');
   await new Promise<void>((resolve) => {

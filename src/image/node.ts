@@ -1,7 +1,8 @@
 /**
  * Node-only image I/O: decoding files with sharp, atomic writes.
  */
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { RgbImage } from './types.js';
 import { assertRgbImage } from './types.js';
@@ -45,6 +46,59 @@ function inputError(message: string): Error {
   return e;
 }
 
+/** What a non-regular file is, in words. */
+function fileKind(st: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/** Thrown by readRegularFile: `code` ENOENT (missing), ENOTREG (not a regular file: `kind` says what) or the system's. */
+export class FileReadError extends Error {
+  constructor(message: string, readonly code: string, readonly kind?: string) {
+    super(message);
+    this.name = 'FileReadError';
+  }
+}
+
+/**
+ * Reads a whole regular file. Anything else is refused at once, before a byte is read: a FIFO would
+ * block (its open is non-blocking here, so even that does not wait for a writer), a device such as
+ * /dev/zero or /dev/urandom never ends, a folder has no bytes. Reads the size the file had when opened.
+ */
+export async function readRegularFile(path: string): Promise<Buffer> {
+  let fh;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new FileReadError(code === 'ENOENT' ? 'not found' : (e as Error).message, code);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      const kind = fileKind(st);
+      throw new FileReadError(`it is ${kind}, not a regular file`, 'ENOTREG', kind);
+    }
+    const buf = Buffer.allocUnsafe(st.size);
+    let done = 0;
+    while (done < st.size) {
+      const { bytesRead } = await fh.read(buf, done, st.size - done, done);
+      if (bytesRead <= 0) break; // shrunk while read
+      done += bytesRead;
+    }
+    return done === st.size ? buf : buf.subarray(0, done);
+  } catch (e) {
+    if (e instanceof FileReadError) throw e;
+    throw new FileReadError((e as Error).message, (e as NodeJS.ErrnoException).code ?? 'EIO');
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
 const mp = (n: number) => (n / 1e6 >= 10 ? (n / 1e6).toFixed(0) : (n / 1e6).toFixed(1));
 
 /**
@@ -61,11 +115,11 @@ const mp = (n: number) => (n / 1e6 >= 10 ? (n / 1e6).toFixed(0) : (n / 1e6).toFi
 export async function readImageFile(path: string, opts: ReadImageOptions = {}): Promise<DecodedImage> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = await readRegularFile(path);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const { code, kind } = e as FileReadError;
     if (code === 'ENOENT') throw inputError(`image not found: ${path}`);
-    if (code === 'EISDIR') throw inputError(`cannot decode image ${path}: it is a directory`);
+    if (code === 'ENOTREG') throw inputError(`cannot decode image ${path}: it is ${kind}, not an image file`);
     throw inputError(`cannot read image ${path}: ${(e as Error).message}`);
   }
   const [r, g, b] = opts.background ?? [255, 255, 255];
@@ -147,11 +201,11 @@ export async function writePng(path: string, img: RgbImage | RawImage): Promise<
 export async function readNpyFile(path: string): Promise<NpyArray> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = await readRegularFile(path);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const { code, kind } = e as FileReadError;
     if (code === 'ENOENT') throw inputError(`npy file not found: ${path}`);
-    if (code === 'EISDIR') throw inputError(`npy file ${path} is a directory`);
+    if (code === 'ENOTREG') throw inputError(`npy file ${path} is ${kind}, not a regular file`);
     throw inputError(`cannot read npy file ${path}: ${(e as Error).message}`);
   }
   try {
