@@ -204,7 +204,7 @@ describe('empty values (point 7)', () => {
       [['sanity', photo, '--model', MODEL, '--seed', ''], /--seed needs a value \(random seed \(default 0\)\)/],
       [['evaluate', photo, '--model', MODEL, '--steps', ''], /--steps needs a value/],
       [['layers', '--model', ''], /--model needs a value/],
-      [['serve', '--port', ''], /--port needs a value \(port \(default 8080; 0 picks a free one\)\)/],
+      [['serve', '--port', ''], /--port needs a value \(port 0\.\.65535 \(default 8080; 0 picks a free one\)\)/],
     ];
     for (const [args, re] of cases) {
       const r = gradcam(args[0] === 'serve' || args[0] === 'layers' ? args : [...args, '--out', out]);

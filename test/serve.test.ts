@@ -195,11 +195,12 @@ describe('gradcam serve: the command', () => {
     try {
       const cases: [string[], RegExp][] = [
         [['--dir', site, '--port', port], new RegExp(`port ${port} is in use; choose another with --port N`)],
-        [['--dir', site, '--port', ''], /--port must be a port number 0\.\.65535/],
+        [['--dir', site, '--port', ''], /--port needs a value \(port 0\.\.65535 \(default 8080; 0 picks a free one\)\), got ''/],
         [['--dir', site, '--port', '70000'], /--port must be a port number/],
         [['--dir', site, '--port', '0', '--host', '192.0.2.77'], /cannot listen on host '192\.0\.2\.77'.*--host H/],
         [['--dir', path.join(tmp, 'nope')], /--dir .*nope has no index\.html; give the folder of a built app/],
-        [['--dir', site, '--port', '0', '--allow-host', ''], /--allow-host must be comma-separated host names/],
+        [['--dir', site, '--port', '0', '--allow-host', ''], /--allow-host needs a value \(comma-separated host names .*\(e\.g\. mybox\.local\); '\*' allows any\)/],
+        [['--dir', site, '--port', '0', '--allow-host', ','], /--allow-host must be comma-separated host names/],
         [['--dir', site, '--port', '0', '--allow-host', 'a b'], /--allow-host must be comma-separated host names/],
       ];
       for (const [args, re] of cases) {

@@ -40,7 +40,7 @@ function optionHelp(usage: string, name: string): string | undefined {
     if (!/^\s{6,}\S/.test(line) || /^\s*-/.test(line)) break;
     text += ` ${line.trim()}`;
   }
-  text = text.split(/\.\s/)[0]!.replace(/[.;,:]$/, '');
+  text = text.split(/\.\s+(?=[A-Z])/)[0]!.replace(/[.;,:]$/, '');
   return text.length > 240 ? `${text.slice(0, 239)}…` : text;
 }
 

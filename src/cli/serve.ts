@@ -15,7 +15,7 @@ Serves the browser app: explain an ONNX model with Grad-CAM in your browser, ima
 your computer. Open the printed address in Chrome, Edge or Firefox.
 
 Options:
-  --port N     port (default 8080; 0 picks a free one)
+  --port N     port 0..65535 (default 8080; 0 picks a free one)
   --host H     address to listen on (default 127.0.0.1, this computer only)
   --dir DIR    serve this folder instead of the package's built app (web/dist)
   --build      rebuild the app first (it is built on first use when web/dist is missing; needs
