@@ -10,12 +10,15 @@
  *   mask: `mask` (a mask image file; non-zero pixels are the object).
  *   Rows that repeat a path add their boxes to it (one-row-per-box files).
  * - JSONL: one JSON object per line with the same field names; `boxes` is an array of boxes, `box` one
- *   box; `mask_rle` an RLE mask ({size: [H, W], counts: [...], order?: 'row-major' | 'column-major'}).
+ *   box; `mask_rle` an RLE mask ({size: [H, W], counts: [...] or a COCO compressed string, order?:
+ *   'row-major' | 'column-major'}; column-major, COCO's order, when `order` is absent: src/util/rle.ts,
+ *   the reader `gradcam evaluate --annotations` uses too).
  * - JSON: an array of such objects, or an object with an `images` array (e.g. demo/*\/annotations.json).
  *
  * Boxes are [x0, y0, x1, y1] in the original image's pixels, x1 and y1 exclusive.
  */
 import type { Box, MaskRle } from './types.js';
+import { parseRle, decodeRle as decodeRleMask } from '../util/rle.js';
 
 export interface ManifestEntry {
   /** The path as written in the manifest (relative paths are relative to the manifest's folder). */
@@ -214,37 +217,18 @@ function toBox(v: unknown, where: string): Box {
   return [x0!, y0!, x1!, y1!];
 }
 
+/** The shared RLE reader (src/util/rle.ts): column-major (COCO) unless `order: "row-major"`. */
 function toRle(v: unknown, where: string): MaskRle {
-  const o = v as Record<string, unknown>;
-  const size = o?.['size'];
-  const counts = o?.['counts'];
-  if (!Array.isArray(size) || size.length !== 2 || !size.every((x) => Number.isInteger(x) && (x as number) > 0)) throw new ManifestError(`${where}: mask_rle needs size [H, W]`);
-  if (typeof counts === 'string') throw new ManifestError(`${where}: compressed (string) RLE counts are not supported; give counts as a list of run lengths`);
-  if (!Array.isArray(counts) || !counts.every((x) => Number.isInteger(x) && (x as number) >= 0)) throw new ManifestError(`${where}: mask_rle needs counts, a list of run lengths`);
-  const total = (counts as number[]).reduce((a, b) => a + b, 0);
-  if (total !== (size[0] as number) * (size[1] as number)) throw new ManifestError(`${where}: mask_rle counts add up to ${total}, expected ${size[0]}x${size[1]}`);
-  const order = o['order'] === 'row-major' ? 'row-major' : 'column-major';
-  return { size: [size[0] as number, size[1] as number], counts: counts as number[], order };
+  try {
+    return parseRle(v, `${where}: mask_rle`);
+  } catch (e) {
+    throw new ManifestError((e as Error).message);
+  }
 }
 
-/** Decodes an RLE mask to [H, W] uint8 (1 = object), row-major. */
+/** Decodes an RLE mask to [H, W] uint8 (1 = object), row-major (the shared decoder, src/util/rle.ts). */
 export function decodeRle(rle: MaskRle): { data: Uint8Array; height: number; width: number } {
-  const [h, w] = rle.size;
-  const data = new Uint8Array(h * w);
-  let pos = 0;
-  let val = 0;
-  const rowMajor = rle.order === 'row-major';
-  for (const n of rle.counts) {
-    if (val) {
-      for (let k = pos; k < pos + n; k++) {
-        if (rowMajor) data[k] = 1;
-        else data[(k % h) * w + Math.floor(k / h)] = 1;
-      }
-    }
-    pos += n;
-    val ^= 1;
-  }
-  return { data, height: h, width: w };
+  return { data: decodeRleMask(rle), height: rle.size[0], width: rle.size[1] };
 }
 
 /** Rows that repeat a path (one row per box) become one entry with all the boxes. */

@@ -5,16 +5,16 @@
  * object boxes or mask), writes one result row per item, and summarises the rows in reports.
  */
 
+import type { RleMask } from '../util/rle.js';
+
 /** [x0, y0, x1, y1] in the original image's pixels; x1 and y1 exclusive. */
 export type Box = [number, number, number, number];
 
-/** Run-length encoded mask: alternating 0-runs and 1-runs (first a 0-run, possibly empty). */
-export interface MaskRle {
-  size: [number, number];
-  counts: number[];
-  /** 'column-major' (COCO's uncompressed RLE, the default) or 'row-major'. */
-  order?: 'row-major' | 'column-major';
-}
+/**
+ * Run-length encoded mask: alternating 0-runs and 1-runs (first a 0-run, possibly empty); 'column-major'
+ * (COCO's uncompressed RLE, the default) or 'row-major' (src/util/rle.ts).
+ */
+export type MaskRle = RleMask;
 
 /** One entry of the input list. */
 export interface AuditItem {
