@@ -23,6 +23,7 @@ import { InputError } from './explainer.js';
 import { loadExplainer, prepareInputs, stackByShape, DEFAULT_PICTURE_SIDE, type PreparedInput } from './node.js';
 import { readImageFile, writeFileAtomic } from './image/node.js';
 import { resizeBilinear } from './image/resize.js';
+import { boxInView, maskInView } from './image/view.js';
 import { heatmapImage } from './image/overlay.js';
 import { encodePng } from './image/png.js';
 import { writeNpy } from './image/npy.js';
@@ -379,6 +380,9 @@ export interface AuditOptions {
   output?: string;
   normalize?: NormalizeOptions;
   size?: [number, number];
+  /** torchvision's Resize(resize) + CenterCrop(crop) instead of the plain resize (see PrepareOptions). */
+  resize?: number;
+  crop?: [number, number];
   labelsFile?: string;
   thumb?: number;
   colormap?: string;
@@ -439,7 +443,7 @@ export async function runAudit(items: AuditItem[], opts: AuditOptions): Promise<
   const explainer = await loadExplainer(opts.model, { labelsFile: opts.labelsFile, sessionOptions: opts.threads ? { intraOpThreads: opts.threads } : undefined });
   let store: ResultStore | undefined;
   try {
-    const layer = !opts.layer || opts.layer === 'auto' ? await explainer.autoLayer(opts.size, opts.output) : opts.layer;
+    const layer = !opts.layer || opts.layer === 'auto' ? await explainer.autoLayer(opts.size ?? (opts.resize !== undefined ? opts.crop : undefined), opts.output) : opts.layer;
     const list = shardItems(items, opts.shard);
     const config = await auditConfig(opts, explainer, method.name, layer, list.length);
     store = await ResultStore.open(opts.out, config);
@@ -494,7 +498,7 @@ async function auditConfig(opts: AuditOptions, explainer: Explainer, method: str
     model: { file: path.basename(opts.model), sha256: crypto.createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length },
     method, layer, class: String(opts.classChoice ?? 'top'), output: opts.output ?? null,
     normalize: { preset: n.preset ?? null, mean: n.mean ? [...n.mean] : null, std: n.std ? [...n.std] : null },
-    size: opts.size ?? null, labels: explainer.labels ?? null,
+    size: opts.size ?? null, ...(opts.resize !== undefined ? { resize: opts.resize, crop: opts.crop ?? null } : {}), labels: explainer.labels ?? null,
     thumb: opts.thumb ?? 128, colormap: opts.colormap ?? 'jet', alpha: opts.alpha ?? 0.5, flag_lift: opts.flagLift === undefined ? 1 : opts.flagLift, flag_below: opts.flagBelow ?? null,
     maps: !!opts.maps, shard: opts.shard ?? null, total,
   };
@@ -509,7 +513,7 @@ async function prepareItem(ctx: RunContext, entry: { item: AuditItem; index: num
   let truth: ClassRef | null = null;
   try {
     truth = resolveTruth(ctx.explainer, item.label);
-    const inputs = await prepareInputs(ctx.explainer, item.file, { ...ctx.opts.normalize, size: ctx.opts.size, maxPixels: ctx.opts.maxPixels });
+    const inputs = await prepareInputs(ctx.explainer, item.file, { ...ctx.opts.normalize, size: ctx.opts.size, maxPixels: ctx.opts.maxPixels, resize: ctx.opts.resize, crop: ctx.opts.crop });
     if (inputs.length !== 1) throw new InputError(`${item.file} holds ${inputs.length} images; an audit item must be one image`);
     const input = inputs[0]!;
     const base = input.image ?? baseImage(input, ctx.explainer.layout, ctx.opts.normalize ?? {});
@@ -517,10 +521,13 @@ async function prepareItem(ctx: RunContext, entry: { item: AuditItem; index: num
     const [w, h] = base ? [base.width, base.height] : sizeOf(input, ctx.explainer.layout);
     const size: [number, number] = input.sourceSize ?? [w, h];
     const [sx, sy] = [w / size[0], h / size[1]];
+    // with --resize/--crop the picture is the cropped part (input.region): boxes and masks follow it
+    const view = input.region;
+    const masked = (m: { data: Uint8Array; width: number; height: number }): Region => (view ? { data: maskInView(m, size, view, w, h), width: w, height: h, kind: 'mask' } : maskRegion(m, w, h));
     let region: Region | undefined;
-    if (item.maskRle) region = maskRegion(decodeRle(item.maskRle), w, h);
-    else if (item.mask) region = maskRegion(await readMask(item.mask, ctx.opts.maxPixels), w, h);
-    else if (item.boxes?.length) region = boxesRegion(sx === 1 && sy === 1 ? item.boxes : item.boxes.map(([x0, y0, x1, y1]) => [x0 * sx, y0 * sy, x1 * sx, y1 * sy] as typeof item.boxes[number]), w, h);
+    if (item.maskRle) region = masked(decodeRle(item.maskRle));
+    else if (item.mask) region = masked(await readMask(item.mask, ctx.opts.maxPixels));
+    else if (item.boxes?.length) region = boxesRegion(view ? item.boxes.map((b) => boxInView(b, view, w, h)) : sx === 1 && sy === 1 ? item.boxes : item.boxes.map(([x0, y0, x1, y1]) => [x0 * sx, y0 * sy, x1 * sx, y1 * sy] as typeof item.boxes[number]), w, h);
     input.image = undefined; // the picture lives on as `base`
     return { entry, input, base, size, region, truth };
   } catch (e) {

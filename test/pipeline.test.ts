@@ -11,8 +11,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { encodePng } from '../src/image/png.js';
+import { encodePng, decodePng, toRgbImage } from '../src/image/png.js';
+import { parseNpy, toFloat32 } from '../src/image/npy.js';
+import { resizeRgb } from '../src/image/resize.js';
+import { overlay } from '../src/image/overlay.js';
+import { boxInView, cutRegion, maskInView, resizeCrop, resizeCropPlan } from '../src/image/view.js';
+import type { RgbImage } from '../src/image/types.js';
+import { parseAnnotations, groundTruthFor } from '../src/metrics/annotations.js';
 import type { AuditRow } from '../src/audit/types.js';
+import { loadExplainer, prepareInputs } from '../src/node.js';
 import { FIXTURES } from './helpers/fixtures.js';
 
 const ROOT = path.join(FIXTURES, '..', '..');
@@ -27,6 +34,11 @@ function gradcam(...args: string[]) {
 let tmp: string;
 before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-pipeline-')); });
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function loadNpy(file: string): { shape: number[]; data: Uint8Array | Float32Array } {
+  const a = parseNpy(new Uint8Array(fs.readFileSync(file)));
+  return { shape: a.shape, data: a.data instanceof Uint8Array ? a.data : toFloat32(a) };
+}
 
 /** A w×h picture: smooth colour waves with a bright patch at [x0, x1) × [y0, y1). */
 function picture(w: number, h: number, seed: number, patch?: [number, number, number, number]): Uint8Array {
@@ -91,5 +103,151 @@ describe('annotations: one RLE reader for audit and evaluate', () => {
     assert.equal(a2.code, 0, a2.err);
     const row2 = JSON.parse(fs.readFileSync(path.join(tmp, 'rle-audit-row', 'results.jsonl'), 'utf8').trim()) as AuditRow;
     assert.deepEqual(row2.metrics, row.metrics);
+  });
+});
+
+// ------------------------------------------------------------------------------------------ --resize / --crop
+
+interface CropCase { name: string; width: number; height: number; seed: number; resize: number; crop: number; resized: [number, number] }
+const CROP_DIR = path.join(FIXTURES, 'resize_crop');
+const cropCases = (): CropCase[] => JSON.parse(fs.readFileSync(path.join(CROP_DIR, 'index.json'), 'utf8')).cases;
+
+/** The LCG of scripts/fixtures/torchvision_resize_crop.py (and test/image.test.ts): the top byte of each state. */
+function lcgU8(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s >>> 24;
+  }
+  return out;
+}
+
+const casePicture = (c: CropCase): RgbImage => ({ width: c.width, height: c.height, data: lcgU8(c.width * c.height * 3, c.seed) });
+
+describe('--resize N --crop M: torchvision Resize(N) + CenterCrop(M)', () => {
+  it('sizes, offsets and pixels equal torchvision 0.14 on PIL images (bit-exact)', () => {
+    for (const c of cropCases()) {
+      const plan = resizeCropPlan(c.width, c.height, { resize: c.resize, crop: [c.crop, c.crop] });
+      assert.deepEqual(plan.resized, c.resized, `${c.name}: Resize(${c.resize}) size`);
+      const { image } = resizeCrop(casePicture(c), { resize: c.resize, crop: [c.crop, c.crop] });
+      const ref = loadNpy(path.join(CROP_DIR, `${c.name}.crop.npy`));
+      assert.deepEqual(ref.shape, [c.crop, c.crop, 3]);
+      assert.deepEqual([image.width, image.height], [c.crop, c.crop]);
+      const diff = image.data.findIndex((v, i) => v !== ref.data[i]);
+      assert.equal(diff, -1, `${c.name}: first differing value at ${diff} (${image.data[diff]} vs ${ref.data[diff]})`);
+    }
+    // the offsets: round half to even, and padding where the crop is larger
+    assert.deepEqual(resizeCropPlan(61, 90, { resize: 50, crop: [48, 48] }).top, 12); // round(12.5)
+    assert.deepEqual(resizeCropPlan(40, 30, { resize: 52, crop: [48, 48] }).left, 10); // round(10.5)
+    const padded = resizeCropPlan(50, 40, { resize: 40, crop: [48, 48] });
+    assert.deepEqual([padded.left, padded.top], [1, -4]);
+    assert.deepEqual(padded.region, [1, -4, 49, 44]);
+  });
+
+  it('prepareInputs gives the model torchvision\'s normalised tensor, the crop as its picture and the crop\'s region', async () => {
+    const dir = path.join(tmp, 'crop-inputs');
+    fs.mkdirSync(dir, { recursive: true });
+    const explainer = await loadExplainer(MODEL);
+    try {
+      for (const c of cropCases()) {
+        const file = path.join(dir, `${c.name}.png`);
+        fs.writeFileSync(file, encodePng(casePicture(c)));
+        const [inp] = await prepareInputs(explainer, file, { preset: 'imagenet', resize: c.resize, view: true });
+        assert.deepEqual(inp!.dims, [1, 3, c.crop, c.crop]);
+        assert.deepEqual(inp!.sourceSize, [c.width, c.height]);
+        const ref = loadNpy(path.join(CROP_DIR, `${c.name}.crop.npy`));
+        assert.deepEqual(Array.from(inp!.view!.data), Array.from(ref.data), `${c.name}: the model's picture`);
+        const plan = resizeCropPlan(c.width, c.height, { resize: c.resize, crop: [c.crop, c.crop] });
+        assert.deepEqual(inp!.region, plan.region);
+        // the overlay picture is that part of the image, at the image's resolution
+        assert.deepEqual(inp!.image, cutRegion(casePicture(c), [c.width, c.height], plan.region));
+        const tensorFile = path.join(CROP_DIR, `${c.name}.tensor.npy`);
+        if (fs.existsSync(tensorFile)) {
+          const t = loadNpy(tensorFile);
+          let worst = 0;
+          t.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - inp!.tensor[i]!))));
+          assert.ok(worst <= 1e-6, `${c.name}: tensor differs from torchvision's by ${worst}`);
+        }
+      }
+      const file = path.join(dir, 'landscape.png');
+      await assert.rejects(prepareInputs(explainer, file, { resize: 56, crop: [40, 40] }), /--crop 40x40 does not match the model's input size 48x48/);
+      await assert.rejects(prepareInputs(explainer, file, { crop: [48, 48] }), /--crop 48x48 goes with --resize N/);
+    } finally {
+      await explainer.release();
+    }
+  });
+
+  it('boxes and masks follow the crop (evaluate\'s ground truth, audit\'s object region)', () => {
+    const region: [number, number, number, number] = [10, 20, 50, 60]; // a 40×40 part of a 100×80 image
+    const [ann] = parseAnnotations({ images: [{ file: 'a.png', width: 100, height: 80, boxes: [[10, 20, 30, 40], [70, 0, 90, 10]] }] });
+    const g = groundTruthFor(ann!, 8, 8, undefined, undefined, [80, 100], region);
+    assert.deepEqual(g.boxes, [[0, 0, 4, 4]], 'the box inside, in map pixels; the one outside the crop is dropped');
+    assert.equal(g.region.reduce((a, v) => a + v, 0), 16);
+    // a mask of the whole image, at half resolution: only the crop's part, at the view's resolution
+    const mask = { width: 50, height: 40, data: new Uint8Array(50 * 40) };
+    for (let y = 10; y < 20; y++) for (let x = 5; x < 15; x++) mask.data[y * 50 + x] = 1; // image pixels [10, 30) × [20, 40)
+    const inView = maskInView(mask, [100, 80], region, 8, 8);
+    assert.equal(inView.reduce((a, v) => a + v, 0), 16);
+    assert.equal(inView[0], 1);
+    assert.equal(inView[4], 0);
+    assert.deepEqual(boxInView([10, 20, 30, 40], region, 8, 8), [0, 0, 4, 4]);
+  });
+
+  it('explain, audit, evaluate and sanity take --resize/--crop; the overlay is the cropped part of the picture', () => {
+    const c = cropCases().find((x) => x.name === 'landscape')!;
+    const dir = path.join(tmp, 'crop-cli');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'landscape.png');
+    fs.writeFileSync(file, encodePng(casePicture(c)));
+    const out = path.join(tmp, 'crop-explain');
+    const r = gradcam('explain', file, '--model', MODEL, '--resize', String(c.resize), '--crop', String(c.crop), '--alpha', '0', '--no-caption', '--raw', '--out', out, '--quiet');
+    assert.equal(r.code, 0, r.err);
+    const plan = resizeCropPlan(c.width, c.height, { resize: c.resize, crop: [c.crop, c.crop] });
+    const part = cutRegion(casePicture(c), [c.width, c.height], plan.region);
+    assert.deepEqual([part.width, part.height], [65, 65]);
+    const png = toRgbImage(decodePng(new Uint8Array(fs.readFileSync(path.join(out, 'landscape.gradcam.png')))));
+    assert.deepEqual([png.width, png.height], [260, 260], 'the 65×65 cropped part, enlarged 4× to at least 256 px');
+    // the overlay with alpha 0 is the cropped part (scaled by its maximum, as pytorch-grad-cam's blend)
+    const blank = new Float32Array(260 * 260);
+    assert.deepEqual(Array.from(png.data), Array.from(overlay(resizeRgb(part, 260, 260), blank, { alpha: 0 }).data), 'the overlay (alpha 0) is the cropped part');
+    // the map is the model's: the same as explaining torchvision's tensor given as .npy
+    const npy = path.join(dir, 'landscape.npy');
+    fs.writeFileSync(npy, fs.readFileSync(path.join(CROP_DIR, 'landscape.tensor.npy')));
+    const ref = path.join(tmp, 'crop-explain-npy');
+    assert.equal(gradcam('explain', npy, '--model', MODEL, '--raw', '--out', ref, '--quiet').code, 0);
+    const a = loadNpy(path.join(out, 'landscape.gradcam.npy')).data;
+    const b = loadNpy(path.join(ref, 'landscape.gradcam.npy')).data;
+    let worst = 0;
+    a.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b[i]!))));
+    assert.ok(worst < 1e-4, `map vs torchvision's input: ${worst}`);
+
+    // audit: a box around the crop covers the whole map
+    const manifest = path.join(dir, 'm.jsonl');
+    fs.writeFileSync(manifest, `${JSON.stringify({ path: 'landscape.png', boxes: [plan.region.map((v) => Math.round(v))] })}\n`);
+    const auditOut = path.join(tmp, 'crop-audit');
+    const au = gradcam('audit', manifest, '--model', MODEL, '--resize', String(c.resize), '--out', auditOut, '--quiet');
+    assert.equal(au.code, 0, au.err);
+    const row = JSON.parse(fs.readFileSync(path.join(auditOut, 'results.jsonl'), 'utf8').trim()) as AuditRow;
+    assert.ok(row.metrics!.object_area! > 0.97, `object area ${row.metrics!.object_area}`);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(auditOut, 'audit.json'), 'utf8')).resize, c.resize);
+    const again = gradcam('audit', manifest, '--model', MODEL, '--out', auditOut, '--quiet');
+    assert.equal(again.code, 1);
+    assert.match(again.err, /other settings \(resize/);
+
+    const evalOut = path.join(tmp, 'crop-eval');
+    const ev = gradcam('evaluate', file, '--model', MODEL, '--resize', String(c.resize), '--metrics', 'average_drop', '--out', evalOut, '--quiet');
+    assert.equal(ev.code, 0, ev.err);
+    const evNpy = gradcam('evaluate', npy, '--model', MODEL, '--metrics', 'average_drop', '--out', path.join(tmp, 'crop-eval-npy'), '--quiet');
+    assert.equal(evNpy.code, 0, evNpy.err);
+    const p1 = JSON.parse(fs.readFileSync(path.join(evalOut, 'evaluate.jsonl'), 'utf8').split('\n')[0]!).probability;
+    const p2 = JSON.parse(fs.readFileSync(path.join(tmp, 'crop-eval-npy', 'evaluate.jsonl'), 'utf8').split('\n')[0]!).probability;
+    assert.ok(Math.abs(p1 - p2) < 1e-5, `evaluate: ${p1} vs ${p2}`);
+
+    const san = gradcam('sanity', file, '--model', MODEL, '--resize', String(c.resize), '--methods', 'gradcam', '--mode', 'cascading', '--layers', '1', '--out', path.join(tmp, 'crop-sanity'), '--quiet');
+    assert.equal(san.code, 0, san.err);
+    const bad = gradcam('sanity', file, '--model', MODEL, '--crop', '48', '--out', path.join(tmp, 'crop-sanity-bad'), '--quiet');
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--crop goes with --resize N/);
   });
 });

@@ -103,6 +103,9 @@ export interface AuditConfig {
   output: string | null;
   normalize: { preset: string | null; mean: number[] | null; std: number[] | null };
   size: [number, number] | null;
+  /** torchvision's Resize(resize) + CenterCrop(crop) (--resize/--crop; crop null: the model's input size); absent: the plain resize. */
+  resize?: number;
+  crop?: [number, number] | null;
   labels: string[] | null;
   thumb: number;
   colormap: string;

@@ -12,6 +12,7 @@ import { isManifestName } from '../audit/manifest.js';
 import { parseShard } from '../audit/shard.js';
 import { listInputs, mergeAudits, runAudit, shardItems, writeReports, type AuditProgressInfo } from '../node-audit.js';
 import { CliError, usageError, parse, parseNumbers, parseSize } from './common.js';
+import { RESIZE_CROP_USAGE, resizeCropOptions } from './inputs.js';
 
 /** Exit status when the run finished but some items failed (they have error rows). */
 export const EXIT_ITEMS_FAILED = 3;
@@ -44,7 +45,7 @@ Options:
   --output NAME        the model output to explain (default: the first)
   --labels FILE        class labels: one per line, or JSON (default: the model's metadata)
   --size H[xW]         input size for models with dynamic height/width
-  --normalize NAME     ${NORMALIZE_PRESETS.join(', ')} (default imagenet)
+${RESIZE_CROP_USAGE}  --normalize NAME     ${NORMALIZE_PRESETS.join(', ')} (default imagenet)
   --mean a,b,c         custom mean
   --std a,b,c          custom std
   --batch-size N       images per model run (default 8)
@@ -85,7 +86,7 @@ Options:
 const VALUE_OPTIONS = new Set([
   '--model', '--method', '--layer', '--class', '--output', '--out', '--colormap', '--alpha', '--labels', '--size',
   '--normalize', '--mean', '--std', '--batch-size', '--threads', '--shard', '--flag-below', '--flag-lift', '--thumb',
-  '--max-pixels', '--max-overlay',
+  '--max-pixels', '--max-overlay', '--resize', '--crop',
 ]);
 const AUDIT_ONLY = new Set(['--threads', '--shard', '--flag-below', '--flag-lift', '--thumb', '--maps', '--retry-errors', '--no-report']);
 
@@ -129,6 +130,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
     model: { type: 'string' }, out: { type: 'string', default: 'gradcam-audit' }, method: { type: 'string', default: 'gradcam' },
     layer: { type: 'string', default: 'auto' }, class: { type: 'string', default: 'top' }, output: { type: 'string' },
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
+    resize: { type: 'string' }, crop: { type: 'string' },
     'batch-size': { type: 'string', default: '8' }, threads: { type: 'string' }, shard: { type: 'string' },
     'flag-below': { type: 'string' }, 'flag-lift': { type: 'string', default: '1' }, thumb: { type: 'string', default: '128' },
     colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, maps: { type: 'boolean', default: false },
@@ -157,6 +159,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
     throw new CliError((e as Error).message);
   }
   const size = parseSize(o.size);
+  const rc = resizeCropOptions(o);
   const norm: NormalizeOptions = { preset: o.normalize, mean: parseNumbers('--mean', o.mean), std: parseNumbers('--std', o.std) };
   if (!o.normalize && !norm.mean && !norm.std) norm.preset = 'imagenet';
 
@@ -179,7 +182,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
   try {
     if (!o.quiet) process.stderr.write(`gradcam: ${items.length} images listed${shard ? `, ${mine} in shard ${shard.index}/${shard.count}` : ''}; writing to ${o.out}\n`);
     result = await runAudit(items, {
-      model: o.model, out: o.out!, method: o.method, layer: o.layer, classChoice: o.class, output: o.output, normalize: norm, size,
+      model: o.model, out: o.out!, method: o.method, layer: o.layer, classChoice: o.class, output: o.output, normalize: norm, size, ...rc,
       labelsFile: o.labels, maxPixels, thumb, colormap: o.colormap, alpha, flagBelow, flagLift, maps: o.maps, batchSize, threads, shard,
       retryErrors: o['retry-errors'], signal: abort.signal,
       onProgress: (p) => {

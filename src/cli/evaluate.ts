@@ -14,7 +14,7 @@ import { faithfulness, FAITHFULNESS_METRICS, ROAD_FRACTIONS, type FaithfulnessMe
 import { localisation, type LocalisationResult } from '../metrics/localisation.js';
 import { parseAnnotations, findAnnotation, groundTruthFor, objectClass, type ImageAnnotation } from '../metrics/annotations.js';
 import { CliError, usageError, parse, parseNumbers, parseSize } from './common.js';
-import { expandInputs, loadInputs, normalizeOptions, parseFloatOption, parseIntOption, ProgressBar, writeOutputs } from './inputs.js';
+import { expandInputs, loadInputs, normalizeOptions, parseFloatOption, parseIntOption, ProgressBar, writeOutputs, RESIZE_CROP_USAGE, resizeCropOptions } from './inputs.js';
 
 const METRICS = [...FAITHFULNESS_METRICS, 'localisation'] as const;
 type Metric = (typeof METRICS)[number];
@@ -61,7 +61,7 @@ Options:
   --seed N                 ROAD noise seed (default 0)
   --out DIR                output folder (default gradcam-eval)
   --layer, --output, --labels, --size, --normalize, --mean, --std, --guided-ops   as for explain
-  --max-pixels N           refuse images larger than N pixels (default 268402689; 0: no limit)
+${RESIZE_CROP_USAGE}  --max-pixels N           refuse images larger than N pixels (default 268402689; 0: no limit)
   --quiet                  no progress bar
 
 Writes DIR/evaluate.csv (a row per image and method), DIR/evaluate.jsonl (the same with curves),
@@ -106,7 +106,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
     'iou-threshold': { type: 'string', default: '0.15' }, 'batch-size': { type: 'string', default: '8' }, 'forward-batch': { type: 'string', default: '64' },
     limit: { type: 'string' }, seed: { type: 'string', default: '0' }, out: { type: 'string', default: 'gradcam-eval' },
     layer: { type: 'string', default: 'auto' }, output: { type: 'string' }, labels: { type: 'string' }, size: { type: 'string' },
-    normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' }, 'guided-ops': { type: 'string', default: 'all' },
+    normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' }, resize: { type: 'string' }, crop: { type: 'string' }, 'guided-ops': { type: 'string', default: 'all' },
     'max-pixels': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, EVALUATE_USAGE);
   if (o.help) {
@@ -139,6 +139,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
   if (o['guided-ops'] !== 'all' && o['guided-ops'] !== 'relu') throw new CliError(`--guided-ops must be 'all' or 'relu', got '${o['guided-ops']}'`);
   const norm = normalizeOptions(o);
   const size = parseSize(o.size);
+  const rc = resizeCropOptions(o);
 
   let annotations: ImageAnnotation[] | undefined;
   if (o.annotations) {
@@ -161,7 +162,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
     let missing = 0;
     const faithMetrics = FAITHFULNESS_METRICS.filter((m) => metrics.has(m)) as FaithfulnessMetric[];
     for (let s = 0; s < files.length; s += batchSize) {
-      const inputs = await loadInputs(explainer, files.slice(s, s + batchSize), norm, size, parseIntOption('--max-pixels', o['max-pixels'], 0));
+      const inputs = await loadInputs(explainer, files.slice(s, s + batchSize), norm, size, parseIntOption('--max-pixels', o['max-pixels'], 0), rc);
       const anns = inputs.map((inp) => (annotations ? findAnnotation(annotations, inp.file) : undefined));
       const gt = anns.map((a) => {
         if (!a) return undefined;
@@ -202,7 +203,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
             const ann = anns[i];
             if (metrics.has('localisation') && ann) {
               const imageSize: [number, number] | undefined = inp.sourceSize ? [inp.sourceSize[1], inp.sourceSize[0]] : undefined;
-              const g = groundTruthFor(ann, m.height, m.width, m.target.index, explainer.labels, imageSize);
+              const g = groundTruthFor(ann, m.height, m.width, m.target.index, explainer.labels, imageSize, inp.region);
               const l: LocalisationResult = localisation(m.display, m.height, m.width, g, { tolerance, threshold: iouThreshold });
               Object.assign(row, { pointing: l.pointing ? 1 : 0, pointing_tol: l.pointing_tol ? 1 : 0, energy: l.energy, iou: l.iou, mask_iou: l.mask_iou, region: g.matched });
             }

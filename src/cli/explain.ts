@@ -20,6 +20,7 @@ import { CliError, usageError, parse, parseNumbers, parseSize, Progress } from '
 import { FAMILY_OPTIONS, familyFlags, isFamilyInvocation } from './family-usage.js';
 import { runFamilyExplain } from './family.js';
 import { isBatchInvocation, runAuditCli } from './audit.js';
+import { RESIZE_CROP_USAGE, resizeCropOptions } from './inputs.js';
 
 export const EXPLAIN_USAGE = `Usage: gradcam explain <images|.npy...> --model FILE [options]
 
@@ -48,7 +49,7 @@ ${FAMILY_OPTIONS.trimEnd()}
   --no-caption         overlay PNG without the caption naming the class
   --labels FILE        class labels: one per line, or JSON (default: the model's metadata)
   --size H[xW]         input size for models with dynamic height/width
-  --normalize NAME     ${NORMALIZE_PRESETS.join(', ')} (default imagenet)
+${RESIZE_CROP_USAGE}  --normalize NAME     ${NORMALIZE_PRESETS.join(', ')} (default imagenet)
   --mean a,b,c         custom mean (on [0,1] values unless a preset is given)
   --std a,b,c          custom std
   --batch-size N       images per model run (default 8)
@@ -87,6 +88,7 @@ export async function runExplain(args: string[]): Promise<number> {
     raw: { type: 'boolean', default: false }, heatmap: { type: 'boolean', default: false },
     colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, 'no-caption': { type: 'boolean', default: false },
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
+    resize: { type: 'string' }, crop: { type: 'string' },
     'max-pixels': { type: 'string' }, 'max-overlay': { type: 'string' },
     'batch-size': { type: 'string', default: '8' }, abs: { type: 'boolean', default: false }, 'guided-ops': { type: 'string', default: 'all' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, EXPLAIN_USAGE);
@@ -111,6 +113,7 @@ export async function runExplain(args: string[]): Promise<number> {
   const classChoice: ClassChoice = o.class === 'top' ? 'top' : /^\d+$/.test(o.class!) ? Number(o.class) : o.class!;
 
   const limits = pictureLimits(o['max-pixels'], o['max-overlay']);
+  const rc = resizeCropOptions(o);
 
   const explainer = await loadExplainer(o.model, { labelsFile: o.labels });
   const staged = new StagedOutputs(o.out!, positionals);
@@ -119,7 +122,7 @@ export async function runExplain(args: string[]): Promise<number> {
     // Read every input first: a bad one stops the run before anything is written. Only the tensors are
     // kept; each batch's pictures are read again (shrunk while decoding) when its overlays are drawn.
     const inputs: PreparedInput[] = [];
-    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size, maxPixels: limits.maxPixels, picture: false })));
+    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size, maxPixels: limits.maxPixels, picture: false, ...rc })));
     const stems = uniqueStems(inputs);
     const progress = new Progress(inputs.length, o.quiet);
     const lines: string[] = [];
@@ -195,7 +198,7 @@ export function pictureLimits(maxPixels: string | undefined, maxOverlay: string 
 /** Each image input's overlay picture, read again (shrunk while decoding to the overlay bound); undefined for .npy inputs. */
 export async function batchPictures(batch: readonly PreparedInput[], limits: { maxPixels: number; maxSide: number }): Promise<(RgbImage | undefined)[]> {
   const out: (RgbImage | undefined)[] = [];
-  for (const inp of batch) out.push(inp.image ?? (inp.sourceSize ? await readPicture(inp.file, { maxSide: limits.maxSide, maxPixels: limits.maxPixels }) : undefined));
+  for (const inp of batch) out.push(inp.image ?? (inp.sourceSize ? await readPicture(inp.file, { maxSide: limits.maxSide, maxPixels: limits.maxPixels, region: inp.region }) : undefined));
   return out;
 }
 

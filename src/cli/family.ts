@@ -22,6 +22,7 @@ import { loadExplainer, prepareInputs, stackByShape, type PreparedInput } from '
 import { CliError, usageError, parse, parseNumbers, parseSize, Progress } from './common.js';
 import { baseImage, batchPictures, layoutJson, boundedOverlay, checkOutputName, pictureLimits, uniqueStems, EXPLAIN_USAGE } from './explain.js';
 import { StagedOutputs } from './output.js';
+import { resizeCropOptions } from './inputs.js';
 
 interface Output {
   path: string;
@@ -39,6 +40,7 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
     raw: { type: 'boolean', default: false }, heatmap: { type: 'boolean', default: false },
     colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, 'no-caption': { type: 'boolean', default: false },
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
+    resize: { type: 'string' }, crop: { type: 'string' },
     'batch-size': { type: 'string', default: '8' }, 'max-pixels': { type: 'string' }, 'max-overlay': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, EXPLAIN_USAGE);
   if (o.help) {
@@ -85,13 +87,14 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
   if (kind.kind === 'similarity' && !o.reference) throw new CliError('--target similarity needs --reference FILE (the image to compare with)');
 
   const limits = pictureLimits(o['max-pixels'], o['max-overlay']);
+  const rc = resizeCropOptions(o);
 
   const explainer = await loadExplainer(o.model, { labelsFile: o.labels });
   const staged = new StagedOutputs(o.out!, [...positionals, ...(o.mask ? [o.mask] : []), ...(o.reference ? [o.reference] : [])]);
   try {
     checkOutputName(explainer, o.output);
     const inputs: PreparedInput[] = [];
-    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size, maxPixels: limits.maxPixels, picture: false })));
+    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size, maxPixels: limits.maxPixels, picture: false, ...rc })));
     let target: TargetSpec;
     switch (kind.kind) {
       case 'logit': case 'softmax': target = { kind: kind.kind }; break;
@@ -100,7 +103,7 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
       case 'element': target = { kind: 'element', index: index! }; break;
       case 'segmentation': target = { kind: 'segmentation', mask: o.mask ? await readMask(o.mask) : undefined }; break;
       case 'similarity': {
-        const ref = await prepareInputs(explainer, o.reference!, { ...norm, size, maxPixels: limits.maxPixels, picture: false });
+        const ref = await prepareInputs(explainer, o.reference!, { ...norm, size, maxPixels: limits.maxPixels, picture: false, ...rc });
         if (ref.length !== 1) throw new InputError(`--reference ${o.reference} holds ${ref.length} inputs; give one`);
         target = { kind: 'similarity', referenceInput: { data: ref[0]!.tensor, dims: ref[0]!.dims } };
         break;

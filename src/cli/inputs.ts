@@ -39,19 +39,45 @@ export interface LoadedInput extends PreparedInput {
   picture?: RgbImage;
 }
 
-export async function loadInputs(explainer: Explainer, files: string[], norm: NormalizeOptions, size?: [number, number], maxPixels?: number): Promise<LoadedInput[]> {
+export async function loadInputs(explainer: Explainer, files: string[], norm: NormalizeOptions, size?: [number, number], maxPixels?: number, rc: ResizeCropOptions = {}): Promise<LoadedInput[]> {
   const out: LoadedInput[] = [];
   for (const f of files) {
-    for (const inp of await prepareInputs(explainer, f, { ...norm, size, maxPixels })) {
+    for (const inp of await prepareInputs(explainer, f, { ...norm, size, maxPixels, ...rc, view: true })) {
       const [c, h, w] = explainer.layout === 'NCHW' ? [inp.dims[1]!, inp.dims[2]!, inp.dims[3]!] : [inp.dims[3]!, inp.dims[1]!, inp.dims[2]!];
-      let picture: RgbImage | undefined;
-      if (inp.image) picture = resizeRgb(inp.image, w, h);
-      else if (c === 3) picture = tensorToRgb(inp.tensor, w, h, { ...norm, layout: explainer.layout });
-      out.push({ ...inp, image: undefined, picture }); // only the model-size picture is used
+      let picture: RgbImage | undefined = inp.view;
+      if (!picture && inp.image) picture = resizeRgb(inp.image, w, h);
+      else if (!picture && c === 3) picture = tensorToRgb(inp.tensor, w, h, { ...norm, layout: explainer.layout });
+      out.push({ ...inp, image: undefined, view: undefined, picture }); // only the model-size picture is used
     }
   }
   return out;
 }
+
+/** --resize N [--crop H[xW]]: torchvision's Resize(N) + CenterCrop instead of the plain resize. */
+export interface ResizeCropOptions {
+  resize?: number;
+  crop?: [number, number];
+}
+
+/** Reads --resize / --crop (checked against the model when the inputs are read). */
+export function resizeCropOptions(o: { resize?: string; crop?: string }): ResizeCropOptions {
+  const resize = parseIntOption('--resize', o.resize, 1);
+  let crop: [number, number] | undefined;
+  if (o.crop !== undefined) {
+    const m = /^(\d+)(?:[x×,](\d+))?$/.exec(o.crop.trim());
+    if (!m || Number(m[1]) < 1 || (m[2] !== undefined && Number(m[2]) < 1)) throw new CliError(`--crop must be H or HxW (e.g. 224 or 224x192), got '${o.crop}'`);
+    crop = [Number(m[1]), m[2] ? Number(m[2]) : Number(m[1])];
+  }
+  if (crop && resize === undefined) throw new CliError(`--crop goes with --resize N (torchvision's Resize(N) then CenterCrop(${o.crop})); without --resize the whole image is resized to the model's input`);
+  return { ...(resize !== undefined ? { resize } : {}), ...(crop ? { crop } : {}) };
+}
+
+/** The usage lines of --resize / --crop. */
+export const RESIZE_CROP_USAGE = `  --resize N           torchvision's Resize(N) + CenterCrop instead of resizing the whole image: the
+                       shorter side to N (Pillow bilinear), then the centre crop of the model's input
+                       size; overlays show the cropped part (e.g. --resize 256 for a 224 ImageNet model)
+  --crop H[xW]         the centre crop (default: the model's input size; sets it for dynamic models)
+`;
 
 /** Output stems from file names; repeats get -2, -3…; multi-image .npy files get _i. */
 export function stems(inputs: { file: string }[]): string[] {

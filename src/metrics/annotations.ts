@@ -17,6 +17,7 @@
 import type { Box, GroundTruth } from './localisation.js';
 import { boxMask } from './localisation.js';
 import { parseRle, decodeRle } from '../util/rle.js';
+import { boxInView, maskInView, type ImageRegion } from '../image/view.js';
 
 export { cocoCountsFromString } from '../util/rle.js';
 
@@ -177,42 +178,56 @@ export function objectClass(o: AnnotatedObject, labels?: readonly string[]): num
 /**
  * Ground truth at map resolution [height, width] for the explained class: the objects of that class,
  * or all objects where none has it (or classes are unknown). `imageSize` [H, W] is the annotated
- * image's size (default: the annotation's own, else the map's).
+ * image's size (default: the annotation's own, else the map's). `region` [x0, y0, x1, y1], in the
+ * annotated image's pixels, is the part of the image the map covers (--resize/--crop: the centre crop);
+ * default the whole image.
  */
-export function groundTruthFor(ann: ImageAnnotation, height: number, width: number, cls?: number, labels?: readonly string[], imageSize?: [number, number]): GroundTruth & { matched: 'class' | 'all' } {
+export function groundTruthFor(ann: ImageAnnotation, height: number, width: number, cls?: number, labels?: readonly string[], imageSize?: [number, number], region?: ImageRegion): GroundTruth & { matched: 'class' | 'all' } {
   const ih = imageSize?.[0] ?? ann.height ?? height;
   const iw = imageSize?.[1] ?? ann.width ?? width;
   const ofClass = cls === undefined ? [] : ann.objects.filter((o) => objectClass(o, labels) === cls);
   const objects = ofClass.length ? ofClass : ann.objects;
+  const part = region && !(region[0] === 0 && region[1] === 0 && region[2] === iw && region[3] === ih) ? region : undefined;
   const sx = width / iw;
   const sy = height / ih;
   const boxes: Box[] = [];
-  const region = new Uint8Array(height * width);
+  const out = new Uint8Array(height * width);
   for (const o of objects) {
     let box = o.box;
     if (o.mask) {
       const m = o.mask;
-      // nearest-neighbour resample of the mask to the map grid
-      for (let y = 0; y < height; y++) {
-        const yy = Math.min(m.height - 1, Math.floor(((y + 0.5) * m.height) / height));
-        for (let x = 0; x < width; x++) {
-          const xx = Math.min(m.width - 1, Math.floor(((x + 0.5) * m.width) / width));
-          if (m.data[yy * m.width + xx]) region[y * width + x] = 1;
+      if (part) {
+        const inView = maskInView(m, [iw, ih], part, width, height);
+        for (let i = 0; i < out.length; i++) if (inView[i]) out[i] = 1;
+      } else {
+        // nearest-neighbour resample of the mask to the map grid
+        for (let y = 0; y < height; y++) {
+          const yy = Math.min(m.height - 1, Math.floor(((y + 0.5) * m.height) / height));
+          for (let x = 0; x < width; x++) {
+            const xx = Math.min(m.width - 1, Math.floor(((x + 0.5) * m.width) / width));
+            if (m.data[yy * m.width + xx]) out[y * width + x] = 1;
+          }
         }
       }
       if (!box) box = maskBox(m.data, m.height, m.width);
       if (box && (m.height !== ih || m.width !== iw)) box = [box[0] * (iw / m.width), box[1] * (ih / m.height), box[2] * (iw / m.width), box[3] * (ih / m.height)];
     }
     if (box) {
-      const b: Box = [box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy];
+      let b: Box = [box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy];
+      if (part) {
+        // the part of the box inside the crop; a box wholly outside it is no target
+        const v = boxInView(box, part, width, height);
+        b = [Math.max(0, v[0]), Math.max(0, v[1]), Math.min(width, v[2]), Math.min(height, v[3])];
+        if (b[2] <= b[0] || b[3] <= b[1]) continue;
+      }
       boxes.push(b);
       if (!o.mask) {
         const bm = boxMask([b], height, width);
-        for (let i = 0; i < region.length; i++) if (bm[i]) region[i] = 1;
+        for (let i = 0; i < out.length; i++) if (bm[i]) out[i] = 1;
       }
     }
   }
-  return { boxes, region, matched: ofClass.length ? 'class' : 'all' };
+  return { boxes, region: out, matched: ofClass.length ? 'class' : 'all' };
 }
 
 function maskBox(data: Uint8Array, h: number, w: number): Box | undefined {
