@@ -403,6 +403,8 @@ export interface AuditOptions {
   /** Stop after the current batch when aborted (Ctrl-C). */
   signal?: AbortSignal;
   onProgress?: (p: AuditProgressInfo) => void;
+  /** Progress of Score-CAM / Ablation-CAM's passes within a batch (see FamilyOptions.onProgress). */
+  onPasses?: (done: number, total: number, stage: string) => void;
 }
 
 export interface AuditProgressInfo {
@@ -588,7 +590,7 @@ async function explainBatch(ctx: RunContext, prepared: Prepared[]): Promise<{ ro
   for (const p of prepared) if (p.error) byPos.set(p, errorRow(p, p.error));
   const run = async (group: Prepared[], data: Float32Array, dims: number[]) => {
     const classes = group.map((p) => classFor(ctx, p));
-    const r = await ctx.explainer.explain(data, dims, { method: ctx.method, layer: ctx.layer, classes, output: ctx.opts.output });
+    const r = await ctx.explainer.explain(data, dims, { method: ctx.method, layer: ctx.layer, classes, output: ctx.opts.output, onProgress: ctx.opts.onPasses });
     return r.explanations;
   };
   for (const stacked of stackByShape(ok.map((p) => p.input!))) {

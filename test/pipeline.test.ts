@@ -20,6 +20,7 @@ import type { RgbImage } from '../src/image/types.js';
 import { parseAnnotations, groundTruthFor } from '../src/metrics/annotations.js';
 import type { AuditRow } from '../src/audit/types.js';
 import { loadExplainer, prepareInputs } from '../src/node.js';
+import { explainMany } from '../src/cam/runner.js';
 import { FIXTURES } from './helpers/fixtures.js';
 
 const ROOT = path.join(FIXTURES, '..', '..');
@@ -249,5 +250,44 @@ describe('--resize N --crop M: torchvision Resize(N) + CenterCrop(M)', () => {
     const bad = gradcam('sanity', file, '--model', MODEL, '--crop', '48', '--out', path.join(tmp, 'crop-sanity-bad'), '--quiet');
     assert.equal(bad.code, 2);
     assert.match(bad.err, /--crop goes with --resize N/);
+  });
+});
+
+// ------------------------------------------------------------------------------------------ progress
+
+describe('progress of Score-CAM and Ablation-CAM', () => {
+  it('onProgress is called per batch of passes with increasing done up to total', async () => {
+    const explainer = await loadExplainer(MODEL);
+    try {
+      const npy = parseNpy(new Uint8Array(fs.readFileSync(path.join(FIXTURES, 'resnet_like', 'input.npy'))));
+      const input = toFloat32(npy);
+      const dims = npy.shape; // [2, 3, 48, 48]; the automatic layer has 24 channels
+      const C = 24;
+      for (const method of ['scorecam', 'ablationcam']) {
+        const calls: [number, number, string][] = [];
+        const r = await explainer.explain(input, dims, { method, batchSize: 5, onProgress: (d, t, s) => calls.push([d, t, s]) });
+        assert.equal(calls.length, 2 * Math.ceil(C / 5), `${method}: one call per batch of passes`);
+        assert.ok(calls.every(([, t, s]) => t === 2 * C && s === method), `${method}: total and stage`);
+        assert.ok(calls.every(([d], i) => i === 0 || d > calls[i - 1]![0]), `${method}: done increases`);
+        assert.equal(calls.at(-1)![0], 2 * C);
+        // the maps do not depend on being watched
+        const plain = await explainer.explain(input, dims, { method, batchSize: 5 });
+        assert.deepEqual(r.explanations.map((e) => Array.from(e.map)), plain.explanations.map((e) => Array.from(e.map)));
+      }
+      // several methods and augmentations: one total for the call
+      const calls: [number, number, string][] = [];
+      await explainMany(explainer, input, dims, { methods: ['gradcam', 'scorecam', 'ablationcam'], layers: ['auto'], augSmooth: true, batchSize: 8, onProgress: (d, t, s) => calls.push([d, t, s]) });
+      const total = 6 * 2 * (2 * C);
+      assert.ok(calls.every(([, t]) => t === total), `total ${calls[0]?.[1]} vs ${total}`);
+      assert.ok(calls.every(([d], i) => i === 0 || d > calls[i - 1]![0]));
+      assert.equal(calls.at(-1)![0], total);
+      assert.deepEqual([...new Set(calls.map(([, , s]) => s))], ['scorecam', 'ablationcam']);
+      // --score-top N: N passes per image
+      const top: number[] = [];
+      await explainer.explain(input, dims, { method: 'scorecam', scoreCamTopN: 7, onProgress: (d, t) => top.push(t) });
+      assert.ok(top.length > 0 && top.every((t) => t === 14));
+    } finally {
+      await explainer.release();
+    }
   });
 });

@@ -11,7 +11,7 @@ import { hasGlobMagic } from '../audit/glob.js';
 import { isManifestName } from '../audit/manifest.js';
 import { parseShard } from '../audit/shard.js';
 import { listInputs, mergeAudits, runAudit, shardItems, writeReports, type AuditProgressInfo } from '../node-audit.js';
-import { CliError, usageError, parse, parseNumbers, parseSize } from './common.js';
+import { CliError, PassProgress, usageError, parse, parseNumbers, parseSize } from './common.js';
 import { RESIZE_CROP_USAGE, resizeCropOptions } from './inputs.js';
 
 /** Exit status when the run finished but some items failed (they have error rows). */
@@ -184,7 +184,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
     result = await runAudit(items, {
       model: o.model, out: o.out!, method: o.method, layer: o.layer, classChoice: o.class, output: o.output, normalize: norm, size, ...rc,
       labelsFile: o.labels, maxPixels, thumb, colormap: o.colormap, alpha, flagBelow, flagLift, maps: o.maps, batchSize, threads, shard,
-      retryErrors: o['retry-errors'], signal: abort.signal,
+      retryErrors: o['retry-errors'], signal: abort.signal, onPasses: progress.passes,
       onProgress: (p) => {
         progress.update(p);
         if (throttle > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, throttle);
@@ -223,9 +223,20 @@ export async function runMergeCli(args: string[]): Promise<number> {
 class AuditProgress {
   private last = 0;
   private shown = false;
-  constructor(private readonly quiet: boolean) {}
+  private done = '';
+  private readonly sub: PassProgress;
+  constructor(private readonly quiet: boolean) {
+    this.sub = new PassProgress(quiet, () => this.done);
+  }
+
+  /** Score-CAM / Ablation-CAM passes within the current batch. */
+  readonly passes = (done: number, total: number, stage: string): void => {
+    this.sub.update(done, total, stage);
+    if (process.stderr.isTTY) this.shown = true;
+  };
 
   update(p: AuditProgressInfo): void {
+    this.done = `${p.done}/${p.total} · `;
     if (this.quiet) return;
     const tty = process.stderr.isTTY;
     const now = Date.now();

@@ -181,7 +181,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
         idx.forEach((i, j) => data.set(inputs[i]!.tensor, j * per));
         const dims = [idx.length, ...inputs[idx[0]!]!.dims.slice(1)];
         for (const method of methods) {
-          const maps: MethodMap[] = await methodMaps(explainer, data, dims, method, { classes: idx.map((i) => classes[i]!), layer: o.layer, output: o.output, rectifierOps: o['guided-ops'] as 'all' | 'relu' });
+          const maps: MethodMap[] = await methodMaps(explainer, data, dims, method, { classes: idx.map((i) => classes[i]!), layer: o.layer, output: o.output, rectifierOps: o['guided-ops'] as 'all' | 'relu', onProgress: bar.passes });
           for (let j = 0; j < idx.length; j++) {
             const i = idx[j]!;
             const inp = inputs[i]!;

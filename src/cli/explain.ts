@@ -150,7 +150,7 @@ export async function runExplain(args: string[]): Promise<number> {
           }
           continue;
         }
-        const r = await explainer.explain(data, dims, { method: method!.name, layer: o.layer, layout: o.layout, classes: classChoice, output: o.output });
+        const r = await explainer.explain(data, dims, { method: method!.name, layer: o.layer, layout: o.layout, classes: classChoice, output: o.output, onProgress: progress.passes });
         for (const [j, i] of idx.entries()) {
           const inp = batch[i]!;
           const e = r.explanations[j]!;

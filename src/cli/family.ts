@@ -120,6 +120,7 @@ export async function runFamilyExplain(args: string[]): Promise<number> {
         const r = await explainMany(explainer, data, dims, {
           methods, layers: groups, layout: o.layout, classes: classChoice, output: o.output, target, topK, contrast, counterfactual: o.counterfactual,
           augSmooth: o['aug-smooth'], eigenSmooth: o['eigen-smooth'], batchSize: camBatch, scoreCamTopN: scoreTop, randomSeed: seed,
+          onProgress: progress.passes,
         });
         const rows = r.results[0]!.explanations.length;
         for (let row = 0; row < rows; row++) {

@@ -8,7 +8,7 @@ import { tensorToRgb, type NormalizeOptions } from '../image/normalize.js';
 import { resizeRgb } from '../image/resize.js';
 import type { RgbImage } from '../image/types.js';
 import { StagedOutputs } from './output.js';
-import { CliError, parseNumbers } from './common.js';
+import { CliError, PassProgress, parseNumbers } from './common.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.bmp', '.gif', '.avif', '.npy'];
 
@@ -137,9 +137,17 @@ export async function writeOutputs(dir: string, files: { name: string; bytes: Ui
 export class ProgressBar {
   private readonly start = Date.now();
   private lastLine = 0;
-  constructor(public total: number, private readonly quiet = false, private readonly width = 28) {}
+  private done = 0;
+  private readonly sub: PassProgress;
+  constructor(public total: number, private readonly quiet = false, private readonly width = 28) {
+    this.sub = new PassProgress(quiet, () => `[${this.done}/${this.total}] `);
+  }
+
+  /** The library's onProgress (Score-CAM / Ablation-CAM passes within the current step). */
+  readonly passes = (done: number, total: number, stage: string): void => this.sub.update(done, total, stage);
 
   step(done: number, label: string): void {
+    this.done = done;
     if (this.quiet || this.total <= 0) return;
     const frac = Math.min(1, done / this.total);
     const full = Math.round(frac * this.width);

@@ -98,6 +98,7 @@ export async function runSanity(args: string[]): Promise<number> {
       createSession: createNodeSession, methods, modes, init: o.init as InitKind, seed, classes: classChoice, layer: o.layer, output: o.output,
       rectifierOps: o['guided-ops'] as 'all' | 'relu', maxLayers, pictures, threshold,
       onStage: (done, total, label) => { bar.total = total; bar.step(done, label); },
+      onProgress: bar.passes,
     });
     const seconds = (performance.now() - t0) / 1000;
     const names = stems(inputs);
