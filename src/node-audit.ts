@@ -183,9 +183,37 @@ const RESULTS = 'results.jsonl';
 const CONFIG = 'audit.json';
 const LOCK = '.lock';
 
-/** Reads results.jsonl: the rows (the last row per key wins), and the byte length of its complete lines. */
-export async function readRows(dir: string): Promise<{ rows: Map<string, AuditRow>; validBytes: number; size: number; bad: number }> {
-  const file = path.join(dir, RESULTS);
+/** The part of a row the store reads: its identity and whether it is finished or an error. */
+export interface StoredRow {
+  key: string;
+  status: 'ok' | 'error';
+}
+
+/**
+ * What a resumable output folder holds: audit's audit.json + results.jsonl + thumbs/, `gradcam
+ * evaluate`'s evaluate.json + evaluate.jsonl. One store (ResultStore), one lock, one resume rule.
+ */
+export interface StoreKind {
+  /** The settings file: a restart must agree with it. */
+  config: string;
+  /** The rows file (JSONL, appended and fsync'ed). */
+  results: string;
+  /** 'audit', 'evaluation': for messages ("holds an audit with other settings"). */
+  what: string;
+  /** Folders made inside. */
+  folders: string[];
+  /** Names a folder without the settings file may hold (an older version's outputs): they are replaced. */
+  replaceable?: string[];
+}
+
+/** The audit's folder (with maps/ when `maps`). */
+export function auditStoreKind(maps = false): StoreKind {
+  return { config: CONFIG, results: RESULTS, what: 'audit', folders: maps ? ['thumbs', 'maps'] : ['thumbs'] };
+}
+
+/** Reads results.jsonl (or `file`): the rows (the last row per key wins), and the byte length of its complete lines. */
+export async function readRows<R extends StoredRow = AuditRow>(dir: string, file_ = RESULTS): Promise<{ rows: Map<string, R>; validBytes: number; size: number; bad: number }> {
+  const file = path.join(dir, file_);
   let buf: Buffer;
   try {
     buf = await fs.promises.readFile(file);
@@ -193,7 +221,7 @@ export async function readRows(dir: string): Promise<{ rows: Map<string, AuditRo
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { rows: new Map(), validBytes: 0, size: 0, bad: 0 };
     throw e;
   }
-  const rows = new Map<string, AuditRow>();
+  const rows = new Map<string, R>();
   let start = 0;
   let bad = 0;
   let validBytes = 0;
@@ -204,7 +232,7 @@ export async function readRows(dir: string): Promise<{ rows: Map<string, AuditRo
     start = nl + 1;
     if (line.trim()) {
       try {
-        const row = JSON.parse(line) as AuditRow;
+        const row = JSON.parse(line) as R;
         if (typeof row.key !== 'string' || (row.status !== 'ok' && row.status !== 'error')) throw new Error('not a result row');
         rows.set(row.key, row);
       } catch {
@@ -216,24 +244,26 @@ export async function readRows(dir: string): Promise<{ rows: Map<string, AuditRo
   return { rows, validBytes, size: buf.length, bad };
 }
 
-export async function readConfig(dir: string): Promise<AuditConfig | undefined> {
+export async function readConfig<C = AuditConfig>(dir: string, file = CONFIG): Promise<C | undefined> {
   try {
-    return JSON.parse(await fs.promises.readFile(path.join(dir, CONFIG), 'utf8')) as AuditConfig;
+    return JSON.parse(await fs.promises.readFile(path.join(dir, file), 'utf8')) as C;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new AuditStoreError(`${path.join(dir, CONFIG)} is not readable: ${(e as Error).message}`);
+    throw new AuditStoreError(`${path.join(dir, file)} is not readable: ${(e as Error).message}`);
   }
 }
 
-/** The append side of results.jsonl, with a lock file against two runs writing one folder. */
-export class ResultStore {
+/** The append side of results.jsonl (or the kind's rows file), with a lock file against two runs writing one folder. */
+export class ResultStore<R extends StoredRow = AuditRow> {
   private constructor(readonly dir: string, private fh: fs.promises.FileHandle, readonly done: Map<string, 'ok' | 'error'>, private readonly lockPath: string) {}
 
   /**
    * Opens (or creates) an output folder for `config`. A folder written with another config is refused
-   * with the differences listed. A torn last line is cut off.
+   * with the differences listed. A torn last line is cut off. `kind`: the audit's folder by default.
    */
-  static async open(dir: string, config: AuditConfig): Promise<ResultStore> {
+  static async open<R extends StoredRow = AuditRow>(dir: string, config: object, kind: StoreKind = auditStoreKind((config as Partial<AuditConfig>).maps)): Promise<ResultStore<R>> {
+    const CONFIG = kind.config;
+    const RESULTS = kind.results;
     try {
       await fs.promises.mkdir(dir, { recursive: true });
     } catch (e) {
@@ -241,13 +271,15 @@ export class ResultStore {
     }
     const lockPath = await acquireLock(dir);
     try {
-      const prev = await readConfig(dir);
+      const prev = await readConfig<object>(dir, CONFIG);
       if (prev && configKey(prev) !== configKey(config)) {
-        throw new AuditStoreError(`${dir} holds an audit with other settings (${configDiff(prev, config).join('; ')}); use another --out folder, or delete ${dir} to start over`);
+        throw new AuditStoreError(`${dir} holds an ${kind.what} with other settings (${configDiff(prev, config).join('; ')}); use another --out folder, or delete ${dir} to start over`);
       }
-      const { rows, validBytes, size } = await readRows(dir);
+      const { rows, validBytes: valid, size } = await readRows<R>(dir, RESULTS);
       if (rows.size && !prev) throw new AuditStoreError(`${dir} has ${RESULTS} but no ${CONFIG}; use another --out folder`);
-      if (!prev) await assertEmptyFolder(dir, 'audit', [LOCK]);
+      if (!prev) await assertEmptyFolder(dir, kind.what, [LOCK, ...(kind.replaceable ?? [])]);
+      // a new folder starts with no rows (a replaceable rows file of an older version holds none we can use)
+      const validBytes = prev ? valid : 0;
       await writeFileAtomic(path.join(dir, CONFIG), json(config));
       const file = path.join(dir, RESULTS);
       const fh = await fs.promises.open(file, 'a+');
@@ -257,11 +289,10 @@ export class ResultStore {
       }
       const done = new Map<string, 'ok' | 'error'>();
       for (const [k, r] of rows) done.set(k, r.status);
-      await fs.promises.mkdir(path.join(dir, 'thumbs'), { recursive: true });
-      if (config.maps) await fs.promises.mkdir(path.join(dir, 'maps'), { recursive: true });
+      for (const f of kind.folders) await fs.promises.mkdir(path.join(dir, f), { recursive: true });
       await removeTemporaries(dir);
       await syncDir(dir);
-      return new ResultStore(dir, fh, done, lockPath);
+      return new ResultStore<R>(dir, fh, done, lockPath);
     } catch (e) {
       await fs.promises.unlink(lockPath).catch(() => {});
       throw e;
@@ -269,7 +300,7 @@ export class ResultStore {
   }
 
   /** Appends rows as one write, then fsyncs: a row is in the store once this returns. */
-  async append(rows: AuditRow[]): Promise<void> {
+  async append(rows: R[]): Promise<void> {
     if (!rows.length) return;
     const text = rows.map((r) => `${JSON.stringify(r)}\n`).join('');
     await this.fh.write(text);
@@ -293,7 +324,7 @@ export class ResultStore {
  * atomic writes), so that an audit or a merge never overwrites files a user made (a report.html, a
  * thumbs/ folder) in a folder that is not one of ours.
  */
-async function assertEmptyFolder(dir: string, what: 'audit' | 'merge', allowed: string[] = []): Promise<void> {
+async function assertEmptyFolder(dir: string, what: string, allowed: string[] = []): Promise<void> {
   const names = (await fs.promises.readdir(dir).catch(() => [] as string[])).filter((n) => !allowed.includes(n) && !/\.tmp-\d+-[0-9a-f]+$/.test(n));
   if (names.length) {
     const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ', …' : '');

@@ -291,3 +291,82 @@ describe('progress of Score-CAM and Ablation-CAM', () => {
     }
   });
 });
+
+// ------------------------------------------------------------------------------------------ evaluate resumes
+
+describe('gradcam evaluate: rows stored as they are made, resumable', () => {
+  const N = 5;
+  let data: string;
+  let ref: string;
+  const args = (out: string, ...more: string[]) => ['evaluate', data, '--model', MODEL, '--methods', 'gradcam,guided-backprop', '--metrics', 'deletion,average_drop', '--steps', '5', '--batch-size', '2', '--out', out, '--quiet', ...more];
+  const outputs = (dir: string) => Object.fromEntries(['evaluate.jsonl', 'evaluate.csv', 'summary.json', 'summary.md'].map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')]));
+  const lines = (file: string) => { try { return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length; } catch { return 0; } };
+
+  before(() => {
+    data = path.join(tmp, 'eval-data');
+    fs.mkdirSync(data);
+    for (let i = 0; i < N; i++) fs.writeFileSync(path.join(data, `img${i}.png`), picture(48 + 8 * (i % 2), 48, 10 + i, [4 + 3 * i, 8, 24 + 3 * i, 30]));
+    ref = path.join(tmp, 'eval-ref');
+    const r = gradcam(...args(ref));
+    assert.equal(r.code, 0, r.err);
+  });
+
+  it('killed part-way (SIGKILL, a torn last line) and run again: the same outputs as an uninterrupted run', async () => {
+    const out = path.join(tmp, 'eval-killed');
+    const store = path.join(out, 'evaluate.jsonl');
+    const child = spawn(process.execPath, [BIN, ...args(out)], { cwd: ROOT, env: { ...process.env, GRADCAM_EVALUATE_THROTTLE_MS: '400' }, stdio: 'ignore' });
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    let killedAt = 0;
+    for (let t = 0; t < 1200 && !killedAt; t++) {
+      await new Promise((r) => setTimeout(r, 25));
+      const n = lines(store);
+      if (n >= 3) {
+        child.kill('SIGKILL');
+        killedAt = n;
+      }
+    }
+    await exited;
+    assert.ok(killedAt >= 3 && killedAt < 2 * N, `killed part-way (${killedAt} rows)`);
+    assert.ok(!fs.existsSync(path.join(out, 'evaluate.csv')), 'no summary yet');
+    // the rows so far are stored as they were made
+    const partial = fs.readFileSync(store, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const refRows = fs.readFileSync(path.join(ref, 'evaluate.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    for (const row of partial) assert.deepEqual(row, refRows.find((x) => x.key === row.key));
+    fs.appendFileSync(store, '{"key":"gradcam /x/img4.png","status":"ok","image":"/x/img4.p');
+    const again = spawnSync(process.execPath, [BIN, ...args(out).filter((a) => a !== '--quiet')], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, new RegExp(`resumed .*: ${partial.length} of ${2 * N} rows were done before`));
+    assert.deepEqual(outputs(out), outputs(ref));
+    // a third run has nothing to do, and changes nothing
+    const third = spawnSync(process.execPath, [BIN, ...args(out).filter((a) => a !== '--quiet')], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(third.status, 0, third.stderr);
+    assert.match(third.stderr, new RegExp(`${2 * N} of ${2 * N} rows were done before`));
+    assert.deepEqual(outputs(out), outputs(ref));
+  });
+
+  it('another method adds its rows; other settings or another model are refused', () => {
+    const out = path.join(tmp, 'eval-more');
+    fs.cpSync(ref, out, { recursive: true });
+    const r = gradcam(...args(out).map((a) => (a === 'gradcam,guided-backprop' ? 'gradcam,guided-backprop,ablationcam' : a)));
+    assert.equal(r.code, 0, r.err);
+    const csv = fs.readFileSync(path.join(out, 'evaluate.csv'), 'utf8').trim().split('\n');
+    assert.equal(csv.length, 1 + 3 * N);
+    const refCsv = fs.readFileSync(path.join(ref, 'evaluate.csv'), 'utf8').trim().split('\n');
+    for (const line of refCsv.slice(1)) assert.ok(csv.includes(line), `kept: ${line}`);
+
+    const steps = gradcam(...args(out).map((a) => (a === '5' ? '6' : a)));
+    assert.equal(steps.code, 1);
+    assert.match(steps.err, /holds an evaluation with other settings \(steps: 5 vs 6\); use another --out folder/);
+    const model = gradcam(...args(out).map((a) => (a === MODEL ? path.join(ROOT, 'demo', 'models', 'where.onnx') : a)));
+    assert.equal(model.code, 1);
+    assert.match(model.err, /holds an evaluation with other settings \(model: .*"where\.onnx"/);
+    assert.deepEqual(fs.readFileSync(path.join(out, 'evaluate.csv'), 'utf8').trim().split('\n'), csv, 'a refused run changes nothing');
+    // a folder that is not an evaluation's is not written into
+    const foreign = path.join(tmp, 'eval-foreign');
+    fs.mkdirSync(foreign);
+    fs.writeFileSync(path.join(foreign, 'notes.txt'), 'mine');
+    const f = gradcam(...args(foreign));
+    assert.equal(f.code, 1);
+    assert.match(f.err, /already holds files \(notes\.txt\) and is not a gradcam evaluation folder/);
+  });
+});

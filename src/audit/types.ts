@@ -120,9 +120,9 @@ export interface AuditConfig {
   total?: number;
 }
 
-/** The fields of a config that must agree for a resume (all but `total`). */
-export function configKey(c: AuditConfig): string {
-  const { total: _t, ...rest } = c;
+/** The fields of a config that must agree for a resume (all but `total`); any settings object (audit's, evaluate's). */
+export function configKey(c: object): string {
+  const { total: _t, ...rest } = c as { total?: unknown };
   void _t;
   return stableJson(rest);
 }
@@ -145,7 +145,7 @@ export function stableJson(v: unknown): string {
 }
 
 /** Explains which config fields differ, for error messages. */
-export function configDiff(a: AuditConfig, b: AuditConfig, ignore: string[] = ['total']): string[] {
+export function configDiff(a: object, b: object, ignore: string[] = ['total']): string[] {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   const out: string[] = [];
   for (const k of keys) {
