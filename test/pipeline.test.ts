@@ -104,6 +104,31 @@ describe('annotations: one RLE reader for audit and evaluate', () => {
     assert.equal(a2.code, 0, a2.err);
     const row2 = JSON.parse(fs.readFileSync(path.join(tmp, 'rle-audit-row', 'results.jsonl'), 'utf8').trim()) as AuditRow;
     assert.deepEqual(row2.metrics, row.metrics);
+
+    // COCO (a polygon and a box-only object) and the `objects` form: both commands read them with one reader
+    const coco = path.join(dir, 'coco.json');
+    fs.writeFileSync(coco, JSON.stringify({
+      images: [{ id: 1, file_name: 'a.png', width: W, height: H }],
+      categories: [{ id: 5, name: 'thing' }],
+      annotations: [
+        { image_id: 1, category_id: 5, bbox: [26, 4, 18, 18], segmentation: [[26, 4, 44, 4, 44, 22, 26, 22]] },
+        { image_id: 1, category_id: 5, bbox: [2, 30, 10, 12] },
+      ],
+    }));
+    const objects = path.join(dir, 'objects.json');
+    fs.writeFileSync(objects, JSON.stringify({ images: [{ file: 'a.png', objects: [{ mask_rle: { size: [H, W], counts: rle(mask, H, W, 'col') } }, { box: [2, 30, 12, 42] }] }] }));
+    for (const [name, file] of [['coco', coco], ['objects', objects]] as const) {
+      const ao = path.join(tmp, `rle-audit-${name}`);
+      const aa = gradcam('audit', file, '--model', MODEL, '--out', ao, '--quiet');
+      assert.equal(aa.code, 0, aa.err);
+      const ar = JSON.parse(fs.readFileSync(path.join(ao, 'results.jsonl'), 'utf8').trim()) as AuditRow;
+      assert.ok(Math.abs(ar.metrics!.object_area! - (18 * 18 + 10 * 12) / (H * W)) < 1e-6, `${name}: object area ${ar.metrics!.object_area}`);
+      const eo = path.join(tmp, `rle-eval-${name}`);
+      const ee = gradcam('evaluate', path.join(dir, 'a.png'), '--model', MODEL, '--annotations', file, '--metrics', 'localisation', '--class', 'top', '--out', eo, '--quiet');
+      assert.equal(ee.code, 0, ee.err);
+      const erow = JSON.parse(fs.readFileSync(path.join(eo, 'evaluate.jsonl'), 'utf8').trim().split('\n')[0]!);
+      assert.ok(Math.abs(erow.energy - ar.metrics!.energy_in_object!) < 1e-5, `${name}: evaluate energy ${erow.energy} vs audit ${ar.metrics!.energy_in_object}`);
+    }
   });
 });
 

@@ -13,12 +13,16 @@
  *   box; `mask_rle` an RLE mask ({size: [H, W], counts: [...] or a COCO compressed string, order?:
  *   'row-major' | 'column-major'}; column-major, COCO's order, when `order` is absent: src/util/rle.ts,
  *   the reader `gradcam evaluate --annotations` uses too).
- * - JSON: an array of such objects, or an object with an `images` array (e.g. demo/*\/annotations.json).
+ * - JSON: an array of such objects, or an object with an `images` array (e.g. demo/*\/annotations.json);
+ *   entries with `objects: [{class?, label?, box?, mask_rle?}]` and COCO documents ({images,
+ *   annotations, categories}: bbox, polygons, RLE) are read by metrics/annotations.ts, the reader of
+ *   `gradcam evaluate --annotations`, so that both commands see the same objects.
  *
  * Boxes are [x0, y0, x1, y1] in the original image's pixels, x1 and y1 exclusive.
  */
 import type { Box, MaskRle } from './types.js';
-import { parseRle, decodeRle as decodeRleMask } from '../util/rle.js';
+import { parseRle, decodeRle as decodeRleMask, encodeRle } from '../util/rle.js';
+import { parseAnnotations, type ImageAnnotation } from '../metrics/annotations.js';
 
 export interface ManifestEntry {
   /** The path as written in the manifest (relative paths are relative to the manifest's folder). */
@@ -152,6 +156,22 @@ function parseJsonManifest(text: string, name: string): ManifestEntry[] {
   } catch (e) {
     throw new ManifestError(`${name}: not valid JSON (${(e as Error).message})`);
   }
+  // a COCO document (images + annotations + categories): read as `gradcam evaluate --annotations` reads it
+  if (v && typeof v === 'object' && Array.isArray((v as { images?: unknown }).images) && Array.isArray((v as { annotations?: unknown }).annotations)) {
+    let anns: ImageAnnotation[];
+    try {
+      anns = parseAnnotations(v);
+    } catch (e) {
+      throw new ManifestError(`${name}: ${(e as Error).message}`);
+    }
+    const annotated = new Set(anns.map((a) => a.file));
+    const images = (v as { images: { file_name?: unknown }[] }).images;
+    // every image is an item; those with annotations carry their objects
+    return images.map((im, n) => {
+      if (typeof im?.file_name !== 'string') throw new ManifestError(`${name}, image ${n}: no file_name`);
+      return annotated.has(im.file_name) ? entryFromAnnotation(anns.find((a) => a.file === im.file_name)!) : { path: im.file_name };
+    });
+  }
   const list = Array.isArray(v) ? v : v && typeof v === 'object' && Array.isArray((v as { images?: unknown }).images) ? (v as { images: unknown[] }).images : null;
   if (!list) throw new ManifestError(`${name}: a JSON manifest must be an array of objects or an object with an 'images' array`);
   if (list.length === 0) throw new ManifestError(`${name}: the manifest is empty`);
@@ -177,6 +197,59 @@ function fromObject(v: unknown, where: string): ManifestEntry {
   if (typeof o['mask'] === 'string' && o['mask'].trim()) e.mask = o['mask'].trim();
   const rle = o['mask_rle'] ?? (o['mask'] && typeof o['mask'] === 'object' ? o['mask'] : undefined);
   if (rle !== undefined && rle !== null) e.maskRle = toRle(rle, where);
+  if (Array.isArray(o['objects'])) {
+    // gradcam's annotations form with several objects: read as `gradcam evaluate --annotations` reads it
+    let ann: ImageAnnotation;
+    try {
+      [ann] = parseAnnotations([{ file: e.path, objects: o['objects'], width: o['width'], height: o['height'] }]) as [ImageAnnotation];
+    } catch (err) {
+      throw new ManifestError(`${where}: ${(err as Error).message}`);
+    }
+    const more = entryFromAnnotation(ann);
+    if (more.boxes) e.boxes = [...(e.boxes ?? []), ...more.boxes];
+    if (more.maskRle && !e.maskRle) e.maskRle = more.maskRle;
+    if (e.label === undefined && more.label !== undefined) e.label = more.label;
+  }
+  return e;
+}
+
+/**
+ * An annotated image (metrics/annotations.ts, the reader of `gradcam evaluate --annotations`) as a
+ * manifest entry: its boxes; where objects have masks, one mask (row-major RLE) of every object — the
+ * masks and the boxes of the objects without one, as evaluate's ground truth unites them; and the class
+ * when all objects share one.
+ */
+export function entryFromAnnotation(a: ImageAnnotation): ManifestEntry {
+  const e: ManifestEntry = { path: a.file };
+  const boxes = a.objects.flatMap((o) => (o.box ? [[...o.box] as Box] : []));
+  if (boxes.length) e.boxes = boxes;
+  const first = a.objects.find((o) => o.mask)?.mask;
+  if (first) {
+    const { height: h, width: w } = first;
+    const union = new Uint8Array(h * w);
+    const [iw, ih] = [a.width ?? w, a.height ?? h];
+    for (const o of a.objects) {
+      const m = o.mask;
+      if (m) {
+        for (let y = 0; y < h; y++) {
+          const yy = m.height === h ? y : Math.min(m.height - 1, Math.floor(((y + 0.5) * m.height) / h));
+          for (let x = 0; x < w; x++) {
+            const xx = m.width === w ? x : Math.min(m.width - 1, Math.floor(((x + 0.5) * m.width) / w));
+            if (m.data[yy * m.width + xx]) union[y * w + x] = 1;
+          }
+        }
+      } else if (o.box) {
+        // a box (image pixels) at the mask's resolution, by pixel centres
+        const [x0, y0, x1, y1] = [o.box[0] * (w / iw), o.box[1] * (h / ih), o.box[2] * (w / iw), o.box[3] * (h / ih)];
+        for (let y = Math.max(0, Math.ceil(y0 - 0.5)); y < Math.min(h, Math.ceil(y1 - 0.5)); y++) {
+          for (let x = Math.max(0, Math.ceil(x0 - 0.5)); x < Math.min(w, Math.ceil(x1 - 0.5)); x++) union[y * w + x] = 1;
+        }
+      }
+    }
+    e.maskRle = encodeRle(union, h, w);
+  }
+  const classes = a.objects.map((o) => o.class ?? o.label);
+  if (classes.length && classes[0] !== undefined && classes.every((c) => c === classes[0])) e.label = classes[0];
   return e;
 }
 

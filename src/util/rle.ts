@@ -101,3 +101,21 @@ export function decodeRle(rle: RleMask): Uint8Array {
   if (p !== h * w) throw new RleError(`mask run lengths cover ${p} pixels, expected ${h}×${w} = ${h * w}`);
   return out;
 }
+
+/** Encodes a row-major [h, w] mask (non-zero = object) as a row-major RLE mask. */
+export function encodeRle(mask: ArrayLike<number>, h: number, w: number): RleMask {
+  const counts: number[] = [];
+  let cur = 0;
+  let n = 0;
+  for (let i = 0; i < h * w; i++) {
+    const v = mask[i] ? 1 : 0;
+    if (v === cur) n++;
+    else {
+      counts.push(n);
+      cur = v;
+      n = 1;
+    }
+  }
+  counts.push(n);
+  return { size: [h, w], counts, order: 'row-major' };
+}
