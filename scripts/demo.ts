@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseNpy, toFloat32 } from '../src/image/npy.js';
-import { decodeRle, type RowMajorRle } from '../src/util/rle.js';
+import { decodeRle, type RleMask } from '../src/util/rle.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
 const bias = process.argv.includes('--bias');
@@ -19,7 +19,7 @@ const modelName = bias ? 'shortcut' : 'where';
 const model = path.join(ROOT, 'demo', 'models', `${modelName}.onnx`);
 const out = path.join(ROOT, 'demo-out', modelName);
 
-interface Scene { file: string; class: number; label: string; box: number[]; mask_rle: RowMajorRle; mark_box?: number[] }
+interface Scene { file: string; class: number; label: string; box: number[]; mask_rle: RleMask; mark_box?: number[] }
 const ann = JSON.parse(fs.readFileSync(path.join(ROOT, 'demo', 'scenes', 'annotations.json'), 'utf8')) as { images: Scene[]; labels: string[] };
 const scenes = ann.images.filter((s) => (bias ? true : !s.mark_box));
 if (!fs.existsSync(model)) {

@@ -23,6 +23,7 @@ import { InputError } from './explainer.js';
 import { loadExplainer, prepareInputs, stackByShape, batchForInputs, inputPixels, DEFAULT_PICTURE_SIDE, type PreparedInput } from './node.js';
 import { readImageFile, readRegularFile, writeFileAtomic } from './image/node.js';
 import { resizeBilinear } from './image/resize.js';
+import { boxInView, maskInView } from './image/view.js';
 import { heatmapImage } from './image/overlay.js';
 import { encodePng } from './image/png.js';
 import { writeNpy } from './image/npy.js';
@@ -225,9 +226,37 @@ const RESULTS = 'results.jsonl';
 const CONFIG = 'audit.json';
 const LOCK = '.lock';
 
-/** Reads results.jsonl: the rows (the last row per key wins), and the byte length of its complete lines. */
-export async function readRows(dir: string): Promise<{ rows: Map<string, AuditRow>; validBytes: number; size: number; bad: number }> {
-  const file = path.join(dir, RESULTS);
+/** The part of a row the store reads: its identity and whether it is finished or an error. */
+export interface StoredRow {
+  key: string;
+  status: 'ok' | 'error';
+}
+
+/**
+ * What a resumable output folder holds: audit's audit.json + results.jsonl + thumbs/, `gradcam
+ * evaluate`'s evaluate.json + evaluate.jsonl. One store (ResultStore), one lock, one resume rule.
+ */
+export interface StoreKind {
+  /** The settings file: a restart must agree with it. */
+  config: string;
+  /** The rows file (JSONL, appended and fsync'ed). */
+  results: string;
+  /** 'audit', 'evaluation': for messages ("holds an audit with other settings"). */
+  what: string;
+  /** Folders made inside. */
+  folders: string[];
+  /** Names a folder without the settings file may hold (an older version's outputs): they are replaced. */
+  replaceable?: string[];
+}
+
+/** The audit's folder (with maps/ when `maps`). */
+export function auditStoreKind(maps = false): StoreKind {
+  return { config: CONFIG, results: RESULTS, what: 'audit', folders: maps ? ['thumbs', 'maps'] : ['thumbs'] };
+}
+
+/** Reads results.jsonl (or `file`): the rows (the last row per key wins), and the byte length of its complete lines. */
+export async function readRows<R extends StoredRow = AuditRow>(dir: string, file_ = RESULTS): Promise<{ rows: Map<string, R>; validBytes: number; size: number; bad: number }> {
+  const file = path.join(dir, file_);
   let buf: Buffer;
   try {
     buf = await fs.promises.readFile(file);
@@ -235,7 +264,7 @@ export async function readRows(dir: string): Promise<{ rows: Map<string, AuditRo
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { rows: new Map(), validBytes: 0, size: 0, bad: 0 };
     throw e;
   }
-  const rows = new Map<string, AuditRow>();
+  const rows = new Map<string, R>();
   let start = 0;
   let bad = 0;
   let validBytes = 0;
@@ -246,7 +275,7 @@ export async function readRows(dir: string): Promise<{ rows: Map<string, AuditRo
     start = nl + 1;
     if (line.trim()) {
       try {
-        const row = JSON.parse(line) as AuditRow;
+        const row = JSON.parse(line) as R;
         if (typeof row.key !== 'string' || (row.status !== 'ok' && row.status !== 'error')) throw new Error('not a result row');
         rows.set(row.key, row);
       } catch {
@@ -258,24 +287,26 @@ export async function readRows(dir: string): Promise<{ rows: Map<string, AuditRo
   return { rows, validBytes, size: buf.length, bad };
 }
 
-export async function readConfig(dir: string): Promise<AuditConfig | undefined> {
+export async function readConfig<C = AuditConfig>(dir: string, file = CONFIG): Promise<C | undefined> {
   try {
-    return JSON.parse(await fs.promises.readFile(path.join(dir, CONFIG), 'utf8')) as AuditConfig;
+    return JSON.parse(await fs.promises.readFile(path.join(dir, file), 'utf8')) as C;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new AuditStoreError(`${path.join(dir, CONFIG)} is not readable: ${(e as Error).message}`);
+    throw new AuditStoreError(`${path.join(dir, file)} is not readable: ${(e as Error).message}`);
   }
 }
 
-/** The append side of results.jsonl, with a lock file against two runs writing one folder. */
-export class ResultStore {
+/** The append side of results.jsonl (or the kind's rows file), with a lock file against two runs writing one folder. */
+export class ResultStore<R extends StoredRow = AuditRow> {
   private constructor(readonly dir: string, private fh: fs.promises.FileHandle, readonly done: Map<string, 'ok' | 'error'>, private readonly lockPath: string) {}
 
   /**
    * Opens (or creates) an output folder for `config`. A folder written with another config is refused
-   * with the differences listed. A torn last line is cut off.
+   * with the differences listed. A torn last line is cut off. `kind`: the audit's folder by default.
    */
-  static async open(dir: string, config: AuditConfig): Promise<ResultStore> {
+  static async open<R extends StoredRow = AuditRow>(dir: string, config: object, kind: StoreKind = auditStoreKind((config as Partial<AuditConfig>).maps)): Promise<ResultStore<R>> {
+    const CONFIG = kind.config;
+    const RESULTS = kind.results;
     try {
       await fs.promises.mkdir(dir, { recursive: true });
     } catch (e) {
@@ -283,11 +314,13 @@ export class ResultStore {
     }
     const lockPath = await acquireLock(dir);
     try {
-      const prev = await readConfig(dir);
-      if (prev) assertSameSettings(dir, prev, config);
-      const { rows, validBytes, size } = await readRows(dir);
+      const prev = await readConfig<object>(dir, CONFIG);
+      if (prev) assertSameSettings(dir, prev, config, kind.what);
+      const { rows, validBytes: valid, size } = await readRows<R>(dir, RESULTS);
       if (rows.size && !prev) throw new AuditStoreError(`${dir} has ${RESULTS} but no ${CONFIG}; use another --out folder`);
-      if (!prev) await assertEmptyFolder(dir, 'audit', [LOCK]);
+      if (!prev) await assertEmptyFolder(dir, kind.what, [LOCK, ...(kind.replaceable ?? [])]);
+      // a new folder starts with no rows (a replaceable rows file of an older version holds none we can use)
+      const validBytes = prev ? valid : 0;
       await guardedWrite(path.join(dir, CONFIG), () => writeFileAtomic(path.join(dir, CONFIG), json(config)));
       const file = path.join(dir, RESULTS);
       const fh = await guardedWrite(file, () => fs.promises.open(file, 'a+'));
@@ -299,11 +332,10 @@ export class ResultStore {
       }
       const done = new Map<string, 'ok' | 'error'>();
       for (const [k, r] of rows) done.set(k, r.status);
-      await guardedWrite(path.join(dir, 'thumbs'), () => fs.promises.mkdir(path.join(dir, 'thumbs'), { recursive: true }));
-      if (config.maps) await guardedWrite(path.join(dir, 'maps'), () => fs.promises.mkdir(path.join(dir, 'maps'), { recursive: true }));
+      for (const f of kind.folders) await guardedWrite(path.join(dir, f), () => fs.promises.mkdir(path.join(dir, f), { recursive: true }));
       await removeTemporaries(dir);
       await syncDir(dir);
-      return new ResultStore(dir, fh, done, lockPath);
+      return new ResultStore<R>(dir, fh, done, lockPath);
     } catch (e) {
       await fs.promises.unlink(lockPath).catch(() => {});
       throw e;
@@ -311,7 +343,7 @@ export class ResultStore {
   }
 
   /** Appends rows as one write, then fsyncs: a row is in the store once this returns. */
-  async append(rows: AuditRow[]): Promise<void> {
+  async append(rows: R[]): Promise<void> {
     if (!rows.length) return;
     const text = rows.map((r) => `${JSON.stringify(r)}\n`).join('');
     await guardedWrite(path.join(this.dir, RESULTS), async () => {
@@ -337,7 +369,7 @@ export class ResultStore {
  * atomic writes), so that an audit or a merge never overwrites files a user made (a report.html, a
  * thumbs/ folder) in a folder that is not one of ours.
  */
-async function assertEmptyFolder(dir: string, what: 'audit' | 'merge', allowed: string[] = []): Promise<void> {
+async function assertEmptyFolder(dir: string, what: string, allowed: string[] = []): Promise<void> {
   const names = (await fs.promises.readdir(dir).catch(() => [] as string[])).filter((n) => !allowed.includes(n) && !/\.tmp-\d+-[0-9a-f]+$/.test(n));
   if (names.length) {
     const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ', …' : '');
@@ -350,9 +382,9 @@ async function assertEmptyFolder(dir: string, what: 'audit' | 'merge', allowed: 
  * model, method, layer, class, normalisation, ...: every field but `total`): its rows and the new ones
  * describe different explanations and must not be mixed or replaced. Used by audit and merge alike.
  */
-function assertSameSettings(dir: string, prev: AuditConfig, config: AuditConfig): void {
+function assertSameSettings(dir: string, prev: object, config: object, what = 'audit'): void {
   if (configKey(prev) !== configKey(config)) {
-    throw new AuditStoreError(`${dir} holds an audit with other settings (${configDiff(prev, config).join('; ')}); use another --out folder, or delete ${dir} to start over`);
+    throw new AuditStoreError(`${dir} holds ${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what} with other settings (${configDiff(prev, config).join('; ')}); use another --out folder, or delete ${dir} to start over`);
   }
 }
 
@@ -435,6 +467,9 @@ export interface AuditOptions {
   output?: string;
   normalize?: NormalizeOptions;
   size?: [number, number];
+  /** torchvision's Resize(resize) + CenterCrop(crop) instead of the plain resize (see PrepareOptions). */
+  resize?: number;
+  crop?: [number, number];
   labelsFile?: string;
   thumb?: number;
   colormap?: string;
@@ -465,6 +500,8 @@ export interface AuditOptions {
   /** Testing aid: awaited inside the lock, after the rows are read for the final rewrite and before it. */
   beforeRewrite?: () => Promise<void> | void;
   onProgress?: (p: AuditProgressInfo) => void;
+  /** Progress of Score-CAM / Ablation-CAM's passes within a batch (see FamilyOptions.onProgress). */
+  onPasses?: (done: number, total: number, stage: string) => void;
 }
 
 export interface AuditProgressInfo {
@@ -510,12 +547,12 @@ export async function runAudit(items: AuditItem[], opts: AuditOptions): Promise<
   try {
     let modelPixels = 1;
     try {
-      modelPixels = inputPixels(explainer.imageDims(opts.size), explainer.layout);
+      modelPixels = inputPixels(explainer.imageDims(opts.size ?? (opts.resize !== undefined ? opts.crop : undefined)), explainer.layout);
     } catch {
       /* a dynamic size without --size: .npy inputs give it */
     }
     const batchSize = batchForInputs(opts.batchSize ?? 8, modelPixels, opts.maxInputPixels);
-    const layer = !opts.layer || opts.layer === 'auto' ? await explainer.autoLayer(opts.size, opts.output) : opts.layer;
+    const layer = !opts.layer || opts.layer === 'auto' ? await explainer.autoLayer(opts.size ?? (opts.resize !== undefined ? opts.crop : undefined), opts.output) : opts.layer;
     const list = shardItems(items, opts.shard);
     const config = await auditConfig(opts, explainer, method.name, layer, list.length);
     store = await ResultStore.open(opts.out, config);
@@ -581,7 +618,7 @@ async function auditConfig(opts: AuditOptions, explainer: Explainer, method: str
     model: { file: path.basename(opts.model), sha256: crypto.createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length },
     method, layer, class: String(opts.classChoice ?? 'top'), output: opts.output ?? null,
     normalize: { preset: n.preset ?? null, mean: n.mean ? [...n.mean] : null, std: n.std ? [...n.std] : null },
-    size: opts.size ?? null, labels: explainer.labels ?? null,
+    size: opts.size ?? null, ...(opts.resize !== undefined ? { resize: opts.resize, crop: opts.crop ?? null } : {}), labels: explainer.labels ?? null,
     thumb: opts.thumb ?? 128, colormap: opts.colormap ?? 'jet', alpha: opts.alpha ?? 0.5, flag_lift: opts.flagLift === undefined ? 1 : opts.flagLift, flag_below: opts.flagBelow ?? null,
     maps: !!opts.maps, shard: opts.shard ?? null, total,
   };
@@ -596,7 +633,7 @@ async function prepareItem(ctx: RunContext, entry: { item: AuditItem; index: num
   let truth: ClassRef | null = null;
   try {
     truth = resolveTruth(ctx.explainer, item.label);
-    const inputs = await prepareInputs(ctx.explainer, item.file, { ...ctx.opts.normalize, size: ctx.opts.size, maxPixels: ctx.opts.maxPixels, maxInputPixels: ctx.opts.maxInputPixels });
+    const inputs = await prepareInputs(ctx.explainer, item.file, { ...ctx.opts.normalize, size: ctx.opts.size, maxPixels: ctx.opts.maxPixels, maxInputPixels: ctx.opts.maxInputPixels, resize: ctx.opts.resize, crop: ctx.opts.crop });
     if (inputs.length !== 1) throw new InputError(`${item.file} holds ${inputs.length} images; an audit item must be one image`);
     const input = inputs[0]!;
     const base = input.image ?? baseImage(input, ctx.explainer.layout, ctx.opts.normalize ?? {});
@@ -604,10 +641,13 @@ async function prepareItem(ctx: RunContext, entry: { item: AuditItem; index: num
     const [w, h] = base ? [base.width, base.height] : sizeOf(input, ctx.explainer.layout);
     const size: [number, number] = input.sourceSize ?? [w, h];
     const [sx, sy] = [w / size[0], h / size[1]];
+    // with --resize/--crop the picture is the cropped part (input.region): boxes and masks follow it
+    const view = input.region;
+    const masked = (m: { data: Uint8Array; width: number; height: number }): Region => (view ? { data: maskInView(m, size, view, w, h), width: w, height: h, kind: 'mask' } : maskRegion(m, w, h));
     let region: Region | undefined;
-    if (item.maskRle) region = maskRegion(decodeRle(item.maskRle), w, h);
-    else if (item.mask) region = maskRegion(await readMask(item.mask, ctx.opts.maxPixels), w, h);
-    else if (item.boxes?.length) region = boxesRegion(sx === 1 && sy === 1 ? item.boxes : item.boxes.map(([x0, y0, x1, y1]) => [x0 * sx, y0 * sy, x1 * sx, y1 * sy] as typeof item.boxes[number]), w, h);
+    if (item.maskRle) region = masked(decodeRle(item.maskRle));
+    else if (item.mask) region = masked(await readMask(item.mask, ctx.opts.maxPixels));
+    else if (item.boxes?.length) region = boxesRegion(view ? item.boxes.map((b) => boxInView(b, view, w, h)) : sx === 1 && sy === 1 ? item.boxes : item.boxes.map(([x0, y0, x1, y1]) => [x0 * sx, y0 * sy, x1 * sx, y1 * sy] as typeof item.boxes[number]), w, h);
     input.image = undefined; // the picture lives on as `base`
     return { entry, input, base, size, region, truth };
   } catch (e) {
@@ -668,7 +708,7 @@ async function explainBatch(ctx: RunContext, prepared: Prepared[]): Promise<{ ro
   for (const p of prepared) if (p.error) byPos.set(p, errorRow(p, p.error));
   const run = async (group: Prepared[], data: Float32Array, dims: number[]) => {
     const classes = group.map((p) => classFor(ctx, p));
-    const r = await ctx.explainer.explain(data, dims, { method: ctx.method, layer: ctx.layer, classes, output: ctx.opts.output });
+    const r = await ctx.explainer.explain(data, dims, { method: ctx.method, layer: ctx.layer, classes, output: ctx.opts.output, onProgress: ctx.opts.onPasses });
     return r.explanations;
   };
   for (const stacked of stackByShape(ok.map((p) => p.input!))) {

@@ -8,6 +8,7 @@ import { ModelError } from './onnx/model.js';
 import { createNodeSession } from './runtime/node.js';
 import { readImageFile, readNpyFile, readRegularFile, DEFAULT_MAX_DECODE_PIXELS, DEFAULT_MAX_PIXELS, type FileReadError } from './image/node.js';
 import { resizeRgb } from './image/resize.js';
+import { cutRegion, resizeCrop, type ImageRegion } from './image/view.js';
 import { imageToTensor, type NormalizeOptions } from './image/normalize.js';
 import { toFloat32 } from './image/npy.js';
 import type { RgbImage } from './image/types.js';
@@ -166,6 +167,14 @@ export interface PreparedInput {
   image?: RgbImage;
   /** The image file's own size [width, height] (boxes and masks are in these pixels); undefined for .npy. */
   sourceSize?: [number, number];
+  /**
+   * With `resize` (Resize + CenterCrop): the part of the image the model input shows, [x0, y0, x1, y1] in
+   * the image's own pixels (it reaches outside where the crop pads); `image` is then that part. Undefined:
+   * the whole image.
+   */
+  region?: ImageRegion;
+  /** With `view: true`: the model's picture (8-bit RGB at the model's input size, before normalisation). */
+  view?: RgbImage;
 }
 
 export interface PrepareOptions extends NormalizeOptions {
@@ -179,6 +188,28 @@ export interface PrepareOptions extends NormalizeOptions {
   maxSide?: number;
   /** Keep the picture (default true); false keeps only the tensor (read it again with readPicture). */
   picture?: boolean;
+  /**
+   * torchvision's `Resize(resize)` + `CenterCrop(crop)` instead of resizing the whole image to the model's
+   * input: the shorter side to `resize` (Pillow bilinear, torchvision's rounding), then the centre crop of
+   * the model's input size. Ignored for .npy inputs (ready tensors).
+   */
+  resize?: number;
+  /** The centre crop [H, W] (default: the model's input size, which it must equal; it sets the size of models with dynamic height/width). Needs `resize`. */
+  crop?: [number, number];
+  /** Also return the model's picture (`view`). */
+  view?: boolean;
+}
+
+/** Checks --resize / --crop against the model's input [H, W] (a crop must be the model's input size). */
+export function checkResizeCrop(explainer: Explainer, opts: Pick<PrepareOptions, 'resize' | 'crop' | 'size'>): void {
+  if (opts.crop && opts.resize === undefined) throw new InputError(`--crop ${opts.crop.join('x')} goes with --resize N (torchvision's Resize(N) then CenterCrop); without --resize the whole image is resized to the model's input`);
+  if (opts.resize !== undefined && (!Number.isInteger(opts.resize) || opts.resize < 1)) throw new InputError(`--resize must be a positive whole number of pixels, got ${opts.resize}`);
+  if (opts.resize === undefined || !opts.crop || explainer.channels !== 3) return;
+  const dims = explainer.imageDims(opts.size ?? opts.crop);
+  const [h, w] = explainer.layout === 'NCHW' ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!];
+  if (opts.crop[0] !== h || opts.crop[1] !== w) {
+    throw new InputError(`--crop ${opts.crop[0]}x${opts.crop[1]} does not match the model's input size ${h}x${w}${opts.size ? ' (--size)' : ''}: the crop is what the model sees`);
+  }
 }
 
 /** Default bound on the long side of overlay pictures and of the overlays written. */
@@ -207,20 +238,41 @@ export async function prepareInputs(explainer: Explainer, file: string, opts: Pr
     }));
   }
   if (explainer.channels !== 3) throw new InputError(`${file}: the model expects ${explainer.channels} channel(s); give a ready .npy tensor instead of an image`);
-  const dims = explainer.imageDims(opts.size);
+  checkResizeCrop(explainer, opts);
+  const dims = explainer.imageDims(opts.size ?? (opts.resize !== undefined ? opts.crop : undefined));
   const [h, w] = explainer.layout === 'NCHW' ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!];
   checkInputPixels(h, w, opts.maxInputPixels, 'the model input');
   const img = await readImageFile(file, { maxPixels: opts.maxPixels, maxDecodePixels: DEFAULT_MAX_DECODE_PIXELS });
-  const tensor = imageToTensor(resizeRgb(img, w, h), { ...opts, layout: explainer.layout });
   const sourceSize: [number, number] = [img.sourceWidth, img.sourceHeight];
+  let model: RgbImage;
+  let region: ImageRegion | undefined;
+  if (opts.resize !== undefined) {
+    // torchvision's Resize(N) + CenterCrop: sizes and offsets from the image's own size
+    const rc = resizeCrop(img, { resize: opts.resize, crop: [h, w] }, sourceSize);
+    model = rc.image;
+    region = rc.plan.region;
+  } else {
+    model = resizeRgb(img, w, h);
+  }
+  const tensor = imageToTensor(model, { ...opts, layout: explainer.layout });
   const keep = opts.picture ?? true;
-  return [{ file, tensor, dims, image: keep ? boundPicture(img, opts.maxSide ?? DEFAULT_PICTURE_SIDE) : undefined, sourceSize }];
+  // the overlay picture: the part the model saw, at the image's resolution (bounded to maxSide)
+  const image = keep ? viewPicture(boundPicture(img, opts.maxSide ?? DEFAULT_PICTURE_SIDE), sourceSize, region) : undefined;
+  return [{ file, tensor, dims, image, sourceSize, ...(region ? { region } : {}), ...(opts.view ? { view: model } : {}) }];
 }
 
-/** The picture for overlays of an image file, its long side at most `maxSide` (shrunk while decoding). */
-export async function readPicture(file: string, opts: { maxSide?: number; maxPixels?: number } = {}): Promise<RgbImage> {
+/** The part `region` (source pixels) of a picture of the source, or the picture itself without one. */
+function viewPicture(pic: RgbImage, source: [number, number], region: ImageRegion | undefined): RgbImage {
+  return region ? cutRegion(pic, source, region) : pic;
+}
+
+/**
+ * The picture for overlays of an image file, its long side at most `maxSide` (shrunk while decoding);
+ * with `region` (a PreparedInput's, from --resize/--crop) only that part of it, the part the model saw.
+ */
+export async function readPicture(file: string, opts: { maxSide?: number; maxPixels?: number; region?: ImageRegion } = {}): Promise<RgbImage> {
   const img = await readImageFile(file, { maxPixels: opts.maxPixels, maxSide: opts.maxSide ?? DEFAULT_PICTURE_SIDE, maxDecodePixels: DEFAULT_MAX_DECODE_PIXELS });
-  return { width: img.width, height: img.height, data: img.data };
+  return viewPicture({ width: img.width, height: img.height, data: img.data }, [img.sourceWidth, img.sourceHeight], opts.region);
 }
 
 /** `img` itself when its long side is at most `maxSide`, else a Pillow-bilinear shrink to that bound. */

@@ -10,12 +10,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadExplainer, prepareInputs } from '../src/node.js';
 import type { Explainer } from '../src/explainer.js';
-import { decodeRle, type RowMajorRle } from '../src/util/rle.js';
+import { decodeRle, type RleMask } from '../src/util/rle.js';
 import { FIXTURES } from './helpers/fixtures.js';
 
 const DEMO = path.join(FIXTURES, '..', '..', 'demo');
 const results = JSON.parse(fs.readFileSync(path.join(DEMO, 'RESULTS.json'), 'utf8'));
-interface Scene { file: string; class: number; mask_rle: RowMajorRle; mark_box?: number[] }
+interface Scene { file: string; class: number; mask_rle: RleMask; mark_box?: number[] }
 const split = (name: string) => JSON.parse(fs.readFileSync(path.join(DEMO, name, 'annotations.json'), 'utf8')) as { images: Scene[] };
 
 async function batch(ex: Explainer, dir: string, scenes: Scene[]) {

@@ -10,12 +10,19 @@
  *   mask: `mask` (a mask image file; non-zero pixels are the object).
  *   Rows that repeat a path add their boxes to it (one-row-per-box files).
  * - JSONL: one JSON object per line with the same field names; `boxes` is an array of boxes, `box` one
- *   box; `mask_rle` an RLE mask ({size: [H, W], counts: [...], order?: 'row-major' | 'column-major'}).
- * - JSON: an array of such objects, or an object with an `images` array (e.g. demo/*\/annotations.json).
+ *   box; `mask_rle` an RLE mask ({size: [H, W], counts: [...] or a COCO compressed string, order?:
+ *   'row-major' | 'column-major'}; column-major, COCO's order, when `order` is absent: src/util/rle.ts,
+ *   the reader `gradcam evaluate --annotations` uses too).
+ * - JSON: an array of such objects, or an object with an `images` array (e.g. demo/*\/annotations.json);
+ *   entries with `objects: [{class?, label?, box?, mask_rle?}]` and COCO documents ({images,
+ *   annotations, categories}: bbox, polygons, RLE) are read by metrics/annotations.ts, the reader of
+ *   `gradcam evaluate --annotations`, so that both commands see the same objects.
  *
  * Boxes are [x0, y0, x1, y1] in the original image's pixels, x1 and y1 exclusive.
  */
 import type { Box, MaskRle } from './types.js';
+import { parseRle, decodeRle as decodeRleMask, encodeRle } from '../util/rle.js';
+import { parseAnnotations, type ImageAnnotation } from '../metrics/annotations.js';
 
 export interface ManifestEntry {
   /** The path as written in the manifest (relative paths are relative to the manifest's folder). */
@@ -149,6 +156,22 @@ function parseJsonManifest(text: string, name: string): ManifestEntry[] {
   } catch (e) {
     throw new ManifestError(`${name}: not valid JSON (${(e as Error).message})`);
   }
+  // a COCO document (images + annotations + categories): read as `gradcam evaluate --annotations` reads it
+  if (v && typeof v === 'object' && Array.isArray((v as { images?: unknown }).images) && Array.isArray((v as { annotations?: unknown }).annotations)) {
+    let anns: ImageAnnotation[];
+    try {
+      anns = parseAnnotations(v);
+    } catch (e) {
+      throw new ManifestError(`${name}: ${(e as Error).message}`);
+    }
+    const annotated = new Set(anns.map((a) => a.file));
+    const images = (v as { images: { file_name?: unknown }[] }).images;
+    // every image is an item; those with annotations carry their objects
+    return images.map((im, n) => {
+      if (typeof im?.file_name !== 'string') throw new ManifestError(`${name}, image ${n}: no file_name`);
+      return annotated.has(im.file_name) ? entryFromAnnotation(anns.find((a) => a.file === im.file_name)!) : { path: im.file_name };
+    });
+  }
   const list = Array.isArray(v) ? v : v && typeof v === 'object' && Array.isArray((v as { images?: unknown }).images) ? (v as { images: unknown[] }).images : null;
   if (!list) throw new ManifestError(`${name}: a JSON manifest must be an array of objects or an object with an 'images' array`);
   if (list.length === 0) throw new ManifestError(`${name}: the manifest is empty`);
@@ -174,6 +197,59 @@ function fromObject(v: unknown, where: string): ManifestEntry {
   if (typeof o['mask'] === 'string' && o['mask'].trim()) e.mask = o['mask'].trim();
   const rle = o['mask_rle'] ?? (o['mask'] && typeof o['mask'] === 'object' ? o['mask'] : undefined);
   if (rle !== undefined && rle !== null) e.maskRle = toRle(rle, where);
+  if (Array.isArray(o['objects'])) {
+    // gradcam's annotations form with several objects: read as `gradcam evaluate --annotations` reads it
+    let ann: ImageAnnotation;
+    try {
+      [ann] = parseAnnotations([{ file: e.path, objects: o['objects'], width: o['width'], height: o['height'] }]) as [ImageAnnotation];
+    } catch (err) {
+      throw new ManifestError(`${where}: ${(err as Error).message}`);
+    }
+    const more = entryFromAnnotation(ann);
+    if (more.boxes) e.boxes = [...(e.boxes ?? []), ...more.boxes];
+    if (more.maskRle && !e.maskRle) e.maskRle = more.maskRle;
+    if (e.label === undefined && more.label !== undefined) e.label = more.label;
+  }
+  return e;
+}
+
+/**
+ * An annotated image (metrics/annotations.ts, the reader of `gradcam evaluate --annotations`) as a
+ * manifest entry: its boxes; where objects have masks, one mask (row-major RLE) of every object — the
+ * masks and the boxes of the objects without one, as evaluate's ground truth unites them; and the class
+ * when all objects share one.
+ */
+export function entryFromAnnotation(a: ImageAnnotation): ManifestEntry {
+  const e: ManifestEntry = { path: a.file };
+  const boxes = a.objects.flatMap((o) => (o.box ? [[...o.box] as Box] : []));
+  if (boxes.length) e.boxes = boxes;
+  const first = a.objects.find((o) => o.mask)?.mask;
+  if (first) {
+    const { height: h, width: w } = first;
+    const union = new Uint8Array(h * w);
+    const [iw, ih] = [a.width ?? w, a.height ?? h];
+    for (const o of a.objects) {
+      const m = o.mask;
+      if (m) {
+        for (let y = 0; y < h; y++) {
+          const yy = m.height === h ? y : Math.min(m.height - 1, Math.floor(((y + 0.5) * m.height) / h));
+          for (let x = 0; x < w; x++) {
+            const xx = m.width === w ? x : Math.min(m.width - 1, Math.floor(((x + 0.5) * m.width) / w));
+            if (m.data[yy * m.width + xx]) union[y * w + x] = 1;
+          }
+        }
+      } else if (o.box) {
+        // a box (image pixels) at the mask's resolution, by pixel centres
+        const [x0, y0, x1, y1] = [o.box[0] * (w / iw), o.box[1] * (h / ih), o.box[2] * (w / iw), o.box[3] * (h / ih)];
+        for (let y = Math.max(0, Math.ceil(y0 - 0.5)); y < Math.min(h, Math.ceil(y1 - 0.5)); y++) {
+          for (let x = Math.max(0, Math.ceil(x0 - 0.5)); x < Math.min(w, Math.ceil(x1 - 0.5)); x++) union[y * w + x] = 1;
+        }
+      }
+    }
+    e.maskRle = encodeRle(union, h, w);
+  }
+  const classes = a.objects.map((o) => o.class ?? o.label);
+  if (classes.length && classes[0] !== undefined && classes.every((c) => c === classes[0])) e.label = classes[0];
   return e;
 }
 
@@ -214,37 +290,18 @@ function toBox(v: unknown, where: string): Box {
   return [x0!, y0!, x1!, y1!];
 }
 
+/** The shared RLE reader (src/util/rle.ts): column-major (COCO) unless `order: "row-major"`. */
 function toRle(v: unknown, where: string): MaskRle {
-  const o = v as Record<string, unknown>;
-  const size = o?.['size'];
-  const counts = o?.['counts'];
-  if (!Array.isArray(size) || size.length !== 2 || !size.every((x) => Number.isInteger(x) && (x as number) > 0)) throw new ManifestError(`${where}: mask_rle needs size [H, W]`);
-  if (typeof counts === 'string') throw new ManifestError(`${where}: compressed (string) RLE counts are not supported; give counts as a list of run lengths`);
-  if (!Array.isArray(counts) || !counts.every((x) => Number.isInteger(x) && (x as number) >= 0)) throw new ManifestError(`${where}: mask_rle needs counts, a list of run lengths`);
-  const total = (counts as number[]).reduce((a, b) => a + b, 0);
-  if (total !== (size[0] as number) * (size[1] as number)) throw new ManifestError(`${where}: mask_rle counts add up to ${total}, expected ${size[0]}x${size[1]}`);
-  const order = o['order'] === 'row-major' ? 'row-major' : 'column-major';
-  return { size: [size[0] as number, size[1] as number], counts: counts as number[], order };
+  try {
+    return parseRle(v, `${where}: mask_rle`);
+  } catch (e) {
+    throw new ManifestError((e as Error).message);
+  }
 }
 
-/** Decodes an RLE mask to [H, W] uint8 (1 = object), row-major. */
+/** Decodes an RLE mask to [H, W] uint8 (1 = object), row-major (the shared decoder, src/util/rle.ts). */
 export function decodeRle(rle: MaskRle): { data: Uint8Array; height: number; width: number } {
-  const [h, w] = rle.size;
-  const data = new Uint8Array(h * w);
-  let pos = 0;
-  let val = 0;
-  const rowMajor = rle.order === 'row-major';
-  for (const n of rle.counts) {
-    if (val) {
-      for (let k = pos; k < pos + n; k++) {
-        if (rowMajor) data[k] = 1;
-        else data[(k % h) * w + Math.floor(k / h)] = 1;
-      }
-    }
-    pos += n;
-    val ^= 1;
-  }
-  return { data, height: h, width: w };
+  return { data: decodeRleMask(rle), height: rle.size[0], width: rle.size[1] };
 }
 
 /** Rows that repeat a path (one row per box) become one entry with all the boxes. */

@@ -5,16 +5,16 @@
  * object boxes or mask), writes one result row per item, and summarises the rows in reports.
  */
 
+import type { RleMask } from '../util/rle.js';
+
 /** [x0, y0, x1, y1] in the original image's pixels; x1 and y1 exclusive. */
 export type Box = [number, number, number, number];
 
-/** Run-length encoded mask: alternating 0-runs and 1-runs (first a 0-run, possibly empty). */
-export interface MaskRle {
-  size: [number, number];
-  counts: number[];
-  /** 'column-major' (COCO's uncompressed RLE, the default) or 'row-major'. */
-  order?: 'row-major' | 'column-major';
-}
+/**
+ * Run-length encoded mask: alternating 0-runs and 1-runs (first a 0-run, possibly empty); 'column-major'
+ * (COCO's uncompressed RLE, the default) or 'row-major' (src/util/rle.ts).
+ */
+export type MaskRle = RleMask;
 
 /** One entry of the input list. */
 export interface AuditItem {
@@ -103,6 +103,9 @@ export interface AuditConfig {
   output: string | null;
   normalize: { preset: string | null; mean: number[] | null; std: number[] | null };
   size: [number, number] | null;
+  /** torchvision's Resize(resize) + CenterCrop(crop) (--resize/--crop; crop null: the model's input size); absent: the plain resize. */
+  resize?: number;
+  crop?: [number, number] | null;
   labels: string[] | null;
   thumb: number;
   colormap: string;
@@ -117,9 +120,9 @@ export interface AuditConfig {
   total?: number;
 }
 
-/** The fields of a config that must agree for a resume (all but `total`). */
-export function configKey(c: AuditConfig): string {
-  const { total: _t, ...rest } = c;
+/** The fields of a config that must agree for a resume (all but `total`); any settings object (audit's, evaluate's). */
+export function configKey(c: object): string {
+  const { total: _t, ...rest } = c as { total?: unknown };
   void _t;
   return stableJson(rest);
 }
@@ -142,7 +145,7 @@ export function stableJson(v: unknown): string {
 }
 
 /** Explains which config fields differ, for error messages. */
-export function configDiff(a: AuditConfig, b: AuditConfig, ignore: string[] = ['total']): string[] {
+export function configDiff(a: object, b: object, ignore: string[] = ['total']): string[] {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   const out: string[] = [];
   for (const k of keys) {

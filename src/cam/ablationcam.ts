@@ -29,6 +29,7 @@ export async function ablationCamWeights(t: LayerTensors, ctx: CamContext): Prom
         chunk.forEach((k, j) => (masks[j * c + k] = 0));
         const s = await ctx.forwardMasked(row.image, masks, chunk.length);
         chunk.forEach((k, j) => scores!.set(s.subarray(j * S, (j + 1) * S), k * S));
+        ctx.progress?.(chunk.length);
       }
       done.set(row.image, scores);
     }
@@ -42,6 +43,12 @@ export async function ablationCamWeights(t: LayerTensors, ctx: CamContext): Prom
   return weights;
 }
 
+/** The ablated passes ablationCamWeights runs: per image (once, whatever its rows), its channels. */
+export function ablationCamPasses(t: LayerTensors, ctx: CamContext): number {
+  const images = new Set(ctx.rows.slice(0, t.dims[0]).map((r) => r.image));
+  return images.size * (ctx.channels ?? Array.from({ length: t.dims[1] })).length;
+}
+
 export const ablationcam: CamMethod = {
   name: 'ablationcam',
   description: 'Ablation-CAM: channel weights = relative drop of the target score when the channel is zeroed (no gradients; C forward passes of the layers after it)',
@@ -50,4 +57,5 @@ export const ablationcam: CamMethod = {
   },
   usesGradients: false,
   weightsAsync: ablationCamWeights,
+  passes: ablationCamPasses,
 };

@@ -52,6 +52,13 @@ export interface FamilyOptions {
   ablationMode?: 'auto' | 'suffix' | 'full';
   /** Seed of the random baseline (default 0: `np.random.seed(0)`). */
   randomSeed?: number;
+  /**
+   * Progress of the methods that run many passes (Score-CAM's masked inputs, Ablation-CAM's ablated
+   * channels): called after each batch of them with the passes done and the total of this call (all
+   * images, methods, layers and, with aug-smooth, augmentations), and the method's name. `done` grows to
+   * `total`. Not called for methods that need one run.
+   */
+  onProgress?: (done: number, total: number, stage: string) => void;
 }
 
 /** Whether explain() needs the runner (anything beyond plain Grad-CAM of a class logit). */
@@ -87,6 +94,7 @@ export async function explainMany(ex: Explainer, input: Float32Array, dims: numb
   if (opts.topK !== undefined && !(Number.isInteger(opts.topK) && opts.topK >= 1)) throw new InputError(`--top-k must be a positive integer, got ${opts.topK}`);
   const timings = { compileMs: 0, sessionMs: 0, runMs: 0, camMs: 0 };
   const job: Job = { ex, methods, groups, opts, size, timings };
+  if (opts.onProgress) job.progress = { done: 0, total: 0, cores: opts.augSmooth ? AUGMENTATIONS.length : 1 };
   const base = await computeCore(job, input, dims, undefined);
   let maps = base.maps;
   if (opts.augSmooth) maps = await augSmooth(job, input, dims, base);
@@ -109,6 +117,8 @@ interface Job {
   size: [number, number];
   timings: ExplainResult['timings'];
   gradCounted?: boolean;
+  /** Passes of the gradient-free methods: done, planned (the first core's count × cores, corrected by later cores). */
+  progress?: { done: number; total: number; cores: number; perCore?: number };
 }
 
 interface Row {
@@ -272,12 +282,32 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
   const free = new Map<string, TensorValue>();
   if (fwd) for (const l of freeLayers) free.set(l, await ex.canonical(l, fwd[l] as { data: Float32Array; dims: number[] }, job.size, opts.output, opts.layout));
   const classifiers = new Map<string, Promise<Classifier>>();
+  const tensors = new Map<string, LayerTensors>();
+  const tensorsOf = (m: CamMethod, l: string): LayerTensors => {
+    const key = `${m.usesGradients === false ? 'free' : 'grad'}|${l}`;
+    let t = tensors.get(key);
+    if (!t) tensors.set(key, (t = m.usesGradients === false ? freeTensors(free, l, rows) : gradTensors(grad!, l)));
+    return t;
+  };
+  const contextOf = (l: string, t: LayerTensors, stage: string): CamContext => {
+    const ctx = context(job, l, rows, scores!, S, input, dims, fwd, ablation.get(l), t.dims, classifiers, score, fwdOutputs);
+    const p = job.progress;
+    if (p) ctx.progress = (n) => { p.done += n; opts.onProgress!(Math.min(p.done, p.total), p.total, stage); };
+    return ctx;
+  };
+  if (job.progress) {
+    // plan the passes of this core before running any, so that `total` is known from the first report
+    let planned = 0;
+    for (const m of methods) if (m.passes) for (const l of layers) { const t = tensorsOf(m, l); planned += m.passes(t, contextOf(l, t, m.name)); }
+    const p = job.progress;
+    if (p.perCore === undefined) { p.perCore = planned; p.total = planned * p.cores; } else p.total += planned - p.perCore;
+  }
   for (const m of methods) {
     const raws = new Map<string, { raw: Float32Array; h: number; w: number }>();
     const noise = new Map<string, boolean[]>();
     for (const l of layers) {
-      const t = m.usesGradients === false ? freeTensors(free, l, rows) : gradTensors(grad!, l);
-      const ctx = context(job, l, rows, scores, S, input, dims, fwd, ablation.get(l), t.dims, classifiers, score, fwdOutputs);
+      const t = tensorsOf(m, l);
+      const ctx = contextOf(l, t, m.name);
       let raw: Float32Array;
       if (opts.eigenSmooth && !m.projection) {
         raw = projection2d(await smoothInput(m, t, ctx), t.dims);

@@ -47,9 +47,29 @@ export function scoreCamMasks(a: Float32Array, b: number, dims: readonly number[
   return up;
 }
 
+/** The channels scored for row r (undefined: all): the --score-top N of largest variance, within ctx.channels. */
+function selectedChannels(t: LayerTensors, r: number, ctx: CamContext): number[] | undefined {
+  const [, c, h, w] = t.dims;
+  let selected = ctx.scoreCamTopN && ctx.scoreCamTopN < c ? channelsByVariance(t.activations, r, c, h * w).slice(0, ctx.scoreCamTopN) : undefined;
+  if (ctx.channels) selected = (selected ?? ctx.channels).filter((k) => ctx.channels!.includes(k));
+  return selected;
+}
+
+/** The masked inputs scoreCamWeights scores: per image (once, whatever its rows), its selected channels. */
+export function scoreCamPasses(t: LayerTensors, ctx: CamContext): number {
+  const seen = new Set<number>();
+  let n = 0;
+  for (let r = 0; r < t.dims[0]; r++) {
+    const image = ctx.rows[r]!.image;
+    if (seen.has(image)) continue;
+    seen.add(image);
+    n += selectedChannels(t, r, ctx)?.length ?? t.dims[1];
+  }
+  return n;
+}
+
 export async function scoreCamWeights(t: LayerTensors, ctx: CamContext): Promise<Float32Array> {
-  const [rows, c, h, w] = t.dims;
-  const hw = h * w;
+  const [rows, c] = t.dims;
   const { inputDims, layout } = ctx;
   const [H, W] = layout === 'NCHW' ? [inputDims[2]!, inputDims[3]!] : [inputDims[1]!, inputDims[2]!];
   const ch = layout === 'NCHW' ? inputDims[1]! : inputDims[3]!;
@@ -62,9 +82,7 @@ export async function scoreCamWeights(t: LayerTensors, ctx: CamContext): Promise
     let scores = done.get(image);
     if (!scores) {
       // the activations of row r are image `image`'s
-      let selected = ctx.scoreCamTopN && ctx.scoreCamTopN < c ? channelsByVariance(t.activations, r, c, hw).slice(0, ctx.scoreCamTopN) : undefined;
-      if (ctx.channels) selected = (selected ?? ctx.channels).filter((k) => ctx.channels!.includes(k));
-      scores = await scoreImage(t, r, ctx, image, selected, { H, W, ch, per, S });
+      scores = await scoreImage(t, r, ctx, image, selectedChannels(t, r, ctx), { H, W, ch, per, S });
       done.set(image, scores);
     }
     const row = ctx.rows[r]!;
@@ -102,7 +120,10 @@ async function scoreImage(t: LayerTensors, r: number, ctx: CamContext, image: nu
     });
     if (zero.length && !zeroScores) zeroScores = await ctx.forward(new Float32Array(per), 1);
     for (const j of zero) out.set(zeroScores!, chunk[j]! * S);
-    if (!live.length) continue;
+    if (!live.length) {
+      ctx.progress?.(chunk.length);
+      continue;
+    }
     const batch = new Float32Array(live.length * per);
     live.forEach((j, q) => {
       const m = masks.subarray(j * size, (j + 1) * size);
@@ -115,6 +136,7 @@ async function scoreImage(t: LayerTensors, r: number, ctx: CamContext, image: nu
     });
     const scores = await ctx.forward(batch, live.length);
     live.forEach((j, q) => out.set(scores.subarray(q * S, (q + 1) * S), chunk[j]! * S));
+    ctx.progress?.(chunk.length);
   }
   return out;
 }
@@ -127,4 +149,5 @@ export const scorecam: CamMethod = {
   },
   usesGradients: false,
   weightsAsync: scoreCamWeights,
+  passes: scoreCamPasses,
 };

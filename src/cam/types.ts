@@ -26,6 +26,11 @@ export interface CamMethod {
    * weights [N, C] computed with the help of the runner. `compute` throws for such methods.
    */
   weightsAsync?(t: LayerTensors, ctx: CamContext): Promise<Float32Array>;
+  /**
+   * Methods that run extra passes (Score-CAM, Ablation-CAM): how many `weightsAsync(t, ctx)` will run
+   * (masked inputs or ablated channels, over all images), reported as they finish through `ctx.progress`.
+   */
+  passes?(t: LayerTensors, ctx: CamContext): number;
 }
 
 /** One explained row: an image and the target explained for it (top-k gives k rows per image). */
@@ -67,4 +72,6 @@ export interface CamContext {
   classifier(): Promise<{ weights: Float32Array; classes: number; channels: number }>;
   /** Seed for the random baseline. */
   randomSeed: number;
+  /** Called by methods with extra passes after each batch of them, with the number that finished. */
+  progress?(passes: number): void;
 }

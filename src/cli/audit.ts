@@ -11,7 +11,8 @@ import { hasGlobMagic } from '../audit/glob.js';
 import { isManifestName } from '../audit/manifest.js';
 import { parseShard } from '../audit/shard.js';
 import { listInputs, mergeAudits, runAudit, shardItems, type AuditProgressInfo } from '../node-audit.js';
-import { CliError, usageError, parse, parseMaxInput, parseNumbers, parseSize } from './common.js';
+import { CliError, PassProgress, usageError, parse, parseMaxInput, parseNumbers, parseSize } from './common.js';
+import { RESIZE_CROP_USAGE, resizeCropOptions } from './inputs.js';
 
 /** Exit status when the run finished but some items failed (they have error rows). */
 export const EXIT_ITEMS_FAILED = 3;
@@ -44,7 +45,7 @@ Options:
   --output NAME        the model output to explain (default: the first)
   --labels FILE        class labels: one per line, or JSON (default: the model's metadata)
   --size H[xW]         input size for models with dynamic height/width
-  --normalize NAME     ${NORMALIZE_PRESETS.join(', ')} (default imagenet)
+${RESIZE_CROP_USAGE}  --normalize NAME     ${NORMALIZE_PRESETS.join(', ')} (default imagenet)
   --mean a,b,c         custom mean
   --std a,b,c          custom std
   --batch-size N       images per model run (default 8)
@@ -87,7 +88,7 @@ Options:
 const VALUE_OPTIONS = new Set([
   '--model', '--method', '--layer', '--class', '--output', '--out', '--colormap', '--alpha', '--labels', '--size',
   '--normalize', '--mean', '--std', '--batch-size', '--threads', '--shard', '--flag-below', '--flag-lift', '--thumb',
-  '--max-pixels', '--max-overlay', '--max-input',
+  '--max-pixels', '--max-overlay', '--max-input', '--resize', '--crop',
 ]);
 const AUDIT_ONLY = new Set(['--threads', '--shard', '--flag-below', '--flag-lift', '--thumb', '--maps', '--retry-errors', '--no-report']);
 
@@ -131,6 +132,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
     model: { type: 'string' }, out: { type: 'string', default: 'gradcam-audit' }, method: { type: 'string', default: 'gradcam' },
     layer: { type: 'string', default: 'auto' }, class: { type: 'string', default: 'top' }, output: { type: 'string' },
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
+    resize: { type: 'string' }, crop: { type: 'string' },
     'batch-size': { type: 'string', default: '8' }, threads: { type: 'string' }, shard: { type: 'string' },
     'flag-below': { type: 'string' }, 'flag-lift': { type: 'string', default: '1' }, thumb: { type: 'string', default: '128' },
     colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, maps: { type: 'boolean', default: false },
@@ -160,6 +162,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
   }
   const size = parseSize(o.size);
   const maxInputPixels = parseMaxInput(o['max-input']);
+  const rc = resizeCropOptions(o);
   const norm: NormalizeOptions = { preset: o.normalize, mean: parseNumbers('--mean', o.mean), std: parseNumbers('--std', o.std) };
   if (!o.normalize && !norm.mean && !norm.std) norm.preset = 'imagenet';
 
@@ -188,9 +191,9 @@ export async function runAuditCli(args: string[]): Promise<number> {
   try {
     if (!o.quiet) process.stderr.write(`gradcam: ${items.length} images listed${shard ? `, ${mine} in shard ${shard.index}/${shard.count}` : ''}; writing to ${o.out}\n`);
     result = await runAudit(items, {
-      model: o.model, out: o.out!, method: o.method, layer: o.layer, classChoice: o.class, output: o.output, normalize: norm, size,
+      model: o.model, out: o.out!, method: o.method, layer: o.layer, classChoice: o.class, output: o.output, normalize: norm, size, ...rc,
       labelsFile: o.labels, maxPixels, maxInputPixels, thumb, colormap: o.colormap, alpha, flagBelow, flagLift, maps: o.maps, batchSize, threads, shard,
-      retryErrors: o['retry-errors'], signal: abort.signal, report: !o['no-report'], beforeRewrite,
+      retryErrors: o['retry-errors'], signal: abort.signal, report: !o['no-report'], beforeRewrite, onPasses: progress.passes,
       onProgress: (p) => {
         progress.update(p);
         if (throttle > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, throttle);
@@ -229,9 +232,20 @@ export async function runMergeCli(args: string[]): Promise<number> {
 class AuditProgress {
   private last = 0;
   private shown = false;
-  constructor(private readonly quiet: boolean) {}
+  private done = '';
+  private readonly sub: PassProgress;
+  constructor(private readonly quiet: boolean) {
+    this.sub = new PassProgress(quiet, () => this.done);
+  }
+
+  /** Score-CAM / Ablation-CAM passes within the current batch. */
+  readonly passes = (done: number, total: number, stage: string): void => {
+    this.sub.update(done, total, stage);
+    if (process.stderr.isTTY) this.shown = true;
+  };
 
   update(p: AuditProgressInfo): void {
+    this.done = `${p.done}/${p.total} · `;
     if (this.quiet) return;
     const tty = process.stderr.isTTY;
     const now = Date.now();

@@ -115,9 +115,14 @@ export function parseNumbers(name: string, s: string | undefined): number[] | un
 /** A one-line progress display on stderr (a plain log line per step when stderr is not a terminal). */
 export class Progress {
   private readonly start = Date.now();
-  constructor(private readonly total: number, private readonly quiet = false) {}
+  private done = 0;
+  private readonly sub: PassProgress;
+  constructor(private readonly total: number, private readonly quiet = false) {
+    this.sub = new PassProgress(quiet, () => `[${this.done}/${this.total}] `);
+  }
 
   step(done: number, message: string): void {
+    this.done = done;
     if (this.quiet) return;
     const elapsed = (Date.now() - this.start) / 1000;
     const rate = done / Math.max(elapsed, 1e-3);
@@ -125,5 +130,39 @@ export class Progress {
     const line = `[${done}/${this.total}] ${message} (${rate.toFixed(1)}/s${eta})`;
     process.stderr.write(process.stderr.isTTY ? `\r\x1b[2K${line}` : `${line}\n`);
     if (process.stderr.isTTY && done === this.total) process.stderr.write('\n');
+  }
+
+  /** The library's onProgress (Score-CAM / Ablation-CAM passes within the current step). */
+  readonly passes = (done: number, total: number, stage: string): void => this.sub.update(done, total, stage);
+}
+
+/**
+ * The passes of Score-CAM / Ablation-CAM (FamilyOptions.onProgress) within a step of a progress display,
+ * after its `prefix`: shown only once a run of passes has taken a while (1 s on a terminal, then redrawn
+ * at most five times a second; 2 s in a log, then a line every 5 s), and when that run ends.
+ */
+export class PassProgress {
+  private start = 0;
+  private last = 0;
+  private prev = Infinity;
+  private shown = false;
+  constructor(private readonly quiet: boolean, private readonly prefix: () => string = () => '') {}
+
+  update(done: number, total: number, stage: string): void {
+    if (this.quiet) return;
+    const now = Date.now();
+    if (done < this.prev) { this.start = now; this.last = now; this.shown = false; } // a new run of passes
+    this.prev = done;
+    const tty = !!process.stderr.isTTY;
+    const elapsed = (now - this.start) / 1000;
+    const final = done >= total;
+    const due = tty ? elapsed >= 1 && now - this.last >= 200 : this.shown ? now - this.last >= 5000 : elapsed >= 2;
+    if (final ? !this.shown : !due) return;
+    this.last = now;
+    this.shown = true;
+    const rate = done / Math.max(elapsed, 1e-3);
+    const eta = !final && rate > 0 ? `, eta ${Math.ceil((total - done) / rate)}s` : '';
+    const line = `${this.prefix()}${stage}: ${done}/${total} passes (${rate.toFixed(0)}/s${eta})`;
+    process.stderr.write(tty ? `\r\x1b[2K${line.slice(0, (process.stderr.columns || 120) - 1)}` : `${line}\n`);
   }
 }

@@ -3,9 +3,11 @@
  * and, with ground truth, localisation (pointing game, energy pointing game, IoU) of explanation
  * methods over a set of images; per-image CSV and JSONL and a per-method summary (mean ± std).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadExplainer } from '../node.js';
+import { ResultStore, readRows, type StoreKind } from '../node-audit.js';
 import { createNodeSession } from '../runtime/node.js';
 import type { ClassChoice } from '../explainer.js';
 import { methodMaps, methodNames, checkMethod, type MethodMap } from '../metrics/maps.js';
@@ -14,7 +16,7 @@ import { faithfulness, FAITHFULNESS_METRICS, ROAD_FRACTIONS, type FaithfulnessMe
 import { localisation, type LocalisationResult } from '../metrics/localisation.js';
 import { parseAnnotations, findAnnotation, groundTruthFor, objectClass, type ImageAnnotation } from '../metrics/annotations.js';
 import { CliError, usageError, parse, parseMaxInput, parseNumbers, parseSize } from './common.js';
-import { expandInputs, loadInputs, normalizeOptions, parseFloatOption, parseIntOption, ProgressBar, writeOutputs } from './inputs.js';
+import { expandInputs, loadInputs, normalizeOptions, parseFloatOption, parseIntOption, ProgressBar, writeOutputs, RESIZE_CROP_USAGE, resizeCropOptions } from './inputs.js';
 
 const METRICS = [...FAITHFULNESS_METRICS, 'localisation'] as const;
 type Metric = (typeof METRICS)[number];
@@ -61,12 +63,16 @@ Options:
   --seed N                 ROAD noise seed (default 0)
   --out DIR                output folder (default gradcam-eval)
   --layer, --output, --labels, --size, --normalize, --mean, --std, --guided-ops   as for explain
-  --max-pixels N           refuse images larger than N pixels (default 268402689; 0: no limit)
+${RESIZE_CROP_USAGE}  --max-pixels N           refuse images larger than N pixels (default 268402689; 0: no limit)
   --max-input N            refuse model inputs above N pixels (default 4194304 = 2048×2048; 0: no limit)
   --quiet                  no progress bar
 
 Writes DIR/evaluate.csv (a row per image and method), DIR/evaluate.jsonl (the same with curves),
-DIR/summary.json and DIR/summary.md (per method: mean ± std); prints the summary.`;
+DIR/summary.json and DIR/summary.md (per method: mean ± std); prints the summary. The run is
+resumable: every row is appended to DIR/evaluate.jsonl (and synced) as soon as it is made, so a run
+that is interrupted (Ctrl-C, kill, crash) and started again with the same DIR and settings computes
+only the rows it lacks; other inputs or methods add rows; another model or other settings are
+refused (DIR/evaluate.json holds them). Exit status 130 when interrupted.`;
 
 interface Row {
   image: string;
@@ -92,6 +98,12 @@ interface Row {
   curves?: { deletion?: number[]; insertion?: number[]; road?: FaithfulnessResult['road'] };
 }
 
+/** A row as stored: with its identity in the store (the method and the input's absolute path). */
+interface StoredEvalRow extends Row {
+  key: string;
+  status: 'ok';
+}
+
 /** Numeric columns, their direction, for the CSV and the summary. */
 export const COLUMNS: [keyof Row, string][] = [
   ['deletion', 'lower'], ['insertion', 'higher'], ['average_drop', 'lower'], ['increase_confidence', 'higher'],
@@ -107,7 +119,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
     'iou-threshold': { type: 'string', default: '0.15' }, 'batch-size': { type: 'string', default: '8' }, 'forward-batch': { type: 'string', default: '64' },
     limit: { type: 'string' }, seed: { type: 'string', default: '0' }, out: { type: 'string', default: 'gradcam-eval' },
     layer: { type: 'string', default: 'auto' }, output: { type: 'string' }, labels: { type: 'string' }, size: { type: 'string' },
-    normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' }, 'guided-ops': { type: 'string', default: 'all' },
+    normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' }, resize: { type: 'string' }, crop: { type: 'string' }, 'guided-ops': { type: 'string', default: 'all' },
     'max-pixels': { type: 'string' }, 'max-input': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, EVALUATE_USAGE);
   if (o.help) {
@@ -140,13 +152,14 @@ export async function runEvaluate(args: string[]): Promise<number> {
   if (o['guided-ops'] !== 'all' && o['guided-ops'] !== 'relu') throw new CliError(`--guided-ops must be 'all' or 'relu', got '${o['guided-ops']}'`);
   const norm = normalizeOptions(o);
   const size = parseSize(o.size);
+  const rc = resizeCropOptions(o);
 
   let annotations: ImageAnnotation[] | undefined;
+  let annotationsText = '';
   if (o.annotations) {
-    let text: string;
-    try { text = fs.readFileSync(o.annotations, 'utf8'); } catch { throw new CliError(`annotations file not found: ${o.annotations}`); }
+    try { annotationsText = fs.readFileSync(o.annotations, 'utf8'); } catch { throw new CliError(`annotations file not found: ${o.annotations}`); }
     let doc: unknown;
-    try { doc = JSON.parse(text); } catch (e) { throw new CliError(`${o.annotations}: not valid JSON (${(e as Error).message})`); }
+    try { doc = JSON.parse(annotationsText); } catch (e) { throw new CliError(`${o.annotations}: not valid JSON (${(e as Error).message})`); }
     try { annotations = parseAnnotations(doc); } catch (e) { throw new CliError(`${o.annotations}: ${(e as Error).message}`); }
   }
 
@@ -155,15 +168,46 @@ export async function runEvaluate(args: string[]): Promise<number> {
   for (const f of files) if (!fs.existsSync(f)) throw new CliError(`image not found: ${f}`);
   const maxInputPixels = parseMaxInput(o['max-input']);
   const explainer = await loadExplainer(o.model, { labelsFile: o.labels, size, maxInputPixels });
-  const fwd = await plainForward(explainer, createNodeSession, { output: o.output, batchSize: forwardBatch });
+  const choice = o.class ?? (annotations ? 'gt' : 'top');
+  let store: ResultStore<StoredEvalRow> | undefined;
+  let fwd: Awaited<ReturnType<typeof plainForward>> | undefined;
+  // Ctrl-C: stop after the rows in hand are stored (again: at once); the same command resumes
+  let stop = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stop) process.exit(EXIT_INTERRUPTED);
+    stop = true;
+    process.stderr.write(`\ngradcam: ${sig}: stopping after the current rows (again to stop at once); run the same command to resume\n`);
+  };
+  // testing aid: a pause after each stored batch of rows, so that tests can kill a run part-way
+  const throttle = Number(process.env['GRADCAM_EVALUATE_THROTTLE_MS'] ?? 0);
+  let stored = 0;
   try {
-    const rows: Row[] = [];
+    // what the rows depend on: a folder resumes only with these (not with other inputs or methods: rows are per image and method)
+    const config: EvaluateConfig = {
+      format: 'gradcam-evaluate/1', model: fileIdentity(o.model, fs.readFileSync(o.model)), layer: o.layer!, output: o.output ?? null, class: choice,
+      metrics: METRICS.filter((m) => metrics.has(m)), steps, deletion_substrate: delSub, insertion_substrate: insSub, road_fractions: [...(fractions ?? ROAD_FRACTIONS)],
+      tolerance, iou_threshold: iouThreshold, seed, annotations: o.annotations ? fileIdentity(o.annotations, annotationsText) : null,
+      normalize: { preset: norm.preset ?? null, mean: norm.mean ? [...norm.mean] : null, std: norm.std ? [...norm.std] : null }, size: size ?? null,
+      ...(rc.resize !== undefined ? { resize: rc.resize, crop: rc.crop ?? null } : {}), labels: explainer.labels ?? null, guided_ops: o['guided-ops']!,
+      total: files.length * methods.length,
+    };
+    store = await ResultStore.open<StoredEvalRow>(o.out!, config, EVALUATE_STORE);
+    const st = store;
+    fwd = await plainForward(explainer, createNodeSession, { output: o.output, batchSize: forwardBatch });
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const before = st.done.size;
     const bar = new ProgressBar(files.length * methods.length, o.quiet);
+    const order: string[] = [];
     let done = 0;
     let missing = 0;
+    let inputCount = 0;
     const faithMetrics = FAITHFULNESS_METRICS.filter((m) => metrics.has(m)) as FaithfulnessMetric[];
-    for (let s = 0; s < files.length; s += batchSize) {
-      const inputs = await loadInputs(explainer, files.slice(s, s + batchSize), norm, size, parseIntOption('--max-pixels', o['max-pixels'], 0), maxInputPixels);
+    for (let s = 0; s < files.length && !stop; s += batchSize) {
+      const inputs = await loadInputs(explainer, files.slice(s, s + batchSize), norm, size, parseIntOption('--max-pixels', o['max-pixels'], 0), rc, maxInputPixels);
+      inputCount += inputs.length;
+      const keys = imageKeys(inputs);
+      for (const k of keys) for (const method of methods) order.push(rowKey(method, k));
       const anns = inputs.map((inp) => (annotations ? findAnnotation(annotations, inp.file) : undefined));
       const gt = anns.map((a) => {
         if (!a) return undefined;
@@ -171,18 +215,23 @@ export async function runEvaluate(args: string[]): Promise<number> {
         return undefined;
       });
       missing += annotations ? anns.filter((a) => !a).length : 0;
-      const choice = o.class ?? (annotations ? 'gt' : 'top');
       const classes: ClassChoice[] = inputs.map((_, i) => (choice === 'gt' ? gt[i] ?? 'top' : choice === 'top' ? 'top' : /^\d+$/.test(choice) ? Number(choice) : choice));
       // group by input shape (.npy inputs may differ), batch each group
       const groups = new Map<string, number[]>();
       inputs.forEach((inp, i) => groups.set(inp.dims.join(), [...(groups.get(inp.dims.join()) ?? []), i]));
-      for (const idx of groups.values()) {
-        const per = inputs[idx[0]!]!.tensor.length;
-        const data = new Float32Array(per * idx.length);
-        idx.forEach((i, j) => data.set(inputs[i]!.tensor, j * per));
-        const dims = [idx.length, ...inputs[idx[0]!]!.dims.slice(1)];
+      for (const group of groups.values()) {
         for (const method of methods) {
-          const maps: MethodMap[] = await methodMaps(explainer, data, dims, method, { classes: idx.map((i) => classes[i]!), layer: o.layer, output: o.output, rectifierOps: o['guided-ops'] as 'all' | 'relu' });
+          if (stop) break;
+          // the images of this group that have no row for the method yet (all of them, or none, unless --batch-size changed)
+          const idx = group.filter((i) => !st.done.has(rowKey(method, keys[i]!)));
+          done += group.length - idx.length;
+          if (!idx.length) { bar.step(done, `${method} (done before)`); continue; }
+          const per = inputs[idx[0]!]!.tensor.length;
+          const data = new Float32Array(per * idx.length);
+          idx.forEach((i, j) => data.set(inputs[i]!.tensor, j * per));
+          const dims = [idx.length, ...inputs[idx[0]!]!.dims.slice(1)];
+          const maps: MethodMap[] = await methodMaps(explainer, data, dims, method, { classes: idx.map((i) => classes[i]!), layer: o.layer, output: o.output, rectifierOps: o['guided-ops'] as 'all' | 'relu', onProgress: bar.passes });
+          const rows: StoredEvalRow[] = [];
           for (let j = 0; j < idx.length; j++) {
             const i = idx[j]!;
             const inp = inputs[i]!;
@@ -204,38 +253,121 @@ export async function runEvaluate(args: string[]): Promise<number> {
             const ann = anns[i];
             if (metrics.has('localisation') && ann) {
               const imageSize: [number, number] | undefined = inp.sourceSize ? [inp.sourceSize[1], inp.sourceSize[0]] : undefined;
-              const g = groundTruthFor(ann, m.height, m.width, m.target.index, explainer.labels, imageSize);
+              const g = groundTruthFor(ann, m.height, m.width, m.target.index, explainer.labels, imageSize, inp.region);
               const l: LocalisationResult = localisation(m.display, m.height, m.width, g, { tolerance, threshold: iouThreshold });
               Object.assign(row, { pointing: l.pointing ? 1 : 0, pointing_tol: l.pointing_tol ? 1 : 0, energy: l.energy, iou: l.iou, mask_iou: l.mask_iou, region: g.matched });
             }
-            rows.push(row);
-            bar.step(++done, `${path.basename(inp.file)} ${method}`);
+            rows.push({ key: rowKey(method, keys[i]!), status: 'ok', ...row });
           }
+          // stored (fsync'ed) as soon as they are made: a killed run loses at most these
+          await st.append(rows);
+          stored += rows.length;
+          done += rows.length;
+          bar.step(done, `${path.basename(inputs[idx[idx.length - 1]!]!.file)} ${method}`);
+          if (throttle > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, throttle);
         }
       }
     }
-    if (missing) process.stderr.write(`gradcam: warning: ${missing} of ${files.length} inputs have no entry in ${o.annotations}; no localisation scores for them\n`);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (stop) {
+      process.stderr.write(`gradcam: interrupted: ${st.done.size} rows are in ${path.join(o.out!, EVALUATE_STORE.results)}; run the same command to finish\n`);
+      return EXIT_INTERRUPTED;
+    }
+    if (before && !o.quiet) process.stderr.write(`gradcam: resumed ${o.out}: ${order.filter((k) => st.done.has(k)).length - stored} of ${order.length} rows were done before\n`);
+    if (missing) process.stderr.write(`gradcam: warning: ${missing} of ${inputCount} inputs have no entry in ${o.annotations}; no localisation scores for them\n`);
+    await st.close();
+
+    // the outputs, from the store: this run's rows in input × method order (rows of other inputs or
+    // methods made in this folder before stay in evaluate.jsonl, after them)
+    const { rows: all } = await readRows<StoredEvalRow>(o.out!, EVALUATE_STORE.results);
+    const wanted = new Set(order);
+    const rows = order.map((k) => all.get(k)).filter((r): r is StoredEvalRow => !!r);
+    if (rows.length !== order.length) throw new Error(`internal: ${order.length - rows.length} rows are missing from ${EVALUATE_STORE.results}`);
+    const others = [...all.values()].filter((r) => !wanted.has(r.key));
     const summary = summarise(rows, methods);
     const used = COLUMNS.filter(([k]) => rows.some((r) => r[k] !== undefined));
     const csv = [['image', 'method', 'class', 'label', 'probability', 'predicted', 'gt_class', 'correct', ...used.map(([k]) => k), 'region'].join(',')];
     for (const r of rows) csv.push([csvCell(r.image), r.method, r.class, csvCell(r.label ?? ''), fmt(r.probability), r.predicted, r.gt_class ?? '', r.correct ?? '', ...used.map(([k]) => (r[k] === undefined ? '' : fmt(r[k] as number))), r.region ?? ''].join(','));
-    const jsonl = rows.map((r) => JSON.stringify(r)).join('\n');
-    const settings = { model: o.model, inputs: files.length, methods, metrics: [...metrics], class: o.class ?? (annotations ? 'gt' : 'top'), steps, deletion_substrate: delSub, insertion_substrate: insSub, road_fractions: fractions ?? ROAD_FRACTIONS, tolerance, iou_threshold: iouThreshold, seed, annotations: o.annotations ?? null };
+    const jsonl = [...rows, ...others].map((r) => JSON.stringify(r)).join('\n');
+    const settings = { model: o.model, inputs: files.length, methods, metrics: [...metrics], class: choice, steps, deletion_substrate: delSub, insertion_substrate: insSub, road_fractions: fractions ?? ROAD_FRACTIONS, tolerance, iou_threshold: iouThreshold, seed, annotations: o.annotations ?? null, ...(rc.resize !== undefined ? { resize: rc.resize, crop: rc.crop ?? null } : {}) };
     const table = formatSummary(summary, methods, used);
     const written = await writeOutputs(o.out!, [
       { name: 'evaluate.csv', bytes: `${csv.join('\n')}\n` },
-      { name: 'evaluate.jsonl', bytes: `${jsonl}\n` },
+      { name: EVALUATE_STORE.results, bytes: `${jsonl}\n` },
       { name: 'summary.json', bytes: `${JSON.stringify({ settings, summary }, null, 2)}\n` },
       { name: 'summary.md', bytes: `${table}\n` },
     ], files);
     console.log(table);
-    console.log(`\n${rows.length} rows (${files.length} inputs × ${methods.length} methods); wrote ${written.map((p) => path.basename(p)).join(', ')} to ${o.out}`);
+    console.log(`\n${rows.length} rows (${inputCount} inputs × ${methods.length} methods); wrote ${written.map((p) => path.basename(p)).join(', ')} to ${o.out}`);
     return 0;
+  } catch (e) {
+    if (stored || (store && store.done.size)) process.stderr.write(`gradcam: ${store!.done.size} finished rows are kept in ${path.join(o.out!, EVALUATE_STORE.results)}; the same command resumes\n`);
+    throw e;
   } finally {
-    await fwd.release();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await store?.close();
+    await store?.unlock();
+    await fwd?.release();
     await explainer.release();
   }
 }
+
+/** The output folder of `gradcam evaluate`: its settings and its rows, resumable (the audit's store). */
+export const EVALUATE_STORE: StoreKind = {
+  config: 'evaluate.json', results: 'evaluate.jsonl', what: 'evaluation', folders: [],
+  // an older gradcam's evaluate outputs (no evaluate.json): replaced
+  replaceable: ['evaluate.jsonl', 'evaluate.csv', 'summary.json', 'summary.md'],
+};
+
+/** Exit status of an interrupted evaluation (as audit's): run the same command to resume. */
+export const EXIT_INTERRUPTED = 130;
+
+/** What the rows of an evaluation depend on (evaluate.json); a folder resumes only with the same. */
+export interface EvaluateConfig {
+  format: 'gradcam-evaluate/1';
+  model: { file: string; sha256: string; bytes: number };
+  layer: string;
+  output: string | null;
+  class: string;
+  metrics: string[];
+  steps: number;
+  deletion_substrate: string;
+  insertion_substrate: string;
+  road_fractions: number[];
+  tolerance: number;
+  iou_threshold: number;
+  seed: number;
+  annotations: { file: string; sha256: string; bytes: number } | null;
+  normalize: { preset: string | null; mean: number[] | null; std: number[] | null };
+  size: [number, number] | null;
+  resize?: number;
+  crop?: [number, number] | null;
+  labels: string[] | null;
+  guided_ops: string;
+  /** Rows asked for when the folder was last run (inputs × methods); not compared. */
+  total?: number;
+}
+
+function fileIdentity(file: string, bytes: Uint8Array | string): { file: string; sha256: string; bytes: number } {
+  const b = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+  return { file: path.basename(file), sha256: crypto.createHash('sha256').update(b).digest('hex'), bytes: b.length };
+}
+
+/** Each input's identity: its file's absolute path, with #i for the images of a multi-image .npy. */
+function imageKeys(inputs: readonly { file: string }[]): string[] {
+  const count = new Map<string, number>();
+  for (const i of inputs) count.set(i.file, (count.get(i.file) ?? 0) + 1);
+  const seen = new Map<string, number>();
+  return inputs.map((i) => {
+    const k = seen.get(i.file) ?? 0;
+    seen.set(i.file, k + 1);
+    return path.resolve(i.file) + (count.get(i.file)! > 1 ? `#${k}` : '');
+  });
+}
+
+const rowKey = (method: string, image: string) => `${method} ${image}`;
 
 export interface Stat { mean: number; std: number; n: number }
 

@@ -18,6 +18,7 @@ import { StagedOutputs } from './output.js';
 import { CliError, usageError, optionNumber, parse, parseMaxInput, parseNumbers, parseSize, maxInputHelp, Progress } from './common.js';
 import { FAMILY_OPTIONS, familyFlags } from './family-usage.js';
 import { isBatchInvocation, runAuditCli } from './audit.js';
+import { RESIZE_CROP_USAGE, resizeCropOptions } from './inputs.js';
 
 export const EXPLAIN_USAGE = `Usage: gradcam explain <images|.npy...> --model FILE [options]
 
@@ -46,7 +47,7 @@ ${FAMILY_OPTIONS.trimEnd()}
   --no-caption         overlay PNG without the caption naming the class
   --labels FILE        class labels: one per line, or JSON (default: the model's metadata)
   --size H[xW]         input size for models with dynamic height/width
-  --normalize NAME     ${NORMALIZE_PRESETS.join(', ')} (default imagenet)
+${RESIZE_CROP_USAGE}  --normalize NAME     ${NORMALIZE_PRESETS.join(', ')} (default imagenet)
   --mean a,b,c         custom mean (on [0,1] values unless a preset is given)
   --std a,b,c          custom std
   --batch-size N       images per model run (default 8)
@@ -88,6 +89,7 @@ export async function runExplain(args: string[]): Promise<number> {
     raw: { type: 'boolean', default: false }, heatmap: { type: 'boolean', default: false },
     colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, 'no-caption': { type: 'boolean', default: false },
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
+    resize: { type: 'string' }, crop: { type: 'string' },
     'max-pixels': { type: 'string' }, 'max-overlay': { type: 'string' }, 'max-input': { type: 'string' },
     'batch-size': { type: 'string', default: '8' }, abs: { type: 'boolean', default: false }, 'guided-ops': { type: 'string', default: 'all' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, EXPLAIN_USAGE);
@@ -144,6 +146,7 @@ export async function runExplain(args: string[]): Promise<number> {
 
   const limits = pictureLimits(o['max-pixels'], o['max-overlay']);
   const maxInputPixels = parseMaxInput(o['max-input']);
+  const rc = resizeCropOptions(o);
   const look = { colormap: o.colormap!, alpha, caption: !o['no-caption'], heatmap: o.heatmap!, raw: o.raw!, maxSide: limits.maxSide };
 
   const explainer = await loadExplainer(o.model, { labelsFile: o.labels, size, maxInputPixels });
@@ -155,7 +158,7 @@ export async function runExplain(args: string[]): Promise<number> {
     // Read every input first: a bad one stops the run before anything is written. Only the tensors are
     // kept; each batch's pictures are read again (shrunk while decoding) when its overlays are drawn.
     const inputs: PreparedInput[] = [];
-    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size, maxPixels: limits.maxPixels, maxInputPixels, picture: false })));
+    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size, maxPixels: limits.maxPixels, maxInputPixels, picture: false, ...rc })));
     let target: TargetSpec | undefined;
     switch (kind.kind) {
       case 'logit': target = o.target === undefined ? undefined : { kind: 'logit' }; break;
@@ -165,7 +168,7 @@ export async function runExplain(args: string[]): Promise<number> {
       case 'element': target = { kind: 'element', index: index! }; break;
       case 'segmentation': target = { kind: 'segmentation', mask: o.mask ? await readMask(o.mask) : undefined }; break;
       case 'similarity': {
-        const ref = await prepareInputs(explainer, o.reference!, { ...norm, size, maxPixels: limits.maxPixels, maxInputPixels, picture: false });
+        const ref = await prepareInputs(explainer, o.reference!, { ...norm, size, maxPixels: limits.maxPixels, maxInputPixels, picture: false, ...rc });
         if (ref.length !== 1) throw new InputError(`--reference ${o.reference} holds ${ref.length} inputs; give one`);
         target = { kind: 'similarity', referenceInput: { data: ref[0]!.tensor, dims: ref[0]!.dims } };
         break;
@@ -209,6 +212,7 @@ export async function runExplain(args: string[]): Promise<number> {
         const r = await explainMany(explainer, data, dims, {
           methods, layers: groups, layout: o.layout, classes: classChoice, output: o.output, target, topK, contrast, counterfactual: o.counterfactual,
           augSmooth: o['aug-smooth'], eigenSmooth: o['eigen-smooth'], batchSize: camBatch, scoreCamTopN: scoreTop, randomSeed: seed,
+          onProgress: progress.passes,
         });
         const rows = r.results[0]!.explanations.length;
         for (let row = 0; row < rows; row++) {
@@ -323,7 +327,7 @@ export function pictureLimits(maxPixels: string | undefined, maxOverlay: string 
 /** Each image input's overlay picture, read again (shrunk while decoding to the overlay bound); undefined for .npy inputs. */
 export async function batchPictures(batch: readonly PreparedInput[], limits: { maxPixels: number; maxSide: number }): Promise<(RgbImage | undefined)[]> {
   const out: (RgbImage | undefined)[] = [];
-  for (const inp of batch) out.push(inp.image ?? (inp.sourceSize ? await readPicture(inp.file, { maxSide: limits.maxSide, maxPixels: limits.maxPixels }) : undefined));
+  for (const inp of batch) out.push(inp.image ?? (inp.sourceSize ? await readPicture(inp.file, { maxSide: limits.maxSide, maxPixels: limits.maxPixels, region: inp.region }) : undefined));
   return out;
 }
 

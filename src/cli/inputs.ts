@@ -8,7 +8,7 @@ import { tensorToRgb, type NormalizeOptions } from '../image/normalize.js';
 import { resizeRgb } from '../image/resize.js';
 import type { RgbImage } from '../image/types.js';
 import { StagedOutputs } from './output.js';
-import { CliError, optionNumber, parseNumbers } from './common.js';
+import { CliError, PassProgress, optionNumber, parseNumbers } from './common.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.bmp', '.gif', '.avif', '.npy'];
 
@@ -39,19 +39,45 @@ export interface LoadedInput extends PreparedInput {
   picture?: RgbImage;
 }
 
-export async function loadInputs(explainer: Explainer, files: string[], norm: NormalizeOptions, size?: [number, number], maxPixels?: number, maxInputPixels?: number): Promise<LoadedInput[]> {
+export async function loadInputs(explainer: Explainer, files: string[], norm: NormalizeOptions, size?: [number, number], maxPixels?: number, rc: ResizeCropOptions = {}, maxInputPixels?: number): Promise<LoadedInput[]> {
   const out: LoadedInput[] = [];
   for (const f of files) {
-    for (const inp of await prepareInputs(explainer, f, { ...norm, size, maxPixels, maxInputPixels })) {
+    for (const inp of await prepareInputs(explainer, f, { ...norm, size, maxPixels, maxInputPixels, ...rc, view: true })) {
       const [c, h, w] = explainer.layout === 'NCHW' ? [inp.dims[1]!, inp.dims[2]!, inp.dims[3]!] : [inp.dims[3]!, inp.dims[1]!, inp.dims[2]!];
-      let picture: RgbImage | undefined;
-      if (inp.image) picture = resizeRgb(inp.image, w, h);
-      else if (c === 3) picture = tensorToRgb(inp.tensor, w, h, { ...norm, layout: explainer.layout });
-      out.push({ ...inp, image: undefined, picture }); // only the model-size picture is used
+      let picture: RgbImage | undefined = inp.view;
+      if (!picture && inp.image) picture = resizeRgb(inp.image, w, h);
+      else if (!picture && c === 3) picture = tensorToRgb(inp.tensor, w, h, { ...norm, layout: explainer.layout });
+      out.push({ ...inp, image: undefined, view: undefined, picture }); // only the model-size picture is used
     }
   }
   return out;
 }
+
+/** --resize N [--crop H[xW]]: torchvision's Resize(N) + CenterCrop instead of the plain resize. */
+export interface ResizeCropOptions {
+  resize?: number;
+  crop?: [number, number];
+}
+
+/** Reads --resize / --crop (checked against the model when the inputs are read). */
+export function resizeCropOptions(o: { resize?: string; crop?: string }): ResizeCropOptions {
+  const resize = parseIntOption('--resize', o.resize, 1);
+  let crop: [number, number] | undefined;
+  if (o.crop !== undefined) {
+    const m = /^(\d+)(?:[x×,](\d+))?$/.exec(o.crop.trim());
+    if (!m || Number(m[1]) < 1 || (m[2] !== undefined && Number(m[2]) < 1)) throw new CliError(`--crop must be H or HxW (e.g. 224 or 224x192), got '${o.crop}'`);
+    crop = [Number(m[1]), m[2] ? Number(m[2]) : Number(m[1])];
+  }
+  if (crop && resize === undefined) throw new CliError(`--crop goes with --resize N (torchvision's Resize(N) then CenterCrop(${o.crop})); without --resize the whole image is resized to the model's input`);
+  return { ...(resize !== undefined ? { resize } : {}), ...(crop ? { crop } : {}) };
+}
+
+/** The usage lines of --resize / --crop. */
+export const RESIZE_CROP_USAGE = `  --resize N           torchvision's Resize(N) + CenterCrop instead of resizing the whole image: the
+                       shorter side to N (Pillow bilinear), then the centre crop of the model's input
+                       size; overlays show the cropped part (e.g. --resize 256 for a 224 ImageNet model)
+  --crop H[xW]         the centre crop (default: the model's input size; sets it for dynamic models)
+`;
 
 /** Output stems from file names; repeats get -2, -3…; multi-image .npy files get _i. */
 export function stems(inputs: { file: string }[]): string[] {
@@ -111,9 +137,17 @@ export async function writeOutputs(dir: string, files: { name: string; bytes: Ui
 export class ProgressBar {
   private readonly start = Date.now();
   private lastLine = 0;
-  constructor(public total: number, private readonly quiet = false, private readonly width = 28) {}
+  private done = 0;
+  private readonly sub: PassProgress;
+  constructor(public total: number, private readonly quiet = false, private readonly width = 28) {
+    this.sub = new PassProgress(quiet, () => `[${this.done}/${this.total}] `);
+  }
+
+  /** The library's onProgress (Score-CAM / Ablation-CAM passes within the current step). */
+  readonly passes = (done: number, total: number, stage: string): void => this.sub.update(done, total, stage);
 
   step(done: number, label: string): void {
+    this.done = done;
     if (this.quiet || this.total <= 0) return;
     const frac = Math.min(1, done / this.total);
     const full = Math.round(frac * this.width);

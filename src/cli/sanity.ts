@@ -9,7 +9,7 @@ import { sanityCurvesSvg, sanityMontage } from '../sanity/render.js';
 import { methodNames, checkMethod } from '../metrics/maps.js';
 import type { ClassChoice } from '../explainer.js';
 import { CliError, usageError, parse, parseMaxInput, parseNumbers, parseSize } from './common.js';
-import { expandInputs, loadInputs, normalizeOptions, parseFloatOption, parseIntOption, ProgressBar, stems, writeOutputs } from './inputs.js';
+import { expandInputs, loadInputs, normalizeOptions, parseFloatOption, parseIntOption, ProgressBar, stems, writeOutputs, RESIZE_CROP_USAGE, resizeCropOptions } from './inputs.js';
 
 export const SANITY_USAGE = `Usage: gradcam sanity <images|.npy|folder...> --model FILE [options]
 
@@ -39,7 +39,7 @@ Options:
   --montage-stages L   the stages the montages show, e.g. 0,1,2,6,12,18 (default: all)
   --out DIR            output folder (default gradcam-sanity)
   --labels FILE, --size H[xW], --normalize NAME, --mean a,b,c, --std a,b,c   as for gradcam explain
-  --max-pixels N       refuse images larger than N pixels (default 268402689; 0: no limit)
+${RESIZE_CROP_USAGE}  --max-pixels N       refuse images larger than N pixels (default 268402689; 0: no limit)
   --max-input N        refuse model inputs above N pixels (default 4194304 = 2048×2048; 0: no limit)
   --quiet              no progress bar
 
@@ -53,7 +53,7 @@ export async function runSanity(args: string[]): Promise<number> {
     model: { type: 'string' }, methods: { type: 'string' }, mode: { type: 'string', default: 'both' }, init: { type: 'string', default: 'own' },
     seed: { type: 'string', default: '0' }, layers: { type: 'string' }, threshold: { type: 'string' }, class: { type: 'string', default: 'top' },
     layer: { type: 'string', default: 'auto' }, output: { type: 'string' }, 'guided-ops': { type: 'string', default: 'all' }, out: { type: 'string', default: 'gradcam-sanity' }, 'montage-stages': { type: 'string' },
-    labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
+    labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' }, resize: { type: 'string' }, crop: { type: 'string' },
     'max-pixels': { type: 'string' }, 'max-input': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, SANITY_USAGE);
   if (o.help) {
@@ -76,13 +76,14 @@ export async function runSanity(args: string[]): Promise<number> {
   const montageStages = parseNumbers('--montage-stages', o['montage-stages']);
   if (montageStages?.some((k) => !Number.isInteger(k) || k < 0)) throw new CliError(`--montage-stages must be stage numbers (0 = the trained model), got '${o['montage-stages']}'`);
   const norm = normalizeOptions(o);
+  const rc = resizeCropOptions(o);
   const classChoice: ClassChoice = o.class === 'top' ? 'top' : /^\d+$/.test(o.class!) ? Number(o.class) : o.class!;
 
   const size = parseSize(o.size);
   const maxInputPixels = parseMaxInput(o['max-input']);
   const explainer = await loadExplainer(o.model, { labelsFile: o.labels, size, maxInputPixels });
   try {
-    const inputs = await loadInputs(explainer, expandInputs(positionals), norm, size, parseIntOption('--max-pixels', o['max-pixels'], 0), maxInputPixels);
+    const inputs = await loadInputs(explainer, expandInputs(positionals), norm, size, parseIntOption('--max-pixels', o['max-pixels'], 0), rc, maxInputPixels);
     const dims0 = inputs[0]!.dims;
     const bad = inputs.find((i) => i.dims.join() !== dims0.join());
     if (bad) throw new CliError(`${bad.file}: all inputs of one sanity check must have the same shape ([${dims0.join(', ')}] vs [${bad.dims.join(', ')}])`);
@@ -100,6 +101,7 @@ export async function runSanity(args: string[]): Promise<number> {
       createSession: createNodeSession, methods, modes, init: o.init as InitKind, seed, classes: classChoice, layer: o.layer, output: o.output,
       rectifierOps: o['guided-ops'] as 'all' | 'relu', maxLayers, pictures, threshold,
       onStage: (done, total, label) => { bar.total = total; bar.step(done, label); },
+      onProgress: bar.passes,
     });
     const seconds = (performance.now() - t0) / 1000;
     const names = stems(inputs);

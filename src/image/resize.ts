@@ -279,16 +279,24 @@ export function resizeRgb(img: RgbImage, outW: number, outH: number, opts: Resiz
 }
 
 /**
+ * torchvision `Resize(size)` with an int size: the size [width, height] whose shorter side is `size`
+ * and whose longer one is `int(size * long / short)` (torchvision 0.14's F_pil.resize; a square stays square).
+ */
+export function shortSideSize(w: number, h: number, size: number): [number, number] {
+  if (!Number.isInteger(size) || size <= 0) throw new RangeError(`resize: size must be a positive integer, got ${size}`);
+  const [short, long] = w <= h ? [w, h] : [h, w];
+  const newLong = Math.floor((size * long) / short);
+  return w <= h ? [size, newLong] : [newLong, size];
+}
+
+/**
  * torchvision `Resize(size)` with an int size: the shorter side becomes `size`, the longer one
  * `floor(size * long / short)`; resampled with resizeRgb (Pillow BILINEAR).
  */
 export function resizeShortSide(img: RgbImage, size: number, opts: ResizeRgbOptions = {}): RgbImage {
   assertRgbImage(img, 'resizeShortSide');
   if (!Number.isInteger(size) || size <= 0) throw new RangeError(`resizeShortSide: size must be a positive integer, got ${size}`);
-  const { width: w, height: h } = img;
-  const [short, long] = w <= h ? [w, h] : [h, w];
-  const newLong = Math.floor((size * long) / short);
-  const [outW, outH] = w <= h ? [size, newLong] : [newLong, size];
+  const [outW, outH] = shortSideSize(img.width, img.height, size);
   return resizeRgb(img, outW, outH, opts);
 }
 
@@ -299,6 +307,17 @@ function roundHalfEven(x: number): number {
 }
 
 /**
+ * The top-left corner of torchvision's `CenterCrop((outH, outW))` in a w×h image: round((h - outH) / 2),
+ * round((w - outW) / 2) with Python's rounding; where the crop is larger, torchvision pads
+ * (crop - size) // 2 on the left/top first, which is a negative offset.
+ */
+export function centerCropOffsets(w: number, h: number, outW: number, outH: number): { left: number; top: number } {
+  const top = outH > h ? -Math.floor((outH - h) / 2) : roundHalfEven((h - outH) / 2);
+  const left = outW > w ? -Math.floor((outW - w) / 2) : roundHalfEven((w - outW) / 2);
+  return { left, top };
+}
+
+/**
  * torchvision `CenterCrop((outH, outW))`: top = round((H - outH) / 2), left = round((W - outW) / 2)
  * (Python rounding); a crop larger than the image is padded with black, as torchvision does.
  */
@@ -306,9 +325,7 @@ export function centerCrop(img: RgbImage, outW: number, outH: number): RgbImage 
   assertRgbImage(img, 'centerCrop');
   checkDims('centerCrop', img.height, img.width, outH, outW);
   const { width: w, height: h, data } = img;
-  // torchvision pads (W - outW) // 2 ... when the crop is larger; equivalent to a negative offset.
-  const top = outH > h ? -Math.floor((outH - h) / 2) : roundHalfEven((h - outH) / 2);
-  const left = outW > w ? -Math.floor((outW - w) / 2) : roundHalfEven((w - outW) / 2);
+  const { left, top } = centerCropOffsets(w, h, outW, outH);
   const out = new Uint8Array(outW * outH * 3);
   for (let y = 0; y < outH; y++) {
     const sy = y + top;

@@ -4,7 +4,8 @@
  * 1. gradcam's own form (the demo's demo/scenes/annotations.json and demo/testset*\/annotations.json):
  *    `{images: [{file, class?, label?, box?: [x0,y0,x1,y1], boxes?: [...], mask_rle?: {size: [H, W],
  *    counts, order?}, objects?: [{class?, label?, box?, mask_rle?}]}], image_size?: [H, W]}` — boxes
- *    in pixels with x1/y1 exclusive; mask_rle row-major unless `order: 'column-major'`;
+ *    in pixels with x1/y1 exclusive; mask_rle column-major (COCO's RLE) unless `order: 'row-major'`
+ *    (the demo files say so) — the same reader as `gradcam audit`'s manifests (src/util/rle.ts);
  * 2. COCO: `{images: [{id, file_name, width, height}], annotations: [{image_id, category_id,
  *    bbox: [x, y, w, h], segmentation?}], categories: [{id, name}]}` with polygon, uncompressed or
  *    compressed (string) RLE segmentations (column-major, as COCO defines them);
@@ -15,6 +16,10 @@
  */
 import type { Box, GroundTruth } from './localisation.js';
 import { boxMask } from './localisation.js';
+import { parseRle, decodeRle } from '../util/rle.js';
+import { boxInView, maskInView, type ImageRegion } from '../image/view.js';
+
+export { cocoCountsFromString } from '../util/rle.js';
 
 export interface AnnotatedObject {
   /** Class index in the model's classes, when known. */
@@ -54,54 +59,14 @@ function parseBox(v: unknown, where: string): Box {
   return [x0!, y0!, x1!, y1!];
 }
 
-/** Decodes run lengths over a [h, w] mask, alternating 0-runs and 1-runs from a 0-run. */
-function decodeCounts(counts: number[], h: number, w: number, columnMajor: boolean, where: string): Uint8Array {
-  const out = new Uint8Array(h * w);
-  let p = 0;
-  for (let i = 0; i < counts.length; i++) {
-    const c = counts[i]!;
-    if (i % 2 === 1) {
-      for (let k = p; k < p + c && k < h * w; k++) {
-        if (columnMajor) out[(k % h) * w + Math.floor(k / h)] = 1;
-        else out[k] = 1;
-      }
-    }
-    p += c;
+/** An RLE mask (the shared reader, src/util/rle.ts: column-major unless `order` says row-major). */
+function parseRleMask(v: unknown, where: string): AnnotatedObject['mask'] {
+  try {
+    const rle = parseRle(v, where);
+    return { height: rle.size[0], width: rle.size[1], data: decodeRle(rle) };
+  } catch (e) {
+    throw new AnnotationError((e as Error).message);
   }
-  if (p !== h * w) throw new AnnotationError(`${where}: mask run lengths cover ${p} pixels, expected ${h}×${w} = ${h * w}`);
-  return out;
-}
-
-/** COCO's compressed RLE string (maskApi rleFrString) to run lengths. */
-export function cocoCountsFromString(s: string): number[] {
-  const counts: number[] = [];
-  let p = 0;
-  while (p < s.length) {
-    let x = 0;
-    let k = 0;
-    let more = 1;
-    while (more) {
-      const c = s.charCodeAt(p) - 48;
-      x |= (c & 0x1f) << (5 * k);
-      more = c & 0x20;
-      p++;
-      k++;
-      if (!more && c & 0x10) x |= -1 << (5 * k);
-    }
-    if (counts.length > 2) x += counts[counts.length - 2]!;
-    counts.push(x);
-  }
-  return counts;
-}
-
-function parseRle(v: unknown, where: string, defaultColumnMajor: boolean): AnnotatedObject['mask'] {
-  if (!isObj(v) || !Array.isArray(v.size) || v.size.length !== 2) throw new AnnotationError(`${where}: an RLE mask needs size [H, W] and counts`);
-  const [h, w] = v.size as number[];
-  const counts = typeof v.counts === 'string' ? cocoCountsFromString(v.counts) : Array.isArray(v.counts) ? (v.counts as number[]) : undefined;
-  if (!counts || !Number.isInteger(h) || !Number.isInteger(w)) throw new AnnotationError(`${where}: an RLE mask needs size [H, W] and counts`);
-  const order = typeof v.order === 'string' ? v.order : undefined;
-  const columnMajor = order ? /col/i.test(order) : defaultColumnMajor;
-  return { height: h!, width: w!, data: decodeCounts(counts, h!, w!, columnMajor, where) };
 }
 
 /** Rasterises polygons [x1, y1, x2, y2, …] (pixel centres inside by the even-odd rule). */
@@ -133,7 +98,7 @@ function ownObject(e: Json, where: string): AnnotatedObject[] {
   const boxes: Box[] = [];
   if (e.box !== undefined) boxes.push(parseBox(e.box, where));
   if (Array.isArray(e.boxes)) e.boxes.forEach((b, i) => boxes.push(parseBox(b, `${where} box ${i}`)));
-  const mask = e.mask_rle !== undefined ? parseRle(e.mask_rle, `${where} mask_rle`, false) : undefined;
+  const mask = e.mask_rle !== undefined ? parseRleMask(e.mask_rle, `${where} mask_rle`) : undefined;
   if (boxes.length <= 1) return [{ class: cls, label, box: boxes[0], mask }];
   return boxes.map((box, i) => ({ class: cls, label, box, mask: i === 0 ? mask : undefined }));
 }
@@ -177,7 +142,7 @@ function parseCoco(j: Json): ImageAnnotation[] {
     if (Array.isArray(seg) && seg.length) {
       if (img.height === undefined || img.width === undefined) throw new AnnotationError(`${where}: polygon segmentations need the image's width and height`);
       obj.mask = { height: img.height, width: img.width, data: rasterisePolygons(seg as number[][], img.height, img.width) };
-    } else if (isObj(seg)) obj.mask = parseRle(seg, where, true);
+    } else if (isObj(seg)) obj.mask = parseRleMask(seg, where);
     if (obj.box || obj.mask) img.objects.push(obj);
   });
   return [...byId.values()].filter((i) => i.objects.length);
@@ -213,42 +178,56 @@ export function objectClass(o: AnnotatedObject, labels?: readonly string[]): num
 /**
  * Ground truth at map resolution [height, width] for the explained class: the objects of that class,
  * or all objects where none has it (or classes are unknown). `imageSize` [H, W] is the annotated
- * image's size (default: the annotation's own, else the map's).
+ * image's size (default: the annotation's own, else the map's). `region` [x0, y0, x1, y1], in the
+ * annotated image's pixels, is the part of the image the map covers (--resize/--crop: the centre crop);
+ * default the whole image.
  */
-export function groundTruthFor(ann: ImageAnnotation, height: number, width: number, cls?: number, labels?: readonly string[], imageSize?: [number, number]): GroundTruth & { matched: 'class' | 'all' } {
+export function groundTruthFor(ann: ImageAnnotation, height: number, width: number, cls?: number, labels?: readonly string[], imageSize?: [number, number], region?: ImageRegion): GroundTruth & { matched: 'class' | 'all' } {
   const ih = imageSize?.[0] ?? ann.height ?? height;
   const iw = imageSize?.[1] ?? ann.width ?? width;
   const ofClass = cls === undefined ? [] : ann.objects.filter((o) => objectClass(o, labels) === cls);
   const objects = ofClass.length ? ofClass : ann.objects;
+  const part = region && !(region[0] === 0 && region[1] === 0 && region[2] === iw && region[3] === ih) ? region : undefined;
   const sx = width / iw;
   const sy = height / ih;
   const boxes: Box[] = [];
-  const region = new Uint8Array(height * width);
+  const out = new Uint8Array(height * width);
   for (const o of objects) {
     let box = o.box;
     if (o.mask) {
       const m = o.mask;
-      // nearest-neighbour resample of the mask to the map grid
-      for (let y = 0; y < height; y++) {
-        const yy = Math.min(m.height - 1, Math.floor(((y + 0.5) * m.height) / height));
-        for (let x = 0; x < width; x++) {
-          const xx = Math.min(m.width - 1, Math.floor(((x + 0.5) * m.width) / width));
-          if (m.data[yy * m.width + xx]) region[y * width + x] = 1;
+      if (part) {
+        const inView = maskInView(m, [iw, ih], part, width, height);
+        for (let i = 0; i < out.length; i++) if (inView[i]) out[i] = 1;
+      } else {
+        // nearest-neighbour resample of the mask to the map grid
+        for (let y = 0; y < height; y++) {
+          const yy = Math.min(m.height - 1, Math.floor(((y + 0.5) * m.height) / height));
+          for (let x = 0; x < width; x++) {
+            const xx = Math.min(m.width - 1, Math.floor(((x + 0.5) * m.width) / width));
+            if (m.data[yy * m.width + xx]) out[y * width + x] = 1;
+          }
         }
       }
       if (!box) box = maskBox(m.data, m.height, m.width);
       if (box && (m.height !== ih || m.width !== iw)) box = [box[0] * (iw / m.width), box[1] * (ih / m.height), box[2] * (iw / m.width), box[3] * (ih / m.height)];
     }
     if (box) {
-      const b: Box = [box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy];
+      let b: Box = [box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy];
+      if (part) {
+        // the part of the box inside the crop; a box wholly outside it is no target
+        const v = boxInView(box, part, width, height);
+        b = [Math.max(0, v[0]), Math.max(0, v[1]), Math.min(width, v[2]), Math.min(height, v[3])];
+        if (b[2] <= b[0] || b[3] <= b[1]) continue;
+      }
       boxes.push(b);
       if (!o.mask) {
         const bm = boxMask([b], height, width);
-        for (let i = 0; i < region.length; i++) if (bm[i]) region[i] = 1;
+        for (let i = 0; i < out.length; i++) if (bm[i]) out[i] = 1;
       }
     }
   }
-  return { boxes, region, matched: ofClass.length ? 'class' : 'all' };
+  return { boxes, region: out, matched: ofClass.length ? 'class' : 'all' };
 }
 
 function maskBox(data: Uint8Array, h: number, w: number): Box | undefined {

@@ -31,6 +31,8 @@ export interface MapOptions {
   layer?: string;
   output?: string;
   rectifierOps?: 'relu' | 'all';
+  /** Progress of Score-CAM / Ablation-CAM's passes (see FamilyOptions.onProgress). */
+  onProgress?: (done: number, total: number, stage: string) => void;
 }
 
 /** All method names the metrics accept: the CAM methods and the gradient methods. */
@@ -102,7 +104,7 @@ export async function methodMaps(explainer: Explainer, input: Float32Array, dims
       return { method, height: e.height, width: e.width, signed, magnitude, display: displayGradient(magnitude), target: e.target, predicted: e.predicted, layer: e.layer };
     });
   }
-  const r = await explainer.explain(input, dims, { method, layer: opts.layer, classes: opts.classes, output: opts.output });
+  const r = await explainer.explain(input, dims, { method, layer: opts.layer, classes: opts.classes, output: opts.output, onProgress: opts.onProgress });
   return r.explanations.map((e) => ({
     method, height: e.height, width: e.width,
     signed: resizeBilinear(e.raw, e.rawHeight, e.rawWidth, e.height, e.width),

@@ -50,6 +50,8 @@ export interface SanityOptions {
   threshold?: number;
   /** Called after each stage. */
   onStage?: (done: number, total: number, label: string) => void;
+  /** Progress of Score-CAM / Ablation-CAM's passes within a stage (see FamilyOptions.onProgress). */
+  onProgress?: (done: number, total: number, stage: string) => void;
 }
 
 export interface StageEntry extends MapSimilarity {
@@ -113,7 +115,7 @@ export function compareMaps(a: MethodMap, original: MethodMap): MapSimilarity {
   };
 }
 
-async function allMaps(explainer: Explainer, input: Float32Array, dims: number[], methods: readonly string[], opts: { classes: ClassChoice[]; layer: string; output?: string; rectifierOps?: 'relu' | 'all' }): Promise<Record<string, MethodMap[]>> {
+async function allMaps(explainer: Explainer, input: Float32Array, dims: number[], methods: readonly string[], opts: { classes: ClassChoice[]; layer: string; output?: string; rectifierOps?: 'relu' | 'all'; onProgress?: SanityOptions['onProgress'] }): Promise<Record<string, MethodMap[]>> {
   const out: Record<string, MethodMap[]> = {};
   for (const m of methods) out[m] = await methodMaps(explainer, input, dims, m, opts);
   return out;
@@ -136,10 +138,10 @@ export async function sanityCheck(explainer: Explainer, input: Float32Array, dim
   if (opts.maxLayers !== undefined) layers = layers.slice(0, Math.max(1, opts.maxLayers));
 
   // the trained model: fixes the class and the CAM layer for every stage
-  const first = await methodMaps(explainer, input, dims, methods[0]!, { classes: opts.classes, layer: opts.layer, output: opts.output, rectifierOps: opts.rectifierOps });
+  const first = await methodMaps(explainer, input, dims, methods[0]!, { classes: opts.classes, layer: opts.layer, output: opts.output, rectifierOps: opts.rectifierOps, onProgress: opts.onProgress });
   const classes = first.map((m) => m.target.index);
   const camLayer = first[0]!.layer;
-  const mapOpts = { classes: classes as ClassChoice[], layer: camLayer, output: opts.output, rectifierOps: opts.rectifierOps };
+  const mapOpts = { classes: classes as ClassChoice[], layer: camLayer, output: opts.output, rectifierOps: opts.rectifierOps, onProgress: opts.onProgress };
   const original = await allMaps(explainer, input, dims, methods, mapOpts);
   const edges = opts.pictures?.map((p, i) => {
     const m = original[methods[0]!]![i]!;
