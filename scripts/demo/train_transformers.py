@@ -115,6 +115,7 @@ def main():
     ap.add_argument("--steps", type=int, default=0, help="step-based schedule instead of --minutes")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--warmup", type=float, default=0.08, help="warm-up fraction of the schedule")
     ap.add_argument("--wd", type=float, default=0.05)
     ap.add_argument("--out", default=None)
     ap.add_argument("--resume", action="store_true", help="continue from /tmp/gradcam-demo/<name>_tiny.pt with a "
@@ -142,6 +143,9 @@ def main():
         phases = ck["stats"].get("phases") or [{k: ck["stats"][k] for k in ("steps", "batch", "schedule", "lr",
                                                                              "train_seconds", "val_accuracy_1000_t10k_scenes")
                                                 if k in ck["stats"]}]
+        for ph in phases:  # checkpoints written before phases were recorded used the defaults
+            ph.setdefault("lr", 1e-3)
+            ph.setdefault("warmup", 0.08)
         first_scene = sum(ph["steps"] * ph["batch"] for ph in phases)
         torch.manual_seed(TORCH_SEED[args.name] + 1000 * len(phases))
     print(f"{args.name}: {n_params} parameters", flush=True)
@@ -165,7 +169,7 @@ def main():
         if frac >= 1.0:
             break
         for g in opt.param_groups:
-            g["lr"] = lr_at(frac, args.lr, 0.08)
+            g["lr"] = lr_at(frac, args.lr, args.warmup)
         logits = model(x)
         loss = F.cross_entropy(logits, y, label_smoothing=0.05)
         opt.zero_grad()
@@ -186,7 +190,8 @@ def main():
     preds, labels = evaluate_scenes(model, "t10k", VAL_SEED, 1000)
     acc = float((preds == labels).mean())
     print(f"val accuracy (1000 t10k scenes, seed {VAL_SEED}): {acc:.4f}", flush=True)
-    phases = phases + [{"steps": steps, "batch": args.batch, "lr": args.lr, "train_seconds": seconds,
+    phases = phases + [{"steps": steps, "batch": args.batch, "lr": args.lr, "warmup": args.warmup,
+                        "train_seconds": seconds,
                         "schedule": (f"{args.steps} steps" if args.steps else f"{args.minutes} minutes wall time"),
                         "val_accuracy_1000_t10k_scenes": round(acc, 4)}]
     stats = {"steps": sum(ph["steps"] for ph in phases), "batch": args.batch,
@@ -194,8 +199,8 @@ def main():
              "train_seconds": sum(ph["train_seconds"] for ph in phases), "val_accuracy_1000_t10k_scenes": round(acc, 4),
              "train_scene_seed": TRAIN_SCENE_SEED[args.name], "torch_seed": TORCH_SEED[args.name],
              "params": n_params, "config": CONFIGS[args.name],
-             "optimizer": (f"AdamW lr {args.lr} wd {args.wd} (not on norms/biases/embeddings), 8% linear warm-up + "
-                           "cosine, grad-norm clip 1, label smoothing 0.05"),
+             "optimizer": (f"AdamW lr {args.lr} wd {args.wd} (not on norms/biases/embeddings), linear warm-up + "
+                           "cosine per phase, grad-norm clip 1, label smoothing 0.05"),
              "torch": torch.__version__}
     ops = export_onnx(model, args.name, out, stats)
     with open(out, "rb") as f:

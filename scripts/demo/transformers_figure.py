@@ -22,7 +22,7 @@ SCENES = [("01_trouser.png", 1), ("03_dress.png", 3), ("07_sneaker.png", 7), ("0
 ROWS = [("ViT (tiny)", "demo/models/vit_tiny.onnx"), ("Swin (tiny)", "demo/models/swin_tiny.onnx"),
         ("CNN (where)", "demo/models/where.onnx")]
 OUT = "/tmp/gradcam-demo/transformers_figure"
-TILE, PAD, LEFT, CAP, TOP = 176, 6, 92, 18, 22
+TILE, PAD, LEFT, CAP, TOP = 144, 6, 104, 18, 22
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 
@@ -60,12 +60,13 @@ def main():
             x = LEFT + j * (TILE + PAD)
             if row == "scene":
                 img = Image.open(os.path.join(ROOT, "demo", "scenes", fname)).convert("RGB")
-                cap, ok = "Grad-CAM for the true class", True
+                cap, ok = "true class above", True
             else:
                 img, cap, ok = tiles[row, fname]
             canvas.paste(img.resize((TILE, TILE), Image.LANCZOS), (x, y))
             d.text((x + TILE // 2, y + TILE + 2), cap, fill="black" if ok else "#b00000", font=font, anchor="ma")
     path = os.path.join(ROOT, "docs", "img", "demo-transformers.png")
+    canvas = canvas.quantize(colors=256, method=Image.MEDIANCUT, dither=Image.NONE)  # keep the PNG small
     canvas.save(path, optimize=True)
     print(f"wrote {path} ({os.path.getsize(path)} bytes)")
 
