@@ -120,6 +120,8 @@ def main():
     ap.add_argument("--out", default=None)
     ap.add_argument("--resume", action="store_true", help="continue from /tmp/gradcam-demo/<name>_tiny.pt with a "
                     "new warm-up + cosine schedule (a second phase) on scenes not seen before")
+    ap.add_argument("--drop-path", type=float, default=None, help="swin: stochastic-depth rate for this phase "
+                    "(default: the config's 0.1; identity at inference, so the exported graph does not change)")
     ap.add_argument("--export-only", action="store_true", help="re-export /tmp/gradcam-demo/<name>_tiny.pt")
     args = ap.parse_args()
     out = args.out or os.path.join(ROOT, "demo", "models", f"{args.name}_tiny.onnx")
@@ -149,6 +151,11 @@ def main():
         first_scene = sum(ph["steps"] * ph["batch"] for ph in phases)
         torch.manual_seed(TORCH_SEED[args.name] + 1000 * len(phases))
     print(f"{args.name}: {n_params} parameters", flush=True)
+    if args.drop_path is not None:
+        from torchvision.ops import StochasticDepth
+        sd = [m for m in model.modules() if isinstance(m, StochasticDepth)]
+        for i, m in enumerate(sd):  # torchvision's linear rule: rate * block index / (blocks - 1)
+            m.p = args.drop_path * i / max(1, len(sd) - 1)
     decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "pos_embedding" not in n
              and "relative_position_bias_table" not in n and "class_token" not in n]
     no_decay = [p for n, p in model.named_parameters() if not any(p is q for q in decay)]
@@ -191,6 +198,7 @@ def main():
     acc = float((preds == labels).mean())
     print(f"val accuracy (1000 t10k scenes, seed {VAL_SEED}): {acc:.4f}", flush=True)
     phases = phases + [{"steps": steps, "batch": args.batch, "lr": args.lr, "warmup": args.warmup,
+                        **({"stochastic_depth": args.drop_path} if args.drop_path is not None else {}),
                         "train_seconds": seconds,
                         "schedule": (f"{args.steps} steps" if args.steps else f"{args.minutes} minutes wall time"),
                         "val_accuracy_1000_t10k_scenes": round(acc, 4)}]
