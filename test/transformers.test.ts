@@ -285,3 +285,25 @@ describe('CAM on channels-last heads', () => {
     }
   });
 });
+
+describe('the shipped demo transformers', () => {
+  it('load, match RESULTS.json (sha256), and their automatic layer and layout are the recorded ones', async () => {
+    const root = path.join(FIXTURES, '..', '..');
+    const results = JSON.parse(fs.readFileSync(path.join(root, 'demo', 'RESULTS.json'), 'utf8')) as { transformers?: { models: Record<string, { file: string; sha256: string; gradcam_layer_auto: string; gradcam_layer_layout: { kind: string; grid: number[]; prefix_tokens: number } }> } };
+    const models = results.transformers?.models ?? {};
+    assert.ok(Object.keys(models).length >= 2, 'RESULTS.json lists the demo transformers');
+    const { createHash } = await import('node:crypto');
+    for (const [name, m] of Object.entries(models)) {
+      const bytes = fs.readFileSync(path.join(root, m.file));
+      assert.equal(createHash('sha256').update(bytes).digest('hex'), m.sha256, name);
+      const ex = Explainer.fromBytes(new Uint8Array(bytes), { createSession: createNodeSession });
+      try {
+        const info = (await ex.layers()).find((l) => l.auto)!;
+        assert.equal(info.name, m.gradcam_layer_auto, name);
+        assert.deepEqual([info.layout.kind, info.layout.grid, info.layout.prefix], [m.gradcam_layer_layout.kind, m.gradcam_layer_layout.grid, m.gradcam_layer_layout.prefix_tokens], name);
+      } finally {
+        await ex.release();
+      }
+    }
+  });
+});
