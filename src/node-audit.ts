@@ -743,7 +743,7 @@ async function explainBatch(ctx: RunContext, prepared: Prepared[]): Promise<{ ro
 function classFor(ctx: RunContext, p: Prepared): ClassChoice {
   const c = ctx.opts.classChoice ?? 'top';
   if (c === 'top') return 'top';
-  if (c === 'true') return p.truth?.index ?? 'top';
+  if (c === 'true' || c === 'gt') return p.truth?.index ?? 'top';
   return /^\d+$/.test(c) ? Number(c) : c;
 }
 
@@ -755,7 +755,7 @@ function finishItem(ctx: RunContext, p: Prepared, e: Explanation): { row: AuditR
   const { item, index } = p.entry;
   const cfg = ctx.config;
   const warnings = [...e.warnings];
-  if (ctx.opts.classChoice === 'true' && !p.truth) warnings.push('no true label: explained the predicted class');
+  if ((ctx.opts.classChoice === 'true' || ctx.opts.classChoice === 'gt') && !p.truth) warnings.push('no true label: explained the predicted class');
   const base = p.base;
   const [w, h] = base ? [base.width, base.height] : [e.width, e.height];
   const map = w === e.width && h === e.height ? e.map : resizeBilinear(e.map, e.height, e.width, h, w);

@@ -270,7 +270,7 @@ describe('--resize N --crop M: torchvision Resize(N) + CenterCrop(M)', () => {
     const p2 = JSON.parse(fs.readFileSync(path.join(tmp, 'crop-eval-npy', 'evaluate.jsonl'), 'utf8').split('\n')[0]!).probability;
     assert.ok(Math.abs(p1 - p2) < 1e-5, `evaluate: ${p1} vs ${p2}`);
 
-    const san = gradcam('sanity', file, '--model', MODEL, '--resize', String(c.resize), '--methods', 'gradcam', '--mode', 'cascading', '--layers', '1', '--out', path.join(tmp, 'crop-sanity'), '--quiet');
+    const san = gradcam('sanity', file, '--model', MODEL, '--resize', String(c.resize), '--methods', 'gradcam', '--mode', 'cascading', '--randomize', '1', '--out', path.join(tmp, 'crop-sanity'), '--quiet');
     assert.equal(san.code, 0, san.err);
     const bad = gradcam('sanity', file, '--model', MODEL, '--crop', '48', '--out', path.join(tmp, 'crop-sanity-bad'), '--quiet');
     assert.equal(bad.code, 2);

@@ -160,7 +160,7 @@ describe('gradcam sanity (CLI)', () => {
 
   it('sanity writes sanity.json, the montage, the curves and prints verdicts', () => {
     const out = path.join(tmp, 'sanity');
-    const r = run('sanity', npy, '--model', model, '--methods', 'gradcam,saliency', '--layers', '2', '--mode', 'cascading', '--montage-stages', '0,2', '--out', out, '--quiet');
+    const r = run('sanity', npy, '--model', model, '--methods', 'gradcam,saliency', '--randomize', '2', '--mode', 'cascading', '--montage-stages', '0,2', '--out', out, '--quiet');
     assert.equal(r.status, 0, r.stderr);
     const table = JSON.parse(fs.readFileSync(path.join(out, 'sanity.json'), 'utf8'));
     assert.deepEqual(Object.keys(table), ['gradcam', 'saliency']);
@@ -180,6 +180,8 @@ describe('gradcam sanity (CLI)', () => {
     await assert.rejects(runSanity([npy, '--model', model, '--mode', 'sideways']), /--mode must be cascading, independent or both/);
     await assert.rejects(runSanity([npy, '--model', model, '--init', 'zeros']), /--init must be one of own, he/);
     await assert.rejects(runSanity([npy]), /--model FILE is required/);
-    await assert.rejects(runSanity([npy, '--model', model, '--layers', '2', '--montage-stages', '0,3']), /stage 3 does not exist; the model has 2 stages/);
+    await assert.rejects(runSanity([npy, '--model', model, '--randomize', '2', '--montage-stages', '0,3']), /stage 3 does not exist; the model has 2 stages/);
+    // --layers is explain's list of CAM layers: sanity names its count of randomised layers --randomize
+    await assert.rejects(runSanity([npy, '--model', model, '--layers', '2']), /--layers is explain's list of CAM layers; the number of top layers to randomise is --randomize N/);
   });
 });

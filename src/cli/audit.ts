@@ -41,7 +41,8 @@ Options:
   --out DIR            output folder (default gradcam-audit); the same folder resumes a run
   --method NAME        ${Object.keys(CAM_METHODS).join(', ')} (default gradcam)
   --layer NAME         tensor to explain, or 'auto' (default)
-  --class C            'top' (the predicted class, default), 'true' (the manifest's label), an index or a label
+  --class C            'top' (the predicted class, default), 'true' (the manifest's label; 'gt' also works,
+                       as in evaluate), an index or a label
   --output NAME        the model output to explain (default: the first)
   --labels FILE        class labels: one per line, or JSON (default: the model's metadata)
   --size H[xW]         input size for models with dynamic height/width

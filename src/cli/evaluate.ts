@@ -48,7 +48,7 @@ Options:
   (a folder stands for its image files, sorted by name; files named *_mask.* are skipped)
   --annotations FILE       boxes or masks: gradcam/demo JSON ({images: [{file, class, box, mask_rle}]})
                            or COCO ({images, annotations, categories}); images matched by file name
-  --class C                top (predicted) | gt (the annotated class) | an index | a label
+  --class C                top (predicted) | true (the annotated class; 'gt' also works, as in audit) | an index | a label
                            (default: gt where the annotations give a class, else top)
   --steps N                deletion/insertion steps (default 50)
   --deletion-substrate S   zero (the normalisation mean colour) | mean (the image's mean) | blur
@@ -168,7 +168,8 @@ export async function runEvaluate(args: string[]): Promise<number> {
   for (const f of files) if (!fs.existsSync(f)) throw new CliError(`image not found: ${f}`);
   const maxInputPixels = parseMaxInput(o['max-input']);
   const explainer = await loadExplainer(o.model, { labelsFile: o.labels, size, maxInputPixels });
-  const choice = o.class ?? (annotations ? 'gt' : 'top');
+  // 'true' is the name audit uses too; 'gt' stays accepted
+  const choice = o.class === 'true' ? 'gt' : o.class ?? (annotations ? 'gt' : 'top');
   let store: ResultStore<StoredEvalRow> | undefined;
   let fwd: Awaited<ReturnType<typeof plainForward>> | undefined;
   // Ctrl-C: stop after the rows in hand are stored (again: at once); the same command resumes

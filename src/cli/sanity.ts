@@ -28,7 +28,7 @@ Options:
   --init D             own: each parameter tensor redrawn from N(its own mean, its own std) (default);
                        he: weights from He-normal N(0, 2/fan_in), other parameters as 'own'
   --seed N             random seed (default 0)
-  --layers N           randomise only the top N parameterised layers (default: all)
+  --randomize N        randomise only the top N parameterised layers (default: all)
   --threshold T        verdict threshold on the mean Spearman |map| correlation over the cascading
                        stages: below it a method passes (default ${DEFAULT_THRESHOLD})
   --class C            'top' (the trained model's predicted class, default), an index or a label;
@@ -51,7 +51,7 @@ and a Sobel-edge reference row, columns = stages). Prints the table and one verd
 export async function runSanity(args: string[]): Promise<number> {
   const { values: o, positionals } = parse(args, {
     model: { type: 'string' }, methods: { type: 'string' }, mode: { type: 'string', default: 'both' }, init: { type: 'string', default: 'own' },
-    seed: { type: 'string', default: '0' }, layers: { type: 'string' }, threshold: { type: 'string' }, class: { type: 'string', default: 'top' },
+    seed: { type: 'string', default: '0' }, randomize: { type: 'string' }, layers: { type: 'string' }, threshold: { type: 'string' }, class: { type: 'string', default: 'top' },
     layer: { type: 'string', default: 'auto' }, output: { type: 'string' }, 'guided-ops': { type: 'string', default: 'all' }, out: { type: 'string', default: 'gradcam-sanity' }, 'montage-stages': { type: 'string' },
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' }, resize: { type: 'string' }, crop: { type: 'string' },
     'max-pixels': { type: 'string' }, 'max-input': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
@@ -71,7 +71,9 @@ export async function runSanity(args: string[]): Promise<number> {
   if (!INIT_KINDS.includes(o.init as InitKind)) throw new CliError(`--init must be one of ${INIT_KINDS.join(', ')}, got '${o.init}'`);
   if (o['guided-ops'] !== 'all' && o['guided-ops'] !== 'relu') throw new CliError(`--guided-ops must be 'all' or 'relu', got '${o['guided-ops']}'`);
   const seed = parseIntOption('--seed', o.seed, 0)!;
-  const maxLayers = parseIntOption('--layers', o.layers, 1);
+  // --layers names CAM layers in explain; here the count of randomised layers is --randomize
+  if (o.layers !== undefined) throw new CliError(`sanity: --layers is explain's list of CAM layers; the number of top layers to randomise is --randomize N (the CAM layer is --layer)`);
+  const maxLayers = parseIntOption('--randomize', o.randomize, 1);
   const threshold = parseFloatOption('--threshold', o.threshold, -1, 1) ?? DEFAULT_THRESHOLD;
   const montageStages = parseNumbers('--montage-stages', o['montage-stages']);
   if (montageStages?.some((k) => !Number.isInteger(k) || k < 0)) throw new CliError(`--montage-stages must be stage numbers (0 = the trained model), got '${o['montage-stages']}'`);
