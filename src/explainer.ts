@@ -16,7 +16,7 @@ import { postprocess } from './cam/pipeline.js';
 import { declaredDims, decodeModel, inlineExternalData, metadata, topoOrder, ModelError, type ModelProto } from './onnx/model.js';
 import type { ExternalDataReader } from './onnx/tensor.js';
 import type { Rectifier } from './autodiff/rule.js';
-import type { SessionFactory, SessionOptions } from './runtime/session.js';
+import { runInChunks, type SessionFactory, type SessionOptions } from './runtime/session.js';
 import { closest } from './util/closest.js';
 import { InputError, argmax, softmax } from './util/scores.js';
 
@@ -402,7 +402,7 @@ export class Explainer {
     const t0 = performance.now();
     const fixed = this.inputDims[0];
     const r = typeof fixed === 'number' && fixed !== n
-      ? await runInChunks((f) => gs.session.run(f, fetch), feeds, fetch, n, fixed, batchAxis)
+      ? await runInChunks(gs.session, feeds, fetch, n, fixed, batchAxis)
       : await gs.session.run(feeds, fetch);
     const runMs = performance.now() - t0;
     const logits = r[c.outputs.score]!.data as Float32Array;
@@ -530,47 +530,6 @@ export class Explainer {
     return this.engine.release();
   }
 }
-
-type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
-type Fetched = Record<string, { data: unknown; dims: number[] }>;
-
-/**
- * Models exported with a fixed batch size (most often 1): the batch runs in chunks of that size (the
- * last one zero-padded; a zero seed gives it no gradient) and the results are concatenated along each
- * tensor's batch axis.
- */
-async function runInChunks(run: (f: Feeds) => Promise<Fetched>, feeds: Feeds, fetch: string[], n: number, b: number, batchAxis: Record<string, number>): Promise<Fetched> {
-  const parts: Fetched[] = [];
-  for (let start = 0; start < n; start += b) {
-    const chunk: Feeds = {};
-    for (const [name, t] of Object.entries(feeds)) {
-      const per = t.dims.slice(1).reduce((a, v) => a * v, 1);
-      const data = new Float32Array(b * per);
-      data.set(t.data.subarray(start * per, Math.min(n, start + b) * per));
-      chunk[name] = { data, dims: [b, ...t.dims.slice(1)] };
-    }
-    parts.push(await run(chunk));
-  }
-  const out: Fetched = {};
-  for (const name of fetch) {
-    const axis = batchAxis[name] ?? 0;
-    const d = parts[0]![name]!.dims;
-    const outer = d.slice(0, axis).reduce((a, v) => a * v, 1);
-    const inner = d.slice(axis + 1).reduce((a, v) => a * v, 1);
-    const dims = d.slice();
-    dims[axis] = n;
-    const all = new Float32Array(outer * n * inner);
-    parts.forEach((p, k) => {
-      const src = p[name]!.data as Float32Array;
-      const rows = Math.min(b, n - k * b);
-      for (let o = 0; o < outer; o++) all.set(src.subarray(o * b * inner, (o * b + rows) * inner), (o * n + k * b) * inner);
-    });
-    out[name] = { data: all, dims };
-  }
-  return out;
-}
-
-
 
 /** Labels from metadata or a file: a JSON array (or {index: label} object), or one label per line. */
 export function parseLabels(text: string | undefined): string[] | undefined {

@@ -17,7 +17,7 @@ import type { ClassChoice, ClassScore, Explainer, ExplainOptions, ExplainResult,
 import { InputError, argmax, softmax } from '../util/scores.js';
 import { scoreTensor } from '../autodiff/compiler.js';
 import { encodeModel, type ModelProto } from '../onnx/model.js';
-import type { Session, TensorValue } from '../runtime/session.js';
+import { runInChunks, type Session, type TensorValue } from '../runtime/session.js';
 import { camMethod } from './index.js';
 import { findClassifier, type Classifier } from './cam.js';
 import { weightedSum } from './gradcam.js';
@@ -520,31 +520,15 @@ async function forward(job: Job, outputs: string[], data: Float32Array, dims: nu
   const t0 = performance.now();
   const fixed = job.ex.inputDims[0];
   let r: Record<string, TensorValue>;
-  if (typeof fixed === 'number' && fixed !== dims[0]) r = await runFixedBatch(s, job.ex.inputName, data, dims, fetch, fixed);
+  if (typeof fixed === 'number' && fixed !== dims[0]) {
+    // layer tensors are concatenated along their own batch axis (a sequence-first layer's is 1)
+    const batchAxis: Record<string, number> = {};
+    for (const l of new Set(job.groups.flat())) if (fetch.includes(l)) batchAxis[l] = (await job.ex.layerLayout(l, job.size, job.opts.output, job.opts.layout)).batchAxis;
+    r = await runInChunks(s, { [job.ex.inputName]: { data, dims } }, fetch, dims[0]!, fixed, batchAxis);
+  }
   else r = await s.run({ [job.ex.inputName]: { data, dims } }, fetch);
   job.timings.runMs += performance.now() - t0;
   return r;
-}
-
-/** Models with a fixed batch size: run in chunks of that size (the last one zero-padded) and concatenate. */
-async function runFixedBatch(s: Session, input: string, data: Float32Array, dims: number[], fetch: string[], b: number): Promise<Record<string, TensorValue>> {
-  const per = dims.slice(1).reduce((a, v) => a * v, 1);
-  const n = dims[0]!;
-  const parts: Record<string, TensorValue>[] = [];
-  for (let start = 0; start < n; start += b) {
-    const chunk = new Float32Array(b * per);
-    chunk.set(data.subarray(start * per, Math.min(n, start + b) * per));
-    parts.push(await s.run({ [input]: { data: chunk, dims: [b, ...dims.slice(1)] } }, fetch));
-  }
-  const out: Record<string, TensorValue> = {};
-  for (const name of fetch) {
-    const d = parts[0]![name]!.dims;
-    const rowSize = d.slice(1).reduce((a, v) => a * v, 1);
-    const all = new Float32Array(n * rowSize);
-    parts.forEach((p, k) => all.set((p[name]!.data as Float32Array).subarray(0, Math.min(b, n - k * b) * rowSize), k * b * rowSize));
-    out[name] = { data: all, dims: [n, ...d.slice(1)] };
-  }
-  return out;
 }
 
 function context(

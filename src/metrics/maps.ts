@@ -64,30 +64,11 @@ export function displayGradient(magnitude: Float32Array): Float32Array {
 }
 
 /**
- * Maps of `method` for a batch [N, ...] of inputs: one MethodMap per image. Models with a fixed batch
- * size B get the batch in runs of B (the last one padded with copies of its last image).
+ * Maps of `method` for a batch [N, ...] of inputs: one MethodMap per image (models with a fixed batch
+ * size are run in chunks by the Explainer).
  */
 export async function methodMaps(explainer: Explainer, input: Float32Array, dims: number[], method: string, opts: MapOptions = {}): Promise<MethodMap[]> {
   checkMethod(method);
-  const fixed = explainer.inputDims[0];
-  const n = dims[0]!;
-  if (typeof fixed === 'number' && fixed !== n) {
-    const per = input.length / n;
-    const classes = Array.isArray(opts.classes) ? opts.classes : Array<ClassChoice>(n).fill(opts.classes ?? 'top');
-    const out: MethodMap[] = [];
-    for (let s = 0; s < n; s += fixed) {
-      const m = Math.min(fixed, n - s);
-      const data = new Float32Array(fixed * per);
-      const cls: ClassChoice[] = [];
-      for (let i = 0; i < fixed; i++) {
-        const k = s + Math.min(i, m - 1);
-        data.set(input.subarray(k * per, (k + 1) * per), i * per);
-        cls.push(classes[k]!);
-      }
-      out.push(...(await methodMaps(explainer, data, [fixed, ...dims.slice(1)], method, { ...opts, classes: cls })).slice(0, m));
-    }
-    return out;
-  }
   if (isGradientMethod(method)) {
     const { explanations } = await explainGradients(explainer, input, dims, { method, layer: opts.layer, classes: opts.classes, output: opts.output, rectifierOps: opts.rectifierOps });
     return explanations.map((e) => {

@@ -23,3 +23,39 @@ export interface SessionOptions {
 }
 
 export type SessionFactory = (model: Uint8Array, options?: SessionOptions) => Promise<Session>;
+
+/**
+ * A run of a model exported with a fixed batch size `b` (most often 1) on `n` rows: the feeds are cut
+ * into chunks of b rows (the last one zero-padded) and each fetched tensor is concatenated along its
+ * batch axis (`batchAxis[name]`, default 0; a sequence-first layer's is 1), padding rows dropped.
+ */
+export async function runInChunks(session: Session, feeds: Record<string, { data: Float32Array; dims: number[] }>, fetch: string[], n: number, b: number, batchAxis: Record<string, number> = {}): Promise<Record<string, TensorValue>> {
+  const parts: Record<string, TensorValue>[] = [];
+  for (let start = 0; start < n; start += b) {
+    const chunk: Record<string, { data: Float32Array; dims: number[] }> = {};
+    for (const [name, t] of Object.entries(feeds)) {
+      const per = t.dims.slice(1).reduce((a, v) => a * v, 1);
+      const data = new Float32Array(b * per);
+      data.set(t.data.subarray(start * per, Math.min(n, start + b) * per));
+      chunk[name] = { data, dims: [b, ...t.dims.slice(1)] };
+    }
+    parts.push(await session.run(chunk, fetch));
+  }
+  const out: Record<string, TensorValue> = {};
+  for (const name of fetch) {
+    const axis = batchAxis[name] ?? 0;
+    const d = parts[0]![name]!.dims;
+    const outer = d.slice(0, axis).reduce((a, v) => a * v, 1);
+    const inner = d.slice(axis + 1).reduce((a, v) => a * v, 1);
+    const dims = d.slice();
+    dims[axis] = n;
+    const all = new Float32Array(outer * n * inner);
+    parts.forEach((p, k) => {
+      const src = p[name]!.data as Float32Array;
+      const rows = Math.min(b, n - k * b);
+      for (let o = 0; o < outer; o++) all.set(src.subarray(o * b * inner, (o * b + rows) * inner), (o * n + k * b) * inner);
+    });
+    out[name] = { data: all, dims };
+  }
+  return out;
+}
