@@ -12,6 +12,7 @@ import { explainable, layoutFromOverride, layoutLabel, toNCHW, type LayerLayout 
 import { camMethod } from './cam/index.js';
 import { explainFamily, needsFamily, releaseFamily, type FamilyOptions } from './cam/runner.js';
 import { explainGradients, isGradientMethod, type GradientMethod } from './cam/guided.js';
+import { gradientMagnitudeMap } from './image/gradient.js';
 import { postprocess } from './cam/pipeline.js';
 import { declaredDims, decodeModel, inlineExternalData, metadata, topoOrder, ModelError, type ModelProto } from './onnx/model.js';
 import type { ExternalDataReader } from './onnx/tensor.js';
@@ -472,16 +473,7 @@ export class Explainer {
     const t0 = performance.now();
     const g = await explainGradients(this, input, dims, { method, layer, layout: opts.layout, classes: opts.classes, output: opts.output, rectifierOps: opts.rectifierOps });
     const explanations: Explanation[] = g.explanations.map((e, i) => {
-      const hw = e.height * e.width;
-      const map = new Float32Array(hw);
-      let hi = 0;
-      for (let p = 0; p < hw; p++) {
-        let m = 0;
-        for (let c = 0; c < e.channels; c++) m = Math.max(m, Math.abs(e.gradient[p * e.channels + c]!));
-        map[p] = m;
-        if (m > hi) hi = m;
-      }
-      if (hi > 0) for (let p = 0; p < hw; p++) map[p] = map[p]! / hi;
+      const { map, max: hi } = gradientMagnitudeMap(e.gradient, e.width, e.height);
       return {
         method, layers: [e.layer], target: e.target, predicted: e.predicted, map, height: e.height, width: e.width,
         raw: e.cam, rawHeight: e.height, rawWidth: e.width, image: i, gradient: e.gradient, channels: e.channels,

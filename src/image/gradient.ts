@@ -26,7 +26,8 @@ export function deprocessGradient(hwc: Float32Array, width: number, height: numb
 }
 
 /** Grayscale magnitude: max over channels of |g|, scaled so the largest is white. */
-export function gradientMagnitude(hwc: Float32Array, width: number, height: number): RgbImage {
+/** Per pixel, max over channels of |g|, scaled to [0, 1] (all zero where the gradient is); `max` is the scale. */
+export function gradientMagnitudeMap(hwc: Float32Array, width: number, height: number): { map: Float32Array; max: number } {
   const c = hwc.length / (width * height);
   const m = new Float32Array(width * height);
   let hi = 0;
@@ -36,7 +37,13 @@ export function gradientMagnitude(hwc: Float32Array, width: number, height: numb
     m[p] = v;
     hi = Math.max(hi, v);
   }
+  if (hi > 0) for (let p = 0; p < m.length; p++) m[p] = m[p]! / hi;
+  return { map: m, max: hi };
+}
+
+export function gradientMagnitude(hwc: Float32Array, width: number, height: number): RgbImage {
+  const { map } = gradientMagnitudeMap(hwc, width, height);
   const data = new Uint8Array(width * height * 3);
-  for (let p = 0; p < m.length; p++) data[p * 3] = data[p * 3 + 1] = data[p * 3 + 2] = hi > 0 ? Math.round((m[p]! / hi) * 255) : 0;
+  for (let p = 0; p < map.length; p++) data[p * 3] = data[p * 3 + 1] = data[p * 3 + 2] = Math.round(map[p]! * 255);
   return { width, height, data };
 }
