@@ -20,14 +20,14 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Explainer, Explanation, ClassChoice } from './explainer.js';
 import { InputError } from './explainer.js';
-import { loadExplainer, prepareInputs, stackByShape, batchForInputs, inputPixels, DEFAULT_PICTURE_SIDE, type PreparedInput } from './node.js';
+import { loadExplainer, prepareInputs, stackByShape, tensorPicture, batchForInputs, inputPixels, DEFAULT_PICTURE_SIDE, type PreparedInput } from './node.js';
 import { readImageFile, readRegularFile, writeFileAtomic } from './image/node.js';
 import { resizeBilinear } from './image/resize.js';
 import { boxInView, maskInView } from './image/view.js';
 import { heatmapImage } from './image/overlay.js';
 import { encodePng } from './image/png.js';
 import { writeNpy } from './image/npy.js';
-import { tensorToRgb, type NormalizeOptions } from './image/normalize.js';
+import { type NormalizeOptions } from './image/normalize.js';
 import type { RgbImage } from './image/types.js';
 import { camMethod } from './cam/index.js';
 import { hasGlobMagic, splitGlob, globToRegExp } from './audit/glob.js';
@@ -636,7 +636,7 @@ async function prepareItem(ctx: RunContext, entry: { item: AuditItem; index: num
     const inputs = await prepareInputs(ctx.explainer, item.file, { ...ctx.opts.normalize, size: ctx.opts.size, maxPixels: ctx.opts.maxPixels, maxInputPixels: ctx.opts.maxInputPixels, resize: ctx.opts.resize, crop: ctx.opts.crop });
     if (inputs.length !== 1) throw new InputError(`${item.file} holds ${inputs.length} images; an audit item must be one image`);
     const input = inputs[0]!;
-    const base = input.image ?? baseImage(input, ctx.explainer.layout, ctx.opts.normalize ?? {});
+    const base = input.image ?? tensorPicture(input, ctx.explainer.layout, ctx.opts.normalize ?? {});
     // metrics at the picture's size (bounded: big images are shrunk), boxes scaled from image pixels
     const [w, h] = base ? [base.width, base.height] : sizeOf(input, ctx.explainer.layout);
     const size: [number, number] = input.sourceSize ?? [w, h];
@@ -683,12 +683,6 @@ function resolveTruth(explainer: Explainer, label: number | string | undefined):
 
 function sizeOf(inp: PreparedInput, layout: 'NCHW' | 'NHWC'): [number, number] {
   return layout === 'NCHW' ? [inp.dims[3]!, inp.dims[2]!] : [inp.dims[2]!, inp.dims[1]!];
-}
-
-function baseImage(inp: PreparedInput, layout: 'NCHW' | 'NHWC', norm: NormalizeOptions): RgbImage | undefined {
-  const [c, h, w] = layout === 'NCHW' ? [inp.dims[1]!, inp.dims[2]!, inp.dims[3]!] : [inp.dims[3]!, inp.dims[1]!, inp.dims[2]!];
-  if (c !== 3) return undefined;
-  return tensorToRgb(inp.tensor, w, h, { ...norm, layout });
 }
 
 interface FileOut {

@@ -9,7 +9,7 @@ import { createNodeSession } from './runtime/node.js';
 import { readImageFile, readNpyFile, readRegularFile, DEFAULT_MAX_DECODE_PIXELS, DEFAULT_MAX_PIXELS, type FileReadError } from './image/node.js';
 import { resizeRgb } from './image/resize.js';
 import { cutRegion, resizeCrop, type ImageRegion } from './image/view.js';
-import { imageToTensor, type NormalizeOptions } from './image/normalize.js';
+import { imageToTensor, tensorToRgb, type NormalizeOptions } from './image/normalize.js';
 import { toFloat32 } from './image/npy.js';
 import type { RgbImage } from './image/types.js';
 
@@ -287,6 +287,13 @@ export function boundPicture(img: RgbImage, maxSide: number): RgbImage {
  * The size [width, height] to draw an overlay of a w×h picture at: its own, enlarged by a whole factor
  * to at least `minWidth` wide so that small pictures can be read, and never longer than `maxSide`.
  */
+
+/** The picture a 3-channel input tensor shows (de-normalised), for overlays on .npy inputs; undefined otherwise. */
+export function tensorPicture(inp: PreparedInput, layout: 'NCHW' | 'NHWC', norm: NormalizeOptions): RgbImage | undefined {
+  const [c, h, w] = layout === 'NCHW' ? [inp.dims[1]!, inp.dims[2]!, inp.dims[3]!] : [inp.dims[3]!, inp.dims[1]!, inp.dims[2]!];
+  if (c !== 3) return undefined;
+  return tensorToRgb(inp.tensor, w, h, { ...norm, layout });
+}
 
 /** A batch of same-shaped inputs stacked into one tensor; `index` says which inputs, in order. */
 export interface StackedBatch {

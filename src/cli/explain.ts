@@ -8,10 +8,10 @@ import { readImageFile } from '../image/node.js';
 import { encodePng } from '../image/png.js';
 import { parseNpy, toFloat32, writeNpy } from '../image/npy.js';
 import { explainGradients, isGradientMethod, GRADIENT_METHODS, type GradientMethod } from '../cam/guided.js';
-import { tensorToRgb, NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
+import { NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
 import type { RgbImage } from '../image/types.js';
 import { InputError, type ClassChoice, type ClassScore } from '../explainer.js';
-import { loadExplainer, prepareInputs, readPicture, stackByShape, batchForInputs, inputPixels, DEFAULT_MAX_PIXELS, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
+import { loadExplainer, prepareInputs, readPicture, stackByShape, tensorPicture, batchForInputs, inputPixels, DEFAULT_MAX_PIXELS, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
 import { readRegularFile, type FileReadError } from '../image/node.js';
 import { describeClass, describeTarget, explanationFiles, explanationJson, gradientJson, gradientPicture, gridPicture, type RenderedFile } from '../render/index.js';
 import { StagedOutputs } from './output.js';
@@ -193,7 +193,7 @@ export async function runExplain(args: string[]): Promise<number> {
             const inp = batch[i]!;
             const e = g.explanations[j]!;
             const stem = `${stems[start + i]!}.${e.method}`;
-            const base = pictures[i] ?? baseImage(inp, explainer.layout, norm);
+            const base = pictures[i] ?? tensorPicture(inp, explainer.layout, norm);
             const files: RenderedFile[] = [{ suffix: '.png', bytes: encodePng(gradientPicture(e, base, { colormap: o.colormap!, alpha, abs: o.abs!, maxSide: limits.maxSide })) }];
             if (o.raw) {
               const shape = explainer.layout === 'NCHW' ? [e.channels, e.height, e.width] : [e.height, e.width, e.channels];
@@ -220,7 +220,7 @@ export async function runExplain(args: string[]): Promise<number> {
           const j = first.image ?? row;
           const inp = batch[idx[j]!]!;
           const stem = stems[start + idx[j]!]! + (topK !== undefined ? `-top${first.rank}` : '');
-          const base = pictures[idx[j]!] ?? baseImage(inp, explainer.layout, norm);
+          const base = pictures[idx[j]!] ?? tensorPicture(inp, explainer.layout, norm);
           if (o.grid) {
             const tiles = r.results.map((res) => res.explanations[row]!);
             await add(`${stem}.grid.png`, encodePng(gridPicture(tiles, methods, groups, base, look)));
@@ -338,12 +338,6 @@ export function checkOutputName(explainer: { model: { graph: { output: { name: s
   if (!names.includes(output)) throw new InputError(`unknown --output '${output}'; the model's outputs are: ${names.join(', ')}`);
 }
 
-
-export function baseImage(inp: PreparedInput, layout: 'NCHW' | 'NHWC', norm: NormalizeOptions): RgbImage | undefined {
-  const [c, h, w] = layout === 'NCHW' ? [inp.dims[1]!, inp.dims[2]!, inp.dims[3]!] : [inp.dims[3]!, inp.dims[1]!, inp.dims[2]!];
-  if (c !== 3) return undefined;
-  return tensorToRgb(inp.tensor, w, h, { ...norm, layout });
-}
 
 /** Output stems from input file names; repeated names get -2, -3...; multi-image .npy files get _i. */
 export function uniqueStems(inputs: PreparedInput[]): string[] {
