@@ -19,17 +19,11 @@ import type { AuditRow } from '../src/audit/types.js';
 import { listInputs, readRows } from '../src/node-audit.js';
 import { isBatchInvocation } from '../src/cli/audit.js';
 import { FIXTURES } from './helpers/fixtures.js';
+import { BIN, ROOT, gradcam } from './helpers/cli.js';
 
-const ROOT = path.join(FIXTURES, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'gradcam.js');
 const MODEL = path.join(FIXTURES, 'resnet_like', 'model.onnx');
 const N = 24;
 const CORRUPT = 11;
-
-function gradcam(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: ROOT });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 let tmp: string;
 let data: string;

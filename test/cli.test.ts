@@ -10,17 +10,11 @@ import { decodeTensor, encodeTensor } from '../src/onnx/tensor.js';
 import { parseNpy, toFloat32, writeNpy } from '../src/image/npy.js';
 import { decodePng } from '../src/image/png.js';
 import { FIXTURES } from './helpers/fixtures.js';
+import { BIN, ROOT, gradcam } from './helpers/cli.js';
 
-const ROOT = path.join(FIXTURES, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'gradcam.js');
 const MODEL = path.join(FIXTURES, 'resnet_like', 'model.onnx');
 const INPUT = path.join(FIXTURES, 'resnet_like', 'input.npy');
 const PHOTO = path.join(ROOT, 'demo', 'photos', 'chelsea.jpg');
-
-function gradcam(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: ROOT });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 let tmp: string;
 before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-cli-')); });

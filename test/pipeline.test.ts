@@ -22,15 +22,9 @@ import type { AuditRow } from '../src/audit/types.js';
 import { loadExplainer, prepareInputs } from '../src/node.js';
 import { explainMany } from '../src/cam/runner.js';
 import { FIXTURES } from './helpers/fixtures.js';
+import { BIN, ROOT, gradcam } from './helpers/cli.js';
 
-const ROOT = path.join(FIXTURES, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'gradcam.js');
 const MODEL = path.join(FIXTURES, 'resnet_like', 'model.onnx');
-
-function gradcam(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: ROOT });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 let tmp: string;
 before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-pipeline-')); });

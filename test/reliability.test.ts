@@ -11,29 +11,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { BIN, ROOT, runGradcam as gradcam, oneError } from './helpers/cli.js';
 
-const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
-const BIN = path.join(ROOT, 'bin', 'gradcam.js');
 const MODEL = path.join(ROOT, 'demo', 'models', 'where.onnx');
 const SCENES = path.join(ROOT, 'demo', 'testset');
 
 let tmp: string;
 before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-rel2-')); });
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-function gradcam(args: string[], env: Record<string, string> = {}, timeout = 120_000) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, ...env }, timeout });
-  return { code: r.status, out: r.stdout, err: r.stderr, signal: r.signal };
-}
-
-/** One `gradcam: error:` line and nothing else on stderr, matching `re`, not an internal error. */
-function oneError(err: string, re: RegExp): void {
-  const lines = err.split('\n').filter(Boolean);
-  assert.equal(lines.length, 1, err);
-  assert.match(lines[0]!, /^gradcam: error: /);
-  assert.doesNotMatch(lines[0]!, /internal error/);
-  assert.match(lines[0]!, re);
-}
 
 const rowKeys = (dir: string) => fs.readFileSync(path.join(dir, 'results.jsonl'), 'utf8').trim().split('\n').filter(Boolean)
   .map((l) => (JSON.parse(l) as { key: string }).key).sort();

@@ -12,27 +12,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { decodeModel, encodeModel } from '../src/onnx/model.js';
 import { FIXTURES } from './helpers/fixtures.js';
+import { BIN, ROOT, gradcam, oneError } from './helpers/cli.js';
 
-const ROOT = path.join(FIXTURES, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'gradcam.js');
 const MODEL = path.join(ROOT, 'demo', 'models', 'where.onnx');
 const PHOTO = path.join(ROOT, 'demo', 'photos', 'chelsea.jpg');
 const NPY_MODEL = path.join(FIXTURES, 'resnet_like', 'model.onnx');
 const NPY = path.join(FIXTURES, 'resnet_like', 'input.npy');
-
-function gradcam(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: ROOT });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-/** One `gradcam: error:` line and nothing else on stderr. */
-function oneError(err: string, re: RegExp): void {
-  const lines = err.split('\n').filter(Boolean);
-  assert.equal(lines.length, 1, err);
-  assert.match(lines[0]!, /^gradcam: error: /);
-  assert.doesNotMatch(lines[0]!, /internal error/);
-  assert.match(lines[0]!, re);
-}
 
 const listing = (d: string) => Object.fromEntries((fs.readdirSync(d, { recursive: true }) as string[]).sort().map((f) => {
   const p = path.join(d, f);

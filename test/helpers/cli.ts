@@ -1,0 +1,27 @@
+/** Running the `gradcam` command in tests: its path, a synchronous run, and the one-line error check. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+
+export const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+export const BIN = path.join(ROOT, 'bin', 'gradcam.js');
+
+/** `gradcam ...args` from the repository root, with extra environment variables and a time limit. */
+export function runGradcam(args: string[], env: Record<string, string> = {}, timeout: number | undefined = 120_000) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, ...env }, ...(timeout !== undefined ? { timeout } : {}) });
+  return { code: r.status, out: r.stdout, err: r.stderr, signal: r.signal };
+}
+
+/** `gradcam ...args` from the repository root (no time limit). */
+export function gradcam(...args: string[]) {
+  return runGradcam(args, {}, undefined);
+}
+
+/** One `gradcam: error:` line and nothing else on stderr, matching `re`, not an internal error. */
+export function oneError(err: string, re: RegExp): void {
+  const lines = err.split('\n').filter(Boolean);
+  assert.equal(lines.length, 1, err);
+  assert.match(lines[0]!, /^gradcam: error: /);
+  assert.doesNotMatch(lines[0]!, /internal error/);
+  assert.match(lines[0]!, re);
+}
