@@ -7,14 +7,18 @@ export const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '
 export const BIN = path.join(ROOT, 'bin', 'gradcam.js');
 
 /** `gradcam ...args` from the repository root, with extra environment variables and a time limit. */
-export function runGradcam(args: string[], env: Record<string, string> = {}, timeout: number | undefined = 120_000) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, ...env }, ...(timeout !== undefined ? { timeout } : {}) });
-  return { code: r.status, out: r.stdout, err: r.stderr, signal: r.signal };
+export function runGradcam(args: string[], env: Record<string, string> = {}, timeout = 120_000) {
+  return spawnGradcam(args, { env: { ...process.env, ...env }, timeout });
 }
 
 /** `gradcam ...args` from the repository root (no time limit). */
 export function gradcam(...args: string[]) {
-  return runGradcam(args, {}, undefined);
+  return spawnGradcam(args, {});
+}
+
+function spawnGradcam(args: string[], opts: { env?: NodeJS.ProcessEnv; timeout?: number }) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: ROOT, ...opts });
+  return { code: r.status, out: r.stdout, err: r.stderr, signal: r.signal };
 }
 
 /** One `gradcam: error:` line and nothing else on stderr, matching `re`, not an internal error. */
