@@ -135,7 +135,8 @@ async function walk(root: string, exclude: Set<string>, match: ((rel: string) =>
       if (isDir) {
         if (depth + 1 < maxDepth) await visit(p, depth + 1);
       } else if (isFile) {
-        const ok = match ? match(posix(path.relative(root, p))) : IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase());
+        // in a walked folder, <name>_mask.<ext> files are masks beside their images, not images to explain
+        const ok = match ? match(posix(path.relative(root, p))) : IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase()) && !/_mask\.[a-z]+$/i.test(e.name);
         if (ok) out.push(p);
       }
     }
@@ -543,62 +544,113 @@ export async function runAudit(items: AuditItem[], opts: AuditOptions): Promise<
   const explainer = await loadExplainer(opts.model, {
     labelsFile: opts.labelsFile, sessionOptions: opts.threads ? { intraOpThreads: opts.threads } : undefined, size: opts.size, maxInputPixels: opts.maxInputPixels,
   });
-  let store: ResultStore | undefined;
   try {
-    let modelPixels = 1;
-    try {
-      modelPixels = inputPixels(explainer.imageDims(opts.size ?? (opts.resize !== undefined ? opts.crop : undefined)), explainer.layout);
-    } catch {
-      /* a dynamic size without --size: .npy inputs give it */
-    }
-    const batchSize = batchForInputs(opts.batchSize ?? 8, modelPixels, opts.maxInputPixels);
+    const batchSize = datasetBatchSize(explainer, opts);
     const layer = !opts.layer || opts.layer === 'auto' ? await explainer.autoLayer(opts.size ?? (opts.resize !== undefined ? opts.crop : undefined), opts.output) : opts.layer;
-    const list = shardItems(items, opts.shard);
-    const config = await auditConfig(opts, explainer, method.name, layer, list.length);
-    store = await ResultStore.open(opts.out, config);
+    const config = await auditConfig(opts, explainer, method.name, layer, shardItems(items, opts.shard).length);
+    const ctx: RunContext = { explainer, opts, layer, method: method.name, config };
+    const r = await runDataset<Prepared, AuditRow, ReportResult>(items, {
+      out: opts.out, config, kind: auditStoreKind(config.maps), shard: opts.shard, retryErrors: opts.retryErrors, signal: opts.signal, batchSize,
+      prepare: (entry) => prepareItem(ctx, entry),
+      process: (prepared) => explainBatch(ctx, prepared),
+      onProgress: opts.onProgress,
+      // still holding the lock: a run started now is refused instead of appending rows that this
+      // rewrite of results.jsonl would drop
+      finish: opts.report ? (info, interrupted) => writeReportsLocked(opts.out, {
+        notes: interrupted ? [`unfinished: ${info.done} of ${info.total} images; run the same command again to resume`] : [],
+        beforeRewrite: opts.beforeRewrite,
+      }) : undefined,
+    });
+    r.info.elapsedS = (performance.now() - t0) / 1000;
+    return { ...r.info, interrupted: r.interrupted, config, ...(r.finished ? { report: r.finished } : {}) };
+  } finally {
+    await explainer.release();
+  }
+}
+
+/** Images per model run for a dataset: --batch-size, bounded by --max-input's pixels per run. */
+export function datasetBatchSize(explainer: Explainer, opts: { size?: [number, number]; resize?: number; crop?: [number, number]; batchSize?: number; maxInputPixels?: number }): number {
+  let modelPixels = 1;
+  try {
+    modelPixels = inputPixels(explainer.imageDims(opts.size ?? (opts.resize !== undefined ? opts.crop : undefined)), explainer.layout);
+  } catch {
+    /* a dynamic size without --size: .npy inputs give it */
+  }
+  return batchForInputs(opts.batchSize ?? 8, modelPixels, opts.maxInputPixels);
+}
+
+/** A file an item's processing writes, relative to the output folder. */
+export interface FileOut {
+  path: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * One resumable run over a dataset (the engine of `gradcam audit` and of `gradcam explain` on folders,
+ * globs and manifests): the items of the shard that have no row yet (or an error row, with
+ * retryErrors) are prepared a batch ahead (decoding while the model runs), processed a batch at a
+ * time, their files written atomically and their rows appended (fsync'ed) to the store, so that an
+ * interrupted run started again with the same settings does only what is left. `finish` runs at the
+ * end while the folder is still locked (the audit's reports).
+ */
+export interface DatasetRunOptions<P, R extends StoredRow, F> {
+  out: string;
+  /** The settings a restart must agree with. */
+  config: object;
+  kind: StoreKind;
+  shard?: Shard;
+  retryErrors?: boolean;
+  signal?: AbortSignal;
+  batchSize: number;
+  /** Reads one item (never throws: a bad item becomes an error row in `process`). */
+  prepare: (entry: { item: AuditItem; index: number }) => Promise<P>;
+  /** Explains a batch: a row per item, in order, and the files to write. */
+  process: (prepared: P[]) => Promise<{ rows: R[]; files: FileOut[] }>;
+  onProgress?: (p: AuditProgressInfo) => void;
+  finish?: (info: AuditProgressInfo, interrupted: boolean) => Promise<F>;
+}
+
+export async function runDataset<P, R extends StoredRow, F = unknown>(items: AuditItem[], o: DatasetRunOptions<P, R, F>): Promise<{ info: AuditProgressInfo; interrupted: boolean; finished?: F }> {
+  let store: ResultStore<R> | undefined;
+  try {
+    const list = shardItems(items, o.shard);
+    store = await ResultStore.open<R>(o.out, o.config, o.kind);
     const st = store;
-    const pending = list.filter((x) => { const s = st.done.get(x.item.key); return s === undefined || (s === 'error' && opts.retryErrors); });
+    const pending = list.filter((x) => { const s = st.done.get(x.item.key); return s === undefined || (s === 'error' && o.retryErrors); });
     const info: AuditProgressInfo = { total: list.length, done: list.length - pending.length, processed: 0, skipped: list.length - pending.length, errors: 0, elapsedS: 0 };
     const countErrors = () => list.reduce((n, x) => n + (st.done.get(x.item.key) === 'error' ? 1 : 0), 0);
     info.errors = countErrors();
-    const ctx: RunContext = { explainer, opts, layer, method: method.name, config };
     const batches: { item: AuditItem; index: number }[][] = [];
-    for (let i = 0; i < pending.length; i += batchSize) batches.push(pending.slice(i, i + batchSize));
-    let next = batches.length ? prepareBatch(ctx, batches[0]!) : undefined;
+    for (let i = 0; i < pending.length; i += o.batchSize) batches.push(pending.slice(i, i + o.batchSize));
+    const prepareBatch = (b: { item: AuditItem; index: number }[]) => Promise.all(b.map((entry) => o.prepare(entry)));
+    let next = batches.length ? prepareBatch(batches[0]!) : undefined;
     let interrupted = false;
     const tRun = performance.now();
     for (let b = 0; b < batches.length; b++) {
-      if (opts.signal?.aborted) { interrupted = true; break; }
+      if (o.signal?.aborted) { interrupted = true; break; }
       const prepared = await next!;
-      next = b + 1 < batches.length ? prepareBatch(ctx, batches[b + 1]!) : undefined; // decode ahead while this batch runs
-      const results = await explainBatch(ctx, prepared);
-      await writeItemFiles(opts.out, results.files, config.maps);
+      next = b + 1 < batches.length ? prepareBatch(batches[b + 1]!) : undefined; // decode ahead while this batch runs
+      const results = await o.process(prepared);
+      await writeItemFiles(o.out, results.files);
       await st.append(results.rows);
       info.processed += results.rows.length;
       info.done += results.rows.length;
       info.errors = countErrors();
       info.elapsedS = (performance.now() - tRun) / 1000;
-      info.file = prepared[prepared.length - 1]?.entry.item.file;
-      opts.onProgress?.({ ...info });
+      info.file = batches[b]![batches[b]!.length - 1]?.item.file;
+      o.onProgress?.({ ...info });
     }
     if (next) await next.catch(() => {});
     interrupted ||= info.done < info.total;
-    let report: ReportResult | undefined;
-    if (opts.report) {
-      // still holding the lock: a run started now is refused instead of appending rows that this
-      // rewrite of results.jsonl would drop
+    let finished: F | undefined;
+    if (o.finish) {
       await st.close();
-      report = await writeReportsLocked(opts.out, {
-        notes: interrupted ? [`unfinished: ${info.done} of ${info.total} images; run the same command again to resume`] : [],
-        beforeRewrite: opts.beforeRewrite,
-      });
+      finished = await o.finish(info, interrupted);
     }
-    info.elapsedS = (performance.now() - t0) / 1000;
-    return { ...info, interrupted, config, ...(report ? { report } : {}) };
+    return { info, interrupted, ...(finished !== undefined ? { finished } : {}) };
   } finally {
     await store?.close();
     await store?.unlock();
-    await explainer.release();
   }
 }
 
@@ -669,7 +721,7 @@ async function readMask(file: string, maxPixels?: number): Promise<{ data: Uint8
   return { data, width: img.width, height: img.height };
 }
 
-function resolveTruth(explainer: Explainer, label: number | string | undefined): ClassRef | null {
+export function resolveTruth(explainer: Explainer, label: number | string | undefined): ClassRef | null {
   if (label === undefined) return null;
   const labels = explainer.labels;
   if (typeof label === 'number') {
@@ -683,11 +735,6 @@ function resolveTruth(explainer: Explainer, label: number | string | undefined):
 
 function sizeOf(inp: PreparedInput, layout: 'NCHW' | 'NHWC'): [number, number] {
   return layout === 'NCHW' ? [inp.dims[3]!, inp.dims[2]!] : [inp.dims[2]!, inp.dims[1]!];
-}
-
-interface FileOut {
-  path: string;
-  bytes: Uint8Array;
 }
 
 async function explainBatch(ctx: RunContext, prepared: Prepared[]): Promise<{ rows: AuditRow[]; files: FileOut[] }> {
@@ -781,12 +828,10 @@ function finishItem(ctx: RunContext, p: Prepared, e: Explanation): { row: AuditR
   return { row, out };
 }
 
-async function writeItemFiles(outDir: string, files: FileOut[], maps: boolean): Promise<void> {
+async function writeItemFiles(outDir: string, files: FileOut[]): Promise<void> {
+  for (const d of new Set(files.map((f) => path.dirname(path.join(outDir, f.path))))) await guardedWrite(d, () => fs.promises.mkdir(d, { recursive: true }));
   for (const f of files) await guardedWrite(path.join(outDir, f.path), () => writeFileAtomic(path.join(outDir, f.path), f.bytes));
-  if (files.length) {
-    await syncDir(path.join(outDir, 'thumbs'));
-    if (maps) await syncDir(path.join(outDir, 'maps'));
-  }
+  for (const d of new Set(files.map((f) => path.dirname(path.join(outDir, f.path))))) await syncDir(d);
 }
 
 // ------------------------------------------------------------------------------------------ reports

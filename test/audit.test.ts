@@ -17,7 +17,7 @@ import { shardOf, parseShard, itemStem } from '../src/audit/shard.js';
 import { summarize, reportOrder } from '../src/audit/summary.js';
 import type { AuditRow } from '../src/audit/types.js';
 import { listInputs, readRows } from '../src/node-audit.js';
-import { isBatchInvocation } from '../src/cli/audit.js';
+import { isDatasetInput, datasetStem } from '../src/cli/explain.js';
 import { FIXTURES } from './helpers/fixtures.js';
 import { BIN, ROOT, gradcam } from './helpers/cli.js';
 
@@ -446,14 +446,16 @@ describe('audit building blocks', () => {
     assert.deepEqual(reportOrder(rows).map((r) => r.index), [1, 2, 3, 0, 4]);
   });
 
-  it('tells batch invocations of gradcam explain from single ones', () => {
-    assert.equal(isBatchInvocation(['a.png', '--model', 'm.onnx']), false);
-    assert.equal(isBatchInvocation([path.join(FIXTURES, 'resnet_like', 'input.npy'), '--model', MODEL]), false);
-    assert.equal(isBatchInvocation([FIXTURES, '--model', MODEL]), true);
-    assert.equal(isBatchInvocation(['imgs/*.png', '--model', MODEL]), true);
-    assert.equal(isBatchInvocation([manifest, '--model', MODEL]), true);
-    assert.equal(isBatchInvocation(['a.png', '--shard', '0/2']), true);
-    assert.equal(isBatchInvocation(['--out', FIXTURES, 'a.png']), false, 'an option value is not an input');
+  it('tells dataset inputs of gradcam explain (folders, globs, manifests) from files, and names their outputs', () => {
+    assert.equal(isDatasetInput('a.png'), false);
+    assert.equal(isDatasetInput(path.join(FIXTURES, 'resnet_like', 'input.npy')), false);
+    assert.equal(isDatasetInput(FIXTURES), true);
+    assert.equal(isDatasetInput('imgs/*.png'), true);
+    assert.equal(isDatasetInput(manifest), true);
+    // outputs mirror the item's path under its folder, never leave --out, and repeats get -2
+    assert.equal(datasetStem('cats/tabby/a.jpg'), 'cats/tabby/a');
+    assert.equal(datasetStem('../up/b.png'), '_/up/b');
+    assert.equal(datasetStem('a.png#2'), 'a-2');
   });
 
   it('reads a store with a torn last line', async () => {

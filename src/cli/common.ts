@@ -1,5 +1,5 @@
-/** Shared CLI pieces: argument parsing with clear errors, error printing, progress. */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+/** Shared CLI pieces: errors, error printing, progress displays, interruptible runs (options: spec.ts). */
+import type { AuditProgressInfo } from '../node-audit.js';
 
 export class CliError extends Error {
   constructor(message: string, readonly exitCode = 2) {
@@ -8,47 +8,8 @@ export class CliError extends Error {
   }
 }
 
-type Options = NonNullable<ParseArgsConfig['options']>;
 
-type Values<T extends Options> = { [K in keyof T]: T[K]['type'] extends 'boolean' ? boolean | undefined : string | undefined };
 
-export function parse<T extends Options>(args: string[], options: T, usage: string): { values: Values<T>; positionals: string[] } {
-  let r: { values: Values<T>; positionals: string[] };
-  try {
-    r = parseArgs({ args, options, allowPositionals: true, strict: true }) as unknown as { values: Values<T>; positionals: string[] };
-  } catch (e) {
-    throw usageError((e as Error).message.replace(/\. To specify a positional.*$/s, ''), usage);
-  }
-  // an empty value (--alpha '', --labels "") is never meant: some were read as 0, others as absent
-  for (const [name, v] of Object.entries(r.values as Record<string, unknown>)) {
-    if (typeof v === 'string' && v.trim() === '' && options[name]?.type === 'string') {
-      const help = optionHelp(usage, name);
-      throw usageError(`--${name} needs a value${help ? ` (${help})` : ''}, got '${v}'`, usage);
-    }
-  }
-  return r;
-}
-
-/** The one-line description of `--name` in a usage text ("heat-map opacity in the overlay, 0..1 (default 0.5)"), if it has one. */
-function optionHelp(usage: string, name: string): string | undefined {
-  const esc = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const m = new RegExp(`^\\s*--${esc}(?:[ =][A-Za-z][\\w\\[\\].|,-]*)?\\s{2,}(\\S.*)$`, 'm').exec(usage);
-  if (!m) return undefined;
-  // with its continuation lines (indented further, not another option), up to the first sentence's end
-  let text = m[1]!.trim();
-  for (const line of usage.slice(m.index + m[0].length + 1).split('\n')) {
-    if (!/^\s{6,}\S/.test(line) || /^\s*-/.test(line)) break;
-    text += ` ${line.trim()}`;
-  }
-  text = text.split(/\.\s+(?=[A-Z])/)[0]!.replace(/[.;,:]$/, '');
-  return text.length > 240 ? `${text.slice(0, 239)}…` : text;
-}
-
-/** A bad-arguments error: one line, pointing at the command's help (`Usage: gradcam <cmd> ...` in `usage`). */
-export function usageError(message: string, usage: string): CliError {
-  const cmd = /^Usage: gradcam (\w+)/.exec(usage)?.[1];
-  return new CliError(cmd ? `${message}; see 'gradcam help ${cmd}'` : message);
-}
 
 /** Errors that are the user's input or environment, reported without any hint of a bug. */
 const KNOWN_ERRORS = ['CliError', 'InputError', 'ModelError', 'GradError', 'RangeError', 'AuditStoreError'];
@@ -80,21 +41,7 @@ export function optionNumber(v: string): number {
   return v.trim() === '' ? NaN : Number(v);
 }
 
-/** --max-input N: the most pixels (H × W) of one model input, 0 for no limit; undefined: the default. */
-export function parseMaxInput(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const x = optionNumber(v);
-  if (!Number.isInteger(x) || x < 0) throw new CliError(`--max-input must be a whole number of pixels (0 for no limit; default 4194304 = 2048×2048), got '${v}'`);
-  return x;
-}
 
-/** The help line of --max-input (indented to `width` columns). */
-export function maxInputHelp(width = 21): string {
-  const pad = ' '.repeat(width + 2);
-  return `  ${'--max-input N'.padEnd(width)}refuse model inputs above N pixels (H×W of the model's declared size,
-${pad}of --size or of .npy inputs; default 4194304 = 2048×2048; 0: no limit). A model
-${pad}run holds at most N input pixels in all (fewer images per run for large inputs)`;
-}
 
 /** Parses "224" or "224x192" (H×W). */
 export function parseSize(s: string | undefined): [number, number] | undefined {
@@ -165,4 +112,78 @@ export class PassProgress {
     const line = `${this.prefix()}${stage}: ${done}/${total} passes (${rate.toFixed(0)}/s${eta})`;
     process.stderr.write(tty ? `\r\x1b[2K${line.slice(0, (process.stderr.columns || 120) - 1)}` : `${line}\n`);
   }
+}
+
+/** Exit status when the run finished but some items failed (they have error rows). */
+export const EXIT_ITEMS_FAILED = 3;
+/** Exit status when the run was interrupted (Ctrl-C / SIGTERM); run the same command again to resume. */
+export const EXIT_INTERRUPTED = 130;
+
+/**
+ * Runs resumable work with Ctrl-C / SIGTERM turned into an abort signal: the first stops after the
+ * current batch (the same command resumes), a second stops at once.
+ */
+export async function interruptible<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) process.exit(EXIT_INTERRUPTED);
+    process.stderr.write(`\ngradcam: ${sig}: stopping after the current batch (again to stop at once); run the same command to resume\n`);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await fn(abort.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** Progress on stderr: done/total, rate of this session, ETA; redrawn in place on a terminal, a line every 10 s otherwise. */
+export class DatasetProgress {
+  private last = 0;
+  private shown = false;
+  private done = '';
+  private readonly sub: PassProgress;
+  constructor(private readonly quiet: boolean) {
+    this.sub = new PassProgress(quiet, () => this.done);
+  }
+
+  /** Score-CAM / Ablation-CAM passes within the current batch. */
+  readonly passes = (done: number, total: number, stage: string): void => {
+    this.sub.update(done, total, stage);
+    if (process.stderr.isTTY) this.shown = true;
+  };
+
+  update(p: AuditProgressInfo): void {
+    this.done = `${p.done}/${p.total} · `;
+    if (this.quiet) return;
+    const tty = process.stderr.isTTY;
+    const now = Date.now();
+    const final = p.done >= p.total;
+    if (!final && now - this.last < (tty ? 200 : 10_000)) return;
+    this.last = now;
+    const rate = p.processed / Math.max(p.elapsedS, 1e-9);
+    const left = p.total - p.done;
+    const eta = left > 0 && rate > 0 ? ` · eta ${duration(left / rate)}` : '';
+    const width = 24;
+    const fill = Math.round((p.done / Math.max(p.total, 1)) * width);
+    const bar = `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}]`;
+    const line = `${bar} ${p.done}/${p.total} (${((p.done / Math.max(p.total, 1)) * 100).toFixed(1)}%) · ${rate.toFixed(2)} img/s${eta}${p.errors ? ` · ${p.errors} failed` : ''}${p.skipped ? ` · ${p.skipped} resumed` : ''}`;
+    process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
+    this.shown = tty;
+  }
+
+  end(): void {
+    if (this.shown) process.stderr.write('\n');
+  }
+}
+
+function duration(s: number): string {
+  if (s < 60) return `${Math.ceil(s)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadExplainer } from '../node.js';
-import { ResultStore, readRows, type StoreKind } from '../node-audit.js';
+import { ResultStore, listInputs, readRows, type StoreKind } from '../node-audit.js';
 import { createNodeSession } from '../runtime/node.js';
 import type { ClassChoice } from '../explainer.js';
 import { methodMaps, methodNames, checkMethod, type MethodMap } from '../metrics/maps.js';
@@ -15,16 +15,34 @@ import { plainForward } from '../metrics/forward.js';
 import { faithfulness, FAITHFULNESS_METRICS, ROAD_FRACTIONS, type FaithfulnessMetric, type FaithfulnessResult, type Substrate } from '../metrics/faithfulness.js';
 import { localisation, type LocalisationResult } from '../metrics/localisation.js';
 import { parseAnnotations, findAnnotation, groundTruthFor, objectClass, type ImageAnnotation } from '../metrics/annotations.js';
-import { CliError, usageError, parse, parseMaxInput, parseNumbers, parseSize } from './common.js';
-import { expandInputs, loadInputs, normalizeOptions, parseFloatOption, parseIntOption, ProgressBar, writeOutputs, RESIZE_CROP_USAGE, resizeCropOptions } from './inputs.js';
+import { CliError, parseNumbers, parseSize, EXIT_INTERRUPTED } from './common.js';
+import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, IMAGES, MODEL, RUN, TARGET } from './spec.js';
+import { loadInputs, normalizeOptions, ProgressBar, writeOutputs, resizeCropOptions } from './inputs.js';
 
 const METRICS = [...FAITHFULNESS_METRICS, 'localisation'] as const;
 type Metric = (typeof METRICS)[number];
 const SUBSTRATES: Substrate[] = ['zero', 'mean', 'blur'];
 
-export const EVALUATE_USAGE = `Usage: gradcam evaluate <images|.npy|folder...> --model FILE [--methods a,b,c] [--annotations FILE] [options]
+const EVALUATION = group('Evaluation', {
+  methods: { type: 'string', value: 'a,b,c', default: 'gradcam', help: () => `the methods to score (default gradcam); any of: ${methodNames().join(', ')}` },
+  metrics: { type: 'string', value: 'a,b,c', help: `default: all (${METRICS.join(', ')}); localisation needs --annotations` },
+  annotations: { type: 'string', value: 'FILE', help: 'boxes or masks: gradcam/demo JSON ({images: [{file, class, box, mask_rle}]}) or COCO ({images, annotations, categories}); images matched by file name' },
+  steps: { type: 'string', value: 'N', default: '50', number: { integer: true, min: 1 }, help: 'deletion/insertion steps (default 50)' },
+  'deletion-substrate': { type: 'string', value: 'S', default: 'zero', choices: SUBSTRATES, help: "zero (the normalisation mean colour) | mean (the image's mean) | blur (default zero)" },
+  'insertion-substrate': { type: 'string', value: 'S', default: 'blur', choices: SUBSTRATES, help: 'blur (default) | zero | mean' },
+  'road-fractions': { type: 'string', value: 'a,b', help: 'fractions of pixels ROAD removes (default 0.2,0.4,0.6,0.8)' },
+  tolerance: { type: 'string', value: 'PX', default: '15', number: { min: 0, max: 1e6 }, help: 'pointing-game tolerance for pointing_tol (default 15)' },
+  'iou-threshold': { type: 'string', value: 'T', default: '0.15', number: { min: 0, max: 1 }, help: 'map threshold for the IoUs, a fraction of the max (default 0.15)' },
+  'forward-batch': { type: 'string', value: 'N', default: '64', number: { integer: true, min: 1 }, help: 'perturbed inputs per model call (default 64)' },
+  limit: { type: 'string', value: 'N', number: { integer: true, min: 1 }, help: 'only the first N inputs' },
+  seed: { type: 'string', value: 'N', default: '0', number: { integer: true, min: 0 }, help: 'ROAD noise seed (default 0)' },
+});
 
-Scores explanation methods on a set of images:
+export const EVALUATE = command({
+  name: 'evaluate',
+  synopsis: '<images|.npy|folders...> --model FILE [--methods a,b,c] [--annotations FILE] [options]',
+  summary: 'faithfulness and localisation metrics per method',
+  description: `Scores explanation methods on a set of images:
   deletion      RISE deletion AUC: remove pixels most-important-first (towards --deletion-substrate);
                 area under the class probability curve (lower is better)
   insertion     RISE insertion AUC: insert pixels most-important-first into a blurred copy (higher
@@ -39,40 +57,23 @@ Scores explanation methods on a set of images:
                 the largest segment of the map thresholded at --iou-threshold × max with the box,
                 and pixel IoU of the thresholded map with the object (higher is better for all)
 Probabilities are the softmax of the explained class, from plain forward runs of the model in
-batches.
-
-Options:
-  --model FILE             ONNX model (required)
-  --methods a,b,c          default gradcam; any of: ${methodNames().join(', ')}
-  --metrics a,b,c          default: all (${METRICS.join(', ')}); localisation needs --annotations
-  (a folder stands for its image files, sorted by name; files named *_mask.* are skipped)
-  --annotations FILE       boxes or masks: gradcam/demo JSON ({images: [{file, class, box, mask_rle}]})
-                           or COCO ({images, annotations, categories}); images matched by file name
-  --class C                top (predicted) | true (the annotated class; 'gt' also works, as in audit) | an index | a label
-                           (default: gt where the annotations give a class, else top)
-  --steps N                deletion/insertion steps (default 50)
-  --deletion-substrate S   zero (the normalisation mean colour) | mean (the image's mean) | blur
-                           (default zero)
-  --insertion-substrate S  blur (default) | zero | mean
-  --road-fractions a,b     fractions of pixels ROAD removes (default 0.2,0.4,0.6,0.8)
-  --tolerance PX           pointing-game tolerance for pointing_tol (default 15)
-  --iou-threshold T        map threshold for the IoUs, a fraction of the max (default 0.15)
-  --batch-size N           images per explanation run (default 8)
-  --forward-batch N        perturbed inputs per model call (default 64)
-  --limit N                only the first N inputs
-  --seed N                 ROAD noise seed (default 0)
-  --out DIR                output folder (default gradcam-eval)
-  --layer, --output, --labels, --size, --normalize, --mean, --std, --guided-ops   as for explain
-${RESIZE_CROP_USAGE}  --max-pixels N           refuse images larger than N pixels (default 268402689; 0: no limit)
-  --max-input N            refuse model inputs above N pixels (default 4194304 = 2048×2048; 0: no limit)
-  --quiet                  no progress bar
-
-Writes DIR/evaluate.csv (a row per image and method), DIR/evaluate.jsonl (the same with curves),
+batches. A folder stands for its image files (walked as gradcam explain does; files named *_mask.*
+are skipped).`,
+  groups: [
+    MODEL, IMAGES,
+    withDefaults(TARGET, { class: { default: undefined, help: "'top' (the predicted class), 'true' (the annotated class; 'gt' also works), a class index, or a label (default: true where the annotations give a class, else top)" } }),
+    pick(methodGroup(methodNames), ['guided-ops']), EVALUATION,
+    withDefaults(RUN, { out: { default: 'gradcam-eval' }, 'batch-size': { help: 'images per explanation run (default 8)' }, quiet: { help: 'no progress bar' } }),
+  ],
+  required: ['model'],
+  positionals: 'inputs',
+  notes: `Writes DIR/evaluate.csv (a row per image and method), DIR/evaluate.jsonl (the same with curves),
 DIR/summary.json and DIR/summary.md (per method: mean ± std); prints the summary. The run is
 resumable: every row is appended to DIR/evaluate.jsonl (and synced) as soon as it is made, so a run
 that is interrupted (Ctrl-C, kill, crash) and started again with the same DIR and settings computes
 only the rows it lacks; other inputs or methods add rows; another model or other settings are
-refused (DIR/evaluate.json holds them). Exit status 130 when interrupted.`;
+refused (DIR/evaluate.json holds them). Exit status 130 when interrupted.`,
+});
 
 interface Row {
   image: string;
@@ -112,44 +113,30 @@ export const COLUMNS: [keyof Row, string][] = [
 ];
 
 export async function runEvaluate(args: string[]): Promise<number> {
-  const { values: o, positionals } = parse(args, {
-    model: { type: 'string' }, methods: { type: 'string', default: 'gradcam' }, metrics: { type: 'string' }, annotations: { type: 'string' },
-    class: { type: 'string' }, steps: { type: 'string', default: '50' }, 'deletion-substrate': { type: 'string', default: 'zero' },
-    'insertion-substrate': { type: 'string', default: 'blur' }, 'road-fractions': { type: 'string' }, tolerance: { type: 'string', default: '15' },
-    'iou-threshold': { type: 'string', default: '0.15' }, 'batch-size': { type: 'string', default: '8' }, 'forward-batch': { type: 'string', default: '64' },
-    limit: { type: 'string' }, seed: { type: 'string', default: '0' }, out: { type: 'string', default: 'gradcam-eval' },
-    layer: { type: 'string', default: 'auto' }, output: { type: 'string' }, labels: { type: 'string' }, size: { type: 'string' },
-    normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' }, resize: { type: 'string' }, crop: { type: 'string' }, 'guided-ops': { type: 'string', default: 'all' },
-    'max-pixels': { type: 'string' }, 'max-input': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
-  }, EVALUATE_USAGE);
+  const { values: o, positionals } = parseCommand(EVALUATE, args);
   if (o.help) {
-    console.log(EVALUATE_USAGE);
+    console.log(helpText(EVALUATE));
     return 0;
   }
-  if (!o.model) throw usageError(`--model FILE is required`, EVALUATE_USAGE);
-  if (positionals.length === 0) throw usageError(`no inputs given`, EVALUATE_USAGE);
   const methods = o.methods!.split(',').map((m) => m.trim()).filter(Boolean);
-  if (!methods.length) throw new CliError('--methods is empty');
+  if (!methods.length) throw usageError(EVALUATE, '--methods is empty');
   for (const m of methods) {
-    try { checkMethod(m); } catch (e) { throw new CliError((e as Error).message); }
+    try { checkMethod(m); } catch (e) { throw usageError(EVALUATE, (e as Error).message); }
   }
   const metrics = new Set<Metric>((o.metrics ? o.metrics.split(',').map((m) => m.trim()) : METRICS.filter((m) => m !== 'localisation' || o.annotations)) as Metric[]);
-  for (const m of metrics) if (!METRICS.includes(m)) throw new CliError(`unknown metric '${m}'; choose from: ${METRICS.join(', ')}`);
-  if (metrics.has('localisation') && !o.annotations) throw new CliError('the localisation metrics need --annotations FILE');
-  const steps = parseIntOption('--steps', o.steps, 1)!;
+  for (const m of metrics) if (!METRICS.includes(m)) throw usageError(EVALUATE, `unknown metric '${m}'; choose from: ${METRICS.join(', ')}`);
+  if (metrics.has('localisation') && !o.annotations) throw usageError(EVALUATE, 'the localisation metrics need --annotations FILE');
+  const steps = num(o.steps)!;
   const delSub = o['deletion-substrate'] as Substrate;
   const insSub = o['insertion-substrate'] as Substrate;
-  if (!SUBSTRATES.includes(delSub)) throw new CliError(`--deletion-substrate must be one of ${SUBSTRATES.join(', ')}, got '${delSub}'`);
-  if (!SUBSTRATES.includes(insSub)) throw new CliError(`--insertion-substrate must be one of ${SUBSTRATES.join(', ')}, got '${insSub}'`);
   const fractions = parseNumbers('--road-fractions', o['road-fractions']);
-  if (fractions?.some((f) => !(f > 0 && f < 1))) throw new CliError(`--road-fractions must lie strictly between 0 and 1, got '${o['road-fractions']}'`);
-  const tolerance = parseFloatOption('--tolerance', o.tolerance, 0, 1e6)!;
-  const iouThreshold = parseFloatOption('--iou-threshold', o['iou-threshold'], 0, 1)!;
-  const batchSize = parseIntOption('--batch-size', o['batch-size'], 1)!;
-  const forwardBatch = parseIntOption('--forward-batch', o['forward-batch'], 1)!;
-  const limit = parseIntOption('--limit', o.limit, 1);
-  const seed = parseIntOption('--seed', o.seed, 0)!;
-  if (o['guided-ops'] !== 'all' && o['guided-ops'] !== 'relu') throw new CliError(`--guided-ops must be 'all' or 'relu', got '${o['guided-ops']}'`);
+  if (fractions?.some((f) => !(f > 0 && f < 1))) throw usageError(EVALUATE, `--road-fractions must lie strictly between 0 and 1, got '${o['road-fractions']}'`);
+  const tolerance = num(o.tolerance)!;
+  const iouThreshold = num(o['iou-threshold'])!;
+  const batchSize = num(o['batch-size'])!;
+  const forwardBatch = num(o['forward-batch'])!;
+  const limit = num(o.limit);
+  const seed = num(o.seed)!;
   const norm = normalizeOptions(o);
   const size = parseSize(o.size);
   const rc = resizeCropOptions(o);
@@ -163,11 +150,11 @@ export async function runEvaluate(args: string[]): Promise<number> {
     try { annotations = parseAnnotations(doc); } catch (e) { throw new CliError(`${o.annotations}: ${(e as Error).message}`); }
   }
 
-  let files = expandInputs(positionals);
+  let files = (await listInputs(positionals, { exclude: [o.out!] })).map((i) => i.file);
   if (limit) files = files.slice(0, limit);
   for (const f of files) if (!fs.existsSync(f)) throw new CliError(`image not found: ${f}`);
-  const maxInputPixels = parseMaxInput(o['max-input']);
-  const explainer = await loadExplainer(o.model, { labelsFile: o.labels, size, maxInputPixels });
+  const maxInputPixels = num(o['max-input']);
+  const explainer = await loadExplainer(o.model!, { labelsFile: o.labels, size, maxInputPixels });
   // 'true' is the name audit uses too; 'gt' stays accepted
   const choice = o.class === 'true' ? 'gt' : o.class ?? (annotations ? 'gt' : 'top');
   let store: ResultStore<StoredEvalRow> | undefined;
@@ -185,7 +172,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
   try {
     // what the rows depend on: a folder resumes only with these (not with other inputs or methods: rows are per image and method)
     const config: EvaluateConfig = {
-      format: 'gradcam-evaluate/1', model: fileIdentity(o.model, fs.readFileSync(o.model)), layer: o.layer!, output: o.output ?? null, class: choice,
+      format: 'gradcam-evaluate/1', model: fileIdentity(o.model!, fs.readFileSync(o.model!)), layer: o.layer!, output: o.output ?? null, class: choice,
       metrics: METRICS.filter((m) => metrics.has(m)), steps, deletion_substrate: delSub, insertion_substrate: insSub, road_fractions: [...(fractions ?? ROAD_FRACTIONS)],
       tolerance, iou_threshold: iouThreshold, seed, annotations: o.annotations ? fileIdentity(o.annotations, annotationsText) : null,
       normalize: { preset: norm.preset ?? null, mean: norm.mean ? [...norm.mean] : null, std: norm.std ? [...norm.std] : null }, size: size ?? null,
@@ -205,7 +192,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
     let inputCount = 0;
     const faithMetrics = FAITHFULNESS_METRICS.filter((m) => metrics.has(m)) as FaithfulnessMetric[];
     for (let s = 0; s < files.length && !stop; s += batchSize) {
-      const inputs = await loadInputs(explainer, files.slice(s, s + batchSize), norm, size, parseIntOption('--max-pixels', o['max-pixels'], 0), rc, maxInputPixels);
+      const inputs = await loadInputs(explainer, files.slice(s, s + batchSize), norm, size, num(o['max-pixels']), rc, maxInputPixels);
       inputCount += inputs.length;
       const keys = imageKeys(inputs);
       for (const k of keys) for (const method of methods) order.push(rowKey(method, k));
@@ -323,7 +310,7 @@ export const EVALUATE_STORE: StoreKind = {
 };
 
 /** Exit status of an interrupted evaluation (as audit's): run the same command to resume. */
-export const EXIT_INTERRUPTED = 130;
+export { EXIT_INTERRUPTED };
 
 /** What the rows of an evaluation depend on (evaluate.json); a folder resumes only with the same. */
 export interface EvaluateConfig {

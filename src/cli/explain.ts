@@ -1,251 +1,321 @@
 /** `gradcam explain`: explain images or .npy tensors; write overlay PNGs, maps and JSON sidecars. */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { CAM_METHODS, camMethod } from '../cam/index.js';
 import { explainMany } from '../cam/runner.js';
 import { parseTargetKind, type TargetSpec } from '../cam/targets.js';
-import { COLORMAPS } from '../image/colormap.js';
-import { readImageFile } from '../image/node.js';
+import { readImageFile, readRegularFile, type FileReadError } from '../image/node.js';
 import { encodePng } from '../image/png.js';
 import { parseNpy, toFloat32, writeNpy } from '../image/npy.js';
 import { explainGradients, isGradientMethod, GRADIENT_METHODS, type GradientMethod } from '../cam/guided.js';
-import { NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
+import type { NormalizeOptions } from '../image/normalize.js';
 import type { RgbImage } from '../image/types.js';
-import { InputError, type ClassChoice, type ClassScore } from '../explainer.js';
+import { InputError, type ClassChoice, type ClassScore, type Explainer } from '../explainer.js';
 import { loadExplainer, prepareInputs, readPicture, stackByShape, tensorPicture, batchForInputs, inputPixels, DEFAULT_MAX_PIXELS, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
-import { readRegularFile, type FileReadError } from '../image/node.js';
+import { datasetBatchSize, listInputs, resolveTruth, runDataset, shardItems, type FileOut, type StoreKind } from '../node-audit.js';
+import { hasGlobMagic } from '../audit/glob.js';
+import { isManifestName } from '../audit/manifest.js';
+import { parseShard } from '../audit/shard.js';
+import type { AuditItem } from '../audit/types.js';
 import { describeClass, describeTarget, explanationFiles, explanationJson, gradientJson, gradientPicture, gridPicture, type RenderedFile } from '../render/index.js';
 import { StagedOutputs } from './output.js';
-import { CliError, usageError, optionNumber, parse, parseMaxInput, parseNumbers, parseSize, maxInputHelp, Progress } from './common.js';
-import { FAMILY_OPTIONS, familyFlags } from './family-usage.js';
-import { isBatchInvocation, runAuditCli } from './audit.js';
-import { RESIZE_CROP_USAGE, resizeCropOptions } from './inputs.js';
+import { oneLine, parseNumbers, parseSize, Progress, DatasetProgress, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { command, helpText, num, parseCommand, usageError, DATASET, FAMILY, IMAGES, MODEL, PICTURES, RUN, TARGET, methodGroup } from './spec.js';
+import { normalizeOptions, resizeCropOptions, type ResizeCropOptions } from './inputs.js';
 
-export const EXPLAIN_USAGE = `Usage: gradcam explain <images|.npy...> --model FILE [options]
+const ALL_METHODS = () => [...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS)];
 
-Inputs are JPEG/PNG/WebP images (resized to the model's input and normalised) or .npy tensors
-taken as the ready model input ([C,H,W] or [N,C,H,W] in the model's layout).
+export const EXPLAIN = command({
+  name: 'explain',
+  synopsis: "<images|.npy|folders|'globs'|manifests...> --model FILE [options]",
+  summary: 'explain images: an overlay PNG and a JSON sidecar per image and method (folders: resumable)',
+  description: `Inputs are JPEG/PNG/WebP images (resized to the model's input and normalised), .npy tensors
+taken as the ready model input ([C,H,W] or [N,C,H,W] in the model's layout), and — for datasets —
+folders (walked recursively), quoted glob patterns ('data/**/*.jpg') and manifests (.csv, .jsonl,
+.json: path and optional label; see docs/AUDIT.md).
 
-Options:
-  --model FILE         ONNX model (required)
-  --method NAME        ${[...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS)].join(', ')} (default gradcam)
-  --layer NAME         tensor or module to explain ('layer4', 'blocks.11.norm1': the last layer in
-                       that module's name scope), or 'auto' (default: the input of the last node that mixes
-                       grid positions — global pooling, attention, a flattening classifier — walked
-                       back past projections: a CNN's last block, a ViT's last norm1, Swin's final
-                       norm, ConvNeXt's last stage; see 'gradcam layers')
-  --layout L           the layer's layout where gradcam cannot infer it: nchw, nhwc or
-                       tokens:HxW[+P] ([N, L, C] tokens: an H×W grid after P prefix tokens)
-  --class C            'top' (the predicted class, default), a class index, or a label
-${FAMILY_OPTIONS.trimEnd()}
-  --output NAME        the model output to explain (default: the first)
-  --out DIR            output folder (default: gradcam-out)
-  --raw                also write the map as .npy float32 [H,W] at input resolution, and the raw
-                       map (weighted sum before ReLU and scaling, layer resolution) as .raw.npy
-  --heatmap            also write the heat map alone as <stem>.<method>.heatmap.png
-  --colormap NAME      ${COLORMAPS.join(', ')} (default jet)
-  --alpha A            heat-map opacity in the overlay, 0..1 (default 0.5)
-  --no-caption         overlay PNG without the caption naming the class
-  --labels FILE        class labels: one per line, or JSON (default: the model's metadata)
-  --size H[xW]         input size for models with dynamic height/width
-${RESIZE_CROP_USAGE}  --normalize NAME     ${NORMALIZE_PRESETS.join(', ')} (default imagenet)
-  --mean a,b,c         custom mean (on [0,1] values unless a preset is given)
-  --std a,b,c          custom std
-  --batch-size N       images per model run (default 8)
-  --max-pixels N       refuse images larger than N pixels (default 268402689, sharp's limit: about
-                       16384×16384); 0 for no limit. Images above 64 megapixels are shrunk while
-                       decoding, so memory stays bounded
-  --max-overlay N      longest side of the overlay PNGs in pixels (default 2048)
-${maxInputHelp()}
-  --guided-ops SET     rectifiers guided by guided-backprop/deconvnet: 'all' (Relu, Clip/ReLU6,
-                       LeakyRelu, PRelu; default) or 'relu' (only Relu, as pytorch-grad-cam)
-  --abs                gradient pictures as grayscale |gradient| instead of the usual deprocessing
-  With a gradient method (saliency, guided-backprop, deconvnet, guided-gradcam) the PNG shows the
-  Grad-CAM overlay beside the gradient picture, and --raw writes the gradient as .npy float32 in the
-  input tensor's layout without batch ([C,H,W] for NCHW models), not deprocessed.
-  --quiet              no progress on stderr
-`;
+Files: every output is written only when every input succeeded (nothing partial). Folders, globs and
+manifests: the same per-image files, mirroring the folders under --out, plus explain.jsonl (a row per
+image); the run is resumable (interrupted and started again with the same command, it skips finished
+images), an unreadable image becomes an error row and the run goes on. Exit status 3: some images
+failed; 130: interrupted. 'gradcam audit' is the same run plus the dataset report.
 
-interface Output {
-  path: string;
-  bytes: Uint8Array;
+With a gradient method (saliency, guided-backprop, deconvnet, guided-gradcam) the PNG shows the
+Grad-CAM overlay beside the gradient picture.`,
+  groups: [MODEL, IMAGES, TARGET, methodGroup(ALL_METHODS), FAMILY, PICTURES, RUN, DATASET],
+  required: ['model'],
+  positionals: 'inputs',
+});
+
+/** Everything an explain run needs, read and checked from the options before any model run. */
+interface Settings {
+  model: string;
+  methods: string[];
+  gradientMethod?: GradientMethod;
+  layers: string[];
+  groups: string[][];
+  layout?: string;
+  output?: string;
+  classChoice: ClassChoice;
+  /** --class true / gt: each item's label (datasets). */
+  labelled: boolean;
+  contrast?: ClassChoice;
+  kind: ReturnType<typeof parseTargetKind>;
+  targetGiven: boolean;
+  index?: number[];
+  mask?: string;
+  reference?: string;
+  topK?: number;
+  counterfactual: boolean;
+  augSmooth: boolean;
+  eigenSmooth: boolean;
+  camBatch?: number;
+  scoreTop?: number;
+  seed: number;
+  guidedOps: 'all' | 'relu';
+  abs: boolean;
+  grid: boolean;
+  raw: boolean;
+  look: { colormap: string; alpha: number; caption: boolean; heatmap: boolean; raw: boolean; maxSide: number };
+  limits: { maxPixels: number; maxSide: number };
+  norm: NormalizeOptions;
+  size?: [number, number];
+  rc: ResizeCropOptions;
+  maxInputPixels?: number;
+  batchSize: number;
+  out: string;
+  quiet: boolean;
+  /** The options of the JSON sidecar. */
+  jsonOptions: Record<string, unknown>;
+}
+
+function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>): Settings {
+  const o = p.values;
+  if (o.method !== undefined && p.given.has('method') && o.methods) throw usageError(EXPLAIN, 'give --method or --methods, not both');
+  if (o.layer !== undefined && p.given.has('layer') && o.layers) throw usageError(EXPLAIN, 'give --layer or --layers, not both');
+  const methodNames = list(o.methods ?? o.method ?? 'gradcam');
+  const gradientMethod = methodNames.length === 1 && isGradientMethod(methodNames[0]!.toLowerCase()) ? methodNames[0]!.toLowerCase() as GradientMethod : undefined;
+  if (gradientMethod) {
+    const family = [...p.given].filter((k) => k in FAMILY.options).map((k) => `--${k}`);
+    if (family.length) throw usageError(EXPLAIN, `--method ${gradientMethod} explains through the input gradient and takes none of the CAM-family options (${family.join(', ')}); drop them, or choose a CAM method`);
+  }
+  for (const m of methodNames) {
+    if (gradientMethod) break;
+    if (isGradientMethod(m.toLowerCase())) throw usageError(EXPLAIN, `${m} is a gradient method: give it alone with --method ${m}`);
+    try {
+      camMethod(m, Object.keys(GRADIENT_METHODS)); // unknown names: a clear error listing every method
+    } catch (e) {
+      throw usageError(EXPLAIN, (e as Error).message);
+    }
+  }
+  const methods = gradientMethod ? [] : methodNames.map((m) => camMethod(m).name);
+  if (new Set(methods).size !== methods.length) throw usageError(EXPLAIN, `--methods names a method twice: ${methodNames.join(',')}`);
+  const layers = list(o.layers ?? o.layer ?? 'auto');
+  const norm = normalizeOptions(o);
+  let kind;
+  try {
+    kind = parseTargetKind(o.target ?? 'logit');
+  } catch (e) {
+    throw usageError(EXPLAIN, (e as Error).message);
+  }
+  const index = o.index === undefined ? undefined : parseNumbers('--index', o.index)!;
+  if (index && index.some((v) => !Number.isInteger(v) || v < 0)) throw usageError(EXPLAIN, `--index must be non-negative integers, got '${o.index}'`);
+  if (kind.kind === 'element' && !index) throw usageError(EXPLAIN, '--target element needs --index I[,J..]');
+  if (o.mask && kind.kind !== 'segmentation') throw usageError(EXPLAIN, '--mask goes with --target segmentation');
+  if (o.reference && kind.kind !== 'similarity') throw usageError(EXPLAIN, '--reference goes with --target similarity');
+  if (kind.kind === 'similarity' && !o.reference) throw usageError(EXPLAIN, '--target similarity needs --reference FILE (the image to compare with)');
+  const labelled = o.class === 'true' || o.class === 'gt';
+  const limits = { maxPixels: num(o['max-pixels']) ?? DEFAULT_MAX_PIXELS, maxSide: num(o['max-overlay']) ?? DEFAULT_PICTURE_SIDE };
+  const contrast = o.contrast === undefined ? undefined : choice(o.contrast);
+  return {
+    model: o.model!, methods, gradientMethod, layers, groups: o.grid && layers.length > 1 ? [...layers.map((l) => [l]), layers] : [layers],
+    layout: o.layout, output: o.output, classChoice: labelled ? 'top' : choice(o.class!), labelled, contrast, kind, targetGiven: o.target !== undefined,
+    index, mask: o.mask, reference: o.reference, topK: num(o['top-k']), counterfactual: !!o.counterfactual, augSmooth: !!o['aug-smooth'],
+    eigenSmooth: !!o['eigen-smooth'], camBatch: num(o['cam-batch']), scoreTop: num(o['score-top']), seed: num(o.seed) ?? 0,
+    guidedOps: o['guided-ops'] as 'all' | 'relu', abs: !!o.abs, grid: !!o.grid, raw: !!o.raw,
+    look: { colormap: o.colormap!, alpha: num(o.alpha) ?? 0.5, caption: !o['no-caption'], heatmap: !!o.heatmap, raw: !!o.raw, maxSide: limits.maxSide },
+    limits, norm, size: parseSize(o.size), rc: resizeCropOptions(o), maxInputPixels: num(o['max-input']), batchSize: num(o['batch-size']) ?? 8,
+    out: o.out!, quiet: !!o.quiet,
+    jsonOptions: {
+      ...(contrast !== undefined ? { contrast: String(contrast) } : {}),
+      ...(o.counterfactual ? { counterfactual: true } : {}), ...(o['aug-smooth'] ? { aug_smooth: true } : {}), ...(o['eigen-smooth'] ? { eigen_smooth: true } : {}),
+    },
+  };
 }
 
 /**
  * One explain for every method and option: CAM methods (one, several, a grid; any target, top-k,
  * contrast, smoothing) run through the shared pipeline (explainMany), gradient methods through
  * explainGradients; every explanation is drawn by the one renderer (src/render) and described by the
- * same JSON sidecar.
+ * same JSON sidecar — for files (all or nothing) and for folders, globs and manifests (resumable) alike.
  */
 export async function runExplain(args: string[]): Promise<number> {
-  // folders, quoted globs and manifests go to the batch runner (gradcam audit)
-  if (isBatchInvocation(args)) return runAuditCli(args);
-  const { values: o, positionals } = parse(args, {
-    model: { type: 'string' }, method: { type: 'string' }, methods: { type: 'string' }, layer: { type: 'string' }, layers: { type: 'string' }, layout: { type: 'string' },
-    grid: { type: 'boolean', default: false }, class: { type: 'string', default: 'top' }, output: { type: 'string' }, out: { type: 'string', default: 'gradcam-out' },
-    target: { type: 'string' }, index: { type: 'string' }, mask: { type: 'string' }, reference: { type: 'string' },
-    'top-k': { type: 'string' }, contrast: { type: 'string' }, counterfactual: { type: 'boolean', default: false },
-    'aug-smooth': { type: 'boolean', default: false }, 'eigen-smooth': { type: 'boolean', default: false },
-    'cam-batch': { type: 'string' }, 'score-top': { type: 'string' }, seed: { type: 'string', default: '0' },
-    raw: { type: 'boolean', default: false }, heatmap: { type: 'boolean', default: false },
-    colormap: { type: 'string', default: 'jet' }, alpha: { type: 'string', default: '0.5' }, 'no-caption': { type: 'boolean', default: false },
-    labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
-    resize: { type: 'string' }, crop: { type: 'string' },
-    'max-pixels': { type: 'string' }, 'max-overlay': { type: 'string' }, 'max-input': { type: 'string' },
-    'batch-size': { type: 'string', default: '8' }, abs: { type: 'boolean', default: false }, 'guided-ops': { type: 'string', default: 'all' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
-  }, EXPLAIN_USAGE);
-  if (o.help) {
-    console.log(EXPLAIN_USAGE);
+  const parsed = parseCommand(EXPLAIN, args);
+  if (parsed.values.help) {
+    console.log(helpText(EXPLAIN));
     return 0;
   }
-  if (!o.model) throw usageError(`--model FILE is required`, EXPLAIN_USAGE);
-  if (positionals.length === 0) throw usageError(`no inputs given`, EXPLAIN_USAGE);
-  if (o.method && o.methods) throw new CliError('give --method or --methods, not both');
-  if (o.layer && o.layers) throw new CliError('give --layer or --layers, not both');
-  const methodNames = list(o.methods ?? o.method ?? 'gradcam');
-  const gradientMethod = methodNames.length === 1 && isGradientMethod(methodNames[0]!.toLowerCase()) ? methodNames[0]!.toLowerCase() as GradientMethod : undefined;
-  if (gradientMethod) {
-    const family = familyFlags(args);
-    if (family.length) throw new CliError(`--method ${gradientMethod} explains through the input gradient and takes none of the CAM-family options (${family.join(', ')}); drop them, or choose a CAM method`);
-  }
-  for (const m of methodNames) {
-    if (gradientMethod) break;
-    if (isGradientMethod(m.toLowerCase())) throw new CliError(`${m} is a gradient method: give it alone with --method ${m}`);
-    camMethod(m, Object.keys(GRADIENT_METHODS)); // unknown names: a clear error listing every method
-  }
-  const methods = gradientMethod ? [] : methodNames.map((m) => camMethod(m).name);
-  if (new Set(methods).size !== methods.length) throw new CliError(`--methods names a method twice: ${methodNames.join(',')}`);
-  const layers = list(o.layers ?? o.layer ?? 'auto');
-  if (!(COLORMAPS as readonly string[]).includes(o.colormap!)) throw new CliError(`unknown colour map '${o.colormap}'; choose one of: ${COLORMAPS.join(', ')}`);
-  const alpha = optionNumber(o.alpha!);
-  if (!(alpha >= 0 && alpha <= 1)) throw new CliError(`--alpha must be a number between 0 and 1, got '${o.alpha}'`);
-  const batchSize = positiveInt('--batch-size', o['batch-size']!);
-  const camBatch = o['cam-batch'] === undefined ? undefined : positiveInt('--cam-batch', o['cam-batch']);
-  const topK = o['top-k'] === undefined ? undefined : positiveInt('--top-k', o['top-k']);
-  const scoreTop = o['score-top'] === undefined ? undefined : positiveInt('--score-top', o['score-top']);
-  const seed = optionNumber(o.seed!);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw new CliError(`--seed must be an integer from 0 to 2^32−1, got '${o.seed}'`);
-  if (o['guided-ops'] !== 'all' && o['guided-ops'] !== 'relu') throw new CliError(`--guided-ops must be 'all' or 'relu', got '${o['guided-ops']}'`);
-  const size = parseSize(o.size);
-  const norm: NormalizeOptions = { preset: o.normalize, mean: parseNumbers('--mean', o.mean), std: parseNumbers('--std', o.std) };
-  if (!o.normalize && (norm.mean || norm.std)) norm.preset = undefined;
-  if (!o.normalize && !norm.mean && !norm.std) norm.preset = 'imagenet';
-  const classChoice = choice(o.class!);
-  const contrast = o.contrast === undefined ? undefined : choice(o.contrast);
-  let kind;
+  const s = readSettings(parsed);
+  const positionals = parsed.positionals;
+  const dataset = positionals.some(isDatasetInput) || [...parsed.given].some((k) => k in DATASET.options);
+  if (s.labelled && !dataset) throw usageError(EXPLAIN, `--class ${parsed.values.class} explains each image's labelled class, which only a manifest gives; for image files give top, a class index or a label`);
+  if (dataset && (s.mask || s.reference)) throw usageError(EXPLAIN, `--${s.mask ? 'mask' : 'reference'} names one file for one image; for folders, globs and manifests give files instead`);
+  const explainer = await loadExplainer(s.model, { labelsFile: parsed.values.labels, size: s.size, maxInputPixels: s.maxInputPixels, sessionOptions: num(parsed.values.threads) ? { intraOpThreads: num(parsed.values.threads)! } : undefined });
   try {
-    kind = parseTargetKind(o.target ?? 'logit');
-  } catch (e) {
-    throw new CliError((e as Error).message);
+    checkOutputName(explainer, s.output);
+    if (dataset) return await explainDataset(explainer, s, positionals, parsed.values.shard, !!parsed.values['retry-errors']);
+    return await explainFiles(explainer, s, positionals);
+  } finally {
+    await explainer.release();
   }
-  const index = o.index === undefined ? undefined : parseNumbers('--index', o.index)!;
-  if (index && index.some((v) => !Number.isInteger(v) || v < 0)) throw new CliError(`--index must be non-negative integers, got '${o.index}'`);
-  if (kind.kind === 'element' && !index) throw new CliError('--target element needs --index I[,J..]');
-  if (o.mask && kind.kind !== 'segmentation') throw new CliError('--mask goes with --target segmentation');
-  if (o.reference && kind.kind !== 'similarity') throw new CliError('--reference goes with --target similarity');
-  if (kind.kind === 'similarity' && !o.reference) throw new CliError('--target similarity needs --reference FILE (the image to compare with)');
+}
 
-  const limits = pictureLimits(o['max-pixels'], o['max-overlay']);
-  const maxInputPixels = parseMaxInput(o['max-input']);
-  const rc = resizeCropOptions(o);
-  const look = { colormap: o.colormap!, alpha, caption: !o['no-caption'], heatmap: o.heatmap!, raw: o.raw!, maxSide: limits.maxSide };
-
-  const explainer = await loadExplainer(o.model, { labelsFile: o.labels, size, maxInputPixels });
-  const staged = new StagedOutputs(o.out!, [...positionals, ...(o.mask ? [o.mask] : []), ...(o.reference ? [o.reference] : [])]);
-  const add = async (file: string, bytes: Uint8Array) => staged.add(path.join(o.out!, file), bytes);
-  const json = (x: unknown) => new TextEncoder().encode(`${JSON.stringify(x, null, 2)}\n`);
+/** Whether an input names a dataset: a folder, a manifest, or a glob pattern that is not a file. */
+export function isDatasetInput(a: string): boolean {
+  let st: fs.Stats | undefined;
   try {
-    checkOutputName(explainer, o.output);
+    st = fs.statSync(a);
+  } catch {
+    st = undefined;
+  }
+  return !!st?.isDirectory() || (!!st?.isFile() && isManifestName(a)) || (!st && hasGlobMagic(a));
+}
+
+/** One image of a batch: its input tensor, its output stem (relative to --out), its overlay picture, its own class. */
+interface BatchItem {
+  input: PreparedInput;
+  stem: string;
+  picture?: RgbImage;
+  classChoice?: ClassChoice;
+  extraWarning?: string;
+}
+
+/** What one image of a batch gives: its files (relative to --out), the lines to print, warnings, its scores. */
+interface ItemOutput {
+  files: { path: string; bytes: Uint8Array }[];
+  lines: string[];
+  warnings: string[];
+  predicted?: ClassScore;
+  explained?: ClassScore;
+}
+
+const json = (x: unknown) => new TextEncoder().encode(`${JSON.stringify(x, null, 2)}\n`);
+
+/** Explains and renders one batch (any method, any option); `onItem` reports each image done. */
+async function explainBatch(explainer: Explainer, s: Settings, target: TargetSpec | undefined, batch: BatchItem[], onPasses?: (d: number, t: number, st: string) => void): Promise<ItemOutput[]> {
+  const outs: ItemOutput[] = batch.map(() => ({ files: [], lines: [], warnings: [] }));
+  for (const { index: idx, data, dims } of stackByShape(batch.map((b) => b.input))) {
+    const classes = batch.some((b) => b.classChoice !== undefined) ? idx.map((i) => batch[i]!.classChoice ?? s.classChoice) : s.classChoice;
+    if (s.gradientMethod) {
+      const g = await explainGradients(explainer, data, dims, { method: s.gradientMethod, layer: s.layers[0], layout: s.layout, classes, output: s.output, rectifierOps: s.guidedOps });
+      for (const [j, i] of idx.entries()) {
+        const { input: inp, stem: st, picture } = batch[i]!;
+        const e = g.explanations[j]!;
+        const stem = `${st}.${e.method}`;
+        const base = picture ?? tensorPicture(inp, explainer.layout, s.norm);
+        const files: RenderedFile[] = [{ suffix: '.png', bytes: encodePng(gradientPicture(e, base, { colormap: s.look.colormap, alpha: s.look.alpha, abs: s.abs, maxSide: s.limits.maxSide })) }];
+        if (s.raw) {
+          const shape = explainer.layout === 'NCHW' ? [e.channels, e.height, e.width] : [e.height, e.width, e.channels];
+          files.push({ suffix: '.npy', bytes: writeNpy(e.gradientInputLayout, shape) });
+        }
+        const out = outs[i]!;
+        for (const f of files) out.files.push({ path: stem + f.suffix, bytes: f.bytes });
+        out.files.push({ path: `${stem}.json`, bytes: json(gradientJson(e, {
+          input: inp.file, model: s.model, rectifierOps: s.guidedOps, files: files.map((f) => stem + f.suffix),
+          timings: { compileMs: 0, sessionMs: 0, runMs: g.runMs, camMs: 0 }, imageSize: imageSize(inp),
+        })) });
+        out.lines.push(`${inp.file}: ${e.method}: ${describeClass(e)} → ${path.join(s.out, `${stem}.png`)}`);
+        out.predicted = e.predicted;
+        out.explained = e.target;
+        if (batch[i]!.extraWarning) out.warnings.push(batch[i]!.extraWarning!);
+      }
+      continue;
+    }
+    const r = await explainMany(explainer, data, dims, {
+      methods: s.methods, layers: s.groups, layout: s.layout, classes, output: s.output, target, topK: s.topK, contrast: s.contrast, counterfactual: s.counterfactual,
+      augSmooth: s.augSmooth, eigenSmooth: s.eigenSmooth, batchSize: s.camBatch, scoreCamTopN: s.scoreTop, randomSeed: s.seed, onProgress: onPasses,
+    });
+    const rows = r.results[0]!.explanations.length;
+    for (let row = 0; row < rows; row++) {
+      const first = r.results[0]!.explanations[row]!;
+      const j = first.image ?? row;
+      const i = idx[j]!;
+      const { input: inp, picture } = batch[i]!;
+      const out = outs[i]!;
+      const stem = batch[i]!.stem + (s.topK !== undefined ? `-top${first.rank}` : '');
+      const base = picture ?? tensorPicture(inp, explainer.layout, s.norm);
+      if (batch[i]!.extraWarning && !out.warnings.includes(batch[i]!.extraWarning!)) out.warnings.push(batch[i]!.extraWarning!);
+      out.predicted ??= first.predicted;
+      out.explained ??= first.target;
+      if (s.grid) {
+        const tiles = r.results.map((res) => res.explanations[row]!);
+        out.files.push({ path: `${stem}.grid.png`, bytes: encodePng(gridPicture(tiles, s.methods, s.groups, base, s.look)) });
+        out.files.push({ path: `${stem}.grid.json`, bytes: json({
+          ...explanationJson(first, { input: inp.file, model: s.model, timings: r.timings, imageSize: imageSize(inp), options: s.jsonOptions, files: [`${stem}.grid.png`] }),
+          method: undefined, layer: undefined, layer_layout: undefined, raw_map: undefined, warnings: undefined,
+          methods: s.methods, layers: s.groups, tiles: tiles.map((e) => ({ method: e.method, layers: e.layers, warnings: e.warnings })),
+        }) });
+        out.lines.push(`${inp.file}: ${describeTarget(first)} → ${path.join(s.out, `${stem}.grid.png`)}`);
+        out.warnings.push(...tiles.flatMap((e) => e.warnings.map((w) => `${e.method} @ ${e.layers.join('+')}: ${w}`)));
+      } else {
+        for (const res of r.results) {
+          const e = res.explanations[row]!;
+          const files = explanationFiles(e, base, s.look);
+          const name = `${stem}.${e.method}`;
+          for (const f of files) out.files.push({ path: name + f.suffix, bytes: f.bytes });
+          out.files.push({ path: `${name}.json`, bytes: json(explanationJson(e, { input: inp.file, model: s.model, timings: r.timings, imageSize: imageSize(inp), options: s.jsonOptions, files: files.map((f) => name + f.suffix) })) });
+          out.lines.push(`${inp.file}: ${e.method}: ${describeTarget(e)} → ${path.join(s.out, `${name}.png`)}`);
+          out.warnings.push(...e.warnings);
+        }
+      }
+    }
+  }
+  return outs;
+}
+
+/** The target of every image (--target and its files), read before any model run. */
+async function readTarget(explainer: Explainer, s: Settings): Promise<TargetSpec | undefined> {
+  const { kind, index } = s;
+  switch (kind.kind) {
+    case 'logit': return s.targetGiven ? { kind: 'logit' } : undefined;
+    case 'softmax': return { kind: 'softmax' };
+    case 'binary': return { kind: 'binary', negative: !!kind.negative, index: index?.[0] };
+    case 'regression': return { kind: 'regression', index: index?.[0] };
+    case 'element': return { kind: 'element', index: index! };
+    case 'segmentation': return { kind: 'segmentation', mask: s.mask ? await readMask(s.mask) : undefined };
+    case 'similarity': {
+      const ref = await prepareInputs(explainer, s.reference!, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, ...s.rc });
+      if (ref.length !== 1) throw new InputError(`--reference ${s.reference} holds ${ref.length} inputs; give one`);
+      return { kind: 'similarity', referenceInput: { data: ref[0]!.tensor, dims: ref[0]!.dims } };
+    }
+  }
+  return undefined;
+}
+
+/** Image and .npy files: every input read first, every output written only when all succeeded. */
+async function explainFiles(explainer: Explainer, s: Settings, positionals: string[]): Promise<number> {
+  const staged = new StagedOutputs(s.out, [...positionals, ...(s.mask ? [s.mask] : []), ...(s.reference ? [s.reference] : [])]);
+  try {
     // Read every input first: a bad one stops the run before anything is written. Only the tensors are
     // kept; each batch's pictures are read again (shrunk while decoding) when its overlays are drawn.
     const inputs: PreparedInput[] = [];
-    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size, maxPixels: limits.maxPixels, maxInputPixels, picture: false, ...rc })));
-    let target: TargetSpec | undefined;
-    switch (kind.kind) {
-      case 'logit': target = o.target === undefined ? undefined : { kind: 'logit' }; break;
-      case 'softmax': target = { kind: 'softmax' }; break;
-      case 'binary': target = { kind: 'binary', negative: !!kind.negative, index: index?.[0] }; break;
-      case 'regression': target = { kind: 'regression', index: index?.[0] }; break;
-      case 'element': target = { kind: 'element', index: index! }; break;
-      case 'segmentation': target = { kind: 'segmentation', mask: o.mask ? await readMask(o.mask) : undefined }; break;
-      case 'similarity': {
-        const ref = await prepareInputs(explainer, o.reference!, { ...norm, size, maxPixels: limits.maxPixels, maxInputPixels, picture: false, ...rc });
-        if (ref.length !== 1) throw new InputError(`--reference ${o.reference} holds ${ref.length} inputs; give one`);
-        target = { kind: 'similarity', referenceInput: { data: ref[0]!.tensor, dims: ref[0]!.dims } };
-        break;
-      }
-    }
-    const options = {
-      ...(contrast !== undefined ? { contrast: String(contrast) } : {}),
-      ...(o.counterfactual ? { counterfactual: true } : {}), ...(o['aug-smooth'] ? { aug_smooth: true } : {}), ...(o['eigen-smooth'] ? { eigen_smooth: true } : {}),
-    };
-    const groups: string[][] = o.grid && layers.length > 1 ? [...layers.map((l) => [l]), layers] : [layers];
+    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, ...s.rc })));
+    const target = await readTarget(explainer, s);
     const stems = uniqueStems(inputs);
-    const progress = new Progress(inputs.length, o.quiet);
+    const progress = new Progress(inputs.length, s.quiet);
     const lines: string[] = [];
-    const perRun = batchForInputs(batchSize, Math.max(1, ...inputs.map((i) => inputPixels(i.dims, explainer.layout))), maxInputPixels);
+    const perRun = batchForInputs(s.batchSize, Math.max(1, ...inputs.map((i) => inputPixels(i.dims, explainer.layout))), s.maxInputPixels);
     for (let start = 0; start < inputs.length; start += perRun) {
       const batch = inputs.slice(start, start + perRun);
-      const pictures = await batchPictures(batch, limits);
-      for (const { index: idx, data, dims } of stackByShape(batch)) {
-        if (gradientMethod) {
-          const g = await explainGradients(explainer, data, dims, { method: gradientMethod, layer: layers[0], layout: o.layout, classes: classChoice, output: o.output, rectifierOps: o['guided-ops'] as 'relu' | 'all' });
-          for (const [j, i] of idx.entries()) {
-            const inp = batch[i]!;
-            const e = g.explanations[j]!;
-            const stem = `${stems[start + i]!}.${e.method}`;
-            const base = pictures[i] ?? tensorPicture(inp, explainer.layout, norm);
-            const files: RenderedFile[] = [{ suffix: '.png', bytes: encodePng(gradientPicture(e, base, { colormap: o.colormap!, alpha, abs: o.abs!, maxSide: limits.maxSide })) }];
-            if (o.raw) {
-              const shape = explainer.layout === 'NCHW' ? [e.channels, e.height, e.width] : [e.height, e.width, e.channels];
-              files.push({ suffix: '.npy', bytes: writeNpy(e.gradientInputLayout, shape) });
-            }
-            for (const f of files) await add(stem + f.suffix, f.bytes);
-            await add(`${stem}.json`, json(gradientJson(e, {
-              input: inp.file, model: o.model, rectifierOps: o['guided-ops']!, files: files.map((f) => stem + f.suffix),
-              timings: { compileMs: 0, sessionMs: 0, runMs: g.runMs, camMs: 0 }, imageSize: imageSize(inp),
-            })));
-            lines.push(`${inp.file}: ${e.method}: ${describeClass(e)} → ${path.join(o.out!, `${stem}.png`)}`);
-            progress.step(start + i + 1, path.basename(inp.file));
-          }
-          continue;
-        }
-        const r = await explainMany(explainer, data, dims, {
-          methods, layers: groups, layout: o.layout, classes: classChoice, output: o.output, target, topK, contrast, counterfactual: o.counterfactual,
-          augSmooth: o['aug-smooth'], eigenSmooth: o['eigen-smooth'], batchSize: camBatch, scoreCamTopN: scoreTop, randomSeed: seed,
-          onProgress: progress.passes,
-        });
-        const rows = r.results[0]!.explanations.length;
-        for (let row = 0; row < rows; row++) {
-          const first = r.results[0]!.explanations[row]!;
-          const j = first.image ?? row;
-          const inp = batch[idx[j]!]!;
-          const stem = stems[start + idx[j]!]! + (topK !== undefined ? `-top${first.rank}` : '');
-          const base = pictures[idx[j]!] ?? tensorPicture(inp, explainer.layout, norm);
-          if (o.grid) {
-            const tiles = r.results.map((res) => res.explanations[row]!);
-            await add(`${stem}.grid.png`, encodePng(gridPicture(tiles, methods, groups, base, look)));
-            await add(`${stem}.grid.json`, json({
-              ...explanationJson(first, { input: inp.file, model: o.model, timings: r.timings, imageSize: imageSize(inp), options, files: [`${stem}.grid.png`] }),
-              method: undefined, layer: undefined, layer_layout: undefined, raw_map: undefined, warnings: undefined,
-              methods, layers: groups, tiles: tiles.map((e) => ({ method: e.method, layers: e.layers, warnings: e.warnings })),
-            }));
-            lines.push(`${inp.file}: ${describeTarget(first)} → ${path.join(o.out!, `${stem}.grid.png`)}`);
-            warn(inp.file, tiles.flatMap((e) => e.warnings.map((w) => `${e.method} @ ${e.layers.join('+')}: ${w}`)));
-          } else {
-            for (const res of r.results) {
-              const e = res.explanations[row]!;
-              const files = explanationFiles(e, base, look);
-              const name = `${stem}.${e.method}`;
-              for (const f of files) await add(name + f.suffix, f.bytes);
-              await add(`${name}.json`, json(explanationJson(e, { input: inp.file, model: o.model, timings: r.timings, imageSize: imageSize(inp), options, files: files.map((f) => name + f.suffix) })));
-              lines.push(`${inp.file}: ${e.method}: ${describeTarget(e)} → ${path.join(o.out!, `${name}.png`)}`);
-              warn(inp.file, e.warnings);
-            }
-          }
-          const next = r.results[0]!.explanations[row + 1];
-          if (!next || next.image !== first.image) progress.step(start + idx[j]! + 1, path.basename(inp.file));
-        }
-      }
+      const pictures = await batchPictures(batch, s.limits);
+      const outs = await explainBatch(explainer, s, target, batch.map((input, i) => ({ input, stem: stems[start + i]!, picture: pictures[i] })), progress.passes);
+      outs.forEach((out, i) => {
+        lines.push(...out.lines);
+        warn(batch[i]!.file, out.warnings);
+      });
+      for (const out of outs) for (const f of out.files) await staged.add(path.join(s.out, f.path), f.bytes);
+      progress.step(start + batch.length, path.basename(batch[batch.length - 1]!.file));
     }
     await staged.commit();
     for (const l of lines) console.log(l);
@@ -253,9 +323,122 @@ export async function runExplain(args: string[]): Promise<number> {
   } catch (e) {
     await staged.abort();
     throw e;
-  } finally {
-    await explainer.release();
   }
+}
+
+/** A row of explain.jsonl: an image of a dataset run, its files (relative to --out), or its error. */
+interface ExplainRow {
+  key: string;
+  index: number;
+  file: string;
+  status: 'ok' | 'error';
+  error?: string;
+  predicted?: { index: number; label: string | null; probability: number | null };
+  explained?: { index: number; label: string | null; probability: number | null };
+  files: string[];
+  warnings: string[];
+}
+
+export const EXPLAIN_STORE: StoreKind = { config: 'explain.json', results: 'explain.jsonl', what: 'explain', folders: [] };
+
+/** An item's output stem: its path under the folder, glob or manifest it came from, without extension ('#2' → '-2'; never outside --out). */
+export function datasetStem(key: string): string {
+  const m = /#(\d+)$/.exec(key);
+  const parts = key.replace(/#\d+$/, '').split('/').filter((x) => x !== '' && x !== '.').map((x) => (x === '..' ? '_' : x.replace(/[\u0000-\u001f]/g, '_')));
+  const last = (parts.pop() ?? 'item').replace(/\.[^.]*$/, '') || 'item';
+  return [...parts, `${last}${m ? `-${m[1]}` : ''}`].join('/');
+}
+
+/** Folders, globs and manifests: the resumable run of the audit's engine, writing explain's per-image files. */
+async function explainDataset(explainer: Explainer, s: Settings, positionals: string[], shardText: string | undefined, retryErrors: boolean): Promise<number> {
+  let shard;
+  try {
+    shard = shardText !== undefined ? parseShard(shardText) : undefined;
+  } catch (e) {
+    throw usageError(EXPLAIN, (e as Error).message);
+  }
+  const items = await listInputs(positionals, { exclude: [s.out] });
+  const target = await readTarget(explainer, s);
+  const bytes = await fs.promises.readFile(s.model);
+  const config = {
+    format: 'gradcam-explain/1',
+    model: { file: path.basename(s.model), sha256: crypto.createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length },
+    methods: s.gradientMethod ? [s.gradientMethod] : s.methods, layers: s.groups, layout: s.layout ?? null, output: s.output ?? null,
+    class: s.labelled ? 'true' : String(s.classChoice), target: s.kind, index: s.index ?? null, top_k: s.topK ?? null, options: s.jsonOptions,
+    cam_batch: s.camBatch ?? null, score_top: s.scoreTop ?? null, seed: s.seed, guided_ops: s.guidedOps, abs: s.abs, grid: s.grid, look: s.look,
+    normalize: { preset: s.norm.preset ?? null, mean: s.norm.mean ? [...s.norm.mean] : null, std: s.norm.std ? [...s.norm.std] : null },
+    size: s.size ?? null, ...(s.rc.resize !== undefined ? { resize: s.rc.resize, crop: s.rc.crop ?? null } : {}), labels: explainer.labels ?? null,
+    shard: shard ?? null, total: shardItems(items, shard).length,
+  };
+  type Prep = { entry: { item: AuditItem; index: number }; input?: PreparedInput; picture?: RgbImage; classChoice?: ClassChoice; warning?: string; error?: string };
+  const prepare = async (entry: { item: AuditItem; index: number }): Promise<Prep> => {
+    try {
+      const inputs = await prepareInputs(explainer, entry.item.file, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, ...s.rc });
+      if (inputs.length !== 1) throw new InputError(`${entry.item.file} holds ${inputs.length} images; a dataset item must be one image`);
+      const input = inputs[0]!;
+      const [picture] = await batchPictures([input], s.limits);
+      let classChoice: ClassChoice | undefined;
+      let warning: string | undefined;
+      if (s.labelled) {
+        const truth = resolveTruth(explainer, entry.item.label);
+        if (truth?.index !== null && truth?.index !== undefined) classChoice = truth.index;
+        else if (truth?.label) classChoice = truth.label;
+        else warning = 'no true label: explained the predicted class';
+      }
+      return { entry, input, picture, classChoice, warning };
+    } catch (e) {
+      return { entry, error: oneLine((e as Error).message) };
+    }
+  };
+  const classRef = (c: ClassScore | undefined) => (c ? { index: c.index, label: c.label ?? null, probability: c.probability ?? null } : undefined);
+  const progress = new DatasetProgress(s.quiet);
+  const process_ = async (prepared: Prep[]): Promise<{ rows: ExplainRow[]; files: FileOut[] }> => {
+    const ok = prepared.filter((p) => !p.error);
+    const items = ok.map((p) => ({ input: p.input!, stem: datasetStem(p.entry.item.key), picture: p.picture, classChoice: p.classChoice, extraWarning: p.warning }));
+    let outs: (ItemOutput | Error)[];
+    try {
+      outs = ok.length ? await explainBatch(explainer, s, target, items, progress.passes) : [];
+    } catch (e) {
+      if (ok.length === 1) outs = [e as Error];
+      else {
+        // one bad image (e.g. non-finite scores) must not fail its neighbours: run them one by one
+        outs = [];
+        for (const it of items) outs.push(await explainBatch(explainer, s, target, [it], progress.passes).then((x) => x[0]!, (err: Error) => err));
+      }
+    }
+    const byPrep = new Map<Prep, ItemOutput | Error>();
+    ok.forEach((p, i) => byPrep.set(p, outs[i]!));
+    const rows: ExplainRow[] = [];
+    const files: FileOut[] = [];
+    for (const p of prepared) {
+      const base = { key: p.entry.item.key, index: p.entry.index, file: p.entry.item.file };
+      const out = p.error !== undefined ? new InputError(p.error) : byPrep.get(p)!;
+      if (out instanceof Error) {
+        rows.push({ ...base, status: 'error', error: oneLine(out.message), files: [], warnings: [] });
+        warn(p.entry.item.file, [`failed: ${oneLine(out.message)}`]);
+        continue;
+      }
+      files.push(...out.files);
+      for (const l of out.lines) console.log(l);
+      warn(p.entry.item.file, out.warnings);
+      rows.push({ ...base, status: 'ok', predicted: classRef(out.predicted), explained: classRef(out.explained), files: out.files.map((f) => f.path), warnings: out.warnings });
+    }
+    return { rows, files };
+  };
+  const r = await interruptible((signal) => {
+    if (!s.quiet) process.stderr.write(`gradcam: ${items.length} images listed${shard ? `, ${shardItems(items, shard).length} in shard ${shard.index}/${shard.count}` : ''}; writing to ${s.out}\n`);
+    return runDataset<Prep, ExplainRow>(items, {
+      out: s.out, config, kind: EXPLAIN_STORE, shard, retryErrors, signal, batchSize: datasetBatchSize(explainer, { ...s, ...s.rc }),
+      prepare, process: process_, onProgress: (p) => progress.update(p),
+    });
+  });
+  progress.end();
+  {
+    const rate = r.info.processed / Math.max(r.info.elapsedS, 1e-9);
+    console.log(`${r.info.done}/${r.info.total} images done (${r.info.processed} now, ${r.info.skipped} already done), ${r.info.errors} failed, ${rate.toFixed(2)} images/s; rows in ${path.join(s.out, EXPLAIN_STORE.results)}`);
+  }
+  if (r.interrupted) return EXIT_INTERRUPTED;
+  return r.info.errors > 0 ? EXIT_ITEMS_FAILED : 0;
 }
 
 /** The picture's own size [H, W] for images (not for .npy inputs). */
@@ -265,15 +448,10 @@ function imageSize(inp: PreparedInput): [number, number] | undefined {
 
 function list(s: string): string[] {
   const v = s.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
-  if (!v.length) throw new CliError(`empty list '${s}'`);
+  if (!v.length) throw usageError(EXPLAIN, `empty list '${s}'`);
   return v;
 }
 
-function positiveInt(name: string, s: string): number {
-  const v = optionNumber(s);
-  if (!Number.isInteger(v) || v < 1) throw new CliError(`${name} must be a positive integer, got '${s}'`);
-  return v;
-}
 
 function choice(s: string): ClassChoice {
   return s === 'top' ? 'top' : /^\d+$/.test(s) ? Number(s) : s;
@@ -315,14 +493,6 @@ async function readMask(file: string): Promise<Float32Array> {
   return m;
 }
 
-/** The --max-pixels and --max-overlay options. */
-export function pictureLimits(maxPixels: string | undefined, maxOverlay: string | undefined): { maxPixels: number; maxSide: number } {
-  const mp = maxPixels === undefined ? DEFAULT_MAX_PIXELS : optionNumber(maxPixels);
-  if (!Number.isInteger(mp) || mp < 0) throw new CliError(`--max-pixels must be a whole number of pixels (0 for no limit), got '${maxPixels}'`);
-  const side = maxOverlay === undefined ? DEFAULT_PICTURE_SIDE : optionNumber(maxOverlay);
-  if (!Number.isInteger(side) || side < 16 || side > 32768) throw new CliError(`--max-overlay must be a whole number of pixels from 16 to 32768, got '${maxOverlay}'`);
-  return { maxPixels: mp, maxSide: side };
-}
 
 /** Each image input's overlay picture, read again (shrunk while decoding to the overlay bound); undefined for .npy inputs. */
 export async function batchPictures(batch: readonly PreparedInput[], limits: { maxPixels: number; maxSide: number }): Promise<(RgbImage | undefined)[]> {
@@ -358,14 +528,3 @@ export function uniqueStems(inputs: PreparedInput[]): string[] {
   });
 }
 
-/** Writes every output, all or nothing (see StagedOutputs); no output may replace one of `inputs`. */
-export async function writeAll(outDir: string, outputs: Output[], inputs: readonly string[] = []): Promise<void> {
-  const staged = new StagedOutputs(outDir, inputs);
-  try {
-    for (const f of outputs) await staged.add(f.path, f.bytes);
-    await staged.commit();
-  } catch (e) {
-    await staged.abort();
-    throw e;
-  }
-}

@@ -10,8 +10,6 @@ import type { RgbImage } from '../image/types.js';
 import { StagedOutputs } from './output.js';
 import { CliError, PassProgress, optionNumber, parseNumbers } from './common.js';
 
-export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.bmp', '.gif', '.avif', '.npy'];
-
 /** The --normalize / --mean / --std options as explain reads them (default: imagenet). */
 export function normalizeOptions(o: { normalize?: string; mean?: string; std?: string }): NormalizeOptions {
   const norm: NormalizeOptions = { preset: o.normalize, mean: parseNumbers('--mean', o.mean), std: parseNumbers('--std', o.std) };
@@ -19,20 +17,6 @@ export function normalizeOptions(o: { normalize?: string; mean?: string; std?: s
   return norm;
 }
 
-/** Expands folders (non-recursively, image files sorted by name) and checks that files exist. */
-export function expandInputs(args: string[]): string[] {
-  const out: string[] = [];
-  for (const a of args) {
-    let st: fs.Stats | undefined;
-    try { st = fs.statSync(a); } catch { /* reported by the reader */ }
-    if (st?.isDirectory()) {
-      const files = fs.readdirSync(a).filter((f) => IMAGE_EXTENSIONS.includes(path.extname(f).toLowerCase()) && !/_mask\.[a-z]+$/i.test(f)).sort();
-      if (files.length === 0) throw new InputError(`folder ${a} holds no image files (${IMAGE_EXTENSIONS.join(', ')})`);
-      out.push(...files.map((f) => path.join(a, f)));
-    } else out.push(a);
-  }
-  return out;
-}
 
 export interface LoadedInput extends PreparedInput {
   /** The picture at model input size (for overlays and edge maps). */
@@ -60,8 +44,8 @@ export interface ResizeCropOptions {
 }
 
 /** Reads --resize / --crop (checked against the model when the inputs are read). */
-export function resizeCropOptions(o: { resize?: string; crop?: string }): ResizeCropOptions {
-  const resize = parseIntOption('--resize', o.resize, 1);
+export function resizeCropOptions(o: { resize?: string | number; crop?: string }): ResizeCropOptions {
+  const resize = typeof o.resize === 'number' ? o.resize : parseIntOption('--resize', o.resize, 1);
   let crop: [number, number] | undefined;
   if (o.crop !== undefined) {
     const m = /^(\d+)(?:[x×,](\d+))?$/.exec(o.crop.trim());
@@ -72,12 +56,6 @@ export function resizeCropOptions(o: { resize?: string; crop?: string }): Resize
   return { ...(resize !== undefined ? { resize } : {}), ...(crop ? { crop } : {}) };
 }
 
-/** The usage lines of --resize / --crop. */
-export const RESIZE_CROP_USAGE = `  --resize N           torchvision's Resize(N) + CenterCrop instead of resizing the whole image: the
-                       shorter side to N (Pillow bilinear), then the centre crop of the model's input
-                       size; overlays show the cropped part (e.g. --resize 256 for a 224 ImageNet model)
-  --crop H[xW]         the centre crop (default: the model's input size; sets it for dynamic models)
-`;
 
 /** Output stems from file names; repeats get -2, -3…; multi-image .npy files get _i. */
 export function stems(inputs: { file: string }[]): string[] {
@@ -105,12 +83,6 @@ export function parseIntOption(name: string, v: string | undefined, min = 0): nu
   return n;
 }
 
-export function parseFloatOption(name: string, v: string | undefined, lo: number, hi: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = optionNumber(v);
-  if (!Number.isFinite(n) || n < lo || n > hi) throw new CliError(`${name} must be a number in [${lo}, ${hi}], got '${v}'`);
-  return n;
-}
 
 /**
  * Writes files into `dir`, all or nothing (see StagedOutputs): on failure every file that was there

@@ -1,32 +1,37 @@
 /** `gradcam layers`: list the candidate layers of a model, the auto choice marked. */
 import { loadExplainer } from '../node.js';
-import { CliError, usageError, parse, parseMaxInput, parseSize } from './common.js';
+import { parseSize } from './common.js';
+import { command, group, helpText, num, parseCommand, pick, MODEL } from './spec.js';
 import { layoutLabel } from '../layout/describe.js';
 
-export const LAYERS_USAGE = `Usage: gradcam layers --model FILE [--size H[xW]] [--output NAME] [--all] [--json] [--max-input N]
-
-Lists the tensors the model's score depends on that can be explained, in graph order: name,
+export const LAYERS = command({
+  name: 'layers',
+  synopsis: '--model FILE [--size H[xW]] [--output NAME] [--all] [--json]',
+  summary: 'list candidate layers (auto choice marked)',
+  description: `Lists the tensors the model's score depends on that can be explained, in graph order: name,
 producing op, shape at batch 1, and the layout gradcam inferred from the graph — nchw, nhwc
 (channels-last), tokens ([N, L, C] with L = P prefix tokens + h·w), tokens-first ([L, N, C]) — with
 the grid h×w and the number of prefix tokens (+P). '*' marks the automatic choice (the input of the
 last node that mixes grid positions, walked back past projections: a CNN's last block, a ViT's last
-norm1, Swin's final norm, ConvNeXt's last stage).
-  --all    also list the tensors whose layout is unknown or whose grid is 1×1, with the reason
-  --max-input N  refuse a model input (declared, or --size) above N pixels (default 4194304 =
-           2048×2048; 0: no limit): listing runs the model once at that size`;
+norm1, Swin's final norm, ConvNeXt's last stage).`,
+  groups: [
+    pick(MODEL, ['model', 'output', 'size', 'max-input']),
+    group('Listing', {
+      all: { type: 'boolean', default: false, help: 'also list the tensors whose layout is unknown or whose grid is 1×1, with the reason' },
+      json: { type: 'boolean', default: false, help: 'print JSON instead of a table' },
+    }),
+  ],
+  required: ['model'],
+});
 
 export async function runLayers(args: string[]): Promise<number> {
-  const { values: o } = parse(args, {
-    model: { type: 'string' }, size: { type: 'string' }, 'max-input': { type: 'string' }, output: { type: 'string' }, json: { type: 'boolean', default: false }, all: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h' },
-  }, LAYERS_USAGE);
+  const { values: o } = parseCommand(LAYERS, args);
   if (o.help) {
-    console.log(LAYERS_USAGE);
+    console.log(helpText(LAYERS));
     return 0;
   }
-  if (!o.model) throw usageError(`--model FILE is required`, LAYERS_USAGE);
   const size = parseSize(o.size);
-  const explainer = await loadExplainer(o.model, { size, maxInputPixels: parseMaxInput(o['max-input']) });
+  const explainer = await loadExplainer(o.model!, { size, maxInputPixels: num(o['max-input']) });
   try {
     const layers = o.all ? await explainer.allTensors(size, o.output) : await explainer.layers(size, o.output);
     if (o.json) {

@@ -1,55 +1,63 @@
 /** The `gradcam` command line. */
-import { runExplain } from './explain.js';
-import { runLayers } from './layers.js';
-import { runServe } from './serve.js';
-import { runSanity } from './sanity.js';
-import { runEvaluate } from './evaluate.js';
-import { runAuditCli, runMergeCli } from './audit.js';
+import { EXPLAIN, runExplain } from './explain.js';
+import { LAYERS, runLayers } from './layers.js';
+import { SERVE, runServe } from './serve.js';
+import { SANITY, runSanity } from './sanity.js';
+import { EVALUATE, runEvaluate } from './evaluate.js';
+import { AUDIT, MERGE, runAuditCli, runMergeCli } from './audit.js';
 import { CliError, printError } from './common.js';
+import { command, helpText, parseCommand, type CommandSpec } from './spec.js';
 
-const USAGE = `gradcam — Grad-CAM for any ONNX image model
+const METHODS = command({ name: 'methods', synopsis: '', summary: 'list the explanation methods', groups: [] });
 
-Usage:
-  gradcam explain <images|.npy...> --model FILE [options]   explain images, write overlays and maps
-  gradcam audit <folders|'globs'|manifests...> --model FILE  explain a dataset: resumable, batched,
-                                                            HTML/CSV report, bias audit with boxes/masks
-  gradcam merge <audit folders...> --out DIR                combine the shards of an audit into one report
-  gradcam layers --model FILE [--size HxW]                  list candidate layers (auto choice marked)
-  gradcam methods                                           list the explanation methods
-  gradcam serve [--port N]                                  the browser app (nothing leaves your computer)
-  gradcam sanity <image...> --model FILE [options]          model-randomisation sanity check of the methods
-  gradcam evaluate <images|dir> --model FILE [options]      faithfulness and localisation metrics per method
-  gradcam help [command]
+/** Every command: its declaration (options, help) and what runs it. */
+const COMMANDS: { spec: CommandSpec; run: (args: string[]) => Promise<number> }[] = [
+  { spec: EXPLAIN, run: runExplain },
+  { spec: AUDIT, run: runAuditCli },
+  { spec: MERGE, run: runMergeCli },
+  { spec: LAYERS, run: runLayers },
+  { spec: METHODS, run: runMethods },
+  { spec: SANITY, run: runSanity },
+  { spec: EVALUATE, run: runEvaluate },
+  { spec: SERVE, run: runServe },
+];
 
-Run 'gradcam help explain' for the explain options.`;
+async function runMethods(args: string[]): Promise<number> {
+  if (parseCommand(METHODS, args).values.help) {
+    console.log(helpText(METHODS));
+    return 0;
+  }
+  const { CAM_METHODS } = await import('../cam/index.js');
+  const { GRADIENT_METHODS } = await import('../cam/guided.js');
+  for (const m of Object.values(CAM_METHODS)) console.log(`${m.name.padEnd(20)} ${m.description}`);
+  for (const [name, d] of Object.entries(GRADIENT_METHODS)) console.log(`${name.padEnd(20)} ${d}`);
+  return 0;
+}
+
+/** `gradcam help`: the commands, from their declarations. */
+export function usage(): string {
+  const w = Math.max(...COMMANDS.map((c) => c.spec.name.length));
+  return `gradcam — Grad-CAM for any ONNX image model
+
+Usage: gradcam <command> [options]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.spec.name.padEnd(w)}  ${c.spec.summary}`).join('\n')}
+
+'gradcam <command> --help' (or 'gradcam help <command>') lists a command's options.`;
+}
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
+    const c = COMMANDS.find((x) => x.spec.name === cmd);
+    if (c) return await c.run(rest);
     switch (cmd) {
-      case 'explain': return await runExplain(rest);
-      case 'layers': return await runLayers(rest);
-      case 'serve': return await runServe(rest);
-      case 'sanity': return await runSanity(rest);
-      case 'evaluate': return await runEvaluate(rest);
-      case 'audit': return await runAuditCli(rest);
-      case 'merge': return await runMergeCli(rest);
-      case 'methods': {
-        const { CAM_METHODS } = await import('../cam/index.js');
-        const { GRADIENT_METHODS } = await import('../cam/guided.js');
-        for (const m of Object.values(CAM_METHODS)) console.log(`${m.name.padEnd(20)} ${m.description}`);
-        for (const [name, d] of Object.entries(GRADIENT_METHODS)) console.log(`${name.padEnd(20)} ${d}`);
-        return 0;
-      }
       case undefined: case 'help': case '--help': case '-h': {
-        if (rest[0] === 'explain') return await runExplain(['--help']);
-        if (rest[0] === 'layers') return await runLayers(['--help']);
-        if (rest[0] === 'serve') return await runServe(['--help']);
-        if (rest[0] === 'sanity') return await runSanity(['--help']);
-        if (rest[0] === 'evaluate') return await runEvaluate(['--help']);
-        if (rest[0] === 'audit') return await runAuditCli(['--help']);
-        if (rest[0] === 'merge') return await runMergeCli(['--help']);
-        console.log(USAGE);
+        const sub = COMMANDS.find((x) => x.spec.name === rest[0]);
+        if (sub) return await sub.run(['--help']);
+        if (rest[0] !== undefined) throw new CliError(`unknown command '${rest[0]}'; commands: ${COMMANDS.map((x) => x.spec.name).join(', ')}`);
+        console.log(usage());
         return cmd === undefined ? 2 : 0;
       }
       case '--version': case '-v': {
@@ -57,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       default:
-        throw new CliError(`unknown command '${cmd}'; commands: explain, audit, merge, layers, methods, sanity, evaluate, serve, help`);
+        throw new CliError(`unknown command '${cmd}'; commands: ${COMMANDS.map((x) => x.spec.name).join(', ')}, help`);
     }
   } catch (e) {
     printError(e);

@@ -8,84 +8,70 @@ import { INIT_KINDS, parameterizedLayers, shortLayerName, type InitKind } from '
 import { sanityCurvesSvg, sanityMontage } from '../sanity/render.js';
 import { methodNames, checkMethod } from '../metrics/maps.js';
 import type { ClassChoice } from '../explainer.js';
-import { CliError, usageError, parse, parseMaxInput, parseNumbers, parseSize } from './common.js';
-import { expandInputs, loadInputs, normalizeOptions, parseFloatOption, parseIntOption, ProgressBar, stems, writeOutputs, RESIZE_CROP_USAGE, resizeCropOptions } from './inputs.js';
+import { CliError, parseNumbers, parseSize } from './common.js';
+import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, IMAGES, MODEL, RUN, TARGET } from './spec.js';
+import { listInputs } from '../node-audit.js';
+import { loadInputs, normalizeOptions, ProgressBar, stems, writeOutputs, resizeCropOptions } from './inputs.js';
 
-export const SANITY_USAGE = `Usage: gradcam sanity <images|.npy|folder...> --model FILE [options]
+const SANITY_OPTIONS = group('Randomisation test', {
+  methods: { type: 'string', value: 'a,b,c', help: () => `default ${DEFAULT_SANITY_METHODS.join(',')}; any of: ${methodNames().join(', ')}` },
+  mode: { type: 'string', value: 'M', default: 'both', choices: ['cascading', 'independent', 'both'], help: 'cascading | independent | both (default both)' },
+  init: { type: 'string', value: 'D', default: 'own', choices: INIT_KINDS, help: "own: each parameter tensor redrawn from N(its own mean, its own std) (default); he: weights from He-normal N(0, 2/fan_in), other parameters as 'own'" },
+  seed: { type: 'string', value: 'N', default: '0', number: { integer: true, min: 0 }, help: 'random seed (default 0)' },
+  randomize: { type: 'string', value: 'N', number: { integer: true, min: 1 }, help: 'randomise only the top N parameterised layers (default: all)' },
+  threshold: { type: 'string', value: 'T', number: { min: -1, max: 1 }, help: `verdict threshold on the mean Spearman |map| correlation over the cascading stages: below it a method passes (default ${DEFAULT_THRESHOLD})` },
+  'montage-stages': { type: 'string', value: 'L', help: 'the stages the montages show, e.g. 0,1,2,6,12,18 (default: all)' },
+});
 
-The model-parameter randomisation test (Adebayo et al., "Sanity Checks for Saliency Maps", 2018):
+export const SANITY = command({
+  name: 'sanity',
+  synopsis: '<images|.npy|folders...> --model FILE [options]',
+  summary: 'model-randomisation sanity check of the methods',
+  description: `The model-parameter randomisation test (Adebayo et al., "Sanity Checks for Saliency Maps", 2018):
 explains the inputs with the trained model, then with copies whose parameterised layers (Conv, Gemm,
 MatMul, normalisation; initializers or Constant nodes) are re-initialised in memory from the logits
 down, cumulatively (cascading) and one at a time (independent), and measures how similar each map
 stays to the original: Spearman rank correlation of the signed maps and of |map|, SSIM, and the
 Pearson correlation of HOG features (means over the inputs). A method whose maps survive the
-randomisation of the model is not explaining the model.
-
-Options:
-  --model FILE         ONNX model (required)
-  --methods a,b,c      default ${DEFAULT_SANITY_METHODS.join(',')}; any of: ${methodNames().join(', ')}
-  --mode M             cascading | independent | both (default both)
-  --init D             own: each parameter tensor redrawn from N(its own mean, its own std) (default);
-                       he: weights from He-normal N(0, 2/fan_in), other parameters as 'own'
-  --seed N             random seed (default 0)
-  --randomize N        randomise only the top N parameterised layers (default: all)
-  --threshold T        verdict threshold on the mean Spearman |map| correlation over the cascading
-                       stages: below it a method passes (default ${DEFAULT_THRESHOLD})
-  --class C            'top' (the trained model's predicted class, default), an index or a label;
-                       the same class is explained at every stage
-  --layer NAME         the CAM layer (default auto, fixed for every stage)
-  --output NAME        the model output to explain (default: the first)
-  --guided-ops SET     all | relu (see gradcam explain)
-  --montage-stages L   the stages the montages show, e.g. 0,1,2,6,12,18 (default: all)
-  --out DIR            output folder (default gradcam-sanity)
-  --labels FILE, --size H[xW], --normalize NAME, --mean a,b,c, --std a,b,c   as for gradcam explain
-${RESIZE_CROP_USAGE}  --max-pixels N       refuse images larger than N pixels (default 268402689; 0: no limit)
-  --max-input N        refuse model inputs above N pixels (default 4194304 = 2048×2048; 0: no limit)
-  --quiet              no progress bar
-
-Writes to DIR: sanity.json ({method: [{mode, stage, layer, spearman, spearman_abs, ssim, hog,
+randomisation of the model is not explaining the model. The class (--class) and the CAM layer
+(--layer) are the same at every stage.`,
+  groups: [
+    MODEL, IMAGES, pick(TARGET, ['class', 'layer']), pick(methodGroup(methodNames), ['guided-ops']), SANITY_OPTIONS,
+    withDefaults(pick(RUN, ['out', 'quiet']), { out: { default: 'gradcam-sanity' }, quiet: { help: 'no progress bar' } }),
+  ],
+  required: ['model'],
+  positionals: 'inputs',
+  notes: `Writes to DIR: sanity.json ({method: [{mode, stage, layer, spearman, spearman_abs, ssim, hog,
 edges}]}, stage 0 = the trained model), sanity.meta.json (model, inputs, classes, layers, verdicts),
 sanity.curves.svg (similarity against stage), and sanity.<input>.<mode>.png montages (rows = methods
-and a Sobel-edge reference row, columns = stages). Prints the table and one verdict line per method.`;
+and a Sobel-edge reference row, columns = stages). Prints the table and one verdict line per method.`,
+});
 
 export async function runSanity(args: string[]): Promise<number> {
-  const { values: o, positionals } = parse(args, {
-    model: { type: 'string' }, methods: { type: 'string' }, mode: { type: 'string', default: 'both' }, init: { type: 'string', default: 'own' },
-    seed: { type: 'string', default: '0' }, randomize: { type: 'string' }, layers: { type: 'string' }, threshold: { type: 'string' }, class: { type: 'string', default: 'top' },
-    layer: { type: 'string', default: 'auto' }, output: { type: 'string' }, 'guided-ops': { type: 'string', default: 'all' }, out: { type: 'string', default: 'gradcam-sanity' }, 'montage-stages': { type: 'string' },
-    labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' }, resize: { type: 'string' }, crop: { type: 'string' },
-    'max-pixels': { type: 'string' }, 'max-input': { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
-  }, SANITY_USAGE);
+  const { values: o, positionals } = parseCommand(SANITY, args);
   if (o.help) {
-    console.log(SANITY_USAGE);
+    console.log(helpText(SANITY));
     return 0;
   }
-  if (!o.model) throw usageError(`--model FILE is required`, SANITY_USAGE);
-  if (positionals.length === 0) throw usageError(`no inputs given`, SANITY_USAGE);
   const methods = o.methods ? o.methods.split(',').map((m) => m.trim()).filter(Boolean) : [...DEFAULT_SANITY_METHODS];
   for (const m of methods) {
-    try { checkMethod(m); } catch (e) { throw new CliError((e as Error).message); }
+    try { checkMethod(m); } catch (e) { throw usageError(SANITY, (e as Error).message); }
   }
-  const modes: SanityMode[] = o.mode === 'both' ? [...SANITY_MODES] : SANITY_MODES.includes(o.mode as SanityMode) ? [o.mode as SanityMode] : [];
-  if (!modes.length) throw new CliError(`--mode must be cascading, independent or both, got '${o.mode}'`);
-  if (!INIT_KINDS.includes(o.init as InitKind)) throw new CliError(`--init must be one of ${INIT_KINDS.join(', ')}, got '${o.init}'`);
-  if (o['guided-ops'] !== 'all' && o['guided-ops'] !== 'relu') throw new CliError(`--guided-ops must be 'all' or 'relu', got '${o['guided-ops']}'`);
-  const seed = parseIntOption('--seed', o.seed, 0)!;
-  // --layers names CAM layers in explain; here the count of randomised layers is --randomize
-  if (o.layers !== undefined) throw new CliError(`sanity: --layers is explain's list of CAM layers; the number of top layers to randomise is --randomize N (the CAM layer is --layer)`);
-  const maxLayers = parseIntOption('--randomize', o.randomize, 1);
-  const threshold = parseFloatOption('--threshold', o.threshold, -1, 1) ?? DEFAULT_THRESHOLD;
+  const modes: SanityMode[] = o.mode === 'both' ? [...SANITY_MODES] : [o.mode as SanityMode];
+  const seed = num(o.seed)!;
+  const maxLayers = num(o.randomize);
+  const threshold = num(o.threshold) ?? DEFAULT_THRESHOLD;
   const montageStages = parseNumbers('--montage-stages', o['montage-stages']);
-  if (montageStages?.some((k) => !Number.isInteger(k) || k < 0)) throw new CliError(`--montage-stages must be stage numbers (0 = the trained model), got '${o['montage-stages']}'`);
+  if (montageStages?.some((k) => !Number.isInteger(k) || k < 0)) throw usageError(SANITY, `--montage-stages must be stage numbers (0 = the trained model), got '${o['montage-stages']}'`);
   const norm = normalizeOptions(o);
   const rc = resizeCropOptions(o);
   const classChoice: ClassChoice = o.class === 'top' ? 'top' : /^\d+$/.test(o.class!) ? Number(o.class) : o.class!;
 
   const size = parseSize(o.size);
-  const maxInputPixels = parseMaxInput(o['max-input']);
-  const explainer = await loadExplainer(o.model, { labelsFile: o.labels, size, maxInputPixels });
+  const maxInputPixels = num(o['max-input']);
+  const explainer = await loadExplainer(o.model!, { labelsFile: o.labels, size, maxInputPixels });
   try {
-    const inputs = await loadInputs(explainer, expandInputs(positionals), norm, size, parseIntOption('--max-pixels', o['max-pixels'], 0), rc, maxInputPixels);
+    const inputs = await loadInputs(explainer, (await listInputs(positionals, { exclude: [o.out!] })).map((i) => i.file), norm, size, num(o['max-pixels']), rc, maxInputPixels);
     const dims0 = inputs[0]!.dims;
     const bad = inputs.find((i) => i.dims.join() !== dims0.join());
     if (bad) throw new CliError(`${bad.file}: all inputs of one sanity check must have the same shape ([${dims0.join(', ')}] vs [${bad.dims.join(', ')}])`);
@@ -117,7 +103,7 @@ export async function runSanity(args: string[]): Promise<number> {
       seconds: round(seconds),
     };
     files.push({ name: 'sanity.meta.json', bytes: `${JSON.stringify(meta, null, 2)}\n` });
-    files.push({ name: 'sanity.curves.svg', bytes: sanityCurvesSvg(r, `Randomisation test: ${path.basename(o.model)}, ${inputs.length} input(s), init '${r.init}', seed ${r.seed}`) });
+    files.push({ name: 'sanity.curves.svg', bytes: sanityCurvesSvg(r, `Randomisation test: ${path.basename(o.model!)}, ${inputs.length} input(s), init '${r.init}', seed ${r.seed}`) });
     inputs.forEach((inp, i) => {
       for (const mode of modes) files.push({ name: `sanity.${names[i]}.${mode}.png`, bytes: encodePng(sanityMontage(r, i, mode, { picture: inp.picture, stages: montageStages })) });
     });

@@ -7,26 +7,26 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CliError, oneLine, parse } from './common.js';
+import { CliError, oneLine } from './common.js';
+import { command, group, helpText, parseCommand } from './spec.js';
 
-export const SERVE_USAGE = `Usage: gradcam serve [--port N] [--host H] [--dir DIR] [--build] [--allow-host NAMES]
-
-Serves the browser app: explain an ONNX model with Grad-CAM in your browser, images and models stay on
-your computer. Open the printed address in Chrome, Edge or Firefox.
-
-Options:
-  --port N     port 0..65535 (default 8080; 0 picks a free one)
-  --host H     address to listen on (default 127.0.0.1, this computer only)
-  --dir DIR    serve this folder instead of the package's built app (web/dist)
-  --build      rebuild the app first (it is built on first use when web/dist is missing; needs
-               the development dependencies, i.e. a checkout after 'npm install')
-  --allow-host NAMES  comma-separated host names that requests may address besides localhost and IP
-               addresses (e.g. mybox.local); '*' allows any. Other names are refused (403), so that a
-               web page cannot reach the server through a DNS name that points at it (DNS rebinding)
-
-Files and folders whose name starts with '.' are never served, nor anything outside the folder.
+export const SERVE = command({
+  name: 'serve',
+  synopsis: '[--port N] [--host H] [--dir DIR] [--build] [--allow-host NAMES]',
+  summary: 'the browser app (nothing leaves your computer)',
+  description: `Serves the browser app: explain an ONNX model with Grad-CAM in your browser, images and models stay on
+your computer. Open the printed address in Chrome, Edge or Firefox.`,
+  groups: [group('Options', {
+    port: { type: 'string', value: 'N', default: '8080', help: 'port 0..65535 (default 8080; 0 picks a free one)' },
+    host: { type: 'string', value: 'H', default: '127.0.0.1', help: 'address to listen on (default 127.0.0.1, this computer only)' },
+    dir: { type: 'string', value: 'DIR', help: "serve this folder instead of the package's built app (web/dist)" },
+    build: { type: 'boolean', default: false, help: "rebuild the app first (it is built on first use when web/dist is missing; needs the development dependencies, i.e. a checkout after 'npm install')" },
+    'allow-host': { type: 'string', value: 'NAMES', help: "comma-separated host names that requests may address besides localhost and IP addresses (e.g. mybox.local); '*' allows any. Other names are refused (403), so that a web page cannot reach the server through a DNS name that points at it (DNS rebinding)" },
+  })],
+  notes: `Files and folders whose name starts with '.' are never served, nor anything outside the folder.
 'npm run build:web' builds the same static files (web/dist) for any web server; send the headers
-Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp for threads.`;
+Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp for threads.`,
+});
 
 /** Headers on every response: isolation (threads), no third-party content, no caching surprises. */
 export const SERVE_HEADERS: Record<string, string> = {
@@ -226,12 +226,9 @@ export function listen(server: http.Server, port: number, host: string): Promise
 }
 
 export async function runServe(args: string[]): Promise<number> {
-  const { values: o } = parse(args, {
-    port: { type: 'string', default: '8080' }, host: { type: 'string', default: '127.0.0.1' }, dir: { type: 'string' },
-    build: { type: 'boolean', default: false }, 'allow-host': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-  }, SERVE_USAGE);
+  const { values: o } = parseCommand(SERVE, args);
   if (o.help) {
-    console.log(SERVE_USAGE);
+    console.log(helpText(SERVE));
     return 0;
   }
   const port = /^\d{1,5}$/.test(o.port!) ? Number(o.port) : NaN;
