@@ -235,16 +235,31 @@ describe('gradcam audit (CLI)', () => {
     runReportScript(html, items);
   });
 
-  it('gradcam explain takes folders and quoted globs to the batch runner', () => {
+  it('gradcam explain on folders and quoted globs writes the per-image files of explain on files, and resumes', () => {
     const out = path.join(tmp, 'dir');
     const r = gradcam('explain', path.join(data, 'sub'), '--model', MODEL, '--out', out, '--quiet');
     assert.equal(r.code, 0, r.err);
-    assert.deepEqual(rowsOf(out).map((x) => x.key), Array.from({ length: 12 }, (_, i) => `img${String(12 + i).padStart(3, '0')}.png`));
-    const g = gradcam('explain', `${data}/**/img00[0-4].png`, '--model', MODEL, '--out', path.join(tmp, 'glob'), '--maps', '--quiet');
+    const rows = (f: string) => fs.readFileSync(path.join(f, 'explain.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { key: string; status: string; files: string[] });
+    assert.deepEqual(rows(out).map((x) => x.key), Array.from({ length: 12 }, (_, i) => `img${String(12 + i).padStart(3, '0')}.png`));
+    // the same files as explain on the file itself: overlay PNG + JSON sidecar, equal bytes
+    const one = path.join(tmp, 'one');
+    assert.equal(gradcam('explain', path.join(data, 'sub', 'img012.png'), '--model', MODEL, '--out', one, '--quiet').code, 0);
+    assert.deepEqual(rows(out)[0]!.files, ['img012.gradcam.png', 'img012.gradcam.json']);
+    assert.ok(fs.readFileSync(path.join(one, 'img012.gradcam.png')).equals(fs.readFileSync(path.join(out, 'img012.gradcam.png'))));
+    const sidecar = (f: string) => ({ ...JSON.parse(fs.readFileSync(f, 'utf8')), timings_ms: undefined });
+    assert.deepEqual(sidecar(path.join(out, 'img012.gradcam.json')), sidecar(path.join(one, 'img012.gradcam.json')));
+    // a second run resumes: nothing left to do; other settings are refused
+    const again = gradcam('explain', path.join(data, 'sub'), '--model', MODEL, '--out', out);
+    assert.equal(again.code, 0, again.err);
+    assert.match(again.out, /12\/12 images done \(0 now, 12 already done\)/);
+    const other = gradcam('explain', path.join(data, 'sub'), '--model', MODEL, '--out', out, '--alpha', '0.3');
+    assert.equal(other.code, 1);
+    assert.match(other.err, /holds an explain with other settings/);
+    // a glob, with the raw maps: folders under the glob's root are mirrored under --out
+    const g = gradcam('explain', `${data}/**/img01[2-3].png`, '--model', MODEL, '--out', path.join(tmp, 'glob'), '--raw', '--quiet');
     assert.equal(g.code, 0, g.err);
-    const rows = rowsOf(path.join(tmp, 'glob'));
-    assert.deepEqual(rows.map((x) => x.key), ['img000.png', 'img001.png', 'img002.png', 'img003.png', 'img004.png']);
-    const map = parseNpy(new Uint8Array(fs.readFileSync(path.join(tmp, 'glob', rows[0]!.files.map!))));
+    assert.deepEqual(rows(path.join(tmp, 'glob')).map((x) => x.key), ['sub/img012.png', 'sub/img013.png']);
+    const map = parseNpy(new Uint8Array(fs.readFileSync(path.join(tmp, 'glob', 'sub', 'img012.gradcam.npy'))));
     assert.deepEqual(map.shape, [48, 48]);
   });
 });

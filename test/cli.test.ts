@@ -105,7 +105,7 @@ describe('gradcam explain', () => {
       return ['explain', INPUT, '--model', f, '--layer', '/layer2/layer2.0/relu2/Relu_output_0'];
     }, /cannot differentiate ThresholdedRelu node '\/layer3\/layer3\.0\/relu1\/Relu': no gradient rule for op 'ThresholdedRelu'.*Supported ops: Abs, Add, AveragePool/],
     ['an unknown method', () => ['explain', INPUT, '--model', MODEL, '--method', 'gradcamm'], /unknown method 'gradcamm'; choose one of: .*gradcam/],
-    ['an unknown option', () => ['explain', INPUT, '--model', MODEL, '--colour', 'jet'], /Unknown option '--colour'/],
+    ['an unknown option', () => ['explain', INPUT, '--model', MODEL, '--colour', 'jet'], /unknown option '--colour'; see 'gradcam explain --help'/],
   ];
   for (const [what, args, message] of bad) {
     it(`rejects ${what} with a clear message, a non-zero exit and no output`, () => {

@@ -87,7 +87,7 @@ describe('pathological images', () => {
     assert.ok(Math.max(img.width, img.height) <= 300 && img.width >= 280, `${img.width}×${img.height}`);
     const bad = spawnSync(process.execPath, [BIN, 'explain', file, '--model', MODEL, '--max-overlay', '5'], { encoding: 'utf8' });
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /--max-overlay must be a whole number of pixels from 16 to 32768, got '5'/);
+    assert.match(bad.stderr, /--max-overlay must be a whole number from 16 to 32768, got '5'; see 'gradcam explain --help'/);
   });
 });
 

@@ -395,8 +395,8 @@ describe('gradcam evaluate (CLI)', () => {
   it('bad options and inputs give clear errors', async () => {
     await assert.rejects(runEvaluate([npy, '--model', model, '--metrics', 'localisation']), /the localisation metrics need --annotations FILE/);
     await assert.rejects(runEvaluate([npy, '--model', model, '--metrics', 'speed']), /unknown metric 'speed'/);
-    await assert.rejects(runEvaluate([npy, '--model', model, '--deletion-substrate', 'noise']), /--deletion-substrate must be one of zero, mean, blur/);
-    await assert.rejects(runEvaluate([path.join(tmp, 'missing.png'), '--model', model]), /image not found/);
+    await assert.rejects(runEvaluate([npy, '--model', model, '--deletion-substrate', 'noise']), /unknown --deletion-substrate 'noise'; choose one of: zero, mean, blur/);
+    await assert.rejects(runEvaluate([path.join(tmp, 'missing.png'), '--model', model]), /input not found: .*missing\.png/);
     const bad = path.join(tmp, 'bad.json');
     fs.writeFileSync(bad, '{"images": [{"file": "a.png", "box": [1, 2]}]}');
     await assert.rejects(runEvaluate([npy, '--model', model, '--annotations', bad]), /a box must be \[x0, y0, x1, y1\]/);

@@ -126,7 +126,7 @@ describe('model input size limits (point 4)', () => {
     assert.equal(ok.code, 0, ok.err);
     const bad = run(['layers', '--model', MODEL, '--max-input=-1']);
     assert.equal(bad.code, 2);
-    oneError(bad.err, /--max-input must be a whole number of pixels \(0 for no limit; default 4194304 = 2048×2048\), got '-1'/);
+    oneError(bad.err, /--max-input must be a whole number ≥ 0, got '-1'; see 'gradcam layers --help'/);
   });
 
   it('a model run holds at most --max-input pixels in all', async () => {
@@ -178,14 +178,14 @@ describe('empty values (point 7)', () => {
   it('an empty option value is a usage error naming what the option takes', () => {
     const out = path.join(tmp, 'o-empty');
     const cases: [string[], RegExp][] = [
-      [['explain', photo, '--model', MODEL, '--alpha', ''], /--alpha needs a value \(heat-map opacity in the overlay, 0\.\.1 \(default 0\.5\)\), got ''; see 'gradcam help explain'/],
+      [['explain', photo, '--model', MODEL, '--alpha', ''], /--alpha needs a value \(heat-map opacity in the overlay, 0\.\.1 \(default 0\.5\)\), got ''; see 'gradcam explain --help'/],
       [['explain', photo, '--model', MODEL, '--alpha', ' '], /--alpha needs a value .*0\.\.1/],
-      [['explain', photo, '--model', MODEL, '--max-pixels='], /--max-pixels needs a value \(refuse images larger than N pixels .*0 for no limit\)/],
+      [['explain', photo, '--model', MODEL, '--max-pixels='], /--max-pixels needs a value \(refuse images larger than N pixels .*0: no limit\)/],
       [['explain', photo, '--model', MODEL, '--batch-size', ''], /--batch-size needs a value \(images per model run \(default 8\)\)/],
-      [['explain', photo, '--model', MODEL, '--normalize', ''], /--normalize needs a value \(imagenet, unit, symmetric, caffe/],
+      [['explain', photo, '--model', MODEL, '--normalize', ''], /--normalize needs a value \(normalisation preset: imagenet, unit, symmetric, caffe/],
       [['explain', photo, '--model', MODEL, '--labels', ''], /--labels needs a value/],
       [['explain', photo, '--model', MODEL, '--method', 'scorecam', '--cam-batch', ''], /--cam-batch needs a value/],
-      [['audit', photo, '--model', MODEL, '--alpha', ''], /--alpha needs a value \(heat-map opacity in the overlay thumbnails, 0\.\.1/],
+      [['audit', photo, '--model', MODEL, '--alpha', ''], /--alpha needs a value \(heat-map opacity in the overlay, 0\.\.1.*; see 'gradcam audit --help'/],
       [['sanity', photo, '--model', MODEL, '--seed', ''], /--seed needs a value \(random seed \(default 0\)\)/],
       [['evaluate', photo, '--model', MODEL, '--steps', ''], /--steps needs a value/],
       [['layers', '--model', ''], /--model needs a value/],

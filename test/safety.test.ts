@@ -146,10 +146,10 @@ describe('one-line errors', () => {
   it('usage errors point at the help instead of printing it', () => {
     const r = gradcam('explain', PHOTO);
     assert.equal(r.code, 2);
-    oneError(r.err, /^gradcam: error: --model FILE is required; see 'gradcam help explain'$/);
+    oneError(r.err, /^gradcam: error: --model FILE is required; see 'gradcam explain --help'$/);
     const u = gradcam('audit', PHOTO, '--model', MODEL, '--bogus');
     assert.equal(u.code, 2);
-    oneError(u.err, /Unknown option '--bogus'; see 'gradcam help audit'/);
+    oneError(u.err, /unknown option '--bogus'; see 'gradcam audit --help'/);
   });
 
   it('an unknown --output names the outputs; a bad --normalize names the presets', () => {
@@ -158,7 +158,7 @@ describe('one-line errors', () => {
     oneError(r.err, /unknown --output 'nope'; the model's outputs are: logits/);
     const n = gradcam('explain', NPY, '--model', NPY_MODEL, '--normalize', 'nope', '--out', path.join(tmp, 'o2'));
     assert.notEqual(n.code, 0);
-    oneError(n.err, /unknown normalisation preset 'nope' \(valid: imagenet, unit, symmetric, caffe\)/);
+    oneError(n.err, /unknown --normalize 'nope'; choose one of: imagenet, unit, symmetric, caffe; see 'gradcam explain --help'/);
   });
 
   it('onnxruntime rejecting a model is one clean line', () => {

@@ -177,8 +177,8 @@ describe('gradcam sanity (CLI)', () => {
 
   it('bad options give clear errors', async () => {
     await assert.rejects(runSanity([npy, '--model', model, '--methods', 'gradcam,nope']), /unknown method 'nope'/);
-    await assert.rejects(runSanity([npy, '--model', model, '--mode', 'sideways']), /--mode must be cascading, independent or both/);
-    await assert.rejects(runSanity([npy, '--model', model, '--init', 'zeros']), /--init must be one of own, he/);
+    await assert.rejects(runSanity([npy, '--model', model, '--mode', 'sideways']), /unknown --mode 'sideways'; choose one of: cascading, independent, both/);
+    await assert.rejects(runSanity([npy, '--model', model, '--init', 'zeros']), /unknown --init 'zeros'; choose one of: own, he/);
     await assert.rejects(runSanity([npy]), /--model FILE is required/);
     await assert.rejects(runSanity([npy, '--model', model, '--randomize', '2', '--montage-stages', '0,3']), /stage 3 does not exist; the model has 2 stages/);
     // --layers is explain's list of CAM layers: sanity names its count of randomised layers --randomize

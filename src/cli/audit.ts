@@ -100,7 +100,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
   const result = await interruptible((signal) => runAudit(items, {
     model: o.model!, out: o.out!, method: o.method, layer: o.layer, classChoice: o.class, output: o.output, normalize: norm, size, ...rc,
     labelsFile: o.labels, maxPixels: num(o['max-pixels']), maxInputPixels: num(o['max-input']), thumb: num(o.thumb), colormap: o.colormap, alpha: num(o.alpha),
-    flagBelow: num(o['flag-below'], null) ?? null, flagLift: num(o['flag-lift'], null) ?? 1, maps: o.maps, batchSize: num(o['batch-size']), threads: num(o.threads), shard,
+    flagBelow: num(o['flag-below'], null) ?? null, flagLift: num(o['flag-lift'], null) as number | null, maps: o.maps, batchSize: num(o['batch-size']), threads: num(o.threads), shard,
     retryErrors: o['retry-errors'], signal, report: !o['no-report'], beforeRewrite, onPasses: progress.passes,
     onProgress: (p) => {
       progress.update(p);

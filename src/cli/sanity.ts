@@ -41,6 +41,7 @@ randomisation of the model is not explaining the model. The class (--class) and 
   ],
   required: ['model'],
   positionals: 'inputs',
+  hints: { layers: "--layers is explain's list of CAM layers; the number of top layers to randomise is --randomize N (the CAM layer is --layer)" },
   notes: `Writes to DIR: sanity.json ({method: [{mode, stage, layer, spearman, spearman_abs, ssim, hog,
 edges}]}, stage 0 = the trained model), sanity.meta.json (model, inputs, classes, layers, verdicts),
 sanity.curves.svg (similarity against stage), and sanity.<input>.<mode>.png montages (rows = methods

@@ -80,6 +80,8 @@ export interface CommandSpec<G extends readonly OptionGroup[] = readonly OptionG
   notes?: string;
   /** Options that must be given (named in the error when missing). */
   required?: readonly string[];
+  /** Messages for options other commands have and this one does not (`--layers` in sanity). */
+  hints?: Readonly<Record<string, string>>;
   /** The name of the positional arguments when at least one is required ('inputs', 'audit folders'). */
   positionals?: string;
 }
@@ -136,6 +138,8 @@ export function parseCommand<const G extends readonly OptionGroup[]>(spec: Comma
   try {
     r = parseArgs({ args, options: config, allowPositionals: true, strict: true, tokens: true }) as typeof r;
   } catch (e) {
+    const unknown = /^Unknown option '--([^'=]+)'/.exec((e as Error).message)?.[1];
+    if (unknown && spec.hints?.[unknown]) throw usageError(spec, spec.hints[unknown]!);
     let m = (e as Error).message.replace(/\. To specify a positional.*$/s, '').replace(/^Unknown option '(--?[^']+)'$/, (_s, o: string) => {
       // the nearest option of this command (a typo, or another command's word for the same idea)
       const near = o.startsWith('--') ? Object.keys(defs).map((k) => ({ k, d: editDistance(o.slice(2), k) })).sort((a, b) => a.d - b.d)[0] : undefined;
