@@ -32,7 +32,8 @@ import type { RgbImage } from './image/types.js';
 import { camMethod } from './cam/index.js';
 import { hasGlobMagic, splitGlob, globToRegExp } from './audit/glob.js';
 import { isManifestName, parseManifest, decodeRle } from './audit/manifest.js';
-import { boxesRegion, maskRegion, mapMetrics, thumbnails, round6, isFlagged, flagRuleText, type Region } from './audit/metrics.js';
+import { boxesRegion, maskRegion, mapMetrics, scaleRegion, round6, isFlagged, flagRuleText, type Region } from './audit/metrics.js';
+import { thumbnails } from './render/index.js';
 import { itemStem, shardOf, type Shard } from './audit/shard.js';
 import { byIndex, classesCsv, reportOrder, rowCsv, ROW_COLUMNS, csvLine, summarize } from './audit/summary.js';
 import { reportHtml } from './audit/report.js';
@@ -809,7 +810,7 @@ function finishItem(ctx: RunContext, p: Prepared, e: Explanation): { row: AuditR
   const stem = itemStem(item.key);
   const files: AuditRow['files'] = { thumb: `thumbs/${stem}.png`, overlay: `thumbs/${stem}.cam.png` };
   const pic = base ?? heatmapImage(e.map, e.width, e.height, 'viridis');
-  const th = thumbnails(pic, e.map, e.width, e.height, cfg.thumb, { colormap: cfg.colormap, alpha: cfg.alpha, region: p.region });
+  const th = thumbnails(pic, e.map, e.width, e.height, cfg.thumb, { colormap: cfg.colormap, alpha: cfg.alpha, region: p.region ? (w, h) => scaleRegion(p.region!, w, h).data : undefined });
   const out: FileOut[] = [
     { path: files.thumb!, bytes: encodePng(th.image) },
     { path: files.overlay!, bytes: encodePng(th.overlay) },

@@ -2,11 +2,10 @@
  * The page: files in, controls, drawing. All model work goes to the worker (worker.ts); the page only
  * draws maps over pictures (cheap) and so never freezes.
  */
-import { overlay } from '../src/image/overlay.js';
-import { resizeBilinear, resizeRgb } from '../src/image/resize.js';
+import { gradientPicture, mapOverlay, overlayPicture } from '../src/render/index.js';
+import { resizeRgb } from '../src/image/resize.js';
 import { encodePng } from '../src/image/png.js';
 import { writeNpy } from '../src/image/npy.js';
-import { montage } from '../src/image/montage.js';
 import { grayscaleImage, heatmapImage } from '../src/image/overlay.js';
 import { shortLayerName } from '../src/sanity/randomize.js';
 import type { RgbImage } from '../src/image/types.js';
@@ -210,8 +209,7 @@ function drawImage(canvas: HTMLCanvasElement, img: RgbImage): void {
 
 /** The map [h, w] blended over a picture at the picture's size, as the CLI does. */
 function overlayOn(pic: RgbImage, map: Float32Array, h: number, w: number): RgbImage {
-  const m = pic.width === w && pic.height === h ? map : resizeBilinear(map, h, w, pic.height, pic.width);
-  return overlay(pic, m, { colormap: el.colormap.value, alpha: Number(el.alpha.value) });
+  return mapOverlay(pic, map, w, h, { colormap: el.colormap.value, alpha: Number(el.alpha.value) });
 }
 
 function label(c: ClassScore): string {
@@ -502,15 +500,10 @@ function pngBytes(): Uint8Array | undefined {
   const r = state.result;
   const img = selectedImage();
   if (!r || !img) return undefined;
-  const ov = overlayOn(img.display, r.map, r.height, r.width);
-  const scale = Math.max(1, Math.floor(ov.width / 320));
-  const head = `${r.kind === 'gradient' ? 'gradcam' : r.method}: ${label(r.target)} p=${r.target.probability.toFixed(3)}`;
-  const pred = r.target.index === r.predicted.index ? '(the predicted class)' : `predicted: ${label(r.predicted)} p=${r.predicted.probability.toFixed(3)}`;
-  if (r.kind === 'gradient' && r.gradientPicture) {
-    const g = resizeRgb(r.gradientPicture, ov.width, ov.height);
-    return encodePng(montage([[ov, g]], { labels: [[`${head}\n${pred}`, r.method]], pad: 2 * scale, textScale: scale }));
-  }
-  return encodePng(montage([[ov]], { labels: [[`${head}\n${pred}`]], pad: 2 * scale, textScale: scale }));
+  // the one renderer: the same picture as gradcam explain's PNG for the same inputs
+  const look = { colormap: el.colormap.value, alpha: Number(el.alpha.value) };
+  if (r.kind === 'gradient' && r.gradient) return encodePng(gradientPicture({ ...r, cam: r.map, gradient: r.gradient }, img.display, { ...look, abs: false }));
+  return encodePng(overlayPicture(r, img.display, { ...look, caption: true }));
 }
 
 function resultJson(): string | undefined {

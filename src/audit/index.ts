@@ -3,7 +3,7 @@ export * from './types.js';
 export { hasGlobMagic, splitGlob, globToRegExp } from './glob.js';
 export { parseManifest, parseCsv, parseBoxesText, decodeRle, isManifestName, ManifestError } from './manifest.js';
 export type { ManifestEntry } from './manifest.js';
-export { boxesRegion, maskRegion, scaleRegion, mapMetrics, thumbnails, thumbSize, outline, round6, isFlagged, flagRuleText } from './metrics.js';
+export { boxesRegion, maskRegion, scaleRegion, mapMetrics, round6, isFlagged, flagRuleText } from './metrics.js';
 export type { Region } from './metrics.js';
 export { hash64, parseShard, shardOf, itemStem } from './shard.js';
 export type { Shard } from './shard.js';

@@ -1,5 +1,5 @@
 /**
- * Per-image audit numbers and thumbnails, browser-safe.
+ * Per-image audit numbers (map metrics against boxes or masks), browser-safe; their thumbnails are drawn by src/render.
  */
 import { resizeBilinear, resizeRgb } from '../image/resize.js';
 import { overlay } from '../image/overlay.js';
@@ -101,40 +101,3 @@ export function round6(v: number): number {
   return v === 0 || !Number.isFinite(v) ? v : Number(v.toPrecision(6));
 }
 
-/** Thumbnail size: the longest side `max`, keeping the aspect ratio (never enlarging). */
-export function thumbSize(width: number, height: number, max: number): [number, number] {
-  const s = Math.min(1, max / Math.max(width, height));
-  return [Math.max(1, Math.round(width * s)), Math.max(1, Math.round(height * s))];
-}
-
-const OUTLINE: [number, number, number] = [0, 255, 0];
-
-/** Draws the region's outline (pixels inside with a neighbour outside) in place. */
-export function outline(img: RgbImage, r: Region, color: [number, number, number] = OUTLINE): void {
-  const { width: w, height: h } = img;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const i = y * w + x;
-      if (!r.data[i]) continue;
-      const edge = x === 0 || y === 0 || x === w - 1 || y === h - 1 || !r.data[i - 1] || !r.data[i + 1] || !r.data[i - w] || !r.data[i + w];
-      if (edge) img.data.set(color, i * 3);
-    }
-  }
-}
-
-/**
- * The image and the overlay as thumbnails (longest side `max`), the object outlined in green on both.
- * `map` is [mh, mw] (any size; it is resized to the thumbnail).
- */
-export function thumbnails(img: RgbImage, map: Float32Array, mw: number, mh: number, max: number, opts: { colormap: string; alpha: number; region?: Region }): { image: RgbImage; overlay: RgbImage } {
-  const [tw, th] = thumbSize(img.width, img.height, max);
-  const small = resizeRgb(img, tw, th);
-  const m = mw === tw && mh === th ? map : resizeBilinear(map, mh, mw, th, tw);
-  const ov = overlay(small, m, { colormap: opts.colormap, alpha: opts.alpha });
-  if (opts.region) {
-    const r = scaleRegion(opts.region, tw, th);
-    outline(small, r);
-    outline(ov, r);
-  }
-  return { image: small, overlay: ov };
-}

@@ -1,6 +1,7 @@
 /**
- * The one renderer of explanations (browser-safe): the captioned overlay, the gradient picture, the
- * methods × layers grid, the files of one explanation and its JSON sidecar. The CLI (explain, whatever
+ * The one renderer of explanations (browser-safe): the overlay of a map on a picture, the captioned
+ * overlay, the gradient picture, the methods × layers grid, the audit's thumbnails, the files of one
+ * explanation and its JSON sidecar. The CLI (explain, whatever
  * the method or option), the audit and the web app use these, so that the same inputs give the same
  * pictures and the same JSON layout everywhere.
  */
@@ -31,6 +32,49 @@ export function overlaySize(w: number, h: number, minWidth: number, maxSide = DE
   return [w * f, h * f];
 }
 
+/** The map (mw × mh, any size) blended over a picture at the picture's own size. */
+export function mapOverlay(pic: RgbImage, map: Float32Array, mw: number, mh: number, opt: { colormap: string; alpha: number }): RgbImage {
+  const m = pic.width === mw && pic.height === mh ? map : resizeBilinear(map, mh, mw, pic.height, pic.width);
+  return overlay(pic, m, { colormap: opt.colormap, alpha: opt.alpha });
+}
+
+/** Thumbnail size: the longest side `max`, keeping the aspect ratio (never enlarging). */
+export function thumbSize(width: number, height: number, max: number): [number, number] {
+  const s = Math.min(1, max / Math.max(width, height));
+  return [Math.max(1, Math.round(width * s)), Math.max(1, Math.round(height * s))];
+}
+
+const OUTLINE: [number, number, number] = [0, 255, 0];
+
+/** Draws a mask's outline (pixels inside with a neighbour outside; the mask at the image's size) in place. */
+export function outline(img: RgbImage, mask: Uint8Array, color: [number, number, number] = OUTLINE): void {
+  const { width: w, height: h } = img;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      if (!mask[i]) continue;
+      const edge = x === 0 || y === 0 || x === w - 1 || y === h - 1 || !mask[i - 1] || !mask[i + 1] || !mask[i - w] || !mask[i + w];
+      if (edge) img.data.set(color, i * 3);
+    }
+  }
+}
+
+/**
+ * The image and the overlay as thumbnails (longest side `max`), an object (a mask given at the
+ * thumbnail's size by `region(width, height)`) outlined in green on both. `map` is [mh, mw] (any size).
+ */
+export function thumbnails(img: RgbImage, map: Float32Array, mw: number, mh: number, max: number, opts: { colormap: string; alpha: number; region?: (width: number, height: number) => Uint8Array }): { image: RgbImage; overlay: RgbImage } {
+  const [tw, th] = thumbSize(img.width, img.height, max);
+  const small = resizeRgb(img, tw, th);
+  const ov = mapOverlay(small, map, mw, mh, opts);
+  if (opts.region) {
+    const r = opts.region(tw, th);
+    outline(small, r);
+    outline(ov, r);
+  }
+  return { image: small, overlay: ov };
+}
+
 /**
  * The overlay of `map` (mw × mh) on `base`, at the picture's size enlarged by a whole factor to at least
  * `minWidth` wide, with `decorate` (a caption) applied; the result's long side is at most `maxSide`.
@@ -39,8 +83,7 @@ export function boundedOverlay(base: RgbImage, map: Float32Array, mw: number, mh
   let [ow, oh] = overlaySize(base.width, base.height, opt.minWidth, opt.maxSide);
   for (let attempt = 0; ; attempt++) {
     const pic = ow === base.width && oh === base.height ? base : resizeRgb(base, ow, oh);
-    const m = ow === mw && oh === mh ? map : resizeBilinear(map, mh, mw, oh, ow);
-    let img = overlay(pic, m, { colormap: opt.colormap, alpha: opt.alpha });
+    let img = mapOverlay(pic, map, mw, mh, opt);
     if (opt.decorate) img = opt.decorate(img);
     if (Math.max(img.width, img.height) <= opt.maxSide || attempt === 2) return img;
     // the caption and padding made it too long: shrink the overlay by what they add
@@ -53,8 +96,11 @@ export function classLabel(c: ClassScore): string {
   return c.label ? `${c.index} '${c.label}'` : `${c.index}`;
 }
 
+/** What a caption says: the method, what was explained and the predicted class. */
+export type CaptionFacts = Pick<Explanation, 'method' | 'target' | 'predicted' | 'targetName' | 'targetValue'>;
+
 /** The caption under an overlay: the method, what was explained, its probability, and the predicted class. */
-export function captionText(e: Explanation): string {
+export function captionText(e: CaptionFacts): string {
   const head = `${e.method}: ${e.targetName ?? `logit ${e.target.index}`}${e.target.label ? ` '${e.target.label}'` : ''}`;
   const p = Number.isFinite(e.target.probability) ? ` p=${e.target.probability.toFixed(3)}` : ` = ${(e.targetValue ?? 0).toFixed(3)}`;
   const pred = !Number.isFinite(e.predicted.probability) ? '' : e.predicted.index === e.target.index ? '(the predicted class)' : `predicted: ${classLabel(e.predicted)} p=${e.predicted.probability.toFixed(3)}`;
@@ -86,7 +132,7 @@ export interface OverlayOptions {
 }
 
 /** The captioned overlay of an explanation on its picture (a viridis rendering of the map when there is none). */
-export function overlayPicture(e: Explanation, base: RgbImage | undefined, opt: OverlayOptions): RgbImage {
+export function overlayPicture(e: CaptionFacts & Pick<Explanation, 'map' | 'width' | 'height'>, base: RgbImage | undefined, opt: OverlayOptions): RgbImage {
   const pic = base ?? heatmapImage(e.map, e.width, e.height, 'viridis');
   return boundedOverlay(pic, e.map, e.width, e.height, {
     colormap: opt.colormap, alpha: opt.alpha, maxSide: opt.maxSide ?? DEFAULT_PICTURE_SIDE, minWidth: MIN_OVERLAY_WIDTH,
@@ -98,7 +144,7 @@ export function overlayPicture(e: Explanation, base: RgbImage | undefined, opt: 
 }
 
 /** Gradient methods: [Grad-CAM overlay | gradient picture], captioned. */
-export function gradientPicture(e: GradientExplanation, base: RgbImage | undefined, opt: { colormap: string; alpha: number; abs: boolean; maxSide?: number }): RgbImage {
+export function gradientPicture(e: Pick<GradientExplanation, 'target' | 'predicted' | 'height' | 'width' | 'gradient' | 'cam'> & { method: string }, base: RgbImage | undefined, opt: { colormap: string; alpha: number; abs: boolean; maxSide?: number }): RgbImage {
   const maxSide = opt.maxSide ?? DEFAULT_PICTURE_SIDE;
   // small models get their pictures enlarged by a whole factor that keeps the long side within maxSide
   const f = Math.max(1, Math.min(Math.ceil(MIN_OVERLAY_WIDTH / e.width), Math.floor(maxSide / Math.max(e.width, e.height))));
