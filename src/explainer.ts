@@ -10,14 +10,14 @@ import { GraphIndex } from './onnx/model.js';
 import { analyzeLayouts } from './layout/graph.js';
 import { explainable, layoutFromOverride, layoutLabel, toNCHW, type LayerLayout } from './layout/describe.js';
 import { camMethod } from './cam/index.js';
-import { explainFamily, needsFamily, releaseFamily, type FamilyOptions } from './cam/runner.js';
+import { explainFamily, needsFamily, type FamilyOptions } from './cam/runner.js';
 import { explainGradients, isGradientMethod, type GradientMethod } from './cam/guided.js';
 import { gradientMagnitudeMap } from './image/gradient.js';
 import { postprocess } from './cam/pipeline.js';
-import { declaredDims, decodeModel, inlineExternalData, metadata, topoOrder, ModelError, type ModelProto } from './onnx/model.js';
+import { declaredDims, decodeModel, encodeModel, inlineExternalData, metadata, topoOrder, ModelError, type ModelProto } from './onnx/model.js';
 import type { ExternalDataReader } from './onnx/tensor.js';
 import type { Rectifier } from './autodiff/rule.js';
-import { runInChunks, type SessionFactory, type SessionOptions } from './runtime/session.js';
+import { runInChunks, type Session, type SessionFactory, type SessionOptions } from './runtime/session.js';
 import { closest } from './util/closest.js';
 import { InputError, argmax, softmax } from './util/scores.js';
 
@@ -508,7 +508,25 @@ export class Explainer {
     throw new InputError(`unknown class label '${choice}'. Closest labels: ${closest(String(choice), labels).map((l) => `'${l}'`).join(', ')}`);
   }
 
-  /** The session factory and options (for the runner's forward and ablation sessions). */
+  private readonly sessions = new Map<string, Promise<Session>>();
+
+  /**
+   * A session for another graph of this model (the methods' plain forward passes, Ablation-CAM's
+   * masked graphs), made once per `key` with the explainer's session factory and options, and
+   * released with the explainer. `createdMs`: the time spent making it in this call (0 when cached).
+   */
+  async session(key: string, build: () => ModelProto): Promise<{ session: Session; createdMs: number }> {
+    let s = this.sessions.get(key);
+    if (s) return { session: await s, createdMs: 0 };
+    const t0 = performance.now();
+    s = this.options.createSession(encodeModel(build()), this.options.sessionOptions);
+    this.sessions.set(key, s);
+    s.catch(() => this.sessions.delete(key));
+    const session = await s;
+    return { session, createdMs: performance.now() - t0 };
+  }
+
+  /** The session factory and options (for sessions of derived models: sanity's randomised copies). */
   get sessionFactory(): { create: SessionFactory; options?: SessionOptions } {
     return { create: this.options.createSession, options: this.options.sessionOptions };
   }
@@ -517,8 +535,11 @@ export class Explainer {
     return this.options.external;
   }
 
+  /** Releases every session (the gradient graphs' and the methods' forward passes); the explainer cannot run afterwards. */
   async release(): Promise<void> {
-    await releaseFamily(this);
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of all) await (await s.catch(() => undefined))?.release();
     return this.engine.release();
   }
 }

@@ -348,7 +348,7 @@ describe('family: CLI', () => {
   });
 
   const bad: [string, string[], RegExp, number][] = [
-    ['an unknown method', ['--method', 'gradcam+++'], /unknown method 'gradcam\+\+\+'; choose one of: gradcam, gradcam\+\+, xgradcam/, 1],
+    ['an unknown method', ['--method', 'gradcam+++'], /unknown method 'gradcam\+\+\+'; choose one of: gradcam, gradcam\+\+, xgradcam/, 2],
     ['cam without a pooling + linear head', ['--method', 'cam', '--model', path.join(FIXTURES, 'vgg_like', 'model.onnx')], /cam needs the layer to be followed by global average pooling/, 1],
     ['similarity without a reference', ['--target', 'similarity'], /--target similarity needs --reference FILE/, 2],
     ['an unknown target', ['--target', 'probit'], /unknown target 'probit'; choose one of: logit, softmax/, 2],

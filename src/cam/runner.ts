@@ -16,7 +16,7 @@ import { camBatchFromBudget } from './budget.js';
 import type { ClassChoice, ClassScore, Explainer, ExplainOptions, ExplainResult, Explanation } from '../explainer.js';
 import { InputError, argmax, softmax } from '../util/scores.js';
 import { scoreTensor } from '../autodiff/compiler.js';
-import { encodeModel, type ModelProto } from '../onnx/model.js';
+import type { ModelProto } from '../onnx/model.js';
 import { runInChunks, type Session, type TensorValue } from '../runtime/session.js';
 import { camMethod } from './index.js';
 import { findClassifier, type Classifier } from './cam.js';
@@ -486,32 +486,11 @@ async function scoreShape(job: Job, score: string, dims: number[]): Promise<numb
 // ---------------------------------------------------------------------------------------------------
 // sessions and passes
 
-const SESSIONS = new WeakMap<Explainer, Map<string, Promise<Session>>>();
-
-function session(job: Job, key: string, build: () => ModelProto): Promise<Session> {
-  const { ex } = job;
-  let m = SESSIONS.get(ex);
-  if (!m) SESSIONS.set(ex, (m = new Map()));
-  let s = m.get(key);
-  if (!s) {
-    const t0 = performance.now();
-    const f = ex.sessionFactory;
-    s = f.create(encodeModel(build()), f.options).then((x) => {
-      job.timings.sessionMs += performance.now() - t0;
-      return x;
-    });
-    m.set(key, s);
-    s.catch(() => m!.delete(key));
-  }
-  return s;
-}
-
-/** Releases the sessions the runner made for this explainer. */
-export async function releaseFamily(ex: Explainer): Promise<void> {
-  const m = SESSIONS.get(ex);
-  if (!m) return;
-  SESSIONS.delete(ex);
-  for (const s of m.values()) await (await s.catch(() => undefined))?.release();
+/** A session of the explainer's (made once per key and kept until its release()); the time to make it is counted. */
+async function session(job: Job, key: string, build: () => ModelProto): Promise<Session> {
+  const r = await job.ex.session(key, build);
+  job.timings.sessionMs += r.createdMs;
+  return r.session;
 }
 
 /** A run of the plain model with `outputs` exposed; returns `fetch`. */
