@@ -136,3 +136,54 @@ describe('gradcam explain', () => {
     assert.ok(v.every((x) => x === 0));
   });
 });
+
+describe('one declarative command line (src/cli/spec.ts)', () => {
+  it("every command's --help is generated from its declaration and lists every option it accepts", async () => {
+    const { EXPLAIN } = await import('../src/cli/explain.js');
+    const { AUDIT, MERGE } = await import('../src/cli/audit.js');
+    const { SANITY } = await import('../src/cli/sanity.js');
+    const { EVALUATE } = await import('../src/cli/evaluate.js');
+    const { LAYERS } = await import('../src/cli/layers.js');
+    const { SERVE } = await import('../src/cli/serve.js');
+    for (const spec of [EXPLAIN, AUDIT, MERGE, SANITY, EVALUATE, LAYERS, SERVE]) {
+      const r = gradcam(spec.name, '--help');
+      assert.equal(r.code, 0, `${spec.name}: ${r.err}`);
+      assert.ok(r.out.startsWith(`Usage: gradcam ${spec.name} `), spec.name);
+      for (const g of spec.groups) for (const name of Object.keys(g.options)) assert.match(r.out, new RegExp(`^  --${name}\\b`, 'm'), `${spec.name} --help lacks --${name}`);
+      // 'gradcam help <cmd>' is the same text
+      assert.equal(gradcam('help', spec.name).out, r.out);
+    }
+    // the shared groups: an option of the same name has the same declaration in every command that takes it
+    const seen = new Map<string, unknown>();
+    for (const spec of [EXPLAIN, AUDIT, SANITY, EVALUATE, LAYERS]) {
+      for (const g of spec.groups) {
+        for (const [name, d] of Object.entries(g.options)) {
+          if (['out', 'methods', 'seed', 'class', 'batch-size', 'quiet', 'shard', 'method'].includes(name)) continue; // defaults or lists differ per command, by design
+          if (seen.has(name)) assert.deepEqual(seen.get(name), d, `--${name} means different things in two commands`);
+          else seen.set(name, d);
+        }
+      }
+    }
+  });
+
+  it('bad arguments: one line naming the option and what it takes, a pointer to --help, exit 2, nothing written', () => {
+    const out = path.join(tmp, 'spec-bad');
+    const cases: [string[], RegExp][] = [
+      [['explain', INPUT, '--model', MODEL, '--alpah', '0.3'], /^gradcam: error: unknown option '--alpah' \(did you mean --alpha\?\); see 'gradcam explain --help'$/],
+      [['explain', INPUT, '--model', MODEL, '--alpha', '3'], /^gradcam: error: --alpha must be a number from 0 to 1, got '3'; see 'gradcam explain --help'$/],
+      [['audit', INPUT, '--model', MODEL, '--thumb', '4'], /^gradcam: error: --thumb must be a whole number from 8 to 1024, got '4'; see 'gradcam audit --help'$/],
+      [['audit', INPUT, '--model', MODEL, '--colormap', 'rainbow'], /^gradcam: error: unknown --colormap 'rainbow'; choose one of: jet, turbo, viridis, inferno; see 'gradcam audit --help'$/],
+      [['evaluate', INPUT, '--model', MODEL, '--insertion-substrate', 'x'], /unknown --insertion-substrate 'x'; choose one of: zero, mean, blur; see 'gradcam evaluate --help'$/],
+      [['explain', INPUT], /^gradcam: error: --model FILE is required; see 'gradcam explain --help'$/],
+      [['audit', '--model', MODEL], /^gradcam: error: no inputs given; see 'gradcam audit --help'$/],
+      [['explain', INPUT, '--model', MODEL, '--class', 'true'], /--class true explains each image's labelled class, which only a manifest gives/],
+    ];
+    for (const [args, re] of cases) {
+      const r = gradcam(...args, '--out', out);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err.trim(), re);
+      assert.equal(r.err.trim().split('\n').length, 1);
+      assert.equal(fs.existsSync(out), false);
+    }
+  });
+});
