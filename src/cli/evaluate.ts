@@ -32,7 +32,7 @@ const EVALUATION = group('Evaluation', {
   'insertion-substrate': { type: 'string', value: 'S', default: 'blur', choices: SUBSTRATES, help: 'blur (default) | zero | mean' },
   'road-fractions': { type: 'string', value: 'a,b', help: 'fractions of pixels ROAD removes (default 0.2,0.4,0.6,0.8)' },
   tolerance: { type: 'string', value: 'PX', default: '15', number: { min: 0, max: 1e6 }, help: 'pointing-game tolerance for pointing_tol (default 15)' },
-  'iou-threshold': { type: 'string', value: 'T', default: '0.15', number: { min: 0, max: 1 }, help: 'map threshold for the IoUs, a fraction of the max (default 0.15)' },
+  'map-threshold': { type: 'string', value: 'T', default: '0.15', number: { min: 0, max: 1 }, help: 'map threshold for the IoUs, a fraction of the max (default 0.15)' },
   'forward-batch': { type: 'string', value: 'N', default: '64', number: { integer: true, min: 1 }, help: 'perturbed inputs per model call (default 64)' },
   limit: { type: 'string', value: 'N', number: { integer: true, min: 1 }, help: 'only the first N inputs' },
   seed: { type: 'string', value: 'N', default: '0', number: { integer: true, min: 0 }, help: 'ROAD noise seed (default 0)' },
@@ -54,7 +54,7 @@ export const EVALUATE = command({
                 (LeRF, higher is better)
   localisation  with --annotations: pointing game (peak on the object; and within --tolerance px),
                 energy-based pointing game (share of the map on the object), IoU of the box around
-                the largest segment of the map thresholded at --iou-threshold × max with the box,
+                the largest segment of the map thresholded at --map-threshold × max with the box,
                 and pixel IoU of the thresholded map with the object (higher is better for all)
 Probabilities are the softmax of the explained class, from plain forward runs of the model in
 batches. A folder stands for its image files (walked as gradcam explain does; files named *_mask.*
@@ -67,6 +67,7 @@ are skipped).`,
   ],
   required: ['model'],
   positionals: 'inputs',
+  hints: { 'iou-threshold': "--iou-threshold is the detectors' NMS threshold (gradcam detect); the map threshold of the IoUs is --map-threshold T" },
   notes: `Writes DIR/evaluate.csv (a row per image and method), DIR/evaluate.jsonl (the same with curves),
 DIR/summary.json and DIR/summary.md (per method: mean ± std); prints the summary. The run is
 resumable: every row is appended to DIR/evaluate.jsonl (and synced) as soon as it is made, so a run
@@ -132,7 +133,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
   const fractions = parseNumbers('--road-fractions', o['road-fractions']);
   if (fractions?.some((f) => !(f > 0 && f < 1))) throw usageError(EVALUATE, `--road-fractions must lie strictly between 0 and 1, got '${o['road-fractions']}'`);
   const tolerance = num(o.tolerance)!;
-  const iouThreshold = num(o['iou-threshold'])!;
+  const iouThreshold = num(o['map-threshold'])!;
   const batchSize = num(o['batch-size'])!;
   const forwardBatch = num(o['forward-batch'])!;
   const limit = num(o.limit);
