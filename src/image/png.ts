@@ -1,6 +1,6 @@
 /**
  * Minimal PNG encoder/decoder in pure TypeScript (browser-safe; zlib via fflate).
- * Encoder: 8-bit grey / RGB / RGBA, non-interlaced, per-row adaptive filtering.
+ * Encoder: 8-bit grey / RGB / RGBA, non-interlaced, 'up' or per-row adaptive filtering.
  * Decoder: every non-interlaced PNG: grey (1/2/4/8/16-bit), grey+alpha, RGB, RGBA (8/16-bit) and palette
  * (1/2/4/8-bit) images; 16-bit samples keep their high byte, low-depth grey is scaled to 0..255.
  */
@@ -17,8 +17,14 @@ export interface RawImage {
 }
 
 export interface EncodePngOptions {
-  /** zlib level 0-9, default 6 */
+  /** zlib level 0-9, default 3 (level 6 makes photos' overlays 3–4 % smaller at twice the time) */
   level?: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
+  /**
+   * Row filters: 'up' (default; one pass, each row minus the row above) or 'adaptive' (each row's best
+   * of the five filters by the minimum-sum-of-differences heuristic: about 5 % smaller on photos, five
+   * passes). Defaults chosen for speed: a 500×375 overlay takes about a third of the time of level 6 adaptive.
+   */
+  filter?: 'up' | 'adaptive';
 }
 
 const SIGNATURE = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -105,20 +111,26 @@ export function encodePng(img: RgbImage | RawImage, opts: EncodePngOptions = {})
   const bpp = channels;
   const stride = width * bpp;
   const filtered = new Uint8Array((stride + 1) * height);
-  const cand = [0, 1, 2, 3, 4].map(() => new Uint8Array(stride));
+  const cand = opts.filter === 'adaptive' ? [0, 1, 2, 3, 4].map(() => new Uint8Array(stride)) : [];
   const zero = new Uint8Array(stride);
   for (let y = 0; y < height; y++) {
     const row = data.subarray(y * stride, (y + 1) * stride);
     const prev = y > 0 ? data.subarray((y - 1) * stride, y * stride) : zero;
     // one tight loop per filter type (a switch per byte cost ~10x); the same choice as before: the
     // minimum sum of absolute differences, ties to the lower filter type
+    const o = y * (stride + 1);
+    if (opts.filter !== 'adaptive') {
+      filtered[o] = 2;
+      for (let i = 0; i < stride; i++) filtered[o + 1 + i] = row[i]! - prev[i]!;
+      continue;
+    }
     const scores = filterRow(row, prev, bpp, cand);
     let best = 0;
     for (let f = 1; f < 5; f++) if (scores[f]! < scores[best]!) best = f;
-    filtered[y * (stride + 1)] = best;
-    filtered.set(cand[best]!, y * (stride + 1) + 1);
+    filtered[o] = best;
+    filtered.set(cand[best]!, o + 1);
   }
-  const idat = deflate(filtered, opts.level ?? 6);
+  const idat = deflate(filtered, opts.level ?? 3);
 
   const ihdr = new Uint8Array(13);
   const dv = new DataView(ihdr.buffer);
