@@ -567,19 +567,31 @@ export async function runAudit(items: AuditItem[], opts: AuditOptions): Promise<
     let next = batches.length ? prepareBatch(ctx, batches[0]!) : undefined;
     let interrupted = false;
     const tRun = performance.now();
-    for (let b = 0; b < batches.length; b++) {
-      if (opts.signal?.aborted) { interrupted = true; break; }
-      const prepared = await next!;
-      next = b + 1 < batches.length ? prepareBatch(ctx, batches[b + 1]!) : undefined; // decode ahead while this batch runs
-      const results = await explainBatch(ctx, prepared);
-      await writeItemFiles(opts.out, results.files, config.maps);
-      await st.append(results.rows);
-      info.processed += results.rows.length;
-      info.done += results.rows.length;
-      info.errors = countErrors();
-      info.elapsedS = (performance.now() - tRun) / 1000;
-      info.file = prepared[prepared.length - 1]?.entry.item.file;
-      opts.onProgress?.({ ...info });
+    // a batch's files and then its rows are written while the next batch runs (one batch in flight, in
+    // order: a row is stored only after its files, and batches are stored in order)
+    let writing: Promise<void> | undefined;
+    try {
+      for (let b = 0; b < batches.length; b++) {
+        if (opts.signal?.aborted) { interrupted = true; break; }
+        const prepared = await next!;
+        next = b + 1 < batches.length ? prepareBatch(ctx, batches[b + 1]!) : undefined; // decode ahead while this batch runs
+        const results = await explainBatch(ctx, prepared);
+        await writing;
+        writing = (async () => {
+          await writeItemFiles(opts.out, results.files, config.maps);
+          await st.append(results.rows);
+          info.processed += results.rows.length;
+          info.done += results.rows.length;
+          info.errors = countErrors();
+          info.elapsedS = (performance.now() - tRun) / 1000;
+          info.file = prepared[prepared.length - 1]?.entry.item.file;
+          opts.onProgress?.({ ...info });
+        })();
+        writing.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+      }
+      await writing;
+    } finally {
+      await writing?.catch(() => {});
     }
     if (next) await next.catch(() => {});
     interrupted ||= info.done < info.total;
