@@ -36,7 +36,8 @@ function run(script: string, args: string[]): string {
   console.error(`\n== ${script} ${args.join(' ')}`);
   const r = spawnSync(TSX, [path.join(ROOT, 'bench', script), ...args], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`${script} failed (exit ${r.status}): ${r.stdout.slice(-2000)}`);
-  process.stderr.write(r.stdout.split('\n').filter((l) => !l.startsWith('{')).join('\n'));
+  const text = r.stdout.trimStart().startsWith('{') && script === 'audit.ts' ? '' : r.stdout;
+  process.stderr.write(text.split('\n').filter((l) => !l.startsWith('{')).join('\n'));
   console.error(`(${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   return r.stdout;
 }
@@ -58,7 +59,9 @@ const cli = lastJson<Record<string, CliRow>>(run('cli.ts', ['--repeats', o.quick
 const audit: Record<string, { ips: number; library_ips: number; ratio: number }> = {};
 for (const m of ['resnet50', 'mobilenet_v2']) {
   const images = m === 'resnet50' ? (o.quick ? 24 : 48) : (o.quick ? 64 : 128);
-  const a = lastJson<{ results: Record<string, { gradcam: { steady_ips: number } }> }>(run('audit.ts', ['--model', m, '--images', String(images), '--batches', '8', '--no-torch']));
+  const file = path.join(tmp, `audit-${m}.json`);
+  run('audit.ts', ['--model', m, '--images', String(images), '--batches', '8', '--no-torch', '--json', file]);
+  const a = JSON.parse(fs.readFileSync(file, 'utf8')) as { results: Record<string, { gradcam: { steady_ips: number } }> };
   const ips = a.results['8']!.gradcam.steady_ips;
   const libraryIps = 8000 / lib[`${m} b8`]!.gradcam_ms;
   audit[m] = { ips, library_ips: libraryIps, ratio: ips / libraryIps };
