@@ -3,7 +3,7 @@
  * onnxruntime-node, Grad-CAM, map-energy metrics, two PNG thumbnails, fsync'ed results) on resnet50,
  * at several batch sizes, against a PyTorch loop doing the same work (bench/torch_audit.py) in the same run.
  *
- *   npx tsx bench/audit.ts [--images 500] [--torch-images K] [--batches 1,8,32] [--threads N] [--no-torch] [--json FILE]
+ *   npx tsx bench/audit.ts [--model resnet50|mobilenet_v2] [--images 500] [--torch-images K] [--batches 1,8,32] [--threads N] [--no-torch] [--json FILE]
  *
  * --torch-images K times the PyTorch loop on the first K images only (default: all), for machines where
  * 500 images of CPU PyTorch Grad-CAM per batch size would take too long; rates are per image either way
@@ -23,7 +23,8 @@ import { encodePng } from '../src/image/png.js';
 import { listInputs, runAudit } from '../src/node-audit.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
-const MODEL = path.join(ROOT, 'bench', 'models', 'resnet50.onnx');
+const MODEL_NAME = process.argv.includes('--model') ? process.argv[process.argv.indexOf('--model') + 1]! : 'resnet50';
+const MODEL = path.join(ROOT, 'bench', 'models', `${MODEL_NAME}.onnx`);
 const WORK = path.join(ROOT, '.tmp', 'bench-audit');
 
 function arg(name: string, def?: string): string | undefined {
@@ -87,7 +88,7 @@ async function main() {
     process.exit(2);
   }
   const manifest = makeData(N);
-  console.error(`${N} images (PyTorch: ${TORCH ? TORCH_N : 0}) (256x256 PNG, one box each), resnet50, batches ${BATCHES.join(', ')}, ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.error(`${N} images (PyTorch: ${TORCH ? TORCH_N : 0}) (256x256 PNG, one box each), ${MODEL_NAME}, batches ${BATCHES.join(', ')}, ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   const result: Record<string, Record<string, unknown>> = {};
   for (const b of BATCHES) {
     const n = await node(manifest, b);
@@ -103,7 +104,7 @@ async function main() {
     }
     result[String(b)] = { gradcam: n, torch: t ?? null, ratio_e2e: t ? round(n.e2e_ips / t['e2e_ips']!) : null, ratio_steady: t ? round(n.steady_ips / t['steady_ips']!) : null };
   }
-  const json = JSON.stringify({ images: N, torch_images: TORCH ? TORCH_N : 0, model: 'resnet50', cores: os.cpus().length, threads: THREADS ?? 'default', results: result }, null, 1);
+  const json = JSON.stringify({ images: N, torch_images: TORCH ? TORCH_N : 0, model: MODEL_NAME, cores: os.cpus().length, threads: THREADS ?? 'default', results: result }, null, 1);
   const file = arg('json');
   if (file) fs.writeFileSync(file, `${json}\n`);
   console.log(json);

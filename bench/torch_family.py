@@ -57,17 +57,22 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--masks", type=int, default=128, help="Score-CAM: channels scored (of 2048)")
     ap.add_argument("--ablate", type=int, default=64, help="Ablation-CAM: channels ablated (of 2048)")
+    ap.add_argument("--model", default="resnet50", choices=["resnet50", "mobilenet_v2", "vgg16"],
+                    help="a bench model (same seed and weights as make_fixtures.py --bench); layer: layer4 / features[18] / features[30]")
+    ap.add_argument("--scorecam-only", action="store_true", help="skip Ablation-CAM")
     ap.add_argument("--out-dir", default=os.path.join(os.path.dirname(__file__), "..", ".tmp", "bench_family"))
     args = ap.parse_args()
     os.makedirs(args.out_dir, exist_ok=True)
     threads = os.cpu_count() or 1
     torch.set_num_threads(threads)
 
-    torch.manual_seed(100)
-    model = torchvision.models.resnet50(weights=None).eval()
+    seed, ctor = {"resnet50": (100, torchvision.models.resnet50), "mobilenet_v2": (101, torchvision.models.mobilenet_v2),
+                  "vgg16": (102, torchvision.models.vgg16)}[args.model]
+    torch.manual_seed(seed)
+    model = ctor(weights=None).eval()
     x = torch.randn([1, 3, 224, 224], generator=torch.Generator().manual_seed(300))
     np.save(os.path.join(args.out_dir, "input.npy"), x.numpy())
-    layer = model.layer4
+    layer = model.layer4 if args.model == "resnet50" else model.features[-1]
     acts = {}
     h = layer.register_forward_hook(lambda m, i, o: acts.__setitem__("a", o))
     with torch.no_grad():
@@ -109,6 +114,10 @@ def main():
                           "cpu_ms": round((time.process_time() - c0) * 1000, 1)}
     np.save(os.path.join(args.out_dir, "scorecam.npy"), cam)
     print(f"torch scorecam: {result['scorecam']}", file=sys.stderr)
+
+    if args.scorecam_only:
+        print(json.dumps(result))
+        return
 
     # ---- Ablation-CAM (pytorch-grad-cam AblationCAM.get_cam_weights on a channel subset) ----
     A = args.ablate

@@ -3,7 +3,7 @@
  * compiled gradient graphs per (layers, output, input size), and explains batches of input tensors.
  * Browser-safe: the runtime is injected as a SessionFactory.
  */
-import { GradientEngine, probe } from './autodiff/engine.js';
+import { GradientEngine, probe, type CompileCache } from './autodiff/engine.js';
 import { cloneModel, realInputs, scoreTensor } from './autodiff/compiler.js';
 import { upgradeOpset } from './onnx/upgrade.js';
 import { GraphIndex } from './onnx/model.js';
@@ -35,6 +35,11 @@ export interface ExplainerOptions {
   labels?: string[];
   /** Names the model in error messages (e.g. its file path). */
   source?: string;
+  /**
+   * Keeps compiled gradient graphs and layer tables between Explainers (e.g. on disk: node.ts diskCache),
+   * so that a second process skips the probe runs and the compile. It must key by this model's content.
+   */
+  cache?: CompileCache;
 }
 
 export interface LayerInfo {
@@ -182,7 +187,7 @@ export class Explainer {
     this.inputDims = dims;
     this.layout = dims[3] === 3 || dims[3] === 1 ? (dims[1] === 3 || dims[1] === 1 ? 'NCHW' : 'NHWC') : 'NCHW';
     this.labels = options.labels ?? parseLabels(metadata(model)['labels']);
-    this.engine = new GradientEngine(model, options.createSession, options.sessionOptions, options.external);
+    this.engine = new GradientEngine(model, options.createSession, options.sessionOptions, options.external, options.cache);
   }
 
   static fromBytes(bytes: Uint8Array, options: ExplainerOptions): Explainer {
@@ -230,11 +235,34 @@ export class Explainer {
     const key = JSON.stringify([size ?? null, output ?? null]);
     let p = this.layerCache.get(key);
     if (!p) {
-      p = this.findLayers(size, output);
+      p = this.cachedLayers(key, size, output);
       this.layerCache.set(key, p);
       p.catch(() => this.layerCache.delete(key));
     }
     return p;
+  }
+
+  /** findLayers through the CompileCache: its probe run with every tensor exposed is the slow part of a cold start. */
+  private async cachedLayers(key: string, size?: [number, number], output?: string): Promise<LayerTable> {
+    const store = this.options.cache;
+    if (!store) return this.findLayers(size, output);
+    const k = `layers ${JSON.stringify([key, this.imageDims(size)])}`;
+    const hit = await store.get(k).catch(() => undefined);
+    if (hit) {
+      try {
+        const v = JSON.parse(new TextDecoder().decode(hit)) as { all: [string, { op: string; shape: number[]; layout: LayerLayout }][]; auto: string[] };
+        const all = new Map(v.all);
+        const auto = new Set(v.auto);
+        const list: LayerInfo[] = [...all.entries()].filter(([, t]) => explainable(t.layout)).map(([name, t]) => ({ name, op: t.op, shape: t.shape, layout: t.layout, auto: auto.has(name) }));
+        return { list, all };
+      } catch {
+        // a damaged entry: probe again
+      }
+    }
+    const t = await this.findLayers(size, output);
+    const value = { all: [...t.all.entries()], auto: t.list.filter((l) => l.auto).map((l) => l.name) };
+    await store.set(k, new TextEncoder().encode(JSON.stringify(value))).catch(() => {});
+    return t;
   }
 
   private async findLayers(size?: [number, number], output?: string): Promise<LayerTable> {

@@ -627,19 +627,32 @@ export async function runDataset<P, R extends StoredRow, F = unknown>(items: Aud
     let next = batches.length ? prepareBatch(batches[0]!) : undefined;
     let interrupted = false;
     const tRun = performance.now();
-    for (let b = 0; b < batches.length; b++) {
-      if (o.signal?.aborted) { interrupted = true; break; }
-      const prepared = await next!;
-      next = b + 1 < batches.length ? prepareBatch(batches[b + 1]!) : undefined; // decode ahead while this batch runs
-      const results = await o.process(prepared);
-      await writeItemFiles(o.out, results.files);
-      await st.append(results.rows);
-      info.processed += results.rows.length;
-      info.done += results.rows.length;
-      info.errors = countErrors();
-      info.elapsedS = (performance.now() - tRun) / 1000;
-      info.file = batches[b]![batches[b]!.length - 1]?.item.file;
-      o.onProgress?.({ ...info });
+    // a batch's files and then its rows are written while the next batch runs (one batch in flight, in
+    // order: a row is stored only after its files, and batches are stored in order)
+    let writing: Promise<void> | undefined;
+    try {
+      for (let b = 0; b < batches.length; b++) {
+        if (o.signal?.aborted) { interrupted = true; break; }
+        const prepared = await next!;
+        next = b + 1 < batches.length ? prepareBatch(batches[b + 1]!) : undefined; // decode ahead while this batch runs
+        const results = await o.process(prepared);
+        await writing;
+        const file = batches[b]![batches[b]!.length - 1]?.item.file;
+        writing = (async () => {
+          await writeItemFiles(o.out, results.files);
+          await st.append(results.rows);
+          info.processed += results.rows.length;
+          info.done += results.rows.length;
+          info.errors = countErrors();
+          info.elapsedS = (performance.now() - tRun) / 1000;
+          info.file = file;
+          o.onProgress?.({ ...info });
+        })();
+        writing.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+      }
+      await writing;
+    } finally {
+      await writing?.catch(() => {});
     }
     if (next) await next.catch(() => {});
     interrupted ||= info.done < info.total;

@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Explainer, InputError, parseLabels, type ExplainerOptions } from './explainer.js';
 import { ModelError } from './onnx/model.js';
-import { createNodeSession } from './runtime/node.js';
+import { createNodeSession, diskCompileCache } from './runtime/node.js';
+import type { CompileCache } from './autodiff/engine.js';
 import { readImageFile, readNpyFile, readRegularFile, DEFAULT_MAX_DECODE_PIXELS, DEFAULT_MAX_PIXELS, type FileReadError } from './image/node.js';
 import { resizeRgb } from './image/resize.js';
 import { cutRegion, resizeCrop, type ImageRegion } from './image/view.js';
@@ -17,7 +18,7 @@ import { DEFAULT_PICTURE_SIDE, overlaySize } from './render/index.js';
 export { DEFAULT_PICTURE_SIDE, overlaySize };
 
 export * from './index.js';
-export { createNodeSession } from './runtime/node.js';
+export { createNodeSession, diskCompileCache, compileCacheDir } from './runtime/node.js';
 export { readImageFile, readNpyFile, readRegularFile, FileReadError, writeFileAtomic, writePng, DEFAULT_MAX_PIXELS, DEFAULT_MAX_DECODE_PIXELS } from './image/node.js';
 
 /**
@@ -56,18 +57,24 @@ export function inputPixels(dims: readonly number[], layout: 'NCHW' | 'NHWC'): n
   return layout === 'NCHW' ? dims[2]! * dims[3]! : dims[1]! * dims[2]!;
 }
 
-export interface LoadModelOptions extends Partial<ExplainerOptions> {
+export interface LoadModelOptions extends Partial<Omit<ExplainerOptions, 'cache'>> {
   /** A labels file: one label per line, or a JSON array / {index: label} object. */
   labelsFile?: string;
   /** The input size [H, W] the run will use (--size), checked with the model's own against `maxInputPixels`. */
   size?: [number, number];
   /** Refuse a model input (declared, or `size` where dynamic) above this many pixels; default DEFAULT_MAX_INPUT_PIXELS, 0: none. */
   maxInputPixels?: number;
+  /**
+   * The compile cache: by default compiled gradient graphs and layer tables are kept on disk
+   * (runtime/node.ts diskCompileCache: $GRADCAM_CACHE, else ~/.cache/gradcam; GRADCAM_CACHE=off turns it
+   * off), so that the next process skips the probe runs and the compile; false: none; or any CompileCache.
+   */
+  cache?: boolean | CompileCache;
 }
 
 /** Loads an ONNX model file (external data is read from beside it) into an Explainer. */
 export async function loadExplainer(modelPath: string, options: LoadModelOptions = {}): Promise<Explainer> {
-  const { size, maxInputPixels, ...opts } = options;
+  const { size, maxInputPixels, cache, ...opts } = options;
   let bytes: Buffer;
   try {
     bytes = await readRegularFile(modelPath);
@@ -78,7 +85,12 @@ export async function loadExplainer(modelPath: string, options: LoadModelOptions
     if (code === 'ENOTREG') throw new ModelError(`model ${modelPath} is ${kind}, not a regular file; give an .onnx file`);
     throw new ModelError(`cannot read model ${modelPath}: ${(e as Error).message}`);
   }
-  const external = externalDataReader(modelPath);
+  // models with external data: their files are not in the model's hash, so the disk cache stays off
+  let usesExternal = false;
+  const readExternal = externalDataReader(modelPath);
+  const external: typeof readExternal = (...a) => { usesExternal = true; return readExternal(...a); };
+  const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const store = cache === false ? undefined : cache === undefined || cache === true ? diskCompileCache(view, { enabled: () => !usesExternal }) : cache;
   let labels = opts.labels;
   if (opts.labelsFile) {
     let text: string;
@@ -90,8 +102,8 @@ export async function loadExplainer(modelPath: string, options: LoadModelOptions
     labels = parseLabels(text);
     if (!labels?.length) throw new InputError(`labels file ${opts.labelsFile} holds no labels`);
   }
-  const explainer = Explainer.fromBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
-    createSession: createNodeSession, external, source: modelPath, ...opts, labels,
+  const explainer = Explainer.fromBytes(view, {
+    createSession: createNodeSession, external, source: modelPath, ...opts, labels, ...(store ? { cache: store } : {}),
   });
   // a model declaring a huge input, or --size asking a dynamic one for it: refused before any session
   // or probe run allocates at that size

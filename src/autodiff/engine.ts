@@ -7,11 +7,47 @@ import { encodeModel, type ModelProto } from '../onnx/model.js';
 import type { ExternalDataReader, Tensor } from '../onnx/tensor.js';
 import type { Session, SessionFactory, SessionOptions } from '../runtime/session.js';
 
+/** What a run needs to know of a compiled graph (its model goes to the session). */
+export type CompiledInfo = Omit<Compiled, 'model'> & {
+  /** A cached graph: the model stored is the runtime's optimised form (open it with optimisation off). */
+  optimized?: boolean;
+};
+
 export interface GradientSession {
-  compiled: Compiled;
+  compiled: CompiledInfo;
   session: Session;
-  /** Milliseconds spent: building the graph (prepare + probe + compile) and creating the session. */
+  /** Milliseconds spent: building the graph (prepare + probe + compile), or reading it from the cache, and creating the session. */
   timings: { compileMs: number; sessionMs: number };
+  /** The graph came from the CompileCache. */
+  cached?: boolean;
+}
+
+/**
+ * A store of compiled artefacts (gradient graphs, layer tables) that outlives the Explainer, e.g. a folder
+ * on disk (node.ts diskCache). Keys are opaque strings; the store must tell models apart itself (the
+ * Node one keys by the model's SHA-256 and gradcam's own code). Failures are ignored (a miss, a rebuild).
+ */
+export interface CompileCache {
+  get(key: string): Promise<Uint8Array | undefined>;
+  set(key: string, value: Uint8Array): Promise<void>;
+}
+
+/** A cached graph: [u32 LE length of the JSON][JSON CompiledInfo][the ONNX model]. */
+function packGraph(info: CompiledInfo, model: Uint8Array): Uint8Array {
+  const head = new TextEncoder().encode(JSON.stringify(info));
+  const out = new Uint8Array(4 + head.length + model.length);
+  new DataView(out.buffer).setUint32(0, head.length, true);
+  out.set(head, 4);
+  out.set(model, 4 + head.length);
+  return out;
+}
+
+function unpackGraph(bytes: Uint8Array): { info: CompiledInfo; model: Uint8Array } {
+  const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
+  if (4 + n > bytes.length) throw new Error('truncated cache entry');
+  const info = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + n))) as CompiledInfo;
+  if (!info || typeof info.input !== 'string' || typeof info.seed !== 'string' || !info.outputs || !Array.isArray(info.scoreShape)) throw new Error('bad cache entry');
+  return { info, model: bytes.subarray(4 + n) };
 }
 
 export class GradientEngine {
@@ -22,6 +58,7 @@ export class GradientEngine {
     private readonly createSession: SessionFactory,
     private readonly options: SessionOptions = {},
     private readonly external?: ExternalDataReader,
+    private readonly store?: CompileCache,
   ) {}
 
   /** `inputDims` is the model input shape for one image (batch dimension 1). */
@@ -38,14 +75,32 @@ export class GradientEngine {
 
   private async build(spec: GradientSpec, inputDims: number[]): Promise<GradientSession> {
     const t0 = performance.now();
+    const key = this.store ? `graph ${JSON.stringify([spec, inputDims])}` : undefined;
+    if (key) {
+      const hit = await this.store!.get(key).catch(() => undefined);
+      if (hit) {
+        try {
+          const { info, model } = unpackGraph(hit);
+          const t1 = performance.now();
+          // an entry holds the runtime's optimised model where it could save one (info.optimized)
+          const session = await this.createSession(model, info.optimized ? { ...this.options, optimization: 'disabled' } : this.options);
+          return { compiled: info, session, timings: { compileMs: t1 - t0, sessionMs: performance.now() - t1 }, cached: true };
+        } catch {
+          // a damaged entry: build the graph again (and replace it)
+        }
+      }
+    }
     const prepared = prepare(this.model, spec, this.external);
     const { shapes, values } = await probe(prepared.model, prepared.input, prepared.shapeTensors, prepared.valueTensors, inputDims, this.createSession);
     const compiled = compile(prepared, shapes, values);
     const bytes = encodeModel(compiled.model);
     const t1 = performance.now();
-    const session = await this.createSession(bytes, this.options);
+    let optimized: Uint8Array | undefined;
+    const session = await this.createSession(bytes, key ? { ...this.options, saveOptimized: (m) => { optimized = m; } } : this.options);
     const t2 = performance.now();
-    return { compiled, session, timings: { compileMs: t1 - t0, sessionMs: t2 - t1 } };
+    const { model: _model, ...info } = compiled;
+    if (key) await this.store!.set(key, optimized ? packGraph({ ...info, optimized: true }, optimized) : packGraph(info, bytes)).catch(() => {});
+    return { compiled: info, session, timings: { compileMs: t1 - t0, sessionMs: t2 - t1 } };
   }
 
   async release(): Promise<void> {

@@ -8,12 +8,22 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { InputError } from '../explainer.js';
 
+const writeAsync = promisify((fd: number, b: Uint8Array, off: number, len: number, cb: (e: NodeJS.ErrnoException | null, r: { bytesWritten: number }) => void) => fs.write(fd, b, off, len, null, (e, n) => cb(e, { bytesWritten: n })));
+const fsyncAsync = promisify(fs.fsync);
+const closeAsync = promisify(fs.close);
+
 let counter = 0;
+/** Files written at once (their bytes are held until written). */
+const MAX_PENDING = 8;
 
 export class StagedOutputs {
   private readonly staged: { tmp: string; final: string }[] = [];
+  /** Writes in flight: add() returns once a file's checks pass and its write has started (at most MAX_PENDING at a time), so that writing and fsync overlap the next image's work; commit() waits for them and reports the first failure. */
+  private readonly pending = new Set<Promise<void>>();
+  private failure: unknown;
   private readonly finals = new Set<string>();
   private readonly inputs = new Map<string, string>();
   private madeDir = false;
@@ -66,21 +76,45 @@ export class StagedOutputs {
     const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${counter++}`);
     this.staged.push({ tmp, final: file });
     this.finals.add(key);
-    let fh: fs.promises.FileHandle | undefined;
+    this.throwFailure();
+    // the temporary is created here, synchronously, so that a Ctrl-C from now on finds it and removes it
+    let fd: number;
     try {
-      fh = await fs.promises.open(tmp, 'wx');
-      await fh.writeFile(bytes);
-      await fh.sync();
+      fd = fs.openSync(tmp, 'wx');
     } catch (e) {
       throw new InputError(`cannot write ${file}: ${(e as Error).message}`);
-    } finally {
-      await fh?.close().catch(() => {});
     }
+    const write = (async () => {
+      try {
+        let off = 0;
+        while (off < bytes.length) off += (await writeAsync(fd, bytes, off, bytes.length - off)).bytesWritten;
+        await fsyncAsync(fd);
+      } catch (e) {
+        this.failure ??= new InputError(`cannot write ${file}: ${(e as Error).message}`);
+      } finally {
+        await closeAsync(fd).catch(() => {});
+      }
+    })();
+    this.pending.add(write);
+    void write.then(() => this.pending.delete(write));
+    while (this.pending.size >= MAX_PENDING) await Promise.race(this.pending);
+    this.throwFailure();
+  }
+
+  private throwFailure(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Waits for the writes in flight; throws the first write failure. */
+  private async settle(): Promise<void> {
+    await Promise.all(this.pending);
+    this.throwFailure();
   }
 
   /** Moves every staged file into place. */
   async commit(): Promise<void> {
     try {
+      await this.settle();
       for (const s of this.staged) await fs.promises.rename(s.tmp, s.final);
       this.staged.length = 0;
     } finally {
@@ -90,6 +124,7 @@ export class StagedOutputs {
 
   /** Removes the staged files (and the output folder when this run made it and it is empty). */
   async abort(): Promise<void> {
+    await Promise.all(this.pending);
     this.abortSync();
     this.detach();
   }

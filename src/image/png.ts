@@ -1,6 +1,6 @@
 /**
  * Minimal PNG encoder/decoder in pure TypeScript (browser-safe; zlib via fflate).
- * Encoder: 8-bit grey / RGB / RGBA, non-interlaced, per-row adaptive filtering.
+ * Encoder: 8-bit grey / RGB / RGBA, non-interlaced, 'up' or per-row adaptive filtering.
  * Decoder: every non-interlaced PNG: grey (1/2/4/8/16-bit), grey+alpha, RGB, RGBA (8/16-bit) and palette
  * (1/2/4/8-bit) images; 16-bit samples keep their high byte, low-depth grey is scaled to 0..255.
  */
@@ -17,8 +17,14 @@ export interface RawImage {
 }
 
 export interface EncodePngOptions {
-  /** zlib level 0-9, default 6 */
+  /** zlib level 0-9, default 3 (level 6 makes photos' overlays 3–4 % smaller at twice the time) */
   level?: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
+  /**
+   * Row filters: 'up' (default; one pass, each row minus the row above) or 'adaptive' (each row's best
+   * of the five filters by the minimum-sum-of-differences heuristic: about 5 % smaller on photos, five
+   * passes). Defaults chosen for speed: a 500×375 overlay takes about a third of the time of level 6 adaptive.
+   */
+  filter?: 'up' | 'adaptive';
 }
 
 const SIGNATURE = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -48,6 +54,49 @@ function paeth(a: number, b: number, c: number): number {
   return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
 }
 
+/** zlib-wrapped deflate: fflate (pure JS) unless a faster one is installed with setPngDeflate. */
+let deflate: (data: Uint8Array, level: number) => Uint8Array = (data, level) => zlibSync(data, { level: level as EncodePngOptions['level'] });
+
+/**
+ * Installs the zlib (RFC 1950) compressor encodePng uses; image/node.ts installs Node's native zlib
+ * (2.5–3× faster than fflate at the same level; the PNG decodes to the same pixels).
+ */
+export function setPngDeflate(fn: (data: Uint8Array, level: number) => Uint8Array): void {
+  deflate = fn;
+}
+
+const abs8 = (v: number) => (v < 128 ? v : 256 - v);
+
+/** The five PNG filters of `row` (previous row `prev`, zeros for the first) into `out`; their scores. */
+function filterRow(row: Uint8Array, prev: Uint8Array, bpp: number, out: Uint8Array[]): number[] {
+  const n = row.length;
+  const [o0, o1, o2, o3, o4] = out as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0;
+  for (let i = 0; i < n; i++) {
+    const x = row[i]!;
+    const b = prev[i]!;
+    const a = i >= bpp ? row[i - bpp]! : 0;
+    const c = i >= bpp ? prev[i - bpp]! : 0;
+    o0[i] = x;
+    s0 += abs8(x);
+    const v1 = (x - a) & 0xff;
+    o1[i] = v1;
+    s1 += abs8(v1);
+    const v2 = (x - b) & 0xff;
+    o2[i] = v2;
+    s2 += abs8(v2);
+    const v3 = (x - ((a + b) >> 1)) & 0xff;
+    o3[i] = v3;
+    s3 += abs8(v3);
+    const p = a + b - c;
+    const pa = p > a ? p - a : a - p, pb = p > b ? p - b : b - p, pc = p > c ? p - c : c - p;
+    const v4 = (x - (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 0xff;
+    o4[i] = v4;
+    s4 += abs8(v4);
+  }
+  return [s0, s1, s2, s3, s4];
+}
+
 /** Encodes an 8-bit image (an RgbImage, or any RawImage with 1-4 channels) as PNG bytes. */
 export function encodePng(img: RgbImage | RawImage, opts: EncodePngOptions = {}): Uint8Array {
   const channels = ('channels' in img ? img.channels : 3) as 1 | 2 | 3 | 4;
@@ -62,38 +111,26 @@ export function encodePng(img: RgbImage | RawImage, opts: EncodePngOptions = {})
   const bpp = channels;
   const stride = width * bpp;
   const filtered = new Uint8Array((stride + 1) * height);
-  const cand = [0, 1, 2, 3, 4].map(() => new Uint8Array(stride));
+  const cand = opts.filter === 'adaptive' ? [0, 1, 2, 3, 4].map(() => new Uint8Array(stride)) : [];
+  const zero = new Uint8Array(stride);
   for (let y = 0; y < height; y++) {
     const row = data.subarray(y * stride, (y + 1) * stride);
-    const prev = y > 0 ? data.subarray((y - 1) * stride, y * stride) : null;
-    let best = 0;
-    let bestScore = Infinity;
-    for (let f = 0; f < 5; f++) {
-      const out = cand[f]!;
-      let score = 0;
-      for (let i = 0; i < stride; i++) {
-        const a = i >= bpp ? row[i - bpp]! : 0;
-        const b = prev ? prev[i]! : 0;
-        const c = prev && i >= bpp ? prev[i - bpp]! : 0;
-        const x = row[i]!;
-        let v: number;
-        switch (f) {
-          case 0: v = x; break;
-          case 1: v = x - a; break;
-          case 2: v = x - b; break;
-          case 3: v = x - ((a + b) >> 1); break;
-          default: v = x - paeth(a, b, c);
-        }
-        v &= 0xff;
-        out[i] = v;
-        score += v < 128 ? v : 256 - v; // minimum sum of absolute differences heuristic
-      }
-      if (score < bestScore) { bestScore = score; best = f; }
+    const prev = y > 0 ? data.subarray((y - 1) * stride, y * stride) : zero;
+    // one tight loop per filter type (a switch per byte cost ~10x); the same choice as before: the
+    // minimum sum of absolute differences, ties to the lower filter type
+    const o = y * (stride + 1);
+    if (opts.filter !== 'adaptive') {
+      filtered[o] = 2;
+      for (let i = 0; i < stride; i++) filtered[o + 1 + i] = row[i]! - prev[i]!;
+      continue;
     }
-    filtered[y * (stride + 1)] = best;
-    filtered.set(cand[best]!, y * (stride + 1) + 1);
+    const scores = filterRow(row, prev, bpp, cand);
+    let best = 0;
+    for (let f = 1; f < 5; f++) if (scores[f]! < scores[best]!) best = f;
+    filtered[o] = best;
+    filtered.set(cand[best]!, o + 1);
   }
-  const idat = zlibSync(filtered, { level: opts.level ?? 6 });
+  const idat = deflate(filtered, opts.level ?? 3);
 
   const ihdr = new Uint8Array(13);
   const dv = new DataView(ihdr.buffer);

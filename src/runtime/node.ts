@@ -1,6 +1,13 @@
 /** onnxruntime-node backend (native CPU). Node only. */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import type { Session, SessionFactory, SessionOptions, TensorValue } from './session.js';
+import type { CompileCache } from '../autodiff/engine.js';
 
 /**
  * An onnxruntime failure as one readable line: what gradcam was doing, then onnxruntime's own reason
@@ -34,11 +41,23 @@ export const createNodeSession: SessionFactory = async (model: Uint8Array, optio
     extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },
   };
   if (options.intraOpThreads) so.intraOpNumThreads = options.intraOpThreads;
+  const saved = options.saveOptimized ? path.join(os.tmpdir(), `gradcam-opt-${process.pid}-${Math.random().toString(36).slice(2)}.onnx`) : undefined;
+  if (saved) {
+    so.optimizedModelFilePath = saved;
+    // not the warning that the saved model may hold this CPU's own kernels: the compile cache keys by the CPU
+    so.logSeverityLevel = 3;
+  }
   let s: ort.InferenceSession;
   try {
     s = await ort.InferenceSession.create(model, so);
+    if (saved) {
+      const bytes = await fsp.readFile(saved).catch(() => undefined);
+      if (bytes) options.saveOptimized!(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    }
   } catch (e) {
     throw new OrtError('onnxruntime cannot load the model', e);
+  } finally {
+    if (saved) await fsp.unlink(saved).catch(() => {});
   }
   return {
     inputNames: s.inputNames,
@@ -59,3 +78,104 @@ export const createNodeSession: SessionFactory = async (model: Uint8Array, optio
     release: () => s.release(),
   };
 };
+
+/** The folder of the on-disk compile cache: $GRADCAM_CACHE, else $XDG_CACHE_HOME/gradcam, else ~/.cache/gradcam; undefined when GRADCAM_CACHE is 'off' or '0'. */
+export function compileCacheDir(): string | undefined {
+  const env = process.env.GRADCAM_CACHE;
+  if (env === 'off' || env === '0') return undefined;
+  if (env) return path.resolve(env);
+  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'gradcam');
+}
+
+/** Default bound on the cache folder's size: the least recently used entries go beyond it. */
+const CACHE_MAX_BYTES = 4 * 1024 ** 3;
+
+/** The CPU and onnxruntime's version: optimised graphs in the cache may hold this CPU's own kernels. */
+const machine = () => `${os.arch()} ${os.cpus()[0]?.model ?? ''} onnxruntime ${ort.env.versions?.node ?? ''}`;
+
+let codeStamp: string | undefined;
+/**
+ * gradcam's own code, as a stamp: every file beside this one's folder (src/ or dist/src/) with its size and
+ * modification time. A rebuilt or edited compiler gets new cache keys, never an old graph.
+ */
+function gradcamCodeStamp(): string {
+  if (codeStamp) return codeStamp;
+  const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+  const h = createHash('sha256');
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const f = path.join(dir, e.name);
+      if (e.isDirectory()) walk(f);
+      else if (/\.(ts|js)$/.test(e.name)) {
+        const st = fs.statSync(f);
+        h.update(`${path.relative(root, f)}\0${st.size}\0${st.mtimeMs}\n`);
+      }
+    }
+  };
+  walk(root);
+  codeStamp = h.digest('hex');
+  return codeStamp;
+}
+
+/**
+ * The CompileCache on disk for a model given by its bytes: one file per entry, named by the SHA-256 of
+ * (the model's SHA-256, gradcam's code stamp, the key), written atomically (a temporary file renamed into
+ * place), so that concurrent runs and Ctrl-C never leave a torn entry. `enabled()` is asked at each use
+ * (loadExplainer turns it off for models with external data, whose files the model's hash does not cover).
+ * Beyond `maxBytes` in all, the entries read or written least recently are removed.
+ */
+export function diskCompileCache(model: Uint8Array, opts: { dir?: string; maxBytes?: number; enabled?: () => boolean } = {}): CompileCache | undefined {
+  const dir = opts.dir ?? compileCacheDir();
+  if (!dir) return undefined;
+  let modelHash: string | undefined;
+  const file = (key: string) => {
+    modelHash ??= createHash('sha256').update(model).digest('hex');
+    return path.join(dir, `${createHash('sha256').update(`${modelHash}\0${gradcamCodeStamp()}\0${machine()}\0${key}`).digest('hex')}.bin`);
+  };
+  const on = opts.enabled ?? (() => true);
+  return {
+    async get(key) {
+      if (!on()) return undefined;
+      const f = file(key);
+      try {
+        const bytes = await fsp.readFile(f);
+        const now = new Date();
+        await fsp.utimes(f, now, now).catch(() => {});
+        return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      } catch {
+        return undefined;
+      }
+    },
+    async set(key, value) {
+      if (!on()) return;
+      const f = file(key);
+      await fsp.mkdir(dir, { recursive: true });
+      const tmp = `${f}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+      try {
+        await fsp.writeFile(tmp, value);
+        await fsp.rename(tmp, f);
+      } catch (e) {
+        await fsp.unlink(tmp).catch(() => {});
+        throw e;
+      }
+      await pruneCache(dir, opts.maxBytes ?? CACHE_MAX_BYTES).catch(() => {});
+    },
+  };
+}
+
+async function pruneCache(dir: string, maxBytes: number): Promise<void> {
+  const entries: { f: string; size: number; t: number }[] = [];
+  for (const name of await fsp.readdir(dir)) {
+    if (!name.endsWith('.bin')) continue;
+    const f = path.join(dir, name);
+    const st = await fsp.stat(f).catch(() => undefined);
+    if (st) entries.push({ f, size: st.size, t: st.mtimeMs });
+  }
+  let total = entries.reduce((a, e) => a + e.size, 0);
+  entries.sort((a, b) => a.t - b.t);
+  for (const e of entries) {
+    if (total <= maxBytes) break;
+    await fsp.unlink(e.f).catch(() => {});
+    total -= e.size;
+  }
+}

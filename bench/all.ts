@@ -1,0 +1,121 @@
+/**
+ * `npm run bench`: every performance goal of the project in one run, as ratios (issue 14's table).
+ *
+ *   /usr/bin/python3 scripts/fixtures/make_fixtures.py --bench      # once: bench/models/{resnet50,mobilenet_v2,vgg16}.onnx
+ *   npx tsx bench/all.ts [--quick] [--web] [--json FILE]
+ *
+ * Runs, one after the other, each in its own process (so that one's threads and memory do not weigh on
+ * the next): bench/gradcam.ts (library Grad-CAM and Guided Grad-CAM vs a plain forward, PyTorch's hook
+ * Grad-CAM), bench/cli.ts (the command per JPEG image and cold, with a per-stage breakdown), bench/audit.ts
+ * (audit images/s vs the library's Grad-CAM throughput at batch 8), bench/family.ts --scorecam-only
+ * (Score-CAM vs pytorch-grad-cam's code path on resnet50, mobilenet_v2, vgg16: channel subsets,
+ * extrapolated) and, with --web, bench/web.ts (the browser vs Node). Each part interleaves its own
+ * comparisons; medians throughout. On a shared machine the absolute times move with the load: read the
+ * ratios. About 5 minutes on a quiet 2-core machine (--quick: fewer repeats, about 3).
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
+const { values: o } = parseArgs({ options: { quick: { type: 'boolean', default: false }, web: { type: 'boolean', default: false }, json: { type: 'string' } } });
+const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+
+for (const m of ['resnet50', 'mobilenet_v2', 'vgg16']) {
+  if (!fs.existsSync(path.join(ROOT, 'bench', 'models', `${m}.onnx`))) {
+    console.error(`bench/models/${m}.onnx is missing: run /usr/bin/python3 scripts/fixtures/make_fixtures.py --bench`);
+    process.exit(2);
+  }
+}
+
+/** Runs a bench script; returns its stdout (its progress goes to our stderr). */
+function run(script: string, args: string[]): string {
+  const t0 = performance.now();
+  console.error(`\n== ${script} ${args.join(' ')}`);
+  const r = spawnSync(TSX, [path.join(ROOT, 'bench', script), ...args], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${script} failed (exit ${r.status}): ${r.stdout.slice(-2000)}`);
+  const text = r.stdout.trimStart().startsWith('{') && script === 'audit.ts' ? '' : r.stdout;
+  process.stderr.write(text.split('\n').filter((l) => !l.startsWith('{')).join('\n'));
+  console.error(`(${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  return r.stdout;
+}
+const lastJson = <T>(out: string): T => JSON.parse(out.trim().split('\n').filter((l) => l.startsWith('{')).pop()!) as T;
+const tmp = path.join(ROOT, '.tmp', 'bench-all');
+fs.mkdirSync(tmp, { recursive: true });
+const load0 = os.loadavg();
+const t0 = performance.now();
+
+// 1. library: Grad-CAM, Guided Grad-CAM, PyTorch
+type LibRow = { forward_ms: number; gradcam_ms: number; ratio: number; guided_ratio: number; speedup_vs_torch?: number; torch_gradcam_ms?: number };
+const lib = lastJson<Record<string, LibRow>>(run('gradcam.ts', ['--runs', o.quick ? '4' : '8', '--models', 'resnet50,mobilenet_v2']));
+
+// 2. the command line
+type CliRow = { forward_ms: number; marginal_ms: number; ratio: number; cold_ms: number; stages: Record<string, number> };
+const cli = lastJson<Record<string, CliRow>>(run('cli.ts', ['--repeats', o.quick ? '2' : '3', '--images', '8']));
+
+// 3. audit throughput vs the library's Grad-CAM throughput (batch 8)
+const audit: Record<string, { ips: number; library_ips: number; ratio: number }> = {};
+for (const m of ['resnet50', 'mobilenet_v2']) {
+  const images = m === 'resnet50' ? (o.quick ? 24 : 48) : (o.quick ? 64 : 128);
+  const file = path.join(tmp, `audit-${m}.json`);
+  run('audit.ts', ['--model', m, '--images', String(images), '--batches', '8', '--no-torch', '--json', file]);
+  const a = JSON.parse(fs.readFileSync(file, 'utf8')) as { results: Record<string, { gradcam: { steady_ips: number } }> };
+  const ips = a.results['8']!.gradcam.steady_ips;
+  const libraryIps = 8000 / lib[`${m} b8`]!.gradcam_ms;
+  audit[m] = { ips, library_ips: libraryIps, ratio: ips / libraryIps };
+}
+
+// 4. Score-CAM vs pytorch-grad-cam's code path (channel subsets, extrapolated to every channel)
+const score: Record<string, { channels: number; ours_s: number; torch_s: number; ratio: number; ratio_batch32: number }> = {};
+for (const [m, masks] of [['resnet50', o.quick ? 16 : 32], ['mobilenet_v2', o.quick ? 32 : 64], ['vgg16', o.quick ? 8 : 16]] as const) {
+  run('family.ts', ['--model', m, '--masks', String(masks), '--scorecam-only']);
+  const r = JSON.parse(fs.readFileSync(path.join(ROOT, '.tmp', 'bench_family', m, 'result.json'), 'utf8')) as { rows: { at2048: { ours: { ms: number }; torch?: { ms: number } }; ratio?: { wall: number } }[] };
+  const [b16, b32] = r.rows;
+  score[m] = { channels: masks, ours_s: b16!.at2048.ours.ms / 1000, torch_s: b16!.at2048.torch!.ms / 1000, ratio: b16!.ratio!.wall, ratio_batch32: b32!.ratio!.wall };
+}
+
+// 5. the browser
+let web: number | undefined;
+if (o.web) {
+  const out = run('web.ts', ['--iterations', '3', '--warmup', '2']);
+  const m = /browser \/ Node: Grad-CAM ([\d.]+)×/.exec(out);
+  web = m ? Number(m[1]) : undefined;
+}
+
+const r2 = (v: number) => v.toFixed(2);
+const ok = (v: number, goal: number, atMost: boolean) => ((atMost ? v <= goal : v >= goal) ? 'met' : 'missed');
+const rows: [string, string, string, string][] = [];
+const add = (what: string, value: number, goal: number, atMost: boolean, fmt = r2) => rows.push([what, fmt(value), `${atMost ? '≤' : '≥'} ${goal}`, ok(value, goal, atMost)]);
+add('CLI Grad-CAM per image ÷ ORT forward, resnet50 (JPEG in, PNG + JSON out, batch 1)', cli['resnet50']!.ratio, 1.25, true);
+add('CLI Grad-CAM per image ÷ ORT forward, mobilenet_v2', cli['mobilenet_v2']!.ratio, 1.5, true);
+add('cold single-image CLI, resnet50, warm graph cache (s)', cli['resnet50']!.cold_ms / 1000, 1.5, true);
+add('library Grad-CAM ÷ forward, resnet50, batch 1', lib['resnet50 b1']!.ratio, 1.1, true);
+add('library Grad-CAM ÷ forward, mobilenet_v2, batch 1', lib['mobilenet_v2 b1']!.ratio, 1.1, true);
+add('library Grad-CAM ÷ forward, mobilenet_v2, batch 8', lib['mobilenet_v2 b8']!.ratio, 1.1, true);
+add('Guided Grad-CAM ÷ forward, resnet50, batch 1', lib['resnet50 b1']!.guided_ratio, 2.5, true);
+add('Guided Grad-CAM ÷ forward, mobilenet_v2, batch 1', lib['mobilenet_v2 b1']!.guided_ratio, 3, true);
+for (const m of ['resnet50', 'mobilenet_v2']) add(`audit images/s ÷ library Grad-CAM images/s, ${m}, batch 8`, audit[m]!.ratio, 0.8, false);
+if (lib['resnet50 b1']!.speedup_vs_torch !== undefined) add('PyTorch hook Grad-CAM ÷ ours, resnet50, batch 1', lib['resnet50 b1']!.speedup_vs_torch!, 6, false);
+if (lib['mobilenet_v2 b1']!.speedup_vs_torch !== undefined) add('PyTorch hook Grad-CAM ÷ ours, mobilenet_v2, batch 1', lib['mobilenet_v2 b1']!.speedup_vs_torch!, 30, false);
+for (const m of ['resnet50', 'mobilenet_v2', 'vgg16']) add(`Score-CAM: pytorch-grad-cam ÷ ours, ${m} (batch 16 both)`, score[m]!.ratio, 2, false);
+if (web !== undefined) add('browser ÷ Node, resnet50 Grad-CAM', web, 3, true);
+
+const load1 = os.loadavg();
+console.log(`\nmachine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}; load average ${load0[0]!.toFixed(1)} at the start, ${load1[0]!.toFixed(1)} at the end; ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+console.log('\n| goal | measured | target | |');
+console.log('|---|---|---|---|');
+for (const [w, v, g, s] of rows) console.log(`| ${w} | ${v} | ${g} | ${s} |`);
+console.log('\nCLI per-stage (in-process, ms per image, medians):');
+const stageNames = [...new Set(Object.values(cli).flatMap((c) => Object.keys(c.stages)))];
+console.log(`| model | ORT forward | CLI per extra image | cold 1 image | ${stageNames.join(' | ')} |`);
+console.log(`|---|---|---|---|${stageNames.map(() => '---|').join('')}`);
+for (const [m, c] of Object.entries(cli)) console.log(`| ${m} | ${c.forward_ms.toFixed(1)} | ${c.marginal_ms.toFixed(1)} | ${c.cold_ms.toFixed(0)} | ${stageNames.map((s) => (c.stages[s] ?? NaN).toFixed(1)).join(' | ')} |`);
+console.log('\nScore-CAM (extrapolated to all channels, batch 16 both sides):');
+console.log('| model | channels scored | ours s | pytorch-grad-cam path s | ratio | ratio, ours at batch 32 |');
+console.log('|---|---|---|---|---|---|');
+for (const [m, s] of Object.entries(score)) console.log(`| ${m} | ${s.channels} | ${s.ours_s.toFixed(1)} | ${s.torch_s.toFixed(1)} | ${r2(s.ratio)} | ${r2(s.ratio_batch32)} |`);
+const result = { machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, load: [load0, load1] }, library: lib, cli, audit, scorecam: score, web, goals: rows };
+if (o.json) fs.writeFileSync(o.json, `${JSON.stringify(result, null, 1)}\n`);
+console.log(JSON.stringify(result));

@@ -1,0 +1,82 @@
+/**
+ * The compile cache (runtime/node.ts diskCompileCache): a second Explainer of the same model reads the
+ * gradient graph (onnxruntime's optimised form) and the layer table from disk instead of probing and
+ * compiling, and gets bit-identical maps; damaged entries are rebuilt; another model gets its own entries.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadExplainer, diskCompileCache, type CompileCache } from '../src/node.js';
+import { explainGradients } from '../src/cam/guided.js';
+import { parseNpy, toFloat32 } from '../src/image/npy.js';
+
+const FIXTURES = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures');
+
+/** A cache that counts its hits and writes. */
+function counting(inner: CompileCache): CompileCache & { hits: number; misses: number; writes: number } {
+  const c = {
+    hits: 0, misses: 0, writes: 0,
+    async get(k: string) {
+      const v = await inner.get(k);
+      if (v) c.hits++;
+      else c.misses++;
+      return v;
+    },
+    async set(k: string, v: Uint8Array) {
+      c.writes++;
+      await inner.set(k, v);
+    },
+  };
+  return c;
+}
+
+async function gradcamOf(model: string, cache: CompileCache) {
+  const ex = await loadExplainer(model, { cache });
+  try {
+    const npy = parseNpy(new Uint8Array(fs.readFileSync(path.join(path.dirname(model), 'input.npy'))));
+    const r = await ex.explain(toFloat32(npy), npy.shape, {});
+    const g = await explainGradients(ex, toFloat32(npy), npy.shape, { method: 'guided-gradcam' });
+    return { maps: r.explanations.map((e) => e.map), logits: r.explanations.map((e) => e.target.logit), guided: g.explanations.map((e) => e.gradient) };
+  } finally {
+    await ex.release();
+  }
+}
+
+describe('compile cache', () => {
+  for (const name of ['resnet_like', 'mobilenet_like']) {
+    it(`${name}: the second Explainer reads graph and layers from the cache, with identical maps`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-cache-'));
+      try {
+        const model = path.join(FIXTURES, name, 'model.onnx');
+        const bytes = new Uint8Array(fs.readFileSync(model));
+        const first = counting(diskCompileCache(bytes, { dir })!);
+        const a = await gradcamOf(model, first);
+        assert.equal(first.hits, 0);
+        assert.equal(first.writes, 3, 'the layer table, the Grad-CAM graph and the guided graph');
+        const second = counting(diskCompileCache(bytes, { dir })!);
+        const b = await gradcamOf(model, second);
+        assert.equal(second.hits, 3);
+        assert.equal(second.writes, 0);
+        assert.deepEqual(b.logits, a.logits);
+        b.maps.forEach((m, i) => assert.deepEqual(m, a.maps[i]));
+        b.guided.forEach((m, i) => assert.deepEqual(m, a.guided[i]));
+        // damaged entries (truncated, emptied) are rebuilt, with the same results
+        const files = fs.readdirSync(dir).map((f) => path.join(dir, f));
+        files.forEach((f, i) => fs.writeFileSync(f, i % 2 ? new Uint8Array(0) : fs.readFileSync(f).subarray(0, 100)));
+        const third = counting(diskCompileCache(bytes, { dir })!);
+        const c = await gradcamOf(model, third);
+        assert.equal(third.writes, 3);
+        c.maps.forEach((m, i) => assert.deepEqual(m, a.maps[i]));
+        // another model's bytes are other keys
+        const other = counting(diskCompileCache(new Uint8Array([...bytes, 0]), { dir })!);
+        assert.equal(await other.get('graph x'), undefined);
+        const keys = fs.readdirSync(dir);
+        assert.equal(keys.length, 3);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
