@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Explainer, InputError, parseLabels, type ExplainerOptions } from './explainer.js';
-import { ModelError } from './onnx/model.js';
+import { ModelError, decodeModel } from './onnx/model.js';
+import { Detector } from './detect/detector.js';
 import { createNodeSession } from './runtime/node.js';
 import { readImageFile, readNpyFile, readRegularFile, DEFAULT_MAX_DECODE_PIXELS, DEFAULT_MAX_PIXELS, type FileReadError } from './image/node.js';
 import { resizeRgb } from './image/resize.js';
@@ -68,6 +69,45 @@ export interface LoadModelOptions extends Partial<ExplainerOptions> {
 /** Loads an ONNX model file (external data is read from beside it) into an Explainer. */
 export async function loadExplainer(modelPath: string, options: LoadModelOptions = {}): Promise<Explainer> {
   const { size, maxInputPixels, ...opts } = options;
+  const src = await readModelSource(modelPath, opts);
+  const explainer = Explainer.fromBytes(src.bytes, {
+    createSession: createNodeSession, external: src.external, source: modelPath, ...opts, labels: src.labels,
+  });
+  try {
+    checkDeclaredInput(explainer, modelPath, size, maxInputPixels);
+  } catch (e) {
+    await explainer.release();
+    throw e;
+  }
+  return explainer;
+}
+
+/** Loads a detection model file into a Detector (src/detect): its head recognised (`boxFormat`, default auto). */
+export async function loadDetector(modelPath: string, options: LoadModelOptions & { boxFormat?: string } = {}): Promise<Detector> {
+  const { size, maxInputPixels, ...opts } = options;
+  const src = await readModelSource(modelPath, opts);
+  const model = decodeModel(src.bytes, modelPath);
+  const plain = new Explainer(model, { createSession: createNodeSession, external: src.external, source: modelPath, labels: src.labels });
+  try {
+    checkDeclaredInput(plain, modelPath, size, maxInputPixels);
+  } finally {
+    await plain.release();
+  }
+  return Detector.create(model, { createSession: createNodeSession, external: src.external, source: modelPath, ...opts, labels: src.labels, size });
+}
+
+/** A model input (declared, or `size` where dynamic) above the pixel bound is refused before any session is made. */
+function checkDeclaredInput(explainer: Explainer, modelPath: string, size: [number, number] | undefined, maxInputPixels: number | undefined): void {
+  const [fh, fw] = explainer.inputSize;
+  const [h, w] = [fh ?? size?.[0], fw ?? size?.[1]];
+  if (h != null || w != null) {
+    const what = fh != null && fw != null ? `${modelPath}: the model's declared input` : `the model input (--size ${size?.[0]}x${size?.[1]})`;
+    checkInputPixels(h ?? 1, w ?? 1, maxInputPixels, what);
+  }
+}
+
+/** The model file's bytes, its external-data reader and the labels (from --labels, else undefined: the model's metadata). */
+async function readModelSource(modelPath: string, opts: { labels?: string[]; labelsFile?: string }): Promise<{ bytes: Uint8Array; external: ReturnType<typeof externalDataReader>; labels?: string[] }> {
   let bytes: Buffer;
   try {
     bytes = await readRegularFile(modelPath);
@@ -90,23 +130,7 @@ export async function loadExplainer(modelPath: string, options: LoadModelOptions
     labels = parseLabels(text);
     if (!labels?.length) throw new InputError(`labels file ${opts.labelsFile} holds no labels`);
   }
-  const explainer = Explainer.fromBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
-    createSession: createNodeSession, external, source: modelPath, ...opts, labels,
-  });
-  // a model declaring a huge input, or --size asking a dynamic one for it: refused before any session
-  // or probe run allocates at that size
-  const [fh, fw] = explainer.inputSize;
-  const [h, w] = [fh ?? size?.[0], fw ?? size?.[1]];
-  try {
-    if (h != null || w != null) {
-      const what = fh != null && fw != null ? `${modelPath}: the model's declared input` : `the model input (--size ${size?.[0]}x${size?.[1]})`;
-      checkInputPixels(h ?? 1, w ?? 1, maxInputPixels, what);
-    }
-  } catch (e) {
-    await explainer.release();
-    throw e;
-  }
-  return explainer;
+  return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), external, labels };
 }
 
 /**

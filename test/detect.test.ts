@@ -8,6 +8,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Explainer } from '../src/explainer.js';
 import { Detector } from '../src/detect/detector.js';
@@ -16,13 +17,14 @@ import { recogniseHead, parseBoxFormat } from '../src/detect/head.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { parseNpy, toFloat32 } from '../src/image/npy.js';
 import { FIXTURES } from './helpers/fixtures.js';
+import { gradcam, oneError } from './helpers/cli.js';
 
 function load(dir: string, file: string): { data: Float32Array; shape: number[] } {
   const npy = parseNpy(new Uint8Array(fs.readFileSync(path.join(FIXTURES, dir, file))));
   return { data: toFloat32(npy), shape: npy.shape };
 }
 
-const meta = (dir: string) => JSON.parse(fs.readFileSync(path.join(FIXTURES, dir, 'meta.json'), 'utf8'));
+const meta = (dir: string) => JSON.parse(fs.readFileSync(path.join(FIXTURES, dir, 'detect.json'), 'utf8'));
 
 function maxAbs(a: Float32Array, b: Float32Array): number {
   assert.equal(a.length, b.length);
@@ -245,5 +247,47 @@ describe('segmentation', () => {
   it('a pixel outside the planes is a clear error', async () => {
     const x = load(dir, 'input.npy');
     await assert.rejects(ex.explain(x.data, x.shape, { target: { kind: 'segmentation', class: 1, pixel: [40, 2] } }), /pixel 40,2 \(y,x\) is outside the output's 32×32 class planes/);
+  });
+});
+
+describe('gradcam detect', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-detect-'));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const model = path.join(FIXTURES, 'detect_yolo_obj', 'model.onnx');
+  const input = path.join(FIXTURES, 'detect_yolo_obj', 'input.npy');
+
+  it('one map per detection, drawn with its box; the sidecar names the detection and the head', () => {
+    const out = path.join(tmp, 'a');
+    const r = gradcam('detect', input, '--model', model, '--box-format', 'yolo-obj', '--score-threshold', '0.3', '--top', '2', '--out', out, '--quiet');
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.trim().split('\n');
+    assert.equal(lines.length, 4, r.out);
+    const jsons = fs.readdirSync(out).filter((f) => f.endsWith('.json')).sort();
+    assert.deepEqual(jsons, ['input_0.det0.gradcam.json', 'input_0.det1.gradcam.json', 'input_1.det0.gradcam.json', 'input_1.det1.gradcam.json']);
+    const j = JSON.parse(fs.readFileSync(path.join(out, jsons[0]!), 'utf8'));
+    assert.equal(j.target.kind, 'box');
+    assert.equal(j.detection.box.length, 4);
+    assert.ok(j.detection.score >= 0.3);
+    assert.match(j.head, /^yolo-obj: output \[1, 64, 8\] = 64 anchors/);
+  });
+
+  it('a box given by hand, with Eigen-CAM and renormalisation', () => {
+    const out = path.join(tmp, 'b');
+    const r = gradcam('detect', input, '--model', model, '--box', '4,23,28,52', '--class', '2', '--method', 'eigencam', '--renormalize', '--out', out, '--quiet');
+    assert.equal(r.code, 0, r.err);
+    assert.equal(fs.readdirSync(out).filter((f) => f.endsWith('.png')).length, 2);
+  });
+
+  it('bad input: one line naming the choices, non-zero exit, nothing written', () => {
+    const out = path.join(tmp, 'c');
+    let r = gradcam('detect', input, '--model', model, '--box-format', 'ssd', '--out', out);
+    assert.notEqual(r.code, 0);
+    oneError(r.err, /unknown --box-format 'ssd'; choose auto or one of: yolo .*yolo-obj .*boxes-scores/);
+    r = gradcam('detect', input, '--model', path.join(FIXTURES, 'resnet_like', 'model.onnx'), '--out', out);
+    assert.notEqual(r.code, 0);
+    oneError(r.err, /cannot read the detector outputs \(logits \[1, 10\]\) as a known layout: no output has 3 axes; give --box-format: yolo/);
+    r = gradcam('detect', input, '--model', model, '--box', '4,23,2,52', '--class', '1', '--out', out);
+    oneError(r.err, /--box must be x1,y1,x2,y2 with x1 < x2/);
+    assert.ok(!fs.existsSync(out));
   });
 });

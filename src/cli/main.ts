@@ -1,5 +1,6 @@
 /** The `gradcam` command line. */
 import { runExplain } from './explain.js';
+import { runDetect } from './detect.js';
 import { runLayers } from './layers.js';
 import { runServe } from './serve.js';
 import { runSanity } from './sanity.js';
@@ -11,6 +12,7 @@ const USAGE = `gradcam — Grad-CAM for any ONNX image model
 
 Usage:
   gradcam explain <images|.npy...> --model FILE [options]   explain images, write overlays and maps
+  gradcam detect <images...> --model FILE [options]         explain every detection of a detector, box by box
   gradcam audit <folders|'globs'|manifests...> --model FILE  explain a dataset: resumable, batched,
                                                             HTML/CSV report, bias audit with boxes/masks
   gradcam merge <audit folders...> --out DIR                combine the shards of an audit into one report
@@ -28,6 +30,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case 'explain': return await runExplain(rest);
+      case 'detect': return await runDetect(rest);
       case 'layers': return await runLayers(rest);
       case 'serve': return await runServe(rest);
       case 'sanity': return await runSanity(rest);
@@ -43,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case undefined: case 'help': case '--help': case '-h': {
         if (rest[0] === 'explain') return await runExplain(['--help']);
+        if (rest[0] === 'detect') return await runDetect(['--help']);
         if (rest[0] === 'layers') return await runLayers(['--help']);
         if (rest[0] === 'serve') return await runServe(['--help']);
         if (rest[0] === 'sanity') return await runSanity(['--help']);
@@ -57,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       default:
-        throw new CliError(`unknown command '${cmd}'; commands: explain, audit, merge, layers, methods, sanity, evaluate, serve, help`);
+        throw new CliError(`unknown command '${cmd}'; commands: explain, detect, audit, merge, layers, methods, sanity, evaluate, serve, help`);
     }
   } catch (e) {
     printError(e);
