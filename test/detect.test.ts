@@ -64,6 +64,10 @@ describe('detector heads', () => {
     assert.throws(() => recogniseHead([{ name: 'o', dims: [1, 25200, 85] }], 'auto', ['a', 'b']), /fit neither 4\+nc nor 5\+nc with the 2 labels/);
   });
 
+  it('a model with NMS inside is a clear error', async () => {
+    await assert.rejects(detector('detect_nms'), (e: Error) => /runs NonMaxSuppression inside, which gradcam does not explain through yet; export the raw head/.test(e.message) && e.message.includes('yolo-obj') && !e.message.includes('\n'));
+  });
+
   it('the fixture exports are recognised as written', async () => {
     const a = await detector('detect_yolo');
     assert.deepEqual([a.head.format, a.head.anchors, a.head.classes, a.head.anchorsLast], ['yolo', 64, 3, true]);

@@ -136,3 +136,11 @@ $('demo').onclick = async () => {
     status(`error: ${(err as Error).message}`);
   }
 };
+
+/** For tests and the curious: the page's state. */
+(window as unknown as { gradcamDetect: unknown }).gradcamDetect = {
+  get status() { return $('status').textContent; },
+  get detections() { return dets; },
+  get heat() { return heat; },
+  get selected() { return selected; },
+};

@@ -11,7 +11,7 @@ import type { Session } from '../runtime/session.js';
 import { InputError } from '../util/scores.js';
 import { isGradientMethod } from '../cam/guided.js';
 import { boxTargetValue, decodeDetections, renormalizeInBox, type Box, type BoxTargetOptions, type DecodeOptions, type Detection } from './boxes.js';
-import { DETECTIONS_OUTPUT, detectionModel, recogniseHead, type DetectionHead } from './head.js';
+import { BOX_FORMAT_HELP, DETECTIONS_OUTPUT, detectionModel, recogniseHead, type DetectionHead } from './head.js';
 
 export interface DetectorOptions extends ExplainerOptions {
   /** `--box-format` (head.ts): auto (default), yolo, yolo-obj, boxes-scores, optionally :xyxy / :cxcywh. */
@@ -50,7 +50,17 @@ export class Detector {
     } finally {
       await probe.release();
     }
-    const head = recogniseHead(outputs, options.boxFormat ?? 'auto', plain.labels);
+    let head: DetectionHead;
+    try {
+      head = recogniseHead(outputs, options.boxFormat ?? 'auto', plain.labels);
+    } catch (e) {
+      await plain.release();
+      // models with NMS inside: their kept boxes are not differentiable outputs
+      if (model.graph.node.some((n) => n.op_type === 'NonMaxSuppression')) {
+        throw new InputError(`${(e as Error).message.replace(/;.*$/, '')}: the model runs NonMaxSuppression inside, which gradcam does not explain through yet; export the raw head (e.g. YOLO's export without nms) and give --box-format: ${BOX_FORMAT_HELP}`);
+      }
+      throw e;
+    }
     const explainer = new Explainer(detectionModel(model, head), { ...options, labels: plain.labels });
     await plain.release();
     return new Detector(explainer, head, options);
