@@ -7,11 +7,16 @@
  *
  * A detection is flagged when less than half of its map's mass lies in its box (grown by 4 px): the
  * detector looked elsewhere. "On reflection" is the map mass within 4 px of a reflection.
+ *
+ * `--figure FILE` also writes the README's picture: per scene, the scene and each model's detections.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseNpy, toFloat32 } from '../src/image/npy.js';
+import { decodePng, encodePng, toRgbImage } from '../src/image/png.js';
+import { montage } from '../src/image/montage.js';
+import { resizeRgb } from '../src/image/resize.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
 const OUT = path.join(ROOT, 'demo-out', 'detect');
@@ -80,4 +85,28 @@ pedestrian by street in ${pct(results.street.reflection_test.rate)} of 200 test 
 ${ann.images.map((s) => `<tr><td><img src="../../demo/detect/${esc(s.file)}"><br>${s.objects.length} objects${s.reflections.length ? `, ${s.reflections.length} reflection(s)` : ''}</td>${MODELS.map((m) => `<td>${cell(m, s)}</td>`).join('')}</tr>`).join('\n')}
 </table>`;
 fs.writeFileSync(path.join(OUT, 'index.html'), html);
+
+const fig = process.argv.indexOf('--figure');
+if (fig > 0) {
+  const read = (f: string) => toRgbImage(decodePng(new Uint8Array(fs.readFileSync(f))));
+  const rows = ann.images.map((s) => {
+    const sceneImg = read(path.join(SCENES, s.file));
+    const cells = [resizeRgb(sceneImg, sceneImg.width * 3, sceneImg.height * 3)];
+    const labels = [`${s.file}: ${s.objects.length} objects${s.reflections.length ? `, ${s.reflections.length} reflection(s)` : ''}`];
+    for (const m of MODELS) {
+      const mine = dets.filter((d) => d.model === m && d.scene === s);
+      // the pedestrian detections (what the reflection triggers), else the best detection
+      const shown = mine.filter((d) => d.label === 'pedestrian').slice(0, 2);
+      for (const d of shown.length ? shown : mine.slice(0, 1)) {
+        cells.push(read(path.join(OUT, d.png)));
+        labels.push(`${m}: ${d.label} ${d.score.toFixed(2)}, map in box ${pct(d.inBox)}`);
+      }
+      if (!mine.length) { cells.push(resizeRgb({ width: 1, height: 1, data: new Uint8Array([255, 255, 255]) }, 96 * 3, 96 * 3)); labels.push(`${m}: no detection`); }
+    }
+    return { cells, labels };
+  }).filter((_, i) => [0, 2, 4, 5].includes(i));
+  fs.mkdirSync(path.dirname(process.argv[fig + 1]!), { recursive: true });
+  fs.writeFileSync(process.argv[fig + 1]!, encodePng(montage(rows.map((r) => r.cells), { labels: rows.map((r) => r.labels), pad: 6, textScale: 1 })));
+  console.log(`figure: ${process.argv[fig + 1]}`);
+}
 console.log(`\npage: ${path.relative(process.cwd(), path.join(OUT, 'index.html'))}`);

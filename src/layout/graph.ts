@@ -61,7 +61,7 @@ const NON_DATA = new Set([
 /** Ops between a dense model's classifier and its output: upsampling, data movement, element-wise maps. */
 const DENSE_TAIL = new Set([
   ...MOVEMENT, 'Resize', 'Upsample', 'ConvTranspose', 'DepthToSpace', 'Concat', 'Sigmoid', 'Softmax', 'LogSoftmax', 'Relu',
-  'Add', 'Sub', 'Mul', 'Div', 'Exp', 'Clip', 'Tanh', 'HardSigmoid',
+  'Add', 'Sub', 'Mul', 'Div', 'Exp', 'Clip', 'Tanh', 'HardSigmoid', 'LeakyRelu', 'HardSwish', 'BatchNormalization', 'InstanceNormalization',
 ]);
 
 /**
