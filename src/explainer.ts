@@ -75,6 +75,11 @@ export interface ExplainOptions extends FamilyOptions {
   classes?: ClassChoice | ClassChoice[];
   /** The model output to explain (default: the first). */
   output?: string;
+  /**
+   * Gradient methods: seed rows [N, ...score shape] = d(target)/d(score) per image, instead of `classes`
+   * (targets that the caller evaluated at a forward pass, e.g. a detection's box target).
+   */
+  seeds?: Float32Array;
 }
 
 export interface ClassScore {
@@ -456,6 +461,7 @@ export class Explainer {
   /** Explains a batch: `input` is [N, ...] in the model's layout. */
   async explain(input: Float32Array, dims: number[], opts: ExplainOptions = {}): Promise<ExplainResult> {
     if (opts.method !== undefined && isGradientMethod(opts.method.toLowerCase())) return this.explainByGradient(input, dims, opts);
+    if (opts.seeds) throw new InputError('seed rows are taken by the gradient methods (saliency, guided-backprop, deconvnet, guided-gradcam); CAM methods take a target');
     if (needsFamily(opts)) return explainFamily(this, input, dims, opts);
     const method = camMethod(opts.method ?? 'gradcam');
     const r = await this.run(input, dims, { layers: opts.layer === undefined ? ['auto'] : Array.isArray(opts.layer) ? opts.layer : [opts.layer], layout: opts.layout, classes: opts.classes, output: opts.output });
@@ -499,7 +505,7 @@ export class Explainer {
     if (Array.isArray(opts.layer) && opts.layer.length > 1) throw new InputError(`${method} shows the Grad-CAM map of one layer; give one layer`);
     const layer = Array.isArray(opts.layer) ? opts.layer[0] : opts.layer;
     const t0 = performance.now();
-    const g = await explainGradients(this, input, dims, { method, layer, layout: opts.layout, classes: opts.classes, output: opts.output, rectifierOps: opts.rectifierOps });
+    const g = await explainGradients(this, input, dims, { method, layer, layout: opts.layout, classes: opts.classes, output: opts.output, rectifierOps: opts.rectifierOps, seeds: opts.seeds });
     const explanations: Explanation[] = g.explanations.map((e, i) => {
       const { map, max: hi } = gradientMagnitudeMap(e.gradient, e.width, e.height);
       return {

@@ -28,3 +28,9 @@ export { configureWebRuntime, createWebSessionFactory, isCrossOriginIsolated, wa
 export type { OrtWebModule, WebBackend, WebRuntimeInfo, WebRuntimeOptions } from './runtime/web.js';
 export * from './metrics/index.js';
 export * from './sanity/index.js';
+export { Detector } from './detect/detector.js';
+export type { DetectorOptions, DetectionExplainOptions, DetectionExplanation } from './detect/detector.js';
+export { anchorBox, anchorScore, boxTargetValue, decodeDetections, iou, iouGradient, renormalizeInBox, DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD } from './detect/boxes.js';
+export type { Box, BoxCoords, BoxHead, BoxTargetOptions, DecodeOptions, Detection } from './detect/boxes.js';
+export { BOX_FORMATS, BOX_FORMAT_HELP, DETECTIONS_OUTPUT, detectionModel, parseBoxFormat, recogniseHead } from './detect/head.js';
+export type { BoxFormat, DetectionHead } from './detect/head.js';

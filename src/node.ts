@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Explainer, InputError, parseLabels, type ExplainerOptions } from './explainer.js';
-import { ModelError } from './onnx/model.js';
+import { ModelError, decodeModel } from './onnx/model.js';
+import { Detector } from './detect/detector.js';
 import { createNodeSession, diskCompileCache } from './runtime/node.js';
 import type { CompileCache } from './autodiff/engine.js';
 import { readImageFile, readNpyFile, readRegularFile, DEFAULT_MAX_DECODE_PIXELS, DEFAULT_MAX_PIXELS, type FileReadError } from './image/node.js';
@@ -75,6 +76,49 @@ export interface LoadModelOptions extends Partial<Omit<ExplainerOptions, 'cache'
 /** Loads an ONNX model file (external data is read from beside it) into an Explainer. */
 export async function loadExplainer(modelPath: string, options: LoadModelOptions = {}): Promise<Explainer> {
   const { size, maxInputPixels, cache, ...opts } = options;
+  const src = await readModelSource(modelPath, opts);
+  // models with external data: their files are not in the model's hash, so the disk cache stays off
+  let usesExternal = false;
+  const external: typeof src.external = (...a) => { usesExternal = true; return src.external(...a); };
+  const store = cache === false ? undefined : cache === undefined || cache === true ? diskCompileCache(src.bytes, { enabled: () => !usesExternal }) : cache;
+  const explainer = Explainer.fromBytes(src.bytes, {
+    createSession: createNodeSession, external, source: modelPath, ...opts, labels: src.labels, ...(store ? { cache: store } : {}),
+  });
+  try {
+    checkDeclaredInput(explainer, modelPath, size, maxInputPixels);
+  } catch (e) {
+    await explainer.release();
+    throw e;
+  }
+  return explainer;
+}
+
+/** Loads a detection model file into a Detector (src/detect): its head recognised (`boxFormat`, default auto). */
+export async function loadDetector(modelPath: string, options: LoadModelOptions & { boxFormat?: string } = {}): Promise<Detector> {
+  const { size, maxInputPixels, cache: _cache, ...opts } = options;
+  const src = await readModelSource(modelPath, opts);
+  const model = decodeModel(src.bytes, modelPath);
+  const plain = new Explainer(model, { createSession: createNodeSession, external: src.external, source: modelPath, labels: src.labels });
+  try {
+    checkDeclaredInput(plain, modelPath, size, maxInputPixels);
+  } finally {
+    await plain.release();
+  }
+  return Detector.create(model, { createSession: createNodeSession, external: src.external, source: modelPath, ...opts, labels: src.labels, size });
+}
+
+/** A model input (declared, or `size` where dynamic) above the pixel bound is refused before any session is made. */
+function checkDeclaredInput(explainer: Explainer, modelPath: string, size: [number, number] | undefined, maxInputPixels: number | undefined): void {
+  const [fh, fw] = explainer.inputSize;
+  const [h, w] = [fh ?? size?.[0], fw ?? size?.[1]];
+  if (h != null || w != null) {
+    const what = fh != null && fw != null ? `${modelPath}: the model's declared input` : `the model input (--size ${size?.[0]}x${size?.[1]})`;
+    checkInputPixels(h ?? 1, w ?? 1, maxInputPixels, what);
+  }
+}
+
+/** The model file's bytes, its external-data reader and the labels (from --labels, else undefined: the model's metadata). */
+async function readModelSource(modelPath: string, opts: { labels?: string[]; labelsFile?: string }): Promise<{ bytes: Uint8Array; external: ReturnType<typeof externalDataReader>; labels?: string[] }> {
   let bytes: Buffer;
   try {
     bytes = await readRegularFile(modelPath);
@@ -85,12 +129,7 @@ export async function loadExplainer(modelPath: string, options: LoadModelOptions
     if (code === 'ENOTREG') throw new ModelError(`model ${modelPath} is ${kind}, not a regular file; give an .onnx file`);
     throw new ModelError(`cannot read model ${modelPath}: ${(e as Error).message}`);
   }
-  // models with external data: their files are not in the model's hash, so the disk cache stays off
-  let usesExternal = false;
-  const readExternal = externalDataReader(modelPath);
-  const external: typeof readExternal = (...a) => { usesExternal = true; return readExternal(...a); };
-  const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const store = cache === false ? undefined : cache === undefined || cache === true ? diskCompileCache(view, { enabled: () => !usesExternal }) : cache;
+  const external = externalDataReader(modelPath);
   let labels = opts.labels;
   if (opts.labelsFile) {
     let text: string;
@@ -102,23 +141,7 @@ export async function loadExplainer(modelPath: string, options: LoadModelOptions
     labels = parseLabels(text);
     if (!labels?.length) throw new InputError(`labels file ${opts.labelsFile} holds no labels`);
   }
-  const explainer = Explainer.fromBytes(view, {
-    createSession: createNodeSession, external, source: modelPath, ...opts, labels, ...(store ? { cache: store } : {}),
-  });
-  // a model declaring a huge input, or --size asking a dynamic one for it: refused before any session
-  // or probe run allocates at that size
-  const [fh, fw] = explainer.inputSize;
-  const [h, w] = [fh ?? size?.[0], fw ?? size?.[1]];
-  try {
-    if (h != null || w != null) {
-      const what = fh != null && fw != null ? `${modelPath}: the model's declared input` : `the model input (--size ${size?.[0]}x${size?.[1]})`;
-      checkInputPixels(h ?? 1, w ?? 1, maxInputPixels, what);
-    }
-  } catch (e) {
-    await explainer.release();
-    throw e;
-  }
-  return explainer;
+  return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), external, labels };
 }
 
 /**

@@ -142,6 +142,21 @@ describe('layout inference', () => {
     assert.equal(a.auto, last);
   });
 
+  it('dense outputs (DBNet-like head): the feature map before the head, past ConvTranspose upsampling, BN and ReLU', async () => {
+    let fused = '';
+    const a = await analyse([1, 3, 16, 16], (b, x) => {
+      const f1 = b.op('Relu', [conv(b, x, 3, 4, 2)]); // 8×8
+      const f2 = b.op('Relu', [conv(b, f1, 4, 4, 2)]); // 4×4
+      const up = b.op('Resize', [f2, '', b.floats([1, 1, 2, 2], [4])], { mode: 'nearest' });
+      fused = b.op('Concat', [f1, up], { axis: 1 }); // 8×8, 8 channels
+      const h = b.op('Relu', [conv(b, fused, 8, 4)]);
+      const bn = b.op('BatchNormalization', [h, b.floats(randn(4), [4]), b.floats(randn(4), [4]), b.floats(randn(4), [4]), b.floats([1, 1, 1, 1], [4])]);
+      const t = b.op('ConvTranspose', [b.op('Relu', [bn]), b.floats(randn(4 * 1 * 4), [4, 1, 2, 2])], { strides: [2, 2] });
+      return b.op('Sigmoid', [t]);
+    });
+    assert.equal(a.auto, fused, 'the fused feature map, not the probability map');
+  });
+
   it('3-D volumes: [N, C, D, H, W] is recognised as ncdhw', async () => {
     let c3 = '';
     const a = await analyse([1, 2, 4, 6, 6], (b, x) => {

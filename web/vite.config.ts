@@ -57,6 +57,11 @@ export function appAssets(): Asset[] {
     }
   }
   assets.push({ url: 'demo/manifest.json', text: `${JSON.stringify(manifest, null, 1)}\n` });
+  // the detection page (detect.html): the shortcut street detector and its demo scenes
+  const detector = path.join(ROOT, 'demo', 'models', 'street_glare.onnx');
+  if (fs.existsSync(detector)) assets.push({ url: 'demo/street_glare.onnx', file: detector });
+  const streets = path.join(ROOT, 'demo', 'detect');
+  if (fs.existsSync(streets)) for (const f of fs.readdirSync(streets).sort()) if (/\.png$/i.test(f)) assets.push({ url: `demo/detect/${f}`, file: path.join(streets, f) });
   return assets;
 }
 
@@ -123,5 +128,6 @@ export default defineConfig({
     target: 'es2022',
     chunkSizeWarningLimit: 2000,
     reportCompressedSize: false,
+    rollupOptions: { input: { main: path.join(WEB, 'index.html'), detect: path.join(WEB, 'detect.html') } },
   },
 });

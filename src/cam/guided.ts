@@ -40,6 +40,8 @@ export interface GradientExplainOptions {
   rectifierOps?: 'relu' | 'all';
   /** The layer's layout where it cannot be inferred ('nchw', 'nhwc', 'tokens:HxW[+P]'). */
   layout?: string;
+  /** Seed rows [N, ...score shape] instead of `classes` (see Explainer.run). */
+  seeds?: Float32Array;
 }
 
 export interface GradientExplanation {
@@ -60,7 +62,7 @@ export interface GradientExplanation {
 
 export async function explainGradients(explainer: Explainer, input: Float32Array, dims: number[], opts: GradientExplainOptions): Promise<{ explanations: GradientExplanation[]; runMs: number }> {
   const r = await explainer.run(input, dims, {
-    layers: [opts.layer ?? 'auto'], layout: opts.layout, classes: opts.classes, output: opts.output,
+    layers: [opts.layer ?? 'auto'], layout: opts.layout, classes: opts.classes, output: opts.output, seeds: opts.seeds,
     inputGradient: true, rectifier: RECTIFIER[opts.method], rectifierOps: opts.rectifierOps ?? 'all',
   });
   const n = dims[0]!;

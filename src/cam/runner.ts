@@ -403,7 +403,8 @@ function needsScoresFirst(spec: T.TargetSpec, choice: ClassChoice, opts: ManyOpt
   switch (spec.kind) {
     case 'logit': return opts.topK !== undefined || cls === 'top' || opts.contrast === 'top';
     case 'softmax': case 'similarity': return true;
-    case 'segmentation': return !spec.mask || cls === 'top';
+    case 'segmentation': return (!spec.mask && !spec.pixel) || cls === 'top';
+    case 'box': return true;
     default: return false;
   }
 }
@@ -449,7 +450,13 @@ async function resolveRows(job: Job, specs: ImageSpec[], scores: Float32Array | 
       case 'segmentation': {
         if (shape.length !== 3) throw new InputError(`the segmentation target needs a [batch, classes, h, w] output; this one is [batch, ${shape.join(', ')}]`);
         const c = cls === 'top' ? T.dominantClass(s!, shape) : typeof cls === 'number' || /^\d+$/.test(String(cls)) ? Number(cls) : ex.classIndex(cls, shape[0]!);
-        list = [T.segmentationTarget(c, spec.mask ?? T.argmaxMask(s!, c, shape), shape)];
+        list = [T.segmentationTarget(c, spec.mask ?? (spec.pixel ? T.pixelMask(spec.pixel, shape) : T.argmaxMask(s!, c, shape)), shape)];
+        break;
+      }
+      case 'box': {
+        const D = spec.head.width;
+        if (shape.length !== 2 || shape[0] !== spec.head.anchors || shape[1] !== D) throw new InputError(`the box target needs the detection tensor [batch, ${spec.head.anchors}, ${D}]; this output is [batch, ${shape.join(', ')}] (explain detectors through src/detect's Detector or \`gradcam detect\`)`);
+        list = [T.boxTarget(spec.head, spec.box, spec.class, spec, job.size[1])];
         break;
       }
       case 'similarity': {

@@ -11,6 +11,9 @@
  * - segmentation c,M t = Σ_yx s[c,y,x]·M[y,x]               seed = M on plane c      (SemanticSegmentationTarget)
  * - similarity r     t = cos(s, r)                         seed = r/(‖s‖‖r‖) − t·s/‖s‖²
  * - element i        t = s_i (i a flat or multi-dim index) seed = onehot(i)
+ * - box c, B         t = Σ over the anchors matching box B of their class-c score (+ their IoU with B);
+ *                    s is a detection tensor [A, D] (src/detect): seed = d t / d s (piecewise: the matched
+ *                    anchors are fixed at the scores of the forward pass)      (FasterRCNNBoxScoreTarget with match 'best')
  * - contrast c vs D  t = t_c − t_D (same kind)              seed = seed_c − seed_D
  * - counterfactual   t = −t                                seed = −seed (negated gradients)
  *
@@ -18,6 +21,7 @@
  * forward pass first and evaluates the seed there (two runs; no target nodes are added to the graph).
  */
 import type { CamRow } from './types.js';
+import { boxTargetValue, type Box, type BoxHead, type BoxTargetOptions } from '../detect/boxes.js';
 
 export type ClassChoiceLike = 'top' | number | string;
 
@@ -26,14 +30,16 @@ export type TargetSpec =
   | { kind: 'softmax'; class?: ClassChoiceLike }
   | { kind: 'binary'; negative?: boolean; index?: number }
   | { kind: 'regression'; index?: number }
-  /** `mask`: [h, w] of the score's class planes; default: the pixels whose arg-max class is `class`. */
-  | { kind: 'segmentation'; class?: ClassChoiceLike; mask?: Float32Array }
+  /** `mask`: [h, w] of the score's class planes, or `pixel` [y, x]: that one pixel; default: the pixels whose arg-max class is `class`. */
+  | { kind: 'segmentation'; class?: ClassChoiceLike; mask?: Float32Array; pixel?: [number, number] }
   /** `reference`: the reference embedding (a score row), or `referenceInput`: one input [1, ...] to embed. */
   | { kind: 'similarity'; reference?: Float32Array; referenceInput?: { data: Float32Array; dims: number[] } }
-  | { kind: 'element'; index: number | number[] };
+  | { kind: 'element'; index: number | number[] }
+  /** One detection: `box` (x1, y1, x2, y2 in input pixels) of class `class`, on a detection tensor read by `head`. */
+  | ({ kind: 'box'; head: BoxHead; box: Box; class: number } & BoxTargetOptions);
 
 export type TargetKind = TargetSpec['kind'];
-export const TARGET_KINDS: readonly TargetKind[] = ['logit', 'softmax', 'binary', 'regression', 'segmentation', 'similarity', 'element'];
+export const TARGET_KINDS: readonly TargetKind[] = ['logit', 'softmax', 'binary', 'regression', 'segmentation', 'similarity', 'element', 'box'];
 
 export class TargetError extends Error {
   constructor(message: string) {
@@ -125,6 +131,16 @@ export function segmentationTarget(c: number, mask: Float32Array, shape: ScoreSh
   return make(mask);
 }
 
+/** The mask of one pixel [y, x] of a [K, h, w] score row. */
+export function pixelMask(pixel: [number, number], shape: ScoreShape): Float32Array {
+  const [, h, w] = shape as [number, number, number];
+  const [y, x] = pixel;
+  if (!Number.isInteger(y) || !Number.isInteger(x) || y < 0 || y >= h || x < 0 || x >= w) throw new TargetError(`pixel ${y},${x} (y,x) is outside the output's ${h}×${w} class planes`);
+  const m = new Float32Array(h * w);
+  m[y * w + x] = 1;
+  return m;
+}
+
 /** The pixels of a [K, h, w] score row whose arg-max class is c. */
 export function argmaxMask(s: Float32Array, c: number, shape: ScoreShape): Float32Array {
   const [k, h, w] = shape as [number, number, number];
@@ -149,6 +165,17 @@ export function dominantClass(s: Float32Array, shape: ScoreShape): number {
     if (n > bestCount) { best = c; bestCount = n; }
   }
   return best;
+}
+
+/** One detection's box target on a detection tensor row s [A, D]; `width` is the input's (for the flipped box). */
+export function boxTarget(head: BoxHead, box: Box, c: number, opts: BoxTargetOptions, width: number): ResolvedTarget {
+  if (!Number.isInteger(c) || c < 0 || c >= head.classes) throw new TargetError(`box class ${c} is out of range: the detector has ${head.classes} classes (0 to ${head.classes - 1})`);
+  if (!box.every(Number.isFinite) || box[2] <= box[0] || box[3] <= box[1]) throw new TargetError(`box ${box.join(',')} is not x1,y1,x2,y2 with x1 < x2 and y1 < y2`);
+  const name = `box ${c} [${box.map((v) => Math.round(v)).join(',')}]${opts.match === 'best' ? ' best anchor' : ''}${opts.match === 'best' || opts.iouTerm ? ' + IoU' : ''}`;
+  return basic('box', name, false, (s) => boxTargetValue(s, head, box, c, opts).value, (s) => boxTargetValue(s, head, box, c, opts).seed, {
+    class: c,
+    flipped: () => boxTarget(head, [width - box[2], box[1], width - box[0], box[3]], c, opts, width),
+  });
 }
 
 export function similarityTarget(reference: Float32Array): ResolvedTarget {

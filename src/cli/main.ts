@@ -1,5 +1,6 @@
 /** The `gradcam` command line. */
 import { EXPLAIN, runExplain } from './explain.js';
+import { DETECT, runDetect } from './detect.js';
 import { LAYERS, runLayers } from './layers.js';
 import { SERVE, runServe } from './serve.js';
 import { SANITY, runSanity } from './sanity.js';
@@ -13,6 +14,7 @@ const METHODS = command({ name: 'methods', synopsis: '', summary: 'list the expl
 /** Every command: its declaration (options, help) and what runs it. */
 const COMMANDS: { spec: CommandSpec; run: (args: string[]) => Promise<number> }[] = [
   { spec: EXPLAIN, run: runExplain },
+  { spec: DETECT, run: runDetect },
   { spec: AUDIT, run: runAuditCli },
   { spec: MERGE, run: runMergeCli },
   { spec: LAYERS, run: runLayers },

@@ -14,8 +14,11 @@
  *    layout and a grid of more than one cell.
  * CNNs: the input of the global pooling (or of the flattening classifier) — the last conv block.
  * ViT/DeiT: the last block's first norm output (the attention's input). Swin: the final norm before
- * pooling. ConvNeXt: the last stage output. If no node mixes the grid (dense outputs), the last tensor
- * with a known layout and a grid of more than one cell.
+ * pooling. ConvNeXt: the last stage output. If no node mixes the grid (dense outputs: segmentation,
+ * detection heads), the last feature map before the classifier: walking up from the score past
+ * upsampling (Resize, ConvTranspose), data movement and element-wise maps to the first Conv (the
+ * per-pixel classifier or head), the first tensor above it with a known layout and a grid (never the
+ * logit map). Failing that, the last tensor with a known layout and a grid of more than one cell.
  */
 import type { Node } from '../onnx/model.js';
 import type { Tensor } from '../onnx/tensor.js';
@@ -54,6 +57,34 @@ const NON_DATA = new Set([
   'Shape', 'Size', 'ConstantOfShape', 'Constant', 'ArgMax', 'ArgMin', 'NonZero', 'Range', 'EyeLike', 'OneHot', 'TopK',
   'NonMaxSuppression', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial',
 ]);
+
+/** Ops between a dense model's classifier and its output: upsampling, data movement, element-wise maps. */
+const DENSE_TAIL = new Set([
+  ...MOVEMENT, 'Resize', 'Upsample', 'ConvTranspose', 'DepthToSpace', 'Concat', 'Sigmoid', 'Softmax', 'LogSoftmax', 'Relu',
+  'Add', 'Sub', 'Mul', 'Div', 'Exp', 'Clip', 'Tanh', 'HardSigmoid', 'LeakyRelu', 'HardSwish', 'BatchNormalization', 'InstanceNormalization',
+]);
+
+/**
+ * Dense outputs (segmentation logit maps, detection heads): the last feature map before the classifier.
+ * From the score, walk up the dominator tree past upsampling, data movement and element-wise maps to the
+ * first convolution (the per-pixel classifier or the detection head); the answer is the first tensor
+ * above it with a known layout and a grid of more than one cell that is not mere data movement. Never the
+ * logit map itself. Undefined when the score is not reached that way (the caller falls back).
+ */
+function denseFeatureMap(g: LayoutGraph, producer: Map<string, Node>, idom: Map<string, string>, layouts: Map<string, LayerLayout>): string | undefined {
+  let t: string | undefined = g.score;
+  let classifier = false;
+  while (t !== undefined && t !== g.input) {
+    const op = producer.get(t)?.op_type ?? '';
+    if (classifier) {
+      const l = layouts.get(t);
+      if (l && explainable(l) && !MOVEMENT.has(op)) return t;
+    } else if (op === 'Conv') classifier = true;
+    else if (!DENSE_TAIL.has(op)) return undefined;
+    t = idom.get(t);
+  }
+  return undefined;
+}
 
 export function analyzeLayouts(g: LayoutGraph): LayoutAnalysis {
   const f = new AtomFactory();
@@ -166,6 +197,7 @@ export function analyzeLayouts(g: LayoutGraph): LayoutAnalysis {
       t = idom.get(t);
     }
   }
+  if (!auto) auto = denseFeatureMap(g, producer, idom, layouts);
   if (!auto) {
     const all = [...layouts.entries()].filter(([, l]) => explainable(l));
     auto = all[all.length - 1]?.[0];

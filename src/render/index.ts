@@ -12,7 +12,7 @@ import type { RgbImage } from '../image/types.js';
 import { encodePng } from '../image/png.js';
 import { writeNpy } from '../image/npy.js';
 import { heatmapImage, overlay } from '../image/overlay.js';
-import { montage } from '../image/montage.js';
+import { drawText, measureText, montage, type Rgb } from '../image/montage.js';
 import { enlargeNearest, resizeBilinear, resizeRgb } from '../image/resize.js';
 import { deprocessGradient, gradientMagnitude } from '../image/gradient.js';
 
@@ -129,6 +129,47 @@ export interface OverlayOptions {
   caption: boolean;
   /** Longest side of the picture (default DEFAULT_PICTURE_SIDE). */
   maxSide?: number;
+  /** Boxes drawn on the overlay (detections): x1, y1, x2, y2 in the map's pixels, with a label above. */
+  boxes?: DrawnBox[];
+}
+
+export interface DrawnBox {
+  box: readonly [number, number, number, number];
+  label?: string;
+  color?: Rgb;
+}
+
+/**
+ * Draws boxes (given in a w × h frame, e.g. the model input) into `img` in place, scaled to its size:
+ * a 2-pixel frame (more on large pictures) and the label on a filled strip above the box (inside it
+ * when there is no room above). Returns `img`.
+ */
+export function drawBoxes(img: RgbImage, boxes: readonly DrawnBox[], w: number, h: number): RgbImage {
+  const sx = img.width / w;
+  const sy = img.height / h;
+  const t = Math.max(2, Math.round(img.width / 256));
+  const scale = Math.max(1, Math.floor(img.width / 320));
+  const fill = (x0: number, y0: number, x1: number, y1: number, c: Rgb) => {
+    for (let y = Math.max(0, y0); y < Math.min(img.height, y1); y++) for (let x = Math.max(0, x0); x < Math.min(img.width, x1); x++) {
+      const o = (y * img.width + x) * 3;
+      img.data[o] = c[0]; img.data[o + 1] = c[1]; img.data[o + 2] = c[2];
+    }
+  };
+  for (const b of boxes) {
+    const c = b.color ?? [255, 255, 255];
+    const [x1, y1, x2, y2] = [Math.round(b.box[0] * sx), Math.round(b.box[1] * sy), Math.round(b.box[2] * sx), Math.round(b.box[3] * sy)];
+    fill(x1, y1, x2, y1 + t, c);
+    fill(x1, y2 - t, x2, y2, c);
+    fill(x1, y1, x1 + t, y2, c);
+    fill(x2 - t, y1, x2, y2, c);
+    if (b.label) {
+      const m = measureText(b.label, scale);
+      const ty = y1 - m.height - 2 * scale >= 0 ? y1 - m.height - 2 * scale : y1 + t;
+      fill(x1, ty, x1 + m.width + 2 * scale, ty + m.height + 2 * scale, c);
+      drawText(img, x1 + scale, ty + scale, b.label, [0, 0, 0], scale);
+    }
+  }
+  return img;
 }
 
 /** The captioned overlay of an explanation on its picture (a viridis rendering of the map when there is none). */
@@ -136,7 +177,9 @@ export function overlayPicture(e: CaptionFacts & Pick<Explanation, 'map' | 'widt
   const pic = base ?? heatmapImage(e.map, e.width, e.height, 'viridis');
   return boundedOverlay(pic, e.map, e.width, e.height, {
     colormap: opt.colormap, alpha: opt.alpha, maxSide: opt.maxSide ?? DEFAULT_PICTURE_SIDE, minWidth: MIN_OVERLAY_WIDTH,
-    decorate: opt.caption ? (x: RgbImage) => {
+    decorate: opt.caption || opt.boxes?.length ? (x: RgbImage) => {
+      if (opt.boxes?.length) drawBoxes(x, opt.boxes, e.width, e.height);
+      if (!opt.caption) return x;
       const scale = Math.max(1, Math.floor(x.width / 320));
       return montage([[x]], { labels: [[captionText(e)]], pad: 2 * scale, textScale: scale });
     } : undefined,

@@ -1,0 +1,168 @@
+/**
+ * The Detector: an Explainer over a detection model. It recognises the head (`head.ts`), adds the
+ * normalised detection output [N, A, D], decodes detections (score threshold, class-aware NMS, top K)
+ * and explains each one with any method of the Explainer through the box target (`boxes.ts`): CAM
+ * methods through `target`, gradient methods (guided Grad-CAM...) through seed rows, gradient-free ones
+ * (Eigen-CAM) as they are. Browser-safe: the runtime is injected as the Explainer's SessionFactory.
+ */
+import { Explainer, type ExplainOptions, type Explanation, type ExplainerOptions } from '../explainer.js';
+import { encodeModel, decodeModel, type ModelProto } from '../onnx/model.js';
+import type { Session } from '../runtime/session.js';
+import { InputError } from '../util/scores.js';
+import { isGradientMethod } from '../cam/guided.js';
+import { boxTargetValue, decodeDetections, renormalizeInBox, type Box, type BoxTargetOptions, type DecodeOptions, type Detection } from './boxes.js';
+import { BOX_FORMAT_HELP, DETECTIONS_OUTPUT, detectionModel, recogniseHead, type DetectionHead } from './head.js';
+
+export interface DetectorOptions extends ExplainerOptions {
+  /** `--box-format` (head.ts): auto (default), yolo, yolo-obj, boxes-scores, optionally :xyxy / :cxcywh. */
+  boxFormat?: string;
+  /** The input size [H, W] for models with a dynamic one. */
+  size?: [number, number];
+}
+
+export interface DetectionExplainOptions extends Omit<ExplainOptions, 'target' | 'classes' | 'topK' | 'contrast'>, BoxTargetOptions {
+  /** Each map min-max scaled inside its box, zero outside (pytorch-grad-cam's renormalize_cam_in_bounding_boxes). */
+  renormalize?: boolean;
+}
+
+export interface DetectionExplanation extends Explanation {
+  detection: Detection;
+}
+
+export class Detector {
+  private session?: Promise<Session>;
+
+  private constructor(readonly explainer: Explainer, readonly head: DetectionHead, private readonly options: DetectorOptions) {}
+
+  static fromBytes(bytes: Uint8Array, options: DetectorOptions): Promise<Detector> {
+    return Detector.create(decodeModel(bytes, options.source ?? 'model'), options);
+  }
+
+  /** Probes the model's outputs at one image, recognises the head, and builds the explainer. */
+  static async create(model: ModelProto, options: DetectorOptions): Promise<Detector> {
+    const plain = new Explainer(model, options);
+    const dims = plain.imageDims(options.size);
+    const probe = await options.createSession(encodeModel(model), options.sessionOptions);
+    let outputs: { name: string; dims: number[] }[];
+    try {
+      const r = await probe.run({ [plain.inputName]: { data: new Float32Array(dims.reduce((a, v) => a * v, 1)), dims } });
+      outputs = model.graph.output.map((o) => ({ name: o.name, dims: r[o.name]?.dims ?? [] }));
+    } finally {
+      await probe.release();
+    }
+    let head: DetectionHead;
+    try {
+      head = recogniseHead(outputs, options.boxFormat ?? 'auto', plain.labels);
+    } catch (e) {
+      await plain.release();
+      // models with NMS inside: their kept boxes are not differentiable outputs
+      if (model.graph.node.some((n) => n.op_type === 'NonMaxSuppression')) {
+        throw new InputError(`${(e as Error).message.replace(/;.*$/, '')}: the model runs NonMaxSuppression inside, which gradcam does not explain through yet; export the raw head (e.g. YOLO's export without nms) and give --box-format: ${BOX_FORMAT_HELP}`);
+      }
+      throw e;
+    }
+    const explainer = new Explainer(detectionModel(model, head), { ...options, labels: plain.labels });
+    await plain.release();
+    return new Detector(explainer, head, options);
+  }
+
+  get labels(): string[] | undefined {
+    return this.explainer.labels;
+  }
+
+  /** The detection tensor [N, A, D] of a batch. */
+  async rows(input: Float32Array, dims: number[]): Promise<Float32Array> {
+    this.explainer.checkInput(input, dims);
+    if (!this.session) {
+      this.session = this.options.createSession(encodeModel(this.explainer.model), this.options.sessionOptions);
+      this.session.catch(() => (this.session = undefined));
+    }
+    const s = await this.session;
+    const n = dims[0]!;
+    const fixed = this.explainer.inputDims[0];
+    const parts: Float32Array[] = [];
+    const b = typeof fixed === 'number' ? fixed : n;
+    for (let start = 0; start < n; start += b) {
+      const per = dims.slice(1).reduce((a, v) => a * v, 1);
+      const chunk = new Float32Array(b * per);
+      chunk.set(input.subarray(start * per, Math.min(n, start + b) * per));
+      const r = await s.run({ [this.explainer.inputName]: { data: chunk, dims: [b, ...dims.slice(1)] } }, [DETECTIONS_OUTPUT]);
+      const t = r[DETECTIONS_OUTPUT]!;
+      const want = [b, this.head.anchors, this.head.width];
+      if (t.dims.join() !== want.join()) throw new InputError(`the detection tensor is [${t.dims.join(', ')}] at this input, expected [${want.join(', ')}] (${this.head.description})`);
+      parts.push((t.data as Float32Array).subarray(0, (Math.min(n, start + b) - start) * this.head.anchors * this.head.width));
+    }
+    const out = new Float32Array(n * this.head.anchors * this.head.width);
+    let o = 0;
+    for (const p of parts) { out.set(p, o); o += p.length; }
+    for (let i = 0; i < out.length; i++) if (!Number.isFinite(out[i]!)) throw new InputError(`the detector produced a non-finite value (${out[i]}); check the input's preprocessing`);
+    return out;
+  }
+
+  /** Detections per image: best class per anchor ≥ scoreThreshold, class-aware NMS, top K. */
+  async detect(input: Float32Array, dims: number[], opts: DecodeOptions = {}): Promise<Detection[][]> {
+    const rows = await this.rows(input, dims);
+    const per = this.head.anchors * this.head.width;
+    return Array.from({ length: dims[0]! }, (_, i) => decodeDetections(rows.subarray(i * per, (i + 1) * per), this.head, opts, i, this.labels));
+  }
+
+  /** A detection for a box given by hand (`x1,y1,x2,y2` and a class), as `gradcam detect --box`. */
+  detectionFor(image: number, box: Box, cls: number): Detection {
+    return { image, anchor: -1, box, class: cls, label: this.labels?.[cls], score: NaN };
+  }
+
+  /** One explanation per detection (in the order given), with any method of the Explainer. */
+  async explain(input: Float32Array, dims: number[], detections: Detection[], opts: DetectionExplainOptions = {}): Promise<{ explanations: DetectionExplanation[] }> {
+    this.explainer.checkInput(input, dims);
+    if (!detections.length) return { explanations: [] };
+    const per = dims.slice(1).reduce((a, v) => a * v, 1);
+    const rowInput = new Float32Array(detections.length * per);
+    detections.forEach((d, i) => {
+      if (!Number.isInteger(d.image) || d.image < 0 || d.image >= dims[0]!) throw new InputError(`detection of image ${d.image}: the batch has ${dims[0]} images`);
+      rowInput.set(input.subarray(d.image * per, (d.image + 1) * per), i * per);
+    });
+    const rdims = [detections.length, ...dims.slice(1)];
+    const { renormalize, iouThreshold, match, iouTerm, ...rest } = opts;
+    const targetOpts: BoxTargetOptions = { iouThreshold, match, iouTerm };
+    const method = (opts.method ?? 'gradcam').toLowerCase();
+    let explanations: Explanation[];
+    if (isGradientMethod(method)) {
+      // the box target is not linear in the scores: its seed rows are evaluated at this forward pass
+      const rows = await this.rows(rowInput, rdims);
+      const S = this.head.anchors * this.head.width;
+      const seeds = new Float32Array(detections.length * S);
+      detections.forEach((d, i) => seeds.set(boxTargetValue(rows.subarray(i * S, (i + 1) * S), this.head, d.box, d.class, targetOpts).seed, i * S));
+      explanations = (await this.explainer.explain(rowInput, rdims, { ...rest, seeds })).explanations;
+      explanations.forEach((e, i) => {
+        const v = boxTargetValue(rows.subarray(i * S, (i + 1) * S), this.head, detections[i]!.box, detections[i]!.class, targetOpts).value;
+        e.targetValue = v;
+        e.targetKind = 'box';
+      });
+    } else {
+      const target = detections.map((d) => ({ kind: 'box' as const, head: this.head, box: d.box, class: d.class, ...targetOpts }));
+      explanations = (await this.explainer.explain(rowInput, rdims, { ...rest, target })).explanations;
+    }
+    return {
+      explanations: explanations.map((e, i) => {
+        const d = detections[i]!;
+        const value = e.targetValue ?? NaN;
+        const score = { index: d.class, label: d.label, logit: value, probability: NaN };
+        const map = renormalize ? renormalizeInBox(e.map, e.width, e.height, d.box) : e.map;
+        const warnings = [...e.warnings.filter((w) => !/does not depend on the target/.test(w) || !/eigencam|random/.test(e.method))];
+        if (e.method === 'eigencam' || e.method === 'random') warnings.push(`${e.method} does not depend on the target: every detection of the image gets the same map${renormalize ? ' (renormalised in its box)' : ''}`);
+        if (value === 0 && e.method !== 'eigencam' && e.method !== 'random') warnings.push(`no anchor matches the box ${d.box.map((v) => v.toFixed(1)).join(',')} for class ${d.class} (IoU threshold ${iouThreshold ?? 0.5}): the target is 0 and the map says nothing`);
+        return {
+          ...e, map, image: d.image, target: score, predicted: score, detection: d, warnings,
+          targetName: e.targetName ?? `box ${d.class} [${d.box.map((v) => Math.round(v)).join(',')}]`, targetKind: 'box',
+        };
+      }),
+    };
+  }
+
+  async release(): Promise<void> {
+    const s = this.session;
+    this.session = undefined;
+    if (s) await (await s.catch(() => undefined))?.release();
+    await this.explainer.release();
+  }
+}

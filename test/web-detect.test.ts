@@ -1,0 +1,64 @@
+/**
+ * The browser detection page (web/detect.html) end to end in headless Chromium: the demo detector's
+ * boxes are those of Node's Detector, and a click on one gives the map that Node computes.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { chromiumMissing, launchChromium, serveApp, type AppServer, type Browser } from './helpers/browser.js';
+import { Detector } from '../src/detect/detector.js';
+import { createNodeSession } from '../src/runtime/node.js';
+import { decodePng, toRgbImage } from '../src/image/png.js';
+import { imageToTensor } from '../src/image/normalize.js';
+
+const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
+const MODEL = path.join(ROOT, 'demo', 'models', 'street_glare.onnx');
+const SCENE = path.join(ROOT, 'demo', 'detect', 'street_02.png');
+const skip = chromiumMissing() ?? (fs.existsSync(MODEL) && fs.existsSync(SCENE) ? false : 'the street demo is missing');
+
+let app: AppServer;
+let browser: Browser;
+before(async () => {
+  if (skip) return;
+  app = await serveApp();
+  browser = await launchChromium();
+});
+after(async () => {
+  await browser?.close();
+  await app?.close();
+});
+
+test('detect page: the demo detector\'s boxes, and a clicked box explained as in Node', { skip, timeout: 300_000 }, async () => {
+  const page: Page = await browser.context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${app.url}detect.html`);
+  await page.click('#demo');
+  await page.waitForFunction(() => /detection\(s\)/.test((window as unknown as { gradcamDetect: { status: string } }).gradcamDetect.status ?? ''), null, { timeout: 120_000 });
+  const dets = await page.evaluate(() => (window as unknown as { gradcamDetect: { detections: { box: number[]; class: number }[] } }).gradcamDetect.detections);
+  const det = await Detector.fromBytes(new Uint8Array(fs.readFileSync(MODEL)), { createSession: createNodeSession });
+  try {
+    const img = toRgbImage(decodePng(new Uint8Array(fs.readFileSync(SCENE))));
+    const dims = det.explainer.imageDims();
+    const x = imageToTensor(img, { preset: 'unit', layout: 'NCHW' });
+    const node = (await det.detect(x, dims, { scoreThreshold: 0.4, iouThreshold: 0.45 }))[0]!;
+    assert.ok(node.length >= 1);
+    assert.equal(dets.length, node.length);
+    dets.forEach((d, i) => {
+      assert.equal(d.class, node[i]!.class);
+      d.box.forEach((v, k) => assert.ok(Math.abs(v - node[i]!.box[k]!) < 1e-3));
+    });
+    await page.click('#dets li');
+    await page.waitForFunction(() => (window as unknown as { gradcamDetect: { heat?: unknown } }).gradcamDetect.heat !== undefined, null, { timeout: 120_000 });
+    const heat = await page.evaluate(() => Array.from((window as unknown as { gradcamDetect: { heat: { map: Float32Array } } }).gradcamDetect.heat.map));
+    const ref = (await det.explain(x, dims, [node[0]!])).explanations[0]!.map;
+    let err = 0;
+    for (let i = 0; i < ref.length; i++) err = Math.max(err, Math.abs(heat[i]! - ref[i]!));
+    assert.ok(err < 1e-4, `browser vs Node map: ${err}`);
+    assert.deepEqual(errors, []);
+  } finally {
+    await det.release();
+  }
+});
