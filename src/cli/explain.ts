@@ -19,11 +19,17 @@ import { CliError, usageError, optionNumber, parse, parseMaxInput, parseNumbers,
 import { FAMILY_OPTIONS, familyFlags } from './family-usage.js';
 import { isBatchInvocation, runAuditCli } from './audit.js';
 import { RESIZE_CROP_USAGE, resizeCropOptions } from './inputs.js';
+import { explainVolumes } from './explain-volume.js';
+import { INTENSITY_MODES, type IntensityMode } from '../image/volume.js';
+import { VOLUME_RESIZES, type VolumeResize } from '../image/resize3d.js';
+import { resolveNormalization } from '../image/normalize.js';
 
 export const EXPLAIN_USAGE = `Usage: gradcam explain <images|.npy...> --model FILE [options]
 
 Inputs are JPEG/PNG/WebP images (resized to the model's input and normalised) or .npy tensors
-taken as the ready model input ([C,H,W] or [N,C,H,W] in the model's layout).
+taken as the ready model input ([C,H,W] or [N,C,H,W] in the model's layout). Scans: NIfTI (.nii,
+.nii.gz), DICOM (.dcm; several files of one series make one volume for a 3-D model), 16-bit and
+grayscale PNG/TIFF at full precision; a 3-D model (5-D input) explains volumes.
 
 Options:
   --model FILE         ONNX model (required)
@@ -62,6 +68,18 @@ ${maxInputHelp()}
   With a gradient method (saliency, guided-backprop, deconvnet, guided-gradcam) the PNG shows the
   Grad-CAM overlay beside the gradient picture, and --raw writes the gradient as .npy float32 in the
   input tensor's layout without batch ([C,H,W] for NCHW models), not deprocessed.
+  Scans and 3-D models (NIfTI, DICOM, grayscale or 16-bit images, 1-channel models):
+  --intensity MODE     ${INTENSITY_MODES.join(' | ')}: none keeps the stored values (DICOM/NIfTI
+                       after rescale slope/intercept, e.g. Hounsfield units; the default for them),
+                       unit divides by the bit depth (images' default), minmax/zscore over the scan,
+                       window clips to --window; then --mean/--std (or --normalize) if given
+  --window C,W         window centre and width (default: the DICOM file's first preset)
+  --channels 1|3       the channels the scan becomes (a grayscale scan repeated into a 3-channel
+                       model); default: the model's
+  --volume-resize M    3-D maps: trilinear (half-pixel centres, default) or spline
+                       (scipy.ndimage.zoom's cubic spline, pytorch-grad-cam's 3-D resize)
+  A 3-D model writes per volume the slice montage (.png), the map as NIfTI aligned with the scan
+  (.nii.gz, NIfTI and DICOM inputs) and the JSON; --raw adds the map (.npy [D,H,W]) and raw map.
   --quiet              no progress on stderr
 `;
 
@@ -91,6 +109,7 @@ export async function runExplain(args: string[]): Promise<number> {
     labels: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
     resize: { type: 'string' }, crop: { type: 'string' },
     'max-pixels': { type: 'string' }, 'max-overlay': { type: 'string' }, 'max-input': { type: 'string' },
+    intensity: { type: 'string' }, window: { type: 'string' }, channels: { type: 'string' }, 'volume-resize': { type: 'string', default: 'trilinear' },
     'batch-size': { type: 'string', default: '8' }, abs: { type: 'boolean', default: false }, 'guided-ops': { type: 'string', default: 'all' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   }, EXPLAIN_USAGE);
   if (o.help) {
@@ -129,6 +148,8 @@ export async function runExplain(args: string[]): Promise<number> {
   const norm: NormalizeOptions = { preset: o.normalize, mean: parseNumbers('--mean', o.mean), std: parseNumbers('--std', o.std) };
   if (!o.normalize && (norm.mean || norm.std)) norm.preset = undefined;
   if (!o.normalize && !norm.mean && !norm.std) norm.preset = 'imagenet';
+  const scan = scanOptions(o, norm);
+  if (!(VOLUME_RESIZES as readonly string[]).includes(o['volume-resize']!)) throw new CliError(`--volume-resize must be one of: ${VOLUME_RESIZES.join(', ')}; got '${o['volume-resize']}'`);
   const classChoice = choice(o.class!);
   const contrast = o.contrast === undefined ? undefined : choice(o.contrast);
   let kind;
@@ -155,10 +176,23 @@ export async function runExplain(args: string[]): Promise<number> {
   const json = (x: unknown) => new TextEncoder().encode(`${JSON.stringify(x, null, 2)}\n`);
   try {
     checkOutputName(explainer, o.output);
+    if (explainer.volume) {
+      const refused = ['methods', 'layers', 'grid', 'target', 'top-k', 'contrast', 'counterfactual', 'aug-smooth', 'eigen-smooth', 'heatmap', 'resize', 'crop', 'mask', 'reference']
+        .filter((k) => args.some((a) => a === `--${k}` || a.startsWith(`--${k}=`))).map((k) => `--${k}`);
+      const lines: string[] = [];
+      await explainVolumes(explainer, positionals, {
+        model: o.model, out: o.out!, method: methodNames[0]!, layer: layers.length === 1 && layers[0] === 'auto' ? undefined : layers, layout: o.layout, classes: classChoice,
+        output: o.output, volumeResize: o['volume-resize'] as VolumeResize, rectifierOps: o['guided-ops'] as 'relu' | 'all', look, refused,
+        prepare: { size, maxPixels: limits.maxPixels, maxInputPixels, picture: false, scan },
+      }, add, lines, warn);
+      await staged.commit();
+      for (const l of lines) console.log(l);
+      return 0;
+    }
     // Read every input first: a bad one stops the run before anything is written. Only the tensors are
     // kept; each batch's pictures are read again (shrunk while decoding) when its overlays are drawn.
     const inputs: PreparedInput[] = [];
-    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size, maxPixels: limits.maxPixels, maxInputPixels, picture: false, ...rc })));
+    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...norm, size, maxPixels: limits.maxPixels, maxInputPixels, picture: false, ...rc, scan })));
     let target: TargetSpec | undefined;
     switch (kind.kind) {
       case 'logit': target = o.target === undefined ? undefined : { kind: 'logit' }; break;
@@ -257,6 +291,36 @@ export async function runExplain(args: string[]): Promise<number> {
     await explainer.release();
   }
 }
+
+/**
+ * --intensity, --window, --channels and the mean/std that scans get: --mean/--std, or the --normalize
+ * preset's, when given (no implicit ImageNet normalisation for scans).
+ */
+function scanOptions(o: { intensity?: string; window?: string; channels?: string; normalize?: string; mean?: string; std?: string }, norm: NormalizeOptions): PrepareScanOptions {
+  if (o.intensity !== undefined && !(INTENSITY_MODES as readonly string[]).includes(o.intensity)) throw new CliError(`--intensity must be one of: ${INTENSITY_MODES.join(', ')}; got '${o.intensity}'`);
+  let window: [number, number] | undefined;
+  if (o.window !== undefined) {
+    const w = parseNumbers('--window', o.window);
+    if (!w || w.length !== 2 || !(w[1]! > 0)) throw new CliError(`--window must be CENTRE,WIDTH with a positive width (e.g. 40,400), got '${o.window}'`);
+    window = [w[0]!, w[1]!];
+  }
+  if (window && o.intensity !== undefined && o.intensity !== 'window') throw new CliError(`--window goes with --intensity window (got --intensity ${o.intensity})`);
+  let channels: number | undefined;
+  if (o.channels !== undefined) {
+    if (o.channels !== '1' && o.channels !== '3') throw new CliError(`--channels must be 1 or 3, got '${o.channels}'`);
+    channels = Number(o.channels);
+  }
+  let mean: number[] | undefined;
+  let std: number[] | undefined;
+  if (o.normalize !== undefined || o.mean !== undefined || o.std !== undefined) {
+    const spec = resolveNormalization(norm);
+    mean = norm.mean ? [...norm.mean] : o.normalize ? [...spec.mean] : undefined;
+    std = norm.std ? [...norm.std] : o.normalize ? [...spec.std] : undefined;
+  }
+  return { intensity: (o.intensity ?? (window ? 'window' : undefined)) as IntensityMode | undefined, window, channels, mean, std };
+}
+
+type PrepareScanOptions = NonNullable<Parameters<typeof prepareInputs>[2]>['scan'];
 
 /** The picture's own size [H, W] for images (not for .npy inputs). */
 function imageSize(inp: PreparedInput): [number, number] | undefined {
