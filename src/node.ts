@@ -308,7 +308,7 @@ export function prepareScan(explainer: Explainer, file: string, volume: Volume, 
 
 /**
  * The inputs of a run: for a 3-D model, the DICOM files among them (single-frame, of one series) are
- * stacked into one volume; every other file is read by prepareInputs.
+ * stacked into one volume, named by their folder; every other file is read by prepareInputs.
  */
 export async function prepareAllInputs(explainer: Explainer, files: readonly string[], opts: PrepareOptions = {}): Promise<PreparedInput[]> {
   const out: PreparedInput[] = [];
@@ -322,7 +322,9 @@ export async function prepareAllInputs(explainer: Explainer, files: readonly str
     const single = slices.filter((s) => s.dims[0] === 1);
     if (single.length > 1) {
       const vol = stackSeries(single, `the DICOM series (${single.length} files from ${dicom[0]})`);
-      out.push(...prepareScan(explainer, dicom[0]!, vol, opts));
+      // a series is named by its folder (the JSON's input, the outputs' stem) when its files share one
+      const dirs = new Set(dicom.map((f) => path.dirname(f)));
+      out.push(...prepareScan(explainer, dirs.size === 1 ? [...dirs][0]! : dicom[0]!, vol, opts));
     }
     for (const [k, s] of slices.entries()) if (s.dims[0] > 1 || single.length === 1) out.push(...prepareScan(explainer, dicom[k]!, s, opts));
   }
