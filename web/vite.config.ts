@@ -57,10 +57,14 @@ export function appAssets(): Asset[] {
     }
   }
   assets.push({ url: 'demo/manifest.json', text: `${JSON.stringify(manifest, null, 1)}\n` });
+  // the scan viewer's example (volume.html): the medical demo's 3-D model and one phantom CT
+  const med = path.join(ROOT, 'demo', 'models', 'med3d.onnx');
+  const scan = path.join(ROOT, 'demo', 'medical', 'lesion-example.nii.gz');
+  if (fs.existsSync(med) && fs.existsSync(scan)) assets.push({ url: 'demo/med3d.onnx', file: med }, { url: 'demo/medical-example.nii.gz', file: scan });
   return assets;
 }
 
-const MIME: Record<string, string> = { '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream', '.png': 'image/png', '.json': 'application/json' };
+const MIME: Record<string, string> = { '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream', '.png': 'image/png', '.json': 'application/json', '.gz': 'application/gzip' };
 
 function gradcamAssets(): Plugin {
   let outDir = '';
@@ -122,6 +126,8 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 2000,
+    // two pages: the image app and the scan viewer (volume.html)
+    rollupOptions: { input: { main: path.join(WEB, 'index.html'), volume: path.join(WEB, 'volume.html') } },
     reportCompressedSize: false,
   },
 });

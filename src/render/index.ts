@@ -265,6 +265,8 @@ export interface MontageLook {
   tile?: number;
   /** A caption above the montage. */
   caption?: string;
+  /** A region [D, H, W] (non-zero inside, e.g. a lesion mask) outlined in white on every tile. */
+  outline?: ArrayLike<number>;
 }
 
 /**
@@ -292,7 +294,15 @@ export function volumeMontage(gray: Float32Array, map: Float32Array, dims: reado
       const mu = resizeBilinear(m.data, m.rows, m.cols, th, tw);
       const pic = new Uint8Array(th * tw * 3);
       for (let p = 0; p < th * tw; p++) pic[p * 3] = pic[p * 3 + 1] = pic[p * 3 + 2] = Math.round(Math.min(Math.max(gu[p]!, 0), 1) * 255);
-      return overlay({ width: tw, height: th, data: pic }, mu, { colormap: look.colormap, alpha: look.alpha });
+      const img = overlay({ width: tw, height: th, data: pic }, mu, { colormap: look.colormap, alpha: look.alpha });
+      if (look.outline) {
+        const o = volumeSlice(Float32Array.from(look.outline), dims, axis, k);
+        const at = (y: number, x: number) => o.data[Math.min(o.rows - 1, Math.floor((y * o.rows) / th)) * o.cols + Math.min(o.cols - 1, Math.floor((x * o.cols) / tw))]! > 0;
+        for (let y = 0; y < th; y++) for (let x = 0; x < tw; x++) {
+          if (at(y, x) && (y === 0 || x === 0 || y === th - 1 || x === tw - 1 || !at(y - 1, x) || !at(y + 1, x) || !at(y, x - 1) || !at(y, x + 1))) img.data.fill(255, (y * tw + x) * 3, (y * tw + x) * 3 + 3);
+        }
+      }
+      return img;
     }));
     const letter = axis === 'axial' ? 'z' : axis === 'coronal' ? 'y' : 'x';
     labels.push(picks.map((k, t) => `${axis} ${letter}=${k}${t === 0 ? ' (peak)' : ''}`));
