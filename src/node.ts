@@ -11,7 +11,7 @@ import { displayVolume, scanToTensors, volumeError, type IntensityOptions, type 
 import { stackSeries, type DicomFile } from './image/dicom.js';
 import { resizeRgb } from './image/resize.js';
 import { cutRegion, resizeCrop, type ImageRegion } from './image/view.js';
-import { imageToTensor, tensorToRgb, type NormalizeOptions } from './image/normalize.js';
+import { imageToTensor, resolveNormalization, tensorToRgb, type NormalizeOptions } from './image/normalize.js';
 import { toFloat32 } from './image/npy.js';
 import type { RgbImage } from './image/types.js';
 
@@ -293,7 +293,14 @@ export function prepareScan(explainer: Explainer, file: string, volume: Volume, 
   if (explainer.volume && volume.dims[0] === 1) throw volumeError(`${file}: a 2-D image (${volume.description}) for a 3-D model; give a volume (NIfTI, a multi-frame DICOM or a DICOM series)`);
   if (opts.resize !== undefined) throw volumeError(`${file}: --resize/--crop apply to photos; scans are resized to the model's input as a whole`);
   const grid = explainer.volume ? explainer.inputGrid : explainer.inputGrid.map((g, k) => g ?? opts.size?.[k] ?? null);
-  const tensors = scanToTensors(volume, { channels, channelsFirst: explainer.layout === 'NCHW', grid }, opts.scan ?? {}, file);
+  // a grayscale photo (8/16-bit PNG, TIFF...) into a 3-channel model is normalised as the photo path would
+  // (the --normalize preset, ImageNet by default), only without the 8-bit reduction
+  let scanOpts = opts.scan ?? {};
+  if (volume.source === 'image' && channels === 3 && (scanOpts.intensity ?? 'unit') === 'unit' && !scanOpts.mean && !scanOpts.std) {
+    const spec = resolveNormalization(opts);
+    scanOpts = { ...scanOpts, mean: spec.mean, std: spec.std };
+  }
+  const tensors = scanToTensors(volume, { channels, channelsFirst: explainer.layout === 'NCHW', grid }, scanOpts, file);
   const cells = tensors[0]!.grid.reduce((a, v) => a * v, 1);
   checkInputPixels(cells, 1, opts.maxInputPixels, `${file}: the model input`);
   if (explainer.volume) return [{ file, tensor: tensors[0]!.tensor, dims: tensors[0]!.dims, scan: { volume } }];

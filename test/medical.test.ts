@@ -180,7 +180,7 @@ describe('16-bit and grayscale images, intensities', () => {
     }
   });
 
-  it('a 16-bit PNG into a 3-channel model: v / 65535 repeated into the channels, exactly', async () => {
+  it('a 16-bit PNG into a 3-channel model: v / 65535 into every channel, then the ImageNet mean/std as photos get', async () => {
     const ex = Explainer.fromBytes(modelBytes('resnet_like'), { createSession: createNodeSession });
     try {
       const [h, w] = ex.inputSize as [number, number];
@@ -188,7 +188,8 @@ describe('16-bit and grayscale images, intensities', () => {
       fs.writeFileSync(path.join(dir, 'big.png'), png16(w, h, big));
       const [inp] = await prepareInputs(ex, path.join(dir, 'big.png'));
       assert.deepEqual(inp!.dims, [1, 3, h, w]);
-      for (let c = 0; c < 3; c++) for (let p = 0; p < h * w; p += 37) assert.equal(inp!.tensor[c * h * w + p], Math.fround(big[p]! / 65535));
+      const [mean, std] = [[0.485, 0.456, 0.406], [0.229, 0.224, 0.225]];
+      for (let c = 0; c < 3; c++) for (let p = 0; p < h * w; p += 37) assert.equal(inp!.tensor[c * h * w + p], Math.fround((Math.fround(big[p]! / 65535) - mean[c]!) / std[c]!));
       assert.ok(inp!.image, 'a gray picture for the overlay');
       const [z] = await prepareInputs(ex, path.join(dir, 'big.png'), { scan: { intensity: 'zscore', mean: [0.5], std: [2] } });
       let s = 0;

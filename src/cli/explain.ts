@@ -73,6 +73,7 @@ ${maxInputHelp()}
                        after rescale slope/intercept, e.g. Hounsfield units; the default for them),
                        unit divides by the bit depth (images' default), minmax/zscore over the scan,
                        window clips to --window; then --mean/--std (or --normalize) if given
+                       (grayscale images into 3-channel models: the --normalize preset, as photos)
   --window C,W         window centre and width (default: the DICOM file's first preset)
   --channels 1|3       the channels the scan becomes (a grayscale scan repeated into a 3-channel
                        model); default: the model's
