@@ -212,6 +212,25 @@ describe('16-bit and grayscale images, intensities', () => {
   });
 });
 
+describe('gradcam explain: a multi-frame DICOM into a 2-D 3-channel model', () => {
+  it('every frame is an input (windowed, repeated into 3 channels), overlaid on its own gray picture', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-dcm2d-'));
+    try {
+      const n = 48 * 40;
+      const pixels = Array.from({ length: 2 * n }, (_, i) => ((i * 37) % 2000) - 1000);
+      fs.writeFileSync(path.join(dir, 'ct.dcm'), writeDicom({ rows: 40, cols: 48, frames: 2, pixels, signed: true, windows: [{ center: 40, width: 400 }] }));
+      const out = path.join(dir, 'out');
+      const r = gradcam('explain', path.join(dir, 'ct.dcm'), '--model', path.join(FIXTURES, 'resnet_like', 'model.onnx'), '--out', out, '--channels', '3', '--intensity', 'window', '--quiet');
+      assert.equal(r.code, 0, r.err);
+      for (const f of ['ct_0.gradcam.png', 'ct_1.gradcam.png', 'ct_0.gradcam.json']) assert.ok(fs.existsSync(path.join(out, f)), f);
+      const json = JSON.parse(fs.readFileSync(path.join(out, 'ct_1.gradcam.json'), 'utf8'));
+      assert.deepEqual(json.image_size, [40, 48]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('gradcam explain on volumes (3-D fixture model)', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-vol-'));
   const model = path.join(FIXTURES, 'volume3d', 'model.onnx');
