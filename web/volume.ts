@@ -124,19 +124,19 @@ async function explain(): Promise<void> {
   try {
     status('Explaining…');
     const intensity = $<HTMLSelectElement>('intensity').value as IntensityMode;
-    const window: [number, number] = [Number($<HTMLInputElement>('in-center').value), Number($<HTMLInputElement>('in-width').value)];
+    const win: [number, number] = [Number($<HTMLInputElement>('in-center').value), Number($<HTMLInputElement>('in-width').value)];
     const declared = explainer.layout === 'NCHW' ? explainer.inputDims[1] : explainer.inputDims[explainer.inputDims.length - 1];
     const target = { channels: typeof declared === 'number' ? declared : 1, channelsFirst: explainer.layout === 'NCHW', grid: explainer.inputGrid };
     const method = $<HTMLSelectElement>('method').value;
     const [D, H, W] = scan.dims;
     if (explainer.volume) {
-      const [t] = scanToTensors(scan, target, { intensity, window }, 'the scan');
+      const [t] = scanToTensors(scan, target, { intensity, window: win }, 'the scan');
       const e = (await explainer.explain(t!.tensor, t!.dims, { method })).explanations[0]!;
       map = mapAtScan(e, scan.dims);
       show(`${e.method}: class ${e.target.index}${e.target.label ? ` '${e.target.label}'` : ''} p=${e.target.probability.toFixed(3)}${e.target.index === e.predicted.index ? ' (predicted)' : ''}\nmap ${e.depth}×${e.height}×${e.width}, layer grid ${e.rawDepth}×${e.rawHeight}×${e.rawWidth}`);
     } else {
       // a 2-D model: every axial slice is explained, the maps stacked into a volume
-      const slices = scanToTensors(scan, target, { intensity, window }, 'the scan');
+      const slices = scanToTensors(scan, target, { intensity, window: win }, 'the scan');
       map = new Float32Array(D * H * W);
       const lines: string[] = [];
       for (const [k, t] of slices.entries()) {
