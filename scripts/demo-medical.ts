@@ -17,9 +17,11 @@ import { createNodeSession } from '../src/runtime/node.js';
 import { writeNifti } from '../src/image/nifti.js';
 import { scanToTensors, type Volume } from '../src/image/volume.js';
 import { encodePng } from '../src/image/png.js';
+import { parseNpy, toFloat32 } from '../src/image/npy.js';
 import { energyPointing, pointingGame } from '../src/metrics/localisation.js';
 import { volumeMontage, volumePeak } from '../src/render/index.js';
 import { writeDicom } from './medical/dicom-writer.js';
+import { png16 } from './medical/image16-writer.js';
 import { LABELS, phantomSlice, phantomVolume, sliceInput, volumeInput, type Phantom } from './demo/medical/phantom.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -45,6 +47,13 @@ const cli = (...args: string[]) => {
 /** The phantom as a scan file's Volume (HU values, the demo geometry: 0.8 mm in-plane, 1.5 mm slices). */
 const asVolume = (p: Phantom): Volume => ({ data: p.data, channels: 1, dims: p.dims as [number, number, number], affine: AFFINE, source: 'nifti', description: 'phantom' });
 
+/**
+ * The 3-D maps shown and scored in the first table: Grad-CAM at the automatic layer (the last block,
+ * 8×8×8). The second table scores more methods there and at the block before it (`features.4`).
+ */
+const LAYER3 = 'auto';
+const COMBOS3: [string, string][] = [['gradcam', 'auto'], ['gradcam++', 'auto'], ['xgradcam', 'auto'], ['layercam', 'auto'], ['hirescam', 'auto'], ['gradcam', 'features.4'], ['layercam', 'features.4']];
+
 interface Score { n: number; correct: number; lesions: number; pointing: number; pointingTol1: number; energy: number; baseline: number; peak: number[] }
 const score = (): Score => ({ n: 0, correct: 0, lesions: 0, pointing: 0, pointingTol1: 0, energy: 0, baseline: 0, peak: [] });
 
@@ -52,6 +61,7 @@ async function main(): Promise<void> {
   // ---- 3-D: the whole test set through the library ----
   const ex3 = Explainer.fromBytes(new Uint8Array(fs.readFileSync(M3)), { createSession: createNodeSession, source: 'med3d.onnx' });
   const s3 = score();
+  const combos = COMBOS3.map(() => ({ pointing: 0, energy: 0 }));
   const showcase: { name: string; p: Phantom }[] = [];
   for (let k = 0; k < NV; k++) {
     const label = (k % 2 === 0 ? 1 : 0) as 0 | 1;
@@ -59,7 +69,14 @@ async function main(): Promise<void> {
     const [t] = scanToTensors(asVolume(p), { channels: 1, channelsFirst: true, grid: [32, 32, 32] }, { intensity: 'window', window: [40, 400] }, 'phantom');
     // the scan path gives what the model was trained on
     if (k === 0) { const ref = volumeInput(p); for (let i = 0; i < ref.length; i += 97) if (Math.abs(ref[i]! - t!.tensor[i]!) > 1e-6) throw new Error('input mismatch'); }
-    const e = (await ex3.explain(t!.tensor, t!.dims, { classes: 1 })).explanations[0]!;
+    const e = (await ex3.explain(t!.tensor, t!.dims, { classes: 1, layer: LAYER3 })).explanations[0]!;
+    if (label === 1) {
+      for (const [j, [method, layer]] of COMBOS3.entries()) {
+        const m = (await ex3.explain(t!.tensor, t!.dims, { classes: 1, layer, method })).explanations[0]!;
+        if (pointingGame(m.map, p.mask, 32 * 32)) combos[j]!.pointing++;
+        combos[j]!.energy += energyPointing(m.map, p.mask);
+      }
+    }
     s3.n++;
     if (e.predicted.index === label) s3.correct++;
     if (label === 1) {
@@ -115,13 +132,7 @@ async function main(): Promise<void> {
     const pixels = Array.from(first.data.subarray(z * 1024, (z + 1) * 1024), (v) => Math.round(v) + 1024);
     fs.writeFileSync(path.join(series, `slice-${String(z).padStart(3, '0')}.dcm`), writeDicom({ rows: 32, cols: 32, pixels, signed: false, slope: 1, intercept: -1024, windows: [{ center: 40, width: 400 }], spacing: [0.8, 0.8], position: [-12.4, -12.4, -23.25 + 1.5 * z], orientation: [1, 0, 0, 0, 1, 0], instance: z + 1, series: '1.2.826.0.1.3680043.10.1604.77' }));
   }
-  for (const { name, p } of xrays) {
-    // a 16-bit grayscale PNG, written by sharp
-    const sharp = (await import('sharp')).default;
-    const px = Uint16Array.from(p.data);
-    await sharp(Buffer.from(px.buffer), { raw: { width: 64, height: 64, channels: 1, premultiplied: false } as never }).toColourspace('grey16').png().toFile(path.join(scans, `${name}.png`)).catch(() => undefined);
-    fs.writeFileSync(path.join(scans, `${name}.raw16.npy`), Buffer.from(px.buffer));
-  }
+  for (const { name, p } of xrays) fs.writeFileSync(path.join(scans, `${name}.png`), png16(64, 64, Uint16Array.from(p.data)));
   const maps = path.join(OUT, 'maps');
   console.log('gradcam explain on the scan files:');
   cli('explain', ...showcase.map((s) => path.join(scans, `${s.name}.nii.gz`)), '--model', M3, '--out', maps, '--class', 'lesion', '--intensity', 'window', '--window', '40,400', '--raw');
@@ -129,8 +140,7 @@ async function main(): Promise<void> {
   // montages with the lesion outlined (the CLI's montages have no ground truth)
   const cards: string[] = [];
   for (const { name, p } of showcase) {
-    const mapNpy = fs.readFileSync(path.join(maps, `${name}.gradcam.npy`));
-    const m = new Float32Array(new Uint8Array(mapNpy).slice(mapNpy.length - 32 ** 3 * 4).buffer);
+    const m = toFloat32(parseNpy(new Uint8Array(fs.readFileSync(path.join(maps, `${name}.gradcam.npy`)))));
     const gray = p.data.map((v) => Math.min(Math.max((v + 160) / 400, 0), 1));
     const png = encodePng(volumeMontage(gray, m, [32, 32, 32], [0.8, 0.8, 1.5], { colormap: 'jet', alpha: 0.45, outline: p.mask, caption: `${name}: Grad-CAM for 'lesion' (lesion outlined in white)` }));
     fs.writeFileSync(path.join(OUT, `${name}.outlined.png`), png);
@@ -142,7 +152,8 @@ async function main(): Promise<void> {
   const results = {
     generated_by: 'scripts/demo-medical.ts (npm run demo:medical)',
     test_seeds: `phantoms ${SEED}..: never seen in training (seeds 0.. train)`,
-    method: 'gradcam at the automatic layer, class lesion, trilinear upsampling (3-D) / OpenCV bilinear (2-D)',
+    method: 'gradcam for class lesion at the automatic layer (the last block); 3-D: trilinear upsampling; 2-D: OpenCV bilinear',
+    med3d_methods_on_lesions: Object.fromEntries(COMBOS3.map(([m, l], j) => [`${m} @ ${l === 'auto' ? 'last block (auto)' : l}`, { pointing_game: pct(combos[j]!.pointing, s3.lesions), energy_in_lesion: pct(combos[j]!.energy, s3.lesions) }])),
     med3d: { volumes: s3.n, accuracy: pct(s3.correct, s3.n), lesions: s3.lesions, pointing_game: pct(s3.pointing, s3.lesions), pointing_game_1voxel: pct(s3.pointingTol1, s3.lesions), energy_in_lesion: pct(s3.energy, s3.lesions), energy_uniform_baseline: pct(s3.baseline, s3.lesions) },
     med2d: { slices: s2.n, accuracy: pct(s2.correct, s2.n), lesions: s2.lesions, pointing_game: pct(s2.pointing, s2.lesions), pointing_game_2px: pct(s2.pointingTol1, s2.lesions), energy_in_lesion: pct(s2.energy, s2.lesions), energy_uniform_baseline: pct(s2.baseline, s2.lesions) },
   };
@@ -159,6 +170,10 @@ Test phantoms were never seen in training. Scores: Grad-CAM for the class 'lesio
 <table><tr><th>model</th><th>test scans</th><th>accuracy</th><th>pointing game (peak in the lesion)</th><th>energy in the lesion</th><th>uniform map's energy</th></tr>
 ${row('med3d (3-D CNN, NIfTI/DICOM volumes)', results.med3d, s3.n)}
 ${row('med2d (2-D CNN, 1-channel 16-bit slices)', results.med2d, s2.n)}</table>
+<p>Both rows: Grad-CAM for 'lesion' at the automatic layer (the last block; 8×8×8 for the 3-D model). More 3-D methods and the
+block before the last, on the ${s3.lesions} lesion volumes:</p>
+<table><tr><th>method @ layer</th><th>pointing game</th><th>energy in the lesion</th></tr>
+${Object.entries(results.med3d_methods_on_lesions).map(([k, v]) => `<tr><td>${k}</td><td>${v.pointing_game.toFixed(1)} %</td><td>${v.energy_in_lesion.toFixed(1)} %</td></tr>`).join('\n')}</table>
 <h2>Volumes</h2>${cards.join('\n')}
 <h2>16-bit slices</h2>${xrayCards.join('\n')}
 <p>Labels: ${LABELS.join(', ')}. Numbers: RESULTS.json.</p>`);

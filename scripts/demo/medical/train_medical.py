@@ -113,7 +113,7 @@ def main():
     which = sys.argv[2] if len(sys.argv) > 2 else "both"
     if which in ("both", "2d"):
         m2 = Med2d()
-        a2 = train(m2, sx, sy, 8, 32, 1e-3, "med2d", 150)
+        a2 = train(m2, sx, sy, 6, 32, 3e-3, "med2d", 400)
         export(m2, (1, 1, 64, 64), os.path.join(out, "med2d.onnx"), labels, "features.7")
         print(json.dumps({"med2d_heldout_accuracy": a2}))
     if which in ("both", "3d"):
