@@ -8,12 +8,13 @@ import { cloneModel, realInputs, scoreTensor } from './autodiff/compiler.js';
 import { upgradeOpset } from './onnx/upgrade.js';
 import { GraphIndex } from './onnx/model.js';
 import { analyzeLayouts } from './layout/graph.js';
-import { explainable, layoutFromOverride, layoutLabel, toNCHW, type LayerLayout } from './layout/describe.js';
-import { camMethod } from './cam/index.js';
+import { explainable, layoutFromOverride, layoutLabel, toChannelsFirst, toNCHW, type LayerLayout } from './layout/describe.js';
+import { CAM_METHODS, camMethod } from './cam/index.js';
 import { explainFamily, needsFamily, type FamilyOptions } from './cam/runner.js';
-import { explainGradients, isGradientMethod, type GradientMethod } from './cam/guided.js';
+import { explainGradients, GRADIENT_METHODS, isGradientMethod, type GradientMethod } from './cam/guided.js';
 import { gradientMagnitudeMap } from './image/gradient.js';
-import { postprocess } from './cam/pipeline.js';
+import { postprocess, postprocessVolume } from './cam/pipeline.js';
+import type { VolumeResize } from './image/resize3d.js';
 import { declaredDims, decodeModel, encodeModel, inlineExternalData, metadata, topoOrder, ModelError, type ModelProto } from './onnx/model.js';
 import type { ExternalDataReader } from './onnx/tensor.js';
 import type { Rectifier } from './autodiff/rule.js';
@@ -80,6 +81,8 @@ export interface ExplainOptions extends FamilyOptions {
    * (targets that the caller evaluated at a forward pass, e.g. a detection's box target).
    */
   seeds?: Float32Array;
+  /** 3-D models: how the maps are upsampled to the volume (trilinear with half-pixel centres, default; spline: scipy.ndimage.zoom, pytorch-grad-cam's). */
+  volumeResize?: VolumeResize;
 }
 
 export interface ClassScore {
@@ -98,16 +101,20 @@ export interface Explanation {
   target: ClassScore;
   /** The model's top class, shown beside every map so that nobody explains the wrong class by accident. */
   predicted: ClassScore;
-  /** Final map [H, W] at input resolution, in [0, 1]. */
+  /** Final map [H, W] at input resolution, in [0, 1]; [D, H, W] for 3-D models (`depth` set). */
   map: Float32Array;
   height: number;
   width: number;
+  /** 3-D models: the volume's depth D (maps, raw maps and gradients are then volumes). */
+  depth?: number;
   /** Each layer's layout (how its tensor was read: nchw, nhwc, tokens with prefix tokens...). */
   layouts?: LayerLayout[];
   /** The first layer's raw map (weighted sum before ReLU and scaling), [h, w], comparable across images. */
   raw: Float32Array;
   rawHeight: number;
   rawWidth: number;
+  /** 3-D models: the layer's depth (raw is [d, h, w]). */
+  rawDepth?: number;
   warnings: string[];
   /** With targets beyond the class logit, top-k, contrast...: the image this map belongs to (top-k gives k per image). */
   image?: number;
@@ -118,7 +125,7 @@ export interface Explanation {
   targetKind?: string;
   /** The target's value for the image. */
   targetValue?: number;
-  /** Gradient methods: the method's result [H, W, C] (channels last), and C. */
+  /** Gradient methods: the method's result [H, W, C] (channels last; [D, H, W, C] for volumes), and C. */
   gradient?: Float32Array;
   channels?: number;
 }
@@ -147,12 +154,14 @@ export interface RunResult {
   /** Each layer's layout; activations and gradients below are converted from it to [N, C, h, w]. */
   layouts: LayerLayout[];
   numClasses: number;
-  /** Input spatial size [H, W]. */
+  /** Input spatial size [H, W] (of a volume: its last two axes). */
   size: [number, number];
+  /** The input's whole grid: [H, W], or [D, H, W] for 3-D models. */
+  grid: number[];
   /** The class each image's seed selected. */
   targets: number[];
   logits: { data: Float32Array; dims: number[] };
-  /** Per layer, [N, C, h, w] whatever the tensor's own layout. */
+  /** Per layer, [N, C, h, w] ([N, C, d, h, w] for 3-D layers) whatever the tensor's own layout. */
   activations: { data: Float32Array; dims: number[] }[];
   gradients: { data: Float32Array; dims: number[] }[];
   inputGradient?: { data: Float32Array; dims: number[] };
@@ -170,7 +179,10 @@ const PARAM_INPUTS: Record<string, number[]> = {
 export class Explainer {
   readonly inputName: string;
   readonly inputDims: (number | string | null)[];
+  /** Channels first (NCHW, and NCDHW for volumes) or last (NHWC, NDHWC). */
   readonly layout: Layout;
+  /** A 3-D model: its input is [N, C, D, H, W] (or channels last) and its maps are volumes [D, H, W]. */
+  readonly volume: boolean;
   readonly labels?: string[];
   readonly source: string;
   private readonly engine: GradientEngine;
@@ -186,11 +198,13 @@ export class Explainer {
     this.inputName = inputs[0]!;
     const vi = model.graph.input.find((i) => i.name === this.inputName)!;
     const dims = declaredDims(vi);
-    if (!dims || dims.length !== 4) {
-      throw new ModelError(`${this.source}: input '${this.inputName}' has shape [${(dims ?? []).join(', ')}]; an image model needs a 4-D input (NCHW or NHWC)`);
+    if (!dims || (dims.length !== 4 && dims.length !== 5)) {
+      throw new ModelError(`${this.source}: input '${this.inputName}' has shape [${(dims ?? []).join(', ')}]; an image model needs a 4-D input (NCHW or NHWC), a volume model a 5-D one (NCDHW or NDHWC)`);
     }
     this.inputDims = dims;
-    this.layout = dims[3] === 3 || dims[3] === 1 ? (dims[1] === 3 || dims[1] === 1 ? 'NCHW' : 'NHWC') : 'NCHW';
+    this.volume = dims.length === 5;
+    const last = dims[dims.length - 1];
+    this.layout = last === 3 || last === 1 ? (dims[1] === 3 || dims[1] === 1 ? 'NCHW' : 'NHWC') : 'NCHW';
     this.labels = options.labels ?? parseLabels(metadata(model)['labels']);
     this.engine = new GradientEngine(model, options.createSession, options.sessionOptions, options.external, options.cache);
   }
@@ -200,43 +214,52 @@ export class Explainer {
   }
 
   get channels(): number {
-    const c = this.layout === 'NCHW' ? this.inputDims[1] : this.inputDims[3];
+    const c = this.layout === 'NCHW' ? this.inputDims[1] : this.inputDims[this.inputDims.length - 1];
     return typeof c === 'number' ? c : 3;
   }
 
-  /** The model's fixed input size [H, W], or null where it is dynamic. */
+  /** The model's fixed input size [H, W] (of a volume model: its last two axes), or null where it is dynamic. */
   get inputSize(): [number | null, number | null] {
-    const [h, w] = this.layout === 'NCHW' ? [this.inputDims[2], this.inputDims[3]] : [this.inputDims[1], this.inputDims[2]];
-    return [typeof h === 'number' ? h : null, typeof w === 'number' ? w : null];
+    const g = this.inputGrid;
+    return [g[g.length - 2]!, g[g.length - 1]!];
   }
 
-  /** Input dims for one image at the given size (required where the model's size is dynamic). */
-  imageDims(size?: [number, number]): number[] {
-    const [fh, fw] = this.inputSize;
-    const h = fh ?? size?.[0];
-    const w = fw ?? size?.[1];
-    if (h == null || w == null) {
-      throw new InputError(`${this.source}: input '${this.inputName}' has a dynamic height/width [${this.inputDims.join(', ')}]; give the size to use (--size H[xW])`);
+  /** The model's fixed grid: [H, W], or [D, H, W] for a volume model; null where dynamic. */
+  get inputGrid(): (number | null)[] {
+    const d = this.inputDims;
+    const g = this.layout === 'NCHW' ? d.slice(2) : d.slice(1, -1);
+    return g.map((v) => (typeof v === 'number' ? v : null));
+  }
+
+  /** Input dims for one image (or volume) at the given size (required where the model's size is dynamic). */
+  imageDims(size?: readonly number[]): number[] {
+    const fixed = this.inputGrid;
+    if (size && size.length !== fixed.length && fixed.some((v) => v === null)) {
+      throw new InputError(`${this.source}: a size of ${size.length} values given for a model whose input grid has ${fixed.length} axes (${fixed.length === 3 ? 'D×H×W' : 'H×W'})`);
     }
-    return this.layout === 'NCHW' ? [1, this.channels, h, w] : [1, h, w, this.channels];
+    const g = fixed.map((v, k) => v ?? size?.[k]);
+    if (g.some((v) => v == null)) {
+      throw new InputError(`${this.source}: input '${this.inputName}' has a dynamic ${this.volume ? 'depth/height/width' : 'height/width'} [${this.inputDims.join(', ')}]; give the size to use (--size ${this.volume ? 'DxHxW' : 'H[xW]'})`);
+    }
+    return this.layout === 'NCHW' ? [1, this.channels, ...(g as number[])] : [1, ...(g as number[]), this.channels];
   }
 
   /**
    * Candidate layers: the tensors the score depends on whose layout is known (NCHW, NHWC, tokens with
    * a grid) and whose grid has more than one cell, in graph order, with the automatic choice marked.
    */
-  async layers(size?: [number, number], output?: string): Promise<LayerInfo[]> {
+  async layers(size?: readonly number[], output?: string): Promise<LayerInfo[]> {
     return (await this.layerTable(size, output)).list;
   }
 
   /** Every tensor the score depends on, with its layout (known or not): `gradcam layers --all`. */
-  async allTensors(size?: [number, number], output?: string): Promise<LayerInfo[]> {
+  async allTensors(size?: readonly number[], output?: string): Promise<LayerInfo[]> {
     const t = await this.layerTable(size, output);
     const auto = t.list.find((l) => l.auto)?.name;
     return [...t.all.entries()].map(([name, v]) => ({ name, op: v.op, shape: v.shape, layout: v.layout, auto: name === auto }));
   }
 
-  private layerTable(size?: [number, number], output?: string): Promise<LayerTable> {
+  private layerTable(size?: readonly number[], output?: string): Promise<LayerTable> {
     const key = JSON.stringify([size ?? null, output ?? null]);
     let p = this.layerCache.get(key);
     if (!p) {
@@ -248,7 +271,7 @@ export class Explainer {
   }
 
   /** findLayers through the CompileCache: its probe run with every tensor exposed is the slow part of a cold start. */
-  private async cachedLayers(key: string, size?: [number, number], output?: string): Promise<LayerTable> {
+  private async cachedLayers(key: string, size?: readonly number[], output?: string): Promise<LayerTable> {
     const store = this.options.cache;
     if (!store) return this.findLayers(size, output);
     const k = `layers ${JSON.stringify([key, this.imageDims(size)])}`;
@@ -270,7 +293,7 @@ export class Explainer {
     return t;
   }
 
-  private async findLayers(size?: [number, number], output?: string): Promise<LayerTable> {
+  private async findLayers(size?: readonly number[], output?: string): Promise<LayerTable> {
     const out = output ?? this.model.graph.output[0]!.name;
     if (!this.model.graph.output.some((o) => o.name === out)) {
       throw new InputError(`unknown output '${out}'; the model's outputs are: ${this.model.graph.output.map((o) => o.name).join(', ')}`);
@@ -318,13 +341,13 @@ export class Explainer {
     return { list, all };
   }
 
-  async autoLayer(size?: [number, number], output?: string): Promise<string> {
+  async autoLayer(size?: readonly number[], output?: string): Promise<string> {
     const auto = (await this.layers(size, output)).find((l) => l.auto);
     if (!auto) throw new InputError(`${this.source}: found no layer with a known layout and a grid larger than 1×1 to explain; name one with --layer (and its layout with --layout nchw|nhwc|tokens:HxW[+P])`);
     return auto.name;
   }
 
-  async resolveLayers(layer: string | string[] | undefined, size: [number, number], output?: string, layout?: string): Promise<string[]> {
+  async resolveLayers(layer: string | string[] | undefined, size: readonly number[], output?: string, layout?: string): Promise<string[]> {
     const requested = layer === undefined ? ['auto'] : Array.isArray(layer) ? layer : [layer];
     const out: string[] = [];
     for (const l of requested) {
@@ -339,7 +362,7 @@ export class Explainer {
    * `encoder.layers.encoder_layer_11.ln_1`, or with '/' separators): the last candidate layer in that
    * module's name scope. Exporters name tensors `/layer4/layer4.2/relu_2/Relu_output_0`.
    */
-  private async byModule(name: string, size: [number, number], output?: string): Promise<string> {
+  private async byModule(name: string, size: readonly number[], output?: string): Promise<string> {
     const table = await this.layerTable(size, output);
     if (table.all.has(name)) return name;
     const want = name.includes('/') ? name.split('/').filter(Boolean).map((p) => p.split('.').pop()!) : name.split('.').filter(Boolean);
@@ -357,7 +380,7 @@ export class Explainer {
    * 'tokens:HxW[+P]'). Throws a clear error for tensors that are not layers of the score, whose layout is
    * unknown, or whose grid is 1×1.
    */
-  async layerLayout(layer: string, size: [number, number], output?: string, override?: string): Promise<LayerLayout> {
+  async layerLayout(layer: string, size: readonly number[], output?: string, override?: string): Promise<LayerLayout> {
     const table = await this.layerTable(size, output);
     const t = table.all.get(layer);
     if (!t) {
@@ -378,25 +401,33 @@ export class Explainer {
     const l = t.layout;
     const hint = 'give its layout with --layout nchw|nhwc|tokens:HxW[+P] if you know it';
     if (l.kind === 'unknown') throw new InputError(`layer '${layer}' [${t.shape.join(', ')}] has no layout gradcam can be sure of (${l.reason}); ${hint}`);
-    if (l.grid.length !== 2) throw new InputError(`layer '${layer}' [${t.shape.join(', ')}] is a ${l.grid.length}-D layer (${layoutLabel(l)}); the CAM methods explain 2-D grids`);
+    const rank = this.inputGrid.length;
+    if (l.grid.length !== rank) throw new InputError(`layer '${layer}' [${t.shape.join(', ')}] is a ${l.grid.length}-D layer (${layoutLabel(l)}) of a model with ${rank}-D inputs; choose a ${rank}-D layer (\`gradcam layers\` lists them)`);
     if (!explainable(l)) throw new InputError(`layer '${layer}' [${t.shape.join(', ')}] has a 1×1 grid (${layoutLabel(l)}): nothing to localise; choose an earlier layer (\`gradcam layers\` lists them)`);
     return l;
   }
 
   /** A layer's tensor (in its own layout) as [N, C, h, w]. */
-  async canonical(layer: string, t: { data: Float32Array; dims: number[] }, size: [number, number], output?: string, override?: string): Promise<{ data: Float32Array; dims: [number, number, number, number] }> {
+  async canonical(layer: string, t: { data: Float32Array; dims: number[] }, size: readonly number[], output?: string, override?: string): Promise<{ data: Float32Array; dims: [number, number, number, number] }> {
     return toNCHW(t.data, t.dims, await this.layerLayout(layer, size, output, override));
   }
 
-  /** Checks a batch's dims against the model input; returns the spatial size [H, W]. */
+  /** Checks a batch's dims against a 2-D model's input; returns the spatial size [H, W]. */
   checkInput(input: Float32Array, dims: number[]): [number, number] {
-    const bad = () => new InputError(`input shape [${dims.join(', ')}] does not match the model's input '${this.inputName}' [${this.inputDims.map((d) => d ?? '?').join(', ')}] (${this.layout})`);
-    if (dims.length !== 4) throw bad();
-    const size: [number, number] = this.layout === 'NCHW' ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!];
-    const expected = this.imageDims(size);
+    if (this.volume) throw new InputError(`${this.source} takes volumes [N, C, D, H, W]; this step explains 2-D images only`);
+    return this.checkGrid(input, dims) as [number, number];
+  }
+
+  /** Checks a batch's dims against the model input; returns its grid ([H, W], or [D, H, W] for volumes). */
+  checkGrid(input: Float32Array, dims: number[]): number[] {
+    const layout = this.volume ? (this.layout === 'NCHW' ? 'NCDHW' : 'NDHWC') : this.layout;
+    const bad = () => new InputError(`input shape [${dims.join(', ')}] does not match the model's input '${this.inputName}' [${this.inputDims.map((d) => d ?? '?').join(', ')}] (${layout})`);
+    if (dims.length !== this.inputDims.length) throw bad();
+    const grid = this.layout === 'NCHW' ? dims.slice(2) : dims.slice(1, -1);
+    const expected = this.imageDims(grid);
     if (dims.slice(1).some((d, i) => d !== expected[i + 1])) throw bad();
     if (input.length !== dims.reduce((a, v) => a * v, 1)) throw new InputError(`input has ${input.length} values, expected ${dims.join('×')}`);
-    return size;
+    return grid;
   }
 
   /**
@@ -404,12 +435,13 @@ export class Explainer {
    * plus the input gradient on request. The low-level entry that every method builds on.
    */
   async run(input: Float32Array, dims: number[], opts: RunOptions): Promise<RunResult> {
-    const size = this.checkInput(input, dims);
+    const grid = this.checkGrid(input, dims);
+    const size = grid.slice(-2) as [number, number];
     const n = dims[0]!;
-    const layers = opts.layers.length ? await this.resolveLayers(opts.layers, size, opts.output, opts.layout) : [];
-    const layouts = await Promise.all(layers.map((l) => this.layerLayout(l, size, opts.output, opts.layout)));
+    const layers = opts.layers.length ? await this.resolveLayers(opts.layers, grid, opts.output, opts.layout) : [];
+    const layouts = await Promise.all(layers.map((l) => this.layerLayout(l, grid, opts.output, opts.layout)));
     const spec = { layers, output: opts.output, inputGradient: opts.inputGradient, rectifier: opts.rectifier, rectifierOps: opts.rectifierOps };
-    const gs = await this.engine.get(spec, this.imageDims(size));
+    const gs = await this.engine.get(spec, this.imageDims(grid));
     const c = gs.compiled;
     const K = c.scoreShape.slice(1).reduce((a, v) => a * v, 1);
     const choices = opts.seeds ? Array<ClassChoice>(n).fill(0) : Array.isArray(opts.classes) ? opts.classes : Array(n).fill(opts.classes ?? 'top');
@@ -447,9 +479,9 @@ export class Explainer {
     }
     const targets = explicit.map((k, i) => (k >= 0 ? k : argmax(logits.subarray(i * K, (i + 1) * K))));
     const tensor = (name: string) => ({ data: r[name]!.data as Float32Array, dims: r[name]!.dims });
-    const nchw = (name: string, j: number) => toNCHW(r[name]!.data as Float32Array, r[name]!.dims, layouts[j]!);
+    const nchw = (name: string, j: number) => toChannelsFirst(r[name]!.data as Float32Array, r[name]!.dims, layouts[j]!);
     return {
-      layers, layouts, numClasses: K, size, targets,
+      layers, layouts, numClasses: K, size, grid, targets,
       logits: { data: logits, dims: [n, K] },
       activations: layers.map((l, j) => nchw(c.outputs.activations[l]!, j)),
       gradients: layers.map((l, j) => nchw(c.outputs.gradients[l]!, j)),
@@ -462,6 +494,7 @@ export class Explainer {
   async explain(input: Float32Array, dims: number[], opts: ExplainOptions = {}): Promise<ExplainResult> {
     if (opts.method !== undefined && isGradientMethod(opts.method.toLowerCase())) return this.explainByGradient(input, dims, opts);
     if (opts.seeds) throw new InputError('seed rows are taken by the gradient methods (saliency, guided-backprop, deconvnet, guided-gradcam); CAM methods take a target');
+    if (this.volume) return this.explainVolume(input, dims, opts);
     if (needsFamily(opts)) return explainFamily(this, input, dims, opts);
     const method = camMethod(opts.method ?? 'gradcam');
     const r = await this.run(input, dims, { layers: opts.layer === undefined ? ['auto'] : Array.isArray(opts.layer) ? opts.layer : [opts.layer], layout: opts.layout, classes: opts.classes, output: opts.output });
@@ -494,6 +527,50 @@ export class Explainer {
   }
 
   /**
+   * A 3-D model's CAM maps: the methods that need only A and G (Grad-CAM, Grad-CAM++, XGrad-CAM,
+   * HiResCAM, LayerCAM, element-wise Grad-CAM, Eigen-CAM, EigenGrad-CAM) over [N, C, d, h, w] layers, with
+   * weights pooled over all three grid axes (the methods see the grid flattened, which is all they need),
+   * then `postprocessVolume`. Maps are [D, H, W].
+   */
+  private async explainVolume(input: Float32Array, dims: number[], opts: ExplainOptions): Promise<ExplainResult> {
+    const name = (opts.method ?? 'gradcam').toLowerCase();
+    const method = camMethod(name, Object.keys(GRADIENT_METHODS));
+    const volumeMethods = Object.values(CAM_METHODS).filter((m) => !m.weightsAsync).map((m) => m.name);
+    if (method.weightsAsync) throw new InputError(`method '${method.name}' does not explain 3-D models yet; for volumes choose one of: ${[...volumeMethods, ...Object.keys(GRADIENT_METHODS)].join(', ')}`);
+    const unsupported = (['target', 'topK', 'contrast', 'counterfactual', 'augSmooth', 'eigenSmooth'] as const).filter((k) => opts[k] !== undefined && opts[k] !== false);
+    if (unsupported.length) throw new InputError(`3-D models are explained for a class (--class) only; not supported for volumes yet: ${unsupported.join(', ')}`);
+    const r = await this.run(input, dims, { layers: opts.layer === undefined ? ['auto'] : Array.isArray(opts.layer) ? opts.layer : [opts.layer], layout: opts.layout, classes: opts.classes, output: opts.output });
+    const t1 = performance.now();
+    const n = dims[0]!;
+    const [D, H, W] = r.grid as [number, number, number];
+    const raws = r.activations.map((a, j) => {
+      const [N, C, d, h, w] = a.dims as [number, number, number, number, number];
+      const flat: [number, number, number, number] = [N, C, d * h, w];
+      const raw = method.compute({ activations: a.data, gradients: r.gradients[j]!.data, dims: flat });
+      return { raw, grid: [d, h, w] as [number, number, number], noise: cancelled(a.data, r.gradients[j]!.data, flat, raw) };
+    });
+    const post = postprocessVolume(raws, n, [D, H, W], opts.volumeResize ?? 'trilinear');
+    const size = D * H * W;
+    const explanations: Explanation[] = [];
+    for (let i = 0; i < n; i++) {
+      const { target, predicted } = this.scores(r, i);
+      const warnings: string[] = [];
+      if (post.empty[i]) warnings.push(`the map is all zero: nothing at layer ${r.layers.join(', ')} speaks for class ${target.index}${target.label ? ` (${target.label})` : ''}`);
+      if (raws.some((x) => x.noise[i])) warnings.push(cancellationWarning(r.layers.join(', ')));
+      const r0 = raws[0]!;
+      const cells = r0.grid[0] * r0.grid[1] * r0.grid[2];
+      explanations.push({
+        method: method.name, layers: r.layers, layouts: r.layouts, target, predicted,
+        map: post.maps.slice(i * size, (i + 1) * size), height: H, width: W, depth: D,
+        raw: r0.raw.slice(i * cells, (i + 1) * cells), rawDepth: r0.grid[0], rawHeight: r0.grid[1], rawWidth: r0.grid[2],
+        warnings,
+      });
+    }
+    const { compileMs, sessionMs, runMs } = r.timings;
+    return { explanations, timings: { compileMs, sessionMs, runMs, camMs: performance.now() - t1 } };
+  }
+
+  /**
    * The gradient methods (saliency, guided-backprop, deconvnet, guided-gradcam) through explain(): the map
    * is the gradient's magnitude per pixel (max over channels of |g|, scaled to [0, 1]), the gradient itself
    * is in `gradient` ([H, W, C]); `raw` is the Grad-CAM raw map of the layer computed beside it.
@@ -505,12 +582,13 @@ export class Explainer {
     if (Array.isArray(opts.layer) && opts.layer.length > 1) throw new InputError(`${method} shows the Grad-CAM map of one layer; give one layer`);
     const layer = Array.isArray(opts.layer) ? opts.layer[0] : opts.layer;
     const t0 = performance.now();
-    const g = await explainGradients(this, input, dims, { method, layer, layout: opts.layout, classes: opts.classes, output: opts.output, rectifierOps: opts.rectifierOps, seeds: opts.seeds });
+    const g = await explainGradients(this, input, dims, { method, layer, layout: opts.layout, classes: opts.classes, output: opts.output, rectifierOps: opts.rectifierOps, seeds: opts.seeds, volumeResize: opts.volumeResize });
     const explanations: Explanation[] = g.explanations.map((e, i) => {
-      const { map, max: hi } = gradientMagnitudeMap(e.gradient, e.width, e.height);
+      const { map, max: hi } = gradientMagnitudeMap(e.gradient, e.width, e.height * (e.depth ?? 1));
       return {
         method, layers: [e.layer], target: e.target, predicted: e.predicted, map, height: e.height, width: e.width,
         raw: e.cam, rawHeight: e.height, rawWidth: e.width, image: i, gradient: e.gradient, channels: e.channels,
+        ...(e.depth !== undefined ? { depth: e.depth, rawDepth: e.depth } : {}),
         warnings: hi > 0 ? [] : [`the input gradient is all zero: nothing in the picture moves the score of class ${e.target.index}`],
       };
     });

@@ -8,10 +8,12 @@ import { ModelError, decodeModel } from './onnx/model.js';
 import { Detector } from './detect/detector.js';
 import { createNodeSession, diskCompileCache } from './runtime/node.js';
 import type { CompileCache } from './autodiff/engine.js';
-import { readImageFile, readNpyFile, readRegularFile, DEFAULT_MAX_DECODE_PIXELS, DEFAULT_MAX_PIXELS, type FileReadError } from './image/node.js';
+import { imageBitDepth, isScanFile, readImageFile, readNpyFile, readRegularFile, readScanFile, DEFAULT_MAX_DECODE_PIXELS, DEFAULT_MAX_PIXELS, type FileReadError } from './image/node.js';
+import { displayVolume, scanToTensors, volumeError, type IntensityOptions, type Volume } from './image/volume.js';
+import { stackSeries, type DicomFile } from './image/dicom.js';
 import { resizeRgb } from './image/resize.js';
 import { cutRegion, resizeCrop, type ImageRegion } from './image/view.js';
-import { imageToTensor, tensorToRgb, type NormalizeOptions } from './image/normalize.js';
+import { imageToTensor, resolveNormalization, tensorToRgb, type NormalizeOptions } from './image/normalize.js';
 import { toFloat32 } from './image/npy.js';
 import type { RgbImage } from './image/types.js';
 
@@ -53,9 +55,9 @@ export function batchForInputs(batchSize: number, pixels: number, maxInputPixels
   return Math.max(1, Math.min(batchSize, Math.floor(limit / Math.max(1, pixels))));
 }
 
-/** The spatial pixels (H × W) of an input of `dims` in `layout`. */
+/** The spatial pixels (H × W, or D × H × W for volumes) of an input of `dims` in `layout`. */
 export function inputPixels(dims: readonly number[], layout: 'NCHW' | 'NHWC'): number {
-  return layout === 'NCHW' ? dims[2]! * dims[3]! : dims[1]! * dims[2]!;
+  return (layout === 'NCHW' ? dims.slice(2) : dims.slice(1, -1)).reduce((a, v) => a * v, 1);
 }
 
 export interface LoadModelOptions extends Partial<Omit<ExplainerOptions, 'cache'>> {
@@ -210,6 +212,8 @@ export interface PreparedInput {
   region?: ImageRegion;
   /** With `view: true`: the model's picture (8-bit RGB at the model's input size, before normalisation). */
   view?: RgbImage;
+  /** Scans (NIfTI, DICOM, grayscale and 16-bit images): the scan read, and for a 2-D model the slice this input is. */
+  scan?: { volume: Volume; slice?: number };
 }
 
 export interface PrepareOptions extends NormalizeOptions {
@@ -233,6 +237,12 @@ export interface PrepareOptions extends NormalizeOptions {
   crop?: [number, number];
   /** Also return the model's picture (`view`). */
   view?: boolean;
+  /**
+   * Scans and grayscale images (NIfTI, DICOM, 1-channel models, 16-bit PNG/TIFF, or whenever `intensity`
+   * is given): the intensity mapping, mean/std, and the channels the scan is adapted to (default: the
+   * model's; a 1-channel scan is repeated into 3).
+   */
+  scan?: IntensityOptions & { channels?: number };
 }
 
 /** Checks --resize / --crop against the model's input [H, W] (a crop must be the model's input size). */
@@ -260,10 +270,16 @@ export async function prepareInputs(explainer: Explainer, file: string, opts: Pr
   if (file.toLowerCase().endsWith('.npy')) {
     const npy = await readNpyFile(file);
     let shape = npy.shape;
-    if (shape.length === 3) shape = [1, ...shape];
-    if (shape.length !== 4) throw new InputError(`${file}: an .npy input must be [C,H,W] or [N,C,H,W] in the model's layout (${explainer.layout}), got [${npy.shape.join(', ')}]`);
+    const rank = explainer.volume ? 5 : 4;
+    if (shape.length === rank - 1) shape = [1, ...shape];
+    if (shape.length !== rank) {
+      throw new InputError(explainer.volume
+        ? `${file}: an .npy input to a 3-D model must be [C,D,H,W] or [N,C,D,H,W] in the model's layout (${explainer.layout === 'NCHW' ? 'NCDHW' : 'NDHWC'}), got [${npy.shape.join(', ')}]`
+        : `${file}: an .npy input must be [C,H,W] or [N,C,H,W] in the model's layout (${explainer.layout}), got [${npy.shape.join(', ')}]`);
+    }
     if (shape.some((d) => d === 0)) throw new InputError(`${file}: the .npy input ${shape[0] === 0 ? 'holds no images' : 'is empty'} (shape [${npy.shape.join(', ')}])`);
-    const [h, w] = explainer.layout === 'NCHW' ? [shape[2]!, shape[3]!] : [shape[1]!, shape[2]!];
+    const grid = explainer.layout === 'NCHW' ? shape.slice(2) : shape.slice(1, -1);
+    const [h, w] = [grid[grid.length - 2]! * (grid.length === 3 ? grid[0]! : 1), grid[grid.length - 1]!];
     if (h * w > limit) throw new InputError(`${file}: an input of ${w}×${h} pixels is above the limit of ${limit} pixels; raise it with --max-pixels N (0 for no limit) if this input is meant`);
     checkInputPixels(h, w, opts.maxInputPixels, `${file}: an .npy input`);
     const data = toFloat32(npy);
@@ -272,7 +288,10 @@ export async function prepareInputs(explainer: Explainer, file: string, opts: Pr
       file, tensor: data.slice(i * per, (i + 1) * per), dims: [1, ...shape.slice(1)],
     }));
   }
-  if (explainer.channels !== 3) throw new InputError(`${file}: the model expects ${explainer.channels} channel(s); give a ready .npy tensor instead of an image`);
+  if (explainer.volume || isScanFile(file) || explainer.channels !== 3 || opts.scan?.intensity !== undefined || opts.scan?.channels !== undefined
+    || (/\.(png|tiff?)$/i.test(file) && (await imageBitDepth(file)) === 16)) {
+    return prepareScan(explainer, file, await readScanFile(file, { maxPixels: opts.maxPixels }), opts);
+  }
   checkResizeCrop(explainer, opts);
   const dims = explainer.imageDims(opts.size ?? (opts.resize !== undefined ? opts.crop : undefined));
   const [h, w] = explainer.layout === 'NCHW' ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!];
@@ -294,6 +313,65 @@ export async function prepareInputs(explainer: Explainer, file: string, opts: Pr
   // the overlay picture: the part the model saw, at the image's resolution (bounded to maxSide)
   const image = keep ? viewPicture(boundPicture(img, opts.maxSide ?? DEFAULT_PICTURE_SIDE), sourceSize, region) : undefined;
   return [{ file, tensor, dims, image, sourceSize, ...(region ? { region } : {}), ...(opts.view ? { view: model } : {}) }];
+}
+
+/**
+ * Scan inputs: a 3-D model takes the whole volume (resized to its grid where that is fixed and differs);
+ * a 2-D model takes every slice as one input, with its gray picture for the overlays.
+ */
+export function prepareScan(explainer: Explainer, file: string, volume: Volume, opts: PrepareOptions = {}): PreparedInput[] {
+  const declared = explainer.layout === 'NCHW' ? explainer.inputDims[1] : explainer.inputDims[explainer.inputDims.length - 1];
+  const want = opts.scan?.channels;
+  if (want !== undefined && want !== 1 && want !== 3) throw volumeError(`--channels must be 1 or 3, got ${want}`);
+  if (want !== undefined && typeof declared === 'number' && declared !== want) throw volumeError(`--channels ${want}, but the model's input '${explainer.inputName}' takes ${declared} channel(s)`);
+  const channels = want ?? explainer.channels;
+  if (explainer.volume && volume.dims[0] === 1) throw volumeError(`${file}: a 2-D image (${volume.description}) for a 3-D model; give a volume (NIfTI, a multi-frame DICOM or a DICOM series)`);
+  if (opts.resize !== undefined) throw volumeError(`${file}: --resize/--crop apply to photos; scans are resized to the model's input as a whole`);
+  const grid = explainer.volume ? explainer.inputGrid : explainer.inputGrid.map((g, k) => g ?? opts.size?.[k] ?? null);
+  // a grayscale photo (8/16-bit PNG, TIFF...) into a 3-channel model is normalised as the photo path would
+  // (the --normalize preset, ImageNet by default), only without the 8-bit reduction
+  let scanOpts = opts.scan ?? {};
+  if (volume.source === 'image' && channels === 3 && (scanOpts.intensity ?? 'unit') === 'unit' && !scanOpts.mean && !scanOpts.std) {
+    const spec = resolveNormalization(opts);
+    scanOpts = { ...scanOpts, mean: spec.mean, std: spec.std };
+  }
+  const tensors = scanToTensors(volume, { channels, channelsFirst: explainer.layout === 'NCHW', grid }, scanOpts, file);
+  const cells = tensors[0]!.grid.reduce((a, v) => a * v, 1);
+  checkInputPixels(cells, 1, opts.maxInputPixels, `${file}: the model input`);
+  if (explainer.volume) return [{ file, tensor: tensors[0]!.tensor, dims: tensors[0]!.dims, scan: { volume } }];
+  const [, H, W] = volume.dims;
+  const gray = displayVolume(volume, opts.scan?.window);
+  return tensors.map((t, k) => {
+    const rgb = new Uint8Array(H * W * 3);
+    for (let p = 0; p < H * W; p++) rgb[p * 3] = rgb[p * 3 + 1] = rgb[p * 3 + 2] = Math.round(gray[k * H * W + p]! * 255);
+    return { file, tensor: t.tensor, dims: t.dims, image: { width: W, height: H, data: rgb }, sourceSize: [W, H] as [number, number], scan: { volume, slice: k } };
+  });
+}
+
+/**
+ * The inputs of a run: for a 3-D model, the DICOM files among them (single-frame, of one series) are
+ * stacked into one volume, named by their folder; every other file is read by prepareInputs.
+ */
+export async function prepareAllInputs(explainer: Explainer, files: readonly string[], opts: PrepareOptions = {}): Promise<PreparedInput[]> {
+  const out: PreparedInput[] = [];
+  const dicom = explainer.volume ? files.filter((f) => /\.(dcm|dicom)$/i.test(f)) : [];
+  if (dicom.length > 1) {
+    const slices: DicomFile[] = [];
+    for (const f of dicom) {
+      const v = await readScanFile(f);
+      slices.push(v as DicomFile);
+    }
+    const single = slices.filter((s) => s.dims[0] === 1);
+    if (single.length > 1) {
+      const vol = stackSeries(single, `the DICOM series (${single.length} files from ${dicom[0]})`);
+      // a series is named by its folder (the JSON's input, the outputs' stem) when its files share one
+      const dirs = new Set(dicom.map((f) => path.dirname(f)));
+      out.push(...prepareScan(explainer, dirs.size === 1 ? [...dirs][0]! : dicom[0]!, vol, opts));
+    }
+    for (const [k, s] of slices.entries()) if (s.dims[0] > 1 || single.length === 1) out.push(...prepareScan(explainer, dicom[k]!, s, opts));
+  }
+  for (const f of files) if (!dicom.includes(f) || dicom.length === 1) out.push(...(await prepareInputs(explainer, f, opts)));
+  return out;
 }
 
 /** The part `region` (source pixels) of a picture of the source, or the picture itself without one. */

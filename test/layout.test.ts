@@ -198,7 +198,7 @@ describe('tensors in [N, C, h, w]', () => {
   it('--layout: clear errors naming the valid forms', () => {
     assert.throws(() => layoutFromOverride('tokens:14x14+1', [1, 196, 768]), /1 prefix tokens \+ a 14×14 grid = 197 tokens, but the layer has 196/);
     assert.throws(() => layoutFromOverride('nchw', [1, 197, 768]), /not 4-D/);
-    assert.throws(() => layoutFromOverride('hwc', [1, 7, 7, 8]), /valid layouts are nchw, nhwc and tokens:HxW\[\+P\]/);
+    assert.throws(() => layoutFromOverride('hwc', [1, 7, 7, 8]), /valid layouts are nchw, nhwc, ncdhw, ndhwc and tokens:HxW\[\+P\]/);
     assert.equal(layoutFromOverride('tokens:14x14', [1, 197, 768]).suffix, 1);
   });
 

@@ -130,6 +130,42 @@ describe('gradient rules against finite differences', () => {
   for (const [name, body, dims, eps] of cases) it(name, () => check(name, body, { dims, eps }));
 });
 
+describe('3-D gradient rules against finite differences ([N, C, D, H, W] inputs)', () => {
+  const d3 = [1, 2, 4, 6, 6];
+  const cases: [string, Body, number[]?, number?][] = [
+    ['Conv3d stride 1 (flipped-kernel Conv)', (b, x) => b.op('Conv', [x, b.floats(randn(3 * 2 * 27), [3, 2, 3, 3, 3])], { pads: [1, 1, 1, 1, 1, 1] })],
+    ['Conv3d stride 2, anisotropic kernel (ConvTranspose)', (b, x) => b.op('Conv', [x, b.floats(randn(3 * 2 * 18), [3, 2, 2, 3, 3])], { strides: [2, 2, 1], pads: [0, 1, 1, 1, 0, 1] })],
+    ['Conv3d grouped, dilated', (b, x) => b.op('Conv', [x, b.floats(randn(4 * 1 * 8), [4, 1, 2, 2, 2])], { group: 2, dilations: [1, 2, 2] })],
+    ['MaxPool3d', (b, x) => b.op('MaxPool', [spread3(b, x)], { kernel_shape: [2, 3, 3], strides: [2, 2, 2] }), undefined, 0.1],
+    ['MaxPool3d ceil_mode', (b, x) => b.op('MaxPool', [spread3(b, x)], { kernel_shape: [2, 3, 3], strides: [2, 2, 2], ceil_mode: 1 }), undefined, 0.1],
+    ['AveragePool3d with pads', (b, x) => b.op('AveragePool', [x], { kernel_shape: [3, 3, 3], strides: [1, 2, 2], pads: [1, 1, 1, 1, 1, 1] })],
+    ['GlobalAveragePool 3-D', (b, x) => b.op('GlobalAveragePool', [b.op('Tanh', [x])])],
+    ['GlobalMaxPool 3-D', (b, x) => b.op('GlobalMaxPool', [spread3(b, x)]), undefined, 0.1],
+    ['BatchNormalization 3-D', (b, x) => b.op('BatchNormalization', [x, b.floats([1.5, -0.5], [2]), b.floats([0, 0.1], [2]), b.floats([0.1, -0.2], [2]), b.floats([0.5, 2], [2])], { epsilon: float(1e-3) })],
+    ['Resize trilinear half_pixel ×2', (b, x) => b.op('Resize', [x, '', b.floats([1, 1, 2, 2, 2], [5])], { mode: 'linear' })],
+    ['Resize trilinear to sizes, align_corners', (b, x) => b.op('Resize', [x, '', '', b.ints([1, 2, 7, 5, 9])], { mode: 'linear', coordinate_transformation_mode: 'align_corners' })],
+    ['Resize nearest in-plane only', (b, x) => b.op('Resize', [x, '', b.floats([1, 1, 1, 1.5, 1.5], [5])], { mode: 'nearest' })],
+  ];
+  for (const [name, body, dims, eps] of cases) it(name, () => check(name, body, { dims: dims ?? d3, eps }));
+
+  it('the 3-D Resize gradient holds at batch 3 (compiled from the batch-1 probe)', async () => {
+    const h = await harness('resize3d batch', (b, x) => b.op('Resize', [x, '', b.floats([1, 1, 2, 1, 2], [5])], { mode: 'linear' }), [3, 2, 4, 6, 6], 17);
+    try {
+      const one = randn(2 * 4 * 6 * 6);
+      const three = new Float32Array(3 * one.length);
+      for (let k = 0; k < 3; k++) three.set(one, k * one.length);
+      const g3 = await h.grad(three, [3, 2, 4, 6, 6]);
+      const g1 = await h.grad(one, [1, 2, 4, 6, 6]);
+      for (let k = 0; k < 3; k++) for (let i = 0; i < one.length; i++) assert.ok(Math.abs(g3[k * one.length + i]! - g1[i]!) < 1e-5);
+    } finally {
+      await h.release();
+    }
+  });
+});
+
+/** x · 0.01 + a [2, 4, 6, 6] ramp of distinct values (no ties for the max pools). */
+const spread3 = (b: Builder, x: string) => b.op('Add', [b.mul(x, b.scalar(0.01)), b.floats(Float32Array.from({ length: 288 }, (_, i) => ((i * 97) % 288) * 0.05), [2, 4, 6, 6], 'ramp3')]);
+
 // ---- helpers for the cases below ----
 
 /** A [4, 8, 8] constant of distinct multiples of 0.05 (a permutation of 0..255), plus `offset`. */

@@ -62,10 +62,14 @@ export function appAssets(): Asset[] {
   if (fs.existsSync(detector)) assets.push({ url: 'demo/street_glare.onnx', file: detector });
   const streets = path.join(ROOT, 'demo', 'detect');
   if (fs.existsSync(streets)) for (const f of fs.readdirSync(streets).sort()) if (/\.png$/i.test(f)) assets.push({ url: `demo/detect/${f}`, file: path.join(streets, f) });
+  // the scan viewer's example (volume.html): the medical demo's 3-D model and one phantom CT
+  const med = path.join(ROOT, 'demo', 'models', 'med3d.onnx');
+  const scan = path.join(ROOT, 'demo', 'medical', 'lesion-example.nii.gz');
+  if (fs.existsSync(med) && fs.existsSync(scan)) assets.push({ url: 'demo/med3d.onnx', file: med }, { url: 'demo/medical-example.nii.gz', file: scan });
   return assets;
 }
 
-const MIME: Record<string, string> = { '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream', '.png': 'image/png', '.json': 'application/json' };
+const MIME: Record<string, string> = { '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream', '.png': 'image/png', '.json': 'application/json', '.gz': 'application/gzip' };
 
 function gradcamAssets(): Plugin {
   let outDir = '';
@@ -127,7 +131,8 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 2000,
+    // three pages: the image app, the detection page (detect.html) and the scan viewer (volume.html)
+    rollupOptions: { input: { main: path.join(WEB, 'index.html'), detect: path.join(WEB, 'detect.html'), volume: path.join(WEB, 'volume.html') } },
     reportCompressedSize: false,
-    rollupOptions: { input: { main: path.join(WEB, 'index.html'), detect: path.join(WEB, 'detect.html') } },
   },
 });

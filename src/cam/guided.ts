@@ -12,7 +12,8 @@
 import type { ClassChoice, ClassScore, Explainer } from '../explainer.js';
 import type { Rectifier } from '../autodiff/rule.js';
 import { gradcam } from './gradcam.js';
-import { postprocess } from './pipeline.js';
+import { postprocess, postprocessVolume } from './pipeline.js';
+import type { VolumeResize } from '../image/resize3d.js';
 
 export const GRADIENT_METHODS = {
   saliency: 'Vanilla saliency: the gradient of the class score with respect to the input pixels',
@@ -42,6 +43,8 @@ export interface GradientExplainOptions {
   layout?: string;
   /** Seed rows [N, ...score shape] instead of `classes` (see Explainer.run). */
   seeds?: Float32Array;
+  /** 3-D models: the Grad-CAM map's upsampling (trilinear, default, or spline). */
+  volumeResize?: VolumeResize;
 }
 
 export interface GradientExplanation {
@@ -51,6 +54,8 @@ export interface GradientExplanation {
   predicted: ClassScore;
   height: number;
   width: number;
+  /** 3-D models: the depth D; gradient, gradientInputLayout and cam are then volumes ([D, H, W, C], [D, H, W]). */
+  depth?: number;
   channels: number;
   /** The method's result, [H, W, C] (channels last, whatever the model's layout). */
   gradient: Float32Array;
@@ -67,23 +72,32 @@ export async function explainGradients(explainer: Explainer, input: Float32Array
   });
   const n = dims[0]!;
   const nchw = explainer.layout === 'NCHW';
-  const [C, H, W] = nchw ? [dims[1]!, dims[2]!, dims[3]!] : [dims[3]!, dims[1]!, dims[2]!];
+  const C = nchw ? dims[1]! : dims[dims.length - 1]!;
+  // a volume [D, H, W] is handled as D·H rows of W pixels, except for the Grad-CAM map's upsampling
+  const grid = r.grid;
+  const [H, W] = [grid[grid.length - 2]!, grid[grid.length - 1]!];
+  const depth = grid.length === 3 ? grid[0]! : undefined;
+  const rows = H * (depth ?? 1);
   const a = r.activations[0]!;
-  const raw = gradcam.compute({ activations: a.data, gradients: r.gradients[0]!.data, dims: a.dims as [number, number, number, number] });
-  const cams = postprocess([{ raw, h: a.dims[2]!, w: a.dims[3]! }], n, H, W).maps;
+  const flat = [a.dims[0]!, a.dims[1]!, a.dims.slice(2, -1).reduce((x, v) => x * v, 1), a.dims[a.dims.length - 1]!] as [number, number, number, number];
+  const raw = gradcam.compute({ activations: a.data, gradients: r.gradients[0]!.data, dims: flat });
+  const cams = depth === undefined
+    ? postprocess([{ raw, h: a.dims[2]!, w: a.dims[3]! }], n, H, W).maps
+    : postprocessVolume([{ raw, grid: a.dims.slice(2) as [number, number, number] }], n, [depth, H, W], opts.volumeResize).maps;
   const g = r.inputGradient!.data;
-  const per = C * H * W;
+  const per = C * rows * W;
   const explanations: GradientExplanation[] = [];
   for (let i = 0; i < n; i++) {
-    const cam = cams.slice(i * H * W, (i + 1) * H * W);
+    const P = rows * W;
+    const cam = cams.slice(i * P, (i + 1) * P);
     const src = g.subarray(i * per, (i + 1) * per);
     const hwc = new Float32Array(per);
-    for (let c = 0; c < C; c++) for (let p = 0; p < H * W; p++) hwc[p * C + c] = nchw ? src[c * H * W + p]! : src[p * C + c]!;
-    if (opts.method === 'guided-gradcam') for (let p = 0; p < H * W; p++) for (let c = 0; c < C; c++) hwc[p * C + c] = Math.fround(hwc[p * C + c]! * cam[p]!);
+    for (let c = 0; c < C; c++) for (let p = 0; p < P; p++) hwc[p * C + c] = nchw ? src[c * P + p]! : src[p * C + c]!;
+    if (opts.method === 'guided-gradcam') for (let p = 0; p < P; p++) for (let c = 0; c < C; c++) hwc[p * C + c] = Math.fround(hwc[p * C + c]! * cam[p]!);
     const inLayout = new Float32Array(per);
-    for (let c = 0; c < C; c++) for (let p = 0; p < H * W; p++) inLayout[nchw ? c * H * W + p : p * C + c] = hwc[p * C + c]!;
+    for (let c = 0; c < C; c++) for (let p = 0; p < P; p++) inLayout[nchw ? c * P + p : p * C + c] = hwc[p * C + c]!;
     const { target, predicted } = explainer.scores(r, i);
-    explanations.push({ method: opts.method, layer: r.layers[0]!, target, predicted, height: H, width: W, channels: C, gradient: hwc, gradientInputLayout: inLayout, cam });
+    explanations.push({ method: opts.method, layer: r.layers[0]!, target, predicted, height: H, width: W, ...(depth !== undefined ? { depth } : {}), channels: C, gradient: hwc, gradientInputLayout: inLayout, cam });
   }
   return { explanations, runMs: r.timings.runMs };
 }

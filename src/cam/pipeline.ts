@@ -1,9 +1,11 @@
 /**
  * The post-processing shared by all CAM methods, with pytorch-grad-cam's numerics:
  * ReLU → per image (x − min) / (max + 1e-7) → bilinear resize with half-pixel centres (OpenCV
- * INTER_LINEAR) → ReLU, mean over layers → (x − min) / (max + 1e-7).
+ * INTER_LINEAR) → ReLU, mean over layers → (x − min) / (max + 1e-7). Volumes ([N, d, h, w] raw maps) take
+ * the same steps with a 3-D resize: trilinear (half-pixel centres) or pytorch-grad-cam's scipy.ndimage.zoom.
  */
 import { resizeBilinear } from '../image/resize.js';
+import { resizeVolume, type VolumeResize } from '../image/resize3d.js';
 
 export const SCALE_EPS = 1e-7;
 
@@ -65,6 +67,28 @@ export function postprocess(layers: { raw: Float32Array; h: number; w: number }[
   }
   if (layers.length > 1) for (let i = 0; i < acc.length; i++) acc[i] = Math.fround(acc[i]! / layers.length);
   // maps are ≥ 0, so a zero range means an all-zero map
+  const ranges = scaleEachRange(acc, n);
+  return { maps: acc, empty: Array.from(ranges, (r) => r === 0) };
+}
+
+/**
+ * Raw 3-D maps per layer ([N, d_l, h_l, w_l] each) → final maps [N, D, H, W], pytorch-grad-cam's steps for
+ * 3-D layers: ReLU → per-volume min-max scaling → resize (`trilinear`, half-pixel centres, by default;
+ * `spline`: scipy.ndimage.zoom's cubic spline, as pytorch-grad-cam) → ReLU, mean over layers → scaling.
+ */
+export function postprocessVolume(layers: { raw: Float32Array; grid: readonly [number, number, number] }[], n: number, out: readonly [number, number, number], resize: VolumeResize = 'trilinear'): Postprocessed {
+  const size = out[0] * out[1] * out[2];
+  const acc = new Float32Array(n * size);
+  for (const l of layers) {
+    const cells = l.grid[0] * l.grid[1] * l.grid[2];
+    const cam = scaleEach(relu(l.raw), n);
+    for (let b = 0; b < n; b++) {
+      const up = resizeVolume(cam.subarray(b * cells, (b + 1) * cells), l.grid, out, resize);
+      // the spline over- and undershoots: pytorch-grad-cam's np.maximum(cam, 0) before the mean
+      for (let i = 0; i < size; i++) acc[b * size + i] += up[i]! > 0 ? up[i]! : 0;
+    }
+  }
+  if (layers.length > 1) for (let i = 0; i < acc.length; i++) acc[i] = Math.fround(acc[i]! / layers.length);
   const ranges = scaleEachRange(acc, n);
   return { maps: acc, empty: Array.from(ranges, (r) => r === 0) };
 }

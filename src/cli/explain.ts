@@ -23,6 +23,25 @@ import { StagedOutputs } from './output.js';
 import { oneLine, parseNumbers, parseSize, Progress, DatasetProgress, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { command, helpText, num, parseCommand, usageError, DATASET, FAMILY, IMAGES, MODEL, PICTURES, RUN, TARGET, methodGroup } from './spec.js';
 import { normalizeOptions, resizeCropOptions, type ResizeCropOptions } from './inputs.js';
+import { explainVolumes } from './explain-volume.js';
+import { INTENSITY_MODES, type IntensityMode } from '../image/volume.js';
+import { VOLUME_RESIZES, type VolumeResize } from '../image/resize3d.js';
+import { resolveNormalization } from '../image/normalize.js';
+import { group } from './spec.js';
+
+/** Scans (NIfTI, DICOM, 16-bit and grayscale images) and 3-D models. */
+export const SCANS = group('Scans and 3-D models', {
+  intensity: {
+    type: 'string', value: 'MODE', choices: INTENSITY_MODES,
+    help: `${INTENSITY_MODES.join(' | ')}: none keeps the stored values (DICOM/NIfTI after rescale slope/intercept, e.g. Hounsfield units; the default for them), unit divides by the bit depth (images' default), minmax/zscore over the scan, window clips to --window; then --mean/--std (or --normalize) if given (grayscale images into 3-channel models: the --normalize preset, as photos)`,
+  },
+  window: { type: 'string', value: 'C,W', help: "window centre and width (default: the DICOM file's first preset)" },
+  channels: { type: 'string', value: '1|3', choices: ['1', '3'], help: "the channels the scan becomes (a grayscale scan repeated into a 3-channel model); default: the model's" },
+  'volume-resize': {
+    type: 'string', value: 'M', default: 'trilinear', choices: VOLUME_RESIZES,
+    help: "3-D maps: trilinear (half-pixel centres, default) or spline (scipy.ndimage.zoom's cubic spline, pytorch-grad-cam's 3-D resize). A 3-D model writes per volume the slice montage (.png), the map as NIfTI aligned with the scan (.nii.gz, for NIfTI and DICOM inputs) and the JSON; --raw adds the map (.npy [D,H,W]) and the raw map",
+  },
+});
 
 const ALL_METHODS = () => [...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS)];
 
@@ -31,7 +50,9 @@ export const EXPLAIN = command({
   synopsis: "<images|.npy|folders|'globs'|manifests...> --model FILE [options]",
   summary: 'explain images: an overlay PNG and a JSON sidecar per image and method (folders: resumable)',
   description: `Inputs are JPEG/PNG/WebP images (resized to the model's input and normalised), .npy tensors
-taken as the ready model input ([C,H,W] or [N,C,H,W] in the model's layout), and — for datasets —
+taken as the ready model input ([C,H,W] or [N,C,H,W] in the model's layout), scans — NIfTI (.nii,
+.nii.gz), DICOM (.dcm; for a 3-D model the files of one series, or their folder, make one volume),
+16-bit and grayscale PNG/TIFF at full precision — and — for datasets of 2-D images —
 folders (walked recursively), quoted glob patterns ('data/**/*.jpg') and manifests (.csv, .jsonl,
 .json: path and optional label; see docs/AUDIT.md).
 
@@ -43,7 +64,7 @@ failed; 130: interrupted. 'gradcam audit' is the same run plus the dataset repor
 
 With a gradient method (saliency, guided-backprop, deconvnet, guided-gradcam) the PNG shows the
 Grad-CAM overlay beside the gradient picture.`,
-  groups: [MODEL, IMAGES, TARGET, methodGroup(ALL_METHODS), FAMILY, PICTURES, RUN, DATASET],
+  groups: [MODEL, IMAGES, SCANS, TARGET, methodGroup(ALL_METHODS), FAMILY, PICTURES, RUN, DATASET],
   required: ['model'],
   positionals: 'inputs',
 });
@@ -80,6 +101,9 @@ interface Settings {
   look: { colormap: string; alpha: number; caption: boolean; heatmap: boolean; raw: boolean; maxSide: number };
   limits: { maxPixels: number; maxSide: number };
   norm: NormalizeOptions;
+  /** How scans become model inputs (intensity, window, channels, their mean/std). */
+  scan: PrepareScanOptions;
+  volumeResize: VolumeResize;
   size?: [number, number];
   rc: ResizeCropOptions;
   maxInputPixels?: number;
@@ -135,7 +159,7 @@ function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>)
     eigenSmooth: !!o['eigen-smooth'], camBatch: num(o['cam-batch']), scoreTop: num(o['score-top']), seed: num(o.seed) ?? 0,
     guidedOps: o['guided-ops'] as 'all' | 'relu', abs: !!o.abs, grid: !!o.grid, raw: !!o.raw,
     look: { colormap: o.colormap!, alpha: num(o.alpha) ?? 0.5, caption: !o['no-caption'], heatmap: !!o.heatmap, raw: !!o.raw, maxSide: limits.maxSide },
-    limits, norm, size: parseSize(o.size), rc: resizeCropOptions(o), maxInputPixels: num(o['max-input']), batchSize: num(o['batch-size']) ?? 8,
+    limits, norm, scan: scanOptions(o, norm), volumeResize: o['volume-resize'] as VolumeResize, size: parseSize(o.size), rc: resizeCropOptions(o), maxInputPixels: num(o['max-input']), batchSize: num(o['batch-size']) ?? 8,
     out: o.out!, quiet: !!o.quiet,
     jsonOptions: {
       ...(contrast !== undefined ? { contrast: String(contrast) } : {}),
@@ -158,16 +182,45 @@ export async function runExplain(args: string[]): Promise<number> {
   }
   const s = readSettings(parsed);
   const positionals = parsed.positionals;
-  const dataset = positionals.some(isDatasetInput) || [...parsed.given].some((k) => k in DATASET.options);
-  if (s.labelled && !dataset) throw usageError(EXPLAIN, `--class ${parsed.values.class} explains each image's labelled class, which only a manifest gives; for image files give top, a class index or a label`);
-  if (dataset && (s.mask || s.reference)) throw usageError(EXPLAIN, `--${s.mask ? 'mask' : 'reference'} names one file for one image; for folders, globs and manifests give files instead`);
   const explainer = await loadExplainer(s.model, { labelsFile: parsed.values.labels, size: s.size, maxInputPixels: s.maxInputPixels, sessionOptions: num(parsed.values.threads) ? { intraOpThreads: num(parsed.values.threads)! } : undefined });
   try {
     checkOutputName(explainer, s.output);
-    if (dataset) return await explainDataset(explainer, s, positionals, parsed.values.shard, !!parsed.values['retry-errors']);
-    return await explainFiles(explainer, s, positionals);
+    // a 3-D model explains volumes: files, or the folder of a DICOM series
+    if (explainer.volume) return await explainVolumeFiles(explainer, s, positionals, parsed.given);
+    return await explain2d(explainer, s, parsed);
   } finally {
     await explainer.release();
+  }
+}
+
+async function explain2d(explainer: Explainer, s: Settings, parsed: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>): Promise<number> {
+  const positionals = parsed.positionals;
+  const dataset = positionals.some(isDatasetInput) || [...parsed.given].some((k) => k in DATASET.options);
+  if (s.labelled && !dataset) throw usageError(EXPLAIN, `--class ${parsed.values.class} explains each image's labelled class, which only a manifest gives; for image files give top, a class index or a label`);
+  if (dataset && (s.mask || s.reference)) throw usageError(EXPLAIN, `--${s.mask ? 'mask' : 'reference'} names one file for one image; for folders, globs and manifests give files instead`);
+  if (dataset) return await explainDataset(explainer, s, positionals, parsed.values.shard, !!parsed.values['retry-errors']);
+  return await explainFiles(explainer, s, positionals);
+}
+
+/** 3-D models: each volume's slice montage, NIfTI map and JSON (explain-volume.ts), all or nothing. */
+async function explainVolumeFiles(explainer: Explainer, s: Settings, positionals: string[], given: Set<string>): Promise<number> {
+  const refused = ['methods', 'layers', 'grid', 'target', 'top-k', 'contrast', 'counterfactual', 'aug-smooth', 'eigen-smooth', 'heatmap', 'resize', 'crop', 'mask', 'reference', ...Object.keys(DATASET.options)]
+    .filter((k) => given.has(k)).map((k) => `--${k}`);
+  if (s.labelled) refused.push('--class true');
+  const staged = new StagedOutputs(s.out, positionals);
+  try {
+    const lines: string[] = [];
+    await explainVolumes(explainer, positionals, {
+      model: s.model, out: s.out, method: s.gradientMethod ?? s.methods[0]!, layer: s.layers.length === 1 && s.layers[0] === 'auto' ? undefined : s.layers, layout: s.layout,
+      classes: s.classChoice, output: s.output, volumeResize: s.volumeResize, rectifierOps: s.guidedOps, look: s.look, refused,
+      prepare: { size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, scan: s.scan },
+    }, (name, bytes) => staged.add(path.join(s.out, name), bytes), lines, warn);
+    await staged.commit();
+    for (const l of lines) console.log(l);
+    return 0;
+  } catch (e) {
+    await staged.abort();
+    throw e;
   }
 }
 
@@ -285,7 +338,7 @@ async function readTarget(explainer: Explainer, s: Settings): Promise<TargetSpec
     case 'element': return { kind: 'element', index: index! };
     case 'segmentation': return { kind: 'segmentation', mask: s.mask ? await readMask(s.mask) : undefined };
     case 'similarity': {
-      const ref = await prepareInputs(explainer, s.reference!, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, ...s.rc });
+      const ref = await prepareInputs(explainer, s.reference!, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, ...s.rc, scan: s.scan });
       if (ref.length !== 1) throw new InputError(`--reference ${s.reference} holds ${ref.length} inputs; give one`);
       return { kind: 'similarity', referenceInput: { data: ref[0]!.tensor, dims: ref[0]!.dims } };
     }
@@ -300,7 +353,7 @@ async function explainFiles(explainer: Explainer, s: Settings, positionals: stri
     // Read every input first: a bad one stops the run before anything is written. Only the tensors are
     // kept; each batch's pictures are read again (shrunk while decoding) when its overlays are drawn.
     const inputs: PreparedInput[] = [];
-    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, ...s.rc })));
+    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, ...s.rc, scan: s.scan })));
     const target = await readTarget(explainer, s);
     const stems = uniqueStems(inputs);
     const progress = new Progress(inputs.length, s.quiet);
@@ -373,7 +426,7 @@ async function explainDataset(explainer: Explainer, s: Settings, positionals: st
   type Prep = { entry: { item: AuditItem; index: number }; input?: PreparedInput; picture?: RgbImage; classChoice?: ClassChoice; warning?: string; error?: string };
   const prepare = async (entry: { item: AuditItem; index: number }): Promise<Prep> => {
     try {
-      const inputs = await prepareInputs(explainer, entry.item.file, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, ...s.rc });
+      const inputs = await prepareInputs(explainer, entry.item.file, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, ...s.rc, scan: s.scan });
       if (inputs.length !== 1) throw new InputError(`${entry.item.file} holds ${inputs.length} images; a dataset item must be one image`);
       const input = inputs[0]!;
       const [picture] = await batchPictures([input], s.limits);
@@ -440,6 +493,30 @@ async function explainDataset(explainer: Explainer, s: Settings, positionals: st
   if (r.interrupted) return EXIT_INTERRUPTED;
   return r.info.errors > 0 ? EXIT_ITEMS_FAILED : 0;
 }
+
+/**
+ * --intensity, --window, --channels and the mean/std that scans get: --mean/--std, or the --normalize
+ * preset's, when given (no implicit ImageNet normalisation for scans).
+ */
+function scanOptions(o: { intensity?: string; window?: string; channels?: string; normalize?: string; mean?: string; std?: string }, norm: NormalizeOptions): PrepareScanOptions {
+  let window: [number, number] | undefined;
+  if (o.window !== undefined) {
+    const w = parseNumbers('--window', o.window);
+    if (!w || w.length !== 2 || !(w[1]! > 0)) throw usageError(EXPLAIN, `--window must be CENTRE,WIDTH with a positive width (e.g. 40,400), got '${o.window}'`);
+    window = [w[0]!, w[1]!];
+  }
+  if (window && o.intensity !== undefined && o.intensity !== 'window') throw usageError(EXPLAIN, `--window goes with --intensity window (got --intensity ${o.intensity})`);
+  let mean: number[] | undefined;
+  let std: number[] | undefined;
+  if (o.normalize !== undefined || o.mean !== undefined || o.std !== undefined) {
+    const spec = resolveNormalization(norm);
+    mean = norm.mean ? [...norm.mean] : o.normalize ? [...spec.mean] : undefined;
+    std = norm.std ? [...norm.std] : o.normalize ? [...spec.std] : undefined;
+  }
+  return { intensity: (o.intensity ?? (window ? 'window' : undefined)) as IntensityMode | undefined, window, channels: o.channels === undefined ? undefined : Number(o.channels), mean, std };
+}
+
+type PrepareScanOptions = NonNullable<Parameters<typeof prepareInputs>[2]>['scan'];
 
 /** The picture's own size [H, W] for images (not for .npy inputs). */
 function imageSize(inp: PreparedInput): [number, number] | undefined {

@@ -9,6 +9,9 @@ import type { RgbImage } from './types.js';
 import { assertRgbImage } from './types.js';
 import { encodePng, setPngDeflate, type RawImage } from './png.js';
 import { parseNpy, type NpyArray } from './npy.js';
+import { isNifti, readNifti } from './nifti.js';
+import { isDicom, readDicom } from './dicom.js';
+import type { Volume } from './volume.js';
 
 // PNGs written in Node are compressed by Node's native zlib (same level, same pixels; about 3× faster)
 setPngDeflate((data, level) => deflateSync(data, { level }));
@@ -216,5 +219,62 @@ export async function readNpyFile(path: string): Promise<NpyArray> {
     return parseNpy(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (e) {
     throw inputError(`npy file ${path} cannot be used: ${(e as Error).message.replace(/^parseNpy: /, '')}`);
+  }
+}
+
+/** Whether a file name is a scan that only the scan reader takes (NIfTI, DICOM). */
+export function isScanFile(path: string): boolean {
+  return /\.(nii|nii\.gz|dcm|dicom)$/i.test(path);
+}
+
+/**
+ * Reads a scan into a Volume: NIfTI (.nii, .nii.gz), DICOM (by extension or the 'DICM' magic), or any
+ * image sharp decodes as one grayscale slice at its own bit depth (16-bit PNG/TIFF keep every bit; colour
+ * images are converted to luminance). Errors are one line (InputError) naming the file and the problem.
+ */
+export async function readScanFile(path: string, opts: { maxPixels?: number } = {}): Promise<Volume> {
+  let bytes: Buffer;
+  try {
+    bytes = await readRegularFile(path);
+  } catch (e) {
+    const { code, kind } = e as FileReadError;
+    if (code === 'ENOENT') throw inputError(`scan not found: ${path}`);
+    if (code === 'ENOTREG') throw inputError(`cannot read scan ${path}: it is ${kind}, not a file`);
+    throw inputError(`cannot read scan ${path}: ${(e as Error).message}`);
+  }
+  const u8 = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (/\.nii(\.gz)?$/i.test(path) || isNifti(u8) && !isDicom(u8)) return readNifti(u8, path);
+  if (/\.(dcm|dicom)$/i.test(path) || isDicom(u8)) return readDicom(u8, path);
+  const oneLine = (m: string) => m.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).join(' | ');
+  try {
+    const meta = await sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata();
+    if (!meta.width || !meta.height) throw new Error('no image size in the header');
+    const limit = opts.maxPixels === undefined ? DEFAULT_MAX_PIXELS : opts.maxPixels > 0 ? opts.maxPixels : Infinity;
+    if (meta.width * meta.height > limit) throw inputError(`image ${path} is ${meta.width}×${meta.height}, above the limit of ${mp(limit)} megapixels; raise it with --max-pixels N (0 for no limit) if this image is meant`);
+    const sixteen = meta.depth === 'ushort';
+    const { data, info } = await sharp(bytes, { failOn: 'error', limitInputPixels: false }).rotate().flatten({ background: '#000000' })
+      .toColourspace(sixteen ? 'grey16' : 'b-w').raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
+    const n = info.width * info.height;
+    const out = new Float32Array(n);
+    const step = info.channels;
+    if (sixteen) {
+      const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+      for (let i = 0; i < n; i++) out[i] = dv.getUint16(i * step * 2, true);
+    } else for (let i = 0; i < n; i++) out[i] = data[i * step]!;
+    const affine = new Float64Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
+    return { data: out, channels: 1, dims: [1, info.height, info.width], affine, bits: sixteen ? 16 : 8, source: 'image', description: `${meta.format} ${info.width}×${info.height} ${sixteen ? 16 : 8}-bit grayscale` };
+  } catch (e) {
+    if ((e as Error).name === 'InputError') throw e;
+    throw inputError(`cannot decode image ${path}: ${oneLine((e as Error).message)}`);
+  }
+}
+
+/** The bit depth sharp reports for an image file (16 for 16-bit PNG/TIFF), or undefined if it cannot tell. */
+export async function imageBitDepth(path: string): Promise<number | undefined> {
+  try {
+    const meta = await sharp(path, { limitInputPixels: false }).metadata();
+    return meta.depth === 'ushort' ? 16 : meta.depth === 'uchar' ? 8 : undefined;
+  } catch {
+    return undefined;
   }
 }

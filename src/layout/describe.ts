@@ -115,7 +115,7 @@ export function describeLayout(labels: Labels, shape: number[], batch = 1): Laye
   return { kind, grid, channels: shape[channelAxis]!, prefix, suffix, batchAxis, channelAxis, gridAxes, tokenAxis, rank: shape.length };
 }
 
-/** A user's --layout for a tensor of the given shape: nchw | nhwc | tokens:HxW[+P]. */
+/** A user's --layout for a tensor of the given shape: nchw | nhwc | ncdhw | ndhwc | tokens:HxW[+P]. */
 export function layoutFromOverride(spec: string, shape: number[]): LayerLayout {
   const s = spec.trim().toLowerCase();
   const fail = (why: string) => new Error(`--layout ${spec}: ${why}`);
@@ -125,6 +125,12 @@ export function layoutFromOverride(spec: string, shape: number[]): LayerLayout {
     const grid = nchw ? [shape[2]!, shape[3]!] : [shape[1]!, shape[2]!];
     return { kind: s, grid, channels: nchw ? shape[1]! : shape[3]!, prefix: 0, suffix: 0, batchAxis: 0, channelAxis: nchw ? 1 : 3, gridAxes: nchw ? [2, 3] : [1, 2], rank: 4, override: true };
   }
+  if (s === 'ncdhw' || s === 'ndhwc') {
+    if (shape.length !== 5) throw fail(`the layer has shape [${shape.join(', ')}], not 5-D`);
+    const first = s === 'ncdhw';
+    const gridAxes = first ? [2, 3, 4] : [1, 2, 3];
+    return { kind: s, grid: gridAxes.map((a) => shape[a]!), channels: first ? shape[1]! : shape[4]!, prefix: 0, suffix: 0, batchAxis: 0, channelAxis: first ? 1 : 4, gridAxes, rank: 5, override: true };
+  }
   const m = /^tokens:(\d+)x(\d+)(?:\+(\d+))?$/.exec(s);
   if (m) {
     const [h, w, p] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
@@ -133,7 +139,7 @@ export function layoutFromOverride(spec: string, shape: number[]): LayerLayout {
     if (p + h * w > L) throw fail(`${p} prefix tokens + a ${h}×${w} grid = ${p + h * w} tokens, but the layer has ${L}`);
     return { kind: 'tokens', grid: [h, w], channels: shape[2]!, prefix: p, suffix: L - p - h * w, batchAxis: 0, channelAxis: 2, tokenAxis: 1, rank: 3, override: true };
   }
-  throw fail('valid layouts are nchw, nhwc and tokens:HxW[+P] (P prefix tokens, e.g. tokens:14x14+1 for a ViT with a class token)');
+  throw fail('valid layouts are nchw, nhwc, ncdhw, ndhwc and tokens:HxW[+P] (P prefix tokens, e.g. tokens:14x14+1 for a ViT with a class token)');
 }
 
 /** A short human description: `nchw 7×7`, `tokens 14×14 +1`. */
@@ -143,9 +149,9 @@ export function layoutLabel(l: LayerLayout): string {
   return `${l.kind} ${l.grid.join('×')}${extra}`;
 }
 
-/** Whether a layer can be explained: a known 2-D layout with a grid of more than one cell. */
+/** Whether a layer can be explained: a known 2-D or 3-D layout with a grid of more than one cell. */
 export function explainable(l: LayerLayout): boolean {
-  return l.kind !== 'unknown' && l.grid.length === 2 && l.grid[0]! * l.grid[1]! > 1;
+  return l.kind !== 'unknown' && (l.grid.length === 2 || l.grid.length === 3) && l.grid.reduce((a, v) => a * v, 1) > 1;
 }
 
 /**
@@ -154,31 +160,48 @@ export function explainable(l: LayerLayout): boolean {
  */
 export function toNCHW(data: Float32Array, dims: number[], l: LayerLayout): { data: Float32Array; dims: [number, number, number, number] } {
   if (l.grid.length !== 2) throw new Error(`internal: toNCHW needs a 2-D grid, got [${l.grid.join(', ')}]`);
-  const [h, w] = l.grid as [number, number];
+  return toChannelsFirst(data, dims, l) as { data: Float32Array; dims: [number, number, number, number] };
+}
+
+/**
+ * A tensor in the given layout → [N, C, ...grid] row-major: [N, C, h, w] for 2-D layers, [N, C, d, h, w]
+ * for 3-D ones (ncdhw, ndhwc, tokens over a d×h×w grid).
+ */
+export function toChannelsFirst(data: Float32Array, dims: number[], l: LayerLayout): { data: Float32Array; dims: number[] } {
+  const grid = l.grid;
+  if (grid.length !== 2 && grid.length !== 3) throw new Error(`internal: a layer needs a 2-D or 3-D grid, got [${grid.join(', ')}]`);
   const strides = dims.map((_, k) => dims.slice(k + 1).reduce((a, v) => a * v, 1));
   const N = dims[l.batchAxis]!;
   const C = dims[l.channelAxis]!;
   const sN = strides[l.batchAxis]!;
   const sC = strides[l.channelAxis]!;
-  const hw = h * w;
-  const off = new Int32Array(hw);
+  const cells = grid.reduce((a, v) => a * v, 1);
+  const off = new Int32Array(cells);
   if (l.tokenAxis !== undefined) {
     const sT = strides[l.tokenAxis]!;
-    for (let p = 0; p < hw; p++) off[p] = (l.prefix + p) * sT;
+    for (let p = 0; p < cells; p++) off[p] = (l.prefix + p) * sT;
   } else {
-    const [sH, sW] = [strides[l.gridAxes![0]!]!, strides[l.gridAxes![1]!]!];
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) off[y * w + x] = y * sH + x * sW;
+    const gs = l.gridAxes!.map((a) => strides[a]!);
+    for (let p = 0; p < cells; p++) {
+      let rest = p;
+      let o = 0;
+      for (let k = grid.length - 1; k >= 0; k--) {
+        o += (rest % grid[k]!) * gs[k]!;
+        rest = Math.floor(rest / grid[k]!);
+      }
+      off[p] = o;
+    }
   }
-  if (l.kind === 'nchw' && dims.length === 4) return { data, dims: [N, C, h, w] };
-  const out = new Float32Array(N * C * hw);
+  if ((l.kind === 'nchw' && dims.length === 4) || (l.kind === 'ncdhw' && dims.length === 5)) return { data, dims: [N, C, ...grid] };
+  const out = new Float32Array(N * C * cells);
   let o = 0;
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
       const base = n * sN + c * sC;
-      for (let p = 0; p < hw; p++) out[o++] = data[base + off[p]!]!;
+      for (let p = 0; p < cells; p++) out[o++] = data[base + off[p]!]!;
     }
   }
-  return { data: out, dims: [N, C, h, w] };
+  return { data: out, dims: [N, C, ...grid] };
 }
 
 /** The shape a per-channel mask [B, C] takes to broadcast over a tensor of this layout (B at the batch axis). */

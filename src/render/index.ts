@@ -15,6 +15,9 @@ import { heatmapImage, overlay } from '../image/overlay.js';
 import { drawText, measureText, montage, type Rgb } from '../image/montage.js';
 import { enlargeNearest, resizeBilinear, resizeRgb } from '../image/resize.js';
 import { deprocessGradient, gradientMagnitude } from '../image/gradient.js';
+import { writeNifti } from '../image/nifti.js';
+import { resizeTrilinear } from '../image/resize3d.js';
+import type { Volume } from '../image/volume.js';
 
 /** Longest side of an overlay picture unless asked otherwise (--max-overlay). */
 export const DEFAULT_PICTURE_SIDE = 2048;
@@ -296,8 +299,8 @@ export function explanationJson(e: Explanation, ctx: SidecarContext): Record<str
     explained_is_predicted: e.target.index === e.predicted.index,
     ...(e.rank !== undefined ? { rank: e.rank } : {}),
     ...(ctx.options ?? {}),
-    input_size: [e.height, e.width], ...(ctx.imageSize ? { image_size: ctx.imageSize } : {}),
-    raw_map: { shape: [e.rawHeight, e.rawWidth], min: lo, max: hi },
+    input_size: e.depth !== undefined ? [e.depth, e.height, e.width] : [e.height, e.width], ...(ctx.imageSize ? { image_size: ctx.imageSize } : {}),
+    raw_map: { shape: e.rawDepth !== undefined ? [e.rawDepth, e.rawHeight, e.rawWidth] : [e.rawHeight, e.rawWidth], min: lo, max: hi },
     timings_ms: { compile: round(ctx.timings.compileMs), session: round(ctx.timings.sessionMs), run: round(ctx.timings.runMs), cam: round(ctx.timings.camMs) },
     warnings: e.warnings, files: ctx.files,
   };
@@ -312,4 +315,115 @@ export function gradientJson(e: GradientExplanation, ctx: SidecarContext & { rec
     input_size: [e.height, e.width], ...(ctx.imageSize ? { image_size: ctx.imageSize } : {}),
     timings_ms: { run: round(ctx.timings.runMs) }, files: ctx.files,
   };
+}
+
+// ---- volumes (3-D models) ---------------------------------------------------------------------------
+
+export type SliceAxis = 'axial' | 'coronal' | 'sagittal';
+
+/**
+ * One slice of a [D, H, W] volume as [rows, cols] values: axial k (H × W, as stored), coronal j (D × W) and
+ * sagittal i (D × H) with the slice axis D drawn bottom-up (slice 0 at the bottom, as viewers show the
+ * feet below the head for axial stacks).
+ */
+export function volumeSlice(v: Float32Array, dims: readonly [number, number, number], axis: SliceAxis, index: number): { data: Float32Array; rows: number; cols: number } {
+  const [D, H, W] = dims;
+  if (axis === 'axial') return { data: v.slice(index * H * W, (index + 1) * H * W), rows: H, cols: W };
+  const cols = axis === 'coronal' ? W : H;
+  const out = new Float32Array(D * cols);
+  for (let k = 0; k < D; k++) {
+    for (let c = 0; c < cols; c++) out[(D - 1 - k) * cols + c] = axis === 'coronal' ? v[(k * H + index) * W + c]! : v[(k * H + c) * W + index]!;
+  }
+  return { data: out, rows: D, cols };
+}
+
+/** The voxel with the largest value, [k, j, i]. */
+export function volumePeak(v: Float32Array, dims: readonly [number, number, number]): [number, number, number] {
+  let best = 0;
+  for (let p = 1; p < v.length; p++) if (v[p]! > v[best]!) best = p;
+  const [, H, W] = dims;
+  return [Math.floor(best / (H * W)), Math.floor(best / W) % H, best % W];
+}
+
+export interface MontageLook {
+  colormap: string;
+  alpha: number;
+  /** Slices per orientation (default 6), evenly spaced, after the one through the map's peak. */
+  slices?: number;
+  /** Tile height in pixels (default 128). */
+  tile?: number;
+  /** A caption above the montage. */
+  caption?: string;
+  /** A region [D, H, W] (non-zero inside, e.g. a lesion mask) outlined in white on every tile. */
+  outline?: ArrayLike<number>;
+}
+
+/**
+ * Slice montage of a 3-D map over its scan: one row per orientation (axial, coronal, sagittal), the first
+ * tile through the map's peak, then evenly spaced slices; tiles drawn at the voxels' physical aspect.
+ * `gray` is the scan in [0, 1] and `map` the map in [0, 1], both [D, H, W]; `spacing` is mm along W, H, D.
+ */
+export function volumeMontage(gray: Float32Array, map: Float32Array, dims: readonly [number, number, number], spacing: readonly [number, number, number], look: MontageLook): RgbImage {
+  const [D, H, W] = dims;
+  const [sx, sy, sz] = spacing;
+  const n = look.slices ?? 6;
+  const tileH = look.tile ?? 128;
+  const peak = volumePeak(map, dims);
+  const rows: RgbImage[][] = [];
+  const labels: string[][] = [];
+  const axes: [SliceAxis, number, number, number][] = [['axial', D, sy * H, sx * W], ['coronal', H, sz * D, sx * W], ['sagittal', W, sz * D, sy * H]];
+  axes.forEach(([axis, count, physH, physW], a) => {
+    const picks = [peak[a]!, ...Array.from({ length: Math.min(n, count) }, (_, t) => Math.min(count - 1, Math.floor(((t + 0.5) * count) / Math.min(n, count))))];
+    const th = tileH;
+    const tw = Math.max(1, Math.round((tileH * physW) / physH));
+    rows.push(picks.map((k) => {
+      const g = volumeSlice(gray, dims, axis, k);
+      const m = volumeSlice(map, dims, axis, k);
+      const gu = resizeBilinear(g.data, g.rows, g.cols, th, tw);
+      const mu = resizeBilinear(m.data, m.rows, m.cols, th, tw);
+      const pic = new Uint8Array(th * tw * 3);
+      for (let p = 0; p < th * tw; p++) pic[p * 3] = pic[p * 3 + 1] = pic[p * 3 + 2] = Math.round(Math.min(Math.max(gu[p]!, 0), 1) * 255);
+      const img = overlay({ width: tw, height: th, data: pic }, mu, { colormap: look.colormap, alpha: look.alpha });
+      if (look.outline) {
+        const o = volumeSlice(Float32Array.from(look.outline), dims, axis, k);
+        const at = (y: number, x: number) => o.data[Math.min(o.rows - 1, Math.floor((y * o.rows) / th)) * o.cols + Math.min(o.cols - 1, Math.floor((x * o.cols) / tw))]! > 0;
+        for (let y = 0; y < th; y++) for (let x = 0; x < tw; x++) {
+          if (at(y, x) && (y === 0 || x === 0 || y === th - 1 || x === tw - 1 || !at(y - 1, x) || !at(y + 1, x) || !at(y, x - 1) || !at(y, x + 1))) img.data.fill(255, (y * tw + x) * 3, (y * tw + x) * 3 + 3);
+        }
+      }
+      return img;
+    }));
+    const letter = axis === 'axial' ? 'z' : axis === 'coronal' ? 'y' : 'x';
+    labels.push(picks.map((k, t) => `${axis} ${letter}=${k}${t === 0 ? ' (peak)' : ''}`));
+  });
+  const grid = montage(rows, { labels, pad: 4 });
+  return look.caption ? montage([[grid]], { labels: [[look.caption]], pad: 4, textScale: 2 }) : grid;
+}
+
+/** The caption of a volume explanation (captionText with the volume's size). */
+export function volumeCaption(e: Explanation): string {
+  return `${captionText(e).replace('\n', '  ')}  [${e.depth}x${e.height}x${e.width}]`;
+}
+
+/** A map [D', H', W'] at the scan's grid [D, H, W] (trilinear, half-pixel centres) where they differ. */
+export function mapAtScan(e: Explanation, scanDims: readonly [number, number, number]): Float32Array {
+  const from: [number, number, number] = [e.depth ?? 1, e.height, e.width];
+  return from.every((d, k) => d === scanDims[k]) ? e.map : resizeTrilinear(e.map, from, scanDims as [number, number, number]);
+}
+
+/**
+ * The files of a 3-D explanation: the slice montage (.png), the map as NIfTI aligned with the scan
+ * (.nii.gz: the scan's own header and affine, the map resized to the scan's grid), and on request the
+ * map (.npy [D, H, W] at the model's grid) and the raw map (.raw.npy [d, h, w]).
+ */
+export function volumeFiles(e: Explanation, scan: { volume?: Volume; gray: Float32Array; dims: readonly [number, number, number]; spacing: readonly [number, number, number] }, opt: FileOptions & { slices?: number }): RenderedFile[] {
+  if (e.depth === undefined) throw new Error('internal: volumeFiles takes 3-D explanations');
+  const map = mapAtScan(e, scan.dims);
+  const out: RenderedFile[] = [{ suffix: '.png', bytes: encodePng(volumeMontage(scan.gray, map, scan.dims, scan.spacing, { colormap: opt.colormap, alpha: opt.alpha, slices: opt.slices, caption: opt.caption ? volumeCaption(e) : undefined })) }];
+  if (scan.volume && scan.volume.source !== 'image') out.push({ suffix: '.nii.gz', bytes: writeNifti(map, scan.volume, { gzip: true, description: `gradcam ${e.method} class ${e.target.index}` }) });
+  if (opt.raw) {
+    out.push({ suffix: '.npy', bytes: writeNpy(e.map, [e.depth, e.height, e.width]) });
+    out.push({ suffix: '.raw.npy', bytes: writeNpy(e.raw, [e.rawDepth ?? 1, e.rawHeight, e.rawWidth]) });
+  }
+  return out;
 }

@@ -1,7 +1,8 @@
 /**
- * Resize (nearest or linear over the last two axes): the forward op is y = A_h · x · A_wᵀ with
- * interpolation matrices built here from the static shapes, the coordinate transformation and the
- * nearest mode; the gradient is dx = A_hᵀ · dy · A_w (two MatMuls).
+ * Resize (nearest or linear over the last two axes, or the last three of a 5-D tensor: trilinear): the
+ * forward op is y = A_h · x · A_wᵀ (and A_d along the depth) with interpolation matrices built here from
+ * the static shapes, the coordinate transformation and the nearest mode; the gradient is
+ * dx = A_hᵀ · dy · A_w (two MatMuls), the depth axis through a third MatMul on a [.., d, h·w] view.
  */
 import { attrFloat, attrInt, attrString } from '../../onnx/model.js';
 import { floatTensor, tensorValues } from '../../onnx/tensor.js';
@@ -73,13 +74,15 @@ const rule: GradRule = (ctx) => {
   if (attrInt(node, 'exclude_outside', 0) !== 0 || attrFloat(node, 'extrapolation_value', 0) !== 0 && attrString(node, 'coordinate_transformation_mode', '') === 'tf_crop_and_resize') {
     throw new GradError(`${label}: this Resize configuration is not supported`);
   }
-  for (let i = 0; i < rank - 2; i++) if (xs[i] !== ys[i]) throw new GradError(`${label}: only the last two axes may be resized`);
+  const spatial = rank >= 5 ? 3 : 2;
+  for (let i = 0; i < rank - spatial; i++) if (xs[i] !== ys[i]) throw new GradError(`${label}: only the last ${spatial === 3 ? 'three' : 'two'} axes may be resized`);
   const scales = node.input[2] ? ctx.constant(node.input[2]) : undefined;
   const sv = scales && scales.data.length ? tensorValues(scales) : undefined;
   const coord = attrString(node, 'coordinate_transformation_mode', 'half_pixel');
   const nearestMode = attrString(node, 'nearest_mode', 'round_prefer_floor');
   const mode = modeAttr === 'nearest' ? 'nearest' : 'linear';
-  const mats = [rank - 2, rank - 1].map((ax) => {
+  const axes = spatial === 3 ? [rank - 3, rank - 2, rank - 1] : [rank - 2, rank - 1];
+  const mats = axes.map((ax) => {
     const scale = sv ? sv[ax]! : ys[ax]! / xs[ax]!;
     try {
       return interpolationMatrix(xs[ax]!, ys[ax]!, scale, mode, coord, nearestMode);
@@ -88,10 +91,21 @@ const rule: GradRule = (ctx) => {
     }
   });
   const [hIn, wIn, hOut, wOut] = [xs[rank - 2]!, xs[rank - 1]!, ys[rank - 2]!, ys[rank - 1]!];
-  const aW = b.constant(floatTensor(mats[1]!, [wOut, wIn]), 'resize_aw');
-  const aHt = b.constant(floatTensor(transposed(mats[0]!, hOut, hIn), [hIn, hOut]), 'resize_aht');
+  const [mH, mW] = mats.slice(-2) as [Float32Array, Float32Array];
+  const aW = b.constant(floatTensor(mW, [wOut, wIn]), 'resize_aw');
+  const aHt = b.constant(floatTensor(transposed(mH, hOut, hIn), [hIn, hOut]), 'resize_aht');
   const t = b.op('MatMul', [dy0(ctx), aW]);
-  return [b.op('MatMul', [aHt, t]), ...node.input.slice(1).map(() => null)];
+  let dx = b.op('MatMul', [aHt, t]);
+  if (spatial === 3) {
+    const [dIn, dOut] = [xs[rank - 3]!, ys[rank - 3]!];
+    if (dIn !== dOut || mats[0]!.some((v, k) => v !== (Math.floor(k / dIn) === k % dIn ? 1 : 0))) {
+      const aDt = b.constant(floatTensor(transposed(mats[0]!, dOut, dIn), [dIn, dOut]), 'resize_adt');
+      const lead = xs.slice(0, rank - 3).map(() => 0); // Reshape's 0 keeps the axis (the batch is not fixed)
+      const view = b.op('Reshape', [dx, b.ints([...lead, dOut, hIn * wIn])]);
+      dx = b.op('Reshape', [b.op('MatMul', [aDt, view]), b.ints([...lead, dIn, hIn, wIn])]);
+    }
+  }
+  return [dx, ...node.input.slice(1).map(() => null)];
 };
 
-export const resize: OpGradient = { op: 'Resize', rule, differentiable: firstInputOnly, note: 'nearest, linear, on the last two axes; Upsample is upgraded to it' };
+export const resize: OpGradient = { op: 'Resize', rule, differentiable: firstInputOnly, note: 'nearest, linear, on the last two axes (three of a 5-D tensor); Upsample is upgraded to it' };
