@@ -247,7 +247,7 @@ describe('gradcam explain on volumes (3-D fixture model)', () => {
     oneError(r.err, /cut\.nii: the header promises .* truncated/);
     oneError(gradcam('explain', path.join(dir, 'vol.nii.gz'), '--model', model, '--out', out, '--method', 'scorecam').err, /does not explain 3-D models yet; for volumes choose one of/);
     oneError(gradcam('explain', path.join(dir, 'vol.nii.gz'), '--model', model, '--out', out, '--top-k', '2').err, /3-D models take none of: --top-k/);
-    oneError(gradcam('explain', path.join(dir, 'vol.nii.gz'), '--model', model, '--out', out, '--intensity', 'hu').err, /--intensity must be one of: none, unit, minmax, zscore, window/);
+    oneError(gradcam('explain', path.join(dir, 'vol.nii.gz'), '--model', model, '--out', out, '--intensity', 'hu').err, /unknown --intensity 'hu'; choose one of: none, unit, minmax, zscore, window; see 'gradcam explain --help'/);
     oneError(gradcam('explain', path.join(dir, 'vol.nii.gz'), '--model', model, '--out', out, '--channels', '3').err, /--channels 3, but the model's input 'input' takes 1 channel/);
     assert.ok(!fs.existsSync(out), 'no partial output');
   });
