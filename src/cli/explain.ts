@@ -207,14 +207,25 @@ async function explainVolumeFiles(explainer: Explainer, s: Settings, positionals
   const refused = ['methods', 'layers', 'grid', 'target', 'top-k', 'contrast', 'counterfactual', 'aug-smooth', 'eigen-smooth', 'heatmap', 'resize', 'crop', 'mask', 'reference', ...Object.keys(DATASET.options)]
     .filter((k) => given.has(k)).map((k) => `--${k}`);
   if (s.labelled) refused.push('--class true');
-  const staged = new StagedOutputs(s.out, positionals);
-  try {
+  return allOrNothing(s.out, positionals, async (add) => {
     const lines: string[] = [];
     await explainVolumes(explainer, positionals, {
       model: s.model, out: s.out, method: s.gradientMethod ?? s.methods[0]!, layer: s.layers.length === 1 && s.layers[0] === 'auto' ? undefined : s.layers, layout: s.layout,
       classes: s.classChoice, output: s.output, volumeResize: s.volumeResize, rectifierOps: s.guidedOps, look: s.look, refused,
       prepare: { size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, scan: s.scan },
-    }, (name, bytes) => staged.add(path.join(s.out, name), bytes), lines, warn);
+    }, add, lines, warn);
+    return lines;
+  });
+}
+
+/**
+ * A run over files: every output staged (see StagedOutputs) and moved into place only when `fn` has
+ * made them all, then the summary lines printed; a failure leaves --out as it was.
+ */
+async function allOrNothing(out: string, inputs: readonly string[], fn: (add: (name: string, bytes: Uint8Array) => Promise<void>) => Promise<string[]>): Promise<number> {
+  const staged = new StagedOutputs(out, inputs);
+  try {
+    const lines = await fn((name, bytes) => staged.add(path.join(out, name), bytes));
     await staged.commit();
     for (const l of lines) console.log(l);
     return 0;
@@ -348,8 +359,7 @@ async function readTarget(explainer: Explainer, s: Settings): Promise<TargetSpec
 
 /** Image and .npy files: every input read first, every output written only when all succeeded. */
 async function explainFiles(explainer: Explainer, s: Settings, positionals: string[]): Promise<number> {
-  const staged = new StagedOutputs(s.out, [...positionals, ...(s.mask ? [s.mask] : []), ...(s.reference ? [s.reference] : [])]);
-  try {
+  return allOrNothing(s.out, [...positionals, ...(s.mask ? [s.mask] : []), ...(s.reference ? [s.reference] : [])], async (add) => {
     // Read every input first: a bad one stops the run before anything is written. Only the tensors are
     // kept; each batch's pictures are read again (shrunk while decoding) when its overlays are drawn.
     const inputs: PreparedInput[] = [];
@@ -367,16 +377,11 @@ async function explainFiles(explainer: Explainer, s: Settings, positionals: stri
         lines.push(...out.lines);
         warn(batch[i]!.file, out.warnings);
       });
-      for (const out of outs) for (const f of out.files) await staged.add(path.join(s.out, f.path), f.bytes);
+      for (const out of outs) for (const f of out.files) await add(f.path, f.bytes);
       progress.step(start + batch.length, path.basename(batch[batch.length - 1]!.file));
     }
-    await staged.commit();
-    for (const l of lines) console.log(l);
-    return 0;
-  } catch (e) {
-    await staged.abort();
-    throw e;
-  }
+    return lines;
+  });
 }
 
 /** A row of explain.jsonl: an image of a dataset run, its files (relative to --out), or its error. */
