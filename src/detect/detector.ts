@@ -6,12 +6,13 @@
  * (Eigen-CAM) as they are. Browser-safe: the runtime is injected as the Explainer's SessionFactory.
  */
 import { Explainer, type ExplainOptions, type Explanation, type ExplainerOptions } from '../explainer.js';
-import { encodeModel, decodeModel, type ModelProto } from '../onnx/model.js';
+import { attrInt, encodeModel, decodeModel, type ModelProto } from '../onnx/model.js';
 import type { Session } from '../runtime/session.js';
 import { InputError } from '../util/scores.js';
 import { isGradientMethod } from '../cam/guided.js';
-import { boxTargetValue, decodeDetections, renormalizeInBox, type Box, type BoxTargetOptions, type DecodeOptions, type Detection } from './boxes.js';
-import { BOX_FORMAT_HELP, DETECTIONS_OUTPUT, detectionModel, recogniseHead, type DetectionHead } from './head.js';
+import { anchorBox, anchorScore, boxTargetValue, decodeDetections, renormalizeInBox, DEFAULT_SCORE_THRESHOLD, type Box, type BoxTargetOptions, type DecodeOptions, type Detection } from './boxes.js';
+import { BOX_FORMAT_HELP, DETECTIONS_OUTPUT, detectionModel, nmsHead, recogniseHead, type DetectionHead } from './head.js';
+import { forwardModel } from '../cam/graph.js';
 
 export interface DetectorOptions extends ExplainerOptions {
   /** `--box-format` (head.ts): auto (default), yolo, yolo-obj, boxes-scores, optionally :xyxy / :cxcywh. */
@@ -32,7 +33,8 @@ export interface DetectionExplanation extends Explanation {
 export class Detector {
   private session?: Promise<Session>;
 
-  private constructor(readonly explainer: Explainer, readonly head: DetectionHead, private readonly options: DetectorOptions) {}
+  /** `forward`: the model the detections are read from (the explainer's, plus the NMS output for 'nms' heads). */
+  private constructor(readonly explainer: Explainer, readonly head: DetectionHead, private readonly options: DetectorOptions, private readonly forward?: ModelProto) {}
 
   static fromBytes(bytes: Uint8Array, options: DetectorOptions): Promise<Detector> {
     return Detector.create(decodeModel(bytes, options.source ?? 'model'), options);
@@ -42,28 +44,33 @@ export class Detector {
   static async create(model: ModelProto, options: DetectorOptions): Promise<Detector> {
     const plain = new Explainer(model, options);
     const dims = plain.imageDims(options.size);
-    const probe = await options.createSession(encodeModel(model), options.sessionOptions);
+    const nms = model.graph.node.filter((n) => n.op_type === 'NonMaxSuppression');
+    const extra = nms.length === 1 ? [nms[0]!.input[0]!, nms[0]!.input[1]!] : [];
+    const probe = await options.createSession(encodeModel(forwardModel(model, [...model.graph.output.map((o) => o.name), ...extra])), options.sessionOptions);
     let outputs: { name: string; dims: number[] }[];
+    let pre: { name: string; dims: number[] }[];
     try {
       const r = await probe.run({ [plain.inputName]: { data: new Float32Array(dims.reduce((a, v) => a * v, 1)), dims } });
       outputs = model.graph.output.map((o) => ({ name: o.name, dims: r[o.name]?.dims ?? [] }));
+      pre = extra.map((t) => ({ name: t, dims: r[t]?.dims ?? [] }));
     } finally {
       await probe.release();
     }
     let head: DetectionHead;
+    const format = options.boxFormat ?? 'auto';
     try {
-      head = recogniseHead(outputs, options.boxFormat ?? 'auto', plain.labels);
+      // NMS inside: the kept boxes are not differentiable outputs; the node's inputs are the head
+      if (nms.length && format === 'auto') {
+        if (nms.length > 1) throw new InputError(`the model runs ${nms.length} NonMaxSuppression nodes; gradcam reads one. Export the raw head and give --box-format: ${BOX_FORMAT_HELP}`);
+        head = nmsHead(pre[0]!, pre[1]!, attrInt(nms[0]!, 'center_point_box', 0), nms[0]!.output[0]!, plain.labels);
+      } else head = recogniseHead(outputs, format, plain.labels);
     } catch (e) {
       await plain.release();
-      // models with NMS inside: their kept boxes are not differentiable outputs
-      if (model.graph.node.some((n) => n.op_type === 'NonMaxSuppression')) {
-        throw new InputError(`${(e as Error).message.replace(/;.*$/, '')}: the model runs NonMaxSuppression inside, which gradcam does not explain through yet; export the raw head (e.g. YOLO's export without nms) and give --box-format: ${BOX_FORMAT_HELP}`);
-      }
       throw e;
     }
     const explainer = new Explainer(detectionModel(model, head), { ...options, labels: plain.labels });
     await plain.release();
-    return new Detector(explainer, head, options);
+    return new Detector(explainer, head, options, head.selected ? forwardModel(detectionModel(model, head), [DETECTIONS_OUTPUT, head.selected]) : undefined);
   }
 
   get labels(): string[] | undefined {
@@ -74,7 +81,7 @@ export class Detector {
   async rows(input: Float32Array, dims: number[]): Promise<Float32Array> {
     this.explainer.checkInput(input, dims);
     if (!this.session) {
-      this.session = this.options.createSession(encodeModel(this.explainer.model), this.options.sessionOptions);
+      this.session = this.options.createSession(encodeModel(this.forward ?? this.explainer.model), this.options.sessionOptions);
       this.session.catch(() => (this.session = undefined));
     }
     const s = await this.session;
@@ -101,9 +108,40 @@ export class Detector {
 
   /** Detections per image: best class per anchor ≥ scoreThreshold, class-aware NMS, top K. */
   async detect(input: Float32Array, dims: number[], opts: DecodeOptions = {}): Promise<Detection[][]> {
+    if (this.head.selected) return this.keptByModel(input, dims, opts);
     const rows = await this.rows(input, dims);
     const per = this.head.anchors * this.head.width;
     return Array.from({ length: dims[0]! }, (_, i) => decodeDetections(rows.subarray(i * per, (i + 1) * per), this.head, opts, i, this.labels));
+  }
+
+  /**
+   * Models with NMS inside: the boxes the model keeps (its selected indices: image, class, anchor), each
+   * with its anchor's pre-NMS box and class score; scoreThreshold and top apply, the model's own NMS
+   * decides the rest. One image per run, so that the indices' image column is the image.
+   */
+  private async keptByModel(input: Float32Array, dims: number[], opts: DecodeOptions): Promise<Detection[][]> {
+    this.explainer.checkInput(input, dims);
+    if (!this.session) {
+      this.session = this.options.createSession(encodeModel(this.forward!), this.options.sessionOptions);
+      this.session.catch(() => (this.session = undefined));
+    }
+    const s = await this.session;
+    const per = dims.slice(1).reduce((a, v) => a * v, 1);
+    const out: Detection[][] = [];
+    for (let i = 0; i < dims[0]!; i++) {
+      const r = await s.run({ [this.explainer.inputName]: { data: input.slice(i * per, (i + 1) * per), dims: [1, ...dims.slice(1)] } }, [DETECTIONS_OUTPUT, this.head.selected!]);
+      const rows = r[DETECTIONS_OUTPUT]!.data as Float32Array;
+      const sel = Array.from(r[this.head.selected!]!.data as ArrayLike<number | bigint>, Number);
+      const dets: Detection[] = [];
+      for (let k = 0; k + 2 < sel.length; k += 3) {
+        const [c, a] = [sel[k + 1]!, sel[k + 2]!];
+        const score = anchorScore(rows, this.head, a, c);
+        if (score >= (opts.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD)) dets.push({ image: i, anchor: a, box: anchorBox(rows, this.head, a), class: c, label: this.labels?.[c], score });
+      }
+      dets.sort((x, y) => y.score - x.score || x.anchor - y.anchor);
+      out.push(opts.top !== undefined ? dets.slice(0, opts.top) : dets);
+    }
+    return out;
   }
 
   /** A detection for a box given by hand (`x1,y1,x2,y2` and a class), as `gradcam detect --box`. */

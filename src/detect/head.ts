@@ -7,6 +7,9 @@
  *   class scores; an anchor's score of class c is objectness × class score.
  * - `boxes-scores`: two outputs, boxes [N, A, 4] (x1, y1, x2, y2) and scores [N, A, nc] (SSD/RetinaNet style).
  *
+ * - `nms` (found by `auto` in a model with one NonMaxSuppression node): the node's inputs, boxes [N, A, 4]
+ *   and scores [N, nc, A], are the head; the node's selected indices name the kept boxes' anchors.
+ *
  * A `:xyxy` or `:cxcywh` suffix changes how the four box numbers are read. `auto` recognises the layout:
  * two outputs [N, A, 4] + [N, A, nc] are boxes-scores; one [N, X, Y] output is read with its shorter axis
  * as the per-anchor values; with labels, 4+nc or 5+nc values tell whether there is an objectness; without,
@@ -27,7 +30,10 @@ export type BoxFormat = (typeof BOX_FORMATS)[number];
 export const BOX_FORMAT_HELP = 'yolo ([N, 4+nc, A] or [N, A, 4+nc]: cx,cy,w,h + class scores), yolo-obj ([N, A, 5+nc] or [N, 5+nc, A]: with objectness), boxes-scores (boxes [N, A, 4] x1,y1,x2,y2 + scores [N, A, nc]); add :xyxy or :cxcywh to read the boxes otherwise';
 
 export interface DetectionHead extends BoxHead {
-  format: Exclude<BoxFormat, 'auto'>;
+  /** 'nms': a model with NonMaxSuppression inside, read through that node's inputs (boxes, scores [N, nc, A]). */
+  format: Exclude<BoxFormat, 'auto'> | 'nms';
+  /** 'nms': the NonMaxSuppression output (selected indices [K, 3]: image, class, anchor). */
+  selected?: string;
   /** The model outputs read: one (yolo) or boxes and scores. */
   outputs: string[];
   /** The YOLO output has the anchors on its last axis ([N, D, A]). */
@@ -98,9 +104,37 @@ export function recogniseHead(outputs: OutputShape[], boxFormat = 'auto', labels
   };
 }
 
+/**
+ * A model with NonMaxSuppression inside: the node's inputs, boxes [N, A, 4] and scores [N, nc, A], are the
+ * head (pre-NMS, differentiable); its output, the selected indices, names the anchors behind the kept
+ * boxes. `centerPointBox` is the node's attribute: 1 → cx, cy, w, h; 0 → corners, read as x1, y1, x2, y2
+ * (torchvision's order; ONNX also allows y1, x1, y2, x2, which NMS cannot tell apart).
+ */
+export function nmsHead(boxes: OutputShape, scores: OutputShape, centerPointBox: number, selected: string, labels?: string[]): DetectionHead {
+  const A = boxes.dims[1]!;
+  const nc = scores.dims[1]!;
+  if (boxes.dims.length !== 3 || boxes.dims[2] !== 4 || scores.dims.length !== 3 || scores.dims[2] !== A) {
+    throw new InputError(`the NonMaxSuppression inputs are boxes [${boxes.dims.join(', ')}] and scores [${scores.dims.join(', ')}], not [N, A, 4] and [N, nc, A]; export the raw head and give --box-format: ${BOX_FORMAT_HELP}`);
+  }
+  if (labels && labels.length !== nc) throw new InputError(`the NonMaxSuppression scores have ${nc} classes but there are ${labels.length} labels`);
+  const coords: BoxCoords = centerPointBox === 1 ? 'cxcywh' : 'xyxy';
+  return {
+    format: 'nms', outputs: [boxes.name, scores.name], selected, anchors: A, classes: nc, width: 4 + nc, coords, objectness: false, anchorsLast: false,
+    description: `nms: the model's NonMaxSuppression reads ${boxes.name} [${boxes.dims.join(', ')}] (${coords === 'xyxy' ? 'read as x1,y1,x2,y2' : 'cx,cy,w,h'}) and ${scores.name} [${scores.dims.join(', ')}] = ${A} anchors × ${nc} class scores; each kept box is explained through the pre-NMS scores of its anchor`,
+  };
+}
+
 /** The model with one output, `gradcam/detections` [N, A, D], built from the head's outputs. */
 export function detectionModel(model: ModelProto, head: DetectionHead): ModelProto {
   let node: Node;
+  if (head.format === 'nms') {
+    const t = 'gradcam/nms_scores';
+    const nodes: Node[] = [
+      { name: t, op_type: 'Transpose', domain: '', input: [head.outputs[1]!], output: [t], attribute: [makeAttr('perm', [0, 2, 1])] },
+      { name: 'gradcam/detections', op_type: 'Concat', domain: '', input: [head.outputs[0]!, t], output: [DETECTIONS_OUTPUT], attribute: [makeAttr('axis', 2)] },
+    ];
+    return { ...model, graph: { ...model.graph, node: [...model.graph.node, ...nodes], output: [makeValueInfo(DETECTIONS_OUTPUT, 1)] } };
+  }
   if (head.format === 'boxes-scores') {
     node = { name: 'gradcam/detections', op_type: 'Concat', domain: '', input: head.outputs, output: [DETECTIONS_OUTPUT], attribute: [makeAttr('axis', 2)] };
   } else if (head.anchorsLast) {
