@@ -264,6 +264,28 @@ describe('segmentation', () => {
       if (ref.target === 'region') assert.deepEqual(r.explanations.map((x) => x.targetName), m.mask_pixels.map((p: number, i: number) => `segmentation ${m.classes[i]} (${p} px)`));
     }
   });
+  it('the pixel target from the command line (--target segmentation --pixel Y,X) gives the PyTorch map', async () => {
+    const m = meta(dir);
+    const x = load(dir, 'input.npy');
+    const ref = m.references.find((r: { target: string }) => r.target === 'pixel');
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-seg-'));
+    try {
+      const per = x.data.length / x.shape[0]!;
+      const { writeNpy } = await import('../src/image/npy.js');
+      fs.writeFileSync(path.join(tmp, 'one.npy'), writeNpy(x.data.slice(0, per), x.shape.slice(1)));
+      const [y, xx] = m.pixels[0];
+      const r = gradcam('explain', path.join(tmp, 'one.npy'), '--model', path.join(FIXTURES, dir, 'model.onnx'), '--target', 'segmentation', '--class', String(m.classes[0]), '--pixel', `${y},${xx}`, '--raw', '--out', path.join(tmp, 'o'), '--quiet');
+      assert.equal(r.code, 0, r.err);
+      const got = toFloat32(parseNpy(new Uint8Array(fs.readFileSync(path.join(tmp, 'o', 'one.gradcam.npy')))));
+      const want = load(dir, ref.file).data.slice(0, got.length);
+      assert.ok(maxAbs(got, want) <= 1e-4, `${maxAbs(got, want)}`);
+      const bad = gradcam('explain', path.join(tmp, 'one.npy'), '--model', path.join(FIXTURES, dir, 'model.onnx'), '--pixel', '3,4', '--out', path.join(tmp, 'o2'));
+      assert.equal(bad.code, 2);
+      oneError(bad.err, /--pixel goes with --target segmentation/);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
   it('a pixel outside the planes is a clear error', async () => {
     const x = load(dir, 'input.npy');
     await assert.rejects(ex.explain(x.data, x.shape, { target: { kind: 'segmentation', class: 1, pixel: [40, 2] } }), /pixel 40,2 \(y,x\) is outside the output's 32×32 class planes/);

@@ -295,6 +295,7 @@ export const FAMILY = group('CAM methods', {
   target: { type: 'string', value: 'KIND', help: 'what to explain: logit (default), softmax, binary, binary-neg, regression, segmentation, similarity, element' },
   index: { type: 'string', value: 'I[,J..]', help: 'output index for binary / regression (default 0) and element (flat or per dim)' },
   mask: { type: 'string', value: 'FILE', help: "segmentation: .npy or .png mask at the output's class-plane size (default: the pixels whose arg-max class is --class)" },
+  pixel: { type: 'string', value: 'Y,X', help: "segmentation: explain the class (--class, default the pixel's arg-max) at this one pixel of the output's class planes instead of a region" },
   reference: { type: 'string', value: 'FILE', help: 'similarity: the image (or .npy) whose embedding the cosine is taken against' },
   'top-k': { type: 'string', value: 'K', number: { integer: true, min: 1 }, help: 'explain the K best classes of every image: <stem>-top1.<method>.png ...' },
   contrast: { type: 'string', value: 'D', help: "why --class rather than D (score_c − score_D); D may be 'top'" },
