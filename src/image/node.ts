@@ -2,7 +2,7 @@
  * Node-only image I/O: decoding files with sharp, atomic writes.
  */
 import { constants } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, rename, stat, unlink } from 'node:fs/promises';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import type { RgbImage } from './types.js';
@@ -272,6 +272,8 @@ export async function readScanFile(path: string, opts: { maxPixels?: number } = 
 /** The bit depth sharp reports for an image file (16 for 16-bit PNG/TIFF), or undefined if it cannot tell. */
 export async function imageBitDepth(path: string): Promise<number | undefined> {
   try {
+    // only regular files: a FIFO would block sharp's open (readImageFile then refuses it in one line)
+    if (!(await stat(path)).isFile()) return undefined;
     const meta = await sharp(path, { limitInputPixels: false }).metadata();
     return meta.depth === 'ushort' ? 16 : meta.depth === 'uchar' ? 8 : undefined;
   } catch {
