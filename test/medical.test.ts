@@ -235,6 +235,11 @@ describe('gradcam explain on volumes (3-D fixture model)', () => {
     assert.ok(d < 1e-2, `max difference ${d}`);
     const map = readNifti(new Uint8Array(fs.readFileSync(path.join(out, 'series.gradcam.nii.gz'))), 'map');
     assert.equal(map.affine[10], 3, 'slice spacing from the positions');
+    // the series' folder stands for its files: the same map
+    const byFolder = path.join(dir, 'out-dcm-folder');
+    const f = gradcam('explain', path.join(dir, 'series'), '--model', model, '--out', byFolder, '--raw', '--class', '1', '--quiet');
+    assert.equal(f.code, 0, f.err);
+    assert.ok(fs.readFileSync(path.join(byFolder, 'series.gradcam.npy')).equals(fs.readFileSync(path.join(out, 'series.gradcam.npy'))));
   });
 
   it('bad inputs: one line, exit 1, nothing written', () => {

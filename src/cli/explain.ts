@@ -212,9 +212,16 @@ async function explainVolumeFiles(explainer: Explainer, s: Settings, positionals
   const refused = ['methods', 'layers', 'grid', 'target', 'top-k', 'contrast', 'counterfactual', 'aug-smooth', 'eigen-smooth', 'heatmap', 'resize', 'crop', 'mask', 'reference', ...Object.keys(DATASET.options)]
     .filter((k) => given.has(k)).map((k) => `--${k}`);
   if (s.labelled) refused.push('--class true');
-  return allOrNothing(s.out, positionals, async (add) => {
+  // a folder stands for the DICOM series in it (its .dcm files, one volume named by the folder)
+  const files = positionals.flatMap((p) => {
+    if (!fs.statSync(p, { throwIfNoEntry: false })?.isDirectory()) return [p];
+    const dcm = fs.readdirSync(p).filter((f) => /\.(dcm|dicom)$/i.test(f) && !f.startsWith('.')).sort().map((f) => path.join(p, f));
+    if (!dcm.length) throw new InputError(`folder ${p} holds no DICOM files (.dcm); for a 3-D model give volume files (.nii, .nii.gz, .dcm, .npy) or the folder of a DICOM series`);
+    return dcm;
+  });
+  return allOrNothing(s.out, files, async (add) => {
     const lines: string[] = [];
-    await explainVolumes(explainer, positionals, {
+    await explainVolumes(explainer, files, {
       model: s.model, out: s.out, method: s.gradientMethod ?? s.methods[0]!, layer: s.layers.length === 1 && s.layers[0] === 'auto' ? undefined : s.layers, layout: s.layout,
       classes: s.classChoice, output: s.output, volumeResize: s.volumeResize, rectifierOps: s.guidedOps, look: s.look, refused,
       prepare: { size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, scan: s.scan },
