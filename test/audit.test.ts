@@ -261,6 +261,10 @@ describe('gradcam audit (CLI)', () => {
     assert.deepEqual(rows(path.join(tmp, 'glob')).map((x) => x.key), ['sub/img012.png', 'sub/img013.png']);
     const map = parseNpy(new Uint8Array(fs.readFileSync(path.join(tmp, 'glob', 'sub', 'img012.gradcam.npy'))));
     assert.deepEqual(map.shape, [48, 48]);
+    // the options that 'explain <folder>' used to reject as the audit's unknowns: a gradient method, --raw
+    const gg = gradcam('explain', `${data}/**/img01[2-3].png`, '--model', MODEL, '--out', path.join(tmp, 'guided'), '--method', 'guided-gradcam', '--raw', '--quiet');
+    assert.equal(gg.code, 0, gg.err);
+    assert.deepEqual(rows(path.join(tmp, 'guided'))[0]!.files, ['sub/img012.guided-gradcam.png', 'sub/img012.guided-gradcam.npy', 'sub/img012.guided-gradcam.json']);
   });
 });
 
