@@ -320,6 +320,38 @@ describe('gradcam detect', () => {
     assert.equal(fs.readdirSync(out).filter((f) => f.endsWith('.png')).length, 2);
   });
 
+  it('a detection split (a folder): resumable rows with where each map lies against its box, flagged detections listed', () => {
+    const street = path.join(FIXTURES, '..', '..', 'demo', 'models', 'street_glare.onnx');
+    const scenes = path.join(FIXTURES, '..', '..', 'demo', 'detect');
+    const out = path.join(tmp, 'split');
+    const r = gradcam('detect', scenes, '--model', street, '--out', out, '--quiet');
+    assert.equal(r.code, 0, r.err);
+    const rows = fs.readFileSync(path.join(out, 'detect.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(rows.length, fs.readdirSync(scenes).filter((f) => f.endsWith('.png')).length);
+    let flagged = 0;
+    let total = 0;
+    for (const row of rows) {
+      assert.equal(row.status, 'ok');
+      for (const d of row.detections) {
+        total++;
+        assert.ok(d.energy_in_box === null || (d.energy_in_box >= 0 && d.energy_in_box <= 1));
+        // the rule: the map's peak outside the box, or less than the box's share of the map (lift < 1)
+        assert.equal(d.flagged, d.energy_in_box !== null && (d.peak_in_box === false || d.lift < 1));
+        if (d.flagged) flagged++;
+        for (const f of d.files) assert.ok(fs.existsSync(path.join(out, f)), f);
+        const side = JSON.parse(fs.readFileSync(path.join(out, d.files[0].replace(/\.png$/, '.json')), 'utf8'));
+        assert.equal(side.box_metrics.flagged, d.flagged);
+      }
+    }
+    assert.ok(total > 0);
+    assert.match(r.out, new RegExp(`${total} detections explained now, ${flagged} flagged`));
+    assert.equal((r.out.match(/^flagged: /gm) ?? []).length, flagged);
+    // the same command again: nothing left to do
+    const again = gradcam('detect', scenes, '--model', street, '--out', out, '--quiet');
+    assert.equal(again.code, 0, again.err);
+    assert.match(again.out, /(\d+)\/\1 images done \(0 now, \1 already done\)/);
+  });
+
   it('bad input: one line naming the choices, non-zero exit, nothing written', () => {
     const out = path.join(tmp, 'c');
     let r = gradcam('detect', input, '--model', model, '--box-format', 'ssd', '--out', out);

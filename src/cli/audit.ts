@@ -12,7 +12,7 @@ import { normalizeOptions, resizeCropOptions } from './inputs.js';
 
 export { EXIT_INTERRUPTED, EXIT_ITEMS_FAILED };
 
-const REPORT = group('Report', {
+export const REPORT = group('Report', {
   'flag-lift': {
     type: 'string', value: 'L', default: '1', number: { min: 0, words: ['off'] },
     help: "flag images whose lift, the fraction of the map's energy on the object (boxes/mask) divided by the fraction of the image the object covers, is below L (default 1: the object gets less than its share; the model looks mostly elsewhere); 'off' to disable",

@@ -1,21 +1,27 @@
 /** `gradcam detect`: decode a detector's detections, then one map per detection, drawn with its box and label. */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { CAM_METHODS, camMethod } from '../cam/index.js';
 import { GRADIENT_METHODS, isGradientMethod } from '../cam/guided.js';
 import { encodePng } from '../image/png.js';
 import { writeNpy } from '../image/npy.js';
 import { NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
-import { InputError } from '../explainer.js';
+import { InputError, type Explainer } from '../explainer.js';
 import { loadDetector, prepareInputs, tensorPicture, DEFAULT_MAX_PIXELS, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
 import { explanationJson, overlayPicture, type DrawnBox } from '../render/index.js';
 import { BOX_FORMAT_HELP } from '../detect/head.js';
 import { DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD, type Box, type Detection } from '../detect/boxes.js';
 import type { DetectionExplanation } from '../detect/detector.js';
-import { StagedOutputs } from './output.js';
-import { CliError, parseNumbers, parseSize, Progress } from './common.js';
+import { oneLine, parseNumbers, parseSize, Progress, DatasetProgress, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { boxesRegion, isFlagged, mapMetrics } from '../audit/metrics.js';
+import { parseShard } from '../audit/shard.js';
+import type { AuditItem } from '../audit/types.js';
+import { listInputs, runDataset, shardItems, type FileOut, type StoreKind } from '../node-audit.js';
+import { REPORT } from './audit.js';
 import { resizeCropOptions } from './inputs.js';
-import { batchPictures, uniqueStems } from './explain.js';
-import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
+import { allOrNothing as allOrNothingFiles, batchPictures, datasetStem, isDatasetInput, uniqueStems } from './explain.js';
+import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, DATASET, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
 
 const DETECTION = group('Detections', {
   'box-format': { type: 'string', value: 'F', default: 'auto', help: `how the detector's outputs are laid out: auto (default, recognised from their shapes), ${BOX_FORMAT_HELP}` },
@@ -33,11 +39,14 @@ const ALL_METHODS = () => [...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_
 
 export const DETECT = command({
   name: 'detect',
-  synopsis: '<images|.npy...> --model FILE [options]',
-  summary: 'explain every detection of a detector, box by box',
+  synopsis: "<images|.npy|folders|'globs'|manifests...> --model FILE [options]",
+  summary: 'explain every detection of a detector, box by box; flag maps outside their box',
   description: `Decodes the detector's detections (score threshold, class-aware NMS), then explains each one: the map of
 the box target (the class score summed over the anchors whose box overlaps the detection, IoU >=
---match-iou), drawn with the box and its label. Writes <stem>.det<k>.<method>.png and .json per detection.
+--match-iou), drawn with the box and its label. Writes <stem>.det<k>.<method>.png and .json per detection,
+with where the map lies against its box (energy in the box, lift, peak); a detection whose map lies
+mostly outside its box is flagged. On folders, globs and manifests the run is resumable (detect.jsonl:
+a row per image with its detections) and ends with the list of flagged detections.
 Eigen-CAM (--method eigencam) is gradient-free and the same for every detection.`,
   groups: [
     withDefaults(MODEL, { model: { help: 'ONNX detection model (required)' } }), DETECTION,
@@ -45,6 +54,8 @@ Eigen-CAM (--method eigencam) is gradient-free and the same for every detection.
     withDefaults(pick(TARGET, ['class', 'layer', 'layout']), { class: { default: undefined, help: 'the class of --box (an index or a label)' }, layer: { help: 'tensor or module to explain (default auto: the feature map before the detection head)' } }),
     pick(methodGroup(ALL_METHODS), ['method']), pick(PICTURES, ['colormap', 'alpha', 'no-caption', 'raw', 'max-overlay']),
     pick(RUN, ['out', 'quiet']),
+    withDefaults(pick(REPORT, ['flag-lift']), { 'flag-lift': { help: "flag detections whose map lies outside their box: its peak outside the box, or a lift (the share of the map's energy in the box ÷ the share of the image the box covers) below L (default 1); 'off' to disable" } }, 'Flags'),
+    pick(DATASET, ['shard', 'retry-errors']),
   ],
   required: ['model'],
   positionals: 'inputs',
@@ -83,25 +94,23 @@ export async function runDetect(args: string[]): Promise<number> {
   const maxInputPixels = num(o['max-input']);
   const rc = resizeCropOptions(o);
 
+  const flagLift = num(o['flag-lift'], null) as number | null;
   const detector = await loadDetector(o.model!, { labelsFile: o.labels, size, maxInputPixels, boxFormat: o['box-format'] });
   const ex = detector.explainer;
-  const staged = new StagedOutputs(o.out!, positionals);
   const json = (x: unknown) => new TextEncoder().encode(`${JSON.stringify(x, null, 2)}\n`);
+  const options = { match: o.match, match_iou: matchIou, iou_term: o['iou-term'] || o.match === 'best', renormalize: o.renormalize, score_threshold: scoreThreshold, iou_threshold: iouThreshold };
   try {
     const cls = o.class === undefined ? undefined : ex.classIndex(/^\d+$/.test(o.class) ? Number(o.class) : o.class, detector.head.classes);
-    const inputs: PreparedInput[] = [];
-    for (const file of positionals) inputs.push(...(await prepareInputs(ex, file, { ...norm, size, maxPixels: limits.maxPixels, maxInputPixels, picture: false, ...rc })));
+    const prep = { ...norm, size, maxPixels: limits.maxPixels, maxInputPixels, picture: false, ...rc };
     if (!o.quiet) process.stderr.write(`gradcam: ${o.model!}: ${detector.head.description}\n`);
-    const stems = uniqueStems(inputs);
-    const progress = new Progress(inputs.length, o.quiet);
-    const lines: string[] = [];
-    for (const [i, inp] of inputs.entries()) {
+
+    /** One image: its detections, one map each (files, lines, and where each map lies against its box). */
+    const detectOne = async (inp: PreparedInput, stem: string): Promise<{ files: { path: string; bytes: Uint8Array }[]; lines: string[]; detections: DetectionRow[] }> => {
+      const out = { files: [] as { path: string; bytes: Uint8Array }[], lines: [] as string[], detections: [] as DetectionRow[] };
       const dets: Detection[] = box ? [detector.detectionFor(0, box, cls!)] : (await detector.detect(inp.tensor, inp.dims, { scoreThreshold, iouThreshold, top }))[0]!;
-      const stem = stems[i]!;
       if (!dets.length) {
-        lines.push(`${inp.file}: no detection scores ${scoreThreshold} or more`);
-        progress.step(i + 1, path.basename(inp.file));
-        continue;
+        out.lines.push(`${inp.file}: no detection scores ${scoreThreshold} or more`);
+        return out;
       }
       const r = await detector.explain(inp.tensor, inp.dims, dets, {
         method, layer: o.layer, layout: o.layout, match: o.match as 'sum' | 'best', iouThreshold: matchIou, iouTerm: o['iou-term'], renormalize: o.renormalize,
@@ -111,30 +120,133 @@ export async function runDetect(args: string[]): Promise<number> {
       for (const [k, e] of r.explanations.entries()) {
         const d = e.detection;
         const name = `${stem}.det${k}.${e.method}`;
+        // where the map lies against its own box (the audit's measures: energy share, lift, peak)
+        const m = mapMetrics(e.map, e.width, e.height, boxesRegion([d.box], e.width, e.height));
+        // flagged: the map's peak lies outside the box, or the box holds less than its share of the map (lift < --flag-lift)
+        const flagged = flagLift !== null && m.energy_in_object !== null && (m.peak_in_object === false || isFlagged(m, { flag_lift: flagLift, flag_below: null }));
         const boxes: DrawnBox[] = [{ box: d.box, label: detectionLabel(d) }];
         const files = [{ suffix: '.png', bytes: encodePng(overlayPicture(e, base, { colormap: o.colormap!, alpha, caption: !o['no-caption'], maxSide: limits.maxSide, boxes })) }];
         if (o.raw) files.push({ suffix: '.npy', bytes: writeNpy(e.map, [e.height, e.width]) });
-        for (const f of files) await staged.add(path.join(o.out!, name + f.suffix), f.bytes);
-        await staged.add(path.join(o.out!, `${name}.json`), json(detectionJson(e, {
-          input: inp.file, model: o.model!, files: files.map((f) => name + f.suffix), head: detector.head.description,
-          options: { match: o.match, match_iou: matchIou, iou_term: o['iou-term'] || o.match === 'best', renormalize: o.renormalize, score_threshold: scoreThreshold, iou_threshold: iouThreshold },
-        })));
-        lines.push(`${inp.file}: detection ${k}: ${detectionLabel(d)} [${d.box.map((v) => v.toFixed(1)).join(', ')}] → ${path.join(o.out!, `${name}.png`)}`);
+        for (const f of files) out.files.push({ path: name + f.suffix, bytes: f.bytes });
+        const row: DetectionRow = {
+          index: k, class: d.class, label: d.label ?? null, score: Number.isFinite(d.score) ? d.score : null, box: d.box,
+          energy_in_box: m.energy_in_object, lift: m.lift, peak_in_box: m.peak_in_object, flagged, files: files.map((f) => name + f.suffix),
+        };
+        out.detections.push(row);
+        out.files.push({ path: `${name}.json`, bytes: json({ ...detectionJson(e, { input: inp.file, model: o.model!, files: row.files, head: detector.head.description, options }), box_metrics: { energy_in_box: m.energy_in_object, lift: m.lift, peak_in_box: m.peak_in_object, flagged } }) });
+        out.lines.push(`${inp.file}: detection ${k}: ${detectionLabel(d)} [${d.box.map((v) => v.toFixed(1)).join(', ')}]${flagged ? ` — flagged: ${m.peak_in_object === false ? 'the map peaks outside its box, ' : ''}${pct(m.energy_in_object)} of the map in its box` : ''} → ${path.join(o.out!, `${name}.png`)}`);
         for (const w of e.warnings) process.stderr.write(`gradcam: warning: ${inp.file}: detection ${k}: ${w}\n`);
       }
-      progress.step(i + 1, path.basename(inp.file));
+      return out;
+    };
+
+    if (positionals.some(isDatasetInput)) {
+      if (box) throw usageError(DETECT, '--box names a box of one image; for folders, globs and manifests explain the detections');
+      return await detectDataset(positionals, { ...o, flagLift, options }, prep, ex, detectOne);
     }
-    await staged.commit();
-    for (const l of lines) console.log(l);
-    return 0;
-  } catch (e) {
-    await staged.abort();
-    if (e instanceof InputError || e instanceof CliError) throw e;
-    throw e;
+    return await allOrNothingFiles(o.out!, positionals, async (add) => {
+      const inputs: PreparedInput[] = [];
+      for (const file of positionals) inputs.push(...(await prepareInputs(ex, file, prep)));
+      const stems = uniqueStems(inputs);
+      const progress = new Progress(inputs.length, !!o.quiet);
+      const lines: string[] = [];
+      for (const [i, inp] of inputs.entries()) {
+        const r = await detectOne(inp, stems[i]!);
+        for (const f of r.files) await add(f.path, f.bytes);
+        lines.push(...r.lines);
+        progress.step(i + 1, path.basename(inp.file));
+      }
+      return lines;
+    });
   } finally {
     await detector.release();
   }
 }
+
+/** A detection's row (explain.jsonl-style rows of `detect` on datasets, and the summary). */
+interface DetectionRow {
+  index: number;
+  class: number;
+  label: string | null;
+  score: number | null;
+  box: Box;
+  energy_in_box: number | null;
+  lift: number | null;
+  peak_in_box: boolean | null;
+  flagged: boolean;
+  files: string[];
+}
+
+const pct = (v: number | null) => (v === null ? 'none' : `${(v * 100).toFixed(0)}%`);
+
+/**
+ * Folders, globs and manifests: the resumable dataset run (runDataset, as explain and audit), a row per
+ * image in detect.jsonl with its detections and where each map lies against its box; detections whose
+ * map lies mostly outside their box (lift below --flag-lift) are flagged and listed at the end.
+ */
+async function detectDataset(
+  positionals: string[], o: { out?: string; quiet?: boolean; model?: string; shard?: string; 'retry-errors'?: boolean; flagLift: number | null; options: Record<string, unknown> },
+  prep: Parameters<typeof prepareInputs>[2], ex: Explainer,
+  detectOne: (inp: PreparedInput, stem: string) => Promise<{ files: { path: string; bytes: Uint8Array }[]; lines: string[]; detections: DetectionRow[] }>,
+): Promise<number> {
+  let shard;
+  try {
+    shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
+  } catch (e) {
+    throw usageError(DETECT, (e as Error).message);
+  }
+  const items = await listInputs(positionals, { exclude: [o.out!] });
+  const bytes = await fs.promises.readFile(o.model!);
+  const config = {
+    format: 'gradcam-detect/1', model: { file: path.basename(o.model!), sha256: crypto.createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length },
+    options: o.options, flag_lift: o.flagLift, prepare: prep, shard: shard ?? null, total: shardItems(items, shard).length,
+  };
+  type Row = { key: string; index: number; file: string; status: 'ok' | 'error'; error?: string; detections: DetectionRow[] };
+  type Prep = { entry: { item: AuditItem; index: number }; input?: PreparedInput; error?: string };
+  const flaggedLines: string[] = [];
+  let detections = 0;
+  const progress = new DatasetProgress(!!o.quiet);
+  const r = await interruptible((signal) => runDataset<Prep, Row>(items, {
+    out: o.out!, config, kind: DETECT_STORE, shard, retryErrors: o['retry-errors'], signal, batchSize: 1,
+    prepare: async (entry) => {
+      try {
+        const inputs = await prepareInputs(ex, entry.item.file, prep);
+        if (inputs.length !== 1) throw new InputError(`${entry.item.file} holds ${inputs.length} images; a dataset item must be one image`);
+        return { entry, input: inputs[0] };
+      } catch (e) {
+        return { entry, error: oneLine((e as Error).message) };
+      }
+    },
+    process: async (prepared) => {
+      const rows: Row[] = [];
+      const files: FileOut[] = [];
+      for (const p of prepared) {
+        const base = { key: p.entry.item.key, index: p.entry.index, file: p.entry.item.file };
+        try {
+          if (p.error !== undefined) throw new InputError(p.error);
+          const out = await detectOne(p.input!, datasetStem(p.entry.item.key));
+          files.push(...out.files);
+          for (const l of out.lines) console.log(l);
+          detections += out.detections.length;
+          for (const d of out.detections) if (d.flagged) flaggedLines.push(`${p.entry.item.file}: detection ${d.index} (${d.label ?? `class ${d.class}`}): ${d.peak_in_box === false ? 'peak outside the box, ' : ''}${pct(d.energy_in_box)} of its map in its box`);
+          rows.push({ ...base, status: 'ok', detections: out.detections });
+        } catch (e) {
+          process.stderr.write(`gradcam: warning: ${p.entry.item.file}: failed: ${oneLine((e as Error).message)}\n`);
+          rows.push({ ...base, status: 'error', error: oneLine((e as Error).message), detections: [] });
+        }
+      }
+      return { rows, files };
+    },
+    onProgress: (p) => progress.update(p),
+  }));
+  progress.end();
+  console.log(`${r.info.done}/${r.info.total} images done (${r.info.processed} now, ${r.info.skipped} already done), ${r.info.errors} failed; ${detections} detections explained now, ${flaggedLines.length} flagged (the map's peak outside its box, or a lift below ${o.flagLift ?? 'off'}); rows in ${path.join(o.out!, DETECT_STORE.results)}`);
+  for (const l of flaggedLines) console.log(`flagged: ${l}`);
+  if (r.interrupted) return EXIT_INTERRUPTED;
+  return r.info.errors > 0 ? EXIT_ITEMS_FAILED : 0;
+}
+
+const DETECT_STORE: StoreKind = { config: 'detect.json', results: 'detect.jsonl', what: 'detect', folders: [] };
 
 function detectionLabel(d: Detection): string {
   const name = d.label ?? `class ${d.class}`;

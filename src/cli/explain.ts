@@ -234,7 +234,7 @@ async function explainVolumeFiles(explainer: Explainer, s: Settings, positionals
  * A run over files: every output staged (see StagedOutputs) and moved into place only when `fn` has
  * made them all, then the summary lines printed; a failure leaves --out as it was.
  */
-async function allOrNothing(out: string, inputs: readonly string[], fn: (add: (name: string, bytes: Uint8Array) => Promise<void>) => Promise<string[]>): Promise<number> {
+export async function allOrNothing(out: string, inputs: readonly string[], fn: (add: (name: string, bytes: Uint8Array) => Promise<void>) => Promise<string[]>): Promise<number> {
   const staged = new StagedOutputs(out, inputs);
   try {
     const lines = await fn((name, bytes) => staged.add(path.join(out, name), bytes));
