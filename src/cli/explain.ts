@@ -187,24 +187,18 @@ export async function runExplain(args: string[]): Promise<number> {
   }
   const s = readSettings(parsed);
   const positionals = parsed.positionals;
+  const dataset = positionals.some(isDatasetInput) || [...parsed.given].some((k) => k in DATASET.options);
+  if (s.labelled && !dataset) throw usageError(EXPLAIN, `--class ${parsed.values.class} explains each image's labelled class, which only a manifest gives; for image files give top, a class index or a label`);
   const explainer = await loadExplainer(s.model, { labelsFile: parsed.values.labels, size: s.size, maxInputPixels: s.maxInputPixels, sessionOptions: num(parsed.values.threads) ? { intraOpThreads: num(parsed.values.threads)! } : undefined });
   try {
     checkOutputName(explainer, s.output);
     // a 3-D model explains volumes: files, or the folder of a DICOM series
     if (explainer.volume) return await explainVolumeFiles(explainer, s, positionals, parsed.given);
-    return await explain2d(explainer, s, parsed);
+    if (dataset) return await explainDataset(explainer, s, positionals, parsed.values.shard, !!parsed.values['retry-errors']);
+    return await explainFiles(explainer, s, positionals);
   } finally {
     await explainer.release();
   }
-}
-
-async function explain2d(explainer: Explainer, s: Settings, parsed: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>): Promise<number> {
-  const positionals = parsed.positionals;
-  const dataset = positionals.some(isDatasetInput) || [...parsed.given].some((k) => k in DATASET.options);
-  if (s.labelled && !dataset) throw usageError(EXPLAIN, `--class ${parsed.values.class} explains each image's labelled class, which only a manifest gives; for image files give top, a class index or a label`);
-  if (dataset && (s.mask || s.reference)) throw usageError(EXPLAIN, `--${s.mask ? 'mask' : 'reference'} names one file for one image; for folders, globs and manifests give files instead`);
-  if (dataset) return await explainDataset(explainer, s, positionals, parsed.values.shard, !!parsed.values['retry-errors']);
-  return await explainFiles(explainer, s, positionals);
 }
 
 /** 3-D models: each volume's slice montage, NIfTI map and JSON (explain-volume.ts), all or nothing. */
