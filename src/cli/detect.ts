@@ -86,6 +86,8 @@ export async function runDetect(args: string[]): Promise<number> {
     if (o.class === undefined) throw usageError(DETECT, '--box needs --class C (an index or a label)');
     box = v as Box;
   } else if (o.class !== undefined) throw usageError(DETECT, '--class goes with --box (detections carry their own class)');
+  const dataset = positionals.some(isDatasetInput);
+  if (box && dataset) throw usageError(DETECT, '--box names a box of one image; for folders, globs and manifests explain the detections');
   const alpha = num(o.alpha) ?? 0.5;
   const size = parseSize(o.size);
   const norm: NormalizeOptions = { preset: o.normalize, mean: parseNumbers('--mean', o.mean), std: parseNumbers('--std', o.std) };
@@ -140,8 +142,7 @@ export async function runDetect(args: string[]): Promise<number> {
       return out;
     };
 
-    if (positionals.some(isDatasetInput)) {
-      if (box) throw usageError(DETECT, '--box names a box of one image; for folders, globs and manifests explain the detections');
+    if (dataset) {
       return await detectDataset(positionals, { ...o, flagLift, options }, prep, ex, detectOne);
     }
     return await allOrNothingFiles(o.out!, positionals, async (add) => {
