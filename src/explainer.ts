@@ -638,10 +638,6 @@ export class Explainer {
     return { session, createdMs: performance.now() - t0 };
   }
 
-  /** The session factory and options (for sessions of derived models: sanity's randomised copies). */
-  get sessionFactory(): { create: SessionFactory; options?: SessionOptions } {
-    return { create: this.options.createSession, options: this.options.sessionOptions };
-  }
 
   get external(): ExternalDataReader | undefined {
     return this.options.external;

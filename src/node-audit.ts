@@ -676,12 +676,27 @@ interface RunContext {
   config: AuditConfig;
 }
 
+/** A file's identity in a run's settings: its name, SHA-256 and size (a restart must find the same file). */
+export function fileIdentity(file: string, bytes: Uint8Array | string): { file: string; sha256: string; bytes: number } {
+  const b = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+  return { file: path.basename(file), sha256: crypto.createHash('sha256').update(b).digest('hex'), bytes: b.length };
+}
+
+/**
+ * The one model input of a dataset item (an image, or a single-image .npy); an .npy holding several is
+ * an error of that item (`what` names the item in the message).
+ */
+export async function prepareItemInput(explainer: Explainer, file: string, opts: Parameters<typeof prepareInputs>[2], what = 'a dataset item'): Promise<PreparedInput> {
+  const inputs = await prepareInputs(explainer, file, opts);
+  if (inputs.length !== 1) throw new InputError(`${file} holds ${inputs.length} images; ${what} must be one image`);
+  return inputs[0]!;
+}
+
 async function auditConfig(opts: AuditOptions, explainer: Explainer, method: string, layer: string, total: number): Promise<AuditConfig> {
-  const bytes = await fs.promises.readFile(opts.model);
   const n = opts.normalize ?? {};
   return {
     format: 'gradcam-audit/1',
-    model: { file: path.basename(opts.model), sha256: crypto.createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length },
+    model: fileIdentity(opts.model, await fs.promises.readFile(opts.model)),
     method, layer, class: String(opts.classChoice ?? 'top'), output: opts.output ?? null,
     normalize: { preset: n.preset ?? null, mean: n.mean ? [...n.mean] : null, std: n.std ? [...n.std] : null },
     size: opts.size ?? null, ...(opts.resize !== undefined ? { resize: opts.resize, crop: opts.crop ?? null } : {}), labels: explainer.labels ?? null,
@@ -699,9 +714,7 @@ async function prepareItem(ctx: RunContext, entry: { item: AuditItem; index: num
   let truth: ClassRef | null = null;
   try {
     truth = resolveTruth(ctx.explainer, item.label);
-    const inputs = await prepareInputs(ctx.explainer, item.file, { ...ctx.opts.normalize, size: ctx.opts.size, maxPixels: ctx.opts.maxPixels, maxInputPixels: ctx.opts.maxInputPixels, resize: ctx.opts.resize, crop: ctx.opts.crop });
-    if (inputs.length !== 1) throw new InputError(`${item.file} holds ${inputs.length} images; an audit item must be one image`);
-    const input = inputs[0]!;
+    const input = await prepareItemInput(ctx.explainer, item.file, { ...ctx.opts.normalize, size: ctx.opts.size, maxPixels: ctx.opts.maxPixels, maxInputPixels: ctx.opts.maxInputPixels, resize: ctx.opts.resize, crop: ctx.opts.crop }, 'an audit item');
     const base = input.image ?? tensorPicture(input, ctx.explainer.layout, ctx.opts.normalize ?? {});
     // metrics at the picture's size (bounded: big images are shrunk), boxes scaled from image pixels
     const [w, h] = base ? [base.width, base.height] : sizeOf(input, ctx.explainer.layout);

@@ -4,10 +4,9 @@
  */
 import path from 'node:path';
 import { CAM_METHODS } from '../cam/index.js';
-import { parseShard } from '../audit/shard.js';
 import { listInputs, mergeAudits, runAudit, shardItems } from '../node-audit.js';
-import { DatasetProgress, interruptible, parseSize, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
-import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, DATASET, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
+import { DatasetProgress, doneLine, interruptible, listedLine, parseSize, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { command, group, helpText, methodGroup, num, parseCommand, pick, readShard, withDefaults, DATASET, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
 import { normalizeOptions, resizeCropOptions } from './inputs.js';
 
 export { EXIT_INTERRUPTED, EXIT_ITEMS_FAILED };
@@ -75,12 +74,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
     console.log(helpText(AUDIT));
     return 0;
   }
-  let shard;
-  try {
-    shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
-  } catch (e) {
-    throw usageError(AUDIT, (e as Error).message);
-  }
+  const shard = readShard(AUDIT, o.shard);
   const size = parseSize(o.size);
   const rc = resizeCropOptions(o);
   const norm = normalizeOptions(o);
@@ -96,7 +90,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
     process.stderr.write('gradcam: (test) pausing before the final rewrite\n');
     await new Promise((r) => setTimeout(r, rewritePause));
   } : undefined;
-  if (!o.quiet) process.stderr.write(`gradcam: ${items.length} images listed${shard ? `, ${mine} in shard ${shard.index}/${shard.count}` : ''}; writing to ${o.out}\n`);
+  if (!o.quiet) process.stderr.write(listedLine(items.length, shard, mine, o.out!));
   const result = await interruptible((signal) => runAudit(items, {
     model: o.model!, out: o.out!, method: o.method, layer: o.layer, classChoice: o.class, output: o.output, normalize: norm, size, ...rc,
     labelsFile: o.labels, maxPixels: num(o['max-pixels']), maxInputPixels: num(o['max-input']), thumb: num(o.thumb), colormap: o.colormap, alpha: num(o.alpha),
@@ -111,7 +105,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
   const rep = result.report;
   const rate = result.processed / Math.max(result.elapsedS, 1e-9);
   if (!o.quiet) {
-    console.log(`${result.done}/${result.total} images done (${result.processed} now, ${result.skipped} already done), ${result.errors} failed, ${rep ? `${rep.flagged} flagged, ` : ''}${result.elapsedS.toFixed(1)} s, ${rate.toFixed(2)} images/s`);
+    console.log(`${doneLine(result)}, ${rep ? `${rep.flagged} flagged, ` : ''}${result.elapsedS.toFixed(1)} s, ${rate.toFixed(2)} images/s`);
     if (rep) console.log(`report: ${path.join(o.out!, 'report.html')}`);
   }
   if (result.interrupted) return EXIT_INTERRUPTED;

@@ -114,6 +114,16 @@ export class PassProgress {
   }
 }
 
+/** The line a dataset run starts with (on stderr): how many images were listed, in this shard, and where the results go. */
+export function listedLine(listed: number, shard: { index: number; count: number } | undefined, inShard: number, out: string): string {
+  return `gradcam: ${listed} images listed${shard ? `, ${inShard} in shard ${shard.index}/${shard.count}` : ''}; writing to ${out}\n`;
+}
+
+/** The head of a dataset run's summary: '12/12 images done (3 now, 9 already done), 0 failed'. */
+export function doneLine(p: { done: number; total: number; processed: number; skipped: number; errors: number }): string {
+  return `${p.done}/${p.total} images done (${p.processed} now, ${p.skipped} already done), ${p.errors} failed`;
+}
+
 /** Exit status when the run finished but some items failed (they have error rows). */
 export const EXIT_ITEMS_FAILED = 3;
 /** Exit status when the run was interrupted (Ctrl-C / SIGTERM); run the same command again to resume. */

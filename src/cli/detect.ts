@@ -1,5 +1,4 @@
 /** `gradcam detect`: decode a detector's detections, then one map per detection, drawn with its box and label. */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CAM_METHODS, camMethod } from '../cam/index.js';
@@ -13,15 +12,14 @@ import { explanationJson, overlayPicture, type DrawnBox } from '../render/index.
 import { BOX_FORMAT_HELP } from '../detect/head.js';
 import { DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD, type Box, type Detection } from '../detect/boxes.js';
 import type { DetectionExplanation } from '../detect/detector.js';
-import { oneLine, parseNumbers, parseSize, Progress, DatasetProgress, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { doneLine, oneLine, parseNumbers, parseSize, Progress, DatasetProgress, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { boxesRegion, isFlagged, mapMetrics } from '../audit/metrics.js';
-import { parseShard } from '../audit/shard.js';
 import type { AuditItem } from '../audit/types.js';
-import { listInputs, runDataset, shardItems, type FileOut, type StoreKind } from '../node-audit.js';
+import { fileIdentity, listInputs, prepareItemInput, runDataset, shardItems, type FileOut, type StoreKind } from '../node-audit.js';
 import { REPORT } from './audit.js';
-import { resizeCropOptions } from './inputs.js';
-import { allOrNothing as allOrNothingFiles, batchPictures, datasetStem, isDatasetInput, uniqueStems } from './explain.js';
-import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, DATASET, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
+import { resizeCropOptions, stems } from './inputs.js';
+import { allOrNothing as allOrNothingFiles, batchPictures, datasetStem, isDatasetInput } from './explain.js';
+import { command, group, helpText, methodGroup, num, parseCommand, pick, readShard, usageError, withDefaults, DATASET, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
 
 const DETECTION = group('Detections', {
   'box-format': { type: 'string', value: 'F', default: 'auto', help: `how the detector's outputs are laid out: auto (default, recognised from their shapes), ${BOX_FORMAT_HELP}` },
@@ -148,11 +146,11 @@ export async function runDetect(args: string[]): Promise<number> {
     return await allOrNothingFiles(o.out!, positionals, async (add) => {
       const inputs: PreparedInput[] = [];
       for (const file of positionals) inputs.push(...(await prepareInputs(ex, file, prep)));
-      const stems = uniqueStems(inputs);
+      const names = stems(inputs);
       const progress = new Progress(inputs.length, !!o.quiet);
       const lines: string[] = [];
       for (const [i, inp] of inputs.entries()) {
-        const r = await detectOne(inp, stems[i]!);
+        const r = await detectOne(inp, names[i]!);
         for (const f of r.files) await add(f.path, f.bytes);
         lines.push(...r.lines);
         progress.step(i + 1, path.basename(inp.file));
@@ -190,16 +188,10 @@ async function detectDataset(
   prep: Parameters<typeof prepareInputs>[2], ex: Explainer,
   detectOne: (inp: PreparedInput, stem: string) => Promise<{ files: { path: string; bytes: Uint8Array }[]; lines: string[]; detections: DetectionRow[] }>,
 ): Promise<number> {
-  let shard;
-  try {
-    shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
-  } catch (e) {
-    throw usageError(DETECT, (e as Error).message);
-  }
+  const shard = readShard(DETECT, o.shard);
   const items = await listInputs(positionals, { exclude: [o.out!] });
-  const bytes = await fs.promises.readFile(o.model!);
   const config = {
-    format: 'gradcam-detect/1', model: { file: path.basename(o.model!), sha256: crypto.createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length },
+    format: 'gradcam-detect/1', model: fileIdentity(o.model!, await fs.promises.readFile(o.model!)),
     options: o.options, flag_lift: o.flagLift, prepare: prep, shard: shard ?? null, total: shardItems(items, shard).length,
   };
   type Row = { key: string; index: number; file: string; status: 'ok' | 'error'; error?: string; detections: DetectionRow[] };
@@ -211,9 +203,7 @@ async function detectDataset(
     out: o.out!, config, kind: DETECT_STORE, shard, retryErrors: o['retry-errors'], signal, batchSize: 1,
     prepare: async (entry) => {
       try {
-        const inputs = await prepareInputs(ex, entry.item.file, prep);
-        if (inputs.length !== 1) throw new InputError(`${entry.item.file} holds ${inputs.length} images; a dataset item must be one image`);
-        return { entry, input: inputs[0] };
+        return { entry, input: await prepareItemInput(ex, entry.item.file, prep) };
       } catch (e) {
         return { entry, error: oneLine((e as Error).message) };
       }
@@ -241,7 +231,7 @@ async function detectDataset(
     onProgress: (p) => progress.update(p),
   }));
   progress.end();
-  console.log(`${r.info.done}/${r.info.total} images done (${r.info.processed} now, ${r.info.skipped} already done), ${r.info.errors} failed; ${detections} detections explained now, ${flaggedLines.length} flagged (the map's peak outside its box, or a lift below ${o.flagLift ?? 'off'}); rows in ${path.join(o.out!, DETECT_STORE.results)}`);
+  console.log(`${doneLine(r.info)}; ${detections} detections explained now, ${flaggedLines.length} flagged (the map's peak outside its box, or a lift below ${o.flagLift ?? 'off'}); rows in ${path.join(o.out!, DETECT_STORE.results)}`);
   for (const l of flaggedLines) console.log(`flagged: ${l}`);
   if (r.interrupted) return EXIT_INTERRUPTED;
   return r.info.errors > 0 ? EXIT_ITEMS_FAILED : 0;

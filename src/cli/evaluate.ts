@@ -3,11 +3,10 @@
  * and, with ground truth, localisation (pointing game, energy pointing game, IoU) of explanation
  * methods over a set of images; per-image CSV and JSONL and a per-method summary (mean ± std).
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadExplainer } from '../node.js';
-import { ResultStore, listInputs, readRows, type StoreKind } from '../node-audit.js';
+import { ResultStore, fileIdentity, listInputs, readRows, type StoreKind } from '../node-audit.js';
 import { createNodeSession } from '../runtime/node.js';
 import type { ClassChoice } from '../explainer.js';
 import { methodMaps, methodNames, checkMethod, type MethodMap } from '../metrics/maps.js';
@@ -337,11 +336,6 @@ export interface EvaluateConfig {
   guided_ops: string;
   /** Rows asked for when the folder was last run (inputs × methods); not compared. */
   total?: number;
-}
-
-function fileIdentity(file: string, bytes: Uint8Array | string): { file: string; sha256: string; bytes: number } {
-  const b = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
-  return { file: path.basename(file), sha256: crypto.createHash('sha256').update(b).digest('hex'), bytes: b.length };
 }
 
 /** Each input's identity: its file's absolute path, with #i for the images of a multi-image .npy. */

@@ -1,5 +1,4 @@
 /** `gradcam explain`: explain images or .npy tensors; write overlay PNGs, maps and JSON sidecars. */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CAM_METHODS, camMethod } from '../cam/index.js';
@@ -13,16 +12,15 @@ import type { NormalizeOptions } from '../image/normalize.js';
 import type { RgbImage } from '../image/types.js';
 import { InputError, type ClassChoice, type ClassScore, type Explainer } from '../explainer.js';
 import { loadExplainer, prepareInputs, readPicture, stackByShape, tensorPicture, batchForInputs, inputPixels, DEFAULT_MAX_PIXELS, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
-import { datasetBatchSize, listInputs, resolveTruth, runDataset, shardItems, type FileOut, type StoreKind } from '../node-audit.js';
+import { datasetBatchSize, fileIdentity, listInputs, prepareItemInput, resolveTruth, runDataset, shardItems, type FileOut, type StoreKind } from '../node-audit.js';
 import { hasGlobMagic } from '../audit/glob.js';
 import { isManifestName } from '../audit/manifest.js';
-import { parseShard } from '../audit/shard.js';
 import type { AuditItem } from '../audit/types.js';
 import { describeClass, describeTarget, explanationFiles, explanationJson, gradientJson, gradientPicture, gridPicture, type RenderedFile } from '../render/index.js';
 import { StagedOutputs } from './output.js';
-import { oneLine, parseNumbers, parseSize, Progress, DatasetProgress, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
-import { command, helpText, num, parseCommand, usageError, DATASET, FAMILY, IMAGES, MODEL, PICTURES, RUN, TARGET, methodGroup } from './spec.js';
-import { normalizeOptions, resizeCropOptions, type ResizeCropOptions } from './inputs.js';
+import { doneLine, listedLine, oneLine, parseNumbers, parseSize, Progress, DatasetProgress, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { command, helpText, num, parseCommand, readShard, usageError, DATASET, FAMILY, IMAGES, MODEL, PICTURES, RUN, TARGET, methodGroup } from './spec.js';
+import { normalizeOptions, resizeCropOptions, stems, type ResizeCropOptions } from './inputs.js';
 import { explainVolumes } from './explain-volume.js';
 import { INTENSITY_MODES, type IntensityMode } from '../image/volume.js';
 import { VOLUME_RESIZES, type VolumeResize } from '../image/resize3d.js';
@@ -371,14 +369,14 @@ async function explainFiles(explainer: Explainer, s: Settings, positionals: stri
     const inputs: PreparedInput[] = [];
     for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, ...s.rc, scan: s.scan })));
     const target = await readTarget(explainer, s);
-    const stems = uniqueStems(inputs);
+    const names = stems(inputs);
     const progress = new Progress(inputs.length, s.quiet);
     const lines: string[] = [];
     const perRun = batchForInputs(s.batchSize, Math.max(1, ...inputs.map((i) => inputPixels(i.dims, explainer.layout))), s.maxInputPixels);
     for (let start = 0; start < inputs.length; start += perRun) {
       const batch = inputs.slice(start, start + perRun);
       const pictures = await batchPictures(batch, s.limits);
-      const outs = await explainBatch(explainer, s, target, batch.map((input, i) => ({ input, stem: stems[start + i]!, picture: pictures[i] })), progress.passes);
+      const outs = await explainBatch(explainer, s, target, batch.map((input, i) => ({ input, stem: names[start + i]!, picture: pictures[i] })), progress.passes);
       outs.forEach((out, i) => {
         lines.push(...out.lines);
         warn(batch[i]!.file, out.warnings);
@@ -415,18 +413,12 @@ export function datasetStem(key: string): string {
 
 /** Folders, globs and manifests: the resumable run of the audit's engine, writing explain's per-image files. */
 async function explainDataset(explainer: Explainer, s: Settings, positionals: string[], shardText: string | undefined, retryErrors: boolean): Promise<number> {
-  let shard;
-  try {
-    shard = shardText !== undefined ? parseShard(shardText) : undefined;
-  } catch (e) {
-    throw usageError(EXPLAIN, (e as Error).message);
-  }
+  const shard = readShard(EXPLAIN, shardText);
   const items = await listInputs(positionals, { exclude: [s.out] });
   const target = await readTarget(explainer, s);
-  const bytes = await fs.promises.readFile(s.model);
   const config = {
     format: 'gradcam-explain/1',
-    model: { file: path.basename(s.model), sha256: crypto.createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length },
+    model: fileIdentity(s.model, await fs.promises.readFile(s.model)),
     methods: s.gradientMethod ? [s.gradientMethod] : s.methods, layers: s.groups, layout: s.layout ?? null, output: s.output ?? null,
     class: s.labelled ? 'true' : String(s.classChoice), target: s.kind, index: s.index ?? null, pixel: s.pixel ?? null, top_k: s.topK ?? null, options: s.jsonOptions,
     cam_batch: s.camBatch ?? null, score_top: s.scoreTop ?? null, seed: s.seed, guided_ops: s.guidedOps, abs: s.abs, grid: s.grid, look: s.look,
@@ -437,9 +429,7 @@ async function explainDataset(explainer: Explainer, s: Settings, positionals: st
   type Prep = { entry: { item: AuditItem; index: number }; input?: PreparedInput; picture?: RgbImage; classChoice?: ClassChoice; warning?: string; error?: string };
   const prepare = async (entry: { item: AuditItem; index: number }): Promise<Prep> => {
     try {
-      const inputs = await prepareInputs(explainer, entry.item.file, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, ...s.rc, scan: s.scan });
-      if (inputs.length !== 1) throw new InputError(`${entry.item.file} holds ${inputs.length} images; a dataset item must be one image`);
-      const input = inputs[0]!;
+      const input = await prepareItemInput(explainer, entry.item.file, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, ...s.rc, scan: s.scan });
       const [picture] = await batchPictures([input], s.limits);
       let classChoice: ClassChoice | undefined;
       let warning: string | undefined;
@@ -490,7 +480,7 @@ async function explainDataset(explainer: Explainer, s: Settings, positionals: st
     return { rows, files };
   };
   const r = await interruptible((signal) => {
-    if (!s.quiet) process.stderr.write(`gradcam: ${items.length} images listed${shard ? `, ${shardItems(items, shard).length} in shard ${shard.index}/${shard.count}` : ''}; writing to ${s.out}\n`);
+    if (!s.quiet) process.stderr.write(listedLine(items.length, shard, config.total, s.out));
     return runDataset<Prep, ExplainRow>(items, {
       out: s.out, config, kind: EXPLAIN_STORE, shard, retryErrors, signal, batchSize: datasetBatchSize(explainer, { ...s, ...s.rc }),
       prepare, process: process_, onProgress: (p) => progress.update(p),
@@ -499,7 +489,7 @@ async function explainDataset(explainer: Explainer, s: Settings, positionals: st
   progress.end();
   {
     const rate = r.info.processed / Math.max(r.info.elapsedS, 1e-9);
-    console.log(`${r.info.done}/${r.info.total} images done (${r.info.processed} now, ${r.info.skipped} already done), ${r.info.errors} failed, ${rate.toFixed(2)} images/s; rows in ${path.join(s.out, EXPLAIN_STORE.results)}`);
+    console.log(`${doneLine(r.info)}, ${rate.toFixed(2)} images/s; rows in ${path.join(s.out, EXPLAIN_STORE.results)}`);
   }
   if (r.interrupted) return EXIT_INTERRUPTED;
   return r.info.errors > 0 ? EXIT_ITEMS_FAILED : 0;
@@ -594,25 +584,5 @@ export function checkOutputName(explainer: { model: { graph: { output: { name: s
   if (output === undefined) return;
   const names = explainer.model.graph.output.map((x) => x.name);
   if (!names.includes(output)) throw new InputError(`unknown --output '${output}'; the model's outputs are: ${names.join(', ')}`);
-}
-
-
-/** Output stems from input file names; repeated names get -2, -3...; multi-image .npy files get _i. */
-export function uniqueStems(inputs: PreparedInput[]): string[] {
-  const counts = new Map<string, number>();
-  const perFile = new Map<string, number>();
-  for (const i of inputs) perFile.set(i.file, (perFile.get(i.file) ?? 0) + 1);
-  const seenInFile = new Map<string, number>();
-  return inputs.map((inp) => {
-    let stem = path.basename(inp.file).replace(/\.[^.]+$/, '');
-    if (perFile.get(inp.file)! > 1) {
-      const k = seenInFile.get(inp.file) ?? 0;
-      seenInFile.set(inp.file, k + 1);
-      stem = `${stem}_${k}`;
-    }
-    const n = (counts.get(stem) ?? 0) + 1;
-    counts.set(stem, n);
-    return n === 1 ? stem : `${stem}-${n}`;
-  });
 }
 

@@ -8,7 +8,7 @@ import { tensorToRgb, type NormalizeOptions } from '../image/normalize.js';
 import { resizeRgb } from '../image/resize.js';
 import type { RgbImage } from '../image/types.js';
 import { StagedOutputs } from './output.js';
-import { CliError, PassProgress, optionNumber, parseNumbers } from './common.js';
+import { CliError, PassProgress, parseNumbers } from './common.js';
 
 /** The --normalize / --mean / --std options as explain reads them (default: imagenet). */
 export function normalizeOptions(o: { normalize?: string; mean?: string; std?: string }): NormalizeOptions {
@@ -44,8 +44,8 @@ export interface ResizeCropOptions {
 }
 
 /** Reads --resize / --crop (checked against the model when the inputs are read). */
-export function resizeCropOptions(o: { resize?: string | number; crop?: string }): ResizeCropOptions {
-  const resize = typeof o.resize === 'number' ? o.resize : parseIntOption('--resize', o.resize, 1);
+export function resizeCropOptions(o: { resize?: number; crop?: string }): ResizeCropOptions {
+  const resize = o.resize; // checked by the option's declaration (a whole number ≥ 1)
   let crop: [number, number] | undefined;
   if (o.crop !== undefined) {
     const m = /^(\d+)(?:[x×,](\d+))?$/.exec(o.crop.trim());
@@ -74,13 +74,6 @@ export function stems(inputs: { file: string }[]): string[] {
     counts.set(stem, n);
     return n === 1 ? stem : `${stem}-${n}`;
   });
-}
-
-export function parseIntOption(name: string, v: string | undefined, min = 0): number | undefined {
-  if (v === undefined) return undefined;
-  const n = optionNumber(v);
-  if (!Number.isInteger(n) || n < min) throw new CliError(`${name} must be an integer ≥ ${min}, got '${v}'`);
-  return n;
 }
 
 

@@ -10,6 +10,7 @@ import { COLORMAPS } from '../image/colormap.js';
 import { NORMALIZE_PRESETS } from '../image/normalize.js';
 import { CliError, optionNumber } from './common.js';
 import { editDistance } from '../util/closest.js';
+import { parseShard, type Shard } from '../audit/shard.js';
 
 /** A number option's checks: integer or not, bounds, and words that stand for a value ('off'). */
 export interface NumberCheck {
@@ -334,3 +335,13 @@ export const DATASET = group('Folders, globs and manifests', {
   'retry-errors': { type: 'boolean', default: false, help: 'run again the images whose row is an error' },
   threads: { type: 'string', value: 'N', number: { integer: true, min: 1 }, help: 'onnxruntime intra-op threads (default: one per core)' },
 });
+
+/** --shard i/N of a command (DATASET), checked: a bad value is that command's usage error. */
+export function readShard(spec: { name: string }, text: string | undefined): Shard | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseShard(text);
+  } catch (e) {
+    throw usageError(spec, (e as Error).message);
+  }
+}
