@@ -4,12 +4,13 @@
  * Browser-safe: the runtime is injected as a SessionFactory.
  */
 import { GradientEngine, probe, type CompileCache } from './autodiff/engine.js';
-import { cloneModel, realInputs, scoreTensor } from './autodiff/compiler.js';
+import { cloneModel, realInputs, scoreTensor, type GradientSpec } from './autodiff/compiler.js';
 import { upgradeOpset } from './onnx/upgrade.js';
 import { GraphIndex } from './onnx/model.js';
 import { analyzeLayouts } from './layout/graph.js';
 import { explainable, layoutFromOverride, layoutLabel, toChannelsFirst, toNCHW, type LayerLayout } from './layout/describe.js';
 import { CAM_METHODS, camMethod } from './cam/index.js';
+import { gradcam } from './cam/gradcam.js';
 import { explainFamily, needsFamily, type FamilyOptions } from './cam/runner.js';
 import { explainGradients, GRADIENT_METHODS, isGradientMethod, type GradientMethod } from './cam/guided.js';
 import { gradientMagnitudeMap } from './image/gradient.js';
@@ -23,7 +24,7 @@ import { closest } from './util/closest.js';
 import { InputError, argmax, softmax } from './util/scores.js';
 
 export { InputError, argmax, softmax };
-import { cancellationWarning, cancelled, degenerateWarnings } from './cam/degenerate.js';
+import { cancellationWarning, cancelled, cancelledFromScale, degenerateWarnings } from './cam/degenerate.js';
 
 export type Layout = 'NCHW' | 'NHWC';
 
@@ -147,6 +148,11 @@ export interface RunOptions {
   rectifierOps?: 'relu' | 'all';
   /** Seed rows [N, ...score shape] = d(target)/d(score) per image, instead of one-hot `classes`. */
   seeds?: Float32Array;
+  /**
+   * Grad-CAM's maps computed inside the graph (RunResult.maps) instead of returning the activation and
+   * gradient, where the single layer's layout allows (nchw, nhwc; 2-D; grid not larger than the input).
+   */
+  maps?: boolean;
 }
 
 export interface RunResult {
@@ -165,6 +171,12 @@ export interface RunResult {
   activations: { data: Float32Array; dims: number[] }[];
   gradients: { data: Float32Array; dims: number[] }[];
   inputGradient?: { data: Float32Array; dims: number[] };
+  /**
+   * With RunOptions.maps where the layer allows: Grad-CAM's raw maps [N, h, w], final maps [N, H, W],
+   * each final map's range before scaling (0: all zero) and max_cell Σ_c |A_c·G_c| (cancellation check);
+   * `activations` and `gradients` are then empty.
+   */
+  maps?: { raw: Float32Array; h: number; w: number; map: Float32Array; range: Float32Array; scale: Float32Array };
   timings: { compileMs: number; sessionMs: number; runMs: number };
 }
 
@@ -440,7 +452,14 @@ export class Explainer {
     const n = dims[0]!;
     const layers = opts.layers.length ? await this.resolveLayers(opts.layers, grid, opts.output, opts.layout) : [];
     const layouts = await Promise.all(layers.map((l) => this.layerLayout(l, grid, opts.output, opts.layout)));
-    const spec = { layers, output: opts.output, inputGradient: opts.inputGradient, rectifier: opts.rectifier, rectifierOps: opts.rectifierOps };
+    const spec: GradientSpec = { layers, output: opts.output, inputGradient: opts.inputGradient, rectifier: opts.rectifier, rectifierOps: opts.rectifierOps };
+    const l0 = layouts[0];
+    const shape0 = layers.length === 1 ? (await this.layerTable(grid, opts.output)).all.get(layers[0]!)?.shape : undefined;
+    if (opts.maps && !opts.inputGradient && layers.length === 1 && l0 && shape0 && (l0.kind === 'nchw' || l0.kind === 'nhwc') && l0.rank === 4 && l0.batchAxis === 0 && grid.length === 2) {
+      const [ha, wa] = l0.gridAxes as [number, number];
+      // a grid larger than the input (cv2.resize downscales with other rules) keeps the JavaScript path
+      if (ha < wa && shape0[ha]! <= grid[0]! && shape0[wa]! <= grid[1]!) spec.maps = { channelAxis: l0.channelAxis, gridAxes: [ha, wa], size: [grid[0]!, grid[1]!] };
+    }
     const gs = await this.engine.get(spec, this.imageDims(grid));
     const c = gs.compiled;
     const K = c.scoreShape.slice(1).reduce((a, v) => a * v, 1);
@@ -460,7 +479,8 @@ export class Explainer {
       [c.seed]: { data: seed, dims: [n, ...c.scoreShape.slice(1)] },
     };
     if (c.useTop) feeds[c.useTop] = { data: useTop, dims: [n, 1] };
-    const fetch = [c.outputs.score, ...layers.map((l) => c.outputs.activations[l]!), ...layers.map((l) => c.outputs.gradients[l]!)];
+    const m = c.outputs.maps;
+    const fetch = m ? [c.outputs.score, m.raw, m.map, m.range, m.scale] : [c.outputs.score, ...layers.map((l) => c.outputs.activations[l]!), ...layers.map((l) => c.outputs.gradients[l]!)];
     if (c.outputs.inputGradient) fetch.push(c.outputs.inputGradient);
     // each fetched tensor's batch axis: 0, but a sequence-first layer's is 1
     const batchAxis: Record<string, number> = {};
@@ -480,12 +500,14 @@ export class Explainer {
     const targets = explicit.map((k, i) => (k >= 0 ? k : argmax(logits.subarray(i * K, (i + 1) * K))));
     const tensor = (name: string) => ({ data: r[name]!.data as Float32Array, dims: r[name]!.dims });
     const nchw = (name: string, j: number) => toChannelsFirst(r[name]!.data as Float32Array, r[name]!.dims, layouts[j]!);
+    const f32 = (name: string) => r[name]!.data as Float32Array;
     return {
       layers, layouts, numClasses: K, size, grid, targets,
       logits: { data: logits, dims: [n, K] },
-      activations: layers.map((l, j) => nchw(c.outputs.activations[l]!, j)),
-      gradients: layers.map((l, j) => nchw(c.outputs.gradients[l]!, j)),
+      activations: m ? [] : layers.map((l, j) => nchw(c.outputs.activations[l]!, j)),
+      gradients: m ? [] : layers.map((l, j) => nchw(c.outputs.gradients[l]!, j)),
       inputGradient: c.outputs.inputGradient ? tensor(c.outputs.inputGradient) : undefined,
+      maps: m ? { raw: f32(m.raw), h: r[m.raw]!.dims[1]!, w: r[m.raw]!.dims[2]!, map: f32(m.map), range: f32(m.range), scale: f32(m.scale) } : undefined,
       timings: { ...gs.timings, runMs },
     };
   }
@@ -497,16 +519,20 @@ export class Explainer {
     if (this.volume) return this.explainVolume(input, dims, opts);
     if (needsFamily(opts)) return explainFamily(this, input, dims, opts);
     const method = camMethod(opts.method ?? 'gradcam');
-    const r = await this.run(input, dims, { layers: opts.layer === undefined ? ['auto'] : Array.isArray(opts.layer) ? opts.layer : [opts.layer], layout: opts.layout, classes: opts.classes, output: opts.output });
+    // Grad-CAM's maps come from the graph where the layer allows (one ORT run, no JavaScript per pixel)
+    const r = await this.run(input, dims, { layers: opts.layer === undefined ? ['auto'] : Array.isArray(opts.layer) ? opts.layer : [opts.layer], layout: opts.layout, classes: opts.classes, output: opts.output, maps: method === gradcam });
     const t1 = performance.now();
     const n = dims[0]!;
     const [H, W] = r.size;
-    const raws = r.activations.map((a, j) => {
-      const d = a.dims as [number, number, number, number];
-      const raw = method.compute({ activations: a.data, gradients: r.gradients[j]!.data, dims: d });
-      return { raw, h: d[2], w: d[3], noise: cancelled(a.data, r.gradients[j]!.data, d, raw) };
-    });
-    const post = postprocess(raws, n, H, W);
+    const g = r.maps;
+    const raws = g
+      ? [{ raw: g.raw, h: g.h, w: g.w, noise: cancelledFromScale(g.raw, g.h * g.w, g.scale) }]
+      : r.activations.map((a, j) => {
+        const d = a.dims as [number, number, number, number];
+        const raw = method.compute({ activations: a.data, gradients: r.gradients[j]!.data, dims: d });
+        return { raw, h: d[2], w: d[3], noise: cancelled(a.data, r.gradients[j]!.data, d, raw) };
+      });
+    const post = g ? { maps: g.map, empty: Array.from(g.range, (v) => v === 0) } : postprocess(raws, n, H, W);
     const explanations: Explanation[] = [];
     for (let i = 0; i < n; i++) {
       const { target, predicted } = this.scores(r, i);
@@ -517,7 +543,7 @@ export class Explainer {
       else if (!post.empty[i]) warnings.push(...degenerateWarnings(r0.raw.subarray(i * r0.h * r0.w, (i + 1) * r0.h * r0.w), r0.h, r0.w, r.layers[0]!));
       explanations.push({
         method: method.name, layers: r.layers, layouts: r.layouts, target, predicted,
-        map: post.maps.slice(i * H * W, (i + 1) * H * W), height: H, width: W,
+        map: n === 1 ? post.maps : post.maps.slice(i * H * W, (i + 1) * H * W), height: H, width: W,
         raw: r0.raw.slice(i * r0.h * r0.w, (i + 1) * r0.h * r0.w), rawHeight: r0.h, rawWidth: r0.w,
         warnings,
       });
@@ -672,3 +698,4 @@ export function parseLabels(text: string | undefined): string[] | undefined {
   }
   return t.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
 }
+

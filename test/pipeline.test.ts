@@ -21,7 +21,11 @@ import { parseAnnotations, groundTruthFor } from '../src/metrics/annotations.js'
 import type { AuditRow } from '../src/audit/types.js';
 import { loadExplainer, prepareInputs } from '../src/node.js';
 import { explainMany } from '../src/cam/runner.js';
-import { FIXTURES } from './helpers/fixtures.js';
+import { FIXTURES, loadArray, loadMeta, maxRelError, modelBytes } from './helpers/fixtures.js';
+import { Explainer } from '../src/explainer.js';
+import { createNodeSession } from '../src/runtime/node.js';
+import { gradcam as gradcamMethod } from '../src/cam/gradcam.js';
+import { postprocess } from '../src/cam/pipeline.js';
 import { BIN, ROOT, gradcam } from './helpers/cli.js';
 
 const MODEL = path.join(FIXTURES, 'resnet_like', 'model.onnx');
@@ -387,5 +391,52 @@ describe('gradcam evaluate: rows stored as they are made, resumable', () => {
     const f = gradcam(...args(foreign));
     assert.equal(f.code, 1);
     assert.match(f.err, /already holds files \(notes\.txt\) and is not a gradcam evaluation folder/);
+  });
+});
+
+describe("Grad-CAM's maps computed inside the gradient graph", () => {
+  // explain() and the CLI take them from the graph (weights, weighted sum, scaling, resize) where the
+  // layer's layout allows; they must equal the JavaScript pipeline, the references, and not depend on the batch
+  for (const name of ['resnet_like', 'tf_style_nhwc_op17']) {
+    it(`${name}: equal to the JavaScript pipeline and to pytorch-grad-cam, the same in any batch`, async () => {
+      const meta = loadMeta(name);
+      const ex = Explainer.fromBytes(modelBytes(name), { createSession: createNodeSession });
+      const input = loadArray(name, 'input.npy');
+      const n = input.shape[0]!;
+      for (const l of meta.layers) {
+        const graph = await ex.run(input.data, input.shape, { layers: [l.tensor], classes: meta.classes, maps: true });
+        assert.ok(graph.maps, `${l.key}: the in-graph path was taken`);
+        assert.equal(graph.activations.length, 0);
+        const js = await ex.run(input.data, input.shape, { layers: [l.tensor], classes: meta.classes });
+        const a = js.activations[0]!;
+        const raw = gradcamMethod.compute({ activations: a.data, gradients: js.gradients[0]!.data, dims: a.dims as [number, number, number, number] });
+        const post = postprocess([{ raw, h: a.dims[2]!, w: a.dims[3]! }], n, js.size[0], js.size[1]);
+        assert.ok(maxRelError(graph.maps.raw, raw) < 2e-6, `${l.key}: raw maps ${maxRelError(graph.maps.raw, raw)}`);
+        assert.ok(maxRelError(graph.maps.map, post.maps) < 4e-6, `${l.key}: maps ${maxRelError(graph.maps.map, post.maps)}`);
+        assert.deepEqual(Array.from(graph.maps.range, (v) => v === 0), post.empty);
+        const ref = loadArray(name, `${l.key}.gradcam.npy`);
+        const e = await ex.explain(input.data, input.shape, { layer: l.tensor, classes: meta.classes });
+        const got = new Float32Array(e.explanations.flatMap((x) => Array.from(x.map)));
+        assert.ok(maxRelError(got, ref.data) < 1e-4, `${l.key}: vs pytorch-grad-cam ${maxRelError(got, ref.data)}`);
+        // each image alone gives the same bits as in the batch
+        const per = input.data.length / n;
+        for (let i = 0; i < n; i++) {
+          const one = await ex.explain(input.data.slice(i * per, (i + 1) * per), [1, ...input.shape.slice(1)], { layer: l.tensor, classes: meta.classes[i] });
+          assert.deepEqual(one.explanations[0]!.map, e.explanations[i]!.map, `${l.key}: image ${i} alone`);
+          assert.deepEqual(one.explanations[0]!.raw, e.explanations[i]!.raw);
+        }
+      }
+      await ex.release();
+    });
+  }
+
+  it('token layers keep the JavaScript pipeline', async () => {
+    const meta = loadMeta('vit_tiny_op17');
+    const ex = Explainer.fromBytes(modelBytes('vit_tiny_op17'), { createSession: createNodeSession });
+    const input = loadArray('vit_tiny_op17', 'input.npy');
+    const r = await ex.run(input.data, input.shape, { layers: [meta.layers[0]!.tensor], classes: meta.classes, maps: true });
+    assert.equal(r.maps, undefined);
+    assert.equal(r.activations.length, 1);
+    await ex.release();
   });
 });

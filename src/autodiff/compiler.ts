@@ -12,7 +12,7 @@
 import { Builder } from './builder.js';
 import { differentiableInputs, GRADIENT_RULES, NON_DIFFERENTIABLE, RECTIFIER_OPS, supportedOps } from './registry.js';
 import { GradError, nodeLabel, type GradContext, type Rectifier } from './rule.js';
-import { GraphIndex, makeValueInfo, opsetVersion, topoOrder, type ModelProto, type Node } from '../onnx/model.js';
+import { GraphIndex, makeAttr, makeValueInfo, opsetVersion, topoOrder, type AttrValue, type ModelProto, type Node } from '../onnx/model.js';
 import type { ExternalDataReader, Tensor } from '../onnx/tensor.js';
 import { upgradeOpset } from '../onnx/upgrade.js';
 
@@ -27,7 +27,18 @@ export interface GradientSpec {
   rectifier?: Rectifier;
   /** Which nodes the rectifier rule applies to: only Relu (as pytorch-grad-cam) or Relu, Clip, LeakyRelu, PRelu. */
   rectifierOps?: 'relu' | 'all';
+  /**
+   * Grad-CAM's maps of the (single) layer computed in the graph, so that a small model does not pay
+   * JavaScript per pixel: the channel weights (spatial mean of the gradient), the raw map Σ_c w_c·A_c, its
+   * ReLU and min-max scaling, the bilinear upsample to `size` (half-pixel centres, as cv2.resize) and
+   * the final min-max scaling, plus max_cell Σ_c |A_c·G_c| (the cancellation check's scale). The layer's
+   * batch axis must be 0 and its grid axes in order (nchw, nhwc).
+   */
+  maps?: { channelAxis: number; gridAxes: [number, number]; size: [number, number] };
 }
+
+/** Grad-CAM's in-graph outputs (GradientSpec.maps): [N, h, w], [N, 1, H, W], [N, 1, 1, 1] (the final range), [N]. */
+export interface MapOutputs { raw: string; map: string; range: string; scale: string }
 
 export const SEED_INPUT = 'gradcam/seed';
 /** [batch, 1]: 1 adds the one-hot of the arg-max class to the seed inside the graph (one run for 'top'). */
@@ -58,7 +69,7 @@ export interface Compiled {
   /** The use-top input's name, when the score is [batch, classes]. */
   useTop?: string;
   /** Run outputs: the score tensor, per-layer activation and gradient, the input gradient. */
-  outputs: { score: string; activations: Record<string, string>; gradients: Record<string, string>; inputGradient?: string };
+  outputs: { score: string; activations: Record<string, string>; gradients: Record<string, string>; inputGradient?: string; maps?: MapOutputs };
   scoreShape: number[];
   backwardNodes: number;
 }
@@ -257,6 +268,11 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
     const gl = layerTotal!(l);
     if (!gl) throw new GradError(`no gradient reaches tensor '${l}'`);
     activations[l] = l;
+    // with in-graph maps the layer's tensors stay inside the graph (no copy out)
+    if (spec.maps) {
+      gradients[l] = gl;
+      continue;
+    }
     addOutput(l);
     gradients[l] = named(gl, gradOutput(l));
   }
@@ -266,13 +282,68 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
     if (!gi) throw new GradError(`no gradient reaches the input '${p.input}'`);
     inputGradient = named(gi, gradOutput(p.input));
   }
+  let maps: MapOutputs | undefined;
+  if (spec.maps) {
+    if (spec.layers.length !== 1) throw new GradError('internal: in-graph maps take exactly one layer');
+    const l = spec.layers[0]!;
+    maps = gradcamMaps(b, opset, l, gradients[l]!, shape(l), spec.maps);
+    for (const name of Object.values(maps)) addOutput(name);
+  }
   const score = existing.has(p.score) ? p.score : named(p.score, SCORE_OUTPUT);
   g.node.push(...b.nodes);
   g.input.push(makeValueInfo(SEED_INPUT, 1, scoreShape.map((d, i) => (i === 0 ? 'batch' : d))));
   if (topInput) g.input.push(makeValueInfo(USE_TOP_INPUT, 1, ['batch', 1]));
   return {
     model, input: p.input, seed: SEED_INPUT, useTop: topInput ? USE_TOP_INPUT : undefined,
-    outputs: { score, activations, gradients, inputGradient },
+    outputs: { score, activations, gradients, inputGradient, maps },
     scoreShape, backwardNodes: b.nodes.length,
   };
+}
+
+/**
+ * GradientSpec.maps: the nodes computing Grad-CAM's maps from a layer's activation and gradient, with
+ * pytorch-grad-cam's steps (the same float32 operations as src/cam/pipeline.ts, but for the order of the
+ * channel sums and the resize's rounding: within a few float32 ulps of it).
+ */
+function gradcamMaps(b: Builder, opset: number, a: string, g: string, dims: number[], m: NonNullable<GradientSpec['maps']>): MapOutputs {
+  const reduce = (op: 'ReduceSum' | 'ReduceMax' | 'ReduceMin', x: string, axes: number[], keepdims: number, name?: string) => {
+    const inputAxes = op === 'ReduceSum' ? opset >= 13 : opset >= 18;
+    const out = name ? [name] : [b.fresh(op)];
+    b.nodes.push({ name: b.fresh(`${op}_node`), op_type: op, domain: '', input: inputAxes ? [x, b.ints(axes)] : [x], output: out, attribute: inputAxes ? [makeAttr('keepdims', keepdims)] : [makeAttr('axes', axes), makeAttr('keepdims', keepdims)] });
+    return out[0]!;
+  };
+  const named = (op: string, inputs: string[], name: string) => {
+    b.nodes.push({ name: `${name}/node`, op_type: op, domain: '', input: inputs, output: [name], attribute: [] });
+    return name;
+  };
+  const [ha, wa] = m.gridAxes;
+  const [h, w, c] = [dims[ha]!, dims[wa]!, dims[m.channelAxis]!];
+  const cells = h * w;
+  // raw map [N, h, w] = Σ_c mean_cells(G_c) · A_c, as MatMuls over [N, C, h·w] (or [N, h·w, C]): unlike a
+  // ReduceSum over the channel axis, each image's sums are then the same whatever the batch holds
+  const first = m.channelAxis < ha;
+  const flat = (x: string) => b.op('Reshape', [x, b.ints(first ? [0, c, cells] : [0, cells, c])]);
+  const ones = b.floats(new Float32Array(cells).fill(1), first ? [cells, 1] : [1, cells], 'ones');
+  const sums = first ? b.op('MatMul', [flat(g), ones]) : b.op('MatMul', [ones, flat(g)]); // [N, C, 1] | [N, 1, C]
+  const weights = b.op('Div', [b.op('Transpose', [sums], { perm: [0, 2, 1] }), b.scalar(cells)]); // [N, 1, C] | [N, C, 1]
+  const product = first ? b.op('MatMul', [weights, flat(a)]) : b.op('MatMul', [flat(a), weights]);
+  const raw = named('Reshape', [product, b.ints([0, h, w])], 'gradcam/maps/raw');
+  // max_cell Σ_c |A_c·G_c|: the channel sum as a MatMul too (a ReduceSum over a middle axis is slow)
+  const onesC = b.floats(new Float32Array(c).fill(1), first ? [1, c] : [c, 1], 'ones');
+  const terms = flat(b.op('Abs', [b.mul(a, g)]));
+  const cellSums = first ? b.op('MatMul', [onesC, terms]) : b.op('MatMul', [terms, onesC]); // [N, 1, cells] | [N, cells, 1]
+  const scale = reduce('ReduceMax', cellSums, [1, 2], 0, 'gradcam/maps/scale');
+  // ReLU, per-image (x − min) / (max + 1e-7)
+  const minmax = (x: string, axes: number[], range?: string) => {
+    const shifted = b.op('Sub', [x, reduce('ReduceMin', x, axes, 1)]);
+    const hi = reduce('ReduceMax', shifted, axes, 1, range);
+    return { scaled: b.op('Div', [shifted, b.op('Add', [hi, b.scalar(1e-7)])]), hi };
+  };
+  const cam = minmax(b.op('Relu', [raw]), [1, 2]).scaled;
+  // bilinear to [N, 1, H, W], half-pixel centres (cv2.resize's INTER_LINEAR for upsampling)
+  const cam4 = b.op('Unsqueeze', [cam, b.ints([1])]);
+  const sizes = b.op('Concat', [b.op('Slice', [b.shape(cam4), b.ints([0]), b.ints([2])]), b.ints(m.size)], { axis: 0 });
+  const up = b.op('Resize', [cam4, '', '', sizes], { mode: 'linear', coordinate_transformation_mode: 'half_pixel' });
+  const final = minmax(up, [2, 3], 'gradcam/maps/range');
+  return { raw, map: named('Identity', [final.scaled], 'gradcam/maps/map'), range: final.hi, scale };
 }

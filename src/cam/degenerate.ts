@@ -45,21 +45,38 @@ export function cancelled(activations: Float32Array, gradients: Float32Array, di
   const hw = h * w;
   const out: boolean[] = [];
   if (gradients.length !== activations.length) return Array<boolean>(n).fill(false);
+  const a = activations;
+  const g = gradients;
+  const acc = new Float64Array(hw);
   for (let b = 0; b < n; b++) {
-    let scale = 0;
-    for (let p = 0; p < hw; p++) {
-      let s = 0;
-      for (let k = 0; k < c; k++) {
-        const i = (b * c + k) * hw + p;
-        s += Math.abs(activations[i]! * gradients[i]!);
-      }
-      if (s > scale) scale = s;
-    }
     let mag = 0;
     for (let p = 0; p < hw; p++) mag = Math.max(mag, Math.abs(raw[b * hw + p]!));
+    // Σ_c |A·G| per cell, channel by channel (contiguous rows), two channels per pass
+    acc.fill(0);
+    let k = 0;
+    for (; k + 1 < c; k += 2) {
+      const i0 = (b * c + k) * hw;
+      const i1 = i0 + hw;
+      for (let p = 0; p < hw; p++) acc[p] += Math.abs(a[i0 + p]! * g[i0 + p]!) + Math.abs(a[i1 + p]! * g[i1 + p]!);
+    }
+    for (; k < c; k++) {
+      const i0 = (b * c + k) * hw;
+      for (let p = 0; p < hw; p++) acc[p] += Math.abs(a[i0 + p]! * g[i0 + p]!);
+    }
+    let scale = 0;
+    for (let p = 0; p < hw; p++) if (acc[p]! > scale) scale = acc[p]!;
     out.push(scale > 0 && mag < 1e-4 * scale);
   }
   return out;
+}
+
+/** `cancelled` from the graph's own max_cell Σ_c |A_c·G_c| per image (GradientSpec.maps). */
+export function cancelledFromScale(raw: Float32Array, hw: number, scale: Float32Array): boolean[] {
+  return Array.from(scale, (s, b) => {
+    let mag = 0;
+    for (let p = b * hw; p < (b + 1) * hw; p++) mag = Math.max(mag, Math.abs(raw[p]!));
+    return s > 0 && mag < 1e-4 * s;
+  });
 }
 
 export function cancellationWarning(layer: string): string {

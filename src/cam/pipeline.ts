@@ -4,7 +4,7 @@
  * INTER_LINEAR) → ReLU, mean over layers → (x − min) / (max + 1e-7). Volumes ([N, d, h, w] raw maps) take
  * the same steps with a 3-D resize: trilinear (half-pixel centres) or pytorch-grad-cam's scipy.ndimage.zoom.
  */
-import { resizeBilinear } from '../image/resize.js';
+import { resizeBilinear, resizeBilinearInto } from '../image/resize.js';
 import { resizeVolume, type VolumeResize } from '../image/resize3d.js';
 
 export const SCALE_EPS = 1e-7;
@@ -56,16 +56,30 @@ export interface Postprocessed {
 export function postprocess(layers: { raw: Float32Array; h: number; w: number }[], n: number, outH: number, outW: number): Postprocessed {
   const size = outH * outW;
   const acc = new Float32Array(n * size);
+  if (layers.length === 1) {
+    // one layer (the common case): each map is resized straight into place, its range kept while it is
+    // written, then scaled in one pass; the same float32 steps as below, two passes instead of five
+    const l = layers[0]!;
+    const cam = scaleEach(relu(l.raw), n);
+    const empty: boolean[] = [];
+    for (let b = 0; b < n; b++) {
+      const [lo, top] = resizeBilinearInto(cam.subarray(b * l.h * l.w, (b + 1) * l.h * l.w), l.h, l.w, outH, outW, acc, b * size);
+      // max of fround(v − lo) is fround(max − lo): the subtraction is monotone
+      const hi = Math.fround(top - lo);
+      const d = Math.fround(SCALE_EPS + hi);
+      for (let i = b * size, end = i + size; i < end; i++) acc[i] = Math.fround(Math.fround(acc[i]! - lo) / d);
+      empty.push(hi === 0);
+    }
+    return { maps: acc, empty };
+  }
   for (const l of layers) {
     const cam = scaleEach(relu(l.raw), n);
     for (let b = 0; b < n; b++) {
       const up = resizeBilinear(cam.subarray(b * l.h * l.w, (b + 1) * l.h * l.w), l.h, l.w, outH, outW);
-      // bilinear weights are non-negative, so the upsampled map of a ReLU'd map needs no second ReLU
-      if (layers.length === 1) acc.set(up, b * size);
-      else for (let i = 0; i < size; i++) acc[b * size + i] += up[i]! > 0 ? up[i]! : 0;
+      for (let i = 0; i < size; i++) acc[b * size + i] += up[i]! > 0 ? up[i]! : 0;
     }
   }
-  if (layers.length > 1) for (let i = 0; i < acc.length; i++) acc[i] = Math.fround(acc[i]! / layers.length);
+  for (let i = 0; i < acc.length; i++) acc[i] = Math.fround(acc[i]! / layers.length);
   // maps are ≥ 0, so a zero range means an all-zero map
   const ranges = scaleEachRange(acc, n);
   return { maps: acc, empty: Array.from(ranges, (r) => r === 0) };

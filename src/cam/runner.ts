@@ -13,17 +13,17 @@
  *   ablated one (the "suffix" graph; the whole model with the mask inside where the suffix cannot be cut).
  */
 import { camBatchFromBudget } from './budget.js';
-import type { ClassChoice, ClassScore, Explainer, ExplainOptions, ExplainResult, Explanation } from '../explainer.js';
+import type { ClassChoice, ClassScore, Explainer, ExplainOptions, ExplainResult, Explanation, RunResult } from '../explainer.js';
 import { InputError, argmax, softmax } from '../util/scores.js';
 import { scoreTensor } from '../autodiff/compiler.js';
 import type { ModelProto } from '../onnx/model.js';
 import { runInChunks, type Session, type TensorValue } from '../runtime/session.js';
 import { camMethod } from './index.js';
 import { findClassifier, type Classifier } from './cam.js';
-import { weightedSum } from './gradcam.js';
+import { gradcam, weightedSum } from './gradcam.js';
 import { ablationModel, forwardModel, type AblationGraph } from './graph.js';
 import { postprocess } from './pipeline.js';
-import { cancellationWarning, cancelled, degenerateWarnings } from './degenerate.js';
+import { cancellationWarning, cancelled, cancelledFromScale, degenerateWarnings } from './degenerate.js';
 import { channelMaskShape, type LayerLayout } from '../layout/describe.js';
 import { projection2d } from './svd.js';
 import * as T from './targets.js';
@@ -240,8 +240,12 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
   // rows: image × target
   let rows: Row[];
   let grad: { activations: Map<string, TensorValue>; gradients: Map<string, TensorValue> } | undefined;
+  // Grad-CAM alone at one layer: its maps come from the graph where the layer allows (RunOptions.maps)
+  let graphMaps: RunResult['maps'];
   if (simple && gradMethods.length) {
-    const r = await ex.run(input, dims, { layers, layout: opts.layout, classes: specs.map((s) => s.choice), output: opts.output });
+    const inGraph = methods.length === 1 && methods[0] === gradcam && layers.length === 1 && !opts.eigenSmooth;
+    const r = await ex.run(input, dims, { layers, layout: opts.layout, classes: specs.map((s) => s.choice), output: opts.output, maps: inGraph });
+    graphMaps = r.maps;
     gradTimings(job, r.timings);
     scores = r.logits.data;
     shape = [r.numClasses];
@@ -302,7 +306,7 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
     const p = job.progress;
     if (p.perCore === undefined) { p.perCore = planned; p.total = planned * p.cores; } else p.total += planned - p.perCore;
   }
-  for (const m of methods) {
+  for (const m of graphMaps ? [] : methods) {
     const raws = new Map<string, { raw: Float32Array; h: number; w: number }>();
     const noise = new Map<string, boolean[]>();
     for (const l of layers) {
@@ -322,6 +326,11 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
       const p = postprocess(list, rows.length, H, W);
       return { maps: p.maps, empty: p.empty, raw: list[0]!, noise: rows.map((_, r) => g.some((l) => noise.get(l)![r])) };
     }));
+  }
+  if (graphMaps) {
+    const raw = { raw: graphMaps.raw, h: graphMaps.h, w: graphMaps.w };
+    const noise = cancelledFromScale(graphMaps.raw, graphMaps.h * graphMaps.w, graphMaps.scale);
+    maps.set(methods[0]!.name, [{ maps: graphMaps.map, empty: Array.from(graphMaps.range, (v) => v === 0), raw, noise }]);
   }
   job.timings.camMs += performance.now() - t1 - (job.timings.runMs - run1);
   return { rows, scores, shape, maps };
