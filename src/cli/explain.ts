@@ -270,7 +270,7 @@ interface ItemOutput {
 
 const json = (x: unknown) => new TextEncoder().encode(`${JSON.stringify(x, null, 2)}\n`);
 
-/** Explains and renders one batch (any method, any option); `onItem` reports each image done. */
+/** Explains and renders one batch (any method, any option). */
 async function explainBatch(explainer: Explainer, s: Settings, target: TargetSpec | undefined, batch: BatchItem[], onPasses?: (d: number, t: number, st: string) => void): Promise<ItemOutput[]> {
   const outs: ItemOutput[] = batch.map(() => ({ files: [], lines: [], warnings: [] }));
   for (const { index: idx, data, dims } of stackByShape(batch.map((b) => b.input))) {
@@ -361,13 +361,26 @@ async function readTarget(explainer: Explainer, s: Settings): Promise<TargetSpec
   return undefined;
 }
 
+/** Pixels of pictures `explain` on files keeps from the first decode (about 100 MB of RGB). */
+const PICTURE_BUDGET = 32e6;
+
 /** Image and .npy files: every input read first, every output written only when all succeeded. */
 async function explainFiles(explainer: Explainer, s: Settings, positionals: string[]): Promise<number> {
   return allOrNothing(s.out, [...positionals, ...(s.mask ? [s.mask] : []), ...(s.reference ? [s.reference] : [])], async (add) => {
-    // Read every input first: a bad one stops the run before anything is written. Only the tensors are
-    // kept; each batch's pictures are read again (shrunk while decoding) when its overlays are drawn.
+    // Read every input first: a bad one stops the run before anything is written. The overlay pictures
+    // of the first decode are kept while they fit PICTURE_BUDGET and were not shrunk (a shrunk one is
+    // read again, shrunk while decoding, as past the budget): each batch's others are read again when
+    // its overlays are drawn.
     const inputs: PreparedInput[] = [];
-    for (const file of positionals) inputs.push(...(await prepareInputs(explainer, file, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, ...s.rc, scan: s.scan })));
+    let kept = 0;
+    for (const file of positionals) {
+      const got = await prepareInputs(explainer, file, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: kept < PICTURE_BUDGET, ...s.rc, scan: s.scan });
+      for (const g of got) {
+        const shrunk = !g.scan && !!g.sourceSize && Math.max(...g.sourceSize) > s.limits.maxSide;
+        kept += g.image && !shrunk ? g.image.width * g.image.height : 0;
+        inputs.push(shrunk ? { ...g, image: undefined } : g);
+      }
+    }
     const target = await readTarget(explainer, s);
     const names = stems(inputs);
     const progress = new Progress(inputs.length, s.quiet);
