@@ -33,7 +33,7 @@ import { camMethod } from './cam/index.js';
 import { hasGlobMagic, splitGlob, globToRegExp } from './audit/glob.js';
 import { isManifestName, parseManifest, decodeRle } from './audit/manifest.js';
 import { boxesRegion, maskRegion, mapMetrics, scaleRegion, round6, isFlagged, flagRuleText, type Region } from './audit/metrics.js';
-import { thumbnails } from './render/index.js';
+import { thumbnails, type FileBytes } from './render/index.js';
 import { itemStem, shardOf, type Shard } from './audit/shard.js';
 import { byIndex, classesCsv, reportOrder, rowCsv, ROW_COLUMNS, csvLine, summarize } from './audit/summary.js';
 import { reportHtml } from './audit/report.js';
@@ -583,7 +583,7 @@ export function datasetBatchSize(explainer: Explainer, opts: { size?: [number, n
 /** A file an item's processing writes, relative to the output folder. */
 export interface FileOut {
   path: string;
-  bytes: Uint8Array;
+  bytes: FileBytes;
 }
 
 /**
@@ -857,7 +857,7 @@ function finishItem(ctx: RunContext, p: Prepared, e: Explanation): { row: AuditR
 
 async function writeItemFiles(outDir: string, files: FileOut[]): Promise<void> {
   for (const d of new Set(files.map((f) => path.dirname(path.join(outDir, f.path))))) await guardedWrite(d, () => fs.promises.mkdir(d, { recursive: true }));
-  for (const f of files) await guardedWrite(path.join(outDir, f.path), () => writeFileAtomic(path.join(outDir, f.path), f.bytes));
+  for (const f of files) await guardedWrite(path.join(outDir, f.path), async () => writeFileAtomic(path.join(outDir, f.path), await f.bytes));
   for (const d of new Set(files.map((f) => path.dirname(path.join(outDir, f.path))))) await syncDir(d);
 }
 

@@ -3,12 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CAM_METHODS, camMethod } from '../cam/index.js';
 import { GRADIENT_METHODS, isGradientMethod } from '../cam/guided.js';
-import { encodePng } from '../image/png.js';
 import { writeNpy } from '../image/npy.js';
 import { NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
 import { InputError, type Explainer } from '../explainer.js';
 import { loadDetector, prepareInputs, tensorPicture, DEFAULT_MAX_PIXELS, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
-import { explanationJson, overlayPicture, type DrawnBox } from '../render/index.js';
+import { explanationJson, overlayPicture, pngBytes, type DrawnBox, type FileBytes } from '../render/index.js';
 import { BOX_FORMAT_HELP } from '../detect/head.js';
 import { DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD, type Box, type Detection } from '../detect/boxes.js';
 import type { DetectionExplanation } from '../detect/detector.js';
@@ -105,8 +104,8 @@ export async function runDetect(args: string[]): Promise<number> {
     if (!o.quiet) process.stderr.write(`gradcam: ${o.model!}: ${detector.head.description}\n`);
 
     /** One image: its detections, one map each (files, lines, and where each map lies against its box). */
-    const detectOne = async (inp: PreparedInput, stem: string): Promise<{ files: { path: string; bytes: Uint8Array }[]; lines: string[]; detections: DetectionRow[] }> => {
-      const out = { files: [] as { path: string; bytes: Uint8Array }[], lines: [] as string[], detections: [] as DetectionRow[] };
+    const detectOne = async (inp: PreparedInput, stem: string): Promise<{ files: { path: string; bytes: FileBytes }[]; lines: string[]; detections: DetectionRow[] }> => {
+      const out = { files: [] as { path: string; bytes: FileBytes }[], lines: [] as string[], detections: [] as DetectionRow[] };
       const dets: Detection[] = box ? [detector.detectionFor(0, box, cls!)] : (await detector.detect(inp.tensor, inp.dims, { scoreThreshold, iouThreshold, top }))[0]!;
       if (!dets.length) {
         out.lines.push(`${inp.file}: no detection scores ${scoreThreshold} or more`);
@@ -125,7 +124,7 @@ export async function runDetect(args: string[]): Promise<number> {
         // flagged: the map's peak lies outside the box, or the box holds less than its share of the map (lift < --flag-lift)
         const flagged = flagLift !== null && m.energy_in_object !== null && (m.peak_in_object === false || isFlagged(m, { flag_lift: flagLift, flag_below: null }));
         const boxes: DrawnBox[] = [{ box: d.box, label: detectionLabel(d) }];
-        const files = [{ suffix: '.png', bytes: encodePng(overlayPicture(e, base, { colormap: o.colormap!, alpha, caption: !o['no-caption'], maxSide: limits.maxSide, boxes })) }];
+        const files = [{ suffix: '.png', bytes: pngBytes(overlayPicture(e, base, { colormap: o.colormap!, alpha, caption: !o['no-caption'], maxSide: limits.maxSide, boxes }), true) }];
         if (o.raw) files.push({ suffix: '.npy', bytes: writeNpy(e.map, [e.height, e.width]) });
         for (const f of files) out.files.push({ path: name + f.suffix, bytes: f.bytes });
         const row: DetectionRow = {
@@ -186,7 +185,7 @@ const pct = (v: number | null) => (v === null ? 'none' : `${(v * 100).toFixed(0)
 async function detectDataset(
   positionals: string[], o: { out?: string; quiet?: boolean; model?: string; shard?: string; 'retry-errors'?: boolean; flagLift: number | null; options: Record<string, unknown> },
   prep: Parameters<typeof prepareInputs>[2], ex: Explainer,
-  detectOne: (inp: PreparedInput, stem: string) => Promise<{ files: { path: string; bytes: Uint8Array }[]; lines: string[]; detections: DetectionRow[] }>,
+  detectOne: (inp: PreparedInput, stem: string) => Promise<{ files: { path: string; bytes: FileBytes }[]; lines: string[]; detections: DetectionRow[] }>,
 ): Promise<number> {
   const shard = readShard(DETECT, o.shard);
   const items = await listInputs(positionals, { exclude: [o.out!] });

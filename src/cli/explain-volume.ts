@@ -7,7 +7,7 @@
 import path from 'node:path';
 import type { Explainer, ClassChoice } from '../explainer.js';
 import { prepareAllInputs, type PrepareOptions } from '../node.js';
-import { describeClass, explanationJson, volumeFiles } from '../render/index.js';
+import { describeClass, explanationJson, volumeFiles, type FileBytes } from '../render/index.js';
 import { displayVolume, voxelSpacing } from '../image/volume.js';
 import type { VolumeResize } from '../image/resize3d.js';
 import { CliError } from './common.js';
@@ -29,7 +29,7 @@ export interface VolumeRunOptions {
 }
 
 /** Explains every volume; files go through `add` (staged), one summary line per output into `lines`. */
-export async function explainVolumes(explainer: Explainer, files: string[], o: VolumeRunOptions, add: (name: string, bytes: Uint8Array) => Promise<void>, lines: string[], warn: (file: string, w: string[]) => void): Promise<void> {
+export async function explainVolumes(explainer: Explainer, files: string[], o: VolumeRunOptions, add: (name: string, bytes: FileBytes) => Promise<void>, lines: string[], warn: (file: string, w: string[]) => void): Promise<void> {
   if (o.refused.length) throw new CliError(`3-D models take none of: ${o.refused.join(', ')} (they explain one class of one volume at a time, with one method)`);
   const inputs = await prepareAllInputs(explainer, files, o.prepare);
   const json = (x: unknown) => new TextEncoder().encode(`${JSON.stringify(x, null, 2)}\n`);

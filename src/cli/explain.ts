@@ -5,7 +5,6 @@ import { CAM_METHODS, camMethod } from '../cam/index.js';
 import { explainMany } from '../cam/runner.js';
 import { parseTargetKind, type TargetSpec } from '../cam/targets.js';
 import { readImageFile, readRegularFile, type FileReadError } from '../image/node.js';
-import { encodePng } from '../image/png.js';
 import { parseNpy, toFloat32, writeNpy } from '../image/npy.js';
 import { explainGradients, isGradientMethod, GRADIENT_METHODS, type GradientMethod } from '../cam/guided.js';
 import type { NormalizeOptions } from '../image/normalize.js';
@@ -16,7 +15,7 @@ import { datasetBatchSize, fileIdentity, listInputs, prepareItemInput, resolveTr
 import { hasGlobMagic } from '../audit/glob.js';
 import { isManifestName } from '../audit/manifest.js';
 import type { AuditItem } from '../audit/types.js';
-import { describeClass, describeTarget, explanationFiles, explanationJson, gradientJson, gradientPicture, gridPicture, type RenderedFile } from '../render/index.js';
+import { describeClass, describeTarget, explanationFiles, explanationJson, gradientJson, gradientPicture, gridPicture, pngBytes, type FileBytes, type RenderedFile } from '../render/index.js';
 import { StagedOutputs } from './output.js';
 import { doneLine, listedLine, oneLine, parseNumbers, parseSize, Progress, DatasetProgress, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { command, helpText, num, parseCommand, readShard, usageError, DATASET, FAMILY, IMAGES, MODEL, PICTURES, RUN, TARGET, methodGroup } from './spec.js';
@@ -226,7 +225,7 @@ async function explainVolumeFiles(explainer: Explainer, s: Settings, positionals
  * A run over files: every output staged (see StagedOutputs) and moved into place only when `fn` has
  * made them all, then the summary lines printed; a failure leaves --out as it was.
  */
-export async function allOrNothing(out: string, inputs: readonly string[], fn: (add: (name: string, bytes: Uint8Array) => Promise<void>) => Promise<string[]>): Promise<number> {
+export async function allOrNothing(out: string, inputs: readonly string[], fn: (add: (name: string, bytes: FileBytes) => Promise<void>) => Promise<string[]>): Promise<number> {
   const staged = new StagedOutputs(out, inputs);
   try {
     const lines = await fn((name, bytes) => staged.add(path.join(out, name), bytes));
@@ -261,7 +260,7 @@ interface BatchItem {
 
 /** What one image of a batch gives: its files (relative to --out), the lines to print, warnings, its scores. */
 interface ItemOutput {
-  files: { path: string; bytes: Uint8Array }[];
+  files: { path: string; bytes: FileBytes }[];
   lines: string[];
   warnings: string[];
   predicted?: ClassScore;
@@ -282,7 +281,7 @@ async function explainBatch(explainer: Explainer, s: Settings, target: TargetSpe
         const e = g.explanations[j]!;
         const stem = `${st}.${e.method}`;
         const base = picture ?? tensorPicture(inp, explainer.layout, s.norm);
-        const files: RenderedFile[] = [{ suffix: '.png', bytes: encodePng(gradientPicture(e, base, { colormap: s.look.colormap, alpha: s.look.alpha, abs: s.abs, maxSide: s.limits.maxSide })) }];
+        const files: RenderedFile[] = [{ suffix: '.png', bytes: pngBytes(gradientPicture(e, base, { colormap: s.look.colormap, alpha: s.look.alpha, abs: s.abs, maxSide: s.limits.maxSide }), true) }];
         if (s.raw) {
           const shape = explainer.layout === 'NCHW' ? [e.channels, e.height, e.width] : [e.height, e.width, e.channels];
           files.push({ suffix: '.npy', bytes: writeNpy(e.gradientInputLayout, shape) });
@@ -318,7 +317,7 @@ async function explainBatch(explainer: Explainer, s: Settings, target: TargetSpe
       out.explained ??= first.target;
       if (s.grid) {
         const tiles = r.results.map((res) => res.explanations[row]!);
-        out.files.push({ path: `${stem}.grid.png`, bytes: encodePng(gridPicture(tiles, s.methods, s.groups, base, s.look)) });
+        out.files.push({ path: `${stem}.grid.png`, bytes: pngBytes(gridPicture(tiles, s.methods, s.groups, base, s.look), true) });
         out.files.push({ path: `${stem}.grid.json`, bytes: json({
           ...explanationJson(first, { input: inp.file, model: s.model, timings: r.timings, imageSize: imageSize(inp), options: s.jsonOptions, files: [`${stem}.grid.png`] }),
           method: undefined, layer: undefined, layer_layout: undefined, raw_map: undefined, warnings: undefined,
@@ -329,7 +328,8 @@ async function explainBatch(explainer: Explainer, s: Settings, target: TargetSpe
       } else {
         for (const res of r.results) {
           const e = res.explanations[row]!;
-          const files = explanationFiles(e, base, s.look);
+          // PNGs are compressed in the thread pool while this thread goes on (the next image's run)
+          const files = explanationFiles(e, base, { ...s.look, background: true });
           const name = `${stem}.${e.method}`;
           for (const f of files) out.files.push({ path: name + f.suffix, bytes: f.bytes });
           out.files.push({ path: `${name}.json`, bytes: json(explanationJson(e, { input: inp.file, model: s.model, timings: r.timings, imageSize: imageSize(inp), options: s.jsonOptions, files: files.map((f) => name + f.suffix) })) });

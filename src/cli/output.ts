@@ -64,7 +64,7 @@ export class StagedOutputs {
   }
 
   /** Stages `bytes` as `file` (a path inside the output folder). */
-  async add(file: string, bytes: Uint8Array): Promise<void> {
+  async add(file: string, bytes: Uint8Array | Promise<Uint8Array>): Promise<void> {
     const key = realish(file);
     const input = this.inputs.get(key);
     if (input !== undefined) throw new InputError(`the output ${file} would replace the input ${input}; choose another --out folder`);
@@ -86,8 +86,9 @@ export class StagedOutputs {
     }
     const write = (async () => {
       try {
+        const data = await bytes;
         let off = 0;
-        while (off < bytes.length) off += (await writeAsync(fd, bytes, off, bytes.length - off)).bytesWritten;
+        while (off < data.length) off += (await writeAsync(fd, data, off, data.length - off)).bytesWritten;
         await fsyncAsync(fd);
       } catch (e) {
         this.failure ??= new InputError(`cannot write ${file}: ${(e as Error).message}`);

@@ -3,7 +3,7 @@
  */
 import { constants } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
-import { deflateSync } from 'node:zlib';
+import { deflate, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import type { RgbImage } from './types.js';
 import { assertRgbImage } from './types.js';
@@ -13,8 +13,11 @@ import { isNifti, readNifti } from './nifti.js';
 import { isDicom, readDicom } from './dicom.js';
 import type { Volume } from './volume.js';
 
-// PNGs written in Node are compressed by Node's native zlib (same level, same pixels; about 3× faster)
-setPngDeflate((data, level) => deflateSync(data, { level }));
+// PNGs written in Node are compressed by Node's native zlib (same level, same pixels; about 3× faster),
+// in libuv's thread pool for encodePngInBackground
+setPngDeflate((data, level) => deflateSync(data, { level }), (data, level) => new Promise((resolve, reject) => {
+  deflate(data, { level }, (err, out) => (err ? reject(err) : resolve(new Uint8Array(out.buffer, out.byteOffset, out.byteLength))));
+}));
 
 /** sharp's own default limit on input pixels (0x3FFF × 0x3FFF): the default of `maxPixels`. */
 export const DEFAULT_MAX_PIXELS = 268402689;

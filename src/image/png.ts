@@ -56,13 +56,17 @@ function paeth(a: number, b: number, c: number): number {
 
 /** zlib-wrapped deflate: fflate (pure JS) unless a faster one is installed with setPngDeflate. */
 let deflate: (data: Uint8Array, level: number) => Uint8Array = (data, level) => zlibSync(data, { level: level as EncodePngOptions['level'] });
+/** The same compression off the caller's thread, where the platform has one (encodePngInBackground). */
+let deflateInBackground: ((data: Uint8Array, level: number) => Promise<Uint8Array>) | undefined;
 
 /**
- * Installs the zlib (RFC 1950) compressor encodePng uses; image/node.ts installs Node's native zlib
- * (2.5–3× faster than fflate at the same level; the PNG decodes to the same pixels).
+ * Installs the zlib (RFC 1950) compressor encodePng uses, and optionally the same one running off the
+ * caller's thread; image/node.ts installs Node's native zlib (2.5–3× faster than fflate at the same level;
+ * the PNG decodes to the same pixels) and its thread-pool form (the same bytes).
  */
-export function setPngDeflate(fn: (data: Uint8Array, level: number) => Uint8Array): void {
+export function setPngDeflate(fn: (data: Uint8Array, level: number) => Uint8Array, background?: (data: Uint8Array, level: number) => Promise<Uint8Array>): void {
   deflate = fn;
+  deflateInBackground = background;
 }
 
 const abs8 = (v: number) => (v < 128 ? v : 256 - v);
@@ -99,6 +103,22 @@ function filterRow(row: Uint8Array, prev: Uint8Array, bpp: number, out: Uint8Arr
 
 /** Encodes an 8-bit image (an RgbImage, or any RawImage with 1-4 channels) as PNG bytes. */
 export function encodePng(img: RgbImage | RawImage, opts: EncodePngOptions = {}): Uint8Array {
+  const f = filterImage(img, opts);
+  return pngFile(f.width, f.height, f.channels, deflate(f.filtered, opts.level ?? 3));
+}
+
+/**
+ * encodePng with the compression (most of its time) off the caller's thread where the platform installed
+ * such a compressor (Node: libuv's thread pool), so that the caller goes on meanwhile; the same bytes.
+ */
+export async function encodePngInBackground(img: RgbImage | RawImage, opts: EncodePngOptions = {}): Promise<Uint8Array> {
+  const f = filterImage(img, opts);
+  const level = opts.level ?? 3;
+  return pngFile(f.width, f.height, f.channels, deflateInBackground ? await deflateInBackground(f.filtered, level) : deflate(f.filtered, level));
+}
+
+/** The checked image's rows, each with its filter byte. */
+function filterImage(img: RgbImage | RawImage, opts: EncodePngOptions): { width: number; height: number; channels: 1 | 2 | 3 | 4; filtered: Uint8Array } {
   const channels = ('channels' in img ? img.channels : 3) as 1 | 2 | 3 | 4;
   const { width, height, data } = img;
   if (![1, 2, 3, 4].includes(channels)) throw new RangeError(`encodePng: channels must be 1, 2, 3 or 4, got ${channels}`);
@@ -130,8 +150,11 @@ export function encodePng(img: RgbImage | RawImage, opts: EncodePngOptions = {})
     filtered[o] = best;
     filtered.set(cand[best]!, o + 1);
   }
-  const idat = deflate(filtered, opts.level ?? 3);
+  return { width, height, channels, filtered };
+}
 
+/** The PNG file of an image's compressed rows. */
+function pngFile(width: number, height: number, channels: 1 | 2 | 3 | 4, idat: Uint8Array): Uint8Array {
   const ihdr = new Uint8Array(13);
   const dv = new DataView(ihdr.buffer);
   dv.setUint32(0, width);

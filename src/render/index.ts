@@ -9,7 +9,7 @@ import type { ClassScore, Explanation } from '../explainer.js';
 import type { GradientExplanation } from '../cam/guided.js';
 import type { LayerLayout } from '../layout/describe.js';
 import type { RgbImage } from '../image/types.js';
-import { encodePng } from '../image/png.js';
+import { encodePng, encodePngInBackground } from '../image/png.js';
 import { writeNpy } from '../image/npy.js';
 import { heatmapImage, overlay } from '../image/overlay.js';
 import { drawText, measureText, montage, type Rgb } from '../image/montage.js';
@@ -235,10 +235,13 @@ export function gridPicture(tiles: Explanation[], methods: string[], groups: str
   return montage(rows, { labels, pad: 4 });
 }
 
+/** A file's bytes; a PNG compressed in the background (FileOptions.background) is a promise of them. */
+export type FileBytes = Uint8Array | Promise<Uint8Array>;
+
 /** A file of an explanation, named `<stem>.<method><suffix>`. */
 export interface RenderedFile {
   suffix: string;
-  bytes: Uint8Array;
+  bytes: FileBytes;
 }
 
 export interface FileOptions extends OverlayOptions {
@@ -246,12 +249,22 @@ export interface FileOptions extends OverlayOptions {
   heatmap: boolean;
   /** Also the map (.npy [H, W]) and the raw map (.raw.npy [h, w]). */
   raw: boolean;
+  /** Compress the PNGs off this thread (encodePngInBackground): their bytes are promises. */
+  background?: boolean;
+}
+
+/** A picture's PNG bytes, compressed in the background on request (the same bytes either way). */
+export function pngBytes(img: RgbImage, background = false): FileBytes {
+  if (!background) return encodePng(img);
+  const bytes = encodePngInBackground(img);
+  bytes.catch(() => {}); // its writer awaits it (and reports a failure); none counts as unhandled meanwhile
+  return bytes;
 }
 
 /** The files of one CAM explanation: the overlay PNG, and on request the heat map and the maps as .npy. */
 export function explanationFiles(e: Explanation, base: RgbImage | undefined, opt: FileOptions): RenderedFile[] {
-  const out: RenderedFile[] = [{ suffix: '.png', bytes: encodePng(overlayPicture(e, base, opt)) }];
-  if (opt.heatmap) out.push({ suffix: '.heatmap.png', bytes: encodePng(heatmapImage(e.map, e.width, e.height, opt.colormap)) });
+  const out: RenderedFile[] = [{ suffix: '.png', bytes: pngBytes(overlayPicture(e, base, opt), opt.background) }];
+  if (opt.heatmap) out.push({ suffix: '.heatmap.png', bytes: pngBytes(heatmapImage(e.map, e.width, e.height, opt.colormap), opt.background) });
   if (opt.raw) {
     out.push({ suffix: '.npy', bytes: writeNpy(e.map, [e.height, e.width]) });
     out.push({ suffix: '.raw.npy', bytes: writeNpy(e.raw, [e.rawHeight, e.rawWidth]) });
