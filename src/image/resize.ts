@@ -238,7 +238,8 @@ function pilCoeffs(inSize: number, outSize: number, antialias: boolean): PilCoef
 }
 
 function clip8(ss: number): number {
-  const v = Math.floor(ss / (1 << PRECISION_BITS));
+  // ss is an int32 (8-bit values times 22-bit coefficients): the shift is Pillow's floor division
+  const v = ss >> PRECISION_BITS;
   return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
@@ -277,21 +278,21 @@ export function resizeRgb(img: RgbImage, outW: number, outH: number, opts: Resiz
     const ch = pilCoeffs(w, outW, antialias);
     const rows = needV ? yLast - yFirst : h;
     const tmp = new Uint8Array(outW * rows * 3);
+    const { bounds, kk, ksize } = ch;
     for (let yy = 0; yy < rows; yy++) {
       const srow = (yy + (needV ? yFirst : 0)) * w * 3;
-      for (let xx = 0; xx < outW; xx++) {
-        const xmin = ch.bounds[xx * 2]!;
-        const xmax = ch.bounds[xx * 2 + 1]!;
-        const kb = xx * ch.ksize;
+      let o = yy * outW * 3;
+      for (let xx = 0; xx < outW; xx++, o += 3) {
+        const kb = xx * ksize;
+        const taps = bounds[xx * 2 + 1]!;
+        let p = srow + bounds[xx * 2]! * 3;
         let s0 = half, s1 = half, s2 = half;
-        for (let x = 0; x < xmax; x++) {
-          const kv = ch.kk[kb + x]!;
-          const p = srow + (x + xmin) * 3;
+        for (let x = 0; x < taps; x++, p += 3) {
+          const kv = kk[kb + x]!;
           s0 += data[p]! * kv;
           s1 += data[p + 1]! * kv;
           s2 += data[p + 2]! * kv;
         }
-        const o = (yy * outW + xx) * 3;
         tmp[o] = clip8(s0);
         tmp[o + 1] = clip8(s1);
         tmp[o + 2] = clip8(s2);
@@ -302,26 +303,23 @@ export function resizeRgb(img: RgbImage, outW: number, outH: number, opts: Resiz
     rowOffset = needV ? yFirst : 0;
   }
   if (!needV) return { width: outW, height: h, data: cur };
+  // vertical pass row by row: each output row is a weighted sum of a few whole source rows (contiguous)
   const out = new Uint8Array(outW * outH * 3);
   const rowStride = curW * 3;
+  const acc = new Int32Array(rowStride);
+  const { bounds, kk, ksize } = cv;
   for (let yy = 0; yy < outH; yy++) {
-    const ymin = cv.bounds[yy * 2]! - rowOffset;
-    const ymax = cv.bounds[yy * 2 + 1]!;
-    const kb = yy * cv.ksize;
-    for (let xx = 0; xx < curW; xx++) {
-      let s0 = half, s1 = half, s2 = half;
-      for (let y = 0; y < ymax; y++) {
-        const kv = cv.kk[kb + y]!;
-        const p = (y + ymin) * rowStride + xx * 3;
-        s0 += cur[p]! * kv;
-        s1 += cur[p + 1]! * kv;
-        s2 += cur[p + 2]! * kv;
-      }
-      const o = (yy * outW + xx) * 3;
-      out[o] = clip8(s0);
-      out[o + 1] = clip8(s1);
-      out[o + 2] = clip8(s2);
+    const ymin = bounds[yy * 2]! - rowOffset;
+    const taps = bounds[yy * 2 + 1]!;
+    const kb = yy * ksize;
+    acc.fill(half);
+    for (let y = 0; y < taps; y++) {
+      const kv = kk[kb + y]!;
+      const r = (y + ymin) * rowStride;
+      for (let i = 0; i < rowStride; i++) acc[i] += cur[r + i]! * kv;
     }
+    const o = yy * rowStride;
+    for (let i = 0; i < rowStride; i++) out[o + i] = clip8(acc[i]!);
   }
   return { width: outW, height: outH, data: out };
 }
