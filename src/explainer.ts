@@ -149,8 +149,8 @@ export interface RunOptions {
   /** Seed rows [N, ...score shape] = d(target)/d(score) per image, instead of one-hot `classes`. */
   seeds?: Float32Array;
   /**
-   * Grad-CAM's maps computed inside the graph (RunResult.maps) instead of returning the activation and
-   * gradient, where the single layer's layout allows (nchw, nhwc; 2-D; grid not larger than the input).
+   * Grad-CAM's maps computed inside the graph (RunResult.maps) instead of returning the layer's activation
+   * and gradient, where the single layer's layout allows (nchw, nhwc; 2-D; grid not larger than the input).
    */
   maps?: boolean;
 }
@@ -455,7 +455,7 @@ export class Explainer {
     const spec: GradientSpec = { layers, output: opts.output, inputGradient: opts.inputGradient, rectifier: opts.rectifier, rectifierOps: opts.rectifierOps };
     const l0 = layouts[0];
     const shape0 = layers.length === 1 ? (await this.layerTable(grid, opts.output)).all.get(layers[0]!)?.shape : undefined;
-    if (opts.maps && !opts.inputGradient && layers.length === 1 && l0 && shape0 && (l0.kind === 'nchw' || l0.kind === 'nhwc') && l0.rank === 4 && l0.batchAxis === 0 && grid.length === 2) {
+    if (opts.maps && layers.length === 1 && l0 && shape0 && (l0.kind === 'nchw' || l0.kind === 'nhwc') && l0.rank === 4 && l0.batchAxis === 0 && grid.length === 2) {
       const [ha, wa] = l0.gridAxes as [number, number];
       // a grid larger than the input (cv2.resize downscales with other rules) keeps the JavaScript path
       if (ha < wa && shape0[ha]! <= grid[0]! && shape0[wa]! <= grid[1]!) spec.maps = { channelAxis: l0.channelAxis, gridAxes: [ha, wa], size: [grid[0]!, grid[1]!] };

@@ -66,9 +66,10 @@ export interface GradientExplanation {
 }
 
 export async function explainGradients(explainer: Explainer, input: Float32Array, dims: number[], opts: GradientExplainOptions): Promise<{ explanations: GradientExplanation[]; runMs: number }> {
+  // the Grad-CAM map comes from the graph where the layer allows (RunOptions.maps; not for volumes)
   const r = await explainer.run(input, dims, {
     layers: [opts.layer ?? 'auto'], layout: opts.layout, classes: opts.classes, output: opts.output, seeds: opts.seeds,
-    inputGradient: true, rectifier: RECTIFIER[opts.method], rectifierOps: opts.rectifierOps ?? 'all',
+    inputGradient: true, rectifier: RECTIFIER[opts.method], rectifierOps: opts.rectifierOps ?? 'all', maps: true,
   });
   const n = dims[0]!;
   const nchw = explainer.layout === 'NCHW';
@@ -78,24 +79,40 @@ export async function explainGradients(explainer: Explainer, input: Float32Array
   const [H, W] = [grid[grid.length - 2]!, grid[grid.length - 1]!];
   const depth = grid.length === 3 ? grid[0]! : undefined;
   const rows = H * (depth ?? 1);
-  const a = r.activations[0]!;
-  const flat = [a.dims[0]!, a.dims[1]!, a.dims.slice(2, -1).reduce((x, v) => x * v, 1), a.dims[a.dims.length - 1]!] as [number, number, number, number];
-  const raw = gradcam.compute({ activations: a.data, gradients: r.gradients[0]!.data, dims: flat });
-  const cams = depth === undefined
-    ? postprocess([{ raw, h: a.dims[2]!, w: a.dims[3]! }], n, H, W).maps
-    : postprocessVolume([{ raw, grid: a.dims.slice(2) as [number, number, number] }], n, [depth, H, W], opts.volumeResize).maps;
+  let cams: Float32Array;
+  if (r.maps) cams = r.maps.map;
+  else {
+    const a = r.activations[0]!;
+    const flat = [a.dims[0]!, a.dims[1]!, a.dims.slice(2, -1).reduce((x, v) => x * v, 1), a.dims[a.dims.length - 1]!] as [number, number, number, number];
+    const raw = gradcam.compute({ activations: a.data, gradients: r.gradients[0]!.data, dims: flat });
+    cams = depth === undefined
+      ? postprocess([{ raw, h: a.dims[2]!, w: a.dims[3]! }], n, H, W).maps
+      : postprocessVolume([{ raw, grid: a.dims.slice(2) as [number, number, number] }], n, [depth, H, W], opts.volumeResize).maps;
+  }
   const g = r.inputGradient!.data;
   const per = C * rows * W;
+  const P = rows * W;
+  const times = opts.method === 'guided-gradcam';
   const explanations: GradientExplanation[] = [];
   for (let i = 0; i < n; i++) {
-    const P = rows * W;
-    const cam = cams.slice(i * P, (i + 1) * P);
+    const cam = n === 1 ? cams : cams.slice(i * P, (i + 1) * P);
     const src = g.subarray(i * per, (i + 1) * per);
-    const hwc = new Float32Array(per);
-    for (let c = 0; c < C; c++) for (let p = 0; p < P; p++) hwc[p * C + c] = nchw ? src[c * P + p]! : src[p * C + c]!;
-    if (opts.method === 'guided-gradcam') for (let p = 0; p < P; p++) for (let c = 0; c < C; c++) hwc[p * C + c] = Math.fround(hwc[p * C + c]! * cam[p]!);
+    // the result in the model's layout and as [H, W, C], in one pass (× the map for guided-gradcam)
     const inLayout = new Float32Array(per);
-    for (let c = 0; c < C; c++) for (let p = 0; p < P; p++) inLayout[nchw ? c * P + p : p * C + c] = hwc[p * C + c]!;
+    const hwc = new Float32Array(per);
+    if (nchw) {
+      for (let c = 0; c < C; c++) {
+        const o = c * P;
+        for (let p = 0; p < P; p++) {
+          const v = times ? src[o + p]! * cam[p]! : src[o + p]!;
+          inLayout[o + p] = v;
+          hwc[p * C + c] = v;
+        }
+      }
+    } else {
+      for (let p = 0; p < P; p++) for (let c = 0; c < C; c++) inLayout[p * C + c] = times ? src[p * C + c]! * cam[p]! : src[p * C + c]!;
+      hwc.set(inLayout);
+    }
     const { target, predicted } = explainer.scores(r, i);
     explanations.push({ method: opts.method, layer: r.layers[0]!, target, predicted, height: H, width: W, ...(depth !== undefined ? { depth } : {}), channels: C, gradient: hwc, gradientInputLayout: inLayout, cam });
   }
