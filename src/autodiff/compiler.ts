@@ -334,16 +334,21 @@ function gradcamMaps(b: Builder, opset: number, a: string, g: string, dims: numb
   const cellSums = first ? b.op('MatMul', [onesC, terms]) : b.op('MatMul', [terms, onesC]); // [N, 1, cells] | [N, cells, 1]
   const scale = reduce('ReduceMax', cellSums, [1, 2], 0, 'gradcam/maps/scale');
   // ReLU, per-image (x − min) / (max + 1e-7)
-  const minmax = (x: string, axes: number[], range?: string) => {
+  const minmax = (x: string, axes: number[], names?: { scaled: string; range: string }) => {
     const shifted = b.op('Sub', [x, reduce('ReduceMin', x, axes, 1)]);
-    const hi = reduce('ReduceMax', shifted, axes, 1, range);
-    return { scaled: b.op('Div', [shifted, b.op('Add', [hi, b.scalar(1e-7)])]), hi };
+    const hi = reduce('ReduceMax', shifted, axes, 1, names?.range);
+    const denominator = b.op('Add', [hi, b.scalar(1e-7)]);
+    return { scaled: names ? named('Div', [shifted, denominator], names.scaled) : b.op('Div', [shifted, denominator]), hi };
   };
   const cam = minmax(b.op('Relu', [raw]), [1, 2]).scaled;
-  // bilinear to [N, 1, H, W], half-pixel centres (cv2.resize's INTER_LINEAR for upsampling)
+  // bilinear to [N, 1, H, W], half-pixel centres (cv2.resize's INTER_LINEAR for upsampling); whole-number
+  // factors as scales (the same coordinates), others as sizes (a scale such as 299/10 would floor to 298)
   const cam4 = b.op('Unsqueeze', [cam, b.ints([1])]);
-  const sizes = b.op('Concat', [b.op('Slice', [b.shape(cam4), b.ints([0]), b.ints([2])]), b.ints(m.size)], { axis: 0 });
-  const up = b.op('Resize', [cam4, '', '', sizes], { mode: 'linear', coordinate_transformation_mode: 'half_pixel' });
-  const final = minmax(up, [2, 3], 'gradcam/maps/range');
-  return { raw, map: named('Identity', [final.scaled], 'gradcam/maps/map'), range: final.hi, scale };
+  const [H, W] = m.size;
+  const whole = H % h === 0 && W % w === 0;
+  const sizes = whole ? '' : b.op('Concat', [b.op('Slice', [b.shape(cam4), b.ints([0]), b.ints([2])]), b.ints(m.size)], { axis: 0 });
+  const scales = whole ? b.floats([1, 1, H / h, W / w], [4], 'scales') : '';
+  const up = b.op('Resize', whole ? [cam4, '', scales] : [cam4, '', '', sizes], { mode: 'linear', coordinate_transformation_mode: 'half_pixel' });
+  const final = minmax(up, [2, 3], { scaled: 'gradcam/maps/map', range: 'gradcam/maps/range' });
+  return { raw, map: final.scaled, range: final.hi, scale };
 }
