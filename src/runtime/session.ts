@@ -16,7 +16,7 @@ export interface Session {
 export interface SessionOptions {
   /** Threads for one operator (default: the runtime's choice). */
   intraOpThreads?: number;
-  /** Let idle worker threads spin between runs (default false: see runtime/node.ts). */
+  /** Let worker threads spin between a run's operators (default true; never after a run: see runtime/node.ts). */
   spinning?: boolean;
   /** Graph optimisation level (default 'all'). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
