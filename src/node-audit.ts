@@ -22,6 +22,7 @@ import type { Explainer, Explanation, ClassChoice } from './explainer.js';
 import { InputError } from './explainer.js';
 import { loadExplainer, prepareInputs, stackByShape, tensorPicture, batchForInputs, inputPixels, DEFAULT_PICTURE_SIDE, type PreparedInput } from './node.js';
 import { readImageFile, readRegularFile, writeFileAtomic } from './image/node.js';
+import { fileSha256 } from './runtime/node.js';
 import { resizeBilinear } from './image/resize.js';
 import { boxInView, maskInView } from './image/view.js';
 import { heatmapImage } from './image/overlay.js';
@@ -682,6 +683,12 @@ export function fileIdentity(file: string, bytes: Uint8Array | string): { file: 
   return { file: path.basename(file), sha256: crypto.createHash('sha256').update(b).digest('hex'), bytes: b.length };
 }
 
+/** fileIdentity of a model file, its hash remembered across runs (fileSha256: a large model is not hashed again). */
+export async function modelIdentity(file: string): Promise<{ file: string; sha256: string; bytes: number }> {
+  const sha256 = await fileSha256(file);
+  return { file: path.basename(file), sha256, bytes: (await fs.promises.stat(file)).size };
+}
+
 /**
  * The one model input of a dataset item (an image, or a single-image .npy); an .npy holding several is
  * an error of that item (`what` names the item in the message).
@@ -696,7 +703,7 @@ async function auditConfig(opts: AuditOptions, explainer: Explainer, method: str
   const n = opts.normalize ?? {};
   return {
     format: 'gradcam-audit/1',
-    model: fileIdentity(opts.model, await fs.promises.readFile(opts.model)),
+    model: await modelIdentity(opts.model),
     method, layer, class: String(opts.classChoice ?? 'top'), output: opts.output ?? null,
     normalize: { preset: n.preset ?? null, mean: n.mean ? [...n.mean] : null, std: n.std ? [...n.std] : null },
     size: opts.size ?? null, ...(opts.resize !== undefined ? { resize: opts.resize, crop: opts.crop ?? null } : {}), labels: explainer.labels ?? null,

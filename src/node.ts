@@ -78,11 +78,15 @@ export interface LoadModelOptions extends Partial<Omit<ExplainerOptions, 'cache'
 /** Loads an ONNX model file (external data is read from beside it) into an Explainer. */
 export async function loadExplainer(modelPath: string, options: LoadModelOptions = {}): Promise<Explainer> {
   const { size, maxInputPixels, cache, ...opts } = options;
+  // the file's stamp before its bytes are read: its hash for the cache key is then remembered (fileSha256)
+  const before = await fs.promises.stat(modelPath, { bigint: true }).catch(() => undefined);
   const src = await readModelSource(modelPath, opts);
   // models with external data: their files are not in the model's hash, so the disk cache stays off
   let usesExternal = false;
   const external: typeof src.external = (...a) => { usesExternal = true; return src.external(...a); };
-  const store = cache === false ? undefined : cache === undefined || cache === true ? diskCompileCache(src.bytes, { enabled: () => !usesExternal }) : cache;
+  const store = cache === false ? undefined : cache === undefined || cache === true
+    ? diskCompileCache(src.bytes, { enabled: () => !usesExternal, ...(before ? { source: { file: modelPath, before } } : {}) })
+    : cache;
   const explainer = Explainer.fromBytes(src.bytes, {
     createSession: createNodeSession, external, source: modelPath, ...opts, labels: src.labels, ...(store ? { cache: store } : {}),
   });

@@ -80,3 +80,40 @@ describe('compile cache', () => {
     });
   }
 });
+
+describe("a model file's SHA-256, remembered by its identity (fileSha256)", () => {
+  it('is remembered until the file changes, even with the same size and modification time', async () => {
+    const { fileSha256 } = await import('../src/runtime/node.js');
+    const { createHash } = await import('node:crypto');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-digest-'));
+    try {
+      const file = path.join(dir, 'model.onnx');
+      const cache = path.join(dir, 'cache');
+      const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+      fs.writeFileSync(file, Buffer.from('first model bytes'));
+      const first = await fileSha256(file, undefined, cache);
+      assert.equal(first, sha(Buffer.from('first model bytes')));
+      const memos = fs.readdirSync(path.join(cache, 'digests'));
+      assert.equal(memos.length, 1);
+      // the remembered value is what a second call returns (planted to prove it is read, not recomputed)
+      fs.writeFileSync(path.join(cache, 'digests', memos[0]!), 'f'.repeat(64));
+      assert.equal(await fileSha256(file, undefined, cache), 'f'.repeat(64));
+      // other content of the same size with the old modification time: its change time differs
+      const st = fs.statSync(file);
+      fs.writeFileSync(file, Buffer.from('other model bytes'));
+      fs.utimesSync(file, st.atime, st.mtime);
+      assert.equal(await fileSha256(file, undefined, cache), sha(Buffer.from('other model bytes')));
+      // bytes read after a stamp, the file changed since: the hash of those bytes, nothing remembered for it
+      const before = fs.statSync(file, { bigint: true });
+      const bytes = new Uint8Array(fs.readFileSync(file));
+      fs.writeFileSync(file, Buffer.from('third model bytes'));
+      const n = fs.readdirSync(path.join(cache, 'digests')).length;
+      assert.equal(await fileSha256(file, { bytes, before }, cache), sha(bytes));
+      assert.equal(fs.readdirSync(path.join(cache, 'digests')).length, n);
+      // without a cache folder: computed each time
+      assert.equal(await fileSha256(file, undefined, null), sha(Buffer.from('third model bytes')));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

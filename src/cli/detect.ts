@@ -14,7 +14,7 @@ import type { DetectionExplanation } from '../detect/detector.js';
 import { doneLine, oneLine, parseNumbers, parseSize, Progress, DatasetProgress, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { boxesRegion, isFlagged, mapMetrics } from '../audit/metrics.js';
 import type { AuditItem } from '../audit/types.js';
-import { fileIdentity, listInputs, prepareItemInput, runDataset, shardItems, type FileOut, type StoreKind } from '../node-audit.js';
+import { modelIdentity, listInputs, prepareItemInput, runDataset, shardItems, type FileOut, type StoreKind } from '../node-audit.js';
 import { REPORT } from './audit.js';
 import { resizeCropOptions, stems } from './inputs.js';
 import { allOrNothing as allOrNothingFiles, batchPictures, datasetStem, isDatasetInput } from './explain.js';
@@ -190,7 +190,7 @@ async function detectDataset(
   const shard = readShard(DETECT, o.shard);
   const items = await listInputs(positionals, { exclude: [o.out!] });
   const config = {
-    format: 'gradcam-detect/1', model: fileIdentity(o.model!, await fs.promises.readFile(o.model!)),
+    format: 'gradcam-detect/1', model: await modelIdentity(o.model!),
     options: o.options, flag_lift: o.flagLift, prepare: prep, shard: shard ?? null, total: shardItems(items, shard).length,
   };
   type Row = { key: string; index: number; file: string; status: 'ok' | 'error'; error?: string; detections: DetectionRow[] };

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadExplainer } from '../node.js';
-import { ResultStore, fileIdentity, listInputs, readRows, type StoreKind } from '../node-audit.js';
+import { ResultStore, fileIdentity, modelIdentity, listInputs, readRows, type StoreKind } from '../node-audit.js';
 import { createNodeSession } from '../runtime/node.js';
 import type { ClassChoice } from '../explainer.js';
 import { methodMaps, methodNames, checkMethod, type MethodMap } from '../metrics/maps.js';
@@ -172,7 +172,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
   try {
     // what the rows depend on: a folder resumes only with these (not with other inputs or methods: rows are per image and method)
     const config: EvaluateConfig = {
-      format: 'gradcam-evaluate/1', model: fileIdentity(o.model!, fs.readFileSync(o.model!)), layer: o.layer!, output: o.output ?? null, class: choice,
+      format: 'gradcam-evaluate/1', model: await modelIdentity(o.model!), layer: o.layer!, output: o.output ?? null, class: choice,
       metrics: METRICS.filter((m) => metrics.has(m)), steps, deletion_substrate: delSub, insertion_substrate: insSub, road_fractions: [...(fractions ?? ROAD_FRACTIONS)],
       tolerance, iou_threshold: iouThreshold, seed, annotations: o.annotations ? fileIdentity(o.annotations, annotationsText) : null,
       normalize: { preset: norm.preset ?? null, mean: norm.mean ? [...norm.mean] : null, std: norm.std ? [...norm.std] : null }, size: size ?? null,

@@ -11,7 +11,7 @@ import type { NormalizeOptions } from '../image/normalize.js';
 import type { RgbImage } from '../image/types.js';
 import { InputError, type ClassChoice, type ClassScore, type Explainer } from '../explainer.js';
 import { loadExplainer, prepareInputs, readPicture, stackByShape, tensorPicture, batchForInputs, inputPixels, DEFAULT_MAX_PIXELS, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
-import { datasetBatchSize, fileIdentity, listInputs, prepareItemInput, resolveTruth, runDataset, shardItems, type FileOut, type StoreKind } from '../node-audit.js';
+import { datasetBatchSize, modelIdentity, listInputs, prepareItemInput, resolveTruth, runDataset, shardItems, type FileOut, type StoreKind } from '../node-audit.js';
 import { hasGlobMagic } from '../audit/glob.js';
 import { isManifestName } from '../audit/manifest.js';
 import type { AuditItem } from '../audit/types.js';
@@ -434,7 +434,7 @@ async function explainDataset(explainer: Explainer, s: Settings, positionals: st
   const target = await readTarget(explainer, s);
   const config = {
     format: 'gradcam-explain/1',
-    model: fileIdentity(s.model, await fs.promises.readFile(s.model)),
+    model: await modelIdentity(s.model),
     methods: s.gradientMethod ? [s.gradientMethod] : s.methods, layers: s.groups, layout: s.layout ?? null, output: s.output ?? null,
     class: s.labelled ? 'true' : String(s.classChoice), target: s.kind, index: s.index ?? null, pixel: s.pixel ?? null, top_k: s.topK ?? null, options: s.jsonOptions,
     cam_batch: s.camBatch ?? null, score_top: s.scoreTop ?? null, seed: s.seed, guided_ops: s.guidedOps, abs: s.abs, grid: s.grid, look: s.look,

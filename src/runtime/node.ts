@@ -118,26 +118,65 @@ function gradcamCodeStamp(): string {
   return codeStamp;
 }
 
+/** What identifies a file's content without reading it: any write changes its change time (ctime). */
+export type FileStamp = fs.BigIntStats;
+
+const sameStamp = (a: FileStamp, b: FileStamp) => a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+
+/**
+ * A file's SHA-256 (hex), remembered in the cache folder under the file's identity (real path, device,
+ * inode, size, modification and change times in ns), so that a model of hundreds of MB is hashed once
+ * rather than at every start (resnet50: about 70 ms). `bytes` are the file's content as read after `before`
+ * was taken: the remembered hash is used, or stored, only while the file's stamp is still `before`, so a
+ * file changed meanwhile is hashed from those bytes. `dir`: the cache folder (default compileCacheDir());
+ * without one (null, or GRADCAM_CACHE=off) it is computed every time.
+ */
+export async function fileSha256(file: string, known?: { bytes: Uint8Array; before: FileStamp }, cacheDir?: string | null): Promise<string> {
+  const dir = cacheDir === undefined ? compileCacheDir() : cacheDir ?? undefined;
+  const before = known?.before ?? (await fsp.stat(file, { bigint: true }));
+  const memo = dir
+    ? path.join(dir, 'digests', createHash('sha256').update(`${await fsp.realpath(file)}\0${before.dev}\0${before.ino}\0${before.size}\0${before.mtimeNs}\0${before.ctimeNs}`).digest('hex'))
+    : undefined;
+  const unchanged = async () => sameStamp(before, await fsp.stat(file, { bigint: true }));
+  if (memo) {
+    const h = (await fsp.readFile(memo, 'utf8').catch(() => '')).trim();
+    if (/^[0-9a-f]{64}$/.test(h) && (await unchanged())) return h;
+  }
+  const bytes = known?.bytes ?? (await fsp.readFile(file));
+  const h = createHash('sha256').update(bytes).digest('hex');
+  if (memo && (await unchanged())) {
+    const tmp = `${memo}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    await fsp.mkdir(path.dirname(memo), { recursive: true })
+      .then(() => fsp.writeFile(tmp, h))
+      .then(() => fsp.rename(tmp, memo))
+      .catch(() => fsp.unlink(tmp).catch(() => {}));
+  }
+  return h;
+}
+
 /**
  * The CompileCache on disk for a model given by its bytes: one file per entry, named by the SHA-256 of
  * (the model's SHA-256, gradcam's code stamp, the key), written atomically (a temporary file renamed into
  * place), so that concurrent runs and Ctrl-C never leave a torn entry. `enabled()` is asked at each use
  * (loadExplainer turns it off for models with external data, whose files the model's hash does not cover).
- * Beyond `maxBytes` in all, the entries read or written least recently are removed.
+ * Beyond `maxBytes` in all, the entries read or written least recently are removed. With `source` (the
+ * file the bytes were read from, and its stamp taken before) the model's hash comes from fileSha256.
  */
-export function diskCompileCache(model: Uint8Array, opts: { dir?: string; maxBytes?: number; enabled?: () => boolean } = {}): CompileCache | undefined {
+export function diskCompileCache(model: Uint8Array, opts: { dir?: string; maxBytes?: number; enabled?: () => boolean; source?: { file: string; before: FileStamp } } = {}): CompileCache | undefined {
   const dir = opts.dir ?? compileCacheDir();
   if (!dir) return undefined;
-  let modelHash: string | undefined;
-  const file = (key: string) => {
-    modelHash ??= createHash('sha256').update(model).digest('hex');
-    return path.join(dir, `${createHash('sha256').update(`${modelHash}\0${gradcamCodeStamp()}\0${machine()}\0${key}`).digest('hex')}.bin`);
+  let modelHash: Promise<string> | undefined;
+  const file = async (key: string) => {
+    modelHash ??= opts.source
+      ? fileSha256(opts.source.file, { bytes: model, before: opts.source.before }, dir).catch(() => createHash('sha256').update(model).digest('hex'))
+      : Promise.resolve(createHash('sha256').update(model).digest('hex'));
+    return path.join(dir, `${createHash('sha256').update(`${await modelHash}\0${gradcamCodeStamp()}\0${machine()}\0${key}`).digest('hex')}.bin`);
   };
   const on = opts.enabled ?? (() => true);
   return {
     async get(key) {
       if (!on()) return undefined;
-      const f = file(key);
+      const f = await file(key);
       try {
         const bytes = await fsp.readFile(f);
         const now = new Date();
@@ -149,7 +188,7 @@ export function diskCompileCache(model: Uint8Array, opts: { dir?: string; maxByt
     },
     async set(key, value) {
       if (!on()) return;
-      const f = file(key);
+      const f = await file(key);
       await fsp.mkdir(dir, { recursive: true });
       const tmp = `${f}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
       try {
