@@ -457,8 +457,11 @@ export class Explainer {
     const shape0 = layers.length === 1 ? (await this.layerTable(grid, opts.output)).all.get(layers[0]!)?.shape : undefined;
     if (opts.maps && layers.length === 1 && l0 && shape0 && (l0.kind === 'nchw' || l0.kind === 'nhwc') && l0.rank === 4 && l0.batchAxis === 0 && grid.length === 2) {
       const [ha, wa] = l0.gridAxes as [number, number];
-      // a grid larger than the input (cv2.resize downscales with other rules) keeps the JavaScript path
-      if (ha < wa && shape0[ha]! <= grid[0]! && shape0[wa]! <= grid[1]!) spec.maps = { channelAxis: l0.channelAxis, gridAxes: [ha, wa], size: [grid[0]!, grid[1]!] };
+      // a grid larger than the input (cv2.resize downscales with other rules), or one above 32 cells that
+      // does not divide it (GradientSpec.maps), keeps the JavaScript path
+      const [h, w] = [shape0[ha]!, shape0[wa]!];
+      const fits = h <= grid[0]! && w <= grid[1]! && ((h <= 32 && w <= 32) || (grid[0]! % h === 0 && grid[1]! % w === 0));
+      if (ha < wa && fits) spec.maps = { channelAxis: l0.channelAxis, gridAxes: [ha, wa], size: [grid[0]!, grid[1]!] };
     }
     const gs = await this.engine.get(spec, this.imageDims(grid));
     const c = gs.compiled;

@@ -636,3 +636,22 @@ describe('encodePngInBackground', () => {
     }
   });
 });
+
+describe('bilinearMatrices', () => {
+  test('rows · map · colsᵀ is resizeBilinear (cv2 INTER_LINEAR) up to float32 rounding', async () => {
+    const { bilinearMatrices, resizeBilinear } = await import('../src/image/resize.js');
+    for (const [h, w, H, W] of [[7, 7, 224, 224], [6, 9, 48, 36], [15, 15, 32, 32], [5, 3, 5, 3], [1, 4, 10, 17]] as const) {
+      const map = new Float32Array(h * w).map((_, i) => Math.abs(Math.sin(i * 1.7)));
+      const { rows, cols } = bilinearMatrices(h, w, H, W);
+      const want = resizeBilinear(map, h, w, H, W);
+      let worst = 0;
+      for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+        let v = 0;
+        for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) v += rows[y * h + i]! * map[i * w + j]! * cols[x * w + j]!;
+        worst = Math.max(worst, Math.abs(v - want[y * W + x]!));
+      }
+      assert.ok(worst < 1e-6, `${h}×${w} → ${H}×${W}: ${worst}`);
+    }
+    assert.throws(() => bilinearMatrices(8, 8, 4, 4), /downscale/);
+  });
+});

@@ -397,7 +397,7 @@ describe('gradcam evaluate: rows stored as they are made, resumable', () => {
 describe("Grad-CAM's maps computed inside the gradient graph", () => {
   // explain() and the CLI take them from the graph (weights, weighted sum, scaling, resize) where the
   // layer's layout allows; they must equal the JavaScript pipeline, the references, and not depend on the batch
-  for (const name of ['resnet_like', 'tf_style_nhwc_op17', 'opzoo_a']) {
+  for (const name of ['resnet_like', 'tf_style_nhwc_op17', 'opzoo_a', 'nhwc_input']) {
     it(`${name}: equal to the JavaScript pipeline and to pytorch-grad-cam, the same in any batch`, async () => {
       const meta = loadMeta(name);
       const ex = Explainer.fromBytes(modelBytes(name), { createSession: createNodeSession });

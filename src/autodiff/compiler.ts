@@ -15,6 +15,7 @@ import { GradError, nodeLabel, type GradContext, type Rectifier } from './rule.j
 import { GraphIndex, makeAttr, makeValueInfo, opsetVersion, topoOrder, type AttrValue, type ModelProto, type Node } from '../onnx/model.js';
 import type { ExternalDataReader, Tensor } from '../onnx/tensor.js';
 import { upgradeOpset } from '../onnx/upgrade.js';
+import { bilinearMatrices } from '../image/resize.js';
 
 export interface GradientSpec {
   /** The model output to explain (default: the first). */
@@ -32,7 +33,7 @@ export interface GradientSpec {
    * JavaScript per pixel: the channel weights (spatial mean of the gradient), the raw map Σ_c w_c·A_c, its
    * ReLU and min-max scaling, the bilinear upsample to `size` (half-pixel centres, as cv2.resize) and
    * the final min-max scaling, plus max_cell Σ_c |A_c·G_c| (the cancellation check's scale). The layer's
-   * batch axis must be 0 and its grid axes in order (nchw, nhwc).
+   * batch axis must be 0 and its grid axes in order (nchw, nhwc); a grid larger than 32 must divide `size`.
    */
   maps?: { channelAxis: number; gridAxes: [number, number]; size: [number, number] };
 }
@@ -341,14 +342,22 @@ function gradcamMaps(b: Builder, opset: number, a: string, g: string, dims: numb
     return { scaled: names ? named('Div', [shifted, denominator], names.scaled) : b.op('Div', [shifted, denominator]), hi };
   };
   const cam = minmax(b.op('Relu', [raw]), [1, 2]).scaled;
-  // bilinear to [N, 1, H, W], half-pixel centres (cv2.resize's INTER_LINEAR for upsampling); whole-number
-  // factors as scales (the same coordinates), others as sizes (a scale such as 299/10 would floor to 298)
-  const cam4 = b.op('Unsqueeze', [cam, b.ints([1])]);
   const [H, W] = m.size;
-  const whole = H % h === 0 && W % w === 0;
-  const sizes = whole ? '' : b.op('Concat', [b.op('Slice', [b.shape(cam4), b.ints([0]), b.ints([2])]), b.ints(m.size)], { axis: 0 });
-  const scales = whole ? b.floats([1, 1, H / h, W / w], [4], 'scales') : '';
-  const up = b.op('Resize', whole ? [cam4, '', scales] : [cam4, '', '', sizes], { mode: 'linear', coordinate_transformation_mode: 'half_pixel' });
-  const final = minmax(up, [2, 3], { scaled: 'gradcam/maps/map', range: 'gradcam/maps/range' });
+  let up: string;
+  if (h <= 32 && w <= 32) {
+    // cv2.resize's bilinear coefficients as two MatMuls (rows · map · colsᵀ): [N, H, W]; cheaper than ORT's
+    // Resize for the small grids of late layers (at most 32 multiply-adds per output pixel here)
+    const { rows, cols } = bilinearMatrices(h, w, H, W);
+    const colsT = new Float32Array(w * W);
+    for (let x = 0; x < W; x++) for (let k = 0; k < w; k++) colsT[k * W + x] = cols[x * w + k]!;
+    up = b.op('MatMul', [b.floats(rows, [H, h], 'resize_rows'), b.op('MatMul', [cam, b.floats(colsT, [w, W], 'resize_cols')])]);
+  } else {
+    // larger grids: ORT's Resize, half-pixel centres (cv2.resize's INTER_LINEAR for upsampling), [N, 1, H, W];
+    // the caller asks for it only with whole-number factors (a scale such as 299/10 would floor to 298)
+    if (H % h !== 0 || W % w !== 0) throw new GradError(`internal: in-graph maps resize ${h}×${w} to ${H}×${W} by a whole factor only`);
+    up = b.op('Resize', [b.op('Unsqueeze', [cam, b.ints([1])]), '', b.floats([1, 1, H / h, W / w], [4], 'scales')], { mode: 'linear', coordinate_transformation_mode: 'half_pixel' });
+  }
+  const axes = h <= 32 && w <= 32 ? [1, 2] : [2, 3];
+  const final = minmax(up, axes, { scaled: 'gradcam/maps/map', range: 'gradcam/maps/range' });
   return { raw, map: final.scaled, range: final.hi, scale };
 }

@@ -135,6 +135,31 @@ export function resizeBilinear(src: Float32Array, h: number, w: number, outH: nu
 }
 
 /**
+ * resizeBilinear as two matrices, for upsampling or an equal size (not cv2's 2× downscale, which averages
+ * areas): `rows` [outH, h] and `cols` [outW, w] hold cv2.resize's INTER_LINEAR coefficients (rows clamped at
+ * the borders add up where they meet), so that the resized map is rows · map · colsᵀ up to float32 rounding
+ * (the gradient graph's in-graph Grad-CAM maps use them as MatMuls).
+ */
+export function bilinearMatrices(h: number, w: number, outH: number, outW: number): { rows: Float32Array; cols: Float32Array } {
+  checkDims('bilinearMatrices', h, w, outH, outW);
+  if (outH < h || outW < w) throw new RangeError(`bilinearMatrices: ${h}×${w} → ${outH}×${outW} is a downscale`);
+  const p = planLinear(h, w, outH, outW);
+  const rows = new Float32Array(outH * h);
+  for (let dy = 0; dy < outH; dy++) {
+    rows[dy * h + p.y0[dy]!] += p.yb0[dy]!;
+    rows[dy * h + p.y1[dy]!] += p.yb1[dy]!;
+  }
+  const cols = new Float32Array(outW * w);
+  for (let dx = 0; dx < outW; dx++) {
+    if (dx < p.xmax) {
+      cols[dx * w + p.xofs[dx]!] += p.xa0[dx]!;
+      cols[dx * w + p.xofs[dx]! + 1] += p.xa1[dx]!;
+    } else cols[dx * w + p.xofs[dx]!] = 1;
+  }
+  return { rows, cols };
+}
+
+/**
  * resizeBilinear into `dst` at `dstOff` (the same values), returning the output's minimum and maximum:
  * the range the final min-max scaling needs, taken while the rows are written instead of in two more passes.
  */
