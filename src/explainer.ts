@@ -150,7 +150,8 @@ export interface RunOptions {
   seeds?: Float32Array;
   /**
    * Grad-CAM's maps computed inside the graph (RunResult.maps) instead of returning the layer's activation
-   * and gradient, where the single layer's layout allows (nchw, nhwc; 2-D; grid not larger than the input).
+   * and gradient, where the single layer allows: nchw or nhwc, 2-D, its grid not larger than the input and
+   * at most 32×32 or dividing it (GradientSpec.maps); elsewhere `maps` stays undefined.
    */
   maps?: boolean;
 }

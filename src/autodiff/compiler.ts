@@ -12,7 +12,8 @@
 import { Builder } from './builder.js';
 import { differentiableInputs, GRADIENT_RULES, NON_DIFFERENTIABLE, RECTIFIER_OPS, supportedOps } from './registry.js';
 import { GradError, nodeLabel, type GradContext, type Rectifier } from './rule.js';
-import { GraphIndex, makeAttr, makeValueInfo, opsetVersion, topoOrder, type AttrValue, type ModelProto, type Node } from '../onnx/model.js';
+import { GraphIndex, makeValueInfo, opsetVersion, topoOrder, type ModelProto, type Node } from '../onnx/model.js';
+import { reduceOver } from './rules/util.js';
 import type { ExternalDataReader, Tensor } from '../onnx/tensor.js';
 import { upgradeOpset } from '../onnx/upgrade.js';
 import { bilinearMatrices } from '../image/resize.js';
@@ -307,12 +308,7 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
  * channel sums and the resize's rounding: within a few float32 ulps of it).
  */
 function gradcamMaps(b: Builder, opset: number, a: string, g: string, dims: number[], m: NonNullable<GradientSpec['maps']>): MapOutputs {
-  const reduce = (op: 'ReduceSum' | 'ReduceMax' | 'ReduceMin', x: string, axes: number[], keepdims: number, name?: string) => {
-    const inputAxes = op === 'ReduceSum' ? opset >= 13 : opset >= 18;
-    const out = name ? [name] : [b.fresh(op)];
-    b.nodes.push({ name: b.fresh(`${op}_node`), op_type: op, domain: '', input: inputAxes ? [x, b.ints(axes)] : [x], output: out, attribute: inputAxes ? [makeAttr('keepdims', keepdims)] : [makeAttr('axes', axes), makeAttr('keepdims', keepdims)] });
-    return out[0]!;
-  };
+  const reduce = (op: 'ReduceMax' | 'ReduceMin', x: string, axes: number[], keepdims: number) => reduceOver({ b, opset }, op, x, axes, keepdims);
   const named = (op: string, inputs: string[], name: string) => {
     b.nodes.push({ name: `${name}/node`, op_type: op, domain: '', input: inputs, output: [name], attribute: [] });
     return name;
@@ -333,12 +329,13 @@ function gradcamMaps(b: Builder, opset: number, a: string, g: string, dims: numb
   const onesC = b.floats(new Float32Array(c).fill(1), first ? [1, c] : [c, 1], 'ones');
   const terms = flat(b.op('Abs', [b.mul(a, g)]));
   const cellSums = first ? b.op('MatMul', [onesC, terms]) : b.op('MatMul', [terms, onesC]); // [N, 1, cells] | [N, cells, 1]
-  const scale = reduce('ReduceMax', cellSums, [1, 2], 0, 'gradcam/maps/scale');
+  const scale = named('Identity', [reduce('ReduceMax', cellSums, [1, 2], 0)], 'gradcam/maps/scale');
   // ReLU, per-image (x − min) / (max + 1e-7)
   const minmax = (x: string, axes: number[], names?: { scaled: string; range: string }) => {
     const shifted = b.op('Sub', [x, reduce('ReduceMin', x, axes, 1)]);
-    const hi = reduce('ReduceMax', shifted, axes, 1, names?.range);
-    const denominator = b.op('Add', [hi, b.scalar(1e-7)]);
+    const max = reduce('ReduceMax', shifted, axes, 1);
+    const hi = names ? named('Identity', [max], names.range) : max;
+    const denominator = b.op('Add', [max, b.scalar(1e-7)]);
     return { scaled: names ? named('Div', [shifted, denominator], names.scaled) : b.op('Div', [shifted, denominator]), hi };
   };
   const cam = minmax(b.op('Relu', [raw]), [1, 2]).scaled;

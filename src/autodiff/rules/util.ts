@@ -80,7 +80,7 @@ export function resolveWindow(ctx: GradContext, inSpatial: number[], kernel: num
 export type ReduceOp = 'ReduceSum' | 'ReduceMean' | 'ReduceMax' | 'ReduceMin' | 'ReduceL2';
 
 /** A ReduceX node over the given axes, in the form the model's opset wants (axes as input from opset 18, 13 for ReduceSum). */
-export function reduceOver(ctx: GradContext, op: ReduceOp, x: string, axes: number[], keepdims = 1): string {
+export function reduceOver(ctx: Pick<GradContext, 'b' | 'opset'>, op: ReduceOp, x: string, axes: number[], keepdims = 1): string {
   const inputAxes = op === 'ReduceSum' ? ctx.opset >= 13 : ctx.opset >= 18;
   return inputAxes ? ctx.b.op(op, [x, ctx.b.ints(axes)], { keepdims }) : ctx.b.op(op, [x], { axes, keepdims });
 }
