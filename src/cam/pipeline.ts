@@ -57,8 +57,8 @@ export function postprocess(layers: { raw: Float32Array; h: number; w: number }[
   const size = outH * outW;
   const acc = new Float32Array(n * size);
   if (layers.length === 1) {
-    // one layer (the common case): each map is resized straight into place, its range kept while it is
-    // written, then scaled in one pass; the same float32 steps as below, two passes instead of five
+    // one layer (the common case): each map is resized straight into place, its range taken, then scaled
+    // in one pass; the same float32 steps as below, three passes instead of five
     const l = layers[0]!;
     const cam = scaleEach(relu(l.raw), n);
     const empty: boolean[] = [];

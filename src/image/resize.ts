@@ -160,49 +160,20 @@ export function bilinearMatrices(h: number, w: number, outH: number, outW: numbe
 }
 
 /**
- * resizeBilinear into `dst` at `dstOff` (the same values), returning the output's minimum and maximum:
- * the range the final min-max scaling needs, taken while the rows are written instead of in two more passes.
+ * resizeBilinear into `dst` at `dstOff` (the same values), returning the output's minimum and maximum
+ * (the range the final min-max scaling needs).
  */
 export function resizeBilinearInto(src: Float32Array, h: number, w: number, outH: number, outW: number, dst: Float32Array, dstOff: number): [number, number] {
   checkDims('resizeBilinearInto', h, w, outH, outW);
   if (src.length !== h * w) throw new RangeError(`resizeBilinearInto: src has ${src.length} values, expected ${h}*${w} = ${h * w}`);
   const p = planLinear(h, w, outH, outW);
+  runLinear(p, src, 0, dst, dstOff, new Float32Array(p.mode === 'linear' ? h * outW : 0));
   let lo = Infinity;
   let hi = -Infinity;
-  if (p.mode !== 'linear') {
-    runLinear(p, src, 0, dst, dstOff, new Float32Array(0));
-    for (let i = dstOff, end = dstOff + outH * outW; i < end; i++) {
-      const v = dst[i]!;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-    return [lo, hi];
-  }
-  // runLinear's two passes, the vertical one also keeping the range
-  const { xofs, xa0, xa1, xmax, y0, y1, yb0, yb1 } = p;
-  const tmp = new Float32Array(h * outW);
-  for (let sy = 0; sy < h; sy++) {
-    const row = sy * w;
-    const t = sy * outW;
-    let dx = 0;
-    for (; dx < xmax; dx++) {
-      const sx = row + xofs[dx]!;
-      tmp[t + dx] = f32(f32(src[sx]! * xa0[dx]!) + f32(src[sx + 1]! * xa1[dx]!));
-    }
-    for (; dx < outW; dx++) tmp[t + dx] = src[row + xofs[dx]!]!;
-  }
-  for (let dy = 0; dy < outH; dy++) {
-    const t0 = y0[dy]! * outW;
-    const t1 = y1[dy]! * outW;
-    const b0 = yb0[dy]!;
-    const b1 = yb1[dy]!;
-    const o = dstOff + dy * outW;
-    for (let dx = 0; dx < outW; dx++) {
-      const v = f32(f32(tmp[t0 + dx]! * b0) + f32(tmp[t1 + dx]! * b1));
-      dst[o + dx] = v;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
+  for (let i = dstOff, end = dstOff + outH * outW; i < end; i++) {
+    const v = dst[i]!;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
   }
   return [lo, hi];
 }
