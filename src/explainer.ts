@@ -455,12 +455,11 @@ export class Explainer {
     const layouts = await Promise.all(layers.map((l) => this.layerLayout(l, grid, opts.output, opts.layout)));
     const spec: GradientSpec = { layers, output: opts.output, inputGradient: opts.inputGradient, rectifier: opts.rectifier, rectifierOps: opts.rectifierOps };
     const l0 = layouts[0];
-    const shape0 = layers.length === 1 ? (await this.layerTable(grid, opts.output)).all.get(layers[0]!)?.shape : undefined;
-    if (opts.maps && layers.length === 1 && l0 && shape0 && (l0.kind === 'nchw' || l0.kind === 'nhwc') && l0.rank === 4 && l0.batchAxis === 0 && grid.length === 2) {
+    if (opts.maps && layers.length === 1 && l0 && (l0.kind === 'nchw' || l0.kind === 'nhwc') && l0.rank === 4 && l0.batchAxis === 0 && grid.length === 2) {
       const [ha, wa] = l0.gridAxes as [number, number];
       // a grid larger than the input (cv2.resize downscales with other rules), or one above 32 cells that
       // does not divide it (GradientSpec.maps), keeps the JavaScript path
-      const [h, w] = [shape0[ha]!, shape0[wa]!];
+      const [h, w] = l0.grid as [number, number];
       const fits = h <= grid[0]! && w <= grid[1]! && ((h <= 32 && w <= 32) || (grid[0]! % h === 0 && grid[1]! % w === 0));
       if (ha < wa && fits) spec.maps = { channelAxis: l0.channelAxis, gridAxes: [ha, wa], size: [grid[0]!, grid[1]!] };
     }

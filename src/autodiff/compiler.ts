@@ -341,7 +341,8 @@ function gradcamMaps(b: Builder, opset: number, a: string, g: string, dims: numb
   const cam = minmax(b.op('Relu', [raw]), [1, 2]).scaled;
   const [H, W] = m.size;
   let up: string;
-  if (h <= 32 && w <= 32) {
+  const small = h <= 32 && w <= 32;
+  if (small) {
     // cv2.resize's bilinear coefficients as two MatMuls (rows · map · colsᵀ): [N, H, W]; cheaper than ORT's
     // Resize for the small grids of late layers (at most 32 multiply-adds per output pixel here)
     const { rows, cols } = bilinearMatrices(h, w, H, W);
@@ -354,7 +355,6 @@ function gradcamMaps(b: Builder, opset: number, a: string, g: string, dims: numb
     if (H % h !== 0 || W % w !== 0) throw new GradError(`internal: in-graph maps resize ${h}×${w} to ${H}×${W} by a whole factor only`);
     up = b.op('Resize', [b.op('Unsqueeze', [cam, b.ints([1])]), '', b.floats([1, 1, H / h, W / w], [4], 'scales')], { mode: 'linear', coordinate_transformation_mode: 'half_pixel' });
   }
-  const axes = h <= 32 && w <= 32 ? [1, 2] : [2, 3];
-  const final = minmax(up, axes, { scaled: 'gradcam/maps/map', range: 'gradcam/maps/range' });
+  const final = minmax(up, small ? [1, 2] : [2, 3], { scaled: 'gradcam/maps/map', range: 'gradcam/maps/range' });
   return { raw, map: final.scaled, range: final.hi, scale };
 }
