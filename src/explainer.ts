@@ -6,6 +6,7 @@
 import { GradientEngine, probe, type CompileCache } from './autodiff/engine.js';
 import { cloneModel, realInputs, scoreTensor, type GradientSpec } from './autodiff/compiler.js';
 import { upgradeOpset } from './onnx/upgrade.js';
+import { promoteToFloat32 } from './onnx/precision.js';
 import { GraphIndex } from './onnx/model.js';
 import { analyzeLayouts } from './layout/graph.js';
 import { explainable, layoutFromOverride, layoutLabel, toChannelsFirst, toNCHW, type LayerLayout } from './layout/describe.js';
@@ -200,10 +201,20 @@ export class Explainer {
   readonly source: string;
   private readonly engine: GradientEngine;
   private readonly layerCache = new Map<string, Promise<LayerTable>>();
+  /**
+   * The model as gradcam runs it: a float16 / bfloat16 model promoted to float32 (`promoteToFloat32`:
+   * forward and backward in float32 on the model's own half-rounded weights); otherwise the model itself.
+   */
+  readonly model: ModelProto;
+  /** The half-precision types the model was stored in (empty for a float32 model); it runs in float32. */
+  readonly promoted: ('float16' | 'bfloat16')[];
 
-  constructor(readonly model: ModelProto, private readonly options: ExplainerOptions) {
+  constructor(original: ModelProto, private readonly options: ExplainerOptions) {
     this.source = options.source ?? 'model';
-    inlineExternalData(model, options.external, this.source);
+    inlineExternalData(original, options.external, this.source);
+    const { model, promoted } = promoteToFloat32(original);
+    this.model = model;
+    this.promoted = promoted;
     const inputs = realInputs(model);
     if (inputs.length !== 1) {
       throw new ModelError(`${this.source}: models with ${inputs.length} inputs are not supported (${inputs.join(', ')}); gradcam explains single-input image models`);

@@ -41,8 +41,9 @@ export class Detector {
   }
 
   /** Probes the model's outputs at one image, recognises the head, and builds the explainer. */
-  static async create(model: ModelProto, options: DetectorOptions): Promise<Detector> {
-    const plain = new Explainer(model, options);
+  static async create(original: ModelProto, options: DetectorOptions): Promise<Detector> {
+    const plain = new Explainer(original, options);
+    const model = plain.model; // a half-precision model promoted to float32, as every Explainer runs it
     const dims = plain.imageDims(options.size);
     const nms = model.graph.node.filter((n) => n.op_type === 'NonMaxSuppression');
     const extra = nms.length === 1 ? [nms[0]!.input[0]!, nms[0]!.input[1]!] : [];

@@ -156,3 +156,83 @@ export function floatTensor(data: Float32Array | number[], dims: number[]): Tens
 export function int64Tensor(values: number[], dims: number[] = [values.length]): Tensor {
   return { dtype: 'int64', dims, data: BigInt64Array.from(values.map((v) => BigInt(v))) };
 }
+
+// ---- half precision: float16 (IEEE binary16) and bfloat16 (float32's top 16 bits) ----
+
+let halfTable: Float32Array | undefined;
+
+/** float16 bit patterns as float32 values (exact: every float16 is a float32). */
+export function float16ToFloat32(bits: Uint16Array): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) {
+      const sign = h & 0x8000 ? -1 : 1;
+      const e = (h >> 10) & 0x1f;
+      const f = h & 0x3ff;
+      halfTable[h] = e === 0 ? sign * f * 2 ** -24 : e === 31 ? (f ? NaN : sign * Infinity) : sign * (1 + f / 1024) * 2 ** (e - 15);
+    }
+  }
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = halfTable[bits[i]!]!;
+  return out;
+}
+
+/** bfloat16 bit patterns as float32 values (exact). */
+export function bfloat16ToFloat32(bits: Uint16Array): Float32Array {
+  const out = new Uint32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = bits[i]! << 16;
+  return new Float32Array(out.buffer);
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** float32 values as float16 bit patterns, rounded to nearest even (overflow to ±Infinity), as numpy's astype. */
+export function float32ToFloat16(x: ArrayLike<number>): Uint16Array {
+  const out = new Uint16Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    f32[0] = x[i]!;
+    const u = u32[0]!;
+    const sign = (u >>> 16) & 0x8000;
+    const e = (u >>> 23) & 0xff;
+    let m = u & 0x7fffff;
+    if (e === 0xff) { out[i] = sign | 0x7c00 | (m ? 0x200 : 0); continue; }
+    const ex = e - 127 + 15;
+    if (ex >= 31) { out[i] = sign | 0x7c00; continue; }
+    if (ex <= 0) {
+      // subnormal half (or zero): the value in units of 2^-24, rounded to nearest even
+      if (ex < -10) { out[i] = sign; continue; }
+      m |= 0x800000;
+      const shift = 14 - ex;
+      const q = m >>> shift;
+      const rest = m & ((1 << shift) - 1);
+      const half = 1 << (shift - 1);
+      out[i] = sign | (q + (rest > half || (rest === half && q & 1) ? 1 : 0));
+      continue;
+    }
+    let q = (ex << 10) | (m >>> 13);
+    const rest = m & 0x1fff;
+    if (rest > 0x1000 || (rest === 0x1000 && q & 1)) q++; // may carry into the exponent (up to Infinity): right
+    out[i] = sign | q;
+  }
+  return out;
+}
+
+/** float32 values as bfloat16 bit patterns, rounded to nearest even (NaN stays NaN). */
+export function float32ToBfloat16(x: ArrayLike<number>): Uint16Array {
+  const out = new Uint16Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    f32[0] = x[i]!;
+    const u = u32[0]!;
+    out[i] = Number.isNaN(f32[0]) ? 0x7fc0 : ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+  }
+  return out;
+}
+
+/** A float16 / bfloat16 / float64 tensor's values as float32 (other types unchanged). */
+export function toFloat32Tensor(t: Tensor): Tensor {
+  if (t.dtype === 'float16') return { dtype: 'float32', dims: t.dims, data: float16ToFloat32(t.data as Uint16Array) };
+  if (t.dtype === 'bfloat16') return { dtype: 'float32', dims: t.dims, data: bfloat16ToFloat32(t.data as Uint16Array) };
+  if (t.dtype === 'float64') return { dtype: 'float32', dims: t.dims, data: Float32Array.from(t.data as Float64Array) };
+  return t;
+}

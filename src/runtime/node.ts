@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import type { Session, SessionFactory, SessionOptions, TensorValue } from './session.js';
+import { decodeOutput, encodeFeed, inputTypes, type Session, type SessionFactory, type SessionOptions, type TensorValue } from './session.js';
 import type { CompileCache } from '../autodiff/engine.js';
 
 /**
@@ -60,12 +60,16 @@ export const createNodeSession: SessionFactory = async (model: Uint8Array, optio
   } finally {
     if (saved) await fsp.unlink(saved).catch(() => {});
   }
+  const types = inputTypes(s.inputMetadata);
   return {
     inputNames: s.inputNames,
     outputNames: s.outputNames,
     async run(feeds, fetch) {
       const f: Record<string, ort.Tensor> = {};
-      for (const [k, v] of Object.entries(feeds)) f[k] = new ort.Tensor('float32', v.data, v.dims);
+      for (const [k, v] of Object.entries(feeds)) {
+        const e = encodeFeed(k, types.get(k), v.data);
+        f[k] = new ort.Tensor(e.type as 'float32', e.data as Float32Array, v.dims);
+      }
       let r: ort.InferenceSession.ReturnType;
       try {
         r = fetch ? await s.run(f, fetch) : await s.run(f);
@@ -73,7 +77,7 @@ export const createNodeSession: SessionFactory = async (model: Uint8Array, optio
         throw new OrtError('onnxruntime failed to run the model', e);
       }
       const out: Record<string, TensorValue> = {};
-      for (const [k, v] of Object.entries(r)) out[k] = { data: v.data as TensorValue['data'], dims: [...v.dims] };
+      for (const [k, v] of Object.entries(r)) out[k] = decodeOutput(k, v.type, v.data, v.dims);
       return out;
     },
     release: () => s.release(),

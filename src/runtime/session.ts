@@ -1,8 +1,92 @@
 /** The runtime interface shared by onnxruntime-node and onnxruntime-web backends. */
+import { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from '../onnx/tensor.js';
 
+/**
+ * A tensor out of a session, decoded (decodeOutput): floating-point tensors of any precision are
+ * Float32Array values, integer tensors Int32Array (8-, 16- and 32-bit) or BigInt64Array (64-bit), bool and
+ * uint8 Uint8Array.
+ */
 export interface TensorValue {
   data: Float32Array | BigInt64Array | Int32Array | Uint8Array;
   dims: number[];
+  /** The element type the model gave it, as onnxruntime names it ('float16', 'int8'...), before decoding. */
+  type?: string;
+}
+
+/** A tensor of a type that gradcam cannot read or feed (strings, 8-bit and 4-bit floats, 4-bit integers...). */
+export class TensorTypeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelError';
+  }
+}
+
+const READABLE = 'float32, float16, bfloat16, float64, integers and bool';
+
+/**
+ * The one decoding point of tensors leaving a session (onnxruntime-node and -web alike): float16 and
+ * bfloat16 bit patterns and float64 values become float32 values, narrow integers Int32Array; a type
+ * gradcam cannot read is an error naming the tensor and its type, never its bits read as numbers.
+ */
+export function decodeOutput(name: string, type: string, data: unknown, dims: readonly number[]): TensorValue {
+  const d = [...dims];
+  const bad = () => new TensorTypeError(`tensor '${name}' is of type ${type}, which gradcam cannot read (it reads ${READABLE})`);
+  switch (type) {
+    case 'float32':
+      return { data: data as Float32Array, dims: d, type };
+    case 'float16':
+      // onnxruntime gives float16 as bits (Uint16Array), or as a Float16Array where the JavaScript engine has one
+      return { data: data instanceof Uint16Array ? float16ToFloat32(data) : Float32Array.from(data as ArrayLike<number>), dims: d, type };
+    case 'bfloat16':
+      return { data: bfloat16ToFloat32(data as Uint16Array), dims: d, type };
+    case 'float64':
+      return { data: Float32Array.from(data as Float64Array), dims: d, type };
+    case 'int64':
+      return { data: data as BigInt64Array, dims: d, type };
+    case 'uint64': {
+      const u = data as BigUint64Array;
+      if (u.some((v) => v > 0x7fffffffffffffffn)) throw bad();
+      return { data: BigInt64Array.from(u, (v) => v), dims: d, type };
+    }
+    case 'int32':
+      return { data: data as Int32Array, dims: d, type };
+    case 'int8': case 'int16': case 'uint16':
+      return { data: Int32Array.from(data as ArrayLike<number>), dims: d, type };
+    case 'uint32': {
+      const u = data as Uint32Array;
+      if (u.some((v) => v > 0x7fffffff)) throw bad();
+      return { data: Int32Array.from(u), dims: d, type };
+    }
+    case 'uint8': case 'bool':
+      return { data: data as Uint8Array, dims: d, type };
+    default:
+      throw bad();
+  }
+}
+
+/**
+ * A float32 feed encoded as the input's declared type, so that a model whose input is float16 (or
+ * bfloat16, float64) is fed as it declares: `{ type, data }` for the runtime's Tensor constructor.
+ * Other input types are an error naming the input and its type.
+ */
+export function encodeFeed(name: string, type: string | undefined, data: Float32Array): { type: 'float32' | 'float16' | 'bfloat16' | 'float64'; data: Float32Array | Uint16Array | Float64Array } {
+  switch (type ?? 'float32') {
+    case 'float32': return { type: 'float32', data };
+    case 'float16': return { type: 'float16', data: float32ToFloat16(data) };
+    case 'bfloat16': return { type: 'bfloat16', data: float32ToBfloat16(data) };
+    case 'float64': return { type: 'float64', data: Float64Array.from(data) };
+    default: throw new TensorTypeError(`input '${name}' is of type ${type}; gradcam feeds floating-point inputs only (float32, float16, bfloat16, float64)`);
+  }
+}
+
+/** An input's element type from the runtime's input metadata (where the runtime gives it). */
+export function inputTypes(metadata: readonly unknown[] | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of metadata ?? []) {
+    const v = m as { name?: string; isTensor?: boolean; type?: string };
+    if (v.name && v.isTensor !== false && v.type) out.set(v.name, v.type);
+  }
+  return out;
 }
 
 export interface Session {

@@ -9,7 +9,7 @@
  * `gradcam serve` does); elsewhere onnxruntime-web runs on one thread.
  */
 import type * as OrtWeb from 'onnxruntime-web';
-import type { Session, SessionFactory, SessionOptions, TensorValue } from './session.js';
+import { decodeOutput, encodeFeed, inputTypes, type Session, type SessionFactory, type SessionOptions, type TensorValue } from './session.js';
 
 /** The parts of the onnxruntime-web module this backend uses. */
 export type OrtWebModule = Pick<typeof OrtWeb, 'InferenceSession' | 'Tensor' | 'env'>;
@@ -96,17 +96,21 @@ export function createWebSessionFactory(ort: OrtWebModule, backend: WebBackend =
       executionProviders: [backend === 'webgpu' ? 'webgpu' : 'wasm'],
     };
     const s = await ort.InferenceSession.create(model, so);
+    const types = inputTypes((s as { inputMetadata?: readonly unknown[] }).inputMetadata);
     return {
       inputNames: s.inputNames,
       outputNames: s.outputNames,
       async run(feeds, fetch) {
         const f: Record<string, OrtWeb.Tensor> = {};
-        for (const [k, v] of Object.entries(feeds)) f[k] = new ort.Tensor('float32', v.data, v.dims);
+        for (const [k, v] of Object.entries(feeds)) {
+          const e = encodeFeed(k, types.get(k), v.data);
+          f[k] = new ort.Tensor(e.type as 'float32', e.data as Float32Array, v.dims);
+        }
         const r = fetch ? await s.run(f, fetch) : await s.run(f);
         const out: Record<string, TensorValue> = {};
         for (const [k, v] of Object.entries(r)) {
-          const data = (v.location === 'cpu' || v.location === undefined ? v.data : await v.getData(true)) as TensorValue['data'];
-          out[k] = { data, dims: [...v.dims] };
+          const data = v.location === 'cpu' || v.location === undefined ? v.data : await v.getData(true);
+          out[k] = decodeOutput(k, v.type, data, v.dims);
           if (v.location !== 'cpu' && v.location !== undefined) v.dispose();
         }
         return out;
