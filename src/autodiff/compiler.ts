@@ -74,6 +74,8 @@ export interface Compiled {
   outputs: { score: string; activations: Record<string, string>; gradients: Record<string, string>; inputGradient?: string; maps?: MapOutputs };
   scoreShape: number[];
   backwardNodes: number;
+  /** Which forward node's gradient rule emitted each backward node (by name), for errors that name gradcam's own nodes. */
+  origins: Map<string, string>;
 }
 
 export function cloneModel(m: ModelProto): ModelProto {
@@ -195,6 +197,7 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
   }
   const rectifier = spec.rectifier ?? 'plain';
   const rectifierOps = spec.rectifierOps ?? 'all';
+  const origins = new Map<string, string>();
 
   /** One backward chain from the score to `sources`; rectifier nodes follow `rect`. */
   const chain = (sources: string[], rect: Rectifier) => {
@@ -228,12 +231,14 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
         rectifier: guided ? rect : 'plain',
       };
       let grads: (string | null)[];
+      const before = b.nodes.length;
       try {
         grads = GRADIENT_RULES[node.op_type]!(ctx);
       } catch (e) {
         if (e instanceof GradError) throw e;
         throw new GradError(`${nodeLabel(node)}: ${(e as Error).message}`);
       }
+      for (const n of b.nodes.slice(before)) origins.set(n.name, `the gradient rule for ${node.op_type} (src/autodiff/rules/) at ${nodeLabel(node)}`);
       node.input.forEach((i, j) => {
         const g = grads[j];
         if (!g || !needs[j]) return;
@@ -298,7 +303,7 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
   return {
     model, input: p.input, seed: SEED_INPUT, useTop: topInput ? USE_TOP_INPUT : undefined,
     outputs: { score, activations, gradients, inputGradient, maps },
-    scoreShape, backwardNodes: b.nodes.length,
+    scoreShape, backwardNodes: b.nodes.length, origins,
   };
 }
 

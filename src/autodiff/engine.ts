@@ -8,7 +8,7 @@ import type { ExternalDataReader, Tensor } from '../onnx/tensor.js';
 import type { Session, SessionFactory, SessionOptions } from '../runtime/session.js';
 
 /** What a run needs to know of a compiled graph (its model goes to the session). */
-export type CompiledInfo = Omit<Compiled, 'model'> & {
+export type CompiledInfo = Omit<Compiled, 'model' | 'origins'> & {
   /** A cached graph: the model stored is the runtime's optimised form (open it with optimisation off). */
   optimized?: boolean;
 };
@@ -48,6 +48,56 @@ function unpackGraph(bytes: Uint8Array): { info: CompiledInfo; model: Uint8Array
   const info = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + n))) as CompiledInfo;
   if (!info || typeof info.input !== 'string' || typeof info.seed !== 'string' || !info.outputs || !Array.isArray(info.scoreShape)) throw new Error('bad cache entry');
   return { info, model: bytes.subarray(4 + n) };
+}
+
+/**
+ * onnxruntime rejected the graph that gradcam compiled while the model itself loads and runs: a gradcam
+ * bug, not the user's model. Named 'InternalError' (the CLI reports it as an internal error to report).
+ */
+export class InternalGraphError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InternalError';
+  }
+}
+
+/** gradcam's node that a runtime message names (nodes gradcam adds are named `gradcam/...`). */
+const GRADCAM_NODE = /gradcam\/[^\s'"()\],]+/;
+
+/**
+ * A runtime failure on a compiled graph as an internal error naming the op, the node and the gradient rule
+ * that emitted it (`compiled.origins`), with the runtime's reason. `stage`: loading or running the graph.
+ */
+export function internalGraphError(e: unknown, compiled: GraphNodes, stage: 'load' | 'run'): Error {
+  const reason = (e instanceof Error ? e.message : String(e)).replace(/^onnxruntime (?:cannot load|failed to run) the model:\s*/, '');
+  const found = reason.match(GRADCAM_NODE)?.[0];
+  const op = found ? compiled.ops.get(found) : undefined;
+  const where = found && op
+    ? ` at its node '${found}' (${op}), emitted by ${compiled.origins.get(found) ?? "gradcam's own nodes around the backward pass (seed, scores, in-graph maps)"}`
+    : '';
+  return new InternalGraphError(`onnxruntime rejects the gradient graph that gradcam compiled for this model (the model itself ${stage === 'load' ? 'loads' : 'runs'}, so the fault is gradcam's, not the model's)${where}: ${reason}`);
+}
+
+/** gradcam's nodes of a compiled graph: op type and origin by node name (what an internal error names). */
+export interface GraphNodes {
+  ops: Map<string, string>;
+  origins: Map<string, string>;
+}
+
+export function graphNodes(compiled: Pick<Compiled, 'model' | 'origins'>): GraphNodes {
+  return { ops: new Map(compiled.model.graph.node.filter((n) => n.name.startsWith('gradcam/')).map((n) => [n.name, n.op_type])), origins: compiled.origins };
+}
+
+/** The session with run failures at gradcam's own nodes reported as internal errors. */
+function internalErrors(session: Session, compiled: GraphNodes): Session {
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    run: (feeds, fetch) => session.run(feeds, fetch).catch((e: unknown) => {
+      throw e instanceof Error && GRADCAM_NODE.test(e.message) ? internalGraphError(e, compiled, 'run') : e;
+    }),
+    release: () => session.release(),
+  };
 }
 
 export class GradientEngine {
@@ -91,14 +141,21 @@ export class GradientEngine {
       }
     }
     const prepared = prepare(this.model, spec, this.external);
+    // the probe runs the model itself (upgraded): past it, a graph the runtime rejects is gradcam's own
     const { shapes, values } = await probe(prepared.model, prepared.input, prepared.shapeTensors, prepared.valueTensors, inputDims, this.createSession);
     const compiled = compile(prepared, shapes, values);
     const bytes = encodeModel(compiled.model);
     const t1 = performance.now();
     let optimized: Uint8Array | undefined;
-    const session = await this.createSession(bytes, key ? { ...this.options, saveOptimized: (m) => { optimized = m; } } : this.options);
+    const nodes = graphNodes(compiled);
+    let session: Session;
+    try {
+      session = internalErrors(await this.createSession(bytes, key ? { ...this.options, saveOptimized: (m) => { optimized = m; } } : this.options), nodes);
+    } catch (e) {
+      throw internalGraphError(e, nodes, 'load');
+    }
     const t2 = performance.now();
-    const { model: _model, ...info } = compiled;
+    const { model: _model, origins: _origins, ...info } = compiled;
     if (key) await this.store!.set(key, optimized ? packGraph({ ...info, optimized: true }, optimized) : packGraph(info, bytes)).catch(() => {});
     return { compiled: info, session, timings: { compileMs: t1 - t0, sessionMs: t2 - t1 } };
   }
