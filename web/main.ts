@@ -275,7 +275,7 @@ async function loadModel(name: string, bytes: Uint8Array, extra: { name: string;
   el.modelLine.innerHTML = '';
   const strong = document.createElement('strong');
   strong.textContent = name;
-  el.modelLine.append('Model: ', strong, ` — input ${m.inputName} [${dims}] ${m.layout}, ${nClasses}, ${m.layers.length} candidate layers (loaded in ${(m.loadMs / 1000).toFixed(1)} s)`);
+  el.modelLine.append('Model: ', strong, ` — input ${m.inputName} [${dims}] ${m.layout}, ${nClasses}, ${m.layers.length} candidate layers${m.promoted.length ? `, ${m.promoted.join(' and ')} weights computed in float32` : ''} (loaded in ${(m.loadMs / 1000).toFixed(1)} s)`);
   const desc = description ?? m.description;
   if (desc) {
     const d = document.createElement('span');

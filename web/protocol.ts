@@ -29,6 +29,8 @@ export interface ModelInfo {
   normalization?: string;
   layers: LayerInfo[];
   methods: MethodInfo[];
+  /** The half-precision types the model is stored in (float16, bfloat16): gradcam runs it promoted to float32. */
+  promoted: string[];
   loadMs: number;
   warnings: string[];
 }

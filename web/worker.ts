@@ -216,7 +216,7 @@ async function loadModel(name: string, bytes: Uint8Array, extra: { name: string;
   return {
     description: meta['description'], normalization: norm && (NORMALIZE_PRESETS as readonly string[]).includes(norm) ? norm : undefined,
     name, inputName: next.inputName, inputDims: next.inputDims, layout: next.layout, channels: next.channels, size: useSize, dynamicSize,
-    labels: next.labels, layers, methods: methods(), loadMs: performance.now() - t0, warnings,
+    labels: next.labels, layers, methods: methods(), promoted: next.promoted, loadMs: performance.now() - t0, warnings,
   };
 }
 
