@@ -17,6 +17,9 @@ import { halfTypes, promoteToFloat32 } from '../src/onnx/precision.js';
 import { bfloat16ToFloat32, decodeTensor, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from '../src/onnx/tensor.js';
 import { pearson } from '../src/metrics/similarity.js';
 import { FIXTURES, loadArray, loadMeta, maxAbsError, modelBytes } from './helpers/fixtures.js';
+import { runGradcam } from './helpers/cli.js';
+import { encodePng } from '../src/image/png.js';
+import os from 'node:os';
 
 const DIR = path.join(FIXTURES, 'precision');
 const TWINS = { resnet_like: 'resnet_like', vit_tiny: 'vit_tiny_op17' } as const;
@@ -178,6 +181,27 @@ describe('errors say whose fault it is', () => {
       );
     } finally {
       await engine.release();
+    }
+  });
+});
+
+describe('the command on a half-precision model', () => {
+  it('gradcam explain on a fully-float16 model: exit 0, a map, and a sidecar that says float16 computed in float32', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-half-'));
+    try {
+      const W = 40, H = 40;
+      const data = new Uint8Array(W * H * 3).map((_, i) => (i * 13 + (i % (3 * W) > 60 ? 120 : 0)) & 255);
+      fs.writeFileSync(path.join(dir, 'pic.png'), encodePng({ width: W, height: H, data }));
+      const r = runGradcam(['explain', '--model', path.join(DIR, 'resnet_like.fp16.io16.onnx'), path.join(dir, 'pic.png'), '--methods', 'gradcam,eigencam', '--out', path.join(dir, 'out'), '--quiet'], { GRADCAM_CACHE: 'off' });
+      assert.equal(r.code, 0, r.err);
+      const jsons = fs.readdirSync(path.join(dir, 'out')).filter((f) => f.endsWith('.json'));
+      assert.ok(jsons.length >= 1, fs.readdirSync(path.join(dir, 'out')).join(', '));
+      for (const f of jsons) {
+        const j = JSON.parse(fs.readFileSync(path.join(dir, 'out', f), 'utf8')) as { precision?: unknown; warnings: string[] };
+        assert.deepEqual(j.precision, { model: 'float16', computed_in: 'float32' }, f);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -192,6 +192,8 @@ export async function runExplain(args: string[]): Promise<number> {
   const explainer = await loadExplainer(s.model, { labelsFile: parsed.values.labels, size: s.size, maxInputPixels: s.maxInputPixels, sessionOptions: { spinning: false, ...(threads ? { intraOpThreads: threads } : {}) } });
   try {
     checkOutputName(explainer, s.output);
+    // a float16 / bfloat16 model runs promoted to float32 (onnx/precision.ts): each sidecar says so
+    if (explainer.promoted.length) s.jsonOptions.precision = { model: explainer.promoted.join('+'), computed_in: 'float32' };
     // a 3-D model explains volumes: files, or the folder of a DICOM series
     if (explainer.volume) return await explainVolumeFiles(explainer, s, positionals, parsed.given);
     if (dataset) return await explainDataset(explainer, s, positionals, parsed.values.shard, !!parsed.values['retry-errors']);
