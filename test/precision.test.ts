@@ -12,6 +12,7 @@ import { Explainer } from '../src/explainer.js';
 import { GradientEngine } from '../src/autodiff/engine.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { decodeOutput, encodeFeed, TensorTypeError } from '../src/runtime/session.js';
+import { createWebSessionFactory, type OrtWebModule } from '../src/runtime/web.js';
 import { decodeModel, encodeModel, type ModelProto } from '../src/onnx/model.js';
 import { halfTypes, promoteToFloat32 } from '../src/onnx/precision.js';
 import { bfloat16ToFloat32, decodeTensor, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from '../src/onnx/tensor.js';
@@ -105,6 +106,26 @@ describe('the one decoding point: session outputs and inputs', () => {
       assert.ok(d <= LOGIT_BOUND.fp16, `shipped float16 logits ${d} from the float32 twin's`);
     } finally {
       await s.release();
+    }
+  });
+
+  it('onnxruntime-web (wasm, here in Node) through the same decoding point: the same float16 logits as onnxruntime-node', async () => {
+    const ort = await import('onnxruntime-web');
+    ort.env.wasm.numThreads = 1;
+    const x = loadArray('vit_tiny_op17', 'input.npy');
+    const web = await createWebSessionFactory(ort as unknown as OrtWebModule, 'wasm')(bytes('vit_tiny.fp16.io16.onnx'));
+    const native = await createNodeSession(bytes('vit_tiny.fp16.io16.onnx'));
+    try {
+      const a = (await web.run({ input: { data: x.data, dims: x.shape } }))['logits']!;
+      const b = (await native.run({ input: { data: x.data, dims: x.shape } }))['logits']!;
+      assert.equal(a.type, 'float16');
+      assert.ok(a.data instanceof Float32Array);
+      const d = maxAbsError(a.data as Float32Array, b.data as Float32Array);
+      assert.ok(d <= 4e-3, `web vs node float16 logits: ${d}`); // a few float16 ulps of |logit| ≤ 4
+      assert.ok(maxAbsError(a.data as Float32Array, loadArray('vit_tiny_op17', 'logits.npy').data) <= LOGIT_BOUND.fp16);
+    } finally {
+      await web.release();
+      await native.release();
     }
   });
 
