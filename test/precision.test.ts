@@ -8,7 +8,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Explainer } from '../src/explainer.js';
+import { argmax, Explainer } from '../src/explainer.js';
 import { GradientEngine } from '../src/autodiff/engine.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { decodeOutput, encodeFeed, TensorTypeError } from '../src/runtime/session.js';
@@ -87,6 +87,10 @@ describe('float16 / bfloat16 models against their float32 twins', () => {
           const dl = maxAbsError(run.logits.data, logits.data);
           lines.push(`logits max|Δ| ${dl.toExponential(2)}`);
           assert.ok(dl <= LOGIT_BOUND[half], `${file}: logits ${dl} from the float32 twin's`);
+          const K = meta.num_classes;
+          for (let i = 0; i < meta.classes.length; i++) {
+            assert.equal(argmax(run.logits.data.subarray(i * K, (i + 1) * K)), argmax(logits.data.subarray(i * K, (i + 1) * K)), `${file}: image ${i}'s predicted class`);
+          }
           console.log(`# ${file}: ${lines.join('; ')}`);
         });
       }
