@@ -4,6 +4,7 @@
  * Node's for the same input; the layer grid (every CAM method) and the sanity check equal Node's
  * explainMany and sanityCheck, with progress; a failed run or a new model clears the old map; a model and an
  * image go in through the file input; downloads work; and no request leaves the page's own origin.
+ * A fully-float16 ViT goes in through the file input too (issue 21: computed in float32, maps near its twin's).
  * The scan viewer (volume.html): the medical demo's 3-D model on its example NIfTI, the map equal to Node's,
  * and a DICOM series through the file input.
  * Screenshots are saved to test-artifacts/web/.
@@ -27,6 +28,7 @@ import { readNifti } from '../src/image/nifti.js';
 import { scanToTensors } from '../src/image/volume.js';
 import { mapAtScan } from '../src/render/index.js';
 import { writeDicom } from '../scripts/medical/dicom-writer.js';
+import { pearson } from '../src/metrics/similarity.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'web');
@@ -34,6 +36,7 @@ const DEMO_MODEL = path.join(ROOT, 'demo', 'models', 'where.onnx');
 const DEMO_SCENE = path.join(ROOT, 'demo', 'scenes', '00_t-shirt-top.png');
 const FIXTURE_MODEL = path.join(ROOT, 'test', 'fixtures', 'resnet_like', 'model.onnx');
 const VIT_MODEL = path.join(ROOT, 'test', 'fixtures', 'vit_tiny_op17', 'model.onnx');
+const HALF_VIT_MODEL = path.join(ROOT, 'test', 'fixtures', 'precision', 'vit_tiny.fp16.io16.onnx');
 const TOL = 1e-3;
 
 const noChromium = chromiumMissing();
@@ -526,6 +529,47 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
         await ex.release();
       }
     } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a fully-float16 ViT (issue 21) through the file input: computed in float32, its maps equal to Node\'s and near the float32 twin\'s', async () => {
+    const W = 50, H = 35;
+    const data = new Uint8Array(W * H * 3);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + ((i / 3) % W > 25 ? 90 : 0)) & 255;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-web-half-'));
+    const img = path.join(dir, 'half-input.png');
+    fs.writeFileSync(img, encodePng({ width: W, height: H, data }));
+    const node = await loadExplainer(HALF_VIT_MODEL);
+    const twin = await loadExplainer(VIT_MODEL);
+    try {
+      await page.setInputFiles('#files', [HALF_VIT_MODEL, img]);
+      await waitLast(page, "l.imageName === 'half-input.png'");
+      const model = await page.evaluate(() => (window as unknown as { gradcam: { model: { promoted: string[]; size: number[] } } }).gradcam.model);
+      assert.deepEqual(model.promoted, ['float16']);
+      assert.deepEqual(model.size, [32, 48]);
+      assert.match(await page.textContent('#model-line') ?? '', /float16 weights computed in float32/);
+      const [inp] = await prepareInputs(node, img);
+      for (const method of ['gradcam', 'eigencam']) {
+        if (method !== 'gradcam') {
+          await page.selectOption('#method', method);
+          await waitLast(page, `l.method === '${method}'`);
+        }
+        const got = await last(page);
+        const e = (await node.explain(inp!.tensor, inp!.dims, { method, classes: 'top' })).explanations[0]!;
+        const t = (await twin.explain(inp!.tensor, inp!.dims, { method, classes: [e.target.index] })).explanations[0]!;
+        assert.equal(got.classIndex, e.target.index);
+        const d = maxAbsDiff(got.map, e.map);
+        const r = pearson(got.map, t.map);
+        console.log(`# float16 ViT ${method}, browser vs Node: max |diff| ${d.toExponential(2)}; vs the float32 twin: Pearson ${r.toFixed(5)}, max |diff| ${maxAbsDiff(got.map, t.map).toExponential(2)}`);
+        assert.ok(d <= TOL, `max |browser - node| = ${d}`);
+        assert.ok(r >= 0.99, `browser vs the float32 twin: Pearson ${r}`);
+      }
+      await page.selectOption('#method', 'gradcam');
+      await waitLast(page, "l.method === 'gradcam'");
+    } finally {
+      await node.release();
+      await twin.release();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
