@@ -91,6 +91,17 @@ async function waitFor(page: Page, pred: string): Promise<void> {
   await page.waitForFunction(`(() => { const g = window.gradcam; return g && (g.errors.length || (g.busy === 0 && (${pred}))); })()`, null, { polling: 100, timeout: 180_000 });
 }
 
+/** A synthetic 50×35 picture for the ViT tests (any size: the app resizes it), written to a new temporary folder. */
+function vitPicture(name: string): { dir: string; img: string } {
+  const W = 50, H = 35;
+  const data = new Uint8Array(W * H * 3);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7 + ((i / 3) % W > 25 ? 90 : 0)) & 255;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-web-vit-'));
+  const img = path.join(dir, name);
+  fs.writeFileSync(img, encodePng({ width: W, height: H, data }));
+  return { dir, img };
+}
+
 async function clearErrors(page: Page): Promise<void> {
   await page.evaluate(() => { (window as unknown as { gradcam: { errors: string[] } }).gradcam.errors.length = 0; });
 }
@@ -502,12 +513,7 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
   });
 
   test('a ViT (token layer, class + register tokens, 8×12 grid) through the file input: the layout is inferred and the map equals Node\'s', async () => {
-    const W = 50, H = 35;
-    const data = new Uint8Array(W * H * 3);
-    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + ((i / 3) % W > 25 ? 90 : 0)) & 255;
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-web-vit-'));
-    const img = path.join(dir, 'vit-input.png');
-    fs.writeFileSync(img, encodePng({ width: W, height: H, data }));
+    const { dir, img } = vitPicture('vit-input.png');
     try {
       await page.setInputFiles('#files', [VIT_MODEL, img]);
       await waitLast(page, "l.imageName === 'vit-input.png'");
@@ -534,12 +540,7 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
   });
 
   test('a fully-float16 ViT (issue 21) through the file input: computed in float32, its maps equal to Node\'s and near the float32 twin\'s', async () => {
-    const W = 50, H = 35;
-    const data = new Uint8Array(W * H * 3);
-    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + ((i / 3) % W > 25 ? 90 : 0)) & 255;
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-web-half-'));
-    const img = path.join(dir, 'half-input.png');
-    fs.writeFileSync(img, encodePng({ width: W, height: H, data }));
+    const { dir, img } = vitPicture('half-input.png');
     const node = await loadExplainer(HALF_VIT_MODEL);
     const twin = await loadExplainer(VIT_MODEL);
     try {
