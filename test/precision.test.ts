@@ -17,6 +17,8 @@ import { decodeModel, encodeModel, type ModelProto } from '../src/onnx/model.js'
 import { halfTypes, promoteToFloat32 } from '../src/onnx/precision.js';
 import { bfloat16ToFloat32, decodeTensor, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from '../src/onnx/tensor.js';
 import { pearson } from '../src/metrics/similarity.js';
+import { plainForward } from '../src/metrics/forward.js';
+import { sanityCheck } from '../src/sanity/check.js';
 import { FIXTURES, loadArray, loadMeta, maxAbsError, modelBytes } from './helpers/fixtures.js';
 import { runGradcam } from './helpers/cli.js';
 import { encodePng } from '../src/image/png.js';
@@ -96,6 +98,33 @@ describe('float16 / bfloat16 models against their float32 twins', () => {
       }
     }
   }
+});
+
+describe('metrics and sanity checks on a half model', () => {
+  it('the faithfulness metrics\' plain forward and the parameter-randomisation check run the promoted model as the twin', async () => {
+    const x = loadArray('resnet_like', 'input.npy');
+    const meta = loadMeta('resnet_like');
+    const half = open(bytes('resnet_like.fp16.io16.onnx'));
+    const twin = open(modelBytes('resnet_like'));
+    const fwd = await plainForward(half, createNodeSession);
+    try {
+      const d = maxAbsError(await fwd.forward(x.data, x.shape), loadArray('resnet_like', 'logits.npy').data);
+      assert.ok(d <= LOGIT_BOUND.fp16, `plain forward logits ${d}`);
+    } finally {
+      await fwd.release();
+    }
+    const opts = { createSession: createNodeSession, methods: ['gradcam'], modes: ['cascading' as const], maxLayers: 3, seed: 1, classes: meta.classes };
+    const a = await sanityCheck(half, x.data, x.shape, opts);
+    const b = await sanityCheck(twin, x.data, x.shape, opts);
+    assert.deepEqual(a.layers.map((l) => l.name), b.layers.map((l) => l.name));
+    assert.equal(a.table['gradcam']!.length, b.table['gradcam']!.length);
+    a.table['gradcam']!.forEach((e, k) => {
+      const f = b.table['gradcam']![k]!;
+      assert.ok(Math.abs(e.spearman - f.spearman) <= 0.02, `stage ${k}: Spearman ${e.spearman} vs the twin's ${f.spearman}`);
+    });
+    assert.deepEqual(a.verdicts.map((v) => v.text), b.verdicts.map((v) => v.text));
+    a.verdicts.forEach((v, k) => assert.ok(Math.abs(v.value - b.verdicts[k]!.value) <= 0.01));
+  });
 });
 
 describe('the one decoding point: session outputs and inputs', () => {
