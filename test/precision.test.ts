@@ -180,6 +180,8 @@ describe('the one decoding point: session outputs and inputs', () => {
   it('a tensor type gradcam cannot read is an error naming the tensor and its type', async () => {
     assert.throws(() => decodeOutput('/head/out', 'string', ['a'], [1]), (e: Error) => e instanceof TensorTypeError && /tensor '\/head\/out' is of type string, which gradcam cannot read/.test(e.message));
     assert.throws(() => encodeFeed('ids', 'int64', new Float32Array(1)), /input 'ids' is of type int64; gradcam feeds floating-point inputs only/);
+    assert.throws(() => encodeFeed('x', 'bfloat16', new Float32Array(1)), /input 'x' is bfloat16, which onnxruntime's JavaScript API cannot feed/);
+    assert.deepEqual([...encodeFeed('x', 'float16', new Float32Array([1, -2])).data], [0x3c00, 0xc000]);
     // through a real session: a model whose output is a string tensor
     const model: ModelProto = {
       ir_version: 8, opset_import: [{ domain: '', version: 17 }],

@@ -190,7 +190,7 @@ export async function probe(
     for (const t of valueTensors) {
       const v = r[t];
       if (!v) continue;
-      const dtype = v.data instanceof BigInt64Array ? 'int64' : v.data instanceof Int32Array ? 'int32' : v.data instanceof Uint8Array ? 'uint8' : 'float32';
+      const dtype = v.data instanceof BigInt64Array ? 'int64' : v.data instanceof Int32Array ? 'int32' : v.data instanceof Uint8Array ? (v.type === 'bool' ? 'bool' : 'uint8') : 'float32';
       values.set(t, { dtype, dims: v.dims, data: v.data });
     }
   } finally {

@@ -1,5 +1,5 @@
 /** The runtime interface shared by onnxruntime-node and onnxruntime-web backends. */
-import { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from '../onnx/tensor.js';
+import { bfloat16ToFloat32, float16ToFloat32, float32ToFloat16 } from '../onnx/tensor.js';
 
 /**
  * A tensor out of a session, decoded (decodeOutput): floating-point tensors of any precision are
@@ -66,14 +66,16 @@ export function decodeOutput(name: string, type: string, data: unknown, dims: re
 
 /**
  * A float32 feed encoded as the input's declared type, so that a model whose input is float16 (or
- * bfloat16, float64) is fed as it declares: `{ type, data }` for the runtime's Tensor constructor.
- * Other input types are an error naming the input and its type.
+ * float64) is fed as it declares: `{ type, data }` for the runtime's Tensor constructor. Other input
+ * types (bfloat16, which onnxruntime's JavaScript API lacks, integers...) are an error naming the input
+ * and its type.
  */
-export function encodeFeed(name: string, type: string | undefined, data: Float32Array): { type: 'float32' | 'float16' | 'bfloat16' | 'float64'; data: Float32Array | Uint16Array | Float64Array } {
+export function encodeFeed(name: string, type: string | undefined, data: Float32Array): { type: 'float32' | 'float16' | 'float64'; data: Float32Array | Uint16Array | Float64Array } {
   switch (type ?? 'float32') {
     case 'float32': return { type: 'float32', data };
     case 'float16': return { type: 'float16', data: float32ToFloat16(data) };
-    case 'bfloat16': return { type: 'bfloat16', data: float32ToBfloat16(data) };
+    // onnxruntime's JavaScript API (1.30) has no bfloat16 tensor: say so, rather than its 'Unsupported tensor type'
+    case 'bfloat16': throw new TensorTypeError(`input '${name}' is bfloat16, which onnxruntime's JavaScript API cannot feed; an Explainer runs bfloat16 models promoted to float32 (onnx/precision.ts)`);
     case 'float64': return { type: 'float64', data: Float64Array.from(data) };
     default: throw new TensorTypeError(`input '${name}' is of type ${type}; gradcam feeds floating-point inputs only (float32, float16, bfloat16, float64)`);
   }
