@@ -21,7 +21,7 @@ import path from 'node:path';
 import type { Explainer, Explanation, ClassChoice } from './explainer.js';
 import { InputError } from './explainer.js';
 import { loadExplainer, prepareInputs, stackByShape, tensorPicture, batchForInputs, inputPixels, DEFAULT_PICTURE_SIDE, type PreparedInput } from './node.js';
-import { readImageFile, readRegularFile, writeFileAtomic } from './image/node.js';
+import { fileInside, readImageFile, readRegularFile, writeFileAtomic, type FileReadError } from './image/node.js';
 import { fileSha256 } from './runtime/node.js';
 import { resizeBilinear } from './image/resize.js';
 import { boxInView, maskInView } from './image/view.js';
@@ -32,6 +32,7 @@ import { type NormalizeOptions } from './image/normalize.js';
 import type { RgbImage } from './image/types.js';
 import { camMethod } from './cam/index.js';
 import { hasGlobMagic, splitGlob, globToRegExp } from './audit/glob.js';
+import { printable } from './util/text.js';
 import { isManifestName, parseManifest, decodeRle } from './audit/manifest.js';
 import { boxesRegion, maskRegion, mapMetrics, scaleRegion, round6, isFlagged, flagRuleText, type Region } from './audit/metrics.js';
 import { thumbnails, type FileBytes } from './render/index.js';
@@ -936,6 +937,13 @@ export async function mergeAudits(dirs: string[], out: string): Promise<MergeRes
   const inputs: { dir: string; config: AuditConfig }[] = [];
   for (const dir of dirs) {
     if (path.resolve(dir) === outAbs) throw new InputError(`merge: the output folder ${out} is also an input`);
+    for (const f of [CONFIG, RESULTS]) {
+      try {
+        fileInside(dir, f);
+      } catch (e) {
+        if ((e as FileReadError).code === 'EOUTSIDE') throw new InputError(`merge: refused ${dir}: ${(e as Error).message}`);
+      }
+    }
     const config = await readConfig(dir);
     if (!config) throw new InputError(`merge: ${dir} is not an audit folder (no ${CONFIG})`);
     inputs.push({ dir, config });
@@ -960,6 +968,36 @@ export async function mergeAudits(dirs: string[], out: string): Promise<MergeRes
     const rel = path.relative(path.resolve(x.dir), outAbs);
     if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) throw new InputError(`merge: the output folder ${out} lies inside the input ${x.dir}; choose a folder outside the inputs`);
   }
+  // every shard is checked before anything is linked or copied: a shard folder may come from another
+  // machine, and a row may name only its own folder's thumbs/ and maps/ files (fileInside: no '..',
+  // no symbolic link leading out of the folder)
+  const rows = new Map<string, AuditRow>();
+  const copies: { src: string; dst: string }[] = [];
+  let total = 0;
+  let conflicts = 0;
+  for (const x of inputs) {
+    const { rows: r } = await readRows(x.dir);
+    total += x.config.total ?? r.size;
+    if (x.config.total !== undefined && r.size < x.config.total) notes.push(`${x.dir}: ${r.size} of ${x.config.total} items finished (rerun that shard to complete it)`);
+    for (const row of r.values()) {
+      if (rows.has(row.key)) { conflicts++; continue; }
+      const refuse = (why: string) => new InputError(`merge: refused ${x.dir}: item '${printable(row.key)}' ${why}; a shard's rows may name only files inside its own thumbs/ and maps/ folders (nothing was merged)`);
+      for (const f of Object.values(row.files ?? {})) {
+        if (f === undefined || f === null || f === '') continue;
+        if (typeof f !== 'string' || !isItemFile(f)) throw refuse(`names '${printable(String(f))}', not a file in its thumbs/ or maps/ folder`);
+        let src: string;
+        try {
+          src = fileInside(x.dir, f);
+        } catch (e) {
+          if ((e as FileReadError).code === 'ENOENT') continue; // a file the row names is gone: the report shows a gap
+          throw refuse(`names '${printable(f)}': ${printable((e as Error).message)}`);
+        }
+        if (!fs.statSync(src).isFile()) throw refuse(`names '${printable(f)}', which is not a regular file`);
+        copies.push({ src, dst: path.join(out, f) });
+      }
+      rows.set(row.key, row);
+    }
+  }
   try {
     const st = await fs.promises.stat(out).catch(() => undefined);
     if (st && !st.isDirectory()) throw new InputError(`merge: the output ${out} is a file; choose a folder`);
@@ -977,28 +1015,7 @@ export async function mergeAudits(dirs: string[], out: string): Promise<MergeRes
     if (prev) assertSameSettings(out, prev, { ...first, shard: null, total: 0 });
     if (!earlier) await assertEmptyFolder(out, 'merge', [LOCK]);
     await guardedWrite(path.join(out, MERGE_MARK), () => writeFileAtomic(path.join(out, MERGE_MARK), json({ format: 'gradcam-merge/1', inputs: dirs.map((d) => path.resolve(d)) })));
-    const rows = new Map<string, AuditRow>();
-    let total = 0;
-    let conflicts = 0;
-    let unsafe = 0;
-    for (const x of inputs) {
-      const { rows: r } = await readRows(x.dir);
-      total += x.config.total ?? r.size;
-      if (x.config.total !== undefined && r.size < x.config.total) notes.push(`${x.dir}: ${r.size} of ${x.config.total} items finished (rerun that shard to complete it)`);
-      for (const row of r.values()) {
-        if (rows.has(row.key)) { conflicts++; continue; }
-        // a row names its files inside its folder (thumbs/, maps/); anything else is not copied
-        const files = Object.entries(row.files ?? {}).filter(([, f]) => typeof f === 'string' && f);
-        const bad = files.filter(([, f]) => !isItemFile(f as string));
-        if (bad.length) {
-          unsafe++;
-          row.files = Object.fromEntries(files.filter(([, f]) => isItemFile(f as string)));
-        }
-        rows.set(row.key, row);
-        for (const [, f] of files) if (isItemFile(f as string)) await guardedWrite(path.join(out, f as string), () => linkOrCopy(path.join(x.dir, f as string), path.join(out, f as string)));
-      }
-    }
-    if (unsafe) notes.push(`${unsafe} row${unsafe > 1 ? 's' : ''} named files outside thumbs/ and maps/; those files were not copied`);
+    for (const c of copies) await guardedWrite(c.dst, () => linkOrCopy(c.src, c.dst));
     if (conflicts) notes.push(`${conflicts} item${conflicts > 1 ? 's' : ''} appeared in more than one input; the first was kept`);
     const config: AuditConfig = { ...first, shard: null, total };
     await guardedWrite(path.join(out, CONFIG), () => writeFileAtomic(path.join(out, CONFIG), json(config)));
