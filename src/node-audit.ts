@@ -394,30 +394,70 @@ function assertSameSettings(dir: string, prev: object, config: object, what = 'a
 
 const STALE_LOCK_MS = 10 * 60 * 1000;
 
-async function acquireLock(dir: string): Promise<string> {
+/**
+ * Takes the folder's lock, `.lock` (JSON: pid, host, start time), with atomic primitives only: the
+ * record is written to a uniquely named file and hard-linked to `.lock` (link fails if `.lock` exists),
+ * so a lock file is never seen half-written and two runs can never both create it. A dead run's lock
+ * (its pid gone on this host, or untouched for 10 minutes on another host) is taken over by renaming it
+ * to a unique name and checking that the file moved is the one judged dead (same inode): of two runs
+ * that both found it dead, the second moves the first one's fresh lock instead, sees that, puts it back
+ * and is refused. Never unlink-then-create.
+ */
+export async function acquireLock(dir: string): Promise<string> {
   const lockPath = path.join(dir, LOCK);
   const me = { pid: process.pid, host: os.hostname(), started: new Date().toISOString() };
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await fs.promises.writeFile(lockPath, JSON.stringify(me), { flag: 'wx' });
-      return lockPath;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new AuditStoreError(`cannot create ${lockPath}: ${(e as Error).message}`);
-    }
-    let other: { pid?: number; host?: string } = {};
-    let mtime = 0;
-    try {
-      other = JSON.parse(await fs.promises.readFile(lockPath, 'utf8'));
-      mtime = (await fs.promises.stat(lockPath)).mtimeMs;
-    } catch {
-      /* unreadable: a lock torn by a kill; stale */
-    }
-    const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; } };
-    const stale = !other.pid || (other.host === me.host ? other.pid === process.pid || !alive(other.pid) : Date.now() - mtime > STALE_LOCK_MS);
-    if (!stale) throw new AuditStoreError(`another gradcam run (pid ${other.pid} on ${other.host}) is writing to ${dir}; if none is, delete ${lockPath}`);
-    await fs.promises.unlink(lockPath).catch(() => {});
+  const unique = () => path.join(dir, `${LOCK}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+  const mine = unique();
+  try {
+    await fs.promises.writeFile(mine, JSON.stringify(me), { flag: 'wx' });
+  } catch (e) {
+    throw new AuditStoreError(`cannot create ${lockPath}: ${(e as Error).message}`);
   }
-  throw new AuditStoreError(`cannot take the lock ${lockPath}`);
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await fs.promises.link(mine, lockPath);
+        return lockPath;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new AuditStoreError(`cannot create ${lockPath}: ${(e as Error).message}`);
+      }
+      let other: { pid?: number; host?: string } = {};
+      let st: fs.Stats | undefined;
+      try {
+        st = await fs.promises.stat(lockPath);
+        other = JSON.parse(await fs.promises.readFile(lockPath, 'utf8'));
+      } catch {
+        /* gone meanwhile (try again), or unreadable: an older version's lock torn by a kill; stale */
+      }
+      if (!st) continue;
+      const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; } };
+      const stale = !other.pid || (other.host === me.host ? other.pid === process.pid || !alive(other.pid) : Date.now() - st.mtimeMs > STALE_LOCK_MS);
+      if (!stale) throw new AuditStoreError(`another gradcam run (pid ${other.pid} on ${other.host}) is writing to ${dir}; if none is, delete ${lockPath}`);
+      await testPause('GRADCAM_TEST_LOCK_PAUSE_MS');
+      const moved = unique();
+      try {
+        await fs.promises.rename(lockPath, moved);
+      } catch {
+        continue; // another run moved it first: try again
+      }
+      const got = await fs.promises.stat(moved).catch(() => undefined);
+      if (got && (got.ino !== st.ino || got.dev !== st.dev)) {
+        // not the dead lock: another run's fresh one, taken over a moment ago; put it back
+        await fs.promises.link(moved, lockPath).catch(() => {});
+      }
+      await fs.promises.unlink(moved).catch(() => {});
+    }
+    const other = await fs.promises.readFile(lockPath, 'utf8').then((t) => JSON.parse(t) as { pid?: number; host?: string }, () => ({} as { pid?: number; host?: string }));
+    throw new AuditStoreError(`another gradcam run (pid ${other.pid ?? '?'} on ${other.host ?? '?'}) is writing to ${dir}; if none is, delete ${lockPath}`);
+  } finally {
+    await fs.promises.unlink(mine).catch(() => {});
+  }
+}
+
+/** Testing aid: waits the milliseconds in the environment variable `name` (a window made wide enough for a race to happen in a test). */
+async function testPause(name: string): Promise<void> {
+  const ms = Number(process.env[name] ?? 0);
+  if (ms > 0) await new Promise((r) => setTimeout(r, ms));
 }
 
 /** Removes the temporary files of atomic writes that a killed run left behind. */
