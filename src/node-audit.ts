@@ -62,7 +62,9 @@ export interface ListOptions {
  * but that are missing become error rows when they run.
  */
 export async function listInputs(args: string[], opts: ListOptions = {}): Promise<AuditItem[]> {
-  const exclude = new Set((opts.exclude ?? []).map((p) => path.resolve(p)));
+  // compared by real path: an --out inside the input folder named through a symbolic link (or the
+  // input named through one) is still left out
+  const exclude = new Set((opts.exclude ?? []).map((p) => realish(p)));
   const items: AuditItem[] = [];
   const seen = new Map<string, number>();
   const add = (it: Omit<AuditItem, 'key'> & { key: string }) => {
@@ -108,15 +110,28 @@ export async function listInputs(args: string[], opts: ListOptions = {}): Promis
   return items;
 }
 
+/** The absolute path with its folder's symbolic links resolved (the file itself may not exist yet). */
+export function realish(file: string): string {
+  const abs = path.resolve(file);
+  try {
+    return fs.realpathSync(abs);
+  } catch {
+    try {
+      return path.join(fs.realpathSync(path.dirname(abs)), path.basename(abs));
+    } catch {
+      return abs;
+    }
+  }
+}
+
 /** Files under `root`, sorted; `match` null: image files only (by extension); else the relative paths it accepts. */
 async function walk(root: string, exclude: Set<string>, match: ((rel: string) => boolean) | null, maxDepth = Infinity, dotted = false): Promise<string[]> {
   const out: string[] = [];
   const visited = new Set<string>();
   const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   const visit = async (dir: string, depth: number) => {
-    if (exclude.has(path.resolve(dir))) return;
     const real = await fs.promises.realpath(dir).catch(() => undefined);
-    if (!real || visited.has(real)) return;
+    if (!real || visited.has(real) || exclude.has(real)) return;
     visited.add(real);
     let entries: fs.Dirent[];
     try {
@@ -374,7 +389,7 @@ export class ResultStore<R extends StoredRow = AuditRow> {
  * thumbs/ folder) in a folder that is not one of ours.
  */
 async function assertEmptyFolder(dir: string, what: string, allowed: string[] = []): Promise<void> {
-  const names = (await fs.promises.readdir(dir).catch(() => [] as string[])).filter((n) => !allowed.includes(n) && !/\.tmp-\d+-[0-9a-f]+$/.test(n));
+  const names = (await fs.promises.readdir(dir).catch(() => [] as string[])).filter((n) => !allowed.includes(n) && !TEMPORARY.test(n));
   if (names.length) {
     const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ', …' : '');
     throw new AuditStoreError(`--out ${dir} already holds files (${shown}) and is not a gradcam ${what} folder; choose a new or empty folder`);
@@ -430,8 +445,7 @@ export async function acquireLock(dir: string): Promise<string> {
         /* gone meanwhile (try again), or unreadable: an older version's lock torn by a kill; stale */
       }
       if (!st) continue;
-      const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; } };
-      const stale = !other.pid || (other.host === me.host ? other.pid === process.pid || !alive(other.pid) : Date.now() - st.mtimeMs > STALE_LOCK_MS);
+      const stale = !other.pid || (other.host === me.host ? other.pid === process.pid || !pidAlive(other.pid) : Date.now() - st.mtimeMs > STALE_LOCK_MS);
       if (!stale) throw new AuditStoreError(`another gradcam run (pid ${other.pid} on ${other.host}) is writing to ${dir}; if none is, delete ${lockPath}`);
       await testPause('GRADCAM_TEST_LOCK_PAUSE_MS');
       const moved = unique();
@@ -454,19 +468,41 @@ export async function acquireLock(dir: string): Promise<string> {
   }
 }
 
+/** Whether a process with this id runs on this computer. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Testing aid: waits the milliseconds in the environment variable `name` (a window made wide enough for a race to happen in a test). */
 async function testPause(name: string): Promise<void> {
   const ms = Number(process.env[name] ?? 0);
   if (ms > 0) await new Promise((r) => setTimeout(r, ms));
 }
 
-/** Removes the temporary files of atomic writes that a killed run left behind. */
+/** A temporary file of an atomic write (writeFileAtomic, writeChunksAtomic, linkOrCopy, the lock's record): `NAME.tmp-PID-N`. */
+const TEMPORARY = /\.tmp-\d+-[0-9a-f]+$/;
+
+/**
+ * Removes the temporary files of atomic writes that a killed run left behind, anywhere under `dir`
+ * (thumbs/, maps/ and the subfolders that mirror the inputs' folders). Called with the folder's lock
+ * held, so no other run is writing there. Symbolic links are not followed.
+ */
 async function removeTemporaries(dir: string): Promise<void> {
-  for (const sub of ['', 'thumbs', 'maps']) {
-    const d = path.join(dir, sub);
-    const names = await fs.promises.readdir(d).catch(() => [] as string[]);
-    for (const n of names) if (/\.tmp-\d+-[0-9a-f]+$/.test(n)) await fs.promises.unlink(path.join(d, n)).catch(() => {});
-  }
+  const visit = async (d: string) => {
+    const entries = await fs.promises.readdir(d, { withFileTypes: true }).catch(() => [] as fs.Dirent[]);
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await visit(p);
+      // another run's lock record lives for a moment while it tries the lock: only a dead run's is removed
+      else if (TEMPORARY.test(e.name) && !(e.name.startsWith(`${LOCK}.tmp-`) && pidAlive(Number(e.name.split('-').at(-2))))) await fs.promises.unlink(p).catch(() => {});
+    }
+  };
+  await visit(dir);
 }
 
 async function syncDir(dir: string): Promise<void> {
