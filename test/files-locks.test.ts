@@ -9,7 +9,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT } from './helpers/cli.js';
+import { ROOT, runGradcam as gradcam } from './helpers/cli.js';
+
+const MODEL = path.join(ROOT, 'demo', 'models', 'where.onnx');
+const SCENE = (i: number) => path.join(ROOT, 'demo', 'testset', `${String(i).padStart(3, '0')}.png`);
+const tree = (d: string) => (fs.readdirSync(d, { recursive: true }) as string[]).map((f) => f.split(path.sep).join('/')).sort();
 
 let tmp: string;
 before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-files-locks-')); });
@@ -80,5 +84,69 @@ while (fs.existsSync(base) && !fs.existsSync(path.join(base, 'end'))) await new 
       fs.writeFileSync(path.join(base, 'end'), '');
       await Promise.all(kids.map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)))));
     }
+  });
+});
+
+describe('temporaries a killed run left', () => {
+  it('a resumed folder run removes them anywhere under --out, mirrored subfolders included', { timeout: 120_000 }, () => {
+    const input = path.join(tmp, 'tmp-in');
+    for (const [sub, i] of [['a', 1], ['b/c', 2]] as const) {
+      fs.mkdirSync(path.join(input, sub), { recursive: true });
+      fs.copyFileSync(SCENE(i), path.join(input, sub, `s${i}.png`));
+    }
+    const out = path.join(tmp, 'tmp-out');
+    const cmd = ['explain', input, '--model', MODEL, '--out', out, '--quiet'];
+    const a = gradcam(cmd);
+    assert.equal(a.code, 0, a.err);
+    const done = tree(out);
+    // what SIGKILLs during atomic writes leave: NAME.tmp-PID-N beside each file, in every folder
+    const dead = spawnSync('true').pid!;
+    for (const f of done) {
+      const p = path.join(out, f);
+      if (fs.statSync(p).isFile()) fs.writeFileSync(`${p}.tmp-${dead}-${7}`, 'torn');
+    }
+    assert.ok(tree(out).filter((f) => f.includes('.tmp-')).some((f) => f.startsWith('b/c/')));
+    const b = gradcam(cmd);
+    assert.equal(b.code, 0, b.err);
+    assert.deepEqual(tree(out), done);
+  });
+
+  it('a complete rerun of a killed file run removes the hidden .NAME.tmp-PID-N it left (a live run\'s are kept)', { timeout: 120_000 }, () => {
+    const out = path.join(tmp, 'file-out');
+    const cmd = ['explain', SCENE(3), '--model', MODEL, '--out', out, '--quiet'];
+    const a = gradcam(cmd);
+    assert.equal(a.code, 0, a.err);
+    const done = tree(out);
+    assert.ok(done.length >= 2, done.join());
+    const dead = spawnSync('true').pid!;
+    for (const f of done) fs.writeFileSync(path.join(out, `.${f}.tmp-${dead}-${3}`), 'torn');
+    // this test process is alive: its temporaries belong to a run still writing
+    const live = `.${done[0]}.tmp-${process.pid}-0`;
+    fs.writeFileSync(path.join(out, live), 'in flight');
+    const b = gradcam(cmd);
+    assert.equal(b.code, 0, b.err);
+    assert.deepEqual(tree(out), [live, ...done].sort());
+  });
+});
+
+describe('--out inside the input folder', () => {
+  it('named through a symbolic link, it is still left out of the listing: reruns converge', { timeout: 120_000 }, () => {
+    const input = path.join(tmp, 'conv-in');
+    fs.mkdirSync(input);
+    fs.copyFileSync(SCENE(4), path.join(input, 'p.png'));
+    fs.copyFileSync(SCENE(5), path.join(input, 'q.png'));
+    const link = path.join(tmp, 'conv-link');
+    fs.symlinkSync(input, link);
+    const out = path.join(link, 'out');
+    const rows = () => fs.readFileSync(path.join(out, 'explain.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).key as string).sort();
+    for (let run = 0; run < 2; run++) {
+      const r = gradcam(['explain', input, '--model', MODEL, '--out', out, '--quiet']);
+      assert.equal(r.code, 0, r.err);
+      assert.deepEqual(rows(), ['p.png', 'q.png']);
+    }
+    // and the other way round: the input named through the link, --out by its real path
+    const r = gradcam(['explain', link, '--model', MODEL, '--out', path.join(input, 'out'), '--quiet']);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(rows(), ['p.png', 'q.png']);
   });
 });
