@@ -76,8 +76,8 @@ export interface LoadModelOptions extends Partial<Omit<ExplainerOptions, 'cache'
 }
 
 /** Loads an ONNX model file (external data is read from beside it) into an Explainer. */
-export async function loadExplainer(modelPath: string, options: LoadModelOptions = {}): Promise<Explainer> {
-  const { size, maxInputPixels, cache, ...opts } = options;
+export async function loadExplainer(modelPath: string, options?: LoadModelOptions | null): Promise<Explainer> {
+  const { size, maxInputPixels, cache, ...opts } = options ?? {};
   // the file's stamp before its bytes are read: its hash for the cache key is then remembered (fileSha256)
   const before = await fs.promises.stat(modelPath, { bigint: true }).catch(() => undefined);
   const src = await readModelSource(modelPath, opts);
@@ -100,8 +100,8 @@ export async function loadExplainer(modelPath: string, options: LoadModelOptions
 }
 
 /** Loads a detection model file into a Detector (src/detect): its head recognised (`boxFormat`, default auto). */
-export async function loadDetector(modelPath: string, options: LoadModelOptions & { boxFormat?: string } = {}): Promise<Detector> {
-  const { size, maxInputPixels, cache: _cache, ...opts } = options;
+export async function loadDetector(modelPath: string, options?: (LoadModelOptions & { boxFormat?: string }) | null): Promise<Detector> {
+  const { size, maxInputPixels, cache: _cache, ...opts } = options ?? {};
   const src = await readModelSource(modelPath, opts);
   const model = decodeModel(src.bytes, modelPath);
   const plain = new Explainer(model, { createSession: createNodeSession, external: src.external, source: modelPath, labels: src.labels });

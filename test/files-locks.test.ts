@@ -150,3 +150,52 @@ describe('--out inside the input folder', () => {
     assert.deepEqual(rows(), ['p.png', 'q.png']);
   });
 });
+
+describe('the library: explain()', () => {
+  it('null options are no options, the input is read when called, a zero-image batch is empty and quiet, explain after release() is an error', { timeout: 120_000 }, () => {
+    const script = path.join(tmp, 'api.mts');
+    fs.writeFileSync(script, `
+import { loadExplainer, readNpyFile } from ${JSON.stringify(path.join(ROOT, 'src', 'node.ts'))};
+const ex = await loadExplainer(${JSON.stringify(path.join(ROOT, 'test', 'fixtures', 'resnet_like', 'model.onnx'))}, null);
+const npy = await readNpyFile(${JSON.stringify(path.join(ROOT, 'test', 'fixtures', 'resnet_like', 'input.npy'))});
+const x = new Float32Array(npy.data);
+const dims = [...npy.shape];
+const plain = await ex.explain(x.slice(), dims.slice());
+const withNull = await ex.explain(x.slice(), dims.slice(), null);
+// the array (and dims) changed right after the call: the result is still that of what was passed
+const y = x.slice();
+const d = dims.slice();
+const pending = ex.explain(y, d, { method: 'gradcam' });
+y.fill(0);
+d[0] = 1;
+const changed = await pending;
+const ref = await ex.explain(x.slice(), dims.slice(), { method: 'gradcam' });
+const empty = await ex.explain(new Float32Array(0), [0, ...dims.slice(1)]);
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+await ex.release();
+let after = '';
+try { await ex.explain(x.slice(), dims.slice()); after = 'ran'; } catch (e) { after = (e as Error).name + ': ' + (e as Error).message; }
+console.log(JSON.stringify({
+  n: plain.explanations.length,
+  nullDiff: Math.max(...plain.explanations.map((e, i) => maxDiff(e.map, withNull.explanations[i]!.map))),
+  changedN: changed.explanations.length,
+  changedDiff: Math.max(...ref.explanations.map((e, i) => maxDiff(e.map, changed.explanations[i]!.map))),
+  changedTop: changed.explanations.map((e) => e.predicted.index), refTop: ref.explanations.map((e) => e.predicted.index),
+  empty: empty.explanations.length,
+  after,
+}));
+`);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8', timeout: 100_000 });
+    assert.equal(r.status, 0, r.stderr);
+    // nothing on stderr: no TypeError, no onnxruntime log line for the empty batch
+    assert.equal(r.stderr, '');
+    const o = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    assert.equal(o.n, 2);
+    assert.equal(o.nullDiff, 0);
+    assert.equal(o.changedN, 2);
+    assert.ok(o.changedDiff < 1e-6, String(o.changedDiff));
+    assert.deepEqual(o.changedTop, o.refTop);
+    assert.equal(o.empty, 0);
+    assert.match(o.after, /^InputError: this explainer was released \(release\(\) was called\); make a new one/);
+  });
+});
