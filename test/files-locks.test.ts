@@ -199,3 +199,18 @@ console.log(JSON.stringify({
     assert.match(o.after, /^InputError: this explainer was released \(release\(\) was called\); make a new one/);
   });
 });
+
+describe('manifest paths on the terminal', () => {
+  it('control characters in a manifest\'s paths are printed escaped', { timeout: 120_000 }, () => {
+    const d = path.join(tmp, 'ctl');
+    fs.mkdirSync(d);
+    fs.copyFileSync(SCENE(6), path.join(d, 'ok.png'));
+    const evil = 'gone\x1b[2J\x1b]0;pwned\x07\r\u2028.png';
+    fs.writeFileSync(path.join(d, 'list.jsonl'), `${JSON.stringify({ path: 'ok.png' })}\n${JSON.stringify({ path: evil })}\n`);
+    const r = gradcam(['explain', path.join(d, 'list.jsonl'), '--model', MODEL, '--out', path.join(tmp, 'ctl-out')]);
+    assert.equal(r.code, 3, r.err); // one item failed
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(r.err + r.out, /[\x00-\x09\x0b-\x1f\x7f\u2028]/);
+    assert.match(r.err, /gone\\x1b\[2J\\x1b\]0;pwned\\x07\\x0d\\u2028\.png: failed: /);
+  });
+});
