@@ -172,12 +172,23 @@ export async function readManifest(file: string): Promise<AuditItem[]> {
     throw new InputError(`cannot read manifest ${file}: ${(e as Error).message}`);
   }
   const dir = path.dirname(file);
+  // a relative path is read from the manifest's folder through fileInside: a manifest made elsewhere
+  // cannot reach out of its folder with '..' or a symbolic link; an absolute path is the writer's explicit choice
+  const at = (p: string) => {
+    if (path.isAbsolute(p)) return p;
+    try {
+      fileInside(dir, p);
+    } catch (e) {
+      if ((e as FileReadError).code === 'EOUTSIDE') throw new InputError(`manifest ${file}: ${printable((e as Error).message)}; a manifest's relative paths must stay inside its folder (absolute paths are taken as written)`);
+    }
+    return path.join(dir, p);
+  };
   return parseManifest(text, file).map((e) => {
     const norm = path.posix.normalize(e.path.replace(/\\/g, '/'));
-    const it: AuditItem = { key: norm.replace(/^(\.\/)+/, ''), file: path.isAbsolute(e.path) ? e.path : path.join(dir, e.path) };
+    const it: AuditItem = { key: norm.replace(/^(\.\/)+/, ''), file: at(e.path) };
     if (e.label !== undefined) it.label = e.label;
     if (e.boxes) it.boxes = e.boxes;
-    if (e.mask) it.mask = path.isAbsolute(e.mask) ? e.mask : path.join(dir, e.mask);
+    if (e.mask) it.mask = at(e.mask);
     if (e.maskRle) it.maskRle = e.maskRle;
     return it;
   });

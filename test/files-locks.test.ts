@@ -214,3 +214,30 @@ describe('manifest paths on the terminal', () => {
     assert.match(r.err, /gone\\x1b\[2J\\x1b\]0;pwned\\x07\\x0d\\u2028\.png: failed: /);
   });
 });
+
+describe('manifests read through the folder gate', () => {
+  it('a relative path that climbs out of the manifest\'s folder, or a symbolic link leading out, is refused in one line', async () => {
+    const { listInputs } = await import('../src/node-audit.js');
+    const d = path.join(tmp, 'mf');
+    fs.mkdirSync(path.join(d, 'imgs'), { recursive: true });
+    fs.copyFileSync(SCENE(7), path.join(d, 'imgs', 'a.png'));
+    fs.copyFileSync(SCENE(8), path.join(tmp, 'outside.png'));
+    fs.symlinkSync(path.join(tmp, 'outside.png'), path.join(d, 'imgs', 'link.png'));
+    fs.symlinkSync(path.join(d, 'imgs', 'a.png'), path.join(d, 'imgs', 'inner.png'));
+    const list = (name: string, rows: object[]) => {
+      const f = path.join(d, name);
+      fs.writeFileSync(f, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+      return f;
+    };
+    // inside (a link that stays inside is fine, so are absolute paths and missing files: error rows later)
+    const ok = await listInputs([list('ok.jsonl', [{ path: 'imgs/a.png' }, { path: 'imgs/inner.png' }, { path: path.join(tmp, 'outside.png') }, { path: 'imgs/missing.png' }])]);
+    assert.deepEqual(ok.map((i) => i.file), [path.join(d, 'imgs', 'a.png'), path.join(d, 'imgs', 'inner.png'), path.join(tmp, 'outside.png'), path.join(d, 'imgs', 'missing.png')]);
+    await assert.rejects(listInputs([list('up.jsonl', [{ path: 'imgs/a.png' }, { path: '../outside.png' }])]), (e: Error) => {
+      assert.equal(e.name, 'InputError');
+      assert.match(e.message, /^manifest .*up\.jsonl: '\.\.\/outside\.png' leaves the folder .*mf; a manifest's relative paths must stay inside its folder/);
+      return true;
+    });
+    await assert.rejects(listInputs([list('link.jsonl', [{ path: 'imgs/link.png' }])]), /^InputError: manifest .*link\.jsonl: 'imgs\/link\.png' is a symbolic link \(or lies in one\) leading outside the folder/);
+    await assert.rejects(listInputs([list('mask.jsonl', [{ path: 'imgs/a.png', mask: '../../etc/passwd' }])]), /mask\.jsonl: '\.\.\/\.\.\/etc\/passwd' leaves the folder/);
+  });
+});
