@@ -110,7 +110,7 @@ describe('gradcam serve: bad requests', () => {
     }
   });
 
-  it('closes slow-header connections within its header timeout (50 connections, a header line every 2 s)', { timeout: 60_000 }, async () => {
+  it('closes slow-header connections within its header timeout (50 connections, a header line every 2 s)', { timeout: 60_000 }, async (t) => {
     const timeoutMs = 4000;
     const slow = createStaticServer(site, { headersTimeoutMs: timeoutMs });
     const { url } = await listen(slow, 0, '127.0.0.1');
@@ -141,8 +141,10 @@ describe('gradcam serve: bad requests', () => {
       const slowOnes = closed.filter((c) => c.status !== 'normal');
       assert.equal(slowOnes.length, N);
       const latest = Math.max(...slowOnes.map((c) => c.ms));
-      // the deadline plus Node's once-a-second check, plus slack for a loaded machine
-      assert.ok(latest < timeoutMs + 3000, `the last slow connection closed after ${latest} ms (header timeout ${timeoutMs} ms)`);
+      t.diagnostic(`slow-header connections closed after ${Math.min(...slowOnes.map((c) => c.ms))}-${latest} ms (header timeout ${timeoutMs} ms)`);
+      // within the deadline (checked once a second against the deadline less a second), plus 1 s of
+      // slack for a loaded machine's timers; the old server (checked every 30 s) kept them past 20 s
+      assert.ok(latest < timeoutMs + 1000, `the last slow connection closed after ${latest} ms (header timeout ${timeoutMs} ms)`);
       for (const c of slowOnes) assert.match(c.status, /^(HTTP\/1\.1 408|)/);
     } finally {
       await new Promise<void>((r) => { slow.close(() => r()); slow.closeAllConnections(); });
