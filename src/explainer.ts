@@ -459,6 +459,7 @@ export class Explainer {
    * plus the input gradient on request. The low-level entry that every method builds on.
    */
   async run(input: Float32Array, dims: number[], opts: RunOptions): Promise<RunResult> {
+    this.assertLive();
     const grid = this.checkGrid(input, dims);
     const size = grid.slice(-2) as [number, number];
     const n = dims[0]!;
@@ -527,7 +528,20 @@ export class Explainer {
   }
 
   /** Explains a batch: `input` is [N, ...] in the model's layout. */
-  async explain(input: Float32Array, dims: number[], opts: ExplainOptions = {}): Promise<ExplainResult> {
+  async explain(input: Float32Array, dims: number[], options?: ExplainOptions | null): Promise<ExplainResult> {
+    // everything the call needs is read here, synchronously: a caller that changes its array right
+    // after calling gets the explanation of what it passed. null options are no options.
+    this.assertLive();
+    if (!(input instanceof Float32Array)) throw new InputError(`the input must be a Float32Array, got ${input === null ? 'null' : typeof input === 'object' ? (input as object).constructor?.name ?? 'an object' : typeof input}`);
+    if (!Array.isArray(dims)) throw new InputError('dims must be an array of numbers (the input\'s shape)');
+    input = input.slice();
+    dims = [...dims];
+    const opts: ExplainOptions = options ?? {};
+    if (dims[0] === 0) {
+      // a batch of no images: nothing to run (onnxruntime would print a warning about an empty tensor)
+      this.checkGrid(input, dims);
+      return { explanations: [], timings: { compileMs: 0, sessionMs: 0, runMs: 0, camMs: 0 } };
+    }
     if (opts.method !== undefined && isGradientMethod(opts.method.toLowerCase())) return this.explainByGradient(input, dims, opts);
     if (opts.seeds) throw new InputError('seed rows are taken by the gradient methods (saliency, guided-backprop, deconvnet, guided-gradcam); CAM methods take a target');
     if (this.volume) return this.explainVolume(input, dims, opts);
@@ -661,6 +675,12 @@ export class Explainer {
   }
 
   private readonly sessions = new Map<string, Promise<Session>>();
+  /** Set by release(): the explainer cannot run afterwards. */
+  private released = false;
+
+  private assertLive(): void {
+    if (this.released) throw new InputError('this explainer was released (release() was called); make a new one to explain again');
+  }
 
   /**
    * A session for another graph of this model (the methods' plain forward passes, Ablation-CAM's
@@ -668,6 +688,7 @@ export class Explainer {
    * released with the explainer. `createdMs`: the time spent making it in this call (0 when cached).
    */
   async session(key: string, build: () => ModelProto): Promise<{ session: Session; createdMs: number }> {
+    this.assertLive();
     let s = this.sessions.get(key);
     if (s) return { session: await s, createdMs: 0 };
     const t0 = performance.now();
@@ -685,6 +706,7 @@ export class Explainer {
 
   /** Releases every session (the gradient graphs' and the methods' forward passes); the explainer cannot run afterwards. */
   async release(): Promise<void> {
+    this.released = true;
     const all = [...this.sessions.values()];
     this.sessions.clear();
     for (const s of all) await (await s.catch(() => undefined))?.release();

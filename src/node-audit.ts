@@ -21,7 +21,7 @@ import path from 'node:path';
 import type { Explainer, Explanation, ClassChoice } from './explainer.js';
 import { InputError } from './explainer.js';
 import { loadExplainer, prepareInputs, stackByShape, tensorPicture, batchForInputs, inputPixels, DEFAULT_PICTURE_SIDE, type PreparedInput } from './node.js';
-import { readImageFile, readRegularFile, writeFileAtomic } from './image/node.js';
+import { fileInside, readImageFile, readRegularFile, writeFileAtomic, type FileReadError } from './image/node.js';
 import { fileSha256 } from './runtime/node.js';
 import { resizeBilinear } from './image/resize.js';
 import { boxInView, maskInView } from './image/view.js';
@@ -32,6 +32,7 @@ import { type NormalizeOptions } from './image/normalize.js';
 import type { RgbImage } from './image/types.js';
 import { camMethod } from './cam/index.js';
 import { hasGlobMagic, splitGlob, globToRegExp } from './audit/glob.js';
+import { printable } from './util/text.js';
 import { isManifestName, parseManifest, decodeRle } from './audit/manifest.js';
 import { boxesRegion, maskRegion, mapMetrics, scaleRegion, round6, isFlagged, flagRuleText, type Region } from './audit/metrics.js';
 import { thumbnails, type FileBytes } from './render/index.js';
@@ -61,7 +62,9 @@ export interface ListOptions {
  * but that are missing become error rows when they run.
  */
 export async function listInputs(args: string[], opts: ListOptions = {}): Promise<AuditItem[]> {
-  const exclude = new Set((opts.exclude ?? []).map((p) => path.resolve(p)));
+  // compared by real path: an --out inside the input folder named through a symbolic link (or the
+  // input named through one) is still left out
+  const exclude = new Set((opts.exclude ?? []).map((p) => realish(p)));
   const items: AuditItem[] = [];
   const seen = new Map<string, number>();
   const add = (it: Omit<AuditItem, 'key'> & { key: string }) => {
@@ -107,15 +110,28 @@ export async function listInputs(args: string[], opts: ListOptions = {}): Promis
   return items;
 }
 
+/** The absolute path with its folder's symbolic links resolved (the file itself may not exist yet). */
+export function realish(file: string): string {
+  const abs = path.resolve(file);
+  try {
+    return fs.realpathSync(abs);
+  } catch {
+    try {
+      return path.join(fs.realpathSync(path.dirname(abs)), path.basename(abs));
+    } catch {
+      return abs;
+    }
+  }
+}
+
 /** Files under `root`, sorted; `match` null: image files only (by extension); else the relative paths it accepts. */
 async function walk(root: string, exclude: Set<string>, match: ((rel: string) => boolean) | null, maxDepth = Infinity, dotted = false): Promise<string[]> {
   const out: string[] = [];
   const visited = new Set<string>();
   const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   const visit = async (dir: string, depth: number) => {
-    if (exclude.has(path.resolve(dir))) return;
     const real = await fs.promises.realpath(dir).catch(() => undefined);
-    if (!real || visited.has(real)) return;
+    if (!real || visited.has(real) || exclude.has(real)) return;
     visited.add(real);
     let entries: fs.Dirent[];
     try {
@@ -156,12 +172,23 @@ export async function readManifest(file: string): Promise<AuditItem[]> {
     throw new InputError(`cannot read manifest ${file}: ${(e as Error).message}`);
   }
   const dir = path.dirname(file);
+  // a relative path is read from the manifest's folder through fileInside: a manifest made elsewhere
+  // cannot reach out of its folder with '..' or a symbolic link; an absolute path is the writer's explicit choice
+  const at = (p: string) => {
+    if (path.isAbsolute(p)) return p;
+    try {
+      fileInside(dir, p);
+    } catch (e) {
+      if ((e as FileReadError).code === 'EOUTSIDE') throw new InputError(`manifest ${file}: ${printable((e as Error).message)}; a manifest's relative paths must stay inside its folder (absolute paths are taken as written)`);
+    }
+    return path.join(dir, p);
+  };
   return parseManifest(text, file).map((e) => {
     const norm = path.posix.normalize(e.path.replace(/\\/g, '/'));
-    const it: AuditItem = { key: norm.replace(/^(\.\/)+/, ''), file: path.isAbsolute(e.path) ? e.path : path.join(dir, e.path) };
+    const it: AuditItem = { key: norm.replace(/^(\.\/)+/, ''), file: at(e.path) };
     if (e.label !== undefined) it.label = e.label;
     if (e.boxes) it.boxes = e.boxes;
-    if (e.mask) it.mask = path.isAbsolute(e.mask) ? e.mask : path.join(dir, e.mask);
+    if (e.mask) it.mask = at(e.mask);
     if (e.maskRle) it.maskRle = e.maskRle;
     return it;
   });
@@ -373,7 +400,7 @@ export class ResultStore<R extends StoredRow = AuditRow> {
  * thumbs/ folder) in a folder that is not one of ours.
  */
 async function assertEmptyFolder(dir: string, what: string, allowed: string[] = []): Promise<void> {
-  const names = (await fs.promises.readdir(dir).catch(() => [] as string[])).filter((n) => !allowed.includes(n) && !/\.tmp-\d+-[0-9a-f]+$/.test(n));
+  const names = (await fs.promises.readdir(dir).catch(() => [] as string[])).filter((n) => !allowed.includes(n) && !TEMPORARY.test(n));
   if (names.length) {
     const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ', …' : '');
     throw new AuditStoreError(`--out ${dir} already holds files (${shown}) and is not a gradcam ${what} folder; choose a new or empty folder`);
@@ -393,39 +420,100 @@ function assertSameSettings(dir: string, prev: object, config: object, what = 'a
 
 const STALE_LOCK_MS = 10 * 60 * 1000;
 
-async function acquireLock(dir: string): Promise<string> {
+/**
+ * Takes the folder's lock, `.lock` (JSON: pid, host, start time), with atomic primitives only: the
+ * record is written to a uniquely named file and hard-linked to `.lock` (link fails if `.lock` exists),
+ * so a lock file is never seen half-written and two runs can never both create it. A dead run's lock
+ * (its pid gone on this host, or untouched for 10 minutes on another host) is taken over by renaming it
+ * to a unique name and checking that the file moved is the one judged dead (same inode): of two runs
+ * that both found it dead, the second moves the first one's fresh lock instead, sees that, puts it back
+ * and is refused. Never unlink-then-create.
+ */
+export async function acquireLock(dir: string): Promise<string> {
   const lockPath = path.join(dir, LOCK);
   const me = { pid: process.pid, host: os.hostname(), started: new Date().toISOString() };
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await fs.promises.writeFile(lockPath, JSON.stringify(me), { flag: 'wx' });
-      return lockPath;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new AuditStoreError(`cannot create ${lockPath}: ${(e as Error).message}`);
-    }
-    let other: { pid?: number; host?: string } = {};
-    let mtime = 0;
-    try {
-      other = JSON.parse(await fs.promises.readFile(lockPath, 'utf8'));
-      mtime = (await fs.promises.stat(lockPath)).mtimeMs;
-    } catch {
-      /* unreadable: a lock torn by a kill; stale */
-    }
-    const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; } };
-    const stale = !other.pid || (other.host === me.host ? other.pid === process.pid || !alive(other.pid) : Date.now() - mtime > STALE_LOCK_MS);
-    if (!stale) throw new AuditStoreError(`another gradcam run (pid ${other.pid} on ${other.host}) is writing to ${dir}; if none is, delete ${lockPath}`);
-    await fs.promises.unlink(lockPath).catch(() => {});
+  const unique = () => path.join(dir, `${LOCK}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+  const mine = unique();
+  try {
+    await fs.promises.writeFile(mine, JSON.stringify(me), { flag: 'wx' });
+  } catch (e) {
+    throw new AuditStoreError(`cannot create ${lockPath}: ${(e as Error).message}`);
   }
-  throw new AuditStoreError(`cannot take the lock ${lockPath}`);
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await fs.promises.link(mine, lockPath);
+        return lockPath;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new AuditStoreError(`cannot create ${lockPath}: ${(e as Error).message}`);
+      }
+      let other: { pid?: number; host?: string } = {};
+      let st: fs.Stats | undefined;
+      try {
+        st = await fs.promises.stat(lockPath);
+        other = JSON.parse(await fs.promises.readFile(lockPath, 'utf8'));
+      } catch {
+        /* gone meanwhile (try again), or unreadable: an older version's lock torn by a kill; stale */
+      }
+      if (!st) continue;
+      const stale = !other.pid || (other.host === me.host ? other.pid === process.pid || !pidAlive(other.pid) : Date.now() - st.mtimeMs > STALE_LOCK_MS);
+      if (!stale) throw new AuditStoreError(`another gradcam run (pid ${other.pid} on ${other.host}) is writing to ${dir}; if none is, delete ${lockPath}`);
+      await testPause('GRADCAM_TEST_LOCK_PAUSE_MS');
+      const moved = unique();
+      try {
+        await fs.promises.rename(lockPath, moved);
+      } catch {
+        continue; // another run moved it first: try again
+      }
+      const got = await fs.promises.stat(moved).catch(() => undefined);
+      if (got && (got.ino !== st.ino || got.dev !== st.dev)) {
+        // not the dead lock: another run's fresh one, taken over a moment ago; put it back
+        await fs.promises.link(moved, lockPath).catch(() => {});
+      }
+      await fs.promises.unlink(moved).catch(() => {});
+    }
+    const other = await fs.promises.readFile(lockPath, 'utf8').then((t) => JSON.parse(t) as { pid?: number; host?: string }, () => ({} as { pid?: number; host?: string }));
+    throw new AuditStoreError(`another gradcam run (pid ${other.pid ?? '?'} on ${other.host ?? '?'}) is writing to ${dir}; if none is, delete ${lockPath}`);
+  } finally {
+    await fs.promises.unlink(mine).catch(() => {});
+  }
 }
 
-/** Removes the temporary files of atomic writes that a killed run left behind. */
-async function removeTemporaries(dir: string): Promise<void> {
-  for (const sub of ['', 'thumbs', 'maps']) {
-    const d = path.join(dir, sub);
-    const names = await fs.promises.readdir(d).catch(() => [] as string[]);
-    for (const n of names) if (/\.tmp-\d+-[0-9a-f]+$/.test(n)) await fs.promises.unlink(path.join(d, n)).catch(() => {});
+/** Whether a process with this id runs on this computer. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Testing aid: waits the milliseconds in the environment variable `name` (a window made wide enough for a race to happen in a test). */
+async function testPause(name: string): Promise<void> {
+  const ms = Number(process.env[name] ?? 0);
+  if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+}
+
+/** A temporary file of an atomic write (writeFileAtomic, writeChunksAtomic, linkOrCopy, the lock's record): `NAME.tmp-PID-N`. */
+const TEMPORARY = /\.tmp-\d+-[0-9a-f]+$/;
+
+/**
+ * Removes the temporary files of atomic writes that a killed run left behind, anywhere under `dir`
+ * (thumbs/, maps/ and the subfolders that mirror the inputs' folders). Called with the folder's lock
+ * held, so no other run is writing there. Symbolic links are not followed.
+ */
+async function removeTemporaries(dir: string): Promise<void> {
+  const visit = async (d: string) => {
+    const entries = await fs.promises.readdir(d, { withFileTypes: true }).catch(() => [] as fs.Dirent[]);
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await visit(p);
+      // another run's lock record lives for a moment while it tries the lock: only a dead run's is removed
+      else if (TEMPORARY.test(e.name) && !(e.name.startsWith(`${LOCK}.tmp-`) && pidAlive(Number(e.name.split('-').at(-2))))) await fs.promises.unlink(p).catch(() => {});
+    }
+  };
+  await visit(dir);
 }
 
 async function syncDir(dir: string): Promise<void> {
@@ -936,6 +1024,13 @@ export async function mergeAudits(dirs: string[], out: string): Promise<MergeRes
   const inputs: { dir: string; config: AuditConfig }[] = [];
   for (const dir of dirs) {
     if (path.resolve(dir) === outAbs) throw new InputError(`merge: the output folder ${out} is also an input`);
+    for (const f of [CONFIG, RESULTS]) {
+      try {
+        fileInside(dir, f);
+      } catch (e) {
+        if ((e as FileReadError).code === 'EOUTSIDE') throw new InputError(`merge: refused ${dir}: ${(e as Error).message}`);
+      }
+    }
     const config = await readConfig(dir);
     if (!config) throw new InputError(`merge: ${dir} is not an audit folder (no ${CONFIG})`);
     inputs.push({ dir, config });
@@ -960,6 +1055,36 @@ export async function mergeAudits(dirs: string[], out: string): Promise<MergeRes
     const rel = path.relative(path.resolve(x.dir), outAbs);
     if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) throw new InputError(`merge: the output folder ${out} lies inside the input ${x.dir}; choose a folder outside the inputs`);
   }
+  // every shard is checked before anything is linked or copied: a shard folder may come from another
+  // machine, and a row may name only its own folder's thumbs/ and maps/ files (fileInside: no '..',
+  // no symbolic link leading out of the folder)
+  const rows = new Map<string, AuditRow>();
+  const copies: { src: string; dst: string }[] = [];
+  let total = 0;
+  let conflicts = 0;
+  for (const x of inputs) {
+    const { rows: r } = await readRows(x.dir);
+    total += x.config.total ?? r.size;
+    if (x.config.total !== undefined && r.size < x.config.total) notes.push(`${x.dir}: ${r.size} of ${x.config.total} items finished (rerun that shard to complete it)`);
+    for (const row of r.values()) {
+      if (rows.has(row.key)) { conflicts++; continue; }
+      const refuse = (why: string) => new InputError(`merge: refused ${x.dir}: item '${printable(row.key)}' ${why}; a shard's rows may name only files inside its own thumbs/ and maps/ folders (nothing was merged)`);
+      for (const f of Object.values(row.files ?? {})) {
+        if (f === undefined || f === null || f === '') continue;
+        if (typeof f !== 'string' || !isItemFile(f)) throw refuse(`names '${printable(String(f))}', not a file in its thumbs/ or maps/ folder`);
+        let src: string;
+        try {
+          src = fileInside(x.dir, f);
+        } catch (e) {
+          if ((e as FileReadError).code === 'ENOENT') continue; // a file the row names is gone: the report shows a gap
+          throw refuse(`names '${printable(f)}': ${printable((e as Error).message)}`);
+        }
+        if (!fs.statSync(src).isFile()) throw refuse(`names '${printable(f)}', which is not a regular file`);
+        copies.push({ src, dst: path.join(out, f) });
+      }
+      rows.set(row.key, row);
+    }
+  }
   try {
     const st = await fs.promises.stat(out).catch(() => undefined);
     if (st && !st.isDirectory()) throw new InputError(`merge: the output ${out} is a file; choose a folder`);
@@ -977,28 +1102,7 @@ export async function mergeAudits(dirs: string[], out: string): Promise<MergeRes
     if (prev) assertSameSettings(out, prev, { ...first, shard: null, total: 0 });
     if (!earlier) await assertEmptyFolder(out, 'merge', [LOCK]);
     await guardedWrite(path.join(out, MERGE_MARK), () => writeFileAtomic(path.join(out, MERGE_MARK), json({ format: 'gradcam-merge/1', inputs: dirs.map((d) => path.resolve(d)) })));
-    const rows = new Map<string, AuditRow>();
-    let total = 0;
-    let conflicts = 0;
-    let unsafe = 0;
-    for (const x of inputs) {
-      const { rows: r } = await readRows(x.dir);
-      total += x.config.total ?? r.size;
-      if (x.config.total !== undefined && r.size < x.config.total) notes.push(`${x.dir}: ${r.size} of ${x.config.total} items finished (rerun that shard to complete it)`);
-      for (const row of r.values()) {
-        if (rows.has(row.key)) { conflicts++; continue; }
-        // a row names its files inside its folder (thumbs/, maps/); anything else is not copied
-        const files = Object.entries(row.files ?? {}).filter(([, f]) => typeof f === 'string' && f);
-        const bad = files.filter(([, f]) => !isItemFile(f as string));
-        if (bad.length) {
-          unsafe++;
-          row.files = Object.fromEntries(files.filter(([, f]) => isItemFile(f as string)));
-        }
-        rows.set(row.key, row);
-        for (const [, f] of files) if (isItemFile(f as string)) await guardedWrite(path.join(out, f as string), () => linkOrCopy(path.join(x.dir, f as string), path.join(out, f as string)));
-      }
-    }
-    if (unsafe) notes.push(`${unsafe} row${unsafe > 1 ? 's' : ''} named files outside thumbs/ and maps/; those files were not copied`);
+    for (const c of copies) await guardedWrite(c.dst, () => linkOrCopy(c.src, c.dst));
     if (conflicts) notes.push(`${conflicts} item${conflicts > 1 ? 's' : ''} appeared in more than one input; the first was kept`);
     const config: AuditConfig = { ...first, shard: null, total };
     await guardedWrite(path.join(out, CONFIG), () => writeFileAtomic(path.join(out, CONFIG), json(config)));

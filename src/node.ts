@@ -8,7 +8,7 @@ import { ModelError, decodeModel } from './onnx/model.js';
 import { Detector } from './detect/detector.js';
 import { createNodeSession, diskCompileCache } from './runtime/node.js';
 import type { CompileCache } from './autodiff/engine.js';
-import { imageBitDepth, isScanFile, readImageFile, readNpyFile, readRegularFile, readScanFile, DEFAULT_MAX_DECODE_PIXELS, DEFAULT_MAX_PIXELS, type FileReadError } from './image/node.js';
+import { fileInside, imageBitDepth, isScanFile, readImageFile, readNpyFile, readRegularFile, readScanFile, DEFAULT_MAX_DECODE_PIXELS, DEFAULT_MAX_PIXELS, type FileReadError } from './image/node.js';
 import { displayVolume, scanToTensors, volumeError, type IntensityOptions, type Volume } from './image/volume.js';
 import { stackSeries, type DicomFile } from './image/dicom.js';
 import { resizeRgb } from './image/resize.js';
@@ -76,8 +76,8 @@ export interface LoadModelOptions extends Partial<Omit<ExplainerOptions, 'cache'
 }
 
 /** Loads an ONNX model file (external data is read from beside it) into an Explainer. */
-export async function loadExplainer(modelPath: string, options: LoadModelOptions = {}): Promise<Explainer> {
-  const { size, maxInputPixels, cache, ...opts } = options;
+export async function loadExplainer(modelPath: string, options?: LoadModelOptions | null): Promise<Explainer> {
+  const { size, maxInputPixels, cache, ...opts } = options ?? {};
   // the file's stamp before its bytes are read: its hash for the cache key is then remembered (fileSha256)
   const before = await fs.promises.stat(modelPath, { bigint: true }).catch(() => undefined);
   const src = await readModelSource(modelPath, opts);
@@ -100,8 +100,8 @@ export async function loadExplainer(modelPath: string, options: LoadModelOptions
 }
 
 /** Loads a detection model file into a Detector (src/detect): its head recognised (`boxFormat`, default auto). */
-export async function loadDetector(modelPath: string, options: LoadModelOptions & { boxFormat?: string } = {}): Promise<Detector> {
-  const { size, maxInputPixels, cache: _cache, ...opts } = options;
+export async function loadDetector(modelPath: string, options?: (LoadModelOptions & { boxFormat?: string }) | null): Promise<Detector> {
+  const { size, maxInputPixels, cache: _cache, ...opts } = options ?? {};
   const src = await readModelSource(modelPath, opts);
   const model = decodeModel(src.bytes, modelPath);
   const plain = new Explainer(model, { createSession: createNodeSession, external: src.external, source: modelPath, labels: src.labels });
@@ -157,19 +157,15 @@ async function readModelSource(modelPath: string, opts: { labels?: string[]; lab
  */
 export function externalDataReader(modelPath: string): (location: string, offset: number, length: number | undefined) => Uint8Array {
   const dir = path.dirname(path.resolve(modelPath));
-  let realDir: string | undefined;
   return (location, offset, length) => {
     const fail = (why: string) => new ModelError(`${modelPath}: external data file '${location}' ${why}`);
     if (!location || path.isAbsolute(location) || /^[a-zA-Z]:[\\/]/.test(location)) throw fail('must be a file name relative to the model\'s folder');
-    const file = path.resolve(dir, location);
-    realDir ??= fs.realpathSync(dir);
     let real: string;
     try {
-      real = fs.realpathSync(file);
-    } catch {
-      throw fail('not found beside the model');
+      real = fileInside(dir, location);
+    } catch (e) {
+      throw fail((e as FileReadError).code === 'EOUTSIDE' ? 'points outside the model\'s folder' : 'not found beside the model');
     }
-    if (!real.startsWith(realDir + path.sep)) throw fail('points outside the model\'s folder');
     let fd: number | undefined;
     try {
       fd = fs.openSync(real, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK); // a FIFO must not block

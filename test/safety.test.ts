@@ -79,12 +79,6 @@ describe('audit and merge keep what was there', () => {
     const a = path.join(tmp, 'audit-a');
     const r = gradcam('audit', PHOTO, '--model', MODEL, '--out', a, '--quiet');
     assert.equal(r.code, 0, r.err);
-    // a results row that names a file outside its folder (a hand-edited or hostile results.jsonl)
-    fs.writeFileSync(path.join(tmp, 'outside.txt'), 'not to be copied');
-    const rows = fs.readFileSync(path.join(a, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    rows[0].files.thumb = '../outside.txt';
-    fs.writeFileSync(path.join(a, 'results.jsonl'), rows.map((x) => `${JSON.stringify(x)}\n`).join(''));
-
     const mine = path.join(tmp, 'mine');
     fs.mkdirSync(mine);
     fs.writeFileSync(path.join(mine, 'notes.txt'), 'mine');
@@ -97,14 +91,61 @@ describe('audit and merge keep what was there', () => {
     assert.equal(inside.code, 1);
     oneError(inside.err, /lies inside the input/);
 
+    // a results row that names a file outside its folder (a hand-edited or hostile results.jsonl)
+    fs.writeFileSync(path.join(tmp, 'outside.txt'), 'not to be copied');
+    const rows = fs.readFileSync(path.join(a, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    rows[0].files.thumb = '../outside.txt';
+    fs.writeFileSync(path.join(a, 'results.jsonl'), rows.map((x) => `${JSON.stringify(x)}\n`).join(''));
+
+    // the row naming '../outside.txt' is refused in one line, before anything is copied
     const out = path.join(tmp, 'merged');
+    const bad = gradcam('merge', a, '--out', out, '--quiet');
+    assert.equal(bad.code, 1, bad.err);
+    oneError(bad.err, /merge: refused .*audit-a: item '.*' names '\.\.\/outside\.txt', not a file in its thumbs\/ or maps\/ folder; .*\(nothing was merged\)/);
+    assert.equal(fs.existsSync(out), false);
+    rows[0].files.thumb = `thumbs/${path.basename(rows[0].files.overlay).replace(/\.cam\.png$/, '.png')}`;
+    fs.writeFileSync(path.join(a, 'results.jsonl'), rows.map((x) => `${JSON.stringify(x)}\n`).join(''));
     const ok = gradcam('merge', a, '--out', out, '--quiet');
-    assert.equal(ok.code, 3, ok.err); // the note about the row makes the merge incomplete
-    assert.match(ok.err, /named files outside thumbs\/ and maps\/; those files were not copied/);
-    assert.equal(fs.existsSync(path.join(out, '..', 'outside.txt')), true);
+    assert.equal(ok.code, 0, ok.err);
     assert.equal((fs.readdirSync(out, { recursive: true }) as string[]).some((f) => f.includes('outside')), false);
     // merging again into the earlier merge's folder is allowed
-    assert.equal(gradcam('merge', a, '--out', out, '--quiet').code, 3);
+    assert.equal(gradcam('merge', a, '--out', out, '--quiet').code, 0);
+  });
+
+  it('merge treats shard folders as untrusted: a symlinked thumbs/ or a symlinked thumbnail leading outside is refused, nothing copied', () => {
+    const a = path.join(tmp, 'audit-a');
+    const thumb = fs.readdirSync(path.join(a, 'thumbs')).find((f) => !f.includes('.cam.'))!;
+    const secret = path.join(tmp, 'secret');
+    fs.mkdirSync(secret);
+    fs.writeFileSync(path.join(secret, thumb), 'a secret that must not be merged');
+    fs.writeFileSync(path.join(secret, thumb.replace(/\.png$/, '.cam.png')), 'a secret that must not be merged');
+    // thumbs/ is a symbolic link to another folder
+    const linkedDir = path.join(tmp, 'shard-linked-dir');
+    fs.cpSync(a, linkedDir, { recursive: true });
+    fs.rmSync(path.join(linkedDir, 'thumbs'), { recursive: true });
+    fs.symlinkSync(secret, path.join(linkedDir, 'thumbs'));
+    // a real thumbs/ holding a symbolic link to a file outside
+    const linkedFile = path.join(tmp, 'shard-linked-file');
+    fs.cpSync(a, linkedFile, { recursive: true });
+    fs.rmSync(path.join(linkedFile, 'thumbs', thumb));
+    fs.symlinkSync(path.join(secret, thumb), path.join(linkedFile, 'thumbs', thumb));
+    for (const shard of [linkedDir, linkedFile]) {
+      const out = path.join(tmp, `merged-${path.basename(shard)}`);
+      const m = gradcam('merge', shard, '--out', out, '--quiet');
+      assert.equal(m.code, 1, m.err);
+      oneError(m.err, new RegExp(`merge: refused .*${path.basename(shard)}: item '.*' names 'thumbs/.*': '.*' is a symbolic link \\(or lies in one\\) leading outside the folder .*\\(nothing was merged\\)`));
+      assert.equal(fs.existsSync(out), false);
+    }
+    // a symbolic link that stays inside the shard folder is followed (its target is linked, not the link)
+    const inside = path.join(tmp, 'shard-inside-link');
+    fs.cpSync(a, inside, { recursive: true });
+    fs.renameSync(path.join(inside, 'thumbs', thumb), path.join(inside, 'real.png'));
+    fs.symlinkSync(path.join('..', 'real.png'), path.join(inside, 'thumbs', thumb));
+    const out = path.join(tmp, 'merged-inside');
+    const m = gradcam('merge', inside, '--out', out, '--quiet');
+    assert.equal(m.code, 0, m.err);
+    assert.equal(fs.lstatSync(path.join(out, 'thumbs', thumb)).isFile(), true);
+    assert.deepEqual(fs.readFileSync(path.join(out, 'thumbs', thumb)), fs.readFileSync(path.join(inside, 'real.png')));
   });
 
   it('merge refuses a folder holding an audit or a merge made with another model or other settings, as audit does', () => {

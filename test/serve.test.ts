@@ -86,6 +86,71 @@ describe('gradcam serve: bad requests', () => {
     assert.equal(await s.text(), '<p>sub</p>');
   });
 
+  it('never answers with a Location outside its own origin', async () => {
+    const { port } = new URL(base);
+    const head = (p: string) => new Promise<string>((resolve, reject) => {
+      const sock = net.connect(Number(port), '127.0.0.1');
+      let data = '';
+      sock.setTimeout(5000, () => { sock.destroy(); reject(new Error('timeout')); });
+      sock.on('data', (d) => { data += d.toString('latin1'); });
+      sock.on('error', reject);
+      sock.on('close', () => resolve(data));
+      sock.write(`GET ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    });
+    const redirects: [string, string][] = [
+      ['/%2Fevil.example%2F..%2Fassets', '/assets/'], ['/%2F%2Fevil.example%2F..%2Fassets', '/assets/'], ['/%5Cevil.example%2F..%2Fassets', '/assets/'],
+      ['/%2F%5Cevil.example%2F..%2Fsub', '/sub/'], ['/./%2Fsub', '/sub/'], ['/assets', '/assets/'], ['/a%20b%2F..%2Fsub', '/sub/'],
+    ];
+    for (const [p, want] of redirects) {
+      const r = await head(p);
+      assert.match(r, /^HTTP\/1\.1 301 /, `${p}: ${r.split('\r\n')[0]}`);
+      const loc = /\r\nLocation: ([^\r]*)\r\n/i.exec(r)?.[1];
+      assert.equal(loc, want, p);
+      assert.equal(new URL(loc!, base).origin, new URL(base).origin, p);
+    }
+  });
+
+  it('closes slow-header connections within its header timeout (50 connections, a header line every 2 s)', { timeout: 60_000 }, async (t) => {
+    const timeoutMs = 4000;
+    const slow = createStaticServer(site, { headersTimeoutMs: timeoutMs });
+    const { url } = await listen(slow, 0, '127.0.0.1');
+    const port = Number(new URL(url).port);
+    const N = 50;
+    try {
+      const t0 = Date.now();
+      const closed = await Promise.all(Array.from({ length: N }, (_, i) => new Promise<{ ms: number; status: string }>((resolve, reject) => {
+        const sock = net.connect(port, '127.0.0.1');
+        let data = '';
+        let n = 0;
+        const drip = setInterval(() => sock.write(`X-Slow-${n++}: ${i}\r\n`), 2000);
+        const give = setTimeout(() => { clearInterval(drip); sock.destroy(); reject(new Error(`connection ${i} still open after 20 s`)); }, 20_000);
+        sock.on('connect', () => sock.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n'));
+        sock.on('data', (d) => { data += d.toString('latin1'); });
+        sock.on('error', () => {});
+        sock.on('close', () => { clearInterval(drip); clearTimeout(give); resolve({ ms: Date.now() - t0, status: data.split('\r\n')[0] ?? '' }); });
+      })).concat([
+        // meanwhile a normal request is answered
+        (async () => {
+          await new Promise((r) => setTimeout(r, 1000));
+          const r = await fetch(`${url}index.html`, { signal: AbortSignal.timeout(5000) });
+          assert.equal(r.status, 200);
+          await r.text();
+          return { ms: 0, status: 'normal' };
+        })(),
+      ]));
+      const slowOnes = closed.filter((c) => c.status !== 'normal');
+      assert.equal(slowOnes.length, N);
+      const latest = Math.max(...slowOnes.map((c) => c.ms));
+      t.diagnostic(`slow-header connections closed after ${Math.min(...slowOnes.map((c) => c.ms))}-${latest} ms (header timeout ${timeoutMs} ms)`);
+      // within the deadline (checked once a second against the deadline less a second), plus 1 s of
+      // slack for a loaded machine's timers; the old server (checked every 30 s) kept them past 20 s
+      assert.ok(latest < timeoutMs + 1000, `the last slow connection closed after ${latest} ms (header timeout ${timeoutMs} ms)`);
+      for (const c of slowOnes) assert.match(c.status, /^(HTTP\/1\.1 408|)/);
+    } finally {
+      await new Promise<void>((r) => { slow.close(() => r()); slow.closeAllConnections(); });
+    }
+  });
+
   it('survives a file that disappears between requests and many concurrent requests', async () => {
     fs.writeFileSync(path.join(site, 'gone.txt'), 'x');
     assert.equal(await get('/gone.txt'), 200);

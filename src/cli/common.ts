@@ -1,4 +1,5 @@
 /** Shared CLI pieces: errors, error printing, progress displays, interruptible runs (options: spec.ts). */
+import { printable } from '../util/text.js';
 import type { AuditProgressInfo } from '../node-audit.js';
 
 export class CliError extends Error {
@@ -16,7 +17,7 @@ const KNOWN_ERRORS = ['CliError', 'InputError', 'ModelError', 'GradError', 'Rang
 
 /** One line: a message's lines joined with ' | ', control characters dropped, at most `max` characters. */
 export function oneLine(message: string, max = 2000): string {
-  const s = message.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).join(' | ').replace(/[\u0000-\u001f\u007f]/g, ' ');
+  const s = message.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).join(' | ').replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
@@ -74,7 +75,7 @@ export class Progress {
     const elapsed = (Date.now() - this.start) / 1000;
     const rate = done / Math.max(elapsed, 1e-3);
     const eta = done < this.total ? ` eta ${Math.ceil((this.total - done) / Math.max(rate, 1e-9))}s` : '';
-    const line = `[${done}/${this.total}] ${message} (${rate.toFixed(1)}/s${eta})`;
+    const line = `[${done}/${this.total}] ${printable(message)} (${rate.toFixed(1)}/s${eta})`;
     process.stderr.write(process.stderr.isTTY ? `\r\x1b[2K${line}` : `${line}\n`);
     if (process.stderr.isTTY && done === this.total) process.stderr.write('\n');
   }

@@ -7,6 +7,7 @@ import { writeNpy } from '../image/npy.js';
 import { NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
 import { InputError, type Explainer } from '../explainer.js';
 import { loadDetector, prepareInputs, tensorPicture, DEFAULT_MAX_PIXELS, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
+import { printable } from '../util/text.js';
 import { explanationJson, overlayPicture, pngBytes, type DrawnBox, type FileBytes } from '../render/index.js';
 import { BOX_FORMAT_HELP } from '../detect/head.js';
 import { DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD, type Box, type Detection } from '../detect/boxes.js';
@@ -134,7 +135,7 @@ export async function runDetect(args: string[]): Promise<number> {
         out.detections.push(row);
         out.files.push({ path: `${name}.json`, bytes: json({ ...detectionJson(e, { input: inp.file, model: o.model!, files: row.files, head: detector.head.description, options }), box_metrics: { energy_in_box: m.energy_in_object, lift: m.lift, peak_in_box: m.peak_in_object, flagged } }) });
         out.lines.push(`${inp.file}: detection ${k}: ${detectionLabel(d)} [${d.box.map((v) => v.toFixed(1)).join(', ')}]${flagged ? ` — flagged: ${m.peak_in_object === false ? 'the map peaks outside its box, ' : ''}${pct(m.energy_in_object)} of the map in its box` : ''} → ${path.join(o.out!, `${name}.png`)}`);
-        for (const w of e.warnings) process.stderr.write(`gradcam: warning: ${inp.file}: detection ${k}: ${w}\n`);
+        for (const w of e.warnings) process.stderr.write(`gradcam: warning: ${printable(inp.file)}: detection ${k}: ${printable(w)}\n`);
       }
       return out;
     };
@@ -216,12 +217,12 @@ async function detectDataset(
           if (p.error !== undefined) throw new InputError(p.error);
           const out = await detectOne(p.input!, datasetStem(p.entry.item.key));
           files.push(...out.files);
-          for (const l of out.lines) console.log(l);
+          for (const l of out.lines) console.log(printable(l));
           detections += out.detections.length;
           for (const d of out.detections) if (d.flagged) flaggedLines.push(`${p.entry.item.file}: detection ${d.index} (${d.label ?? `class ${d.class}`}): ${d.peak_in_box === false ? 'peak outside the box, ' : ''}${pct(d.energy_in_box)} of its map in its box`);
           rows.push({ ...base, status: 'ok', detections: out.detections });
         } catch (e) {
-          process.stderr.write(`gradcam: warning: ${p.entry.item.file}: failed: ${oneLine((e as Error).message)}\n`);
+          process.stderr.write(`gradcam: warning: ${printable(p.entry.item.file)}: failed: ${oneLine((e as Error).message)}\n`);
           rows.push({ ...base, status: 'error', error: oneLine((e as Error).message), detections: [] });
         }
       }

@@ -25,6 +25,7 @@ import { INTENSITY_MODES, type IntensityMode } from '../image/volume.js';
 import { VOLUME_RESIZES, type VolumeResize } from '../image/resize3d.js';
 import { resolveNormalization } from '../image/normalize.js';
 import { group } from './spec.js';
+import { printable } from '../util/text.js';
 
 /** Scans (NIfTI, DICOM, 16-bit and grayscale images) and 3-D models. */
 export const SCANS = group('Scans and 3-D models', {
@@ -235,7 +236,7 @@ export async function allOrNothing(out: string, inputs: readonly string[], fn: (
   try {
     const lines = await fn((name, bytes) => staged.add(path.join(out, name), bytes));
     await staged.commit();
-    for (const l of lines) console.log(l);
+    for (const l of lines) console.log(printable(l));
     return 0;
   } catch (e) {
     await staged.abort();
@@ -491,7 +492,7 @@ async function explainDataset(explainer: Explainer, s: Settings, positionals: st
         continue;
       }
       files.push(...out.files);
-      for (const l of out.lines) console.log(l);
+      for (const l of out.lines) console.log(printable(l));
       warn(p.entry.item.file, out.warnings);
       rows.push({ ...base, status: 'ok', predicted: classRef(out.predicted), explained: classRef(out.explained), files: out.files.map((f) => f.path), warnings: out.warnings });
     }
@@ -557,7 +558,7 @@ function choice(s: string): ClassChoice {
 const seenWarnings = new Set<string>();
 function warn(file: string, warnings: string[]): void {
   for (const w of warnings) {
-    const line = `gradcam: warning: ${file}: ${w}\n`;
+    const line = `gradcam: warning: ${printable(file)}: ${printable(w)}\n`;
     if (seenWarnings.has(line)) continue;
     seenWarnings.add(line);
     process.stderr.write(line);

@@ -1,4 +1,5 @@
 /** Input handling shared by `gradcam sanity` and `gradcam evaluate`: files and folders, normalisation, pictures, output files. */
+import { printable } from '../util/text.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Explainer } from '../explainer.js';
@@ -118,7 +119,7 @@ export class ProgressBar {
     const full = Math.round(frac * this.width);
     const elapsed = (Date.now() - this.start) / 1000;
     const eta = done > 0 && done < this.total ? ` eta ${Math.ceil((elapsed / done) * (this.total - done))}s` : done >= this.total ? ` ${elapsed.toFixed(1)}s` : '';
-    const line = `[${'#'.repeat(full)}${'-'.repeat(this.width - full)}] ${done}/${this.total} ${label}${eta}`;
+    const line = `[${'#'.repeat(full)}${'-'.repeat(this.width - full)}] ${done}/${this.total} ${printable(label)}${eta}`;
     if (process.stderr.isTTY) {
       process.stderr.write(`\r\x1b[2K${line.slice(0, (process.stderr.columns || 120) - 1)}`);
       if (done >= this.total) process.stderr.write('\n');

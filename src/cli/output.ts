@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { InputError } from '../explainer.js';
+import { pidAlive, realish } from '../node-audit.js';
 
 const writeAsync = promisify((fd: number, b: Uint8Array, off: number, len: number, cb: (e: NodeJS.ErrnoException | null, r: { bytesWritten: number }) => void) => fs.write(fd, b, off, len, null, (e, n) => cb(e, { bytesWritten: n })));
 const fsyncAsync = promisify(fs.fsync);
@@ -117,6 +118,7 @@ export class StagedOutputs {
     try {
       await this.settle();
       for (const s of this.staged) await fs.promises.rename(s.tmp, s.final);
+      await removeDeadTemporaries(this.staged.map((s) => s.final));
       this.staged.length = 0;
     } finally {
       this.detach();
@@ -154,16 +156,26 @@ export class StagedOutputs {
   }
 }
 
-/** The absolute path with its folder's symbolic links resolved (the file itself may not exist yet). */
-function realish(file: string): string {
-  const abs = path.resolve(file);
-  try {
-    return fs.realpathSync(abs);
-  } catch {
-    try {
-      return path.join(fs.realpathSync(path.dirname(abs)), path.basename(abs));
-    } catch {
-      return abs;
+/**
+ * Removes the hidden temporaries `.NAME.tmp-PID-N` that a killed run (SIGKILL: no handler ran) left
+ * beside the files just written: only for these names, and only of processes that no longer run here
+ * (a run writing the same folder at this moment keeps its own).
+ */
+async function removeDeadTemporaries(finals: string[]): Promise<void> {
+  const byDir = new Map<string, Set<string>>();
+  for (const f of finals) {
+    const d = path.dirname(f);
+    if (!byDir.has(d)) byDir.set(d, new Set());
+    byDir.get(d)!.add(path.basename(f));
+  }
+  for (const [dir, names] of byDir) {
+    const entries = await fs.promises.readdir(dir).catch(() => [] as string[]);
+    for (const e of entries) {
+      const m = /^\.(.+)\.tmp-(\d+)-\d+$/.exec(e);
+      if (!m || !names.has(m[1]!)) continue;
+      const pid = Number(m[2]);
+      if (pid === process.pid || pidAlive(pid)) continue;
+      await fs.promises.unlink(path.join(dir, e)).catch(() => {});
     }
   }
 }

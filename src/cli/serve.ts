@@ -89,6 +89,8 @@ export interface StaticServerOptions {
    * IP address literals; `'*'` among them allows any name.
    */
   allowHosts?: string[];
+  /** A request's headers must arrive within this many milliseconds of its first byte (default 20 s); then 408 and the connection is closed. */
+  headersTimeoutMs?: number;
 }
 
 /**
@@ -111,6 +113,12 @@ export function hostAllowed(host: string | undefined, allow: readonly string[] =
   return allow.includes('*') || allow.includes(name);
 }
 
+/** The same-origin URL path of `folder` (a folder under `root`) with a trailing slash: `/a/b%20c/`. */
+export function folderLocation(root: string, folder: string): string {
+  const segs = path.relative(root, folder).split(path.sep).filter((x) => x !== '' && x !== '.' && x !== '..');
+  return `/${segs.map(encodeURIComponent).join('/')}${segs.length ? '/' : ''}`;
+}
+
 /** Whether a decoded URL path (or a path relative to the root) names a dotfile or a dot folder. */
 function hasDotSegment(p: string): boolean {
   return p.split(/[\\/]/).some((seg) => seg.startsWith('.'));
@@ -125,7 +133,13 @@ export function createStaticServer(dir: string, opts: StaticServerOptions = {}):
   const root = path.resolve(dir);
   const allowHosts = (opts.allowHosts ?? []).map((h) => h.trim().toLowerCase().replace(/\.$/, '')).filter(Boolean);
   let realRoot: string | undefined;
-  const server = http.createServer((req, res) => {
+  const headersTimeout = opts.headersTimeoutMs ?? 20_000;
+  // a client that sends its headers slowly (or never) does not hold a connection for ever: Node checks
+  // the header deadline every connectionsCheckingInterval (30 s by default, which let 50-200 slow
+  // connections live 40-58 s past a 20 s deadline). Checked every `tick`, against the deadline less
+  // one tick, each such connection is closed (408) within headersTimeout.
+  const tick = Math.max(1, Math.min(1000, Math.floor(headersTimeout / 4)));
+  const server = http.createServer({ headersTimeout: headersTimeout - tick, requestTimeout: Math.max(60_000, headersTimeout), connectionsCheckingInterval: tick }, (req, res) => {
     const method = req.method ?? 'GET';
     let urlPath = '/';
     const done = (status: number) => opts.onRequest?.(method, urlPath, status);
@@ -170,8 +184,11 @@ export function createStaticServer(dir: string, opts: StaticServerOptions = {}):
         let st = await fs.promises.stat(real);
         if (st.isDirectory()) {
           if (!url.endsWith('/')) {
-            // relative links in the folder's index.html resolve against the folder
-            res.writeHead(301, { Location: `${encodeURI(url)}/` });
+            // relative links in the folder's index.html resolve against the folder. The Location is
+            // made from the folder's place under the root, never from the request's text: a path such
+            // as /%2Fevil.example%2F..%2Fassets must not become //evil.example/../assets/, which a
+            // browser reads as another host. It is always one '/' and then path segments: same origin.
+            res.writeHead(301, { Location: folderLocation(root, file) });
             res.end();
             return done(301);
           }
@@ -197,9 +214,6 @@ export function createStaticServer(dir: string, opts: StaticServerOptions = {}):
       });
     }
   });
-  // a client that sends its headers slowly (or never) does not hold a connection for ever
-  server.headersTimeout = 20_000;
-  server.requestTimeout = 60_000;
   server.on('clientError', (_e, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();

@@ -1,7 +1,8 @@
 /**
  * Node-only image I/O: decoding files with sharp, atomic writes.
  */
-import { constants } from 'node:fs';
+import { constants, realpathSync } from 'node:fs';
+import nodePath from 'node:path';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import { deflate, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
@@ -107,6 +108,34 @@ export async function readRegularFile(path: string): Promise<Buffer> {
   } finally {
     await fh.close().catch(() => {});
   }
+}
+
+/**
+ * The real path of the file `rel` names inside the folder `root`: the one gate for every file that a run
+ * reads from a folder it was given (a merge's shard folders, a manifest's folder, a DICOM series'
+ * folder, a model's external data), folders that may come from another machine. `rel` must be a
+ * relative path that stays inside `root`: an absolute path, a `..` that climbs out, or a symbolic link
+ * (the file itself or a folder on its way) that leads outside `root` (real paths compared) is refused
+ * with FileReadError code EOUTSIDE, a missing file with ENOENT. Nothing is opened here: read the
+ * returned real path (a link that stays inside is followed to its target).
+ */
+export function fileInside(root: string, rel: string): string {
+  const outside = (why: string) => new FileReadError(why, 'EOUTSIDE');
+  if (!rel || rel.includes('\0') || nodePath.isAbsolute(rel) || /^[a-zA-Z]:[\\/]/.test(rel)) throw outside(`'${rel}' is not a path relative to the folder ${root}`);
+  const abs = nodePath.resolve(root, rel);
+  const base = nodePath.resolve(root);
+  if (!abs.startsWith(base + nodePath.sep)) throw outside(`'${rel}' leaves the folder ${root}`);
+  let realRoot: string;
+  let real: string;
+  try {
+    realRoot = realpathSync(base);
+    real = realpathSync(abs);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new FileReadError(code === 'ENOENT' || code === 'ENOTDIR' ? 'not found' : (e as Error).message, code === 'ENOTDIR' ? 'ENOENT' : code);
+  }
+  if (!real.startsWith(realRoot + nodePath.sep)) throw outside(`'${rel}' is a symbolic link (or lies in one) leading outside the folder ${root}`);
+  return real;
 }
 
 const mp = (n: number) => (n / 1e6 >= 10 ? (n / 1e6).toFixed(0) : (n / 1e6).toFixed(1));
