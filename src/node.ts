@@ -367,7 +367,8 @@ export function prepareScan(explainer: Explainer, file: string, volume: Volume, 
   return tensors.map((t, k) => {
     const rgb = new Uint8Array(H * W * 3);
     for (let p = 0; p < H * W; p++) rgb[p * 3] = rgb[p * 3 + 1] = rgb[p * 3 + 2] = Math.round(Math.fround(Math.min(Math.max((volume.data[k * H * W + p]! - lo) / r, 0), 1)) * 255);
-    return { file, tensor: t.tensor, dims: t.dims, image: { width: W, height: H, data: rgb }, sourceSize: [W, H] as [number, number], scan: { volume, slice: k } };
+    // the overlay picture bounded as a photo's is (maxSide), the image's own size kept in sourceSize
+    return { file, tensor: t.tensor, dims: t.dims, image: boundPicture({ width: W, height: H, data: rgb }, opts.maxSide ?? DEFAULT_PICTURE_SIDE), sourceSize: [W, H] as [number, number], scan: { volume, slice: k } };
   });
 }
 

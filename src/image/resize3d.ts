@@ -22,10 +22,13 @@ function check(fn: string, dims: readonly number[], out: readonly number[]): voi
 interface AxisPlan { taps: number; index: Int32Array; weight: Float64Array }
 
 function separable(src: Float32Array | Float64Array, dims: readonly number[], plans: readonly AxisPlan[], out: readonly number[]): Float64Array {
-  let cur: Float64Array = src instanceof Float64Array ? src : Float64Array.from(src);
+  // no Float64 copy of the source: the first pass reads it as it is, and an axis whose size stays is
+  // skipped (its weights are exactly 1 at the same index), so shrinking a large scan takes little memory
+  let cur: Float32Array | Float64Array = src;
   let shape = [...dims];
   for (let ax = 0; ax < 3; ax++) {
     const p = plans[ax]!;
+    if (shape[ax] === out[ax] && isIdentity(p, out[ax]!)) continue;
     const outer = shape.slice(0, ax).reduce((a, v) => a * v, 1);
     const inner = shape.slice(ax + 1).reduce((a, v) => a * v, 1);
     const n = shape[ax]!;
@@ -45,7 +48,18 @@ function separable(src: Float32Array | Float64Array, dims: readonly number[], pl
     cur = next;
     shape[ax] = m;
   }
-  return cur;
+  return cur instanceof Float64Array && cur !== src ? cur : Float64Array.from(cur);
+}
+
+/** Whether a plan maps every output index to the same input index with weight 1. */
+function isIdentity(p: AxisPlan, m: number): boolean {
+  for (let o = 0; o < m; o++) {
+    for (let k = 0; k < p.taps; k++) {
+      const w = p.weight[o * p.taps + k]!;
+      if (w !== 0 && (w !== 1 || p.index[o * p.taps + k] !== o)) return false;
+    }
+  }
+  return true;
 }
 
 function linearPlan(n: number, m: number): AxisPlan {

@@ -197,10 +197,13 @@ export function scanToTensors(vol: Volume, target: VolumeTarget, opts: Intensity
     const cells = grid.reduce((a, v) => a * v, 1);
     const tensor = new Float32Array(C * cells);
     for (let c = 0; c < C; c++) {
-      const src = mapInPlace(chans[pick(c)]!.slice(k0! * H * W, k1! * H * W), maps[pick(c)]!);
+      const m0 = maps[pick(c)]!;
+      const raw = chans[pick(c)]!.subarray(k0! * H * W, k1! * H * W);
       const same = grid.every((g, k) => g === from[k]);
       const g3: [number, number, number] = volume ? (grid as [number, number, number]) : [1, grid[0]!, grid[1]!];
-      const v = same ? src : resizeTrilinear(src, [d, H, W], g3);
+      // an unclipped mapping is linear, so it is applied after the resize (to the model's grid, not the
+      // scan's size: no copy of a large scan); a window clips, so it maps a copy first
+      const v = same ? mapInPlace(raw.slice(), m0) : m0.clip ? resizeTrilinear(mapInPlace(raw.slice(), m0), [d, H, W], g3) : mapInPlace(resizeTrilinear(raw, [d, H, W], g3), m0);
       const m = per('mean', c);
       const s = per('std', c);
       for (let p = 0; p < cells; p++) tensor[target.channelsFirst ? c * cells + p : p * C + c] = (v[p]! - m) / s;
