@@ -9,7 +9,7 @@
  * bytes beyond the declared data, more than 4 axes, non-finite or negative sizes and offsets, and a
  * declared size above the voxel budget (checked from the header, before allocating or inflating).
  */
-import { gzipSync } from 'fflate';
+import { Gzip } from 'fflate';
 import { inflateStream } from './inflate.js';
 import { checkScanSize, volumeError, type ScanLimits, type Volume } from './volume.js';
 
@@ -218,7 +218,7 @@ function niftiAffine(view: DataView, le: boolean, pixdim: number[], spacing: num
 export function writeNifti(data: Float32Array, like: Pick<Volume, 'dims' | 'affine' | 'header'>, opts: { gzip?: boolean; description?: string } = {}): Uint8Array {
   const [D, H, W] = like.dims;
   if (data.length !== D * H * W) throw new RangeError(`writeNifti: ${data.length} values for a ${W}×${H}×${D} volume`);
-  const out = new Uint8Array(352 + data.length * 4);
+  const out = new Uint8Array(opts.gzip ? 352 : 352 + data.length * 4);
   const v = new DataView(out.buffer);
   if (like.header && like.header.length === HEADER) out.set(like.header, 0);
   else {
@@ -247,7 +247,26 @@ export function writeNifti(data: Float32Array, like: Pick<Volume, 'dims' | 'affi
   for (let i = 0; i < 80; i++) out[148 + i] = i < descrip.length ? descrip.charCodeAt(i) & 0x7f : 0;
   out.set([0x6e, 0x2b, 0x31, 0], 344);
   v.setUint32(348, 0, true); // no extensions
-  const body = new DataView(out.buffer, 352);
-  for (let i = 0; i < data.length; i++) body.setFloat32(i * 4, data[i]!, true);
-  return opts.gzip ? gzipSync(out, { level: 6, mtime: 0 }) : out;
+  if (!opts.gzip) {
+    const body = new DataView(out.buffer, 352);
+    for (let i = 0; i < data.length; i++) body.setFloat32(i * 4, data[i]!, true);
+    return out;
+  }
+  // gzipped a piece at a time: a large map's uncompressed file is never held whole
+  const pieces: Uint8Array[] = [];
+  const z = new Gzip({ level: 6, mtime: 0 }, (p) => { pieces.push(p); });
+  const STEP = 1 << 18;
+  const buf = new Uint8Array(STEP * 4);
+  const bv = new DataView(buf.buffer);
+  z.push(out.subarray(0, 352), data.length === 0);
+  for (let i0 = 0; i0 < data.length; i0 += STEP) {
+    const n = Math.min(STEP, data.length - i0);
+    for (let i = 0; i < n; i++) bv.setFloat32(i * 4, data[i0 + i]!, true);
+    z.push(buf.slice(0, n * 4), i0 + n >= data.length);
+  }
+  const total = pieces.reduce((a, p) => a + p.length, 0);
+  const gz = new Uint8Array(total);
+  let o = 0;
+  for (const p of pieces) { gz.set(p, o); o += p.length; }
+  return gz;
 }

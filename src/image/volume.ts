@@ -230,13 +230,16 @@ export function displayRange(vol: Volume, window?: readonly [number, number]): [
   return [lo, hi];
 }
 
-/** The gray picture of a scan's first channel for overlays: displayRange to [0, 1]. */
-export function displayVolume(vol: Volume, window?: readonly [number, number]): Float32Array {
+/**
+ * The gray picture of a scan's first channel for overlays: displayRange to [0, 1]. `inPlace`: written
+ * over the scan's own values (no second full-size copy) where the caller needs them no more.
+ */
+export function displayVolume(vol: Volume, window?: readonly [number, number], inPlace = false): Float32Array {
   const [D, H, W] = vol.dims;
   const [lo, hi] = displayRange(vol, window);
   const r = hi - lo || 1;
   const v = vol.data.subarray(0, D * H * W);
-  const out = new Float32Array(v.length);
+  const out = inPlace ? v : new Float32Array(v.length);
   for (let i = 0; i < v.length; i++) out[i] = Math.min(Math.max((v[i]! - lo) / r, 0), 1);
   return out;
 }
