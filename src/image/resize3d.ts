@@ -37,19 +37,24 @@ function separable(src: Float32Array | Float64Array, dims: readonly number[], pl
     const m = out[ax]!;
     const last = ax === axes[axes.length - 1];
     const next: Float32Array | Float64Array = last ? new Float32Array(outer * m * inner) : new Float64Array(outer * m * inner);
-    const line = last ? new Float64Array(inner) : (next as Float64Array);
+    // the last pass sums in a Float64 scratch: one output line (inner values) when lines are long, all
+    // m lines of one outer index when they are short (fewer, larger copies)
+    const perLine = inner >= 4096;
+    const scratch = last ? new Float64Array(perLine ? inner : m * inner) : (next as Float64Array);
     for (let a = 0; a < outer; a++) {
+      if (last && !perLine) scratch.fill(0);
       for (let o = 0; o < m; o++) {
-        const dst = last ? 0 : (a * m + o) * inner;
-        if (last) line.fill(0);
+        const dst = !last ? (a * m + o) * inner : perLine ? 0 : o * inner;
+        if (last && perLine) scratch.fill(0);
         for (let k = 0; k < p.taps; k++) {
           const wgt = p.weight[o * p.taps + k]!;
           if (wgt === 0) continue;
           const s = (a * n + p.index[o * p.taps + k]!) * inner;
-          for (let i = 0; i < inner; i++) line[dst + i] += wgt * cur[s + i]!;
+          for (let i = 0; i < inner; i++) scratch[dst + i] += wgt * cur[s + i]!;
         }
-        if (last) next.set(line, (a * m + o) * inner);
+        if (last && perLine) next.set(scratch, (a * m + o) * inner);
       }
+      if (last && !perLine) next.set(scratch, a * m * inner);
     }
     cur = next;
     shape[ax] = m;

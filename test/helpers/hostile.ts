@@ -72,9 +72,10 @@ export function niftiGz(spec: NiftiSpec, dataBytes = niftiDataBytes(spec)): Prom
 
 /**
  * A deflated-explicit-VR DICOM file of rows × cols × frames 16-bit zeros: the meta group as written,
- * the data set after it raw-deflated (the pixels built as a zero run, so that a huge image stays cheap).
+ * the data set after it raw-deflated (the pixels built as a zero run, so that a huge image stays cheap);
+ * `zeros`: that many pixel bytes instead of the declared number (fewer: truncated, more: trailing).
  */
-export async function deflatedDicom(rows: number, cols: number, frames = 1): Promise<Uint8Array> {
+export async function deflatedDicom(rows: number, cols: number, frames = 1, zeros?: number): Promise<Uint8Array> {
   // a 1×1 file gives the attributes; the pixel data element is rebuilt at the declared length
   const small = writeDicom({ rows: 1, cols: 1, frames: 1, pixels: [0], transferSyntax: '1.2.840.10008.1.2.1.99' });
   const dv = new DataView(small.buffer, small.byteOffset, small.byteLength);
@@ -91,7 +92,7 @@ export async function deflatedDicom(rows: number, cols: number, frames = 1): Pro
   const head = new Uint8Array(patched.length + 12);
   head.set(patched, 0);
   head.set(px, patched.length);
-  const deflated = await compressZeros(head, n, 'deflate');
+  const deflated = await compressZeros(head, zeros ?? n, 'deflate');
   const out = new Uint8Array(metaEnd + deflated.length);
   out.set(small.subarray(0, metaEnd), 0);
   out.set(deflated, metaEnd);
