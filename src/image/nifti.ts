@@ -117,8 +117,8 @@ export function readNifti(input: Uint8Array, source = 'NIfTI file', limits: Scan
       carryN = rest;
     }
   };
-  const start = (hdr: Uint8Array) => {
-    L = niftiLayout(hdr, source, limits);
+  const start = (hdr: Uint8Array, layout?: NiftiLayout) => {
+    L = layout ?? niftiLayout(hdr, source, limits);
     const { view, le } = L;
     slope = view.getFloat32(112, le);
     const i0 = view.getFloat32(116, le);
@@ -164,7 +164,7 @@ export function readNifti(input: Uint8Array, source = 'NIfTI file', limits: Scan
     head = input.slice(0, HEADER);
     const layout = niftiLayout(input, source, limits);
     if (layout.end > input.length) throw volumeError(`${source}: the header promises ${layout.nx}×${layout.ny}×${layout.nz}${layout.channels > 1 ? `×${layout.channels}` : ''} ${layout.dt.name} voxels (${layout.count * layout.dt.bytes} bytes from byte ${layout.offset}) but the file has ${input.length} bytes: truncated`);
-    start(head);
+    start(head, layout);
     if (L!.end < input.length) throw volumeError(`${source}: ${input.length - L!.end} bytes after the voxel data: ${declared()}, the file has ${input.length}`);
     feed(input.subarray(L!.offset, L!.end));
   }
