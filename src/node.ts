@@ -9,7 +9,7 @@ import { Detector } from './detect/detector.js';
 import { createNodeSession, diskCompileCache } from './runtime/node.js';
 import type { CompileCache } from './autodiff/engine.js';
 import { fileInside, imageBitDepth, isScanFile, readImageFile, readNpyFile, readRegularFile, readScanFile, DEFAULT_MAX_DECODE_PIXELS, DEFAULT_MAX_PIXELS, type FileReadError } from './image/node.js';
-import { displayVolume, scanToTensors, volumeError, type IntensityOptions, type Volume } from './image/volume.js';
+import { displayRange, scanToTensors, volumeError, voxelLimit, type IntensityOptions, type ScanLimits, type Volume } from './image/volume.js';
 import { stackSeries, type DicomFile } from './image/dicom.js';
 import { resizeRgb } from './image/resize.js';
 import { cutRegion, resizeCrop, type ImageRegion } from './image/view.js';
@@ -290,7 +290,7 @@ export async function prepareInputs(explainer: Explainer, file: string, opts: Pr
   }
   if (explainer.volume || isScanFile(file) || explainer.channels !== 3 || opts.scan?.intensity !== undefined || opts.scan?.channels !== undefined
     || (/\.(png|tiff?)$/i.test(file) && (await imageBitDepth(file)) === 16)) {
-    return prepareScan(explainer, file, await readScanFile(file, { maxPixels: opts.maxPixels }), opts);
+    return prepareScan(explainer, file, await readScanFile(file, { maxPixels: opts.maxPixels, check: sliceBudget(explainer, opts) }), opts);
   }
   checkResizeCrop(explainer, opts);
   const dims = explainer.imageDims(opts.size ?? (opts.resize !== undefined ? opts.crop : undefined));
@@ -313,6 +313,24 @@ export async function prepareInputs(explainer: Explainer, file: string, opts: Pr
   // the overlay picture: the part the model saw, at the image's resolution (bounded to maxSide)
   const image = keep ? viewPicture(boundPicture(img, opts.maxSide ?? DEFAULT_PICTURE_SIDE), sourceSize, region) : undefined;
   return [{ file, tensor, dims, image, sourceSize, ...(region ? { region } : {}), ...(opts.view ? { view: model } : {}) }];
+}
+
+/**
+ * The check of a scan's declared size for a 2-D model, whose every slice becomes one input: the slices'
+ * model inputs together (slices × channels × the model's grid) count against the same voxel budget as
+ * the scan itself (--max-pixels), so that a 1500-slice file is refused from its header. None for a 3-D model.
+ */
+export function sliceBudget(explainer: Explainer, opts: Pick<PrepareOptions, 'maxPixels' | 'size' | 'scan'>): ScanLimits['check'] {
+  if (explainer.volume) return undefined;
+  return ([D, H, W], _channels, what) => {
+    const grid = explainer.inputGrid.map((g, k) => g ?? opts.size?.[k] ?? [H, W][k]!);
+    const C = opts.scan?.channels ?? explainer.channels;
+    const values = D * C * grid.reduce((a, v) => a * v, 1);
+    const limit = voxelLimit({ maxVoxels: opts.maxPixels });
+    if (D > 1 && values > limit) {
+      throw volumeError(`${what}: its ${D} slices make ${D} inputs of ${C}×${grid.join('×')} for this 2-D model (${values} values), above the limit of ${limit} for a scan; give fewer slices, or raise it with --max-pixels N (0 for no limit) if this scan is meant`);
+    }
+  };
 }
 
 /**
@@ -340,11 +358,13 @@ export function prepareScan(explainer: Explainer, file: string, volume: Volume, 
   checkInputPixels(cells, 1, opts.maxInputPixels, `${file}: the model input`);
   if (explainer.volume) return [{ file, tensor: tensors[0]!.tensor, dims: tensors[0]!.dims, scan: { volume } }];
   const [, H, W] = volume.dims;
-  const gray = displayVolume(volume, opts.scan?.window);
+  const [lo, hi] = displayRange(volume, opts.scan?.window);
+  const r = hi - lo || 1;
   return tensors.map((t, k) => {
     const rgb = new Uint8Array(H * W * 3);
-    for (let p = 0; p < H * W; p++) rgb[p * 3] = rgb[p * 3 + 1] = rgb[p * 3 + 2] = Math.round(gray[k * H * W + p]! * 255);
-    return { file, tensor: t.tensor, dims: t.dims, image: { width: W, height: H, data: rgb }, sourceSize: [W, H] as [number, number], scan: { volume, slice: k } };
+    for (let p = 0; p < H * W; p++) rgb[p * 3] = rgb[p * 3 + 1] = rgb[p * 3 + 2] = Math.round(Math.fround(Math.min(Math.max((volume.data[k * H * W + p]! - lo) / r, 0), 1)) * 255);
+    // the overlay picture bounded as a photo's is (maxSide), the image's own size kept in sourceSize
+    return { file, tensor: t.tensor, dims: t.dims, image: boundPicture({ width: W, height: H, data: rgb }, opts.maxSide ?? DEFAULT_PICTURE_SIDE), sourceSize: [W, H] as [number, number], scan: { volume, slice: k } };
   });
 }
 
@@ -356,9 +376,14 @@ export async function prepareAllInputs(explainer: Explainer, files: readonly str
   const out: PreparedInput[] = [];
   const dicom = explainer.volume ? files.filter((f) => /\.(dcm|dicom)$/i.test(f)) : [];
   if (dicom.length > 1) {
+    // the files of a series together count against the scan budget (--max-pixels), checked as they are read
     const slices: DicomFile[] = [];
+    const limit = voxelLimit({ maxVoxels: opts.maxPixels });
+    let voxels = 0;
     for (const f of dicom) {
-      const v = await readScanFile(f);
+      const v = await readScanFile(f, { maxPixels: opts.maxPixels });
+      voxels += v.data.length;
+      if (voxels > limit) throw volumeError(`the DICOM series of ${dicom.length} files from ${path.dirname(dicom[0]!)}: its first ${slices.length + 1} files hold ${voxels} voxels, above the limit of ${limit} for a scan; raise it with --max-pixels N (0 for no limit) if this series is meant`);
       slices.push(v as DicomFile);
     }
     const single = slices.filter((s) => s.dims[0] === 1);

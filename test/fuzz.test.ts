@@ -1,7 +1,8 @@
 /**
  * Seeded fuzzing of the command line: a few hundred mutations of the fixture models (ops, attributes,
  * shapes, types, initializers, external data, opsets, raw bytes), of images (broken bytes, 1×1, 1×700,
- * 900×1, grey, alpha) and .npy inputs (bad headers, dtypes, shapes, NaN), and bad option values. Every
+ * 900×1, grey, alpha) and .npy inputs (bad headers, dtypes, shapes, NaN), bad option values, and
+ * hostile scans and masks (NIfTI headers and gzip bodies, deflated DICOM, huge RLE/COCO masks). Every
  * case must end the way a user expects: no uncaught exception, no crash, no stack trace on stderr, an
  * error as exactly one `gradcam: error: ...` line that is not an internal error, and after a failure
  * the output folder exactly as it was (no partial output, no temporary files).
@@ -16,10 +17,12 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makeFuzzCases, type FuzzCase } from './helpers/fuzz-cases.js';
+import { makeFuzzCases, makeScanCases, type FuzzCase } from './helpers/fuzz-cases.js';
 
 const SEED = Number(process.env['GRADCAM_FUZZ_SEED'] ?? 1);
 const COUNT = Number(process.env['GRADCAM_FUZZ_CASES'] ?? 300);
+/** Hostile scans and masks (issue 23), after the others: a fifth as many, at least 20. */
+const SCAN_COUNT = Math.max(20, Math.ceil(COUNT / 5));
 const CASE_TIMEOUT_MS = 20_000;
 const RSS_LIMIT_KB = 2 * 1024 * 1024;
 const WORKER = path.join(path.dirname(new URL(import.meta.url).pathname), 'helpers', 'fuzz-worker.ts');
@@ -107,9 +110,9 @@ before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-fuzz-')); })
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('fuzzing the command line', () => {
-  it(`${COUNT} seeded mutations (seed ${SEED}) of models, images, .npy inputs and options: one-line errors, no crash, no partial output`, { timeout: 300_000 }, async () => {
+  it(`${COUNT} seeded mutations (seed ${SEED}) of models, images, .npy inputs and options, and ${SCAN_COUNT} hostile scans and masks: one-line errors, no crash, no partial output`, { timeout: 300_000 }, async () => {
     const t0 = Date.now();
-    const cases: FuzzCase[] = await makeFuzzCases(SEED, COUNT, dir);
+    const cases: FuzzCase[] = [...await makeFuzzCases(SEED, COUNT, dir), ...await makeScanCases(SEED + 1000, SCAN_COUNT, COUNT, dir)];
     const before = new Map(cases.map((c) => [c.id, snapshot(c.out)]));
     const casesFile = path.join(dir, 'cases.json');
     fs.writeFileSync(casesFile, JSON.stringify(cases));

@@ -23,6 +23,7 @@ import { writeDicom } from '../scripts/medical/dicom-writer.js';
 import { png16, tiff16 } from '../scripts/medical/image16-writer.js';
 import { FIXTURES, loadArray, modelBytes } from './helpers/fixtures.js';
 import { gradcam, oneError } from './helpers/cli.js';
+import { niftiHeader, niftiDataBytes, niftiGz, deflatedDicom } from './helpers/hostile.js';
 
 const AFFINE = new Float64Array([1.5, 0, 0, -10, 0, 1.5, 0, -20, 0, 0, 3, 5, 0, 0, 0, 1]);
 
@@ -78,6 +79,60 @@ describe('NIfTI', () => {
     assert.throws(() => readNifti(n2, 'n2.nii'), /NIfTI-2 files are not supported/);
     assert.throws(() => readNifti(new Uint8Array([0x1f, 0x8b, 1, 2, 3]), 'g.nii.gz'), /not a readable gzip stream/);
   });
+
+  it('hostile headers (issue 23): NaN or negative offsets, non-positive sizes, sizes above the budget, data beyond the declared size; refused from the header', async () => {
+    const body = (spec: Parameters<typeof niftiHeader>[0], extra = 0) => {
+      const h = niftiHeader(spec);
+      const out = new Uint8Array(h.length + Math.max(0, niftiDataBytes(spec)) + extra);
+      out.set(h, 0);
+      return out;
+    };
+    // a 352-byte file declaring 200³ voxels from byte NaN was read from the header's own bytes
+    assert.throws(() => readNifti(niftiHeader({ dims: [200, 200, 200], voxOffset: NaN }), 'nan.nii'), /^InputError: nan\.nii: vox_offset NaN is not a byte offset/);
+    assert.throws(() => readNifti(body({ dims: [2, 2, 2], voxOffset: -Infinity }), 'inf.nii'), /vox_offset -Infinity is not a byte offset/);
+    assert.throws(() => readNifti(body({ dims: [2, 2, 2], voxOffset: -400 }), 'neg.nii'), /vox_offset -400 is not a byte offset/);
+    // a negative dim[1] was read as 1
+    assert.throws(() => readNifti(body({ dims: [-5, 4, 4], datatype: 2 }), 'negdim.nii'), /negdim\.nii: axis sizes \[-5, 4, 4\] must be positive/);
+    assert.throws(() => readNifti(body({ dims: [0, 4, 4], datatype: 2 }), 'zero.nii'), /axis sizes \[0, 4, 4\] must be positive/);
+    // 32767³ gave a raw 'Invalid typed array length'
+    assert.throws(() => readNifti(niftiHeader({ dims: [32767, 32767, 32767] }), 'huge.nii'), /^InputError: huge\.nii: 32767×32767×32767 voxels \(35181151 M\) is above the limit of 67 M voxels for a scan; raise it with --max-pixels N \(0 for no limit\)/);
+    // the budget is --max-pixels' (voxels): 0 lifts it, a smaller one refuses what the default takes
+    assert.throws(() => readNifti(body({ dims: [10, 10, 10], datatype: 2 }), 'b.nii', { maxVoxels: 999 }), /b\.nii: 10×10×10 voxels \(1000\) is above the limit of 999 voxels/);
+    assert.deepEqual(readNifti(body({ dims: [10, 10, 10], datatype: 2 }), 'b.nii', { maxVoxels: 0 }).dims, [10, 10, 10]);
+    assert.throws(() => readNifti(body({ dims: [4, 4, 4, 2], datatype: 2 }), 'c.nii', { maxVoxels: 100 }), /4×4×4×2 voxels \(128\)/);
+    // bytes after the declared data: refused, in a .nii and in a .nii.gz (whose inflation stops there)
+    assert.throws(() => readNifti(body({ dims: [2, 2, 2], datatype: 2 }, 5), 't.nii'), /t\.nii: 5 bytes after the voxel data: the header declares 2×2×2 uint8 voxels \(8 bytes from byte 352\), the file has 365/);
+    const bomb = await niftiGz({ dims: [8, 8, 8], datatype: 2 }, 50_000_000);
+    const short = await niftiGz({ dims: [8, 8, 8], datatype: 2 }, 500);
+    assert.throws(() => readNifti(bomb, 'z.nii.gz'), /z\.nii\.gz: the gzip stream inflates beyond the declared data: the header declares 8×8×8 uint8 voxels \(512 bytes from byte 352\)/);
+    assert.throws(() => readNifti(short, 'short.nii.gz'), /short\.nii\.gz: the header declares 8×8×8 uint8 voxels .* but the file inflates to 852 bytes: truncated/);
+    // a check of the declared size (a 2-D model's slices) runs before anything is allocated
+    let seen: unknown;
+    assert.throws(() => readNifti(niftiHeader({ dims: [512, 512, 1500], datatype: 4 }), 's.nii', { maxVoxels: 0, check: (d, c) => { seen = [d, c]; throw new Error('refused'); } }), /refused/);
+    assert.deepEqual(seen, [[1500, 512, 512], 1]);
+  });
+
+  it('a .nii.gz is inflated piece by piece into the voxels: gzip pieces of any length give the same values as the plain file', async () => {
+    const v = Float32Array.from({ length: 40 * 30 * 20 }, (_, i) => Math.sin(i) * 1000);
+    const plain = writeNifti(v, { dims: [20, 30, 40], affine: AFFINE });
+    const { gzipSync } = await import('node:zlib');
+    for (const level of [0, 1, 9]) {
+      const r = readNifti(new Uint8Array(gzipSync(plain, { level })), 'p.nii.gz');
+      assert.deepEqual(r.data, v);
+      assert.deepEqual(r.dims, [20, 30, 40]);
+    }
+    // int16 scaled, an odd byte count per gzip piece (values straddle pieces): level 0 stores 64 kB blocks
+    const hdr = niftiHeader({ dims: [33, 17, 9], datatype: 4, slope: 0.5 });
+    const raw = new Uint8Array(352 + 33 * 17 * 9 * 2);
+    raw.set(hdr, 0);
+    const dv = new DataView(raw.buffer);
+    for (let i = 0; i < 33 * 17 * 9; i++) dv.setInt16(352 + 2 * i, i - 2000, true);
+    const a = readNifti(raw, 'i.nii');
+    const b = readNifti(new Uint8Array(gzipSync(raw, { level: 0 })), 'i.nii.gz');
+    assert.deepEqual(a.data, b.data);
+    assert.equal(a.data[0], -1000);
+    assert.equal(a.data[33 * 17 * 9 - 1], (33 * 17 * 9 - 1 - 2000) / 2);
+  });
 });
 
 describe('DICOM', () => {
@@ -112,6 +167,23 @@ describe('DICOM', () => {
     const ok = writeDicom({ rows: 4, cols: 4, pixels: new Array(16).fill(7) });
     assert.throws(() => readDicom(ok.subarray(0, ok.length - 10), 'cut.dcm'), /cut\.dcm: .*truncated/);
     assert.throws(() => readDicom(new Uint8Array(200), 'zero.dcm'), /not a DICOM Part 10 file/);
+  });
+
+  it('hostile sizes (issue 23): a deflated data set is inflated with a limit, the declared size checked against the budget before the pixels are read', async () => {
+    // a valid deflated file reads as before
+    const ok = readDicom(await deflatedDicom(30, 40, 2), 'd.dcm');
+    assert.deepEqual(ok.dims, [2, 30, 40]);
+    assert.ok(ok.data.every((v) => v === 0));
+    assert.match(ok.description, /deflated explicit VR little endian/);
+    // 16384×16384 16-bit zeros: a 0.5 MB file inflating to 512 MB stops at the limit (4 bytes a voxel of the budget)
+    const big = await deflatedDicom(16384, 16384);
+    assert.ok(big.length < 1_000_000, `${big.length} bytes`);
+    assert.throws(() => readDicom(big, 'big.dcm'), /^InputError: big\.dcm: the deflated data set inflates to more than 269484032 bytes, beyond any scan within the limit of 67108864 voxels; raise it with --max-pixels N/);
+    // within the inflation limit, the declared size is refused before the pixels are converted
+    const three = await deflatedDicom(100, 100, 3);
+    assert.throws(() => readDicom(three, 'f.dcm', { maxVoxels: 29_999 }), /f\.dcm: 100×100×3 voxels \(30000\) is above the limit of 29999 voxels for a scan/);
+    assert.throws(() => readDicom(writeDicom({ rows: 50, cols: 60, pixels: new Array(3000).fill(1) }), 'u.dcm', { maxVoxels: 2999 }), /u\.dcm: 60×50×1 voxels \(3000\) is above the limit of 2999/);
+    assert.deepEqual(readDicom(writeDicom({ rows: 50, cols: 60, pixels: new Array(3000).fill(1) }), 'u.dcm', { maxVoxels: 3000 }).dims, [1, 50, 60]);
   });
 });
 

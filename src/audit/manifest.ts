@@ -21,7 +21,7 @@
  * Boxes are [x0, y0, x1, y1] in the original image's pixels, x1 and y1 exclusive.
  */
 import type { Box, MaskRle } from './types.js';
-import { parseRle, decodeRle as decodeRleMask, encodeRle } from '../util/rle.js';
+import { parseRle, decodeRle as decodeRleMask, encodeRle, maskDecodeSize } from '../util/rle.js';
 import { parseAnnotations, type ImageAnnotation } from '../metrics/annotations.js';
 
 export interface ManifestEntry {
@@ -299,9 +299,14 @@ function toRle(v: unknown, where: string): MaskRle {
   }
 }
 
-/** Decodes an RLE mask to [H, W] uint8 (1 = object), row-major (the shared decoder, src/util/rle.ts). */
+/**
+ * Decodes an RLE mask to uint8 (1 = object), row-major (the shared decoder, src/util/rle.ts): at its
+ * size [H, W], or sampled at most MASK_DECODE_SIDE long (aspect kept) where it is larger — masks are
+ * sampled at the picture's size, so a 40000×40000 mask is never allocated at its declared size.
+ */
 export function decodeRle(rle: MaskRle): { data: Uint8Array; height: number; width: number } {
-  return { data: decodeRleMask(rle), height: rle.size[0], width: rle.size[1] };
+  const [height, width] = maskDecodeSize(rle.size[0], rle.size[1]);
+  return { data: decodeRleMask(rle, [height, width]), height, width };
 }
 
 /** Rows that repeat a path (one row per box) become one entry with all the boxes. */

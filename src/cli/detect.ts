@@ -6,7 +6,7 @@ import { GRADIENT_METHODS, isGradientMethod } from '../cam/guided.js';
 import { writeNpy } from '../image/npy.js';
 import { NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
 import { InputError, type Explainer } from '../explainer.js';
-import { loadDetector, prepareInputs, tensorPicture, DEFAULT_MAX_PIXELS, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
+import { loadDetector, prepareInputs, tensorPicture, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
 import { printable } from '../util/text.js';
 import { explanationJson, overlayPicture, pngBytes, type DrawnBox, type FileBytes } from '../render/index.js';
 import { BOX_FORMAT_HELP } from '../detect/head.js';
@@ -90,7 +90,7 @@ export async function runDetect(args: string[]): Promise<number> {
   const size = parseSize(o.size);
   const norm: NormalizeOptions = { preset: o.normalize, mean: parseNumbers('--mean', o.mean), std: parseNumbers('--std', o.std) };
   if (!o.normalize && !norm.mean && !norm.std) norm.preset = 'unit';
-  const limits = { maxPixels: num(o['max-pixels']) ?? DEFAULT_MAX_PIXELS, maxSide: num(o['max-overlay']) ?? DEFAULT_PICTURE_SIDE };
+  const limits = { maxPixels: num(o['max-pixels']), maxSide: num(o['max-overlay']) ?? DEFAULT_PICTURE_SIDE };
   const maxInputPixels = num(o['max-input']);
   const rc = resizeCropOptions(o);
 

@@ -47,7 +47,8 @@ export async function explainVolumes(explainer: Explainer, files: string[], o: V
     // the scan's own grid and geometry where there is one (NIfTI, DICOM), else the model's input
     const vol = inp.scan?.volume;
     const dims: [number, number, number] = vol ? vol.dims : [e.depth!, e.height, e.width];
-    const gray = vol ? displayVolume(vol, o.prepare.scan?.window) : modelGray(inp.tensor, dims, explainer.layout === 'NCHW');
+    // the scan's values are used no more (its tensor is made): its gray picture is written over them
+    const gray = vol ? displayVolume(vol, o.prepare.scan?.window, true) : modelGray(inp.tensor, dims, explainer.layout === 'NCHW');
     const spacing = vol ? voxelSpacing(vol.affine) : ([1, 1, 1] as [number, number, number]);
     const out = volumeFiles(e, { volume: vol, gray, dims, spacing }, o.look);
     for (const f of out) await add(name + f.suffix, f.bytes);

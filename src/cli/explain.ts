@@ -10,7 +10,7 @@ import { explainGradients, isGradientMethod, GRADIENT_METHODS, type GradientMeth
 import type { NormalizeOptions } from '../image/normalize.js';
 import type { RgbImage } from '../image/types.js';
 import { InputError, type ClassChoice, type ClassScore, type Explainer } from '../explainer.js';
-import { loadExplainer, prepareInputs, readPicture, stackByShape, tensorPicture, batchForInputs, inputPixels, DEFAULT_MAX_PIXELS, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
+import { loadExplainer, prepareInputs, readPicture, stackByShape, tensorPicture, batchForInputs, inputPixels, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
 import { datasetBatchSize, modelIdentity, listInputs, prepareItemInput, resolveTruth, runDataset, shardItems, type FileOut, type StoreKind } from '../node-audit.js';
 import { hasGlobMagic } from '../audit/glob.js';
 import { isManifestName } from '../audit/manifest.js';
@@ -98,7 +98,7 @@ interface Settings {
   grid: boolean;
   raw: boolean;
   look: { colormap: string; alpha: number; caption: boolean; heatmap: boolean; raw: boolean; maxSide: number };
-  limits: { maxPixels: number; maxSide: number };
+  limits: { maxPixels?: number; maxSide: number };
   norm: NormalizeOptions;
   /** How scans become model inputs (intensity, window, channels, their mean/std). */
   scan: PrepareScanOptions;
@@ -153,7 +153,7 @@ function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>)
   if (o.reference && kind.kind !== 'similarity') throw usageError(EXPLAIN, '--reference goes with --target similarity');
   if (kind.kind === 'similarity' && !o.reference) throw usageError(EXPLAIN, '--target similarity needs --reference FILE (the image to compare with)');
   const labelled = o.class === 'true' || o.class === 'gt';
-  const limits = { maxPixels: num(o['max-pixels']) ?? DEFAULT_MAX_PIXELS, maxSide: num(o['max-overlay']) ?? DEFAULT_PICTURE_SIDE };
+  const limits = { maxPixels: num(o['max-pixels']), maxSide: num(o['max-overlay']) ?? DEFAULT_PICTURE_SIDE };
   const contrast = o.contrast === undefined ? undefined : choice(o.contrast);
   return {
     model: o.model!, methods, gradientMethod, layers, groups: o.grid && layers.length > 1 ? [...layers.map((l) => [l]), layers] : [layers],
@@ -592,7 +592,7 @@ async function readMask(file: string): Promise<Float32Array> {
 
 
 /** Each image input's overlay picture, read again (shrunk while decoding to the overlay bound); undefined for .npy inputs. */
-export async function batchPictures(batch: readonly PreparedInput[], limits: { maxPixels: number; maxSide: number }): Promise<(RgbImage | undefined)[]> {
+export async function batchPictures(batch: readonly PreparedInput[], limits: { maxPixels?: number; maxSide: number }): Promise<(RgbImage | undefined)[]> {
   const out: (RgbImage | undefined)[] = [];
   for (const inp of batch) out.push(inp.image ?? (inp.sourceSize ? await readPicture(inp.file, { maxSide: limits.maxSide, maxPixels: limits.maxPixels, region: inp.region }) : undefined));
   return out;

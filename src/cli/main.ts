@@ -1,4 +1,5 @@
 /** The `gradcam` command line. */
+import { getHeapStatistics } from 'node:v8';
 import { EXPLAIN, runExplain } from './explain.js';
 import { DETECT, runDetect } from './detect.js';
 import { LAYERS, runLayers } from './layers.js';
@@ -87,5 +88,16 @@ export async function runCli(argv: string[]): Promise<void> {
   };
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
+  // V8's heap limit must never be the one that trips first (a heap overflow is a native crash with a
+  // stack, not an error): the budgets (pixels, voxels, masks) keep large data in typed arrays, off the
+  // heap, and assume a heap of at least MIN_HEAP_MB
+  const heapMb = getHeapStatistics().heap_size_limit / 2 ** 20;
+  if (heapMb < MIN_HEAP_MB) {
+    fatal(new CliError(`the JavaScript heap limit is ${heapMb.toFixed(0)} MB (--max-old-space-size, NODE_OPTIONS), below the ${MIN_HEAP_MB} MB that gradcam's input budgets assume; raise it`, 1));
+    return;
+  }
   process.exitCode = await main(argv);
 }
+
+/** The smallest V8 heap limit gradcam runs with (the budgets keep the heap's share of a run well below it). */
+export const MIN_HEAP_MB = 512;

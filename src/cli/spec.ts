@@ -260,7 +260,7 @@ export const IMAGES = group('Input images', {
   crop: { type: 'string', value: 'H[xW]', help: "the centre crop after --resize (default: the model's input size; sets it for dynamic models)" },
   'max-pixels': {
     type: 'string', value: 'N', number: { integer: true, min: 0 },
-    help: "refuse images larger than N pixels (default 268402689, sharp's limit: about 16384×16384; 0: no limit). Images above 64 megapixels are shrunk while decoding, so memory stays bounded",
+    help: "refuse images larger than N pixels (default 268402689, sharp's limit: about 16384×16384; 0: no limit). Images above 64 megapixels are shrunk while decoding, so memory stays bounded. Scans (NIfTI, DICOM) count voxels, default 67108864 (64 M: they are not shrunk)",
   },
 });
 

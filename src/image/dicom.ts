@@ -8,8 +8,8 @@
  * one line saying how to convert them.
  */
 import dicomParser from 'dicom-parser';
-import { inflateSync } from 'fflate';
-import { volumeError, type Volume, type Window } from './volume.js';
+import { inflateBounded, InflateLimitError } from './inflate.js';
+import { checkScanSize, volumeError, voxelLimit, type ScanLimits, type Volume, type Window } from './volume.js';
 
 const UNCOMPRESSED: Record<string, string> = {
   '1.2.840.10008.1.2': 'implicit VR little endian',
@@ -50,14 +50,26 @@ function numbers(ds: dicomParser.DataSet, tag: string): number[] | undefined {
   return v.length ? v : undefined;
 }
 
-/** Reads one DICOM Part 10 file. */
-export function readDicom(bytes: Uint8Array, source = 'DICOM file'): DicomFile {
+/**
+ * Reads one DICOM Part 10 file. The declared size (rows × columns × frames) is checked against `limits`
+ * before the pixels are converted; a deflated data set is inflated to at most what a scan of the
+ * budget's size at 32 bits could take (plus 1 MB of attributes).
+ */
+export function readDicom(bytes: Uint8Array, source = 'DICOM file', limits: ScanLimits = {}): DicomFile {
   if (!isDicom(bytes)) throw volumeError(`${source}: not a DICOM Part 10 file (no 'DICM' at byte 128)`);
   let ds: dicomParser.DataSet;
+  const inflateLimit = Math.min(voxelLimit(limits) * 4 + 2 ** 20, 2 ** 31);
+  let overflow = false;
   try {
     ds = dicomParser.parseDicom(bytes, {
       inflater: (arr: Uint8Array, position: number) => {
-        const inflated = inflateSync(arr.subarray(position));
+        let inflated: Uint8Array;
+        try {
+          inflated = inflateBounded(arr.subarray(position), 'deflate', inflateLimit);
+        } catch (e) {
+          if (e instanceof InflateLimitError) overflow = true;
+          throw e;
+        }
         const out = new Uint8Array(position + inflated.length);
         out.set(arr.subarray(0, position), 0);
         out.set(inflated, position);
@@ -65,6 +77,7 @@ export function readDicom(bytes: Uint8Array, source = 'DICOM file'): DicomFile {
       },
     } as dicomParser.ParseDicomOptions);
   } catch (e) {
+    if (overflow) throw volumeError(`${source}: the deflated data set inflates to more than ${inflateLimit} bytes, beyond any scan within the limit of ${voxelLimit(limits)} voxels; raise it with --max-pixels N (0 for no limit) if this scan is meant`);
     const msg = typeof e === 'string' ? e : (e as { exception?: string }).exception ?? (e as Error).message;
     throw volumeError(`${source}: not a readable DICOM file (${String(msg).replace(/^dicomParser\.\w+: /, '')}); is it truncated?`);
   }
@@ -86,6 +99,7 @@ export function readDicom(bytes: Uint8Array, source = 'DICOM file'): DicomFile {
   if (!rows || !cols) throw volumeError(`${source}: rows × columns is ${rows} × ${cols}`);
   if (spp !== 1 || !photometric.startsWith('MONOCHROME')) throw volumeError(`${source}: ${photometric} with ${spp} samples per pixel; gradcam reads grayscale (MONOCHROME1/2) DICOM`);
   if (alloc !== 8 && alloc !== 16 && alloc !== 32) throw volumeError(`${source}: ${alloc} bits allocated per pixel (8, 16 or 32 are read)`);
+  checkScanSize(source, [frames, rows, cols], 1, limits);
   const count = rows * cols * frames;
   const bpp = alloc / 8;
   if (px.dataOffset + count * bpp > ds.byteArray.length || px.length < count * bpp) {

@@ -6,10 +6,12 @@
  * scl_slope/scl_inter when the slope is set; 3-D volumes, or 4-D with the 4th axis as channels; the
  * affine from the sform (sform_code > 0), else the qform (quaternion, qfac), else the voxel sizes.
  * Refused with one line naming the problem: NIfTI-2, .hdr/.img pairs, complex/RGB data, truncated files,
- * more than 4 axes.
+ * bytes beyond the declared data, more than 4 axes, non-finite or negative sizes and offsets, and a
+ * declared size above the voxel budget (checked from the header, before allocating or inflating).
  */
-import { gunzipSync, gzipSync } from 'fflate';
-import { volumeError, type Volume } from './volume.js';
+import { Gzip } from 'fflate';
+import { inflateStream } from './inflate.js';
+import { checkScanSize, volumeError, type ScanLimits, type Volume } from './volume.js';
 
 const HEADER = 348;
 
@@ -24,18 +26,21 @@ export function isNifti(bytes: Uint8Array): boolean {
   return bytes.length >= 348 && bytes[344] === 0x6e && (bytes[345] === 0x2b || bytes[345] === 0x69) && bytes[346] === 0x31;
 }
 
-/** Reads a .nii or .nii.gz file's bytes into a Volume ([C, D, H, W] with D = nz, H = ny, W = nx). */
-export function readNifti(input: Uint8Array, source = 'NIfTI file'): Volume {
-  let bytes = input;
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      bytes = gunzipSync(bytes);
-    } catch (e) {
-      throw volumeError(`${source}: not a readable gzip stream (${(e as Error).message}); is the .nii.gz file truncated?`);
-    }
-  }
-  if (bytes.length < HEADER) throw volumeError(`${source}: ${bytes.length} bytes, shorter than a NIfTI-1 header (348); the file is truncated or not NIfTI`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** What the header says about the data: where it is, its type and size. */
+interface NiftiLayout {
+  le: boolean;
+  view: DataView;
+  dt: { name: string; bytes: number };
+  nx: number; ny: number; nz: number; channels: number;
+  offset: number;
+  count: number;
+  /** offset + count × bytes: the file's declared length. */
+  end: number;
+}
+
+/** Parses and checks the 348-byte header (every size finite, positive and within `limits`) before anything is allocated. */
+function niftiLayout(bytes: Uint8Array, source: string, limits: ScanLimits): NiftiLayout {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER);
   let le = true;
   const size = view.getInt32(0, true);
   if (size !== HEADER) {
@@ -46,46 +51,131 @@ export function readNifti(input: Uint8Array, source = 'NIfTI file'): Volume {
   const magic = String.fromCharCode(bytes[344]!, bytes[345]!, bytes[346]!);
   if (magic === 'ni1') throw volumeError(`${source}: a .hdr/.img pair; give a single-file .nii or .nii.gz`);
   if (magic !== 'n+1') throw volumeError(`${source}: no NIfTI-1 magic ('n+1') at byte 344`);
-  const i16 = (o: number) => view.getInt16(o, le);
-  const f32 = (o: number) => view.getFloat32(o, le);
-  const ndim = i16(40);
-  const dim = Array.from({ length: 7 }, (_, k) => i16(42 + 2 * k));
+  const ndim = view.getInt16(40, le);
+  const dim = Array.from({ length: 7 }, (_, k) => view.getInt16(42 + 2 * k, le));
   if (ndim < 1 || ndim > 7) throw volumeError(`${source}: dim[0] = ${ndim} is not a number of axes from 1 to 7`);
-  const shape = dim.slice(0, ndim).map((d) => Math.max(d, 1));
-  if (shape.some((d) => d < 1)) throw volumeError(`${source}: axis sizes [${dim.slice(0, ndim).join(', ')}] must be positive`);
+  const shape = dim.slice(0, ndim);
+  if (shape.some((d) => d < 1)) throw volumeError(`${source}: axis sizes [${shape.join(', ')}] must be positive`);
   while (shape.length < 3) shape.push(1);
   if (shape.slice(4).some((d) => d !== 1)) throw volumeError(`${source}: ${ndim} axes [${shape.join(', ')}]; gradcam reads 3-D volumes, or 4-D with the 4th axis as channels`);
   const [nx, ny, nz] = shape as [number, number, number];
   const channels = shape[3] ?? 1;
-  const code = i16(70);
+  const code = view.getInt16(70, le);
   const dt = DTYPES[code];
   if (!dt) throw volumeError(`${source}: NIfTI data type ${code} is not supported (uint8, int8, int16, uint16, int32, uint32, float32, float64)`);
-  const offset = Math.max(Math.round(f32(108)), HEADER);
+  const vox = view.getFloat32(108, le);
+  // Math.max(NaN, 348) is NaN: a non-finite offset would read the header as voxels
+  if (!Number.isFinite(vox) || vox < 0 || vox > 2 ** 31) throw volumeError(`${source}: vox_offset ${vox} is not a byte offset (a finite number from 352 up)`);
+  const offset = Math.max(Math.round(vox), HEADER);
+  checkScanSize(source, [nz, ny, nx], channels, limits);
   const count = nx * ny * nz * channels;
-  if (offset + count * dt.bytes > bytes.length) {
-    throw volumeError(`${source}: the header promises ${nx}×${ny}×${nz}${channels > 1 ? `×${channels}` : ''} ${dt.name} voxels (${count * dt.bytes} bytes from byte ${offset}) but the file has ${bytes.length} bytes: truncated`);
+  return { le, view, dt, nx, ny, nz, channels, offset, count, end: offset + count * dt.bytes };
+}
+
+/**
+ * Reads a .nii or .nii.gz file's bytes into a Volume ([C, D, H, W] with D = nz, H = ny, W = nx). The
+ * header's size is checked against `limits` before anything is allocated; a .nii.gz is inflated piece
+ * by piece straight into the voxels (never more than the header declares: bytes beyond the declared data
+ * are refused, as in a .nii).
+ */
+export function readNifti(input: Uint8Array, source = 'NIfTI file', limits: ScanLimits = {}): Volume {
+  let L: NiftiLayout | undefined;
+  let head: Uint8Array = new Uint8Array(0);
+  let data: Float32Array | undefined;
+  let scaled = false;
+  let slope = 1;
+  let inter = 0;
+  let read: (v: DataView, o: number) => number = () => 0;
+  let vi = 0;
+  const carry = new Uint8Array(8);
+  let carryN = 0;
+  const put = (v: DataView, o: number) => {
+    const x = read(v, o);
+    const y = scaled ? x * slope + inter : x;
+    if (!Number.isFinite(y)) throw volumeError(`${source}: voxel ${vi} is ${y} (not finite)`);
+    data![vi++] = y;
+  };
+  /** Voxel bytes, in order, in pieces of any length. */
+  const feed = (b: Uint8Array) => {
+    const n = L!.dt.bytes;
+    let i = 0;
+    if (carryN) {
+      const take = Math.min(n - carryN, b.length);
+      carry.set(b.subarray(0, take), carryN);
+      carryN += take;
+      i = take;
+      if (carryN < n) return;
+      put(new DataView(carry.buffer), 0);
+      carryN = 0;
+    }
+    const whole = Math.floor((b.length - i) / n);
+    const v = new DataView(b.buffer, b.byteOffset + i, whole * n);
+    for (let k = 0; k < whole; k++) put(v, k * n);
+    const rest = b.length - i - whole * n;
+    if (rest) {
+      carry.set(b.subarray(b.length - rest), 0);
+      carryN = rest;
+    }
+  };
+  const start = (hdr: Uint8Array, layout?: NiftiLayout) => {
+    L = layout ?? niftiLayout(hdr, source, limits);
+    const { view, le } = L;
+    slope = view.getFloat32(112, le);
+    const i0 = view.getFloat32(116, le);
+    scaled = Number.isFinite(slope) && slope !== 0;
+    inter = Number.isFinite(i0) ? i0 : 0;
+    read = {
+      uint8: (v: DataView, o: number) => v.getUint8(o), int8: (v: DataView, o: number) => v.getInt8(o), int16: (v: DataView, o: number) => v.getInt16(o, le),
+      uint16: (v: DataView, o: number) => v.getUint16(o, le), int32: (v: DataView, o: number) => v.getInt32(o, le), uint32: (v: DataView, o: number) => v.getUint32(o, le),
+      float32: (v: DataView, o: number) => v.getFloat32(o, le), float64: (v: DataView, o: number) => v.getFloat64(o, le),
+    }[L.dt.name]!;
+    data = new Float32Array(L.count);
+  };
+  const declared = () => `the header declares ${L!.nx}×${L!.ny}×${L!.nz}${L!.channels > 1 ? `×${L!.channels}` : ''} ${L!.dt.name} voxels (${L!.count * L!.dt.bytes} bytes from byte ${L!.offset})`;
+  if (input.length >= 2 && input[0] === 0x1f && input[1] === 0x8b) {
+    // NIfTI stores x fastest, then y, z, t: exactly [C][D][H][W] in row-major order
+    let pos = 0;
+    let total: number;
+    try {
+      total = inflateStream(input, 'gzip', (piece) => {
+        let p = piece;
+        if (!L) {
+          const h = new Uint8Array(head.length + p.length);
+          h.set(head, 0);
+          h.set(p, head.length);
+          if (h.length < HEADER) { head = h; return; }
+          head = h.slice(0, HEADER);
+          start(head);
+          p = h;
+        }
+        const from = pos;
+        pos += p.length;
+        if (pos > L!.end) throw volumeError(`${source}: the gzip stream inflates beyond the declared data: ${declared()}`);
+        if (pos > L!.offset) feed(p.subarray(Math.max(0, L!.offset - from)));
+      });
+    } catch (e) {
+      if ((e as Error).name === 'InputError') throw e;
+      throw volumeError(`${source}: not a readable gzip stream (${(e as Error).message}); is the .nii.gz file truncated?`);
+    }
+    if (!L) throw volumeError(`${source}: ${total} bytes, shorter than a NIfTI-1 header (348); the file is truncated or not NIfTI`);
+    if (pos < L.end) throw volumeError(`${source}: ${declared()} but the file inflates to ${pos} bytes: truncated`);
+  } else {
+    if (input.length < HEADER) throw volumeError(`${source}: ${input.length} bytes, shorter than a NIfTI-1 header (348); the file is truncated or not NIfTI`);
+    head = input.slice(0, HEADER);
+    const layout = niftiLayout(input, source, limits);
+    if (layout.end > input.length) throw volumeError(`${source}: the header promises ${layout.nx}×${layout.ny}×${layout.nz}${layout.channels > 1 ? `×${layout.channels}` : ''} ${layout.dt.name} voxels (${layout.count * layout.dt.bytes} bytes from byte ${layout.offset}) but the file has ${input.length} bytes: truncated`);
+    start(head, layout);
+    if (L!.end < input.length) throw volumeError(`${source}: ${input.length - L!.end} bytes after the voxel data: ${declared()}, the file has ${input.length}`);
+    feed(input.subarray(L!.offset, L!.end));
   }
-  const slope = f32(112);
-  const inter = f32(116);
-  const scaled = Number.isFinite(slope) && slope !== 0;
-  const data = new Float32Array(count);
-  const read: (o: number) => number = {
-    uint8: (o: number) => view.getUint8(o), int8: (o: number) => view.getInt8(o), int16: (o: number) => view.getInt16(o, le),
-    uint16: (o: number) => view.getUint16(o, le), int32: (o: number) => view.getInt32(o, le), uint32: (o: number) => view.getUint32(o, le),
-    float32: (o: number) => view.getFloat32(o, le), float64: (o: number) => view.getFloat64(o, le),
-  }[dt.name]!;
-  // NIfTI stores x fastest, then y, z, t: exactly [C][D][H][W] in row-major order
-  for (let i = 0; i < count; i++) {
-    const v = read(offset + i * dt.bytes);
-    data[i] = scaled ? v * slope + (Number.isFinite(inter) ? inter : 0) : v;
-  }
-  for (let i = 0; i < count; i++) if (!Number.isFinite(data[i]!)) throw volumeError(`${source}: voxel ${i} is ${data[i]} (not finite)`);
+  const { view, le, nx, ny, nz, channels, dt } = L!;
+  const f32 = (o: number) => view.getFloat32(o, le);
   const pixdim = Array.from({ length: 8 }, (_, k) => f32(76 + 4 * k));
   const spacing = [1, 2, 3].map((k) => (Number.isFinite(pixdim[k]!) && pixdim[k]! > 0 ? pixdim[k]! : 1));
   const affine = niftiAffine(view, le, pixdim, spacing);
+  if (!affine.every(Number.isFinite)) throw volumeError(`${source}: the header's orientation (qform/sform) holds a non-finite number`);
   // maps are written little-endian with this header (geometry kept); a big-endian one is not reused
-  const header = bytes.slice(0, HEADER);
-  return { data, channels, dims: [nz, ny, nx], affine, ...(le ? { header } : {}), source: 'nifti', description: `NIfTI ${nx}×${ny}×${nz}${channels > 1 ? `×${channels}` : ''} ${dt.name}` };
+  return { data: data!, channels, dims: [nz, ny, nx], affine, ...(le ? { header: head } : {}), source: 'nifti', description: `NIfTI ${nx}×${ny}×${nz}${channels > 1 ? `×${channels}` : ''} ${dt.name}` };
 }
 
 /** voxel (i, j, k) → world (x, y, z) mm, row-major 4×4. */
@@ -128,7 +218,7 @@ function niftiAffine(view: DataView, le: boolean, pixdim: number[], spacing: num
 export function writeNifti(data: Float32Array, like: Pick<Volume, 'dims' | 'affine' | 'header'>, opts: { gzip?: boolean; description?: string } = {}): Uint8Array {
   const [D, H, W] = like.dims;
   if (data.length !== D * H * W) throw new RangeError(`writeNifti: ${data.length} values for a ${W}×${H}×${D} volume`);
-  const out = new Uint8Array(352 + data.length * 4);
+  const out = new Uint8Array(opts.gzip ? 352 : 352 + data.length * 4);
   const v = new DataView(out.buffer);
   if (like.header && like.header.length === HEADER) out.set(like.header, 0);
   else {
@@ -157,7 +247,26 @@ export function writeNifti(data: Float32Array, like: Pick<Volume, 'dims' | 'affi
   for (let i = 0; i < 80; i++) out[148 + i] = i < descrip.length ? descrip.charCodeAt(i) & 0x7f : 0;
   out.set([0x6e, 0x2b, 0x31, 0], 344);
   v.setUint32(348, 0, true); // no extensions
-  const body = new DataView(out.buffer, 352);
-  for (let i = 0; i < data.length; i++) body.setFloat32(i * 4, data[i]!, true);
-  return opts.gzip ? gzipSync(out, { level: 6, mtime: 0 }) : out;
+  if (!opts.gzip) {
+    const body = new DataView(out.buffer, 352);
+    for (let i = 0; i < data.length; i++) body.setFloat32(i * 4, data[i]!, true);
+    return out;
+  }
+  // gzipped a piece at a time: a large map's uncompressed file is never held whole
+  const pieces: Uint8Array[] = [];
+  const z = new Gzip({ level: 6, mtime: 0 }, (p) => { pieces.push(p); });
+  const STEP = 1 << 18;
+  const buf = new Uint8Array(STEP * 4);
+  const bv = new DataView(buf.buffer);
+  z.push(out.subarray(0, 352), data.length === 0);
+  for (let i0 = 0; i0 < data.length; i0 += STEP) {
+    const n = Math.min(STEP, data.length - i0);
+    for (let i = 0; i < n; i++) bv.setFloat32(i * 4, data[i0 + i]!, true);
+    z.push(buf.slice(0, n * 4), i0 + n >= data.length);
+  }
+  const total = pieces.reduce((a, p) => a + p.length, 0);
+  const gz = new Uint8Array(total);
+  let o = 0;
+  for (const p of pieces) { gz.set(p, o); o += p.length; }
+  return gz;
 }

@@ -12,7 +12,7 @@ import { encodePng, setPngDeflate, type RawImage } from './png.js';
 import { parseNpy, type NpyArray } from './npy.js';
 import { isNifti, readNifti } from './nifti.js';
 import { isDicom, readDicom } from './dicom.js';
-import type { Volume } from './volume.js';
+import { DEFAULT_MAX_DECODE_PIXELS, type ScanLimits, type Volume } from './volume.js';
 
 // PNGs written in Node are compressed by Node's native zlib (same level, same pixels; about 3× faster),
 // in libuv's thread pool for encodePngInBackground
@@ -24,11 +24,12 @@ setPngDeflate((data, level) => deflateSync(data, { level }), (data, level) => ne
 export const DEFAULT_MAX_PIXELS = 268402689;
 
 /**
- * Above this many pixels an image is not decoded at full size: libvips shrinks it while decoding (memory
- * stays bounded), and the model input is resized from the shrunk image (close to, not bit-exact with,
- * torchvision's resize of the full image). 64 MP = 192 MB of RGB.
+ * Above DEFAULT_MAX_DECODE_PIXELS pixels an image is not decoded at full size: libvips shrinks it while
+ * decoding (memory stays bounded), and the model input is resized from the shrunk image (close to, not
+ * bit-exact with, torchvision's resize of the full image). 64 MP = 192 MB of RGB. Scans of more voxels
+ * are refused unless --max-pixels allows them (see volume.ts).
  */
-export const DEFAULT_MAX_DECODE_PIXELS = 64 * 1024 * 1024;
+export { DEFAULT_MAX_DECODE_PIXELS };
 
 export interface ReadImageOptions {
   /** colour that transparent pixels are flattened onto, default white [255, 255, 255] */
@@ -263,8 +264,12 @@ export function isScanFile(path: string): boolean {
  * Reads a scan into a Volume: NIfTI (.nii, .nii.gz), DICOM (by extension or the 'DICM' magic), or any
  * image sharp decodes as one grayscale slice at its own bit depth (16-bit PNG/TIFF keep every bit; colour
  * images are converted to luminance). Errors are one line (InputError) naming the file and the problem.
+ * Budgets, from the header before anything is decoded: NIfTI and DICOM scans of more than `maxPixels`
+ * voxels (default DEFAULT_MAX_DECODE_PIXELS; 0: none) are refused, and `check` may refuse their declared
+ * size; images are refused above `maxPixels` pixels (default DEFAULT_MAX_PIXELS) and shrunk while
+ * decoding above DEFAULT_MAX_DECODE_PIXELS, as photos are.
  */
-export async function readScanFile(path: string, opts: { maxPixels?: number } = {}): Promise<Volume> {
+export async function readScanFile(path: string, opts: { maxPixels?: number; check?: ScanLimits['check'] } = {}): Promise<Volume> {
   let bytes: Buffer;
   try {
     bytes = await readRegularFile(path);
@@ -275,8 +280,9 @@ export async function readScanFile(path: string, opts: { maxPixels?: number } = 
     throw inputError(`cannot read scan ${path}: ${(e as Error).message}`);
   }
   const u8 = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (/\.nii(\.gz)?$/i.test(path) || isNifti(u8) && !isDicom(u8)) return readNifti(u8, path);
-  if (/\.(dcm|dicom)$/i.test(path) || isDicom(u8)) return readDicom(u8, path);
+  const limits: ScanLimits = { maxVoxels: opts.maxPixels, check: opts.check };
+  if (/\.nii(\.gz)?$/i.test(path) || isNifti(u8) && !isDicom(u8)) return readNifti(u8, path, limits);
+  if (/\.(dcm|dicom)$/i.test(path) || isDicom(u8)) return readDicom(u8, path, limits);
   const oneLine = (m: string) => m.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).join(' | ');
   try {
     const meta = await sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata();
@@ -284,7 +290,13 @@ export async function readScanFile(path: string, opts: { maxPixels?: number } = 
     const limit = opts.maxPixels === undefined ? DEFAULT_MAX_PIXELS : opts.maxPixels > 0 ? opts.maxPixels : Infinity;
     if (meta.width * meta.height > limit) throw inputError(`image ${path} is ${meta.width}×${meta.height}, above the limit of ${mp(limit)} megapixels; raise it with --max-pixels N (0 for no limit) if this image is meant`);
     const sixteen = meta.depth === 'ushort';
-    const { data, info } = await sharp(bytes, { failOn: 'error', limitInputPixels: false }).rotate().flatten({ background: '#000000' })
+    let pipe = sharp(bytes, { failOn: 'error', limitInputPixels: false }).rotate();
+    const [sw, sh] = (meta.orientation ?? 1) >= 5 ? [meta.height, meta.width] : [meta.width, meta.height];
+    if (sw * sh > DEFAULT_MAX_DECODE_PIXELS) {
+      const s = Math.sqrt(DEFAULT_MAX_DECODE_PIXELS / (sw * sh));
+      pipe = pipe.resize(Math.max(1, Math.floor(sw * s)), Math.max(1, Math.floor(sh * s)), { fit: 'fill', kernel: 'linear' });
+    }
+    const { data, info } = await pipe.flatten({ background: '#000000' })
       .toColourspace(sixteen ? 'grey16' : 'b-w').raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
     const n = info.width * info.height;
     const out = new Float32Array(n);

@@ -21,31 +21,56 @@ function check(fn: string, dims: readonly number[], out: readonly number[]): voi
 /** Separable resampling: for each axis, out[o] = Σ_k weight[o][k]·in[index[o][k]]. */
 interface AxisPlan { taps: number; index: Int32Array; weight: Float64Array }
 
-function separable(src: Float32Array | Float64Array, dims: readonly number[], plans: readonly AxisPlan[], out: readonly number[]): Float64Array {
-  let cur: Float64Array = src instanceof Float64Array ? src : Float64Array.from(src);
-  let shape = [...dims];
-  for (let ax = 0; ax < 3; ax++) {
+function separable(src: Float32Array | Float64Array, dims: readonly number[], plans: readonly AxisPlan[], out: readonly number[]): Float32Array {
+  // no Float64 copy of the source: the first pass reads it as it is, and an axis whose size stays is
+  // skipped (its weights are exactly 1 at the same index); the last pass sums each line in a Float64
+  // scratch and stores Float32 (the values Float32Array.from of a Float64 result would have), so that
+  // resizing a large scan, or to one, holds no full-size Float64 array
+  let cur: Float32Array | Float64Array = src;
+  const shape = [...dims];
+  const axes = [0, 1, 2].filter((ax) => !(shape[ax] === out[ax] && isIdentity(plans[ax]!, out[ax]!)));
+  for (const ax of axes) {
     const p = plans[ax]!;
     const outer = shape.slice(0, ax).reduce((a, v) => a * v, 1);
     const inner = shape.slice(ax + 1).reduce((a, v) => a * v, 1);
     const n = shape[ax]!;
     const m = out[ax]!;
-    const next = new Float64Array(outer * m * inner);
+    const last = ax === axes[axes.length - 1];
+    const next: Float32Array | Float64Array = last ? new Float32Array(outer * m * inner) : new Float64Array(outer * m * inner);
+    // the last pass sums in a Float64 scratch: one output line (inner values) when lines are long, all
+    // m lines of one outer index when they are short (fewer, larger copies)
+    const perLine = inner >= 4096;
+    const scratch = last ? new Float64Array(perLine ? inner : m * inner) : (next as Float64Array);
     for (let a = 0; a < outer; a++) {
+      if (last && !perLine) scratch.fill(0);
       for (let o = 0; o < m; o++) {
-        const dst = (a * m + o) * inner;
+        const dst = !last ? (a * m + o) * inner : perLine ? 0 : o * inner;
+        if (last && perLine) scratch.fill(0);
         for (let k = 0; k < p.taps; k++) {
           const wgt = p.weight[o * p.taps + k]!;
           if (wgt === 0) continue;
           const s = (a * n + p.index[o * p.taps + k]!) * inner;
-          for (let i = 0; i < inner; i++) next[dst + i] += wgt * cur[s + i]!;
+          for (let i = 0; i < inner; i++) scratch[dst + i] += wgt * cur[s + i]!;
         }
+        if (last && perLine) next.set(scratch, (a * m + o) * inner);
       }
+      if (last && !perLine) next.set(scratch, a * m * inner);
     }
     cur = next;
     shape[ax] = m;
   }
-  return cur;
+  return cur instanceof Float32Array && cur !== src ? cur : Float32Array.from(cur);
+}
+
+/** Whether a plan maps every output index to the same input index with weight 1. */
+function isIdentity(p: AxisPlan, m: number): boolean {
+  for (let o = 0; o < m; o++) {
+    for (let k = 0; k < p.taps; k++) {
+      const w = p.weight[o * p.taps + k]!;
+      if (w !== 0 && (w !== 1 || p.index[o * p.taps + k] !== o)) return false;
+    }
+  }
+  return true;
 }
 
 function linearPlan(n: number, m: number): AxisPlan {
@@ -67,7 +92,7 @@ function linearPlan(n: number, m: number): AxisPlan {
 /** [d, h, w] → [outD, outH, outW], trilinear with half-pixel centres. */
 export function resizeTrilinear(src: Float32Array, dims: readonly [number, number, number], out: readonly [number, number, number]): Float32Array {
   check('resizeTrilinear', dims, out);
-  return Float32Array.from(separable(src, dims, dims.map((n, k) => linearPlan(n, out[k]!)), out));
+  return separable(src, dims, dims.map((n, k) => linearPlan(n, out[k]!)), out);
 }
 
 const POLE = Math.sqrt(3) - 2;
@@ -148,7 +173,7 @@ function splinePlan(n: number, m: number): AxisPlan {
 export function zoomSpline(src: Float32Array, dims: readonly [number, number, number], out: readonly [number, number, number]): Float32Array {
   check('zoomSpline', dims, out);
   const coef = splineFilter(src, dims);
-  return Float32Array.from(separable(coef, dims, dims.map((n, k) => splinePlan(n, out[k]!)), out));
+  return separable(coef, dims, dims.map((n, k) => splinePlan(n, out[k]!)), out);
 }
 
 /** One volume resized by the named method. */

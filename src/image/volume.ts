@@ -54,42 +54,102 @@ export function volumeError(message: string): InputError {
   return new InputError(message);
 }
 
+/**
+ * Above this many pixels a photo is shrunk while decoding (64 MP = 192 MB of RGB), and by default a scan
+ * (NIfTI, DICOM) of more voxels is refused from its header: a volume is not shrunk while decoding, and at
+ * 4 bytes a voxel 64 M voxels are 256 MB. `--max-pixels N` sets the scans' limit (0: none).
+ */
+export const DEFAULT_MAX_DECODE_PIXELS = 64 * 1024 * 1024;
+
+/** The budget a scan reader checks the header's declared size against, before allocating or inflating. */
+export interface ScanLimits {
+  /** Voxels (W × H × D × channels) at most; default DEFAULT_MAX_DECODE_PIXELS; 0 or Infinity: no limit. */
+  maxVoxels?: number;
+  /** A further check of the declared size (e.g. the inputs a 2-D model makes of its slices); throws to refuse. */
+  check?: (dims: [number, number, number], channels: number, what: string) => void;
+}
+
+const mega = (n: number) => (n >= 1e7 ? `${(n / 1e6).toFixed(0)} M` : n >= 1e5 ? `${(n / 1e6).toFixed(1)} M` : `${n}`);
+
+/** The voxel budget of `limits`. */
+export function voxelLimit(limits: ScanLimits = {}): number {
+  const m = limits.maxVoxels;
+  return m === undefined ? DEFAULT_MAX_DECODE_PIXELS : m > 0 ? m : Infinity;
+}
+
+/**
+ * Refuses (one line naming --max-pixels) a scan whose declared size is above the budget; called by the
+ * readers with the header's numbers, before anything is allocated or inflated.
+ */
+export function checkScanSize(what: string, dims: readonly [number, number, number], channels: number, limits: ScanLimits = {}): void {
+  const [D, H, W] = dims;
+  const count = D * H * W * channels;
+  const limit = voxelLimit(limits);
+  if (count > limit) {
+    throw volumeError(`${what}: ${W}×${H}×${D}${channels > 1 ? `×${channels}` : ''} voxels (${mega(count)}) is above the limit of ${mega(limit)} voxels for a scan; raise it with --max-pixels N (0 for no limit) if this scan is meant`);
+  }
+  limits.check?.([D, H, W], channels, what);
+}
+
 /** Voxel sizes (mm) along W, H, D: the norms of the affine's columns. */
 export function voxelSpacing(affine: Float64Array): [number, number, number] {
   const col = (k: number) => Math.hypot(affine[k]!, affine[4 + k]!, affine[8 + k]!) || 1;
   return [col(0), col(1), col(2)];
 }
 
-/** The intensity mapping of one channel's values (in place), by `opts` and what the scan offers. */
-export function applyIntensity(v: Float32Array, vol: Pick<Volume, 'windows' | 'bits' | 'source'>, opts: IntensityOptions, what: string): Float32Array {
+/** An intensity mapping: y = (x − shift) / div (0 where div is 0), clipped to [0, 1] where `clip`. */
+interface IntensityMap {
+  shift: number;
+  div: number;
+  clip: boolean;
+}
+
+/** The intensity mapping of one channel's values `v` (read, not changed), by `opts` and what the scan offers. */
+function intensityMap(v: Float32Array, vol: Pick<Volume, 'windows' | 'bits' | 'source'>, opts: IntensityOptions, what: string): IntensityMap {
   const mode = opts.intensity ?? (vol.source === 'image' ? 'unit' : 'none');
   if (!(INTENSITY_MODES as readonly string[]).includes(mode)) throw volumeError(`unknown --intensity '${mode}'; choose one of: ${INTENSITY_MODES.join(', ')}`);
   if (mode === 'unit') {
     if (!vol.bits) throw volumeError(`${what}: --intensity unit divides by the stored bit depth, which only PNG/TIFF images and DICOM files have; choose one of: none, minmax, zscore, window`);
-    const d = 2 ** vol.bits - 1;
-    for (let i = 0; i < v.length; i++) v[i] = v[i]! / d;
-  } else if (mode === 'minmax') {
+    return { shift: 0, div: 2 ** vol.bits - 1, clip: false };
+  }
+  if (mode === 'minmax') {
     let lo = Infinity;
     let hi = -Infinity;
     for (const x of v) { if (x < lo) lo = x; if (x > hi) hi = x; }
     const r = hi - lo;
-    for (let i = 0; i < v.length; i++) v[i] = r > 0 ? (v[i]! - lo) / r : 0;
-  } else if (mode === 'zscore') {
+    return { shift: lo, div: r > 0 ? r : 0, clip: false };
+  }
+  if (mode === 'zscore') {
     let s = 0;
     for (const x of v) s += x;
     const m = s / v.length;
     let q = 0;
     for (const x of v) q += (x - m) ** 2;
     const sd = Math.sqrt(q / v.length);
-    for (let i = 0; i < v.length; i++) v[i] = sd > 0 ? (v[i]! - m) / sd : 0;
-  } else if (mode === 'window') {
+    return { shift: m, div: sd > 0 ? sd : 0, clip: false };
+  }
+  if (mode === 'window') {
     const w = opts.window ? { center: opts.window[0], width: opts.window[1] } : vol.windows?.[0];
     if (!w) throw volumeError(`${what}: --intensity window needs --window CENTRE,WIDTH (the file has no window preset)`);
     if (!(w.width > 0)) throw volumeError(`${what}: the window width must be positive, got ${w.width}`);
-    const lo = w.center - w.width / 2;
-    for (let i = 0; i < v.length; i++) v[i] = Math.min(Math.max((v[i]! - lo) / w.width, 0), 1);
+    return { shift: w.center - w.width / 2, div: w.width, clip: true };
+  }
+  return { shift: 0, div: 1, clip: false };
+}
+
+/** `m` applied to `v` in place. */
+function mapInPlace(v: Float32Array, m: IntensityMap): Float32Array {
+  if (m.shift === 0 && m.div === 1 && !m.clip) return v;
+  for (let i = 0; i < v.length; i++) {
+    const y = m.div > 0 ? (v[i]! - m.shift) / m.div : 0;
+    v[i] = m.clip ? Math.min(Math.max(y, 0), 1) : y;
   }
   return v;
+}
+
+/** The intensity mapping of one channel's values (in place), by `opts` and what the scan offers. */
+export function applyIntensity(v: Float32Array, vol: Pick<Volume, 'windows' | 'bits' | 'source'>, opts: IntensityOptions, what: string): Float32Array {
+  return mapInPlace(v, intensityMap(v, vol, opts, what));
 }
 
 export interface VolumeTarget {
@@ -109,11 +169,17 @@ export interface VolumeTarget {
 export function scanToTensors(vol: Volume, target: VolumeTarget, opts: IntensityOptions, what: string): { tensor: Float32Array; dims: number[]; grid: number[] }[] {
   const [D, H, W] = vol.dims;
   const plane = D * H * W;
+  // the mapping's statistics over each whole channel; the values mapped one input (slice) at a time, so
+  // that no second copy of the scan is made for a 2-D model
   const chans: Float32Array[] = [];
-  for (let c = 0; c < vol.channels; c++) chans.push(applyIntensity(vol.data.slice(c * plane, (c + 1) * plane), vol, opts, what));
+  const maps: IntensityMap[] = [];
+  for (let c = 0; c < vol.channels; c++) {
+    chans.push(vol.data.subarray(c * plane, (c + 1) * plane));
+    maps.push(intensityMap(chans[c]!, vol, opts, what));
+  }
   const C = target.channels;
   if (vol.channels !== C && vol.channels !== 1) throw volumeError(`${what} has ${vol.channels} channels but the model takes ${C}`);
-  const pick = (c: number) => chans[vol.channels === 1 ? 0 : c]!;
+  const pick = (c: number) => vol.channels === 1 ? 0 : c;
   const per = (name: 'mean' | 'std', c: number): number => {
     const a = opts[name];
     if (!a) return name === 'mean' ? 0 : 1;
@@ -131,10 +197,13 @@ export function scanToTensors(vol: Volume, target: VolumeTarget, opts: Intensity
     const cells = grid.reduce((a, v) => a * v, 1);
     const tensor = new Float32Array(C * cells);
     for (let c = 0; c < C; c++) {
-      const src = pick(c).subarray(k0! * H * W, k1! * H * W);
+      const m0 = maps[pick(c)]!;
+      const raw = chans[pick(c)]!.subarray(k0! * H * W, k1! * H * W);
       const same = grid.every((g, k) => g === from[k]);
       const g3: [number, number, number] = volume ? (grid as [number, number, number]) : [1, grid[0]!, grid[1]!];
-      const v = same ? src : resizeTrilinear(src, [d, H, W], g3);
+      // an unclipped mapping is linear, so it is applied after the resize (to the model's grid, not the
+      // scan's size: no copy of a large scan); a window clips, so it maps a copy first
+      const v = same ? mapInPlace(raw.slice(), m0) : m0.clip ? resizeTrilinear(mapInPlace(raw.slice(), m0), [d, H, W], g3) : mapInPlace(resizeTrilinear(raw, [d, H, W], g3), m0);
       const m = per('mean', c);
       const s = per('std', c);
       for (let p = 0; p < cells; p++) tensor[target.channelsFirst ? c * cells + p : p * C + c] = (v[p]! - m) / s;
@@ -144,22 +213,33 @@ export function scanToTensors(vol: Volume, target: VolumeTarget, opts: Intensity
   return out;
 }
 
-/** The gray picture of a scan's first channel for overlays: a window (given, the first preset, or the 1st–99th percentile range) to [0, 1]. */
-export function displayVolume(vol: Volume, window?: readonly [number, number]): Float32Array {
+/** The display range [lo, hi] of a scan's first channel: a window (given, or the first preset), else its 1st–99th percentiles. */
+export function displayRange(vol: Volume, window?: readonly [number, number]): [number, number] {
   const [D, H, W] = vol.dims;
   const v = vol.data.subarray(0, D * H * W);
-  let lo: number;
-  let hi: number;
   const w = window ? { center: window[0], width: window[1] } : vol.windows?.[0];
-  if (w && w.width > 0) {
-    lo = w.center - w.width / 2;
-    hi = w.center + w.width / 2;
-  } else {
-    const sorted = Float32Array.from(v.length > 1 << 20 ? v.filter((_, i) => i % 16 === 0) : v).sort();
-    lo = sorted[Math.floor(0.01 * (sorted.length - 1))]!;
-    hi = sorted[Math.ceil(0.99 * (sorted.length - 1))]!;
-    if (!(hi > lo)) { lo = sorted[0]!; hi = sorted[sorted.length - 1]!; }
-  }
+  if (w && w.width > 0) return [w.center - w.width / 2, w.center + w.width / 2];
+  // above 1 M values, a sample of every 16th
+  const step = v.length > 1 << 20 ? 16 : 1;
+  const sorted = new Float32Array(Math.ceil(v.length / step));
+  for (let i = 0, j = 0; i < v.length; i += step) sorted[j++] = v[i]!;
+  sorted.sort();
+  let lo = sorted[Math.floor(0.01 * (sorted.length - 1))]!;
+  let hi = sorted[Math.ceil(0.99 * (sorted.length - 1))]!;
+  if (!(hi > lo)) { lo = sorted[0]!; hi = sorted[sorted.length - 1]!; }
+  return [lo, hi];
+}
+
+/**
+ * The gray picture of a scan's first channel for overlays: displayRange to [0, 1]. `inPlace`: written
+ * over the scan's own values (no second full-size copy) where the caller needs them no more.
+ */
+export function displayVolume(vol: Volume, window?: readonly [number, number], inPlace = false): Float32Array {
+  const [D, H, W] = vol.dims;
+  const [lo, hi] = displayRange(vol, window);
   const r = hi - lo || 1;
-  return Float32Array.from(v, (x) => Math.min(Math.max((x - lo) / r, 0), 1));
+  const v = vol.data.subarray(0, D * H * W);
+  const out = inPlace ? v : new Float32Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = Math.min(Math.max((v[i]! - lo) / r, 0), 1);
+  return out;
 }

@@ -16,7 +16,7 @@
  */
 import type { Box, GroundTruth } from './localisation.js';
 import { boxMask } from './localisation.js';
-import { parseRle, decodeRle } from '../util/rle.js';
+import { parseRle, decodeRle, maskDecodeSize } from '../util/rle.js';
 import { boxInView, maskInView, type ImageRegion } from '../image/view.js';
 
 export { cocoCountsFromString } from '../util/rle.js';
@@ -27,8 +27,11 @@ export interface AnnotatedObject {
   /** Class name (COCO category name, or the file's label). */
   label?: string;
   box?: Box;
-  /** Object pixels, [height, width] of the annotated image. */
-  mask?: { height: number; width: number; data: Uint8Array };
+  /**
+   * Object pixels at [height, width]: the annotated image's size, or smaller (aspect kept, at most
+   * MASK_DECODE_SIDE long) where that is larger; `size` is then the declared [H, W].
+   */
+  mask?: { height: number; width: number; data: Uint8Array; size?: [number, number] };
 }
 
 export interface ImageAnnotation {
@@ -63,14 +66,22 @@ function parseBox(v: unknown, where: string): Box {
 function parseRleMask(v: unknown, where: string): AnnotatedObject['mask'] {
   try {
     const rle = parseRle(v, where);
-    return { height: rle.size[0], width: rle.size[1], data: decodeRle(rle) };
+    const [h, w] = maskDecodeSize(rle.size[0], rle.size[1]);
+    return { height: h, width: w, data: decodeRle(rle, [h, w]), ...(h !== rle.size[0] || w !== rle.size[1] ? { size: rle.size } : {}) };
   } catch (e) {
     throw new AnnotationError((e as Error).message);
   }
 }
 
-/** Rasterises polygons [x1, y1, x2, y2, …] (pixel centres inside by the even-odd rule). */
-export function rasterisePolygons(polys: number[][], height: number, width: number): Uint8Array {
+/**
+ * Rasterises polygons [x1, y1, x2, y2, …] (pixel centres inside by the even-odd rule) on a height × width
+ * image; with `at` [h, w], on that grid instead (the polygons scaled to it).
+ */
+export function rasterisePolygons(polys: number[][], height: number, width: number, at?: readonly [number, number]): Uint8Array {
+  if (at && (at[0] !== height || at[1] !== width)) {
+    const [sy, sx] = [at[0] / height, at[1] / width];
+    return rasterisePolygons(polys.map((p) => p.map((v, i) => v * (i % 2 ? sy : sx))), at[0], at[1]);
+  }
   const out = new Uint8Array(height * width);
   for (const poly of polys) {
     const n = Math.floor(poly.length / 2);
@@ -113,8 +124,8 @@ function parseOwnImage(e: unknown, i: number, size?: [number, number]): ImageAnn
   const real = objects.filter((o) => o.box || o.mask);
   if (real.length === 0) throw new AnnotationError(`${file}: no box or mask`);
   const m = real.find((o) => o.mask)?.mask;
-  const height = num(e.height) ?? m?.height ?? size?.[0];
-  const width = num(e.width) ?? m?.width ?? size?.[1];
+  const height = num(e.height) ?? m?.size?.[0] ?? m?.height ?? size?.[0];
+  const width = num(e.width) ?? m?.size?.[1] ?? m?.width ?? size?.[1];
   return { file, width, height, objects: real };
 }
 
@@ -141,7 +152,9 @@ function parseCoco(j: Json): ImageAnnotation[] {
     const seg = a.segmentation;
     if (Array.isArray(seg) && seg.length) {
       if (img.height === undefined || img.width === undefined) throw new AnnotationError(`${where}: polygon segmentations need the image's width and height`);
-      obj.mask = { height: img.height, width: img.width, data: rasterisePolygons(seg as number[][], img.height, img.width) };
+      // rasterised no larger than MASK_DECODE_SIDE: a 30000×30000 image's polygon is not drawn at that size
+      const [h, w] = maskDecodeSize(img.height, img.width);
+      obj.mask = { height: h, width: w, data: rasterisePolygons(seg as number[][], img.height, img.width, [h, w]), ...(h !== img.height || w !== img.width ? { size: [img.height, img.width] as [number, number] } : {}) };
     } else if (isObj(seg)) obj.mask = parseRleMask(seg, where);
     if (obj.box || obj.mask) img.objects.push(obj);
   });

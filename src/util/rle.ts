@@ -84,21 +84,63 @@ function rleOrder(v: unknown, where: string): RleOrder {
   throw new RleError(`${where}: the RLE order must be 'row-major' or 'column-major', got ${JSON.stringify(v)}`);
 }
 
-/** Decodes an RLE mask to [H, W] uint8 (1 = object), row-major, whatever its own order. */
-export function decodeRle(rle: RleMask): Uint8Array {
+/**
+ * Masks are decoded no larger than this on their long side (aspect kept): they are sampled at the
+ * picture's size (at most 2048 long) or the map's, so a mask declared at 40000×40000 is never allocated
+ * at its declared size. Image masks are decoded to the same bound (src/node-audit.ts).
+ */
+export const MASK_DECODE_SIDE = 4096;
+
+/** The size [h, w] a mask of `height` × `width` is decoded at: shrunk (aspect kept) to at most `maxSide` long. */
+export function maskDecodeSize(height: number, width: number, maxSide = MASK_DECODE_SIDE): [number, number] {
+  const long = Math.max(height, width);
+  if (long <= maxSide) return [height, width];
+  const s = maxSide / long;
+  return [Math.max(1, Math.round(height * s)), Math.max(1, Math.round(width * s))];
+}
+
+/**
+ * Decodes an RLE mask to uint8 (1 = object), row-major, whatever its own order: at its own size [H, W],
+ * or sampled (nearest pixel centre) at `at` [h, w] — from the runs directly, in time and memory of the
+ * sampled size plus the runs, never the declared size.
+ */
+export function decodeRle(rle: RleMask, at?: readonly [number, number]): Uint8Array {
   const [h, w] = rle.size;
-  const out = new Uint8Array(h * w);
+  const [th, tw] = at ?? [h, w];
   const rowMajor = (rle.order ?? DEFAULT_RLE_ORDER) === 'row-major';
-  let p = 0;
-  rle.counts.forEach((c, i) => {
-    if (i % 2 === 1) {
-      const end = Math.min(p + c, h * w);
-      if (rowMajor) out.fill(1, p, end);
-      else for (let k = p; k < end; k++) out[(k % h) * w + Math.floor(k / h)] = 1;
+  const total = rle.counts.reduce((a, c) => a + c, 0);
+  if (total !== h * w) throw new RleError(`mask run lengths cover ${total} pixels, expected ${h}×${w} = ${h * w}`);
+  const out = new Uint8Array(th * tw);
+  if (th === h && tw === w && rowMajor) {
+    let p = 0;
+    rle.counts.forEach((c, i) => {
+      if (i % 2 === 1) out.fill(1, p, p + c);
+      p += c;
+    });
+    return out;
+  }
+  const ys = Int32Array.from({ length: th }, (_, y) => Math.min(h - 1, Math.floor(((y + 0.5) * h) / th)));
+  const xs = Int32Array.from({ length: tw }, (_, x) => Math.min(w - 1, Math.floor(((x + 0.5) * w) / tw)));
+  // the sampled pixels in the runs' order (their flat indices increase), walking the runs once
+  const [outer, inner] = rowMajor ? [th, tw] : [tw, th];
+  let run = 0;
+  let end = rle.counts[0] ?? 0;
+  for (let o = 0; o < outer; o++) {
+    // a source row (column) sampled twice: its line again (the walk only goes forward)
+    if (o > 0 && (rowMajor ? ys[o] === ys[o - 1] : xs[o] === xs[o - 1])) {
+      for (let i = 0; i < inner; i++) {
+        const [ty, tx] = rowMajor ? [o, i] : [i, o];
+        out[ty * tw + tx] = rowMajor ? out[(ty - 1) * tw + tx]! : out[ty * tw + tx - 1]!;
+      }
+      continue;
     }
-    p += c;
-  });
-  if (p !== h * w) throw new RleError(`mask run lengths cover ${p} pixels, expected ${h}×${w} = ${h * w}`);
+    for (let i = 0; i < inner; i++) {
+      const [ty, tx] = rowMajor ? [o, i] : [i, o];
+      const k = rowMajor ? ys[ty]! * w + xs[tx]! : xs[tx]! * h + ys[ty]!;
+      while (k >= end && run + 1 < rle.counts.length) end += rle.counts[++run]!;
+      if (run % 2 === 1) out[ty * tw + tx] = 1;
+    }
+  }
   return out;
 }
 

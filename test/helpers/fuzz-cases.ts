@@ -2,7 +2,9 @@
  * Seeded mutations of the fixture models, images and .npy inputs for test/fuzz.test.ts: each case is a
  * `gradcam` command line over files written to a scratch folder. Structure-aware model mutations
  * (ops, attributes, shapes, types, initializers, external data, opsets) and byte-level ones (flips,
- * truncation, splices), broken and extreme images, malformed .npy files and bad option values.
+ * truncation, splices), broken and extreme images, malformed .npy files and bad option values; then
+ * (issue 23) hostile scans — NIfTI headers with lying fields, gzip bodies short, long or bombs,
+ * deflated DICOM of any declared size — and manifests with huge or malformed masks (makeScanCases).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,6 +12,7 @@ import sharp from 'sharp';
 import { decodeModel, encodeModel, type ModelProto } from '../../src/onnx/model.js';
 import { Rng } from '../../src/metrics/random.js';
 import { FIXTURES } from './fixtures.js';
+import { niftiHeader, niftiDataBytes, compressZeros, deflatedDicom } from './hostile.js';
 
 export interface FuzzCase {
   id: number;
@@ -328,6 +331,95 @@ export async function makeFuzzCases(seed: number, count: number, dir: string): P
     const argv = cmd === 'layers' ? ['layers', '--model', model]
       : cmd === 'audit' ? ['audit', r.pick(photos), '--model', model, '--out', out, '--quiet', ...(name === 'nhwc_input' ? [] : [])]
       : ['explain', input, '--model', model, '--out', out, ...extra];
+    cases.push({ id, kind, argv, out });
+  }
+  return cases;
+}
+
+const MED = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'demo', 'models');
+const NIFTI_FIELDS: ((h: DataView, r: Picker) => string)[] = [
+  (h, r) => { const k = 1 + r.int(4); const v = r.pick([...WEIRD_INTS, 32767, -32768, 1500]) << 16 >> 16; h.setInt16(40 + 2 * k, v, true); return `dim[${k}] = ${v}`; },
+  (h, r) => { const v = r.pick([0, -1, 2, 4, 5, 8, 32767]); h.setInt16(40, v, true); return `dim[0] = ${v}`; },
+  (h, r) => { const v = r.pick([NaN, Infinity, -Infinity, -1, 0, 1e9, 347, 353, 3e38, 4e9]); h.setFloat32(108, v, true); return `vox_offset = ${v}`; },
+  (h, r) => { const v = r.pick([0, 1, 3, 32, 128, 1792, 2304, 2048, -1]); h.setInt16(70, v, true); return `datatype = ${v}`; },
+  (h, r) => { const v = r.pick([NaN, Infinity, 0, -1, 1e38]); h.setFloat32(112, v, true); return `scl_slope = ${v}`; },
+  (h, r) => { h.setInt16(254, 1, true); const k = r.int(12); const v = r.pick([NaN, Infinity, 1e38]); h.setFloat32(280 + 4 * k, v, true); return `srow[${k}] = ${v}`; },
+  (h, r) => { h.setInt16(252, 1, true); const k = r.int(3); const v = r.pick([NaN, 2, -5]); h.setFloat32(256 + 4 * k, v, true); return `quatern[${k}] = ${v}`; },
+  (h, r) => { const v = r.pick([0, 540, 348 << 8, -348]); h.setInt32(0, v, true); return `sizeof_hdr = ${v}`; },
+  (h, r) => { const k = 344 + r.int(4); h.setUint8(k, r.int(256)); return `magic byte ${k}`; },
+];
+
+/**
+ * `count` hostile scan and mask cases (ids from `first`), each small on disk: NIfTI files (plain or
+ * gzipped) whose header fields lie and whose bodies are short, long or bombs; deflated DICOM files of
+ * any declared size; byte mutations of both; audit manifests whose masks are declared huge or broken.
+ */
+export async function makeScanCases(seed: number, count: number, first: number, dir: string): Promise<FuzzCase[]> {
+  const r = new Picker(new Rng(seed));
+  const photo = path.join(dir, 'scan-photo.png');
+  await sharp({ create: { width: 60, height: 40, channels: 3, background: { r: 30, g: 140, b: 90 } } }).png().toFile(photo);
+  const cases: FuzzCase[] = [];
+  for (let id = first; id < first + count; id++) {
+    const cdir = path.join(dir, `c${id}`);
+    fs.mkdirSync(cdir, { recursive: true });
+    const out = path.join(cdir, 'out');
+    const model = path.join(MED, r.pick(['med2d.onnx', 'med3d.onnx']));
+    const roll = r.int(100);
+    let kind: string;
+    let argv: string[];
+    if (roll < 50) {
+      // a NIfTI header with one or two lying fields, a body of the declared length or not
+      const dims = r.pick([[32, 32, 3], [16, 16, 16], [20, 24, 18, 2], [64, 64]]);
+      const spec = { dims, datatype: r.pick([2, 4, 16, 64, 512]) };
+      const h = niftiHeader(spec);
+      const hv = new DataView(h.buffer);
+      const what = [r.pick(NIFTI_FIELDS)(hv, r)];
+      if (r.chance(0.3)) what.push(r.pick(NIFTI_FIELDS)(hv, r));
+      const declared = niftiDataBytes(spec);
+      const len = r.pick([declared, declared, 0, Math.floor(declared / 2), declared + 7, 50_000_000]);
+      const gz = len > 4_000_000 || r.chance(0.5);
+      const f = path.join(cdir, gz ? 'scan.nii.gz' : 'scan.nii');
+      let bytes = gz ? await compressZeros(h, len, 'gzip') : Buffer.concat([h, Buffer.alloc(len)]);
+      if (r.chance(0.2)) bytes = r.pick(BYTE_MUTATIONS)(Buffer.from(bytes), r);
+      fs.writeFileSync(f, bytes);
+      kind = `nifti ${gz ? 'gz ' : ''}${dims.join('×')}: ${what.join(', ')}, ${len} body bytes`;
+      argv = ['explain', f, '--model', model, '--out', out, '--quiet'];
+    } else if (roll < 75) {
+      // a deflated DICOM of any declared size, its pixels complete, short or long
+      const [rows, cols, frames] = [r.pick([1, 2, 40, 255, 16384, 65535]), r.pick([1, 3, 48, 4096, 65535]), r.pick([1, 1, 3, 16, 100000])];
+      const n = rows * cols * frames * 2;
+      // a legitimate volume of millions of voxels takes longer than a case may (20 s): those stay short of pixels
+      // (truncated); above the voxel budget, the pixels may be a 40 MB bomb (refused from the header)
+      const zeros = n / 2 > 64 * 2 ** 20 ? r.pick([1000, 40_000_000]) : n > 4_000_000 ? 1000 : r.pick([n, 1000, n + 3]);
+      let bytes: Uint8Array = await deflatedDicom(rows, cols, frames, zeros);
+      const mutated = r.chance(0.25);
+      if (mutated) bytes = r.pick(BYTE_MUTATIONS)(Buffer.from(bytes), r);
+      const f = path.join(cdir, 'scan.dcm');
+      fs.writeFileSync(f, bytes);
+      kind = `dicom deflated ${cols}×${rows}×${frames}, ${zeros} pixel bytes${mutated ? ', bytes mutated' : ''}`;
+      argv = ['explain', f, '--model', model, '--out', out, '--quiet'];
+    } else {
+      // an audit manifest whose mask is declared huge or broken
+      fs.copyFileSync(photo, path.join(cdir, 'img.png'));
+      const big = r.pick([[40000, 40000], [1, 1_000_000_000], [65536, 65536], [0, 5], [-3, 4], [1e300, 2], [40, 60]]);
+      const total = big[0]! * big[1]!;
+      const counts = r.pick([[total], [Math.floor(total / 2), Math.ceil(total / 2)], [total + 1], [-1, total + 1], 'abc', '', [0, 0, 0], [1e308, 1e308]]);
+      let manifest: string;
+      if (r.chance(0.6)) {
+        manifest = path.join(cdir, 'm.jsonl');
+        fs.writeFileSync(manifest, `${JSON.stringify({ path: 'img.png', mask_rle: { size: big, counts, ...(r.chance(0.5) ? { order: r.pick(['row-major', 'F', 'sideways']) } : {}) } })}\n`);
+        kind = `manifest rle ${JSON.stringify(big)} counts ${JSON.stringify(counts).slice(0, 40)}`;
+      } else {
+        manifest = path.join(cdir, 'coco.json');
+        const poly = r.pick([[0, 0, big[1]!, 0, big[1]!, big[0]!], [0, 0, 1e308, 1, 5, NaN], [1, 2], [0, 0, 1e9, 1e9, -1e9, 1e9]]);
+        fs.writeFileSync(manifest, JSON.stringify({
+          images: [{ id: 1, file_name: 'img.png', width: big[1], height: big[0] }], categories: [{ id: 1, name: 'x' }],
+          annotations: [{ id: 1, image_id: 1, category_id: 1, segmentation: [poly], bbox: [0, 0, 10, 10] }],
+        }));
+        kind = `manifest coco ${JSON.stringify(big)} polygon ${JSON.stringify(poly).slice(0, 40)}`;
+      }
+      argv = ['audit', manifest, '--model', path.join(FIXTURES, 'resnet_like', 'model.onnx'), '--out', out, '--quiet'];
+    }
     cases.push({ id, kind, argv, out });
   }
   return cases;
