@@ -13,7 +13,7 @@ import type { ImportedModel, ModelFiles } from './types.js';
 
 /** The TF ops the importer reads (the README's list is generated from it: scripts/ops.ts). */
 export const TFJS_GRAPH_OPS: readonly string[] = [
-  'Placeholder', 'PlaceholderWithDefault', 'Const', 'Identity', 'NoOp', 'StopGradient', 'Conv2D', 'DepthwiseConv2dNative', 'FusedConv2D', 'FusedDepthwiseConv2dNative',
+  'Placeholder', 'PlaceholderWithDefault', 'Const', 'Identity', 'NoOp', 'StopGradient', 'Conv2D', 'DepthwiseConv2dNative', '_FusedConv2D', 'FusedConv2D', 'FusedDepthwiseConv2dNative',
   '_FusedMatMul', 'MatMul', 'BiasAdd', 'Add', 'AddV2', 'AddN', 'Sub', 'Mul', 'RealDiv', 'Maximum', 'Minimum', 'Neg',
   'Relu', 'Relu6', 'Elu', 'Selu', 'LeakyRelu', 'Prelu', 'Sigmoid', 'Tanh', 'Softmax', 'Square', 'Sqrt', 'Rsqrt', 'Pow', 'Exp', 'Log',
   'Mean', 'Max', 'Sum', 'MaxPool', 'AvgPool', 'ConcatV2', 'Pack', 'Unpack', 'Reshape', 'Squeeze', 'ExpandDims', 'Pad', 'PadV2',
@@ -354,14 +354,14 @@ function convertNode(g: GraphImporter, n: TfNode): void {
   const allConst = data.length > 0 && data.every((r) => g.constant(r));
   const set = (name: string, extra: Partial<Val> = {}, index = 0): void => { g.vals.set(keyOf(n.name, index), { name, ...extra }); };
   const dilatedIn = data.some((r) => { const v = g.vals.get(keyOf(parseRef(r)!.node, parseRef(r)!.index)); return !!v?.dilated; });
-  if (dilatedIn && !ELEMENTWISE.has(n.op) && !['Conv2D', 'DepthwiseConv2dNative', 'FusedConv2D', 'FusedDepthwiseConv2dNative', 'BatchToSpaceND'].includes(n.op)) {
+  if (dilatedIn && !ELEMENTWISE.has(n.op) && !['Conv2D', 'DepthwiseConv2dNative', '_FusedConv2D', 'FusedConv2D', 'FusedDepthwiseConv2dNative', 'BatchToSpaceND'].includes(n.op)) {
     fail('reads a tensor between SpaceToBatchND and BatchToSpaceND; only convolutions and elementwise ops may (dilated convolutions)');
   }
   const out = n.name;
   const toNCHW = (t: string) => g.emit('Transpose', [t], { perm: [0, 3, 1, 2] });
   const toNHWC = (t: string, name?: string) => g.emit('Transpose', [t], { perm: [0, 2, 3, 1] }, name);
   const nhwc = attrS(n, 'data_format', 'NHWC');
-  if (['Conv2D', 'DepthwiseConv2dNative', 'FusedConv2D', 'FusedDepthwiseConv2dNative', 'MaxPool', 'AvgPool', 'BiasAdd'].includes(n.op) && nhwc !== 'NHWC' && nhwc !== 'NCHW') fail(`data_format ${nhwc} is not supported (NHWC, NCHW)`);
+  if (['Conv2D', 'DepthwiseConv2dNative', '_FusedConv2D', 'FusedConv2D', 'FusedDepthwiseConv2dNative', 'MaxPool', 'AvgPool', 'BiasAdd'].includes(n.op) && nhwc !== 'NHWC' && nhwc !== 'NCHW') fail(`data_format ${nhwc} is not supported (NHWC, NCHW)`);
   const channelsLast = nhwc === 'NHWC';
 
   /** Activation `kind` applied to `t`; `args` are the fused node's extra inputs after the bias. */
@@ -426,6 +426,7 @@ function convertNode(g: GraphImporter, n: TfNode): void {
     }
     case 'Conv2D':
     case 'DepthwiseConv2dNative':
+    case '_FusedConv2D':
     case 'FusedConv2D':
     case 'FusedDepthwiseConv2dNative': {
       const depthwise = n.op.includes('Depthwise');
@@ -476,20 +477,23 @@ function convertNode(g: GraphImporter, n: TfNode): void {
       } else if (padding !== 'VALID') fail(`padding ${padding} is not supported (SAME, VALID, EXPLICIT)`);
       attrs.dilations = [dh, dw];
       if (depthwise) attrs.group = cin;
-      const fused = n.op.startsWith('Fused') ? attrStrs(n, 'fused_ops') : [];
+      const fused = /^_?Fused/.test(n.op) ? attrStrs(n, 'fused_ops') : [];
       const inputs = [channelsLast ? toNCHW(input) : input, g.init(floatT(w, wdims), g.fresh(`${out}/filter`))];
       let k = 0;
       let bnAfter: { mul: Float32Array; add: Float32Array } | undefined;
       if (fused[0] === 'BiasAdd') { inputs.push(x(2)); k = 1; } else if (fused[0] === 'FusedBatchNorm') { bnAfter = bnConsts(2, attrF(n, 'epsilon', 1e-3)); k = 1; }
       const acts = fused.slice(k);
       if (acts.length > 1) fail(`fused ops [${fused.join(', ')}] are not supported`);
-      let t = g.emit('Conv', inputs, attrs, acts.length || bnAfter || channelsLast ? undefined : out);
+      // the bias inside the Conv; batch norm and activation after the transpose back (alphas broadcast as TF's)
+      const after = !!(acts.length || bnAfter);
+      let t = g.emit('Conv', inputs, attrs, after || channelsLast ? undefined : out);
+      if (channelsLast) t = toNHWC(t, after ? undefined : out);
       if (bnAfter) {
         const c = bnAfter.mul.length;
-        t = g.emit('Add', [g.emit('Mul', [t, g.init(floatT(bnAfter.mul, [c, 1, 1]), g.fresh('bn_mul'))]), g.init(floatT(bnAfter.add, [c, 1, 1]), g.fresh('bn_add'))], {}, acts.length || channelsLast ? undefined : out);
+        const shape = channelsLast ? [c] : [c, 1, 1];
+        t = g.emit('Add', [g.emit('Mul', [t, g.init(floatT(bnAfter.mul, shape), g.fresh('bn_mul'))]), g.init(floatT(bnAfter.add, shape), g.fresh('bn_add'))], {}, acts.length ? undefined : out);
       }
-      if (acts.length) t = activation(acts[0]!, t, channelsLast ? undefined : out, data[3] ?? data[2 + (bnAfter ? 4 : 1)]);
-      if (channelsLast) t = toNHWC(t, out);
+      if (acts.length) t = activation(acts[0]!, t, out, data[3] ?? data[2 + (bnAfter ? 4 : 1)]);
       set(t, { dilated });
       return;
     }
