@@ -474,6 +474,13 @@ export interface AuditOptions {
   resize?: number;
   crop?: [number, number];
   labelsFile?: string;
+  /** A hub folder's ONNX variant (LoadModelOptions.variant). */
+  variant?: string;
+  /**
+   * Defaults from what an imported model's files state (the CLI's importedDefaults), applied once the
+   * model is read: normalisation, size, resize and crop.
+   */
+  importedDefaults?: (explainer: Explainer) => Pick<AuditOptions, 'normalize' | 'size' | 'resize' | 'crop'>;
   thumb?: number;
   colormap?: string;
   alpha?: number;
@@ -540,13 +547,15 @@ interface Prepared {
 }
 
 /** Runs (or resumes) an audit of `items` into opts.out. Report files are written by writeReports. */
-export async function runAudit(items: AuditItem[], opts: AuditOptions): Promise<AuditRunResult> {
+export async function runAudit(items: AuditItem[], options: AuditOptions): Promise<AuditRunResult> {
   const t0 = performance.now();
+  let opts = options;
   const method = camMethod(opts.method ?? 'gradcam');
   const explainer = await loadExplainer(opts.model, {
-    labelsFile: opts.labelsFile, sessionOptions: opts.threads ? { intraOpThreads: opts.threads } : undefined, size: opts.size, maxInputPixels: opts.maxInputPixels,
+    labelsFile: opts.labelsFile, sessionOptions: opts.threads ? { intraOpThreads: opts.threads } : undefined, size: opts.size, maxInputPixels: opts.maxInputPixels, variant: opts.variant,
   });
   try {
+    if (opts.importedDefaults) opts = { ...opts, ...opts.importedDefaults(explainer) };
     const batchSize = datasetBatchSize(explainer, opts);
     const layer = !opts.layer || opts.layer === 'auto' ? await explainer.autoLayer(opts.size ?? (opts.resize !== undefined ? opts.crop : undefined), opts.output) : opts.layer;
     const config = await auditConfig(opts, explainer, method.name, layer, shardItems(items, opts.shard).length);

@@ -194,15 +194,19 @@ class GraphImporter {
 
   constructor(readonly source: string, readonly weights: Map<string, Tensor>) {}
 
+  /** The TF node being converted: the helper tensors it adds are named below it ('conv1/Conv2D/nchw_2'). */
+  current = '';
+
   fresh(base: string): string {
+    const prefix = this.current && !base.startsWith(`${this.current}/`) ? `${this.current}/` : '';
     let n: string;
-    do n = `${base}__${this.counter++}`; while (this.used.has(n));
+    do n = `${prefix}${base}_${this.counter++}`; while (this.used.has(n));
     this.used.add(n);
     return n;
   }
 
   emit(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, out?: string, nOut = 1): string {
-    const output = [out ?? this.fresh(op.toLowerCase())];
+    const output = [out ?? this.fresh(op === 'Transpose' && attrs.perm ? (String(attrs.perm) === '0,3,1,2' ? 'nchw' : String(attrs.perm) === '0,2,3,1' ? 'nhwc' : 'transpose') : op.toLowerCase())];
     for (let k = 1; k < nOut; k++) output.push(this.fresh(`${output[0]}_out`));
     if (out) this.used.add(out);
     this.nodes.push({ name: output[0]!, op_type: op, input: inputs, output, attribute: Object.entries(attrs).map(([k, v]) => makeAttr(k, v)) });
@@ -292,7 +296,11 @@ export async function importTfjsGraph(files: ModelFiles, entry: string, json?: T
     order.push(n);
   };
   for (const n of topo.node) visit(n);
-  for (const n of order) convertNode(g, n);
+  for (const n of order) {
+    g.current = n.name;
+    convertNode(g, n);
+  }
+  g.current = '';
 
   // outputs: the signature's, else the nodes nobody reads
   let outRefs = Object.values(json.signature?.outputs ?? {}).map((o) => o.name ?? '').filter(Boolean);
