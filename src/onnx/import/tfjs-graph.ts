@@ -83,6 +83,22 @@ const floatT = (data: Float32Array, dims: number[]): Tensor => ({ dtype: 'float3
 const intT = (values: ArrayLike<number>, dims: number[]): Tensor => ({ dtype: 'int64', dims, data: BigInt64Array.from(Array.from(values, (v) => BigInt(Math.trunc(v)))) });
 const values = (t: Tensor): number[] => Array.from(t.data as ArrayLike<number | bigint>, Number);
 
+/** The values of `n` weights stored as `stored` (little-endian), dequantised (q · scale + min) where quantised. */
+function decodeStored(stored: string, bytes: Uint8Array, n: number, scale: number, min: number): Float32Array | Int32Array {
+  // a view where the shard's bytes are aligned (the importer only reads it: transposed filters are new
+  // arrays, initializers are copied when encoded), else an aligned copy
+  const size = stored === 'float32' || stored === 'int32' ? 4 : stored === 'uint16' || stored === 'float16' ? 2 : 1;
+  const a = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
+  switch (stored) {
+    case 'float32': return new Float32Array(a.buffer, a.byteOffset, n);
+    case 'int32': return new Int32Array(a.buffer, a.byteOffset, n);
+    case 'bool': return Int32Array.from(a);
+    case 'uint8': { const o = new Float32Array(n); for (let i = 0; i < n; i++) o[i] = a[i]! * scale + min; return o; }
+    case 'uint16': { const q = new Uint16Array(a.buffer, a.byteOffset, n); const o = new Float32Array(n); for (let i = 0; i < n; i++) o[i] = q[i]! * scale + min; return o; }
+    default: { const h = new Uint16Array(a.buffer, a.byteOffset, n); const o = new Float32Array(n); for (let i = 0; i < n; i++) o[i] = halfToFloat(h[i]!); return o; } // float16
+  }
+}
+
 /** Reads the weights of every manifest group (shards concatenated in order), dequantising as stated. */
 async function readWeights(files: ModelFiles, dir: string, manifest: ManifestGroup[], notes: string[], source: string): Promise<Map<string, Tensor>> {
   const out = new Map<string, Tensor>();
@@ -98,9 +114,12 @@ async function readWeights(files: ModelFiles, dir: string, manifest: ManifestGro
       shards++;
     }
     const total = parts.reduce((a, p) => a + p.byteLength, 0);
-    const buf = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) { buf.set(p, o); o += p.byteLength; }
+    let buf = parts[0] ?? new Uint8Array(0);
+    if (parts.length > 1) {
+      buf = new Uint8Array(total);
+      let o = 0;
+      for (const p of parts) { buf.set(p, o); o += p.byteLength; }
+    }
     let off = 0;
     for (const w of group.weights ?? []) {
       const dims = (w.shape ?? []).map(Number);
@@ -110,22 +129,13 @@ async function readWeights(files: ModelFiles, dir: string, manifest: ManifestGro
       const size = stored === 'uint8' || stored === 'bool' ? 1 : stored === 'uint16' || stored === 'float16' ? 2 : stored === 'float32' || stored === 'int32' ? 4 : 0;
       if (!size) throw new ImportError(`${source}: weight '${w.name}' is stored as ${stored}, which the importer does not read (float32, int32, bool, or quantised uint8/uint16/float16)`);
       if (off + n * size > total) throw new ImportError(`${source}: the weights shards end before weight '${w.name}' (${total} bytes; it needs bytes ${off} to ${off + n * size})`);
-      const view = new DataView(buf.buffer, buf.byteOffset + off, n * size);
+      const bytes = buf.subarray(off, off + n * size);
       off += n * size;
       const target = q?.original_dtype ?? w.dtype;
-      const f = new Float64Array(n);
-      if (stored === 'float32') for (let i = 0; i < n; i++) f[i] = view.getFloat32(i * 4, true);
-      else if (stored === 'int32') for (let i = 0; i < n; i++) f[i] = view.getInt32(i * 4, true);
-      else if (stored === 'bool') for (let i = 0; i < n; i++) f[i] = view.getUint8(i);
-      else if (stored === 'float16') for (let i = 0; i < n; i++) f[i] = halfToFloat(view.getUint16(i * 2, true));
-      else {
-        const scale = q?.scale ?? 1;
-        const min = q?.min ?? 0;
-        for (let i = 0; i < n; i++) f[i] = (stored === 'uint8' ? view.getUint8(i) : view.getUint16(i * 2, true)) * scale + min;
-      }
       if (q) quantised.set(stored, (quantised.get(stored) ?? 0) + 1);
-      if (target === 'float32') out.set(w.name, floatT(Float32Array.from(f), dims));
-      else if (target === 'int32') out.set(w.name, intT(f.map(Math.round), dims));
+      const f = decodeStored(stored, bytes, n, q?.scale ?? 1, q?.min ?? 0);
+      if (target === 'float32') out.set(w.name, floatT(f instanceof Float32Array ? f : Float32Array.from(f), dims));
+      else if (target === 'int32') out.set(w.name, intT(Array.from(f, Math.round), dims));
       else if (target === 'bool') out.set(w.name, { dtype: 'bool', dims, data: Uint8Array.from(f, (v) => (v ? 1 : 0)) });
       else throw new ImportError(`${source}: weight '${w.name}' has dtype ${target}, which the importer does not read (float32, int32, bool)`);
     }
