@@ -17,6 +17,7 @@ import { importModel, memoryModelFiles } from '../src/onnx/import/index.js';
 import { loadExplainer, nodeModelFiles } from '../src/node.js';
 import { parseNpy, toFloat32 } from '../src/image/npy.js';
 import { maxAbsError, maxRelError, relL2 } from './helpers/fixtures.js';
+import { GRAPH_OPS_END, GRAPH_OPS_START, README, graphOpsSection, sectionBetween } from '../scripts/ops.js';
 
 const DIR = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'tfjs');
 const names = fs.readdirSync(DIR).filter((d) => fs.existsSync(path.join(DIR, d, 'meta.json'))).sort();
@@ -101,6 +102,10 @@ for (const name of names) {
     });
   });
 }
+
+it("the README's list of graph ops is the importer's (npx tsx scripts/ops.ts)", () => {
+  assert.equal(sectionBetween(fs.readFileSync(README, 'utf8'), GRAPH_OPS_START, GRAPH_OPS_END), graphOpsSection());
+});
 
 describe('TF.js graph importer: errors and sources', () => {
   const base = JSON.parse(fs.readFileSync(path.join(DIR, 'tfjs_graph_ops', 'model.json'), 'utf8'));
