@@ -31,7 +31,7 @@ const arrayOf = (name: string, file: string) => {
 const folderFiles = (name: string) => memoryModelFiles(Object.fromEntries(fs.readdirSync(path.join(DIR, name)).map((f) => [f, new Uint8Array(fs.readFileSync(path.join(DIR, name, f)))])));
 
 it('the fixtures are there (a missing folder fails rather than skips)', () => {
-  assert.deepEqual(names, ['tfjs_graph_cnn', 'tfjs_graph_cnn_float16', 'tfjs_graph_cnn_uint16', 'tfjs_graph_cnn_uint8', 'tfjs_graph_ops']);
+  assert.deepEqual(names, ['tfjs_graph_cnn', 'tfjs_graph_cnn_float16', 'tfjs_graph_cnn_uint16', 'tfjs_graph_cnn_uint8', 'tfjs_graph_modes', 'tfjs_graph_ops']);
 });
 
 for (const name of names) {

@@ -201,6 +201,8 @@ class GraphImporter {
   private readonly constInit = new Map<string, string>();
   private counter = 0;
   inputs: { name: string; dims: (number | string | null)[] }[] = [];
+  /** StopGradient nodes (read as Identity: the explanation differentiates the function the graph computes). */
+  readonly stopGradients: string[] = [];
 
   constructor(readonly source: string, readonly weights: Map<string, Tensor>) {}
 
@@ -311,6 +313,7 @@ export async function importTfjsGraph(files: ModelFiles, entry: string, json?: T
     convertNode(g, n);
   }
   g.current = '';
+  if (g.stopGradients.length) notes.push(`StopGradient read as Identity (${g.stopGradients.slice(0, 3).join(', ')}${g.stopGradients.length > 3 ? ', …' : ''}): gradients flow through it, as through the function the graph computes; TF's would stop there`);
 
   // outputs: the signature's, else the nodes nobody reads
   let outRefs = Object.values(json.signature?.outputs ?? {}).map((o) => o.name ?? '').filter(Boolean);
@@ -436,6 +439,7 @@ function convertNode(g: GraphImporter, n: TfNode): void {
     }
     case 'Identity':
     case 'StopGradient': {
+      if (n.op === 'StopGradient') g.stopGradients.push(n.name);
       if (allConst) { g.consts.set(out, cst(0)); return; }
       const v = inVal(0);
       if (v.s2b) { g.vals.set(out, v); return; }
