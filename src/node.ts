@@ -141,7 +141,15 @@ export async function readModelSource(modelPath: string, opts: { labels?: string
   let onnxPath = modelPath;
   if (st?.isDirectory() || (st?.isFile() && /\.(json|keras|h5|hdf5)$/i.test(modelPath))) {
     const dir = st.isDirectory() ? modelPath : path.dirname(modelPath);
-    imported = await importModel(nodeModelFiles(dir), st.isDirectory() ? '' : path.basename(modelPath), opts.variant === undefined ? {} : { variant: opts.variant });
+    const entry = st.isDirectory() ? '' : path.basename(modelPath);
+    try {
+      imported = await importModel(nodeModelFiles(dir), entry, opts.variant === undefined ? {} : { variant: opts.variant });
+    } catch (e) {
+      // the importer names files relative to the folder: name the folder (or the file) the user gave
+      if (!(e instanceof Error) || e.name !== 'ModelError') throw e;
+      const m = e.message;
+      throw new ModelError(entry && m.startsWith(`${entry}: `) ? `${modelPath}: ${m.slice(entry.length + 2)}` : `${st.isDirectory() ? 'model folder ' : ''}${modelPath}: ${m}`);
+    }
     onnxPath = path.join(dir, imported.entry);
   } else if (opts.variant !== undefined) {
     throw new InputError(`--variant chooses among the ONNX files of a hub folder; give the folder, not ${modelPath}`);
