@@ -160,6 +160,42 @@ describe('TF.js graph importer: errors and sources', () => {
     }
   });
 
+  it('compiled graphs are cached under the import, which follows from every file: a changed shard is a new entry', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-tfjs-'));
+    const cacheDir = path.join(tmp, 'cache');
+    const saved = process.env.GRADCAM_CACHE;
+    process.env.GRADCAM_CACHE = cacheDir;
+    const entries = () => (fs.existsSync(cacheDir) ? fs.readdirSync(cacheDir).filter((f) => f.endsWith('.bin')).length : 0);
+    const explainOnce = async () => {
+      const ex = await loadExplainer(path.join(tmp, 'model.json'));
+      try {
+        const input = arrayOf('tfjs_graph_ops', 'input.npy');
+        return (await ex.explain(input.data, input.shape, { layer: 'c2', classes: [1, 8] })).explanations[0]!.map;
+      } finally {
+        await ex.release();
+      }
+    };
+    try {
+      fs.writeFileSync(path.join(tmp, 'model.json'), JSON.stringify(base));
+      fs.writeFileSync(path.join(tmp, 'group1-shard1of1.bin'), bin);
+      const first = await explainOnce();
+      const n1 = entries();
+      assert.ok(n1 > 0, 'nothing was cached');
+      const again = await explainOnce();
+      assert.equal(entries(), n1, 'the same files found their entries');
+      assert.deepEqual(again, first);
+      const changed = bin.slice();
+      changed[changed.length - 8]! ^= 0x40; // a weight of the last layer, in the shard only
+      fs.writeFileSync(path.join(tmp, 'group1-shard1of1.bin'), changed);
+      await explainOnce();
+      assert.ok(entries() > n1, 'a changed shard reused the old entries');
+    } finally {
+      if (saved === undefined) delete process.env.GRADCAM_CACHE;
+      else process.env.GRADCAM_CACHE = saved;
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('a folder does not read files through symbolic links that leave it', async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-tfjs-'));
     const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-out-'));
