@@ -622,7 +622,14 @@ function convertNode(g: GraphImporter, n: TfNode): void {
     case 'Pack': {
       const axis = attrI(n, 'axis', 0);
       if (allConst && data.every((r) => g.constant(r)!.dims.length === 0) && axis === 0) { g.consts.set(out, intOrFloat(data.map((r) => values(g.constant(r)!)[0]!), g.constant(data[0]!)!)); return; }
-      const parts = data.map((_, i) => g.emit('Unsqueeze', [x(i), g.ints([axis], 'axes')]));
+      // constants are given their new axis here (an Unsqueeze of an initializer is left for onnxruntime to fold, which it warns about)
+      const parts = data.map((r, i) => {
+        const c = g.constant(r);
+        if (!c) return g.emit('Unsqueeze', [x(i), g.ints([axis], 'axes')]);
+        const rank = c.dims.length + 1;
+        const at = axis < 0 ? axis + rank : axis;
+        return g.init({ ...c, dims: [...c.dims.slice(0, at), 1, ...c.dims.slice(at)] }, g.fresh('packed'));
+      });
       set(g.emit('Concat', parts, { axis }, out));
       return;
     }
