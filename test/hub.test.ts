@@ -61,6 +61,9 @@ describe('hub folders', () => {
       const bad = runGradcam(['explain', PHOTO, '--model', HUB, '--variant', 'fp16', '--out', out]);
       assert.notEqual(bad.code, 0);
       oneError(bad.err, /--variant fp16: no such ONNX file in the folder \(valid: default, opset13\)/);
+      const file = runGradcam(['explain', PHOTO, '--model', path.join(HUB, 'onnx', 'model.onnx'), '--variant', 'opset13', '--out', out]);
+      assert.notEqual(file.code, 0);
+      oneError(file.err, /--variant chooses among the ONNX files of a hub folder; give the folder, not .*model\.onnx/);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }
