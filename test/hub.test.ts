@@ -69,6 +69,22 @@ describe('hub folders', () => {
     }
   });
 
+  it('a folder of images through a hub folder (the dataset path: the run is identified by every file of the model folder)', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-hub-'));
+    try {
+      const r = runGradcam(['explain', path.join(ROOT, 'demo', 'photos'), '--model', HUB, '--out', out, '--quiet']);
+      assert.equal(r.code, 0, r.err);
+      const cfg = JSON.parse(fs.readFileSync(path.join(out, 'explain.json'), 'utf8'));
+      const size = ['onnx/model.onnx', 'onnx/model_opset13.onnx', 'config.json', 'preprocessor_config.json'].reduce((a, f) => a + fs.statSync(path.join(HUB, f)).size, 0);
+      assert.equal(cfg.model.file, 'hub_vit');
+      assert.equal(cfg.model.bytes, size);
+      assert.match(cfg.model.sha256, /^[0-9a-f]{64}$/);
+      assert.deepEqual(cfg.labels?.slice(0, 2), ['airplane', 'automobile']);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it('explicit options win over the folder', () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-hub-'));
     try {
