@@ -3,6 +3,7 @@
  * compiled gradient graphs per (layers, output, input size), and explains batches of input tensors.
  * Browser-safe: the runtime is injected as a SessionFactory.
  */
+import type { ImportedPreprocess } from './onnx/import/types.js';
 import { GradientEngine, probe, type CompileCache } from './autodiff/engine.js';
 import { cloneModel, realInputs, scoreTensor, type GradientSpec } from './autodiff/compiler.js';
 import { upgradeOpset } from './onnx/upgrade.js';
@@ -43,6 +44,15 @@ export interface ExplainerOptions {
    * so that a second process skips the probe runs and the compile. It must key by this model's content.
    */
   cache?: CompileCache;
+  /** A model imported from another format or a hub folder (src/onnx/import): what its files state. */
+  imported?: ImportedFacts;
+}
+
+/** What an imported model's files state beyond the graph: its format, preprocessing and the notes for the user. */
+export interface ImportedFacts {
+  format: string;
+  preprocess?: ImportedPreprocess;
+  notes: string[];
 }
 
 export interface LayerInfo {
@@ -199,6 +209,8 @@ export class Explainer {
   readonly volume: boolean;
   readonly labels?: string[];
   readonly source: string;
+  /** Set for models imported from TF.js, Keras or a hub folder (ExplainerOptions.imported). */
+  readonly imported?: ImportedFacts;
   private readonly engine: GradientEngine;
   private readonly layerCache = new Map<string, Promise<LayerTable>>();
   /**
@@ -211,6 +223,7 @@ export class Explainer {
 
   constructor(original: ModelProto, private readonly options: ExplainerOptions) {
     this.source = options.source ?? 'model';
+    if (options.imported) this.imported = options.imported;
     inlineExternalData(original, options.external, this.source);
     const { model, promoted } = promoteToFloat32(original);
     this.model = model;

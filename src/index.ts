@@ -15,6 +15,10 @@ export { CAM_METHODS, camMethod, postprocess } from './cam/index.js';
 export type { CamMethod, LayerTensors } from './cam/index.js';
 export { decodeModel, encodeModel, ModelError } from './onnx/model.js';
 export type { ModelProto } from './onnx/model.js';
+// other model sources as ONNX (TF.js graph and layers models, .keras/.h5, hub and TF.js folders): issue 22
+export { importModel, memoryModelFiles, isModelFileName, readPreprocessorConfig, TFJS_GRAPH_OPS } from './onnx/import/index.js';
+export type { ImportOptions, ModelSource, ImportedModel, ImportedPreprocess, ModelFiles } from './onnx/import/index.js';
+export type { ImportedFacts } from './explainer.js';
 export type { Session, SessionFactory, SessionOptions } from './runtime/session.js';
 export * from './image/index.js';
 export { explainFamily, explainMany, needsFamily } from './cam/runner.js';

@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Explainer, Explanation, ClassChoice } from './explainer.js';
 import { InputError } from './explainer.js';
-import { loadExplainer, prepareInputs, stackByShape, tensorPicture, batchForInputs, inputPixels, DEFAULT_PICTURE_SIDE, type PreparedInput } from './node.js';
+import { loadExplainer, nodeModelFiles, prepareInputs, stackByShape, tensorPicture, batchForInputs, inputPixels, DEFAULT_PICTURE_SIDE, type PreparedInput } from './node.js';
 import { fileInside, readImageFile, readRegularFile, writeFileAtomic, type FileReadError } from './image/node.js';
 import { fileSha256 } from './runtime/node.js';
 import { resizeBilinear } from './image/resize.js';
@@ -562,6 +562,13 @@ export interface AuditOptions {
   resize?: number;
   crop?: [number, number];
   labelsFile?: string;
+  /** A hub folder's ONNX variant (LoadModelOptions.variant). */
+  variant?: string;
+  /**
+   * Defaults from what an imported model's files state (the CLI's importedDefaults), applied once the
+   * model is read: normalisation, size, resize and crop.
+   */
+  importedDefaults?: (explainer: Explainer) => Pick<AuditOptions, 'normalize' | 'size' | 'resize' | 'crop'>;
   thumb?: number;
   colormap?: string;
   alpha?: number;
@@ -628,13 +635,15 @@ interface Prepared {
 }
 
 /** Runs (or resumes) an audit of `items` into opts.out. Report files are written by writeReports. */
-export async function runAudit(items: AuditItem[], opts: AuditOptions): Promise<AuditRunResult> {
+export async function runAudit(items: AuditItem[], options: AuditOptions): Promise<AuditRunResult> {
   const t0 = performance.now();
+  let opts = options;
   const method = camMethod(opts.method ?? 'gradcam');
   const explainer = await loadExplainer(opts.model, {
-    labelsFile: opts.labelsFile, sessionOptions: opts.threads ? { intraOpThreads: opts.threads } : undefined, size: opts.size, maxInputPixels: opts.maxInputPixels,
+    labelsFile: opts.labelsFile, sessionOptions: opts.threads ? { intraOpThreads: opts.threads } : undefined, size: opts.size, maxInputPixels: opts.maxInputPixels, variant: opts.variant,
   });
   try {
+    if (opts.importedDefaults) opts = { ...opts, ...opts.importedDefaults(explainer) };
     const batchSize = datasetBatchSize(explainer, opts);
     const layer = !opts.layer || opts.layer === 'auto' ? await explainer.autoLayer(opts.size ?? (opts.resize !== undefined ? opts.crop : undefined), opts.output) : opts.layer;
     const config = await auditConfig(opts, explainer, method.name, layer, shardItems(items, opts.shard).length);
@@ -771,8 +780,24 @@ export function fileIdentity(file: string, bytes: Uint8Array | string): { file: 
   return { file: path.basename(file), sha256: crypto.createHash('sha256').update(b).digest('hex'), bytes: b.length };
 }
 
-/** fileIdentity of a model file, its hash remembered across runs (fileSha256: a large model is not hashed again). */
+/**
+ * fileIdentity of a model file, its hash remembered across runs (fileSha256: a large model is not hashed
+ * again). A model folder, a TF.js model.json or a .keras/.h5 file (src/onnx/import) is identified by all
+ * the files of its folder: their names and bytes in one SHA-256, their sizes summed.
+ */
 export async function modelIdentity(file: string): Promise<{ file: string; sha256: string; bytes: number }> {
+  const st = await fs.promises.stat(file);
+  if (st.isDirectory() || /\.(json|keras|h5|hdf5)$/i.test(file)) {
+    const files = nodeModelFiles(st.isDirectory() ? file : path.dirname(file));
+    const h = crypto.createHash('sha256');
+    let total = 0;
+    for (const name of [...files.names].sort()) {
+      const b = (await files.read(name))!;
+      h.update(`${name}\0${b.length}\0`).update(b);
+      total += b.length;
+    }
+    return { file: path.basename(file), sha256: h.digest('hex'), bytes: total };
+  }
   const sha256 = await fileSha256(file);
   return { file: path.basename(file), sha256, bytes: (await fs.promises.stat(file)).size };
 }
@@ -793,7 +818,7 @@ async function auditConfig(opts: AuditOptions, explainer: Explainer, method: str
     format: 'gradcam-audit/1',
     model: await modelIdentity(opts.model),
     method, layer, class: String(opts.classChoice ?? 'top'), output: opts.output ?? null,
-    normalize: { preset: n.preset ?? null, mean: n.mean ? [...n.mean] : null, std: n.std ? [...n.std] : null },
+    normalize: { preset: n.preset ?? null, mean: n.mean ? [...n.mean] : null, std: n.std ? [...n.std] : null, ...(n.divisor !== undefined ? { divisor: n.divisor } : {}) },
     size: opts.size ?? null, ...(opts.resize !== undefined ? { resize: opts.resize, crop: opts.crop ?? null } : {}), labels: explainer.labels ?? null,
     thumb: opts.thumb ?? 128, colormap: opts.colormap ?? 'jet', alpha: opts.alpha ?? 0.5, flag_lift: opts.flagLift === undefined ? 1 : opts.flagLift, flag_below: opts.flagBelow ?? null,
     maps: !!opts.maps, shard: opts.shard ?? null, total,

@@ -5,6 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Explainer, InputError, parseLabels, type ExplainerOptions } from './explainer.js';
 import { ModelError, decodeModel } from './onnx/model.js';
+import { importModel, type ModelFiles, type ModelSource } from './onnx/import/index.js';
+import type { ImportedFacts } from './explainer.js';
 import { Detector } from './detect/detector.js';
 import { createNodeSession, diskCompileCache } from './runtime/node.js';
 import type { CompileCache } from './autodiff/engine.js';
@@ -63,6 +65,8 @@ export function inputPixels(dims: readonly number[], layout: 'NCHW' | 'NHWC'): n
 export interface LoadModelOptions extends Partial<Omit<ExplainerOptions, 'cache'>> {
   /** A labels file: one label per line, or a JSON array / {index: label} object. */
   labelsFile?: string;
+  /** A hub folder's ONNX variant (model_<variant>.onnx; 'default': model.onnx). */
+  variant?: string;
   /** The input size [H, W] the run will use (--size), checked with the model's own against `maxInputPixels`. */
   size?: [number, number];
   /** Refuse a model input (declared, or `size` where dynamic) above this many pixels; default DEFAULT_MAX_INPUT_PIXELS, 0: none. */
@@ -84,11 +88,14 @@ export async function loadExplainer(modelPath: string, options?: LoadModelOption
   // models with external data: their files are not in the model's hash, so the disk cache stays off
   let usesExternal = false;
   const external: typeof src.external = (...a) => { usesExternal = true; return src.external(...a); };
+  // an imported model's ONNX bytes follow from all its files (graph, weights), so their hash keys the cache;
+  // the file-identity shortcut holds only for a plain .onnx file
   const store = cache === false ? undefined : cache === undefined || cache === true
-    ? diskCompileCache(src.bytes, { enabled: () => !usesExternal, ...(before ? { source: { file: modelPath, before } } : {}) })
+    ? diskCompileCache(src.bytes, { enabled: () => !usesExternal, ...(before?.isFile() && !src.imported ? { source: { file: modelPath, before } } : {}) })
     : cache;
   const explainer = Explainer.fromBytes(src.bytes, {
     createSession: createNodeSession, external, source: modelPath, ...opts, labels: src.labels, ...(store ? { cache: store } : {}),
+    ...(src.imported ? { imported: src.imported } : {}),
   });
   try {
     checkDeclaredInput(explainer, modelPath, size, maxInputPixels);
@@ -104,13 +111,13 @@ export async function loadDetector(modelPath: string, options?: (LoadModelOption
   const { size, maxInputPixels, cache: _cache, ...opts } = options ?? {};
   const src = await readModelSource(modelPath, opts);
   const model = decodeModel(src.bytes, modelPath);
-  const plain = new Explainer(model, { createSession: createNodeSession, external: src.external, source: modelPath, labels: src.labels });
+  const plain = new Explainer(model, { createSession: createNodeSession, external: src.external, source: modelPath, labels: src.labels, ...(src.imported ? { imported: src.imported } : {}) });
   try {
     checkDeclaredInput(plain, modelPath, size, maxInputPixels);
   } finally {
     await plain.release();
   }
-  return Detector.create(model, { createSession: createNodeSession, external: src.external, source: modelPath, ...opts, labels: src.labels, size });
+  return Detector.create(model, { createSession: createNodeSession, external: src.external, source: modelPath, ...opts, labels: src.labels, size, ...(src.imported ? { imported: src.imported } : {}) });
 }
 
 /** A model input (declared, or `size` where dynamic) above the pixel bound is refused before any session is made. */
@@ -123,20 +130,45 @@ function checkDeclaredInput(explainer: Explainer, modelPath: string, size: [numb
   }
 }
 
-/** The model file's bytes, its external-data reader and the labels (from --labels, else undefined: the model's metadata). */
-async function readModelSource(modelPath: string, opts: { labels?: string[]; labelsFile?: string }): Promise<{ bytes: Uint8Array; external: ReturnType<typeof externalDataReader>; labels?: string[] }> {
-  let bytes: Buffer;
-  try {
-    bytes = await readRegularFile(modelPath);
-  } catch (e) {
-    const { code, kind } = e as FileReadError;
-    if (code === 'ENOENT') throw new ModelError(`model file not found: ${modelPath}`);
-    if (kind === 'a directory') throw new ModelError(`model path is a directory, not an ONNX file: ${modelPath}`);
-    if (code === 'ENOTREG') throw new ModelError(`model ${modelPath} is ${kind}, not a regular file; give an .onnx file`);
-    throw new ModelError(`cannot read model ${modelPath}: ${(e as Error).message}`);
+/**
+ * The model's ONNX bytes, its external-data reader, the labels (--labels, else the import's, else
+ * undefined: the model's metadata) and, for imported sources (a TF.js model.json, .keras/.h5, a hub or
+ * TF.js folder: src/onnx/import), what their files state. An .onnx file is read as it always was.
+ */
+export async function readModelSource(modelPath: string, opts: { labels?: string[]; labelsFile?: string; variant?: string }): Promise<{ bytes: Uint8Array; external: ReturnType<typeof externalDataReader>; labels?: string[]; imported?: ImportedFacts }> {
+  const st = await fs.promises.stat(modelPath).catch(() => undefined);
+  let imported: ModelSource | undefined;
+  let onnxPath = modelPath;
+  if (st?.isDirectory() || (st?.isFile() && /\.(json|keras|h5|hdf5)$/i.test(modelPath))) {
+    const dir = st.isDirectory() ? modelPath : path.dirname(modelPath);
+    const entry = st.isDirectory() ? '' : path.basename(modelPath);
+    try {
+      imported = await importModel(nodeModelFiles(dir), entry, opts.variant === undefined ? {} : { variant: opts.variant });
+    } catch (e) {
+      // the importer names files relative to the folder: name the folder (or the file) the user gave
+      if (!(e instanceof Error) || e.name !== 'ModelError') throw e;
+      const m = e.message;
+      throw new ModelError(entry && m.startsWith(`${entry}: `) ? `${modelPath}: ${m.slice(entry.length + 2)}` : `${st.isDirectory() ? 'model folder ' : ''}${modelPath}: ${m}`);
+    }
+    onnxPath = path.join(dir, imported.entry);
+  } else if (opts.variant !== undefined) {
+    throw new InputError(`--variant chooses among the ONNX files of a hub folder; give the folder, not ${modelPath}`);
   }
-  const external = externalDataReader(modelPath);
-  let labels = opts.labels;
+  let bytes: Uint8Array;
+  if (imported) bytes = imported.onnx;
+  else {
+    try {
+      const b = await readRegularFile(modelPath);
+      bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    } catch (e) {
+      const { code, kind } = e as FileReadError;
+      if (code === 'ENOENT') throw new ModelError(`model file not found: ${modelPath}`);
+      if (code === 'ENOTREG') throw new ModelError(`model ${modelPath} is ${kind}, not a regular file; give an .onnx file, a TF.js model.json, a .keras/.h5 file or a model folder`);
+      throw new ModelError(`cannot read model ${modelPath}: ${(e as Error).message}`);
+    }
+  }
+  const external = externalDataReader(onnxPath);
+  let labels = opts.labels ?? imported?.labels;
   if (opts.labelsFile) {
     let text: string;
     try {
@@ -147,7 +179,59 @@ async function readModelSource(modelPath: string, opts: { labels?: string[]; lab
     labels = parseLabels(text);
     if (!labels?.length) throw new InputError(`labels file ${opts.labelsFile} holds no labels`);
   }
-  return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), external, labels };
+  const facts = imported ? { format: imported.format, ...(imported.preprocess ? { preprocess: imported.preprocess } : {}), notes: importNotes(imported) } : undefined;
+  return { bytes, external, labels, ...(facts ? { imported: facts } : {}) };
+}
+
+/** The import's notes, plus what gradcam does differently from the stated preprocessing. */
+function importNotes(m: ModelSource): string[] {
+  const notes = [...m.notes];
+  const r = m.preprocess?.resample;
+  if (r && r !== 'bilinear') notes.push(`the model's processor resizes ${r}; gradcam resizes bilinear (Pillow's), so the inputs differ slightly from the processor's`);
+  return notes;
+}
+
+/**
+ * The files of a model folder as ModelFiles: every regular file below `dir` (two levels deep at most:
+ * a hub folder's onnx/), by POSIX relative path. Symbolic links are followed only where they resolve
+ * inside the folder; files are read only when asked for.
+ */
+export function nodeModelFiles(dir: string): ModelFiles {
+  const root = fs.realpathSync(dir);
+  const names: string[] = [];
+  const walk = (rel: string, depth: number) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(path.join(root, rel), { withFileTypes: true });
+    } catch (e) {
+      throw new ModelError(`cannot read the model folder ${dir}: ${(e as Error).message}`);
+    }
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (e.name.startsWith('.')) continue;
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      const inside = (() => {
+        try {
+          const real = fs.realpathSync(path.join(root, r));
+          return real.startsWith(root + path.sep) ? fs.statSync(real) : undefined;
+        } catch {
+          return undefined;
+        }
+      })();
+      if (!inside) continue;
+      if (inside.isDirectory()) { if (depth < 1) walk(r, depth + 1); } else if (inside.isFile()) names.push(r);
+    }
+  };
+  walk('', 0);
+  return {
+    names,
+    read: async (name) => {
+      if (!names.includes(name)) return undefined;
+      const real = fs.realpathSync(path.join(root, name));
+      if (!real.startsWith(root + path.sep)) return undefined;
+      const b = await readRegularFile(real);
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    },
+  };
 }
 
 /**

@@ -156,7 +156,7 @@ describe('non-regular files as inputs (point 4)', () => {
       [['explain', fifoNpy, '--model', MODEL], /npy file .*pipe\.npy is a FIFO \(named pipe\), not a regular file/],
       [['explain', photo, '--model', '/dev/zero'], /model \/dev\/zero is a character device, not a regular file; give an \.onnx file/],
       [['explain', photo, '--model', fifoModel], /model .*pipe\.onnx is a FIFO \(named pipe\), not a regular file/],
-      [['explain', photo, '--model', dir], /model path is a directory, not an ONNX file: .*a-folder\.onnx/],
+      [['explain', photo, '--model', dir], /model folder .*a-folder\.onnx: the folder holds no model: give a folder with model\.onnx/],
       [['layers', '--model', '/dev/urandom'], /model \/dev\/urandom is a character device, not a regular file/],
       [['explain', photo, '--model', MODEL, '--labels', fifo], /cannot read labels file .*pipe\.png: it is a FIFO/],
       [['audit', fifo, '--model', MODEL], /pipe\.png is neither a file nor a folder/],

@@ -61,7 +61,7 @@ interface Manifest { model: string | null; name: string; examples: Example[] }
 
 const state = {
   model: undefined as ModelInfo | undefined,
-  modelFile: undefined as { name: string; bytes: Uint8Array; extra: { name: string; bytes: Uint8Array }[]; labelsText?: string } | undefined,
+  modelFile: undefined as { name: string; bytes: Uint8Array; extra: { name: string; bytes: Uint8Array }[]; labelsText?: string; entry?: string } | undefined,
   images: [] as (ImageInfo & { label?: string })[],
   selected: undefined as string | undefined,
   analysis: undefined as Analysis | undefined,
@@ -107,7 +107,7 @@ const hook: GradcamHook = {
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const el = {
   runtime: $<HTMLParagraphElement>('runtime'), gpuNote: $<HTMLSpanElement>('gpu-note'),
-  modelLine: $<HTMLDivElement>('model-line'), drop: $<HTMLLabelElement>('drop'), files: $<HTMLInputElement>('files'),
+  modelLine: $<HTMLDivElement>('model-line'), drop: $<HTMLLabelElement>('drop'), files: $<HTMLInputElement>('files'), folder: $<HTMLInputElement>('folder'),
   tryIt: $<HTMLButtonElement>('try'), normalize: $<HTMLSelectElement>('normalize'), backend: $<HTMLSelectElement>('backend'),
   sizeLabel: $<HTMLLabelElement>('size-label'), size: $<HTMLInputElement>('size'), images: $<HTMLDivElement>('images'),
   progress: $<HTMLDivElement>('progress'), progressFill: $<HTMLDivElement>('progress-fill'), progressText: $<HTMLSpanElement>('progress-text'),
@@ -259,16 +259,16 @@ function showRuntime(i: WebRuntimeInfo, ortVersion: string): void {
     (i.crossOriginIsolated ? 'cross-origin isolated (threads on)' : 'not cross-origin isolated: one thread (serve with `gradcam serve` for threads)');
 }
 
-async function loadModel(name: string, bytes: Uint8Array, extra: { name: string; bytes: Uint8Array }[] = [], labelsText?: string, description?: string): Promise<boolean> {
+async function loadModel(name: string, bytes: Uint8Array, extra: { name: string; bytes: Uint8Array }[] = [], labelsText?: string, description?: string, entry?: string): Promise<boolean> {
   const size = parseSizeInput();
   // the shown map and scores belong to the model being replaced
   clearExplanation();
-  const r = await task(`loading ${name}`, (p) => worker.call({ type: 'loadModel', name, bytes, extra, labelsText, size }, p));
+  const r = await task(`loading ${name}`, (p) => worker.call({ type: 'loadModel', name, bytes, extra, labelsText, size, ...(entry !== undefined ? { entry } : {}) }, p));
   if (!r) return false;
   const m = r.model;
   state.model = m;
   state.modelSeq++;
-  state.modelFile = { name, bytes, extra, labelsText };
+  state.modelFile = { name, bytes, extra, labelsText, ...(entry !== undefined ? { entry } : {}) };
   hook.model = m;
   const dims = m.inputDims.map((d) => d ?? '?').join('×');
   const nClasses = m.labels ? `${m.labels.length} labelled classes` : 'no labels';
@@ -276,7 +276,7 @@ async function loadModel(name: string, bytes: Uint8Array, extra: { name: string;
   const strong = document.createElement('strong');
   strong.textContent = name;
   el.modelLine.append('Model: ', strong, ` — input ${m.inputName} [${dims}] ${m.layout}, ${nClasses}, ${m.layers.length} candidate layers${m.promoted.length ? `, ${m.promoted.join(' and ')} weights computed in float32` : ''} (loaded in ${(m.loadMs / 1000).toFixed(1)} s)`);
-  const desc = description ?? m.description;
+  const desc = [description ?? m.description, ...(m.notes ?? [])].filter(Boolean).join(' · ');
   if (desc) {
     const d = document.createElement('span');
     d.className = 'desc';
@@ -615,28 +615,48 @@ el.sanityRun.onclick = async () => {
 // ---------------------------------------------------------------- inputs
 
 const IMAGE_EXT = /\.(png|jpe?g|webp|gif|bmp|avif)$/i;
+/** Files beside a model that are read by the importer, never as a labels file. */
+const MODEL_SIDE_FILES = /(^|\/)(model|metadata|config|preprocessor_config|tokenizer_config|special_tokens_map)\.json$/i;
 
-async function takeFiles(files: File[]): Promise<void> {
-  const modelFile = files.find((f) => /\.onnx$/i.test(f.name));
-  const labelsFile = files.find((f) => /\.(txt|json)$/i.test(f.name));
-  const imageFiles = files.filter((f) => f.type.startsWith('image/') || IMAGE_EXT.test(f.name));
-  const extraFiles = files.filter((f) => f !== modelFile && f !== labelsFile && !imageFiles.includes(f));
-  if (modelFile) {
-    const labels = labelsFile ? await labelsFile.text() : undefined;
-    const extra = await Promise.all(extraFiles.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })));
-    const ok = await loadModel(modelFile.name, new Uint8Array(await modelFile.arrayBuffer()), extra, labels, '');
+/** A chosen or dropped file and its path relative to the chosen folder (its name when no folder). */
+interface PickedFile { file: File; path: string }
+
+async function takeFiles(picked: (File | PickedFile)[]): Promise<void> {
+  const all = picked.map((f) => (f instanceof File ? { file: f, path: f.webkitRelativePath || f.name } : f));
+  const isImage = (f: PickedFile) => f.file.type.startsWith('image/') || IMAGE_EXT.test(f.path);
+  const read = async (f: PickedFile) => new Uint8Array(await f.file.arrayBuffer());
+  // a folder (paths below one root): a model folder, read by the importer (hub: ONNX variants, labels, preprocessing)
+  const inFolder = all.filter((f) => f.path.includes('/'));
+  const folderRoot = inFolder.length ? inFolder[0]!.path.split('/')[0]! : undefined;
+  const folderFiles = folderRoot ? all.filter((f) => f.path.startsWith(`${folderRoot}/`) && !isImage(f)) : [];
+  const rest = all.filter((f) => !folderFiles.includes(f));
+  const modelFile = folderFiles.length ? undefined : rest.find((f) => /\.(onnx|keras|h5|hdf5)$/i.test(f.path) || /(^|\/)model\.json$/i.test(f.path));
+  const labelsFile = rest.find((f) => /\.(txt|json)$/i.test(f.path) && !MODEL_SIDE_FILES.test(f.path) && f !== modelFile);
+  const imageFiles = rest.filter(isImage);
+  const extraFiles = rest.filter((f) => f !== modelFile && f !== labelsFile && !imageFiles.includes(f));
+  const labels = labelsFile ? await labelsFile.file.text() : undefined;
+  if (folderFiles.length) {
+    const extra = await Promise.all(folderFiles.map(async (f) => ({ name: f.path.slice(folderRoot!.length + 1), bytes: await read(f) })));
+    const ok = await loadModel(`${folderRoot}/`, new Uint8Array(0), extra, labels, '', '');
+    if (!ok) return;
+  } else if (modelFile) {
+    const extra = await Promise.all(extraFiles.map(async (f) => ({ name: f.file.name, bytes: await read(f) })));
+    const imported = !/\.onnx$/i.test(modelFile.path);
+    const ok = await loadModel(modelFile.file.name, await read(modelFile), extra, labels, '', imported ? modelFile.file.name : undefined);
     if (!ok) return;
   } else if (labelsFile && state.modelFile) {
     const f = state.modelFile;
-    await loadModel(f.name, f.bytes, f.extra, await labelsFile.text());
+    await loadModel(f.name, f.bytes, f.extra, labels, undefined, f.entry);
   }
+  const modelGiven = !!(folderFiles.length || modelFile);
+  const files = imageFiles.map((f) => f.file);
   let firstNew: string | undefined;
-  for (const f of imageFiles) {
+  for (const f of files) {
     const id = await addImage(f.name, new Uint8Array(await f.arrayBuffer()), f.type);
     firstNew ??= id;
   }
   if (firstNew) await selectImage(firstNew);
-  else if (modelFile && state.selected) await analyzeAndExplain();
+  else if (modelGiven && state.selected) await analyzeAndExplain();
 }
 
 el.files.onchange = () => {
@@ -644,13 +664,40 @@ el.files.onchange = () => {
   el.files.value = '';
   void takeFiles(files);
 };
-el.drop.addEventListener('dragover', (e) => { e.preventDefault(); el.drop.classList.add('over'); });
 el.drop.addEventListener('dragleave', () => el.drop.classList.remove('over'));
+el.folder.onchange = () => {
+  const files = [...(el.folder.files ?? [])];
+  el.folder.value = '';
+  void takeFiles(files);
+};
+el.drop.addEventListener('dragover', (e) => { e.preventDefault(); el.drop.classList.add('over'); });
 el.drop.addEventListener('drop', (e) => {
   e.preventDefault();
   el.drop.classList.remove('over');
-  void takeFiles([...(e.dataTransfer?.files ?? [])]);
+  const items = [...(e.dataTransfer?.items ?? [])].map((i) => i.webkitGetAsEntry?.()).filter((x): x is FileSystemEntry => !!x);
+  if (items.some((i) => i.isDirectory)) void droppedEntries(items).then(takeFiles);
+  else void takeFiles([...(e.dataTransfer?.files ?? [])]);
 });
+
+/** The files of dropped folders (walked in the page: nothing is uploaded), with their paths. */
+async function droppedEntries(entries: FileSystemEntry[]): Promise<PickedFile[]> {
+  const out: PickedFile[] = [];
+  const walk = async (entry: FileSystemEntry, prefix: string): Promise<void> => {
+    const p = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isFile) {
+      out.push({ file: await new Promise<File>((res, rej) => (entry as FileSystemFileEntry).file(res, rej)), path: p });
+    } else if (entry.isDirectory) {
+      const reader = (entry as FileSystemDirectoryEntry).createReader();
+      for (;;) {
+        const batch = await new Promise<FileSystemEntry[]>((res, rej) => reader.readEntries(res, rej));
+        if (!batch.length) break;
+        for (const e of batch) await walk(e, p);
+      }
+    }
+  };
+  for (const e of entries) await walk(e, '');
+  return out;
+}
 // dropping anywhere else must not navigate away from the page
 window.addEventListener('dragover', (e) => e.preventDefault());
 window.addEventListener('drop', (e) => e.preventDefault());
@@ -668,7 +715,7 @@ el.alpha.onchange = () => { drawGrid(); drawSanity(); };
 el.normalize.onchange = () => void analyzeAndExplain();
 el.size.onchange = async () => {
   const f = state.modelFile;
-  if (f && (await loadModel(f.name, f.bytes, f.extra, f.labelsText))) await analyzeAndExplain();
+  if (f && (await loadModel(f.name, f.bytes, f.extra, f.labelsText, undefined, f.entry))) await analyzeAndExplain();
 };
 el.backend.onchange = async () => {
   if ((await initRuntime(el.backend.value as BackendChoice)) && state.selected) await analyzeAndExplain();

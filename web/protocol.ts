@@ -25,8 +25,10 @@ export interface ModelInfo {
   labels?: string[];
   /** The model's `description` metadata, if any. */
   description?: string;
-  /** A normalisation preset named by the model's `normalization` metadata, if any. */
+  /** A normalisation preset named by the model's `normalization` metadata, or matching an imported model's stated preprocessing. */
   normalization?: string;
+  /** Imported sources: what was read (the variant, weights dequantised, labels and preprocessing found). */
+  notes?: string[];
   layers: LayerInfo[];
   methods: MethodInfo[];
   /** The half-precision types the model is stored in (float16, bfloat16): gradcam runs it promoted to float32. */
@@ -160,7 +162,11 @@ export interface BenchOutput {
 
 export type Request =
   | { type: 'init'; backend: BackendChoice; ortBase: string; numThreads?: number }
-  | { type: 'loadModel'; name: string; bytes: Uint8Array; extra?: { name: string; bytes: Uint8Array }[]; labelsText?: string; size?: [number, number] }
+  /**
+   * `entry` set: an imported source (src/onnx/import): `bytes` is the file `entry` names ('model.json', 'x.keras';
+   * '' for a dropped folder: `bytes` is then empty) and `extra` every other file, by path relative to the folder.
+   */
+  | { type: 'loadModel'; name: string; bytes: Uint8Array; extra?: { name: string; bytes: Uint8Array }[]; labelsText?: string; size?: [number, number]; entry?: string }
   | { type: 'addImage'; id: string; name: string; bytes: Uint8Array; mime: string }
   | { type: 'removeImage'; id: string }
   | { type: 'analyze'; imageId: string; normalize: string }

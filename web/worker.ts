@@ -9,7 +9,8 @@ import { explainMany } from '../src/cam/runner.js';
 import { explainGradients, GRADIENT_METHODS, isGradientMethod } from '../src/cam/guided.js';
 import { sanityCheck } from '../src/sanity/index.js';
 import { decodeModel, metadata, type ModelProto } from '../src/onnx/model.js';
-import { NORMALIZE_PRESETS } from '../src/image/normalize.js';
+import { NORMALIZE_PRESETS, resolveNormalization } from '../src/image/normalize.js';
+import { importModel, memoryModelFiles, type ImportedPreprocess } from '../src/onnx/import/index.js';
 import { decodePng, toRgbImage } from '../src/image/png.js';
 import { resizeRgb } from '../src/image/resize.js';
 import { imageToTensor } from '../src/image/normalize.js';
@@ -72,7 +73,23 @@ async function handle(req: Request, progress: (p: Progress) => void): Promise<Re
     case 'loadModel': {
       const labels = req.labelsText === undefined ? undefined : parseLabels(req.labelsText);
       if (req.labelsText !== undefined && !labels?.length) throw new InputError('the labels file holds no labels (one per line, or a JSON array)');
-      return { type: 'loadModel', model: await loadModel(req.name, req.bytes, req.extra ?? [], labels, req.size, progress) };
+      if (req.entry === undefined) return { type: 'loadModel', model: await loadModel(req.name, req.bytes, req.extra ?? [], labels, req.size, progress) };
+      // an imported source (TF.js model.json and shards, .keras/.h5, a hub or TF.js folder): read here, in the page's memory
+      progress({ stage: `importing ${req.name}` });
+      const all = new Map((req.extra ?? []).map((f) => [f.name, f.bytes]));
+      if (req.entry) all.set(req.entry, req.bytes);
+      const imported = await importModel(memoryModelFiles(all), req.entry);
+      // external-data files are named relative to the ONNX file (a hub folder's onnx/model.onnx_data)
+      const dir = imported.entry.includes('/') ? imported.entry.slice(0, imported.entry.lastIndexOf('/') + 1) : '';
+      const beside = (req.extra ?? []).map((f) => ({ name: dir && f.name.startsWith(dir) ? f.name.slice(dir.length) : f.name, bytes: f.bytes }));
+      const info = await loadModel(req.name, imported.onnx, beside, labels ?? imported.labels, req.size, progress);
+      const preset = presetOf(imported.preprocess);
+      // what the page does differently from the model's files, said beside the model (not as errors)
+      const notes = [...imported.notes];
+      if (imported.preprocess && !preset) notes.push("the model's stated normalisation is none of the page's presets: choose the closest");
+      if (imported.preprocess?.resize !== undefined) notes.push(`the model's processor resizes the shorter side to ${imported.preprocess.resize} and crops the centre; the page resizes the whole image`);
+      if (!imported.preprocess) notes.push("the model's files state no input normalisation: check the page's normalisation setting");
+      return { type: 'loadModel', model: { ...info, ...(preset ? { normalization: preset } : {}), notes } };
     }
     case 'addImage': return { type: 'addImage', image: await addImage(req.id, req.name, req.bytes, req.mime) };
     case 'removeImage': images.delete(req.id); return { type: 'removeImage' };
@@ -186,6 +203,19 @@ function newExplainer(proto: ModelProto, name: string, labels: string[] | undefi
     return data.subarray(offset, end);
   };
   return new Explainer(proto, { createSession, external, labels, source: name });
+}
+
+/** The page's normalisation preset that does what an imported model's preprocessing states, if one does. */
+function presetOf(p: ImportedPreprocess | undefined): string | undefined {
+  if (!p || (!p.mean && !p.std && p.divisor === undefined)) return undefined;
+  const affine = (divisor: number, mean: readonly number[], std: readonly number[]) => [0, 1, 2].map((c) => [1 / (divisor * std[c % std.length]!), -mean[c % mean.length]! / std[c % std.length]!]).flat();
+  const want = affine(p.divisor ?? 255, p.mean ?? [0], p.std ?? [1]);
+  return NORMALIZE_PRESETS.find((k) => {
+    const s = resolveNormalization({ preset: k });
+    if (s.channelOrder !== (p.channelOrder ?? 'RGB')) return false;
+    const got = affine(s.divisor, s.mean, s.std);
+    return got.every((v, i) => Math.abs(v - want[i]!) <= 1e-4 * Math.max(1, Math.abs(v)));
+  });
 }
 
 async function loadModel(name: string, bytes: Uint8Array, extra: { name: string; bytes: Uint8Array }[], labels: string[] | undefined, size: [number, number] | undefined, progress: (p: Progress) => void): Promise<ModelInfo> {

@@ -7,7 +7,7 @@ import { CAM_METHODS } from '../cam/index.js';
 import { listInputs, mergeAudits, runAudit, shardItems } from '../node-audit.js';
 import { DatasetProgress, doneLine, interruptible, listedLine, parseSize, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, readShard, withDefaults, DATASET, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
-import { normalizeOptions, resizeCropOptions } from './inputs.js';
+import { importedDefaults, normalizeOptions, resizeCropOptions } from './inputs.js';
 
 export { EXIT_INTERRUPTED, EXIT_ITEMS_FAILED };
 
@@ -93,7 +93,11 @@ export async function runAuditCli(args: string[]): Promise<number> {
   if (!o.quiet) process.stderr.write(listedLine(items.length, shard, mine, o.out!));
   const result = await interruptible((signal) => runAudit(items, {
     model: o.model!, out: o.out!, method: o.method, layer: o.layer, classChoice: o.class, output: o.output, normalize: norm, size, ...rc,
-    labelsFile: o.labels, maxPixels: num(o['max-pixels']), maxInputPixels: num(o['max-input']), thumb: num(o.thumb), colormap: o.colormap, alpha: num(o.alpha),
+    labelsFile: o.labels, variant: o.variant, importedDefaults: (e) => {
+      const d = importedDefaults(e, o, { norm, rc, size }, !!o.quiet);
+      return { normalize: d.norm, size: d.size, resize: d.rc.resize, crop: d.rc.crop };
+    },
+    maxPixels: num(o['max-pixels']), maxInputPixels: num(o['max-input']), thumb: num(o.thumb), colormap: o.colormap, alpha: num(o.alpha),
     flagBelow: num(o['flag-below'], null) ?? null, flagLift: num(o['flag-lift'], null) as number | null, maps: o.maps, batchSize: num(o['batch-size']), threads: num(o.threads), shard,
     retryErrors: o['retry-errors'], signal, report: !o['no-report'], beforeRewrite, onPasses: progress.passes,
     onProgress: (p) => {

@@ -17,7 +17,7 @@ import { boxesRegion, isFlagged, mapMetrics } from '../audit/metrics.js';
 import type { AuditItem } from '../audit/types.js';
 import { modelIdentity, listInputs, prepareItemInput, runDataset, shardItems, type FileOut, type StoreKind } from '../node-audit.js';
 import { REPORT } from './audit.js';
-import { resizeCropOptions, stems } from './inputs.js';
+import { importedDefaults, resizeCropOptions, stems } from './inputs.js';
 import { allOrNothing as allOrNothingFiles, batchPictures, datasetStem, isDatasetInput } from './explain.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, readShard, usageError, withDefaults, DATASET, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
 
@@ -87,16 +87,17 @@ export async function runDetect(args: string[]): Promise<number> {
   const dataset = positionals.some(isDatasetInput);
   if (box && dataset) throw usageError(DETECT, '--box names a box of one image; for folders, globs and manifests explain the detections');
   const alpha = num(o.alpha) ?? 0.5;
-  const size = parseSize(o.size);
-  const norm: NormalizeOptions = { preset: o.normalize, mean: parseNumbers('--mean', o.mean), std: parseNumbers('--std', o.std) };
+  let size = parseSize(o.size);
+  let norm: NormalizeOptions = { preset: o.normalize, mean: parseNumbers('--mean', o.mean), std: parseNumbers('--std', o.std) };
   if (!o.normalize && !norm.mean && !norm.std) norm.preset = 'unit';
   const limits = { maxPixels: num(o['max-pixels']), maxSide: num(o['max-overlay']) ?? DEFAULT_PICTURE_SIDE };
   const maxInputPixels = num(o['max-input']);
-  const rc = resizeCropOptions(o);
+  let rc = resizeCropOptions(o);
 
   const flagLift = num(o['flag-lift'], null) as number | null;
-  const detector = await loadDetector(o.model!, { labelsFile: o.labels, size, maxInputPixels, boxFormat: o['box-format'] });
+  const detector = await loadDetector(o.model!, { labelsFile: o.labels, size, maxInputPixels, boxFormat: o['box-format'], variant: o.variant });
   const ex = detector.explainer;
+  ({ norm, rc, size } = importedDefaults(ex, o, { norm, rc, size }, !!o.quiet));
   const json = (x: unknown) => new TextEncoder().encode(`${JSON.stringify(x, null, 2)}\n`);
   const options = { match: o.match, match_iou: matchIou, iou_term: o['iou-term'] || o.match === 'best', renormalize: o.renormalize, score_threshold: scoreThreshold, iou_threshold: iouThreshold };
   try {

@@ -16,7 +16,7 @@ import { localisation, type LocalisationResult } from '../metrics/localisation.j
 import { parseAnnotations, findAnnotation, groundTruthFor, objectClass, type ImageAnnotation } from '../metrics/annotations.js';
 import { CliError, parseNumbers, parseSize, EXIT_INTERRUPTED } from './common.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, IMAGES, MODEL, RUN, TARGET } from './spec.js';
-import { loadInputs, normalizeOptions, ProgressBar, writeOutputs, resizeCropOptions } from './inputs.js';
+import { importedDefaults, loadInputs, normalizeOptions, ProgressBar, writeOutputs, resizeCropOptions } from './inputs.js';
 
 const METRICS = [...FAITHFULNESS_METRICS, 'localisation'] as const;
 type Metric = (typeof METRICS)[number];
@@ -137,9 +137,9 @@ export async function runEvaluate(args: string[]): Promise<number> {
   const forwardBatch = num(o['forward-batch'])!;
   const limit = num(o.limit);
   const seed = num(o.seed)!;
-  const norm = normalizeOptions(o);
-  const size = parseSize(o.size);
-  const rc = resizeCropOptions(o);
+  let norm = normalizeOptions(o);
+  let size = parseSize(o.size);
+  let rc = resizeCropOptions(o);
 
   let annotations: ImageAnnotation[] | undefined;
   let annotationsText = '';
@@ -154,7 +154,8 @@ export async function runEvaluate(args: string[]): Promise<number> {
   if (limit) files = files.slice(0, limit);
   for (const f of files) if (!fs.existsSync(f)) throw new CliError(`image not found: ${f}`);
   const maxInputPixels = num(o['max-input']);
-  const explainer = await loadExplainer(o.model!, { labelsFile: o.labels, size, maxInputPixels });
+  const explainer = await loadExplainer(o.model!, { labelsFile: o.labels, size, maxInputPixels, variant: o.variant });
+  ({ norm, rc, size } = importedDefaults(explainer, o, { norm, rc, size }, !!o.quiet));
   // 'true' is the name audit uses too; 'gt' stays accepted
   const choice = o.class === 'true' ? 'gt' : o.class ?? (annotations ? 'gt' : 'top');
   let store: ResultStore<StoredEvalRow> | undefined;

@@ -19,7 +19,7 @@ import { describeClass, describeTarget, explanationFiles, explanationJson, gradi
 import { StagedOutputs } from './output.js';
 import { doneLine, listedLine, oneLine, parseNumbers, parseSize, Progress, DatasetProgress, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { command, helpText, num, parseCommand, readShard, usageError, DATASET, FAMILY, IMAGES, MODEL, PICTURES, RUN, TARGET, methodGroup } from './spec.js';
-import { normalizeOptions, resizeCropOptions, stems, type ResizeCropOptions } from './inputs.js';
+import { importedDefaults, normalizeOptions, resizeCropOptions, stems, type ResizeCropOptions } from './inputs.js';
 import { explainVolumes } from './explain-volume.js';
 import { INTENSITY_MODES, type IntensityMode } from '../image/volume.js';
 import { VOLUME_RESIZES, type VolumeResize } from '../image/resize3d.js';
@@ -190,8 +190,9 @@ export async function runExplain(args: string[]): Promise<number> {
   // no spinning within runs: the previous image's PNGs are compressed in the thread pool meanwhile (a
   // spinning worker thread slowed the command by about 6 % on resnet50 here)
   const threads = num(parsed.values.threads);
-  const explainer = await loadExplainer(s.model, { labelsFile: parsed.values.labels, size: s.size, maxInputPixels: s.maxInputPixels, sessionOptions: { spinning: false, ...(threads ? { intraOpThreads: threads } : {}) } });
+  const explainer = await loadExplainer(s.model, { labelsFile: parsed.values.labels, variant: parsed.values.variant, size: s.size, maxInputPixels: s.maxInputPixels, sessionOptions: { spinning: false, ...(threads ? { intraOpThreads: threads } : {}) } });
   try {
+    Object.assign(s, importedDefaults(explainer, parsed.values, s, s.quiet));
     checkOutputName(explainer, s.output);
     // a float16 / bfloat16 model runs promoted to float32 (onnx/precision.ts): each sidecar says so
     if (explainer.promoted.length) s.jsonOptions.precision = { model: explainer.promoted.join('+'), computed_in: 'float32' };
@@ -441,7 +442,7 @@ async function explainDataset(explainer: Explainer, s: Settings, positionals: st
     methods: s.gradientMethod ? [s.gradientMethod] : s.methods, layers: s.groups, layout: s.layout ?? null, output: s.output ?? null,
     class: s.labelled ? 'true' : String(s.classChoice), target: s.kind, index: s.index ?? null, pixel: s.pixel ?? null, top_k: s.topK ?? null, options: s.jsonOptions,
     cam_batch: s.camBatch ?? null, score_top: s.scoreTop ?? null, seed: s.seed, guided_ops: s.guidedOps, abs: s.abs, grid: s.grid, look: s.look,
-    normalize: { preset: s.norm.preset ?? null, mean: s.norm.mean ? [...s.norm.mean] : null, std: s.norm.std ? [...s.norm.std] : null },
+    normalize: { preset: s.norm.preset ?? null, mean: s.norm.mean ? [...s.norm.mean] : null, std: s.norm.std ? [...s.norm.std] : null, ...(s.norm.divisor !== undefined ? { divisor: s.norm.divisor } : {}) },
     size: s.size ?? null, ...(s.rc.resize !== undefined ? { resize: s.rc.resize, crop: s.rc.crop ?? null } : {}), labels: explainer.labels ?? null,
     shard: shard ?? null, total: shardItems(items, shard).length,
   };

@@ -19,6 +19,34 @@ export function normalizeOptions(o: { normalize?: string; mean?: string; std?: s
 }
 
 
+/**
+ * What an imported model's files state (a hub folder's preprocessor_config.json, a TF.js/Keras model's own
+ * layers) as the defaults of --normalize/--mean/--std, --resize/--crop and --size: options the user gave
+ * win. The import's notes (the variant used, what was read, where the preprocessing came from) go to
+ * stderr unless `quiet`; an imported model whose files state no preprocessing says which one is assumed.
+ */
+export function importedDefaults<T extends { norm: NormalizeOptions; rc: ResizeCropOptions; size?: [number, number] }>(
+  explainer: Pick<Explainer, 'imported'>, o: { normalize?: string; mean?: string; std?: string; resize?: number; crop?: string; size?: string }, s: T, quiet = false,
+): T {
+  const facts = explainer.imported;
+  if (!facts) return s;
+  const say = (line: string) => { if (!quiet) process.stderr.write(`gradcam: ${line}\n`); };
+  for (const n of facts.notes) say(n);
+  const p = facts.preprocess;
+  const out = { ...s };
+  const normGiven = o.normalize !== undefined || o.mean !== undefined || o.std !== undefined;
+  if (!normGiven) {
+    if (p && (p.mean || p.std || p.divisor !== undefined)) {
+      out.norm = { mean: p.mean ?? [0], std: p.std ?? [1], divisor: p.divisor ?? 255, channelOrder: p.channelOrder ?? 'RGB' };
+    } else {
+      say(`the model's files state no input normalisation; assuming --normalize ${s.norm.preset ?? 'imagenet'} (give --normalize or --mean/--std if the model was trained otherwise)`);
+    }
+  }
+  if (o.resize === undefined && o.crop === undefined && p?.resize !== undefined) out.rc = { resize: p.resize, ...(p.crop ? { crop: p.crop } : {}) };
+  if (o.size === undefined && p?.size) out.size = p.size;
+  return out;
+}
+
 export interface LoadedInput extends PreparedInput {
   /** The picture at model input size (for overlays and edge maps). */
   picture?: RgbImage;

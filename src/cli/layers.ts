@@ -15,7 +15,7 @@ the grid h×w and the number of prefix tokens (+P). '*' marks the automatic choi
 last node that mixes grid positions, walked back past projections: a CNN's last block, a ViT's last
 norm1, Swin's final norm, ConvNeXt's last stage).`,
   groups: [
-    pick(MODEL, ['model', 'output', 'size', 'max-input']),
+    pick(MODEL, ['model', 'variant', 'output', 'size', 'max-input']),
     group('Listing', {
       all: { type: 'boolean', default: false, help: 'also list the tensors whose layout is unknown or whose grid is 1×1, with the reason' },
       json: { type: 'boolean', default: false, help: 'print JSON instead of a table' },
@@ -31,8 +31,9 @@ export async function runLayers(args: string[]): Promise<number> {
     return 0;
   }
   const size = parseSize(o.size);
-  const explainer = await loadExplainer(o.model!, { size, maxInputPixels: num(o['max-input']) });
+  const explainer = await loadExplainer(o.model!, { size, maxInputPixels: num(o['max-input']), variant: o.variant });
   try {
+    if (!o.json) for (const n of explainer.imported?.notes ?? []) process.stderr.write(`gradcam: ${n}\n`);
     const layers = o.all ? await explainer.allTensors(size, o.output) : await explainer.layers(size, o.output);
     if (o.json) {
       console.log(JSON.stringify(layers.map((l) => ({

@@ -11,7 +11,7 @@ import type { ClassChoice } from '../explainer.js';
 import { CliError, parseNumbers, parseSize } from './common.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, IMAGES, MODEL, RUN, TARGET } from './spec.js';
 import { listInputs } from '../node-audit.js';
-import { loadInputs, normalizeOptions, ProgressBar, stems, writeOutputs, resizeCropOptions } from './inputs.js';
+import { importedDefaults, loadInputs, normalizeOptions, ProgressBar, stems, writeOutputs, resizeCropOptions } from './inputs.js';
 
 const SANITY_OPTIONS = group('Randomisation test', {
   methods: { type: 'string', value: 'a,b,c', help: () => `default ${DEFAULT_SANITY_METHODS.join(',')}; any of: ${methodNames().join(', ')}` },
@@ -64,14 +64,15 @@ export async function runSanity(args: string[]): Promise<number> {
   const threshold = num(o.threshold) ?? DEFAULT_THRESHOLD;
   const montageStages = parseNumbers('--montage-stages', o['montage-stages']);
   if (montageStages?.some((k) => !Number.isInteger(k) || k < 0)) throw usageError(SANITY, `--montage-stages must be stage numbers (0 = the trained model), got '${o['montage-stages']}'`);
-  const norm = normalizeOptions(o);
-  const rc = resizeCropOptions(o);
+  let norm = normalizeOptions(o);
+  let rc = resizeCropOptions(o);
   const classChoice: ClassChoice = o.class === 'top' ? 'top' : /^\d+$/.test(o.class!) ? Number(o.class) : o.class!;
 
-  const size = parseSize(o.size);
+  let size = parseSize(o.size);
   const maxInputPixels = num(o['max-input']);
-  const explainer = await loadExplainer(o.model!, { labelsFile: o.labels, size, maxInputPixels });
+  const explainer = await loadExplainer(o.model!, { labelsFile: o.labels, size, maxInputPixels, variant: o.variant });
   try {
+    ({ norm, rc, size } = importedDefaults(explainer, o, { norm, rc, size }, !!o.quiet));
     const inputs = await loadInputs(explainer, (await listInputs(positionals, { exclude: [o.out!] })).map((i) => i.file), norm, size, num(o['max-pixels']), rc, maxInputPixels);
     const dims0 = inputs[0]!.dims;
     const bad = inputs.find((i) => i.dims.join() !== dims0.join());

@@ -238,7 +238,8 @@ export function helpText(spec: CommandSpec): string {
 
 /** The model and how its inputs and outputs are read. */
 export const MODEL = group('Model', {
-  model: { type: 'string', value: 'FILE', help: 'ONNX model (required)' },
+  model: { type: 'string', value: 'FILE', help: 'the model (required): an .onnx file, a TF.js model.json, a Keras .keras/.h5 file, or a folder (a hub folder with model.onnx or onnx/model*.onnx, config.json and preprocessor_config.json; a TF.js folder)' },
+  variant: { type: 'string', value: 'NAME', help: "a hub folder's ONNX variant: onnx/model_NAME.onnx (fp16, quantized, ...; default model.onnx)" },
   output: { type: 'string', value: 'NAME', help: 'the model output to explain (default: the first)' },
   labels: { type: 'string', value: 'FILE', help: "class labels: one per line, or JSON (default: the model's metadata)" },
   size: { type: 'string', value: 'H[xW]', help: 'input size for models with dynamic height/width' },
