@@ -182,7 +182,8 @@ export const ACTIVATIONS = ['linear', 'relu', 'relu6', 'sigmoid', 'tanh', 'softm
 /** Applies a Keras activation to `x`; the result is named `out`. */
 function activate(c: LayerCall, x: string, activation: unknown, out: string): string {
   const { e } = c;
-  const a = activationName(activation).toLowerCase();
+  // TF.js writes camelCase class names (hardSigmoid, logSoftmax): snake_case as Keras
+  const a = activationName(activation).replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
   const h = `${c.out}/${a}`;
   switch (a) {
     case 'linear': case 'none': return e.rename(x, out);

@@ -1,0 +1,122 @@
+/**
+ * The Keras topology importer (issue 22) against TF.js itself (@tensorflow/tfjs, CPU backend) on the
+ * fixtures of scripts/fixtures/make_keras_fixtures.ts and their Keras forms (make_keras_files.py):
+ * logits (≤ 1e-5 relative), input gradients against tf.grad (≤ 1e-4 relative L2), Grad-CAM against the
+ * visualize-convnet computation in TF.js (≤ 1e-4), and the layer names of the topology.
+ */
+import { describe, it, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { Explainer } from '../src/explainer.js';
+import { createNodeSession } from '../src/runtime/node.js';
+import { importKerasModel } from '../src/onnx/import/keras/index.js';
+import type { ImportedModel } from '../src/onnx/import/types.js';
+import { maxRelError, relL2 } from './helpers/fixtures.js';
+import { findLayer, folderFiles, forward, gradcamTfjs, inputGradient, KERAS_FIXTURES, loadTfjs, nhwcToNchw, seededInput, setActivation } from './helpers/keras.js';
+
+interface Case {
+  name: string;
+  dir: string;
+  entry: string;
+  size: [number, number];
+  k: number;
+  /** Input value range the model expects. */
+  range: [number, number];
+  /** The layer whose output ends in softmax (its logits are compared before it). */
+  softmaxLayer?: string;
+  layers: string[];
+  autoLayer?: string;
+}
+
+const CASES: Case[] = [
+  { name: 'Teachable-Machine-like (nested Sequential + functional MobileNet)', dir: 'tm', entry: 'model.json', size: [224, 224], k: 3, range: [-1, 1], softmaxLayer: 'dense_Dense2', layers: ['conv_pw_13_relu', 'conv_pw_3_relu'], autoLayer: 'conv_pw_13_relu' },
+  { name: 'functional (residual Adds, SeparableConv2D, merges)', dir: 'functional', entry: 'model.json', size: [32, 32], k: 10, range: [0, 255], layers: ['block5_conv3', 'merge_up', 'sep1'], autoLayer: 'block5_conv3' },
+];
+
+const N = 2;
+const classesFor = (k: number) => [1, k - 1];
+
+for (const c of CASES) {
+  describe(`keras import: ${c.name}`, () => {
+    let imported: ImportedModel;
+    let explainer: Explainer;
+    let model: tf.LayersModel;
+    let probsModel: tf.LayersModel;
+    const shape = [N, c.size[0], c.size[1], 3];
+    const input = seededInput(shape, 7, c.range[0], c.range[1]);
+    const x = tf.tensor(input, shape);
+    const classes = classesFor(c.k);
+
+    before(async () => {
+      const dir = path.join(KERAS_FIXTURES, c.dir);
+      imported = await importKerasModel(folderFiles(dir), c.entry);
+      explainer = Explainer.fromBytes(imported.onnx, { createSession: createNodeSession, source: c.entry, ...(imported.labels ? { labels: imported.labels } : {}) });
+      model = await loadTfjs(dir);
+      probsModel = await loadTfjs(dir);
+      if (c.softmaxLayer) setActivation(findLayer(model, c.softmaxLayer)!, (v) => v);
+    });
+    after(async () => {
+      await explainer?.release();
+      model?.dispose();
+      probsModel?.dispose();
+    });
+
+    it('logits equal TF.js forward (≤ 1e-5 relative)', async () => {
+      const r = await explainer.run(input, shape, { layers: [], classes });
+      const ref = forward(model, x);
+      assert.deepEqual(r.logits.dims, [N, c.k]);
+      const e = maxRelError(r.logits.data, ref);
+      assert.ok(e <= 1e-5, `logits rel err ${e}`);
+      if (c.softmaxLayer) {
+        // the model's own output (softmax) from TF.js, against the softmax of our logits
+        const probs = forward(probsModel, x);
+        const ours = new Float32Array(probs.length);
+        for (let n = 0; n < N; n++) {
+          const row = r.logits.data.subarray(n * c.k, (n + 1) * c.k);
+          const m = Math.max(...row);
+          const ex = Array.from(row, (v) => Math.exp(v - m));
+          const s = ex.reduce((a, v) => a + v, 0);
+          ex.forEach((v, j) => (ours[n * c.k + j] = v / s));
+        }
+        assert.ok(maxRelError(ours, probs) <= 1e-5, `probabilities rel err ${maxRelError(ours, probs)}`);
+      }
+    });
+
+    it('input gradient equals tf.grad (≤ 1e-4 relative L2)', async () => {
+      const r = await explainer.run(input, shape, { layers: [], classes, inputGradient: true });
+      const ref = inputGradient(model, x, classes, c.k);
+      const e = relL2(r.inputGradient!.data, ref);
+      assert.ok(e <= 1e-4, `input gradient rel L2 ${e}`);
+    });
+
+    for (const layer of c.layers) {
+      it(`--layer ${layer}: activation, gradient and Grad-CAM equal TF.js (visualize-convnet) within 1e-4`, async () => {
+        const ref = gradcamTfjs(model, layer, x, classes, c.k);
+        const r = await explainer.run(input, shape, { layers: [layer], classes });
+        assert.equal(r.layouts[0]!.kind, 'nhwc');
+        const act = nhwcToNchw(ref.act, ref.shape);
+        const grad = nhwcToNchw(ref.grad, ref.shape);
+        assert.ok(maxRelError(r.activations[0]!.data, act) <= 1e-5, `activation rel err ${maxRelError(r.activations[0]!.data, act)}`);
+        assert.ok(relL2(r.gradients[0]!.data, grad) <= 1e-4, `gradient rel L2 ${relL2(r.gradients[0]!.data, grad)}`);
+        const ex = await explainer.explain(input, shape, { layer, classes });
+        const raws = new Float32Array(ref.raw.length);
+        ex.explanations.forEach((e, i) => raws.set(e.raw, i * e.raw.length));
+        assert.ok(maxRelError(raws, ref.raw) <= 1e-4, `raw Grad-CAM rel err ${maxRelError(raws, ref.raw)}`);
+        // visualize-convnet's map: ReLU, ÷ max, at the layer's resolution
+        const hw = ref.shape[1]! * ref.shape[2]!;
+        for (let n = 0; n < N; n++) {
+          const norm = (a: Float32Array) => { const v = a.subarray(n * hw, (n + 1) * hw).map((t) => Math.max(t, 0)); const m = Math.max(...v) || 1; return v.map((t) => t / m); };
+          const e = Math.max(...Array.from(norm(raws), (v, i) => Math.abs(v - norm(ref.raw)[i]!)));
+          assert.ok(e <= 1e-4, `image ${n}: normalised map abs err ${e}`);
+        }
+      });
+    }
+
+    it('names layers as the topology does; the automatic layer', async () => {
+      const names = (await explainer.layers()).map((l) => l.name);
+      for (const l of c.layers) assert.ok(names.includes(l), `${l} not among ${names.join(', ')}`);
+      if (c.autoLayer) assert.equal(await explainer.autoLayer(), c.autoLayer);
+    });
+  });
+}
