@@ -1,8 +1,9 @@
 /**
- * Keras layers as ONNX nodes (opset 17). Tensors stay in Keras's channels-last layout (NHWC): the
- * convolutions and pools, which ONNX defines on NCHW, are wrapped in a pair of Transposes (ONNX Runtime
- * folds the pairs between consecutive ones). Each layer's output tensor is named by the layer's name,
- * so that the names users type (`--layer conv_pw_13_relu`) are the topology's.
+ * Keras layers as ONNX nodes (opset 17). Tensors between layers stay in Keras's channels-last layout
+ * (NHWC): the convolutions, pools and resizes, which ONNX defines on NCHW, are wrapped in a pair of
+ * Transposes (ONNX Runtime folds the pairs between consecutive ones). Each layer's output tensor is named
+ * by the layer's name, so that the names users type (`--layer conv_pw_13_relu`) are the topology's; for
+ * a layer computed in NCHW that name is its NCHW result and `<layer>/nhwc` the tensor the next layers read.
  */
 import { float, makeAttr, ModelError, type AttrValue, type Node } from '../../model.js';
 import { encodeTensor, floatTensor, int64Tensor, type TensorProtoLike } from '../../tensor.js';
@@ -226,10 +227,23 @@ function finish(c: LayerCall, x: string, shape: Dim[]): T[] {
   return [{ name: activate(c, x, cfg(c.layer.config, 'activation'), c.out), shape }];
 }
 
+/**
+ * The end of a layer computed in NCHW (convolutions, pools, resizes): the layer's name goes to its NCHW
+ * result (activation applied there, element-wise), and the channels-last tensor that the next layers read
+ * is `<layer>/nhwc`. So the automatic layer, which walks up past data movement (Transposes), lands on
+ * the layer's own name. A softmax activation (over the channels) is applied channels-last.
+ */
+function finishNCHW(c: LayerCall, y: string, shape: Dim[], activation: unknown = cfg(c.layer.config, 'activation')): T[] {
+  const a = activationName(activation).toLowerCase();
+  if (a === 'softmax' || a === 'log_softmax') return [{ name: activate(c, toNHWC(c, y), activation, c.out), shape }];
+  const named = activate(c, y, activation, c.out);
+  return [{ name: c.e.node('Transpose', [named], { perm: [0, 2, 3, 1] }, `${c.out}/nhwc`), shape }];
+}
+
 // ---------------------------------------------------------------- convolutions and pools
 
 const toNCHW = (c: LayerCall, x: string) => c.e.node('Transpose', [x], { perm: [0, 3, 1, 2] }, `${c.out}/to_nchw`);
-const toNHWC = (c: LayerCall, x: string, hint = 'to_nhwc') => c.e.node('Transpose', [x], { perm: [0, 2, 3, 1] }, `${c.out}/${hint}`);
+const toNHWC = (c: LayerCall, x: string) => c.e.node('Transpose', [x], { perm: [0, 2, 3, 1] }, `${c.out}/nhwc`);
 
 interface Window {
   attrs: Record<string, AttrValue | undefined>;
@@ -292,7 +306,7 @@ const conv2d: Converter = (c) => {
   const inputs = [toNCHW(c, x.name), c.e.weight(kk.data, kk.dims, `${c.out}/kernel`)];
   if (bw) inputs.push(c.e.weight(bw.data, [bw.data.length], `${c.out}/bias`));
   const y = c.e.node('Conv', inputs, { ...win.attrs, dilations: pair(c, 'dilation_rate', [1, 1]), group: groups }, `${c.out}/conv`);
-  return finish(c, toNHWC(c, y), [x.shape[0]!, ...win.out, kernel.shape[3]!]);
+  return finishNCHW(c, y, [x.shape[0]!, ...win.out, kernel.shape[3]!]);
 };
 
 const depthwiseConv2d: Converter = (c) => {
@@ -310,7 +324,7 @@ const depthwiseConv2d: Converter = (c) => {
   const inputs = [toNCHW(c, x.name), c.e.weight(kk.data, kk.dims, `${c.out}/depthwise_kernel`)];
   if (bw) inputs.push(c.e.weight(bw.data, [bw.data.length], `${c.out}/bias`));
   const y = c.e.node('Conv', inputs, { ...win.attrs, dilations: d, group: kernel.shape[2]! }, `${c.out}/depthwise`);
-  return finish(c, toNHWC(c, y), [x.shape[0]!, ...win.out, kk.dims[0]!]);
+  return finishNCHW(c, y, [x.shape[0]!, ...win.out, kk.dims[0]!]);
 };
 
 const separableConv2d: Converter = (c) => {
@@ -332,7 +346,7 @@ const separableConv2d: Converter = (c) => {
   const inputs = [mid, c.e.weight(pkk.data, pkk.dims, `${c.out}/pointwise_kernel`)];
   if (bw) inputs.push(c.e.weight(bw.data, [bw.data.length], `${c.out}/bias`));
   const y = c.e.node('Conv', inputs, { kernel_shape: [1, 1], strides: [1, 1], pads: [0, 0, 0, 0] }, `${c.out}/pointwise`);
-  return finish(c, toNHWC(c, y), [x.shape[0]!, ...win.out, pk.shape[3]!]);
+  return finishNCHW(c, y, [x.shape[0]!, ...win.out, pk.shape[3]!]);
 };
 
 const conv2dTranspose: Converter = (c) => {
@@ -373,7 +387,7 @@ const conv2dTranspose: Converter = (c) => {
     kernel_shape: k, strides: s, pads: [before[0]!, before[1]!, Math.max(after[0]!, 0), Math.max(after[1]!, 0)],
     output_padding: after.some((a) => a < 0) ? after.map((a) => Math.max(-a, 0)) : undefined,
   }, `${c.out}/conv_transpose`);
-  return finish(c, toNHWC(c, y), [x.shape[0]!, len[0]!, len[1]!, co]);
+  return finishNCHW(c, y, [x.shape[0]!, len[0]!, len[1]!, co]);
 };
 
 function pool(op: 'MaxPool' | 'AveragePool'): Converter {
@@ -385,7 +399,7 @@ function pool(op: 'MaxPool' | 'AveragePool'): Converter {
     const win = window(c, x, k, pair(c, 'strides', k), [1, 1]);
     // AveragePool's count_include_pad=0: the mean over the window's real pixels, as TF's 'same' pooling
     const y = c.e.node(op, [toNCHW(c, x.name)], win.attrs, `${c.out}/pool`);
-    return [{ name: c.e.rename(toNHWC(c, y), c.out), shape: [x.shape[0]!, ...win.out, x.shape[3]!] }];
+    return finishNCHW(c, y, [x.shape[0]!, ...win.out, x.shape[3]!], 'linear');
   };
 }
 
@@ -638,7 +652,7 @@ const upSampling: Converter = (c) => {
   const scales = c.e.weight(Float32Array.of(1, 1, sh, sw), [4], `${c.out}/scales`);
   const y = c.e.node('Resize', [toNCHW(c, x.name), '', scales], attrs, `${c.out}/resize`);
   const mul = (d: Dim, s: number) => (d == null ? null : d * s);
-  return [{ name: c.e.rename(toNHWC(c, y), c.out), shape: [x.shape[0]!, mul(x.shape[1]!, sh), mul(x.shape[2]!, sw), x.shape[3]!] }];
+  return finishNCHW(c, y, [x.shape[0]!, mul(x.shape[1]!, sh), mul(x.shape[2]!, sw), x.shape[3]!], 'linear');
 };
 
 // ---------------------------------------------------------------- merges
