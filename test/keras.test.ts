@@ -120,3 +120,61 @@ for (const c of CASES) {
     });
   });
 }
+
+describe('keras import: UpSampling2D (bilinear, nearest), valid Conv2DTranspose, same AveragePooling2D', () => {
+  // TF.js 4.22's CPU gradients of AvgPool with 'same' padding and of ResizeNearestNeighbor (batch > 1) are
+  // wrong, so the input gradient is checked by finite differences of the (TF.js-equal) forward pass
+  let explainer: Explainer;
+  let model: tf.LayersModel;
+  const shape = [N, 12, 12, 3];
+  const input = seededInput(shape, 11, 0, 1);
+  const x = tf.tensor(input, shape);
+  const classes = [0, 3];
+  before(async () => {
+    const dir = path.join(KERAS_FIXTURES, 'upsample');
+    const imported = await importKerasModel(folderFiles(dir), 'model.json');
+    explainer = Explainer.fromBytes(imported.onnx, { createSession: createNodeSession, source: 'upsample' });
+    model = await loadTfjs(dir);
+  });
+  after(async () => {
+    await explainer?.release();
+    model?.dispose();
+  });
+
+  it('logits equal TF.js forward (≤ 1e-5 relative)', async () => {
+    const r = await explainer.run(input, shape, { layers: [], classes });
+    const e = maxRelError(r.logits.data, forward(model, x));
+    assert.ok(e <= 1e-5, `logits rel err ${e}`);
+  });
+
+  it('input gradient equals finite differences of the forward pass', async () => {
+    const r = await explainer.run(input, shape, { layers: [], classes, inputGradient: true });
+    const g = r.inputGradient!.data;
+    const per = input.length / N;
+    for (let k = 0; k < 3; k++) {
+      const d = seededInput(shape, 100 + k, -1, 1);
+      const h = 1e-2;
+      const score = async (s: number) => {
+        const rr = await explainer.run(input.map((v, i) => v + s * h * d[i]!), shape, { layers: [], classes });
+        return classes.map((cl, n) => rr.logits.data[n * 4 + cl]!);
+      };
+      const [p, m] = [await score(1), await score(-1)];
+      for (let n = 0; n < N; n++) {
+        const fd = (p[n]! - m[n]!) / (2 * h);
+        let dot = 0;
+        for (let i = n * per; i < (n + 1) * per; i++) dot += g[i]! * d[i]!;
+        assert.ok(Math.abs(dot - fd) <= 2e-3 * Math.abs(fd) + 1e-5, `direction ${k}, image ${n}: gradient·d ${dot}, finite difference ${fd}`);
+      }
+    }
+  });
+
+  for (const layer of ['conv_c', 'up_nearest']) {
+    it(`--layer ${layer}: Grad-CAM equals TF.js (visualize-convnet) within 1e-4`, async () => {
+      const ref = gradcamTfjs(model, layer, x, classes, 4);
+      const ex = await explainer.explain(input, shape, { layer, classes });
+      const raws = new Float32Array(ref.raw.length);
+      ex.explanations.forEach((e, i) => raws.set(e.raw, i * e.raw.length));
+      assert.ok(maxRelError(raws, ref.raw) <= 1e-4, `raw Grad-CAM rel err ${maxRelError(raws, ref.raw)}`);
+    });
+  }
+});
