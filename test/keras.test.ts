@@ -27,11 +27,19 @@ interface Case {
   softmaxLayer?: string;
   layers: string[];
   autoLayer?: string;
+  /** Keras 3 semantics to give the TF.js reference (hard_sigmoid = relu6(x + 3) / 6) on these layers. */
+  keras3HardSigmoid?: string[];
 }
 
+const TM = { dir: 'tm', size: [224, 224] as [number, number], k: 3, range: [-1, 1] as [number, number], softmaxLayer: 'dense_Dense2' };
+const FN = { dir: 'functional', size: [32, 32] as [number, number], k: 10, range: [0, 255] as [number, number] };
 const CASES: Case[] = [
-  { name: 'Teachable-Machine-like (nested Sequential + functional MobileNet)', dir: 'tm', entry: 'model.json', size: [224, 224], k: 3, range: [-1, 1], softmaxLayer: 'dense_Dense2', layers: ['conv_pw_13_relu', 'conv_pw_3_relu'], autoLayer: 'conv_pw_13_relu' },
-  { name: 'functional (residual Adds, SeparableConv2D, merges)', dir: 'functional', entry: 'model.json', size: [32, 32], k: 10, range: [0, 255], layers: ['block5_conv3', 'merge_up', 'sep1'], autoLayer: 'pool4' },
+  { ...TM, name: 'Teachable-Machine-like TF.js layers model (nested Sequential + functional MobileNet)', entry: 'model.json', layers: ['conv_pw_13_relu', 'conv_pw_3_relu'], autoLayer: 'conv_pw_13_relu' },
+  { ...TM, name: 'Teachable-Machine-like, legacy Keras .h5', entry: 'model.h5', layers: ['conv_pw_13_relu'], autoLayer: 'conv_pw_13_relu' },
+  { ...TM, name: 'Teachable-Machine-like, Keras 3 .keras', entry: 'model.keras', layers: ['conv_pw_13_relu'], autoLayer: 'conv_pw_13_relu' },
+  { ...FN, name: 'functional TF.js layers model (residual Adds, SeparableConv2D, merges)', entry: 'model.json', layers: ['block5_conv3', 'merge_up', 'sep1'], autoLayer: 'pool4' },
+  { ...FN, name: 'functional, legacy Keras .h5', entry: 'model.h5', layers: ['block5_conv3'], autoLayer: 'pool4' },
+  { ...FN, name: 'functional, Keras 3 .keras', entry: 'model.keras', layers: ['block5_conv3'], autoLayer: 'pool4', keras3HardSigmoid: ['b_hsig'] },
 ];
 
 const N = 2;
@@ -55,6 +63,7 @@ for (const c of CASES) {
       model = await loadTfjs(dir);
       probsModel = await loadTfjs(dir);
       if (c.softmaxLayer) setActivation(findLayer(model, c.softmaxLayer)!, (v) => v);
+      for (const m of [model, probsModel]) for (const l of c.keras3HardSigmoid ?? []) setActivation(findLayer(m, l)!, (v) => tf.clipByValue(tf.add(tf.div(v, 6), 0.5), 0, 1));
     });
     after(async () => {
       await explainer?.release();
