@@ -6,12 +6,13 @@
  */
 import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Explainer } from '../src/explainer.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { importKerasModel } from '../src/onnx/import/keras/index.js';
-import type { ImportedModel } from '../src/onnx/import/types.js';
+import type { ImportedModel, ModelFiles } from '../src/onnx/import/types.js';
 import { maxRelError, relL2 } from './helpers/fixtures.js';
 import { findLayer, folderFiles, forward, gradcamTfjs, inputGradient, KERAS_FIXTURES, loadTfjs, nhwcToNchw, seededInput, setActivation } from './helpers/keras.js';
 
@@ -186,4 +187,90 @@ describe('keras import: UpSampling2D (bilinear, nearest), valid Conv2DTranspose,
       assert.ok(maxRelError(raws, ref.raw) <= 1e-4, `raw Grad-CAM rel err ${maxRelError(raws, ref.raw)}`);
     });
   }
+});
+
+describe('keras import: a Keras 3 model (Normalization, Keras 3 hard_sigmoid, exact gelu, bilinear UpSampling2D with half-pixel centres)', () => {
+  const dir = path.join(KERAS_FIXTURES, 'keras3');
+  const expected = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8')) as { input_shape: number[]; input: number[]; output: number[] };
+  let imported: ImportedModel;
+  let explainer: Explainer;
+  before(async () => {
+    imported = await importKerasModel(folderFiles(dir), 'model.keras');
+    explainer = Explainer.fromBytes(imported.onnx, { createSession: createNodeSession, source: 'keras3' });
+  });
+  after(() => explainer?.release());
+
+  it('outputs equal the numpy (float64) forward pass (≤ 1e-5 relative)', async () => {
+    const r = await explainer.run(Float32Array.from(expected.input), expected.input_shape, { layers: [], classes: [0, 1] });
+    const e = maxRelError(r.logits.data, expected.output);
+    assert.ok(e <= 1e-5, `output rel err ${e}`);
+  });
+
+  it('its own Normalization layer: raw pixels 0..255 (divisor 1, mean 0, std 1), the declared size', () => {
+    assert.deepEqual(imported.preprocess, { size: [8, 8], divisor: 1, mean: [0, 0, 0], std: [1, 1, 1] });
+    assert.equal(imported.format, 'keras');
+    assert.match(imported.notes.join('\n'), /Keras 3\.6\.0 file model\.keras/);
+    assert.match(imported.notes.join('\n'), /rescales its input itself \(Normalization\)/);
+  });
+});
+
+describe('keras import: labels, preprocessing and notes from the files', () => {
+  it('Teachable Machine: labels from metadata.json, the centre square at 224, pixels / 127 − 1', async () => {
+    const m = await importKerasModel(folderFiles(path.join(KERAS_FIXTURES, 'tm')), 'model.json');
+    assert.equal(m.format, 'tfjs-layers');
+    assert.deepEqual(m.labels, ['Cat', 'Dog', 'Bird']);
+    assert.deepEqual(m.preprocess, { size: [224, 224], resize: 224, crop: [224, 224], divisor: 127, mean: [1, 1, 1], std: [1, 1, 1], channelOrder: 'RGB' });
+    assert.match(m.notes.join('\n'), /Teachable Machine image model/);
+  });
+
+  it('a model with its own Rescaling takes raw pixels; files read from a subfolder through ModelFiles', async () => {
+    const files = folderFiles(KERAS_FIXTURES);
+    const m = await importKerasModel(files, 'functional/model.json');
+    assert.deepEqual(m.preprocess, { size: [32, 32], divisor: 1, mean: [0, 0, 0], std: [1, 1, 1] });
+    assert.equal(m.labels, undefined);
+    const h5 = await importKerasModel(files, 'functional/model.h5');
+    assert.deepEqual(h5.preprocess, m.preprocess);
+    assert.match(h5.notes[0]!, /Keras 2\.15\.0 HDF5 file functional\/model\.h5/);
+  });
+});
+
+describe('keras import: bad input is one line naming the problem', () => {
+  const dir = path.join(KERAS_FIXTURES, 'functional');
+  const edited = (edit: (json: Record<string, any>) => void, drop: string[] = []): ModelFiles => {
+    const base = folderFiles(dir);
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+    edit(json);
+    return {
+      names: base.names.filter((n) => !drop.includes(n)),
+      read: async (n) => (drop.includes(n) ? undefined : n === 'model.json' ? new TextEncoder().encode(JSON.stringify(json)) : base.read(n)),
+    };
+  };
+  const oneLine = async (files: ModelFiles, entry: string, re: RegExp) => {
+    await assert.rejects(importKerasModel(files, entry), (e: Error) => {
+      assert.match(e.message, re);
+      assert.ok(!e.message.includes('\n'), e.message);
+      return true;
+    });
+  };
+
+  it('an unsupported layer names the layer and its type, and lists the supported ones', async () => {
+    const files = edited((j) => { j.modelTopology.config.layers.find((l: any) => l.name === 'gap').class_name = 'GlobalAveragePooling3D'; });
+    await oneLine(files, 'model.json', /^layer 'gap': the layer type 'GlobalAveragePooling3D' is not supported \(supported: .*GlobalAveragePooling2D/);
+  });
+  it('an unsupported activation names it and the layer', async () => {
+    const files = edited((j) => { j.modelTopology.config.layers.find((l: any) => l.name === 'fc1').config.activation = 'thresholded'; });
+    await oneLine(files, 'model.json', /^layer 'fc1' \(Dense\): activation 'thresholded' is not supported \(supported: linear, relu/);
+  });
+  it('a missing weights shard names the file', async () => {
+    await oneLine(edited(() => {}, ['group1-shard2of2.bin']), 'model.json', /weights file 'group1-shard2of2\.bin' is missing/);
+  });
+  it('a TF.js graph model is told apart; another file type lists the choices', async () => {
+    await oneLine(edited((j) => { j.format = 'graph-model'; }), 'model.json', /a TF\.js graph model/);
+    await oneLine(folderFiles(dir), 'group1-shard1of2.bin', /not a Keras-topology model file \(a TF\.js layers model\.json, a Keras \.keras or a Keras \.h5\)/);
+  });
+  it('a .keras that is not a zip, an .h5 that is not HDF5', async () => {
+    const bogus: ModelFiles = { names: ['m.keras', 'm.h5'], read: async () => new TextEncoder().encode('not a model') };
+    await oneLine(bogus, 'm.keras', /m\.keras: not a Keras 3 \.keras file/);
+    await oneLine(bogus, 'm.h5', /m\.h5: not a readable HDF5 file/);
+  });
 });

@@ -178,6 +178,13 @@ type H5 = typeof import('h5wasm');
 let h5: Promise<H5> | undefined;
 let counter = 0;
 
+/** HDF5's signature, at 0 or after a user block (512, 1024, 2048... bytes). */
+function hdf5Signature(b: Uint8Array): boolean {
+  const sig = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+  for (let o = 0; o + 8 <= b.byteLength; o = o === 0 ? 512 : o * 2) if (sig.every((v, i) => b[o + i] === v)) return true;
+  return false;
+}
+
 /** Opens HDF5 bytes with h5wasm (in its in-memory file system), runs `use`, then closes and removes the file. */
 export async function withH5<T>(bytes: Uint8Array, source: string, use: (file: import('h5wasm').File, lib: H5) => T): Promise<T> {
   h5 ??= import('h5wasm').then(async (m) => {
@@ -185,6 +192,7 @@ export async function withH5<T>(bytes: Uint8Array, source: string, use: (file: i
     await lib.ready;
     return lib;
   });
+  if (!hdf5Signature(bytes)) throw new ModelError(`${source}: not a readable HDF5 file (no HDF5 signature)`);
   const lib = await h5;
   const mod = await lib.ready;
   const name = `/gradcam-keras-${counter++}.h5`;
@@ -209,7 +217,7 @@ export function datasetWeight(d: import('h5wasm').Dataset, where: string): Weigh
   const shape = (d.shape ?? []).slice();
   if (v instanceof Float32Array) return { data: new Float32Array(v), shape };
   if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return { data: Float32Array.from(v as unknown as ArrayLike<number>, Number), shape };
-  if (typeof v === 'number') return { data: Float32Array.of(v), shape };
+  if (typeof v === 'number' || typeof v === 'bigint') return { data: Float32Array.of(Number(v)), shape };
   throw new ModelError(`${where}: the weight is not numeric (HDF5 type ${JSON.stringify(d.dtype)})`);
 }
 
