@@ -13,7 +13,7 @@ export const OPS_END = '<!-- ops:end -->';
 export const README = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'README.md');
 
 /** Greedy word wrap at `width` columns. */
-function wrap(text: string, width: number): string[] {
+export function wrap(text: string, width: number): string[] {
   const lines: string[] = [];
   let line = '';
   for (const word of text.split(' ')) {

@@ -14,6 +14,8 @@ import { createNodeSession } from '../src/runtime/node.js';
 import { importKerasModel } from '../src/onnx/import/keras/index.js';
 import type { ImportedModel, ModelFiles } from '../src/onnx/import/types.js';
 import { maxRelError, relL2 } from './helpers/fixtures.js';
+import { README } from '../scripts/ops.js';
+import { kerasLayersSection, readmeKerasSection } from '../scripts/keras-layers.js';
 import { findLayer, folderFiles, forward, gradcamTfjs, inputGradient, KERAS_FIXTURES, loadTfjs, nhwcToNchw, seededInput, setActivation } from './helpers/keras.js';
 
 interface Case {
@@ -273,4 +275,9 @@ describe('keras import: bad input is one line naming the problem', () => {
     await oneLine(bogus, 'm.keras', /m\.keras: not a Keras 3 \.keras file/);
     await oneLine(bogus, 'm.h5', /m\.h5: not a readable HDF5 file/);
   });
+});
+
+it('the README lists the layers the importer reads (npx tsx scripts/keras-layers.ts)', () => {
+  const readme = fs.readFileSync(README, 'utf8');
+  assert.equal(readmeKerasSection(readme), kerasLayersSection(), 'README.md is stale: run npx tsx scripts/keras-layers.ts');
 });
