@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { ModelFiles } from '../../src/onnx/import/types.js';
+import { rng } from '../../scripts/demo/medical/phantom.js';
 
 export const KERAS_FIXTURES = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'fixtures', 'keras');
 
@@ -121,14 +122,6 @@ export function nhwcToNchw(data: Float32Array, shape: number[]): Float32Array {
 
 /** A seeded uniform batch in [lo, hi). */
 export function seededInput(shape: number[], seed: number, lo: number, hi: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(shape.reduce((p, v) => p * v, 1));
-  for (let i = 0; i < out.length; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  }
-  return out;
+  const r = rng(seed);
+  return Float32Array.from({ length: shape.reduce((p, v) => p * v, 1) }, () => lo + (hi - lo) * r());
 }

@@ -291,73 +291,58 @@ function kernelCheck(c: LayerCall, w: Weight, rank: number): void {
   if (w.shape.length !== rank) throw err(c, `its kernel has shape [${w.shape.join(', ')}], expected ${rank} axes`);
 }
 
-const conv2d: Converter = (c) => {
+/** A convolution's 4-D input and its kernels (every one 4-D) and bias, from the layer's weights. */
+function convInputs(c: LayerCall, kernels: string[]): { x: T; k: Weight[]; bias?: Weight } {
   channelsLast(c);
   const x = one(c);
   rank4(c, x);
   const useBias = cfg<boolean>(c.layer.config, 'use_bias') ?? true;
-  const [kw, bw] = c.weights(['kernel', useBias ? 'bias' : undefined]);
-  const kernel = need(c, kw, 'kernel');
-  kernelCheck(c, kernel, 4);
-  const k = kernel.shape.slice(0, 2) as [number, number];
-  const groups = num(c, 'groups', 1);
-  const win = window(c, x, k, pair(c, 'strides', [1, 1]), pair(c, 'dilation_rate', [1, 1]));
-  const kk = convKernel(kernel);
-  const inputs = [toNCHW(c, x.name), c.e.weight(kk.data, kk.dims, `${c.out}/kernel`)];
-  if (bw) inputs.push(c.e.weight(bw.data, [bw.data.length], `${c.out}/bias`));
-  const y = c.e.node('Conv', inputs, { ...win.attrs, dilations: pair(c, 'dilation_rate', [1, 1]), group: groups }, `${c.out}/conv`);
-  return finishNCHW(c, y, [x.shape[0]!, ...win.out, kernel.shape[3]!]);
+  const ws = c.weights([...kernels, useBias ? 'bias' : undefined]);
+  const k = kernels.map((kind, i) => {
+    const w = need(c, ws[i], kind);
+    kernelCheck(c, w, 4);
+    return w;
+  });
+  const bias = ws[kernels.length];
+  return bias ? { x, k, bias } : { x, k };
+}
+
+/** A Conv/ConvTranspose node on NCHW `x` with the ONNX-ordered kernel `w` and the bias, if any. */
+function convNode(c: LayerCall, op: string, x: string, w: { data: Float32Array; dims: number[] }, kind: string, bias: Weight | undefined, attrs: Record<string, AttrValue | undefined>, hint: string): string {
+  const inputs = [x, c.e.weight(w.data, w.dims, `${c.out}/${kind}`)];
+  if (bias) inputs.push(c.e.weight(bias.data, [bias.data.length], `${c.out}/bias`));
+  return c.e.node(op, inputs, attrs, `${c.out}/${hint}`);
+}
+
+const conv2d: Converter = (c) => {
+  const { x, k: [kernel], bias } = convInputs(c, ['kernel']);
+  const d = pair(c, 'dilation_rate', [1, 1]);
+  const win = window(c, x, kernel!.shape.slice(0, 2) as [number, number], pair(c, 'strides', [1, 1]), d);
+  const y = convNode(c, 'Conv', toNCHW(c, x.name), convKernel(kernel!), 'kernel', bias, { ...win.attrs, dilations: d, group: num(c, 'groups', 1) }, 'conv');
+  return finishNCHW(c, y, [x.shape[0]!, ...win.out, kernel!.shape[3]!]);
 };
 
 const depthwiseConv2d: Converter = (c) => {
-  channelsLast(c);
-  const x = one(c);
-  rank4(c, x);
-  const useBias = cfg<boolean>(c.layer.config, 'use_bias') ?? true;
-  const [kw, bw] = c.weights(['depthwise_kernel', useBias ? 'bias' : undefined]);
-  const kernel = need(c, kw, 'depthwise_kernel');
-  kernelCheck(c, kernel, 4);
-  const k = kernel.shape.slice(0, 2) as [number, number];
+  const { x, k: [kernel], bias } = convInputs(c, ['depthwise_kernel']);
   const d = pair(c, 'dilation_rate', [1, 1]);
-  const win = window(c, x, k, pair(c, 'strides', [1, 1]), d);
-  const kk = depthwiseKernel(kernel);
-  const inputs = [toNCHW(c, x.name), c.e.weight(kk.data, kk.dims, `${c.out}/depthwise_kernel`)];
-  if (bw) inputs.push(c.e.weight(bw.data, [bw.data.length], `${c.out}/bias`));
-  const y = c.e.node('Conv', inputs, { ...win.attrs, dilations: d, group: kernel.shape[2]! }, `${c.out}/depthwise`);
+  const win = window(c, x, kernel!.shape.slice(0, 2) as [number, number], pair(c, 'strides', [1, 1]), d);
+  const kk = depthwiseKernel(kernel!);
+  const y = convNode(c, 'Conv', toNCHW(c, x.name), kk, 'depthwise_kernel', bias, { ...win.attrs, dilations: d, group: kernel!.shape[2]! }, 'depthwise');
   return finishNCHW(c, y, [x.shape[0]!, ...win.out, kk.dims[0]!]);
 };
 
 const separableConv2d: Converter = (c) => {
-  channelsLast(c);
-  const x = one(c);
-  rank4(c, x);
-  const useBias = cfg<boolean>(c.layer.config, 'use_bias') ?? true;
-  const [dw, pw, bw] = c.weights(['depthwise_kernel', 'pointwise_kernel', useBias ? 'bias' : undefined]);
-  const dk = need(c, dw, 'depthwise_kernel');
-  const pk = need(c, pw, 'pointwise_kernel');
-  kernelCheck(c, dk, 4);
-  kernelCheck(c, pk, 4);
+  const { x, k: [dk, pk], bias } = convInputs(c, ['depthwise_kernel', 'pointwise_kernel']);
   const d = pair(c, 'dilation_rate', [1, 1]);
-  const win = window(c, x, dk.shape.slice(0, 2) as [number, number], pair(c, 'strides', [1, 1]), d);
-  const dkk = depthwiseKernel(dk);
-  const pkk = convKernel(pk);
-  const mid = c.e.node('Conv', [toNCHW(c, x.name), c.e.weight(dkk.data, dkk.dims, `${c.out}/depthwise_kernel`)],
-    { ...win.attrs, dilations: d, group: dk.shape[2]! }, `${c.out}/depthwise`);
-  const inputs = [mid, c.e.weight(pkk.data, pkk.dims, `${c.out}/pointwise_kernel`)];
-  if (bw) inputs.push(c.e.weight(bw.data, [bw.data.length], `${c.out}/bias`));
-  const y = c.e.node('Conv', inputs, { kernel_shape: [1, 1], strides: [1, 1], pads: [0, 0, 0, 0] }, `${c.out}/pointwise`);
-  return finishNCHW(c, y, [x.shape[0]!, ...win.out, pk.shape[3]!]);
+  const win = window(c, x, dk!.shape.slice(0, 2) as [number, number], pair(c, 'strides', [1, 1]), d);
+  const mid = convNode(c, 'Conv', toNCHW(c, x.name), depthwiseKernel(dk!), 'depthwise_kernel', undefined, { ...win.attrs, dilations: d, group: dk!.shape[2]! }, 'depthwise');
+  const y = convNode(c, 'Conv', mid, convKernel(pk!), 'pointwise_kernel', bias, { kernel_shape: [1, 1], strides: [1, 1], pads: [0, 0, 0, 0] }, 'pointwise');
+  return finishNCHW(c, y, [x.shape[0]!, ...win.out, pk!.shape[3]!]);
 };
 
 const conv2dTranspose: Converter = (c) => {
-  channelsLast(c);
-  const x = one(c);
-  rank4(c, x);
-  const useBias = cfg<boolean>(c.layer.config, 'use_bias') ?? true;
-  const [kw, bw] = c.weights(['kernel', useBias ? 'bias' : undefined]);
-  const kernel = need(c, kw, 'kernel');
-  kernelCheck(c, kernel, 4);
-  const [kh, kwid, co, ci] = kernel.shape as [number, number, number, number];
+  const { x, k: [kernel], bias } = convInputs(c, ['kernel']);
+  const [kh, kwid, co, ci] = kernel!.shape as [number, number, number, number];
   const s = pair(c, 'strides', [1, 1]);
   const d = pair(c, 'dilation_rate', [1, 1]);
   if (d[0] !== 1 || d[1] !== 1) throw err(c, 'dilated transposed convolutions are not supported');
@@ -379,14 +364,12 @@ const conv2dTranspose: Converter = (c) => {
   // kernel [kh, kw, cout, cin] → ONNX ConvTranspose [cin, cout, kh, kw]
   const w = new Float32Array(kernel.data.length);
   for (let i = 0; i < kh; i++) for (let j = 0; j < kwid; j++) for (let a = 0; a < co; a++) for (let b = 0; b < ci; b++) {
-    w[((b * co + a) * kh + i) * kwid + j] = kernel.data[((i * kwid + j) * co + a) * ci + b]!;
+    w[((b * co + a) * kh + i) * kwid + j] = kernel!.data[((i * kwid + j) * co + a) * ci + b]!;
   }
-  const inputs = [toNCHW(c, x.name), c.e.weight(w, [ci, co, kh, kwid], `${c.out}/kernel`)];
-  if (bw) inputs.push(c.e.weight(bw.data, [bw.data.length], `${c.out}/bias`));
-  const y = c.e.node('ConvTranspose', inputs, {
+  const y = convNode(c, 'ConvTranspose', toNCHW(c, x.name), { data: w, dims: [ci, co, kh, kwid] }, 'kernel', bias, {
     kernel_shape: k, strides: s, pads: [before[0]!, before[1]!, Math.max(after[0]!, 0), Math.max(after[1]!, 0)],
     output_padding: after.some((a) => a < 0) ? after.map((a) => Math.max(-a, 0)) : undefined,
-  }, `${c.out}/conv_transpose`);
+  }, 'conv_transpose');
   return finishNCHW(c, y, [x.shape[0]!, len[0]!, len[1]!, co]);
 };
 
