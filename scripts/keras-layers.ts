@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ACTIVATIONS, supportedLayers } from '../src/onnx/import/keras/layers.js';
-import { README, wrap } from './ops.js';
+import { README, readmeSection, rewriteReadme, wrap } from './ops.js';
 
 export const START = '<!-- keras-layers:start -->';
 export const END = '<!-- keras-layers:end -->';
@@ -21,18 +21,12 @@ export function kerasLayersSection(width = 104): string {
 }
 
 export function readmeKerasSection(readme: string): string | undefined {
-  const a = readme.indexOf(START);
-  const b = readme.indexOf(END);
-  if (a < 0 || b < a) return undefined;
-  return readme.slice(a + START.length, b).replace(/^\n/, '');
+  return readmeSection(readme, START, END);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const before = fs.readFileSync(README, 'utf8');
-  const a = before.indexOf(START);
-  const b = before.indexOf(END);
-  if (a < 0 || b < a) throw new Error(`README.md has no ${START} ... ${END} section`);
-  const after = `${before.slice(0, a + START.length)}\n${kerasLayersSection()}${before.slice(b)}`;
+  const after = rewriteReadme(before, START, END, kerasLayersSection());
   if (after === before) console.log('README.md: the Keras layer list is up to date');
   else {
     fs.writeFileSync(README, after);
