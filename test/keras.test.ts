@@ -236,6 +236,76 @@ describe('keras import: labels, preprocessing and notes from the files', () => {
   });
 });
 
+describe('keras import: quantised TF.js weights (uint8, uint16, float16) are dequantised as TF.js does', () => {
+  const dir = path.join(KERAS_FIXTURES, 'functional');
+  const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+  const group = json.weightsManifest[0];
+  const data = new Float32Array(new Uint8Array(Buffer.concat(group.paths.map((p: string) => fs.readFileSync(path.join(dir, p))))).buffer);
+  /** The weights quantised as tensorflowjs_converter does (affine uint8/uint16 per tensor, or float16), in one shard. */
+  const quantised = (dtype: 'uint8' | 'uint16' | 'float16') => {
+    const specs: unknown[] = [];
+    const parts: Uint8Array[] = [];
+    let off = 0;
+    for (const w of group.weights as { name: string; shape: number[]; dtype: string }[]) {
+      const n = w.shape.reduce((a, v) => a * v, 1);
+      const v = data.subarray(off, off + n);
+      off += n;
+      if (dtype === 'float16') {
+        const out = new Uint16Array(n);
+        for (let i = 0; i < n; i++) out[i] = toHalf(v[i]!);
+        parts.push(new Uint8Array(out.buffer));
+        specs.push({ ...w, quantization: { dtype: 'float16', original_dtype: 'float32' } });
+        continue;
+      }
+      const levels = dtype === 'uint8' ? 255 : 65535;
+      const min = Math.min(...v);
+      const scale = (Math.max(...v) - min) / levels || 1;
+      const q = dtype === 'uint8' ? new Uint8Array(n) : new Uint16Array(n);
+      for (let i = 0; i < n; i++) q[i] = Math.round((v[i]! - min) / scale);
+      parts.push(new Uint8Array(q.buffer));
+      specs.push({ ...w, quantization: { dtype, min, scale, original_dtype: 'float32' } });
+    }
+    const bin = new Uint8Array(Buffer.concat(parts));
+    const modelJson = { ...json, weightsManifest: [{ paths: ['q.bin'], weights: specs }] };
+    const files: ModelFiles = { names: ['model.json', 'q.bin'], read: async (n) => (n === 'model.json' ? new TextEncoder().encode(JSON.stringify(modelJson)) : n === 'q.bin' ? bin : undefined) };
+    return { files, artifacts: { modelTopology: json.modelTopology, weightSpecs: specs as tf.io.WeightsManifestEntry[], weightData: bin.buffer } };
+  };
+  for (const dtype of ['uint8', 'uint16', 'float16'] as const) {
+    it(`${dtype}: logits equal TF.js's on the same quantised files (≤ 1e-5 relative)`, async () => {
+      const { files, artifacts } = quantised(dtype);
+      const imported = await importKerasModel(files, 'model.json');
+      assert.match(imported.notes.join('\n'), /quantised weight\(s\) dequantised/);
+      const explainer = Explainer.fromBytes(imported.onnx, { createSession: createNodeSession, source: dtype });
+      const model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+      try {
+        const shape = [N, 32, 32, 3];
+        const input = seededInput(shape, 7, 0, 255);
+        const r = await explainer.run(input, shape, { layers: [], classes: [0, 1] });
+        const e = maxRelError(r.logits.data, forward(model, tf.tensor(input, shape)));
+        assert.ok(e <= 1e-5, `logits rel err ${e}`);
+      } finally {
+        await explainer.release();
+        model.dispose();
+      }
+    });
+  }
+});
+
+/** float32 → IEEE half (round to nearest even; the fixtures' weights are normal numbers). */
+function toHalf(v: number): number {
+  const f = new Float32Array([v]);
+  const x = new Uint32Array(f.buffer)[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = ((x >>> 23) & 0xff) - 127 + 15;
+  const mant = x & 0x7fffff;
+  if (exp <= 0) return sign; // flush tiny values to zero
+  if (exp >= 31) return sign | 0x7c00;
+  let h = sign | (exp << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++;
+  return h;
+}
+
 describe('keras import: bad input is one line naming the problem', () => {
   const dir = path.join(KERAS_FIXTURES, 'functional');
   const edited = (edit: (json: Record<string, any>) => void, drop: string[] = []): ModelFiles => {
