@@ -306,6 +306,33 @@ function toHalf(v: number): number {
   return h;
 }
 
+describe('keras import: an input of any size (batch_input_shape [null, null, null, 3])', () => {
+  it("'same' padding resolved at run time (SAME_UPPER): logits equal TF.js at 224×224 and at 160×192", async () => {
+    const dir = path.join(KERAS_FIXTURES, 'tm');
+    const base = folderFiles(dir);
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+    json.modelTopology.config.layers[0].config.layers[0].config.batch_input_shape = [null, null, null, 3];
+    const files: ModelFiles = { names: base.names, read: async (n) => (n === 'model.json' ? new TextEncoder().encode(JSON.stringify(json)) : base.read(n)) };
+    const imported = await importKerasModel(files, 'model.json');
+    const explainer = Explainer.fromBytes(imported.onnx, { createSession: createNodeSession, source: 'any-size' });
+    const model = await loadTfjs(dir);
+    setActivation(findLayer(model, 'dense_Dense2')!, (v) => v);
+    try {
+      assert.deepEqual(explainer.inputSize, [null, null]);
+      for (const [h, w] of [[224, 224], [160, 192]]) {
+        const shape = [1, h!, w!, 3];
+        const input = seededInput(shape, 3, -1, 1);
+        const r = await explainer.run(input, shape, { layers: [], classes: [0] });
+        const e = maxRelError(r.logits.data, forward(model, tf.tensor(input, shape)));
+        assert.ok(e <= 1e-5, `${h}x${w}: logits rel err ${e}`);
+      }
+    } finally {
+      await explainer.release();
+      model.dispose();
+    }
+  });
+});
+
 describe('keras import: bad input is one line naming the problem', () => {
   const dir = path.join(KERAS_FIXTURES, 'functional');
   const edited = (edit: (json: Record<string, any>) => void, drop: string[] = []): ModelFiles => {
