@@ -16,7 +16,7 @@ export const OPS_END = '<!-- ops:end -->';
 export const README = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'README.md');
 
 /** Greedy word wrap at `width` columns. */
-function wrap(text: string, width: number): string[] {
+export function wrap(text: string, width: number): string[] {
   const lines: string[] = [];
   let line = '';
   for (const word of text.split(' ')) {
@@ -38,18 +38,19 @@ export function opsSection(width = 104): string {
 }
 
 /** The text between the markers in `readme`, or undefined when the markers are missing. */
-export function readmeSection(readme: string): string | undefined {
-  const a = readme.indexOf(OPS_START);
-  const b = readme.indexOf(OPS_END);
+export function readmeSection(readme: string, start = OPS_START, end = OPS_END): string | undefined {
+  const a = readme.indexOf(start);
+  const b = readme.indexOf(end);
   if (a < 0 || b < a) return undefined;
-  return readme.slice(a + OPS_START.length, b).replace(/^\n/, '');
+  return readme.slice(a + start.length, b).replace(/^\n/, '');
 }
 
-export function rewriteReadme(readme: string): string {
-  const a = readme.indexOf(OPS_START);
-  const b = readme.indexOf(OPS_END);
-  if (a < 0 || b < a) throw new Error(`README.md has no ${OPS_START} ... ${OPS_END} section`);
-  return `${readme.slice(0, a + OPS_START.length)}\n${opsSection()}${readme.slice(b)}`;
+/** `readme` with `body` between the markers (by default the op list). */
+export function rewriteReadme(readme: string, start = OPS_START, end = OPS_END, body = opsSection()): string {
+  const a = readme.indexOf(start);
+  const b = readme.indexOf(end);
+  if (a < 0 || b < a) throw new Error(`README.md has no ${start} ... ${end} section`);
+  return `${readme.slice(0, a + start.length)}\n${body}${readme.slice(b)}`;
 }
 
 export const GRAPH_OPS_START = '<!-- tfjs-graph-ops:start -->';
