@@ -10,10 +10,11 @@
  * shapes from one probe run; `compile` then emits the backward graph.
  */
 import { Builder } from './builder.js';
-import { differentiableInputs, GRADIENT_RULES, NON_DIFFERENTIABLE, RECTIFIER_OPS, supportedOps } from './registry.js';
+import { differentiableInputs, GRADIENT_RULES, hasRule, NON_DIFFERENTIABLE, RECTIFIER_OPS, supportedOps } from './registry.js';
 import { GradError, nodeLabel, type GradContext, type Rectifier } from './rule.js';
 import { GraphIndex, makeValueInfo, opsetVersion, topoOrder, type ModelProto, type Node } from '../onnx/model.js';
 import { reduceOver } from './rules/util.js';
+import { QUANTIZED_OPS, realLayer } from './rules/quantize.js';
 import type { ExternalDataReader, Tensor } from '../onnx/tensor.js';
 import { upgradeOpset } from '../onnx/upgrade.js';
 import { bilinearMatrices } from '../image/resize.js';
@@ -74,7 +75,12 @@ export interface Compiled {
   outputs: { score: string; activations: Record<string, string>; gradients: Record<string, string>; inputGradient?: string; maps?: MapOutputs };
   scoreShape: number[];
   backwardNodes: number;
+  /** How the gradient was computed when it is not exact: through quantised (int8) ops, the straight-through estimate. */
+  gradient?: string;
 }
+
+/** The note an explanation carries when its gradients went through quantised ops (rules/quantize.ts). */
+export const STE_NOTE = 'straight-through estimate (int8)';
 
 export function cloneModel(m: ModelProto): ModelProto {
   const g = m.graph;
@@ -149,7 +155,7 @@ export function prepare(original: ModelProto, spec: GradientSpec, external?: Ext
     return n.input.some((i, k) => diff[k] && needsGrad.has(i)) && n.output.some((o) => bwd.has(o));
   });
   for (const n of pathNodes) {
-    if ((n.domain && n.domain !== 'ai.onnx') || !GRADIENT_RULES[n.op_type]) {
+    if (!hasRule(n)) {
       throw new GradError(
         `cannot differentiate ${n.domain ? `${n.domain}.` : ''}${nodeLabel(n)}: no gradient rule for op '${n.op_type}' (it lies between the explained tensors and the output '${output}'). Supported ops: ${supportedOps().join(', ')}`,
       );
@@ -266,18 +272,27 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
   };
   const activations: Record<string, string> = {};
   const gradients: Record<string, string> = {};
+  const producers = new Map<string, Node>();
+  for (const n of model.graph.node) for (const o of n.output) if (o) producers.set(o, n);
+  let quantized = false;
   for (const l of spec.layers) {
-    const gl = layerTotal!(l);
-    if (!gl) throw new GradError(`no gradient reaches tensor '${l}'`);
-    activations[l] = l;
+    const total = layerTotal!(l);
+    if (!total) throw new GradError(`no gradient reaches tensor '${l}'`);
+    // an integer layer (int8 models) reaches the methods dequantised, its gradient w.r.t. the real value
+    const real = realLayer(b, (t) => producers.get(t), l, total, shape(l).length);
+    const gl = real.gradient!;
+    quantized ||= real.quantized || p.pathNodes.some((n) => QUANTIZED_OPS.has(n.op_type));
     // with in-graph maps the layer's tensors stay inside the graph (no copy out)
     if (spec.maps) {
+      activations[l] = real.activation;
       gradients[l] = gl;
       continue;
     }
-    addOutput(l);
+    activations[l] = real.quantized ? named(real.activation, `gradcam/real:${l}`) : l;
+    if (!real.quantized) addOutput(l);
     gradients[l] = named(gl, gradOutput(l));
   }
+  if (spec.inputGradient && p.pathNodes.some((n) => QUANTIZED_OPS.has(n.op_type))) quantized = true;
   let inputGradient: string | undefined;
   if (spec.inputGradient) {
     const gi = inputTotal!(p.input);
@@ -288,7 +303,7 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
   if (spec.maps) {
     if (spec.layers.length !== 1) throw new GradError('internal: in-graph maps take exactly one layer');
     const l = spec.layers[0]!;
-    maps = gradcamMaps(b, opset, l, gradients[l]!, shape(l), spec.maps);
+    maps = gradcamMaps(b, opset, activations[l]!, gradients[l]!, shape(l), spec.maps);
     for (const name of Object.values(maps)) addOutput(name);
   }
   const score = existing.has(p.score) ? p.score : named(p.score, SCORE_OUTPUT);
@@ -298,7 +313,7 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
   return {
     model, input: p.input, seed: SEED_INPUT, useTop: topInput ? USE_TOP_INPUT : undefined,
     outputs: { score, activations, gradients, inputGradient, maps },
-    scoreShape, backwardNodes: b.nodes.length,
+    scoreShape, backwardNodes: b.nodes.length, ...(quantized ? { gradient: STE_NOTE } : {}),
   };
 }
 
