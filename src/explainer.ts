@@ -4,7 +4,8 @@
  * Browser-safe: the runtime is injected as a SessionFactory.
  */
 import { GradientEngine, probe, type CompileCache } from './autodiff/engine.js';
-import { cloneModel, realInputs, scoreTensor, type GradientSpec } from './autodiff/compiler.js';
+import { cloneModel, realInputs, scoreTensor, STE_NOTE, type GradientSpec } from './autodiff/compiler.js';
+import { QUANTIZED_OPS } from './autodiff/rules/quantize.js';
 import { upgradeOpset } from './onnx/upgrade.js';
 import { GraphIndex } from './onnx/model.js';
 import { analyzeLayouts } from './layout/graph.js';
@@ -129,6 +130,8 @@ export interface Explanation {
   /** Gradient methods: the method's result [H, W, C] (channels last; [D, H, W, C] for volumes), and C. */
   gradient?: Float32Array;
   channels?: number;
+  /** How the gradients were computed when not exactly: `straight-through estimate (int8)` through quantised ops. */
+  gradientNote?: string;
 }
 
 export interface ExplainResult {
@@ -515,8 +518,21 @@ export class Explainer {
     };
   }
 
-  /** Explains a batch: `input` is [N, ...] in the model's layout. */
+  /**
+   * Explains a batch: `input` is [N, ...] in the model's layout. On a quantised (int8) model, every
+   * explanation whose method reads gradients carries `gradientNote` (the straight-through estimate).
+   */
   async explain(input: Float32Array, dims: number[], opts: ExplainOptions = {}): Promise<ExplainResult> {
+    const r = await this.explainAny(input, dims, opts);
+    if (this.model.graph.node.some((n) => QUANTIZED_OPS.has(n.op_type))) {
+      const name = (opts.method ?? 'gradcam').toLowerCase();
+      const forwardOnly = !isGradientMethod(name) && CAM_METHODS[name]?.usesGradients === false;
+      if (!forwardOnly) for (const e of r.explanations) e.gradientNote = STE_NOTE;
+    }
+    return r;
+  }
+
+  private async explainAny(input: Float32Array, dims: number[], opts: ExplainOptions): Promise<ExplainResult> {
     if (opts.method !== undefined && isGradientMethod(opts.method.toLowerCase())) return this.explainByGradient(input, dims, opts);
     if (opts.seeds) throw new InputError('seed rows are taken by the gradient methods (saliency, guided-backprop, deconvnet, guided-gradcam); CAM methods take a target');
     if (this.volume) return this.explainVolume(input, dims, opts);

@@ -226,7 +226,8 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
       if (dy.every((d) => d === null)) continue;
       const diff = differentiableInputs(node);
       const needs = node.input.map((i, j) => !!i && diff[j]! && reach.has(i) && p.needsGrad.has(i));
-      const guided = RECTIFIER_OPS.has(node.op_type) && (rectifierOps === 'all' || node.op_type === 'Relu');
+      // a QLinearConv with its ReLU fused counts as a Relu (its rule applies the rectifier only then)
+      const guided = RECTIFIER_OPS.has(node.op_type) && (rectifierOps === 'all' || node.op_type === 'Relu' || node.op_type === 'QLinearConv');
       const ctx: GradContext = {
         node, b, dy, needs, shape, opset,
         constant: (name) => index.constant(name) ?? values.get(name),

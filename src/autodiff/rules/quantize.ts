@@ -82,6 +82,13 @@ function unsaturated(ctx: GradContext, g: string, y: string, zero: string | unde
   return b.mul(g, mask);
 }
 
+/** Whether an output's zero point is its type's minimum: the output range starts at 0, a fused ReLU. */
+export function fusedRelu(ctx: Pick<GradContext, 'graphConstant' | 'node'>, zero: string | undefined): boolean {
+  const z = zero ? ctx.graphConstant(zero) : undefined;
+  const r = INT_RANGE[z?.dtype ?? 'uint8'];
+  return !!r && (z ? numel(z.dims) === 1 && Number((z.data as ArrayLike<number>)[0]) === r[0] : true);
+}
+
 /** A float scalar (x_scale / y_scale and friends) from scalar scale inputs. */
 function ratio(ctx: GradContext, num: string[], den?: string): string {
   const { b } = ctx;
@@ -164,7 +171,11 @@ const matMulInteger: GradRule = (ctx) => {
 const qLinearConv: GradRule = (ctx) => {
   const [x, xs, , w, ws, wz, ys, yz] = ctx.node.input as string[];
   const W = weight(ctx, `${w}|${ws}|${wz}`, () => dequantizeConstant(ctx, w!, ws!, wz || undefined, 0));
-  const g = ctx.b.mul(unsaturated(ctx, dy0(ctx), ctx.node.output[0]!, yz), ratio(ctx, [xs!], ys));
+  // a ReLU fused as the output range [0, max] (zero point at the type's minimum) is a rectifier: guided /
+  // deconvnet rules pass only positive gradients there, as they do at a Relu node
+  let g0 = dy0(ctx);
+  if (ctx.rectifier !== 'plain' && fusedRelu(ctx, yz)) g0 = ctx.b.op('Relu', [g0]);
+  const g = ctx.b.mul(ctx.rectifier === 'deconvnet' && fusedRelu(ctx, yz) ? g0 : unsaturated(ctx, g0, ctx.node.output[0]!, yz), ratio(ctx, [xs!], ys));
   const [dx] = delegate(ctx, conv.rule, 'Conv', [x!, W.name], { [W.name]: W.t }, [true, false], g);
   return ctx.node.input.map((_, k) => (k === 0 ? dx! : null));
 };
@@ -293,7 +304,7 @@ export const QUANTIZE_GRADIENTS: readonly OpGradient[] = [
   { op: 'DynamicQuantizeLinear', rule: dynamicQuantizeLinear, differentiable: only([0]), note: `${STE}: dx = dq/scale` },
   { op: 'ConvInteger', rule: convInteger, differentiable: only([0]), note: 'constant weight; as Conv on w − z_w' },
   { op: 'MatMulInteger', rule: matMulInteger, differentiable: only([0]), note: 'constant B; as MatMul on B − z_b' },
-  { op: 'QLinearConv', rule: qLinearConv, differentiable: only([0]), note: `${STE}; as Conv on the dequantised weight` },
+  { op: 'QLinearConv', rule: qLinearConv, differentiable: only([0]), rectifier: true, note: `${STE}; as Conv on the dequantised weight; a fused ReLU (output zero point at the type's minimum) is guided like Relu` },
   { op: 'QLinearMatMul', rule: qLinearMatMul, differentiable: only([0]), note: `${STE}; constant B` },
   { op: 'QGemm', domain: MS, rule: qGemm, differentiable: only([0]), note: `${STE}; constant B, transA = 0` },
   { op: 'QLinearAdd', domain: MS, rule: qLinearAdd, differentiable: only([0, 3]), note: STE },
