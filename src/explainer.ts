@@ -524,12 +524,18 @@ export class Explainer {
    */
   async explain(input: Float32Array, dims: number[], opts: ExplainOptions = {}): Promise<ExplainResult> {
     const r = await this.explainAny(input, dims, opts);
-    if (this.model.graph.node.some((n) => QUANTIZED_OPS.has(n.op_type))) {
+    const note = this.gradientNote;
+    if (note) {
       const name = (opts.method ?? 'gradcam').toLowerCase();
       const forwardOnly = !isGradientMethod(name) && CAM_METHODS[name]?.usesGradients === false;
-      if (!forwardOnly) for (const e of r.explanations) e.gradientNote = STE_NOTE;
+      if (!forwardOnly) for (const e of r.explanations) e.gradientNote = note;
     }
     return r;
+  }
+
+  /** How this model's gradients are computed when not exactly: through quantised (int8) ops, the straight-through estimate. */
+  get gradientNote(): string | undefined {
+    return this.model.graph.node.some((n) => QUANTIZED_OPS.has(n.op_type)) ? STE_NOTE : undefined;
   }
 
   private async explainAny(input: Float32Array, dims: number[], opts: ExplainOptions): Promise<ExplainResult> {

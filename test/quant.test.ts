@@ -10,6 +10,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Builder } from '../src/autodiff/builder.js';
 import { STE_NOTE } from '../src/autodiff/compiler.js';
@@ -17,6 +18,7 @@ import { Explainer } from '../src/explainer.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { encodeModel, makeValueInfo, type ModelProto } from '../src/onnx/model.js';
 import { FIXTURES, loadArray } from './helpers/fixtures.js';
+import { gradcam } from './helpers/cli.js';
 
 const Q = path.join(FIXTURES, 'quant');
 const FORMS = ['dynamic', 'qdq_tensor', 'qdq_channel', 'qop'] as const;
@@ -184,5 +186,19 @@ it('QLinearConv (int8 per-channel weights, fused ReLU): Conv\'s backward on the 
     assert.ok(y.some((v) => v === 0) && want.some((v, i) => v === 0 && Math.abs(x[i]!) > 2.6), 'the masks are exercised');
   } finally {
     await qop.release();
+  }
+});
+
+it('gradcam explain on an int8 model: the JSON sidecar says the gradient is a straight-through estimate', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-quant-'));
+  try {
+    for (const method of ['gradcam', 'guided-backprop', 'eigencam']) {
+      const r = gradcam('explain', path.join(Q, 'cnn', 'input.npy'), '--model', path.join(Q, 'cnn', 'qop.onnx'), '--method', method, '--class', '2', '--out', out, '--quiet');
+      assert.equal(r.code, 0, r.err);
+      const j = JSON.parse(fs.readFileSync(path.join(out, `input_0.${method}.json`), 'utf8'));
+      assert.equal(j.gradient, method === 'eigencam' ? undefined : 'straight-through estimate (int8)', method);
+    }
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
   }
 });

@@ -625,6 +625,7 @@ function explanations(job: Job, core: Core, m: CamMethod, gi: number, g: GroupMa
       map: g.maps.slice(r * H * W, (r + 1) * H * W), height: H, width: W,
       raw: raw.slice(r * h * w, (r + 1) * h * w), rawHeight: h, rawWidth: w,
       warnings, image: row.image, rank: row.rank, targetName: row.target.name, targetKind: row.target.kind, targetValue: value,
+      ...(m.usesGradients !== false && job.ex.gradientNote ? { gradientNote: job.ex.gradientNote } : {}),
     };
   });
 }
