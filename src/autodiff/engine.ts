@@ -3,7 +3,8 @@
  * creates a session, and caches the result per (spec, input shape).
  */
 import { compile, prepare, type Compiled, type GradientSpec } from './compiler.js';
-import { encodeModel, type ModelProto } from '../onnx/model.js';
+import { encodeModel, GraphIndex, topoOrder, type ModelProto } from '../onnx/model.js';
+import { inferShapes } from '../onnx/shapes.js';
 import type { ExternalDataReader, Tensor } from '../onnx/tensor.js';
 import type { Session, SessionFactory, SessionOptions } from '../runtime/session.js';
 
@@ -110,36 +111,67 @@ export class GradientEngine {
   }
 }
 
+/** Bytes of intermediate tensors one probe run may expose at most (more run in several groups). */
+export const PROBE_BUDGET_BYTES = 256 * 2 ** 20;
+
+export interface ProbeResult {
+  shapes: Map<string, number[]>;
+  values: Map<string, Tensor>;
+  /** Per probe run: how many tensors it exposed and their bytes (empty when shape inference sufficed). */
+  runs: { exposed: number; bytes: number }[];
+}
+
 /**
- * One run of the model at batch 1 with the listed tensors exposed as outputs: their shapes, and the
- * values of `valueTensors` (parameters such as pads computed by shape subgraphs).
+ * Shapes of `shapeTensors` and values of `valueTensors` (parameters such as pads computed by shape
+ * subgraphs) at batch 1. Shapes come from static inference (onnx/shapes.ts) where it suffices; the rest
+ * from runs of the model on zeros with those tensors exposed as outputs, in groups of at most `budget`
+ * bytes (estimated from the largest tensor seen), so that memory is bounded by the model's own forward
+ * pass plus the budget, not by its tensor count.
  */
 export async function probe(
   model: ModelProto, input: string, shapeTensors: string[], valueTensors: string[], inputDims: number[], createSession: SessionFactory,
-): Promise<{ shapes: Map<string, number[]>; values: Map<string, Tensor> }> {
+  budget = PROBE_BUDGET_BYTES,
+): Promise<ProbeResult> {
   const shapes = new Map<string, number[]>([[input, inputDims.slice()]]);
   const values = new Map<string, Tensor>();
-  const wanted = [...new Set([...shapeTensors, ...valueTensors])].filter((t) => t !== input);
+  const index = new GraphIndex(model);
+  const inferred = inferShapes(topoOrder(model.graph), new Map([[input, inputDims.slice()]]), (t) => index.constant(t));
+  const valueSet = new Set(valueTensors);
+  const wanted = [...new Set([...shapeTensors, ...valueTensors])].filter((t) => t !== input && (valueSet.has(t) || !inferred.has(t)));
+  for (const t of shapeTensors) { const s = inferred.get(t); if (s) shapes.set(t, s); }
+  const runs: ProbeResult['runs'] = [];
+  if (!wanted.length) return { shapes, values, runs };
   const existing = new Set(model.graph.output.map((o) => o.name));
-  const probeModel: ModelProto = {
-    ...model,
-    graph: { ...model.graph, output: [...model.graph.output, ...wanted.filter((t) => !existing.has(t)).map((name) => ({ name }))] },
-  };
-  const session = await createSession(encodeModel(probeModel), { optimization: 'basic' });
-  try {
-    const n = inputDims.reduce((a, v) => a * v, 1);
-    const r = await session.run({ [input]: { data: new Float32Array(n), dims: inputDims } }, wanted);
-    for (const t of wanted) shapes.set(t, r[t]!.dims);
-    for (const t of valueTensors) {
-      const v = r[t];
-      if (!v) continue;
-      const dtype = v.data instanceof BigInt64Array ? 'int64' : v.data instanceof Int32Array ? 'int32' : v.data instanceof Uint8Array ? 'uint8' : 'float32';
-      values.set(t, { dtype, dims: v.dims, data: v.data });
+  const n = inputDims.reduce((a, v) => a * v, 1);
+  let estimate = Math.max(4 * n, ...[...inferred.values()].map((s) => 4 * s.reduce((a, v) => a * v, 1)));
+  for (let start = 0; start < wanted.length;) {
+    const group: string[] = [];
+    let bytes = 0;
+    while (start < wanted.length && (group.length === 0 || bytes + estimate <= budget)) { group.push(wanted[start++]!); bytes += estimate; }
+    const probeModel: ModelProto = {
+      ...model,
+      graph: { ...model.graph, output: [...model.graph.output, ...group.filter((t) => !existing.has(t)).map((name) => ({ name }))] },
+    };
+    const session = await createSession(encodeModel(probeModel), { optimization: 'basic' });
+    try {
+      const r = await session.run({ [input]: { data: new Float32Array(n), dims: inputDims } }, group);
+      let seen = 0;
+      for (const t of group) {
+        const v = r[t]!;
+        shapes.set(t, v.dims);
+        seen += v.data.byteLength;
+        estimate = Math.max(estimate, v.data.byteLength);
+        if (valueSet.has(t)) {
+          const dtype = v.data instanceof BigInt64Array ? 'int64' : v.data instanceof Int32Array ? 'int32' : v.data instanceof Uint8Array ? 'uint8' : 'float32';
+          values.set(t, { dtype, dims: v.dims, data: v.data });
+        }
+      }
+      runs.push({ exposed: group.length, bytes: seen });
+    } finally {
+      await session.release();
     }
-  } finally {
-    await session.release();
   }
-  return { shapes, values };
+  return { shapes, values, runs };
 }
 
 /** Shapes of the listed tensors at batch 1 (one probe run). */
