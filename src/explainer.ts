@@ -20,7 +20,7 @@ import type { VolumeResize } from './image/resize3d.js';
 import { declaredDims, decodeModel, encodeModel, inlineExternalData, metadata, topoOrder, ModelError, type ModelProto } from './onnx/model.js';
 import type { ExternalDataReader } from './onnx/tensor.js';
 import type { Rectifier } from './autodiff/rule.js';
-import { runInChunks, type Session, type SessionFactory, type SessionOptions } from './runtime/session.js';
+import { runInChunks, withArenaFor, type Session, type SessionFactory, type SessionOptions } from './runtime/session.js';
 import { closest } from './util/closest.js';
 import { InputError, argmax, softmax } from './util/scores.js';
 
@@ -677,12 +677,13 @@ export class Explainer {
    * A session for another graph of this model (the methods' plain forward passes, Ablation-CAM's
    * masked graphs), made once per `key` with the explainer's session factory and options, and
    * released with the explainer. `createdMs`: the time spent making it in this call (0 when cached).
+   * `inputDims`: the runs' input shape, where known (large inputs run without the memory arena).
    */
-  async session(key: string, build: () => ModelProto): Promise<{ session: Session; createdMs: number }> {
+  async session(key: string, build: () => ModelProto, inputDims?: readonly number[]): Promise<{ session: Session; createdMs: number }> {
     let s = this.sessions.get(key);
     if (s) return { session: await s, createdMs: 0 };
     const t0 = performance.now();
-    s = this.options.createSession(encodeModel(build()), this.options.sessionOptions);
+    s = this.options.createSession(encodeModel(build()), inputDims ? withArenaFor(this.options.sessionOptions, inputDims) : this.options.sessionOptions);
     this.sessions.set(key, s);
     s.catch(() => this.sessions.delete(key));
     const session = await s;

@@ -6,7 +6,7 @@ import { compile, prepare, type Compiled, type GradientSpec } from './compiler.j
 import { encodeModel, GraphIndex, topoOrder, type ModelProto } from '../onnx/model.js';
 import { inferShapes } from '../onnx/shapes.js';
 import type { ExternalDataReader, Tensor } from '../onnx/tensor.js';
-import type { Session, SessionFactory, SessionOptions } from '../runtime/session.js';
+import { withArenaFor, type Session, type SessionFactory, type SessionOptions } from '../runtime/session.js';
 
 /** What a run needs to know of a compiled graph (its model goes to the session). */
 export type CompiledInfo = Omit<Compiled, 'model'> & {
@@ -84,7 +84,8 @@ export class GradientEngine {
           const { info, model } = unpackGraph(hit);
           const t1 = performance.now();
           // an entry holds the runtime's optimised model where it could save one (info.optimized)
-          const session = await this.createSession(model, info.optimized ? { ...this.options, optimization: 'disabled' } : this.options);
+          const options = withArenaFor(this.options, inputDims);
+          const session = await this.createSession(model, info.optimized ? { ...options, optimization: 'disabled' } : options);
           return { compiled: info, session, timings: { compileMs: t1 - t0, sessionMs: performance.now() - t1 }, cached: true };
         } catch {
           // a damaged entry: build the graph again (and replace it)
@@ -97,7 +98,8 @@ export class GradientEngine {
     const bytes = encodeModel(compiled.model);
     const t1 = performance.now();
     let optimized: Uint8Array | undefined;
-    const session = await this.createSession(bytes, key ? { ...this.options, saveOptimized: (m) => { optimized = m; } } : this.options);
+    const options = withArenaFor(this.options, inputDims);
+    const session = await this.createSession(bytes, key ? { ...options, saveOptimized: (m) => { optimized = m; } } : options);
     const t2 = performance.now();
     const { model: _model, ...info } = compiled;
     if (key) await this.store!.set(key, optimized ? packGraph({ ...info, optimized: true }, optimized) : packGraph(info, bytes)).catch(() => {});
@@ -152,7 +154,7 @@ export async function probe(
       ...model,
       graph: { ...model.graph, output: [...model.graph.output, ...group.filter((t) => !existing.has(t)).map((name) => ({ name }))] },
     };
-    const session = await createSession(encodeModel(probeModel), { optimization: 'basic' });
+    const session = await createSession(encodeModel(probeModel), withArenaFor({ optimization: 'basic' }, inputDims));
     try {
       const r = await session.run({ [input]: { data: new Float32Array(n), dims: inputDims } }, group);
       let seen = 0;

@@ -503,15 +503,15 @@ async function scoreShape(job: Job, score: string, dims: number[]): Promise<numb
 // sessions and passes
 
 /** A session of the explainer's (made once per key and kept until its release()); the time to make it is counted. */
-async function session(job: Job, key: string, build: () => ModelProto): Promise<Session> {
-  const r = await job.ex.session(key, build);
+async function session(job: Job, key: string, build: () => ModelProto, inputDims?: number[]): Promise<Session> {
+  const r = await job.ex.session(key, build, inputDims);
   job.timings.sessionMs += r.createdMs;
   return r.session;
 }
 
 /** A run of the plain model with `outputs` exposed; returns `fetch`. */
 async function forward(job: Job, outputs: string[], data: Float32Array, dims: number[], fetch: string[]): Promise<Record<string, TensorValue>> {
-  const s = await session(job, `forward|${JSON.stringify([...new Set(outputs)].sort())}`, () => forwardModel(job.ex.model, outputs));
+  const s = await session(job, `forward|${JSON.stringify([...new Set(outputs)].sort())}`, () => forwardModel(job.ex.model, outputs), dims);
   const t0 = performance.now();
   const fixed = job.ex.inputDims[0];
   let r: Record<string, TensorValue>;
