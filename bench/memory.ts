@@ -6,7 +6,8 @@
  *
  *   npx tsx bench/memory.ts [--size 1024] [--no-cache]
  *
- * The model and its input are written to bench/models/unet1024.onnx and .npy (not committed) on first use.
+ * Also the time and memory of a refusal: the same model with a Sin (no gradient rule) on its output.
+ * The models and the input are written to bench/models/unet1024*.onnx and .npy (not committed) on first use.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,11 +23,13 @@ const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
 const DIR = path.join(ROOT, 'bench', 'models');
 const MODEL = path.join(DIR, `unet${S}.onnx`);
 const INPUT = path.join(DIR, `unet${S}.npy`);
+const REFUSED = path.join(DIR, `unet${S}-refused.onnx`);
 
 let seed = 1;
 const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
 
-function unet(): { model: ModelProto; params: number } {
+/** `refused`: the same U-Net with a Sin (no gradient rule) on its output, which Grad-CAM must refuse. */
+function unet(refused = false): { model: ModelProto; params: number } {
   const m: ModelProto = {
     ir_version: 8, opset_import: [{ domain: '', version: 17 }],
     graph: { node: [], initializer: [], input: [makeValueInfo('input', 1, [1, 3, S, S])], output: [makeValueInfo('masks', 1)] },
@@ -59,15 +62,17 @@ function unet(): { model: ModelProto; params: number } {
     c = widths[i]!;
   }
   const head = conv(x, c, 2, 1);
-  b.nodes.push({ name: 'masks', op_type: 'Identity', domain: '', input: [head], output: ['masks'], attribute: [] });
+  b.nodes.push({ name: 'masks', op_type: refused ? 'Sin' : 'Identity', domain: '', input: [head], output: ['masks'], attribute: [] });
   m.graph.node.push(...b.nodes);
   return { model: m, params };
 }
 
-if (!fs.existsSync(MODEL) || !fs.existsSync(INPUT)) {
+if (!fs.existsSync(MODEL) || !fs.existsSync(INPUT) || !fs.existsSync(REFUSED)) {
   fs.mkdirSync(DIR, { recursive: true });
   const { model, params } = unet();
   fs.writeFileSync(MODEL, encodeModel(model));
+  seed = 1;
+  fs.writeFileSync(REFUSED, encodeModel(unet(true).model));
   fs.writeFileSync(INPUT, writeNpy(Float32Array.from({ length: 3 * S * S }, (_, i) => Math.sin(i * 0.001) * 0.5), [1, 3, S, S]));
   console.log(`wrote ${path.relative(ROOT, MODEL)}: ${(params / 1e6).toFixed(1)} M parameters (${(params * 4 / 2 ** 20).toFixed(0)} MiB)`);
 }
@@ -87,6 +92,7 @@ const out = fs.mkdtempSync(path.join(DIR, 'out-'));
 try {
   measure(`gradcam layers (${S}×${S})`, ['layers', '--model', MODEL]);
   measure(`gradcam explain gradcam (${S}×${S})`, ['explain', INPUT, '--model', MODEL, '--target', 'segmentation', '--class', '1', '--out', out, '--quiet']);
+  measure(`refused: explain with Sin on the output`, ['explain', INPUT, '--model', REFUSED, '--target', 'segmentation', '--class', '1', '--out', out, '--quiet']);
 } finally {
   fs.rmSync(out, { recursive: true, force: true });
 }

@@ -4,7 +4,7 @@
  * Browser-safe: the runtime is injected as a SessionFactory.
  */
 import { GradientEngine, probe, type CompileCache } from './autodiff/engine.js';
-import { cloneModel, realInputs, scoreTensor, STE_NOTE, type GradientSpec } from './autodiff/compiler.js';
+import { cloneModel, realInputs, refuseEarly, scoreTensor, STE_NOTE, type GradientSpec } from './autodiff/compiler.js';
 import { QUANTIZED_OPS } from './autodiff/rules/quantize.js';
 import { upgradeOpset } from './onnx/upgrade.js';
 import { GraphIndex } from './onnx/model.js';
@@ -454,6 +454,7 @@ export class Explainer {
     const grid = this.checkGrid(input, dims);
     const size = grid.slice(-2) as [number, number];
     const n = dims[0]!;
+    refuseEarly(this.model, opts.layers, opts.output, !!opts.inputGradient);
     const layers = opts.layers.length ? await this.resolveLayers(opts.layers, grid, opts.output, opts.layout) : [];
     const layouts = await Promise.all(layers.map((l) => this.layerLayout(l, grid, opts.output, opts.layout)));
     const spec: GradientSpec = { layers, output: opts.output, inputGradient: opts.inputGradient, rectifier: opts.rectifier, rectifierOps: opts.rectifierOps };

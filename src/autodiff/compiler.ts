@@ -154,13 +154,7 @@ export function prepare(original: ModelProto, spec: GradientSpec, external?: Ext
     const diff = differentiableInputs(n);
     return n.input.some((i, k) => diff[k] && needsGrad.has(i)) && n.output.some((o) => bwd.has(o));
   });
-  for (const n of pathNodes) {
-    if (!hasRule(n)) {
-      throw new GradError(
-        `cannot differentiate ${n.domain ? `${n.domain}.` : ''}${nodeLabel(n)}: no gradient rule for op '${n.op_type}' (it lies between the explained tensors and the output '${output}'). Supported ops: ${supportedOps().join(', ')}`,
-      );
-    }
-  }
+  for (const n of pathNodes) if (!hasRule(n)) throw noRule(n, output);
   const shapeTensors = new Set<string>([score]);
   const valueTensors = new Set<string>();
   for (const n of pathNodes) {
@@ -173,6 +167,63 @@ export function prepare(original: ModelProto, spec: GradientSpec, external?: Ext
     });
   }
   return { model, spec, score, output, input, pathNodes, needsGrad, shapeTensors: [...shapeTensors], valueTensors: [...valueTensors], index };
+}
+
+function noRule(n: Node, output: string): GradError {
+  return new GradError(
+    `cannot differentiate ${n.domain ? `${n.domain}.` : ''}${nodeLabel(n)}: no gradient rule for op '${n.op_type}' (it lies between the explained tensors and the output '${output}'). Supported ops: ${supportedOps().join(', ')}`,
+  );
+}
+
+/** Ops after which no tensor has a grid (the automatic layer lies before them). */
+const COLLAPSING = new Set(['GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool', 'QLinearGlobalAveragePool', 'Flatten']);
+
+/**
+ * The refusals that need no run of the model, thrown before any (issue 21: a model that will be refused
+ * is refused before the probe's expensive work): `prepare`'s checks for the layers named by tensor, and
+ * for 'auto' when every tensor before the grid collapses (global pooling, Flatten) has an op without a
+ * gradient rule between it and the score, so that no automatic layer could be differentiated.
+ */
+export function refuseEarly(original: ModelProto, layers: readonly string[], output: string | undefined, inputGradient: boolean): void {
+  const g = original.graph;
+  const tensors = new Set<string>([...g.input.map((i) => i.name), ...g.node.flatMap((n) => n.output)]);
+  const named = layers.filter((l) => l !== 'auto' && tensors.has(l));
+  if (named.length || inputGradient) prepare(original, { layers: named, output, inputGradient });
+  if (!layers.includes('auto')) return;
+  const out = output ?? g.output[0]?.name;
+  const input = realInputs(original)[0];
+  if (!out || !input || !g.output.some((o) => o.name === out)) return;
+  const score = scoreTensor(original, out);
+  const order = topoOrder(g);
+  const bwd = new Set([score]);
+  for (let k = order.length - 1; k >= 0; k--) {
+    const n = order[k]!;
+    if (NON_DIFFERENTIABLE.has(n.op_type) || !n.output.some((o) => bwd.has(o))) continue;
+    const diff = differentiableInputs(n);
+    n.input.forEach((i, j) => { if (i && diff[j]) bwd.add(i); });
+  }
+  // tensors from the input along differentiable edges, and those reached before the grid collapses
+  const fwd = new Set([input]);
+  const grid = new Set([input]);
+  for (const n of order) {
+    if (NON_DIFFERENTIABLE.has(n.op_type)) continue;
+    const diff = differentiableInputs(n);
+    if (n.input.some((i, k) => diff[k] && fwd.has(i))) for (const o of n.output) if (o) fwd.add(o);
+    if (!COLLAPSING.has(n.op_type) && n.input.some((i, k) => diff[k] && grid.has(i))) for (const o of n.output) if (o) grid.add(o);
+  }
+  const blocking = order.filter((n) => !NON_DIFFERENTIABLE.has(n.op_type) && n.output.some((o) => bwd.has(o)) && !hasRule(n)
+    && n.input.some((i, k) => differentiableInputs(n)[k] && fwd.has(i)));
+  if (!blocking.length) return;
+  // every tensor upstream of an op without a rule is refused
+  const dirty = new Set<string>();
+  for (const n of blocking) differentiableInputs(n).forEach((d, k) => { if (d && n.input[k]) dirty.add(n.input[k]!); });
+  for (let k = order.length - 1; k >= 0; k--) {
+    const n = order[k]!;
+    if (NON_DIFFERENTIABLE.has(n.op_type) || !n.output.some((o) => dirty.has(o))) continue;
+    differentiableInputs(n).forEach((d, j) => { if (d && n.input[j]) dirty.add(n.input[j]!); });
+  }
+  const clear = [...grid].some((t) => t !== input && t !== score && bwd.has(t) && !dirty.has(t));
+  if (!clear) throw noRule(blocking[blocking.length - 1]!, out);
 }
 
 /** Which input slots carry gradients: from each op's descriptor (registry.ts). */

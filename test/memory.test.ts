@@ -1,7 +1,8 @@
 /**
- * Static shape inference (onnx/shapes.ts) and the grouped probe (autodiff/engine.ts probe), issue 21 item 4:
- * every shape inferred on every fixture model equals the one a run of the model gives, and a probe of a
- * model's tensors exposes at most its budget per run.
+ * Memory bounded by the model, not by its tensor count (issue 21 item 4): static shape inference
+ * (onnx/shapes.ts) equals a run of the model on every fixture; the probe (autodiff/engine.ts) exposes at
+ * most its budget per run; a model that will be refused is refused before any session is made.
+ * (The 1024×1024 peak-RSS goal is measured by bench/memory.ts, not here.)
  */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +10,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { probe } from '../src/autodiff/engine.js';
 import { cloneModel, realInputs } from '../src/autodiff/compiler.js';
-import { decodeModel, declaredDims, GraphIndex, topoOrder } from '../src/onnx/model.js';
+import { decodeModel, declaredDims, encodeModel, GraphIndex, makeValueInfo, topoOrder, type ModelProto } from '../src/onnx/model.js';
+import { Builder } from '../src/autodiff/builder.js';
+import { Explainer } from '../src/explainer.js';
 import { inferShapes } from '../src/onnx/shapes.js';
 import { upgradeOpset } from '../src/onnx/upgrade.js';
 import { createNodeSession } from '../src/runtime/node.js';
@@ -74,4 +77,30 @@ it('the probe exposes at most its budget per run (several runs for a tensor-heav
   for (const r of grouped.runs) assert.ok(r.exposed === 1 || r.bytes <= budget + largest, `a run exposed ${r.exposed} tensors, ${r.bytes} bytes`);
   for (const t of names) assert.deepEqual(grouped.shapes.get(t), whole.shapes.get(t), t);
   console.log(`vit_tiny: ${names.length} tensors, ${whole.runs[0]?.exposed ?? 0} probed in one run of ${whole.runs[0]?.bytes} bytes, or in ${grouped.runs.length} runs of at most ${Math.max(...grouped.runs.map((r) => r.bytes))} bytes`);
+});
+
+it('a model that will be refused (an op without a gradient rule after every candidate layer) is refused before any session is made', async () => {
+  const m: ModelProto = {
+    ir_version: 8, opset_import: [{ domain: '', version: 17 }],
+    graph: { node: [], initializer: [], input: [makeValueInfo('x', 1, [1, 3, 256, 256])], output: [makeValueInfo('logits', 1)] },
+  };
+  const b = new Builder(m, 'm/');
+  const w = b.floats(Float32Array.from({ length: 8 * 27 }, (_, i) => Math.sin(i)), [8, 3, 3, 3]);
+  const y = b.op('Relu', [b.op('Conv', ['x', w], { pads: [1, 1, 1, 1] })]);
+  const flat = b.op('Flatten', [b.op('Sin', [b.op('GlobalAveragePool', [y])])]);
+  b.nodes.push({ name: 'fc', op_type: 'Gemm', domain: '', input: [flat, b.floats(Float32Array.from({ length: 80 }, (_, i) => Math.cos(i)), [10, 8])], output: ['logits'], attribute: [{ name: 'transB', type: 2, i: 1 }] });
+  m.graph.node.push(...b.nodes);
+  let sessions = 0;
+  const ex = Explainer.fromBytes(encodeModel(m), { createSession: (bytes, o) => { sessions++; return createNodeSession(bytes, o); } });
+  try {
+    const x = new Float32Array(3 * 256 * 256);
+    await assert.rejects(ex.explain(x, [1, 3, 256, 256], { classes: [1] }), /cannot differentiate Sin node '.*': no gradient rule for op 'Sin'/);
+    await assert.rejects(ex.explain(x, [1, 3, 256, 256], { classes: [1], method: 'saliency' }), /cannot differentiate Sin node/);
+    assert.equal(sessions, 0);
+    // a forward-only method still explains it
+    const r = await ex.explain(x, [1, 3, 256, 256], { classes: [1], method: 'eigencam' });
+    assert.equal(r.explanations.length, 1);
+  } finally {
+    await ex.release();
+  }
 });
