@@ -96,6 +96,7 @@ it('a model that will be refused (an op without a gradient rule after every cand
     const x = new Float32Array(3 * 256 * 256);
     await assert.rejects(ex.explain(x, [1, 3, 256, 256], { classes: [1] }), /cannot differentiate Sin node '.*': no gradient rule for op 'Sin'/);
     await assert.rejects(ex.explain(x, [1, 3, 256, 256], { classes: [1], method: 'saliency' }), /cannot differentiate Sin node/);
+    await assert.rejects(ex.explain(x, [1, 3, 256, 256], { classes: [1], method: 'gradcam++', topK: 2 }), /cannot differentiate Sin node/);
     assert.equal(sessions, 0);
     // a forward-only method still explains it
     const r = await ex.explain(x, [1, 3, 256, 256], { classes: [1], method: 'eigencam' });
