@@ -131,19 +131,8 @@ export function prepare(original: ModelProto, spec: GradientSpec, external?: Ext
   for (const l of sources) if (!known.has(l)) throw new GradError(`unknown tensor '${l}'`);
 
   // forward reach from the sources, backward reach from the score, along differentiable edges only
-  const fwd = new Set(sources);
-  for (const n of order) {
-    if (NON_DIFFERENTIABLE.has(n.op_type)) continue;
-    const diff = differentiableInputs(n);
-    if (n.input.some((i, k) => diff[k] && fwd.has(i))) for (const o of n.output) if (o) fwd.add(o);
-  }
-  const bwd = new Set([score]);
-  for (let k = order.length - 1; k >= 0; k--) {
-    const n = order[k]!;
-    if (NON_DIFFERENTIABLE.has(n.op_type) || !n.output.some((o) => bwd.has(o))) continue;
-    const diff = differentiableInputs(n);
-    n.input.forEach((i, j) => { if (i && diff[j]) bwd.add(i); });
-  }
+  const fwd = downstream(order, sources);
+  const bwd = upstream(order, [score]);
   for (const l of sources) {
     if (!bwd.has(l)) throw new GradError(`tensor '${l}' does not influence the output '${output}', so it has no gradient`);
   }
@@ -167,6 +156,29 @@ export function prepare(original: ModelProto, spec: GradientSpec, external?: Ext
     });
   }
   return { model, spec, score, output, input, pathNodes, needsGrad, shapeTensors: [...shapeTensors], valueTensors: [...valueTensors], index };
+}
+
+/** Tensors reached from `sources` along differentiable edges (not through the ops in `stop`). */
+function downstream(order: readonly Node[], sources: readonly string[], stop?: ReadonlySet<string>): Set<string> {
+  const reach = new Set(sources);
+  for (const n of order) {
+    if (NON_DIFFERENTIABLE.has(n.op_type) || stop?.has(n.op_type)) continue;
+    const diff = differentiableInputs(n);
+    if (n.input.some((i, k) => diff[k] && reach.has(i))) for (const o of n.output) if (o) reach.add(o);
+  }
+  return reach;
+}
+
+/** Tensors that reach one of `targets` along differentiable edges. */
+function upstream(order: readonly Node[], targets: readonly string[]): Set<string> {
+  const reach = new Set(targets);
+  for (let k = order.length - 1; k >= 0; k--) {
+    const n = order[k]!;
+    if (NON_DIFFERENTIABLE.has(n.op_type) || !n.output.some((o) => reach.has(o))) continue;
+    const diff = differentiableInputs(n);
+    n.input.forEach((i, j) => { if (i && diff[j]) reach.add(i); });
+  }
+  return reach;
 }
 
 function noRule(n: Node, output: string): GradError {
@@ -195,33 +207,15 @@ export function refuseEarly(original: ModelProto, layers: readonly string[], out
   if (!out || !input || !g.output.some((o) => o.name === out)) return;
   const score = scoreTensor(original, out);
   const order = topoOrder(g);
-  const bwd = new Set([score]);
-  for (let k = order.length - 1; k >= 0; k--) {
-    const n = order[k]!;
-    if (NON_DIFFERENTIABLE.has(n.op_type) || !n.output.some((o) => bwd.has(o))) continue;
-    const diff = differentiableInputs(n);
-    n.input.forEach((i, j) => { if (i && diff[j]) bwd.add(i); });
-  }
+  const bwd = upstream(order, [score]);
   // tensors from the input along differentiable edges, and those reached before the grid collapses
-  const fwd = new Set([input]);
-  const grid = new Set([input]);
-  for (const n of order) {
-    if (NON_DIFFERENTIABLE.has(n.op_type)) continue;
-    const diff = differentiableInputs(n);
-    if (n.input.some((i, k) => diff[k] && fwd.has(i))) for (const o of n.output) if (o) fwd.add(o);
-    if (!COLLAPSING.has(n.op_type) && n.input.some((i, k) => diff[k] && grid.has(i))) for (const o of n.output) if (o) grid.add(o);
-  }
+  const fwd = downstream(order, [input]);
+  const grid = downstream(order, [input], COLLAPSING);
   const blocking = order.filter((n) => !NON_DIFFERENTIABLE.has(n.op_type) && n.output.some((o) => bwd.has(o)) && !hasRule(n)
     && n.input.some((i, k) => differentiableInputs(n)[k] && fwd.has(i)));
   if (!blocking.length) return;
   // every tensor upstream of an op without a rule is refused
-  const dirty = new Set<string>();
-  for (const n of blocking) differentiableInputs(n).forEach((d, k) => { if (d && n.input[k]) dirty.add(n.input[k]!); });
-  for (let k = order.length - 1; k >= 0; k--) {
-    const n = order[k]!;
-    if (NON_DIFFERENTIABLE.has(n.op_type) || !n.output.some((o) => dirty.has(o))) continue;
-    differentiableInputs(n).forEach((d, j) => { if (d && n.input[j]) dirty.add(n.input[j]!); });
-  }
+  const dirty = upstream(order, blocking.flatMap((n) => n.input.filter((t, k) => t && differentiableInputs(n)[k])));
   const clear = [...grid].some((t) => t !== input && t !== score && bwd.has(t) && !dirty.has(t));
   if (!clear) throw noRule(blocking[blocking.length - 1]!, out);
 }
