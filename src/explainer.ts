@@ -454,7 +454,7 @@ export class Explainer {
     const grid = this.checkGrid(input, dims);
     const size = grid.slice(-2) as [number, number];
     const n = dims[0]!;
-    refuseEarly(this.model, opts.layers, opts.output, !!opts.inputGradient);
+    this.refuseEarly(opts.layers, opts.output, !!opts.inputGradient);
     const layers = opts.layers.length ? await this.resolveLayers(opts.layers, grid, opts.output, opts.layout) : [];
     const layouts = await Promise.all(layers.map((l) => this.layerLayout(l, grid, opts.output, opts.layout)));
     const spec: GradientSpec = { layers, output: opts.output, inputGradient: opts.inputGradient, rectifier: opts.rectifier, rectifierOps: opts.rectifierOps };
@@ -532,6 +532,19 @@ export class Explainer {
       if (!forwardOnly) for (const e of r.explanations) e.gradientNote = note;
     }
     return r;
+  }
+
+  private readonly refusalsChecked = new Set<string>();
+
+  /**
+   * Throws the refusals of a gradient run that need no model run (compiler.ts refuseEarly), once per
+   * (layers, output, input gradient): before the layer search and any forward pass.
+   */
+  refuseEarly(layers: readonly string[], output: string | undefined, inputGradient: boolean): void {
+    const key = JSON.stringify([layers, output ?? null, inputGradient]);
+    if (this.refusalsChecked.has(key)) return;
+    refuseEarly(this.model, layers, output, inputGradient);
+    this.refusalsChecked.add(key);
   }
 
   /** How this model's gradients are computed when not exactly: through quantised (int8) ops, the straight-through estimate. */

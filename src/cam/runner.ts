@@ -22,7 +22,6 @@ import { camMethod } from './index.js';
 import { findClassifier, type Classifier } from './cam.js';
 import { gradcam, weightedSum } from './gradcam.js';
 import { ablationModel, forwardModel, type AblationGraph } from './graph.js';
-import { refuseEarly } from '../autodiff/compiler.js';
 import { postprocess } from './pipeline.js';
 import { cancellationWarning, cancelled, cancelledFromScale, degenerateWarnings } from './degenerate.js';
 import { channelMaskShape, type LayerLayout } from '../layout/describe.js';
@@ -91,7 +90,7 @@ export async function explainMany(ex: Explainer, input: Float32Array, dims: numb
   const methods = opts.methods.map((m) => camMethod(m));
   const size = ex.checkInput(input, dims);
   // a model whose gradients will be refused is refused before the layer search and the forward passes
-  if (methods.some((m) => m.usesGradients !== false)) refuseEarly(ex.model, opts.layers.flat(), opts.output, false);
+  if (methods.some((m) => m.usesGradients !== false)) ex.refuseEarly(opts.layers.flat(), opts.output, false);
   const groups: string[][] = [];
   for (const g of opts.layers) groups.push(await ex.resolveLayers(Array.isArray(g) ? g : [g], size, opts.output, opts.layout));
   if (opts.topK !== undefined && !(Number.isInteger(opts.topK) && opts.topK >= 1)) throw new InputError(`--top-k must be a positive integer, got ${opts.topK}`);
