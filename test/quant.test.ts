@@ -15,6 +15,7 @@ import path from 'node:path';
 import { Builder } from '../src/autodiff/builder.js';
 import { STE_NOTE } from '../src/autodiff/compiler.js';
 import { Explainer } from '../src/explainer.js';
+import { forwardModel } from '../src/cam/graph.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { encodeModel, makeValueInfo, type ModelProto } from '../src/onnx/model.js';
 import { FIXTURES, loadArray } from './helpers/fixtures.js';
@@ -91,6 +92,14 @@ it('an integer layer reaches the methods dequantised (scale and zero point of it
     f.activations[0]!.data.forEach((v, i) => { err = Math.max(err, Math.abs(v - q.activations[0]!.data[i]!)); top = Math.max(top, v); });
     assert.ok(err < 0.1 * top, `activation error ${err} of ${top}`);
     assert.ok(pearson(q.gradients[0]!.data, f.gradients[0]!.data) > 0.97, 'gradient');
+    // the forward-only methods' graph (Eigen-CAM, Score-CAM...) reads it the same way: float, equal to the gradient run's
+    const s = await createNodeSession(encodeModel(forwardModel(ex.model, ['logits', layer])));
+    const a = (await s.run({ input: { data: input.data, dims: input.shape } }, [layer]))[layer]!;
+    await s.release();
+    assert.ok(a.data instanceof Float32Array);
+    let d = 0;
+    a.data.forEach((v, i) => { d = Math.max(d, Math.abs(v - q.activations[0]!.data[i]!)); });
+    assert.equal(d, 0);
   } finally {
     await ex.release();
     await fl.release();
