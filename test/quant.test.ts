@@ -100,6 +100,8 @@ it('an integer layer reaches the methods dequantised (scale and zero point of it
     let d = 0;
     a.data.forEach((v, i) => { d = Math.max(d, Math.abs(v - q.activations[0]!.data[i]!)); });
     assert.equal(d, 0);
+    // Ablation-CAM cannot multiply a mask into an integer tensor: it says so
+    await assert.rejects(ex.explain(input.data, input.shape, { method: 'ablationcam', classes: [2, 2] }), /ablationcam cannot mask '.*_quantized': it is an integer tensor of a quantised model; choose a float layer/);
   } finally {
     await ex.release();
     await fl.release();

@@ -4,6 +4,7 @@
  */
 import { makeAttr, makeValueInfo, topoOrder, type ModelProto, type Node } from '../onnx/model.js';
 import { integerProducer, quantParams } from '../autodiff/rules/quantize.js';
+import { InputError } from '../util/scores.js';
 
 export const ABLATION_MASK_INPUT = 'gradcam/ablation_mask';
 
@@ -68,6 +69,10 @@ function ancestors(order: Node[], tensors: string[]): Set<Node> {
  */
 export function ablationModel(model: ModelProto, layer: string, score: string, input: string, suffix: boolean): AblationGraph {
   const order = topoOrder(model.graph);
+  const producer = new Map(model.graph.node.flatMap((n) => n.output.map((o) => [o, n] as const)));
+  if (integerProducer((t) => producer.get(t), layer)) {
+    throw new InputError(`ablationcam cannot mask '${layer}': it is an integer tensor of a quantised model; choose a float layer (a DequantizeLinear output) with --layer, or another method`);
+  }
   const masked = `gradcam/ablated:${layer}`;
   const rewire = (n: Node): Node => (n.input.includes(layer) ? { ...n, input: n.input.map((i) => (i === layer ? masked : i)) } : n);
   const mul: Node = { name: 'gradcam/ablation_mul', op_type: 'Mul', domain: '', input: [layer, ABLATION_MASK_INPUT], output: [masked], attribute: [] };
