@@ -30,8 +30,9 @@ export function wrap(text: string, width: number): string[] {
 /** The README section between the markers (markers excluded), ending in a newline. */
 export function opsSection(width = 104): string {
   const ops = supportedOps().map((op) => {
-    const note = OP_GRADIENTS[op]!.note;
-    return note ? `${op} (${note})` : op;
+    const { note, domain } = OP_GRADIENTS[op]!;
+    const name = domain ? `${domain}.${op}` : op;
+    return note ? `${name} (${note})` : name;
   });
   const text = `Supported ops on the gradient path (${ops.length}, generated from the rule registry by \`npx tsx scripts/ops.ts\`): ${ops.join(', ')}.`;
   return `${wrap(text, width).join('\n')}\n`;

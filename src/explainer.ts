@@ -5,7 +5,8 @@
  */
 import type { ImportedPreprocess } from './onnx/import/types.js';
 import { GradientEngine, probe, type CompileCache } from './autodiff/engine.js';
-import { cloneModel, realInputs, scoreTensor, type GradientSpec } from './autodiff/compiler.js';
+import { cloneModel, realInputs, refuseEarly, scoreTensor, STE_NOTE, type GradientSpec } from './autodiff/compiler.js';
+import { QUANTIZED_OPS } from './autodiff/rules/quantize.js';
 import { upgradeOpset } from './onnx/upgrade.js';
 import { promoteToFloat32 } from './onnx/precision.js';
 import { GraphIndex } from './onnx/model.js';
@@ -21,7 +22,7 @@ import type { VolumeResize } from './image/resize3d.js';
 import { declaredDims, decodeModel, encodeModel, inlineExternalData, metadata, topoOrder, ModelError, type ModelProto } from './onnx/model.js';
 import type { ExternalDataReader } from './onnx/tensor.js';
 import type { Rectifier } from './autodiff/rule.js';
-import { runInChunks, type Session, type SessionFactory, type SessionOptions } from './runtime/session.js';
+import { runInChunks, withArenaFor, type Session, type SessionFactory, type SessionOptions } from './runtime/session.js';
 import { closest } from './util/closest.js';
 import { InputError, argmax, softmax } from './util/scores.js';
 
@@ -140,6 +141,8 @@ export interface Explanation {
   /** Gradient methods: the method's result [H, W, C] (channels last; [D, H, W, C] for volumes), and C. */
   gradient?: Float32Array;
   channels?: number;
+  /** How the gradients were computed when not exactly: `straight-through estimate (int8)` through quantised ops. */
+  gradientNote?: string;
 }
 
 export interface ExplainResult {
@@ -476,6 +479,7 @@ export class Explainer {
     const grid = this.checkGrid(input, dims);
     const size = grid.slice(-2) as [number, number];
     const n = dims[0]!;
+    this.refuseEarly(opts.layers, opts.output, !!opts.inputGradient);
     const layers = opts.layers.length ? await this.resolveLayers(opts.layers, grid, opts.output, opts.layout) : [];
     const layouts = await Promise.all(layers.map((l) => this.layerLayout(l, grid, opts.output, opts.layout)));
     const spec: GradientSpec = { layers, output: opts.output, inputGradient: opts.inputGradient, rectifier: opts.rectifier, rectifierOps: opts.rectifierOps };
@@ -540,7 +544,10 @@ export class Explainer {
     };
   }
 
-  /** Explains a batch: `input` is [N, ...] in the model's layout. */
+  /**
+   * Explains a batch: `input` is [N, ...] in the model's layout. On a quantised (int8) model, every
+   * explanation whose method reads gradients carries `gradientNote` (the straight-through estimate).
+   */
   async explain(input: Float32Array, dims: number[], options?: ExplainOptions | null): Promise<ExplainResult> {
     // everything the call needs is read here, synchronously: a caller that changes its array right
     // after calling gets the explanation of what it passed. null options are no options.
@@ -555,6 +562,35 @@ export class Explainer {
       this.checkGrid(input, dims);
       return { explanations: [], timings: { compileMs: 0, sessionMs: 0, runMs: 0, camMs: 0 } };
     }
+    const r = await this.explainAny(input, dims, opts);
+    const note = this.gradientNote;
+    if (note) {
+      const name = (opts.method ?? 'gradcam').toLowerCase();
+      const forwardOnly = !isGradientMethod(name) && CAM_METHODS[name]?.usesGradients === false;
+      if (!forwardOnly) for (const e of r.explanations) e.gradientNote = note;
+    }
+    return r;
+  }
+
+  private readonly refusalsChecked = new Set<string>();
+
+  /**
+   * Throws the refusals of a gradient run that need no model run (compiler.ts refuseEarly), once per
+   * (layers, output, input gradient): before the layer search and any forward pass.
+   */
+  refuseEarly(layers: readonly string[], output: string | undefined, inputGradient: boolean): void {
+    const key = JSON.stringify([layers, output ?? null, inputGradient]);
+    if (this.refusalsChecked.has(key)) return;
+    refuseEarly(this.model, layers, output, inputGradient);
+    this.refusalsChecked.add(key);
+  }
+
+  /** How this model's gradients are computed when not exactly: through quantised (int8) ops, the straight-through estimate. */
+  get gradientNote(): string | undefined {
+    return this.model.graph.node.some((n) => QUANTIZED_OPS.has(n.op_type)) ? STE_NOTE : undefined;
+  }
+
+  private async explainAny(input: Float32Array, dims: number[], opts: ExplainOptions): Promise<ExplainResult> {
     if (opts.method !== undefined && isGradientMethod(opts.method.toLowerCase())) return this.explainByGradient(input, dims, opts);
     if (opts.seeds) throw new InputError('seed rows are taken by the gradient methods (saliency, guided-backprop, deconvnet, guided-gradcam); CAM methods take a target');
     if (this.volume) return this.explainVolume(input, dims, opts);
@@ -699,13 +735,14 @@ export class Explainer {
    * A session for another graph of this model (the methods' plain forward passes, Ablation-CAM's
    * masked graphs), made once per `key` with the explainer's session factory and options, and
    * released with the explainer. `createdMs`: the time spent making it in this call (0 when cached).
+   * `inputDims`: the runs' input shape, where known (large inputs run without the memory arena).
    */
-  async session(key: string, build: () => ModelProto): Promise<{ session: Session; createdMs: number }> {
+  async session(key: string, build: () => ModelProto, inputDims?: readonly number[]): Promise<{ session: Session; createdMs: number }> {
     this.assertLive();
     let s = this.sessions.get(key);
     if (s) return { session: await s, createdMs: 0 };
     const t0 = performance.now();
-    s = this.options.createSession(encodeModel(build()), this.options.sessionOptions);
+    s = this.options.createSession(encodeModel(build()), inputDims ? withArenaFor(this.options.sessionOptions, inputDims) : this.options.sessionOptions);
     this.sessions.set(key, s);
     s.catch(() => this.sessions.delete(key));
     const session = await s;

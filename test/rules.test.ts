@@ -439,7 +439,7 @@ describe('the rule registry', () => {
       ['Upsample', 2, [true, false]], ['TopK', 2, [true, false]], ['SomeCustomOp', 2, [true, true]],
     ];
     for (const [op, n, expected] of cases) assert.deepEqual(differentiableInputs(node(op, n)), expected, op);
-    assert.deepEqual([...RECTIFIER_OPS].sort(), ['Clip', 'LeakyRelu', 'PRelu', 'Relu']);
+    assert.deepEqual([...RECTIFIER_OPS].sort(), ['Clip', 'LeakyRelu', 'PRelu', 'QLinearConv', 'Relu']);
     assert.deepEqual(supportedOps(), Object.keys(GRADIENT_RULES).sort());
     for (const op of ['Shape', 'Equal', 'ArgMax']) {
       assert.ok(NON_DIFFERENTIABLE.has(op) && !GRADIENT_RULES[op], `${op} carries no gradient`);

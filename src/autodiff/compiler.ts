@@ -10,10 +10,11 @@
  * shapes from one probe run; `compile` then emits the backward graph.
  */
 import { Builder } from './builder.js';
-import { differentiableInputs, GRADIENT_RULES, NON_DIFFERENTIABLE, RECTIFIER_OPS, supportedOps } from './registry.js';
+import { differentiableInputs, GRADIENT_RULES, hasRule, NON_DIFFERENTIABLE, RECTIFIER_OPS, supportedOps } from './registry.js';
 import { GradError, nodeLabel, type GradContext, type Rectifier } from './rule.js';
 import { GraphIndex, makeValueInfo, opsetVersion, topoOrder, type ModelProto, type Node } from '../onnx/model.js';
 import { reduceOver } from './rules/util.js';
+import { QUANTIZED_OPS, realLayer } from './rules/quantize.js';
 import type { ExternalDataReader, Tensor } from '../onnx/tensor.js';
 import { upgradeOpset } from '../onnx/upgrade.js';
 import { bilinearMatrices } from '../image/resize.js';
@@ -76,7 +77,12 @@ export interface Compiled {
   backwardNodes: number;
   /** Which forward node's gradient rule emitted each backward node (by name), for errors that name gradcam's own nodes. */
   origins: Map<string, string>;
+  /** How the gradient was computed when it is not exact: through quantised (int8) ops, the straight-through estimate. */
+  gradient?: string;
 }
+
+/** The note an explanation carries when its gradients went through quantised ops (rules/quantize.ts). */
+export const STE_NOTE = 'straight-through estimate (int8)';
 
 export function cloneModel(m: ModelProto): ModelProto {
   const g = m.graph;
@@ -127,19 +133,8 @@ export function prepare(original: ModelProto, spec: GradientSpec, external?: Ext
   for (const l of sources) if (!known.has(l)) throw new GradError(`unknown tensor '${l}'`);
 
   // forward reach from the sources, backward reach from the score, along differentiable edges only
-  const fwd = new Set(sources);
-  for (const n of order) {
-    if (NON_DIFFERENTIABLE.has(n.op_type)) continue;
-    const diff = differentiableInputs(n);
-    if (n.input.some((i, k) => diff[k] && fwd.has(i))) for (const o of n.output) if (o) fwd.add(o);
-  }
-  const bwd = new Set([score]);
-  for (let k = order.length - 1; k >= 0; k--) {
-    const n = order[k]!;
-    if (NON_DIFFERENTIABLE.has(n.op_type) || !n.output.some((o) => bwd.has(o))) continue;
-    const diff = differentiableInputs(n);
-    n.input.forEach((i, j) => { if (i && diff[j]) bwd.add(i); });
-  }
+  const fwd = downstream(order, sources);
+  const bwd = upstream(order, [score]);
   for (const l of sources) {
     if (!bwd.has(l)) throw new GradError(`tensor '${l}' does not influence the output '${output}', so it has no gradient`);
   }
@@ -150,13 +145,7 @@ export function prepare(original: ModelProto, spec: GradientSpec, external?: Ext
     const diff = differentiableInputs(n);
     return n.input.some((i, k) => diff[k] && needsGrad.has(i)) && n.output.some((o) => bwd.has(o));
   });
-  for (const n of pathNodes) {
-    if ((n.domain && n.domain !== 'ai.onnx') || !GRADIENT_RULES[n.op_type]) {
-      throw new GradError(
-        `cannot differentiate ${n.domain ? `${n.domain}.` : ''}${nodeLabel(n)}: no gradient rule for op '${n.op_type}' (it lies between the explained tensors and the output '${output}'). Supported ops: ${supportedOps().join(', ')}`,
-      );
-    }
-  }
+  for (const n of pathNodes) if (!hasRule(n)) throw noRule(n, output);
   const shapeTensors = new Set<string>([score]);
   const valueTensors = new Set<string>();
   for (const n of pathNodes) {
@@ -169,6 +158,68 @@ export function prepare(original: ModelProto, spec: GradientSpec, external?: Ext
     });
   }
   return { model, spec, score, output, input, pathNodes, needsGrad, shapeTensors: [...shapeTensors], valueTensors: [...valueTensors], index };
+}
+
+/** Tensors reached from `sources` along differentiable edges (not through the ops in `stop`). */
+function downstream(order: readonly Node[], sources: readonly string[], stop?: ReadonlySet<string>): Set<string> {
+  const reach = new Set(sources);
+  for (const n of order) {
+    if (NON_DIFFERENTIABLE.has(n.op_type) || stop?.has(n.op_type)) continue;
+    const diff = differentiableInputs(n);
+    if (n.input.some((i, k) => diff[k] && reach.has(i))) for (const o of n.output) if (o) reach.add(o);
+  }
+  return reach;
+}
+
+/** Tensors that reach one of `targets` along differentiable edges. */
+function upstream(order: readonly Node[], targets: readonly string[]): Set<string> {
+  const reach = new Set(targets);
+  for (let k = order.length - 1; k >= 0; k--) {
+    const n = order[k]!;
+    if (NON_DIFFERENTIABLE.has(n.op_type) || !n.output.some((o) => reach.has(o))) continue;
+    const diff = differentiableInputs(n);
+    n.input.forEach((i, j) => { if (i && diff[j]) reach.add(i); });
+  }
+  return reach;
+}
+
+function noRule(n: Node, output: string): GradError {
+  return new GradError(
+    `cannot differentiate ${n.domain ? `${n.domain}.` : ''}${nodeLabel(n)}: no gradient rule for op '${n.op_type}' (it lies between the explained tensors and the output '${output}'). Supported ops: ${supportedOps().join(', ')}`,
+  );
+}
+
+/** Ops after which no tensor has a grid (the automatic layer lies before them). */
+const COLLAPSING = new Set(['GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool', 'QLinearGlobalAveragePool', 'Flatten']);
+
+/**
+ * The refusals that need no run of the model, thrown before any (issue 21: a model that will be refused
+ * is refused before the probe's expensive work): `prepare`'s checks for the layers named by tensor, and
+ * for 'auto' when every tensor before the grid collapses (global pooling, Flatten) has an op without a
+ * gradient rule between it and the score, so that no automatic layer could be differentiated.
+ */
+export function refuseEarly(original: ModelProto, layers: readonly string[], output: string | undefined, inputGradient: boolean): void {
+  const g = original.graph;
+  const tensors = new Set<string>([...g.input.map((i) => i.name), ...g.node.flatMap((n) => n.output)]);
+  const named = layers.filter((l) => l !== 'auto' && tensors.has(l));
+  if (named.length || inputGradient) prepare(original, { layers: named, output, inputGradient });
+  if (!layers.includes('auto')) return;
+  const out = output ?? g.output[0]?.name;
+  const input = realInputs(original)[0];
+  if (!out || !input || !g.output.some((o) => o.name === out)) return;
+  const score = scoreTensor(original, out);
+  const order = topoOrder(g);
+  const bwd = upstream(order, [score]);
+  // tensors from the input along differentiable edges, and those reached before the grid collapses
+  const fwd = downstream(order, [input]);
+  const grid = downstream(order, [input], COLLAPSING);
+  const blocking = order.filter((n) => !NON_DIFFERENTIABLE.has(n.op_type) && n.output.some((o) => bwd.has(o)) && !hasRule(n)
+    && n.input.some((i, k) => differentiableInputs(n)[k] && fwd.has(i)));
+  if (!blocking.length) return;
+  // every tensor upstream of an op without a rule is refused
+  const dirty = upstream(order, blocking.flatMap((n) => n.input.filter((t, k) => t && differentiableInputs(n)[k])));
+  const clear = [...grid].some((t) => t !== input && t !== score && bwd.has(t) && !dirty.has(t));
+  if (!clear) throw noRule(blocking[blocking.length - 1]!, out);
 }
 
 /** Which input slots carry gradients: from each op's descriptor (registry.ts). */
@@ -223,7 +274,8 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
       if (dy.every((d) => d === null)) continue;
       const diff = differentiableInputs(node);
       const needs = node.input.map((i, j) => !!i && diff[j]! && reach.has(i) && p.needsGrad.has(i));
-      const guided = RECTIFIER_OPS.has(node.op_type) && (rectifierOps === 'all' || node.op_type === 'Relu');
+      // a QLinearConv with its ReLU fused counts as a Relu (its rule applies the rectifier only then)
+      const guided = RECTIFIER_OPS.has(node.op_type) && (rectifierOps === 'all' || node.op_type === 'Relu' || node.op_type === 'QLinearConv');
       const ctx: GradContext = {
         node, b, dy, needs, shape, opset,
         constant: (name) => index.constant(name) ?? values.get(name),
@@ -271,18 +323,27 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
   };
   const activations: Record<string, string> = {};
   const gradients: Record<string, string> = {};
+  const producers = new Map<string, Node>();
+  for (const n of model.graph.node) for (const o of n.output) if (o) producers.set(o, n);
+  let quantized = false;
   for (const l of spec.layers) {
-    const gl = layerTotal!(l);
-    if (!gl) throw new GradError(`no gradient reaches tensor '${l}'`);
-    activations[l] = l;
+    const total = layerTotal!(l);
+    if (!total) throw new GradError(`no gradient reaches tensor '${l}'`);
+    // an integer layer (int8 models) reaches the methods dequantised, its gradient w.r.t. the real value
+    const real = realLayer(b, (t) => producers.get(t), l, total, shape(l).length);
+    const gl = real.gradient!;
+    quantized ||= real.quantized || p.pathNodes.some((n) => QUANTIZED_OPS.has(n.op_type));
     // with in-graph maps the layer's tensors stay inside the graph (no copy out)
     if (spec.maps) {
+      activations[l] = real.activation;
       gradients[l] = gl;
       continue;
     }
-    addOutput(l);
+    activations[l] = real.quantized ? named(real.activation, `gradcam/real:${l}`) : l;
+    if (!real.quantized) addOutput(l);
     gradients[l] = named(gl, gradOutput(l));
   }
+  if (spec.inputGradient && p.pathNodes.some((n) => QUANTIZED_OPS.has(n.op_type))) quantized = true;
   let inputGradient: string | undefined;
   if (spec.inputGradient) {
     const gi = inputTotal!(p.input);
@@ -293,7 +354,7 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
   if (spec.maps) {
     if (spec.layers.length !== 1) throw new GradError('internal: in-graph maps take exactly one layer');
     const l = spec.layers[0]!;
-    maps = gradcamMaps(b, opset, l, gradients[l]!, shape(l), spec.maps);
+    maps = gradcamMaps(b, opset, activations[l]!, gradients[l]!, shape(l), spec.maps);
     for (const name of Object.values(maps)) addOutput(name);
   }
   const score = existing.has(p.score) ? p.score : named(p.score, SCORE_OUTPUT);
@@ -303,7 +364,7 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
   return {
     model, input: p.input, seed: SEED_INPUT, useTop: topInput ? USE_TOP_INPUT : undefined,
     outputs: { score, activations, gradients, inputGradient, maps },
-    scoreShape, backwardNodes: b.nodes.length, origins,
+    scoreShape, backwardNodes: b.nodes.length, origins, ...(quantized ? { gradient: STE_NOTE } : {}),
   };
 }
 

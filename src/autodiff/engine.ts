@@ -3,9 +3,10 @@
  * creates a session, and caches the result per (spec, input shape).
  */
 import { compile, prepare, type Compiled, type GradientSpec } from './compiler.js';
-import { encodeModel, type ModelProto } from '../onnx/model.js';
+import { encodeModel, GraphIndex, topoOrder, type ModelProto } from '../onnx/model.js';
+import { inferShapes } from '../onnx/shapes.js';
 import type { ExternalDataReader, Tensor } from '../onnx/tensor.js';
-import type { Session, SessionFactory, SessionOptions } from '../runtime/session.js';
+import { withArenaFor, type Session, type SessionFactory, type SessionOptions } from '../runtime/session.js';
 
 /** What a run needs to know of a compiled graph (its model goes to the session). */
 export type CompiledInfo = Omit<Compiled, 'model' | 'origins'> & {
@@ -133,7 +134,8 @@ export class GradientEngine {
           const { info, model } = unpackGraph(hit);
           const t1 = performance.now();
           // an entry holds the runtime's optimised model where it could save one (info.optimized)
-          const session = await this.createSession(model, info.optimized ? { ...this.options, optimization: 'disabled' } : this.options);
+          const options = withArenaFor(this.options, inputDims);
+          const session = await this.createSession(model, info.optimized ? { ...options, optimization: 'disabled' } : options);
           return { compiled: info, session, timings: { compileMs: t1 - t0, sessionMs: performance.now() - t1 }, cached: true };
         } catch {
           // a damaged entry: build the graph again (and replace it)
@@ -147,10 +149,11 @@ export class GradientEngine {
     const bytes = encodeModel(compiled.model);
     const t1 = performance.now();
     let optimized: Uint8Array | undefined;
+    const options = withArenaFor(this.options, inputDims);
     const nodes = graphNodes(compiled);
     let session: Session;
     try {
-      session = internalErrors(await this.createSession(bytes, key ? { ...this.options, saveOptimized: (m) => { optimized = m; } } : this.options), nodes);
+      session = internalErrors(await this.createSession(bytes, key ? { ...options, saveOptimized: (m) => { optimized = m; } } : options), nodes);
     } catch (e) {
       throw internalGraphError(e, nodes, 'load');
     }
@@ -167,36 +170,67 @@ export class GradientEngine {
   }
 }
 
+/** Bytes of intermediate tensors one probe run may expose at most (more run in several groups). */
+export const PROBE_BUDGET_BYTES = 256 * 2 ** 20;
+
+export interface ProbeResult {
+  shapes: Map<string, number[]>;
+  values: Map<string, Tensor>;
+  /** Per probe run: how many tensors it exposed and their bytes (empty when shape inference sufficed). */
+  runs: { exposed: number; bytes: number }[];
+}
+
 /**
- * One run of the model at batch 1 with the listed tensors exposed as outputs: their shapes, and the
- * values of `valueTensors` (parameters such as pads computed by shape subgraphs).
+ * Shapes of `shapeTensors` and values of `valueTensors` (parameters such as pads computed by shape
+ * subgraphs) at batch 1. Shapes come from static inference (onnx/shapes.ts) where it suffices; the rest
+ * from runs of the model on zeros with those tensors exposed as outputs, in groups of at most `budget`
+ * bytes (estimated from the largest tensor seen), so that memory is bounded by the model's own forward
+ * pass plus the budget, not by its tensor count.
  */
 export async function probe(
   model: ModelProto, input: string, shapeTensors: string[], valueTensors: string[], inputDims: number[], createSession: SessionFactory,
-): Promise<{ shapes: Map<string, number[]>; values: Map<string, Tensor> }> {
+  budget = PROBE_BUDGET_BYTES,
+): Promise<ProbeResult> {
   const shapes = new Map<string, number[]>([[input, inputDims.slice()]]);
   const values = new Map<string, Tensor>();
-  const wanted = [...new Set([...shapeTensors, ...valueTensors])].filter((t) => t !== input);
+  const index = new GraphIndex(model);
+  const inferred = inferShapes(topoOrder(model.graph), new Map([[input, inputDims.slice()]]), (t) => index.constant(t));
+  const valueSet = new Set(valueTensors);
+  const wanted = [...new Set([...shapeTensors, ...valueTensors])].filter((t) => t !== input && (valueSet.has(t) || !inferred.has(t)));
+  for (const t of shapeTensors) { const s = inferred.get(t); if (s) shapes.set(t, s); }
+  const runs: ProbeResult['runs'] = [];
+  if (!wanted.length) return { shapes, values, runs };
   const existing = new Set(model.graph.output.map((o) => o.name));
-  const probeModel: ModelProto = {
-    ...model,
-    graph: { ...model.graph, output: [...model.graph.output, ...wanted.filter((t) => !existing.has(t)).map((name) => ({ name }))] },
-  };
-  const session = await createSession(encodeModel(probeModel), { optimization: 'basic' });
-  try {
-    const n = inputDims.reduce((a, v) => a * v, 1);
-    const r = await session.run({ [input]: { data: new Float32Array(n), dims: inputDims } }, wanted);
-    for (const t of wanted) shapes.set(t, r[t]!.dims);
-    for (const t of valueTensors) {
-      const v = r[t];
-      if (!v) continue;
-      const dtype = v.data instanceof BigInt64Array ? 'int64' : v.data instanceof Int32Array ? 'int32' : v.data instanceof Uint8Array ? (v.type === 'bool' ? 'bool' : 'uint8') : 'float32';
-      values.set(t, { dtype, dims: v.dims, data: v.data });
+  const n = inputDims.reduce((a, v) => a * v, 1);
+  let estimate = Math.max(4 * n, ...[...inferred.values()].map((s) => 4 * s.reduce((a, v) => a * v, 1)));
+  for (let start = 0; start < wanted.length;) {
+    const group: string[] = [];
+    let bytes = 0;
+    while (start < wanted.length && (group.length === 0 || bytes + estimate <= budget)) { group.push(wanted[start++]!); bytes += estimate; }
+    const probeModel: ModelProto = {
+      ...model,
+      graph: { ...model.graph, output: [...model.graph.output, ...group.filter((t) => !existing.has(t)).map((name) => ({ name }))] },
+    };
+    const session = await createSession(encodeModel(probeModel), withArenaFor({ optimization: 'basic' }, inputDims));
+    try {
+      const r = await session.run({ [input]: { data: new Float32Array(n), dims: inputDims } }, group);
+      let seen = 0;
+      for (const t of group) {
+        const v = r[t]!;
+        shapes.set(t, v.dims);
+        seen += v.data.byteLength;
+        estimate = Math.max(estimate, v.data.byteLength);
+        if (valueSet.has(t)) {
+          const dtype = v.data instanceof BigInt64Array ? 'int64' : v.data instanceof Int32Array ? 'int32' : v.data instanceof Uint8Array ? (v.type === 'bool' ? 'bool' : 'uint8') : 'float32';
+          values.set(t, { dtype, dims: v.dims, data: v.data });
+        }
+      }
+      runs.push({ exposed: group.length, bytes: seen });
+    } finally {
+      await session.release();
     }
-  } finally {
-    await session.release();
   }
-  return { shapes, values };
+  return { shapes, values, runs };
 }
 
 /** Shapes of the listed tensors at batch 1 (one probe run). */

@@ -46,6 +46,7 @@ import { FIRST_INPUT_ONLY_WITHOUT_RULE, NON_DIFFERENTIABLE_OPS } from './rules/n
 import { pad } from './rules/pad.js';
 import { pow } from './rules/pow.js';
 import { prelu } from './rules/prelu.js';
+import { QUANTIZE_GRADIENTS } from './rules/quantize.js';
 import { reciprocal } from './rules/reciprocal.js';
 import { reduceL2 } from './rules/reduce-l2.js';
 import { reduceMax, reduceMin } from './rules/reduce-max.js';
@@ -79,6 +80,7 @@ const DESCRIPTORS: readonly OpGradient[] = [
   gemm, matMul, einsum, softmax, logSoftmax,
   identity, dropout, cast,
   resize,
+  ...QUANTIZE_GRADIENTS,
 ];
 
 function table(list: readonly OpGradient[]): Readonly<Record<string, OpGradient>> {
@@ -104,6 +106,14 @@ export const RECTIFIER_OPS: ReadonlySet<string> = new Set(DESCRIPTORS.filter((d)
 
 /** Ops whose outputs carry no gradient (rules/non-differentiable.ts). */
 export const NON_DIFFERENTIABLE: ReadonlySet<string> = NON_DIFFERENTIABLE_OPS;
+
+/** Whether a node is one a gradient rule is for: its op type, in the rule's domain (ai.onnx when none). */
+export function hasRule(n: Node): boolean {
+  const d = OP_GRADIENTS[n.op_type];
+  if (!d) return false;
+  const domain = n.domain && n.domain !== 'ai.onnx' ? n.domain : undefined;
+  return domain === d.domain || (domain === 'com.microsoft' && (n.op_type === 'QuantizeLinear' || n.op_type === 'DequantizeLinear'));
+}
 
 export function supportedOps(): string[] {
   return Object.keys(OP_GRADIENTS).sort();

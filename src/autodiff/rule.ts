@@ -38,8 +38,10 @@ export type GradRule = (ctx: GradContext) => (string | null)[];
 
 /** Everything the compiler knows about one op type: its rule and its per-op facts. */
 export interface OpGradient {
-  /** The ONNX op type (default domain). */
+  /** The ONNX op type (default domain unless `domain` says otherwise). */
   readonly op: string;
+  /** The op's domain when it is not the default one (com.microsoft for onnxruntime's contrib ops). */
+  readonly domain?: 'com.microsoft';
   readonly rule: GradRule;
   /** A rectifier: the guided / deconvnet rules apply to it (see `Rectifier`). */
   readonly rectifier?: boolean;

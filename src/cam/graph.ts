@@ -2,7 +2,9 @@
  * Graph edits for the gradient-free methods: the plain forward model with extra outputs, and the
  * ablation model (a per-channel mask multiplied into the graph right after a layer).
  */
-import { makeValueInfo, topoOrder, type ModelProto, type Node } from '../onnx/model.js';
+import { makeAttr, makeValueInfo, topoOrder, type ModelProto, type Node } from '../onnx/model.js';
+import { integerProducer, quantParams } from '../autodiff/rules/quantize.js';
+import { InputError } from '../util/scores.js';
 
 export const ABLATION_MASK_INPUT = 'gradcam/ablation_mask';
 
@@ -10,10 +12,30 @@ function withGraph(m: ModelProto, graph: Partial<ModelProto['graph']>): ModelPro
   return { ...m, graph: { ...m.graph, ...graph } };
 }
 
-/** The model with `outputs` as its outputs (the score, layers, ...), nothing else changed. */
+/**
+ * The model with `outputs` as its outputs (the score, layers, ...), nothing else changed but that an
+ * integer output (an int8 model's layer) comes out dequantised (autodiff/rules/quantize.ts realLayer's
+ * reading: the scale and zero point of the op that produced it), under its own name.
+ */
 export function forwardModel(model: ModelProto, outputs: string[]): ModelProto {
   const declared = new Map(model.graph.output.map((o) => [o.name, o]));
-  return withGraph(model, { output: [...new Set(outputs)].map((name) => declared.get(name) ?? { name }) });
+  const output = [...new Set(outputs)].map((name) => declared.get(name) ?? { name });
+  const producers = new Map<string, Node>();
+  for (const n of model.graph.node) for (const o of n.output) if (o) producers.set(o, n);
+  const producer = (t: string) => producers.get(t);
+  const ints = [...new Set(outputs)].filter((o) => !declared.has(o) && integerProducer(producer, o));
+  if (!ints.length) return withGraph(model, { output });
+  // the integer tensor is renamed; a DequantizeLinear (a Cast for an int32 accumulator) gives its name back
+  const rename = new Map(ints.map((o) => [o, `${o}/integer`]));
+  const node = model.graph.node.map((n) => ({ ...n, input: n.input.map((i) => rename.get(i) ?? i), output: n.output.map((o) => rename.get(o) ?? o) }));
+  for (const o of ints) {
+    const p = quantParams(producer, o);
+    const q = rename.get(o)!;
+    node.push(p
+      ? { name: `${o}/dequantize`, op_type: 'DequantizeLinear', domain: '', input: p.zero ? [q, p.scale, p.zero] : [q, p.scale], output: [o], attribute: [makeAttr('axis', p.axis)] }
+      : { name: `${o}/cast`, op_type: 'Cast', domain: '', input: [q], output: [o], attribute: [makeAttr('to', 1)] });
+  }
+  return withGraph(model, { node, output });
 }
 
 export interface AblationGraph {
@@ -47,6 +69,10 @@ function ancestors(order: Node[], tensors: string[]): Set<Node> {
  */
 export function ablationModel(model: ModelProto, layer: string, score: string, input: string, suffix: boolean): AblationGraph {
   const order = topoOrder(model.graph);
+  const producer = new Map(model.graph.node.flatMap((n) => n.output.map((o) => [o, n] as const)));
+  if (integerProducer((t) => producer.get(t), layer)) {
+    throw new InputError(`ablationcam cannot mask '${layer}': it is an integer tensor of a quantised model; choose a float layer (a DequantizeLinear output) with --layer, or another method`);
+  }
   const masked = `gradcam/ablated:${layer}`;
   const rewire = (n: Node): Node => (n.input.includes(layer) ? { ...n, input: n.input.map((i) => (i === layer ? masked : i)) } : n);
   const mul: Node = { name: 'gradcam/ablation_mul', op_type: 'Mul', domain: '', input: [layer, ABLATION_MASK_INPUT], output: [masked], attribute: [] };

@@ -59,6 +59,8 @@ export interface GradientExplanation {
   channels: number;
   /** The method's result, [H, W, C] (channels last, whatever the model's layout). */
   gradient: Float32Array;
+  /** Through quantised (int8) ops: `straight-through estimate (int8)` (Explainer.gradientNote). */
+  gradientNote?: string;
   /** The same, in the model's input layout without batch ([C,H,W] for NCHW models). */
   gradientInputLayout: Float32Array;
   /** The Grad-CAM map at `layer`, [H, W] in [0, 1]. */
@@ -114,7 +116,7 @@ export async function explainGradients(explainer: Explainer, input: Float32Array
       hwc.set(inLayout);
     }
     const { target, predicted } = explainer.scores(r, i);
-    explanations.push({ method: opts.method, layer: r.layers[0]!, target, predicted, height: H, width: W, ...(depth !== undefined ? { depth } : {}), channels: C, gradient: hwc, gradientInputLayout: inLayout, cam });
+    explanations.push({ method: opts.method, layer: r.layers[0]!, target, predicted, height: H, width: W, ...(depth !== undefined ? { depth } : {}), channels: C, gradient: hwc, gradientInputLayout: inLayout, cam, ...(explainer.gradientNote ? { gradientNote: explainer.gradientNote } : {}) });
   }
   return { explanations, runMs: r.timings.runMs };
 }

@@ -89,6 +89,8 @@ export async function explainFamily(ex: Explainer, input: Float32Array, dims: nu
 export async function explainMany(ex: Explainer, input: Float32Array, dims: number[], opts: ManyOptions): Promise<ManyResult> {
   const methods = opts.methods.map((m) => camMethod(m));
   const size = ex.checkInput(input, dims);
+  // a model whose gradients will be refused is refused before the layer search and the forward passes
+  if (methods.some((m) => m.usesGradients !== false)) ex.refuseEarly(opts.layers.flat(), opts.output, false);
   const groups: string[][] = [];
   for (const g of opts.layers) groups.push(await ex.resolveLayers(Array.isArray(g) ? g : [g], size, opts.output, opts.layout));
   if (opts.topK !== undefined && !(Number.isInteger(opts.topK) && opts.topK >= 1)) throw new InputError(`--top-k must be a positive integer, got ${opts.topK}`);
@@ -503,15 +505,15 @@ async function scoreShape(job: Job, score: string, dims: number[]): Promise<numb
 // sessions and passes
 
 /** A session of the explainer's (made once per key and kept until its release()); the time to make it is counted. */
-async function session(job: Job, key: string, build: () => ModelProto): Promise<Session> {
-  const r = await job.ex.session(key, build);
+async function session(job: Job, key: string, build: () => ModelProto, inputDims?: number[]): Promise<Session> {
+  const r = await job.ex.session(key, build, inputDims);
   job.timings.sessionMs += r.createdMs;
   return r.session;
 }
 
 /** A run of the plain model with `outputs` exposed; returns `fetch`. */
 async function forward(job: Job, outputs: string[], data: Float32Array, dims: number[], fetch: string[]): Promise<Record<string, TensorValue>> {
-  const s = await session(job, `forward|${JSON.stringify([...new Set(outputs)].sort())}`, () => forwardModel(job.ex.model, outputs));
+  const s = await session(job, `forward|${JSON.stringify([...new Set(outputs)].sort())}`, () => forwardModel(job.ex.model, outputs), dims);
   const t0 = performance.now();
   const fixed = job.ex.inputDims[0];
   let r: Record<string, TensorValue>;
@@ -625,6 +627,7 @@ function explanations(job: Job, core: Core, m: CamMethod, gi: number, g: GroupMa
       map: g.maps.slice(r * H * W, (r + 1) * H * W), height: H, width: W,
       raw: raw.slice(r * h * w, (r + 1) * h * w), rawHeight: h, rawWidth: w,
       warnings, image: row.image, rank: row.rank, targetName: row.target.name, targetKind: row.target.kind, targetValue: value,
+      ...(m.usesGradients !== false && job.ex.gradientNote ? { gradientNote: job.ex.gradientNote } : {}),
     };
   });
 }

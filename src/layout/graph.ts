@@ -52,6 +52,10 @@ export interface LayoutGraph {
 
 const MOVEMENT = new Set(['Reshape', 'Transpose', 'Flatten', 'Squeeze', 'Unsqueeze', 'Split', 'Slice', 'Gather', 'Identity', 'Dropout', 'Cast', 'Expand']);
 const PROJECTION = new Set(['MatMul', 'Gemm', 'Einsum']);
+/** Quantising ops (int8 models): their output is an integer copy of a float tensor just above, which the automatic choice prefers. */
+const QUANT_COPIES = new Set(['QuantizeLinear', 'DynamicQuantizeLinear']);
+/** Convolutions, also in their quantised forms. */
+const CONVS = new Set(['Conv', 'ConvInteger', 'QLinearConv']);
 /** Ops whose outputs are shapes, indices or masks, not data: they carry no layout. */
 const NON_DATA = new Set([
   'Shape', 'Size', 'ConstantOfShape', 'Constant', 'ArgMax', 'ArgMin', 'NonZero', 'Range', 'EyeLike', 'OneHot', 'TopK',
@@ -60,7 +64,7 @@ const NON_DATA = new Set([
 
 /** Ops between a dense model's classifier and its output: upsampling, data movement, element-wise maps. */
 const DENSE_TAIL = new Set([
-  ...MOVEMENT, 'Resize', 'Upsample', 'ConvTranspose', 'DepthToSpace', 'Concat', 'Sigmoid', 'Softmax', 'LogSoftmax', 'Relu',
+  ...MOVEMENT, ...QUANT_COPIES, 'DequantizeLinear', 'Resize', 'Upsample', 'ConvTranspose', 'DepthToSpace', 'Concat', 'Sigmoid', 'Softmax', 'LogSoftmax', 'Relu',
   'Add', 'Sub', 'Mul', 'Div', 'Exp', 'Clip', 'Tanh', 'HardSigmoid', 'LeakyRelu', 'HardSwish', 'BatchNormalization', 'InstanceNormalization',
 ]);
 
@@ -78,8 +82,8 @@ function denseFeatureMap(g: LayoutGraph, producer: Map<string, Node>, idom: Map<
     const op = producer.get(t)?.op_type ?? '';
     if (classifier) {
       const l = layouts.get(t);
-      if (l && explainable(l) && !MOVEMENT.has(op)) return t;
-    } else if (op === 'Conv') classifier = true;
+      if (l && explainable(l) && !MOVEMENT.has(op) && !QUANT_COPIES.has(op)) return t;
+    } else if (CONVS.has(op)) classifier = true;
     else if (!DENSE_TAIL.has(op)) return undefined;
     t = idom.get(t);
   }
@@ -192,7 +196,8 @@ export function analyzeLayouts(g: LayoutGraph): LayoutAnalysis {
     let t = dominatorOf(mixing);
     while (t !== undefined && t !== g.input) {
       const l = layouts.get(t);
-      const skip = MOVEMENT.has(producer.get(t)?.op_type ?? '') || (several && projection(t));
+      const op = producer.get(t)?.op_type ?? '';
+      const skip = MOVEMENT.has(op) || QUANT_COPIES.has(op) || (several && projection(t));
       if (l && explainable(l) && !skip) { auto = t; break; }
       t = idom.get(t);
     }

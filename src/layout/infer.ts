@@ -215,6 +215,12 @@ const COPY_OPS = new Set([
 ]);
 const ELEMENTWISE_OPS = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'Equal', 'Greater', 'Less', 'And', 'Or', 'Mod', 'BitShift']);
 const GRID_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'LpPool', 'Resize', 'Upsample', 'ConvInteger', 'QLinearConv', 'DepthToSpace', 'SpaceToDepth', 'MaxUnpool', 'RoiAlign']);
+const QUANT_FORMS: Record<string, 'copy' | 'binary' | 'gap' | 'grid'> = {
+  QuantizeLinear: 'copy', DequantizeLinear: 'copy', DynamicQuantizeLinear: 'copy', 'com.microsoft.QuantizeLinear': 'copy', 'com.microsoft.DequantizeLinear': 'copy',
+  'com.microsoft.QLinearSigmoid': 'copy', 'com.microsoft.QLinearLeakyRelu': 'copy', 'com.microsoft.QLinearSoftmax': 'copy',
+  'com.microsoft.QLinearAdd': 'binary', 'com.microsoft.QLinearMul': 'binary',
+  'com.microsoft.QLinearGlobalAveragePool': 'gap', 'com.microsoft.QLinearAveragePool': 'grid',
+};
 const REDUCE_OPS = new Set(['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceProd', 'ReduceSumSquare']);
 
 function spatialKinds(n: number): AtomKind[] {
@@ -238,6 +244,15 @@ export function propagate(c: OpContext): OpResult {
   if (ELEMENTWISE_OPS.has(op) || op === 'Where') {
     const ins = inputs.map((labels, k) => ({ labels: op === 'Where' && k === 0 ? undefined : labels, shape: c.inShapes[k] ?? [] }));
     return keep(broadcastAxes(f, ins, out0));
+  }
+  // quantised forms of the ops above (int8 models): a quantised tensor has its float twin's axes
+  const q = QUANT_FORMS[op];
+  if (q) {
+    const pick = (k: number) => ({ labels: inputs[k], shape: c.inShapes[k] ?? [] });
+    if (q === 'copy') return x && sameShape(c.inShapes[0], out0) ? keep(x) : unknownOut();
+    if (q === 'binary') return keep(broadcastAxes(f, [pick(0), pick(3)], out0));
+    if (q === 'gap') return propagate({ ...c, node: { ...node, domain: '', op_type: attrInt(node, 'channels_last', 0) ? '' : 'GlobalAveragePool', input: [node.input[0]!] } });
+    if (q === 'grid') return propagate({ ...c, node: { ...node, domain: '', op_type: attrInt(node, 'channels_last', 0) ? '' : 'AveragePool', input: [node.input[0]!] } });
   }
   switch (op) {
     case 'Reshape': case 'Flatten': case 'Squeeze': case 'Unsqueeze':

@@ -311,6 +311,7 @@ export function explanationJson(e: Explanation, ctx: SidecarContext): Record<str
     class: e.target.index >= 0 ? classJson(e.target) : null, predicted: classJson(e.predicted),
     explained_is_predicted: e.target.index === e.predicted.index,
     ...(e.rank !== undefined ? { rank: e.rank } : {}),
+    ...(e.gradientNote ? { gradient: e.gradientNote } : {}),
     ...(ctx.options ?? {}),
     input_size: e.depth !== undefined ? [e.depth, e.height, e.width] : [e.height, e.width], ...(ctx.imageSize ? { image_size: ctx.imageSize } : {}),
     raw_map: { shape: e.rawDepth !== undefined ? [e.rawDepth, e.rawHeight, e.rawWidth] : [e.rawHeight, e.rawWidth], min: lo, max: hi },
@@ -325,6 +326,7 @@ export function gradientJson(e: GradientExplanation, ctx: SidecarContext & { rec
     input: ctx.input, model: ctx.model, method: e.method, layer: e.layer, rectifier_ops: ctx.rectifierOps,
     target: { kind: 'logit', name: `logit ${e.target.index}`, value: e.target.logit },
     class: classJson(e.target), predicted: classJson(e.predicted), explained_is_predicted: e.target.index === e.predicted.index,
+    ...(e.gradientNote ? { gradient: e.gradientNote } : {}),
     input_size: [e.height, e.width], ...(ctx.imageSize ? { image_size: ctx.imageSize } : {}),
     timings_ms: { run: round(ctx.timings.runMs) }, files: ctx.files,
   };

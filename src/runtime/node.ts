@@ -42,6 +42,7 @@ export const createNodeSession: SessionFactory = async (model: Uint8Array, optio
     extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin }, force_spinning_stop: '1' } },
   };
   if (options.intraOpThreads) so.intraOpNumThreads = options.intraOpThreads;
+  if (options.memoryArena === false) { so.enableCpuMemArena = false; so.enableMemPattern = false; }
   const saved = options.saveOptimized ? path.join(os.tmpdir(), `gradcam-opt-${process.pid}-${Math.random().toString(36).slice(2)}.onnx`) : undefined;
   if (saved) {
     so.optimizedModelFilePath = saved;

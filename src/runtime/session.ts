@@ -112,6 +112,22 @@ export interface SessionOptions {
    * 60 ms instead of 200–400 ms). The saved model may hold this CPU's own kernels: keep it on this machine.
    */
   saveOptimized?: (model: Uint8Array) => void;
+  /**
+   * Keep the runtime's memory arena (default true): fast for repeated runs, but each session then holds
+   * its peak until released. Off for large inputs (`withArenaFor`), so that the sessions gradcam keeps
+   * (a forward graph, the gradient graph) do not add their peaks up.
+   */
+  memoryArena?: boolean;
+}
+
+/** Inputs of at least this many cells per image (a 724×724 image) run without the memory arena. */
+export const LARGE_INPUT_CELLS = 2 ** 19;
+
+/** Session options for runs at `inputDims` (batch first): the memory arena off for large inputs. */
+export function withArenaFor(options: SessionOptions | undefined, inputDims: readonly number[]): SessionOptions {
+  // cells of one image: the product of its axes but the smallest (the channels, for images)
+  const cells = inputDims.slice(1).reduce((a, v) => a * v, 1) / Math.min(...inputDims.slice(1));
+  return cells >= LARGE_INPUT_CELLS ? { ...options, memoryArena: false } : { ...options };
 }
 
 export type SessionFactory = (model: Uint8Array, options?: SessionOptions) => Promise<Session>;
