@@ -143,7 +143,6 @@ export class GradientEngine {
       }
     }
     const prepared = prepare(this.model, spec, this.external);
-    // the probe runs the model itself (upgraded): past it, a graph the runtime rejects is gradcam's own
     const { shapes, values } = await probe(prepared.model, prepared.input, prepared.shapeTensors, prepared.valueTensors, inputDims, this.createSession);
     const compiled = compile(prepared, shapes, values);
     const bytes = encodeModel(compiled.model);
@@ -155,6 +154,11 @@ export class GradientEngine {
     try {
       session = internalErrors(await this.createSession(bytes, key ? { ...options, saveOptimized: (m) => { optimized = m; } } : options), nodes);
     } catch (e) {
+      // the fault is gradcam's only where the model itself loads (the probe may not have run it: shapes
+      // inferred statically need no run); else the model's own error, as onnxruntime words it
+      const own = await this.createSession(encodeModel(prepared.model), { optimization: 'basic' }).catch((err: unknown) => err as Error);
+      if (own instanceof Error) throw own;
+      await own.release();
       throw internalGraphError(e, nodes, 'load');
     }
     const t2 = performance.now();
