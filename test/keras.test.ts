@@ -274,7 +274,7 @@ describe('keras import: quantised TF.js weights (uint8, uint16, float16) are deq
     it(`${dtype}: logits equal TF.js's on the same quantised files (≤ 1e-5 relative)`, async () => {
       const { files, artifacts } = quantised(dtype);
       const imported = await importKerasModel(files, 'model.json');
-      assert.match(imported.notes.join('\n'), /quantised weight\(s\) dequantised/);
+      assert.match(imported.notes.join('\n'), /dequantised \d+ weight\(s\) stored as (uint8|uint16|float16)/);
       const explainer = Explainer.fromBytes(imported.onnx, { createSession: createNodeSession, source: dtype });
       const model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
       try {
@@ -361,7 +361,7 @@ describe('keras import: bad input is one line naming the problem', () => {
     await oneLine(files, 'model.json', /^layer 'fc1' \(Dense\): activation 'thresholded' is not supported \(supported: linear, relu/);
   });
   it('a missing weights shard names the file', async () => {
-    await oneLine(edited(() => {}, ['group1-shard2of2.bin']), 'model.json', /weights file 'group1-shard2of2\.bin' is missing/);
+    await oneLine(edited(() => {}, ['group1-shard2of2.bin']), 'model.json', /weights shard 'group1-shard2of2\.bin' named in the manifest is missing/);
   });
   it('a TF.js graph model is told apart; another file type lists the choices', async () => {
     await oneLine(edited((j) => { j.format = 'graph-model'; }), 'model.json', /a TF\.js graph model/);

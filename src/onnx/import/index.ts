@@ -6,7 +6,8 @@
  * files dropped together, memoryModelFiles).
  */
 import { ModelError } from '../model.js';
-import { dirOf, importTfjsGraph, joinPath, type TfjsModelJson } from './tfjs-graph.js';
+import { importTfjsGraph, type TfjsModelJson } from './tfjs-graph.js';
+import { dirOf, joinPath } from './tfjs-weights.js';
 import { importKerasModel } from './keras/index.js';
 import type { ImportedModel, ImportedPreprocess, ModelFiles } from './types.js';
 

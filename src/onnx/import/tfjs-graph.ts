@@ -10,6 +10,7 @@
 import { ModelError, encodeModel, makeAttr, makeValueInfo, float, type AttrValue, type GraphProto, type ModelProto, type Node } from '../model.js';
 import { DATA_TYPE, encodeTensor, numel, type Tensor } from '../tensor.js';
 import type { ImportedModel, ModelFiles } from './types.js';
+import { dirOf, readTfjsWeights, type TfjsManifestGroup } from './tfjs-weights.js';
 
 /** The TF ops the importer reads (the README's list is generated from it: scripts/ops.ts). */
 export const TFJS_GRAPH_OPS: readonly string[] = [
@@ -35,14 +36,12 @@ interface TfAttr {
   list?: { s?: string[]; i?: (string | number)[]; f?: number[]; type?: string[]; shape?: TfShape[] };
 }
 interface TfNode { name: string; op: string; input?: string[]; attr?: Record<string, TfAttr>; device?: string }
-interface WeightEntry { name: string; shape: number[]; dtype: string; quantization?: { dtype: string; scale?: number; min?: number; original_dtype?: string } }
-interface ManifestGroup { paths: string[]; weights: WeightEntry[] }
 export interface TfjsModelJson {
   format?: string;
   generatedBy?: string;
   convertedBy?: string | null;
   modelTopology?: { node?: TfNode[]; library?: { function?: unknown[] }; versions?: unknown };
-  weightsManifest?: ManifestGroup[];
+  weightsManifest?: TfjsManifestGroup[];
   signature?: { inputs?: Record<string, { name?: string }>; outputs?: Record<string, { name?: string }> };
   userDefinedMetadata?: Record<string, unknown>;
 }
@@ -69,97 +68,14 @@ function b64(s: string): Uint8Array {
 }
 const str = (s: string | undefined): string => (s === undefined ? '' : new TextDecoder().decode(b64(s)));
 
-/** IEEE half → float. */
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
-}
 
 const floatT = (data: Float32Array, dims: number[]): Tensor => ({ dtype: 'float32', dims, data });
 const intT = (values: ArrayLike<number>, dims: number[]): Tensor => ({ dtype: 'int64', dims, data: BigInt64Array.from(Array.from(values, (v) => BigInt(Math.trunc(v)))) });
 const values = (t: Tensor): number[] => Array.from(t.data as ArrayLike<number | bigint>, Number);
 
-/** The values of `n` weights stored as `stored` (little-endian), dequantised (q · scale + min) where quantised. */
-function decodeStored(stored: string, bytes: Uint8Array, n: number, scale: number, min: number): Float32Array | Int32Array {
-  // a view where the shard's bytes are aligned (the importer only reads it: transposed filters are new
-  // arrays, initializers are copied when encoded), else an aligned copy
-  const size = stored === 'float32' || stored === 'int32' ? 4 : stored === 'uint16' || stored === 'float16' ? 2 : 1;
-  const a = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
-  switch (stored) {
-    case 'float32': return new Float32Array(a.buffer, a.byteOffset, n);
-    case 'int32': return new Int32Array(a.buffer, a.byteOffset, n);
-    case 'bool': return Int32Array.from(a);
-    case 'uint8': { const o = new Float32Array(n); for (let i = 0; i < n; i++) o[i] = a[i]! * scale + min; return o; }
-    case 'uint16': { const q = new Uint16Array(a.buffer, a.byteOffset, n); const o = new Float32Array(n); for (let i = 0; i < n; i++) o[i] = q[i]! * scale + min; return o; }
-    default: { const h = new Uint16Array(a.buffer, a.byteOffset, n); const o = new Float32Array(n); for (let i = 0; i < n; i++) o[i] = halfToFloat(h[i]!); return o; } // float16
-  }
-}
 
-/** Reads the weights of every manifest group (shards concatenated in order), dequantising as stated. */
-async function readWeights(files: ModelFiles, dir: string, manifest: ManifestGroup[], notes: string[], source: string): Promise<Map<string, Tensor>> {
-  const out = new Map<string, Tensor>();
-  const quantised = new Map<string, number>();
-  let shards = 0;
-  for (const group of manifest) {
-    const parts: Uint8Array[] = [];
-    for (const p of group.paths ?? []) {
-      const name = joinPath(dir, p);
-      const bytes = await files.read(name);
-      if (!bytes) throw new ImportError(`${source}: the weights shard '${p}' named in the manifest is missing (give it with model.json)`);
-      parts.push(bytes);
-      shards++;
-    }
-    const total = parts.reduce((a, p) => a + p.byteLength, 0);
-    let buf = parts[0] ?? new Uint8Array(0);
-    if (parts.length > 1) {
-      buf = new Uint8Array(total);
-      let o = 0;
-      for (const p of parts) { buf.set(p, o); o += p.byteLength; }
-    }
-    let off = 0;
-    for (const w of group.weights ?? []) {
-      const dims = (w.shape ?? []).map(Number);
-      const n = numel(dims);
-      const q = w.quantization;
-      const stored = q?.dtype ?? w.dtype;
-      const size = stored === 'uint8' || stored === 'bool' ? 1 : stored === 'uint16' || stored === 'float16' ? 2 : stored === 'float32' || stored === 'int32' ? 4 : 0;
-      if (!size) throw new ImportError(`${source}: weight '${w.name}' is stored as ${stored}, which the importer does not read (float32, int32, bool, or quantised uint8/uint16/float16)`);
-      if (off + n * size > total) throw new ImportError(`${source}: the weights shards end before weight '${w.name}' (${total} bytes; it needs bytes ${off} to ${off + n * size})`);
-      const bytes = buf.subarray(off, off + n * size);
-      off += n * size;
-      const target = q?.original_dtype ?? w.dtype;
-      if (q) quantised.set(stored, (quantised.get(stored) ?? 0) + 1);
-      const f = decodeStored(stored, bytes, n, q?.scale ?? 1, q?.min ?? 0);
-      if (target === 'float32') out.set(w.name, floatT(f instanceof Float32Array ? f : Float32Array.from(f), dims));
-      else if (target === 'int32') out.set(w.name, intT(Array.from(f, Math.round), dims));
-      else if (target === 'bool') out.set(w.name, { dtype: 'bool', dims, data: Uint8Array.from(f, (v) => (v ? 1 : 0)) });
-      else throw new ImportError(`${source}: weight '${w.name}' has dtype ${target}, which the importer does not read (float32, int32, bool)`);
-    }
-  }
-  notes.push(`read ${out.size} weights from ${shards} shard(s)`);
-  for (const [d, k] of quantised) notes.push(`dequantised ${k} weight(s) stored as ${d}`);
-  return out;
-}
 
-export function joinPath(dir: string, p: string): string {
-  const parts = (dir ? `${dir}/${p}` : p).split('/');
-  const out: string[] = [];
-  for (const s of parts) {
-    if (s === '' || s === '.') continue;
-    if (s === '..') out.pop();
-    else out.push(s);
-  }
-  return out.join('/');
-}
 
-export function dirOf(entry: string): string {
-  const k = entry.lastIndexOf('/');
-  return k < 0 ? '' : entry.slice(0, k);
-}
 
 function tfTensorValue(t: TfTensor, where: string): Tensor {
   const dims = (t.tensorShape?.dim ?? []).map((d) => Number(d.size ?? 0));
@@ -284,7 +200,7 @@ export async function importTfjsGraph(files: ModelFiles, entry: string, json?: T
   if (!topo || !Array.isArray(topo.node)) throw new ImportError(`${source}: a graph model's modelTopology has no node list`);
   if (topo.library?.function?.length) throw new ImportError(`${source}: the graph holds functions (control flow: If/While loops), which the importer does not read`);
   const notes: string[] = [`${source}: TF.js graph model, ${topo.node.length} nodes${json.convertedBy ? ` (${json.convertedBy})` : ''}`];
-  const weights = await readWeights(files, dirOf(entry), json.weightsManifest ?? [], notes, source);
+  const weights = await readTfjsWeights(files, dirOf(entry), json.weightsManifest ?? [], notes, source);
   const g = new GraphImporter(source, weights);
   const unsupported = topo.node.find((n) => !SUPPORTED.has(n.op));
   if (unsupported) throw new ImportError(`${source}: op ${unsupported.op} (node '${unsupported.name}') is not supported by the TF.js graph importer; supported: ${TFJS_GRAPH_OPS.join(', ')}`);

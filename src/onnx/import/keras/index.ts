@@ -11,6 +11,7 @@ import { DATA_TYPE } from '../../tensor.js';
 import type { ImportedModel, ImportedPreprocess, ModelFiles } from '../types.js';
 import { CONVERTERS, Emitter, supportedLayers, type Dialect, type T } from './layers.js';
 import { parseModel, cfg, type KLayer, type KModel, type TensorRef } from './topology.js';
+import { dirOf } from '../tfjs-weights.js';
 import { attrString, attrStrings, datasetWeight, NamedWeights, PositionalWeights, readManifestWeights, withH5, type Weight, type WeightStore } from './weights.js';
 
 export { supportedLayers };
@@ -33,11 +34,6 @@ function parseJson(bytes: Uint8Array, name: string): unknown {
   } catch (e) {
     throw new ModelError(`${name}: not valid JSON (${(e as Error).message})`);
   }
-}
-
-function dirOf(p: string): string {
-  const i = p.lastIndexOf('/');
-  return i < 0 ? '' : p.slice(0, i);
 }
 
 /** Keras 3 or later, from a version string ('3.4.1'; TF.js writes 'tfjs-layers 4.22.0'). */

@@ -8,6 +8,7 @@
  */
 import { ModelError } from '../../model.js';
 import type { ModelFiles } from '../types.js';
+import { readTfjsWeights } from '../tfjs-weights.js';
 
 export interface Weight {
   data: Float32Array;
@@ -92,83 +93,12 @@ export class PositionalWeights implements WeightStore {
 
 // ---------------------------------------------------------------- TF.js manifests
 
-interface ManifestWeight {
-  name: string;
-  shape: number[];
-  dtype?: string;
-  quantization?: { dtype: string; scale?: number; min?: number };
-  group?: string;
-}
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
-}
-
-function joinPath(dir: string, p: string): string {
-  const parts = (dir ? `${dir}/${p}` : p).split('/');
-  const out: string[] = [];
-  for (const s of parts) {
-    if (s === '' || s === '.') continue;
-    if (s === '..') out.pop();
-    else out.push(s);
-  }
-  return out.join('/');
-}
-
 /** Reads model.json's weightsManifest through `files` (shard paths are relative to `dir`, the model.json's folder). */
 export async function readManifestWeights(manifest: unknown, files: ModelFiles, dir: string, notes: string[]): Promise<NamedWeights> {
   const store = new NamedWeights();
-  if (!Array.isArray(manifest)) throw new ModelError('model.json: weightsManifest is missing or not a list');
-  let dequantised = 0;
-  for (const group of manifest as { paths?: string[]; weights?: ManifestWeight[] }[]) {
-    const paths = group.paths ?? [];
-    const shards: Uint8Array[] = [];
-    for (const p of paths) {
-      const name = joinPath(dir, decodeURIComponent(p));
-      const bytes = await files.read(name);
-      if (!bytes) throw new ModelError(`model.json: its weights file '${name}' is missing (the manifest lists ${paths.join(', ')})`);
-      shards.push(bytes);
-    }
-    const total = shards.reduce((a, s) => a + s.byteLength, 0);
-    const all = new Uint8Array(total);
-    let o = 0;
-    for (const s of shards) { all.set(s, o); o += s.byteLength; }
-    let offset = 0;
-    for (const w of group.weights ?? []) {
-      const n = w.shape.reduce((a, v) => a * v, 1);
-      const q = w.quantization;
-      const dtype = q?.dtype ?? w.dtype ?? 'float32';
-      const size = dtype === 'uint8' || dtype === 'int8' || dtype === 'bool' ? 1 : dtype === 'uint16' || dtype === 'float16' || dtype === 'int16' ? 2 : 4;
-      if (offset + n * size > total) throw new ModelError(`model.json: weight '${w.name}' runs past the end of its weights file(s) (${total} bytes): truncated shard?`);
-      const view = new DataView(all.buffer, all.byteOffset + offset, n * size);
-      const data = new Float32Array(n);
-      if (q) {
-        dequantised++;
-        const scale = q.scale ?? 1;
-        const min = q.min ?? 0;
-        for (let i = 0; i < n; i++) {
-          if (dtype === 'float16') data[i] = halfToFloat(view.getUint16(i * 2, true));
-          else if (dtype === 'uint8') data[i] = view.getUint8(i) * scale + min;
-          else if (dtype === 'uint16') data[i] = view.getUint16(i * 2, true) * scale + min;
-          else throw new ModelError(`model.json: weight '${w.name}' is quantised as ${dtype}, which is not supported (uint8, uint16, float16)`);
-        }
-      } else if (dtype === 'float32') {
-        for (let i = 0; i < n; i++) data[i] = view.getFloat32(i * 4, true);
-      } else if (dtype === 'int32') {
-        for (let i = 0; i < n; i++) data[i] = view.getInt32(i * 4, true);
-      } else {
-        throw new ModelError(`model.json: weight '${w.name}' has dtype ${dtype}, which is not supported (float32, int32, or quantised uint8/uint16/float16)`);
-      }
-      offset += n * size;
-      store.add(w.name, { data, shape: w.shape.slice() });
-    }
+  for (const [name, t] of await readTfjsWeights(files, dir, manifest, notes, 'model.json')) {
+    store.add(name, { data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number | bigint>, Number), shape: t.dims.slice() });
   }
-  if (dequantised) notes.push(`${dequantised} quantised weight(s) dequantised to float32`);
   return store;
 }
 
