@@ -12,6 +12,7 @@ import { explainable, layoutFromOverride, layoutLabel, toChannelsFirst, toNCHW, 
 import { CAM_METHODS, camMethod } from './cam/index.js';
 import { gradcam } from './cam/gradcam.js';
 import { explainFamily, needsFamily, type FamilyOptions } from './cam/runner.js';
+import { denseClassError, isDenseOutput } from './cam/targets.js';
 import { explainGradients, GRADIENT_METHODS, isGradientMethod, type GradientMethod } from './cam/guided.js';
 import { gradientMagnitudeMap } from './image/gradient.js';
 import { postprocess, postprocessVolume } from './cam/pipeline.js';
@@ -466,6 +467,8 @@ export class Explainer {
     const gs = await this.engine.get(spec, this.imageDims(grid));
     const c = gs.compiled;
     const K = c.scoreShape.slice(1).reduce((a, v) => a * v, 1);
+    // a class of a map (segmentation, detection head) is not one of its values: one error on every path
+    if (!opts.seeds && isDenseOutput(c.scoreShape)) throw denseClassError(opts.output ?? this.model.graph.output[0]!.name, [n, ...c.scoreShape.slice(1)]);
     const choices = opts.seeds ? Array<ClassChoice>(n).fill(0) : Array.isArray(opts.classes) ? opts.classes : Array(n).fill(opts.classes ?? 'top');
     if (choices.length !== n) throw new InputError(`${choices.length} class choices given for ${n} images`);
     const explicit = choices.map((ch) => (ch === 'top' ? -1 : this.classIndex(ch, K)));
