@@ -6,6 +6,7 @@
 import { GradientEngine, probe, type CompileCache } from './autodiff/engine.js';
 import { cloneModel, realInputs, scoreTensor, type GradientSpec } from './autodiff/compiler.js';
 import { upgradeOpset } from './onnx/upgrade.js';
+import { batchImageInput } from './onnx/batch.js';
 import { GraphIndex } from './onnx/model.js';
 import { analyzeLayouts } from './layout/graph.js';
 import { explainable, layoutFromOverride, layoutLabel, toChannelsFirst, toNCHW, type LayerLayout } from './layout/describe.js';
@@ -202,9 +203,13 @@ export class Explainer {
   private readonly engine: GradientEngine;
   private readonly layerCache = new Map<string, Promise<LayerTable>>();
 
-  constructor(readonly model: ModelProto, private readonly options: ExplainerOptions) {
+  /** The model explained: the one given, with a batched [1, C, H, W] input where it takes one [C, H, W] image (onnx/batch.ts). */
+  readonly model: ModelProto;
+
+  constructor(model: ModelProto, private readonly options: ExplainerOptions) {
     this.source = options.source ?? 'model';
     inlineExternalData(model, options.external, this.source);
+    model = this.model = batchImageInput(model);
     const inputs = realInputs(model);
     if (inputs.length !== 1) {
       throw new ModelError(`${this.source}: models with ${inputs.length} inputs are not supported (${inputs.join(', ')}); gradcam explains single-input image models`);
@@ -213,7 +218,7 @@ export class Explainer {
     const vi = model.graph.input.find((i) => i.name === this.inputName)!;
     const dims = declaredDims(vi);
     if (!dims || (dims.length !== 4 && dims.length !== 5)) {
-      throw new ModelError(`${this.source}: input '${this.inputName}' has shape [${(dims ?? []).join(', ')}]; an image model needs a 4-D input (NCHW or NHWC), a volume model a 5-D one (NCDHW or NDHWC)`);
+      throw new ModelError(`${this.source}: input '${this.inputName}' has shape [${(dims ?? []).join(', ')}]; an image model needs a 4-D input (NCHW or NHWC; or one [C, H, W] image, as torchvision exports detectors), a volume model a 5-D one (NCDHW or NDHWC)`);
     }
     this.inputDims = dims;
     this.volume = dims.length === 5;

@@ -43,6 +43,7 @@ export class Detector {
   /** Probes the model's outputs at one image, recognises the head, and builds the explainer. */
   static async create(model: ModelProto, options: DetectorOptions): Promise<Detector> {
     const plain = new Explainer(model, options);
+    model = plain.model; // a torchvision export's [C, H, W] input batched
     const dims = plain.imageDims(options.size);
     const nms = model.graph.node.filter((n) => n.op_type === 'NonMaxSuppression');
     const extra = nms.length === 1 ? [nms[0]!.input[0]!, nms[0]!.input[1]!] : [];
