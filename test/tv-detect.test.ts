@@ -59,6 +59,39 @@ describe('a [C, H, W] image input', () => {
   });
 });
 
+describe('a classifier with a [C, H, W] input (tv_unbatched)', () => {
+  const m = meta('tv_unbatched');
+  const x = load('tv_unbatched', 'input.npy');
+  it('explains as a batch of one: the automatic layer and Grad-CAM match PyTorch (≤ 1e-4)', async () => {
+    const ex = Explainer.fromBytes(new Uint8Array(fs.readFileSync(path.join(FIXTURES, 'tv_unbatched', 'model.onnx'))), { createSession: createNodeSession });
+    try {
+      assert.equal(await ex.autoLayer(), m.layer);
+      const r = await ex.explain(x.data, x.shape, { classes: m.class });
+      const err = maxAbs(r.explanations[0]!.map, load('tv_unbatched', 'gradcam.class2.npy').data);
+      console.log(`tv_unbatched: max |error| ${err.toExponential(2)}`);
+      assert.ok(err <= 1e-4);
+      assert.ok(Math.abs(r.explanations[0]!.target.logit - m.values[0]) <= 1e-4);
+      // two images run one at a time (the model takes one)
+      const two = new Float32Array([...x.data, ...x.data]);
+      const r2 = await ex.explain(two, [2, ...x.shape.slice(1)], { classes: m.class });
+      assert.ok(maxAbs(r2.explanations[1]!.map, r.explanations[0]!.map) <= 1e-6);
+    } finally {
+      await ex.release();
+    }
+  });
+  it('gradcam explain takes it (an .npy [1, 3, H, W] or [3, H, W])', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-unbatched-'));
+    try {
+      const r = gradcam('explain', path.join(FIXTURES, 'tv_unbatched', 'input.npy'), '--model', path.join(FIXTURES, 'tv_unbatched', 'model.onnx'), '--class', '2', '--raw', '--out', tmp, '--quiet');
+      assert.equal(r.code, 0, r.err);
+      const got = toFloat32(parseNpy(new Uint8Array(fs.readFileSync(path.join(tmp, 'input.gradcam.npy')))));
+      assert.ok(maxAbs(got, load('tv_unbatched', 'gradcam.class2.npy').data) <= 1e-4);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
 for (const dir of ['tv_ssdlite', 'tv_retinanet']) {
   describe(`torchvision ${dir === 'tv_ssdlite' ? 'SSDlite' : 'RetinaNet'} (NMS inside an If subgraph)`, () => {
     const m = meta(dir);
