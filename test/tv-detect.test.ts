@@ -161,7 +161,7 @@ describe('torchvision detectors on the command line', () => {
     const model = path.join(FIXTURES, 'tv_fasterrcnn', 'model.onnx');
     const r = gradcam('detect', path.join(FIXTURES, 'tv_fasterrcnn', 'input.npy'), '--model', model, '--out', path.join(tmp, 'frcnn'));
     assert.equal(r.code, 1, r.err);
-    oneError(r.err, /is a two-stage detector \(Faster\/Mask\/Keypoint R-CNN: its boxes come from region proposals cropped by RoiAlign, whose gradient gradcam does not compute\), so its boxes cannot be explained; single-stage detectors work \(torchvision's SSD\/SSDlite, RetinaNet and FCOS exports, YOLO\)/);
+    oneError(r.err, /is a two-stage detector \(Faster\/Mask\/Keypoint R-CNN: its boxes come from region proposals cropped by RoiAlign, whose gradient gradcam does not compute\), so its boxes cannot be explained; single-stage detectors work: torchvision's SSD\/SSDlite, RetinaNet and FCOS exports, YOLO exports, and any raw head of boxes and scores \(--box-format\)$/);
     assert.ok(!fs.existsSync(path.join(tmp, 'frcnn')));
     await assert.rejects(Detector.fromBytes(new Uint8Array(fs.readFileSync(model)), { createSession: createNodeSession, source: 'frcnn.onnx' }), /^InputError: frcnn\.onnx is a two-stage detector/);
   });

@@ -58,7 +58,7 @@ export function capturedTensors(n: Node): string[] {
 
 /** The one line for a two-stage detector. */
 export function twoStageError(source: string): InputError {
-  return new InputError(`${source} is a two-stage detector (Faster/Mask/Keypoint R-CNN: its boxes come from region proposals cropped by RoiAlign, whose gradient gradcam does not compute), so its boxes cannot be explained; single-stage detectors work (torchvision's SSD/SSDlite, RetinaNet and FCOS exports, YOLO), and a backbone layer's Eigen-CAM needs no target: gradcam explain --method eigencam --layer L`);
+  return new InputError(`${source} is a two-stage detector (Faster/Mask/Keypoint R-CNN: its boxes come from region proposals cropped by RoiAlign, whose gradient gradcam does not compute), so its boxes cannot be explained; single-stage detectors work: torchvision's SSD/SSDlite, RetinaNet and FCOS exports, YOLO exports, and any raw head of boxes and scores (--box-format)`);
 }
 
 export interface AllAnchors {
