@@ -92,8 +92,9 @@ describe('a classifier with a [C, H, W] input (tv_unbatched)', () => {
   });
 });
 
-for (const dir of ['tv_ssdlite', 'tv_retinanet']) {
-  describe(`torchvision ${dir === 'tv_ssdlite' ? 'SSDlite' : 'RetinaNet'} (NMS inside an If subgraph)`, () => {
+const NAMES: Record<string, string> = { tv_ssdlite: 'SSDlite', tv_retinanet: 'RetinaNet', tv_fcos: 'FCOS' };
+for (const dir of ['tv_ssdlite', 'tv_retinanet', 'tv_fcos']) {
+  describe(`torchvision ${NAMES[dir]} (NMS inside an If subgraph)`, () => {
     const m = meta(dir);
     const x = load(dir, 'input.npy');
     it('the pre-NMS head is read back from the graph; the kept boxes are the model\'s', async () => {
@@ -101,7 +102,7 @@ for (const dir of ['tv_ssdlite', 'tv_retinanet']) {
       assert.equal(d.head.format, 'prenms');
       assert.equal(d.head.anchors, m.anchors);
       assert.equal(d.head.classes, m.classes);
-      assert.match(d.head.description, dir === 'tv_ssdlite' ? /boxes \[3234, 4\].*per-class score columns/ : /3 feature levels, boxes \[2400 \+ 600 \+ 150, 4\]/);
+      assert.match(d.head.description, { tv_ssdlite: /boxes \[3234, 4\].*per-class score columns/, tv_retinanet: /3 feature levels, boxes \[2400 \+ 600 \+ 150, 4\]/, tv_fcos: /3 feature levels, boxes \[400 \+ 100 \+ 25, 4\]/ }[dir]!);
       const dets = (await d.detect(x.data, x.shape, { scoreThreshold: 0 }))[0]!;
       assert.equal(dets.length, m.kept_count);
       for (const [k, want] of (m.kept as { box: number[]; class: number; score: number }[]).entries()) {
