@@ -17,21 +17,15 @@ import { decodeModel, declaredDims } from '../src/onnx/model.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { parseNpy, toFloat32 } from '../src/image/npy.js';
 import { encodePng } from '../src/image/png.js';
-import { FIXTURES } from './helpers/fixtures.js';
+import { FIXTURES, loadArray, maxAbsError } from './helpers/fixtures.js';
 import { gradcam, oneError } from './helpers/cli.js';
 
-function load(dir: string, file: string): { data: Float32Array; shape: number[] } {
-  const npy = parseNpy(new Uint8Array(fs.readFileSync(path.join(FIXTURES, dir, file))));
-  return { data: toFloat32(npy), shape: npy.shape };
-}
-
+const load = loadArray;
 const meta = (dir: string) => JSON.parse(fs.readFileSync(path.join(FIXTURES, dir, 'detect.json'), 'utf8'));
 
 function maxAbs(a: Float32Array, b: Float32Array): number {
   assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
+  return maxAbsError(a, b);
 }
 
 const detectors: Detector[] = [];
