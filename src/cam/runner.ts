@@ -460,7 +460,7 @@ async function resolveRows(job: Job, specs: ImageSpec[], scores: Float32Array | 
       case 'segmentation': {
         // a one-plane [batch, h, w] output is read as [batch, 1, h, w]
         const planes = shape.length === 2 ? [1, ...shape] : shape;
-        if (planes.length !== 3) throw new InputError(`the segmentation target needs a [batch, classes, h, w] or one-plane [batch, h, w] output; this one is [batch, ${shape.join(', ')}]`);
+        if (planes.length !== 3) throw new InputError(`the segmentation target needs a [batch, classes, h, w] output (or a one-plane [batch, h, w] one); this one is [batch, ${shape.join(', ')}]`);
         const one = planes[0] === 1;
         if (spec.threshold !== undefined && !one) throw new InputError(`the segmentation threshold applies to one-plane outputs ([batch, 1, h, w] or [batch, h, w]); this one has ${planes[0]} class planes, whose region is each pixel's arg-max class`);
         const c = cls === 'top' ? T.dominantClass(s!, planes) : typeof cls === 'number' || /^\d+$/.test(String(cls)) ? Number(cls) : ex.classIndex(cls, planes[0]!);
