@@ -76,19 +76,19 @@ describe('one-plane sigmoid segmenter', () => {
     const xs = load('detect_seg', 'input.npy');
     await assert.rejects(seg.explain(xs.data, xs.shape, { target: { kind: 'segmentation', threshold: 0.5 } }), /the segmentation threshold applies to one-plane outputs .*; this one has 3 class planes/);
   });
-  it('the command line: --target segmentation --threshold 0.7 writes the PyTorch map', () => {
+  it('the command line: --target segmentation --seg-threshold 0.7 writes the PyTorch map', () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-segsig-'));
     try {
       const per = x.data.length / x.shape[0]!;
       fs.writeFileSync(path.join(tmp, 'one.npy'), writeNpy(x.data.slice(0, per), x.shape.slice(1)));
       const ref = meta.references.find((r: { threshold: number }) => r.threshold === 0.7);
-      const r = gradcam('explain', path.join(tmp, 'one.npy'), '--model', path.join(FIXTURES, dir, 'model.onnx'), '--target', 'segmentation', '--threshold', '0.7', '--raw', '--out', path.join(tmp, 'o'), '--quiet');
+      const r = gradcam('explain', path.join(tmp, 'one.npy'), '--model', path.join(FIXTURES, dir, 'model.onnx'), '--target', 'segmentation', '--seg-threshold', '0.7', '--raw', '--out', path.join(tmp, 'o'), '--quiet');
       assert.equal(r.code, 0, r.err);
       const got = toFloat32(parseNpy(new Uint8Array(fs.readFileSync(path.join(tmp, 'o', 'one.gradcam.npy')))));
       assert.ok(maxAbs(got, load(dir, ref.file).data.slice(0, got.length)) <= 1e-4);
-      const bad = gradcam('explain', path.join(tmp, 'one.npy'), '--model', path.join(FIXTURES, dir, 'model.onnx'), '--threshold', '0.7', '--out', path.join(tmp, 'o2'));
+      const bad = gradcam('explain', path.join(tmp, 'one.npy'), '--model', path.join(FIXTURES, dir, 'model.onnx'), '--seg-threshold', '0.7', '--out', path.join(tmp, 'o2'));
       assert.equal(bad.code, 2);
-      oneError(bad.err, /--threshold goes with --target segmentation/);
+      oneError(bad.err, /--seg-threshold goes with --target segmentation/);
       // --class alone on the one-plane output: the dense-output error, nothing written
       const dense = gradcam('explain', path.join(tmp, 'one.npy'), '--model', path.join(FIXTURES, dir, 'model.onnx'), '--class', '0', '--out', path.join(tmp, 'o3'));
       assert.equal(dense.code, 1, dense.err);

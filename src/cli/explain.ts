@@ -148,8 +148,8 @@ function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>)
   if (o.mask && kind.kind !== 'segmentation') throw usageError(EXPLAIN, '--mask goes with --target segmentation');
   if (o.pixel && kind.kind !== 'segmentation') throw usageError(EXPLAIN, '--pixel goes with --target segmentation');
   if (o.pixel && o.mask) throw usageError(EXPLAIN, 'give --pixel or --mask, not both');
-  if (o.threshold !== undefined && kind.kind !== 'segmentation') throw usageError(EXPLAIN, '--threshold goes with --target segmentation (the region of a one-plane output)');
-  if (o.threshold !== undefined && (o.pixel || o.mask)) throw usageError(EXPLAIN, `--threshold makes the region; give it or --${o.pixel ? 'pixel' : 'mask'}, not both`);
+  if (o['seg-threshold'] !== undefined && kind.kind !== 'segmentation') throw usageError(EXPLAIN, '--seg-threshold goes with --target segmentation (the region of a one-plane output)');
+  if (o['seg-threshold'] !== undefined && (o.pixel || o.mask)) throw usageError(EXPLAIN, `--seg-threshold makes the region; give it or --${o.pixel ? 'pixel' : 'mask'}, not both`);
   const pixel = o.pixel === undefined ? undefined : parseNumbers('--pixel', o.pixel);
   if (pixel && (pixel.length !== 2 || pixel.some((v) => !Number.isInteger(v) || v < 0))) throw usageError(EXPLAIN, `--pixel must be Y,X (two non-negative whole numbers: row, column of the output's class planes), got '${o.pixel}'`);
   if (o.reference && kind.kind !== 'similarity') throw usageError(EXPLAIN, '--reference goes with --target similarity');
@@ -160,7 +160,7 @@ function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>)
   return {
     model: o.model!, methods, gradientMethod, layers, groups: o.grid && layers.length > 1 ? [...layers.map((l) => [l]), layers] : [layers],
     layout: o.layout, output: o.output, classChoice: labelled ? 'top' : choice(o.class!), labelled, contrast, kind, targetGiven: o.target !== undefined,
-    index, mask: o.mask, pixel: pixel as [number, number] | undefined, threshold: num(o.threshold), reference: o.reference, topK: num(o['top-k']), counterfactual: !!o.counterfactual, augSmooth: !!o['aug-smooth'],
+    index, mask: o.mask, pixel: pixel as [number, number] | undefined, threshold: num(o['seg-threshold']), reference: o.reference, topK: num(o['top-k']), counterfactual: !!o.counterfactual, augSmooth: !!o['aug-smooth'],
     eigenSmooth: !!o['eigen-smooth'], camBatch: num(o['cam-batch']), scoreTop: num(o['score-top']), seed: num(o.seed) ?? 0,
     guidedOps: o['guided-ops'] as 'all' | 'relu', abs: !!o.abs, grid: !!o.grid, raw: !!o.raw,
     look: { colormap: o.colormap!, alpha: num(o.alpha) ?? 0.5, caption: !o['no-caption'], heatmap: !!o.heatmap, raw: !!o.raw, maxSide: limits.maxSide },
