@@ -9,12 +9,14 @@ import { cloneModel, realInputs, refuseEarly, scoreTensor, STE_NOTE, type Gradie
 import { QUANTIZED_OPS } from './autodiff/rules/quantize.js';
 import { upgradeOpset } from './onnx/upgrade.js';
 import { promoteToFloat32 } from './onnx/precision.js';
+import { batchImageInput } from './onnx/batch.js';
 import { GraphIndex } from './onnx/model.js';
 import { analyzeLayouts } from './layout/graph.js';
 import { explainable, layoutFromOverride, layoutLabel, toChannelsFirst, toNCHW, type LayerLayout } from './layout/describe.js';
 import { CAM_METHODS, camMethod } from './cam/index.js';
 import { gradcam } from './cam/gradcam.js';
 import { explainFamily, needsFamily, type FamilyOptions } from './cam/runner.js';
+import { denseClassError, isDenseOutput } from './cam/targets.js';
 import { explainGradients, GRADIENT_METHODS, isGradientMethod, type GradientMethod } from './cam/guided.js';
 import { gradientMagnitudeMap } from './image/gradient.js';
 import { postprocess, postprocessVolume } from './cam/pipeline.js';
@@ -218,7 +220,8 @@ export class Explainer {
   private readonly layerCache = new Map<string, Promise<LayerTable>>();
   /**
    * The model as gradcam runs it: a float16 / bfloat16 model promoted to float32 (`promoteToFloat32`:
-   * forward and backward in float32 on the model's own half-rounded weights); otherwise the model itself.
+   * forward and backward in float32 on the model's own half-rounded weights), with a batched [1, C, H, W]
+   * input where it takes one [C, H, W] image (onnx/batch.ts); otherwise the model itself.
    */
   readonly model: ModelProto;
   /** The half-precision types the model was stored in (empty for a float32 model); it runs in float32. */
@@ -228,7 +231,7 @@ export class Explainer {
     this.source = options.source ?? 'model';
     if (options.imported) this.imported = options.imported;
     inlineExternalData(original, options.external, this.source);
-    const { model, promoted } = promoteToFloat32(original);
+    const { model, promoted } = promoteToFloat32(batchImageInput(original));
     this.model = model;
     this.promoted = promoted;
     const inputs = realInputs(model);
@@ -239,7 +242,7 @@ export class Explainer {
     const vi = model.graph.input.find((i) => i.name === this.inputName)!;
     const dims = declaredDims(vi);
     if (!dims || (dims.length !== 4 && dims.length !== 5)) {
-      throw new ModelError(`${this.source}: input '${this.inputName}' has shape [${(dims ?? []).join(', ')}]; an image model needs a 4-D input (NCHW or NHWC), a volume model a 5-D one (NCDHW or NDHWC)`);
+      throw new ModelError(`${this.source}: input '${this.inputName}' has shape [${(dims ?? []).join(', ')}]; an image model needs a 4-D input (NCHW or NHWC; or one [C, H, W] image, as torchvision exports detectors), a volume model a 5-D one (NCDHW or NDHWC)`);
     }
     this.inputDims = dims;
     this.volume = dims.length === 5;
@@ -495,6 +498,8 @@ export class Explainer {
     const gs = await this.engine.get(spec, this.imageDims(grid));
     const c = gs.compiled;
     const K = c.scoreShape.slice(1).reduce((a, v) => a * v, 1);
+    // a class of a map (segmentation, detection head) is not one of its values: one error on every path
+    if (!opts.seeds && isDenseOutput(c.scoreShape)) throw denseClassError(opts.output ?? this.model.graph.output[0]!.name, [n, ...c.scoreShape.slice(1)]);
     const choices = opts.seeds ? Array<ClassChoice>(n).fill(0) : Array.isArray(opts.classes) ? opts.classes : Array(n).fill(opts.classes ?? 'top');
     if (choices.length !== n) throw new InputError(`${choices.length} class choices given for ${n} images`);
     const explicit = choices.map((ch) => (ch === 'top' ? -1 : this.classIndex(ch, K)));

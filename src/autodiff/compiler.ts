@@ -12,7 +12,7 @@
 import { Builder } from './builder.js';
 import { differentiableInputs, GRADIENT_RULES, hasRule, NON_DIFFERENTIABLE, RECTIFIER_OPS, supportedOps } from './registry.js';
 import { GradError, nodeLabel, type GradContext, type Rectifier } from './rule.js';
-import { GraphIndex, makeValueInfo, opsetVersion, topoOrder, type ModelProto, type Node } from '../onnx/model.js';
+import { declaredDims, GraphIndex, makeValueInfo, opsetVersion, topoOrder, type ModelProto, type Node } from '../onnx/model.js';
 import { reduceOver } from './rules/util.js';
 import { QUANTIZED_OPS, realLayer } from './rules/quantize.js';
 import type { ExternalDataReader, Tensor } from '../onnx/tensor.js';
@@ -106,11 +106,28 @@ export function realInputs(m: ModelProto): string[] {
   return m.graph.input.map((i) => i.name).filter((n) => !inits.has(n));
 }
 
-/** The differentiated tensor for an output: the logits before a final Softmax / LogSoftmax. */
+/**
+ * The differentiated tensor for an output: the logits before a final Softmax / LogSoftmax, and before the
+ * final Sigmoid of a one-plane dense output (`onePlaneSigmoid`: saturated sigmoid pixels give no gradient).
+ */
 export function scoreTensor(m: ModelProto, output: string): string {
   const producer = m.graph.node.find((n) => n.output.includes(output));
   if (producer && !producer.domain && (producer.op_type === 'Softmax' || producer.op_type === 'LogSoftmax')) return producer.input[0]!;
+  if (onePlaneSigmoid(m, output)) return producer!.input[0]!;
   return output;
+}
+
+/**
+ * Whether `output` is a one-plane dense map that ends in a Sigmoid (salient-object, matting, text
+ * detectors): declared [N, 1, H, W] or [N, H, W] and made by a Sigmoid node. Its score is the Sigmoid's
+ * input (the logit) and its segmentation region is `sigmoid(logit) > threshold`.
+ */
+export function onePlaneSigmoid(m: ModelProto, output: string): boolean {
+  const producer = m.graph.node.find((n) => n.output.includes(output));
+  if (!producer || producer.domain || producer.op_type !== 'Sigmoid') return false;
+  const v = m.graph.output.find((o) => o.name === output);
+  const dims = v ? declaredDims(v) : undefined;
+  return !!dims && (dims.length === 3 || (dims.length === 4 && dims[1] === 1));
 }
 
 export function prepare(original: ModelProto, spec: GradientSpec, external?: ExternalDataReader): Prepared {

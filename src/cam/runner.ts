@@ -15,7 +15,7 @@
 import { camBatchFromBudget } from './budget.js';
 import type { ClassChoice, ClassScore, Explainer, ExplainOptions, ExplainResult, Explanation, RunResult } from '../explainer.js';
 import { InputError, argmax, softmax } from '../util/scores.js';
-import { scoreTensor } from '../autodiff/compiler.js';
+import { onePlaneSigmoid, scoreTensor } from '../autodiff/compiler.js';
 import type { ModelProto } from '../onnx/model.js';
 import { runInChunks, type Session, type TensorValue } from '../runtime/session.js';
 import { camMethod } from './index.js';
@@ -436,6 +436,7 @@ async function resolveRows(job: Job, specs: ImageSpec[], scores: Float32Array | 
     let list: T.ResolvedTarget[];
     switch (spec.kind) {
       case 'logit': case 'softmax': {
+        if (T.isDenseOutput([n, ...shape])) throw T.denseClassError(job.opts.output ?? ex.model.graph.output[0]!.name, [n, ...shape]);
         if (shape.length !== 1) throw new InputError(`the ${spec.kind} target needs a [batch, classes] output; this one is [batch, ${shape.join(', ')}] (use --target element or segmentation)`);
         const K = shape[0]!;
         const make = (c: number) => (spec.kind === 'logit' ? T.logitTarget(c, K) : T.softmaxTarget(c, K));
@@ -459,9 +460,14 @@ async function resolveRows(job: Job, specs: ImageSpec[], scores: Float32Array | 
         list = [T.elementTarget('element', T.flatIndex(spec.index, shape), S, 1, `output element [${Array.isArray(spec.index) ? spec.index.join(', ') : spec.index}]`)];
         break;
       case 'segmentation': {
-        if (shape.length !== 3) throw new InputError(`the segmentation target needs a [batch, classes, h, w] output; this one is [batch, ${shape.join(', ')}]`);
-        const c = cls === 'top' ? T.dominantClass(s!, shape) : typeof cls === 'number' || /^\d+$/.test(String(cls)) ? Number(cls) : ex.classIndex(cls, shape[0]!);
-        list = [T.segmentationTarget(c, spec.mask ?? (spec.pixel ? T.pixelMask(spec.pixel, shape) : T.argmaxMask(s!, c, shape)), shape)];
+        // a one-plane [batch, h, w] output is read as [batch, 1, h, w]
+        const planes = shape.length === 2 ? [1, ...shape] : shape;
+        if (planes.length !== 3) throw new InputError(`the segmentation target needs a [batch, classes, h, w] output (or a one-plane [batch, h, w] one); this one is [batch, ${shape.join(', ')}]`);
+        const one = planes[0] === 1;
+        if (spec.threshold !== undefined && !one) throw new InputError(`the segmentation threshold applies to one-plane outputs ([batch, 1, h, w] or [batch, h, w]); this one has ${planes[0]} class planes, whose region is each pixel's arg-max class`);
+        const c = cls === 'top' ? T.dominantClass(s!, planes) : typeof cls === 'number' || /^\d+$/.test(String(cls)) ? Number(cls) : ex.classIndex(cls, planes[0]!);
+        const region = () => (one ? T.thresholdMask(s!, onePlaneSigmoid(ex.model, job.opts.output ?? ex.model.graph.output[0]!.name), spec.threshold) : T.argmaxMask(s!, c, planes));
+        list = [T.segmentationTarget(c, spec.mask ?? (spec.pixel ? T.pixelMask(spec.pixel, planes) : region()), planes)];
         break;
       }
       case 'box': {

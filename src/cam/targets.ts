@@ -30,8 +30,12 @@ export type TargetSpec =
   | { kind: 'softmax'; class?: ClassChoiceLike }
   | { kind: 'binary'; negative?: boolean; index?: number }
   | { kind: 'regression'; index?: number }
-  /** `mask`: [h, w] of the score's class planes, or `pixel` [y, x]: that one pixel; default: the pixels whose arg-max class is `class`. */
-  | { kind: 'segmentation'; class?: ClassChoiceLike; mask?: Float32Array; pixel?: [number, number] }
+  /**
+   * `mask`: [h, w] of the score's class planes, or `pixel` [y, x]: that one pixel; default: the pixels whose
+   * arg-max class is `class`, and on a one-plane output ([N, 1, h, w] or [N, h, w]) the pixels whose output
+   * is above `threshold` (default 0.5 after a final Sigmoid, whose input is then the score; 0 without one).
+   */
+  | { kind: 'segmentation'; class?: ClassChoiceLike; mask?: Float32Array; pixel?: [number, number]; threshold?: number }
   /** `reference`: the reference embedding (a score row), or `referenceInput`: one input [1, ...] to embed. */
   | { kind: 'similarity'; reference?: Float32Array; referenceInput?: { data: Float32Array; dims: number[] } }
   | { kind: 'element'; index: number | number[] }
@@ -152,6 +156,31 @@ export function argmaxMask(s: Float32Array, c: number, shape: ScoreShape): Float
     if (best === c) m[i] = 1;
   }
   return m;
+}
+
+/**
+ * The region of a one-plane output row s [h·w]: the pixels whose output is above `threshold`; `sigmoid`:
+ * s is the logit of a final Sigmoid, and the threshold applies to sigmoid(s) (default 0.5; else 0).
+ */
+export function thresholdMask(s: Float32Array, sigmoid: boolean, threshold?: number): Float32Array {
+  const t = threshold ?? (sigmoid ? 0.5 : 0);
+  if (sigmoid && !(t > 0 && t < 1)) throw new TargetError(`the segmentation threshold applies to the output of the model's final Sigmoid: give one between 0 and 1 (exclusive), not ${t}`);
+  // sigmoid(s) > t ⇔ s > logit(t)
+  const cut = sigmoid ? Math.log(t / (1 - t)) : t;
+  const m = new Float32Array(s.length);
+  for (let i = 0; i < s.length; i++) if (s[i]! > cut) m[i] = 1;
+  return m;
+}
+
+/** An output with more than one axis of size > 1 besides the batch: a map (segmentation), a detection head, tokens. */
+export function isDenseOutput(dims: readonly number[]): boolean {
+  return dims.slice(1).filter((d) => d > 1).length > 1;
+}
+
+/** The one error for a class (`--class`, or the top class) asked of a dense output: every path gives it. */
+export function denseClassError(output: string, dims: readonly number[]): TargetError {
+  const values = dims.slice(1).reduce((a, v) => a * v, 1);
+  return new TargetError(`the output '${output}' is [${dims.join(', ')}], a map rather than [batch, classes]: a class alone would pick one of its ${values} values per image; explain a class over a region with --target segmentation --class C (library: target { kind: 'segmentation' }), one value with --target element --index I, a detector's boxes with gradcam detect`);
 }
 
 /** The class with the most arg-max pixels. */

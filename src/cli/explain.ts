@@ -85,6 +85,7 @@ interface Settings {
   index?: number[];
   mask?: string;
   pixel?: [number, number];
+  threshold?: number;
   reference?: string;
   topK?: number;
   counterfactual: boolean;
@@ -148,6 +149,8 @@ function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>)
   if (o.mask && kind.kind !== 'segmentation') throw usageError(EXPLAIN, '--mask goes with --target segmentation');
   if (o.pixel && kind.kind !== 'segmentation') throw usageError(EXPLAIN, '--pixel goes with --target segmentation');
   if (o.pixel && o.mask) throw usageError(EXPLAIN, 'give --pixel or --mask, not both');
+  if (o['seg-threshold'] !== undefined && kind.kind !== 'segmentation') throw usageError(EXPLAIN, '--seg-threshold goes with --target segmentation (the region of a one-plane output)');
+  if (o['seg-threshold'] !== undefined && (o.pixel || o.mask)) throw usageError(EXPLAIN, `--seg-threshold makes the region; give it or --${o.pixel ? 'pixel' : 'mask'}, not both`);
   const pixel = o.pixel === undefined ? undefined : parseNumbers('--pixel', o.pixel);
   if (pixel && (pixel.length !== 2 || pixel.some((v) => !Number.isInteger(v) || v < 0))) throw usageError(EXPLAIN, `--pixel must be Y,X (two non-negative whole numbers: row, column of the output's class planes), got '${o.pixel}'`);
   if (o.reference && kind.kind !== 'similarity') throw usageError(EXPLAIN, '--reference goes with --target similarity');
@@ -158,7 +161,7 @@ function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>)
   return {
     model: o.model!, methods, gradientMethod, layers, groups: o.grid && layers.length > 1 ? [...layers.map((l) => [l]), layers] : [layers],
     layout: o.layout, output: o.output, classChoice: labelled ? 'top' : choice(o.class!), labelled, contrast, kind, targetGiven: o.target !== undefined,
-    index, mask: o.mask, pixel: pixel as [number, number] | undefined, reference: o.reference, topK: num(o['top-k']), counterfactual: !!o.counterfactual, augSmooth: !!o['aug-smooth'],
+    index, mask: o.mask, pixel: pixel as [number, number] | undefined, threshold: num(o['seg-threshold']), reference: o.reference, topK: num(o['top-k']), counterfactual: !!o.counterfactual, augSmooth: !!o['aug-smooth'],
     eigenSmooth: !!o['eigen-smooth'], camBatch: num(o['cam-batch']), scoreTop: num(o['score-top']), seed: num(o.seed) ?? 0,
     guidedOps: o['guided-ops'] as 'all' | 'relu', abs: !!o.abs, grid: !!o.grid, raw: !!o.raw,
     look: { colormap: o.colormap!, alpha: num(o.alpha) ?? 0.5, caption: !o['no-caption'], heatmap: !!o.heatmap, raw: !!o.raw, maxSide: limits.maxSide },
@@ -358,7 +361,7 @@ async function readTarget(explainer: Explainer, s: Settings): Promise<TargetSpec
     case 'binary': return { kind: 'binary', negative: !!kind.negative, index: index?.[0] };
     case 'regression': return { kind: 'regression', index: index?.[0] };
     case 'element': return { kind: 'element', index: index! };
-    case 'segmentation': return { kind: 'segmentation', mask: s.mask ? await readMask(s.mask) : undefined, pixel: s.pixel };
+    case 'segmentation': return { kind: 'segmentation', mask: s.mask ? await readMask(s.mask) : undefined, pixel: s.pixel, threshold: s.threshold };
     case 'similarity': {
       const ref = await prepareInputs(explainer, s.reference!, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, ...s.rc, scan: s.scan });
       if (ref.length !== 1) throw new InputError(`--reference ${s.reference} holds ${ref.length} inputs; give one`);
@@ -440,7 +443,7 @@ async function explainDataset(explainer: Explainer, s: Settings, positionals: st
     format: 'gradcam-explain/1',
     model: await modelIdentity(s.model),
     methods: s.gradientMethod ? [s.gradientMethod] : s.methods, layers: s.groups, layout: s.layout ?? null, output: s.output ?? null,
-    class: s.labelled ? 'true' : String(s.classChoice), target: s.kind, index: s.index ?? null, pixel: s.pixel ?? null, top_k: s.topK ?? null, options: s.jsonOptions,
+    class: s.labelled ? 'true' : String(s.classChoice), target: s.kind, index: s.index ?? null, pixel: s.pixel ?? null, ...(s.threshold !== undefined ? { threshold: s.threshold } : {}), top_k: s.topK ?? null, options: s.jsonOptions,
     cam_batch: s.camBatch ?? null, score_top: s.scoreTop ?? null, seed: s.seed, guided_ops: s.guidedOps, abs: s.abs, grid: s.grid, look: s.look,
     normalize: { preset: s.norm.preset ?? null, mean: s.norm.mean ? [...s.norm.mean] : null, std: s.norm.std ? [...s.norm.std] : null, ...(s.norm.divisor !== undefined ? { divisor: s.norm.divisor } : {}) },
     size: s.size ?? null, ...(s.rc.resize !== undefined ? { resize: s.rc.resize, crop: s.rc.crop ?? null } : {}), labels: explainer.labels ?? null,

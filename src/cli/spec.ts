@@ -298,6 +298,7 @@ export const FAMILY = group('CAM methods', {
   index: { type: 'string', value: 'I[,J..]', help: 'output index for binary / regression (default 0) and element (flat or per dim)' },
   mask: { type: 'string', value: 'FILE', help: "segmentation: .npy or .png mask at the output's class-plane size (default: the pixels whose arg-max class is --class)" },
   pixel: { type: 'string', value: 'Y,X', help: "segmentation: explain the class (--class, default the pixel's arg-max) at this one pixel of the output's class planes instead of a region" },
+  'seg-threshold': { type: 'string', value: 'T', number: {}, help: "segmentation of a one-plane output ([N,1,H,W] or [N,H,W]: salient objects, matting, text): the region is output > T (default 0.5 after a final Sigmoid, whose input — the logit — is then the score; 0 without one)" },
   reference: { type: 'string', value: 'FILE', help: 'similarity: the image (or .npy) whose embedding the cosine is taken against' },
   'top-k': { type: 'string', value: 'K', number: { integer: true, min: 1 }, help: 'explain the K best classes of every image: <stem>-top1.<method>.png ...' },
   contrast: { type: 'string', value: 'D', help: "why --class rather than D (score_c − score_D); D may be 'top'" },

@@ -12,6 +12,7 @@ import { InputError } from '../util/scores.js';
 import { isGradientMethod } from '../cam/guided.js';
 import { anchorBox, anchorScore, boxTargetValue, decodeDetections, renormalizeInBox, DEFAULT_SCORE_THRESHOLD, type Box, type BoxTargetOptions, type DecodeOptions, type Detection } from './boxes.js';
 import { BOX_FORMAT_HELP, DETECTIONS_OUTPUT, detectionModel, nmsHead, recogniseHead, type DetectionHead } from './head.js';
+import { allAnchors, capturedTensors, concatParts, hasOp, nmsContainer, preNmsHead, twoStageError } from './prenms.js';
 import { forwardModel } from '../cam/graph.js';
 
 export interface DetectorOptions extends ExplainerOptions {
@@ -43,25 +44,36 @@ export class Detector {
   /** Probes the model's outputs at one image, recognises the head, and builds the explainer. */
   static async create(original: ModelProto, options: DetectorOptions): Promise<Detector> {
     const plain = new Explainer(original, options);
-    const model = plain.model; // a half-precision model promoted to float32, as every Explainer runs it
+    // the model as every Explainer runs it: a half-precision model promoted to float32, a torchvision
+    // export's [C, H, W] input batched
+    const model = plain.model;
     const dims = plain.imageDims(options.size);
+    const format = options.boxFormat ?? 'auto';
+    if (hasOp(model.graph, 'RoiAlign')) {
+      await plain.release();
+      throw twoStageError(plain.source);
+    }
     const nms = model.graph.node.filter((n) => n.op_type === 'NonMaxSuppression');
-    const extra = nms.length === 1 ? [nms[0]!.input[0]!, nms[0]!.input[1]!] : [];
+    // NMS inside an If/Loop subgraph (torchvision): the candidates it reads, to find the pre-NMS head
+    const container = !nms.length && format === 'auto' ? nmsContainer(model) : undefined;
+    const extra = nms.length === 1 ? [nms[0]!.input[0]!, nms[0]!.input[1]!] : container ? capturedTensors(container) : [];
     const probe = await options.createSession(encodeModel(forwardModel(model, [...model.graph.output.map((o) => o.name), ...extra])), options.sessionOptions);
-    let outputs: { name: string; dims: number[] }[];
-    let pre: { name: string; dims: number[] }[];
+    let outputs: { name: string; dims: number[]; float: boolean }[];
+    let pre: { name: string; dims: number[]; float: boolean }[];
+    const zeros = new Float32Array(dims.reduce((a, v) => a * v, 1));
     try {
-      const r = await probe.run({ [plain.inputName]: { data: new Float32Array(dims.reduce((a, v) => a * v, 1)), dims } });
-      outputs = model.graph.output.map((o) => ({ name: o.name, dims: r[o.name]?.dims ?? [] }));
-      pre = extra.map((t) => ({ name: t, dims: r[t]?.dims ?? [] }));
+      const r = await probe.run({ [plain.inputName]: { data: zeros, dims } });
+      const shape = (t: string) => ({ name: t, dims: r[t]?.dims ?? [], float: r[t]?.data instanceof Float32Array });
+      outputs = model.graph.output.map((o) => shape(o.name));
+      pre = extra.map(shape);
     } finally {
       await probe.release();
     }
     let head: DetectionHead;
-    const format = options.boxFormat ?? 'auto';
     try {
+      if (container) head = await readPreNms(model, plain, options, outputs, pre, zeros, dims);
       // NMS inside: the kept boxes are not differentiable outputs; the node's inputs are the head
-      if (nms.length && format === 'auto') {
+      else if (nms.length && format === 'auto') {
         if (nms.length > 1) throw new InputError(`the model runs ${nms.length} NonMaxSuppression nodes; gradcam reads one. Export the raw head and give --box-format: ${BOX_FORMAT_HELP}`);
         head = nmsHead(pre[0]!, pre[1]!, attrInt(nms[0]!, 'center_point_box', 0), nms[0]!.output[0]!, plain.labels);
       } else head = recogniseHead(outputs, format, plain.labels);
@@ -71,7 +83,8 @@ export class Detector {
     }
     const explainer = new Explainer(detectionModel(model, head), { ...options, labels: plain.labels });
     await plain.release();
-    return new Detector(explainer, head, options, head.selected ? forwardModel(detectionModel(model, head), [DETECTIONS_OUTPUT, head.selected]) : undefined);
+    const kept = head.selected ? [head.selected] : head.kept ? [head.kept.boxes, head.kept.scores, head.kept.labels] : [];
+    return new Detector(explainer, head, options, kept.length ? forwardModel(detectionModel(model, head), [DETECTIONS_OUTPUT, ...kept]) : undefined);
   }
 
   get labels(): string[] | undefined {
@@ -109,7 +122,7 @@ export class Detector {
 
   /** Detections per image: best class per anchor ≥ scoreThreshold, class-aware NMS, top K. */
   async detect(input: Float32Array, dims: number[], opts: DecodeOptions = {}): Promise<Detection[][]> {
-    if (this.head.selected) return this.keptByModel(input, dims, opts);
+    if (this.head.selected || this.head.kept) return this.keptByModel(input, dims, opts);
     const rows = await this.rows(input, dims);
     const per = this.head.anchors * this.head.width;
     return Array.from({ length: dims[0]! }, (_, i) => decodeDetections(rows.subarray(i * per, (i + 1) * per), this.head, opts, i, this.labels));
@@ -130,14 +143,30 @@ export class Detector {
     const per = dims.slice(1).reduce((a, v) => a * v, 1);
     const out: Detection[][] = [];
     for (let i = 0; i < dims[0]!; i++) {
-      const r = await s.run({ [this.explainer.inputName]: { data: input.slice(i * per, (i + 1) * per), dims: [1, ...dims.slice(1)] } }, [DETECTIONS_OUTPUT, this.head.selected!]);
+      const kept = this.head.kept;
+      const r = await s.run({ [this.explainer.inputName]: { data: input.slice(i * per, (i + 1) * per), dims: [1, ...dims.slice(1)] } }, [DETECTIONS_OUTPUT, ...(kept ? [kept.boxes, kept.scores, kept.labels] : [this.head.selected!])]);
       const rows = r[DETECTIONS_OUTPUT]!.data as Float32Array;
-      const sel = Array.from(r[this.head.selected!]!.data as ArrayLike<number | bigint>, Number);
       const dets: Detection[] = [];
-      for (let k = 0; k + 2 < sel.length; k += 3) {
-        const [c, a] = [sel[k + 1]!, sel[k + 2]!];
-        const score = anchorScore(rows, this.head, a, c);
-        if (score >= (opts.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD)) dets.push({ image: i, anchor: a, box: anchorBox(rows, this.head, a), class: c, label: this.labels?.[c], score });
+      const threshold = opts.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
+      if (kept) {
+        // the model's own kept boxes, each tied to the anchor whose pre-NMS box and class score it is
+        const boxes = r[kept.boxes]!.data as Float32Array;
+        const scores = r[kept.scores]!.data as Float32Array;
+        const labels = Array.from(r[kept.labels]!.data as ArrayLike<number | bigint>, Number);
+        for (let k = 0; k < labels.length; k++) {
+          const [c, score] = [labels[k]!, scores[k]!];
+          if (!(score >= threshold)) continue;
+          if (!Number.isInteger(c) || c < 0 || c >= this.head.classes) throw new InputError(`the model kept a box of class ${c}; its pre-NMS head has ${this.head.classes} classes`);
+          const box = Array.from(boxes.subarray(k * 4, k * 4 + 4)) as Box;
+          dets.push({ image: i, anchor: keptAnchor(rows, this.head, box, c, score), box, class: c, label: this.labels?.[c], score });
+        }
+      } else {
+        const sel = Array.from(r[this.head.selected!]!.data as ArrayLike<number | bigint>, Number);
+        for (let k = 0; k + 2 < sel.length; k += 3) {
+          const [c, a] = [sel[k + 1]!, sel[k + 2]!];
+          const score = anchorScore(rows, this.head, a, c);
+          if (score >= threshold) dets.push({ image: i, anchor: a, box: anchorBox(rows, this.head, a), class: c, label: this.labels?.[c], score });
+        }
       }
       dets.sort((x, y) => y.score - x.score || x.anchor - y.anchor);
       out.push(opts.top !== undefined ? dets.slice(0, opts.top) : dets);
@@ -204,4 +233,62 @@ export class Detector {
     if (s) await (await s.catch(() => undefined))?.release();
     await this.explainer.release();
   }
+}
+
+/** The anchor behind a box the model kept: its class-c score and its pre-NMS box are the kept ones (-1 if none is). */
+function keptAnchor(rows: Float32Array, head: DetectionHead, box: Box, c: number, score: number): number {
+  let best = -1;
+  let bestErr = Infinity;
+  for (let a = 0; a < head.anchors; a++) {
+    const ds = Math.abs(anchorScore(rows, head, a, c) - score);
+    if (ds > 1e-5 * Math.max(1, Math.abs(score))) continue;
+    const b = anchorBox(rows, head, a);
+    const err = Math.max(...b.map((v, k) => Math.abs(v - box[k]!)));
+    if (err < bestErr) { best = a; bestErr = err; }
+  }
+  return bestErr <= 1e-3 * Math.max(1, ...box.map(Math.abs)) ? best : -1;
+}
+
+/**
+ * A model with NMS inside an If/Loop subgraph (torchvision): the candidates the subgraph reads (boxes
+ * [K, 4], scores [K], labels [K], by their probed shapes and types), their parts recomputed on every
+ * anchor, probed once more, read as the pre-NMS head (prenms.ts). The kept boxes are the model's outputs
+ * [K, 4], [K], [K].
+ */
+async function readPreNms(model: ModelProto, plain: Explainer, options: DetectorOptions, outputs: { name: string; dims: number[]; float: boolean }[], captured: { name: string; dims: number[]; float: boolean }[], zeros: Float32Array, dims: number[]): Promise<DetectionHead> {
+  const fail = (why: string) => new InputError(`${plain.source} runs NMS inside a subgraph and ${why}; export the raw head (boxes [N, A, 4] and scores [N, A, nc]) and give --box-format: ${BOX_FORMAT_HELP}`);
+  const role = (list: typeof captured, what: string, ok: (t: (typeof captured)[number]) => boolean) => {
+    const found = list.filter(ok);
+    if (found.length !== 1) throw fail(`${found.length ? 'several' : 'none'} of ${list.map((t) => `${t.name} [${t.dims.join(', ')}]`).join(', ')} look like the ${what}`);
+    return found[0]!.name;
+  };
+  const isBoxes = (t: (typeof captured)[number]) => t.float && t.dims.length === 2 && t.dims[1] === 4;
+  const isScores = (t: (typeof captured)[number]) => t.float && t.dims.length === 1;
+  const isLabels = (t: (typeof captured)[number]) => !t.float && t.dims.length === 1;
+  const cand = { boxes: role(captured, 'candidate boxes [K, 4]', isBoxes), scores: role(captured, 'candidate scores [K]', isScores), labels: role(captured, 'candidate labels [K]', isLabels) };
+  const kept = { boxes: role(outputs, 'kept boxes [K, 4] output', isBoxes), scores: role(outputs, 'kept scores [K] output', isScores), labels: role(outputs, 'kept labels [K] output', isLabels) };
+  const parts = { boxes: concatParts(model, cand.boxes), scores: concatParts(model, cand.scores), labels: concatParts(model, cand.labels) };
+  const all = allAnchors(model, [...parts.boxes, ...parts.scores, ...parts.labels]);
+  const nb = parts.boxes.length;
+  const ns = parts.scores.length;
+  const boxT = all.tensors.slice(0, nb);
+  const scoreT = all.tensors.slice(nb, nb + ns);
+  const labelT = all.tensors.slice(nb + ns);
+  if (boxT.some((t) => !t) || scoreT.some((t) => !t)) throw fail('its candidate boxes or scores cannot be recomputed for every anchor');
+  const withAll: ModelProto = { ...model, graph: { ...model.graph, node: [...model.graph.node, ...all.nodes] } };
+  const probeNames = [...new Set([...boxT, ...scoreT, ...labelT].filter((t): t is string => !!t))];
+  const probe = await options.createSession(encodeModel(forwardModel(withAll, probeNames)), options.sessionOptions);
+  let r: Record<string, { data: unknown; dims: number[] }>;
+  try {
+    r = await probe.run({ [plain.inputName]: { data: zeros, dims } }) as typeof r;
+  } finally {
+    await probe.release();
+  }
+  const part = (t: string | undefined) => (t ? { name: t, dims: r[t]?.dims ?? [], values: r[t] && !(r[t]!.data instanceof Float32Array) ? Array.from(r[t]!.data as ArrayLike<number | bigint>, Number) : undefined } : undefined);
+  const h = preNmsHead(model, boxT.map((t) => part(t)!), scoreT.map((t) => part(t)!), labelT.map(part), DETECTIONS_OUTPUT);
+  if (plain.labels && plain.labels.length !== h.classes) throw fail(`its pre-NMS scores have ${h.classes} classes but there are ${plain.labels.length} labels`);
+  return {
+    format: 'prenms', outputs: [], kept, nodes: [...all.nodes, ...h.nodes], anchors: h.anchors, classes: h.classes, width: 4 + h.classes,
+    coords: 'xyxy', objectness: false, anchorsLast: false, description: `prenms: ${h.description}`,
+  };
 }

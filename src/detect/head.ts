@@ -30,10 +30,17 @@ export type BoxFormat = (typeof BOX_FORMATS)[number];
 export const BOX_FORMAT_HELP = 'yolo ([N, 4+nc, A] or [N, A, 4+nc]: cx,cy,w,h + class scores), yolo-obj ([N, A, 5+nc] or [N, 5+nc, A]: with objectness), boxes-scores (boxes [N, A, 4] x1,y1,x2,y2 + scores [N, A, nc]); add :xyxy or :cxcywh to read the boxes otherwise';
 
 export interface DetectionHead extends BoxHead {
-  /** 'nms': a model with NonMaxSuppression inside, read through that node's inputs (boxes, scores [N, nc, A]). */
-  format: Exclude<BoxFormat, 'auto'> | 'nms';
+  /**
+   * 'nms': a model with NonMaxSuppression inside, read through that node's inputs (boxes, scores [N, nc, A]);
+   * 'prenms': NMS inside an If/Loop subgraph (torchvision's exports), the pre-NMS head read back (prenms.ts).
+   */
+  format: Exclude<BoxFormat, 'auto'> | 'nms' | 'prenms';
   /** 'nms': the NonMaxSuppression output (selected indices [K, 3]: image, class, anchor). */
   selected?: string;
+  /** 'prenms': the model's outputs of the kept boxes: boxes [K, 4] (x1,y1,x2,y2), scores [K], labels [K]. */
+  kept?: { boxes: string; scores: string; labels: string };
+  /** 'prenms': the nodes that build the detection output from the model's tensors. */
+  nodes?: Node[];
   /** The model outputs read: one (yolo) or boxes and scores. */
   outputs: string[];
   /** The YOLO output has the anchors on its last axis ([N, D, A]). */
@@ -127,6 +134,9 @@ export function nmsHead(boxes: OutputShape, scores: OutputShape, centerPointBox:
 /** The model with one output, `gradcam/detections` [N, A, D], built from the head's outputs. */
 export function detectionModel(model: ModelProto, head: DetectionHead): ModelProto {
   let node: Node;
+  if (head.format === 'prenms') {
+    return { ...model, graph: { ...model.graph, node: [...model.graph.node, ...head.nodes!], output: [makeValueInfo(DETECTIONS_OUTPUT, 1)] } };
+  }
   if (head.format === 'nms') {
     const t = 'gradcam/nms_scores';
     const nodes: Node[] = [
