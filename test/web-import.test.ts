@@ -1,7 +1,8 @@
 /**
  * Imported models in the browser app (issue 22), in headless Chromium: a TF.js graph model chosen as its
- * files (model.json + .bin shard, uint8-quantised weights) and a hub folder chosen as a folder (read in the
- * page: nothing is uploaded). The page's class and Grad-CAM map equal Node's on the same image (≤ 1e-3, as
+ * files (model.json + .bin shard, uint8-quantised weights), a Teachable Machine export (a TF.js layers
+ * model, through the Keras topology importer) and a hub folder chosen as a folder (read in the page:
+ * nothing is uploaded). The page's class and Grad-CAM map equal Node's on the same image (≤ 1e-3, as
  * test/web.test.ts), and Node's import equals TF.js itself (test/tfjs-graph.test.ts); the hub folder's labels
  * and normalisation come from its config files.
  */
@@ -18,6 +19,7 @@ import { encodePng } from '../src/image/png.js';
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
 const TFJS = path.join(ROOT, 'test', 'fixtures', 'tfjs', 'tfjs_graph_cnn_uint8');
 const HUB = path.join(ROOT, 'test', 'fixtures', 'hub_vit');
+const TM = path.join(ROOT, 'test', 'fixtures', 'keras', 'tm');
 const TOL = 1e-3;
 const noChromium = chromiumMissing();
 const skipBrowser = noChromium && !process.env.CI ? noChromium : false;
@@ -83,6 +85,29 @@ describe('imported models in the browser app', { skip: skipBrowser }, () => {
       assert.equal(got.layer, e.layers[0]);
       const d = maxAbsDiff(got.map, e.map);
       console.log(`# TF.js graph model map, browser vs Node: max |diff| ${d.toExponential(2)}`);
+      assert.ok(d <= TOL, `max |browser - node| = ${d}`);
+    } finally {
+      await ex.release();
+    }
+  });
+
+  test('a Teachable Machine export (model.json + weights.bin + metadata.json) through the file input: its labels, its normalisation (÷ 127 − 1, no preset) applied as stated, map and class equal Node\'s', async () => {
+    const img = syntheticPng(dir, 'tm-input.png', 40, 40); // square: the page's whole-image resize is the centre crop
+    await page.setInputFiles('#files', [path.join(TM, 'model.json'), path.join(TM, 'weights.bin'), path.join(TM, 'metadata.json'), img]);
+    await waitLast(page, "l.imageName === 'tm-input.png'");
+    const model = await page.evaluate(() => (window as unknown as G).gradcam.model!);
+    assert.deepEqual(model.labels, JSON.parse(fs.readFileSync(path.join(TM, 'metadata.json'), 'utf8')).labels);
+    assert.equal(model.normalization, 'model');
+    assert.equal(await page.evaluate(() => (document.getElementById('normalize') as HTMLSelectElement).value), 'model');
+    const got = await last(page);
+    const ex = await loadExplainer(path.join(TM, 'model.json'), { cache: false });
+    try {
+      const [inp] = await prepareInputs(ex, img, { mean: [1, 1, 1], std: [1, 1, 1], divisor: 127 });
+      const e = (await ex.explain(inp!.tensor, inp!.dims, { classes: 'top' })).explanations[0]!;
+      assert.equal(got.classIndex, e.target.index);
+      assert.equal(got.layer, e.layers[0]);
+      const d = maxAbsDiff(got.map, e.map);
+      console.log(`# Teachable Machine model map, browser vs Node: max |diff| ${d.toExponential(2)}`);
       assert.ok(d <= TOL, `max |browser - node| = ${d}`);
     } finally {
       await ex.release();

@@ -283,6 +283,9 @@ async function loadModel(name: string, bytes: Uint8Array, extra: { name: string;
     d.textContent = desc;
     el.modelLine.append(d);
   }
+  // 'as the model states': offered only for an imported model whose stated normalisation is no preset
+  el.normalize.querySelector('option[value="model"]')?.remove();
+  if (m.normalization === 'model') el.normalize.append(new Option("as the model's files state", 'model'));
   if (m.normalization) el.normalize.value = m.normalization;
   el.sizeLabel.hidden = !m.dynamicSize;
   if (m.dynamicSize) el.size.value = `${m.size[0]}x${m.size[1]}`;

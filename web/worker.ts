@@ -9,7 +9,7 @@ import { explainMany } from '../src/cam/runner.js';
 import { explainGradients, GRADIENT_METHODS, isGradientMethod } from '../src/cam/guided.js';
 import { sanityCheck } from '../src/sanity/index.js';
 import { decodeModel, metadata, type ModelProto } from '../src/onnx/model.js';
-import { NORMALIZE_PRESETS, resolveNormalization } from '../src/image/normalize.js';
+import { NORMALIZE_PRESETS, resolveNormalization, type NormalizeOptions } from '../src/image/normalize.js';
 import { importModel, memoryModelFiles, type ImportedPreprocess } from '../src/onnx/import/index.js';
 import { decodePng, toRgbImage } from '../src/image/png.js';
 import { resizeRgb } from '../src/image/resize.js';
@@ -83,10 +83,14 @@ async function handle(req: Request, progress: (p: Progress) => void): Promise<Re
       const dir = imported.entry.includes('/') ? imported.entry.slice(0, imported.entry.lastIndexOf('/') + 1) : '';
       const beside = (req.extra ?? []).map((f) => ({ name: dir && f.name.startsWith(dir) ? f.name.slice(dir.length) : f.name, bytes: f.bytes }));
       const info = await loadModel(req.name, imported.onnx, beside, labels ?? imported.labels, req.size, progress);
-      const preset = presetOf(imported.preprocess);
+      // the model's stated normalisation: a preset of the page's where one does the same, else 'model'
+      // (inputFor applies the stated mean, std and divisor themselves, as the command line does)
+      const p = imported.preprocess;
+      const stated = p && (p.mean || p.std || p.divisor !== undefined);
+      const preset = presetOf(p) ?? (stated ? 'model' : undefined);
+      modelNorm = stated ? { mean: p!.mean ?? [0], std: p!.std ?? [1], divisor: p!.divisor ?? 255, channelOrder: p!.channelOrder ?? 'RGB' } : undefined;
       // what the page does differently from the model's files, said beside the model (not as errors)
       const notes = [...imported.notes];
-      if (imported.preprocess && !preset) notes.push("the model's stated normalisation is none of the page's presets: choose the closest");
       if (imported.preprocess?.resize !== undefined) notes.push(`the model's processor resizes the shorter side to ${imported.preprocess.resize} and crops the centre; the page resizes the whole image`);
       if (!imported.preprocess) notes.push("the model's files state no input normalisation: check the page's normalisation setting");
       return { type: 'loadModel', model: { ...info, ...(preset ? { normalization: preset } : {}), notes } };
@@ -205,6 +209,9 @@ function newExplainer(proto: ModelProto, name: string, labels: string[] | undefi
   return new Explainer(proto, { createSession, external, labels, source: name });
 }
 
+/** An imported model's stated normalisation (the page's 'as the model states'), set by loadModel. */
+let modelNorm: NormalizeOptions | undefined;
+
 /** The page's normalisation preset that does what an imported model's preprocessing states, if one does. */
 function presetOf(p: ImportedPreprocess | undefined): string | undefined {
   if (!p || (!p.mean && !p.std && p.divisor === undefined)) return undefined;
@@ -214,12 +221,13 @@ function presetOf(p: ImportedPreprocess | undefined): string | undefined {
     const s = resolveNormalization({ preset: k });
     if (s.channelOrder !== (p.channelOrder ?? 'RGB')) return false;
     const got = affine(s.divisor, s.mean, s.std);
-    return got.every((v, i) => Math.abs(v - want[i]!) <= 1e-4 * Math.max(1, Math.abs(v)));
+    return got.every((v, i) => Math.abs(v - want[i]!) <= 1e-5 * Math.abs(v)); // relative: 1/127 is not 1/127.5
   });
 }
 
 async function loadModel(name: string, bytes: Uint8Array, extra: { name: string; bytes: Uint8Array }[], labels: string[] | undefined, size: [number, number] | undefined, progress: (p: Progress) => void): Promise<ModelInfo> {
   const t0 = performance.now();
+  modelNorm = undefined;
   progress({ stage: `reading ${name}` });
   const extraMap = new Map(extra.map((f) => [f.name, f.bytes]));
   const next = newExplainer(decodeModel(bytes, name), name, labels, extraMap);
@@ -314,7 +322,9 @@ function inputFor(imageId: string, normalize: string): { tensor: Float32Array; d
   if (hit) return hit;
   const dims = ex.imageDims(model!.size);
   const [h, w] = ex.layout === 'NCHW' ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!];
-  let t = imageToTensor(resizeRgb(img.rgb, w, h), { preset: normalize, layout: ex.layout });
+  if (normalize === 'model' && !modelNorm) throw new InputError("normalisation 'as the model states': this model's files state none; choose a preset");
+  const norm: NormalizeOptions = normalize === 'model' ? modelNorm! : { preset: normalize };
+  let t = imageToTensor(resizeRgb(img.rgb, w, h), { ...norm, layout: ex.layout });
   if (ex.channels === 1) {
     // grey models: the mean of the three normalised channels
     const g = new Float32Array(h * w);
