@@ -156,7 +156,7 @@ export class GradientEngine {
     } catch (e) {
       // the fault is gradcam's only where the model itself loads (the probe may not have run it: shapes
       // inferred statically need no run); else the model's own error, as onnxruntime words it
-      const own = await this.createSession(encodeModel(prepared.model), { optimization: 'basic' }).catch((err: unknown) => err as Error);
+      const own = await this.createSession(encodeModel(this.model), { optimization: 'basic' }).catch((err: unknown) => err as Error);
       if (own instanceof Error) throw own;
       await own.release();
       throw internalGraphError(e, nodes, 'load');
