@@ -161,3 +161,16 @@ describe('torchvision detectors on the command line', () => {
     await assert.rejects(Detector.fromBytes(new Uint8Array(fs.readFileSync(model)), { createSession: createNodeSession, source: 'frcnn.onnx' }), /^InputError: frcnn\.onnx is a two-stage detector/);
   });
 });
+
+describe('gradcam explain on a detector with NMS inside', () => {
+  it('is refused in one line naming gradcam detect (its outputs are kept boxes, not class scores)', () => {
+    for (const dir of ['tv_retinanet', 'detect_nms']) {
+      const r = gradcam('explain', path.join(FIXTURES, dir, 'input.npy'), '--model', path.join(FIXTURES, dir, 'model.onnx'), '--method', 'eigencam', '--out', path.join(os.tmpdir(), `gradcam-refused-${process.pid}`));
+      assert.notEqual(r.code, 0, dir);
+      const lines = r.err.trim().split('\n');
+      assert.equal(lines.length, 1, r.err);
+      assert.match(lines[0]!, /is a detector \(NonMaxSuppression in its graph\): its outputs are kept boxes, not class scores; explain its detections with 'gradcam detect'/);
+      assert.ok(!fs.existsSync(path.join(os.tmpdir(), `gradcam-refused-${process.pid}`)), 'no partial output');
+    }
+  });
+});

@@ -10,6 +10,8 @@ import { explainGradients, isGradientMethod, GRADIENT_METHODS, type GradientMeth
 import type { NormalizeOptions } from '../image/normalize.js';
 import type { RgbImage } from '../image/types.js';
 import { InputError, type ClassChoice, type ClassScore, type Explainer } from '../explainer.js';
+import { hasOp } from '../detect/prenms.js';
+import type { GraphProto } from '../onnx/model.js';
 import { loadExplainer, prepareInputs, readPicture, stackByShape, tensorPicture, batchForInputs, inputPixels, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
 import { datasetBatchSize, modelIdentity, listInputs, prepareItemInput, resolveTruth, runDataset, shardItems, type FileOut, type StoreKind } from '../node-audit.js';
 import { hasGlobMagic } from '../audit/glob.js';
@@ -197,6 +199,7 @@ export async function runExplain(args: string[]): Promise<number> {
   try {
     Object.assign(s, importedDefaults(explainer, parsed.values, s, s.quiet));
     checkOutputName(explainer, s.output);
+    refuseDetector(explainer, s.model, s.output);
     // a float16 / bfloat16 model runs promoted to float32 (onnx/precision.ts): each sidecar says so
     if (explainer.promoted.length) s.jsonOptions.precision = { model: explainer.promoted.join('+'), computed_in: 'float32' };
     // a 3-D model explains volumes: files, or the folder of a DICOM series
@@ -607,5 +610,15 @@ export function checkOutputName(explainer: { model: { graph: { output: { name: s
   if (output === undefined) return;
   const names = explainer.model.graph.output.map((x) => x.name);
   if (!names.includes(output)) throw new InputError(`unknown --output '${output}'; the model's outputs are: ${names.join(', ')}`);
+}
+
+/**
+ * A detector with its NMS inside (torchvision's exports, YOLO exports with NMS) outputs kept boxes, scores
+ * and labels, not one score per class: explained as a classifier it would read box coordinates as logits.
+ * Refused unless an output is named; its detections are explained by `gradcam detect`.
+ */
+export function refuseDetector(explainer: { model: { graph: GraphProto } }, model: string, output: string | undefined): void {
+  if (output !== undefined || !hasOp(explainer.model.graph, 'NonMaxSuppression')) return;
+  throw new InputError(`${model} is a detector (NonMaxSuppression in its graph): its outputs are kept boxes, not class scores; explain its detections with 'gradcam detect' (or name an output of class scores with --output)`);
 }
 
