@@ -592,8 +592,12 @@ export class Explainer {
 
   /** How this model's gradients are computed when not exactly: through quantised (int8) ops, the straight-through estimate. */
   get gradientNote(): string | undefined {
-    return this.model.graph.node.some((n) => QUANTIZED_OPS.has(n.op_type)) ? STE_NOTE : undefined;
+    // the model's nodes are scanned once, not at every explain()
+    this.steNote ??= this.model.graph.node.some((n) => QUANTIZED_OPS.has(n.op_type)) ? STE_NOTE : '';
+    return this.steNote || undefined;
   }
+
+  private steNote?: string;
 
   private async explainAny(input: Float32Array, dims: number[], opts: ExplainOptions): Promise<ExplainResult> {
     if (opts.method !== undefined && isGradientMethod(opts.method.toLowerCase())) return this.explainByGradient(input, dims, opts);
