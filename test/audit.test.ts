@@ -16,7 +16,8 @@ import { boxesRegion, isFlagged, mapMetrics, maskRegion } from '../src/audit/met
 import { shardOf, parseShard, itemStem } from '../src/audit/shard.js';
 import { summarize, reportOrder } from '../src/audit/summary.js';
 import type { AuditRow } from '../src/audit/types.js';
-import { listInputs, readRows } from '../src/node-audit.js';
+import { listInputs } from '../src/dataset/listing.js';
+import { readRows } from '../src/dataset/store.js';
 import { isDatasetInput, datasetStem } from '../src/cli/explain.js';
 import { FIXTURES } from './helpers/fixtures.js';
 import { BIN, ROOT, gradcam } from './helpers/cli.js';
@@ -481,7 +482,7 @@ describe('audit building blocks', () => {
     const dir = path.join(tmp, 'torn');
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, 'results.jsonl'), '{"key":"a","status":"ok"}\n{"key":"b","status":"error"}\n{"key":"c","sta');
-    const r = await readRows(dir);
+    const r = await readRows<AuditRow>(dir, 'results.jsonl');
     assert.deepEqual([...r.rows.keys()], ['a', 'b']);
     assert.equal(r.validBytes, 55);
   });

@@ -4,7 +4,9 @@
  */
 import path from 'node:path';
 import { CAM_METHODS } from '../cam/index.js';
-import { listInputs, mergeAudits, runAudit, shardItems } from '../node-audit.js';
+import { listInputs, shardItems } from '../dataset/listing.js';
+import { runAudit } from '../audit/run.js';
+import { mergeAudits } from '../audit/merge.js';
 import { DatasetProgress, doneLine, interruptible, listedLine, parseSize, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, readShard, withDefaults, DATASET, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
 import { importedDefaults, normalizeOptions, resizeCropOptions } from './inputs.js';

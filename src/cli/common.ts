@@ -1,6 +1,6 @@
 /** Shared CLI pieces: errors, error printing, progress displays, interruptible runs (options: spec.ts). */
 import { printable } from '../util/text.js';
-import type { AuditProgressInfo } from '../node-audit.js';
+import type { DatasetProgressInfo as AuditProgressInfo } from '../dataset/run.js';
 
 export class CliError extends Error {
   constructor(message: string, readonly exitCode = 2) {
@@ -123,6 +123,12 @@ export function listedLine(listed: number, shard: { index: number; count: number
 /** The head of a dataset run's summary: '12/12 images done (3 now, 9 already done), 0 failed'. */
 export function doneLine(p: { done: number; total: number; processed: number; skipped: number; errors: number }): string {
   return `${p.done}/${p.total} images done (${p.processed} now, ${p.skipped} already done), ${p.errors} failed`;
+}
+
+/** Prints a run's summary lines on stdout (control characters made visible); exit status 0. */
+export function printLines(lines: readonly string[]): number {
+  for (const l of lines) console.log(printable(l));
+  return 0;
 }
 
 /** Exit status when the run finished but some items failed (they have error rows). */

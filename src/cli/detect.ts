@@ -15,10 +15,16 @@ import type { DetectionExplanation } from '../detect/detector.js';
 import { doneLine, oneLine, parseNumbers, parseSize, Progress, DatasetProgress, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { boxesRegion, isFlagged, mapMetrics } from '../audit/metrics.js';
 import type { AuditItem } from '../audit/types.js';
-import { modelIdentity, listInputs, prepareItemInput, runDataset, shardItems, type FileOut, type StoreKind } from '../node-audit.js';
+import { modelIdentity } from '../dataset/identity.js';
+import { listInputs, shardItems } from '../dataset/listing.js';
+import { prepareItemInput } from '../dataset/items.js';
+import { runDataset, type FileOut } from '../dataset/run.js';
+import type { StoreKind } from '../dataset/store.js';
+import { writeAllOrNothing } from '../dataset/write.js';
 import { REPORT } from './audit.js';
 import { importedDefaults, resizeCropOptions, stems } from './inputs.js';
-import { allOrNothing as allOrNothingFiles, batchPictures, datasetStem, isDatasetInput } from './explain.js';
+import { printLines } from './common.js';
+import { batchPictures, datasetStem, isDatasetInput } from './explain.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, readShard, usageError, withDefaults, DATASET, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
 
 const DETECTION = group('Detections', {
@@ -144,7 +150,7 @@ export async function runDetect(args: string[]): Promise<number> {
     if (dataset) {
       return await detectDataset(positionals, { ...o, flagLift, options }, prep, ex, detectOne);
     }
-    return await allOrNothingFiles(o.out!, positionals, async (add) => {
+    return printLines(await writeAllOrNothing(o.out!, positionals, async (add) => {
       const inputs: PreparedInput[] = [];
       for (const file of positionals) inputs.push(...(await prepareInputs(ex, file, prep)));
       const names = stems(inputs);
@@ -157,7 +163,7 @@ export async function runDetect(args: string[]): Promise<number> {
         progress.step(i + 1, path.basename(inp.file));
       }
       return lines;
-    });
+    }));
   } finally {
     await detector.release();
   }

@@ -6,7 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadExplainer } from '../node.js';
-import { ResultStore, fileIdentity, modelIdentity, listInputs, readRows, type StoreKind } from '../node-audit.js';
+import { fileIdentity, modelIdentity } from '../dataset/identity.js';
+import { listInputs } from '../dataset/listing.js';
+import { ResultStore, readRows, type StoreKind } from '../dataset/store.js';
+import { writeFiles } from '../dataset/write.js';
 import { createNodeSession } from '../runtime/node.js';
 import type { ClassChoice } from '../explainer.js';
 import { methodMaps, methodNames, checkMethod, type MethodMap } from '../metrics/maps.js';
@@ -16,7 +19,7 @@ import { localisation, type LocalisationResult } from '../metrics/localisation.j
 import { parseAnnotations, findAnnotation, groundTruthFor, objectClass, type ImageAnnotation } from '../metrics/annotations.js';
 import { CliError, parseNumbers, parseSize, EXIT_INTERRUPTED } from './common.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, IMAGES, MODEL, RUN, TARGET } from './spec.js';
-import { importedDefaults, loadInputs, normalizeOptions, ProgressBar, writeOutputs, resizeCropOptions } from './inputs.js';
+import { importedDefaults, loadInputs, normalizeOptions, ProgressBar, resizeCropOptions } from './inputs.js';
 
 const METRICS = [...FAITHFULNESS_METRICS, 'localisation'] as const;
 type Metric = (typeof METRICS)[number];
@@ -281,7 +284,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
     const jsonl = [...rows, ...others].map((r) => JSON.stringify(r)).join('\n');
     const settings = { model: o.model, inputs: files.length, methods, metrics: [...metrics], class: choice, steps, deletion_substrate: delSub, insertion_substrate: insSub, road_fractions: fractions ?? ROAD_FRACTIONS, tolerance, iou_threshold: iouThreshold, seed, annotations: o.annotations ?? null, ...(rc.resize !== undefined ? { resize: rc.resize, crop: rc.crop ?? null } : {}) };
     const table = formatSummary(summary, methods, used);
-    const written = await writeOutputs(o.out!, [
+    const written = await writeFiles(o.out!, [
       { name: 'evaluate.csv', bytes: `${csv.join('\n')}\n` },
       { name: EVALUATE_STORE.results, bytes: `${jsonl}\n` },
       { name: 'summary.json', bytes: `${JSON.stringify({ settings, summary }, null, 2)}\n` },

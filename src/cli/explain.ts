@@ -4,8 +4,7 @@ import path from 'node:path';
 import { CAM_METHODS, camMethod } from '../cam/index.js';
 import { explainMany } from '../cam/runner.js';
 import { parseTargetKind, type TargetSpec } from '../cam/targets.js';
-import { readImageFile, readRegularFile, type FileReadError } from '../image/node.js';
-import { parseNpy, toFloat32, writeNpy } from '../image/npy.js';
+import { writeNpy } from '../image/npy.js';
 import { explainGradients, isGradientMethod, GRADIENT_METHODS, type GradientMethod } from '../cam/guided.js';
 import type { NormalizeOptions } from '../image/normalize.js';
 import type { RgbImage } from '../image/types.js';
@@ -13,13 +12,17 @@ import { InputError, type ClassChoice, type ClassScore, type Explainer } from '.
 import { hasOp } from '../detect/prenms.js';
 import type { GraphProto } from '../onnx/model.js';
 import { loadExplainer, prepareInputs, readPicture, stackByShape, tensorPicture, batchForInputs, inputPixels, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
-import { datasetBatchSize, modelIdentity, listInputs, prepareItemInput, resolveTruth, runDataset, shardItems, type FileOut, type StoreKind } from '../node-audit.js';
+import { modelIdentity } from '../dataset/identity.js';
+import { listInputs, shardItems } from '../dataset/listing.js';
+import { datasetBatchSize, prepareItemInput, readMask, resolveTruth } from '../dataset/items.js';
+import { runDataset, type FileOut } from '../dataset/run.js';
+import type { StoreKind } from '../dataset/store.js';
 import { hasGlobMagic } from '../audit/glob.js';
 import { isManifestName } from '../audit/manifest.js';
 import type { AuditItem } from '../audit/types.js';
 import { describeClass, describeTarget, explanationFiles, explanationJson, gradientJson, gradientPicture, gridPicture, pngBytes, type FileBytes, type RenderedFile } from '../render/index.js';
-import { StagedOutputs } from './output.js';
-import { doneLine, listedLine, oneLine, parseNumbers, parseSize, Progress, DatasetProgress, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { writeAllOrNothing } from '../dataset/write.js';
+import { doneLine, listedLine, oneLine, parseNumbers, parseSize, printLines, Progress, DatasetProgress, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { command, helpText, num, parseCommand, readShard, usageError, DATASET, FAMILY, IMAGES, MODEL, PICTURES, RUN, TARGET, methodGroup } from './spec.js';
 import { importedDefaults, normalizeOptions, resizeCropOptions, stems, type ResizeCropOptions } from './inputs.js';
 import { explainVolumes } from './explain-volume.js';
@@ -223,7 +226,7 @@ async function explainVolumeFiles(explainer: Explainer, s: Settings, positionals
     if (!dcm.length) throw new InputError(`folder ${p} holds no DICOM files (.dcm); for a 3-D model give volume files (.nii, .nii.gz, .dcm, .npy) or the folder of a DICOM series`);
     return dcm;
   });
-  return allOrNothing(s.out, files, async (add) => {
+  return printLines(await writeAllOrNothing(s.out, files, async (add) => {
     const lines: string[] = [];
     await explainVolumes(explainer, files, {
       model: s.model, out: s.out, method: s.gradientMethod ?? s.methods[0]!, layer: s.layers.length === 1 && s.layers[0] === 'auto' ? undefined : s.layers, layout: s.layout,
@@ -231,24 +234,7 @@ async function explainVolumeFiles(explainer: Explainer, s: Settings, positionals
       prepare: { size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, scan: s.scan },
     }, add, lines, warn);
     return lines;
-  });
-}
-
-/**
- * A run over files: every output staged (see StagedOutputs) and moved into place only when `fn` has
- * made them all, then the summary lines printed; a failure leaves --out as it was.
- */
-export async function allOrNothing(out: string, inputs: readonly string[], fn: (add: (name: string, bytes: FileBytes) => Promise<void>) => Promise<string[]>): Promise<number> {
-  const staged = new StagedOutputs(out, inputs);
-  try {
-    const lines = await fn((name, bytes) => staged.add(path.join(out, name), bytes));
-    await staged.commit();
-    for (const l of lines) console.log(printable(l));
-    return 0;
-  } catch (e) {
-    await staged.abort();
-    throw e;
-  }
+  }));
 }
 
 /** Whether an input names a dataset: a folder, a manifest, or a glob pattern that is not a file. */
@@ -364,7 +350,7 @@ async function readTarget(explainer: Explainer, s: Settings): Promise<TargetSpec
     case 'binary': return { kind: 'binary', negative: !!kind.negative, index: index?.[0] };
     case 'regression': return { kind: 'regression', index: index?.[0] };
     case 'element': return { kind: 'element', index: index! };
-    case 'segmentation': return { kind: 'segmentation', mask: s.mask ? await readMask(s.mask) : undefined, pixel: s.pixel, threshold: s.threshold };
+    case 'segmentation': return { kind: 'segmentation', mask: s.mask ? Float32Array.from((await readMask(s.mask)).data) : undefined, pixel: s.pixel, threshold: s.threshold };
     case 'similarity': {
       const ref = await prepareInputs(explainer, s.reference!, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, ...s.rc, scan: s.scan });
       if (ref.length !== 1) throw new InputError(`--reference ${s.reference} holds ${ref.length} inputs; give one`);
@@ -379,7 +365,7 @@ const PICTURE_BUDGET = 32e6;
 
 /** Image and .npy files: every input read first, every output written only when all succeeded. */
 async function explainFiles(explainer: Explainer, s: Settings, positionals: string[]): Promise<number> {
-  return allOrNothing(s.out, [...positionals, ...(s.mask ? [s.mask] : []), ...(s.reference ? [s.reference] : [])], async (add) => {
+  return printLines(await writeAllOrNothing(s.out, [...positionals, ...(s.mask ? [s.mask] : []), ...(s.reference ? [s.reference] : [])], async (add) => {
     // Read every input first: a bad one stops the run before anything is written. The overlay pictures
     // of the first decode are kept while they fit PICTURE_BUDGET and were not shrunk (a shrunk one is
     // read again, shrunk while decoding, as past the budget): each batch's others are read again when
@@ -411,7 +397,7 @@ async function explainFiles(explainer: Explainer, s: Settings, positionals: stri
       progress.step(start + batch.length, path.basename(batch[batch.length - 1]!.file));
     }
     return lines;
-  });
+  }));
 }
 
 /** A row of explain.jsonl: an image of a dataset run, its files (relative to --out), or its error. */
@@ -571,32 +557,6 @@ function warn(file: string, warnings: string[]): void {
     process.stderr.write(line);
   }
 }
-
-/** A segmentation mask: .npy [h,w] (or [1,h,w]) of any numeric dtype, or an image (non-black pixels). */
-async function readMask(file: string): Promise<Float32Array> {
-  if (file.toLowerCase().endsWith('.npy')) {
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(await readRegularFile(file));
-    } catch (e) {
-      throw new InputError((e as FileReadError).code === 'ENOENT' ? `mask not found: ${file}` : `cannot read mask ${file}: ${(e as Error).message}`);
-    }
-    let npy;
-    try {
-      npy = parseNpy(bytes);
-    } catch (e) {
-      throw new InputError(`mask ${file} cannot be used: ${(e as Error).message.replace(/^parseNpy: /, '')}`);
-    }
-    const shape = npy.shape.filter((d) => d !== 1);
-    if (shape.length !== 2) throw new InputError(`mask ${file} has shape [${npy.shape.join(', ')}]; expected [h, w]`);
-    return toFloat32(npy).map((v) => (v !== 0 ? 1 : 0));
-  }
-  const img = await readImageFile(file);
-  const m = new Float32Array(img.width * img.height);
-  for (let i = 0; i < m.length; i++) m[i] = img.data[3 * i]! || img.data[3 * i + 1]! || img.data[3 * i + 2]! ? 1 : 0;
-  return m;
-}
-
 
 /** Each image input's overlay picture, read again (shrunk while decoding to the overlay bound); undefined for .npy inputs. */
 export async function batchPictures(batch: readonly PreparedInput[], limits: { maxPixels?: number; maxSide: number }): Promise<(RgbImage | undefined)[]> {

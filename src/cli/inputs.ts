@@ -8,7 +8,6 @@ import { prepareInputs, type PreparedInput } from '../node.js';
 import { tensorToRgb, type NormalizeOptions } from '../image/normalize.js';
 import { resizeRgb } from '../image/resize.js';
 import type { RgbImage } from '../image/types.js';
-import { StagedOutputs } from './output.js';
 import { CliError, PassProgress, parseNumbers } from './common.js';
 
 /** The --normalize / --mean / --std options as explain reads them (default: imagenet). */
@@ -105,27 +104,6 @@ export function stems(inputs: { file: string }[]): string[] {
   });
 }
 
-
-/**
- * Writes files into `dir`, all or nothing (see StagedOutputs): on failure every file that was there
- * before is as it was (it used to remove the files this call had already written over earlier ones).
- */
-export async function writeOutputs(dir: string, files: { name: string; bytes: Uint8Array | string }[], inputs: readonly string[] = []): Promise<string[]> {
-  const staged = new StagedOutputs(dir, inputs);
-  const written: string[] = [];
-  try {
-    for (const f of files) {
-      const p = path.join(dir, f.name);
-      await staged.add(p, typeof f.bytes === 'string' ? new TextEncoder().encode(f.bytes) : f.bytes);
-      written.push(p);
-    }
-    await staged.commit();
-  } catch (e) {
-    await staged.abort();
-    throw e;
-  }
-  return written;
-}
 
 /** A progress bar on stderr ([#####-----] 12/150 label, eta), one log line per step when stderr is not a terminal. */
 export class ProgressBar {

@@ -10,8 +10,9 @@ import { methodNames, checkMethod } from '../metrics/maps.js';
 import type { ClassChoice } from '../explainer.js';
 import { CliError, parseNumbers, parseSize } from './common.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, IMAGES, MODEL, RUN, TARGET } from './spec.js';
-import { listInputs } from '../node-audit.js';
-import { importedDefaults, loadInputs, normalizeOptions, ProgressBar, stems, writeOutputs, resizeCropOptions } from './inputs.js';
+import { listInputs } from '../dataset/listing.js';
+import { writeFiles } from '../dataset/write.js';
+import { importedDefaults, loadInputs, normalizeOptions, ProgressBar, stems, resizeCropOptions } from './inputs.js';
 
 const SANITY_OPTIONS = group('Randomisation test', {
   methods: { type: 'string', value: 'a,b,c', help: () => `default ${DEFAULT_SANITY_METHODS.join(',')}; any of: ${methodNames().join(', ')}` },
@@ -109,7 +110,7 @@ export async function runSanity(args: string[]): Promise<number> {
     inputs.forEach((inp, i) => {
       for (const mode of modes) files.push({ name: `sanity.${names[i]}.${mode}.png`, bytes: encodePng(sanityMontage(r, i, mode, { picture: inp.picture, stages: montageStages })) });
     });
-    const written = await writeOutputs(o.out!, files, positionals);
+    const written = await writeFiles(o.out!, files, positionals);
     console.log(formatTable(r));
     console.log('');
     for (const v of r.verdicts) console.log(v.text);
