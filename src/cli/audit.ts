@@ -7,7 +7,7 @@ import { CAM_METHODS } from '../cam/index.js';
 import { listInputs, shardItems } from '../dataset/listing.js';
 import { runAudit } from '../audit/run.js';
 import { mergeAudits } from '../audit/merge.js';
-import { DatasetProgress, doneLine, interruptible, listedLine, parseSize, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { ProgressDisplay, doneLine, interruptible, listedLine, parseSize, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, readShard, withDefaults, DATASET, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
 import { importedDefaults, normalizeOptions, resizeCropOptions } from './inputs.js';
 
@@ -83,7 +83,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
 
   const items = await listInputs(positionals, { exclude: [o.out!] });
   const mine = shardItems(items, shard).length;
-  const progress = new DatasetProgress(!!o.quiet);
+  const progress = new ProgressDisplay(0, !!o.quiet);
   // testing aid: a pause after each batch, so that tests can interrupt a run part-way
   const throttle = Number(process.env['GRADCAM_AUDIT_THROTTLE_MS'] ?? 0);
   // testing aid: a pause inside the lock, just before the final rewrite of results.jsonl

@@ -12,7 +12,7 @@ import { explanationJson, overlayPicture, pngBytes, type DrawnBox, type FileByte
 import { BOX_FORMAT_HELP } from '../detect/head.js';
 import { DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD, type Box, type Detection } from '../detect/boxes.js';
 import type { DetectionExplanation } from '../detect/detector.js';
-import { doneLine, oneLine, parseNumbers, parseSize, Progress, DatasetProgress, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { doneLine, oneLine, parseNumbers, parseSize, ProgressDisplay, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { boxesRegion, isFlagged, mapMetrics } from '../audit/metrics.js';
 import type { AuditItem } from '../audit/types.js';
 import { modelIdentity } from '../dataset/identity.js';
@@ -154,7 +154,7 @@ export async function runDetect(args: string[]): Promise<number> {
       const inputs: PreparedInput[] = [];
       for (const file of positionals) inputs.push(...(await prepareInputs(ex, file, prep)));
       const names = stems(inputs);
-      const progress = new Progress(inputs.length, !!o.quiet);
+      const progress = new ProgressDisplay(inputs.length, !!o.quiet);
       const lines: string[] = [];
       for (const [i, inp] of inputs.entries()) {
         const r = await detectOne(inp, names[i]!);
@@ -205,7 +205,7 @@ async function detectDataset(
   type Prep = { entry: { item: AuditItem; index: number }; input?: PreparedInput; error?: string };
   const flaggedLines: string[] = [];
   let detections = 0;
-  const progress = new DatasetProgress(!!o.quiet);
+  const progress = new ProgressDisplay(0, !!o.quiet);
   const r = await interruptible((signal) => runDataset<Prep, Row>(items, {
     out: o.out!, config, kind: DETECT_STORE, shard, retryErrors: o['retry-errors'], signal, batchSize: 1,
     prepare: async (entry) => {

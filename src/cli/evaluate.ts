@@ -17,9 +17,9 @@ import { plainForward } from '../metrics/forward.js';
 import { faithfulness, FAITHFULNESS_METRICS, ROAD_FRACTIONS, type FaithfulnessMetric, type FaithfulnessResult, type Substrate } from '../metrics/faithfulness.js';
 import { localisation, type LocalisationResult } from '../metrics/localisation.js';
 import { parseAnnotations, findAnnotation, groundTruthFor, objectClass, type ImageAnnotation } from '../metrics/annotations.js';
-import { CliError, parseNumbers, parseSize, EXIT_INTERRUPTED } from './common.js';
+import { CliError, parseNumbers, parseSize, ProgressDisplay, EXIT_INTERRUPTED } from './common.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, IMAGES, MODEL, RUN, TARGET } from './spec.js';
-import { importedDefaults, loadInputs, normalizeOptions, ProgressBar, resizeCropOptions } from './inputs.js';
+import { importedDefaults, loadInputs, normalizeOptions, resizeCropOptions } from './inputs.js';
 
 const METRICS = [...FAITHFULNESS_METRICS, 'localisation'] as const;
 type Metric = (typeof METRICS)[number];
@@ -189,7 +189,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const before = st.done.size;
-    const bar = new ProgressBar(files.length * methods.length, o.quiet);
+    const bar = new ProgressDisplay(files.length * methods.length, o.quiet);
     const order: string[] = [];
     let done = 0;
     let missing = 0;

@@ -22,7 +22,7 @@ import { isManifestName } from '../audit/manifest.js';
 import type { AuditItem } from '../audit/types.js';
 import { describeClass, describeTarget, explanationFiles, explanationJson, gradientJson, gradientPicture, gridPicture, pngBytes, type FileBytes, type RenderedFile } from '../render/index.js';
 import { writeAllOrNothing } from '../dataset/write.js';
-import { doneLine, listedLine, oneLine, parseNumbers, parseSize, printLines, Progress, DatasetProgress, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { doneLine, listedLine, oneLine, parseNumbers, parseSize, printLines, ProgressDisplay, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { command, helpText, num, parseCommand, readShard, usageError, DATASET, FAMILY, IMAGES, MODEL, PICTURES, RUN, TARGET, methodGroup } from './spec.js';
 import { importedDefaults, normalizeOptions, resizeCropOptions, stems, type ResizeCropOptions } from './inputs.js';
 import { explainVolumes } from './explain-volume.js';
@@ -382,7 +382,7 @@ async function explainFiles(explainer: Explainer, s: Settings, positionals: stri
     }
     const target = await readTarget(explainer, s);
     const names = stems(inputs);
-    const progress = new Progress(inputs.length, s.quiet);
+    const progress = new ProgressDisplay(inputs.length, s.quiet);
     const lines: string[] = [];
     const perRun = batchForInputs(s.batchSize, Math.max(1, ...inputs.map((i) => inputPixels(i.dims, explainer.layout))), s.maxInputPixels);
     for (let start = 0; start < inputs.length; start += perRun) {
@@ -457,7 +457,7 @@ async function explainDataset(explainer: Explainer, s: Settings, positionals: st
     }
   };
   const classRef = (c: ClassScore | undefined) => (c ? { index: c.index, label: c.label ?? null, probability: c.probability ?? null } : undefined);
-  const progress = new DatasetProgress(s.quiet);
+  const progress = new ProgressDisplay(0, s.quiet);
   const process_ = async (prepared: Prep[]): Promise<{ rows: ExplainRow[]; files: FileOut[] }> => {
     const ok = prepared.filter((p) => !p.error);
     const items = ok.map((p) => ({ input: p.input!, stem: datasetStem(p.entry.item.key), picture: p.picture, classChoice: p.classChoice, extraWarning: p.warning }));

@@ -8,11 +8,11 @@ import { INIT_KINDS, parameterizedLayers, shortLayerName, type InitKind } from '
 import { sanityCurvesSvg, sanityMontage } from '../sanity/render.js';
 import { methodNames, checkMethod } from '../metrics/maps.js';
 import type { ClassChoice } from '../explainer.js';
-import { CliError, parseNumbers, parseSize } from './common.js';
+import { CliError, parseNumbers, parseSize, ProgressDisplay } from './common.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, IMAGES, MODEL, RUN, TARGET } from './spec.js';
 import { listInputs } from '../dataset/listing.js';
 import { writeFiles } from '../dataset/write.js';
-import { importedDefaults, loadInputs, normalizeOptions, ProgressBar, stems, resizeCropOptions } from './inputs.js';
+import { importedDefaults, loadInputs, normalizeOptions, stems, resizeCropOptions } from './inputs.js';
 
 const SANITY_OPTIONS = group('Randomisation test', {
   methods: { type: 'string', value: 'a,b,c', help: () => `default ${DEFAULT_SANITY_METHODS.join(',')}; any of: ${methodNames().join(', ')}` },
@@ -85,7 +85,7 @@ export async function runSanity(args: string[]): Promise<number> {
     const numLayers = Math.min(parameterizedLayers(explainer.model, o.output).length, maxLayers ?? Infinity);
     const beyond = montageStages?.find((k) => k > numLayers);
     if (beyond !== undefined) throw new CliError(`--montage-stages: stage ${beyond} does not exist; the model has ${numLayers} stages to randomise (0 = the trained model)`);
-    const bar = new ProgressBar(1, o.quiet);
+    const bar = new ProgressDisplay(1, o.quiet);
     const pictures = inputs.every((i) => i.picture) ? inputs.map((i) => i.picture!) : undefined;
     const t0 = performance.now();
     const r = await sanityCheck(explainer, data, dims, {
