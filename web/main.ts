@@ -12,6 +12,7 @@ import type { RgbImage } from '../src/image/types.js';
 import type { ClassScore } from '../src/explainer.js';
 import { layoutLabel } from '../src/layout/describe.js';
 import { progressText } from '../src/util/progress.js';
+import { parseHxW } from '../src/util/size.js';
 import type { WebRuntimeInfo } from '../src/runtime/web.js';
 import type {
   Analysis, BackendChoice, BenchOutput, ExplainOutput, GridOutput, ImageInfo, ModelInfo, Progress, Reply, Request, SanityOutput, WorkerMessage,
@@ -299,9 +300,11 @@ async function loadModel(name: string, bytes: Uint8Array, extra: { name: string;
 }
 
 function parseSizeInput(): [number, number] | undefined {
-  const s = /^(\d+)(?:[x×,](\d+))?$/.exec(el.size.value.trim());
-  if (!s) return undefined;
-  return [Number(s[1]), Number(s[2] ?? s[1])];
+  try {
+    return parseHxW(el.size.value, 'the size');
+  } catch {
+    return undefined;
+  }
 }
 
 function fillLayers(m: ModelInfo): void {

@@ -1,5 +1,7 @@
 /** Shared CLI pieces: errors, error printing, progress displays, interruptible runs (options: spec.ts). */
 import { printable } from '../util/text.js';
+import { parseHxW } from '../util/size.js';
+import { onInterrupt } from '../dataset/interrupt.js';
 import { progressText, passesText, type ProgressState } from '../util/progress.js';
 import type { DatasetProgressInfo as AuditProgressInfo } from '../dataset/run.js';
 
@@ -45,13 +47,14 @@ export function optionNumber(v: string): number {
 
 
 
-/** Parses "224" or "224x192" (H×W). */
-export function parseSize(s: string | undefined): [number, number] | undefined {
+/** Parses --size "224" or "224x192" (H×W): util/size.ts's parseHxW, a usage error when it does not parse. */
+export function parseSize(s: string | undefined, option = '--size'): [number, number] | undefined {
   if (s === undefined) return undefined;
-  const m = /^(\d+)(?:[x×,](\d+))?$/.exec(s.trim());
-  if (!m) throw new CliError(`--size must be H or HxW (e.g. 224 or 224x192), got '${s}'`);
-  const h = Number(m[1]);
-  return [h, m[2] ? Number(m[2]) : h];
+  try {
+    return parseHxW(s, option);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
 }
 
 export function parseNumbers(name: string, s: string | undefined): number[] | undefined {
@@ -159,19 +162,14 @@ export const EXIT_INTERRUPTED = 130;
  */
 export async function interruptible<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const abort = new AbortController();
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) process.exit(EXIT_INTERRUPTED);
+  const off = onInterrupt((sig, count) => {
+    if (count > 1) process.exit(EXIT_INTERRUPTED);
     process.stderr.write(`\ngradcam: ${sig}: stopping after the current batch (again to stop at once); run the same command to resume\n`);
     abort.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  });
   try {
     return await fn(abort.signal);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    off();
   }
 }

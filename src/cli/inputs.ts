@@ -7,7 +7,7 @@ import { prepareInputs, type PreparedInput } from '../node.js';
 import { tensorToRgb, type NormalizeOptions } from '../image/normalize.js';
 import { resizeRgb } from '../image/resize.js';
 import type { RgbImage } from '../image/types.js';
-import { CliError, parseNumbers } from './common.js';
+import { CliError, parseNumbers, parseSize } from './common.js';
 
 /** The --normalize / --mean / --std options as explain reads them (default: imagenet). */
 export function normalizeOptions(o: { normalize?: string; mean?: string; std?: string }): NormalizeOptions {
@@ -73,12 +73,7 @@ export interface ResizeCropOptions {
 /** Reads --resize / --crop (checked against the model when the inputs are read). */
 export function resizeCropOptions(o: { resize?: number; crop?: string }): ResizeCropOptions {
   const resize = o.resize; // checked by the option's declaration (a whole number ≥ 1)
-  let crop: [number, number] | undefined;
-  if (o.crop !== undefined) {
-    const m = /^(\d+)(?:[x×,](\d+))?$/.exec(o.crop.trim());
-    if (!m || Number(m[1]) < 1 || (m[2] !== undefined && Number(m[2]) < 1)) throw new CliError(`--crop must be H or HxW (e.g. 224 or 224x192), got '${o.crop}'`);
-    crop = [Number(m[1]), m[2] ? Number(m[2]) : Number(m[1])];
-  }
+  const crop = parseSize(o.crop, '--crop');
   if (crop && resize === undefined) throw new CliError(`--crop goes with --resize N (torchvision's Resize(N) then CenterCrop(${o.crop})); without --resize the whole image is resized to the model's input`);
   return { ...(resize !== undefined ? { resize } : {}), ...(crop ? { crop } : {}) };
 }

@@ -51,6 +51,11 @@ export interface DatasetRunOptions<P, R extends StoredRow, F> {
   retryErrors?: boolean;
   signal?: AbortSignal;
   batchSize: number;
+  /**
+   * Whether an item needs no run (default: it has a row, and no error row to retry): for runs that store
+   * several rows per item (evaluate: one per method).
+   */
+  isDone?: (item: AuditItem, done: ReadonlyMap<string, 'ok' | 'error'>) => boolean;
   /** Reads one item (never throws: a bad item becomes an error row in `process`). */
   prepare: (entry: { item: AuditItem; index: number }) => Promise<P>;
   /** Explains a batch: a row per item, in order, and the files to write. */
@@ -65,7 +70,7 @@ export async function runDataset<P, R extends StoredRow, F = unknown>(items: Aud
     const list = shardItems(items, o.shard);
     store = await ResultStore.open<R>(o.out, o.config, o.kind);
     const st = store;
-    const pending = list.filter((x) => { const s = st.done.get(x.item.key); return s === undefined || (s === 'error' && o.retryErrors); });
+    const pending = list.filter((x) => { if (o.isDone) return !o.isDone(x.item, st.done); const s = st.done.get(x.item.key); return s === undefined || (s === 'error' && o.retryErrors); });
     const info: DatasetProgressInfo = { total: list.length, done: list.length - pending.length, processed: 0, skipped: list.length - pending.length, errors: 0, elapsedS: 0 };
     const countErrors = () => list.reduce((n, x) => n + (st.done.get(x.item.key) === 'error' ? 1 : 0), 0);
     info.errors = countErrors();
@@ -85,12 +90,13 @@ export async function runDataset<P, R extends StoredRow, F = unknown>(items: Aud
         next = b + 1 < batches.length ? prepareBatch(batches[b + 1]!) : undefined; // decode ahead while this batch runs
         const results = await o.process(prepared);
         await writing;
-        const file = batches[b]![batches[b]!.length - 1]?.item.file;
+        const batch = batches[b]!;
+        const file = batch[batch.length - 1]?.item.file;
         writing = (async () => {
           await writeItemFiles(o.out, results.files);
           await st.append(results.rows);
-          info.processed += results.rows.length;
-          info.done += results.rows.length;
+          info.processed += batch.length;
+          info.done += batch.length;
           info.errors = countErrors();
           info.elapsedS = (performance.now() - tRun) / 1000;
           info.file = file;

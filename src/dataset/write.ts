@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { InputError } from '../explainer.js';
 import { assertRgbImage, type RgbImage } from '../image/types.js';
 import { encodePng, type RawImage } from '../image/png.js';
+import { onInterrupt } from './interrupt.js';
 
 /** A store or output folder that cannot be used or written: one line, the user's problem (not a bug). */
 export class AuditStoreError extends Error {
@@ -217,17 +218,16 @@ export class StagedOutputs {
   private readonly inputs = new Map<string, string>();
   private madeDir = false;
   private ready: Promise<void> | undefined;
-  private readonly onSignal = (sig: NodeJS.Signals) => {
-    this.abortSync();
-    process.stderr.write(`\ngradcam: ${sig}: stopped; nothing was written\n`);
-    process.exit(130);
-  };
+  private readonly detach: () => void;
 
   /** `inputs`: the run's input files, which no output may replace. */
   constructor(readonly dir: string, inputs: readonly string[] = []) {
     for (const f of inputs) this.inputs.set(realish(f), f);
-    process.on('SIGINT', this.onSignal);
-    process.on('SIGTERM', this.onSignal);
+    this.detach = onInterrupt((sig) => {
+      this.abortSync();
+      process.stderr.write(`\ngradcam: ${sig}: stopped; nothing was written\n`);
+      process.exit(130);
+    });
   }
 
   private async makeDir(): Promise<void> {
@@ -338,10 +338,6 @@ export class StagedOutputs {
     }
   }
 
-  private detach(): void {
-    process.off('SIGINT', this.onSignal);
-    process.off('SIGTERM', this.onSignal);
-  }
 }
 
 /**
