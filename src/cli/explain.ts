@@ -13,12 +13,12 @@ import { hasOp } from '../detect/prenms.js';
 import type { GraphProto } from '../onnx/model.js';
 import { loadExplainer, prepareInputs, readPicture, stackByShape, tensorPicture, batchForInputs, inputPixels, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
 import { modelIdentity } from '../dataset/identity.js';
-import { listInputs, shardItems } from '../dataset/listing.js';
+import { isDatasetInput, listInputs, shardItems } from '../dataset/listing.js';
+
+export { isDatasetInput };
 import { datasetBatchSize, prepareItemInput, readMask, resolveTruth } from '../dataset/items.js';
 import { runDataset, type FileOut } from '../dataset/run.js';
 import type { StoreKind } from '../dataset/store.js';
-import { hasGlobMagic } from '../audit/glob.js';
-import { isManifestName } from '../audit/manifest.js';
 import type { AuditItem } from '../audit/types.js';
 import { describeClass, describeTarget, explanationFiles, explanationJson, gradientJson, gradientPicture, gridPicture, pngBytes, type FileBytes, type RenderedFile } from '../render/index.js';
 import { writeAllOrNothing } from '../dataset/write.js';
@@ -237,16 +237,6 @@ async function explainVolumeFiles(explainer: Explainer, s: Settings, positionals
   }));
 }
 
-/** Whether an input names a dataset: a folder, a manifest, or a glob pattern that is not a file. */
-export function isDatasetInput(a: string): boolean {
-  let st: fs.Stats | undefined;
-  try {
-    st = fs.statSync(a);
-  } catch {
-    st = undefined;
-  }
-  return !!st?.isDirectory() || (!!st?.isFile() && isManifestName(a)) || (!st && hasGlobMagic(a));
-}
 
 /** One image of a batch: its input tensor, its output stem (relative to --out), its overlay picture, its own class. */
 interface BatchItem {

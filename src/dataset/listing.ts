@@ -156,3 +156,14 @@ export function shardItems(items: AuditItem[], shard?: Shard): { item: AuditItem
   const all = items.map((item, index) => ({ item, index }));
   return shard ? all.filter((x) => shardOf(x.item.key, shard.count) === shard.index) : all;
 }
+
+/** Whether an input names a dataset: a folder, a manifest, or a glob pattern that is not a file. */
+export function isDatasetInput(a: string): boolean {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(a);
+  } catch {
+    st = undefined;
+  }
+  return !!st?.isDirectory() || (!!st?.isFile() && isManifestName(a)) || (!st && hasGlobMagic(a));
+}
