@@ -39,7 +39,9 @@ sortable, filterable gallery, flagged images first), thumbs/ (image and overlay 
 Inputs: folders (walked recursively for .jpg .jpeg .png .webp .gif .tif .tiff .avif .npy; hidden
 entries skipped), quoted glob patterns ('data/**/*.jpg'), image files, and manifests: .csv, .jsonl or
 .json listing path, optional true label (index or class name), optional boxes [x0,y0,x1,y1] (image
-pixels, x1/y1 exclusive) or mask (mask image file, or mask_rle). See docs/AUDIT.md.
+pixels, x1/y1 exclusive) or mask (mask image file, or mask_rle). A mask image's pixel is the object
+where its brightest channel is at least half the mask's brightest value (0/255 and 0/1 masks both
+work; JPEG noise stays out); an .npy mask's where it is non-zero. See docs/AUDIT.md.
 
 The run is resumable: interrupted (Ctrl-C, kill, crash) and started again with the same command, it
 skips every finished image. An unreadable image becomes an error row and the run goes on.
