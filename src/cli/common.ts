@@ -3,7 +3,7 @@ import { printable } from '../util/text.js';
 import { parseHxW } from '../util/size.js';
 import { onInterrupt } from '../dataset/interrupt.js';
 import { progressText, passesText, type ProgressState } from '../util/progress.js';
-import type { DatasetProgressInfo as AuditProgressInfo } from '../dataset/run.js';
+import type { DatasetProgressInfo } from '../dataset/run.js';
 
 export class CliError extends Error {
   constructor(message: string, readonly exitCode = 2) {
@@ -86,7 +86,7 @@ export class ProgressDisplay {
   }
 
   /** A dataset run's state. */
-  update(p: AuditProgressInfo): void {
+  update(p: DatasetProgressInfo): void {
     this.total = p.total;
     this.show({ done: p.done, total: p.total, elapsedS: p.elapsedS, processed: p.processed, errors: p.errors, skipped: p.skipped, bar: 24 });
   }

@@ -12,7 +12,7 @@ import { explanationJson, overlayPicture, pngBytes, type DrawnBox, type FileByte
 import { BOX_FORMAT_HELP } from '../detect/head.js';
 import { DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD, type Box, type Detection } from '../detect/boxes.js';
 import type { DetectionExplanation } from '../detect/detector.js';
-import { doneLine, oneLine, parseNumbers, parseSize, ProgressDisplay, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { doneLine, oneLine, parseNumbers, parseSize, printLines, ProgressDisplay, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { boxesRegion, isFlagged, mapMetrics } from '../audit/metrics.js';
 import type { AuditItem } from '../audit/types.js';
 import { modelIdentity } from '../dataset/identity.js';
@@ -23,7 +23,6 @@ import type { StoreKind } from '../dataset/store.js';
 import { writeAllOrNothing } from '../dataset/write.js';
 import { REPORT } from './audit.js';
 import { importedDefaults, resizeCropOptions, stems } from './inputs.js';
-import { printLines } from './common.js';
 import { batchPictures, datasetStem, isDatasetInput } from './explain.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, readShard, usageError, withDefaults, DATASET, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
 
