@@ -23,8 +23,8 @@ export { DEFAULT_PICTURE_SIDE, overlaySize };
 
 export * from './index.js';
 export { createNodeSession, diskCompileCache, compileCacheDir } from './runtime/node.js';
-export { readImageFile, readNpyFile, readRegularFile, FileReadError, DEFAULT_MAX_PIXELS, DEFAULT_MAX_DECODE_PIXELS } from './image/node.js';
-export { writeFileAtomic, writePng } from './dataset/write.js';
+export { readImageFile, readNpyFile, readRegularFile, FileReadError, writePng, DEFAULT_MAX_PIXELS, DEFAULT_MAX_DECODE_PIXELS } from './image/node.js';
+export { writeFileAtomic } from './util/write-node.js';
 export { readModelSource, nodeModelFiles, externalDataReader } from './node-model.js';
 
 /**

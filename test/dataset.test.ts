@@ -14,7 +14,7 @@ import { csvField, csvLine } from '../src/util/csv.js';
 import { parseCsv } from '../src/audit/manifest.js';
 import { parseHxW } from '../src/util/size.js';
 import { progressText, passesText, duration } from '../src/util/progress.js';
-import { writeAllOrNothing, writeAtomic, writeFiles } from '../src/dataset/write.js';
+import { writeAllOrNothing, writeAtomic, writeFiles } from '../src/util/write-node.js';
 import { gradcam } from './helpers/cli.js';
 
 let tmp: string;

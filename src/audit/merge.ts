@@ -6,7 +6,7 @@ import { fileInside, type FileReadError } from '../image/node.js';
 import { printable } from '../util/text.js';
 import { acquireLock, LOCK } from '../dataset/lock.js';
 import { assertEmptyFolder, assertSameSettings } from '../dataset/store.js';
-import { guardedWrite, linkOrCopy, writeAtomic } from '../dataset/write.js';
+import { guardedWrite, linkOrCopy, writeAtomic } from '../util/write-node.js';
 import { byIndex } from './summary.js';
 import { configDiff, mergeKey, type AuditConfig, type AuditRow } from './types.js';
 import { chunked, CONFIG, json, readAuditConfig, readAuditRows, RESULTS, writeReportsLocked, type ReportResult } from './reports.js';

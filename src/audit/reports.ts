@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { acquireLock } from '../dataset/lock.js';
 import { readConfig, readRows, type StoreKind } from '../dataset/store.js';
-import { AuditStoreError, guardedWrite, syncDir, writeAtomic } from '../dataset/write.js';
+import { AuditStoreError, guardedWrite, syncDir, writeAtomic } from '../util/write-node.js';
 import { csvLine } from '../util/csv.js';
 import { flagRuleText } from './metrics.js';
 import { byIndex, classesCsv, reportOrder, rowCsv, ROW_COLUMNS, summarize } from './summary.js';

@@ -1,7 +1,7 @@
 /** Shared CLI pieces: errors, error printing, progress displays, interruptible runs (options: spec.ts). */
 import { printable } from '../util/text.js';
 import { parseHxW } from '../util/size.js';
-import { onInterrupt } from '../dataset/interrupt.js';
+import { onInterrupt } from '../util/interrupt-node.js';
 import { progressText, passesText, type ProgressState } from '../util/progress.js';
 import type { DatasetProgressInfo } from '../dataset/run.js';
 

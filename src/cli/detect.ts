@@ -20,7 +20,7 @@ import { listInputs, shardItems } from '../dataset/listing.js';
 import { prepareItemInput } from '../dataset/items.js';
 import { runDataset, type FileOut } from '../dataset/run.js';
 import type { StoreKind } from '../dataset/store.js';
-import { writeAllOrNothing } from '../dataset/write.js';
+import { writeAllOrNothing } from '../util/write-node.js';
 import { REPORT } from './audit.js';
 import { importedDefaults, resizeCropOptions, stems } from './inputs.js';
 import { batchPictures, datasetStem, isDatasetInput } from './explain.js';

@@ -11,7 +11,7 @@ import { listInputs } from '../dataset/listing.js';
 import { readRows, type StoreKind } from '../dataset/store.js';
 import { runDataset } from '../dataset/run.js';
 import { csvLine } from '../util/csv.js';
-import { writeFiles } from '../dataset/write.js';
+import { writeFiles } from '../util/write-node.js';
 import { createNodeSession } from '../runtime/node.js';
 import type { ClassChoice, Explainer } from '../explainer.js';
 import { methodMaps, methodNames, checkMethod, type MethodMap } from '../metrics/maps.js';

@@ -21,7 +21,7 @@ import { runDataset, type FileOut } from '../dataset/run.js';
 import type { StoreKind } from '../dataset/store.js';
 import type { AuditItem } from '../audit/types.js';
 import { describeClass, describeTarget, explanationFiles, explanationJson, gradientJson, gradientPicture, gridPicture, pngBytes, type FileBytes, type RenderedFile } from '../render/index.js';
-import { writeAllOrNothing } from '../dataset/write.js';
+import { writeAllOrNothing } from '../util/write-node.js';
 import { doneLine, listedLine, oneLine, parseNumbers, parseSize, printLines, ProgressDisplay, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { command, helpText, num, parseCommand, readShard, usageError, DATASET, FAMILY, IMAGES, MODEL, PICTURES, RUN, TARGET, methodGroup } from './spec.js';
 import { importedDefaults, normalizeOptions, resizeCropOptions, stems, type ResizeCropOptions } from './inputs.js';

@@ -20,7 +20,7 @@ import type { AuditItem } from '../audit/types.js';
 import { modelIdentity } from '../dataset/identity.js';
 import { runDataset, type FileOut } from '../dataset/run.js';
 import { readRows, type StoreKind } from '../dataset/store.js';
-import { writeFiles } from '../dataset/write.js';
+import { writeFiles } from '../util/write-node.js';
 import { doneLine, interruptible, ProgressDisplay, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { loadInputs, type LoadedInput, type ResizeCropOptions } from './inputs.js';
 

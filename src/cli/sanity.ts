@@ -12,7 +12,7 @@ import { CliError, parseNumbers, parseSize, ProgressDisplay } from './common.js'
 import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, IMAGES, MODEL, RUN, TARGET } from './spec.js';
 import { isDatasetInput, listInputs } from '../dataset/listing.js';
 import { sanityDataset } from './sanity-dataset.js';
-import { writeFiles } from '../dataset/write.js';
+import { writeFiles } from '../util/write-node.js';
 import { importedDefaults, loadInputs, normalizeOptions, stems, resizeCropOptions } from './inputs.js';
 
 const SANITY_OPTIONS = group('Randomisation test', {

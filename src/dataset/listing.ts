@@ -12,7 +12,7 @@ import { isManifestName, parseManifest } from '../audit/manifest.js';
 import { shardOf, type Shard } from '../audit/shard.js';
 import type { AuditItem } from '../audit/types.js';
 import { printable } from '../util/text.js';
-import { realish } from './write.js';
+import { realish } from '../util/write-node.js';
 
 export { realish };
 

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { AuditStoreError, pidAlive } from './write.js';
+import { AuditStoreError, pidAlive } from '../util/write-node.js';
 
 /** The lock file's name inside an output folder. */
 export const LOCK = '.lock';

@@ -9,7 +9,7 @@ import type { AuditItem } from '../audit/types.js';
 import type { Shard } from '../audit/shard.js';
 import { shardItems } from './listing.js';
 import { ResultStore, type StoredRow, type StoreKind } from './store.js';
-import { guardedWrite, syncDir, writeFileAtomic } from './write.js';
+import { guardedWrite, syncDir, writeFileAtomic } from '../util/write-node.js';
 
 /** Where a dataset run stands (its onProgress). */
 export interface DatasetProgressInfo {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { configDiff, configKey } from '../audit/types.js';
 import { acquireLock, LOCK } from './lock.js';
-import { AuditStoreError, guardedWrite, pidAlive, syncDir, writeFileAtomic, TEMPORARY } from './write.js';
+import { AuditStoreError, guardedWrite, pidAlive, syncDir, writeFileAtomic, TEMPORARY } from '../util/write-node.js';
 
 /** The part of a row the store reads: its identity and whether it is finished or an error. */
 export interface StoredRow {

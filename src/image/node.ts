@@ -1,5 +1,5 @@
 /**
- * Node-only image I/O: decoding files with sharp (atomic writes: src/dataset/write.ts).
+ * Node-only image I/O: decoding files with sharp, and writePng (on src/util/write-node.ts's atomic write).
  */
 import { constants, realpathSync } from 'node:fs';
 import nodePath from 'node:path';
@@ -8,7 +8,8 @@ import { deflate, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import type { RgbImage } from './types.js';
 import { assertRgbImage } from './types.js';
-import { setPngDeflate } from './png.js';
+import { encodePng, setPngDeflate, type RawImage } from './png.js';
+import { writeAtomic } from '../util/write-node.js';
 import { parseNpy, type NpyArray } from './npy.js';
 import { isNifti, readNifti } from './nifti.js';
 import { isDicom, readDicom } from './dicom.js';
@@ -206,6 +207,12 @@ export async function readImageFile(path: string, opts: ReadImageOptions = {}): 
   } catch (e) {
     throw inputError(`cannot decode image ${path}: ${oneLine((e as Error).message)}`);
   }
+}
+
+/** Encodes `img` as PNG and writes it atomically (util/write-node.ts writeAtomic). */
+export async function writePng(path: string, img: RgbImage | RawImage): Promise<void> {
+  if (!('channels' in img)) assertRgbImage(img, 'writePng');
+  await writeAtomic(path, encodePng(img));
 }
 
 /** Reads a .npy file (see parseNpy); "npy file not found: <path>" when missing; errors are one line, named InputError. */

@@ -2,7 +2,8 @@
  * The one safe-write API of gradcam's Node side. Every file gradcam writes goes through it:
  *   writeAtomic(file, bytes | chunks)   one file, atomically: a temporary `FILE.tmp-PID-HEX` beside it,
  *                                        written (chunks streamed, never all held at once), fsync'ed, renamed
- *   writeFileAtomic / writeChunksAtomic / writePng / linkOrCopy   its forms for bytes, text chunks, a PNG, a link
+ *   writeFileAtomic / writeChunksAtomic / linkOrCopy   its forms for bytes, text chunks, a link
+ *                                        (image/node.ts writePng: a PNG; runtime/node.ts: the compile cache)
  *   writeAllOrNothing(dir, inputs, fn)  a group: every file staged as it is made, all moved into place
  *                                        only when `fn` succeeds (StagedOutputs); else none, and the folder
  *                                        is as it was (Ctrl-C included)
@@ -14,10 +15,15 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { InputError } from '../explainer.js';
-import { assertRgbImage, type RgbImage } from '../image/types.js';
-import { encodePng, type RawImage } from '../image/png.js';
-import { onInterrupt } from './interrupt.js';
+import { onInterrupt } from './interrupt-node.js';
+
+/** An output that cannot be written where asked (a folder that is a file, an output replacing an input): the user's input, one line. */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
 
 /** A store or output folder that cannot be used or written: one line, the user's problem (not a bug). */
 export class AuditStoreError extends Error {
@@ -101,12 +107,6 @@ export const writeFileAtomic = (file: string, bytes: Uint8Array): Promise<void> 
 
 /** writeAtomic of text chunks, without holding them all at once. */
 export const writeChunksAtomic = (file: string, chunks: Iterable<string>): Promise<void> => writeAtomic(file, chunks);
-
-/** Encodes `img` as PNG and writes it atomically. */
-export async function writePng(file: string, img: RgbImage | RawImage): Promise<void> {
-  if (!('channels' in img)) assertRgbImage(img, 'writePng');
-  await writeAtomic(file, encodePng(img));
-}
 
 /** `dst` as a hard link to `src` (a copy where links fail), put in place atomically; a missing `src` writes nothing. */
 export async function linkOrCopy(src: string, dst: string): Promise<void> {
