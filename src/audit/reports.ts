@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { acquireLock } from '../dataset/lock.js';
 import { readConfig, readRows, type StoreKind } from '../dataset/store.js';
-import { AuditStoreError, guardedWrite, syncDir, writeAtomic } from '../util/write-node.js';
+import { OutputError, guardedWrite, syncDir, writeAtomic } from '../util/write-node.js';
 import { csvLine } from '../util/csv.js';
 import { flagRuleText } from './metrics.js';
 import { byIndex, classesCsv, reportOrder, rowCsv, ROW_COLUMNS, summarize } from './summary.js';
@@ -48,7 +48,7 @@ export async function writeReports(dir: string, opts: { notes?: string[]; title?
 /** writeReports for a caller that holds the folder's lock. */
 export async function writeReportsLocked(dir: string, opts: { notes?: string[]; title?: string; beforeRewrite?: () => Promise<void> | void } = {}): Promise<ReportResult> {
   const config = await readAuditConfig(dir);
-  if (!config) throw new AuditStoreError(`${dir} is not an audit folder (no ${CONFIG})`);
+  if (!config) throw new OutputError(`${dir} is not an audit folder (no ${CONFIG})`);
   const { rows: map } = await readAuditRows(dir);
   await opts.beforeRewrite?.();
   const rows = [...map.values()].sort(byIndex);

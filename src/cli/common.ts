@@ -16,7 +16,7 @@ export class CliError extends Error {
 
 
 /** Errors that are the user's input or environment, reported without any hint of a bug. */
-const KNOWN_ERRORS = ['CliError', 'InputError', 'ModelError', 'GradError', 'RangeError', 'AuditStoreError'];
+const KNOWN_ERRORS = ['CliError', 'InputError', 'ModelError', 'GradError', 'RangeError'];
 
 /** One line: a message's lines joined with ' | ', control characters dropped, at most `max` characters. */
 export function oneLine(message: string, max = 2000): string {

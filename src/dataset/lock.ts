@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { AuditStoreError, pidAlive } from '../util/write-node.js';
+import { OutputError, pidAlive } from '../util/write-node.js';
 
 /** The lock file's name inside an output folder. */
 export const LOCK = '.lock';
@@ -30,7 +30,7 @@ export async function acquireLock(dir: string): Promise<string> {
   try {
     await fs.promises.writeFile(mine, JSON.stringify(me), { flag: 'wx' });
   } catch (e) {
-    throw new AuditStoreError(`cannot create ${lockPath}: ${(e as Error).message}`);
+    throw new OutputError(`cannot create ${lockPath}: ${(e as Error).message}`);
   }
   try {
     for (let attempt = 0; attempt < 8; attempt++) {
@@ -38,7 +38,7 @@ export async function acquireLock(dir: string): Promise<string> {
         await fs.promises.link(mine, lockPath);
         return lockPath;
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new AuditStoreError(`cannot create ${lockPath}: ${(e as Error).message}`);
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new OutputError(`cannot create ${lockPath}: ${(e as Error).message}`);
       }
       let other: { pid?: number; host?: string } = {};
       let st: fs.Stats | undefined;
@@ -50,13 +50,13 @@ export async function acquireLock(dir: string): Promise<string> {
       }
       if (!st) continue;
       const stale = !other.pid || (other.host === me.host ? other.pid === process.pid || !pidAlive(other.pid) : Date.now() - st.mtimeMs > STALE_LOCK_MS);
-      if (!stale) throw new AuditStoreError(`another gradcam run (pid ${other.pid} on ${other.host}) is writing to ${dir}; if none is, delete ${lockPath}`);
+      if (!stale) throw new OutputError(`another gradcam run (pid ${other.pid} on ${other.host}) is writing to ${dir}; if none is, delete ${lockPath}`);
       await testPause('GRADCAM_TEST_LOCK_PAUSE_MS');
       if (await breakStaleLock(lockPath, st, mine, unique)) return lockPath;
       await new Promise((r) => setTimeout(r, 10 + Math.random() * 40));
     }
     const other = await fs.promises.readFile(lockPath, 'utf8').then((t) => JSON.parse(t) as { pid?: number; host?: string }, () => ({} as { pid?: number; host?: string }));
-    throw new AuditStoreError(`another gradcam run (pid ${other.pid ?? '?'} on ${other.host ?? '?'}) is writing to ${dir}; if none is, delete ${lockPath}`);
+    throw new OutputError(`another gradcam run (pid ${other.pid ?? '?'} on ${other.host ?? '?'}) is writing to ${dir}; if none is, delete ${lockPath}`);
   } finally {
     await fs.promises.unlink(mine).catch(() => {});
   }
@@ -74,7 +74,7 @@ async function breakStaleLock(lockPath: string, stale: fs.Stats, mine: string, u
   try {
     await fs.promises.link(mine, breaker);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new AuditStoreError(`cannot create ${breaker}: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new OutputError(`cannot create ${breaker}: ${(e as Error).message}`);
     const b = await fs.promises.stat(breaker).catch(() => undefined);
     const owner = await fs.promises.readFile(breaker, 'utf8').then((t) => JSON.parse(t) as { pid?: number; host?: string }, () => ({} as { pid?: number; host?: string }));
     const dead = b && (owner.host === os.hostname() ? !owner.pid || !pidAlive(owner.pid) : Date.now() - b.mtimeMs > STALE_LOCK_MS);

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { configDiff, configKey } from '../audit/types.js';
 import { acquireLock, LOCK } from './lock.js';
-import { AuditStoreError, guardedWrite, pidAlive, syncDir, writeFileAtomic, TEMPORARY } from '../util/write-node.js';
+import { OutputError, guardedWrite, pidAlive, syncDir, writeFileAtomic, TEMPORARY } from '../util/write-node.js';
 
 /** The part of a row the store reads: its identity and whether it is finished or an error. */
 export interface StoredRow {
@@ -72,7 +72,7 @@ export async function readConfig<C = object>(dir: string, file: string): Promise
     return JSON.parse(await fs.promises.readFile(path.join(dir, file), 'utf8')) as C;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new AuditStoreError(`${path.join(dir, file)} is not readable: ${(e as Error).message}`);
+    throw new OutputError(`${path.join(dir, file)} is not readable: ${(e as Error).message}`);
   }
 }
 
@@ -90,14 +90,14 @@ export class ResultStore<R extends StoredRow> {
     try {
       await fs.promises.mkdir(dir, { recursive: true });
     } catch (e) {
-      throw new AuditStoreError(`cannot create output folder ${dir}: ${(e as Error).message}`);
+      throw new OutputError(`cannot create output folder ${dir}: ${(e as Error).message}`);
     }
     const lockPath = await acquireLock(dir);
     try {
       const prev = await readConfig<object>(dir, CONFIG);
       if (prev) assertSameSettings(dir, prev, config, kind.what);
       const { rows, validBytes: valid, size } = await readRows<R>(dir, RESULTS);
-      if (rows.size && !prev) throw new AuditStoreError(`${dir} has ${RESULTS} but no ${CONFIG}; use another --out folder`);
+      if (rows.size && !prev) throw new OutputError(`${dir} has ${RESULTS} but no ${CONFIG}; use another --out folder`);
       if (!prev) await assertEmptyFolder(dir, kind.what, [LOCK, ...(kind.replaceable ?? [])]);
       // a new folder starts with no rows (a replaceable rows file of an older version holds none we can use)
       const validBytes = prev ? valid : 0;
@@ -153,7 +153,7 @@ export async function assertEmptyFolder(dir: string, what: string, allowed: stri
   const names = (await fs.promises.readdir(dir).catch(() => [] as string[])).filter((n) => !allowed.includes(n) && !TEMPORARY.test(n));
   if (names.length) {
     const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ', …' : '');
-    throw new AuditStoreError(`--out ${dir} already holds files (${shown}) and is not a gradcam ${what} folder; choose a new or empty folder`);
+    throw new OutputError(`--out ${dir} already holds files (${shown}) and is not a gradcam ${what} folder; choose a new or empty folder`);
   }
 }
 
@@ -164,7 +164,7 @@ export async function assertEmptyFolder(dir: string, what: string, allowed: stri
  */
 export function assertSameSettings(dir: string, prev: object, config: object, what = 'audit'): void {
   if (configKey(prev) !== configKey(config)) {
-    throw new AuditStoreError(`${dir} holds ${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what} with other settings (${configDiff(prev, config).join('; ')}); use another --out folder, or delete ${dir} to start over`);
+    throw new OutputError(`${dir} holds ${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what} with other settings (${configDiff(prev, config).join('; ')}); use another --out folder, or delete ${dir} to start over`);
   }
 }
 

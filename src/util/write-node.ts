@@ -17,16 +17,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { onInterrupt } from './interrupt-node.js';
 
-/** An output that cannot be written where asked (a folder that is a file, an output replacing an input): the user's input, one line. */
-export class InputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InputError';
-  }
-}
-
-/** A store or output folder that cannot be used or written: one line, the user's problem (not a bug). */
-export class AuditStoreError extends Error {
+/**
+ * An output folder or file that cannot be used or written (a folder that is a file, an output replacing an
+ * input, a store with other settings, a full disk): the user's problem, one line, never a bug; named
+ * InputError, as the CLI reports inputs (this layer is below the Explainer's InputError).
+ */
+export class OutputError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'InputError';
@@ -66,11 +62,11 @@ export async function guardedWrite<T>(file: string, fn: () => Promise<T>): Promi
     injectedFault(file);
     return await fn();
   } catch (e) {
-    if (e instanceof AuditStoreError) throw e;
+    if (e instanceof OutputError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     const reason = code && WRITE_REASONS[code] ? `${WRITE_REASONS[code]} (${code})` : oneLineMessage(e);
     const free = code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG' ? 'free some space, then ' : '';
-    throw new AuditStoreError(`cannot write ${file}: ${reason}; ${free}run the same command again: it resumes where this one stopped (finished images are kept)`);
+    throw new OutputError(`cannot write ${file}: ${reason}; ${free}run the same command again: it resumes where this one stopped (finished images are kept)`);
   }
 }
 
@@ -234,11 +230,11 @@ export class StagedOutputs {
     let existed = true;
     try {
       const st = await fs.promises.stat(this.dir);
-      if (!st.isDirectory()) throw new InputError(`the output folder ${this.dir} is a file; choose another --out folder`);
+      if (!st.isDirectory()) throw new OutputError(`the output folder ${this.dir} is a file; choose another --out folder`);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-        if (e instanceof InputError) throw e;
-        throw new InputError(`cannot use output folder ${this.dir}: ${(e as Error).message}`);
+        if (e instanceof OutputError) throw e;
+        throw new OutputError(`cannot use output folder ${this.dir}: ${(e as Error).message}`);
       }
       existed = false;
     }
@@ -246,7 +242,7 @@ export class StagedOutputs {
       try {
         await fs.promises.mkdir(this.dir, { recursive: true });
       } catch (e) {
-        throw new InputError(`cannot create output folder ${this.dir}: ${(e as Error).message}`);
+        throw new OutputError(`cannot create output folder ${this.dir}: ${(e as Error).message}`);
       }
       this.madeDir = true;
     }
@@ -256,12 +252,12 @@ export class StagedOutputs {
   async add(file: string, bytes: Uint8Array | Promise<Uint8Array>): Promise<void> {
     const key = realish(file);
     const input = this.inputs.get(key);
-    if (input !== undefined) throw new InputError(`the output ${file} would replace the input ${input}; choose another --out folder`);
-    if (this.finals.has(key)) throw new InputError(`two outputs of this run are both named ${file}`);
+    if (input !== undefined) throw new OutputError(`the output ${file} would replace the input ${input}; choose another --out folder`);
+    if (this.finals.has(key)) throw new OutputError(`two outputs of this run are both named ${file}`);
     this.ready ??= this.makeDir();
     await this.ready;
     const st = await fs.promises.lstat(file).catch(() => undefined);
-    if (st && !st.isFile()) throw new InputError(`cannot write ${file}: something that is not a file is there; move it away or choose another --out folder`);
+    if (st && !st.isFile()) throw new OutputError(`cannot write ${file}: something that is not a file is there; move it away or choose another --out folder`);
     const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${counter++}`);
     this.staged.push({ tmp, final: file });
     this.finals.add(key);
@@ -271,7 +267,7 @@ export class StagedOutputs {
     try {
       fd = fs.openSync(tmp, 'wx');
     } catch (e) {
-      throw new InputError(`cannot write ${file}: ${(e as Error).message}`);
+      throw new OutputError(`cannot write ${file}: ${(e as Error).message}`);
     }
     const write = (async () => {
       try {
@@ -280,7 +276,7 @@ export class StagedOutputs {
         while (off < data.length) off += (await writeAsync(fd, data, off, data.length - off)).bytesWritten;
         await fsyncAsync(fd);
       } catch (e) {
-        this.failure ??= new InputError(`cannot write ${file}: ${(e as Error).message}`);
+        this.failure ??= new OutputError(`cannot write ${file}: ${(e as Error).message}`);
       } finally {
         await closeAsync(fd).catch(() => {});
       }
