@@ -14,7 +14,7 @@ import { GraphIndex } from './onnx/model.js';
 import { analyzeLayouts } from './layout/graph.js';
 import { explainable, layoutFromOverride, layoutLabel, toChannelsFirst, toNCHW, type LayerLayout } from './layout/describe.js';
 import { CAM_METHODS, camMethod } from './cam/index.js';
-import { gradcam } from './cam/gradcam.js';
+import { gradcam } from './cam/methods/gradcam.js';
 import { explainFamily, needsFamily, type FamilyOptions } from './cam/runner.js';
 import { denseClassError, isDenseOutput } from './cam/targets.js';
 import { explainGradients, GRADIENT_METHODS, isGradientMethod, type GradientMethod } from './cam/guided.js';

@@ -24,7 +24,7 @@ export * from './image/index.js';
 export { explainFamily, explainMany, needsFamily } from './cam/runner.js';
 export type { FamilyOptions, ManyOptions, ManyResult } from './cam/runner.js';
 export { FAMILY_METHODS } from './cam/family.js';
-export { findClassifier } from './cam/cam.js';
+export { findClassifier } from './cam/methods/cam.js';
 export { TARGET_KINDS, parseTargetKind } from './cam/targets.js';
 export type { TargetSpec, TargetKind, ResolvedTarget } from './cam/targets.js';
 export type { CamContext, CamRow } from './cam/types.js';

@@ -1,15 +1,15 @@
 /** The CAM family beyond Grad-CAM, by CLI name (pytorch-grad-cam's definitions; see each module). */
-import { ablationcam } from './ablationcam.js';
-import { cam } from './cam.js';
-import { eigencam } from './eigencam.js';
-import { eigengradcam } from './eigengradcam.js';
-import { gradcamElementwise } from './gradcam-elementwise.js';
-import { gradcamPlusPlus } from './gradcam-plusplus.js';
-import { hirescam } from './hirescam.js';
-import { layercam } from './layercam.js';
-import { random } from './random.js';
-import { scorecam } from './scorecam.js';
-import { xgradcam } from './xgradcam.js';
+import { ablationcam } from './methods/ablationcam.js';
+import { cam } from './methods/cam.js';
+import { eigencam } from './methods/eigencam.js';
+import { eigengradcam } from './methods/eigengradcam.js';
+import { gradcamElementwise } from './methods/gradcam-elementwise.js';
+import { gradcamPlusPlus } from './methods/gradcam-plusplus.js';
+import { hirescam } from './methods/hirescam.js';
+import { layercam } from './methods/layercam.js';
+import { random } from './methods/random.js';
+import { scorecam } from './methods/scorecam.js';
+import { xgradcam } from './methods/xgradcam.js';
 import type { CamMethod } from './types.js';
 
 export const FAMILY_METHODS: Readonly<Record<string, CamMethod>> = Object.fromEntries(

@@ -11,7 +11,7 @@
  */
 import type { ClassChoice, ClassScore, Explainer } from '../explainer.js';
 import type { Rectifier } from '../autodiff/rule.js';
-import { gradcam } from './gradcam.js';
+import { gradcam } from './methods/gradcam.js';
 import { postprocess, postprocessVolume } from './pipeline.js';
 import type { VolumeResize } from '../image/resize3d.js';
 

@@ -1,5 +1,5 @@
 /** CAM methods by name. */
-import { gradcam } from './gradcam.js';
+import { gradcam } from './methods/gradcam.js';
 import { FAMILY_METHODS } from './family.js';
 import type { CamMethod } from './types.js';
 
@@ -12,6 +12,6 @@ export function camMethod(name: string, others: string[] = []): CamMethod {
 }
 
 export type { CamMethod, LayerTensors } from './types.js';
-export { gradcamWeights, weightedSum } from './gradcam.js';
+export { gradcamWeights, weightedSum } from './methods/gradcam.js';
 export { postprocess, relu, scaleEach } from './pipeline.js';
 export { FAMILY_METHODS } from './family.js';

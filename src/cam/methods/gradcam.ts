@@ -1,5 +1,5 @@
 /** Grad-CAM (Selvaraju et al. 2017): channel weights = spatial mean of the gradients; map = Σ_c w_c·A_c. */
-import type { CamMethod, LayerTensors } from './types.js';
+import type { CamMethod, LayerTensors } from '../types.js';
 
 /** Spatial mean of the gradients: [N, C]. */
 export function gradcamWeights(t: LayerTensors): Float32Array {

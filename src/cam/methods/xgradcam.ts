@@ -1,7 +1,7 @@
 /** XGrad-CAM (Fu et al. 2020): w_c = Σ_ij G·A / (Σ_ij A + 1e-7); map = Σ_c w_c·A_c. */
 import { weightedSum } from './gradcam.js';
-import { channelSums } from './util.js';
-import type { CamMethod, LayerTensors } from './types.js';
+import { channelSums } from '../util.js';
+import type { CamMethod, LayerTensors } from '../types.js';
 
 export function xgradcamWeights(t: LayerTensors): Float32Array {
   const [n, c, h, w] = t.dims;

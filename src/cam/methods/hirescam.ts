@@ -1,6 +1,6 @@
 /** HiResCAM (Draelos & Carin 2020): map = Σ_c G_c ⊙ A_c (no spatial averaging of the gradients). */
-import { elementwise, sumChannels } from './util.js';
-import type { CamMethod, LayerTensors } from './types.js';
+import { elementwise, sumChannels } from '../util.js';
+import type { CamMethod, LayerTensors } from '../types.js';
 
 const products = (t: LayerTensors) => elementwise(t.gradients, t.activations, (g, a) => g * a);
 

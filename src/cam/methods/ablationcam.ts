@@ -7,7 +7,7 @@
  * when the layer's minimum is 0 (the usual post-ReLU case), but otherwise writes min − 1e7; for layers
  * with negative values the two differ.
  */
-import type { CamContext, CamMethod, LayerTensors } from './types.js';
+import type { CamContext, CamMethod, LayerTensors } from '../types.js';
 
 const f = Math.fround;
 

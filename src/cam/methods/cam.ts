@@ -13,10 +13,10 @@
  *   as SqueezeNet: the map is the class plane before the ReLU).
  */
 import { weightedSum } from './gradcam.js';
-import { attrInt, attrInts, GraphIndex, type ModelProto, type Node } from '../onnx/model.js';
-import type { ExternalDataReader, Tensor } from '../onnx/tensor.js';
-import type { CamContext, CamMethod, LayerTensors } from './types.js';
-import type { LayerLayout } from '../layout/describe.js';
+import { attrInt, attrInts, GraphIndex, type ModelProto, type Node } from '../../onnx/model.js';
+import type { ExternalDataReader, Tensor } from '../../onnx/tensor.js';
+import type { CamContext, CamMethod, LayerTensors } from '../types.js';
+import type { LayerLayout } from '../../layout/describe.js';
 
 export class CamShapeError extends Error {
   constructor(message: string) {

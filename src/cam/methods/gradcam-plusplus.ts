@@ -4,8 +4,8 @@
  * float32 arithmetic step by step, like numpy on float32 arrays.
  */
 import { weightedSum } from './gradcam.js';
-import { channelSums } from './util.js';
-import type { CamMethod, LayerTensors } from './types.js';
+import { channelSums } from '../util.js';
+import type { CamMethod, LayerTensors } from '../types.js';
 
 const f = Math.fround;
 

@@ -8,9 +8,9 @@
  * `scoreCamTopN` only the N channels of largest spatial activation variance are scored and the softmax is
  * over those (the others weigh 0) — an approximation that trades fidelity for speed.
  */
-import { softmax32 } from './util.js';
-import { upsampleAlignCorners } from './upsample.js';
-import type { CamContext, CamMethod, LayerTensors } from './types.js';
+import { softmax32 } from '../util.js';
+import { upsampleAlignCorners } from '../upsample.js';
+import type { CamContext, CamMethod, LayerTensors } from '../types.js';
 
 const f = Math.fround;
 

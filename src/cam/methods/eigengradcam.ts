@@ -1,7 +1,7 @@
 /** EigenGrad-CAM (pytorch-grad-cam): the first principal component of G ⊙ A. Sign rule: see svd.ts. */
-import { projection2d } from './svd.js';
-import { elementwise } from './util.js';
-import type { CamMethod } from './types.js';
+import { projection2d } from '../svd.js';
+import { elementwise } from '../util.js';
+import type { CamMethod } from '../types.js';
 
 export const eigengradcam: CamMethod = {
   name: 'eigengradcam',

@@ -1,6 +1,6 @@
 /** Grad-CAM element-wise (pytorch-grad-cam's GradCAMElementWise): map = Σ_c ReLU(G_c ⊙ A_c). */
-import { elementwise, sumChannels } from './util.js';
-import type { CamMethod, LayerTensors } from './types.js';
+import { elementwise, sumChannels } from '../util.js';
+import type { CamMethod, LayerTensors } from '../types.js';
 
 const products = (t: LayerTensors) => elementwise(t.gradients, t.activations, (g, a) => {
   const p = Math.fround(g * a);

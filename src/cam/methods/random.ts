@@ -4,7 +4,7 @@
  * `np.random.uniform(-1, 1, size=(N, C))`, so a seeded run matches numpy's numbers exactly.
  */
 import { weightedSum } from './gradcam.js';
-import type { CamMethod, LayerTensors } from './types.js';
+import type { CamMethod, LayerTensors } from '../types.js';
 
 /** numpy's legacy RandomState(seed) Mersenne Twister. */
 export class MT19937 {

@@ -2,8 +2,8 @@
  * Eigen-CAM (Muhammad & Yeasin 2020): the activations' first principal component, projected back onto
  * the positions (no gradients, no target). Sign rule: see svd.ts.
  */
-import { projection2d } from './svd.js';
-import type { CamMethod } from './types.js';
+import { projection2d } from '../svd.js';
+import type { CamMethod } from '../types.js';
 
 export const eigencam: CamMethod = {
   name: 'eigencam',

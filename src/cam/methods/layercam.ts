@@ -1,6 +1,6 @@
 /** LayerCAM (Jiang et al. 2021): map = Σ_c ReLU(G_c) ⊙ A_c. */
-import { elementwise, sumChannels } from './util.js';
-import type { CamMethod, LayerTensors } from './types.js';
+import { elementwise, sumChannels } from '../util.js';
+import type { CamMethod, LayerTensors } from '../types.js';
 
 const products = (t: LayerTensors) => elementwise(t.gradients, t.activations, (g, a) => (g > 0 ? g : 0) * a);
 
