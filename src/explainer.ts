@@ -29,44 +29,10 @@ import { closest } from './util/closest.js';
 import { InputError, argmax, softmax } from './util/scores.js';
 
 export { InputError, argmax, softmax };
+export type { ClassChoice, ClassScore, ExplainerOptions, ExplainOptions, ExplainResult, Explanation, ImportedFacts, LayerInfo, Layout, RunOptions, RunResult } from './types.js';
+import type { ClassChoice, ClassScore, ExplainerOptions, ExplainOptions, ExplainResult, Explanation, ImportedFacts, LayerInfo, Layout, RunOptions, RunResult } from './types.js';
 import { cancellationWarning, cancelled, cancelledFromScale, degenerateWarnings } from './cam/degenerate.js';
 
-export type Layout = 'NCHW' | 'NHWC';
-
-export interface ExplainerOptions {
-  createSession: SessionFactory;
-  sessionOptions?: SessionOptions;
-  /** Reads external-data files beside the model. */
-  external?: ExternalDataReader;
-  /** Class labels; default: the model's `labels` metadata (JSON array or one per line), if any. */
-  labels?: string[];
-  /** Names the model in error messages (e.g. its file path). */
-  source?: string;
-  /**
-   * Keeps compiled gradient graphs and layer tables between Explainers (e.g. on disk: node.ts diskCache),
-   * so that a second process skips the probe runs and the compile. It must key by this model's content.
-   */
-  cache?: CompileCache;
-  /** A model imported from another format or a hub folder (src/onnx/import): what its files state. */
-  imported?: ImportedFacts;
-}
-
-/** What an imported model's files state beyond the graph: its format, preprocessing and the notes for the user. */
-export interface ImportedFacts {
-  format: string;
-  preprocess?: ImportedPreprocess;
-  notes: string[];
-}
-
-export interface LayerInfo {
-  name: string;
-  op: string;
-  /** Shape at batch 1. */
-  shape: number[];
-  auto: boolean;
-  /** What the tensor's axes mean: batch, channels, the grid (nchw, nhwc, tokens with prefix tokens...). */
-  layout: LayerLayout;
-}
 
 /** Candidate layers and the layouts of every tensor on the score's path, for one input size and output. */
 interface LayerTable {
@@ -75,127 +41,6 @@ interface LayerTable {
   all: Map<string, { op: string; shape: number[]; layout: LayerLayout }>;
 }
 
-/** Which class to explain for an image: the predicted one, an index, or a label. */
-export type ClassChoice = 'top' | number | string;
-
-export interface ExplainOptions extends FamilyOptions {
-  /** Any method of `gradcam methods`: a CAM method (default gradcam) or a gradient method (saliency, guided-backprop, deconvnet, guided-gradcam). */
-  method?: string;
-  /** Gradient methods: which rectifiers guided-backprop/deconvnet guide ('all', default, or 'relu'). */
-  rectifierOps?: 'relu' | 'all';
-  /** 'auto' (default), one tensor name, or several (their maps are averaged). */
-  layer?: string | string[];
-  /** The layers' layout where it cannot be inferred: 'nchw', 'nhwc' or 'tokens:HxW[+P]'. */
-  layout?: string;
-  /** One choice for all images, or one per image. Default 'top'. */
-  classes?: ClassChoice | ClassChoice[];
-  /** The model output to explain (default: the first). */
-  output?: string;
-  /**
-   * Gradient methods: seed rows [N, ...score shape] = d(target)/d(score) per image, instead of `classes`
-   * (targets that the caller evaluated at a forward pass, e.g. a detection's box target).
-   */
-  seeds?: Float32Array;
-  /** 3-D models: how the maps are upsampled to the volume (trilinear with half-pixel centres, default; spline: scipy.ndimage.zoom, pytorch-grad-cam's). */
-  volumeResize?: VolumeResize;
-}
-
-export interface ClassScore {
-  index: number;
-  label?: string;
-  /** The differentiated score: the logit (the Softmax input when the model ends in Softmax). */
-  logit: number;
-  /** softmax of the logits. */
-  probability: number;
-}
-
-export interface Explanation {
-  method: string;
-  layers: string[];
-  /** The explained class. */
-  target: ClassScore;
-  /** The model's top class, shown beside every map so that nobody explains the wrong class by accident. */
-  predicted: ClassScore;
-  /** Final map [H, W] at input resolution, in [0, 1]; [D, H, W] for 3-D models (`depth` set). */
-  map: Float32Array;
-  height: number;
-  width: number;
-  /** 3-D models: the volume's depth D (maps, raw maps and gradients are then volumes). */
-  depth?: number;
-  /** Each layer's layout (how its tensor was read: nchw, nhwc, tokens with prefix tokens...). */
-  layouts?: LayerLayout[];
-  /** The first layer's raw map (weighted sum before ReLU and scaling), [h, w], comparable across images. */
-  raw: Float32Array;
-  rawHeight: number;
-  rawWidth: number;
-  /** 3-D models: the layer's depth (raw is [d, h, w]). */
-  rawDepth?: number;
-  warnings: string[];
-  /** With targets beyond the class logit, top-k, contrast...: the image this map belongs to (top-k gives k per image). */
-  image?: number;
-  /** 1-based rank of the explained class among the image's top-k. */
-  rank?: number;
-  /** What was explained, e.g. `logit 3`, `softmax 3 - softmax 5`, `-(logit 3)`, `cosine similarity to the reference`. */
-  targetName?: string;
-  targetKind?: string;
-  /** The target's value for the image. */
-  targetValue?: number;
-  /** Gradient methods: the method's result [H, W, C] (channels last; [D, H, W, C] for volumes), and C. */
-  gradient?: Float32Array;
-  channels?: number;
-  /** How the gradients were computed when not exactly: `straight-through estimate (int8)` through quantised ops. */
-  gradientNote?: string;
-}
-
-export interface ExplainResult {
-  explanations: Explanation[];
-  timings: { compileMs: number; sessionMs: number; runMs: number; camMs: number };
-}
-
-export interface RunOptions {
-  /** Tensor names or 'auto'; may be empty when only the input gradient is wanted. */
-  layers: string[];
-  /** The layers' layout where it cannot be inferred ('nchw', 'nhwc', 'tokens:HxW[+P]'). */
-  layout?: string;
-  classes?: ClassChoice | ClassChoice[];
-  output?: string;
-  inputGradient?: boolean;
-  rectifier?: Rectifier;
-  rectifierOps?: 'relu' | 'all';
-  /** Seed rows [N, ...score shape] = d(target)/d(score) per image, instead of one-hot `classes`. */
-  seeds?: Float32Array;
-  /**
-   * Grad-CAM's maps computed inside the graph (RunResult.maps) instead of returning the layer's activation
-   * and gradient, where the single layer allows: nchw or nhwc, 2-D, its grid not larger than the input and
-   * at most 32×32 or dividing it (GradientSpec.maps); elsewhere `maps` stays undefined.
-   */
-  maps?: boolean;
-}
-
-export interface RunResult {
-  layers: string[];
-  /** Each layer's layout; activations and gradients below are converted from it to [N, C, h, w]. */
-  layouts: LayerLayout[];
-  numClasses: number;
-  /** Input spatial size [H, W] (of a volume: its last two axes). */
-  size: [number, number];
-  /** The input's whole grid: [H, W], or [D, H, W] for 3-D models. */
-  grid: number[];
-  /** The class each image's seed selected. */
-  targets: number[];
-  logits: { data: Float32Array; dims: number[] };
-  /** Per layer, [N, C, h, w] ([N, C, d, h, w] for 3-D layers) whatever the tensor's own layout. */
-  activations: { data: Float32Array; dims: number[] }[];
-  gradients: { data: Float32Array; dims: number[] }[];
-  inputGradient?: { data: Float32Array; dims: number[] };
-  /**
-   * With RunOptions.maps where the layer allows: Grad-CAM's raw maps [N, h, w], final maps [N, H, W],
-   * each final map's range before scaling (0: all zero) and max_cell Σ_c |A_c·G_c| (cancellation check);
-   * `activations` and `gradients` are then empty.
-   */
-  maps?: { raw: Float32Array; h: number; w: number; map: Float32Array; range: Float32Array; scale: Float32Array };
-  timings: { compileMs: number; sessionMs: number; runMs: number };
-}
 
 
 const SHAPE_OPS = new Set(['Shape', 'Constant', 'ConstantOfShape', 'Range', 'Size', 'NonZero']);

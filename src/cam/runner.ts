@@ -13,7 +13,9 @@
  *   ablated one (the "suffix" graph; the whole model with the mask inside where the suffix cannot be cut).
  */
 import { camBatchFromBudget } from './budget.js';
-import type { ClassChoice, ClassScore, Explainer, ExplainOptions, ExplainResult, Explanation, RunResult } from '../explainer.js';
+import type { Explainer } from '../explainer.js';
+import type { ClassChoice, ClassScore, ExplainOptions, ExplainResult, Explanation, RunResult } from '../types.js';
+export type { FamilyOptions } from '../types.js';
 import { InputError, argmax, softmax } from '../util/scores.js';
 import { onePlaneSigmoid, scoreTensor } from '../autodiff/compiler.js';
 import type { ModelProto } from '../onnx/model.js';
@@ -27,39 +29,9 @@ import { cancellationWarning, cancelled, cancelledFromScale, degenerateWarnings 
 import { channelMaskShape, type LayerLayout } from '../layout/describe.js';
 import { projection2d } from './svd.js';
 import * as T from './targets.js';
+import type { TargetSpec } from '../types.js';
 import type { CamContext, CamMethod, LayerTensors } from './types.js';
 
-export interface FamilyOptions {
-  /** What to explain: one target for all images or one per image. Default: the class logit (`classes`). */
-  target?: T.TargetSpec | T.TargetSpec[];
-  /** Explain the k best classes of every image (logit and softmax targets): k explanations per image. */
-  topK?: number;
-  /** Contrastive map: why the class rather than this one (score_c − score_D). 'top' = the predicted class. */
-  contrast?: ClassChoice;
-  /** Counterfactual map: what speaks against the target (negated gradients / negated target). */
-  counterfactual?: boolean;
-  /** Test-time augmentation as pytorch-grad-cam: horizontal flip × input multiplied by 0.9/1/1.1, de-augmented, averaged. */
-  augSmooth?: boolean;
-  /** Replace the channel sum by the first principal component of the weighted activations. */
-  eigenSmooth?: boolean;
-  /** Forward passes per run for Score-CAM / Ablation-CAM (default 32). */
-  batchSize?: number;
-  /** Score-CAM: only score the N channels with the largest activation variance. */
-  scoreCamTopN?: number;
-  /** Score-CAM / Ablation-CAM: score or ablate only these channels (others weigh 0); for timing on a subset. */
-  channels?: number[];
-  /** Ablation-CAM graph: 'auto' (default: suffix where possible), 'suffix' or 'full' (the whole model with the mask). */
-  ablationMode?: 'auto' | 'suffix' | 'full';
-  /** Seed of the random baseline (default 0: `np.random.seed(0)`). */
-  randomSeed?: number;
-  /**
-   * Progress of the methods that run many passes (Score-CAM's masked inputs, Ablation-CAM's ablated
-   * channels): called after each batch of them with the passes done and the total of this call (all
-   * images, methods, layers and, with aug-smooth, augmentations), and the method's name. `done` grows to
-   * `total`. Not called for methods that need one run.
-   */
-  onProgress?: (done: number, total: number, stage: string) => void;
-}
 
 /** Whether explain() needs the runner (anything beyond plain Grad-CAM of a class logit). */
 export function needsFamily(o: ExplainOptions): boolean {
@@ -397,7 +369,7 @@ function expandRows(x: Float32Array, dims: number[], images: number[]): Float32A
 // targets
 
 interface ImageSpec {
-  spec: T.TargetSpec;
+  spec: TargetSpec;
   choice: ClassChoice;
 }
 
@@ -406,10 +378,10 @@ function targetSpecs(opts: ManyOptions, n: number): ImageSpec[] {
   if (targets.length !== n) throw new InputError(`${targets.length} targets given for ${n} images`);
   const classes = Array.isArray(opts.classes) ? opts.classes : Array(n).fill(opts.classes ?? 'top');
   if (classes.length !== n) throw new InputError(`${classes.length} class choices given for ${n} images`);
-  return targets.map((spec: T.TargetSpec, i: number) => ({ spec, choice: ('class' in spec && spec.class !== undefined ? spec.class : classes[i]) as ClassChoice }));
+  return targets.map((spec: TargetSpec, i: number) => ({ spec, choice: ('class' in spec && spec.class !== undefined ? spec.class : classes[i]) as ClassChoice }));
 }
 
-function needsScoresFirst(spec: T.TargetSpec, choice: ClassChoice, opts: ManyOptions): boolean {
+function needsScoresFirst(spec: TargetSpec, choice: ClassChoice, opts: ManyOptions): boolean {
   const cls = 'class' in spec && spec.class !== undefined ? spec.class : choice;
   switch (spec.kind) {
     case 'logit': return opts.topK !== undefined || cls === 'top' || opts.contrast === 'top';
