@@ -13,11 +13,12 @@ import { batchImageInput } from './onnx/batch.js';
 import { GraphIndex } from './onnx/model.js';
 import { analyzeLayouts } from './layout/graph.js';
 import { explainable, layoutFromOverride, layoutLabel, toChannelsFirst, toNCHW, type LayerLayout } from './layout/describe.js';
-import { CAM_METHODS, camMethod } from './cam/index.js';
+import { camMethod } from './cam/index.js';
+import { findMethod, getMethod, METHODS, readsGradients, resolveMethodOptions } from './methods/index.js';
+import { explainPixels } from './methods/pixels.js';
 import { gradcam } from './cam/methods/gradcam.js';
 import { explainFamily, needsFamily, type FamilyOptions } from './cam/runner.js';
 import { denseClassError, isDenseOutput } from './cam/targets.js';
-import { explainGradients, GRADIENT_METHODS, isGradientMethod, type GradientMethod } from './cam/guided.js';
 import { gradientMagnitudeMap } from './image/gradient.js';
 import { postprocess, postprocessVolume } from './cam/pipeline.js';
 import type { VolumeResize } from './image/resize3d.js';
@@ -30,6 +31,7 @@ import { InputError, argmax, softmax } from './util/scores.js';
 
 export { InputError, argmax, softmax };
 export type { ClassChoice, ClassScore, ExplainerOptions, ExplainOptions, ExplainResult, Explanation, ImportedFacts, LayerInfo, Layout, RunOptions, RunResult } from './types.js';
+import type { PixelExplanation } from './types.js';
 import type { ClassChoice, ClassScore, ExplainerOptions, ExplainOptions, ExplainResult, Explanation, ImportedFacts, LayerInfo, Layout, RunOptions, RunResult } from './types.js';
 import { cancellationWarning, cancelled, cancelledFromScale, degenerateWarnings } from './cam/degenerate.js';
 
@@ -415,9 +417,8 @@ export class Explainer {
     const r = await this.explainAny(input, dims, opts);
     const note = this.gradientNote;
     if (note) {
-      const name = (opts.method ?? 'gradcam').toLowerCase();
-      const forwardOnly = !isGradientMethod(name) && CAM_METHODS[name]?.usesGradients === false;
-      if (!forwardOnly) for (const e of r.explanations) e.gradientNote = note;
+      const m = findMethod(opts.method ?? 'gradcam');
+      if (!m || readsGradients(m)) for (const e of r.explanations) e.gradientNote = note;
     }
     return r;
   }
@@ -445,7 +446,13 @@ export class Explainer {
   private steNote?: string;
 
   private async explainAny(input: Float32Array, dims: number[], opts: ExplainOptions): Promise<ExplainResult> {
-    if (opts.method !== undefined && isGradientMethod(opts.method.toLowerCase())) return this.explainByGradient(input, dims, opts);
+    const m = getMethod(opts.method ?? 'gradcam');
+    if (m.kind !== 'cam') {
+      // pixel-level methods: the map is the attribution's magnitude (pixelExplanation)
+      const a = await explainPixels(this, input, dims, { ...opts, method: m.name });
+      return { explanations: a.explanations.map((e, i) => pixelExplanation(e, i)), timings: a.timings };
+    }
+    if (opts.methodOptions && Object.keys(opts.methodOptions).length) resolveMethodOptions(m, opts.methodOptions);
     if (opts.seeds) throw new InputError('seed rows are taken by the gradient methods (saliency, guided-backprop, deconvnet, guided-gradcam); CAM methods take a target');
     if (this.volume) return this.explainVolume(input, dims, opts);
     if (needsFamily(opts)) return explainFamily(this, input, dims, opts);
@@ -491,9 +498,8 @@ export class Explainer {
    */
   private async explainVolume(input: Float32Array, dims: number[], opts: ExplainOptions): Promise<ExplainResult> {
     const name = (opts.method ?? 'gradcam').toLowerCase();
-    const method = camMethod(name, Object.keys(GRADIENT_METHODS));
-    const volumeMethods = Object.values(CAM_METHODS).filter((m) => !m.weightsAsync).map((m) => m.name);
-    if (method.weightsAsync) throw new InputError(`method '${method.name}' does not explain 3-D models yet; for volumes choose one of: ${[...volumeMethods, ...Object.keys(GRADIENT_METHODS)].join(', ')}`);
+    const method = camMethod(name);
+    if (!method.volumes) throw new InputError(`method '${method.name}' does not explain 3-D models yet; for volumes choose one of: ${METHODS.filter((m) => m.volumes).map((m) => m.name).join(', ')}`);
     const unsupported = (['target', 'topK', 'contrast', 'counterfactual', 'augSmooth', 'eigenSmooth'] as const).filter((k) => opts[k] !== undefined && opts[k] !== false);
     if (unsupported.length) throw new InputError(`3-D models are explained for a class (--class) only; not supported for volumes yet: ${unsupported.join(', ')}`);
     const r = await this.run(input, dims, { layers: opts.layer === undefined ? ['auto'] : Array.isArray(opts.layer) ? opts.layer : [opts.layer], layout: opts.layout, classes: opts.classes, output: opts.output });
@@ -527,33 +533,8 @@ export class Explainer {
     return { explanations, timings: { compileMs, sessionMs, runMs, camMs: performance.now() - t1 } };
   }
 
-  /**
-   * The gradient methods (saliency, guided-backprop, deconvnet, guided-gradcam) through explain(): the map
-   * is the gradient's magnitude per pixel (max over channels of |g|, scaled to [0, 1]), the gradient itself
-   * is in `gradient` ([H, W, C]); `raw` is the Grad-CAM raw map of the layer computed beside it.
-   */
-  private async explainByGradient(input: Float32Array, dims: number[], opts: ExplainOptions): Promise<ExplainResult> {
-    const method = opts.method!.toLowerCase() as GradientMethod;
-    const unsupported = (['target', 'topK', 'contrast', 'counterfactual', 'augSmooth', 'eigenSmooth'] as const).filter((k) => opts[k] !== undefined && opts[k] !== false);
-    if (unsupported.length) throw new InputError(`${method} explains through the input gradient and takes none of: ${unsupported.join(', ')}`);
-    if (Array.isArray(opts.layer) && opts.layer.length > 1) throw new InputError(`${method} shows the Grad-CAM map of one layer; give one layer`);
-    const layer = Array.isArray(opts.layer) ? opts.layer[0] : opts.layer;
-    const t0 = performance.now();
-    const g = await explainGradients(this, input, dims, { method, layer, layout: opts.layout, classes: opts.classes, output: opts.output, rectifierOps: opts.rectifierOps, seeds: opts.seeds, volumeResize: opts.volumeResize });
-    const explanations: Explanation[] = g.explanations.map((e, i) => {
-      const { map, max: hi } = gradientMagnitudeMap(e.gradient, e.width, e.height * (e.depth ?? 1));
-      return {
-        method, layers: [e.layer], target: e.target, predicted: e.predicted, map, height: e.height, width: e.width,
-        raw: e.cam, rawHeight: e.height, rawWidth: e.width, image: i, gradient: e.gradient, channels: e.channels,
-        ...(e.depth !== undefined ? { depth: e.depth, rawDepth: e.depth } : {}),
-        warnings: hi > 0 ? [] : [`the input gradient is all zero: nothing in the picture moves the score of class ${e.target.index}`],
-      };
-    });
-    return { explanations, timings: { compileMs: 0, sessionMs: 0, runMs: g.runMs, camMs: performance.now() - t0 - g.runMs } };
-  }
-
   /** The explained and the predicted class of image i, with logits and probabilities. */
-  scores(r: RunResult, i: number): { target: ClassScore; predicted: ClassScore } {
+  scores(r: Pick<RunResult, 'numClasses' | 'logits' | 'targets'>, i: number): { target: ClassScore; predicted: ClassScore } {
     const K = r.numClasses;
     const row = r.logits.data.subarray(i * K, (i + 1) * K);
     const probs = softmax(row);
@@ -616,6 +597,22 @@ export class Explainer {
     for (const s of all) await (await s.catch(() => undefined))?.release();
     return this.engine.release();
   }
+}
+
+/**
+ * A pixel-level explanation as explain() gives it: the map is the attribution's magnitude per pixel (max
+ * over channels of |a|, scaled to [0, 1]), the attribution itself is in `gradient` ([H, W, C]); `raw` is the
+ * map shown beside (gradient methods: the Grad-CAM map of the layer).
+ */
+function pixelExplanation(e: PixelExplanation, i: number): Explanation {
+  const { map, max: hi } = gradientMagnitudeMap(e.gradient, e.width, e.height * (e.depth ?? 1));
+  const warnings = e.warnings ?? (hi > 0 ? [] : [`the input gradient is all zero: nothing in the picture moves the score of class ${e.target.index}`]);
+  return {
+    method: e.method, layers: e.layer ? [e.layer] : [], target: e.target, predicted: e.predicted, map, height: e.height, width: e.width,
+    raw: e.cam, rawHeight: e.height, rawWidth: e.width, image: i, gradient: e.gradient, channels: e.channels,
+    ...(e.depth !== undefined ? { depth: e.depth, rawDepth: e.depth } : {}), ...(e.extras ? { extras: e.extras } : {}),
+    warnings,
+  };
 }
 
 /** Labels from metadata or a file: a JSON array (or {index: label} object), or one label per line. */

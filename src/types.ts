@@ -131,6 +131,34 @@ export interface Explanation {
   extras?: Record<string, unknown>;
 }
 
+/**
+ * A pixel-level explanation (methods of every kind but `cam`): the attribution per input pixel and
+ * channel, and a map shown beside it (Grad-CAM's for gradient methods).
+ */
+export interface PixelExplanation {
+  method: string;
+  /** The layer of the map beside (gradient methods); '' where there is none. */
+  layer: string;
+  target: ClassScore;
+  predicted: ClassScore;
+  height: number;
+  width: number;
+  /** 3-D models: the depth D; gradient, gradientInputLayout and cam are then volumes ([D, H, W, C], [D, H, W]). */
+  depth?: number;
+  channels: number;
+  /** The method's result, [H, W, C] (channels last, whatever the model's layout). */
+  gradient: Float32Array;
+  /** Through quantised (int8) ops: `straight-through estimate (int8)` (Explainer.gradientNote). */
+  gradientNote?: string;
+  /** The same, in the model's input layout without batch ([C,H,W] for NCHW models). */
+  gradientInputLayout: Float32Array;
+  /** The map shown beside, [H, W] in [0, 1]: the Grad-CAM map at `layer` (gradient methods), else |attribution| scaled. */
+  cam: Float32Array;
+  /** Facts for the JSON sidecar (e.g. Integrated Gradients' completeness check). */
+  extras?: Record<string, unknown>;
+  warnings?: string[];
+}
+
 export interface ExplainResult {
   explanations: Explanation[];
   timings: { compileMs: number; sessionMs: number; runMs: number; camMs: number };

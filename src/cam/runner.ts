@@ -62,7 +62,7 @@ export async function explainMany(ex: Explainer, input: Float32Array, dims: numb
   const methods = opts.methods.map((m) => camMethod(m));
   const size = ex.checkInput(input, dims);
   // a model whose gradients will be refused is refused before the layer search and the forward passes
-  if (methods.some((m) => m.usesGradients !== false)) ex.refuseEarly(opts.layers.flat(), opts.output, false);
+  if (methods.some((m) => m.needs.layerGradient)) ex.refuseEarly(opts.layers.flat(), opts.output, false);
   const groups: string[][] = [];
   for (const g of opts.layers) groups.push(await ex.resolveLayers(Array.isArray(g) ? g : [g], size, opts.output, opts.layout));
   if (opts.topK !== undefined && !(Number.isInteger(opts.topK) && opts.topK >= 1)) throw new InputError(`--top-k must be a positive integer, got ${opts.topK}`);
@@ -185,8 +185,8 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
   const output = opts.output ?? ex.model.graph.output[0]!.name;
   const score = scoreTensor(ex.model, output);
   const layers = [...new Set(groups.flat())];
-  const gradMethods = methods.filter((m) => m.usesGradients !== false);
-  const freeMethods = methods.filter((m) => m.usesGradients === false);
+  const gradMethods = methods.filter((m) => m.needs.layerGradient);
+  const freeMethods = methods.filter((m) => !m.needs.layerGradient);
   const specs = targetSpecs(opts, n);
 
   // Ablation graphs (their frontier tensors are fetched by the forward pass)
@@ -262,9 +262,9 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
   const classifiers = new Map<string, Promise<Classifier>>();
   const tensors = new Map<string, LayerTensors>();
   const tensorsOf = (m: CamMethod, l: string): LayerTensors => {
-    const key = `${m.usesGradients === false ? 'free' : 'grad'}|${l}`;
+    const key = `${!m.needs.layerGradient ? 'free' : 'grad'}|${l}`;
     let t = tensors.get(key);
-    if (!t) tensors.set(key, (t = m.usesGradients === false ? freeTensors(free, l, rows) : gradTensors(grad!, l)));
+    if (!t) tensors.set(key, (t = !m.needs.layerGradient ? freeTensors(free, l, rows) : gradTensors(grad!, l)));
     return t;
   };
   const contextOf = (l: string, t: LayerTensors, stage: string): CamContext => {
@@ -293,7 +293,7 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
         raw = weightedSum(t.activations, await m.weightsAsync(t, ctx), t.dims);
       } else raw = m.compute(t);
       raws.set(l, { raw, h: t.dims[2], w: t.dims[3] });
-      noise.set(l, m.usesGradients === false ? [] : cancelled(t.activations, t.gradients, t.dims, raw));
+      noise.set(l, !m.needs.layerGradient ? [] : cancelled(t.activations, t.gradients, t.dims, raw));
     }
     maps.set(m.name, groups.map((g) => {
       const list = g.map((l) => raws.get(l)!);
@@ -605,7 +605,7 @@ function explanations(job: Job, core: Core, m: CamMethod, gi: number, g: GroupMa
       map: g.maps.slice(r * H * W, (r + 1) * H * W), height: H, width: W,
       raw: raw.slice(r * h * w, (r + 1) * h * w), rawHeight: h, rawWidth: w,
       warnings, image: row.image, rank: row.rank, targetName: row.target.name, targetKind: row.target.kind, targetValue: value,
-      ...(m.usesGradients !== false && job.ex.gradientNote ? { gradientNote: job.ex.gradientNote } : {}),
+      ...(m.needs.layerGradient && job.ex.gradientNote ? { gradientNote: job.ex.gradientNote } : {}),
     };
   });
 }

@@ -19,7 +19,8 @@ export type MethodKind = 'cam' | 'gradient' | 'path' | 'noise' | 'perturbation';
 export const METHOD_KINDS: readonly MethodKind[] = ['cam', 'gradient', 'path', 'noise', 'perturbation'];
 
 /** Option values as they reach a method (defaults filled in, checked against the declaration). */
-export type MethodOptionValue = number | string | boolean;
+export type { MethodOptionValue } from '../types.js';
+import type { MethodOptionValue } from '../types.js';
 export type MethodOptionValues = Readonly<Record<string, MethodOptionValue>>;
 
 /** One option of a method: where its value goes, its CLI flag, its type, default and help. */
