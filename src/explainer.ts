@@ -4,7 +4,7 @@
  * Browser-safe: the runtime is injected as a SessionFactory.
  */
 import type { ImportedPreprocess } from './onnx/import/types.js';
-import { GradientEngine, probe, type CompileCache } from './autodiff/engine.js';
+import { GradientEngine, probe, type CompileCache } from './runtime/engine.js';
 import { cloneModel, realInputs, refuseEarly, scoreTensor, STE_NOTE, type GradientSpec } from './autodiff/compiler.js';
 import { QUANTIZED_OPS } from './autodiff/rules/quantize.js';
 import { upgradeOpset } from './onnx/upgrade.js';

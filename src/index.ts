@@ -1,7 +1,7 @@
 /** Browser-safe library entry. */
 export { Explainer, InputError, parseLabels, softmax, argmax } from './explainer.js';
 export type { ClassChoice, ClassScore, ExplainOptions, ExplainResult, Explanation, ExplainerOptions, LayerInfo, Layout, RunOptions, RunResult } from './explainer.js';
-export { GradientEngine, type CompileCache } from './autodiff/engine.js';
+export { GradientEngine, type CompileCache } from './runtime/engine.js';
 export { compile, prepare, SEED_INPUT, USE_TOP_INPUT } from './autodiff/compiler.js';
 export type { Compiled, GradientSpec, Prepared } from './autodiff/compiler.js';
 export { GRADIENT_RULES, OP_GRADIENTS, supportedOps } from './autodiff/registry.js';

@@ -5,7 +5,7 @@
  * runtime, layout, image) and every layer above imports it.
  */
 import type { ImportedPreprocess } from './onnx/import/types.js';
-import type { CompileCache } from './autodiff/engine.js';
+import type { CompileCache } from './runtime/session.js';
 import type { ExternalDataReader } from './onnx/tensor.js';
 import type { Rectifier } from './autodiff/rule.js';
 import type { SessionFactory, SessionOptions } from './runtime/session.js';
