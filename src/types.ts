@@ -11,6 +11,8 @@ import type { Rectifier } from './autodiff/rule.js';
 import type { SessionFactory, SessionOptions } from './runtime/session.js';
 import type { LayerLayout } from './layout/describe.js';
 import type { VolumeResize } from './image/resize3d.js';
+import type { Box, BoxHead, BoxTargetOptions } from './util/boxes.js';
+export type { Box, BoxCoords, BoxHead, BoxTargetOptions } from './util/boxes.js';
 
 /** A method option's value (src/methods/types.ts MethodOption). */
 export type MethodOptionValue = number | string | boolean;
@@ -261,30 +263,3 @@ export type TargetSpec =
   | ({ kind: 'box'; head: BoxHead; box: Box; class: number } & BoxTargetOptions);
 
 export type TargetKind = TargetSpec['kind'];
-
-/** x1, y1, x2, y2 in input pixels. */
-export type Box = [number, number, number, number];
-export type BoxCoords = 'xyxy' | 'cxcywh';
-
-/** How to read one anchor row. */
-export interface BoxHead {
-  anchors: number;
-  classes: number;
-  /** Row width: 4 + (objectness ? 1 : 0) + classes. */
-  width: number;
-  coords: BoxCoords;
-  objectness: boolean;
-}
-
-export interface BoxTargetOptions {
-  /** Anchors whose box overlaps the target box at least this much are matched (default 0.5). */
-  iouThreshold?: number;
-  /**
-   * 'sum' (default): the class score summed over every matched anchor (IoU ≥ threshold);
-   * 'best': pytorch-grad-cam's FasterRCNNBoxScoreTarget — the best-overlapping anchor only, if its IoU
-   * exceeds the threshold and its arg-max class is the class.
-   */
-  match?: 'sum' | 'best';
-  /** Add the matched anchors' IoU with the target box (as FasterRCNNBoxScoreTarget; always with 'best'). */
-  iouTerm?: boolean;
-}

@@ -21,7 +21,7 @@
  * forward pass first and evaluates the seed there (two runs; no target nodes are added to the graph).
  */
 import type { CamRow } from './types.js';
-import { boxTargetValue } from '../detect/boxes.js';
+import { boxTargetValue } from '../util/boxes.js';
 import type { Box, BoxHead, BoxTargetOptions, ClassChoiceLike, TargetKind, TargetSpec } from '../types.js';
 export type { ClassChoiceLike, TargetKind, TargetSpec } from '../types.js';
 

@@ -10,7 +10,7 @@ import { attrInt, encodeModel, decodeModel, type ModelProto } from '../onnx/mode
 import type { Session } from '../runtime/session.js';
 import { InputError } from '../util/scores.js';
 import { isGradientMethod } from '../cam/guided.js';
-import { anchorBox, anchorScore, boxTargetValue, decodeDetections, renormalizeInBox, DEFAULT_SCORE_THRESHOLD, type Box, type BoxTargetOptions, type DecodeOptions, type Detection } from './boxes.js';
+import { anchorBox, anchorScore, boxTargetValue, decodeDetections, renormalizeInBox, DEFAULT_SCORE_THRESHOLD, type Box, type BoxTargetOptions, type DecodeOptions, type Detection } from '../util/boxes.js';
 import { BOX_FORMAT_HELP, DETECTIONS_OUTPUT, detectionModel, nmsHead, recogniseHead, type DetectionHead } from './head.js';
 import { allAnchors, capturedTensors, concatParts, hasOp, nmsContainer, preNmsHead, twoStageError } from './prenms.js';
 import { forwardModel } from '../cam/graph.js';
