@@ -9,7 +9,7 @@ import { Explainer, type ExplainOptions, type Explanation, type ExplainerOptions
 import { attrInt, encodeModel, decodeModel, type ModelProto } from '../onnx/model.js';
 import type { Session } from '../runtime/session.js';
 import { InputError } from '../util/scores.js';
-import { isGradientMethod } from '../cam/guided.js';
+import { isGradientMethod } from '../methods/gradient/explain.js';
 import { anchorBox, anchorScore, boxTargetValue, decodeDetections, renormalizeInBox, DEFAULT_SCORE_THRESHOLD, type Box, type BoxTargetOptions, type DecodeOptions, type Detection } from '../util/boxes.js';
 import { BOX_FORMAT_HELP, DETECTIONS_OUTPUT, detectionModel, nmsHead, recogniseHead, type DetectionHead } from './head.js';
 import { allAnchors, capturedTensors, concatParts, hasOp, nmsContainer, preNmsHead, twoStageError } from './prenms.js';

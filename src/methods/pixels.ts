@@ -5,7 +5,7 @@
  */
 import type { Explainer } from '../explainer.js';
 import type { ExplainOptions } from '../types.js';
-import { explainGradients } from '../cam/guided.js';
+import { explainGradients } from '../methods/gradient/explain.js';
 import { explainAttribution, type AttributionResult } from './attribution.js';
 import { getMethod, methodNames, resolveMethodOptions } from './index.js';
 import { InputError } from '../util/scores.js';

@@ -9,14 +9,14 @@
  * One compiled graph gives the Grad-CAM layer gradient (true gradient) and the input gradient (with
  * the rectifier rule) in one forward and one backward pass.
  */
-import type { Explainer } from '../explainer.js';
-import type { ClassChoice, PixelExplanation } from '../types.js';
-import { findMethod, getMethod, methodNames } from '../methods/index.js';
-import type { GradientMethod } from '../methods/types.js';
-import { InputError } from '../util/scores.js';
-import { gradcam } from './methods/gradcam.js';
-import { postprocess, postprocessVolume } from './pipeline.js';
-import type { VolumeResize } from '../image/resize3d.js';
+import type { Explainer } from '../../explainer.js';
+import type { ClassChoice, PixelExplanation } from '../../types.js';
+import { findMethod, getMethod, methodNames } from '../index.js';
+import type { GradientMethod } from '../types.js';
+import { InputError } from '../../util/scores.js';
+import { gradcam } from '../../cam/methods/gradcam.js';
+import { postprocess, postprocessVolume } from '../../cam/pipeline.js';
+import type { VolumeResize } from '../../image/resize3d.js';
 
 /** A gradient method's name (kind `gradient` in the registry): saliency, guided-backprop, deconvnet, guided-gradcam. */
 export type GradientMethodName = string;
