@@ -22,8 +22,9 @@ export const NODE_ONLY = [/^src\/node\.ts$/, /^src\/node-audit\.ts$/, /^src\/cli
 
 /**
  * The layers, lowest first: data flows up, imports point down. util/ and image/ (pixel routines, codecs)
- * are the foundation every layer may use; types.ts (the shared vocabulary) sits with the Explainer;
- * cam/ is the CAM methods' part of the methods layer; metrics/ and sanity/ sit above render (they read
+ * are the foundation every layer may use; types.ts (the shared vocabulary) sits with the Explainer's core
+ * (src/explainer/); src/explainer.ts (the public Explainer: the core + explain(), the registry's dispatch)
+ * and cam/ (the CAM methods and their runner) are in the methods layer; metrics/ and sanity/ sit above render (they read
  * maps of any method); index.ts / node.ts / node-audit.ts are the library's entry points, under cli/.
  */
 export const LAYERS: readonly { name: string; files: RegExp }[] = [
@@ -33,8 +34,8 @@ export const LAYERS: readonly { name: string; files: RegExp }[] = [
   { name: 'autodiff', files: /^src\/autodiff\// },
   { name: 'runtime', files: /^src\/runtime\// },
   { name: 'layout', files: /^src\/layout\// },
-  { name: 'explainer', files: /^src\/(explainer\/|explainer\.ts$|types\.ts$)/ },
-  { name: 'methods', files: /^src\/(methods|cam)\// },
+  { name: 'explainer', files: /^src\/(explainer\/|types\.ts$)/ },
+  { name: 'methods', files: /^src\/((methods|cam)\/|explainer\.ts$)/ },
   { name: 'render', files: /^src\/render\// },
   { name: 'metrics', files: /^src\/metrics\// },
   { name: 'sanity', files: /^src\/sanity\// },

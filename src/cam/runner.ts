@@ -13,7 +13,7 @@
  *   ablated one (the "suffix" graph; the whole model with the mask inside where the suffix cannot be cut).
  */
 import { camBatchFromBudget } from './budget.js';
-import type { Explainer } from '../explainer.js';
+import type { ExplainerCore as Explainer } from '../explainer/core.js';
 import type { ClassChoice, ClassScore, ExplainOptions, ExplainResult, Explanation, RunResult } from '../types.js';
 export type { FamilyOptions } from '../types.js';
 import { InputError, argmax, softmax } from '../util/scores.js';

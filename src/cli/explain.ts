@@ -305,7 +305,7 @@ async function explainBatch(explainer: Explainer, s: Settings, target: TargetSpe
       const g = await explainPixels(explainer, data, dims, {
         method: s.pixelMethod, layer: s.layers[0], layout: s.layout, classes, output: s.output, rectifierOps: s.guidedOps,
         methodOptions: s.methodOptions[s.pixelMethod], batchSize: s.camBatch, randomSeed: s.seed, onProgress: onPasses,
-      });
+      }, (x, d, o) => explainer.explain(x, d, o));
       const gradientKind = getMethod(s.pixelMethod).kind === 'gradient';
       for (const [j, i] of idx.entries()) {
         const { input: inp, stem: st, picture } = batch[i]!;

@@ -9,7 +9,7 @@
  * One compiled graph gives the Grad-CAM layer gradient (true gradient) and the input gradient (with
  * the rectifier rule) in one forward and one backward pass.
  */
-import type { Explainer } from '../../explainer.js';
+import type { ExplainerCore as Explainer } from '../../explainer/core.js';
 import type { ClassChoice, PixelExplanation } from '../../types.js';
 import { findMethod, getMethod, methodNames } from '../index.js';
 import type { GradientMethod } from '../types.js';
