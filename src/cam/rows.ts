@@ -1,8 +1,7 @@
 /** The CAM runner's rows: each image's targets resolved (top-k, contrast, counterfactual, non-linear targets scored first). */
 import type { ClassChoice } from '../types.js';
-import { InputError, argmax, softmax } from '../util/scores.js';
+import { InputError, argmax } from '../util/scores.js';
 import { onePlaneSigmoid, scoreTensor } from '../autodiff/compiler.js';
-import { gradcam } from './methods/gradcam.js';
 import * as T from './targets.js';
 import type { TargetSpec } from '../types.js';
 import type { Job, Row } from './job.js';

@@ -28,7 +28,7 @@ import { projection2d } from './svd.js';
 import * as T from './targets.js';
 import type { CamContext, CamMethod, LayerTensors } from './types.js';
 import type { Job, Row } from './job.js';
-import { context, forward, session } from './passes.js';
+import { context, forward } from './passes.js';
 import { needsScoresFirst, resolveRows, scoreShape, targetSpecs } from './rows.js';
 export type { FamilyOptions } from '../types.js';
 /** Whether explain() needs the runner (anything beyond plain Grad-CAM of a class logit). */

@@ -22,7 +22,7 @@
  */
 import type { CamRow } from './types.js';
 import { boxTargetValue } from '../util/boxes.js';
-import type { Box, BoxHead, BoxTargetOptions, ClassChoiceLike, TargetKind, TargetSpec } from '../types.js';
+import type { Box, BoxHead, BoxTargetOptions, TargetKind } from '../types.js';
 export type { ClassChoiceLike, TargetKind, TargetSpec } from '../types.js';
 
 export const TARGET_KINDS: readonly TargetKind[] = ['logit', 'softmax', 'binary', 'regression', 'segmentation', 'similarity', 'element', 'box'];
