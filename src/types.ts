@@ -8,6 +8,7 @@ import type { ImportedPreprocess } from './onnx/import/types.js';
 import type { CompileCache } from './runtime/session.js';
 import type { ExternalDataReader } from './onnx/tensor.js';
 import type { Rectifier } from './autodiff/rule.js';
+import type { LayerPost } from './autodiff/compiler.js';
 import type { SessionFactory, SessionOptions } from './runtime/session.js';
 import type { LayerLayout } from './layout/describe.js';
 import type { VolumeResize } from './image/resize3d.js';
@@ -243,11 +244,12 @@ export interface RunOptions {
   /** Seed rows [N, ...score shape] = d(target)/d(score) per image, instead of one-hot `classes`. */
   seeds?: Float32Array;
   /**
-   * Grad-CAM's maps computed inside the graph (RunResult.maps) instead of returning the layer's activation
-   * and gradient, where the single layer allows: nchw or nhwc, 2-D, its grid not larger than the input and
-   * at most 32×32 or dividing it (GradientSpec.maps); elsewhere `maps` stays undefined.
+   * A method's in-graph post-processing of the single layer (the compiler's LayerPost hook, e.g. Grad-CAM's
+   * maps: cam/methods/gradcam-graph.ts): given the layer's layout and the input grid, the hook, or undefined
+   * where the layer does not allow it. With the hook, RunResult.post holds its outputs and `activations` and
+   * `gradients` are empty.
    */
-  maps?: boolean;
+  post?: (layout: LayerLayout, grid: readonly number[]) => LayerPost | undefined;
 }
 
 export interface RunResult {
@@ -266,12 +268,8 @@ export interface RunResult {
   activations: { data: Float32Array; dims: number[] }[];
   gradients: { data: Float32Array; dims: number[] }[];
   inputGradient?: { data: Float32Array; dims: number[] };
-  /**
-   * With RunOptions.maps where the layer allows: Grad-CAM's raw maps [N, h, w], final maps [N, H, W],
-   * each final map's range before scaling (0: all zero) and max_cell Σ_c |A_c·G_c| (cancellation check);
-   * `activations` and `gradients` are then empty.
-   */
-  maps?: { raw: Float32Array; h: number; w: number; map: Float32Array; range: Float32Array; scale: Float32Array };
+  /** With RunOptions.post where the layer allows: the hook's outputs by name (Grad-CAM's: graphMaps). */
+  post?: Record<string, { data: Float32Array; dims: number[] }>;
   timings: { compileMs: number; sessionMs: number; runMs: number };
 }
 

@@ -13,13 +13,14 @@
  *   ablated one (the "suffix" graph; the whole model with the mask inside where the suffix cannot be cut).
  */
 import type { ExplainerCore as Explainer } from '../explainer/core.js';
-import type { ClassScore, ExplainOptions, ExplainResult, Explanation, RunResult } from '../types.js';
+import type { ClassScore, ExplainOptions, ExplainResult, Explanation } from '../types.js';
 import { InputError, argmax, softmax } from '../util/scores.js';
 import { scoreTensor } from '../autodiff/compiler.js';
 import { type TensorValue } from '../runtime/session.js';
 import { camMethod } from './index.js';
 import { type Classifier } from './methods/cam.js';
 import { gradcam, weightedSum } from './methods/gradcam.js';
+import { gradcamGraphMaps, graphMaps as gradcamGraph, type GraphMaps } from './methods/gradcam-graph.js';
 import { ablationModel, type AblationGraph } from './graph.js';
 import { postprocess } from './pipeline.js';
 import { cancellationWarning, cancelled, cancelledFromScale, degenerateWarnings } from './degenerate.js';
@@ -190,12 +191,12 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
   // rows: image × target
   let rows: Row[];
   let grad: { activations: Map<string, TensorValue>; gradients: Map<string, TensorValue> } | undefined;
-  // Grad-CAM alone at one layer: its maps come from the graph where the layer allows (RunOptions.maps)
-  let graphMaps: RunResult['maps'];
+  // Grad-CAM alone at one layer: its maps come from the graph where the layer allows (gradcam-graph.ts)
+  let graphMaps: GraphMaps | undefined;
   if (simple && gradMethods.length) {
     const inGraph = methods.length === 1 && methods[0] === gradcam && layers.length === 1 && !opts.eigenSmooth;
-    const r = await ex.run(input, dims, { layers, layout: opts.layout, classes: specs.map((s) => s.choice), output: opts.output, maps: inGraph });
-    graphMaps = r.maps;
+    const r = await ex.run(input, dims, { layers, layout: opts.layout, classes: specs.map((s) => s.choice), output: opts.output, ...(inGraph ? { post: gradcamGraphMaps } : {}) });
+    graphMaps = gradcamGraph(r);
     gradTimings(job, r.timings);
     scores = r.logits.data;
     shape = [r.numClasses];

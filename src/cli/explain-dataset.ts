@@ -1,7 +1,8 @@
 /** `gradcam explain` on folders, globs and manifests: the resumable run of the dataset engine writing explain's per-image files. */
 import path from 'node:path';
 import type { RgbImage } from '../image/types.js';
-import { InputError, type ClassChoice, type ClassScore, type Explainer } from '../explainer.js';
+import { InputError, type Explainer } from '../explainer.js';
+import type { ClassChoice, ClassScore } from '../types.js';
 import { type PreparedInput } from '../node.js';
 import { datasetBatchSize, modelIdentity, listInputs, prepareItemInput, resolveTruth, runDataset, shardItems, type FileOut, type StoreKind } from '../node-audit.js';
 import type { AuditItem } from '../audit/types.js';

@@ -5,7 +5,8 @@
  * methods through `target`, gradient methods (guided Grad-CAM...) through seed rows, gradient-free ones
  * (Eigen-CAM) as they are. Browser-safe: the runtime is injected as the Explainer's SessionFactory.
  */
-import { Explainer, type ExplainOptions, type Explanation, type ExplainerOptions } from '../explainer.js';
+import { Explainer } from '../explainer.js';
+import type { ExplainOptions, Explanation, ExplainerOptions } from '../types.js';
 import { attrInt, encodeModel, decodeModel, type ModelProto } from '../onnx/model.js';
 import type { Session } from '../runtime/session.js';
 import { InputError } from '../util/scores.js';

@@ -28,14 +28,9 @@ export class ExplainerCore extends ExplainerLayers {
     const layers = opts.layers.length ? await this.resolveLayers(opts.layers, grid, opts.output, opts.layout) : [];
     const layouts = await Promise.all(layers.map((l) => this.layerLayout(l, grid, opts.output, opts.layout)));
     const spec: GradientSpec = { layers, output: opts.output, inputGradient: opts.inputGradient, rectifier: opts.rectifier, rectifierOps: opts.rectifierOps };
-    const l0 = layouts[0];
-    if (opts.maps && layers.length === 1 && l0 && (l0.kind === 'nchw' || l0.kind === 'nhwc') && l0.rank === 4 && l0.batchAxis === 0 && grid.length === 2) {
-      const [ha, wa] = l0.gridAxes as [number, number];
-      // a grid larger than the input (cv2.resize downscales with other rules), or one above 32 cells that
-      // does not divide it (GradientSpec.maps), keeps the JavaScript path
-      const [h, w] = l0.grid as [number, number];
-      const fits = h <= grid[0]! && w <= grid[1]! && ((h <= 32 && w <= 32) || (grid[0]! % h === 0 && grid[1]! % w === 0));
-      if (ha < wa && fits) spec.maps = { channelAxis: l0.channelAxis, gridAxes: [ha, wa], size: [grid[0]!, grid[1]!] };
+    if (opts.post && layers.length === 1 && layouts[0]) {
+      const post = opts.post(layouts[0], grid);
+      if (post) spec.post = post;
     }
     const gs = await this.engine.get(spec, this.imageDims(grid));
     const c = gs.compiled;
@@ -58,8 +53,8 @@ export class ExplainerCore extends ExplainerLayers {
       [c.seed]: { data: seed, dims: [n, ...c.scoreShape.slice(1)] },
     };
     if (c.useTop) feeds[c.useTop] = { data: useTop, dims: [n, 1] };
-    const m = c.outputs.maps;
-    const fetch = m ? [c.outputs.score, m.raw, m.map, m.range, m.scale] : [c.outputs.score, ...layers.map((l) => c.outputs.activations[l]!), ...layers.map((l) => c.outputs.gradients[l]!)];
+    const m = c.outputs.post;
+    const fetch = m ? [c.outputs.score, ...Object.values(m)] : [c.outputs.score, ...layers.map((l) => c.outputs.activations[l]!), ...layers.map((l) => c.outputs.gradients[l]!)];
     if (c.outputs.inputGradient) fetch.push(c.outputs.inputGradient);
     // each fetched tensor's batch axis: 0, but a sequence-first layer's is 1
     const batchAxis: Record<string, number> = {};
@@ -79,14 +74,13 @@ export class ExplainerCore extends ExplainerLayers {
     const targets = explicit.map((k, i) => (k >= 0 ? k : argmax(logits.subarray(i * K, (i + 1) * K))));
     const tensor = (name: string) => ({ data: r[name]!.data as Float32Array, dims: r[name]!.dims });
     const nchw = (name: string, j: number) => toChannelsFirst(r[name]!.data as Float32Array, r[name]!.dims, layouts[j]!);
-    const f32 = (name: string) => r[name]!.data as Float32Array;
     return {
       layers, layouts, numClasses: K, size, grid, targets,
       logits: { data: logits, dims: [n, K] },
       activations: m ? [] : layers.map((l, j) => nchw(c.outputs.activations[l]!, j)),
       gradients: m ? [] : layers.map((l, j) => nchw(c.outputs.gradients[l]!, j)),
       inputGradient: c.outputs.inputGradient ? tensor(c.outputs.inputGradient) : undefined,
-      maps: m ? { raw: f32(m.raw), h: r[m.raw]!.dims[1]!, w: r[m.raw]!.dims[2]!, map: f32(m.map), range: f32(m.range), scale: f32(m.scale) } : undefined,
+      post: m ? Object.fromEntries(Object.entries(m).map(([k, name]) => [k, tensor(name)])) : undefined,
       timings: { ...gs.timings, runMs },
     };
   }

@@ -8,6 +8,7 @@ import type { ExplainerCore as Explainer } from '../explainer/core.js';
 import type { ExplainOptions, ExplainResult, Explanation, PixelExplanation } from '../types.js';
 import { camMethod } from '../cam/index.js';
 import { gradcam } from '../cam/methods/gradcam.js';
+import { gradcamGraphMaps, graphMaps } from '../cam/methods/gradcam-graph.js';
 import { explainFamily, needsFamily } from '../cam/runner.js';
 import { postprocess, postprocessVolume } from '../cam/pipeline.js';
 import { cancellationWarning, cancelled, cancelledFromScale, degenerateWarnings } from '../cam/degenerate.js';
@@ -31,11 +32,11 @@ export async function explainWith(ex: Explainer, input: Float32Array, dims: numb
   if (needsFamily(opts)) return explainFamily(ex, input, dims, opts);
   const method = camMethod(opts.method ?? 'gradcam');
   // Grad-CAM's maps come from the graph where the layer allows (one ORT run, no JavaScript per pixel)
-  const r = await ex.run(input, dims, { layers: opts.layer === undefined ? ['auto'] : Array.isArray(opts.layer) ? opts.layer : [opts.layer], layout: opts.layout, classes: opts.classes, output: opts.output, maps: method === gradcam });
+  const r = await ex.run(input, dims, { layers: opts.layer === undefined ? ['auto'] : Array.isArray(opts.layer) ? opts.layer : [opts.layer], layout: opts.layout, classes: opts.classes, output: opts.output, ...(method === gradcam ? { post: gradcamGraphMaps } : {}) });
   const t1 = performance.now();
   const n = dims[0]!;
   const [H, W] = r.size;
-  const g = r.maps;
+  const g = graphMaps(r);
   const raws = g
     ? [{ raw: g.raw, h: g.h, w: g.w, noise: cancelledFromScale(g.raw, g.h * g.w, g.scale) }]
     : r.activations.map((a, j) => {
