@@ -124,7 +124,7 @@ export function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.gr
     if (pixelMethod) break;
     if (isPixelMethod(m)) throw usageError(EXPLAIN, `${m} is a ${getMethod(m).kind} method: give it alone with --method ${m}`);
     try {
-      camMethod(m); // unknown names: a clear error listing every method
+      getMethod(m); // unknown names: a clear error listing every method of every kind
     } catch (e) {
       throw usageError(EXPLAIN, (e as Error).message);
     }
