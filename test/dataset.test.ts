@@ -11,7 +11,7 @@ import { encodePng } from '../src/image/png.js';
 import { writeNpy } from '../src/image/npy.js';
 import { readMask, maskFromPixels } from '../src/dataset/items.js';
 import { csvField, csvLine } from '../src/util/csv.js';
-import { parseCsv } from '../src/audit/manifest.js';
+import { parseCsv } from '../src/dataset/manifest.js';
 import { parseHxW } from '../src/util/size.js';
 import { progressText, passesText, duration } from '../src/util/progress.js';
 import { writeAllOrNothing, writeAtomic, writeFiles } from '../src/util/write-node.js';

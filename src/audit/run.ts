@@ -15,7 +15,8 @@
  * with a row; items whose row is an error are retried only with `retryErrors`.
  */
 import type { Explainer, Explanation, ClassChoice } from '../explainer.js';
-import { loadExplainer, tensorPicture, stackByShape, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
+import { loadExplainer, tensorPicture, stackByShape, type PreparedInput } from '../dataset/inputs.js';
+import { DEFAULT_PICTURE_SIDE } from '../render/index.js';
 import { resizeBilinear } from '../image/resize.js';
 import { boxInView, maskInView } from '../image/view.js';
 import { heatmapImage } from '../image/overlay.js';
@@ -25,9 +26,9 @@ import type { NormalizeOptions } from '../image/normalize.js';
 import type { RgbImage } from '../image/types.js';
 import { camMethod } from '../cam/index.js';
 import { thumbnails } from '../render/index.js';
-import { decodeRle } from './manifest.js';
+import { decodeRle } from '../dataset/manifest.js';
 import { boxesRegion, maskRegion, mapMetrics, scaleRegion, round6, isFlagged, type Region } from './metrics.js';
-import { itemStem, type Shard } from './shard.js';
+import { itemStem, type Shard } from '../dataset/shard.js';
 import type { AuditConfig, AuditItem, AuditRow, ClassRef, ScoredClass } from './types.js';
 import { shardItems } from '../dataset/listing.js';
 import { modelIdentity } from '../dataset/identity.js';

@@ -15,7 +15,7 @@ import { sanityCheck, stageTable, verdict, type SanityMode, type SanityResult, t
 import { parameterizedLayers, type InitKind } from '../sanity/randomize.js';
 import { sanityCurvesSvg, sanityMontage } from '../sanity/render.js';
 import { spearman, type MapSimilarity } from '../metrics/similarity.js';
-import { itemStem } from '../audit/shard.js';
+import { itemStem } from '../dataset/shard.js';
 import type { AuditItem } from '../audit/types.js';
 import { modelIdentity } from '../dataset/identity.js';
 import { runDataset, type FileOut } from '../dataset/run.js';

@@ -10,7 +10,7 @@ import { COLORMAPS } from '../image/colormap.js';
 import { NORMALIZE_PRESETS } from '../image/normalize.js';
 import { CliError, optionNumber } from './common.js';
 import { editDistance } from '../util/closest.js';
-import { parseShard, type Shard } from '../audit/shard.js';
+import { parseShard, type Shard } from '../dataset/shard.js';
 
 /** A number option's checks: integer or not, bounds, and words that stand for a value ('off'). */
 export interface NumberCheck {

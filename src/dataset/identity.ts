@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { nodeModelFiles } from '../node-model.js';
+import { nodeModelFiles } from './model-files.js';
 import { fileSha256 } from '../runtime/node.js';
 
 /** A file's identity in a run's settings: its name, SHA-256 and size (a restart must find the same file). */

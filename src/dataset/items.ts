@@ -5,10 +5,10 @@
 import fs from 'node:fs';
 import type { Explainer } from '../explainer.js';
 import { InputError } from '../explainer.js';
-import { prepareInputs, inputPixels, batchForInputs, type PreparedInput } from '../node.js';
+import { prepareInputs, inputPixels, batchForInputs, type PreparedInput } from './inputs.js';
 import { readImageFile, readRegularFile, type FileReadError } from '../image/node.js';
 import { parseNpy, toFloat32 } from '../image/npy.js';
-import type { ClassRef } from '../audit/types.js';
+import type { ClassRef } from './types.js';
 
 /** Images per model run for a dataset: --batch-size, bounded by --max-input's pixels per run. */
 export function datasetBatchSize(explainer: Explainer, opts: { size?: [number, number]; resize?: number; crop?: [number, number]; batchSize?: number; maxInputPixels?: number }): number {

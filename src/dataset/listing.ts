@@ -7,10 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../explainer.js';
 import { fileInside, readRegularFile, type FileReadError } from '../image/node.js';
-import { hasGlobMagic, splitGlob, globToRegExp } from '../audit/glob.js';
-import { isManifestName, parseManifest } from '../audit/manifest.js';
-import { shardOf, type Shard } from '../audit/shard.js';
-import type { AuditItem } from '../audit/types.js';
+import { hasGlobMagic, splitGlob, globToRegExp } from './glob.js';
+import { isManifestName, parseManifest } from './manifest.js';
+import { shardOf, type Shard } from './shard.js';
+import type { AuditItem } from './types.js';
 import { printable } from '../util/text.js';
 import { realish } from '../util/write-node.js';
 

@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FileBytes } from '../render/index.js';
-import type { AuditItem } from '../audit/types.js';
-import type { Shard } from '../audit/shard.js';
+import type { AuditItem } from './types.js';
+import type { Shard } from './shard.js';
 import { shardItems } from './listing.js';
 import { ResultStore, type StoredRow, type StoreKind } from './store.js';
 import { guardedWrite, syncDir, writeFileAtomic } from '../util/write-node.js';

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { configDiff, configKey } from '../audit/types.js';
+import { configDiff, configKey } from './types.js';
 import { acquireLock, LOCK } from './lock.js';
 import { OutputError, guardedWrite, pidAlive, syncDir, writeFileAtomic, TEMPORARY } from '../util/write-node.js';
 

@@ -2,7 +2,8 @@
  * Boxes of a detection head: the rows of the normalised detection tensor [A, D] (one row per anchor:
  * 4 box numbers, the objectness where there is one, the nc class scores), IoU and its gradient, decoding
  * with score and IoU thresholds (class-aware greedy NMS), and the box target (what a map of one detection
- * explains). Browser-safe, no model knowledge beyond `BoxHead`.
+ * explains). Browser-safe, no model knowledge beyond `BoxHead`; in util/ because the box target (cam/targets.ts)
+ * and the detector (detect/) both use it.
  */
 
 /** x1, y1, x2, y2 in input pixels. */
@@ -18,6 +19,8 @@ export interface BoxHead {
   coords: BoxCoords;
   objectness: boolean;
 }
+
+
 
 /** The xyxy box of anchor a in a row tensor s [A, D]. */
 export function anchorBox(s: ArrayLike<number>, head: BoxHead, a: number): Box {
@@ -129,6 +132,7 @@ export function decodeDetections(s: ArrayLike<number>, head: BoxHead, opts: Deco
 }
 
 /** How a box target gathers the anchors behind a detection. */
+
 export interface BoxTargetOptions {
   /** Anchors whose box overlaps the target box at least this much are matched (default 0.5). */
   iouThreshold?: number;

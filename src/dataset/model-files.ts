@@ -4,10 +4,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { InputError, parseLabels, type ImportedFacts } from './explainer.js';
-import { ModelError } from './onnx/model.js';
-import { importModel, type ModelFiles, type ModelSource } from './onnx/import/index.js';
-import { fileInside, readRegularFile, type FileReadError } from './image/node.js';
+import { InputError, parseLabels, type ImportedFacts } from '../explainer.js';
+import { ModelError } from '../onnx/model.js';
+import { importModel, type ModelFiles, type ModelSource } from '../onnx/import/index.js';
+import { fileInside, readRegularFile, type FileReadError } from '../image/node.js';
 
 /**
  * The model's ONNX bytes, its external-data reader, the labels (--labels, else the import's, else
