@@ -7,7 +7,7 @@ import { resizeRgb } from '../src/image/resize.js';
 import { encodePng } from '../src/image/png.js';
 import { writeNpy } from '../src/image/npy.js';
 import { grayscaleImage, heatmapImage } from '../src/image/overlay.js';
-import { shortLayerName } from '../src/sanity/randomize.js';
+import { shortLayerName } from '../src/util/text.js';
 import type { RgbImage } from '../src/image/types.js';
 import type { ClassScore } from '../src/explainer.js';
 import { layoutLabel } from '../src/layout/describe.js';
