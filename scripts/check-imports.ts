@@ -12,7 +12,7 @@ import path from 'node:path';
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
 
 /** Files that may import Node's modules (everything else under src/ must run in a browser). */
-export const NODE_ONLY = [/^src\/node\.ts$/, /^src\/node-audit\.ts$/, /^src\/cli\//, /^src\/runtime\/node\.ts$/, /^src\/image\/node\.ts$/];
+export const NODE_ONLY = [/^src\/node\.ts$/, /^src\/node-audit\.ts$/, /^src\/cli\//, /^src\/runtime\/node\.ts$/, /^src\/image\/node\.ts$/, /^src\/video\/node\.ts$/];
 
 function files(dir: string): string[] {
   const out: string[] = [];
