@@ -80,32 +80,30 @@ export async function probeClip(file: string, inputFps = 25): Promise<ClipInfo> 
 
 /** Reads exactly `size` bytes at a time from a stream (null at its end; a partial frame at the end is an error). */
 class ChunkReader {
-  private ended = false;
-  private failed: Error | undefined;
+  private readonly chunks: AsyncIterator<Buffer>;
+  private parts: Buffer[] = [];
+  private have = 0;
 
-  constructor(private readonly stream: Readable, private readonly size: number) {
-    stream.on('end', () => { this.ended = true; });
-    stream.on('error', (e) => { this.failed = e; });
+  constructor(stream: Readable, private readonly size: number) {
+    this.chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   }
 
   async next(): Promise<Uint8Array | null> {
-    for (;;) {
-      if (this.failed) throw this.failed;
-      const b = this.stream.read(this.size) as Buffer | null;
-      if (b) return new Uint8Array(b.buffer, b.byteOffset, b.length);
-      if (this.ended || this.stream.readableEnded) return null;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.stream.off('readable', done);
-          this.stream.off('end', done);
-          this.stream.off('error', done);
-          resolve();
-        };
-        this.stream.once('readable', done);
-        this.stream.once('end', done);
-        this.stream.once('error', done);
-      });
+    while (this.have < this.size) {
+      const c = await this.chunks.next();
+      if (c.done) {
+        if (this.have > 0) throw new Error(`the stream ended inside a frame (${this.have} of ${this.size} bytes)`);
+        return null;
+      }
+      this.parts.push(c.value);
+      this.have += c.value.length;
     }
+    const all = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
+    const frame = new Uint8Array(all.subarray(0, this.size));
+    const rest = all.subarray(this.size);
+    this.parts = rest.length ? [rest] : [];
+    this.have = rest.length;
+    return frame;
   }
 }
 
@@ -143,7 +141,7 @@ export class FrameDecoder {
     for (;;) {
       const b = await this.reader!.next();
       if (!b) throw new InputError(`${this.info.file}: FFmpeg gave ${this.at} frames, not the ${this.info.frames} its stream states${this.stderr ? ` (${this.stderr.trim().split('\n').pop()})` : ''}`);
-      if (this.at++ === i) return { width, height, data: new Uint8Array(b) };
+      if (this.at++ === i) return { width, height, data: b };
     }
   }
 
