@@ -20,7 +20,7 @@ import { loadDetector, loadExplainer } from '../node.js';
 import type { Detector } from '../detect/detector.js';
 import { DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD, type Box } from '../detect/boxes.js';
 import { DEFAULT_DRIFT, energyInBox, frameDrift, mapPlace, quantizeMap, type DriftThresholds, type FrameDrift, type MapPlace } from '../video/drift.js';
-import { probeClip, FrameDecoder, type ClipInfo } from '../video/node.js';
+import { ffmpegTools, probeClip, FrameDecoder, type ClipInfo } from '../video/node.js';
 import { modelIdentity, runDataset, type FileOut, type StoreKind } from '../node-audit.js';
 import type { AuditItem } from '../audit/types.js';
 import { DatasetProgress, doneLine, interruptible, oneLine, parseNumbers, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
@@ -111,6 +111,7 @@ export async function runVideo(args: string[]): Promise<number> {
   if (o.every !== undefined && o.fps !== undefined) throw usageError(VIDEO, '--every N and --fps F both choose the frames; give one');
   if (!o.detect) for (const k of ['score-threshold', 'iou-threshold', 'top', 'box-format'] as const) if (o[k] !== undefined && !(k === 'box-format' && o[k] === 'auto')) throw usageError(VIDEO, `--${k} goes with --detect (a detector's detections)`);
   const thresholds: DriftThresholds = { peakJump: num(o['flag-jump']) ?? DEFAULT_DRIFT.peakJump, overlap: num(o['flag-overlap']) ?? DEFAULT_DRIFT.overlap };
+  ffmpegTools(); // the overlay video needs it whatever the input: a missing FFmpeg is said first
   const clip = positionals[0]!;
   const info = await probeClip(clip, num(o['input-fps']) ?? 25);
   const selected = selectFrames(info, num(o.every), num(o.fps));
