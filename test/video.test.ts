@@ -180,7 +180,7 @@ describe('drift measures', () => {
     assert.ok(d.overlap! < 0.2);
     assert.deepEqual(d.flags, ['peak-jump', 'low-overlap']);
     assert.deepEqual(frameDrift(a, a, [10, 0, 20, 20]).flags, ['outside-box']);
-    assert.deepEqual(frameDrift(mapPlace(new Uint8Array(400), 20, 20), a, undefined).flags, ['empty-map']);
+    assert.deepEqual(frameDrift(mapPlace(new Uint8Array(400), 20, 20), a, undefined).flags, ['empty-map', 'low-overlap']);
   });
   it('--smooth K is an exponential moving average with weight 2/(K+1)', () => {
     const s = new MapSmoother(3);
