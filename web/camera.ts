@@ -161,6 +161,7 @@ export function setupCamera(host: CameraHost): CameraState {
     }
   };
   stopBtn.onclick = () => stop();
+  video.onended = () => { if (state.source === 'file') stop(); };
   fileInput.onchange = async () => {
     const f = fileInput.files?.[0];
     if (!f) return;
