@@ -69,6 +69,9 @@ its peak leaves the explained box. Resumable: a killed run started again continu
   positionals: 'inputs',
 });
 
+/** Frames per stored batch (their rows are appended and fsync'ed together; a killed run redoes at most these). */
+const VIDEO_BATCH = 8;
+
 const frameKey = (i: number) => `f${String(i).padStart(6, '0')}`;
 
 /** The frames explained: every one, every N-th, or the first of each 1/F second. */
@@ -148,6 +151,7 @@ export async function runVideo(args: string[]): Promise<number> {
     const items: AuditItem[] = selected.map((i) => ({ key: frameKey(i), file: `${info.file}#${i}` }) as AuditItem);
     const position = new Map(selected.map((f, k) => [f, k]));
     const decoder = new FrameDecoder(info);
+    let decoding: Promise<unknown> = Promise.resolve();
     const out = o.out!;
     // the previous explained frame's place (by position in `selected`): in memory while running, read back from maps/ after a restart
     let last: { pos: number; place: MapPlace } | undefined;
@@ -162,63 +166,71 @@ export async function runVideo(args: string[]): Promise<number> {
     };
     type Prep = { frame: number; input?: { tensor: Float32Array; dims: number[] }; error?: string };
     let flaggedNow = 0;
+    const explainFrame = async (p: Prep, files: FileOut[]): Promise<FrameRow> => {
+      const base = { key: frameKey(p.frame), frame: p.frame, time: Math.round((p.frame / info.fps) * 1e4) / 1e4 };
+      try {
+        if (p.error !== undefined) throw new Error(p.error);
+        const { tensor, dims: d } = p.input!;
+        let map: Float32Array | undefined;
+        let row: Omit<FrameRow, 'map' | 'drift' | 'flagged'>;
+        let box: Box | undefined;
+        if (detector) {
+          let dets = (await detector.detect(tensor, d, { scoreThreshold, iouThreshold }))[0]!;
+          if (detClass !== undefined) dets = dets.filter((x) => x.class === detClass);
+          dets = dets.slice(0, top);
+          row = { ...base, status: 'ok', detections: dets.map((x) => ({ class: x.class, label: x.label ?? null, score: Math.round(x.score * 1e4) / 1e4, box: x.box.map((v) => Math.round(v * 100) / 100) as Box })), score: dets[0] ? Math.round(dets[0].score * 1e4) / 1e4 : null };
+          if (dets.length) {
+            const res = await detector.explain(tensor, d, dets, { method, layer: o.layer, layout: o.layout });
+            map = res.explanations[0]!.map.slice();
+            for (const e of res.explanations.slice(1)) for (let i = 0; i < map.length; i++) map[i] = Math.max(map[i]!, e.map[i]!);
+            box = dets[0]!.box;
+          }
+        } else {
+          const res = await ex.explain(tensor, d, { method, layer: o.layer, layout: o.layout, classes: classChoice });
+          const e = res.explanations[0]!;
+          map = e.map;
+          const cs = (c: typeof e.target) => ({ index: c.index, label: c.label ?? null, logit: Math.round(c.logit * 1e4) / 1e4, probability: Math.round(c.probability * 1e4) / 1e4 });
+          row = { ...base, status: 'ok', class: cs(e.target), predicted: cs(e.predicted), score: cs(e.target).probability };
+        }
+        const pos = position.get(p.frame)!;
+        if (!map) {
+          const drift: FrameDrift = { peak_jump: null, overlap: null, peak_in_box: null, flags: ['no-detection'] };
+          flaggedNow++;
+          return { ...row, map: null, drift, flagged: true };
+        }
+        const q = quantizeMap(map);
+        const place = mapPlace(q, mw, mh);
+        const drift = frameDrift(place, placeBefore(pos), box, thresholds);
+        last = { pos, place };
+        files.push({ path: `maps/${base.key}.npy`, bytes: writeNpy(q, [mh, mw]) });
+        const flagged = drift.flags.length > 0;
+        if (flagged) flaggedNow++;
+        return { ...row, map: { peak: place.peak, centroid: place.centroid, energy_in_box: box ? energyInBox(q, mw, mh, box) : null }, drift, flagged };
+      } catch (e) {
+        process.stderr.write(`gradcam: warning: ${info.file}: frame ${p.frame}: ${oneLine((e as Error).message)}\n`);
+        return { ...base, status: 'error', error: oneLine((e as Error).message), score: null, map: null, drift: null, flagged: false };
+      }
+    };
     const progress = new DatasetProgress(!!o.quiet);
     const r = await interruptible((signal) => runDataset<Prep, FrameRow, void>(items, {
-      out, config, kind: VIDEO_STORE, signal, batchSize: 1,
+      out, config, kind: VIDEO_STORE, signal, batchSize: VIDEO_BATCH,
       prepare: async ({ index }) => {
         const frame = selected[index]!;
         try {
-          const img = await decoder.frame(frame);
+          // a batch's frames are prepared together: their decoding is chained, in order
+          const decoded = decoding.then(() => decoder.frame(frame));
+          decoding = decoded.catch(() => undefined);
+          const img = await decoded;
           return { frame, input: { tensor: imageToTensor(resizeRgb(img, mw, mh), { ...norm, layout: ex.layout }), dims } };
         } catch (e) {
           return { frame, error: oneLine((e as Error).message) };
         }
       },
-      process: async ([p]) => {
-        const base = { key: frameKey(p!.frame), frame: p!.frame, time: Math.round((p!.frame / info.fps) * 1e4) / 1e4 };
+      process: async (batch) => {
+        const rows: FrameRow[] = [];
         const files: FileOut[] = [];
-        try {
-          if (p!.error !== undefined) throw new Error(p!.error);
-          const { tensor, dims: d } = p!.input!;
-          let map: Float32Array | undefined;
-          let row: Omit<FrameRow, 'map' | 'drift' | 'flagged'>;
-          let box: Box | undefined;
-          if (detector) {
-            let dets = (await detector.detect(tensor, d, { scoreThreshold, iouThreshold }))[0]!;
-            if (detClass !== undefined) dets = dets.filter((x) => x.class === detClass);
-            dets = dets.slice(0, top);
-            row = { ...base, status: 'ok', detections: dets.map((x) => ({ class: x.class, label: x.label ?? null, score: Math.round(x.score * 1e4) / 1e4, box: x.box.map((v) => Math.round(v * 100) / 100) as Box })), score: dets[0] ? Math.round(dets[0].score * 1e4) / 1e4 : null };
-            if (dets.length) {
-              const res = await detector.explain(tensor, d, dets, { method, layer: o.layer, layout: o.layout });
-              map = res.explanations[0]!.map.slice();
-              for (const e of res.explanations.slice(1)) for (let i = 0; i < map.length; i++) map[i] = Math.max(map[i]!, e.map[i]!);
-              box = dets[0]!.box;
-            }
-          } else {
-            const res = await ex.explain(tensor, d, { method, layer: o.layer, layout: o.layout, classes: classChoice });
-            const e = res.explanations[0]!;
-            map = e.map;
-            const cs = (c: typeof e.target) => ({ index: c.index, label: c.label ?? null, logit: Math.round(c.logit * 1e4) / 1e4, probability: Math.round(c.probability * 1e4) / 1e4 });
-            row = { ...base, status: 'ok', class: cs(e.target), predicted: cs(e.predicted), score: cs(e.target).probability };
-          }
-          const pos = position.get(p!.frame)!;
-          if (!map) {
-            const drift: FrameDrift = { peak_jump: null, overlap: null, peak_in_box: null, flags: ['no-detection'] };
-            flaggedNow++;
-            return { rows: [{ ...row, map: null, drift, flagged: true }], files };
-          }
-          const q = quantizeMap(map);
-          const place = mapPlace(q, mw, mh);
-          const drift = frameDrift(place, placeBefore(pos), box, thresholds);
-          last = { pos, place };
-          files.push({ path: `maps/${base.key}.npy`, bytes: writeNpy(q, [mh, mw]) });
-          const flagged = drift.flags.length > 0;
-          if (flagged) flaggedNow++;
-          return { rows: [{ ...row, map: { peak: place.peak, centroid: place.centroid, energy_in_box: box ? energyInBox(q, mw, mh, box) : null }, drift, flagged }], files };
-        } catch (e) {
-          process.stderr.write(`gradcam: warning: ${info.file}: frame ${p!.frame}: ${oneLine((e as Error).message)}\n`);
-          return { rows: [{ ...base, status: 'error', error: oneLine((e as Error).message), score: null, map: null, drift: null, flagged: false }], files };
-        }
+        for (const p of batch) rows.push(await explainFrame(p, files));
+        return { rows, files };
       },
       onProgress: (pr) => progress.update(pr),
       finish: async (_info, interrupted) => {
