@@ -212,6 +212,9 @@ export async function runVideo(args: string[]): Promise<number> {
       }
     };
     const progress = new DatasetProgress(!!o.quiet);
+    const t0 = performance.now();
+    let explainS = 0;
+    let renderS = 0;
     const r = await interruptible((signal) => runDataset<Prep, FrameRow, void>(items, {
       out, config, kind: VIDEO_STORE, signal, batchSize: VIDEO_BATCH,
       prepare: async ({ index }) => {
@@ -235,15 +238,18 @@ export async function runVideo(args: string[]): Promise<number> {
       onProgress: (pr) => progress.update(pr),
       finish: async (_info, interrupted) => {
         decoder.close();
+        explainS = (performance.now() - t0) / 1000;
         if (interrupted) return;
         await renderVideo(info, out, {
           colormap: o.colormap!, alpha: num(o.alpha) ?? 0.5, smooth: num(o.smooth) ?? 1, format: o.format as 'mp4' | 'webm',
           model: path.basename(o.model!), method, selected, mapSize: [mw, mh], quiet: !!o.quiet, flagJump: thresholds.peakJump, flagOverlap: thresholds.overlap,
         });
+        renderS = (performance.now() - t0) / 1000 - explainS;
       },
     }).finally(() => decoder.close()));
     progress.end();
     console.log(`${doneLine(r.info)}; ${flaggedNow} flagged among the frames explained now; rows in ${path.join(out, VIDEO_STORE.results)}`);
+    if (r.info.processed) console.log(`timing: ${r.info.processed} frames explained in ${explainS.toFixed(2)} s (${(r.info.processed / explainS).toFixed(1)} frames/s)${renderS ? `, the ${info.frames}-frame overlay video rendered in ${renderS.toFixed(2)} s` : ''}`);
     if (r.interrupted) {
       console.log('interrupted: run the same command again to continue at the next frame');
       return EXIT_INTERRUPTED;
