@@ -215,6 +215,10 @@ export async function runVideo(args: string[]): Promise<number> {
     const t0 = performance.now();
     let explainS = 0;
     let renderS = 0;
+    // the steady rate: from the second batch on (the sessions are created during the first)
+    let batches = 0;
+    let first: { at: number; done: number } | undefined;
+    let steady = '';
     const r = await interruptible((signal) => runDataset<Prep, FrameRow, void>(items, {
       out, config, kind: VIDEO_STORE, signal, batchSize: VIDEO_BATCH,
       prepare: async ({ index }) => {
@@ -230,6 +234,7 @@ export async function runVideo(args: string[]): Promise<number> {
         }
       },
       process: async (batch) => {
+        if (++batches === 2) first = { at: performance.now(), done: VIDEO_BATCH };
         const rows: FrameRow[] = [];
         const files: FileOut[] = [];
         for (const p of batch) rows.push(await explainFrame(p, files));
@@ -239,6 +244,7 @@ export async function runVideo(args: string[]): Promise<number> {
       finish: async (_info, interrupted) => {
         decoder.close();
         explainS = (performance.now() - t0) / 1000;
+        if (first && _info.processed > first.done) steady = `; ${((_info.processed - first.done) / ((performance.now() - first.at) / 1000)).toFixed(1)} frames/s after the first batch of ${VIDEO_BATCH}`;
         if (interrupted) return;
         await renderVideo(info, out, {
           colormap: o.colormap!, alpha: num(o.alpha) ?? 0.5, smooth: num(o.smooth) ?? 1, format: o.format as 'mp4' | 'webm',
@@ -249,7 +255,7 @@ export async function runVideo(args: string[]): Promise<number> {
     }).finally(() => decoder.close()));
     progress.end();
     console.log(`${doneLine(r.info)}; ${flaggedNow} flagged among the frames explained now; rows in ${path.join(out, VIDEO_STORE.results)}`);
-    if (r.info.processed) console.log(`timing: ${r.info.processed} frames explained in ${explainS.toFixed(2)} s (${(r.info.processed / explainS).toFixed(1)} frames/s)${renderS ? `, the ${info.frames}-frame overlay video rendered in ${renderS.toFixed(2)} s` : ''}`);
+    if (r.info.processed) console.log(`timing: ${r.info.processed} frames explained in ${explainS.toFixed(2)} s (${(r.info.processed / explainS).toFixed(1)} frames/s${steady})${renderS ? `, the ${info.frames}-frame overlay video rendered in ${renderS.toFixed(2)} s` : ''}`);
     if (r.interrupted) {
       console.log('interrupted: run the same command again to continue at the next frame');
       return EXIT_INTERRUPTED;

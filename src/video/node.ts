@@ -20,15 +20,20 @@ const FRAME_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.bmp', '.tif', '.ti
 
 const HOW_TO_GET = 'install it (Debian/Ubuntu: apt-get install ffmpeg; macOS: brew install ffmpeg; Windows: winget install ffmpeg) or name the binaries with GRADCAM_FFMPEG and GRADCAM_FFPROBE';
 
-/** The FFmpeg binaries, checked once (a missing one is one InputError saying how to get it). */
+let checked: { key: string; tools: { ffmpeg: string; ffprobe: string } } | undefined;
+
+/** The FFmpeg binaries, checked once per process and setting (a missing one is one InputError saying how to get it). */
 export function ffmpegTools(): { ffmpeg: string; ffprobe: string } {
+  const key = `${process.env.GRADCAM_FFMPEG ?? ''}\0${process.env.GRADCAM_FFPROBE ?? ''}`;
+  if (checked?.key === key) return checked.tools;
   const ffmpeg = process.env.GRADCAM_FFMPEG || 'ffmpeg';
   const ffprobe = process.env.GRADCAM_FFPROBE || (process.env.GRADCAM_FFMPEG ? path.join(path.dirname(process.env.GRADCAM_FFMPEG), 'ffprobe') : 'ffprobe');
   for (const bin of [ffmpeg, ffprobe]) {
     const r = spawnSync(bin, ['-version'], { stdio: 'ignore' });
     if (r.error || r.status !== 0) throw new InputError(`gradcam video needs FFmpeg: '${bin}' was not found or does not run; ${HOW_TO_GET}`);
   }
-  return { ffmpeg, ffprobe };
+  checked = { key, tools: { ffmpeg, ffprobe } };
+  return checked.tools;
 }
 
 /** A clip's size, rate and length. */
