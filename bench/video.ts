@@ -53,10 +53,11 @@ async function forwardsPerSecond(file: string, size: number): Promise<number> {
 }
 
 /** `gradcam video` on the clip: its own timing line, as frames per second (explaining + rendering). */
-function videoFps(file: string, model: { file: string; args: string[] }, out: string): { fps: number; explainFps: number } {
+function videoFps(file: string, model: { file: string; args: string[] }, out: string, warmUp = false): { fps: number; explainFps: number } {
   fs.rmSync(out, { recursive: true, force: true });
   const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'gradcam.js'), 'video', file, '--model', model.file, ...model.args, '--out', out, '--quiet'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
+  if (warmUp) return { fps: NaN, explainFps: NaN };
   const m = /timing: (\d+) frames explained in ([\d.]+) s \(([\d.]+) frames\/s; ([\d.]+) frames\/s after the first batch of \d+\).*rendered in ([\d.]+) s/.exec(r.stdout);
   if (!m) throw new Error(`no timing line in: ${r.stdout}`);
   // steady state: explaining after the first batch (sessions made), plus each frame's share of the rendering
@@ -72,7 +73,7 @@ for (const name of o.models!.split(',')) {
   if (!m) { console.error(`unknown model ${name}; choices: ${Object.keys(MODELS).join(', ')}`); process.exit(2); }
   if (!fs.existsSync(m.file)) { console.log(`| ${name} | missing: make it with /usr/bin/python3 scripts/fixtures/make_fixtures.py --bench | | | |`); continue; }
   const many = clip(N, m.size, 'mp4');
-  videoFps(clip(1, m.size, 'mp4'), m, path.join(TMP, 'warm'));
+  videoFps(clip(1, m.size, 'mp4'), m, path.join(TMP, 'warm'), true);
   const fwd1 = await forwardsPerSecond(m.file, m.size);
   const v = videoFps(many, m, path.join(TMP, 'many'));
   const fwd = (fwd1 + (await forwardsPerSecond(m.file, m.size))) / 2; // measured before and after: a shared machine's load moves
