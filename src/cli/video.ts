@@ -15,7 +15,7 @@ import { imageToTensor, NORMALIZE_PRESETS, type NormalizeOptions } from '../imag
 import { resizeRgb } from '../image/resize.js';
 import { parseNpy, writeNpy } from '../image/npy.js';
 import type { RgbImage } from '../image/types.js';
-import type { ClassChoice, Explainer } from '../explainer.js';
+import type { ClassChoice, Explainer, Explanation } from '../explainer.js';
 import { loadDetector, loadExplainer } from '../node.js';
 import type { Detector } from '../detect/detector.js';
 import { DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD, type Box } from '../detect/boxes.js';
@@ -166,7 +166,7 @@ export async function runVideo(args: string[]): Promise<number> {
     };
     type Prep = { frame: number; input?: { tensor: Float32Array; dims: number[] }; error?: string };
     let flaggedNow = 0;
-    const explainFrame = async (p: Prep, files: FileOut[]): Promise<FrameRow> => {
+    const explainFrame = async (p: Prep, files: FileOut[], batched?: Explanation): Promise<FrameRow> => {
       const base = { key: frameKey(p.frame), frame: p.frame, time: Math.round((p.frame / info.fps) * 1e4) / 1e4 };
       try {
         if (p.error !== undefined) throw new Error(p.error);
@@ -186,8 +186,7 @@ export async function runVideo(args: string[]): Promise<number> {
             box = dets[0]!.box;
           }
         } else {
-          const res = await ex.explain(tensor, d, { method, layer: o.layer, layout: o.layout, classes: classChoice });
-          const e = res.explanations[0]!;
+          const e = batched ?? (await ex.explain(tensor, d, { method, layer: o.layer, layout: o.layout, classes: classChoice })).explanations[0]!;
           map = e.map;
           const cs = (c: typeof e.target) => ({ index: c.index, label: c.label ?? null, logit: Math.round(c.logit * 1e4) / 1e4, probability: Math.round(c.probability * 1e4) / 1e4 });
           row = { ...base, status: 'ok', class: cs(e.target), predicted: cs(e.predicted), score: cs(e.target).probability };
@@ -210,6 +209,22 @@ export async function runVideo(args: string[]): Promise<number> {
         process.stderr.write(`gradcam: warning: ${info.file}: frame ${p.frame}: ${oneLine((e as Error).message)}\n`);
         return { ...base, status: 'error', error: oneLine((e as Error).message), score: null, map: null, drift: null, flagged: false };
       }
+    };
+    /** A classifier explains a batch's frames in one run (each image's map does not depend on the batch); a failed run leaves each frame to be run, and to fail, alone. */
+    const explainBatch = async (batch: Prep[]): Promise<Map<Prep, Explanation>> => {
+      const out = new Map<Prep, Explanation>();
+      const ok = batch.filter((p) => p.input);
+      if (ok.length < 2) return out;
+      const per = ok[0]!.input!.tensor.length;
+      const stacked = new Float32Array(per * ok.length);
+      ok.forEach((p, k) => stacked.set(p.input!.tensor, k * per));
+      try {
+        const res = await ex.explain(stacked, [ok.length, ...dims.slice(1)], { method, layer: o.layer, layout: o.layout, classes: classChoice });
+        if (res.explanations.length === ok.length) ok.forEach((p, k) => out.set(p, res.explanations[k]!));
+      } catch {
+        /* each frame alone: its own error row */
+      }
+      return out;
     };
     const progress = new DatasetProgress(!!o.quiet);
     const t0 = performance.now();
@@ -237,7 +252,8 @@ export async function runVideo(args: string[]): Promise<number> {
         if (++batches === 2) first = { at: performance.now(), done: VIDEO_BATCH };
         const rows: FrameRow[] = [];
         const files: FileOut[] = [];
-        for (const p of batch) rows.push(await explainFrame(p, files));
+        const batched = detector ? new Map<Prep, Explanation>() : await explainBatch(batch);
+        for (const p of batch) rows.push(await explainFrame(p, files, batched.get(p)));
         return { rows, files };
       },
       onProgress: (pr) => progress.update(pr),
