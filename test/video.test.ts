@@ -190,3 +190,27 @@ describe('drift measures', () => {
     assert.deepEqual([...new MapSmoother(1).push(Float32Array.of(0.3))].map((v) => +v.toFixed(6)), [0.3]);
   });
 });
+
+describe('the driving demo clip (npm run demo:video)', () => {
+  const events = JSON.parse(fs.readFileSync(path.join(ROOT, 'demo', 'video', 'events.json'), 'utf8')) as { reflection_from: number; reflection_box: number[]; pedestrian_boxes: number[][] };
+  const near = (b: number[], p: number[]) => p[0]! * 96 >= b[0]! - 4 && p[0]! * 96 < b[2]! + 4 && p[1]! * 96 >= b[1]! - 4 && p[1]! * 96 < b[3]! + 4;
+  const run = (model: string) => {
+    const out = path.join(TMP, `demo-${model}`);
+    const r = runGradcam(['video', path.join(ROOT, 'demo', 'video', 'dashcam.mp4'), '--model', path.join(ROOT, 'demo', 'models', `${model}.onnx`), '--detect', '--class', 'pedestrian',
+      '--score-threshold', '0.3', '--method', 'layercam', '--layer', 'backbone.2', '--fps', '5', '--out', out, '--quiet'], {}, 300_000);
+    assert.equal(r.code, 0, r.err);
+    return rows(out);
+  };
+  it('the shortcut model\'s pedestrian map jumps to the reflection when it appears; the clean model\'s stays on the pedestrian', () => {
+    const glare = run('street_glare');
+    const after = glare.filter((r) => r.time >= events.reflection_from);
+    const onReflection = after.filter((r) => r.map?.peak && near(events.reflection_box, r.map.peak)).length;
+    assert.ok(onReflection >= after.length - 1, `${onReflection} of ${after.length}`);
+    const jump = glare.find((r) => r.drift?.flags.includes('peak-jump'));
+    assert.ok(jump && jump.time >= events.reflection_from && jump.time <= events.reflection_from + 0.3, JSON.stringify(jump));
+    assert.ok(glare.filter((r) => r.time < events.reflection_from).every((r) => !r.map || !near(events.pedestrian_boxes[r.frame]!, r.map.peak!)), 'no map on the dry-road pedestrian');
+    const clean = run('street');
+    assert.ok(clean.every((r) => r.map?.peak && near(events.pedestrian_boxes[r.frame]!, r.map.peak)), 'street: every map peaks on the pedestrian');
+    assert.ok(!clean.some((r) => r.drift?.flags.includes('peak-jump')));
+  });
+});
