@@ -34,7 +34,7 @@ export const VIDEO_STORE: StoreKind = { config: 'video.json', results: 'frames.j
 const VIDEO_OPTIONS = group('Video', {
   every: { type: 'string', value: 'N', number: { integer: true, min: 1 }, help: 'explain every N-th frame (default: every frame); the overlay holds each map until the next' },
   fps: { type: 'string', value: 'F', number: { min: 0.001 }, help: 'explain F frames per second of the clip (the first frame of each 1/F s)' },
-  detect: { type: 'boolean', default: false, help: "the model is a detector: per-box maps as 'gradcam detect' (the best detection, or the K best with --top: their maps' maximum)" },
+  detect: { type: 'boolean', default: false, help: "the model is a detector: per-box maps as 'gradcam detect' (the best detection, or the K best with --top: their maps' maximum; inputs default to pixels / 255, --normalize unit)" },
   smooth: { type: 'string', value: 'K', number: { min: 1 }, help: "a display aid: the overlay shows the exponential moving average of the maps over K explained frames (weight 2/(K+1) on the newest). It changes what is shown, not the rows' measures (default 1: each frame's own map)" },
   format: { type: 'string', value: 'F', default: 'mp4', choices: ['mp4', 'webm'], help: 'overlay video: mp4 (H.264, default) or webm (VP9)' },
   'input-fps': { type: 'string', value: 'R', default: '25', number: { min: 0.001 }, help: 'frame rate of a folder of frames (default 25)' },
