@@ -162,9 +162,7 @@ export function setupCamera(host: CameraHost): CameraState {
   };
   stopBtn.onclick = () => stop();
   video.onended = () => { if (state.source === 'file') stop(); };
-  fileInput.onchange = async () => {
-    const f = fileInput.files?.[0];
-    if (!f) return;
+  const playFile = async (f: File) => {
     stop();
     try {
       video.srcObject = null;
@@ -175,6 +173,17 @@ export function setupCamera(host: CameraHost): CameraState {
       stop();
       host.showError(e);
     }
+  };
+  fileInput.onchange = () => { const f = fileInput.files?.[0]; if (f) void playFile(f); };
+  // a video dropped on the panel plays the same way
+  const panel = $<HTMLElement>('camera-panel');
+  panel.ondragover = (e) => { if ([...(e.dataTransfer?.items ?? [])].some((i) => i.type.startsWith('video/'))) e.preventDefault(); };
+  panel.ondrop = (e) => {
+    const f = [...(e.dataTransfer?.files ?? [])].find((x) => x.type.startsWith('video/'));
+    if (!f) return;
+    e.preventDefault();
+    e.stopPropagation();
+    void playFile(f);
   };
   recordBtn.onclick = () => {
     if (recorder && recorder.state === 'recording') { recorder.stop(); return; }
