@@ -23,7 +23,7 @@ import { DEFAULT_DRIFT, energyInBox, frameDrift, mapPlace, quantizeMap, type Dri
 import { ffmpegTools, probeClip, FrameDecoder, type ClipInfo } from '../video/node.js';
 import { modelIdentity, runDataset, type FileOut, type StoreKind } from '../node-audit.js';
 import type { AuditItem } from '../audit/types.js';
-import { DatasetProgress, doneLine, interruptible, oneLine, parseNumbers, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { DatasetProgress, doneLine, interruptible, oneLine, parseNumbers, parseSize, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { importedDefaults } from './inputs.js';
 import { DETECTION } from './detect.js';
 import { renderVideo, type FrameRow } from './video-report.js';
@@ -56,7 +56,7 @@ rate), strip.png (thumbnails), timeline.png and index.html. A frame is flagged w
 (--flag-jump), its top-20% region overlaps the previous one's too little (--flag-overlap), or (detectors)
 its peak leaves the explained box. Resumable: a killed run started again continues at the next frame.`,
   groups: [
-    withDefaults(pick(MODEL, ['model', 'variant', 'labels']), { model: { help: 'ONNX model (required): a classifier, or a detector with --detect' } }),
+    withDefaults(pick(MODEL, ['model', 'variant', 'labels', 'size']), { model: { help: 'ONNX model (required): a classifier, or a detector with --detect' } }),
     pick(IMAGES, ['normalize', 'mean', 'std']),
     withDefaults(pick(TARGET, ['class', 'layer', 'layout']), { class: { help: "classifiers: 'top' (each frame's predicted class, default), an index or a label; detectors: explain only detections of this class" } }),
     pick(methodGroup(ALL_METHODS), ['method']),
@@ -123,7 +123,7 @@ export async function runVideo(args: string[]): Promise<number> {
   const top = num(o.top) ?? 1;
   let norm: NormalizeOptions = { preset: o.normalize, mean: parseNumbers('--mean', o.mean), std: parseNumbers('--std', o.std) };
   if (o.detect && !o.normalize && !norm.mean && !norm.std) norm.preset = 'unit';
-  const size: [number, number] | undefined = undefined;
+  let size = parseSize(o.size);
   let detector: Detector | undefined;
   let ex: Explainer;
   if (o.detect) {
@@ -131,7 +131,7 @@ export async function runVideo(args: string[]): Promise<number> {
     ex = detector.explainer;
   } else ex = await loadExplainer(o.model!, { labelsFile: o.labels, variant: o.variant });
   try {
-    ({ norm } = importedDefaults(ex, o, { norm, rc: {}, size }, !!o.quiet));
+    ({ norm, size } = importedDefaults(ex, o, { norm, rc: {}, size }, !!o.quiet));
     const dims = ex.imageDims(size);
     const [mh, mw] = ex.layout === 'NCHW' ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!];
     if (ex.channels !== 3) throw usageError(VIDEO, `the model takes ${ex.channels} channels; gradcam video explains RGB frames (3 channels)`);
@@ -145,7 +145,7 @@ export async function runVideo(args: string[]): Promise<number> {
     const config = {
       format: 'gradcam-video/1', model: await modelIdentity(o.model!), clip: await clipIdentity(info),
       frames: { every: num(o.every) ?? null, fps: num(o.fps) ?? null, selected: selected.length },
-      method, layer: o.layer, layout: o.layout ?? null, class: o.class ?? 'top', normalize: norm, drift: thresholds,
+      method, layer: o.layer, layout: o.layout ?? null, class: o.class ?? 'top', normalize: norm, size: size ?? null, drift: thresholds,
       detect: detector ? { score_threshold: scoreThreshold, iou_threshold: iouThreshold, top, class: detClass ?? null, box_format: o['box-format'] } : null,
     };
     const items: AuditItem[] = selected.map((i) => ({ key: frameKey(i), file: `${info.file}#${i}` }) as AuditItem);
