@@ -15,8 +15,8 @@ import { drawBoxes, mapOverlay, thumbSize, type DrawnBox } from '../render/index
 import { timelinePlot } from '../render/timeline.js';
 import { dequantizeMap, MapSmoother, type FrameDrift } from '../video/drift.js';
 import { FrameDecoder, FrameEncoder, type ClipInfo, type VideoFormat } from '../video/node.js';
-import { readRows } from '../node-audit.js';
-import { Progress } from './common.js';
+import { readRows } from '../dataset/store.js';
+import { ProgressDisplay } from './common.js';
 
 type Box = [number, number, number, number];
 type Cls = { index: number; label: string | null; logit: number; probability: number };
@@ -72,7 +72,7 @@ export async function renderVideo(info: ClipInfo, out: string, o: RenderOptions)
   const decoder = new FrameDecoder(info);
   const encoder = new FrameEncoder(tmp, info.width, info.height, info.rate, o.format);
   const smoother = new MapSmoother(o.smooth);
-  const progress = new Progress(info.frames, o.quiet);
+  const progress = new ProgressDisplay(info.frames, o.quiet);
   let shown: { map?: Float32Array; boxes: DrawnBox[]; caption: string; flagged: boolean } = { boxes: [], caption: '', flagged: false };
   try {
     for (let i = 0; i < info.frames; i++) {

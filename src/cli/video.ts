@@ -9,8 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { CAM_METHODS, camMethod } from '../cam/index.js';
-import { GRADIENT_METHODS, isGradientMethod } from '../cam/guided.js';
+import { getMethod, methodNames } from '../methods/index.js';
 import { imageToTensor, NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
 import { resizeRgb } from '../image/resize.js';
 import { parseNpy, writeNpy } from '../image/npy.js';
@@ -18,12 +17,14 @@ import type { RgbImage } from '../image/types.js';
 import type { ClassChoice, Explainer, Explanation } from '../explainer.js';
 import { loadDetector, loadExplainer } from '../node.js';
 import type { Detector } from '../detect/detector.js';
-import { DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD, type Box } from '../detect/boxes.js';
+import { DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD, type Box } from '../util/boxes.js';
 import { DEFAULT_DRIFT, energyInBox, frameDrift, mapPlace, quantizeMap, type DriftThresholds, type FrameDrift, type MapPlace } from '../video/drift.js';
 import { ffmpegTools, probeClip, FrameDecoder, type ClipInfo } from '../video/node.js';
-import { modelIdentity, runDataset, type FileOut, type StoreKind } from '../node-audit.js';
+import { modelIdentity } from '../dataset/identity.js';
+import { runDataset, type FileOut } from '../dataset/run.js';
+import type { StoreKind } from '../dataset/store.js';
 import type { AuditItem } from '../audit/types.js';
-import { DatasetProgress, doneLine, interruptible, oneLine, parseNumbers, parseSize, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { ProgressDisplay, doneLine, interruptible, oneLine, parseNumbers, parseSize, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { importedDefaults } from './inputs.js';
 import { DETECTION } from './detect.js';
 import { renderVideo, type FrameRow } from './video-report.js';
@@ -42,7 +43,7 @@ const VIDEO_OPTIONS = group('Video', {
   'flag-overlap': { type: 'string', value: 'O', number: { min: 0, max: 1 }, help: `flag a frame whose top-20% region overlaps the previous one's by less than O (IoU; default ${DEFAULT_DRIFT.overlap})` },
 });
 
-const ALL_METHODS = () => [...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS)];
+const ALL_METHODS = () => methodNames('cam', 'gradient');
 
 export const VIDEO = command({
   name: 'video',
@@ -104,12 +105,11 @@ export async function runVideo(args: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw usageError(VIDEO, `give one clip (a video file or a folder of frames), got ${positionals.length}`);
   const method = o.method!.toLowerCase();
-  if (!isGradientMethod(method)) {
-    try {
-      camMethod(method, Object.keys(GRADIENT_METHODS));
-    } catch (e) {
-      throw usageError(VIDEO, (e as Error).message);
-    }
+  try {
+    const m = getMethod(method);
+    if (m.kind !== 'cam' && m.kind !== 'gradient') throw new Error(`${m.name} (a ${m.kind} method) does not explain video frames yet; choose one of: ${ALL_METHODS().join(', ')}`);
+  } catch (e) {
+    throw usageError(VIDEO, (e as Error).message);
   }
   if (o.every !== undefined && o.fps !== undefined) throw usageError(VIDEO, '--every N and --fps F both choose the frames; give one');
   if (!o.detect) for (const k of ['score-threshold', 'iou-threshold', 'top', 'box-format'] as const) if (o[k] !== undefined && !(k === 'box-format' && o[k] === 'auto')) throw usageError(VIDEO, `--${k} goes with --detect (a detector's detections)`);
@@ -226,7 +226,7 @@ export async function runVideo(args: string[]): Promise<number> {
       }
       return out;
     };
-    const progress = new DatasetProgress(!!o.quiet);
+    const progress = new ProgressDisplay(0, !!o.quiet);
     const t0 = performance.now();
     let explainS = 0;
     let renderS = 0;
