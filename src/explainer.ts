@@ -30,6 +30,7 @@ import { InputError, argmax, softmax } from './util/scores.js';
 
 export { InputError, argmax, softmax };
 import { cancellationWarning, cancelled, cancelledFromScale, degenerateWarnings } from './cam/degenerate.js';
+import { explainPerturbation, isPerturbationMethod, type PerturbationOptions } from './perturb/explain.js';
 
 export type Layout = 'NCHW' | 'NHWC';
 
@@ -98,6 +99,8 @@ export interface ExplainOptions extends FamilyOptions {
   seeds?: Float32Array;
   /** 3-D models: how the maps are upsampled to the volume (trilinear with half-pixel centres, default; spline: scipy.ndimage.zoom, pytorch-grad-cam's). */
   volumeResize?: VolumeResize;
+  /** Occlusion and RISE: their options (window, stride, baseline; masks, cells, keep probability, seed). */
+  perturbation?: PerturbationOptions;
 }
 
 export interface ClassScore {
@@ -143,6 +146,11 @@ export interface Explanation {
   /** Gradient methods: the method's result [H, W, C] (channels last; [D, H, W, C] for volumes), and C. */
   gradient?: Float32Array;
   channels?: number;
+  /**
+   * Pixel-level attribution methods (Occlusion, RISE): the attribution per pixel [H, W], signed (its
+   * pictures use a diverging colour map); `map` is its ReLU scaled to [0, 1].
+   */
+  attribution?: Float32Array;
   /** How the gradients were computed when not exactly: `straight-through estimate (int8)` through quantised ops. */
   gradientNote?: string;
 }
@@ -571,7 +579,7 @@ export class Explainer {
     const note = this.gradientNote;
     if (note) {
       const name = (opts.method ?? 'gradcam').toLowerCase();
-      const forwardOnly = !isGradientMethod(name) && CAM_METHODS[name]?.usesGradients === false;
+      const forwardOnly = isPerturbationMethod(name) || (!isGradientMethod(name) && CAM_METHODS[name]?.usesGradients === false);
       if (!forwardOnly) for (const e of r.explanations) e.gradientNote = note;
     }
     return r;
@@ -601,6 +609,7 @@ export class Explainer {
 
   private async explainAny(input: Float32Array, dims: number[], opts: ExplainOptions): Promise<ExplainResult> {
     if (opts.method !== undefined && isGradientMethod(opts.method.toLowerCase())) return this.explainByGradient(input, dims, opts);
+    if (opts.method !== undefined && isPerturbationMethod(opts.method.toLowerCase())) return explainPerturbation(this, input, dims, opts);
     if (opts.seeds) throw new InputError('seed rows are taken by the gradient methods (saliency, guided-backprop, deconvnet, guided-gradcam); CAM methods take a target');
     if (this.volume) return this.explainVolume(input, dims, opts);
     if (needsFamily(opts)) return explainFamily(this, input, dims, opts);

@@ -1,0 +1,98 @@
+/**
+ * Occlusion and RISE (issue 25): parity with the float64 references of
+ * scripts/fixtures/make_perturbation_fixtures.py (Captum's Occlusion step by step; RISE's reference
+ * implementation with the masks numpy draws after np.random.seed) on a CNN, a ViT and a channels-last
+ * model, within 1e-4 relative L2; the masks themselves; the number and size of the model runs; refusals.
+ */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Explainer } from '../src/explainer.js';
+import { loadExplainer } from '../src/node.js';
+import { occlusionGrid } from '../src/perturb/occlusion.js';
+import { riseDraws, riseMask } from '../src/perturb/rise.js';
+import { FIXTURES, loadArray, loadMeta, maxAbsError, relL2 } from './helpers/fixtures.js';
+
+interface Entry { file: string; method: 'occlusion' | 'rise'; classes: number[]; options: Record<string, unknown>; tol: number }
+
+const MODELS = ['resnet_like', 'vit_tiny_op17', 'tf_style_nhwc_op17'];
+const explainers: Explainer[] = [];
+after(async () => { for (const e of explainers) await e.release(); });
+
+async function open(name: string): Promise<Explainer> {
+  const ex = await loadExplainer(path.join(FIXTURES, name, 'model.onnx'), { cache: false });
+  explainers.push(ex);
+  return ex;
+}
+
+for (const name of MODELS) {
+  describe(`perturbation methods on ${name}`, () => {
+    const index = JSON.parse(fs.readFileSync(path.join(FIXTURES, name, 'perturb', 'index.json'), 'utf8')) as Entry[];
+    const meta = loadMeta(name);
+    const input = loadArray(name, 'input.npy');
+    for (const e of index) {
+      it(`${e.method} ${JSON.stringify(e.options)} matches the reference within ${e.tol} relative L2`, async () => {
+        const ex = await open(name);
+        const ref = loadArray(name, `perturb/${e.file}`);
+        const o = e.options as { window?: [number, number]; strides?: [number, number]; baseline?: number; masks?: number; cells?: number; keep?: number; seed?: number };
+        const perturbation = e.method === 'occlusion' ? { occlusion: { window: o.window, strides: o.strides, baseline: o.baseline } } : { rise: { masks: o.masks, cells: o.cells, keep: o.keep, seed: o.seed } };
+        const r = await ex.explain(input.data, input.shape, { method: e.method, classes: e.classes, perturbation, batchSize: 37 });
+        assert.equal(r.explanations.length, meta.input_shape[0]);
+        const [H, W] = ref.shape.slice(1) as [number, number];
+        r.explanations.forEach((x, i) => {
+          assert.equal(x.target.index, e.classes[i]);
+          assert.deepEqual([x.height, x.width], [H, W]);
+          const want = ref.data.subarray(i * H * W, (i + 1) * H * W);
+          const err = relL2(x.attribution!, want);
+          assert.ok(err <= e.tol, `image ${i}: relative L2 ${err}`);
+          // not a constant: the attribution varies over the picture
+          assert.ok(Math.max(...want) - Math.min(...want) > 1e-3);
+          // the map is the attribution's ReLU scaled to [0, 1]
+          const peak = x.attribution!.indexOf(Math.max(...x.attribution!));
+          assert.equal(x.map[peak], 1);
+        });
+      });
+    }
+  });
+}
+
+describe('RISE masks', () => {
+  it('are the reference code\'s masks after np.random.seed(seed)', () => {
+    const [H, W] = loadArray('vit_tiny_op17', 'perturb/rise0.npy').shape.slice(1) as [number, number];
+    const ref = loadArray('vit_tiny_op17', 'perturb/rise0.masks3.npy');
+    const d = riseDraws(H, W, { masks: 300, cells: 5, keep: 0.5, seed: 7 });
+    for (let i = 0; i < 3; i++) assert.ok(maxAbsError(riseMask(d, i, H, W), ref.data.subarray(i * H * W, (i + 1) * H * W)) < 1e-6);
+  });
+});
+
+describe('Occlusion windows and batches', () => {
+  it('follows Captum\'s positions: ceil((size − window) / stride) + 1 per axis, the last one cut at the edge', () => {
+    const g = occlusionGrid(48, 48, { window: [10, 7], strides: [4, 3] });
+    assert.deepEqual([g.rows.length, g.cols.length], [11, 15]);
+    assert.equal(g.rows.at(-1), 40);
+    assert.equal(g.cols.at(-1), 42);
+  });
+
+  it('puts the windows into as few model runs as the batch size allows', async () => {
+    const ex = await open('resnet_like');
+    const input = loadArray('resnet_like', 'input.npy');
+    const one = input.data.slice(0, input.data.length / 2);
+    let calls = 0;
+    const r = await ex.explain(one, [1, ...input.shape.slice(1)], { method: 'occlusion', perturbation: { occlusion: { window: [16, 16], strides: [8, 8] } }, batchSize: 10, onProgress: () => calls++ });
+    // 5 × 5 windows in runs of 10: 3 runs (progress after each), plus the unoccluded pass
+    assert.equal(calls, 3);
+    assert.equal(r.explanations[0]!.method, 'occlusion');
+  });
+
+  it('refuses a stride larger than the window, a window larger than the input, and a layer', async () => {
+    const ex = await open('resnet_like');
+    const input = loadArray('resnet_like', 'input.npy');
+    await assert.rejects(ex.explain(input.data, input.shape, { method: 'occlusion', perturbation: { occlusion: { window: [4, 4], strides: [8, 8] } } }), /stride 8x8 is larger than the window 4x4/);
+    await assert.rejects(ex.explain(input.data, input.shape, { method: 'occlusion', perturbation: { occlusion: { window: [64, 4] } } }), /window 64x4 is larger than the model input 48x48/);
+    await assert.rejects(ex.explain(input.data, input.shape, { method: 'rise', layer: meta().layers[0]!.tensor }), /reads no layer/);
+    await assert.rejects(ex.explain(input.data, input.shape, { method: 'rise', perturbation: { rise: { keep: 0 } } }), /keep probability must be in \(0, 1\]/);
+  });
+});
+
+function meta() { return loadMeta('resnet_like'); }
