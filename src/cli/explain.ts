@@ -23,6 +23,8 @@ import { doneLine, listedLine, oneLine, parseNumbers, parseSize, Progress, Datas
 import { command, helpText, num, parseCommand, readShard, usageError, DATASET, FAMILY, IMAGES, MODEL, PICTURES, RUN, TARGET, methodGroup } from './spec.js';
 import { importedDefaults, normalizeOptions, resizeCropOptions, stems, type ResizeCropOptions } from './inputs.js';
 import { explainVolumes } from './explain-volume.js';
+import { PERTURBATION, perturbBatch, readPerturbSettings, type PerturbSettings } from './explain-perturb.js';
+import { PERTURBATION_METHODS } from '../perturb/explain.js';
 import { INTENSITY_MODES, type IntensityMode } from '../image/volume.js';
 import { VOLUME_RESIZES, type VolumeResize } from '../image/resize3d.js';
 import { resolveNormalization } from '../image/normalize.js';
@@ -43,7 +45,7 @@ export const SCANS = group('Scans and 3-D models', {
   },
 });
 
-const ALL_METHODS = () => [...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS)];
+const ALL_METHODS = () => [...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS), ...Object.keys(PERTURBATION_METHODS)];
 
 export const EXPLAIN = command({
   name: 'explain',
@@ -64,7 +66,7 @@ failed; 130: interrupted. 'gradcam audit' is the same run plus the dataset repor
 
 With a gradient method (saliency, guided-backprop, deconvnet, guided-gradcam) the PNG shows the
 Grad-CAM overlay beside the gradient picture.`,
-  groups: [MODEL, IMAGES, SCANS, TARGET, methodGroup(ALL_METHODS), FAMILY, PICTURES, RUN, DATASET],
+  groups: [MODEL, IMAGES, SCANS, TARGET, methodGroup(ALL_METHODS), FAMILY, PERTURBATION, PICTURES, RUN, DATASET],
   required: ['model'],
   positionals: 'inputs',
 });
@@ -74,6 +76,8 @@ interface Settings {
   model: string;
   methods: string[];
   gradientMethod?: GradientMethod;
+  /** Occlusion / RISE (explain-perturb.ts). */
+  perturb?: PerturbSettings;
   layers: string[];
   groups: string[][];
   layout?: string;
@@ -126,8 +130,14 @@ function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>)
     const family = [...p.given].filter((k) => k in FAMILY.options).map((k) => `--${k}`);
     if (family.length) throw usageError(EXPLAIN, `--method ${gradientMethod} explains through the input gradient and takes none of the CAM-family options (${family.join(', ')}); drop them, or choose a CAM method`);
   }
+  const perturb = readPerturbSettings(methodNames, o, p.given);
+  if (perturb) {
+    const refused = [...p.given].filter((k) => k in FAMILY.options && k !== 'cam-batch' && k !== 'seed').map((k) => `--${k}`);
+    if (refused.length) throw usageError(EXPLAIN, `--method ${perturb.method} perturbs the input and takes none of the CAM-family options (${refused.join(', ')}); drop them`);
+    if (p.given.has('layer') && o.layer !== 'auto') throw usageError(EXPLAIN, `--method ${perturb.method} perturbs the input and reads no layer; drop --layer`);
+  }
   for (const m of methodNames) {
-    if (gradientMethod) break;
+    if (gradientMethod || perturb) break;
     if (isGradientMethod(m.toLowerCase())) throw usageError(EXPLAIN, `${m} is a gradient method: give it alone with --method ${m}`);
     try {
       camMethod(m, Object.keys(GRADIENT_METHODS)); // unknown names: a clear error listing every method
@@ -135,7 +145,7 @@ function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>)
       throw usageError(EXPLAIN, (e as Error).message);
     }
   }
-  const methods = gradientMethod ? [] : methodNames.map((m) => camMethod(m).name);
+  const methods = gradientMethod || perturb ? [] : methodNames.map((m) => camMethod(m).name);
   if (new Set(methods).size !== methods.length) throw usageError(EXPLAIN, `--methods names a method twice: ${methodNames.join(',')}`);
   const layers = list(o.layers ?? o.layer ?? 'auto');
   const norm = normalizeOptions(o);
@@ -161,7 +171,7 @@ function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>)
   const limits = { maxPixels: num(o['max-pixels']), maxSide: num(o['max-overlay']) ?? DEFAULT_PICTURE_SIDE };
   const contrast = o.contrast === undefined ? undefined : choice(o.contrast);
   return {
-    model: o.model!, methods, gradientMethod, layers, groups: o.grid && layers.length > 1 ? [...layers.map((l) => [l]), layers] : [layers],
+    model: o.model!, methods, gradientMethod, perturb, layers, groups: o.grid && layers.length > 1 ? [...layers.map((l) => [l]), layers] : [layers],
     layout: o.layout, output: o.output, classChoice: labelled ? 'top' : choice(o.class!), labelled, contrast, kind, targetGiven: o.target !== undefined,
     index, mask: o.mask, pixel: pixel as [number, number] | undefined, threshold: num(o['seg-threshold']), reference: o.reference, topK: num(o['top-k']), counterfactual: !!o.counterfactual, augSmooth: !!o['aug-smooth'],
     eigenSmooth: !!o['eigen-smooth'], camBatch: num(o['cam-batch']), scoreTop: num(o['score-top']), seed: num(o.seed) ?? 0,
@@ -287,6 +297,15 @@ async function explainBatch(explainer: Explainer, s: Settings, target: TargetSpe
   const outs: ItemOutput[] = batch.map(() => ({ files: [], lines: [], warnings: [] }));
   for (const { index: idx, data, dims } of stackByShape(batch.map((b) => b.input))) {
     const classes = batch.some((b) => b.classChoice !== undefined) ? idx.map((i) => batch[i]!.classChoice ?? s.classChoice) : s.classChoice;
+    if (s.perturb) {
+      const items = idx.map((i) => batch[i]!);
+      const res = await perturbBatch(explainer, s.perturb, items, data, dims, { ...s, classes, imageSize }, onPasses);
+      for (const [j, i] of idx.entries()) {
+        Object.assign(outs[i]!, res[j]!);
+        if (batch[i]!.extraWarning) outs[i]!.warnings.push(batch[i]!.extraWarning!);
+      }
+      continue;
+    }
     if (s.gradientMethod) {
       const g = await explainGradients(explainer, data, dims, { method: s.gradientMethod, layer: s.layers[0], layout: s.layout, classes, output: s.output, rectifierOps: s.guidedOps });
       for (const [j, i] of idx.entries()) {
@@ -445,8 +464,9 @@ async function explainDataset(explainer: Explainer, s: Settings, positionals: st
   const config = {
     format: 'gradcam-explain/1',
     model: await modelIdentity(s.model),
-    methods: s.gradientMethod ? [s.gradientMethod] : s.methods, layers: s.groups, layout: s.layout ?? null, output: s.output ?? null,
+    methods: s.gradientMethod ? [s.gradientMethod] : s.perturb ? [s.perturb.method] : s.methods, layers: s.groups, layout: s.layout ?? null, output: s.output ?? null,
     class: s.labelled ? 'true' : String(s.classChoice), target: s.kind, index: s.index ?? null, pixel: s.pixel ?? null, ...(s.threshold !== undefined ? { threshold: s.threshold } : {}), top_k: s.topK ?? null, options: s.jsonOptions,
+    ...(s.perturb ? { perturbation: s.perturb.json, top_percent: s.perturb.topPercent } : {}),
     cam_batch: s.camBatch ?? null, score_top: s.scoreTop ?? null, seed: s.seed, guided_ops: s.guidedOps, abs: s.abs, grid: s.grid, look: s.look,
     normalize: { preset: s.norm.preset ?? null, mean: s.norm.mean ? [...s.norm.mean] : null, std: s.norm.std ? [...s.norm.std] : null, ...(s.norm.divisor !== undefined ? { divisor: s.norm.divisor } : {}) },
     size: s.size ?? null, ...(s.rc.resize !== undefined ? { resize: s.rc.resize, crop: s.rc.crop ?? null } : {}), labels: explainer.labels ?? null,
