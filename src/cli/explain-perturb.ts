@@ -55,7 +55,7 @@ export function readPerturbSettings(methods: string[], values: Record<string, un
     return undefined;
   }
   const other = mine.filter((k) => !k.startsWith(m));
-  if (other.length) throw usageError({ name: 'explain' }, `${other.map((k) => `--${k}`).join(', ')} do not go with --method ${m}`);
+  if (other.length) throw usageError({ name: 'explain' }, `${other.map((k) => `--${k}`).join(', ')}: not an option of --method ${m}`);
   const str = (k: string) => values[k] as string | undefined;
   const n = (k: string) => num(values[k] as number | string | undefined);
   const options: PerturbationOptions = m === 'occlusion'
