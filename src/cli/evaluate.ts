@@ -8,7 +8,9 @@ import path from 'node:path';
 import { loadExplainer } from '../node.js';
 import { ResultStore, fileIdentity, modelIdentity, listInputs, readRows, type StoreKind } from '../node-audit.js';
 import { createNodeSession } from '../runtime/node.js';
-import type { ClassChoice } from '../explainer.js';
+import type { ClassChoice, Explainer } from '../explainer.js';
+import { rankMethods, rankingCsv, rankingHtml, rankingMarkdown } from '../metrics/ranking.js';
+import { randomisedExplainer, randomisationDistances } from '../sanity/distance.js';
 import { methodMaps, methodNames, checkMethod, type MethodMap } from '../metrics/maps.js';
 import { plainForward } from '../metrics/forward.js';
 import { faithfulness, FAITHFULNESS_METRICS, ROAD_FRACTIONS, type FaithfulnessMetric, type FaithfulnessResult, type Substrate } from '../metrics/faithfulness.js';
@@ -18,7 +20,7 @@ import { CliError, parseNumbers, parseSize, EXIT_INTERRUPTED } from './common.js
 import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, IMAGES, MODEL, RUN, TARGET } from './spec.js';
 import { importedDefaults, loadInputs, normalizeOptions, ProgressBar, writeOutputs, resizeCropOptions } from './inputs.js';
 
-const METRICS = [...FAITHFULNESS_METRICS, 'localisation'] as const;
+const METRICS = [...FAITHFULNESS_METRICS, 'randomisation', 'localisation'] as const;
 type Metric = (typeof METRICS)[number];
 const SUBSTRATES: Substrate[] = ['zero', 'mean', 'blur'];
 
@@ -51,6 +53,9 @@ export const EVALUATE = command({
   road          ROAD with noisy linear imputation: mean probability after removing --road-fractions
                 of the pixels most-relevant-first (MoRF, lower is better) and least-relevant-first
                 (LeRF, higher is better)
+  randomisation 1 − Spearman rank correlation of |map| with the map of the model whose parameterised
+                layers are all re-initialised (the sanity check's last cascading stage; higher is
+                better: a map that does not change explains the input, not the model)
   localisation  with --annotations: pointing game (peak on the object; and within --tolerance px),
                 energy-based pointing game (share of the map on the object), IoU of the box around
                 the largest segment of the map thresholded at --map-threshold × max with the box,
@@ -90,6 +95,7 @@ interface Row {
   increase_confidence?: number;
   road_morf?: number;
   road_lerf?: number;
+  randomisation?: number;
   pointing?: number;
   pointing_tol?: number;
   energy?: number;
@@ -108,7 +114,7 @@ interface StoredEvalRow extends Row {
 /** Numeric columns, their direction, for the CSV and the summary. */
 export const COLUMNS: [keyof Row, string][] = [
   ['deletion', 'lower'], ['insertion', 'higher'], ['average_drop', 'lower'], ['increase_confidence', 'higher'],
-  ['road_morf', 'lower'], ['road_lerf', 'higher'], ['pointing', 'higher'], ['pointing_tol', 'higher'],
+  ['road_morf', 'lower'], ['road_lerf', 'higher'], ['randomisation', 'higher'], ['pointing', 'higher'], ['pointing_tol', 'higher'],
   ['energy', 'higher'], ['iou', 'higher'], ['mask_iou', 'higher'],
 ];
 
@@ -160,6 +166,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
   const choice = o.class === 'true' ? 'gt' : o.class ?? (annotations ? 'gt' : 'top');
   let store: ResultStore<StoredEvalRow> | undefined;
   let fwd: Awaited<ReturnType<typeof plainForward>> | undefined;
+  let randomised: Explainer | undefined;
   // Ctrl-C: stop after the rows in hand are stored (again: at once); the same command resumes
   let stop = false;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -221,6 +228,9 @@ export async function runEvaluate(args: string[]): Promise<number> {
           const dims = [idx.length, ...inputs[idx[0]!]!.dims.slice(1)];
           const maps: MethodMap[] = await methodMaps(explainer, data, dims, method, { classes: idx.map((i) => classes[i]!), layer: o.layer, output: o.output, rectifierOps: o['guided-ops'] as 'all' | 'relu', onProgress: bar.passes });
           const rows: StoredEvalRow[] = [];
+          // the sanity check's number: the same maps on the model with every parameterised layer re-initialised
+          randomised ??= metrics.has('randomisation') ? randomisedExplainer(explainer, { createSession: createNodeSession, output: o.output, seed }) : undefined;
+          const distances = randomised ? await randomisationDistances(randomised, data, dims, maps, { output: o.output, rectifierOps: o['guided-ops'] as 'all' | 'relu', onProgress: bar.passes }) : undefined;
           for (let j = 0; j < idx.length; j++) {
             const i = idx[j]!;
             const inp = inputs[i]!;
@@ -228,6 +238,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
             const row: Row = {
               image: inp.file, method, class: m.target.index, label: m.target.label ?? null, probability: m.target.probability, predicted: m.predicted.index,
               gt_class: gt[i] ?? null, correct: gt[i] === undefined ? null : m.predicted.index === gt[i],
+              ...(distances ? { randomisation: distances[j]! } : {}),
             };
             if (faithMetrics.length) {
               const f = await faithfulness(fwd.forward, { data: inp.tensor, dims: inp.dims, layout: explainer.layout }, m.magnitude, m.target.index, {
@@ -281,13 +292,17 @@ export async function runEvaluate(args: string[]): Promise<number> {
     const jsonl = [...rows, ...others].map((r) => JSON.stringify(r)).join('\n');
     const settings = { model: o.model, inputs: files.length, methods, metrics: [...metrics], class: choice, steps, deletion_substrate: delSub, insertion_substrate: insSub, road_fractions: fractions ?? ROAD_FRACTIONS, tolerance, iou_threshold: iouThreshold, seed, annotations: o.annotations ?? null, ...(rc.resize !== undefined ? { resize: rc.resize, crop: rc.crop ?? null } : {}) };
     const table = formatSummary(summary, methods, used);
+    const ranking = rankMethods(summary, methods);
     const written = await writeOutputs(o.out!, [
       { name: 'evaluate.csv', bytes: `${csv.join('\n')}\n` },
       { name: EVALUATE_STORE.results, bytes: `${jsonl}\n` },
       { name: 'summary.json', bytes: `${JSON.stringify({ settings, summary }, null, 2)}\n` },
       { name: 'summary.md', bytes: `${table}\n` },
+      { name: 'ranking.csv', bytes: rankingCsv(ranking) },
+      { name: 'ranking.html', bytes: rankingHtml(ranking, { model: o.model!, images: inputCount }) },
     ], files);
     console.log(table);
+    if (ranking.columns.length && methods.length > 1) console.log(`\nWhich map to trust (ranking.csv, ranking.html):\n${rankingMarkdown(ranking)}`);
     console.log(`\n${rows.length} rows (${inputCount} inputs × ${methods.length} methods); wrote ${written.map((p) => path.basename(p)).join(', ')} to ${o.out}`);
     return 0;
   } catch (e) {
@@ -299,6 +314,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
     await store?.close();
     await store?.unlock();
     await fwd?.release();
+    await randomised?.release();
     await explainer.release();
   }
 }

@@ -12,6 +12,7 @@ import type { ClassChoice, ClassScore, Explainer } from '../explainer.js';
 import { explainGradients, isGradientMethod, GRADIENT_METHODS } from '../cam/guided.js';
 import { CAM_METHODS } from '../cam/index.js';
 import { resizeBilinear } from '../image/resize.js';
+import { isPerturbationMethod, PERTURBATION_METHODS, type PerturbationOptions } from '../perturb/explain.js';
 
 export interface MethodMap {
   method: string;
@@ -31,17 +32,19 @@ export interface MapOptions {
   layer?: string;
   output?: string;
   rectifierOps?: 'relu' | 'all';
+  /** Occlusion's and RISE's options. */
+  perturbation?: PerturbationOptions;
   /** Progress of Score-CAM / Ablation-CAM's passes (see FamilyOptions.onProgress). */
   onProgress?: (done: number, total: number, stage: string) => void;
 }
 
-/** All method names the metrics accept: the CAM methods and the gradient methods. */
+/** All method names the metrics accept: the CAM methods, the gradient methods and the perturbation methods. */
 export function methodNames(): string[] {
-  return [...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS)];
+  return [...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS), ...Object.keys(PERTURBATION_METHODS)];
 }
 
 export function checkMethod(name: string): void {
-  if (!isGradientMethod(name) && !Object.hasOwn(CAM_METHODS, name)) throw new Error(`unknown method '${name}'; choose from: ${methodNames().join(', ')}`);
+  if (!isGradientMethod(name) && !isPerturbationMethod(name) && !Object.hasOwn(CAM_METHODS, name)) throw new Error(`unknown method '${name}'; choose from: ${methodNames().join(', ')}`);
 }
 
 /** The 99th percentile (linear interpolation, as numpy's default). */
@@ -85,10 +88,12 @@ export async function methodMaps(explainer: Explainer, input: Float32Array, dims
       return { method, height: e.height, width: e.width, signed, magnitude, display: displayGradient(magnitude), target: e.target, predicted: e.predicted, layer: e.layer };
     });
   }
-  const r = await explainer.explain(input, dims, { method, layer: opts.layer, classes: opts.classes, output: opts.output, onProgress: opts.onProgress });
+  // Occlusion and RISE read no layer: their signed map is the per-pixel attribution, their magnitude the displayed map
+  const perturb = isPerturbationMethod(method);
+  const r = await explainer.explain(input, dims, { method, layer: perturb ? undefined : opts.layer || undefined, classes: opts.classes, output: opts.output, onProgress: opts.onProgress, perturbation: opts.perturbation });
   return r.explanations.map((e) => ({
     method, height: e.height, width: e.width,
-    signed: resizeBilinear(e.raw, e.rawHeight, e.rawWidth, e.height, e.width),
-    magnitude: e.map, display: e.map, target: e.target, predicted: e.predicted, layer: e.layers[0]!,
+    signed: e.attribution ?? resizeBilinear(e.raw, e.rawHeight, e.rawWidth, e.height, e.width),
+    magnitude: e.map, display: e.map, target: e.target, predicted: e.predicted, layer: e.layers[0] ?? opts.layer ?? '',
   }));
 }
