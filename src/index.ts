@@ -23,8 +23,10 @@ export type { Session, SessionFactory, SessionOptions } from './runtime/session.
 export * from './image/index.js';
 export { explainFamily, explainMany, needsFamily } from './cam/runner.js';
 export type { FamilyOptions, ManyOptions, ManyResult } from './cam/runner.js';
-export { FAMILY_METHODS } from './cam/family.js';
-export { findClassifier } from './cam/cam.js';
+export { FAMILY_METHODS } from './cam/index.js';
+export { METHODS, findMethod, getMethod, methodNames, isPixelMethod, camMethods, resolveMethodOptions } from './methods/index.js';
+export type { MethodDescriptor, AttributionContext, Attribution, AttributionMethod, GradientMethod, MethodInfo, MethodKind, MethodNeeds, MethodOption, MethodOptionValues } from './methods/index.js';
+export { findClassifier } from './cam/methods/cam.js';
 export { TARGET_KINDS, parseTargetKind } from './cam/targets.js';
 export type { TargetSpec, TargetKind, ResolvedTarget } from './cam/targets.js';
 export type { CamContext, CamRow } from './cam/types.js';

@@ -28,12 +28,13 @@ describe('gradcam explain --method occlusion on files', () => {
     const r = gradcam('explain', INPUT, '--model', MODEL, '--method', 'occlusion', '--occlusion-window', '10,7', '--occlusion-stride', '4,3', '--occlusion-baseline=-0.5', '--class', '3', '--raw', '--out', out, '--quiet');
     assert.equal(r.code, 0, r.err);
     const ref = loadArray('resnet_like', 'perturb/occlusion0.npy');
-    const a = npy(path.join(out, 'input_0.occlusion.attribution.npy'));
-    assert.deepEqual(a.shape, [48, 48]);
-    assert.ok(relL2(a.data, ref.data.subarray(0, 48 * 48)) < 1e-4);
+    // --raw: the attribution in the input's layout [C, H, W], the same over the channels
+    const a = npy(path.join(out, 'input_0.occlusion.npy'));
+    assert.deepEqual(a.shape, [3, 48, 48]);
+    for (let c = 0; c < 3; c++) assert.ok(relL2(a.data.subarray(c * 48 * 48, (c + 1) * 48 * 48), ref.data.subarray(0, 48 * 48)) < 1e-4);
     const j = JSON.parse(fs.readFileSync(path.join(out, 'input_0.occlusion.json'), 'utf8'));
     assert.equal(j.method, 'occlusion');
-    assert.deepEqual(j.occlusion, { window: [10, 7], strides: [4, 3], baseline: -0.5 });
+    assert.deepEqual(j.occlusion, { window: [10, 7], strides: [4, 3], baseline: -0.5, windows: 11 * 15, target: 'logit' });
     assert.equal(j.class.index, 3);
     assert.equal(j.attribution.picture, 'signed');
     assert.ok(j.attribution.min < 0 && j.attribution.max > 0);
@@ -51,7 +52,7 @@ describe('gradcam explain --method occlusion on files', () => {
     assert.equal(j.attribution.picture, 'abs');
     assert.equal(j.top_percent, 5);
     // gradcam's defaults: a 16 × 16 window, stride 8
-    assert.deepEqual(j.occlusion, { window: [16, 16], strides: [8, 8], baseline: 0 });
+    assert.deepEqual(j.occlusion, { window: [16, 16], strides: [8, 8], baseline: 0, windows: 25, target: 'logit' });
   });
 });
 
@@ -70,8 +71,9 @@ describe('gradcam explain --method rise on a folder', () => {
     assert.ok(rows.every((x) => x.status === 'ok' && x.files.some((f: string) => f.endsWith('.rise.png'))), JSON.stringify(rows));
     const stem = scenes[0]!.replace(/\.png$/, '');
     const j = JSON.parse(fs.readFileSync(path.join(out, `${stem}.rise.json`), 'utf8'));
-    assert.deepEqual(j.rise, { masks: 40, cells: 4, keep: 0.5, seed: 3 });
-    assert.equal(j.target.kind, 'softmax');
+    assert.deepEqual(j.rise, { masks: 40, cells: 4, keep: 0.5, seed: 3, target: 'softmax' });
+    assert.equal(j.attribution.picture, 'signed');
+    assert.ok(j.attribution.min >= 0); // probabilities × masks
     const again = gradcam(...args.filter((a) => a !== '--quiet'));
     assert.equal(again.code, 0, again.err);
     assert.equal(fs.readFileSync(path.join(out, 'explain.jsonl'), 'utf8').trim().split('\n').length, 2);
@@ -82,15 +84,16 @@ describe('gradcam explain: perturbation options refused where they do not apply'
   const base = ['explain', INPUT, '--model', MODEL, '--out', path.join(tmp, 'never')];
   for (const [args, re] of [
     [['--method', 'occlusion', '--occlusion-window', '0'], /--occlusion-window must be one or two positive whole numbers/],
+    [['--method', 'occlusion', '--occlusion-baseline', 'dark'], /--occlusion-baseline/],
     [['--method', 'occlusion', '--occlusion-window', '64'], /window 64x64 is larger than the model input 48x48/],
     [['--method', 'occlusion', '--occlusion-window', '8', '--occlusion-stride', '9'], /stride 9x9 is larger than the window 8x8/],
-    [['--method', 'occlusion', '--rise-masks', '5'], /--rise-masks: not an option of --method occlusion/],
-    [['--methods', 'gradcam,rise'], /rise perturbs the input: give it alone/],
+    [['--method', 'occlusion', '--rise-masks', '5'], /--rise-masks goes with rise; --method occlusion does not take it/],
+    [['--methods', 'gradcam,rise'], /rise is a perturbation method: give it alone with --method rise/],
     [['--method', 'rise', '--layer', 'layer3'], /reads no layer/],
-    [['--method', 'rise', '--eigen-smooth'], /takes none of the CAM-family options \(--eigen-smooth\)/],
-    [['--method', 'gradcam', '--top-percent', '5'], /--top-percent goes with the pixel-attribution methods/],
-    [['--method', 'gradcam', '--occlusion-stride', '5'], /--occlusion-stride go with --method occlusion or rise/],
-    [['--method', 'rise', '--rise-keep', '0'], /--rise-keep must be above 0/],
+    [['--method', 'rise', '--eigen-smooth'], /is a perturbation method and takes none of the CAM-family options \(--eigen-smooth\)/],
+    [['--method', 'gradcam', '--top-percent', '5'], /--top-percent goes with the attribution methods \(occlusion, rise/],
+    [['--method', 'gradcam', '--occlusion-stride', '5'], /--occlusion-stride goes with occlusion; --method gradcam does not take it/],
+    [['--method', 'rise', '--rise-keep', '0'], /RISE's keep probability must be in \(0, 1\], got 0/],
   ] as [string[], RegExp][]) {
     it(`${args.join(' ')}: one line, exit 2 or 1, nothing written`, () => {
       const r = gradcam(...base, ...args);

@@ -10,8 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Explainer } from '../src/explainer.js';
 import { loadExplainer } from '../src/node.js';
-import { occlusionGrid } from '../src/perturb/occlusion.js';
-import { riseDraws, riseMask } from '../src/perturb/rise.js';
+import { occlusionGrid } from '../src/methods/perturbation/occlusion.js';
+import { riseDraws, riseMask } from '../src/methods/perturbation/rise.js';
 import { FIXTURES, loadArray, loadMeta, maxAbsError, relL2 } from './helpers/fixtures.js';
 
 interface Entry { file: string; method: 'occlusion' | 'rise'; classes: number[]; options: Record<string, unknown>; tol: number }
@@ -36,21 +36,26 @@ for (const name of MODELS) {
         const ex = await open(name);
         const ref = loadArray(name, `perturb/${e.file}`);
         const o = e.options as { window?: [number, number]; strides?: [number, number]; baseline?: number; masks?: number; cells?: number; keep?: number; seed?: number };
-        const perturbation = e.method === 'occlusion' ? { occlusion: { window: o.window, strides: o.strides, baseline: o.baseline } } : { rise: { masks: o.masks, cells: o.cells, keep: o.keep, seed: o.seed } };
-        const r = await ex.explain(input.data, input.shape, { method: e.method, classes: e.classes, perturbation, batchSize: 37 });
+        const methodOptions: Record<string, string | number> = e.method === 'occlusion' ? { window: o.window!.join(','), stride: o.strides!.join(','), baseline: o.baseline! } : { masks: o.masks!, cells: o.cells!, keep: o.keep! };
+        const r = await ex.explain(input.data, input.shape, { method: e.method, classes: e.classes, methodOptions, randomSeed: o.seed, batchSize: 37 });
         assert.equal(r.explanations.length, meta.input_shape[0]);
         const [H, W] = ref.shape.slice(1) as [number, number];
         r.explanations.forEach((x, i) => {
           assert.equal(x.target.index, e.classes[i]);
           assert.deepEqual([x.height, x.width], [H, W]);
           const want = ref.data.subarray(i * H * W, (i + 1) * H * W);
-          const err = relL2(x.attribution!, want);
+          // the attribution [H, W, C] is the same over the channels (as Captum's)
+          const C = x.channels!;
+          const a = Float32Array.from({ length: H * W }, (_, p) => x.gradient![p * C]!);
+          for (let c = 1; c < C; c++) assert.ok(maxAbsError(Float32Array.from({ length: H * W }, (_, p) => x.gradient![p * C + c]!), a) === 0);
+          const err = relL2(a, want);
           assert.ok(err <= e.tol, `image ${i}: relative L2 ${err}`);
           // not a constant: the attribution varies over the picture
           assert.ok(Math.max(...want) - Math.min(...want) > 1e-3);
-          // the map is the attribution's ReLU scaled to [0, 1]
-          const peak = x.attribution!.indexOf(Math.max(...x.attribution!));
-          assert.equal(x.map[peak], 1);
+          // the map is |attribution| scaled to [0, 1]
+          const abs = Array.from(a, Math.abs);
+          assert.equal(x.map[abs.indexOf(Math.max(...abs))], 1);
+          assert.equal((x.extras as Record<string, unknown>)[e.method] !== undefined, true);
         });
       });
     }
@@ -79,20 +84,18 @@ describe('Occlusion windows and batches', () => {
     const input = loadArray('resnet_like', 'input.npy');
     const one = input.data.slice(0, input.data.length / 2);
     let calls = 0;
-    const r = await ex.explain(one, [1, ...input.shape.slice(1)], { method: 'occlusion', perturbation: { occlusion: { window: [16, 16], strides: [8, 8] } }, batchSize: 10, onProgress: () => calls++ });
+    const r = await ex.explain(one, [1, ...input.shape.slice(1)], { method: 'occlusion', methodOptions: { window: '16', stride: '8' }, batchSize: 10, onProgress: (done, total) => { calls++; assert.equal(total, 25); } });
     // 5 × 5 windows in runs of 10: 3 runs (progress after each), plus the unoccluded pass
     assert.equal(calls, 3);
     assert.equal(r.explanations[0]!.method, 'occlusion');
   });
 
-  it('refuses a stride larger than the window, a window larger than the input, and a layer', async () => {
+  it('refuses a stride larger than the window, a window larger than the input, a keep probability of 0', async () => {
     const ex = await open('resnet_like');
     const input = loadArray('resnet_like', 'input.npy');
-    await assert.rejects(ex.explain(input.data, input.shape, { method: 'occlusion', perturbation: { occlusion: { window: [4, 4], strides: [8, 8] } } }), /stride 8x8 is larger than the window 4x4/);
-    await assert.rejects(ex.explain(input.data, input.shape, { method: 'occlusion', perturbation: { occlusion: { window: [64, 4] } } }), /window 64x4 is larger than the model input 48x48/);
-    await assert.rejects(ex.explain(input.data, input.shape, { method: 'rise', layer: meta().layers[0]!.tensor }), /reads no layer/);
-    await assert.rejects(ex.explain(input.data, input.shape, { method: 'rise', perturbation: { rise: { keep: 0 } } }), /keep probability must be in \(0, 1\]/);
+    await assert.rejects(ex.explain(input.data, input.shape, { method: 'occlusion', methodOptions: { window: '4', stride: '8' } }), /stride 8x8 is larger than the window 4x4/);
+    await assert.rejects(ex.explain(input.data, input.shape, { method: 'occlusion', methodOptions: { window: '64,4' } }), /window 64x4 is larger than the model input 48x48/);
+    await assert.rejects(ex.explain(input.data, input.shape, { method: 'occlusion', methodOptions: { window: '0' } }), /--occlusion-window must be one or two positive whole numbers/);
+    await assert.rejects(ex.explain(input.data, input.shape, { method: 'rise', methodOptions: { keep: 0 } }), /keep probability must be in \(0, 1\]/);
   });
 });
-
-function meta() { return loadMeta('resnet_like'); }

@@ -1,12 +1,16 @@
 /** `gradcam explain`: explain images or .npy tensors; write overlay PNGs, maps and JSON sidecars. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CAM_METHODS, camMethod } from '../cam/index.js';
+import { camMethod } from '../cam/index.js';
+import { getMethod, isPixelMethod, methodNames, methodNames as namesOfKinds } from '../methods/index.js';
+import { explainPixels } from '../methods/pixels.js';
+import { attributionFacts, attributionPicture } from '../render/attribution.js';
+import { methodOptionsFor, methodOptionsGroup } from './methods.js';
+import type { MethodOptionValue } from '../types.js';
 import { explainMany } from '../cam/runner.js';
 import { parseTargetKind, type TargetSpec } from '../cam/targets.js';
 import { readImageFile, readRegularFile, type FileReadError } from '../image/node.js';
 import { parseNpy, toFloat32, writeNpy } from '../image/npy.js';
-import { explainGradients, isGradientMethod, GRADIENT_METHODS, type GradientMethod } from '../cam/guided.js';
 import type { NormalizeOptions } from '../image/normalize.js';
 import type { RgbImage } from '../image/types.js';
 import { InputError, type ClassChoice, type ClassScore, type Explainer } from '../explainer.js';
@@ -23,8 +27,6 @@ import { doneLine, listedLine, oneLine, parseNumbers, parseSize, Progress, Datas
 import { command, helpText, num, parseCommand, readShard, usageError, DATASET, FAMILY, IMAGES, MODEL, PICTURES, RUN, TARGET, methodGroup } from './spec.js';
 import { importedDefaults, normalizeOptions, resizeCropOptions, stems, type ResizeCropOptions } from './inputs.js';
 import { explainVolumes } from './explain-volume.js';
-import { PERTURBATION, perturbBatch, readPerturbSettings, type PerturbSettings } from './explain-perturb.js';
-import { PERTURBATION_METHODS } from '../perturb/explain.js';
 import { INTENSITY_MODES, type IntensityMode } from '../image/volume.js';
 import { VOLUME_RESIZES, type VolumeResize } from '../image/resize3d.js';
 import { resolveNormalization } from '../image/normalize.js';
@@ -45,7 +47,7 @@ export const SCANS = group('Scans and 3-D models', {
   },
 });
 
-const ALL_METHODS = () => [...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS), ...Object.keys(PERTURBATION_METHODS)];
+const ALL_METHODS = () => methodNames();
 
 export const EXPLAIN = command({
   name: 'explain',
@@ -64,9 +66,10 @@ image); the run is resumable (interrupted and started again with the same comman
 images), an unreadable image becomes an error row and the run goes on. Exit status 3: some images
 failed; 130: interrupted. 'gradcam audit' is the same run plus the dataset report.
 
-With a gradient method (saliency, guided-backprop, deconvnet, guided-gradcam) the PNG shows the
-Grad-CAM overlay beside the gradient picture.`,
-  groups: [MODEL, IMAGES, SCANS, TARGET, methodGroup(ALL_METHODS), FAMILY, PERTURBATION, PICTURES, RUN, DATASET],
+With a pixel-level method (gradient methods: saliency, guided-backprop, deconvnet, guided-gradcam;
+path, noise and perturbation methods: see 'gradcam methods') the PNG shows the map beside the attribution
+picture (for gradient methods, the Grad-CAM overlay of the layer).`,
+  groups: [MODEL, IMAGES, SCANS, TARGET, methodGroup(ALL_METHODS), methodOptionsGroup(), FAMILY, PICTURES, RUN, DATASET],
   required: ['model'],
   positionals: 'inputs',
 });
@@ -75,9 +78,10 @@ Grad-CAM overlay beside the gradient picture.`,
 interface Settings {
   model: string;
   methods: string[];
-  gradientMethod?: GradientMethod;
-  /** Occlusion / RISE (explain-perturb.ts). */
-  perturb?: PerturbSettings;
+  /** A pixel-level method (any kind but cam), given alone. */
+  pixelMethod?: string;
+  /** Each method's own options (its descriptor's), from the Method options flags. */
+  methodOptions: Record<string, Record<string, MethodOptionValue>>;
   layers: string[];
   groups: string[][];
   layout?: string;
@@ -102,6 +106,8 @@ interface Settings {
   seed: number;
   guidedOps: 'all' | 'relu';
   abs: boolean;
+  /** Attribution pictures: the top P % of pixels (--top-percent). */
+  topPercent?: number;
   grid: boolean;
   raw: boolean;
   look: { colormap: string; alpha: number; caption: boolean; heatmap: boolean; raw: boolean; maxSide: number };
@@ -125,27 +131,32 @@ function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>)
   if (o.method !== undefined && p.given.has('method') && o.methods) throw usageError(EXPLAIN, 'give --method or --methods, not both');
   if (o.layer !== undefined && p.given.has('layer') && o.layers) throw usageError(EXPLAIN, 'give --layer or --layers, not both');
   const methodNames = list(o.methods ?? o.method ?? 'gradcam');
-  const gradientMethod = methodNames.length === 1 && isGradientMethod(methodNames[0]!.toLowerCase()) ? methodNames[0]!.toLowerCase() as GradientMethod : undefined;
-  if (gradientMethod) {
-    const family = [...p.given].filter((k) => k in FAMILY.options).map((k) => `--${k}`);
-    if (family.length) throw usageError(EXPLAIN, `--method ${gradientMethod} explains through the input gradient and takes none of the CAM-family options (${family.join(', ')}); drop them, or choose a CAM method`);
-  }
-  const perturb = readPerturbSettings(methodNames, o, p.given);
-  if (perturb) {
-    const refused = [...p.given].filter((k) => k in FAMILY.options && k !== 'cam-batch' && k !== 'seed').map((k) => `--${k}`);
-    if (refused.length) throw usageError(EXPLAIN, `--method ${perturb.method} perturbs the input and takes none of the CAM-family options (${refused.join(', ')}); drop them`);
-    if (p.given.has('layer') && o.layer !== 'auto') throw usageError(EXPLAIN, `--method ${perturb.method} perturbs the input and reads no layer; drop --layer`);
+  const pixelMethod = methodNames.length === 1 && isPixelMethod(methodNames[0]!) ? getMethod(methodNames[0]!).name : undefined;
+  if (pixelMethod) {
+    // the family's flags that the method declares as its own shared options (--seed, --cam-batch) are its
+    const pm = getMethod(pixelMethod);
+    const family = [...p.given].filter((k) => k in FAMILY.options && !pm.options.some((x) => x.flag === k)).map((k) => `--${k}`);
+    const how = pm.kind === 'gradient' ? 'explains through the input gradient' : `is a ${pm.kind} method`;
+    if (family.length) throw usageError(EXPLAIN, `--method ${pixelMethod} ${how} and takes none of the CAM-family options (${family.join(', ')}); drop them, or choose a CAM method`);
+    if (!pm.needs.layer && (p.given.has('layer') || p.given.has('layers'))) throw usageError(EXPLAIN, `--method ${pixelMethod} ${how} and reads no layer; drop --${p.given.has('layer') ? 'layer' : 'layers'}`);
   }
   for (const m of methodNames) {
-    if (gradientMethod || perturb) break;
-    if (isGradientMethod(m.toLowerCase())) throw usageError(EXPLAIN, `${m} is a gradient method: give it alone with --method ${m}`);
+    if (pixelMethod) break;
+    if (isPixelMethod(m)) throw usageError(EXPLAIN, `${m} is a ${getMethod(m).kind} method: give it alone with --method ${m}`);
     try {
-      camMethod(m, Object.keys(GRADIENT_METHODS)); // unknown names: a clear error listing every method
+      camMethod(m); // unknown names: a clear error listing every method
     } catch (e) {
       throw usageError(EXPLAIN, (e as Error).message);
     }
   }
-  const methods = gradientMethod || perturb ? [] : methodNames.map((m) => camMethod(m).name);
+  const methods = pixelMethod ? [] : methodNames.map((m) => camMethod(m).name);
+  if (p.given.has('top-percent') && (!pixelMethod || getMethod(pixelMethod).kind === 'gradient')) throw usageError(EXPLAIN, `--top-percent goes with the attribution methods (${namesOfKinds('path', 'noise', 'perturbation').join(', ')})`);
+  let methodOptions: Settings['methodOptions'];
+  try {
+    methodOptions = methodOptionsFor(pixelMethod ? [pixelMethod] : methods, o, p.given);
+  } catch (e) {
+    throw usageError(EXPLAIN, (e as Error).message);
+  }
   if (new Set(methods).size !== methods.length) throw usageError(EXPLAIN, `--methods names a method twice: ${methodNames.join(',')}`);
   const layers = list(o.layers ?? o.layer ?? 'auto');
   const norm = normalizeOptions(o);
@@ -171,11 +182,11 @@ function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>)
   const limits = { maxPixels: num(o['max-pixels']), maxSide: num(o['max-overlay']) ?? DEFAULT_PICTURE_SIDE };
   const contrast = o.contrast === undefined ? undefined : choice(o.contrast);
   return {
-    model: o.model!, methods, gradientMethod, perturb, layers, groups: o.grid && layers.length > 1 ? [...layers.map((l) => [l]), layers] : [layers],
+    model: o.model!, methods, pixelMethod, methodOptions, layers, groups: o.grid && layers.length > 1 ? [...layers.map((l) => [l]), layers] : [layers],
     layout: o.layout, output: o.output, classChoice: labelled ? 'top' : choice(o.class!), labelled, contrast, kind, targetGiven: o.target !== undefined,
     index, mask: o.mask, pixel: pixel as [number, number] | undefined, threshold: num(o['seg-threshold']), reference: o.reference, topK: num(o['top-k']), counterfactual: !!o.counterfactual, augSmooth: !!o['aug-smooth'],
     eigenSmooth: !!o['eigen-smooth'], camBatch: num(o['cam-batch']), scoreTop: num(o['score-top']), seed: num(o.seed) ?? 0,
-    guidedOps: o['guided-ops'] as 'all' | 'relu', abs: !!o.abs, grid: !!o.grid, raw: !!o.raw,
+    guidedOps: o['guided-ops'] as 'all' | 'relu', abs: !!o.abs, topPercent: num(o['top-percent']), grid: !!o.grid, raw: !!o.raw,
     look: { colormap: o.colormap!, alpha: num(o.alpha) ?? 0.5, caption: !o['no-caption'], heatmap: !!o.heatmap, raw: !!o.raw, maxSide: limits.maxSide },
     limits, norm, scan: scanOptions(o, norm), volumeResize: o['volume-resize'] as VolumeResize, size: parseSize(o.size), rc: resizeCropOptions(o), maxInputPixels: num(o['max-input']), batchSize: num(o['batch-size']) ?? 8,
     out: o.out!, quiet: !!o.quiet,
@@ -236,7 +247,7 @@ async function explainVolumeFiles(explainer: Explainer, s: Settings, positionals
   return allOrNothing(s.out, files, async (add) => {
     const lines: string[] = [];
     await explainVolumes(explainer, files, {
-      model: s.model, out: s.out, method: s.gradientMethod ?? s.methods[0]!, layer: s.layers.length === 1 && s.layers[0] === 'auto' ? undefined : s.layers, layout: s.layout,
+      model: s.model, out: s.out, method: s.pixelMethod ?? s.methods[0]!, layer: s.layers.length === 1 && s.layers[0] === 'auto' ? undefined : s.layers, layout: s.layout,
       classes: s.classChoice, output: s.output, volumeResize: s.volumeResize, rectifierOps: s.guidedOps, look: s.look, refused,
       prepare: { size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, scan: s.scan },
     }, add, lines, warn);
@@ -297,37 +308,36 @@ async function explainBatch(explainer: Explainer, s: Settings, target: TargetSpe
   const outs: ItemOutput[] = batch.map(() => ({ files: [], lines: [], warnings: [] }));
   for (const { index: idx, data, dims } of stackByShape(batch.map((b) => b.input))) {
     const classes = batch.some((b) => b.classChoice !== undefined) ? idx.map((i) => batch[i]!.classChoice ?? s.classChoice) : s.classChoice;
-    if (s.perturb) {
-      const items = idx.map((i) => batch[i]!);
-      const res = await perturbBatch(explainer, s.perturb, items, data, dims, { ...s, classes, imageSize }, onPasses);
-      for (const [j, i] of idx.entries()) {
-        Object.assign(outs[i]!, res[j]!);
-        if (batch[i]!.extraWarning) outs[i]!.warnings.push(batch[i]!.extraWarning!);
-      }
-      continue;
-    }
-    if (s.gradientMethod) {
-      const g = await explainGradients(explainer, data, dims, { method: s.gradientMethod, layer: s.layers[0], layout: s.layout, classes, output: s.output, rectifierOps: s.guidedOps });
+    if (s.pixelMethod) {
+      const g = await explainPixels(explainer, data, dims, {
+        method: s.pixelMethod, layer: s.layers[0], layout: s.layout, classes, output: s.output, rectifierOps: s.guidedOps,
+        methodOptions: s.methodOptions[s.pixelMethod], batchSize: s.camBatch, randomSeed: s.seed, onProgress: onPasses,
+      });
+      const gradientKind = getMethod(s.pixelMethod).kind === 'gradient';
       for (const [j, i] of idx.entries()) {
         const { input: inp, stem: st, picture } = batch[i]!;
         const e = g.explanations[j]!;
         const stem = `${st}.${e.method}`;
         const base = picture ?? tensorPicture(inp, explainer.layout, s.norm);
-        const files: RenderedFile[] = [{ suffix: '.png', bytes: pngBytes(gradientPicture(e, base, { colormap: s.look.colormap, alpha: s.look.alpha, abs: s.abs, maxSide: s.limits.maxSide }), true) }];
+        const look = { colormap: s.look.colormap, alpha: s.look.alpha, abs: s.abs, maxSide: s.limits.maxSide, topPercent: s.topPercent };
+        // path, noise and perturbation methods: the signed attribution (render/attribution.ts); gradient methods: beside Grad-CAM
+        const picture_ = gradientKind ? gradientPicture(e, base, look) : attributionPicture(e, base, look);
+        const files: RenderedFile[] = [{ suffix: '.png', bytes: pngBytes(picture_, true) }];
         if (s.raw) {
           const shape = explainer.layout === 'NCHW' ? [e.channels, e.height, e.width] : [e.height, e.width, e.channels];
           files.push({ suffix: '.npy', bytes: writeNpy(e.gradientInputLayout, shape) });
         }
         const out = outs[i]!;
         for (const f of files) out.files.push({ path: stem + f.suffix, bytes: f.bytes });
-        out.files.push({ path: `${stem}.json`, bytes: json(gradientJson(e, {
-          input: inp.file, model: s.model, rectifierOps: s.guidedOps, files: files.map((f) => stem + f.suffix),
-          timings: { compileMs: 0, sessionMs: 0, runMs: g.runMs, camMs: 0 }, imageSize: imageSize(inp),
-        })) });
+        out.files.push({ path: `${stem}.json`, bytes: json({ ...gradientJson(e, {
+          input: inp.file, model: s.model, rectifierOps: gradientKind ? s.guidedOps : undefined, files: files.map((f) => stem + f.suffix),
+          timings: g.timings, imageSize: imageSize(inp), options: s.methodOptions[s.pixelMethod],
+        }), ...(gradientKind ? {} : attributionFacts(e, look)) }) });
         out.lines.push(`${inp.file}: ${e.method}: ${describeClass(e)} → ${path.join(s.out, `${stem}.png`)}`);
         out.predicted = e.predicted;
         out.explained = e.target;
         if (batch[i]!.extraWarning) out.warnings.push(batch[i]!.extraWarning!);
+        if (!gradientKind) out.warnings.push(...(e.warnings ?? []));
       }
       continue;
     }
@@ -464,9 +474,8 @@ async function explainDataset(explainer: Explainer, s: Settings, positionals: st
   const config = {
     format: 'gradcam-explain/1',
     model: await modelIdentity(s.model),
-    methods: s.gradientMethod ? [s.gradientMethod] : s.perturb ? [s.perturb.method] : s.methods, layers: s.groups, layout: s.layout ?? null, output: s.output ?? null,
+    methods: s.pixelMethod ? [s.pixelMethod] : s.methods, method_options: s.methodOptions, layers: s.groups, layout: s.layout ?? null, output: s.output ?? null,
     class: s.labelled ? 'true' : String(s.classChoice), target: s.kind, index: s.index ?? null, pixel: s.pixel ?? null, ...(s.threshold !== undefined ? { threshold: s.threshold } : {}), top_k: s.topK ?? null, options: s.jsonOptions,
-    ...(s.perturb ? { perturbation: s.perturb.json, top_percent: s.perturb.topPercent } : {}),
     cam_batch: s.camBatch ?? null, score_top: s.scoreTop ?? null, seed: s.seed, guided_ops: s.guidedOps, abs: s.abs, grid: s.grid, look: s.look,
     normalize: { preset: s.norm.preset ?? null, mean: s.norm.mean ? [...s.norm.mean] : null, std: s.norm.std ? [...s.norm.std] : null, ...(s.norm.divisor !== undefined ? { divisor: s.norm.divisor } : {}) },
     size: s.size ?? null, ...(s.rc.resize !== undefined ? { resize: s.rc.resize, crop: s.rc.crop ?? null } : {}), labels: explainer.labels ?? null,

@@ -9,10 +9,8 @@
  * Faithfulness metrics rank pixels by `magnitude` and mask with `display`; localisation uses `display`.
  */
 import type { ClassChoice, ClassScore, Explainer } from '../explainer.js';
-import { explainGradients, isGradientMethod, GRADIENT_METHODS } from '../cam/guided.js';
-import { CAM_METHODS } from '../cam/index.js';
+import { getMethod, isPixelMethod, methodNames as registryNames } from '../methods/index.js';
 import { resizeBilinear } from '../image/resize.js';
-import { isPerturbationMethod, PERTURBATION_METHODS, type PerturbationOptions } from '../perturb/explain.js';
 
 export interface MethodMap {
   method: string;
@@ -32,19 +30,18 @@ export interface MapOptions {
   layer?: string;
   output?: string;
   rectifierOps?: 'relu' | 'all';
-  /** Occlusion's and RISE's options. */
-  perturbation?: PerturbationOptions;
   /** Progress of Score-CAM / Ablation-CAM's passes (see FamilyOptions.onProgress). */
   onProgress?: (done: number, total: number, stage: string) => void;
 }
 
-/** All method names the metrics accept: the CAM methods, the gradient methods and the perturbation methods. */
+/** All method names the metrics accept: every registered method (src/methods/index.ts). */
 export function methodNames(): string[] {
-  return [...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS), ...Object.keys(PERTURBATION_METHODS)];
+  return registryNames();
 }
 
+/** Unknown names: an InputError listing every method. */
 export function checkMethod(name: string): void {
-  if (!isGradientMethod(name) && !isPerturbationMethod(name) && !Object.hasOwn(CAM_METHODS, name)) throw new Error(`unknown method '${name}'; choose from: ${methodNames().join(', ')}`);
+  getMethod(name);
 }
 
 /** The 99th percentile (linear interpolation, as numpy's default). */
@@ -72,28 +69,26 @@ export function displayGradient(magnitude: Float32Array): Float32Array {
  */
 export async function methodMaps(explainer: Explainer, input: Float32Array, dims: number[], method: string, opts: MapOptions = {}): Promise<MethodMap[]> {
   checkMethod(method);
-  if (isGradientMethod(method)) {
-    const { explanations } = await explainGradients(explainer, input, dims, { method, layer: opts.layer, classes: opts.classes, output: opts.output, rectifierOps: opts.rectifierOps });
+  if (isPixelMethod(method)) {
+    const { explanations } = await explainer.explain(input, dims, { method, layer: opts.layer, classes: opts.classes, output: opts.output, rectifierOps: opts.rectifierOps, onProgress: opts.onProgress });
     return explanations.map((e) => {
       const hw = e.height * e.width;
       const signed = new Float32Array(hw);
       const magnitude = new Float32Array(hw);
       for (let p = 0; p < hw; p++) {
-        for (let c = 0; c < e.channels; c++) {
-          const g = e.gradient[p * e.channels + c]!;
+        for (let c = 0; c < e.channels!; c++) {
+          const g = e.gradient![p * e.channels! + c]!;
           signed[p] += g;
           magnitude[p] += Math.abs(g);
         }
       }
-      return { method, height: e.height, width: e.width, signed, magnitude, display: displayGradient(magnitude), target: e.target, predicted: e.predicted, layer: e.layer };
+      return { method, height: e.height, width: e.width, signed, magnitude, display: displayGradient(magnitude), target: e.target, predicted: e.predicted, layer: e.layers[0] ?? '' };
     });
   }
-  // Occlusion and RISE read no layer: their signed map is the per-pixel attribution, their magnitude the displayed map
-  const perturb = isPerturbationMethod(method);
-  const r = await explainer.explain(input, dims, { method, layer: perturb ? undefined : opts.layer || undefined, classes: opts.classes, output: opts.output, onProgress: opts.onProgress, perturbation: opts.perturbation });
+  const r = await explainer.explain(input, dims, { method, layer: opts.layer, classes: opts.classes, output: opts.output, onProgress: opts.onProgress });
   return r.explanations.map((e) => ({
     method, height: e.height, width: e.width,
-    signed: e.attribution ?? resizeBilinear(e.raw, e.rawHeight, e.rawWidth, e.height, e.width),
-    magnitude: e.map, display: e.map, target: e.target, predicted: e.predicted, layer: e.layers[0] ?? opts.layer ?? '',
+    signed: resizeBilinear(e.raw, e.rawHeight, e.rawWidth, e.height, e.width),
+    magnitude: e.map, display: e.map, target: e.target, predicted: e.predicted, layer: e.layers[0]!,
   }));
 }

@@ -15,8 +15,10 @@
  * over the channels). Windows are batched into as few model runs as the memory budget allows (Captum's
  * `perturbations_per_eval`, default 1, runs one window per forward).
  */
-import { InputError } from '../util/scores.js';
-import { pixelIndex, type PerturbationRun } from './types.js';
+import { InputError } from '../../util/scores.js';
+import { perImage, pixelIndex, type PerturbationRun } from './common.js';
+import type { AttributionMethod, MethodOptionValues } from '../types.js';
+import { CAM_BATCH_OPTION } from '../../cam/methods/common.js';
 
 export interface OcclusionOptions {
   /** [height, width] of the sliding window, pixels. */
@@ -93,3 +95,48 @@ export async function occlusion(run: PerturbationRun, opts: OcclusionOptions, ba
   for (let i = 0; i < out.length; i++) out[i] = total[i]! / count[i]!;
   return out;
 }
+
+/** "H" or "H,W" (pixels) → [H, W]; undefined for none. */
+export function parsePair(flag: string, v: unknown): [number, number] | undefined {
+  if (v === undefined || v === '') return undefined;
+  const p = String(v).split(/[,x]/).map((t) => Number(t.trim()));
+  if ((p.length !== 1 && p.length !== 2) || p.some((x) => !Number.isInteger(x) || x < 1)) throw new InputError(`occlusion: --${flag} must be one or two positive whole numbers of pixels (H or H,W), got '${String(v)}'`);
+  return [p[0]!, p[p.length - 1]!];
+}
+
+/** The options with gradcam's defaults: window 16 × 16 clipped to the input, stride half the window, baseline 0. */
+export function occlusionOptions(o: MethodOptionValues, height: number, width: number): OcclusionOptions {
+  const window = parsePair('occlusion-window', o['window']) ?? [Math.min(16, height), Math.min(16, width)];
+  const strides = parsePair('occlusion-stride', o['stride']) ?? [Math.max(1, Math.floor(window[0] / 2)), Math.max(1, Math.floor(window[1] / 2))];
+  return { window, strides, baseline: (o['baseline'] as number | undefined) ?? 0 };
+}
+
+export const occlusionMethod: AttributionMethod = {
+  name: 'occlusion',
+  kind: 'perturbation',
+  summary: 'Occlusion: the mean drop of the class logit when a sliding window over the pixel is filled with a baseline',
+  citation: 'Zeiler & Fergus 2014, Visualizing and Understanding Convolutional Networks (ECCV); Captum\'s Occlusion (captum/attr/_core/occlusion.py)',
+  needs: { layer: false, layerGradient: false, inputGradient: false },
+  batching: 'the occluded copies of an image in runs of as many as fit in 512 MB (--cam-batch), one image after another',
+  cost: '1 forward per window position: (⌈(H − h)/s⌉ + 1) × (⌈(W − w)/s⌉ + 1) per image',
+  options: [
+    CAM_BATCH_OPTION,
+    { key: 'window', flag: 'occlusion-window', type: 'string', value: 'H[,W]', help: 'the sliding window in pixels of the model input, over every channel (default 16, clipped to the input; Captum has no default)' },
+    { key: 'stride', flag: 'occlusion-stride', type: 'string', value: 'H[,W]', help: 'the window\'s step (default half the window; Captum\'s default is 1, one pass per pixel)' },
+    { key: 'baseline', flag: 'occlusion-baseline', type: 'number', value: 'V', default: 0, help: 'the value that fills the window, in the model\'s input units after normalisation (Captum\'s default 0)' },
+  ],
+  volumes: false,
+  passes: (images, o, dims) => {
+    if (!dims || dims.length !== 4) return images;
+    const [H, W] = dims[1] === 1 || dims[1] === 3 ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!];
+    return images * occlusionPasses(H, W, occlusionOptions(o, H, W));
+  },
+  attribute: async (ctx, o) => {
+    const [H, W] = ctx.layout === 'NCHW' ? [ctx.dims[2]!, ctx.dims[3]!] : [ctx.dims[1]!, ctx.dims[2]!];
+    const opts = occlusionOptions(o, H, W);
+    const windows = occlusionPasses(H, W, opts);
+    const attributions = await perImage(ctx, 'logit', (run, _i, base) => occlusion(run, opts, base));
+    const extras = Array.from({ length: ctx.dims[0]! }, () => ({ occlusion: { window: opts.window, strides: opts.strides, baseline: opts.baseline, windows, target: 'logit' } }));
+    return { attributions, extras };
+  },
+};

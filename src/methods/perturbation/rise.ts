@@ -16,9 +16,11 @@
  * Defaults: the paper's ResNet-50 setting, N = 4000, s = 7, p = 0.5 (the repository's notebook uses
  * N = 6000, s = 8, p = 0.1); seed 0.
  */
-import { MT19937 } from '../cam/random.js';
-import { InputError } from '../util/scores.js';
-import type { PerturbationRun } from './types.js';
+import { MT19937 } from '../../cam/methods/random.js';
+import { InputError } from '../../util/scores.js';
+import { perImage, type PerturbationRun } from './common.js';
+import type { AttributionMethod } from '../types.js';
+import { CAM_BATCH_OPTION } from '../../cam/methods/common.js';
 
 export interface RiseOptions {
   /** N, the number of masks (default 4000). */
@@ -155,3 +157,30 @@ export async function rise(run: PerturbationRun, opts: RiseOptions = {}): Promis
   return out;
 }
 
+
+export const riseMethod: AttributionMethod = {
+  name: 'rise',
+  kind: 'perturbation',
+  summary: 'RISE: Σ of the class probability of the input under N random smooth masks × the mask, ÷ (N·p)',
+  citation: 'Petsiuk, Das & Saenko 2018, RISE: Randomized Input Sampling for Explanation of Black-box Models (BMVC); github.com/eclique/RISE',
+  needs: { layer: false, layerGradient: false, inputGradient: false },
+  batching: 'the masked copies of an image in runs of as many as fit in 512 MB (--cam-batch), masks made batch by batch',
+  cost: 'N forwards per image (--rise-masks)',
+  options: [
+    CAM_BATCH_OPTION,
+    { key: 'masks', flag: 'rise-masks', type: 'integer', value: 'N', default: RISE_DEFAULTS.masks, min: 1, help: 'the number of random masks, one forward pass each' },
+    { key: 'cells', flag: 'rise-cells', type: 'integer', value: 'S', default: RISE_DEFAULTS.cells, min: 1, help: 'the masks\' grid: S × S cells' },
+    { key: 'keep', flag: 'rise-keep', type: 'number', value: 'P', default: RISE_DEFAULTS.keep, min: 0, max: 1, help: 'the probability that a cell is kept (above 0); the masks are numpy\'s after np.random.seed(--seed)' },
+    { key: 'randomSeed', flag: 'seed', type: 'integer', value: 'S', default: 0, min: 0, max: 2 ** 32 - 1, help: 'numpy seed of the masks', shared: true },
+  ],
+  volumes: false,
+  passes: (images, o) => images * ((o['masks'] as number | undefined) ?? RISE_DEFAULTS.masks),
+  attribute: async (ctx, o) => {
+    const opts: RiseOptions = { masks: o['masks'] as number, cells: o['cells'] as number, keep: o['keep'] as number, seed: ctx.seed };
+    const [H, W] = ctx.layout === 'NCHW' ? [ctx.dims[2]!, ctx.dims[3]!] : [ctx.dims[1]!, ctx.dims[2]!];
+    riseDraws(H, W, { ...opts, masks: 1 }); // the options' checks before any pass
+    const attributions = await perImage(ctx, 'softmax', (run) => rise(run, opts));
+    const extras = Array.from({ length: ctx.dims[0]! }, () => ({ rise: { ...opts, target: 'softmax' } }));
+    return { attributions, extras };
+  },
+};
