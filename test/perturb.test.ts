@@ -12,6 +12,7 @@ import { Explainer } from '../src/explainer.js';
 import { loadExplainer } from '../src/node.js';
 import { occlusionGrid } from '../src/methods/perturbation/occlusion.js';
 import { riseDraws, riseMask } from '../src/methods/perturbation/rise.js';
+import { divergingColor, normalizeAttribution, percentileAbs, topPercentMask } from '../src/image/attribution.js';
 import { FIXTURES, loadArray, loadMeta, maxAbsError, relL2 } from './helpers/fixtures.js';
 
 interface Entry { file: string; method: 'occlusion' | 'rise'; classes: number[]; options: Record<string, unknown>; tol: number }
@@ -97,5 +98,26 @@ describe('Occlusion windows and batches', () => {
     await assert.rejects(ex.explain(input.data, input.shape, { method: 'occlusion', methodOptions: { window: '64,4' } }), /window 64x4 is larger than the model input 48x48/);
     await assert.rejects(ex.explain(input.data, input.shape, { method: 'occlusion', methodOptions: { window: '0' } }), /--occlusion-window must be one or two positive whole numbers/);
     await assert.rejects(ex.explain(input.data, input.shape, { method: 'rise', methodOptions: { keep: 0 } }), /keep probability must be in \(0, 1\]/);
+  });
+});
+
+describe('attribution pictures (image/attribution.ts)', () => {
+  it("Captum's RdWhGn colours, its 98th-percentile scaling, and the top-k % mask", () => {
+    assert.deepEqual(divergingColor(-1), [255, 0, 0]);
+    assert.deepEqual(divergingColor(0), [255, 255, 255]);
+    assert.deepEqual(divergingColor(1), [0, 128, 0]);
+    assert.deepEqual(divergingColor(0.5), [128, 192, 128]);
+    assert.deepEqual(divergingColor(-3), [255, 0, 0]);
+    // 101 values 0..100: the 98th percentile of |a| is 98 (numpy's linear interpolation)
+    const a = Float32Array.from({ length: 101 }, (_, i) => (i % 2 ? -i : i));
+    assert.equal(percentileAbs(a, 98), 98);
+    const n = normalizeAttribution(a, false);
+    assert.equal(n[49], -0.5);
+    assert.equal(n[100], 1); // 100 / 98, clipped
+    const m = topPercentMask(a, 10);
+    assert.equal(m.reduce((s, v) => s + v, 0), 11); // ⌈10 % of 101⌉
+    assert.ok([100, 98, 96, 94, 92, 90, 88, 86, 84, 82, 80].every((i) => m[i] === 1));
+    const mAbs = topPercentMask(a, 2, true);
+    assert.deepEqual([...mAbs.keys()].filter((i) => mAbs[i]), [99, 100, 98].sort((x, y) => x - y));
   });
 });

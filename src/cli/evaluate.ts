@@ -11,6 +11,7 @@ import { createNodeSession } from '../runtime/node.js';
 import type { ClassChoice, Explainer } from '../explainer.js';
 import { rankMethods, rankingCsv, rankingHtml, rankingMarkdown } from '../metrics/ranking.js';
 import { randomisedExplainer, randomisationDistances } from '../sanity/distance.js';
+import { methodOptionsFor, methodOptionsGroup } from './methods.js';
 import { methodMaps, methodNames, checkMethod, type MethodMap } from '../metrics/maps.js';
 import { plainForward } from '../metrics/forward.js';
 import { faithfulness, FAITHFULNESS_METRICS, ROAD_FRACTIONS, type FaithfulnessMetric, type FaithfulnessResult, type Substrate } from '../metrics/faithfulness.js';
@@ -39,6 +40,12 @@ const EVALUATION = group('Evaluation', {
   seed: { type: 'string', value: 'N', default: '0', number: { integer: true, min: 0 }, help: 'ROAD noise seed (default 0)' },
 });
 
+/** The methods' own flags (--rise-masks, --occlusion-window...) but those evaluate uses itself (--steps: deletion steps). */
+function methodFlags() {
+  const g = methodOptionsGroup();
+  return pick(g, Object.keys(g.options).filter((k) => !(k in EVALUATION.options)));
+}
+
 export const EVALUATE = command({
   name: 'evaluate',
   synopsis: '<images|.npy|folders...> --model FILE [--methods a,b,c] [--annotations FILE] [options]',
@@ -66,7 +73,7 @@ are skipped).`,
   groups: [
     MODEL, IMAGES,
     withDefaults(TARGET, { class: { default: undefined, help: "'top' (the predicted class), 'true' (the annotated class; 'gt' also works), a class index, or a label (default: true where the annotations give a class, else top)" } }),
-    pick(methodGroup(methodNames), ['guided-ops']), EVALUATION,
+    pick(methodGroup(methodNames), ['guided-ops']), methodFlags(), EVALUATION,
     withDefaults(RUN, { out: { default: 'gradcam-eval' }, 'batch-size': { help: 'images per explanation run (default 8)' }, quiet: { help: 'no progress bar' } }),
   ],
   required: ['model'],
@@ -119,7 +126,7 @@ export const COLUMNS: [keyof Row, string][] = [
 ];
 
 export async function runEvaluate(args: string[]): Promise<number> {
-  const { values: o, positionals } = parseCommand(EVALUATE, args);
+  const { values: o, positionals, given } = parseCommand(EVALUATE, args);
   if (o.help) {
     console.log(helpText(EVALUATE));
     return 0;
@@ -129,6 +136,8 @@ export async function runEvaluate(args: string[]): Promise<number> {
   for (const m of methods) {
     try { checkMethod(m); } catch (e) { throw usageError(EVALUATE, (e as Error).message); }
   }
+  let methodOptions: ReturnType<typeof methodOptionsFor>;
+  try { methodOptions = methodOptionsFor(methods, o, given); } catch (e) { throw usageError(EVALUATE, (e as Error).message); }
   const metrics = new Set<Metric>((o.metrics ? o.metrics.split(',').map((m) => m.trim()) : METRICS.filter((m) => m !== 'localisation' || o.annotations)) as Metric[]);
   for (const m of metrics) if (!METRICS.includes(m)) throw usageError(EVALUATE, `unknown metric '${m}'; choose from: ${METRICS.join(', ')}`);
   if (metrics.has('localisation') && !o.annotations) throw usageError(EVALUATE, 'the localisation metrics need --annotations FILE');
@@ -186,6 +195,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
       normalize: { preset: norm.preset ?? null, mean: norm.mean ? [...norm.mean] : null, std: norm.std ? [...norm.std] : null }, size: size ?? null,
       ...(rc.resize !== undefined ? { resize: rc.resize, crop: rc.crop ?? null } : {}), labels: explainer.labels ?? null, guided_ops: o['guided-ops']!,
       total: files.length * methods.length,
+      ...(Object.values(methodOptions).some((v) => Object.keys(v).length) ? { method_options: methodOptions } : {}),
     };
     store = await ResultStore.open<StoredEvalRow>(o.out!, config, EVALUATE_STORE);
     const st = store;
@@ -226,11 +236,11 @@ export async function runEvaluate(args: string[]): Promise<number> {
           const data = new Float32Array(per * idx.length);
           idx.forEach((i, j) => data.set(inputs[i]!.tensor, j * per));
           const dims = [idx.length, ...inputs[idx[0]!]!.dims.slice(1)];
-          const maps: MethodMap[] = await methodMaps(explainer, data, dims, method, { classes: idx.map((i) => classes[i]!), layer: o.layer, output: o.output, rectifierOps: o['guided-ops'] as 'all' | 'relu', onProgress: bar.passes });
+          const maps: MethodMap[] = await methodMaps(explainer, data, dims, method, { classes: idx.map((i) => classes[i]!), layer: o.layer, output: o.output, rectifierOps: o['guided-ops'] as 'all' | 'relu', methodOptions, onProgress: bar.passes });
           const rows: StoredEvalRow[] = [];
           // the sanity check's number: the same maps on the model with every parameterised layer re-initialised
           randomised ??= metrics.has('randomisation') ? randomisedExplainer(explainer, { createSession: createNodeSession, output: o.output, seed }) : undefined;
-          const distances = randomised ? await randomisationDistances(randomised, data, dims, maps, { output: o.output, rectifierOps: o['guided-ops'] as 'all' | 'relu', onProgress: bar.passes }) : undefined;
+          const distances = randomised ? await randomisationDistances(randomised, data, dims, maps, { output: o.output, rectifierOps: o['guided-ops'] as 'all' | 'relu', methodOptions, onProgress: bar.passes }) : undefined;
           for (let j = 0; j < idx.length; j++) {
             const i = idx[j]!;
             const inp = inputs[i]!;
@@ -351,6 +361,8 @@ export interface EvaluateConfig {
   crop?: [number, number] | null;
   labels: string[] | null;
   guided_ops: string;
+  /** The methods' own options where given (--rise-masks...). */
+  method_options?: Record<string, Record<string, unknown>>;
   /** Rows asked for when the folder was last run (inputs × methods); not compared. */
   total?: number;
 }
