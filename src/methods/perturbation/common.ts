@@ -44,9 +44,9 @@ export function pixelIndex(g: ImageGeometry, y: number, x: number, c: number): n
  */
 export async function perImage(ctx: AttributionContext, value: 'logit' | 'softmax', one: (run: PerturbationRun, image: number, base: number) => Promise<Float32Array>): Promise<Float32Array> {
   const { dims, layout } = ctx;
+  if (dims.length !== 4) throw new InputError('the perturbation methods explain 2-D images ([N, C, H, W] or [N, H, W, C] inputs)');
   const n = dims[0]!;
   const [C, H, W] = layout === 'NCHW' ? [dims[1]!, dims[2]!, dims[3]!] : [dims[3]!, dims[1]!, dims[2]!];
-  if (dims.length !== 4) throw new InputError('the perturbation methods explain 2-D images ([N, C, H, W] or [N, H, W, C] inputs)');
   const geometry: ImageGeometry = { layout, channels: C, height: H, width: W };
   const per = C * H * W;
   const K = ctx.numClasses;

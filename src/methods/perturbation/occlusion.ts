@@ -126,9 +126,9 @@ export const occlusionMethod: AttributionMethod = {
     { key: 'baseline', flag: 'occlusion-baseline', type: 'number', value: 'V', default: 0, help: 'the value that fills the window, in the model\'s input units after normalisation (Captum\'s default 0)' },
   ],
   volumes: false,
-  passes: (images, o, dims) => {
-    if (!dims || dims.length !== 4) return images;
-    const [H, W] = dims[1] === 1 || dims[1] === 3 ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!];
+  passes: (images, o, input) => {
+    if (!input || input.dims.length !== 4) return images;
+    const [H, W] = input.layout === 'NCHW' ? [input.dims[2]!, input.dims[3]!] : [input.dims[1]!, input.dims[2]!];
     return images * occlusionPasses(H, W, occlusionOptions(o, H, W));
   },
   attribute: async (ctx, o) => {
