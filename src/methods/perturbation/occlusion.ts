@@ -123,7 +123,7 @@ export const occlusionMethod: AttributionMethod = {
     CAM_BATCH_OPTION,
     { key: 'window', flag: 'occlusion-window', type: 'string', value: 'H[,W]', help: 'the sliding window in pixels of the model input, over every channel (default 16, clipped to the input; Captum has no default)' },
     { key: 'stride', flag: 'occlusion-stride', type: 'string', value: 'H[,W]', help: 'the window\'s step (default half the window; Captum\'s default is 1, one pass per pixel)' },
-    { key: 'baseline', flag: 'occlusion-baseline', type: 'number', value: 'V', default: 0, help: 'the value that fills the window, in the model\'s input units after normalisation (Captum\'s default 0)' },
+    { key: 'baseline', flag: 'occlusion-baseline', type: 'number', value: 'V', default: 0, help: 'the value that fills the window, in the model\'s input units after normalisation (0 is also Captum\'s default)' },
   ],
   volumes: false,
   passes: (images, o, input) => {
