@@ -3,7 +3,10 @@
  * perturbation: Occlusion, RISE, Integrated Gradients...): [the |attribution| map's overlay | the
  * attribution per pixel, signed through Captum's diverging red-white-green map (`abs`: its magnitude as a
  * heat map) | the top-k % of pixels on the picture], captioned. The per-pixel value is the sum over the
- * channels (Captum's visualize_image_attr reduction); the scale is its 98th percentile of |a|.
+ * channels (Captum's visualize_image_attr reduction); the scale is its 98th percentile of |a|. An
+ * attribution without negative values and above 0 everywhere (RISE: every pixel is kept by some mask) is
+ * shown in the first panel min-max scaled, as RISE's reference code displays it (|a| / max would paint the
+ * whole picture with the offset that every pixel shares).
  */
 import type { PixelExplanation } from '../types.js';
 import type { RgbImage } from '../image/types.js';
@@ -40,6 +43,15 @@ export function pixelAttribution(e: Pick<PixelExplanation, 'gradient' | 'channel
   return out;
 }
 
+/** (a − min) / (max − min) where min > 0 (a positive attribution with an offset); else undefined. */
+function offsetFree(a: Float32Array): Float32Array | undefined {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of a) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  if (!(lo > 0) || !(hi > lo)) return undefined;
+  return Float32Array.from(a, (v) => (v - lo) / (hi - lo));
+}
+
 /** [overlay | signed (or |a|) attribution | top-k %], enlarged by a whole factor for small inputs, captioned. */
 export function attributionPicture(e: Facts, base: RgbImage | undefined, opt: AttributionLook): RgbImage {
   const a = pixelAttribution(e);
@@ -47,7 +59,8 @@ export function attributionPicture(e: Facts, base: RgbImage | undefined, opt: At
   const f = Math.max(1, Math.min(Math.ceil(MIN_OVERLAY_WIDTH / e.width), Math.floor(maxSide / Math.max(e.width, e.height))));
   const [W, H] = [e.width * f, e.height * f];
   const pic = base ? resizeRgb(base, W, H) : enlargeNearest(heatmapImage(e.cam, e.width, e.height, 'viridis'), f);
-  const map = f === 1 ? e.cam : resizeBilinear(e.cam, e.height, e.width, H, W);
+  const shown = offsetFree(a) ?? e.cam;
+  const map = f === 1 ? shown : resizeBilinear(shown, e.height, e.width, H, W);
   const left = overlay(pic, map, { colormap: opt.colormap, alpha: opt.alpha });
   const middle = enlargeNearest(opt.abs ? heatmapImage(normalizeAttribution(a, true), e.width, e.height, opt.colormap) : divergingImage(a, e.width, e.height), f);
   const percent = opt.topPercent ?? DEFAULT_TOP_PERCENT;
