@@ -60,7 +60,7 @@ export const EVALUATE = command({
   road          ROAD with noisy linear imputation: mean probability after removing --road-fractions
                 of the pixels most-relevant-first (MoRF, lower is better) and least-relevant-first
                 (LeRF, higher is better)
-  randomisation 1 − Spearman rank correlation of |map| with the map of the model whose parameterised
+  randomisation 1 − |Spearman rank correlation| of |map| with the map of the model whose parameterised
                 layers are all re-initialised (the sanity check's last cascading stage; higher is
                 better: a map that does not change explains the input, not the model)
   localisation  with --annotations: pointing game (peak on the object; and within --tolerance px),

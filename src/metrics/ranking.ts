@@ -8,8 +8,8 @@
  * - insertion AUC (higher is better),
  * - ROAD MoRF (lower is better) and LeRF (higher is better): the same questions with noisy linear
  *   imputation instead of a fixed colour (no out-of-distribution shortcut),
- * - randomisation distance, 1 − Spearman(|map| of the trained model, |map| of the model with every
- *   parameterised layer re-initialised) (higher is better: a map that survives the randomisation of the
+ * - randomisation distance, 1 − |Spearman(|map| of the trained model, |map| of the model with every
+ *   parameterised layer re-initialised)| (higher is better: a map that survives the randomisation of the
  *   weights explains the input, not what the model learned; Adebayo et al. 2018).
  * Each column ranks the methods 1 (best) .. n (ties share the better rank); the overall score is the
  * mean of a method's ranks over the columns it has, and the table is sorted by it (ties: by name).
@@ -107,7 +107,7 @@ ${body}
 <p>Each cell: the mean over the images ± its standard deviation, and the method's rank in that column (1 = best, highlighted).
 Deletion / insertion: the class probability as the pixels the map ranks first are removed / inserted (area under the curve).
 ROAD: the same with noisy linear imputation (MoRF: most relevant first; LeRF: least relevant first).
-Randomisation distance: 1 − Spearman rank correlation of |map| on the trained model and on the model with all its parameterised layers re-initialised (a faithful map changes).
+Randomisation distance: 1 − |Spearman rank correlation| of |map| on the trained model and on the model with all its parameterised layers re-initialised (a faithful map changes).
 The methods are ordered by their mean rank.</p>
 </body></html>
 `;

@@ -1,8 +1,10 @@
 /**
  * The randomisation distance of a method's maps (the one number of the model-parameter randomisation
- * test that `gradcam evaluate` ranks by): 1 − Spearman(|map| on the trained model, |map| on the model
- * with every parameterised layer re-initialised — the last stage of the cascading test in check.ts).
- * 0: the map did not change at all when the weights were destroyed (it cannot be explaining them).
+ * test that `gradcam evaluate` ranks by): 1 − |Spearman(|map| on the trained model, |map| on the model
+ * with every parameterised layer re-initialised)| — the last stage of the cascading test in check.ts;
+ * the absolute value as in Adebayo et al.'s figures, so that an anti-correlated map does not rank above
+ * an unrelated one. 0: the map's ranking survived the destruction of the weights (it cannot be explaining
+ * them); 1: no rank relation left.
  */
 import { Explainer } from '../explainer.js';
 import type { SessionFactory, SessionOptions } from '../runtime/session.js';
@@ -18,9 +20,9 @@ export function randomisedExplainer(explainer: Explainer, opts: { createSession:
   return new Explainer(model, { createSession: opts.createSession, sessionOptions: opts.sessionOptions, labels: explainer.labels, source: `${explainer.source} (all ${layers.length} layers randomised)` });
 }
 
-/** 1 − Spearman rank correlation of the two maps' magnitudes. */
+/** 1 − |Spearman rank correlation| of the two maps' magnitudes, in [0, 1]. */
 export function randomisationDistance(trained: MethodMap, randomised: MethodMap): number {
-  return 1 - spearman(randomised.magnitude, trained.magnitude);
+  return 1 - Math.abs(spearman(randomised.magnitude, trained.magnitude));
 }
 
 /** The randomisation distance of each image's map: the method run again on `randomised` for the same classes (and CAM layer). */
