@@ -11,9 +11,11 @@
  * and a window larger than the image are refused. Captum's defaults: strides 1, baseline 0.
  *
  * Differences from Captum: the window always spans every channel (Captum lets the window cover some
- * channels only); the attribution is returned once per pixel, [H, W] (Captum's is the same value repeated
- * over the channels). Windows are batched into as few model runs as the memory budget allows (Captum's
- * `perturbations_per_eval`, default 1, runs one window per forward).
+ * channels only), so the attribution is one value per pixel, repeated over the channels as Captum's is;
+ * `window` has a default (16 × 16, clipped to the input; Captum requires it) and the stride defaults to
+ * half the window (Captum: 1). Windows are batched into as few model runs as the memory budget allows
+ * (Captum's `perturbations_per_eval`, default 1, runs one window per forward). The extras of the sidecar
+ * give the window, strides, baseline and the number of windows.
  */
 import { InputError } from '../../util/scores.js';
 import { perImage, pixelIndex, type PerturbationRun } from './common.js';

@@ -9,9 +9,10 @@
  *
  * The random numbers are numpy's: `np.random.seed(seed)`, then `grid = np.random.rand(N, s, s) < p` and,
  * per mask, `x = np.random.randint(0, ⌈H/s⌉)`, `y = np.random.randint(0, ⌈W/s⌉)` — MT19937 with numpy's
- * legacy seeding, its 53-bit doubles and its masked rejection sampling of bounded integers (cam/random.ts
+ * legacy seeding, its 53-bit doubles and its masked rejection sampling of bounded integers (cam/methods/random.ts
  * MT19937). A seeded run therefore uses exactly the masks that the reference code draws after
- * np.random.seed(seed). Masks are made batch by batch (the reference keeps all N in memory).
+ * np.random.seed(seed) (`--seed`). Masks are made batch by batch (the reference keeps all N in memory). The
+ * attribution is repeated over the channels; the map is |a| scaled like every pixel method's.
  *
  * Defaults: the paper's ResNet-50 setting, N = 4000, s = 7, p = 0.5 (the repository's notebook uses
  * N = 6000, s = 8, p = 0.1); seed 0.
