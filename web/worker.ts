@@ -370,7 +370,7 @@ async function explain(p: ExplainParams, normalize: string, progress: (p: Progre
   const t0 = performance.now();
   progress({ stage: `${p.method}: compiling (first use of this layer) and running` });
   if (isPixelMethod(p.method)) {
-    const g = await explainPixels(ex, tensor, dims, { method: p.method, layer: p.layer, classes, rectifierOps: p.rectifierOps ?? 'all' });
+    const g = await explainPixels(ex, tensor, dims, { method: p.method, layer: p.layer, classes, rectifierOps: p.rectifierOps ?? 'all' }, (x, d, o) => ex.explain(x, d, o));
     const e = g.explanations[0]!;
     return {
       params: p, method: e.method, kind: 'gradient', layer: e.layer, target: e.target, predicted: e.predicted,
