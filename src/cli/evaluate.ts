@@ -63,7 +63,8 @@ export const EVALUATE = command({
                 (LeRF, higher is better)
   randomisation 1 − |Spearman rank correlation| of |map| with the map of the model whose parameterised
                 layers are all re-initialised (the sanity check's last cascading stage; higher is
-                better: a map that does not change explains the input, not the model)
+                better: a map that does not change explains the input, not the model); it
+                runs every method once more, on the randomised model
   localisation  with --annotations: pointing game (peak on the object; and within --tolerance px),
                 energy-based pointing game (share of the map on the object), IoU of the box around
                 the largest segment of the map thresholded at --map-threshold × max with the box,
