@@ -9,13 +9,14 @@
 import { Explainer } from '../explainer.js';
 import type { SessionFactory, SessionOptions } from '../runtime/session.js';
 import { spearman } from '../metrics/similarity.js';
+import { InputError } from '../util/scores.js';
 import { methodMaps, type MapOptions, type MethodMap } from '../metrics/maps.js';
 import { parameterizedLayers, randomizeLayers, type InitKind } from './randomize.js';
 
 /** An explainer over the model with all its parameterised layers (on the score's path) re-initialised. */
 export function randomisedExplainer(explainer: Explainer, opts: { createSession: SessionFactory; sessionOptions?: SessionOptions; output?: string; init?: InitKind; seed?: number }): Explainer {
   const layers = parameterizedLayers(explainer.model, opts.output);
-  if (!layers.length) throw new Error(`${explainer.source}: found no parameterised layers (Conv, Gemm, MatMul, normalisation) with constant float32 weights on the score's path; the randomisation distance needs some`);
+  if (!layers.length) throw new InputError(`${explainer.source}: found no parameterised layers (Conv, Gemm, MatMul, normalisation) with constant float32 weights on the score's path; the randomisation distance needs some`);
   const model = randomizeLayers(explainer.model, layers, { init: opts.init ?? 'own', seed: opts.seed ?? 0 });
   return new Explainer(model, { createSession: opts.createSession, sessionOptions: opts.sessionOptions, labels: explainer.labels, source: `${explainer.source} (all ${layers.length} layers randomised)` });
 }
