@@ -16,7 +16,7 @@ import { parameterizedLayers, randomizeLayers, type InitKind } from './randomize
 /** An explainer over the model with all its parameterised layers (on the score's path) re-initialised. */
 export function randomisedExplainer(explainer: Explainer, opts: { createSession: SessionFactory; sessionOptions?: SessionOptions; output?: string; init?: InitKind; seed?: number }): Explainer {
   const layers = parameterizedLayers(explainer.model, opts.output);
-  if (!layers.length) throw new InputError(`${explainer.source}: found no parameterised layers (Conv, Gemm, MatMul, normalisation) with constant float32 weights on the score's path; the randomisation distance needs some`);
+  if (!layers.length) throw new InputError(`${explainer.source}: found no parameterised layers (Conv, Gemm, MatMul, normalisation) with constant float32 weights on the score's path; the randomisation distance needs some (leave it out with --metrics)`);
   const model = randomizeLayers(explainer.model, layers, { init: opts.init ?? 'own', seed: opts.seed ?? 0 });
   return new Explainer(model, { createSession: opts.createSession, sessionOptions: opts.sessionOptions, labels: explainer.labels, source: `${explainer.source} (all ${layers.length} layers randomised)` });
 }
