@@ -19,6 +19,8 @@ import { explainFamily, needsFamily, type FamilyOptions } from './cam/runner.js'
 import { denseClassError, isDenseOutput } from './cam/targets.js';
 import { explainGradients, GRADIENT_METHODS, isGradientMethod, type GradientMethod } from './cam/guided.js';
 import { gradientMagnitudeMap } from './image/gradient.js';
+import { explainAttribution, usesAttribution } from './attribution/explain.js';
+import type { AttributionFacts, AttributionOptions } from './attribution/core.js';
 import { postprocess, postprocessVolume } from './cam/pipeline.js';
 import type { VolumeResize } from './image/resize3d.js';
 import { declaredDims, decodeModel, encodeModel, inlineExternalData, metadata, topoOrder, ModelError, type ModelProto } from './onnx/model.js';
@@ -78,7 +80,7 @@ interface LayerTable {
 /** Which class to explain for an image: the predicted one, an index, or a label. */
 export type ClassChoice = 'top' | number | string;
 
-export interface ExplainOptions extends FamilyOptions {
+export interface ExplainOptions extends FamilyOptions, AttributionOptions {
   /** Any method of `gradcam methods`: a CAM method (default gradcam) or a gradient method (saliency, guided-backprop, deconvnet, guided-gradcam). */
   method?: string;
   /** Gradient methods: which rectifiers guided-backprop/deconvnet guide ('all', default, or 'relu'). */
@@ -145,6 +147,8 @@ export interface Explanation {
   channels?: number;
   /** How the gradients were computed when not exactly: `straight-through estimate (int8)` through quantised ops. */
   gradientNote?: string;
+  /** Attribution methods (integrated-gradients, input-x-gradient, fullgrad, noise tunnels): their settings and IG's completeness check. */
+  attribution?: AttributionFacts;
 }
 
 export interface ExplainResult {
@@ -600,6 +604,7 @@ export class Explainer {
   private steNote?: string;
 
   private async explainAny(input: Float32Array, dims: number[], opts: ExplainOptions): Promise<ExplainResult> {
+    if (usesAttribution(opts)) return explainAttribution(this, input, dims, opts);
     if (opts.method !== undefined && isGradientMethod(opts.method.toLowerCase())) return this.explainByGradient(input, dims, opts);
     if (opts.seeds) throw new InputError('seed rows are taken by the gradient methods (saliency, guided-backprop, deconvnet, guided-gradcam); CAM methods take a target');
     if (this.volume) return this.explainVolume(input, dims, opts);

@@ -312,6 +312,7 @@ export function explanationJson(e: Explanation, ctx: SidecarContext): Record<str
     explained_is_predicted: e.target.index === e.predicted.index,
     ...(e.rank !== undefined ? { rank: e.rank } : {}),
     ...(e.gradientNote ? { gradient: e.gradientNote } : {}),
+    ...(e.attribution ? { attribution: e.attribution } : {}),
     ...(ctx.options ?? {}),
     input_size: e.depth !== undefined ? [e.depth, e.height, e.width] : [e.height, e.width], ...(ctx.imageSize ? { image_size: ctx.imageSize } : {}),
     raw_map: { shape: e.rawDepth !== undefined ? [e.rawDepth, e.rawHeight, e.rawWidth] : [e.rawHeight, e.rawWidth], min: lo, max: hi },
