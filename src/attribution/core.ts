@@ -195,7 +195,7 @@ export function smooth(a: Float32Array, samples: number, type: NoiseType): Float
 
 /** The options of the attribution methods (ExplainOptions takes them). */
 export interface AttributionOptions {
-  /** Integrated Gradients' baseline: 'black' (default: zeros in the model's input tensor, Captum's), 'blur', 'uniform', or an image [one image's values, model layout]. */
+  /** Integrated Gradients' baseline: 'black' (default: zeros in the model's input tensor, Captum's), 'blur', 'uniform', or an image in the model's input space (one image's values, or one per image; model layout). */
   baseline?: BaselineKind | Float32Array;
   /** Integrated Gradients' integration points (default 50). */
   steps?: number;

@@ -123,7 +123,7 @@ export async function explainAttribution(explainer: Explainer, input: Float32Arr
     let attribution: Float32Array | undefined;
     let map: Float32Array | undefined;
     let raw: { data: Float32Array; h: number; w: number } | undefined;
-    const baselineOf = (xi: Float32Array) => baselineFor(explainer, xi, dims, opts, facts);
+    const baselineOf = (xi: Float32Array) => baselineFor(explainer, xi, i, dims, opts, facts);
     const ig = async (xi: Float32Array, b: Float32Array, at: number) => integratedGradients(source, xi, b, at, { steps: opts.steps ?? 50, rule: opts.integration ?? 'gausslegendre' });
     if (opts.noise) {
       const seed = opts.randomSeed ?? NOISE_DEFAULTS.seed;
@@ -226,13 +226,15 @@ function hwcToChw(v: ArrayLike<number>, C: number, P: number): Float32Array {
   return out;
 }
 
-/** IG's baseline for one image (model layout). */
-function baselineFor(explainer: Explainer, x: Float32Array, dims: number[], opts: ExplainOptions, facts: AttributionFacts): Float32Array {
+/** IG's baseline for image i (model layout). */
+function baselineFor(explainer: Explainer, x: Float32Array, i: number, dims: number[], opts: ExplainOptions, facts: AttributionFacts): Float32Array {
   const b = opts.baseline ?? 'black';
   if (b instanceof Float32Array) {
-    if (b.length !== x.length) throw new InputError(`the baseline image has ${b.length} values; one input image has ${x.length} ([${dims.slice(1).join(', ')}], the model's layout)`);
+    // one baseline for every image, or one per image
+    const n = dims[0]!;
+    if (b.length !== x.length && b.length !== n * x.length) throw new InputError(`the baseline has ${b.length} values; it must be one image of ${x.length} ([${dims.slice(1).join(', ')}], the model's layout) or one per image (${n * x.length})`);
     facts.baseline = 'image';
-    return b;
+    return b.length === x.length ? b : b.subarray(i * x.length, (i + 1) * x.length);
   }
   facts.baseline = b;
   if (b === 'black') return new Float32Array(x.length);

@@ -1,0 +1,134 @@
+/**
+ * Integrated Gradients, Input × Gradient, the noise tunnels and FullGrad against Captum's and
+ * pytorch-grad-cam's own code in float64 (test/fixtures/<model>/attribution/, made by
+ * scripts/fixtures/make_attribution_fixtures.py) on a CNN, a ViT and a channels-last model.
+ */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Explainer, type ExplainOptions } from '../src/explainer.js';
+import { createNodeSession } from '../src/runtime/node.js';
+import { quadrature, legendreGauss } from '../src/attribution/approximation.js';
+import { noisyCopies, smooth } from '../src/attribution/core.js';
+import { FIXTURES, loadArray, loadMeta, modelBytes, relL2 } from './helpers/fixtures.js';
+
+interface Case { name: string; method: string; options: Record<string, unknown>; file: string; shape: number[]; tolerance: number; baseline_file?: string; captum_delta?: number[]; bias_layers?: number }
+
+const MODELS = ['resnet_like', 'vit_tiny_op17', 'tf_style_nhwc_op17'];
+
+/** [N, C, H, W] → [N, H, W, C]. */
+function toHwc(a: Float32Array, n: number, c: number, p: number): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < n; i++) for (let k = 0; k < c; k++) for (let q = 0; q < p; q++) out[i * c * p + q * c + k] = a[i * c * p + k * p + q]!;
+  return out;
+}
+
+for (const name of MODELS) {
+  describe(`attribution methods on ${name}`, () => {
+    const meta = loadMeta(name);
+    const index = JSON.parse(fs.readFileSync(path.join(FIXTURES, name, 'attribution', 'index.json'), 'utf8')) as { cases: Case[] };
+    const ex = Explainer.fromBytes(modelBytes(name), { createSession: createNodeSession });
+    const input = loadArray(name, 'input.npy');
+    const nchw = meta.layout === 'NCHW';
+    after(() => ex.release());
+
+    for (const c of index.cases) {
+      it(`${c.name} (${c.method}) within ${c.tolerance} relative L2 of the reference`, async () => {
+        const o = { ...c.options } as ExplainOptions & Record<string, unknown>;
+        if (o.layer === 'last') o.layer = meta.layers.find((l) => l.key === 'last')!.tensor;
+        if (o.baseline === 'image') o.baseline = loadArray(name, `attribution/${c.baseline_file}`).data;
+        const r = await ex.explain(input.data, input.shape, { ...o, method: c.method, classes: meta.classes });
+        const ref = loadArray(name, `attribution/${c.file}`);
+        const n = input.shape[0]!;
+        assert.equal(r.explanations.length, n);
+        let got: Float32Array;
+        let want = ref.data;
+        if (c.method === 'fullgrad') {
+          got = Float32Array.from(r.explanations.flatMap((e) => Array.from(e.map)));
+          for (const e of r.explanations) assert.equal(e.attribution?.biasLayers, c.bias_layers);
+        } else if (c.method === 'gradcam') {
+          got = Float32Array.from(r.explanations.flatMap((e) => Array.from(e.raw)));
+          assert.deepEqual([r.explanations[0]!.rawHeight, r.explanations[0]!.rawWidth], ref.shape.slice(1));
+        } else {
+          got = Float32Array.from(r.explanations.flatMap((e) => Array.from(e.gradient!)));
+          if (nchw) want = toHwc(ref.data, n, ref.shape[1]!, ref.shape[2]! * ref.shape[3]!);
+        }
+        assert.equal(got.length, want.length);
+        const d = relL2(got, want);
+        assert.ok(d <= c.tolerance, `relative L2 ${d.toExponential(3)} > ${c.tolerance}`);
+        r.explanations.forEach((e, i) => {
+          assert.equal(e.target.index, meta.classes[i]);
+          const done = e.attribution?.completeness;
+          if (c.captum_delta) {
+            // the same convergence delta as Captum's (Σ attributions − (F(x) − F(baseline)))
+            assert.ok(done, 'IG reports its completeness check');
+            assert.ok(Math.abs(done.delta - c.captum_delta[i]!) <= 1e-4 * Math.max(1, Math.abs(done.expected)), `delta ${done.delta} vs Captum's ${c.captum_delta[i]}`);
+            assert.ok(Math.abs(done.sum - got.subarray(i * got.length / n, (i + 1) * got.length / n).reduce((a, v) => a + v, 0)) <= 1e-4 * Math.max(1, Math.abs(done.sum)));
+          }
+          if (c.name === 'ig_black_gausslegendre_256') {
+            // completeness at 256 steps: within 1e-3 of F(x) − F(baseline) (relative where it exceeds 1)
+            assert.ok(Math.abs(done!.delta) <= 1e-3 * Math.max(1, Math.abs(done!.expected)), `Σ = ${done!.sum}, F(x) − F(b) = ${done!.expected}`);
+          }
+        });
+      });
+    }
+  });
+}
+
+describe('attribution building blocks', () => {
+  it('Gauss–Legendre nodes and weights are exact for polynomials of degree 2n − 1', () => {
+    for (const n of [1, 2, 5, 50, 256]) {
+      const { nodes, weights } = legendreGauss(n);
+      assert.ok(Math.abs(weights.reduce((a, v) => a + v, 0) - 2) < 1e-12);
+      for (let i = 1; i < n; i++) assert.ok(nodes[i]! > nodes[i - 1]!);
+      const deg = Math.min(2 * n - 1, 40);
+      const integral = nodes.reduce((a, x, i) => a + weights[i]! * x ** deg, 0);
+      const exact = deg % 2 === 1 ? 0 : 2 / (deg + 1);
+      assert.ok(Math.abs(integral - exact) < 1e-12, `n=${n} degree ${deg}: ${integral} vs ${exact}`);
+    }
+  });
+
+  it("Captum's Riemann rules: alphas and step sizes", () => {
+    const left = quadrature('riemann_left', 4);
+    assert.deepEqual(Array.from(left.alphas), [0, 0.25, 0.5, 0.75]);
+    assert.deepEqual(Array.from(quadrature('riemann_right', 4).alphas), [0.25, 0.5, 0.75, 1]);
+    assert.deepEqual(Array.from(quadrature('riemann_middle', 4).alphas), [0.125, 0.375, 0.625, 0.875]);
+    const trap = quadrature('riemann_trapezoid', 5);
+    assert.deepEqual(Array.from(trap.stepSizes), [0.1, 0.2, 0.2, 0.2, 0.1]);
+    assert.throws(() => quadrature('riemann_left', 1), /at least 2 steps/);
+  });
+
+  it('noise is seeded per image and smoothing is mean / mean of squares / variance', () => {
+    const x = Float32Array.from([0, 1, 2, 3]);
+    assert.deepEqual(noisyCopies(x, 3, 0.5, 9), noisyCopies(x, 3, 0.5, 9));
+    assert.notDeepEqual(noisyCopies(x, 3, 0.5, 9), noisyCopies(x, 3, 0.5, 10));
+    const a = Float32Array.from([1, 2, 3, 6]); // two samples of two values
+    assert.deepEqual(Array.from(smooth(a, 2, 'smoothgrad')), [2, 4]);
+    assert.deepEqual(Array.from(smooth(a, 2, 'smoothgrad_sq')), [5, 20]);
+    assert.deepEqual(Array.from(smooth(a, 2, 'vargrad')), [1, 4]);
+  });
+});
+
+describe('attribution refusals', () => {
+  const meta = loadMeta('resnet_like');
+  const ex = Explainer.fromBytes(modelBytes('resnet_like'), { createSession: createNodeSession });
+  const input = loadArray('resnet_like', 'input.npy');
+  after(() => ex.release());
+  const bad: [ExplainOptions, RegExp][] = [
+    [{ method: 'integrated-gradients', integration: 'simpson' as never }, /unknown integration rule 'simpson'; choose one of: gausslegendre, riemann_left/],
+    [{ method: 'integrated-gradients', baseline: 'grey' as never }, /unknown baseline 'grey'; choose one of: black, blur, uniform/],
+    [{ method: 'integrated-gradients', steps: 0 }, /steps must be a positive integer/],
+    [{ method: 'integrated-gradients', steps: 1, integration: 'riemann_left' }, /riemann_left needs at least 2 steps/],
+    [{ method: 'integrated-gradients', baseline: new Float32Array(5) }, /the baseline has 5 values/],
+    [{ method: 'saliency', noise: 'smoothgrad', noiseSamples: 0 }, /noise samples must be a positive integer/],
+    [{ method: 'saliency', noise: 'gauss' as never }, /unknown noise tunnel 'gauss'; choose one of: smoothgrad, smoothgrad_sq, vargrad/],
+    [{ method: 'fullgrad', noise: 'smoothgrad' }, /the noise tunnel does not wrap 'fullgrad'; choose one of: saliency/],
+    [{ method: 'integrated-gradients', topK: 2 }, /takes none of: topK/],
+  ];
+  for (const [o, re] of bad) {
+    it(`refuses ${JSON.stringify({ ...o, baseline: o.baseline instanceof Float32Array ? 'Float32Array(5)' : o.baseline })}`, async () => {
+      await assert.rejects(ex.explain(input.data, input.shape, { ...o, classes: meta.classes }), (e: Error) => e.name === 'InputError' && re.test(e.message));
+    });
+  }
+});
