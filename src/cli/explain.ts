@@ -23,6 +23,7 @@ import { doneLine, listedLine, oneLine, parseNumbers, parseSize, Progress, Datas
 import { command, helpText, num, parseCommand, readShard, usageError, DATASET, FAMILY, IMAGES, MODEL, PICTURES, RUN, TARGET, methodGroup } from './spec.js';
 import { importedDefaults, normalizeOptions, resizeCropOptions, stems, type ResizeCropOptions } from './inputs.js';
 import { explainVolumes } from './explain-volume.js';
+import { ATTRIBUTION, ATTRIBUTION_METHOD_NAMES, attributionJson, readAttribution, type AttributionSettings } from './attribution.js';
 import { INTENSITY_MODES, type IntensityMode } from '../image/volume.js';
 import { VOLUME_RESIZES, type VolumeResize } from '../image/resize3d.js';
 import { resolveNormalization } from '../image/normalize.js';
@@ -43,7 +44,7 @@ export const SCANS = group('Scans and 3-D models', {
   },
 });
 
-const ALL_METHODS = () => [...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS)];
+const ALL_METHODS = () => [...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS), ...ATTRIBUTION_METHOD_NAMES];
 
 export const EXPLAIN = command({
   name: 'explain',
@@ -64,7 +65,7 @@ failed; 130: interrupted. 'gradcam audit' is the same run plus the dataset repor
 
 With a gradient method (saliency, guided-backprop, deconvnet, guided-gradcam) the PNG shows the
 Grad-CAM overlay beside the gradient picture.`,
-  groups: [MODEL, IMAGES, SCANS, TARGET, methodGroup(ALL_METHODS), FAMILY, PICTURES, RUN, DATASET],
+  groups: [MODEL, IMAGES, SCANS, TARGET, methodGroup(ALL_METHODS), FAMILY, ATTRIBUTION, PICTURES, RUN, DATASET],
   required: ['model'],
   positionals: 'inputs',
 });
@@ -74,6 +75,8 @@ interface Settings {
   model: string;
   methods: string[];
   gradientMethod?: GradientMethod;
+  /** integrated-gradients, input-x-gradient, fullgrad, or a noise tunnel (--noise) around a method. */
+  attribution?: AttributionSettings;
   layers: string[];
   groups: string[][];
   layout?: string;
@@ -121,13 +124,18 @@ function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>)
   if (o.method !== undefined && p.given.has('method') && o.methods) throw usageError(EXPLAIN, 'give --method or --methods, not both');
   if (o.layer !== undefined && p.given.has('layer') && o.layers) throw usageError(EXPLAIN, 'give --layer or --layers, not both');
   const methodNames = list(o.methods ?? o.method ?? 'gradcam');
-  const gradientMethod = methodNames.length === 1 && isGradientMethod(methodNames[0]!.toLowerCase()) ? methodNames[0]!.toLowerCase() as GradientMethod : undefined;
+  const attribution = readAttribution(EXPLAIN, p, methodNames);
+  const gradientMethod = !attribution && methodNames.length === 1 && isGradientMethod(methodNames[0]!.toLowerCase()) ? methodNames[0]!.toLowerCase() as GradientMethod : undefined;
+  if (attribution) {
+    const family = [...p.given].filter((k) => k in FAMILY.options && k !== 'seed' && k !== 'cam-batch' && !(k === 'layers' && attribution.method === 'gradcam')).map((k) => `--${k}`);
+    if (family.length) throw usageError(EXPLAIN, `--method ${attribution.method}${attribution.noise ? ` --noise ${attribution.noise}` : ''} takes none of: ${family.join(', ')} (--seed and --cam-batch apply)`);
+  }
   if (gradientMethod) {
     const family = [...p.given].filter((k) => k in FAMILY.options).map((k) => `--${k}`);
     if (family.length) throw usageError(EXPLAIN, `--method ${gradientMethod} explains through the input gradient and takes none of the CAM-family options (${family.join(', ')}); drop them, or choose a CAM method`);
   }
   for (const m of methodNames) {
-    if (gradientMethod) break;
+    if (gradientMethod || attribution) break;
     if (isGradientMethod(m.toLowerCase())) throw usageError(EXPLAIN, `${m} is a gradient method: give it alone with --method ${m}`);
     try {
       camMethod(m, Object.keys(GRADIENT_METHODS)); // unknown names: a clear error listing every method
@@ -135,7 +143,7 @@ function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>)
       throw usageError(EXPLAIN, (e as Error).message);
     }
   }
-  const methods = gradientMethod ? [] : methodNames.map((m) => camMethod(m).name);
+  const methods = gradientMethod || attribution ? [] : methodNames.map((m) => camMethod(m).name);
   if (new Set(methods).size !== methods.length) throw usageError(EXPLAIN, `--methods names a method twice: ${methodNames.join(',')}`);
   const layers = list(o.layers ?? o.layer ?? 'auto');
   const norm = normalizeOptions(o);
@@ -161,7 +169,7 @@ function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>)
   const limits = { maxPixels: num(o['max-pixels']), maxSide: num(o['max-overlay']) ?? DEFAULT_PICTURE_SIDE };
   const contrast = o.contrast === undefined ? undefined : choice(o.contrast);
   return {
-    model: o.model!, methods, gradientMethod, layers, groups: o.grid && layers.length > 1 ? [...layers.map((l) => [l]), layers] : [layers],
+    model: o.model!, methods, gradientMethod, attribution, layers, groups: o.grid && layers.length > 1 ? [...layers.map((l) => [l]), layers] : [layers],
     layout: o.layout, output: o.output, classChoice: labelled ? 'top' : choice(o.class!), labelled, contrast, kind, targetGiven: o.target !== undefined,
     index, mask: o.mask, pixel: pixel as [number, number] | undefined, threshold: num(o['seg-threshold']), reference: o.reference, topK: num(o['top-k']), counterfactual: !!o.counterfactual, augSmooth: !!o['aug-smooth'],
     eigenSmooth: !!o['eigen-smooth'], camBatch: num(o['cam-batch']), scoreTop: num(o['score-top']), seed: num(o.seed) ?? 0,
@@ -172,6 +180,7 @@ function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>)
     jsonOptions: {
       ...(contrast !== undefined ? { contrast: String(contrast) } : {}),
       ...(o.counterfactual ? { counterfactual: true } : {}), ...(o['aug-smooth'] ? { aug_smooth: true } : {}), ...(o['eigen-smooth'] ? { eigen_smooth: true } : {}),
+      ...(attribution ? attributionJson(attribution) : {}),
     },
   };
 }
@@ -287,6 +296,27 @@ async function explainBatch(explainer: Explainer, s: Settings, target: TargetSpe
   const outs: ItemOutput[] = batch.map(() => ({ files: [], lines: [], warnings: [] }));
   for (const { index: idx, data, dims } of stackByShape(batch.map((b) => b.input))) {
     const classes = batch.some((b) => b.classChoice !== undefined) ? idx.map((i) => batch[i]!.classChoice ?? s.classChoice) : s.classChoice;
+    if (s.attribution) {
+      const a = s.attribution;
+      const r = await explainer.explain(data, dims, {
+        ...a, layer: s.layers[0], layout: s.layout, classes, output: s.output, rectifierOps: s.guidedOps, randomSeed: s.seed, batchSize: s.camBatch, onProgress: onPasses,
+      });
+      for (const [j, i] of idx.entries()) {
+        const { input: inp, stem: st, picture } = batch[i]!;
+        const e = r.explanations[j]!;
+        const name = `${st}.${e.method}${a.noise ? `.${a.noise}` : ''}`;
+        const files = explanationFiles(e, picture ?? tensorPicture(inp, explainer.layout, s.norm), { ...s.look, background: true });
+        const out = outs[i]!;
+        for (const f of files) out.files.push({ path: name + f.suffix, bytes: f.bytes });
+        out.files.push({ path: `${name}.json`, bytes: json(explanationJson(e, { input: inp.file, model: s.model, timings: r.timings, imageSize: imageSize(inp), options: s.jsonOptions, files: files.map((f) => name + f.suffix) })) });
+        out.lines.push(`${inp.file}: ${e.method}${a.noise ? ` (${a.noise})` : ''}: ${describeTarget(e)} → ${path.join(s.out, `${name}.png`)}`);
+        out.warnings.push(...e.warnings);
+        if (batch[i]!.extraWarning) out.warnings.push(batch[i]!.extraWarning!);
+        out.predicted = e.predicted;
+        out.explained = e.target;
+      }
+      continue;
+    }
     if (s.gradientMethod) {
       const g = await explainGradients(explainer, data, dims, { method: s.gradientMethod, layer: s.layers[0], layout: s.layout, classes, output: s.output, rectifierOps: s.guidedOps });
       for (const [j, i] of idx.entries()) {
@@ -445,7 +475,7 @@ async function explainDataset(explainer: Explainer, s: Settings, positionals: st
   const config = {
     format: 'gradcam-explain/1',
     model: await modelIdentity(s.model),
-    methods: s.gradientMethod ? [s.gradientMethod] : s.methods, layers: s.groups, layout: s.layout ?? null, output: s.output ?? null,
+    methods: s.attribution ? [s.attribution.method] : s.gradientMethod ? [s.gradientMethod] : s.methods, layers: s.groups, layout: s.layout ?? null, output: s.output ?? null,
     class: s.labelled ? 'true' : String(s.classChoice), target: s.kind, index: s.index ?? null, pixel: s.pixel ?? null, ...(s.threshold !== undefined ? { threshold: s.threshold } : {}), top_k: s.topK ?? null, options: s.jsonOptions,
     cam_batch: s.camBatch ?? null, score_top: s.scoreTop ?? null, seed: s.seed, guided_ops: s.guidedOps, abs: s.abs, grid: s.grid, look: s.look,
     normalize: { preset: s.norm.preset ?? null, mean: s.norm.mean ? [...s.norm.mean] : null, std: s.norm.std ? [...s.norm.std] : null, ...(s.norm.divisor !== undefined ? { divisor: s.norm.divisor } : {}) },
