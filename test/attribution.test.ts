@@ -6,12 +6,15 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Explainer, type ExplainOptions } from '../src/explainer.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { quadrature, legendreGauss } from '../src/attribution/approximation.js';
 import { noisyCopies, smooth } from '../src/attribution/core.js';
+import { writeNpy } from '../src/image/npy.js';
 import { FIXTURES, loadArray, loadMeta, modelBytes, relL2 } from './helpers/fixtures.js';
+import { ROOT, gradcam, oneError } from './helpers/cli.js';
 
 interface Case { name: string; method: string; options: Record<string, unknown>; file: string; shape: number[]; tolerance: number; baseline_file?: string; captum_delta?: number[]; bias_layers?: number }
 
@@ -131,4 +134,73 @@ describe('attribution refusals', () => {
       await assert.rejects(ex.explain(input.data, input.shape, { ...o, classes: meta.classes }), (e: Error) => e.name === 'InputError' && re.test(e.message));
     });
   }
+});
+
+describe('attribution methods on the command line', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-attr-'));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const model = path.join(FIXTURES, 'resnet_like', 'model.onnx');
+  const npy = path.join(FIXTURES, 'resnet_like', 'input.npy');
+
+  it('files: integrated-gradients writes the overlay and a sidecar with the completeness check, as the library computes it', async () => {
+    const out = path.join(tmp, 'files');
+    const r = gradcam('explain', npy, '--model', model, '--method', 'integrated-gradients', '--steps', '16', '--integration', 'riemann_middle', '--baseline', 'blur', '--class', '3', '--out', out, '--quiet');
+    assert.equal(r.code, 0, r.err);
+    const ex = Explainer.fromBytes(modelBytes('resnet_like'), { createSession: createNodeSession });
+    const input = loadArray('resnet_like', 'input.npy');
+    const lib = await ex.explain(input.data, input.shape, { method: 'integrated-gradients', steps: 16, integration: 'riemann_middle', baseline: 'blur', classes: 3 });
+    await ex.release();
+    for (let i = 0; i < 2; i++) {
+      const j = JSON.parse(fs.readFileSync(path.join(out, `input_${i}.integrated-gradients.json`), 'utf8'));
+      assert.ok(fs.statSync(path.join(out, `input_${i}.integrated-gradients.png`)).size > 0);
+      assert.equal(j.method, 'integrated-gradients');
+      assert.equal(j.class.index, 3);
+      assert.deepEqual([j.attribution.baseline, j.attribution.steps, j.attribution.integration], ['blur', 16, 'riemann_middle']);
+      const c = lib.explanations[i]!.attribution!.completeness!;
+      assert.ok(Math.abs(j.attribution.completeness.sum - c.sum) <= 1e-5 * Math.max(1, Math.abs(c.sum)));
+      assert.ok(Math.abs(j.attribution.completeness.expected - c.expected) <= 1e-5 * Math.max(1, Math.abs(c.expected)));
+    }
+  });
+
+  it('datasets: a folder with fullgrad and with a noise tunnel over saliency (resumable rows)', () => {
+    const data = path.join(tmp, 'data');
+    fs.mkdirSync(data);
+    for (const f of ['street_02.png', 'street_04.png']) fs.copyFileSync(path.join(ROOT, 'demo', 'detect', f), path.join(data, f));
+    for (const [args, suffix] of [[['--method', 'fullgrad'], 'fullgrad'], [['--method', 'saliency', '--noise', 'smoothgrad_sq', '--noise-samples', '2', '--seed', '9'], 'saliency.smoothgrad_sq']] as const) {
+      const out = path.join(tmp, `ds-${suffix}`);
+      const r = gradcam('explain', data, '--model', model, ...args, '--out', out, '--quiet');
+      assert.equal(r.code, 0, r.err);
+      const rows = fs.readFileSync(path.join(out, 'explain.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      assert.equal(rows.length, 2);
+      for (const row of rows) {
+        assert.equal(row.status, 'ok');
+        assert.ok(row.files.includes(`${row.key.replace('.png', '')}.${suffix}.png`), row.files.join(','));
+      }
+      const j = JSON.parse(fs.readFileSync(path.join(out, `street_02.${suffix}.json`), 'utf8'));
+      if (suffix === 'fullgrad') assert.equal(j.attribution.biasLayers, 8);
+      else assert.deepEqual([j.attribution.noise.type, j.attribution.noise.samples, j.attribution.noise.seed], ['smoothgrad_sq', 2, 9]);
+    }
+  });
+
+  it('refuses bad options with one line, before any output', () => {
+    const out = path.join(tmp, 'bad');
+    fs.writeFileSync(path.join(tmp, 'b.npy'), writeNpy(new Float32Array(10), [10]));
+    const cases: [string[], RegExp][] = [
+      [['--method', 'gradcam', '--steps', '8'], /--steps goes with --method integrated-gradients/],
+      [['--method', 'saliency', '--steps', '8'], /--steps goes with --method integrated-gradients/],
+      [['--method', 'fullgrad', '--noise', 'smoothgrad'], /--noise wraps one of: saliency, guided-backprop, deconvnet, input-x-gradient, integrated-gradients, gradcam; not fullgrad/],
+      [['--method', 'integrated-gradients', '--baseline', 'grey'], /--baseline takes black, blur, uniform or a .npy file; got 'grey'/],
+      [['--method', 'integrated-gradients', '--integration', 'simpson'], /unknown --integration 'simpson'; choose one of: gausslegendre/],
+      [['--method', 'saliency', '--noise-samples', '3'], /--noise-samples goes with --noise smoothgrad\|smoothgrad_sq\|vargrad/],
+      [['--methods', 'integrated-gradients,gradcam'], /integrated-gradients is given alone/],
+      [['--method', 'integrated-gradients', '--top-k', '2'], /takes none of: --top-k/],
+      [['--method', 'integrated-gradients', '--baseline', path.join(tmp, 'b.npy')], /the baseline has 10 values; it must be one image of 6912/],
+    ];
+    for (const [args, re] of cases) {
+      const r = gradcam('explain', npy, '--model', model, ...args, '--out', out, '--quiet');
+      assert.notEqual(r.code, 0);
+      oneError(r.err, re);
+      assert.ok(!fs.existsSync(path.join(out, 'input_0.integrated-gradients.png')));
+    }
+  });
 });

@@ -43,18 +43,19 @@ export function readAttribution(spec: CommandSpec, p: Given, methodNames: string
   const mine = Object.keys(ATTRIBUTION.options).filter((k) => p.given.has(k));
   const names = methodNames.map((m) => m.toLowerCase());
   const attribution = names.some(isAttributionMethod) || p.given.has('noise');
+  const goes = (keys: string[], what: string) => {
+    if (keys.length) throw usageError(spec, `${keys.map((k) => `--${k}`).join(', ')} go${keys.length === 1 ? 'es' : ''} with ${what}`);
+  };
   if (!attribution) {
-    if (mine.length) throw usageError(spec, `${mine.map((k) => `--${k}`).join(', ')} go${mine.length === 1 ? 'es' : ''} with --method ${ATTRIBUTION_METHOD_NAMES.join('|')} or --noise`);
+    goes(mine.filter((k) => k.startsWith('noise-')), `--noise ${NOISE_TYPES.join('|')}`);
+    goes(mine, '--method integrated-gradients');
     return undefined;
   }
   if (names.length !== 1) throw usageError(spec, `${names.find(isAttributionMethod) ?? '--noise'} is given alone: one --method per run (not --methods)`);
   const method = names[0]!;
   if (p.given.has('noise') && !(NOISE_METHODS as readonly string[]).includes(method)) throw usageError(spec, `--noise wraps one of: ${NOISE_METHODS.join(', ')}; not ${method}`);
-  const ig = method === 'integrated-gradients';
-  const igOnly = ['steps', 'integration', 'baseline'].filter((k) => p.given.has(k));
-  if (!ig && igOnly.length) throw usageError(spec, `${igOnly.map((k) => `--${k}`).join(', ')} go${igOnly.length === 1 ? 'es' : ''} with --method integrated-gradients`);
-  const noiseOnly = ['noise-samples', 'noise-sigma'].filter((k) => p.given.has(k));
-  if (!p.given.has('noise') && noiseOnly.length) throw usageError(spec, `${noiseOnly.map((k) => `--${k}`).join(', ')} go${noiseOnly.length === 1 ? 'es' : ''} with --noise ${NOISE_TYPES.join('|')}`);
+  if (method !== 'integrated-gradients') goes(['steps', 'integration', 'baseline'].filter((k) => p.given.has(k)), '--method integrated-gradients');
+  if (!p.given.has('noise')) goes(['noise-samples', 'noise-sigma'].filter((k) => p.given.has(k)), `--noise ${NOISE_TYPES.join('|')}`);
   const steps = o.steps as number | undefined;
   const integration = o.integration as AttributionSettings['integration'];
   if (steps !== undefined && steps < 2 && integration && integration !== 'gausslegendre') throw usageError(spec, `--integration ${integration} needs --steps 2 or more`);
