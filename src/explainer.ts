@@ -4,7 +4,7 @@
  * Browser-safe: the runtime is injected as a SessionFactory.
  */
 import type { ImportedPreprocess } from './onnx/import/types.js';
-import { GradientEngine, probe, type CompileCache } from './autodiff/engine.js';
+import { GradientEngine, probe, type CompileCache } from './runtime/engine.js';
 import { cloneModel, realInputs, refuseEarly, scoreTensor, STE_NOTE, type GradientSpec } from './autodiff/compiler.js';
 import { QUANTIZED_OPS } from './autodiff/rules/quantize.js';
 import { upgradeOpset } from './onnx/upgrade.js';
@@ -13,14 +13,13 @@ import { batchImageInput } from './onnx/batch.js';
 import { GraphIndex } from './onnx/model.js';
 import { analyzeLayouts } from './layout/graph.js';
 import { explainable, layoutFromOverride, layoutLabel, toChannelsFirst, toNCHW, type LayerLayout } from './layout/describe.js';
-import { CAM_METHODS, camMethod } from './cam/index.js';
-import { gradcam } from './cam/gradcam.js';
+import { camMethod } from './cam/index.js';
+import { findMethod, getMethod, METHODS, readsGradients, resolveMethodOptions } from './methods/index.js';
+import { explainPixels } from './methods/pixels.js';
+import { gradcam } from './cam/methods/gradcam.js';
 import { explainFamily, needsFamily, type FamilyOptions } from './cam/runner.js';
 import { denseClassError, isDenseOutput } from './cam/targets.js';
-import { explainGradients, GRADIENT_METHODS, isGradientMethod, type GradientMethod } from './cam/guided.js';
 import { gradientMagnitudeMap } from './image/gradient.js';
-import { explainAttribution, usesAttribution } from './attribution/explain.js';
-import type { AttributionFacts, AttributionOptions } from './attribution/core.js';
 import { postprocess, postprocessVolume } from './cam/pipeline.js';
 import type { VolumeResize } from './image/resize3d.js';
 import { declaredDims, decodeModel, encodeModel, inlineExternalData, metadata, topoOrder, ModelError, type ModelProto } from './onnx/model.js';
@@ -31,44 +30,11 @@ import { closest } from './util/closest.js';
 import { InputError, argmax, softmax } from './util/scores.js';
 
 export { InputError, argmax, softmax };
+export type { ClassChoice, ClassScore, ExplainerOptions, ExplainOptions, ExplainResult, Explanation, ImportedFacts, LayerInfo, Layout, RunOptions, RunResult } from './types.js';
+import type { PixelExplanation } from './types.js';
+import type { ClassChoice, ClassScore, ExplainerOptions, ExplainOptions, ExplainResult, Explanation, ImportedFacts, LayerInfo, Layout, RunOptions, RunResult } from './types.js';
 import { cancellationWarning, cancelled, cancelledFromScale, degenerateWarnings } from './cam/degenerate.js';
 
-export type Layout = 'NCHW' | 'NHWC';
-
-export interface ExplainerOptions {
-  createSession: SessionFactory;
-  sessionOptions?: SessionOptions;
-  /** Reads external-data files beside the model. */
-  external?: ExternalDataReader;
-  /** Class labels; default: the model's `labels` metadata (JSON array or one per line), if any. */
-  labels?: string[];
-  /** Names the model in error messages (e.g. its file path). */
-  source?: string;
-  /**
-   * Keeps compiled gradient graphs and layer tables between Explainers (e.g. on disk: node.ts diskCache),
-   * so that a second process skips the probe runs and the compile. It must key by this model's content.
-   */
-  cache?: CompileCache;
-  /** A model imported from another format or a hub folder (src/onnx/import): what its files state. */
-  imported?: ImportedFacts;
-}
-
-/** What an imported model's files state beyond the graph: its format, preprocessing and the notes for the user. */
-export interface ImportedFacts {
-  format: string;
-  preprocess?: ImportedPreprocess;
-  notes: string[];
-}
-
-export interface LayerInfo {
-  name: string;
-  op: string;
-  /** Shape at batch 1. */
-  shape: number[];
-  auto: boolean;
-  /** What the tensor's axes mean: batch, channels, the grid (nchw, nhwc, tokens with prefix tokens...). */
-  layout: LayerLayout;
-}
 
 /** Candidate layers and the layouts of every tensor on the score's path, for one input size and output. */
 interface LayerTable {
@@ -77,129 +43,6 @@ interface LayerTable {
   all: Map<string, { op: string; shape: number[]; layout: LayerLayout }>;
 }
 
-/** Which class to explain for an image: the predicted one, an index, or a label. */
-export type ClassChoice = 'top' | number | string;
-
-export interface ExplainOptions extends FamilyOptions, AttributionOptions {
-  /** Any method of `gradcam methods`: a CAM method (default gradcam) or a gradient method (saliency, guided-backprop, deconvnet, guided-gradcam). */
-  method?: string;
-  /** Gradient methods: which rectifiers guided-backprop/deconvnet guide ('all', default, or 'relu'). */
-  rectifierOps?: 'relu' | 'all';
-  /** 'auto' (default), one tensor name, or several (their maps are averaged). */
-  layer?: string | string[];
-  /** The layers' layout where it cannot be inferred: 'nchw', 'nhwc' or 'tokens:HxW[+P]'. */
-  layout?: string;
-  /** One choice for all images, or one per image. Default 'top'. */
-  classes?: ClassChoice | ClassChoice[];
-  /** The model output to explain (default: the first). */
-  output?: string;
-  /**
-   * Gradient methods: seed rows [N, ...score shape] = d(target)/d(score) per image, instead of `classes`
-   * (targets that the caller evaluated at a forward pass, e.g. a detection's box target).
-   */
-  seeds?: Float32Array;
-  /** 3-D models: how the maps are upsampled to the volume (trilinear with half-pixel centres, default; spline: scipy.ndimage.zoom, pytorch-grad-cam's). */
-  volumeResize?: VolumeResize;
-}
-
-export interface ClassScore {
-  index: number;
-  label?: string;
-  /** The differentiated score: the logit (the Softmax input when the model ends in Softmax). */
-  logit: number;
-  /** softmax of the logits. */
-  probability: number;
-}
-
-export interface Explanation {
-  method: string;
-  layers: string[];
-  /** The explained class. */
-  target: ClassScore;
-  /** The model's top class, shown beside every map so that nobody explains the wrong class by accident. */
-  predicted: ClassScore;
-  /** Final map [H, W] at input resolution, in [0, 1]; [D, H, W] for 3-D models (`depth` set). */
-  map: Float32Array;
-  height: number;
-  width: number;
-  /** 3-D models: the volume's depth D (maps, raw maps and gradients are then volumes). */
-  depth?: number;
-  /** Each layer's layout (how its tensor was read: nchw, nhwc, tokens with prefix tokens...). */
-  layouts?: LayerLayout[];
-  /** The first layer's raw map (weighted sum before ReLU and scaling), [h, w], comparable across images. */
-  raw: Float32Array;
-  rawHeight: number;
-  rawWidth: number;
-  /** 3-D models: the layer's depth (raw is [d, h, w]). */
-  rawDepth?: number;
-  warnings: string[];
-  /** With targets beyond the class logit, top-k, contrast...: the image this map belongs to (top-k gives k per image). */
-  image?: number;
-  /** 1-based rank of the explained class among the image's top-k. */
-  rank?: number;
-  /** What was explained, e.g. `logit 3`, `softmax 3 - softmax 5`, `-(logit 3)`, `cosine similarity to the reference`. */
-  targetName?: string;
-  targetKind?: string;
-  /** The target's value for the image. */
-  targetValue?: number;
-  /** Gradient methods: the method's result [H, W, C] (channels last; [D, H, W, C] for volumes), and C. */
-  gradient?: Float32Array;
-  channels?: number;
-  /** How the gradients were computed when not exactly: `straight-through estimate (int8)` through quantised ops. */
-  gradientNote?: string;
-  /** Attribution methods (integrated-gradients, input-x-gradient, fullgrad, noise tunnels): their settings and IG's completeness check. */
-  attribution?: AttributionFacts;
-}
-
-export interface ExplainResult {
-  explanations: Explanation[];
-  timings: { compileMs: number; sessionMs: number; runMs: number; camMs: number };
-}
-
-export interface RunOptions {
-  /** Tensor names or 'auto'; may be empty when only the input gradient is wanted. */
-  layers: string[];
-  /** The layers' layout where it cannot be inferred ('nchw', 'nhwc', 'tokens:HxW[+P]'). */
-  layout?: string;
-  classes?: ClassChoice | ClassChoice[];
-  output?: string;
-  inputGradient?: boolean;
-  rectifier?: Rectifier;
-  rectifierOps?: 'relu' | 'all';
-  /** Seed rows [N, ...score shape] = d(target)/d(score) per image, instead of one-hot `classes`. */
-  seeds?: Float32Array;
-  /**
-   * Grad-CAM's maps computed inside the graph (RunResult.maps) instead of returning the layer's activation
-   * and gradient, where the single layer allows: nchw or nhwc, 2-D, its grid not larger than the input and
-   * at most 32×32 or dividing it (GradientSpec.maps); elsewhere `maps` stays undefined.
-   */
-  maps?: boolean;
-}
-
-export interface RunResult {
-  layers: string[];
-  /** Each layer's layout; activations and gradients below are converted from it to [N, C, h, w]. */
-  layouts: LayerLayout[];
-  numClasses: number;
-  /** Input spatial size [H, W] (of a volume: its last two axes). */
-  size: [number, number];
-  /** The input's whole grid: [H, W], or [D, H, W] for 3-D models. */
-  grid: number[];
-  /** The class each image's seed selected. */
-  targets: number[];
-  logits: { data: Float32Array; dims: number[] };
-  /** Per layer, [N, C, h, w] ([N, C, d, h, w] for 3-D layers) whatever the tensor's own layout. */
-  activations: { data: Float32Array; dims: number[] }[];
-  gradients: { data: Float32Array; dims: number[] }[];
-  inputGradient?: { data: Float32Array; dims: number[] };
-  /**
-   * With RunOptions.maps where the layer allows: Grad-CAM's raw maps [N, h, w], final maps [N, H, W],
-   * each final map's range before scaling (0: all zero) and max_cell Σ_c |A_c·G_c| (cancellation check);
-   * `activations` and `gradients` are then empty.
-   */
-  maps?: { raw: Float32Array; h: number; w: number; map: Float32Array; range: Float32Array; scale: Float32Array };
-  timings: { compileMs: number; sessionMs: number; runMs: number };
-}
 
 
 const SHAPE_OPS = new Set(['Shape', 'Constant', 'ConstantOfShape', 'Range', 'Size', 'NonZero']);
@@ -574,9 +417,8 @@ export class Explainer {
     const r = await this.explainAny(input, dims, opts);
     const note = this.gradientNote;
     if (note) {
-      const name = (opts.method ?? 'gradcam').toLowerCase();
-      const forwardOnly = !isGradientMethod(name) && CAM_METHODS[name]?.usesGradients === false;
-      if (!forwardOnly) for (const e of r.explanations) e.gradientNote = note;
+      const m = findMethod(opts.method ?? 'gradcam');
+      if (!m || readsGradients(m)) for (const e of r.explanations) e.gradientNote = note;
     }
     return r;
   }
@@ -604,8 +446,13 @@ export class Explainer {
   private steNote?: string;
 
   private async explainAny(input: Float32Array, dims: number[], opts: ExplainOptions): Promise<ExplainResult> {
-    if (usesAttribution(opts)) return explainAttribution(this, input, dims, opts);
-    if (opts.method !== undefined && isGradientMethod(opts.method.toLowerCase())) return this.explainByGradient(input, dims, opts);
+    const m = getMethod(opts.method ?? 'gradcam');
+    if (m.kind !== 'cam') {
+      // pixel-level methods: the map is the attribution's magnitude (pixelExplanation)
+      const a = await explainPixels(this, input, dims, { ...opts, method: m.name });
+      return { explanations: a.explanations.map((e, i) => pixelExplanation(e, i)), timings: a.timings };
+    }
+    if (opts.methodOptions && Object.keys(opts.methodOptions).length) resolveMethodOptions(m, opts.methodOptions);
     if (opts.seeds) throw new InputError('seed rows are taken by the gradient methods (saliency, guided-backprop, deconvnet, guided-gradcam); CAM methods take a target');
     if (this.volume) return this.explainVolume(input, dims, opts);
     if (needsFamily(opts)) return explainFamily(this, input, dims, opts);
@@ -651,9 +498,8 @@ export class Explainer {
    */
   private async explainVolume(input: Float32Array, dims: number[], opts: ExplainOptions): Promise<ExplainResult> {
     const name = (opts.method ?? 'gradcam').toLowerCase();
-    const method = camMethod(name, Object.keys(GRADIENT_METHODS));
-    const volumeMethods = Object.values(CAM_METHODS).filter((m) => !m.weightsAsync).map((m) => m.name);
-    if (method.weightsAsync) throw new InputError(`method '${method.name}' does not explain 3-D models yet; for volumes choose one of: ${[...volumeMethods, ...Object.keys(GRADIENT_METHODS)].join(', ')}`);
+    const method = camMethod(name);
+    if (!method.volumes) throw new InputError(`method '${method.name}' does not explain 3-D models yet; for volumes choose one of: ${METHODS.filter((m) => m.volumes).map((m) => m.name).join(', ')}`);
     const unsupported = (['target', 'topK', 'contrast', 'counterfactual', 'augSmooth', 'eigenSmooth'] as const).filter((k) => opts[k] !== undefined && opts[k] !== false);
     if (unsupported.length) throw new InputError(`3-D models are explained for a class (--class) only; not supported for volumes yet: ${unsupported.join(', ')}`);
     const r = await this.run(input, dims, { layers: opts.layer === undefined ? ['auto'] : Array.isArray(opts.layer) ? opts.layer : [opts.layer], layout: opts.layout, classes: opts.classes, output: opts.output });
@@ -687,33 +533,8 @@ export class Explainer {
     return { explanations, timings: { compileMs, sessionMs, runMs, camMs: performance.now() - t1 } };
   }
 
-  /**
-   * The gradient methods (saliency, guided-backprop, deconvnet, guided-gradcam) through explain(): the map
-   * is the gradient's magnitude per pixel (max over channels of |g|, scaled to [0, 1]), the gradient itself
-   * is in `gradient` ([H, W, C]); `raw` is the Grad-CAM raw map of the layer computed beside it.
-   */
-  private async explainByGradient(input: Float32Array, dims: number[], opts: ExplainOptions): Promise<ExplainResult> {
-    const method = opts.method!.toLowerCase() as GradientMethod;
-    const unsupported = (['target', 'topK', 'contrast', 'counterfactual', 'augSmooth', 'eigenSmooth'] as const).filter((k) => opts[k] !== undefined && opts[k] !== false);
-    if (unsupported.length) throw new InputError(`${method} explains through the input gradient and takes none of: ${unsupported.join(', ')}`);
-    if (Array.isArray(opts.layer) && opts.layer.length > 1) throw new InputError(`${method} shows the Grad-CAM map of one layer; give one layer`);
-    const layer = Array.isArray(opts.layer) ? opts.layer[0] : opts.layer;
-    const t0 = performance.now();
-    const g = await explainGradients(this, input, dims, { method, layer, layout: opts.layout, classes: opts.classes, output: opts.output, rectifierOps: opts.rectifierOps, seeds: opts.seeds, volumeResize: opts.volumeResize });
-    const explanations: Explanation[] = g.explanations.map((e, i) => {
-      const { map, max: hi } = gradientMagnitudeMap(e.gradient, e.width, e.height * (e.depth ?? 1));
-      return {
-        method, layers: [e.layer], target: e.target, predicted: e.predicted, map, height: e.height, width: e.width,
-        raw: e.cam, rawHeight: e.height, rawWidth: e.width, image: i, gradient: e.gradient, channels: e.channels,
-        ...(e.depth !== undefined ? { depth: e.depth, rawDepth: e.depth } : {}),
-        warnings: hi > 0 ? [] : [`the input gradient is all zero: nothing in the picture moves the score of class ${e.target.index}`],
-      };
-    });
-    return { explanations, timings: { compileMs: 0, sessionMs: 0, runMs: g.runMs, camMs: performance.now() - t0 - g.runMs } };
-  }
-
   /** The explained and the predicted class of image i, with logits and probabilities. */
-  scores(r: RunResult, i: number): { target: ClassScore; predicted: ClassScore } {
+  scores(r: Pick<RunResult, 'numClasses' | 'logits' | 'targets'>, i: number): { target: ClassScore; predicted: ClassScore } {
     const K = r.numClasses;
     const row = r.logits.data.subarray(i * K, (i + 1) * K);
     const probs = softmax(row);
@@ -776,6 +597,22 @@ export class Explainer {
     for (const s of all) await (await s.catch(() => undefined))?.release();
     return this.engine.release();
   }
+}
+
+/**
+ * A pixel-level explanation as explain() gives it: the map is the attribution's magnitude per pixel (max
+ * over channels of |a|, scaled to [0, 1]), the attribution itself is in `gradient` ([H, W, C]); `raw` is the
+ * map shown beside (gradient methods: the Grad-CAM map of the layer).
+ */
+function pixelExplanation(e: PixelExplanation, i: number): Explanation {
+  const { map, max: hi } = gradientMagnitudeMap(e.gradient, e.width, e.height * (e.depth ?? 1));
+  const warnings = e.warnings ?? (hi > 0 ? [] : [`the input gradient is all zero: nothing in the picture moves the score of class ${e.target.index}`]);
+  return {
+    method: e.method, layers: e.layer ? [e.layer] : [], target: e.target, predicted: e.predicted, map, height: e.height, width: e.width,
+    raw: e.cam, rawHeight: e.height, rawWidth: e.width, image: i, gradient: e.gradient, channels: e.channels,
+    ...(e.depth !== undefined ? { depth: e.depth, rawDepth: e.depth } : {}), ...(e.extras ? { extras: e.extras } : {}),
+    warnings,
+  };
 }
 
 /** Labels from metadata or a file: a JSON array (or {index: label} object), or one label per line. */

@@ -9,7 +9,7 @@ import { importModel, type ModelFiles, type ModelSource } from './onnx/import/in
 import type { ImportedFacts } from './explainer.js';
 import { Detector } from './detect/detector.js';
 import { createNodeSession, diskCompileCache } from './runtime/node.js';
-import type { CompileCache } from './autodiff/engine.js';
+import type { CompileCache } from './runtime/session.js';
 import { fileInside, imageBitDepth, isScanFile, readImageFile, readNpyFile, readRegularFile, readScanFile, DEFAULT_MAX_DECODE_PIXELS, DEFAULT_MAX_PIXELS, type FileReadError } from './image/node.js';
 import { displayRange, scanToTensors, volumeError, voxelLimit, type IntensityOptions, type ScanLimits, type Volume } from './image/volume.js';
 import { stackSeries, type DicomFile } from './image/dicom.js';

@@ -10,13 +10,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { Explainer, type ExplainOptions } from '../src/explainer.js';
 import { createNodeSession } from '../src/runtime/node.js';
-import { quadrature, legendreGauss } from '../src/attribution/approximation.js';
-import { noisyCopies, smooth } from '../src/attribution/core.js';
-import { writeNpy } from '../src/image/npy.js';
+import { quadrature, legendreGauss } from '../src/methods/path/approximation.js';
+import { noisyCopies, smooth } from '../src/methods/noise/noise.js';
+import { postprocess } from '../src/cam/pipeline.js';
+import type { MethodOptionValue } from '../src/types.js';
 import { FIXTURES, loadArray, loadMeta, modelBytes, relL2 } from './helpers/fixtures.js';
 import { ROOT, gradcam, oneError } from './helpers/cli.js';
 
-interface Case { name: string; method: string; options: Record<string, unknown>; file: string; shape: number[]; tolerance: number; baseline_file?: string; captum_delta?: number[]; bias_layers?: number }
+interface Case { name: string; method: string; methodOptions: Record<string, MethodOptionValue>; options: Record<string, unknown>; file: string; shape: number[]; tolerance: number; baseline_file?: string; captum_delta?: number[]; bias_layers?: number }
 
 const MODELS = ['resnet_like', 'vit_tiny_op17', 'tf_style_nhwc_op17'];
 
@@ -38,10 +39,10 @@ for (const name of MODELS) {
 
     for (const c of index.cases) {
       it(`${c.name} (${c.method}) within ${c.tolerance} relative L2 of the reference`, async () => {
-        const o = { ...c.options } as ExplainOptions & Record<string, unknown>;
+        const o = { ...c.options } as ExplainOptions;
         if (o.layer === 'last') o.layer = meta.layers.find((l) => l.key === 'last')!.tensor;
-        if (o.baseline === 'image') o.baseline = loadArray(name, `attribution/${c.baseline_file}`).data;
-        const r = await ex.explain(input.data, input.shape, { ...o, method: c.method, classes: meta.classes });
+        if (c.baseline_file) o.baselineImage = loadArray(name, `attribution/${c.baseline_file}`).data;
+        const r = await ex.explain(input.data, input.shape, { ...o, method: c.method, methodOptions: c.methodOptions, classes: meta.classes });
         const ref = loadArray(name, `attribution/${c.file}`);
         const n = input.shape[0]!;
         assert.equal(r.explanations.length, n);
@@ -49,10 +50,14 @@ for (const name of MODELS) {
         let want = ref.data;
         if (c.method === 'fullgrad') {
           got = Float32Array.from(r.explanations.flatMap((e) => Array.from(e.map)));
-          for (const e of r.explanations) assert.equal(e.attribution?.biasLayers, c.bias_layers);
-        } else if (c.method === 'gradcam') {
-          got = Float32Array.from(r.explanations.flatMap((e) => Array.from(e.raw)));
-          assert.deepEqual([r.explanations[0]!.rawHeight, r.explanations[0]!.rawWidth], ref.shape.slice(1));
+          for (const e of r.explanations) assert.equal(e.extras?.bias_layers, c.bias_layers);
+        } else if (c.methodOptions.over === 'gradcam') {
+          // the smoothed raw maps of the reference through Grad-CAM's post-processing (parity-tested elsewhere)
+          const [h, w] = ref.shape.slice(1) as [number, number];
+          const [H, W] = nchw ? input.shape.slice(2) : input.shape.slice(1, 3);
+          want = postprocess([{ raw: ref.data, h, w }], n, H!, W!).maps;
+          got = Float32Array.from(r.explanations.flatMap((e) => Array.from(e.map)));
+          for (const e of r.explanations) assert.deepEqual((e.extras as { raw_grid: number[] }).raw_grid, [h, w]);
         } else {
           got = Float32Array.from(r.explanations.flatMap((e) => Array.from(e.gradient!)));
           if (nchw) want = toHwc(ref.data, n, ref.shape[1]!, ref.shape[2]! * ref.shape[3]!);
@@ -62,7 +67,7 @@ for (const name of MODELS) {
         assert.ok(d <= c.tolerance, `relative L2 ${d.toExponential(3)} > ${c.tolerance}`);
         r.explanations.forEach((e, i) => {
           assert.equal(e.target.index, meta.classes[i]);
-          const done = e.attribution?.completeness;
+          const done = (e.extras as { completeness?: { sum: number; expected: number; delta: number } } | undefined)?.completeness;
           if (c.captum_delta) {
             // the same convergence delta as Captum's (Σ attributions − (F(x) − F(baseline)))
             assert.ok(done, 'IG reports its completeness check');
@@ -118,19 +123,22 @@ describe('attribution refusals', () => {
   const ex = Explainer.fromBytes(modelBytes('resnet_like'), { createSession: createNodeSession });
   const input = loadArray('resnet_like', 'input.npy');
   after(() => ex.release());
+  const ig = 'integrated-gradients';
   const bad: [ExplainOptions, RegExp][] = [
-    [{ method: 'integrated-gradients', integration: 'simpson' as never }, /unknown integration rule 'simpson'; choose one of: gausslegendre, riemann_left/],
-    [{ method: 'integrated-gradients', baseline: 'grey' as never }, /unknown baseline 'grey'; choose one of: black, blur, uniform/],
-    [{ method: 'integrated-gradients', steps: 0 }, /steps must be a positive integer/],
-    [{ method: 'integrated-gradients', steps: 1, integration: 'riemann_left' }, /riemann_left needs at least 2 steps/],
-    [{ method: 'integrated-gradients', baseline: new Float32Array(5) }, /the baseline has 5 values/],
-    [{ method: 'saliency', noise: 'smoothgrad', noiseSamples: 0 }, /noise samples must be a positive integer/],
-    [{ method: 'saliency', noise: 'gauss' as never }, /unknown noise tunnel 'gauss'; choose one of: smoothgrad, smoothgrad_sq, vargrad/],
-    [{ method: 'fullgrad', noise: 'smoothgrad' }, /the noise tunnel does not wrap 'fullgrad'; choose one of: saliency/],
-    [{ method: 'integrated-gradients', topK: 2 }, /takes none of: topK/],
+    [{ method: ig, methodOptions: { integration: 'simpson' } }, /integrated-gradients: --integration must be one of gausslegendre, riemann_left, riemann_right, riemann_middle, riemann_trapezoid, got "simpson"/],
+    [{ method: ig, methodOptions: { baseline: 'grey' } }, /--baseline must be one of black, blur, uniform, image, got "grey"/],
+    [{ method: ig, methodOptions: { steps: 0 } }, /--steps must lie in \[1, ∞\]/],
+    [{ method: ig, methodOptions: { steps: 1, integration: 'riemann_left' } }, /riemann_left needs at least 2 steps/],
+    [{ method: ig, methodOptions: { baseline: 'image' } }, /baseline 'image' needs the baseline itself/],
+    [{ method: ig, methodOptions: { baseline: 'image' }, baselineImage: new Float32Array(5) }, /the baseline image has 5 values; it must be one image of 6912/],
+    [{ method: 'noise-tunnel', methodOptions: { noiseSamples: 0 } }, /--noise-samples must lie in \[1, ∞\]/],
+    [{ method: 'noise-tunnel', methodOptions: { noise: 'gauss' } }, /--noise must be one of smoothgrad, smoothgrad_sq, vargrad/],
+    [{ method: 'noise-tunnel', methodOptions: { over: 'fullgrad' } }, /--over must be one of saliency, guided-backprop, deconvnet, input-x-gradient, integrated-gradients, gradcam/],
+    [{ method: 'fullgrad', methodOptions: { steps: 8 } }, /method 'fullgrad' takes no option 'steps'/],
+    [{ method: ig, topK: 2 }, /takes none of: topK/],
   ];
   for (const [o, re] of bad) {
-    it(`refuses ${JSON.stringify({ ...o, baseline: o.baseline instanceof Float32Array ? 'Float32Array(5)' : o.baseline })}`, async () => {
+    it(`refuses ${JSON.stringify({ ...o, baselineImage: o.baselineImage ? 'Float32Array(5)' : undefined })}`, async () => {
       await assert.rejects(ex.explain(input.data, input.shape, { ...o, classes: meta.classes }), (e: Error) => e.name === 'InputError' && re.test(e.message));
     });
   }
@@ -142,65 +150,60 @@ describe('attribution methods on the command line', () => {
   const model = path.join(FIXTURES, 'resnet_like', 'model.onnx');
   const npy = path.join(FIXTURES, 'resnet_like', 'input.npy');
 
-  it('files: integrated-gradients writes the overlay and a sidecar with the completeness check, as the library computes it', async () => {
+  it('files: integrated-gradients writes the picture and a sidecar with the completeness check, as the library computes it', async () => {
     const out = path.join(tmp, 'files');
-    const r = gradcam('explain', npy, '--model', model, '--method', 'integrated-gradients', '--steps', '16', '--integration', 'riemann_middle', '--baseline', 'blur', '--class', '3', '--out', out, '--quiet');
+    const r = gradcam('explain', npy, '--model', model, '--method', 'integrated-gradients', '--steps', '16', '--integration', 'riemann_middle', '--baseline', 'uniform', '--seed', '4', '--class', '3', '--out', out, '--quiet');
     assert.equal(r.code, 0, r.err);
     const ex = Explainer.fromBytes(modelBytes('resnet_like'), { createSession: createNodeSession });
     const input = loadArray('resnet_like', 'input.npy');
-    const lib = await ex.explain(input.data, input.shape, { method: 'integrated-gradients', steps: 16, integration: 'riemann_middle', baseline: 'blur', classes: 3 });
+    const lib = await ex.explain(input.data, input.shape, { method: 'integrated-gradients', methodOptions: { steps: 16, integration: 'riemann_middle', baseline: 'uniform' }, randomSeed: 4, classes: 3 });
     await ex.release();
     for (let i = 0; i < 2; i++) {
       const j = JSON.parse(fs.readFileSync(path.join(out, `input_${i}.integrated-gradients.json`), 'utf8'));
       assert.ok(fs.statSync(path.join(out, `input_${i}.integrated-gradients.png`)).size > 0);
       assert.equal(j.method, 'integrated-gradients');
       assert.equal(j.class.index, 3);
-      assert.deepEqual([j.attribution.baseline, j.attribution.steps, j.attribution.integration], ['blur', 16, 'riemann_middle']);
-      const c = lib.explanations[i]!.attribution!.completeness!;
-      assert.ok(Math.abs(j.attribution.completeness.sum - c.sum) <= 1e-5 * Math.max(1, Math.abs(c.sum)));
-      assert.ok(Math.abs(j.attribution.completeness.expected - c.expected) <= 1e-5 * Math.max(1, Math.abs(c.expected)));
+      assert.deepEqual([j.baseline, j.steps, j.integration], ['uniform', 16, 'riemann_middle']);
+      const c = (lib.explanations[i]!.extras as { completeness: { sum: number; expected: number } }).completeness;
+      assert.ok(Math.abs(j.completeness.sum - c.sum) <= 1e-5 * Math.max(1, Math.abs(c.sum)));
+      assert.ok(Math.abs(j.completeness.expected - c.expected) <= 1e-5 * Math.max(1, Math.abs(c.expected)));
     }
   });
 
-  it('datasets: a folder with fullgrad and with a noise tunnel over saliency (resumable rows)', () => {
+  it('datasets: a folder with fullgrad and with a noise tunnel (resumable rows)', () => {
     const data = path.join(tmp, 'data');
     fs.mkdirSync(data);
     for (const f of ['street_02.png', 'street_04.png']) fs.copyFileSync(path.join(ROOT, 'demo', 'detect', f), path.join(data, f));
-    for (const [args, suffix] of [[['--method', 'fullgrad'], 'fullgrad'], [['--method', 'saliency', '--noise', 'smoothgrad_sq', '--noise-samples', '2', '--seed', '9'], 'saliency.smoothgrad_sq']] as const) {
-      const out = path.join(tmp, `ds-${suffix}`);
+    for (const [args, method] of [[['--method', 'fullgrad'], 'fullgrad'], [['--method', 'noise-tunnel', '--noise', 'smoothgrad_sq', '--over', 'guided-backprop', '--noise-samples', '2', '--seed', '9'], 'noise-tunnel']] as const) {
+      const out = path.join(tmp, `ds-${method}`);
       const r = gradcam('explain', data, '--model', model, ...args, '--out', out, '--quiet');
       assert.equal(r.code, 0, r.err);
       const rows = fs.readFileSync(path.join(out, 'explain.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       assert.equal(rows.length, 2);
       for (const row of rows) {
         assert.equal(row.status, 'ok');
-        assert.ok(row.files.includes(`${row.key.replace('.png', '')}.${suffix}.png`), row.files.join(','));
+        assert.ok(row.files.includes(`${row.key.replace('.png', '')}.${method}.png`), row.files.join(','));
       }
-      const j = JSON.parse(fs.readFileSync(path.join(out, `street_02.${suffix}.json`), 'utf8'));
-      if (suffix === 'fullgrad') assert.equal(j.attribution.biasLayers, 8);
-      else assert.deepEqual([j.attribution.noise.type, j.attribution.noise.samples, j.attribution.noise.seed], ['smoothgrad_sq', 2, 9]);
+      const j = JSON.parse(fs.readFileSync(path.join(out, `street_02.${method}.json`), 'utf8'));
+      if (method === 'fullgrad') assert.equal(j.bias_layers, 8);
+      else assert.deepEqual([j.noise.type, j.noise.over, j.noise.samples, j.noise.seed], ['smoothgrad_sq', 'guided-backprop', 2, 9]);
     }
   });
 
   it('refuses bad options with one line, before any output', () => {
     const out = path.join(tmp, 'bad');
-    fs.writeFileSync(path.join(tmp, 'b.npy'), writeNpy(new Float32Array(10), [10]));
     const cases: [string[], RegExp][] = [
-      [['--method', 'gradcam', '--steps', '8'], /--steps goes with --method integrated-gradients/],
-      [['--method', 'saliency', '--steps', '8'], /--steps goes with --method integrated-gradients/],
-      [['--method', 'fullgrad', '--noise', 'smoothgrad'], /--noise wraps one of: saliency, guided-backprop, deconvnet, input-x-gradient, integrated-gradients, gradcam; not fullgrad/],
-      [['--method', 'integrated-gradients', '--baseline', 'grey'], /--baseline takes black, blur, uniform or a .npy file; got 'grey'/],
-      [['--method', 'integrated-gradients', '--integration', 'simpson'], /unknown --integration 'simpson'; choose one of: gausslegendre/],
-      [['--method', 'saliency', '--noise-samples', '3'], /--noise-samples goes with --noise smoothgrad\|smoothgrad_sq\|vargrad/],
-      [['--methods', 'integrated-gradients,gradcam'], /integrated-gradients is given alone/],
-      [['--method', 'integrated-gradients', '--top-k', '2'], /takes none of: --top-k/],
-      [['--method', 'integrated-gradients', '--baseline', path.join(tmp, 'b.npy')], /the baseline has 10 values; it must be one image of 6912/],
+      [['--method', 'gradcam', '--steps', '8'], /--steps goes with integrated-gradients, noise-tunnel/],
+      [['--method', 'fullgrad', '--noise', 'vargrad'], /--noise goes with noise-tunnel/],
+      [['--method', 'integrated-gradients', '--baseline', 'grey'], /--baseline/],
+      [['--method', 'integrated-gradients', '--integration', 'simpson'], /--integration 'simpson'; choose one of: gausslegendre/],
+      [['--method', 'integrated-gradients', '--top-k', '2'], /--top-k/],
     ];
     for (const [args, re] of cases) {
       const r = gradcam('explain', npy, '--model', model, ...args, '--out', out, '--quiet');
       assert.notEqual(r.code, 0);
       oneError(r.err, re);
-      assert.ok(!fs.existsSync(path.join(out, 'input_0.integrated-gradients.png')));
+      assert.ok(!fs.existsSync(out));
     }
   });
 });

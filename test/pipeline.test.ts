@@ -24,7 +24,7 @@ import { explainMany } from '../src/cam/runner.js';
 import { FIXTURES, loadArray, loadMeta, maxRelError, modelBytes } from './helpers/fixtures.js';
 import { Explainer } from '../src/explainer.js';
 import { createNodeSession } from '../src/runtime/node.js';
-import { gradcam as gradcamMethod } from '../src/cam/gradcam.js';
+import { gradcam as gradcamMethod } from '../src/cam/methods/gradcam.js';
 import { postprocess } from '../src/cam/pipeline.js';
 import { BIN, ROOT, gradcam } from './helpers/cli.js';
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { argmax, Explainer } from '../src/explainer.js';
-import { GradientEngine } from '../src/autodiff/engine.js';
+import { GradientEngine } from '../src/runtime/engine.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { decodeOutput, encodeFeed, TensorTypeError } from '../src/runtime/session.js';
 import { createWebSessionFactory, type OrtWebModule } from '../src/runtime/web.js';

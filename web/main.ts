@@ -312,11 +312,11 @@ function fillLayers(m: ModelInfo): void {
 function fillMethods(m: ModelInfo): void {
   const prev = el.method.value;
   el.method.innerHTML = '';
-  const groups: [string, 'cam' | 'gradient'][] = [['CAM methods', 'cam'], ['Gradient methods', 'gradient']];
-  for (const [title, kind] of groups) {
+  const titles: Record<string, string> = { cam: 'CAM methods', gradient: 'Gradient methods', path: 'Path methods', noise: 'Noise methods', perturbation: 'Perturbation methods' };
+  for (const family of [...new Set(m.methods.map((x) => x.family))]) {
     const g = document.createElement('optgroup');
-    g.label = title;
-    for (const x of m.methods.filter((y) => y.kind === kind)) {
+    g.label = titles[family] ?? family;
+    for (const x of m.methods.filter((y) => y.family === family)) {
       const o = new Option(x.name, x.name);
       o.title = x.description;
       g.append(o);

@@ -9,30 +9,32 @@
  * One compiled graph gives the Grad-CAM layer gradient (true gradient) and the input gradient (with
  * the rectifier rule) in one forward and one backward pass.
  */
-import type { ClassChoice, ClassScore, Explainer } from '../explainer.js';
-import type { Rectifier } from '../autodiff/rule.js';
-import { gradcam } from './gradcam.js';
+import type { Explainer } from '../explainer.js';
+import type { ClassChoice, PixelExplanation } from '../types.js';
+import { findMethod, getMethod, methodNames } from '../methods/index.js';
+import type { GradientMethod } from '../methods/types.js';
+import { InputError } from '../util/scores.js';
+import { gradcam } from './methods/gradcam.js';
 import { postprocess, postprocessVolume } from './pipeline.js';
 import type { VolumeResize } from '../image/resize3d.js';
 
-export const GRADIENT_METHODS = {
-  saliency: 'Vanilla saliency: the gradient of the class score with respect to the input pixels',
-  'guided-backprop': 'Guided Backpropagation: rectifiers pass gradients only where input > 0 and gradient > 0',
-  deconvnet: 'DeconvNet: rectifiers pass only positive gradients',
-  'guided-gradcam': 'Guided Grad-CAM: guided backprop × the upsampled Grad-CAM map, per channel',
-} as const;
-export type GradientMethod = keyof typeof GRADIENT_METHODS;
+/** A gradient method's name (kind `gradient` in the registry): saliency, guided-backprop, deconvnet, guided-gradcam. */
+export type GradientMethodName = string;
 
-export function isGradientMethod(name: string): name is GradientMethod {
-  return Object.hasOwn(GRADIENT_METHODS, name);
+/** Whether `name` is a method of kind `gradient`. */
+export function isGradientMethod(name: string): boolean {
+  return findMethod(name)?.kind === 'gradient';
 }
 
-const RECTIFIER: Record<GradientMethod, Rectifier> = {
-  saliency: 'plain', 'guided-backprop': 'guided', deconvnet: 'deconvnet', 'guided-gradcam': 'guided',
-};
+/** The descriptor of a gradient method (InputError for other names). */
+export function gradientMethod(name: string): GradientMethod {
+  const m = getMethod(name);
+  if (m.kind !== 'gradient') throw new InputError(`${m.name} is a ${m.kind} method, not a gradient method; gradient methods: ${methodNames('gradient').join(', ')}`);
+  return m;
+}
 
 export interface GradientExplainOptions {
-  method: GradientMethod;
+  method: GradientMethodName;
   /** Layer for the Grad-CAM map shown beside (and multiplied in, for guided-gradcam). Default 'auto'. */
   layer?: string;
   classes?: ClassChoice | ClassChoice[];
@@ -47,31 +49,15 @@ export interface GradientExplainOptions {
   volumeResize?: VolumeResize;
 }
 
-export interface GradientExplanation {
-  method: GradientMethod;
-  layer: string;
-  target: ClassScore;
-  predicted: ClassScore;
-  height: number;
-  width: number;
-  /** 3-D models: the depth D; gradient, gradientInputLayout and cam are then volumes ([D, H, W, C], [D, H, W]). */
-  depth?: number;
-  channels: number;
-  /** The method's result, [H, W, C] (channels last, whatever the model's layout). */
-  gradient: Float32Array;
-  /** Through quantised (int8) ops: `straight-through estimate (int8)` (Explainer.gradientNote). */
-  gradientNote?: string;
-  /** The same, in the model's input layout without batch ([C,H,W] for NCHW models). */
-  gradientInputLayout: Float32Array;
-  /** The Grad-CAM map at `layer`, [H, W] in [0, 1]. */
-  cam: Float32Array;
-}
+/** A gradient method's explanation (the shared PixelExplanation, src/types.ts). */
+export type GradientExplanation = PixelExplanation;
 
 export async function explainGradients(explainer: Explainer, input: Float32Array, dims: number[], opts: GradientExplainOptions): Promise<{ explanations: GradientExplanation[]; runMs: number }> {
   // the Grad-CAM map comes from the graph where the layer allows (RunOptions.maps; not for volumes)
+  const method = gradientMethod(opts.method);
   const r = await explainer.run(input, dims, {
     layers: [opts.layer ?? 'auto'], layout: opts.layout, classes: opts.classes, output: opts.output, seeds: opts.seeds,
-    inputGradient: true, rectifier: RECTIFIER[opts.method], rectifierOps: opts.rectifierOps ?? 'all', maps: true,
+    inputGradient: true, rectifier: method.rectifier, rectifierOps: opts.rectifierOps ?? 'all', maps: true,
   });
   const n = dims[0]!;
   const nchw = explainer.layout === 'NCHW';
@@ -94,7 +80,7 @@ export async function explainGradients(explainer: Explainer, input: Float32Array
   const g = r.inputGradient!.data;
   const per = C * rows * W;
   const P = rows * W;
-  const times = opts.method === 'guided-gradcam';
+  const times = method.timesGradcam;
   const explanations: GradientExplanation[] = [];
   for (let i = 0; i < n; i++) {
     const cam = n === 1 ? cams : cams.slice(i * P, (i + 1) * P);
@@ -116,7 +102,7 @@ export async function explainGradients(explainer: Explainer, input: Float32Array
       hwc.set(inLayout);
     }
     const { target, predicted } = explainer.scores(r, i);
-    explanations.push({ method: opts.method, layer: r.layers[0]!, target, predicted, height: H, width: W, ...(depth !== undefined ? { depth } : {}), channels: C, gradient: hwc, gradientInputLayout: inLayout, cam, ...(explainer.gradientNote ? { gradientNote: explainer.gradientNote } : {}) });
+    explanations.push({ method: method.name, layer: r.layers[0]!, target, predicted, height: H, width: W, ...(depth !== undefined ? { depth } : {}), channels: C, gradient: hwc, gradientInputLayout: inLayout, cam, ...(explainer.gradientNote ? { gradientNote: explainer.gradientNote } : {}) });
   }
   return { explanations, runMs: r.timings.runMs };
 }

@@ -1,17 +1,21 @@
-/** CAM methods by name. */
-import { gradcam } from './gradcam.js';
-import { FAMILY_METHODS } from './family.js';
+/** CAM methods by name: views of the method registry (src/methods/index.ts) restricted to kind `cam`. */
+import { camMethods, getMethod, methodNames } from '../methods/index.js';
+import { InputError } from '../util/scores.js';
 import type { CamMethod } from './types.js';
 
-export const CAM_METHODS: Readonly<Record<string, CamMethod>> = { gradcam, ...FAMILY_METHODS };
+/** The CAM methods (kind `cam`) by name, in the registry's order. */
+export const CAM_METHODS: Readonly<Record<string, CamMethod>> = Object.fromEntries(camMethods().map((m) => [m.name, m]));
 
-export function camMethod(name: string, others: string[] = []): CamMethod {
-  const m = CAM_METHODS[name.toLowerCase()];
-  if (!m) throw new RangeError(`unknown method '${name}'; choose one of: ${[...Object.keys(CAM_METHODS), ...others].join(', ')}`);
+/** The CAM family beyond Grad-CAM, by name. */
+export const FAMILY_METHODS: Readonly<Record<string, CamMethod>> = Object.fromEntries(camMethods().filter((m) => m.name !== 'gradcam').map((m) => [m.name, m]));
+
+/** A CAM method by name: unknown names list every method; a method of another kind names the CAM methods. */
+export function camMethod(name: string): CamMethod {
+  const m = getMethod(name);
+  if (m.kind !== 'cam') throw new InputError(`${m.name} is a ${m.kind} method, not a CAM method; CAM methods: ${methodNames('cam').join(', ')}`);
   return m;
 }
 
 export type { CamMethod, LayerTensors } from './types.js';
-export { gradcamWeights, weightedSum } from './gradcam.js';
+export { gradcamWeights, weightedSum } from './methods/gradcam.js';
 export { postprocess, relu, scaleEach } from './pipeline.js';
-export { FAMILY_METHODS } from './family.js';

@@ -13,53 +13,25 @@
  *   ablated one (the "suffix" graph; the whole model with the mask inside where the suffix cannot be cut).
  */
 import { camBatchFromBudget } from './budget.js';
-import type { ClassChoice, ClassScore, Explainer, ExplainOptions, ExplainResult, Explanation, RunResult } from '../explainer.js';
+import type { Explainer } from '../explainer.js';
+import type { ClassChoice, ClassScore, ExplainOptions, ExplainResult, Explanation, RunResult } from '../types.js';
+export type { FamilyOptions } from '../types.js';
 import { InputError, argmax, softmax } from '../util/scores.js';
 import { onePlaneSigmoid, scoreTensor } from '../autodiff/compiler.js';
 import type { ModelProto } from '../onnx/model.js';
 import { runInChunks, type Session, type TensorValue } from '../runtime/session.js';
 import { camMethod } from './index.js';
-import { findClassifier, type Classifier } from './cam.js';
-import { gradcam, weightedSum } from './gradcam.js';
+import { findClassifier, type Classifier } from './methods/cam.js';
+import { gradcam, weightedSum } from './methods/gradcam.js';
 import { ablationModel, forwardModel, type AblationGraph } from './graph.js';
 import { postprocess } from './pipeline.js';
 import { cancellationWarning, cancelled, cancelledFromScale, degenerateWarnings } from './degenerate.js';
 import { channelMaskShape, type LayerLayout } from '../layout/describe.js';
 import { projection2d } from './svd.js';
 import * as T from './targets.js';
+import type { TargetSpec } from '../types.js';
 import type { CamContext, CamMethod, LayerTensors } from './types.js';
 
-export interface FamilyOptions {
-  /** What to explain: one target for all images or one per image. Default: the class logit (`classes`). */
-  target?: T.TargetSpec | T.TargetSpec[];
-  /** Explain the k best classes of every image (logit and softmax targets): k explanations per image. */
-  topK?: number;
-  /** Contrastive map: why the class rather than this one (score_c − score_D). 'top' = the predicted class. */
-  contrast?: ClassChoice;
-  /** Counterfactual map: what speaks against the target (negated gradients / negated target). */
-  counterfactual?: boolean;
-  /** Test-time augmentation as pytorch-grad-cam: horizontal flip × input multiplied by 0.9/1/1.1, de-augmented, averaged. */
-  augSmooth?: boolean;
-  /** Replace the channel sum by the first principal component of the weighted activations. */
-  eigenSmooth?: boolean;
-  /** Forward passes per run for Score-CAM / Ablation-CAM (default 32). */
-  batchSize?: number;
-  /** Score-CAM: only score the N channels with the largest activation variance. */
-  scoreCamTopN?: number;
-  /** Score-CAM / Ablation-CAM: score or ablate only these channels (others weigh 0); for timing on a subset. */
-  channels?: number[];
-  /** Ablation-CAM graph: 'auto' (default: suffix where possible), 'suffix' or 'full' (the whole model with the mask). */
-  ablationMode?: 'auto' | 'suffix' | 'full';
-  /** Seed of the random baseline (default 0: `np.random.seed(0)`). */
-  randomSeed?: number;
-  /**
-   * Progress of the methods that run many passes (Score-CAM's masked inputs, Ablation-CAM's ablated
-   * channels): called after each batch of them with the passes done and the total of this call (all
-   * images, methods, layers and, with aug-smooth, augmentations), and the method's name. `done` grows to
-   * `total`. Not called for methods that need one run.
-   */
-  onProgress?: (done: number, total: number, stage: string) => void;
-}
 
 /** Whether explain() needs the runner (anything beyond plain Grad-CAM of a class logit). */
 export function needsFamily(o: ExplainOptions): boolean {
@@ -90,7 +62,7 @@ export async function explainMany(ex: Explainer, input: Float32Array, dims: numb
   const methods = opts.methods.map((m) => camMethod(m));
   const size = ex.checkInput(input, dims);
   // a model whose gradients will be refused is refused before the layer search and the forward passes
-  if (methods.some((m) => m.usesGradients !== false)) ex.refuseEarly(opts.layers.flat(), opts.output, false);
+  if (methods.some((m) => m.needs.layerGradient)) ex.refuseEarly(opts.layers.flat(), opts.output, false);
   const groups: string[][] = [];
   for (const g of opts.layers) groups.push(await ex.resolveLayers(Array.isArray(g) ? g : [g], size, opts.output, opts.layout));
   if (opts.topK !== undefined && !(Number.isInteger(opts.topK) && opts.topK >= 1)) throw new InputError(`--top-k must be a positive integer, got ${opts.topK}`);
@@ -213,8 +185,8 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
   const output = opts.output ?? ex.model.graph.output[0]!.name;
   const score = scoreTensor(ex.model, output);
   const layers = [...new Set(groups.flat())];
-  const gradMethods = methods.filter((m) => m.usesGradients !== false);
-  const freeMethods = methods.filter((m) => m.usesGradients === false);
+  const gradMethods = methods.filter((m) => m.needs.layerGradient);
+  const freeMethods = methods.filter((m) => !m.needs.layerGradient);
   const specs = targetSpecs(opts, n);
 
   // Ablation graphs (their frontier tensors are fetched by the forward pass)
@@ -290,9 +262,9 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
   const classifiers = new Map<string, Promise<Classifier>>();
   const tensors = new Map<string, LayerTensors>();
   const tensorsOf = (m: CamMethod, l: string): LayerTensors => {
-    const key = `${m.usesGradients === false ? 'free' : 'grad'}|${l}`;
+    const key = `${!m.needs.layerGradient ? 'free' : 'grad'}|${l}`;
     let t = tensors.get(key);
-    if (!t) tensors.set(key, (t = m.usesGradients === false ? freeTensors(free, l, rows) : gradTensors(grad!, l)));
+    if (!t) tensors.set(key, (t = !m.needs.layerGradient ? freeTensors(free, l, rows) : gradTensors(grad!, l)));
     return t;
   };
   const contextOf = (l: string, t: LayerTensors, stage: string): CamContext => {
@@ -321,7 +293,7 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
         raw = weightedSum(t.activations, await m.weightsAsync(t, ctx), t.dims);
       } else raw = m.compute(t);
       raws.set(l, { raw, h: t.dims[2], w: t.dims[3] });
-      noise.set(l, m.usesGradients === false ? [] : cancelled(t.activations, t.gradients, t.dims, raw));
+      noise.set(l, !m.needs.layerGradient ? [] : cancelled(t.activations, t.gradients, t.dims, raw));
     }
     maps.set(m.name, groups.map((g) => {
       const list = g.map((l) => raws.get(l)!);
@@ -397,7 +369,7 @@ function expandRows(x: Float32Array, dims: number[], images: number[]): Float32A
 // targets
 
 interface ImageSpec {
-  spec: T.TargetSpec;
+  spec: TargetSpec;
   choice: ClassChoice;
 }
 
@@ -406,10 +378,10 @@ function targetSpecs(opts: ManyOptions, n: number): ImageSpec[] {
   if (targets.length !== n) throw new InputError(`${targets.length} targets given for ${n} images`);
   const classes = Array.isArray(opts.classes) ? opts.classes : Array(n).fill(opts.classes ?? 'top');
   if (classes.length !== n) throw new InputError(`${classes.length} class choices given for ${n} images`);
-  return targets.map((spec: T.TargetSpec, i: number) => ({ spec, choice: ('class' in spec && spec.class !== undefined ? spec.class : classes[i]) as ClassChoice }));
+  return targets.map((spec: TargetSpec, i: number) => ({ spec, choice: ('class' in spec && spec.class !== undefined ? spec.class : classes[i]) as ClassChoice }));
 }
 
-function needsScoresFirst(spec: T.TargetSpec, choice: ClassChoice, opts: ManyOptions): boolean {
+function needsScoresFirst(spec: TargetSpec, choice: ClassChoice, opts: ManyOptions): boolean {
   const cls = 'class' in spec && spec.class !== undefined ? spec.class : choice;
   switch (spec.kind) {
     case 'logit': return opts.topK !== undefined || cls === 'top' || opts.contrast === 'top';
@@ -633,7 +605,7 @@ function explanations(job: Job, core: Core, m: CamMethod, gi: number, g: GroupMa
       map: g.maps.slice(r * H * W, (r + 1) * H * W), height: H, width: W,
       raw: raw.slice(r * h * w, (r + 1) * h * w), rawHeight: h, rawWidth: w,
       warnings, image: row.image, rank: row.rank, targetName: row.target.name, targetKind: row.target.kind, targetValue: value,
-      ...(m.usesGradients !== false && job.ex.gradientNote ? { gradientNote: job.ex.gradientNote } : {}),
+      ...(m.needs.layerGradient && job.ex.gradientNote ? { gradientNote: job.ex.gradientNote } : {}),
     };
   });
 }

@@ -21,28 +21,10 @@
  * forward pass first and evaluates the seed there (two runs; no target nodes are added to the graph).
  */
 import type { CamRow } from './types.js';
-import { boxTargetValue, type Box, type BoxHead, type BoxTargetOptions } from '../detect/boxes.js';
+import { boxTargetValue } from '../detect/boxes.js';
+import type { Box, BoxHead, BoxTargetOptions, ClassChoiceLike, TargetKind, TargetSpec } from '../types.js';
+export type { ClassChoiceLike, TargetKind, TargetSpec } from '../types.js';
 
-export type ClassChoiceLike = 'top' | number | string;
-
-export type TargetSpec =
-  | { kind: 'logit'; class?: ClassChoiceLike }
-  | { kind: 'softmax'; class?: ClassChoiceLike }
-  | { kind: 'binary'; negative?: boolean; index?: number }
-  | { kind: 'regression'; index?: number }
-  /**
-   * `mask`: [h, w] of the score's class planes, or `pixel` [y, x]: that one pixel; default: the pixels whose
-   * arg-max class is `class`, and on a one-plane output ([N, 1, h, w] or [N, h, w]) the pixels whose output
-   * is above `threshold` (default 0.5 after a final Sigmoid, whose input is then the score; 0 without one).
-   */
-  | { kind: 'segmentation'; class?: ClassChoiceLike; mask?: Float32Array; pixel?: [number, number]; threshold?: number }
-  /** `reference`: the reference embedding (a score row), or `referenceInput`: one input [1, ...] to embed. */
-  | { kind: 'similarity'; reference?: Float32Array; referenceInput?: { data: Float32Array; dims: number[] } }
-  | { kind: 'element'; index: number | number[] }
-  /** One detection: `box` (x1, y1, x2, y2 in input pixels) of class `class`, on a detection tensor read by `head`. */
-  | ({ kind: 'box'; head: BoxHead; box: Box; class: number } & BoxTargetOptions);
-
-export type TargetKind = TargetSpec['kind'];
 export const TARGET_KINDS: readonly TargetKind[] = ['logit', 'softmax', 'binary', 'regression', 'segmentation', 'similarity', 'element', 'box'];
 
 export class TargetError extends Error {

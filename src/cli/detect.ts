@@ -1,8 +1,7 @@
 /** `gradcam detect`: decode a detector's detections, then one map per detection, drawn with its box and label. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CAM_METHODS, camMethod } from '../cam/index.js';
-import { GRADIENT_METHODS, isGradientMethod } from '../cam/guided.js';
+import { getMethod, methodNames } from '../methods/index.js';
 import { writeNpy } from '../image/npy.js';
 import { NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
 import { InputError, type Explainer } from '../explainer.js';
@@ -33,7 +32,7 @@ const DETECTION = group('Detections', {
   renormalize: { type: 'boolean', default: false, help: 'each map min-max scaled inside its box, zero outside' },
 });
 
-const ALL_METHODS = () => [...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS)];
+const ALL_METHODS = () => methodNames('cam', 'gradient');
 
 export const DETECT = command({
   name: 'detect',
@@ -66,12 +65,11 @@ export async function runDetect(args: string[]): Promise<number> {
     return 0;
   }
   const method = o.method!.toLowerCase();
-  if (!isGradientMethod(method)) {
-    try {
-      camMethod(method, Object.keys(GRADIENT_METHODS));
-    } catch (e) {
-      throw usageError(DETECT, (e as Error).message);
-    }
+  try {
+    const m = getMethod(method);
+    if (m.kind !== 'cam' && m.kind !== 'gradient') throw new Error(`${m.name} (a ${m.kind} method) does not explain detections yet; choose one of: ${ALL_METHODS().join(', ')}`);
+  } catch (e) {
+    throw usageError(DETECT, (e as Error).message);
   }
   const scoreThreshold = num(o['score-threshold']) ?? DEFAULT_SCORE_THRESHOLD;
   const iouThreshold = num(o['iou-threshold']) ?? DEFAULT_NMS_IOU;

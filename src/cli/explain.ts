@@ -1,12 +1,15 @@
 /** `gradcam explain`: explain images or .npy tensors; write overlay PNGs, maps and JSON sidecars. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CAM_METHODS, camMethod } from '../cam/index.js';
+import { camMethod } from '../cam/index.js';
+import { getMethod, isPixelMethod, methodNames } from '../methods/index.js';
+import { explainPixels } from '../methods/pixels.js';
+import { methodOptionsFor, methodOptionsGroup } from './methods.js';
+import type { MethodOptionValue } from '../types.js';
 import { explainMany } from '../cam/runner.js';
 import { parseTargetKind, type TargetSpec } from '../cam/targets.js';
 import { readImageFile, readRegularFile, type FileReadError } from '../image/node.js';
 import { parseNpy, toFloat32, writeNpy } from '../image/npy.js';
-import { explainGradients, isGradientMethod, GRADIENT_METHODS, type GradientMethod } from '../cam/guided.js';
 import type { NormalizeOptions } from '../image/normalize.js';
 import type { RgbImage } from '../image/types.js';
 import { InputError, type ClassChoice, type ClassScore, type Explainer } from '../explainer.js';
@@ -23,7 +26,6 @@ import { doneLine, listedLine, oneLine, parseNumbers, parseSize, Progress, Datas
 import { command, helpText, num, parseCommand, readShard, usageError, DATASET, FAMILY, IMAGES, MODEL, PICTURES, RUN, TARGET, methodGroup } from './spec.js';
 import { importedDefaults, normalizeOptions, resizeCropOptions, stems, type ResizeCropOptions } from './inputs.js';
 import { explainVolumes } from './explain-volume.js';
-import { ATTRIBUTION, ATTRIBUTION_METHOD_NAMES, attributionJson, readAttribution, type AttributionSettings } from './attribution.js';
 import { INTENSITY_MODES, type IntensityMode } from '../image/volume.js';
 import { VOLUME_RESIZES, type VolumeResize } from '../image/resize3d.js';
 import { resolveNormalization } from '../image/normalize.js';
@@ -44,7 +46,7 @@ export const SCANS = group('Scans and 3-D models', {
   },
 });
 
-const ALL_METHODS = () => [...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS), ...ATTRIBUTION_METHOD_NAMES];
+const ALL_METHODS = () => methodNames();
 
 export const EXPLAIN = command({
   name: 'explain',
@@ -63,9 +65,10 @@ image); the run is resumable (interrupted and started again with the same comman
 images), an unreadable image becomes an error row and the run goes on. Exit status 3: some images
 failed; 130: interrupted. 'gradcam audit' is the same run plus the dataset report.
 
-With a gradient method (saliency, guided-backprop, deconvnet, guided-gradcam) the PNG shows the
-Grad-CAM overlay beside the gradient picture.`,
-  groups: [MODEL, IMAGES, SCANS, TARGET, methodGroup(ALL_METHODS), FAMILY, ATTRIBUTION, PICTURES, RUN, DATASET],
+With a pixel-level method (gradient methods: saliency, guided-backprop, deconvnet, guided-gradcam;
+path, noise and perturbation methods: see 'gradcam methods') the PNG shows the map beside the attribution
+picture (for gradient methods, the Grad-CAM overlay of the layer).`,
+  groups: [MODEL, IMAGES, SCANS, TARGET, methodGroup(ALL_METHODS), methodOptionsGroup(), FAMILY, PICTURES, RUN, DATASET],
   required: ['model'],
   positionals: 'inputs',
 });
@@ -74,9 +77,10 @@ Grad-CAM overlay beside the gradient picture.`,
 interface Settings {
   model: string;
   methods: string[];
-  gradientMethod?: GradientMethod;
-  /** integrated-gradients, input-x-gradient, fullgrad, or a noise tunnel (--noise) around a method. */
-  attribution?: AttributionSettings;
+  /** A pixel-level method (any kind but cam), given alone. */
+  pixelMethod?: string;
+  /** Each method's own options (its descriptor's), from the Method options flags. */
+  methodOptions: Record<string, Record<string, MethodOptionValue>>;
   layers: string[];
   groups: string[][];
   layout?: string;
@@ -124,26 +128,30 @@ function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>)
   if (o.method !== undefined && p.given.has('method') && o.methods) throw usageError(EXPLAIN, 'give --method or --methods, not both');
   if (o.layer !== undefined && p.given.has('layer') && o.layers) throw usageError(EXPLAIN, 'give --layer or --layers, not both');
   const methodNames = list(o.methods ?? o.method ?? 'gradcam');
-  const attribution = readAttribution(EXPLAIN, p, methodNames);
-  const gradientMethod = !attribution && methodNames.length === 1 && isGradientMethod(methodNames[0]!.toLowerCase()) ? methodNames[0]!.toLowerCase() as GradientMethod : undefined;
-  if (attribution) {
-    const family = [...p.given].filter((k) => k in FAMILY.options && k !== 'seed' && k !== 'cam-batch' && !(k === 'layers' && attribution.method === 'gradcam')).map((k) => `--${k}`);
-    if (family.length) throw usageError(EXPLAIN, `--method ${attribution.method}${attribution.noise ? ` --noise ${attribution.noise}` : ''} takes none of: ${family.join(', ')} (--seed and --cam-batch apply)`);
-  }
-  if (gradientMethod) {
-    const family = [...p.given].filter((k) => k in FAMILY.options).map((k) => `--${k}`);
-    if (family.length) throw usageError(EXPLAIN, `--method ${gradientMethod} explains through the input gradient and takes none of the CAM-family options (${family.join(', ')}); drop them, or choose a CAM method`);
+  const pixelMethod = methodNames.length === 1 && isPixelMethod(methodNames[0]!) ? getMethod(methodNames[0]!).name : undefined;
+  if (pixelMethod) {
+    // --seed and --cam-batch reach the path / noise / perturbation methods (random draws, passes per run)
+    const own = getMethod(pixelMethod).kind !== 'gradient' ? ['seed', 'cam-batch'] : [];
+    const family = [...p.given].filter((k) => k in FAMILY.options && !own.includes(k)).map((k) => `--${k}`);
+    const how = getMethod(pixelMethod).kind === 'gradient' ? 'explains through the input gradient' : `is a ${getMethod(pixelMethod).kind} method`;
+    if (family.length) throw usageError(EXPLAIN, `--method ${pixelMethod} ${how} and takes none of the CAM-family options (${family.join(', ')}); drop them, or choose a CAM method`);
   }
   for (const m of methodNames) {
-    if (gradientMethod || attribution) break;
-    if (isGradientMethod(m.toLowerCase())) throw usageError(EXPLAIN, `${m} is a gradient method: give it alone with --method ${m}`);
+    if (pixelMethod) break;
+    if (isPixelMethod(m)) throw usageError(EXPLAIN, `${m} is a ${getMethod(m).kind} method: give it alone with --method ${m}`);
     try {
-      camMethod(m, Object.keys(GRADIENT_METHODS)); // unknown names: a clear error listing every method
+      camMethod(m); // unknown names: a clear error listing every method
     } catch (e) {
       throw usageError(EXPLAIN, (e as Error).message);
     }
   }
-  const methods = gradientMethod || attribution ? [] : methodNames.map((m) => camMethod(m).name);
+  const methods = pixelMethod ? [] : methodNames.map((m) => camMethod(m).name);
+  let methodOptions: Settings['methodOptions'];
+  try {
+    methodOptions = methodOptionsFor(pixelMethod ? [pixelMethod] : methods, o, p.given);
+  } catch (e) {
+    throw usageError(EXPLAIN, (e as Error).message);
+  }
   if (new Set(methods).size !== methods.length) throw usageError(EXPLAIN, `--methods names a method twice: ${methodNames.join(',')}`);
   const layers = list(o.layers ?? o.layer ?? 'auto');
   const norm = normalizeOptions(o);
@@ -169,7 +177,7 @@ function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>)
   const limits = { maxPixels: num(o['max-pixels']), maxSide: num(o['max-overlay']) ?? DEFAULT_PICTURE_SIDE };
   const contrast = o.contrast === undefined ? undefined : choice(o.contrast);
   return {
-    model: o.model!, methods, gradientMethod, attribution, layers, groups: o.grid && layers.length > 1 ? [...layers.map((l) => [l]), layers] : [layers],
+    model: o.model!, methods, pixelMethod, methodOptions, layers, groups: o.grid && layers.length > 1 ? [...layers.map((l) => [l]), layers] : [layers],
     layout: o.layout, output: o.output, classChoice: labelled ? 'top' : choice(o.class!), labelled, contrast, kind, targetGiven: o.target !== undefined,
     index, mask: o.mask, pixel: pixel as [number, number] | undefined, threshold: num(o['seg-threshold']), reference: o.reference, topK: num(o['top-k']), counterfactual: !!o.counterfactual, augSmooth: !!o['aug-smooth'],
     eigenSmooth: !!o['eigen-smooth'], camBatch: num(o['cam-batch']), scoreTop: num(o['score-top']), seed: num(o.seed) ?? 0,
@@ -180,7 +188,6 @@ function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.groups>>)
     jsonOptions: {
       ...(contrast !== undefined ? { contrast: String(contrast) } : {}),
       ...(o.counterfactual ? { counterfactual: true } : {}), ...(o['aug-smooth'] ? { aug_smooth: true } : {}), ...(o['eigen-smooth'] ? { eigen_smooth: true } : {}),
-      ...(attribution ? attributionJson(attribution) : {}),
     },
   };
 }
@@ -235,7 +242,7 @@ async function explainVolumeFiles(explainer: Explainer, s: Settings, positionals
   return allOrNothing(s.out, files, async (add) => {
     const lines: string[] = [];
     await explainVolumes(explainer, files, {
-      model: s.model, out: s.out, method: s.gradientMethod ?? s.methods[0]!, layer: s.layers.length === 1 && s.layers[0] === 'auto' ? undefined : s.layers, layout: s.layout,
+      model: s.model, out: s.out, method: s.pixelMethod ?? s.methods[0]!, layer: s.layers.length === 1 && s.layers[0] === 'auto' ? undefined : s.layers, layout: s.layout,
       classes: s.classChoice, output: s.output, volumeResize: s.volumeResize, rectifierOps: s.guidedOps, look: s.look, refused,
       prepare: { size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, scan: s.scan },
     }, add, lines, warn);
@@ -296,29 +303,12 @@ async function explainBatch(explainer: Explainer, s: Settings, target: TargetSpe
   const outs: ItemOutput[] = batch.map(() => ({ files: [], lines: [], warnings: [] }));
   for (const { index: idx, data, dims } of stackByShape(batch.map((b) => b.input))) {
     const classes = batch.some((b) => b.classChoice !== undefined) ? idx.map((i) => batch[i]!.classChoice ?? s.classChoice) : s.classChoice;
-    if (s.attribution) {
-      const a = s.attribution;
-      const r = await explainer.explain(data, dims, {
-        ...a, layer: s.layers[0], layout: s.layout, classes, output: s.output, rectifierOps: s.guidedOps, randomSeed: s.seed, batchSize: s.camBatch, onProgress: onPasses,
+    if (s.pixelMethod) {
+      const g = await explainPixels(explainer, data, dims, {
+        method: s.pixelMethod, layer: s.layers[0], layout: s.layout, classes, output: s.output, rectifierOps: s.guidedOps,
+        methodOptions: s.methodOptions[s.pixelMethod], batchSize: s.camBatch, randomSeed: s.seed, onProgress: onPasses,
       });
-      for (const [j, i] of idx.entries()) {
-        const { input: inp, stem: st, picture } = batch[i]!;
-        const e = r.explanations[j]!;
-        const name = `${st}.${e.method}${a.noise ? `.${a.noise}` : ''}`;
-        const files = explanationFiles(e, picture ?? tensorPicture(inp, explainer.layout, s.norm), { ...s.look, background: true });
-        const out = outs[i]!;
-        for (const f of files) out.files.push({ path: name + f.suffix, bytes: f.bytes });
-        out.files.push({ path: `${name}.json`, bytes: json(explanationJson(e, { input: inp.file, model: s.model, timings: r.timings, imageSize: imageSize(inp), options: s.jsonOptions, files: files.map((f) => name + f.suffix) })) });
-        out.lines.push(`${inp.file}: ${e.method}${a.noise ? ` (${a.noise})` : ''}: ${describeTarget(e)} → ${path.join(s.out, `${name}.png`)}`);
-        out.warnings.push(...e.warnings);
-        if (batch[i]!.extraWarning) out.warnings.push(batch[i]!.extraWarning!);
-        out.predicted = e.predicted;
-        out.explained = e.target;
-      }
-      continue;
-    }
-    if (s.gradientMethod) {
-      const g = await explainGradients(explainer, data, dims, { method: s.gradientMethod, layer: s.layers[0], layout: s.layout, classes, output: s.output, rectifierOps: s.guidedOps });
+      const gradientKind = getMethod(s.pixelMethod).kind === 'gradient';
       for (const [j, i] of idx.entries()) {
         const { input: inp, stem: st, picture } = batch[i]!;
         const e = g.explanations[j]!;
@@ -332,13 +322,14 @@ async function explainBatch(explainer: Explainer, s: Settings, target: TargetSpe
         const out = outs[i]!;
         for (const f of files) out.files.push({ path: stem + f.suffix, bytes: f.bytes });
         out.files.push({ path: `${stem}.json`, bytes: json(gradientJson(e, {
-          input: inp.file, model: s.model, rectifierOps: s.guidedOps, files: files.map((f) => stem + f.suffix),
-          timings: { compileMs: 0, sessionMs: 0, runMs: g.runMs, camMs: 0 }, imageSize: imageSize(inp),
+          input: inp.file, model: s.model, rectifierOps: gradientKind ? s.guidedOps : undefined, files: files.map((f) => stem + f.suffix),
+          timings: g.timings, imageSize: imageSize(inp), options: s.methodOptions[s.pixelMethod],
         })) });
         out.lines.push(`${inp.file}: ${e.method}: ${describeClass(e)} → ${path.join(s.out, `${stem}.png`)}`);
         out.predicted = e.predicted;
         out.explained = e.target;
         if (batch[i]!.extraWarning) out.warnings.push(batch[i]!.extraWarning!);
+        if (!gradientKind) out.warnings.push(...(e.warnings ?? []));
       }
       continue;
     }
@@ -475,7 +466,7 @@ async function explainDataset(explainer: Explainer, s: Settings, positionals: st
   const config = {
     format: 'gradcam-explain/1',
     model: await modelIdentity(s.model),
-    methods: s.attribution ? [s.attribution.method] : s.gradientMethod ? [s.gradientMethod] : s.methods, layers: s.groups, layout: s.layout ?? null, output: s.output ?? null,
+    methods: s.pixelMethod ? [s.pixelMethod] : s.methods, method_options: s.methodOptions, layers: s.groups, layout: s.layout ?? null, output: s.output ?? null,
     class: s.labelled ? 'true' : String(s.classChoice), target: s.kind, index: s.index ?? null, pixel: s.pixel ?? null, ...(s.threshold !== undefined ? { threshold: s.threshold } : {}), top_k: s.topK ?? null, options: s.jsonOptions,
     cam_batch: s.camBatch ?? null, score_top: s.scoreTop ?? null, seed: s.seed, guided_ops: s.guidedOps, abs: s.abs, grid: s.grid, look: s.look,
     normalize: { preset: s.norm.preset ?? null, mean: s.norm.mean ? [...s.norm.mean] : null, std: s.norm.std ? [...s.norm.std] : null, ...(s.norm.divisor !== undefined ? { divisor: s.norm.divisor } : {}) },

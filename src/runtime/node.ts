@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { decodeOutput, encodeFeed, inputTypes, type Session, type SessionFactory, type SessionOptions, type TensorValue } from './session.js';
-import type { CompileCache } from '../autodiff/engine.js';
+import type { CompileCache } from './session.js';
 
 /**
  * An onnxruntime failure as one readable line: what gradcam was doing, then onnxruntime's own reason

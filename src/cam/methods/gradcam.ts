@@ -1,5 +1,6 @@
 /** Grad-CAM (Selvaraju et al. 2017): channel weights = spatial mean of the gradients; map = Σ_c w_c·A_c. */
-import type { CamMethod, LayerTensors } from './types.js';
+import type { CamMethod, LayerTensors } from '../types.js';
+import { GRADIENT_NEEDS, GRADIENT_BATCHING, GRADIENT_COST } from './common.js';
 
 /** Spatial mean of the gradients: [N, C]. */
 export function gradcamWeights(t: LayerTensors): Float32Array {
@@ -57,7 +58,14 @@ export function weightedSum(activations: Float32Array, weights: Float32Array, di
 
 export const gradcam: CamMethod = {
   name: 'gradcam',
-  description: 'Grad-CAM: activations weighted by the spatial mean of their gradients',
+  kind: 'cam',
+  summary: 'Grad-CAM: activations weighted by the spatial mean of their gradients',
+  citation: 'Selvaraju et al. 2017, Grad-CAM: Visual Explanations from Deep Networks via Gradient-based Localization (ICCV); pytorch-grad-cam GradCAM',
+  needs: GRADIENT_NEEDS,
+  batching: GRADIENT_BATCHING,
+  cost: GRADIENT_COST,
+  options: [],
+  volumes: true,
   compute: (t) => weightedSum(t.activations, gradcamWeights(t), t.dims),
   weights: gradcamWeights,
 };

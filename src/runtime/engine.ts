@@ -2,11 +2,12 @@
  * Runs compiled gradient graphs: prepares the model, learns static shapes with one probe run, compiles,
  * creates a session, and caches the result per (spec, input shape).
  */
-import { compile, prepare, type Compiled, type GradientSpec } from './compiler.js';
+import { compile, prepare, type Compiled, type GradientSpec } from '../autodiff/compiler.js';
 import { encodeModel, GraphIndex, topoOrder, type ModelProto } from '../onnx/model.js';
 import { inferShapes } from '../onnx/shapes.js';
 import type { ExternalDataReader, Tensor } from '../onnx/tensor.js';
-import { withArenaFor, type Session, type SessionFactory, type SessionOptions } from '../runtime/session.js';
+import { withArenaFor, type CompileCache, type Session, type SessionFactory, type SessionOptions } from './session.js';
+export type { CompileCache } from './session.js';
 
 /** What a run needs to know of a compiled graph (its model goes to the session). */
 export type CompiledInfo = Omit<Compiled, 'model' | 'origins'> & {
@@ -23,15 +24,6 @@ export interface GradientSession {
   cached?: boolean;
 }
 
-/**
- * A store of compiled artefacts (gradient graphs, layer tables) that outlives the Explainer, e.g. a folder
- * on disk (node.ts diskCache). Keys are opaque strings; the store must tell models apart itself (the
- * Node one keys by the model's SHA-256 and gradcam's own code). Failures are ignored (a miss, a rebuild).
- */
-export interface CompileCache {
-  get(key: string): Promise<Uint8Array | undefined>;
-  set(key: string, value: Uint8Array): Promise<void>;
-}
 
 /** A cached graph: [u32 LE length of the JSON][JSON CompiledInfo][the ONNX model]. */
 function packGraph(info: CompiledInfo, model: Uint8Array): Uint8Array {

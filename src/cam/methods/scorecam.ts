@@ -8,9 +8,10 @@
  * `scoreCamTopN` only the N channels of largest spatial activation variance are scored and the softmax is
  * over those (the others weigh 0) — an approximation that trades fidelity for speed.
  */
-import { softmax32 } from './util.js';
-import { upsampleAlignCorners } from './upsample.js';
-import type { CamContext, CamMethod, LayerTensors } from './types.js';
+import { softmax32 } from '../util.js';
+import { upsampleAlignCorners } from '../upsample.js';
+import type { CamContext, CamMethod, LayerTensors } from '../types.js';
+import { FORWARD_NEEDS, CAM_BATCH_OPTION } from './common.js';
 
 const f = Math.fround;
 
@@ -143,11 +144,17 @@ async function scoreImage(t: LayerTensors, r: number, ctx: CamContext, image: nu
 
 export const scorecam: CamMethod = {
   name: 'scorecam',
-  description: 'Score-CAM: channel weights = softmax of the target score of the input masked by each upsampled channel (no gradients; C forward passes)',
+  kind: 'cam',
+  summary: 'Score-CAM: channel weights = softmax of the target score of the input masked by each upsampled channel (no gradients; C forward passes)',
+  citation: 'Wang et al. 2020, Score-CAM: Score-Weighted Visual Explanations for Convolutional Neural Networks (CVPR workshops); pytorch-grad-cam ScoreCAM',
+  needs: FORWARD_NEEDS,
+  batching: 'the masked inputs of an image, --cam-batch per run (default: as many as fit in 512 MB); dead channels share one pass',
+  cost: '1 forward + C forwards per image (C: the layer\'s channels, or --score-top)',
+  options: [CAM_BATCH_OPTION, { key: 'scoreCamTopN', flag: 'score-top', type: 'integer', min: 1, value: 'N', shared: true, help: 'score only the N channels with the largest activation variance (others weigh 0)' }],
+  volumes: false,
   compute: () => {
     throw new Error('scorecam runs extra forward passes: use Explainer.explain');
   },
-  usesGradients: false,
   weightsAsync: scoreCamWeights,
   passes: scoreCamPasses,
 };

@@ -17,8 +17,8 @@
  *   a separate Add (TF-style graphs), LayerNorm, a bias that is not a constant.
  * Layers whose map has one cell contribute nothing (a one-value map scales to 0) and are skipped.
  */
-import { GraphIndex, attrFloat, type ModelProto } from '../onnx/model.js';
-import { resizeBilinear } from '../image/resize.js';
+import { GraphIndex, attrFloat, type ModelProto } from '../../onnx/model.js';
+import { resizeBilinear } from '../../image/resize.js';
 
 export interface BiasLayer {
   /** The tensor whose gradient is taken (the Conv's or BatchNormalization's output). */

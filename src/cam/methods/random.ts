@@ -4,7 +4,8 @@
  * `np.random.uniform(-1, 1, size=(N, C))`, so a seeded run matches numpy's numbers exactly.
  */
 import { weightedSum } from './gradcam.js';
-import type { CamMethod, LayerTensors } from './types.js';
+import type { CamMethod, LayerTensors } from '../types.js';
+import { FORWARD_NEEDS, FORWARD_BATCHING, FORWARD_COST } from './common.js';
 
 /** numpy's legacy RandomState(seed) Mersenne Twister. */
 export class MT19937 {
@@ -63,9 +64,15 @@ export function randomWeights(t: LayerTensors, seed = 0): Float32Array {
 
 export const random: CamMethod = {
   name: 'random',
-  description: 'Random-CAM baseline: uniform random channel weights in [-1, 1) (seeded; a sanity check for the others)',
+  kind: 'cam',
+  summary: 'Random-CAM baseline: uniform random channel weights in [-1, 1) (seeded; a sanity check for the others)',
+  citation: 'pytorch-grad-cam RandomCAM (a baseline)',
+  needs: FORWARD_NEEDS,
+  batching: FORWARD_BATCHING,
+  cost: FORWARD_COST,
+  options: [{ key: 'randomSeed', flag: 'seed', type: 'integer', default: 0, min: 0, max: 2 ** 32 - 1, value: 'S', shared: true, help: 'numpy seed of the channel weights' }],
+  volumes: false,
   compute: (t) => weightedSum(t.activations, randomWeights(t), t.dims),
-  usesGradients: false,
   weights: (t) => randomWeights(t),
   weightsAsync: async (t, ctx) => randomWeights(t, ctx.randomSeed),
 };

@@ -7,7 +7,8 @@
  * when the layer's minimum is 0 (the usual post-ReLU case), but otherwise writes min − 1e7; for layers
  * with negative values the two differ.
  */
-import type { CamContext, CamMethod, LayerTensors } from './types.js';
+import type { CamContext, CamMethod, LayerTensors } from '../types.js';
+import { FORWARD_NEEDS, CAM_BATCH_OPTION } from './common.js';
 
 const f = Math.fround;
 
@@ -51,11 +52,17 @@ export function ablationCamPasses(t: LayerTensors, ctx: CamContext): number {
 
 export const ablationcam: CamMethod = {
   name: 'ablationcam',
-  description: 'Ablation-CAM: channel weights = relative drop of the target score when the channel is zeroed (no gradients; C forward passes of the layers after it)',
+  kind: 'cam',
+  summary: 'Ablation-CAM: channel weights = relative drop of the target score when the channel is zeroed (no gradients; C forward passes of the layers after it)',
+  citation: 'Desai & Ramaswamy 2020, Ablation-CAM: Visual Explanation for Deep Convolutional Network via Gradient-free Localization (WACV); pytorch-grad-cam AblationCAM',
+  needs: FORWARD_NEEDS,
+  batching: 'C ablation masks per image, --cam-batch per run, through the layers after the layer (the whole model where the graph cannot be cut)',
+  cost: '1 forward + C forwards of the suffix per image (C: the layer\'s channels)',
+  options: [CAM_BATCH_OPTION],
+  volumes: false,
   compute: () => {
     throw new Error('ablationcam runs extra forward passes: use Explainer.explain');
   },
-  usesGradients: false,
   weightsAsync: ablationCamWeights,
   passes: ablationCamPasses,
 };

@@ -13,10 +13,11 @@
  *   as SqueezeNet: the map is the class plane before the ReLU).
  */
 import { weightedSum } from './gradcam.js';
-import { attrInt, attrInts, GraphIndex, type ModelProto, type Node } from '../onnx/model.js';
-import type { ExternalDataReader, Tensor } from '../onnx/tensor.js';
-import type { CamContext, CamMethod, LayerTensors } from './types.js';
-import type { LayerLayout } from '../layout/describe.js';
+import { attrInt, attrInts, GraphIndex, type ModelProto, type Node } from '../../onnx/model.js';
+import type { ExternalDataReader, Tensor } from '../../onnx/tensor.js';
+import type { CamContext, CamMethod, LayerTensors } from '../types.js';
+import type { LayerLayout } from '../../layout/describe.js';
+import { FORWARD_NEEDS, FORWARD_BATCHING, FORWARD_COST } from './common.js';
 
 export class CamShapeError extends Error {
   constructor(message: string) {
@@ -178,10 +179,16 @@ export async function camWeights(t: LayerTensors, ctx: CamContext): Promise<Floa
 
 export const cam: CamMethod = {
   name: 'cam',
-  description: 'CAM: activations weighted by the classifier weights after global average pooling (needs that head)',
+  kind: 'cam',
+  summary: 'CAM: activations weighted by the classifier weights after global average pooling (needs that head)',
+  citation: 'Zhou et al. 2016, Learning Deep Features for Discriminative Localization (CVPR)',
+  needs: FORWARD_NEEDS,
+  batching: FORWARD_BATCHING,
+  cost: FORWARD_COST,
+  options: [],
+  volumes: false,
   compute: () => {
     throw new Error('cam reads the classifier weights from the model: use Explainer.explain');
   },
-  usesGradients: false,
   weightsAsync: camWeights,
 };

@@ -4,8 +4,9 @@
  * float32 arithmetic step by step, like numpy on float32 arrays.
  */
 import { weightedSum } from './gradcam.js';
-import { channelSums } from './util.js';
-import type { CamMethod, LayerTensors } from './types.js';
+import { channelSums } from '../util.js';
+import type { CamMethod, LayerTensors } from '../types.js';
+import { GRADIENT_NEEDS, GRADIENT_BATCHING, GRADIENT_COST } from './common.js';
 
 const f = Math.fround;
 
@@ -33,7 +34,14 @@ export function gradcamPlusPlusWeights(t: LayerTensors): Float32Array {
 
 export const gradcamPlusPlus: CamMethod = {
   name: 'gradcam++',
-  description: 'Grad-CAM++: channel weights from positive gradients with second/third-order α coefficients',
+  kind: 'cam',
+  summary: 'Grad-CAM++: channel weights from positive gradients with second/third-order α coefficients',
+  citation: 'Chattopadhyay et al. 2018, Grad-CAM++: Improved Visual Explanations for Deep Convolutional Networks (WACV); pytorch-grad-cam GradCAMPlusPlus',
+  needs: GRADIENT_NEEDS,
+  batching: GRADIENT_BATCHING,
+  cost: GRADIENT_COST,
+  options: [],
+  volumes: true,
   compute: (t) => weightedSum(t.activations, gradcamPlusPlusWeights(t), t.dims),
   weights: gradcamPlusPlusWeights,
 };

@@ -1,0 +1,149 @@
+/**
+ * The method registry's vocabulary: one descriptor per method, whatever its kind. Every list of methods
+ * (the CLI's choices and help, `gradcam methods`, the web app's menu, the docs' table, the test over all
+ * methods) is derived from `METHODS` (src/methods/index.ts).
+ *
+ * Kinds:
+ * - `cam`: a layer's activations × gradients (or forward passes over the layer's channels): a CamMethod
+ *   (src/cam/types.ts), run by the CAM runner;
+ * - `gradient`: one input gradient, rectified or not (saliency, guided backprop, deconvnet, Guided Grad-CAM);
+ * - `path` / `noise`: many input-gradient passes (along a path from a baseline; over noisy copies);
+ * - `perturbation`: forward passes only (occluded or masked inputs).
+ * Kinds `path`, `noise` and `perturbation` implement `attribute(ctx, options)` on an AttributionContext.
+ */
+import type { Rectifier } from '../autodiff/rule.js';
+import type { ExplainOptions, ExplainResult } from '../types.js';
+
+export type MethodKind = 'cam' | 'gradient' | 'path' | 'noise' | 'perturbation';
+
+export const METHOD_KINDS: readonly MethodKind[] = ['cam', 'gradient', 'path', 'noise', 'perturbation'];
+
+/** Option values as they reach a method (defaults filled in, checked against the declaration). */
+export type { MethodOptionValue } from '../types.js';
+import type { MethodOptionValue } from '../types.js';
+export type MethodOptionValues = Readonly<Record<string, MethodOptionValue>>;
+
+/** One option of a method: where its value goes, its CLI flag, its type, default and help. */
+export interface MethodOption {
+  /** Key in ExplainOptions.methodOptions and in the JSON sidecar's options (camelCase), e.g. `steps`. */
+  key: string;
+  /** The CLI flag without dashes, e.g. `steps` (`--steps`). Methods that share a flag share its meaning. */
+  flag: string;
+  type: 'integer' | 'number' | 'string' | 'boolean';
+  default?: MethodOptionValue;
+  /** Strings: the allowed values. */
+  choices?: readonly string[];
+  /** Numbers: inclusive bounds. */
+  min?: number;
+  max?: number;
+  /** The value's placeholder in the help, e.g. `N`. */
+  value?: string;
+  help: string;
+  /**
+   * Declared by the commands' own option groups (the CAM family's `--score-top`, `--seed`...) and passed
+   * as the ExplainOptions field `key`, not in methodOptions: listed here for docs and `gradcam methods`.
+   */
+  shared?: boolean;
+}
+
+/** What a method needs from the compiled graph. */
+export interface MethodNeeds {
+  /** A layer's activations (and a layer to explain: --layer). */
+  layer: boolean;
+  /** d(target)/d(layer). */
+  layerGradient: boolean;
+  /** d(target)/d(input). */
+  inputGradient: boolean;
+  /** The rectifiers' backward rule for the input gradient (default 'plain'). */
+  rectifier?: Rectifier;
+  /** Gradients with respect to the biases' outputs (FullGrad). */
+  biasGradients?: boolean;
+}
+
+/** Fields every descriptor has. */
+export interface MethodInfo {
+  /** Lower-case CLI name, e.g. `gradcam`. */
+  name: string;
+  kind: MethodKind;
+  /** One line for menus and `gradcam methods`. */
+  summary: string;
+  /** The paper (authors year, title) and the reference implementation followed. */
+  citation: string;
+  needs: MethodNeeds;
+  /** How the method's passes are batched into model runs. */
+  batching: string;
+  /** Its cost in passes, in words (`1 forward + 1 backward`, `C forwards (C: the layer's channels)`). */
+  cost: string;
+  options: readonly MethodOption[];
+  /** Whether it explains 3-D (volume) models. */
+  volumes: boolean;
+}
+
+/**
+ * What a path / noise / perturbation method is given: the batch, the explained class of each image, and
+ * two ways to run the model on batches of inputs of its own making.
+ */
+export interface AttributionContext {
+  /** The input batch [N, ...] in the model's layout, and its dims. */
+  input: Float32Array;
+  dims: readonly number[];
+  layout: 'NCHW' | 'NHWC';
+  /** The explained class of each image (resolved from `classes`, 'top' = the predicted one). */
+  targets: readonly number[];
+  /** The score rows (logits) of the unmodified images, [N, K]. */
+  scores: Float32Array;
+  numClasses: number;
+  /** Inputs per model run that fit the memory budget (or the caller's --cam-batch). */
+  batchSize: number;
+  /** Seed for methods that draw random numbers (--seed; default 0). */
+  seed: number;
+  /**
+   * d(score of image `images[r]`'s target)/d(input) at each row r of `inputs` ([images.length, ...dims[1:]],
+   * model layout), in one model run (split by the caller into runs of `batchSize`). Returns the gradients
+   * [rows, ...] and each row's target score.
+   */
+  inputGradients(inputs: Float32Array, images: readonly number[], opts?: { rectifier?: Rectifier }): Promise<{ gradients: Float32Array; scores: Float32Array }>;
+  /** Score rows [count, K] of the plain model on `inputs` ([count, ...dims[1:]]), in one model run. */
+  forward(inputs: Float32Array, count: number): Promise<Float32Array>;
+  /**
+   * FullGrad: d(target)/d(input) and d(target)/d(z) at every bias-carrying output z (a Conv's or a
+   * BatchNormalization's, src/methods/path/fullgrad-map.ts biasLayers) of the unmodified batch, in one run;
+   * each layer's gradient [N, C, h, w] with its bias [C].
+   */
+  biasGradients(): Promise<{ inputGradient: Float32Array; layers: { tensor: string; bias: Float32Array; gradient: Float32Array; dims: number[] }[] }>;
+  /** The caller's layer and layout options (a method that runs another one, e.g. noise over Grad-CAM, passes them on). */
+  layer?: string | string[];
+  layoutOverride?: string;
+  /** ExplainOptions.baselineImage (integrated-gradients' baseline 'image'). */
+  baselineImage?: Float32Array;
+  /** Any registered method on a batch of inputs (e.g. noise over Grad-CAM): explain() itself. */
+  explain(input: Float32Array, dims: number[], options: ExplainOptions): Promise<ExplainResult>;
+  /** To be called after each batch of passes with the number that finished (drives the progress display). */
+  progress(passes: number): void;
+}
+
+/** A pixel-level method's result. */
+export interface Attribution {
+  /** Signed attributions [N, ...dims[1:]] in the model's input layout. */
+  attributions: Float32Array;
+  /** Per image, facts for the JSON sidecar (e.g. Integrated Gradients' completeness check). */
+  extras?: Record<string, unknown>[];
+  /** Per image, warnings shown with the explanation. */
+  warnings?: string[][];
+}
+
+/** Kinds `path`, `noise`, `perturbation`: an attribution from passes of the method's own making. */
+export interface AttributionMethod extends MethodInfo {
+  kind: 'path' | 'noise' | 'perturbation';
+  /** How many passes attribute() will report through ctx.progress for `images` images (progress totals). */
+  passes(images: number, options: MethodOptionValues): number;
+  attribute(ctx: AttributionContext, options: MethodOptionValues): Promise<Attribution>;
+}
+
+/** Kind `gradient`: one input gradient with the method's rectifier rule (and Guided Grad-CAM's product). */
+export interface GradientMethod extends MethodInfo {
+  kind: 'gradient';
+  rectifier: Rectifier;
+  /** Guided Grad-CAM: the gradient multiplied by the upsampled Grad-CAM map of the layer. */
+  timesGradcam: boolean;
+}
