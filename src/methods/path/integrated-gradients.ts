@@ -9,7 +9,7 @@
 import type { AttributionContext, AttributionMethod, MethodOptionValues } from '../types.js';
 import type { ExplainOptions } from '../../types.js';
 import { InputError } from '../../util/scores.js';
-import { gaussianBlur } from '../../metrics/faithfulness.js';
+import { gaussianBlur } from '../../image/planes.js';
 import { INTEGRATION_RULES, type IntegrationRule } from './approximation.js';
 import { BASELINES, imageSource, integratedGradients, uniformBaseline, type BaselineKind } from './integrated.js';
 
