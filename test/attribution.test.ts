@@ -64,6 +64,7 @@ for (const name of MODELS) {
         }
         assert.equal(got.length, want.length);
         const d = relL2(got, want);
+        console.log(`# ${name} ${c.name}: relative L2 ${d.toExponential(2)} (tolerance ${c.tolerance})`);
         assert.ok(d <= c.tolerance, `relative L2 ${d.toExponential(3)} > ${c.tolerance}`);
         r.explanations.forEach((e, i) => {
           assert.equal(e.target.index, meta.classes[i]);
@@ -204,6 +205,29 @@ describe('attribution methods on the command line', () => {
       assert.notEqual(r.code, 0);
       oneError(r.err, re);
       assert.ok(!fs.existsSync(out));
+    }
+  });
+});
+
+describe('batching of the gradient passes', () => {
+  it('as few runs as the batch allows, of equal sizes', async () => {
+    const { evenBatch } = await import('../src/methods/path/integrated.js');
+    assert.equal(evenBatch(51, 32), 26);
+    assert.equal(evenBatch(51, 64), 51);
+    assert.equal(evenBatch(51, 1), 1);
+    assert.equal(evenBatch(10, 3), 3);
+  });
+
+  it('the attribution does not depend on the batch size (runs of 1, 7 and all points)', async () => {
+    const meta = loadMeta('tf_style_nhwc_op17');
+    const ex = Explainer.fromBytes(modelBytes('tf_style_nhwc_op17'), { createSession: createNodeSession });
+    const input = loadArray('tf_style_nhwc_op17', 'input.npy');
+    try {
+      const run = (batchSize: number) => ex.explain(input.data, input.shape, { method: 'integrated-gradients', methodOptions: { steps: 12 }, classes: meta.classes, batchSize });
+      const ref = (await run(100)).explanations.flatMap((e) => Array.from(e.gradient!));
+      for (const b of [1, 7]) assert.ok(relL2((await run(b)).explanations.flatMap((e) => Array.from(e.gradient!)), ref) <= 1e-6);
+    } finally {
+      await ex.release();
     }
   });
 });

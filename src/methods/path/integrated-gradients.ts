@@ -47,7 +47,7 @@ export const integratedGradientsMethod: AttributionMethod = {
   summary: 'Integrated Gradients: input gradients along the straight path from a baseline, × (input − baseline); Σ attributions ≈ F(x) − F(baseline)',
   citation: 'Sundararajan, Taly & Yan 2017, Axiomatic Attribution for Deep Networks (ICML); Captum IntegratedGradients (rules, defaults)',
   needs: { layer: false, layerGradient: false, inputGradient: true },
-  batching: 'the steps of an image (and its baseline, for F(baseline)) in runs of --cam-batch inputs (default: as many as fit in 512 MB)',
+  batching: 'the steps of an image and its baseline (for F(baseline)) in as few runs of at most --cam-batch inputs as possible, of equal sizes',
   cost: 'steps + 1 forwards and backwards per image (+ 1 forward for the class)',
   options: IG_OPTIONS,
   volumes: false,

@@ -31,10 +31,19 @@ export function imageSource(ctx: AttributionContext, image: number, rectifier?: 
   };
 }
 
-/** `count` inputs through the source in runs of at most `source.batch`. */
+/**
+ * Inputs per run for `count` passes with at most `max` per run: as few runs as `max` allows, of equal
+ * sizes (51 passes at most 32 a run: 26 + 25, not 32 + 19 — the measured faster split).
+ */
+export function evenBatch(count: number, max: number): number {
+  const m = Math.max(1, Math.floor(max));
+  return Math.ceil(count / Math.ceil(count / m));
+}
+
+/** `count` inputs through the source in as few runs as `source.batch` allows, of equal sizes. */
 export async function gradientsInRuns(source: GradientSource, inputs: Float32Array, count: number): Promise<{ gradients: Float32Array; values: Float32Array }> {
   const size = inputs.length / count;
-  const batch = Math.max(1, Math.floor(source.batch));
+  const batch = evenBatch(count, source.batch);
   const gradients = new Float32Array(inputs.length);
   const values = new Float32Array(count);
   for (let s = 0; s < count; s += batch) {
@@ -61,7 +70,7 @@ export interface Completeness {
 
 /**
  * Integrated Gradients of one image `x` against `baseline` (same shape, model layout), with `steps` points
- * of `rule`. The points go through the source in as few runs as its batch allows, the baseline itself as
+ * of `rule`. The points go through the source in as few runs as its batch allows (of equal sizes), the baseline itself as
  * one more input (weight 0) for F(baseline); `atInput` is F(x), which the caller has already.
  */
 export async function integratedGradients(source: GradientSource, x: Float32Array, baseline: Float32Array, atInput: number, steps = 50, rule: IntegrationRule = 'gausslegendre'): Promise<{ attribution: Float32Array; completeness: Completeness }> {
@@ -70,8 +79,8 @@ export async function integratedGradients(source: GradientSource, x: Float32Arra
   const size = x.length;
   const total = new Float64Array(size);
   let atBaseline = NaN;
-  const batch = Math.max(1, Math.floor(source.batch));
   const points = n + 1; // the last one is the baseline (α = 0, weight 0)
+  const batch = evenBatch(points, source.batch);
   for (let s0 = 0; s0 < points; s0 += batch) {
     const k = Math.min(batch, points - s0);
     const scaled = new Float32Array(k * size);
