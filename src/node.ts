@@ -3,10 +3,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Explainer, InputError, parseLabels, type ExplainerOptions } from './explainer.js';
+import { Explainer, InputError, parseLabels } from './explainer.js';
+import type { ExplainerOptions } from './types.js';
 import { ModelError, decodeModel } from './onnx/model.js';
 import { importModel, type ModelFiles, type ModelSource } from './onnx/import/index.js';
-import type { ImportedFacts } from './explainer.js';
+import type { ImportedFacts } from './types.js';
 import { Detector } from './detect/detector.js';
 import { createNodeSession, diskCompileCache } from './runtime/node.js';
 import type { CompileCache } from './runtime/session.js';

@@ -8,12 +8,79 @@ import type { ImportedPreprocess } from './onnx/import/types.js';
 import type { CompileCache } from './runtime/session.js';
 import type { ExternalDataReader } from './onnx/tensor.js';
 import type { Rectifier } from './autodiff/rule.js';
+import type { LayerPost } from './autodiff/compiler.js';
 import type { SessionFactory, SessionOptions } from './runtime/session.js';
 import type { LayerLayout } from './layout/describe.js';
 import type { VolumeResize } from './image/resize3d.js';
+import type { Box, BoxHead, BoxTargetOptions } from './util/boxes.js';
+export type { Box, BoxCoords, BoxHead, BoxTargetOptions } from './util/boxes.js';
 
-/** A method option's value (src/methods/types.ts MethodOption). */
+// ---- the method registry's descriptors (src/methods/index.ts): what every method declares --------------
+
+/** A method's kind: `cam` (a layer's activations × gradients), `gradient` (one input gradient), `path` / `noise` (many input-gradient passes), `perturbation` (forward passes only). */
+export type MethodKind = 'cam' | 'gradient' | 'path' | 'noise' | 'perturbation';
+
+/** A method option's value. */
 export type MethodOptionValue = number | string | boolean;
+/** Option values as they reach a method (defaults filled in, checked against the declaration). */
+export type MethodOptionValues = Readonly<Record<string, MethodOptionValue>>;
+
+/** One option of a method: where its value goes, its CLI flag, its type, default and help. */
+export interface MethodOption {
+  /** Key in ExplainOptions.methodOptions and in the JSON sidecar's options (camelCase), e.g. `steps`. */
+  key: string;
+  /** The CLI flag without dashes, e.g. `steps` (`--steps`). Methods that share a flag share its meaning. */
+  flag: string;
+  type: 'integer' | 'number' | 'string' | 'boolean';
+  default?: MethodOptionValue;
+  /** Strings: the allowed values. */
+  choices?: readonly string[];
+  /** Numbers: inclusive bounds. */
+  min?: number;
+  max?: number;
+  /** The value's placeholder in the help, e.g. `N`. */
+  value?: string;
+  help: string;
+  /**
+   * Declared by the commands' own option groups (the CAM family's `--score-top`, `--seed`...) and passed
+   * as the ExplainOptions field `key`, not in methodOptions: listed here for docs and `gradcam methods`.
+   */
+  shared?: boolean;
+}
+
+/** What a method needs from the compiled graph. */
+export interface MethodNeeds {
+  /** A layer's activations (and a layer to explain: --layer). */
+  layer: boolean;
+  /** d(target)/d(layer). */
+  layerGradient: boolean;
+  /** d(target)/d(input). */
+  inputGradient: boolean;
+  /** The rectifiers' backward rule for the input gradient (default 'plain'). */
+  rectifier?: Rectifier;
+  /** Gradients with respect to the biases' outputs (FullGrad). */
+  biasGradients?: boolean;
+}
+
+/** Fields every descriptor has. */
+export interface MethodInfo {
+  /** Lower-case CLI name, e.g. `gradcam`. */
+  name: string;
+  kind: MethodKind;
+  /** One line for menus and `gradcam methods`. */
+  summary: string;
+  /** The paper (authors year, title) and the reference implementation followed. */
+  citation: string;
+  needs: MethodNeeds;
+  /** How the method's passes are batched into model runs. */
+  batching: string;
+  /** Its cost in passes, in words (`1 forward + 1 backward`, `C forwards (C: the layer's channels)`). */
+  cost: string;
+  options: readonly MethodOption[];
+  /** Whether it explains 3-D (volume) models. */
+  volumes: boolean;
+}
+
 
 export type Layout = 'NCHW' | 'NHWC';
 
@@ -182,11 +249,12 @@ export interface RunOptions {
   /** Seed rows [N, ...score shape] = d(target)/d(score) per image, instead of one-hot `classes`. */
   seeds?: Float32Array;
   /**
-   * Grad-CAM's maps computed inside the graph (RunResult.maps) instead of returning the layer's activation
-   * and gradient, where the single layer allows: nchw or nhwc, 2-D, its grid not larger than the input and
-   * at most 32×32 or dividing it (GradientSpec.maps); elsewhere `maps` stays undefined.
+   * A method's in-graph post-processing of the single layer (the compiler's LayerPost hook, e.g. Grad-CAM's
+   * maps: cam/methods/gradcam-graph.ts): given the layer's layout and the input grid, the hook, or undefined
+   * where the layer does not allow it. With the hook, RunResult.post holds its outputs and `activations` and
+   * `gradients` are empty.
    */
-  maps?: boolean;
+  post?: (layout: LayerLayout, grid: readonly number[]) => LayerPost | undefined;
 }
 
 export interface RunResult {
@@ -205,12 +273,8 @@ export interface RunResult {
   activations: { data: Float32Array; dims: number[] }[];
   gradients: { data: Float32Array; dims: number[] }[];
   inputGradient?: { data: Float32Array; dims: number[] };
-  /**
-   * With RunOptions.maps where the layer allows: Grad-CAM's raw maps [N, h, w], final maps [N, H, W],
-   * each final map's range before scaling (0: all zero) and max_cell Σ_c |A_c·G_c| (cancellation check);
-   * `activations` and `gradients` are then empty.
-   */
-  maps?: { raw: Float32Array; h: number; w: number; map: Float32Array; range: Float32Array; scale: Float32Array };
+  /** With RunOptions.post where the layer allows: the hook's outputs by name (Grad-CAM's: graphMaps). */
+  post?: Record<string, { data: Float32Array; dims: number[] }>;
   timings: { compileMs: number; sessionMs: number; runMs: number };
 }
 
@@ -266,30 +330,3 @@ export type TargetSpec =
   | ({ kind: 'box'; head: BoxHead; box: Box; class: number } & BoxTargetOptions);
 
 export type TargetKind = TargetSpec['kind'];
-
-/** x1, y1, x2, y2 in input pixels. */
-export type Box = [number, number, number, number];
-export type BoxCoords = 'xyxy' | 'cxcywh';
-
-/** How to read one anchor row. */
-export interface BoxHead {
-  anchors: number;
-  classes: number;
-  /** Row width: 4 + (objectness ? 1 : 0) + classes. */
-  width: number;
-  coords: BoxCoords;
-  objectness: boolean;
-}
-
-export interface BoxTargetOptions {
-  /** Anchors whose box overlaps the target box at least this much are matched (default 0.5). */
-  iouThreshold?: number;
-  /**
-   * 'sum' (default): the class score summed over every matched anchor (IoU ≥ threshold);
-   * 'best': pytorch-grad-cam's FasterRCNNBoxScoreTarget — the best-overlapping anchor only, if its IoU
-   * exceeds the threshold and its arg-max class is the class.
-   */
-  match?: 'sum' | 'best';
-  /** Add the matched anchors' IoU with the target box (as FasterRCNNBoxScoreTarget; always with 'best'). */
-  iouTerm?: boolean;
-}

@@ -19,7 +19,7 @@ import { deprocessGradient } from '../src/image/gradient.js';
 import type { RgbImage } from '../src/image/types.js';
 import { configureWebRuntime, createWebSessionFactory, webGpuAvailable, type OrtWebModule, type WebRuntimeInfo } from '../src/runtime/web.js';
 import type { Session, SessionFactory } from '../src/runtime/session.js';
-import { Rng } from '../src/metrics/random.js';
+import { Rng } from '../src/util/random.js';
 import type {
   Analysis, BackendChoice, BenchOutput, ExplainOutput, ExplainParams, GridCell, GridOutput, ImageInfo, MethodInfo, ModelInfo, Progress, Reply, Request,
   RequestEnvelope, SanityOutput, WorkerMessage,
@@ -370,7 +370,7 @@ async function explain(p: ExplainParams, normalize: string, progress: (p: Progre
   const t0 = performance.now();
   progress({ stage: `${p.method}: compiling (first use of this layer) and running` });
   if (isPixelMethod(p.method)) {
-    const g = await explainPixels(ex, tensor, dims, { method: p.method, layer: p.layer, classes, rectifierOps: p.rectifierOps ?? 'all' });
+    const g = await explainPixels(ex, tensor, dims, { method: p.method, layer: p.layer, classes, rectifierOps: p.rectifierOps ?? 'all' }, (x, d, o) => ex.explain(x, d, o));
     const e = g.explanations[0]!;
     return {
       params: p, method: e.method, kind: 'gradient', layer: e.layer, target: e.target, predicted: e.predicted,

@@ -21,8 +21,8 @@
  * forward pass first and evaluates the seed there (two runs; no target nodes are added to the graph).
  */
 import type { CamRow } from './types.js';
-import { boxTargetValue } from '../detect/boxes.js';
-import type { Box, BoxHead, BoxTargetOptions, ClassChoiceLike, TargetKind, TargetSpec } from '../types.js';
+import { boxTargetValue } from '../util/boxes.js';
+import type { Box, BoxHead, BoxTargetOptions, TargetKind } from '../types.js';
 export type { ClassChoiceLike, TargetKind, TargetSpec } from '../types.js';
 
 export const TARGET_KINDS: readonly TargetKind[] = ['logit', 'softmax', 'binary', 'regression', 'segmentation', 'similarity', 'element', 'box'];
@@ -154,16 +154,7 @@ export function thresholdMask(s: Float32Array, sigmoid: boolean, threshold?: num
   return m;
 }
 
-/** An output with more than one axis of size > 1 besides the batch: a map (segmentation), a detection head, tokens. */
-export function isDenseOutput(dims: readonly number[]): boolean {
-  return dims.slice(1).filter((d) => d > 1).length > 1;
-}
-
-/** The one error for a class (`--class`, or the top class) asked of a dense output: every path gives it. */
-export function denseClassError(output: string, dims: readonly number[]): TargetError {
-  const values = dims.slice(1).reduce((a, v) => a * v, 1);
-  return new TargetError(`the output '${output}' is [${dims.join(', ')}], a map rather than [batch, classes]: a class alone would pick one of its ${values} values per image; explain a class over a region with --target segmentation --class C (library: target { kind: 'segmentation' }), one value with --target element --index I, a detector's boxes with gradcam detect`);
-}
+export { denseClassError, isDenseOutput } from '../explainer/classes.js';
 
 /** The class with the most arg-max pixels. */
 export function dominantClass(s: Float32Array, shape: ScoreShape): number {

@@ -1,5 +1,5 @@
 /** Shared types of the CAM methods: pure functions from activations and gradients to raw maps. */
-import type { MethodInfo } from '../methods/types.js';
+import type { MethodInfo } from '../types.js';
 
 /** A layer's activations A and gradients G, both [N, C, h, w] row-major. */
 export interface LayerTensors {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { loadExplainer } from '../node.js';
 import { ResultStore, fileIdentity, modelIdentity, listInputs, readRows, type StoreKind } from '../node-audit.js';
 import { createNodeSession } from '../runtime/node.js';
-import type { ClassChoice } from '../explainer.js';
+import type { ClassChoice } from '../types.js';
 import { methodMaps, methodNames, checkMethod, type MethodMap } from '../metrics/maps.js';
 import { plainForward } from '../metrics/forward.js';
 import { faithfulness, FAITHFULNESS_METRICS, ROAD_FRACTIONS, type FaithfulnessMetric, type FaithfulnessResult, type Substrate } from '../metrics/faithfulness.js';

@@ -7,7 +7,7 @@ import { DEFAULT_SANITY_METHODS, DEFAULT_THRESHOLD, SANITY_MODES, sanityCheck, t
 import { INIT_KINDS, parameterizedLayers, shortLayerName, type InitKind } from '../sanity/randomize.js';
 import { sanityCurvesSvg, sanityMontage } from '../sanity/render.js';
 import { methodNames, checkMethod } from '../metrics/maps.js';
-import type { ClassChoice } from '../explainer.js';
+import type { ClassChoice } from '../types.js';
 import { CliError, parseNumbers, parseSize } from './common.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, IMAGES, MODEL, RUN, TARGET } from './spec.js';
 import { listInputs } from '../node-audit.js';

@@ -5,7 +5,7 @@
  * attribution as [H, W, C] and in the model's layout, and |attribution| (max over channels) scaled to [0, 1]
  * as the map beside.
  */
-import type { Explainer } from '../explainer.js';
+import type { ExplainerCore as Explainer } from '../explainer/core.js';
 import type { ClassChoice, ExplainOptions, PixelExplanation, RunResult } from '../types.js';
 import type { AttributionContext, AttributionMethod, MethodOptionValues } from './types.js';
 import { readsGradients, resolveMethodOptions } from './index.js';

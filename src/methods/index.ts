@@ -3,23 +3,13 @@
  * menus list them. The CLI's --method choices and help, `gradcam methods`, the web app's menu, the docs'
  * table and the test over all methods are all derived from METHODS.
  *
- * To add a method: write its descriptor in its own file (kind `cam`: a CamMethod in src/cam/methods/;
+ * To add a method: write its descriptor in its own file (kind `cam`: a CamMethod in src/cam/methods/, listed
+ * in src/cam/methods/index.ts;
  * `gradient`: a GradientMethod in src/methods/gradient/; `path` / `noise` / `perturbation`: an
- * AttributionMethod in src/methods/<kind>/) and add it to METHODS below. Its options (descriptor
+ * AttributionMethod in src/methods/<kind>/) and add it to METHODS below (CAM methods: to CAM_METHOD_LIST). Its options (descriptor
  * `options`) become CLI flags of `explain` by themselves.
  */
-import { gradcam } from '../cam/methods/gradcam.js';
-import { gradcamPlusPlus } from '../cam/methods/gradcam-plusplus.js';
-import { xgradcam } from '../cam/methods/xgradcam.js';
-import { hirescam } from '../cam/methods/hirescam.js';
-import { layercam } from '../cam/methods/layercam.js';
-import { gradcamElementwise } from '../cam/methods/gradcam-elementwise.js';
-import { eigencam } from '../cam/methods/eigencam.js';
-import { eigengradcam } from '../cam/methods/eigengradcam.js';
-import { scorecam } from '../cam/methods/scorecam.js';
-import { ablationcam } from '../cam/methods/ablationcam.js';
-import { cam } from '../cam/methods/cam.js';
-import { random } from '../cam/methods/random.js';
+import { CAM_METHOD_LIST } from '../cam/methods/index.js';
 import { saliency } from './gradient/saliency.js';
 import { guidedBackprop } from './gradient/guided-backprop.js';
 import { deconvnet } from './gradient/deconvnet.js';
@@ -36,8 +26,8 @@ export type MethodDescriptor = CamMethod | GradientMethod | AttributionMethod;
 
 /** Every method, menus' order: CAM methods, gradient methods, path / noise methods, perturbation methods. */
 export const METHODS: readonly MethodDescriptor[] = [
-  // kind 'cam'
-  gradcam, gradcamPlusPlus, xgradcam, hirescam, layercam, gradcamElementwise, eigencam, eigengradcam, scorecam, ablationcam, cam, random,
+  // kind 'cam': src/cam/methods/index.ts (the CAM runner looks them up there, below the registry)
+  ...CAM_METHOD_LIST,
   // kind 'gradient'
   saliency, guidedBackprop, deconvnet, guidedGradcam,
   // kinds 'path' and 'noise'

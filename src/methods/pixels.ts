@@ -3,17 +3,19 @@
  * forward + backward run, the Grad-CAM map beside), path / noise / perturbation methods by their own
  * attribute() (src/methods/attribution.ts). The CLI, explain() and the metrics reach them all here.
  */
-import type { Explainer } from '../explainer.js';
+import type { ExplainerCore as Explainer } from '../explainer/core.js';
 import type { ExplainOptions } from '../types.js';
-import { explainGradients } from '../cam/guided.js';
+import { explainGradients } from '../methods/gradient/explain.js';
 import { explainAttribution, type AttributionResult } from './attribution.js';
 import { getMethod, methodNames, resolveMethodOptions } from './index.js';
+import type { AttributionContext } from './types.js';
 import { InputError } from '../util/scores.js';
 
-export async function explainPixels(ex: Explainer, input: Float32Array, dims: number[], opts: ExplainOptions & { method: string }): Promise<AttributionResult> {
+/** `explain`: explain() itself (what a noise method runs on its noisy copies). */
+export async function explainPixels(ex: Explainer, input: Float32Array, dims: number[], opts: ExplainOptions & { method: string }, explain: AttributionContext['explain']): Promise<AttributionResult> {
   const m = getMethod(opts.method);
   if (m.kind === 'cam') throw new InputError(`${m.name} is a CAM method; pixel-level methods: ${methodNames('gradient', 'path', 'noise', 'perturbation').join(', ')}`);
-  if (m.kind !== 'gradient') return explainAttribution(ex, m, input, dims, opts, (x, d, o) => ex.explain(x, d, o));
+  if (m.kind !== 'gradient') return explainAttribution(ex, m, input, dims, opts, explain);
   resolveMethodOptions(m, opts.methodOptions);
   const unsupported = (['target', 'topK', 'contrast', 'counterfactual', 'augSmooth', 'eigenSmooth'] as const).filter((k) => opts[k] !== undefined && opts[k] !== false);
   if (unsupported.length) throw new InputError(`${m.name} explains through the input gradient and takes none of: ${unsupported.join(', ')}`);

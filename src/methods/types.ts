@@ -12,72 +12,10 @@
  * Kinds `path`, `noise` and `perturbation` implement `attribute(ctx, options)` on an AttributionContext.
  */
 import type { Rectifier } from '../autodiff/rule.js';
-import type { ExplainOptions, ExplainResult } from '../types.js';
-
-export type MethodKind = 'cam' | 'gradient' | 'path' | 'noise' | 'perturbation';
+import type { ExplainOptions, ExplainResult, MethodInfo, MethodKind, MethodOptionValues } from '../types.js';
+export type { MethodInfo, MethodKind, MethodNeeds, MethodOption, MethodOptionValue, MethodOptionValues } from '../types.js';
 
 export const METHOD_KINDS: readonly MethodKind[] = ['cam', 'gradient', 'path', 'noise', 'perturbation'];
-
-/** Option values as they reach a method (defaults filled in, checked against the declaration). */
-export type { MethodOptionValue } from '../types.js';
-import type { MethodOptionValue } from '../types.js';
-export type MethodOptionValues = Readonly<Record<string, MethodOptionValue>>;
-
-/** One option of a method: where its value goes, its CLI flag, its type, default and help. */
-export interface MethodOption {
-  /** Key in ExplainOptions.methodOptions and in the JSON sidecar's options (camelCase), e.g. `steps`. */
-  key: string;
-  /** The CLI flag without dashes, e.g. `steps` (`--steps`). Methods that share a flag share its meaning. */
-  flag: string;
-  type: 'integer' | 'number' | 'string' | 'boolean';
-  default?: MethodOptionValue;
-  /** Strings: the allowed values. */
-  choices?: readonly string[];
-  /** Numbers: inclusive bounds. */
-  min?: number;
-  max?: number;
-  /** The value's placeholder in the help, e.g. `N`. */
-  value?: string;
-  help: string;
-  /**
-   * Declared by the commands' own option groups (the CAM family's `--score-top`, `--seed`...) and passed
-   * as the ExplainOptions field `key`, not in methodOptions: listed here for docs and `gradcam methods`.
-   */
-  shared?: boolean;
-}
-
-/** What a method needs from the compiled graph. */
-export interface MethodNeeds {
-  /** A layer's activations (and a layer to explain: --layer). */
-  layer: boolean;
-  /** d(target)/d(layer). */
-  layerGradient: boolean;
-  /** d(target)/d(input). */
-  inputGradient: boolean;
-  /** The rectifiers' backward rule for the input gradient (default 'plain'). */
-  rectifier?: Rectifier;
-  /** Gradients with respect to the biases' outputs (FullGrad). */
-  biasGradients?: boolean;
-}
-
-/** Fields every descriptor has. */
-export interface MethodInfo {
-  /** Lower-case CLI name, e.g. `gradcam`. */
-  name: string;
-  kind: MethodKind;
-  /** One line for menus and `gradcam methods`. */
-  summary: string;
-  /** The paper (authors year, title) and the reference implementation followed. */
-  citation: string;
-  needs: MethodNeeds;
-  /** How the method's passes are batched into model runs. */
-  batching: string;
-  /** Its cost in passes, in words (`1 forward + 1 backward`, `C forwards (C: the layer's channels)`). */
-  cost: string;
-  options: readonly MethodOption[];
-  /** Whether it explains 3-D (volume) models. */
-  volumes: boolean;
-}
 
 /**
  * What a path / noise / perturbation method is given: the batch, the explained class of each image, and

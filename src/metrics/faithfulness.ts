@@ -21,7 +21,7 @@
  */
 import { classProbabilities, type Forward } from './forward.js';
 import { noisyLinearImpute } from './road.js';
-import { deriveSeed } from './random.js';
+import { deriveSeed } from '../util/random.js';
 import { at, fromPlanar, gaussianBlur, geometry, toPlanar, type ImageInput, type Layout } from '../image/planes.js';
 
 export { fromPlanar, gaussianBlur, geometry, toPlanar };

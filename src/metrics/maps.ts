@@ -8,7 +8,8 @@
  *   and clipped at 1 (Adebayo et al.'s visualisation of gradient maps).
  * Faithfulness metrics rank pixels by `magnitude` and mask with `display`; localisation uses `display`.
  */
-import type { ClassChoice, ClassScore, Explainer } from '../explainer.js';
+import type { Explainer } from '../explainer.js';
+import type { ClassChoice, ClassScore } from '../types.js';
 import { getMethod, isPixelMethod, methodNames as registryNames } from '../methods/index.js';
 import { resizeBilinear } from '../image/resize.js';
 

@@ -16,7 +16,8 @@
  * Below the threshold (default 0.5) the method is "sensitive to the weights" (PASS); at or above it,
  * it is not (FAIL).
  */
-import { Explainer, type ClassChoice } from '../explainer.js';
+import { Explainer } from '../explainer.js';
+import type { ClassChoice } from '../types.js';
 import type { SessionFactory, SessionOptions } from '../runtime/session.js';
 import type { RgbImage } from '../image/types.js';
 import { methodMaps, checkMethod, type MethodMap } from '../metrics/maps.js';

@@ -1,5 +1,5 @@
 /** What the CAM methods' descriptors share: their needs, batching and cost, in the registry's words. */
-import type { MethodNeeds, MethodOption } from '../../methods/types.js';
+import type { MethodNeeds, MethodOption } from '../../types.js';
 
 /** Activations and gradients of the layer: one forward + backward run. */
 export const GRADIENT_NEEDS: MethodNeeds = { layer: true, layerGradient: true, inputGradient: false };

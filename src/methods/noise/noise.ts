@@ -5,7 +5,7 @@
  * fraction of the image's input range (max − min over its whole model-input tensor, after normalisation),
  * as the SmoothGrad paper states its noise level; Captum takes an absolute stdev.
  */
-import { Rng } from '../../metrics/random.js';
+import { Rng } from '../../util/random.js';
 
 export const NOISE_TYPES = ['smoothgrad', 'smoothgrad_sq', 'vargrad'] as const;
 export type NoiseType = (typeof NOISE_TYPES)[number];
@@ -20,7 +20,7 @@ export function valueRange(x: ArrayLike<number>): number {
 
 /**
  * `samples` noisy copies of x: x + stdev·z, z standard normal from `Rng(seed)` (mulberry32 + Box–Muller,
- * src/metrics/random.ts), drawn sample after sample in the input tensor's memory order. A fresh Rng per
+ * src/util/random.ts), drawn sample after sample in the input tensor's memory order. A fresh Rng per
  * image: an image's noise does not depend on the batch it came in.
  */
 export function noisyCopies(x: Float32Array, samples: number, stdev: number, seed: number): Float32Array {

@@ -5,7 +5,7 @@
  * b + α_s·(x − b) at the rule's alphas, their gradients weighted by the step sizes and summed,
  * × (x − b) (multiply_by_inputs=True); the convergence delta as Captum's compute_convergence_delta.
  */
-import { Rng } from '../../metrics/random.js';
+import { Rng } from '../../util/random.js';
 import { quadrature, type IntegrationRule } from './approximation.js';
 import type { AttributionContext } from '../types.js';
 import type { Rectifier } from '../../autodiff/rule.js';

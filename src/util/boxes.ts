@@ -2,10 +2,24 @@
  * Boxes of a detection head: the rows of the normalised detection tensor [A, D] (one row per anchor:
  * 4 box numbers, the objectness where there is one, the nc class scores), IoU and its gradient, decoding
  * with score and IoU thresholds (class-aware greedy NMS), and the box target (what a map of one detection
- * explains). Browser-safe, no model knowledge beyond `BoxHead`.
+ * explains). Browser-safe, no model knowledge beyond `BoxHead`; in util/ because the box target (cam/targets.ts)
+ * and the detector (detect/) both use it.
  */
-import type { Box, BoxHead, BoxTargetOptions } from '../types.js';
-export type { Box, BoxCoords, BoxHead, BoxTargetOptions } from '../types.js';
+
+/** x1, y1, x2, y2 in input pixels. */
+export type Box = [number, number, number, number];
+export type BoxCoords = 'xyxy' | 'cxcywh';
+
+/** How to read one anchor row. */
+export interface BoxHead {
+  anchors: number;
+  classes: number;
+  /** Row width: 4 + (objectness ? 1 : 0) + classes. */
+  width: number;
+  coords: BoxCoords;
+  objectness: boolean;
+}
+
 
 
 /** The xyxy box of anchor a in a row tensor s [A, D]. */
@@ -118,6 +132,19 @@ export function decodeDetections(s: ArrayLike<number>, head: BoxHead, opts: Deco
 }
 
 /** How a box target gathers the anchors behind a detection. */
+
+export interface BoxTargetOptions {
+  /** Anchors whose box overlaps the target box at least this much are matched (default 0.5). */
+  iouThreshold?: number;
+  /**
+   * 'sum' (default): the class score summed over every matched anchor (IoU ≥ threshold);
+   * 'best': pytorch-grad-cam's FasterRCNNBoxScoreTarget — the best-overlapping anchor only, if its IoU
+   * exceeds the threshold and its arg-max class is the class.
+   */
+  match?: 'sum' | 'best';
+  /** Add the matched anchors' IoU with the target box (as FasterRCNNBoxScoreTarget; always with 'best'). */
+  iouTerm?: boolean;
+}
 
 /** The box target's value and seed on one image's rows s [A, D]. */
 export function boxTargetValue(s: ArrayLike<number>, head: BoxHead, box: Box, c: number, opts: BoxTargetOptions): { value: number; seed: Float32Array; anchors: number[] } {

@@ -9,14 +9,15 @@
  * One compiled graph gives the Grad-CAM layer gradient (true gradient) and the input gradient (with
  * the rectifier rule) in one forward and one backward pass.
  */
-import type { Explainer } from '../explainer.js';
-import type { ClassChoice, PixelExplanation } from '../types.js';
-import { findMethod, getMethod, methodNames } from '../methods/index.js';
-import type { GradientMethod } from '../methods/types.js';
-import { InputError } from '../util/scores.js';
-import { gradcam } from './methods/gradcam.js';
-import { postprocess, postprocessVolume } from './pipeline.js';
-import type { VolumeResize } from '../image/resize3d.js';
+import type { ExplainerCore as Explainer } from '../../explainer/core.js';
+import type { ClassChoice, PixelExplanation } from '../../types.js';
+import { findMethod, getMethod, methodNames } from '../index.js';
+import type { GradientMethod } from '../types.js';
+import { InputError } from '../../util/scores.js';
+import { gradcam } from '../../cam/methods/gradcam.js';
+import { gradcamGraphMaps, graphMaps } from '../../cam/methods/gradcam-graph.js';
+import { postprocess, postprocessVolume } from '../../cam/pipeline.js';
+import type { VolumeResize } from '../../image/resize3d.js';
 
 /** A gradient method's name (kind `gradient` in the registry): saliency, guided-backprop, deconvnet, guided-gradcam. */
 export type GradientMethodName = string;
@@ -53,11 +54,11 @@ export interface GradientExplainOptions {
 export type GradientExplanation = PixelExplanation;
 
 export async function explainGradients(explainer: Explainer, input: Float32Array, dims: number[], opts: GradientExplainOptions): Promise<{ explanations: GradientExplanation[]; runMs: number }> {
-  // the Grad-CAM map comes from the graph where the layer allows (RunOptions.maps; not for volumes)
+  // the Grad-CAM map comes from the graph where the layer allows (cam/methods/gradcam-graph.ts; not for volumes)
   const method = gradientMethod(opts.method);
   const r = await explainer.run(input, dims, {
     layers: [opts.layer ?? 'auto'], layout: opts.layout, classes: opts.classes, output: opts.output, seeds: opts.seeds,
-    inputGradient: true, rectifier: method.rectifier, rectifierOps: opts.rectifierOps ?? 'all', maps: true,
+    inputGradient: true, rectifier: method.rectifier, rectifierOps: opts.rectifierOps ?? 'all', post: gradcamGraphMaps,
   });
   const n = dims[0]!;
   const nchw = explainer.layout === 'NCHW';
@@ -68,7 +69,8 @@ export async function explainGradients(explainer: Explainer, input: Float32Array
   const depth = grid.length === 3 ? grid[0]! : undefined;
   const rows = H * (depth ?? 1);
   let cams: Float32Array;
-  if (r.maps) cams = r.maps.map;
+  const inGraph = graphMaps(r);
+  if (inGraph) cams = inGraph.map;
   else {
     const a = r.activations[0]!;
     const flat = [a.dims[0]!, a.dims[1]!, a.dims.slice(2, -1).reduce((x, v) => x * v, 1), a.dims[a.dims.length - 1]!] as [number, number, number, number];
