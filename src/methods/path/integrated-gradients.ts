@@ -3,11 +3,10 @@
  * in input-tensor space): src/methods/path/integrated.ts. Baselines: `black` = zeros in the model's input
  * tensor (Captum's default; after mean/std normalisation that is the dataset's mean colour, black only
  * for models fed unnormalised pixels), `blur` = the input's Gaussian blur (11×11, σ 5 px, per channel:
- * metrics' gaussianBlur), `uniform` = uniform noise in the image's value range (--seed), `image` = a given
+ * src/image/planes.ts gaussianBlur, as the faithfulness metrics' blur substrate), `uniform` = uniform noise in the image's value range (--seed), `image` = a given
  * tensor (ExplainOptions.baselineImage). The completeness check goes to the JSON sidecar.
  */
 import type { AttributionContext, AttributionMethod, MethodOptionValues } from '../types.js';
-import type { ExplainOptions } from '../../types.js';
 import { InputError } from '../../util/scores.js';
 import { gaussianBlur } from '../../image/planes.js';
 import { INTEGRATION_RULES, type IntegrationRule } from './approximation.js';
@@ -73,5 +72,3 @@ export const integratedGradientsMethod: AttributionMethod = {
     return { attributions: out, extras, warnings };
   },
 };
-
-export type { ExplainOptions };
