@@ -3,8 +3,9 @@
  * in input-tensor space): src/methods/path/integrated.ts. Baselines: `black` = zeros in the model's input
  * tensor (Captum's default; after mean/std normalisation that is the dataset's mean colour, black only
  * for models fed unnormalised pixels), `blur` = the input's Gaussian blur (11×11, σ 5 px, per channel:
- * src/image/planes.ts gaussianBlur, as the faithfulness metrics' blur substrate), `uniform` = uniform noise in the image's value range (--seed), `image` = a given
- * tensor (ExplainOptions.baselineImage). The completeness check goes to the JSON sidecar.
+ * src/image/planes.ts gaussianBlur, the faithfulness metrics' blur substrate), `uniform` = uniform noise
+ * in the image's value range (--seed), `image` = a given tensor (ExplainOptions.baselineImage). The
+ * completeness check goes to the JSON sidecar.
  */
 import type { AttributionContext, AttributionMethod, MethodOptionValues } from '../types.js';
 import { InputError } from '../../util/scores.js';
