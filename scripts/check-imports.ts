@@ -18,14 +18,14 @@ import path from 'node:path';
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
 
 /** Files that may import Node's modules (everything else under src/ must run in a browser). */
-export const NODE_ONLY = [/^src\/node\.ts$/, /^src\/node-audit\.ts$/, /^src\/cli\//, /^src\/runtime\/node\.ts$/, /^src\/image\/node\.ts$/];
+export const NODE_ONLY = [/^src\/node\.ts$/, /^src\/dataset\//, /^src\/util\/[a-z-]*-node\.ts$/, /^src\/audit\/(run|reports|merge)\.ts$/, /^src\/cli\//, /^src\/runtime\/node\.ts$/, /^src\/image\/node\.ts$/];
 
 /**
  * The layers, lowest first: data flows up, imports point down. util/ and image/ (pixel routines, codecs)
  * are the foundation every layer may use; types.ts (the shared vocabulary) sits with the Explainer's core
  * (src/explainer/); src/explainer.ts (the public Explainer: the core + explain(), the registry's dispatch)
  * and cam/ (the CAM methods and their runner) are in the methods layer; metrics/ and sanity/ sit above render (they read
- * maps of any method); index.ts / node.ts / node-audit.ts are the library's entry points, under cli/.
+ * maps of any method); index.ts / node.ts are the library's entry points, under cli/.
  */
 export const LAYERS: readonly { name: string; files: RegExp }[] = [
   { name: 'util', files: /^src\/util\// },
@@ -40,7 +40,7 @@ export const LAYERS: readonly { name: string; files: RegExp }[] = [
   { name: 'metrics', files: /^src\/metrics\// },
   { name: 'sanity', files: /^src\/sanity\// },
   { name: 'dataset/audit/detect', files: /^src\/(dataset|audit|detect)\// },
-  { name: 'entry points', files: /^src\/(index|node|node-audit)\.ts$/ },
+  { name: 'entry points', files: /^src\/(index|node)\.ts$/ },
   { name: 'cli', files: /^src\/cli\// },
 ];
 

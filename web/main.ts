@@ -7,10 +7,12 @@ import { resizeRgb } from '../src/image/resize.js';
 import { encodePng } from '../src/image/png.js';
 import { writeNpy } from '../src/image/npy.js';
 import { grayscaleImage, heatmapImage } from '../src/image/overlay.js';
-import { shortLayerName } from '../src/sanity/randomize.js';
+import { shortLayerName } from '../src/util/text.js';
 import type { RgbImage } from '../src/image/types.js';
 import type { ClassScore } from '../src/explainer.js';
 import { layoutLabel } from '../src/layout/describe.js';
+import { progressText } from '../src/util/progress.js';
+import { parseHxW } from '../src/util/size.js';
 import type { WebRuntimeInfo } from '../src/runtime/web.js';
 import type {
   Analysis, BackendChoice, BenchOutput, ExplainOutput, GridOutput, ImageInfo, ModelInfo, Progress, Reply, Request, SanityOutput, WorkerMessage,
@@ -140,11 +142,12 @@ function renderProgress(): void {
     ticker = undefined;
     return;
   }
-  const secs = ((performance.now() - last.since) / 1000).toFixed(1);
+  const elapsedS = (performance.now() - last.since) / 1000;
   const counted = last.total !== undefined && last.done !== undefined;
   el.progressFill.classList.toggle('indeterminate', !counted);
   el.progressFill.style.width = counted ? `${(100 * last.done!) / Math.max(1, last.total!)}%` : '30%';
-  el.progressText.textContent = `${last.stage}${counted ? ` (${last.done}/${last.total})` : ''} — ${secs} s`;
+  // the CLI's progress text (src/util/progress.ts), without its rate: steps here are of unlike kinds
+  el.progressText.textContent = progressText({ label: last.stage, elapsedS, unit: '', ...(counted ? { done: last.done, total: last.total } : {}) });
 }
 
 /** A progress callback for one request; call the returned function's `end` when it settles. */
@@ -297,9 +300,11 @@ async function loadModel(name: string, bytes: Uint8Array, extra: { name: string;
 }
 
 function parseSizeInput(): [number, number] | undefined {
-  const s = /^(\d+)(?:[x×,](\d+))?$/.exec(el.size.value.trim());
-  if (!s) return undefined;
-  return [Number(s[1]), Number(s[2] ?? s[1])];
+  try {
+    return parseHxW(el.size.value, 'the size');
+  } catch {
+    return undefined;
+  }
 }
 
 function fillLayers(m: ModelInfo): void {

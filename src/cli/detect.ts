@@ -11,13 +11,18 @@ import { explanationJson, overlayPicture, pngBytes, type DrawnBox, type FileByte
 import { BOX_FORMAT_HELP } from '../detect/head.js';
 import { DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD, type Box, type Detection } from '../util/boxes.js';
 import type { DetectionExplanation } from '../detect/detector.js';
-import { doneLine, oneLine, parseNumbers, parseSize, Progress, DatasetProgress, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { doneLine, oneLine, parseNumbers, parseSize, printLines, ProgressDisplay, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { boxesRegion, isFlagged, mapMetrics } from '../audit/metrics.js';
 import type { AuditItem } from '../audit/types.js';
-import { modelIdentity, listInputs, prepareItemInput, runDataset, shardItems, type FileOut, type StoreKind } from '../node-audit.js';
+import { modelIdentity } from '../dataset/identity.js';
+import { listInputs, shardItems } from '../dataset/listing.js';
+import { prepareItemInput } from '../dataset/items.js';
+import { runDataset, type FileOut } from '../dataset/run.js';
+import type { StoreKind } from '../dataset/store.js';
+import { writeAllOrNothing } from '../util/write-node.js';
 import { REPORT } from './audit.js';
 import { importedDefaults, resizeCropOptions, stems } from './inputs.js';
-import { allOrNothing as allOrNothingFiles, batchPictures, datasetStem, isDatasetInput } from './explain.js';
+import { batchPictures, datasetStem, isDatasetInput } from './explain.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, readShard, usageError, withDefaults, DATASET, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
 
 const DETECTION = group('Detections', {
@@ -142,11 +147,11 @@ export async function runDetect(args: string[]): Promise<number> {
     if (dataset) {
       return await detectDataset(positionals, { ...o, flagLift, options }, prep, ex, detectOne);
     }
-    return await allOrNothingFiles(o.out!, positionals, async (add) => {
+    return printLines(await writeAllOrNothing(o.out!, positionals, async (add) => {
       const inputs: PreparedInput[] = [];
       for (const file of positionals) inputs.push(...(await prepareInputs(ex, file, prep)));
       const names = stems(inputs);
-      const progress = new Progress(inputs.length, !!o.quiet);
+      const progress = new ProgressDisplay(inputs.length, !!o.quiet);
       const lines: string[] = [];
       for (const [i, inp] of inputs.entries()) {
         const r = await detectOne(inp, names[i]!);
@@ -155,7 +160,7 @@ export async function runDetect(args: string[]): Promise<number> {
         progress.step(i + 1, path.basename(inp.file));
       }
       return lines;
-    });
+    }));
   } finally {
     await detector.release();
   }
@@ -197,7 +202,7 @@ async function detectDataset(
   type Prep = { entry: { item: AuditItem; index: number }; input?: PreparedInput; error?: string };
   const flaggedLines: string[] = [];
   let detections = 0;
-  const progress = new DatasetProgress(!!o.quiet);
+  const progress = new ProgressDisplay(0, !!o.quiet);
   const r = await interruptible((signal) => runDataset<Prep, Row>(items, {
     out: o.out!, config, kind: DETECT_STORE, shard, retryErrors: o['retry-errors'], signal, batchSize: 1,
     prepare: async (entry) => {

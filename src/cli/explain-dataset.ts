@@ -4,9 +4,13 @@ import type { RgbImage } from '../image/types.js';
 import { InputError, type Explainer } from '../explainer.js';
 import type { ClassChoice, ClassScore } from '../types.js';
 import { type PreparedInput } from '../node.js';
-import { datasetBatchSize, modelIdentity, listInputs, prepareItemInput, resolveTruth, runDataset, shardItems, type FileOut, type StoreKind } from '../node-audit.js';
+import { modelIdentity } from '../dataset/identity.js';
+import { listInputs, shardItems } from '../dataset/listing.js';
+import { datasetBatchSize, prepareItemInput, resolveTruth } from '../dataset/items.js';
+import { runDataset, type FileOut } from '../dataset/run.js';
+import type { StoreKind } from '../dataset/store.js';
 import type { AuditItem } from '../audit/types.js';
-import { doneLine, listedLine, oneLine, DatasetProgress, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { doneLine, listedLine, oneLine, ProgressDisplay, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { readShard } from './spec.js';
 import { printable } from '../util/text.js';
 import { EXPLAIN, readTarget, type Settings } from './explain-options.js';
@@ -69,7 +73,7 @@ export async function explainDataset(explainer: Explainer, s: Settings, position
     }
   };
   const classRef = (c: ClassScore | undefined) => (c ? { index: c.index, label: c.label ?? null, probability: c.probability ?? null } : undefined);
-  const progress = new DatasetProgress(s.quiet);
+  const progress = new ProgressDisplay(0, s.quiet);
   const process_ = async (prepared: Prep[]): Promise<{ rows: ExplainRow[]; files: FileOut[] }> => {
     const ok = prepared.filter((p) => !p.error);
     const items = ok.map((p) => ({ input: p.input!, stem: datasetStem(p.entry.item.key), picture: p.picture, classChoice: p.classChoice, extraWarning: p.warning }));

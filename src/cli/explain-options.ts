@@ -4,8 +4,7 @@ import { getMethod, isPixelMethod, methodNames } from '../methods/index.js';
 import { methodOptionsFor, methodOptionsGroup } from './methods.js';
 import type { MethodOptionValue } from '../types.js';
 import { parseTargetKind, type TargetSpec } from '../cam/targets.js';
-import { readImageFile, readRegularFile, type FileReadError } from '../image/node.js';
-import { parseNpy, toFloat32 } from '../image/npy.js';
+import { readMask } from '../dataset/items.js';
 import type { NormalizeOptions } from '../image/normalize.js';
 import { InputError, type Explainer } from '../explainer.js';
 import type { ClassChoice } from '../types.js';
@@ -187,7 +186,7 @@ export async function readTarget(explainer: Explainer, s: Settings): Promise<Tar
     case 'binary': return { kind: 'binary', negative: !!kind.negative, index: index?.[0] };
     case 'regression': return { kind: 'regression', index: index?.[0] };
     case 'element': return { kind: 'element', index: index! };
-    case 'segmentation': return { kind: 'segmentation', mask: s.mask ? await readMask(s.mask) : undefined, pixel: s.pixel, threshold: s.threshold };
+    case 'segmentation': return { kind: 'segmentation', mask: s.mask ? Float32Array.from((await readMask(s.mask)).data) : undefined, pixel: s.pixel, threshold: s.threshold };
     case 'similarity': {
       const ref = await prepareInputs(explainer, s.reference!, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, ...s.rc, scan: s.scan });
       if (ref.length !== 1) throw new InputError(`--reference ${s.reference} holds ${ref.length} inputs; give one`);
@@ -232,27 +231,3 @@ export function choice(s: string): ClassChoice {
   return s === 'top' ? 'top' : /^\d+$/.test(s) ? Number(s) : s;
 }
 
-/** A segmentation mask: .npy [h,w] (or [1,h,w]) of any numeric dtype, or an image (non-black pixels). */
-export async function readMask(file: string): Promise<Float32Array> {
-  if (file.toLowerCase().endsWith('.npy')) {
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(await readRegularFile(file));
-    } catch (e) {
-      throw new InputError((e as FileReadError).code === 'ENOENT' ? `mask not found: ${file}` : `cannot read mask ${file}: ${(e as Error).message}`);
-    }
-    let npy;
-    try {
-      npy = parseNpy(bytes);
-    } catch (e) {
-      throw new InputError(`mask ${file} cannot be used: ${(e as Error).message.replace(/^parseNpy: /, '')}`);
-    }
-    const shape = npy.shape.filter((d) => d !== 1);
-    if (shape.length !== 2) throw new InputError(`mask ${file} has shape [${npy.shape.join(', ')}]; expected [h, w]`);
-    return toFloat32(npy).map((v) => (v !== 0 ? 1 : 0));
-  }
-  const img = await readImageFile(file);
-  const m = new Float32Array(img.width * img.height);
-  for (let i = 0; i < m.length; i++) m[i] = img.data[3 * i]! || img.data[3 * i + 1]! || img.data[3 * i + 2]! ? 1 : 0;
-  return m;
-}

@@ -5,15 +5,12 @@ import { InputError, type Explainer } from '../explainer.js';
 import { hasOp } from '../detect/prenms.js';
 import type { GraphProto } from '../onnx/model.js';
 import { loadExplainer, prepareInputs, batchForInputs, inputPixels, type PreparedInput } from '../node.js';
-import { hasGlobMagic } from '../audit/glob.js';
-import { isManifestName } from '../audit/manifest.js';
-import { type FileBytes } from '../render/index.js';
-import { StagedOutputs } from './output.js';
-import { Progress } from './common.js';
+import { isDatasetInput } from '../dataset/listing.js';
+import { writeAllOrNothing } from '../util/write-node.js';
+import { printLines, ProgressDisplay } from './common.js';
 import { helpText, num, parseCommand, usageError, DATASET } from './spec.js';
 import { importedDefaults, stems } from './inputs.js';
 import { explainVolumes } from './explain-volume.js';
-import { printable } from '../util/text.js';
 import { EXPLAIN, readSettings, readTarget, type Settings } from './explain-options.js';
 import { batchPictures, explainBatch, warn } from './explain-batch.js';
 import { explainDataset } from './explain-dataset.js';
@@ -67,7 +64,7 @@ async function explainVolumeFiles(explainer: Explainer, s: Settings, positionals
     if (!dcm.length) throw new InputError(`folder ${p} holds no DICOM files (.dcm); for a 3-D model give volume files (.nii, .nii.gz, .dcm, .npy) or the folder of a DICOM series`);
     return dcm;
   });
-  return allOrNothing(s.out, files, async (add) => {
+  return printLines(await writeAllOrNothing(s.out, files, async (add) => {
     const lines: string[] = [];
     await explainVolumes(explainer, files, {
       model: s.model, out: s.out, method: s.pixelMethod ?? s.methods[0]!, layer: s.layers.length === 1 && s.layers[0] === 'auto' ? undefined : s.layers, layout: s.layout,
@@ -75,43 +72,17 @@ async function explainVolumeFiles(explainer: Explainer, s: Settings, positionals
       prepare: { size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, scan: s.scan },
     }, add, lines, warn);
     return lines;
-  });
+  }));
 }
 
-/**
- * A run over files: every output staged (see StagedOutputs) and moved into place only when `fn` has
- * made them all, then the summary lines printed; a failure leaves --out as it was.
- */
-export async function allOrNothing(out: string, inputs: readonly string[], fn: (add: (name: string, bytes: FileBytes) => Promise<void>) => Promise<string[]>): Promise<number> {
-  const staged = new StagedOutputs(out, inputs);
-  try {
-    const lines = await fn((name, bytes) => staged.add(path.join(out, name), bytes));
-    await staged.commit();
-    for (const l of lines) console.log(printable(l));
-    return 0;
-  } catch (e) {
-    await staged.abort();
-    throw e;
-  }
-}
-
-/** Whether an input names a dataset: a folder, a manifest, or a glob pattern that is not a file. */
-export function isDatasetInput(a: string): boolean {
-  let st: fs.Stats | undefined;
-  try {
-    st = fs.statSync(a);
-  } catch {
-    st = undefined;
-  }
-  return !!st?.isDirectory() || (!!st?.isFile() && isManifestName(a)) || (!st && hasGlobMagic(a));
-}
+export { isDatasetInput };
 
 /** Pixels of pictures `explain` on files keeps from the first decode (about 100 MB of RGB). */
 const PICTURE_BUDGET = 32e6;
 
 /** Image and .npy files: every input read first, every output written only when all succeeded. */
 async function explainFiles(explainer: Explainer, s: Settings, positionals: string[]): Promise<number> {
-  return allOrNothing(s.out, [...positionals, ...(s.mask ? [s.mask] : []), ...(s.reference ? [s.reference] : [])], async (add) => {
+  return printLines(await writeAllOrNothing(s.out, [...positionals, ...(s.mask ? [s.mask] : []), ...(s.reference ? [s.reference] : [])], async (add) => {
     // Read every input first: a bad one stops the run before anything is written. The overlay pictures
     // of the first decode are kept while they fit PICTURE_BUDGET and were not shrunk (a shrunk one is
     // read again, shrunk while decoding, as past the budget): each batch's others are read again when
@@ -128,7 +99,7 @@ async function explainFiles(explainer: Explainer, s: Settings, positionals: stri
     }
     const target = await readTarget(explainer, s);
     const names = stems(inputs);
-    const progress = new Progress(inputs.length, s.quiet);
+    const progress = new ProgressDisplay(inputs.length, s.quiet);
     const lines: string[] = [];
     const perRun = batchForInputs(s.batchSize, Math.max(1, ...inputs.map((i) => inputPixels(i.dims, explainer.layout))), s.maxInputPixels);
     for (let start = 0; start < inputs.length; start += perRun) {
@@ -143,7 +114,7 @@ async function explainFiles(explainer: Explainer, s: Settings, positionals: stri
       progress.step(start + batch.length, path.basename(batch[batch.length - 1]!.file));
     }
     return lines;
-  });
+  }));
 }
 
 /** An unknown --output is an error naming the model's outputs (before any model run). */
