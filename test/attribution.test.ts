@@ -127,8 +127,8 @@ describe('attribution refusals', () => {
   const ig = 'integrated-gradients';
   const bad: [ExplainOptions, RegExp][] = [
     [{ method: ig, methodOptions: { integration: 'simpson' } }, /integrated-gradients: --integration must be one of gausslegendre, riemann_left, riemann_right, riemann_middle, riemann_trapezoid, got "simpson"/],
-    [{ method: ig, methodOptions: { baseline: 'grey' } }, /--baseline must be one of black, blur, uniform, image, got "grey"/],
-    [{ method: ig, methodOptions: { steps: 0 } }, /--steps must lie in \[1, ∞\]/],
+    [{ method: ig, methodOptions: { baseline: 'grey' } }, /--ig-baseline must be one of black, blur, uniform, image, got "grey"/],
+    [{ method: ig, methodOptions: { steps: 0 } }, /--ig-steps must lie in \[1, ∞\]/],
     [{ method: ig, methodOptions: { steps: 1, integration: 'riemann_left' } }, /riemann_left needs at least 2 steps/],
     [{ method: ig, methodOptions: { baseline: 'image' } }, /baseline 'image' needs the baseline itself/],
     [{ method: ig, methodOptions: { baseline: 'image' }, baselineImage: new Float32Array(5) }, /the baseline image has 5 values; it must be one image of 6912/],
@@ -153,7 +153,7 @@ describe('attribution methods on the command line', () => {
 
   it('files: integrated-gradients writes the picture and a sidecar with the completeness check, as the library computes it', async () => {
     const out = path.join(tmp, 'files');
-    const r = gradcam('explain', npy, '--model', model, '--method', 'integrated-gradients', '--steps', '16', '--integration', 'riemann_middle', '--baseline', 'uniform', '--seed', '4', '--class', '3', '--out', out, '--quiet');
+    const r = gradcam('explain', npy, '--model', model, '--method', 'integrated-gradients', '--ig-steps', '16', '--integration', 'riemann_middle', '--ig-baseline', 'uniform', '--seed', '4', '--class', '3', '--out', out, '--quiet');
     assert.equal(r.code, 0, r.err);
     const ex = Explainer.fromBytes(modelBytes('resnet_like'), { createSession: createNodeSession });
     const input = loadArray('resnet_like', 'input.npy');
@@ -194,9 +194,9 @@ describe('attribution methods on the command line', () => {
   it('refuses bad options with one line, before any output', () => {
     const out = path.join(tmp, 'bad');
     const cases: [string[], RegExp][] = [
-      [['--method', 'gradcam', '--steps', '8'], /--steps goes with integrated-gradients, noise-tunnel/],
+      [['--method', 'gradcam', '--ig-steps', '8'], /--ig-steps goes with integrated-gradients, noise-tunnel/],
       [['--method', 'fullgrad', '--noise', 'vargrad'], /--noise goes with noise-tunnel/],
-      [['--method', 'integrated-gradients', '--baseline', 'grey'], /--baseline/],
+      [['--method', 'integrated-gradients', '--ig-baseline', 'grey'], /--ig-baseline/],
       [['--method', 'integrated-gradients', '--integration', 'simpson'], /--integration 'simpson'; choose one of: gausslegendre/],
       [['--method', 'integrated-gradients', '--top-k', '2'], /--top-k/],
     ];

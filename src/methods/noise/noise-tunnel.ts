@@ -26,7 +26,7 @@ export const noiseTunnel: AttributionMethod = {
   cost: 'noise-samples × the wrapped method\'s passes per image',
   options: [
     { key: 'noise', flag: 'noise', type: 'string', default: 'smoothgrad', choices: NOISE_TYPES, value: 'TYPE', help: "Captum's nt_type: smoothgrad (mean), smoothgrad_sq (mean of squares), vargrad (variance)" },
-    { key: 'over', flag: 'over', type: 'string', default: 'saliency', choices: NOISE_OVER, value: 'METHOD', help: 'the method inside the tunnel (its own options apply: --steps, --layer...)' },
+    { key: 'over', flag: 'over', type: 'string', default: 'saliency', choices: NOISE_OVER, value: 'METHOD', help: 'the method inside the tunnel (its own options apply: --ig-steps, --layer...)' },
     { key: 'noiseSamples', flag: 'noise-samples', type: 'integer', default: 5, min: 1, value: 'N', help: "noisy copies per image (Captum's nt_samples); seeded by --seed" },
     { key: 'noiseSigma', flag: 'noise-sigma', type: 'number', default: 0.15, min: 0, value: 'F', help: "noise σ as a fraction of each image's input range (max − min of its model-input tensor)" },
     ...IG_OPTIONS,

@@ -14,10 +14,10 @@ import { INTEGRATION_RULES, type IntegrationRule } from './approximation.js';
 import { BASELINES, imageSource, integratedGradients, uniformBaseline, type BaselineKind } from './integrated.js';
 
 export const IG_OPTIONS = [
-  { key: 'steps', flag: 'steps', type: 'integer', default: 50, min: 1, value: 'N', help: "integration points (Captum's n_steps)" },
+  { key: 'steps', flag: 'ig-steps', type: 'integer', default: 50, min: 1, value: 'N', help: "integration points (Captum's n_steps)" },
   { key: 'integration', flag: 'integration', type: 'string', default: 'gausslegendre', choices: INTEGRATION_RULES, value: 'RULE', help: "Captum's rules: gausslegendre (its default) or riemann_left/right/middle/trapezoid (2 steps or more)" },
   {
-    key: 'baseline', flag: 'baseline', type: 'string', default: 'black', choices: BASELINES, value: 'B',
+    key: 'baseline', flag: 'ig-baseline', type: 'string', default: 'black', choices: BASELINES, value: 'B',
     help: "black: zeros in the model's input tensor (Captum's; after mean/std normalisation the mean colour), blur: the input's Gaussian blur (σ 5 px), uniform: uniform noise in the input's range (--seed), image: a given input tensor (the library's baselineImage)",
   },
 ] as const;
@@ -37,7 +37,7 @@ export function baselineFor(ctx: AttributionContext, x: Float32Array, i: number,
 export function igSettings(o: MethodOptionValues): { steps: number; rule: IntegrationRule; baseline: BaselineKind } {
   const steps = o.steps as number;
   const rule = o.integration as IntegrationRule;
-  if (steps < 2 && rule !== 'gausslegendre') throw new InputError(`${rule} needs at least 2 steps (Captum's rule), got --steps ${steps}`);
+  if (steps < 2 && rule !== 'gausslegendre') throw new InputError(`${rule} needs at least 2 steps (Captum's rule), got --ig-steps ${steps}`);
   return { steps, rule, baseline: o.baseline as BaselineKind };
 }
 
@@ -67,7 +67,7 @@ export const integratedGradientsMethod: AttributionMethod = {
       extras.push({ baseline, steps, integration: rule, completeness: r.completeness });
       const c = r.completeness;
       warnings.push(Math.abs(c.delta) > 0.05 * Math.max(Math.abs(c.expected), 1e-6)
-        ? [`Integrated Gradients has not converged: the attributions add up to ${c.sum.toPrecision(4)}, F(x) − F(baseline) is ${c.expected.toPrecision(4)}; give more --steps`]
+        ? [`Integrated Gradients has not converged: the attributions add up to ${c.sum.toPrecision(4)}, F(x) − F(baseline) is ${c.expected.toPrecision(4)}; give more --ig-steps`]
         : []);
     }
     return { attributions: out, extras, warnings };
