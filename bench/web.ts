@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { launchChromium, serveApp } from '../test/helpers/browser.js';
 import { loadExplainer, type Explainer } from '../src/node.js';
-import { Rng } from '../src/metrics/random.js';
+import { Rng } from '../src/util/random.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
 const { values: o } = parseArgs({ options: { model: { type: 'string' }, iterations: { type: 'string', default: '5' }, seed: { type: 'string', default: '1' }, threads: { type: 'string' }, warmup: { type: 'string', default: '3' } } });

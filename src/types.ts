@@ -132,6 +132,11 @@ export interface ExplainOptions extends FamilyOptions {
   methodOptions?: Readonly<Record<string, MethodOptionValue>>;
   /** Gradient methods: which rectifiers guided-backprop/deconvnet guide ('all', default, or 'relu'). */
   rectifierOps?: 'relu' | 'all';
+  /**
+   * integrated-gradients with `methodOptions.baseline: 'image'`: the baseline in the model's input space
+   * (one image's values, or one per image; model layout).
+   */
+  baselineImage?: Float32Array;
   /** 'auto' (default), one tensor name, or several (their maps are averaged). */
   layer?: string | string[];
   /** The layers' layout where it cannot be inferred: 'nchw', 'nhwc' or 'tokens:HxW[+P]'. */

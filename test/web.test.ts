@@ -308,6 +308,29 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
     assert.ok(stages.some((x) => /^gradcam at 4 layers: compiling and running/.test(x)), 'the grid reports its step');
   });
 
+  test('the attribution methods from the menu (integrated-gradients, fullgrad, noise-tunnel): their attributions equal Node\'s', { skip: noDemo }, async () => {
+    for (const method of ['integrated-gradients', 'fullgrad', 'noise-tunnel']) {
+      await page.selectOption('#method', method);
+      await waitLast(page, `l.method === '${method}'`);
+      assert.deepEqual(await errors(page), []);
+      const got = await last(page);
+      assert.equal(got.kind, 'gradient');
+      const g = await page.evaluate(() => Array.from((window as unknown as { gradcam: { last: { gradient: Float32Array } } }).gradcam.last.gradient));
+      const ex = await loadExplainer(DEMO_MODEL);
+      try {
+        const [inp] = await prepareInputs(ex, DEMO_SCENE);
+        const e = (await ex.explain(inp!.tensor, inp!.dims, { method, classes: 'top' })).explanations[0]!;
+        const rel = relL2(g, e.gradient!);
+        console.log(`# ${method}, browser (wasm) vs Node: relative L2 ${rel.toExponential(2)}`);
+        assert.ok(rel <= TOL, `${method}: relative L2 ${rel}`);
+      } finally {
+        await ex.release();
+      }
+    }
+    await page.selectOption('#method', 'gradcam');
+    await waitLast(page, "l.method === 'gradcam'");
+  });
+
   test('layer grid: every CAM method of the menu runs through the shared pipeline, with progress; its maps equal Node\'s (≤ 1e-3)', { skip: noDemo }, async () => {
     const methods = await page.evaluate(() => (window as unknown as { gradcam: { model: { methods: { name: string; kind: string }[] } } }).gradcam.model.methods.filter((m) => m.kind === 'cam').map((m) => m.name));
     assert.ok(['scorecam', 'ablationcam', 'cam', 'eigencam', 'random'].every((m) => methods.includes(m)), methods.join(', '));

@@ -19,7 +19,7 @@ import { deprocessGradient } from '../src/image/gradient.js';
 import type { RgbImage } from '../src/image/types.js';
 import { configureWebRuntime, createWebSessionFactory, webGpuAvailable, type OrtWebModule, type WebRuntimeInfo } from '../src/runtime/web.js';
 import type { Session, SessionFactory } from '../src/runtime/session.js';
-import { Rng } from '../src/metrics/random.js';
+import { Rng } from '../src/util/random.js';
 import type {
   Analysis, BackendChoice, BenchOutput, ExplainOutput, ExplainParams, GridCell, GridOutput, ImageInfo, MethodInfo, ModelInfo, Progress, Reply, Request,
   RequestEnvelope, SanityOutput, WorkerMessage,

@@ -15,6 +15,7 @@ import { camBatchFromBudget } from '../cam/budget.js';
 import { denseClassError, isDenseOutput } from '../cam/targets.js';
 import { gradientMagnitudeMap } from '../image/gradient.js';
 import { runInChunks } from '../runtime/session.js';
+import { biasLayers } from './path/fullgrad-map.js';
 import { InputError, argmax } from '../util/scores.js';
 
 /** ExplainOptions an attribution method does not take. */
@@ -70,6 +71,15 @@ export async function explainAttribution(ex: Explainer, m: AttributionMethod, in
       return { gradients: r.inputGradient!.data, scores };
     },
     forward: async (inputs, count) => (await forward(inputs, count)).data,
+    biasGradients: async () => {
+      const layers = await fullGradLayers(ex, dims, opts.output);
+      const r = await ex.run(input, dims, { layers: layers.map((l) => l.tensor), layout: 'nchw', output: opts.output, inputGradient: true, classes: targets });
+      timings.compileMs += r.timings.compileMs;
+      timings.sessionMs += r.timings.sessionMs;
+      timings.runMs += r.timings.runMs;
+      return { inputGradient: r.inputGradient!.data, layers: layers.map((l, j) => ({ ...l, gradient: r.gradients[j]!.data, dims: r.gradients[j]!.dims })) };
+    },
+    layer: opts.layer, layoutOverride: opts.layout, baselineImage: opts.baselineImage,
     explain,
     progress: (passes) => {
       done += passes;
@@ -82,6 +92,16 @@ export async function explainAttribution(ex: Explainer, m: AttributionMethod, in
   const explanations = toPixelExplanations(ex, m.name, r.attributions, dims, { numClasses: K, logits: { data: base.data, dims: [n, K] }, targets }, r.extras, r.warnings, readsGradients(m) ? ex.gradientNote : undefined);
   timings.camMs = performance.now() - t1;
   return { explanations, timings };
+}
+
+/** FullGrad's bias layers that the score depends on, whose grid has more than one cell (a one-cell map scales to 0). */
+async function fullGradLayers(ex: Explainer, dims: readonly number[], output?: string): Promise<{ tensor: string; bias: Float32Array }[]> {
+  const grid = ex.layout === 'NCHW' ? dims.slice(2) : dims.slice(1, -1);
+  const shapes = new Map((await ex.allTensors(grid, output)).map((t) => [t.name, t.shape]));
+  return biasLayers(ex.model).filter((l) => {
+    const s = shapes.get(l.tensor);
+    return !!s && s.length === 4 && s[1] === l.bias.length && s[2]! * s[3]! > 1;
+  });
 }
 
 /** Attributions [N, ...] (model layout) as pixel explanations ([H, W, C] and the map of |attribution|). */

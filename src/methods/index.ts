@@ -16,6 +16,10 @@ import { deconvnet } from './gradient/deconvnet.js';
 import { guidedGradcam } from './gradient/guided-gradcam.js';
 import { occlusionMethod } from './perturbation/occlusion.js';
 import { riseMethod } from './perturbation/rise.js';
+import { integratedGradientsMethod } from './path/integrated-gradients.js';
+import { inputXGradient } from './path/input-x-gradient.js';
+import { fullgrad } from './path/fullgrad.js';
+import { noiseTunnel } from './noise/noise-tunnel.js';
 import type { CamMethod } from '../cam/types.js';
 import type { AttributionMethod, GradientMethod, MethodKind, MethodOption, MethodOptionValue, MethodOptionValues } from './types.js';
 import { InputError } from '../util/scores.js';
@@ -29,7 +33,7 @@ export const METHODS: readonly MethodDescriptor[] = [
   // kind 'gradient'
   saliency, guidedBackprop, deconvnet, guidedGradcam,
   // kinds 'path' and 'noise'
-
+  integratedGradientsMethod, inputXGradient, fullgrad, noiseTunnel,
   // kind 'perturbation'
   occlusionMethod, riseMethod,
 ];

@@ -43,6 +43,17 @@ export interface AttributionContext {
   inputGradients(inputs: Float32Array, images: readonly number[], opts?: { rectifier?: Rectifier }): Promise<{ gradients: Float32Array; scores: Float32Array }>;
   /** Score rows [count, K] of the plain model on `inputs` ([count, ...dims[1:]]), in one model run. */
   forward(inputs: Float32Array, count: number): Promise<Float32Array>;
+  /**
+   * FullGrad: d(target)/d(input) and d(target)/d(z) at every bias-carrying output z (a Conv's or a
+   * BatchNormalization's, src/methods/path/fullgrad-map.ts biasLayers) of the unmodified batch, in one run;
+   * each layer's gradient [N, C, h, w] with its bias [C].
+   */
+  biasGradients(): Promise<{ inputGradient: Float32Array; layers: { tensor: string; bias: Float32Array; gradient: Float32Array; dims: number[] }[] }>;
+  /** The caller's layer and layout options (a method that runs another one, e.g. noise over Grad-CAM, passes them on). */
+  layer?: string | string[];
+  layoutOverride?: string;
+  /** ExplainOptions.baselineImage (integrated-gradients' baseline 'image'). */
+  baselineImage?: Float32Array;
   /** Any registered method on a batch of inputs (e.g. noise over Grad-CAM): explain() itself. */
   explain(input: Float32Array, dims: number[], options: ExplainOptions): Promise<ExplainResult>;
   /** To be called after each batch of passes with the number that finished (drives the progress display). */

@@ -16,4 +16,4 @@ export { parseAnnotations, findAnnotation, groundTruthFor, objectClass, rasteris
 export type { AnnotatedObject, ImageAnnotation } from './annotations.js';
 export { methodMaps, methodNames, displayGradient, percentile } from './maps.js';
 export type { MethodMap, MapOptions } from './maps.js';
-export { Rng, deriveSeed } from './random.js';
+export { Rng, deriveSeed } from '../util/random.js';

@@ -8,7 +8,7 @@
  * project's own conjugate-gradient solver (./cg.ts) with a multigrid preconditioner.
  */
 import { conjugateGradient, csrFromTriplets, gridMultigrid } from './cg.js';
-import { Rng } from './random.js';
+import { Rng } from '../util/random.js';
 
 const NEIGHBOURS: readonly [number, number, number][] = [
   [-1, -1, 1 / 12], [-1, 0, 1 / 6], [-1, 1, 1 / 12],

@@ -19,7 +19,7 @@ import { GraphIndex, topoOrder, type ModelProto, type Node } from '../onnx/model
 import { decodeTensor, encodeTensor, type Tensor, type TensorProtoLike } from '../onnx/tensor.js';
 import { scoreTensor } from '../autodiff/compiler.js';
 import { attrInt } from '../onnx/model.js';
-import { Rng, deriveSeed } from '../metrics/random.js';
+import { Rng, deriveSeed } from '../util/random.js';
 
 export type InitKind = 'own' | 'he';
 export const INIT_KINDS: readonly InitKind[] = ['own', 'he'];

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { decodeModel, encodeModel, type ModelProto } from '../../src/onnx/model.js';
-import { Rng } from '../../src/metrics/random.js';
+import { Rng } from '../../src/util/random.js';
 import { FIXTURES } from './fixtures.js';
 import { niftiHeader, niftiDataBytes, compressZeros, deflatedDicom } from './hostile.js';
 

@@ -35,3 +35,9 @@ export function elementwiseCam(products: (t: LayerTensors) => Float32Array): Pic
     elementwise: products,
   };
 }
+
+/** --seed: the seed of a method's random draws (noise, baselines, masks, channel weights). */
+export const SEED_OPTION: MethodOption = {
+  key: 'randomSeed', flag: 'seed', type: 'integer', default: 0, min: 0, max: 2 ** 32 - 1, value: 'S', shared: true,
+  help: 'seed of the random draws (default 0)',
+};
