@@ -10,5 +10,6 @@ export const eigencam: CamMethod = {
   description: 'Eigen-CAM: first principal component of the activations (class-agnostic, no gradients)',
   compute: (t) => projection2d(t.activations, t.dims),
   usesGradients: false,
+  usesTarget: false,
   projection: true,
 };

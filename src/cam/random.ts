@@ -66,6 +66,7 @@ export const random: CamMethod = {
   description: 'Random-CAM baseline: uniform random channel weights in [-1, 1) (seeded; a sanity check for the others)',
   compute: (t) => weightedSum(t.activations, randomWeights(t), t.dims),
   usesGradients: false,
+  usesTarget: false,
   weights: (t) => randomWeights(t),
   weightsAsync: async (t, ctx) => randomWeights(t, ctx.randomSeed),
 };

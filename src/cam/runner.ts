@@ -436,6 +436,11 @@ async function resolveRows(job: Job, specs: ImageSpec[], scores: Float32Array | 
     let list: T.ResolvedTarget[];
     switch (spec.kind) {
       case 'logit': case 'softmax': {
+        // methods that need no target (Eigen-CAM) explain a detection head or a map without a class
+        if (T.isDenseOutput([n, ...shape]) && job.methods.every((m) => m.usesTarget === false) && opts.target === undefined && cls === 'top' && opts.topK === undefined && opts.contrast === undefined) {
+          list = [T.noTarget(S)];
+          break;
+        }
         if (T.isDenseOutput([n, ...shape])) throw T.denseClassError(job.opts.output ?? ex.model.graph.output[0]!.name, [n, ...shape]);
         if (shape.length !== 1) throw new InputError(`the ${spec.kind} target needs a [batch, classes] output; this one is [batch, ${shape.join(', ')}] (use --target element or segmentation)`);
         const K = shape[0]!;
@@ -624,7 +629,7 @@ function explanations(job: Job, core: Core, m: CamMethod, gi: number, g: GroupMa
     else if (g.noise[r]) warnings.push(cancellationWarning(layers.join(', ')));
     else if (m.name !== 'random') warnings.push(...degenerateWarnings(g.raw.raw.subarray(r * g.raw.h * g.raw.w, (r + 1) * g.raw.h * g.raw.w), g.raw.h, g.raw.w, layers[0]!));
     if (m.name === 'ablationcam' && opts.counterfactual) warnings.push('ablationcam weighs channels by the relative drop (t − t_c)/t, which does not change when the target is negated: the counterfactual map equals the plain one');
-    if ((m.name === 'eigencam' || m.name === 'random') && (opts.topK !== undefined || opts.contrast !== undefined || opts.counterfactual || opts.target !== undefined)) {
+    if (m.usesTarget === false && (opts.topK !== undefined || opts.contrast !== undefined || opts.counterfactual || opts.target !== undefined)) {
       warnings.push(`${m.name} does not depend on the target`);
     }
     const { raw, h, w } = g.raw;

@@ -19,6 +19,8 @@ export interface CamMethod {
   weights?(t: LayerTensors): Float32Array;
   /** Per-element weighted activations [N, C, h, w] for methods of the form Σ_c W_c ⊙ A_c (eigen-smooth projects them). */
   elementwise?(t: LayerTensors): Float32Array;
+  /** Whether the map depends on the target (default true); false: Eigen-CAM, Random-CAM (they explain outputs that have no class). */
+  usesTarget?: boolean;
   /** Eigen-CAM and EigenGrad-CAM are projections already: eigen-smooth does not change them. */
   projection?: boolean;
   /**
