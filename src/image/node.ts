@@ -306,7 +306,9 @@ export async function readScanFile(path: string, opts: { maxPixels?: number; che
       for (let i = 0; i < n; i++) out[i] = dv.getUint16(i * step * 2, true);
     } else for (let i = 0; i < n; i++) out[i] = data[i * step]!;
     const affine = new Float64Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
-    return { data: out, channels: 1, dims: [1, info.height, info.width], affine, bits: sixteen ? 16 : 8, source: 'image', description: `${meta.format} ${info.width}×${info.height} ${sixteen ? 16 : 8}-bit grayscale` };
+    // what the file holds, not what it became: a colour image (3 or 4 channels) is read as its luminance
+    const kind = (meta.channels ?? 1) >= 3 ? 'colour, read as its luminance' : 'grayscale';
+    return { data: out, channels: 1, dims: [1, info.height, info.width], affine, bits: sixteen ? 16 : 8, source: 'image', description: `${meta.format} ${info.width}×${info.height} ${sixteen ? 16 : 8}-bit ${kind}` };
   } catch (e) {
     if ((e as Error).name === 'InputError') throw e;
     throw inputError(`cannot decode image ${path}: ${oneLine((e as Error).message)}`);
