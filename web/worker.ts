@@ -13,7 +13,7 @@ import { NORMALIZE_PRESETS, resolveNormalization, type NormalizeOptions } from '
 import { importModel, memoryModelFiles, type ImportedPreprocess } from '../src/onnx/import/index.js';
 import { decodePng, toRgbImage } from '../src/image/png.js';
 import { resizeRgb } from '../src/image/resize.js';
-import { imageToTensor } from '../src/image/normalize.js';
+import { pictureTensor, pngSamples, type PictureSamples } from '../src/image/picture.js';
 import { deprocessGradient } from '../src/image/gradient.js';
 import type { RgbImage } from '../src/image/types.js';
 import { configureWebRuntime, createWebSessionFactory, webGpuAvailable, type OrtWebModule, type WebRuntimeInfo } from '../src/runtime/web.js';
@@ -30,7 +30,9 @@ interface WorkerScope {
 }
 const scope = self as unknown as WorkerScope;
 
-interface LoadedImage { info: ImageInfo; rgb: RgbImage; tensors: Map<string, { tensor: Float32Array; dims: number[] }> }
+/** A picture as decoded: 8-bit RGB (alpha over white), and its samples at their own depth for the scan path (src/image/picture.ts). */
+interface DecodedPicture { rgb: RgbImage; samples: PictureSamples; colour: boolean; format: string }
+interface LoadedImage extends DecodedPicture { info: ImageInfo; tensors: Map<string, { tensor: Float32Array; dims: number[] }> }
 
 let ort: OrtWebModule | undefined;
 let runtime: WebRuntimeInfo | undefined;
@@ -265,12 +267,13 @@ function needModel(): Explainer {
 
 // ---------------------------------------------------------------- images
 
-async function decodeImage(bytes: Uint8Array, mime: string, name: string): Promise<RgbImage> {
+async function decodeImage(bytes: Uint8Array, mime: string, name: string): Promise<DecodedPicture> {
   const isPng = bytes.length > 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
   if (isPng) {
-    // the same decoder as Node's path gives the same pixels (no colour management, alpha on white)
+    // our decoder: the pixels sharp gives Node (no colour management, alpha on white), 16 bits kept
     try {
-      return toRgbImage(decodePng(bytes));
+      const raw = decodePng(bytes);
+      return { rgb: toRgbImage(raw), samples: pngSamples(raw), colour: raw.channels >= 3, format: 'png' };
     } catch {
       /* fall back to the browser's decoder */
     }
@@ -292,7 +295,8 @@ async function decodeImage(bytes: Uint8Array, mime: string, name: string): Promi
     const a = rgba[i + 3]! / 255;
     for (let k = 0; k < 3; k++) data[j + k] = Math.round(rgba[i + k]! * a + 255 * (1 - a));
   }
-  return { width, height, data };
+  const samples: PictureSamples = { width, height, channels: 4, bits: 8, data: rgba };
+  return { rgb: { width, height, data }, samples, colour: true, format: (mime.split('/')[1] ?? 'image').replace(/^x-/, '') };
 }
 
 /** The picture for the page: long side between 384 and 768 px (small ones enlarged, as the CLI does). */
@@ -307,13 +311,14 @@ function displayImage(img: RgbImage): RgbImage {
 }
 
 async function addImage(id: string, name: string, bytes: Uint8Array, mime: string): Promise<ImageInfo> {
-  const rgb = await decodeImage(bytes, mime, name);
+  const pic = await decodeImage(bytes, mime, name);
+  const { rgb } = pic;
   const info: ImageInfo = { id, name, width: rgb.width, height: rgb.height, display: displayImage(rgb) };
-  images.set(id, { info, rgb, tensors: new Map() });
+  images.set(id, { ...pic, info, tensors: new Map() });
   return { ...info, display: { ...info.display, data: info.display.data.slice() } };
 }
 
-/** The model input for an image: resized to the model's size (Pillow-style bilinear) and normalised. */
+/** The model input for an image: Node's rule (src/image/picture.ts pictureTensor): photos resized (Pillow-style bilinear) and normalised, grey models and 16-bit pictures as scans. */
 function inputFor(imageId: string, normalize: string): { tensor: Float32Array; dims: number[] } {
   const ex = needModel();
   const img = images.get(imageId);
@@ -324,19 +329,8 @@ function inputFor(imageId: string, normalize: string): { tensor: Float32Array; d
   const [h, w] = ex.layout === 'NCHW' ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!];
   if (normalize === 'model' && !modelNorm) throw new InputError("normalisation 'as the model states': this model's files state none; choose a preset");
   const norm: NormalizeOptions = normalize === 'model' ? modelNorm! : { preset: normalize };
-  let t = imageToTensor(resizeRgb(img.rgb, w, h), { ...norm, layout: ex.layout });
-  if (ex.channels === 1) {
-    // grey models: the mean of the three normalised channels
-    const g = new Float32Array(h * w);
-    for (let p = 0; p < h * w; p++) {
-      let s = 0;
-      for (let c = 0; c < 3; c++) s += ex.layout === 'NCHW' ? t[c * h * w + p]! : t[p * 3 + c]!;
-      g[p] = s / 3;
-    }
-    t = g;
-  } else if (ex.channels !== 3) {
-    throw new Error(`the model expects ${ex.channels} input channels; only RGB (3) or grey (1) models take pictures`);
-  }
+  if (ex.channels !== 3 && ex.channels !== 1) throw new Error(`the model expects ${ex.channels} input channels; only RGB (3) or grey (1) models take pictures`);
+  const t = pictureTensor(img, { channels: ex.channels, layout: ex.layout, size: [h, w] }, norm);
   const v = { tensor: t, dims };
   img.tensors.set(normalize, v);
   return v;
