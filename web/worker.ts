@@ -15,6 +15,7 @@ import { decodePng, toRgbImage } from '../src/image/png.js';
 import { resizeRgb } from '../src/image/resize.js';
 import { pictureTensor, pngSamples, type PictureSamples } from '../src/image/picture.js';
 import { deprocessGradient } from '../src/image/gradient.js';
+import { explanationJson, gradientJson, type SidecarContext } from '../src/render/index.js';
 import type { RgbImage } from '../src/image/types.js';
 import { configureWebRuntime, createWebSessionFactory, webGpuAvailable, type OrtWebModule, type WebRuntimeInfo } from '../src/runtime/web.js';
 import type { Session, SessionFactory } from '../src/runtime/session.js';
@@ -365,11 +366,12 @@ async function explain(p: ExplainParams, normalize: string, progress: (p: Progre
   if (isGradientMethod(p.method)) {
     const g = await explainGradients(ex, tensor, dims, { method: p.method, layer: p.layer, classes, rectifierOps: p.rectifierOps ?? 'all' });
     const e = g.explanations[0]!;
+    const sidecar = gradientJson(e, { ...sidecarContext(p.imageId, { compileMs: 0, sessionMs: 0, runMs: g.runMs, camMs: 0 }), rectifierOps: p.rectifierOps ?? 'all' });
     return {
       params: p, method: e.method, kind: 'gradient', layer: e.layer, target: e.target, predicted: e.predicted,
       map: e.cam, height: e.height, width: e.width, gradient: e.gradient, channels: e.channels,
       gradientPicture: deprocessGradient(e.gradient, e.width, e.height), warnings: [],
-      timings: { run: g.runMs, total: performance.now() - t0 },
+      timings: { run: g.runMs, total: performance.now() - t0 }, sidecar,
     };
   }
   camMethod(p.method);
@@ -379,7 +381,14 @@ async function explain(p: ExplainParams, normalize: string, progress: (p: Progre
     params: p, method: e.method, kind: 'cam', layer: e.layers[0]!, target: e.target, predicted: e.predicted,
     map: e.map, height: e.height, width: e.width, raw: e.raw, rawHeight: e.rawHeight, rawWidth: e.rawWidth, warnings: e.warnings,
     timings: { compile: r.timings.compileMs, session: r.timings.sessionMs, run: r.timings.runMs, cam: r.timings.camMs, total: performance.now() - t0 },
+    sidecar: explanationJson(e, sidecarContext(p.imageId, r.timings)),
   };
+}
+
+/** What render's sidecar says about a run in the page (the page adds its own fields and the file names). */
+function sidecarContext(imageId: string, timings: SidecarContext['timings']): SidecarContext {
+  const info = images.get(imageId)!.info;
+  return { input: info.name, model: model!.name, timings, imageSize: [info.height, info.width], files: [] };
 }
 
 /**
