@@ -14,6 +14,7 @@
  * A restart reads results.jsonl, drops a torn last line (a kill during an append), and skips every item
  * with a row; items whose row is an error are retried only with `retryErrors`.
  */
+import { testHooks } from './util/test-hooks.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -216,16 +217,13 @@ const WRITE_REASONS: Record<string, string> = {
 
 let faultCount = 0;
 
-/**
- * Testing aid: GRADCAM_TEST_WRITE_FAULT=CODE:NAME[:SKIP] makes the audit's writes to files whose name
- * contains NAME fail with CODE (ENOSPC: a full disk), after SKIP such writes succeeded.
- */
+/** A test's write fault (src/util/test-hooks.ts writeFault): a full disk for files whose name contains its name. */
 function injectedFault(file: string): void {
-  const spec = process.env['GRADCAM_TEST_WRITE_FAULT'];
-  if (!spec) return;
-  const [code, name, skip] = spec.split(':');
+  const fault = testHooks().writeFault;
+  if (!fault) return;
+  const { code, name, skip } = fault;
   if (!code || !name || !path.basename(file).includes(name)) return;
-  if (faultCount++ < Number(skip ?? 0)) return;
+  if (faultCount++ < (skip ?? 0)) return;
   const e = new Error(`${code}: injected for a test, write`) as NodeJS.ErrnoException;
   e.code = code;
   throw e;
@@ -458,7 +456,7 @@ export async function acquireLock(dir: string): Promise<string> {
       if (!st) continue;
       const stale = !other.pid || (other.host === me.host ? other.pid === process.pid || !pidAlive(other.pid) : Date.now() - st.mtimeMs > STALE_LOCK_MS);
       if (!stale) throw new AuditStoreError(`another gradcam run (pid ${other.pid} on ${other.host}) is writing to ${dir}; if none is, delete ${lockPath}`);
-      await testPause('GRADCAM_TEST_LOCK_PAUSE_MS');
+      await testPause(testHooks().lockPauseMs);
       if (await breakStaleLock(lockPath, st, mine, unique)) return lockPath;
       await new Promise((r) => setTimeout(r, 10 + Math.random() * 40));
     }
@@ -515,9 +513,8 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-/** Testing aid: waits the milliseconds in the environment variable `name` (a window made wide enough for a race to happen in a test). */
-async function testPause(name: string): Promise<void> {
-  const ms = Number(process.env[name] ?? 0);
+/** A test's pause (src/util/test-hooks.ts): a window made wide enough for a race to happen. */
+async function testPause(ms = 0): Promise<void> {
   if (ms > 0) await new Promise((r) => setTimeout(r, ms));
 }
 

@@ -26,7 +26,7 @@ import { Explainer } from '../src/explainer.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { gradcam as gradcamMethod } from '../src/cam/gradcam.js';
 import { postprocess } from '../src/cam/pipeline.js';
-import { BIN, ROOT, gradcam } from './helpers/cli.js';
+import { BIN, ROOT, gradcam, hookedArgs } from './helpers/cli.js';
 
 const MODEL = path.join(FIXTURES, 'resnet_like', 'model.onnx');
 
@@ -335,7 +335,7 @@ describe('gradcam evaluate: rows stored as they are made, resumable', () => {
   it('killed part-way (SIGKILL, a torn last line) and run again: the same outputs as an uninterrupted run', async () => {
     const out = path.join(tmp, 'eval-killed');
     const store = path.join(out, 'evaluate.jsonl');
-    const child = spawn(process.execPath, [BIN, ...args(out)], { cwd: ROOT, env: { ...process.env, GRADCAM_EVALUATE_THROTTLE_MS: '400' }, stdio: 'ignore' });
+    const child = spawn(process.execPath, hookedArgs({ batchPauseMs: 400 }, args(out)), { cwd: ROOT, stdio: 'ignore' });
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
     let killedAt = 0;
     for (let t = 0; t < 1200 && !killedAt; t++) {

@@ -251,7 +251,8 @@ async function loadModel(name: string, bytes: Uint8Array, extra: { name: string;
   for (const img of images.values()) img.tensors.clear();
   const warnings: string[] = [];
   if (!layers.some((l) => l.auto)) warnings.push('no layer with a known layout and a grid larger than 1×1 was found: CAM methods need one');
-  if (next.channels !== 3) warnings.push(`the model expects ${next.channels} channel(s); pictures are converted from RGB`);
+  // a one-channel model takes pictures by Node's rule (src/image/picture.ts: colour as its luminance)
+  if (next.channels !== 3 && next.channels !== 1) warnings.push(`the model expects ${next.channels} channels; only RGB (3) or grey (1) models take pictures`);
   const meta = metadata(next.model);
   const norm = meta['normalization'];
   return {

@@ -2,6 +2,7 @@
  * `gradcam audit` (also `gradcam explain` given a directory, a quoted glob or a manifest) and
  * `gradcam merge`: batch explanations over datasets, resumable, with HTML/CSV/JSONL reports.
  */
+import { testHooks } from '../util/test-hooks.js';
 import path from 'node:path';
 import { CAM_METHODS } from '../cam/index.js';
 import { listInputs, mergeAudits, runAudit, shardItems } from '../node-audit.js';
@@ -82,10 +83,9 @@ export async function runAuditCli(args: string[]): Promise<number> {
   const items = await listInputs(positionals, { exclude: [o.out!] });
   const mine = shardItems(items, shard).length;
   const progress = new DatasetProgress(!!o.quiet);
-  // testing aid: a pause after each batch, so that tests can interrupt a run part-way
-  const throttle = Number(process.env['GRADCAM_AUDIT_THROTTLE_MS'] ?? 0);
-  // testing aid: a pause inside the lock, just before the final rewrite of results.jsonl
-  const rewritePause = Number(process.env['GRADCAM_AUDIT_REWRITE_PAUSE_MS'] ?? 0);
+  // tests' pauses (src/util/test-hooks.ts): after each batch, and inside the lock before the final rewrite
+  const throttle = testHooks().batchPauseMs ?? 0;
+  const rewritePause = testHooks().rewritePauseMs ?? 0;
   const beforeRewrite = rewritePause > 0 ? async () => {
     process.stderr.write('gradcam: (test) pausing before the final rewrite\n');
     await new Promise((r) => setTimeout(r, rewritePause));

@@ -3,6 +3,7 @@
  * and, with ground truth, localisation (pointing game, energy pointing game, IoU) of explanation
  * methods over a set of images; per-image CSV and JSONL and a per-method summary (mean ± std).
  */
+import { testHooks } from '../util/test-hooks.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadExplainer } from '../node.js';
@@ -167,8 +168,8 @@ export async function runEvaluate(args: string[]): Promise<number> {
     stop = true;
     process.stderr.write(`\ngradcam: ${sig}: stopping after the current rows (again to stop at once); run the same command to resume\n`);
   };
-  // testing aid: a pause after each stored batch of rows, so that tests can kill a run part-way
-  const throttle = Number(process.env['GRADCAM_EVALUATE_THROTTLE_MS'] ?? 0);
+  // a test's pause after each stored batch of rows, so that it can kill a run part-way (src/util/test-hooks.ts)
+  const throttle = testHooks().batchPauseMs ?? 0;
   let stored = 0;
   try {
     // what the rows depend on: a folder resumes only with these (not with other inputs or methods: rows are per image and method)

@@ -1,4 +1,5 @@
 /** The `gradcam` command line. */
+import { setTestHooks, type TestHooks } from '../util/test-hooks.js';
 import { getHeapStatistics } from 'node:v8';
 import { EXPLAIN, runExplain } from './explain.js';
 import { DETECT, runDetect } from './detect.js';
@@ -81,7 +82,8 @@ export async function main(argv: string[]): Promise<number> {
  * handler (an exception in a callback, a rejected promise nobody awaited) is still one line on stderr
  * and a non-zero exit, never a stack trace.
  */
-export async function runCli(argv: string[]): Promise<void> {
+export async function runCli(argv: string[], hooks: TestHooks = {}): Promise<void> {
+  setTestHooks(hooks);
   const fatal = (e: unknown) => {
     printError(e);
     process.exit(e instanceof CliError && e.exitCode ? e.exitCode : 1);
