@@ -14,7 +14,6 @@
  * A restart reads results.jsonl, drops a torn last line (a kill during an append), and skips every item
  * with a row; items whose row is an error are retried only with `retryErrors`.
  */
-import { testHooks } from './util/test-hooks.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -41,6 +40,7 @@ import { itemStem, shardOf, type Shard } from './audit/shard.js';
 import { byIndex, classesCsv, reportOrder, rowCsv, ROW_COLUMNS, csvLine, summarize } from './audit/summary.js';
 import { reportHtml } from './audit/report.js';
 import { configDiff, configKey, mergeKey, type AuditConfig, type AuditItem, type AuditRow, type ClassRef, type ScoredClass } from './audit/types.js';
+import { testHooks } from './util/test-hooks.js';
 
 export * from './audit/index.js';
 

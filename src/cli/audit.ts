@@ -2,13 +2,13 @@
  * `gradcam audit` (also `gradcam explain` given a directory, a quoted glob or a manifest) and
  * `gradcam merge`: batch explanations over datasets, resumable, with HTML/CSV/JSONL reports.
  */
-import { testHooks } from '../util/test-hooks.js';
 import path from 'node:path';
 import { CAM_METHODS } from '../cam/index.js';
 import { listInputs, mergeAudits, runAudit, shardItems } from '../node-audit.js';
 import { DatasetProgress, doneLine, interruptible, listedLine, parseSize, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, readShard, withDefaults, DATASET, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
 import { importedDefaults, normalizeOptions, resizeCropOptions } from './inputs.js';
+import { testHooks } from '../util/test-hooks.js';
 
 export { EXIT_INTERRUPTED, EXIT_ITEMS_FAILED };
 

@@ -3,7 +3,6 @@
  * and, with ground truth, localisation (pointing game, energy pointing game, IoU) of explanation
  * methods over a set of images; per-image CSV and JSONL and a per-method summary (mean ± std).
  */
-import { testHooks } from '../util/test-hooks.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadExplainer } from '../node.js';
@@ -18,6 +17,7 @@ import { parseAnnotations, findAnnotation, groundTruthFor, objectClass, type Ima
 import { CliError, parseNumbers, parseSize, EXIT_INTERRUPTED } from './common.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, IMAGES, MODEL, RUN, TARGET } from './spec.js';
 import { importedDefaults, loadInputs, normalizeOptions, ProgressBar, writeOutputs, resizeCropOptions } from './inputs.js';
+import { testHooks } from '../util/test-hooks.js';
 
 const METRICS = [...FAITHFULNESS_METRICS, 'localisation'] as const;
 type Metric = (typeof METRICS)[number];

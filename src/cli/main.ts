@@ -1,5 +1,4 @@
 /** The `gradcam` command line. */
-import { setTestHooks, type TestHooks } from '../util/test-hooks.js';
 import { getHeapStatistics } from 'node:v8';
 import { EXPLAIN, runExplain } from './explain.js';
 import { DETECT, runDetect } from './detect.js';
@@ -10,6 +9,7 @@ import { EVALUATE, runEvaluate } from './evaluate.js';
 import { AUDIT, MERGE, runAuditCli, runMergeCli } from './audit.js';
 import { CliError, printError } from './common.js';
 import { command, helpText, parseCommand, type CommandSpec } from './spec.js';
+import { setTestHooks, type TestHooks } from '../util/test-hooks.js';
 
 const METHODS = command({ name: 'methods', synopsis: '', summary: 'list the explanation methods', groups: [] });
 
