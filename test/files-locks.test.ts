@@ -29,7 +29,7 @@ describe('the folder lock', () => {
     fs.writeFileSync(child, `
 import fs from 'node:fs';
 import path from 'node:path';
-import { acquireLock } from ${JSON.stringify(path.join(ROOT, 'src', 'node-audit.ts'))};
+import { acquireLock } from ${JSON.stringify(path.join(ROOT, 'src', 'dataset', 'lock.ts'))};
 import { setTestHooks } from ${JSON.stringify(path.join(ROOT, 'src', 'util', 'test-hooks.ts'))};
 // every run waits 300 ms between judging the lock dead and taking it over: all find it dead
 setTestHooks({ lockPauseMs: 300 });
@@ -218,7 +218,7 @@ describe('manifest paths on the terminal', () => {
 
 describe('manifests read through the folder gate', () => {
   it('a relative path that climbs out of the manifest\'s folder, or a symbolic link leading out, is refused in one line', async () => {
-    const { listInputs } = await import('../src/node-audit.js');
+    const { listInputs } = await import('../src/dataset/listing.js');
     const d = path.join(tmp, 'mf');
     fs.mkdirSync(path.join(d, 'imgs'), { recursive: true });
     fs.copyFileSync(SCENE(7), path.join(d, 'imgs', 'a.png'));
