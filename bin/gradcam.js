@@ -3,7 +3,8 @@
 // runs dist/ too when it is up to date (every src/**/*.ts has its dist/src/**/*.js, written after the
 // source's last change: `npm run build:lib` or any `npm test`), which saves tsx's transpiling at every
 // start (about 0.9 s); otherwise it runs the TypeScript sources through tsx, so that edits take effect
-// at once and a stale build never runs. GRADCAM_SOURCE=1 forces the sources.
+// at once and a stale build never runs. GRADCAM_SOURCE=1 forces the sources. tsx is a dev dependency
+// (a source checkout has it after `npm install`; an installed package has no src/ and does not need it).
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
@@ -41,7 +42,14 @@ function distIsCurrent() {
 }
 
 if (existsSync(source) && (process.env.GRADCAM_SOURCE === '1' || !distIsCurrent())) {
-  const { register } = await import('tsx/esm/api');
+  // tsx is a dev dependency: an installed package has no src/ and never gets here
+  let register;
+  try {
+    ({ register } = await import('tsx/esm/api'));
+  } catch {
+    process.stderr.write("gradcam: error: this checkout's sources are newer than its build (dist/) and tsx, a dev dependency, is not installed; run 'npm install' (then the sources run through tsx) or 'npm run build:lib'\n");
+    process.exit(1);
+  }
   register();
   const { runCli } = await import(pathToFileURL(source).href);
   await runCli(process.argv.slice(2));

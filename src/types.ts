@@ -60,6 +60,8 @@ export interface MethodNeeds {
   rectifier?: Rectifier;
   /** Gradients with respect to the biases' outputs (FullGrad). */
   biasGradients?: boolean;
+  /** Whether the map depends on the explained target (default true); false: Eigen-CAM, Random-CAM, which also explain outputs that have no class (a detection head, a map). */
+  target?: boolean;
 }
 
 /** Fields every descriptor has. */

@@ -20,7 +20,7 @@ import { listInputs } from '../src/dataset/listing.js';
 import { readRows } from '../src/dataset/store.js';
 import { isDatasetInput, datasetStem } from '../src/cli/explain.js';
 import { FIXTURES } from './helpers/fixtures.js';
-import { BIN, ROOT, gradcam } from './helpers/cli.js';
+import { BIN, ROOT, gradcam, hookedArgs } from './helpers/cli.js';
 
 const MODEL = path.join(FIXTURES, 'resnet_like', 'model.onnx');
 const N = 24;
@@ -139,8 +139,8 @@ describe('gradcam audit (CLI)', () => {
   it('killed midway (SIGKILL, then a torn line) and restarted: identical results, nothing lost or duplicated', async () => {
     const out = path.join(tmp, 'killed');
     const results = path.join(out, 'results.jsonl');
-    const child = spawn(process.execPath, [BIN, 'audit', manifest, '--model', MODEL, '--out', out, '--batch-size', '2', '--quiet'], {
-      cwd: ROOT, env: { ...process.env, GRADCAM_AUDIT_THROTTLE_MS: '150' }, stdio: 'ignore',
+    const child = spawn(process.execPath, hookedArgs({ batchPauseMs: 150 }, ['audit', manifest, '--model', MODEL, '--out', out, '--batch-size', '2', '--quiet']), {
+      cwd: ROOT, stdio: 'ignore',
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     let killedAt = 0;

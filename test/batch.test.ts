@@ -32,7 +32,6 @@ describe('fixed-batch models', () => {
 
   it('a batch-1 ViT and a batch-1 CNN explain 2 images, as their dynamic-batch originals do, for CAM and gradient methods', async () => {
     for (const name of ['resnet_like', 'vit_tiny_op13']) {
-      if (!fs.existsSync(path.join(FIXTURES, name))) continue;
       const meta = loadMeta(name);
       const input = loadArray(name, 'input.npy');
       const a = Explainer.fromBytes(fixedBatch(name, 1), { createSession: createNodeSession });

@@ -30,6 +30,9 @@ describe('the folder lock', () => {
 import fs from 'node:fs';
 import path from 'node:path';
 import { acquireLock } from ${JSON.stringify(path.join(ROOT, 'src', 'dataset', 'lock.ts'))};
+import { setTestHooks } from ${JSON.stringify(path.join(ROOT, 'src', 'util', 'test-hooks.ts'))};
+// every run waits 300 ms between judging the lock dead and taking it over: all find it dead
+setTestHooks({ lockPauseMs: 300 });
 const [base, trials] = process.argv.slice(2);
 console.log('ready');
 for (let t = 0; t < Number(trials); t++) {
@@ -48,11 +51,9 @@ while (fs.existsSync(base) && !fs.existsSync(path.join(base, 'end'))) await new 
     const TRIALS = 4;
     const RUNNERS = 3;
     const lines: string[][] = [];
-    // every run waits 300 ms between judging the lock dead and taking it over: all find it dead
-    const env = { ...process.env, GRADCAM_TEST_LOCK_PAUSE_MS: '300' };
     const kids = Array.from({ length: RUNNERS }, (_, k) => {
       lines[k] = [];
-      const p = spawn(process.execPath, ['--import', 'tsx', child, base, String(TRIALS)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+      const p = spawn(process.execPath, ['--import', 'tsx', child, base, String(TRIALS)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
       let buf = '';
       p.stdout.on('data', (d: Buffer) => {
         buf += d.toString();

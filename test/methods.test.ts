@@ -33,6 +33,7 @@ const MAP_REFS: Record<string, { file: string; tol: number }> = {
 const GRADIENT_REFS: Record<string, { file: string; rectifierOps?: 'relu'; tol: number }> = {
   saliency: { file: 'input_grad.npy', tol: 1e-5 },
   'guided-backprop': { file: 'guided_input_grad.npy', rectifierOps: 'relu', tol: 1e-4 },
+  deconvnet: { file: 'deconvnet_input_grad.npy', rectifierOps: 'relu', tol: 1e-4 },
 };
 
 describe('the method registry', () => {

@@ -27,7 +27,7 @@ import { createNodeSession } from '../src/runtime/node.js';
 import { gradcam as gradcamMethod } from '../src/cam/methods/gradcam.js';
 import { postprocess } from '../src/cam/pipeline.js';
 import { gradcamGraphMaps, graphMaps } from '../src/cam/methods/gradcam-graph.js';
-import { BIN, ROOT, gradcam } from './helpers/cli.js';
+import { BIN, ROOT, gradcam, hookedArgs } from './helpers/cli.js';
 
 const MODEL = path.join(FIXTURES, 'resnet_like', 'model.onnx');
 
@@ -187,13 +187,11 @@ describe('--resize N --crop M: torchvision Resize(N) + CenterCrop(M)', () => {
         assert.deepEqual(inp!.region, plan.region);
         // the overlay picture is that part of the image, at the image's resolution
         assert.deepEqual(inp!.image, cutRegion(casePicture(c), [c.width, c.height], plan.region));
-        const tensorFile = path.join(CROP_DIR, `${c.name}.tensor.npy`);
-        if (fs.existsSync(tensorFile)) {
-          const t = loadNpy(tensorFile);
-          let worst = 0;
-          t.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - inp!.tensor[i]!))));
-          assert.ok(worst <= 1e-6, `${c.name}: tensor differs from torchvision's by ${worst}`);
-        }
+        // every case's whole chain (a missing reference file fails: loadNpy throws)
+        const t = loadNpy(path.join(CROP_DIR, `${c.name}.tensor.npy`));
+        let worst = 0;
+        t.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - inp!.tensor[i]!))));
+        assert.ok(worst <= 1e-6, `${c.name}: tensor differs from torchvision's by ${worst}`);
       }
       const file = path.join(dir, 'landscape.png');
       await assert.rejects(prepareInputs(explainer, file, { resize: 56, crop: [40, 40] }), /--crop 40x40 does not match the model's input size 48x48/);
@@ -338,7 +336,7 @@ describe('gradcam evaluate: rows stored as they are made, resumable', () => {
   it('killed part-way (SIGKILL, a torn last line) and run again: the same outputs as an uninterrupted run', async () => {
     const out = path.join(tmp, 'eval-killed');
     const store = path.join(out, 'evaluate.jsonl');
-    const child = spawn(process.execPath, [BIN, ...args(out)], { cwd: ROOT, env: { ...process.env, GRADCAM_EVALUATE_THROTTLE_MS: '400' }, stdio: 'ignore' });
+    const child = spawn(process.execPath, hookedArgs({ batchPauseMs: 400 }, args(out)), { cwd: ROOT, stdio: 'ignore' });
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
     let killedAt = 0;
     for (let t = 0; t < 1200 && !killedAt; t++) {

@@ -11,7 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BIN, ROOT, runGradcam as gradcam, oneError } from './helpers/cli.js';
+import { BIN, ROOT, runGradcam as gradcam, hookedArgs, runHooked, oneError } from './helpers/cli.js';
 
 const MODEL = path.join(ROOT, 'demo', 'models', 'where.onnx');
 const SCENES = path.join(ROOT, 'demo', 'testset');
@@ -29,8 +29,8 @@ describe('audit lock race (point 6)', () => {
     const first = files.slice(0, 6);
     const out = path.join(tmp, 'race');
     // run A pauses inside its lock after reading the rows for the final rewrite
-    const a = spawn(process.execPath, [BIN, 'audit', ...first, '--model', MODEL, '--out', out, '--batch-size', '3'], {
-      cwd: ROOT, env: { ...process.env, GRADCAM_AUDIT_REWRITE_PAUSE_MS: '15000' }, stdio: ['ignore', 'pipe', 'pipe'],
+    const a = spawn(process.execPath, hookedArgs({ rewritePauseMs: 15000 }, ['audit', ...first, '--model', MODEL, '--out', out, '--batch-size', '3']), {
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let aErr = '';
     let aOut = '';
@@ -232,18 +232,18 @@ describe('a full disk during audit (point 7)', () => {
     const cmd = ['audit', ...files, '--model', MODEL, '--out', out, '--batch-size', '2', '--quiet'];
     const hint = /; free some space, then run the same command again: it resumes where this one stopped \(finished images are kept\)$/;
     // results.jsonl: opened, one batch appended, then the disk is full
-    const a = gradcam(cmd, { GRADCAM_TEST_WRITE_FAULT: 'ENOSPC:results.jsonl:2' });
+    const a = runHooked(cmd, { writeFault: { code: 'ENOSPC', name: 'results.jsonl', skip: 2 } });
     assert.equal(a.code, 1, a.err);
     oneError(a.err, new RegExp(`cannot write .*full-disk/results\\.jsonl: no space left on device \\(ENOSPC\\)${hint.source}`));
     assert.equal(rowKeys(out).length, 2);
     assert.equal(fs.existsSync(path.join(out, '.lock')), false);
     // a thumbnail
-    const b = gradcam(cmd, { GRADCAM_TEST_WRITE_FAULT: 'ENOSPC:.cam.png' });
+    const b = runHooked(cmd, { writeFault: { code: 'ENOSPC', name: '.cam.png' } });
     assert.equal(b.code, 1, b.err);
     oneError(b.err, new RegExp(`cannot write .*full-disk/thumbs/[^ ]+\\.cam\\.png: no space left on device \\(ENOSPC\\)${hint.source}`));
     assert.equal(rowKeys(out).length, 2);
     // the report, after every image is done
-    const c = gradcam(cmd, { GRADCAM_TEST_WRITE_FAULT: 'ENOSPC:report.html' });
+    const c = runHooked(cmd, { writeFault: { code: 'ENOSPC', name: 'report.html' } });
     assert.equal(c.code, 1, c.err);
     oneError(c.err, new RegExp(`cannot write .*full-disk/report\\.html: no space left on device \\(ENOSPC\\)${hint.source}`));
     assert.equal(rowKeys(out).length, 6);

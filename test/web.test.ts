@@ -28,6 +28,7 @@ import { readNifti } from '../src/image/nifti.js';
 import { scanToTensors } from '../src/image/volume.js';
 import { mapAtScan } from '../src/render/index.js';
 import { writeDicom } from '../scripts/medical/dicom-writer.js';
+import { png16 } from '../scripts/medical/image16-writer.js';
 import { pearson } from '../src/metrics/similarity.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -440,6 +441,11 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
     assert.equal(j.input, '00_t-shirt-top.png');
     assert.equal(j.top5.length, 5);
     assert.equal(typeof j.class.probability, 'number');
+    // render's sidecar (gradcam explain's fields), with the page's settings and the PNG's name
+    for (const k of ['model', 'layer', 'layer_layout', 'target', 'class', 'predicted', 'explained_is_predicted', 'input_size', 'image_size', 'raw_map', 'timings_ms', 'warnings']) assert.ok(k in j, k);
+    assert.deepEqual(j.target, { kind: 'logit', name: `logit ${j.class.index}`, value: j.class.logit });
+    assert.equal(j.layer_layout.kind, 'nchw');
+    assert.deepEqual(j.files, ['00_t-shirt-top.gradcam.png']);
   });
 
   test('a failed run clears the overlay, its caption and the downloads; the scores stay', { skip: noDemo }, async () => {
@@ -526,6 +532,34 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
         assert.equal(got.layer, e.layers[0]);
         const d = maxAbsDiff(got.map, e.map);
         console.log(`# dropped model map, browser vs Node: max |diff| ${d.toExponential(2)}`);
+        assert.ok(d <= TOL, `max |browser - node| = ${d}`);
+      } finally {
+        await ex.release();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a one-channel model and a 16-bit grey PNG through the file input: the input is Node\'s (src/image/picture.ts), so is the map', async () => {
+    const W = 53, H = 41;
+    const v = new Uint16Array(W * H);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) v[y * W + x] = ((x - 30) ** 2 + (y - 18) ** 2 < 90 ? 52000 : 9000) + x * 97 + y * 31;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-web-'));
+    const img = path.join(dir, 'grey16.png');
+    const med2d = path.join(ROOT, 'demo', 'models', 'med2d.onnx');
+    fs.writeFileSync(img, png16(W, H, v));
+    try {
+      await page.setInputFiles('#files', [med2d, img]);
+      await waitLast(page, "l.imageName === 'grey16.png'");
+      const got = await last(page);
+      const ex = await loadExplainer(med2d);
+      try {
+        const [inp] = await prepareInputs(ex, img);
+        const e = (await ex.explain(inp!.tensor, inp!.dims, { classes: 'top' })).explanations[0]!;
+        assert.equal(got.classIndex, e.target.index);
+        const d = maxAbsDiff(got.map, e.map);
+        console.log(`# one-channel model, 16-bit PNG, browser vs Node: max |diff| ${d.toExponential(2)}`);
         assert.ok(d <= TOL, `max |browser - node| = ${d}`);
       } finally {
         await ex.release();

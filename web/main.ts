@@ -517,24 +517,16 @@ function pngBytes(): Uint8Array | undefined {
   return encodePng(overlayPicture(r, img.display, { ...look, caption: true }));
 }
 
+/** The JSON sidecar: render's (the worker writes it as gradcam explain does), with the page's settings and the PNG's name. */
 function resultJson(): string | undefined {
   const r = state.result;
   const a = state.analysis;
   if (!r || !a) return undefined;
   const cls = (c: ClassScore) => ({ index: c.index, label: c.label ?? null, logit: c.logit, probability: c.probability });
-  let raw;
-  if (r.raw) {
-    let lo = Infinity, hi = -Infinity;
-    for (const v of r.raw) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-    raw = { shape: [r.rawHeight, r.rawWidth], min: lo, max: hi };
-  }
   return `${JSON.stringify({
-    input: selectedImage()?.name, model: state.model?.name, method: r.method, layer: r.layer,
-    class: cls(r.target), predicted: cls(r.predicted), explained_is_predicted: r.target.index === r.predicted.index,
-    top5: a.top.map(cls), input_size: [r.height, r.width], raw_map: raw, normalization: el.normalize.value,
-    colormap: el.colormap.value, alpha: Number(el.alpha.value), runtime: hook.runtime,
-    timings_ms: Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v * 100) / 100])),
-    warnings: r.warnings, made_by: 'gradcam web app (in the browser; nothing uploaded)',
+    ...r.sidecar,
+    top5: a.top.map(cls), normalization: el.normalize.value, colormap: el.colormap.value, alpha: Number(el.alpha.value), runtime: hook.runtime,
+    files: [`${stem()}.${r.method}.png`], made_by: 'gradcam web app (in the browser; nothing uploaded)',
   }, null, 2)}\n`;
 }
 

@@ -91,6 +91,8 @@ export interface ExplainOutput {
   channels?: number;
   warnings: string[];
   timings: Record<string, number>;
+  /** The JSON sidecar, written by render's writer (explanationJson / gradientJson) as gradcam explain's; the page adds its fields and file names. */
+  sidecar: Record<string, unknown>;
 }
 
 export interface GridCell {

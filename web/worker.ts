@@ -14,8 +14,9 @@ import { NORMALIZE_PRESETS, resolveNormalization, type NormalizeOptions } from '
 import { importModel, memoryModelFiles, type ImportedPreprocess } from '../src/onnx/import/index.js';
 import { decodePng, toRgbImage } from '../src/image/png.js';
 import { resizeRgb } from '../src/image/resize.js';
-import { imageToTensor } from '../src/image/normalize.js';
+import { pictureTensor, pngSamples, type PictureSamples } from '../src/image/picture.js';
 import { deprocessGradient } from '../src/image/gradient.js';
+import { explanationJson, gradientJson, type SidecarContext } from '../src/render/index.js';
 import type { RgbImage } from '../src/image/types.js';
 import { configureWebRuntime, createWebSessionFactory, webGpuAvailable, type OrtWebModule, type WebRuntimeInfo } from '../src/runtime/web.js';
 import type { Session, SessionFactory } from '../src/runtime/session.js';
@@ -31,7 +32,9 @@ interface WorkerScope {
 }
 const scope = self as unknown as WorkerScope;
 
-interface LoadedImage { info: ImageInfo; rgb: RgbImage; tensors: Map<string, { tensor: Float32Array; dims: number[] }> }
+/** A picture as decoded: 8-bit RGB (alpha over white), and its samples at their own depth for the scan path (src/image/picture.ts). */
+interface DecodedPicture { rgb: RgbImage; samples: PictureSamples; colour: boolean; format: string }
+interface LoadedImage extends DecodedPicture { info: ImageInfo; tensors: Map<string, { tensor: Float32Array; dims: number[] }> }
 
 let ort: OrtWebModule | undefined;
 let runtime: WebRuntimeInfo | undefined;
@@ -107,7 +110,8 @@ async function handle(req: Request, progress: (p: Progress) => void): Promise<Re
     case 'bench': return { type: 'bench', bench: await bench(req.iterations, req.seed, progress) };
     case 'frame': {
       // the latest video frame replaces the previous one (the page keeps one frame in flight)
-      images.set(FRAME_ID, { info: { id: FRAME_ID, name: 'frame', width: req.rgb.width, height: req.rgb.height, display: req.rgb }, rgb: req.rgb, tensors: new Map() });
+      const samples: PictureSamples = { width: req.rgb.width, height: req.rgb.height, channels: 3, bits: 8, data: req.rgb.data };
+      images.set(FRAME_ID, { info: { id: FRAME_ID, name: 'frame', width: req.rgb.width, height: req.rgb.height, display: req.rgb }, rgb: req.rgb, samples, colour: true, format: 'video frame', tensors: new Map() });
       return { type: 'frame', result: await explain({ ...req.params, imageId: FRAME_ID }, req.normalize, progress) };
     }
   }
@@ -257,7 +261,8 @@ async function loadModel(name: string, bytes: Uint8Array, extra: { name: string;
   for (const img of images.values()) img.tensors.clear();
   const warnings: string[] = [];
   if (!layers.some((l) => l.auto)) warnings.push('no layer with a known layout and a grid larger than 1×1 was found: CAM methods need one');
-  if (next.channels !== 3) warnings.push(`the model expects ${next.channels} channel(s); pictures are converted from RGB`);
+  // a one-channel model takes pictures by Node's rule (src/image/picture.ts: colour as its luminance)
+  if (next.channels !== 3 && next.channels !== 1) warnings.push(`the model expects ${next.channels} channels; only RGB (3) or grey (1) models take pictures`);
   const meta = metadata(next.model);
   const norm = meta['normalization'];
   return {
@@ -274,12 +279,13 @@ function needModel(): Explainer {
 
 // ---------------------------------------------------------------- images
 
-async function decodeImage(bytes: Uint8Array, mime: string, name: string): Promise<RgbImage> {
+async function decodeImage(bytes: Uint8Array, mime: string, name: string): Promise<DecodedPicture> {
   const isPng = bytes.length > 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
   if (isPng) {
-    // the same decoder as Node's path gives the same pixels (no colour management, alpha on white)
+    // our decoder: the pixels sharp gives Node (no colour management, alpha on white), 16 bits kept
     try {
-      return toRgbImage(decodePng(bytes));
+      const raw = decodePng(bytes);
+      return { rgb: toRgbImage(raw), samples: pngSamples(raw), colour: raw.channels >= 3, format: 'png' };
     } catch {
       /* fall back to the browser's decoder */
     }
@@ -301,7 +307,8 @@ async function decodeImage(bytes: Uint8Array, mime: string, name: string): Promi
     const a = rgba[i + 3]! / 255;
     for (let k = 0; k < 3; k++) data[j + k] = Math.round(rgba[i + k]! * a + 255 * (1 - a));
   }
-  return { width, height, data };
+  const samples: PictureSamples = { width, height, channels: 4, bits: 8, data: rgba };
+  return { rgb: { width, height, data }, samples, colour: true, format: (mime.split('/')[1] ?? 'image').replace(/^x-/, '') };
 }
 
 /** The picture for the page: long side between 384 and 768 px (small ones enlarged, as the CLI does). */
@@ -316,13 +323,14 @@ function displayImage(img: RgbImage): RgbImage {
 }
 
 async function addImage(id: string, name: string, bytes: Uint8Array, mime: string): Promise<ImageInfo> {
-  const rgb = await decodeImage(bytes, mime, name);
+  const pic = await decodeImage(bytes, mime, name);
+  const { rgb } = pic;
   const info: ImageInfo = { id, name, width: rgb.width, height: rgb.height, display: displayImage(rgb) };
-  images.set(id, { info, rgb, tensors: new Map() });
+  images.set(id, { ...pic, info, tensors: new Map() });
   return { ...info, display: { ...info.display, data: info.display.data.slice() } };
 }
 
-/** The model input for an image: resized to the model's size (Pillow-style bilinear) and normalised. */
+/** The model input for an image: Node's rule (src/image/picture.ts pictureTensor): photos resized (Pillow-style bilinear) and normalised, grey models and 16-bit pictures as scans. */
 function inputFor(imageId: string, normalize: string): { tensor: Float32Array; dims: number[] } {
   const ex = needModel();
   const img = images.get(imageId);
@@ -333,19 +341,8 @@ function inputFor(imageId: string, normalize: string): { tensor: Float32Array; d
   const [h, w] = ex.layout === 'NCHW' ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!];
   if (normalize === 'model' && !modelNorm) throw new InputError("normalisation 'as the model states': this model's files state none; choose a preset");
   const norm: NormalizeOptions = normalize === 'model' ? modelNorm! : { preset: normalize };
-  let t = imageToTensor(resizeRgb(img.rgb, w, h), { ...norm, layout: ex.layout });
-  if (ex.channels === 1) {
-    // grey models: the mean of the three normalised channels
-    const g = new Float32Array(h * w);
-    for (let p = 0; p < h * w; p++) {
-      let s = 0;
-      for (let c = 0; c < 3; c++) s += ex.layout === 'NCHW' ? t[c * h * w + p]! : t[p * 3 + c]!;
-      g[p] = s / 3;
-    }
-    t = g;
-  } else if (ex.channels !== 3) {
-    throw new Error(`the model expects ${ex.channels} input channels; only RGB (3) or grey (1) models take pictures`);
-  }
+  if (ex.channels !== 3 && ex.channels !== 1) throw new Error(`the model expects ${ex.channels} input channels; only RGB (3) or grey (1) models take pictures`);
+  const t = pictureTensor(img, { channels: ex.channels, layout: ex.layout, size: [h, w] }, norm);
   const v = { tensor: t, dims };
   img.tensors.set(normalize, v);
   return v;
@@ -380,11 +377,12 @@ async function explain(p: ExplainParams, normalize: string, progress: (p: Progre
   if (isPixelMethod(p.method)) {
     const g = await explainPixels(ex, tensor, dims, { method: p.method, layer: p.layer, classes, rectifierOps: p.rectifierOps ?? 'all' }, (x, d, o) => ex.explain(x, d, o));
     const e = g.explanations[0]!;
+    const sidecar = gradientJson(e, { ...sidecarContext(p.imageId, g.timings), rectifierOps: p.rectifierOps ?? 'all' });
     return {
       params: p, method: e.method, kind: 'gradient', layer: e.layer, target: e.target, predicted: e.predicted,
       map: e.cam, height: e.height, width: e.width, gradient: e.gradient, channels: e.channels,
       gradientPicture: deprocessGradient(e.gradient, e.width, e.height), warnings: e.warnings ?? [],
-      timings: { run: g.timings.runMs, total: performance.now() - t0 },
+      timings: { run: g.timings.runMs, total: performance.now() - t0 }, sidecar,
     };
   }
   camMethod(p.method);
@@ -394,7 +392,14 @@ async function explain(p: ExplainParams, normalize: string, progress: (p: Progre
     params: p, method: e.method, kind: 'cam', layer: e.layers[0]!, target: e.target, predicted: e.predicted,
     map: e.map, height: e.height, width: e.width, raw: e.raw, rawHeight: e.rawHeight, rawWidth: e.rawWidth, warnings: e.warnings,
     timings: { compile: r.timings.compileMs, session: r.timings.sessionMs, run: r.timings.runMs, cam: r.timings.camMs, total: performance.now() - t0 },
+    sidecar: explanationJson(e, sidecarContext(p.imageId, r.timings)),
   };
+}
+
+/** What render's sidecar says about a run in the page (the page adds its own fields and the file names). */
+function sidecarContext(imageId: string, timings: SidecarContext['timings']): SidecarContext {
+  const info = images.get(imageId)!.info;
+  return { input: info.name, model: model!.name, timings, imageSize: [info.height, info.width], files: [] };
 }
 
 /**

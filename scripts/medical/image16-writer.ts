@@ -6,10 +6,11 @@
 import { zlibSync } from 'fflate';
 import { crc32 } from '../../src/image/png.js';
 
-/** A 16-bit grayscale PNG (big-endian samples, filter 0). */
-export function png16(w: number, h: number, v: Uint16Array): Uint8Array {
-  const raw = new Uint8Array(h * (1 + 2 * w));
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) { const o = y * (1 + 2 * w) + 1 + 2 * x; raw[o] = v[y * w + x]! >> 8; raw[o + 1] = v[y * w + x]! & 0xff; }
+/** A 16-bit grayscale (or, with channels 3, RGB: `v` interleaved) PNG (big-endian samples, filter 0). */
+export function png16(w: number, h: number, v: Uint16Array, channels: 1 | 3 = 1): Uint8Array {
+  const row = channels * w;
+  const raw = new Uint8Array(h * (1 + 2 * row));
+  for (let y = 0; y < h; y++) for (let x = 0; x < row; x++) { const o = y * (1 + 2 * row) + 1 + 2 * x; raw[o] = v[y * row + x]! >> 8; raw[o + 1] = v[y * row + x]! & 0xff; }
   const chunk = (type: string, data: Uint8Array) => {
     const b = new Uint8Array(12 + data.length);
     const dv = new DataView(b.buffer);
@@ -22,7 +23,7 @@ export function png16(w: number, h: number, v: Uint16Array): Uint8Array {
   const ihdr = new Uint8Array(13);
   new DataView(ihdr.buffer).setUint32(0, w);
   new DataView(ihdr.buffer).setUint32(4, h);
-  ihdr.set([16, 0, 0, 0, 0], 8);
+  ihdr.set([16, channels === 3 ? 2 : 0, 0, 0, 0], 8);
   const parts = [new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', zlibSync(raw)), chunk('IEND', new Uint8Array())];
   const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;

@@ -50,6 +50,11 @@ export async function resolveRows(job: Job, specs: ImageSpec[], scores: Float32A
     let list: T.ResolvedTarget[];
     switch (spec.kind) {
       case 'logit': case 'softmax': {
+        // methods that need no target (Eigen-CAM) explain a detection head or a map without a class
+        if (T.isDenseOutput([n, ...shape]) && job.methods.every((m) => m.needs.target === false) && opts.target === undefined && cls === 'top' && opts.topK === undefined && opts.contrast === undefined) {
+          list = [T.noTarget(S)];
+          break;
+        }
         if (T.isDenseOutput([n, ...shape])) throw T.denseClassError(job.opts.output ?? ex.model.graph.output[0]!.name, [n, ...shape]);
         if (shape.length !== 1) throw new InputError(`the ${spec.kind} target needs a [batch, classes] output; this one is [batch, ${shape.join(', ')}] (use --target element or segmentation)`);
         const K = shape[0]!;

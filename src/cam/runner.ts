@@ -370,7 +370,7 @@ function explanations(job: Job, core: Core, m: CamMethod, gi: number, g: GroupMa
     else if (g.noise[r]) warnings.push(cancellationWarning(layers.join(', ')));
     else if (m.name !== 'random') warnings.push(...degenerateWarnings(g.raw.raw.subarray(r * g.raw.h * g.raw.w, (r + 1) * g.raw.h * g.raw.w), g.raw.h, g.raw.w, layers[0]!));
     if (m.name === 'ablationcam' && opts.counterfactual) warnings.push('ablationcam weighs channels by the relative drop (t − t_c)/t, which does not change when the target is negated: the counterfactual map equals the plain one');
-    if ((m.name === 'eigencam' || m.name === 'random') && (opts.topK !== undefined || opts.contrast !== undefined || opts.counterfactual || opts.target !== undefined)) {
+    if (m.needs.target === false && (opts.topK !== undefined || opts.contrast !== undefined || opts.counterfactual || opts.target !== undefined)) {
       warnings.push(`${m.name} does not depend on the target`);
     }
     const { raw, h, w } = g.raw;

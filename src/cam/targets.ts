@@ -36,7 +36,8 @@ export class TargetError extends Error {
 
 /** A target resolved for one image. */
 export interface ResolvedTarget {
-  kind: TargetKind;
+  /** 'none': no target (the methods explaining it need none, e.g. Eigen-CAM on a detector's dense output). */
+  kind: TargetKind | 'none';
   /** Human-readable (ASCII, for captions), e.g. `logit 3`, `softmax 3 - softmax 5`, `-(logit 3)`, `cosine similarity to the reference`. */
   name: string;
   /** The explained class (classifiers and segmentation), or the output index. */
@@ -66,13 +67,21 @@ function onehot(n: number, i: number, v = 1): Float32Array {
   return s;
 }
 
-function basic(kind: TargetKind, name: string, linear: boolean, value: (s: Float32Array) => number, seed: (s: Float32Array) => Float32Array, extra: Partial<ResolvedTarget> = {}): ResolvedTarget {
+function basic(kind: TargetKind | 'none', name: string, linear: boolean, value: (s: Float32Array) => number, seed: (s: Float32Array) => Float32Array, extra: Partial<ResolvedTarget> = {}): ResolvedTarget {
   const t: ResolvedTarget = { kind, name, negated: false, linear, value, seed, flipped: () => t, ...extra };
   return t;
 }
 
 export function logitTarget(c: number, n: number): ResolvedTarget {
   return basic('logit', `logit ${c}`, true, (s) => s[c]!, () => onehot(n, c), { class: c });
+}
+
+/**
+ * No target, for methods that need none (Eigen-CAM, Random-CAM) on an output that has no class to take
+ * (a detection head, a map): its value is NaN (null in the sidecar), its seed zero (it is never back-propagated).
+ */
+export function noTarget(n: number): ResolvedTarget {
+  return basic('none', 'no target', true, () => NaN, () => new Float32Array(n));
 }
 
 export function softmaxTarget(c: number, n: number): ResolvedTarget {

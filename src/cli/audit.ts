@@ -10,6 +10,7 @@ import { mergeAudits } from '../audit/merge.js';
 import { ProgressDisplay, doneLine, interruptible, listedLine, parseSize, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, readShard, withDefaults, DATASET, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
 import { importedDefaults, normalizeOptions, resizeCropOptions } from './inputs.js';
+import { testHooks } from '../util/test-hooks.js';
 
 export { EXIT_INTERRUPTED, EXIT_ITEMS_FAILED };
 
@@ -86,10 +87,9 @@ export async function runAuditCli(args: string[]): Promise<number> {
   const items = await listInputs(positionals, { exclude: [o.out!] });
   const mine = shardItems(items, shard).length;
   const progress = new ProgressDisplay(0, !!o.quiet);
-  // testing aid: a pause after each batch, so that tests can interrupt a run part-way
-  const throttle = Number(process.env['GRADCAM_AUDIT_THROTTLE_MS'] ?? 0);
-  // testing aid: a pause inside the lock, just before the final rewrite of results.jsonl
-  const rewritePause = Number(process.env['GRADCAM_AUDIT_REWRITE_PAUSE_MS'] ?? 0);
+  // tests' pauses (src/util/test-hooks.ts): after each batch, and inside the lock before the final rewrite
+  const throttle = testHooks().batchPauseMs ?? 0;
+  const rewritePause = testHooks().rewritePauseMs ?? 0;
   const beforeRewrite = rewritePause > 0 ? async () => {
     process.stderr.write('gradcam: (test) pausing before the final rewrite\n');
     await new Promise((r) => setTimeout(r, rewritePause));

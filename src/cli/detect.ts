@@ -2,12 +2,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { getMethod, methodNames } from '../methods/index.js';
-import { writeNpy } from '../image/npy.js';
 import { NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
 import { InputError, type Explainer } from '../explainer.js';
 import { loadDetector, prepareInputs, tensorPicture, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
 import { printable } from '../util/text.js';
-import { explanationJson, overlayPicture, pngBytes, type DrawnBox, type FileBytes } from '../render/index.js';
+import { explanationFiles, explanationJson, type DrawnBox, type FileBytes } from '../render/index.js';
 import { BOX_FORMAT_HELP } from '../detect/head.js';
 import { DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD, type Box, type Detection } from '../util/boxes.js';
 import type { DetectionExplanation } from '../detect/detector.js';
@@ -129,8 +128,8 @@ export async function runDetect(args: string[]): Promise<number> {
         // flagged: the map's peak lies outside the box, or the box holds less than its share of the map (lift < --flag-lift)
         const flagged = flagLift !== null && m.energy_in_object !== null && (m.peak_in_object === false || isFlagged(m, { flag_lift: flagLift, flag_below: null }));
         const boxes: DrawnBox[] = [{ box: d.box, label: detectionLabel(d) }];
-        const files = [{ suffix: '.png', bytes: pngBytes(overlayPicture(e, base, { colormap: o.colormap!, alpha, caption: !o['no-caption'], maxSide: limits.maxSide, boxes }), true) }];
-        if (o.raw) files.push({ suffix: '.npy', bytes: writeNpy(e.map, [e.height, e.width]) });
+        // the one writer of an explanation's files (render): the overlay, and with --raw the map and the raw map
+        const files = explanationFiles(e, base, { colormap: o.colormap!, alpha, caption: !o['no-caption'], maxSide: limits.maxSide, boxes, heatmap: false, raw: !!o.raw, background: true });
         for (const f of files) out.files.push({ path: name + f.suffix, bytes: f.bytes });
         const row: DetectionRow = {
           index: k, class: d.class, label: d.label ?? null, score: Number.isFinite(d.score) ? d.score : null, box: d.box,

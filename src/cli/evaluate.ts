@@ -26,6 +26,7 @@ import { parseAnnotations, findAnnotation, groundTruthFor, objectClass, type Ima
 import { CliError, interruptible, parseNumbers, parseSize, ProgressDisplay, EXIT_INTERRUPTED } from './common.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, IMAGES, MODEL, RUN, TARGET } from './spec.js';
 import { importedDefaults, normalizeOptions, resizeCropOptions } from './inputs.js';
+import { testHooks } from '../util/test-hooks.js';
 
 const METRICS = [...FAITHFULNESS_METRICS, 'randomisation', 'localisation'] as const;
 type Metric = (typeof METRICS)[number];
@@ -177,8 +178,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
   const choice = o.class === 'true' ? 'gt' : o.class ?? (annotations ? 'gt' : 'top');
   let fwd: Awaited<ReturnType<typeof plainForward>> | undefined;
   let randomised: Explainer | undefined;
-  // testing aid: a pause after each stored batch of rows, so that tests can kill a run part-way
-  const throttle = Number(process.env['GRADCAM_EVALUATE_THROTTLE_MS'] ?? 0);
+  const throttle = testHooks().batchPauseMs ?? 0; // a test's pause after each stored batch of rows (util/test-hooks.ts)
   const counts = { stored: 0, missing: 0, inputs: 0 };
   try {
     // what the rows depend on: a folder resumes only with these (not with other inputs or methods: rows are per image and method)

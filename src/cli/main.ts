@@ -10,6 +10,7 @@ import { EVALUATE, runEvaluate } from './evaluate.js';
 import { AUDIT, MERGE, runAuditCli, runMergeCli } from './audit.js';
 import { CliError, printError } from './common.js';
 import { command, helpText, parseCommand, type CommandSpec } from './spec.js';
+import { setTestHooks, type TestHooks } from '../util/test-hooks.js';
 
 const METHODS = command({ name: 'methods', synopsis: '', summary: 'list the explanation methods', groups: [] });
 
@@ -81,7 +82,8 @@ export async function main(argv: string[]): Promise<number> {
  * handler (an exception in a callback, a rejected promise nobody awaited) is still one line on stderr
  * and a non-zero exit, never a stack trace.
  */
-export async function runCli(argv: string[]): Promise<void> {
+export async function runCli(argv: string[], hooks: TestHooks = {}): Promise<void> {
+  setTestHooks(hooks);
   const fatal = (e: unknown) => {
     printError(e);
     process.exit(e instanceof CliError && e.exitCode ? e.exitCode : 1);

@@ -137,7 +137,7 @@ export function parseCommand<const G extends readonly OptionGroup[]>(spec: Comma
   for (const [k, d] of Object.entries(defs)) config[k] = { type: d.type, ...(d.short ? { short: d.short } : {}), ...(d.default !== undefined ? { default: d.default } : {}) };
   let r: { values: Record<string, string | boolean | undefined>; positionals: string[]; tokens?: { kind: string; name?: string }[] };
   try {
-    r = parseArgs({ args, options: config, allowPositionals: true, strict: true, tokens: true }) as typeof r;
+    r = parseArgs({ args: negativeValues(args, defs), options: config, allowPositionals: true, strict: true, tokens: true }) as typeof r;
   } catch (e) {
     const unknown = /^Unknown option '--([^'=]+)'/.exec((e as Error).message)?.[1];
     if (unknown && spec.hints?.[unknown]) throw usageError(spec, spec.hints[unknown]!);
@@ -167,6 +167,33 @@ export function parseCommand<const G extends readonly OptionGroup[]>(spec: Comma
   }
   if (spec.positionals && r.positionals.length === 0) throw usageError(spec, `no ${spec.positionals} given`);
   return { values: values as Values<Merged<G> & typeof HELP.options>, positionals: r.positionals, given };
+}
+
+/** A value that starts with a minus sign and a digit: a negative number or list (`-3.2,75,24,101`), never an option. */
+const NEGATIVE = /^-\.?\d/;
+
+/**
+ * The arguments with `--opt -3.2,...` written `--opt=-3.2,...`: node's parseArgs takes a value beginning
+ * with '-' for a forgotten value ('argument is ambiguous'), but every option taking a value may take a
+ * negative number (a box partly outside the image, a negative threshold), and no option is named by a digit.
+ */
+export function negativeValues(args: readonly string[], defs: OptionTable): string[] {
+  const shorts = new Map(Object.entries(defs).filter(([, d]) => d.short).map(([k, d]) => [d.short!, k]));
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    const name = a.startsWith('--') ? a.slice(2) : /^-\w$/.test(a) ? shorts.get(a.slice(1)) : undefined;
+    const next = args[i + 1];
+    if (name !== undefined && !name.includes('=') && defs[name]?.type === 'string' && next !== undefined && NEGATIVE.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
 
 function checkNumber(spec: { name: string }, name: string, c: NumberCheck, v: string): number | string {

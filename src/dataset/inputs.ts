@@ -17,7 +17,8 @@ import { displayRange, scanToTensors, volumeError, voxelLimit, type IntensityOpt
 import { stackSeries, type DicomFile } from '../image/dicom.js';
 import { resizeRgb } from '../image/resize.js';
 import { cutRegion, resizeCrop, type ImageRegion } from '../image/view.js';
-import { imageToTensor, resolveNormalization, tensorToRgb, type NormalizeOptions } from '../image/normalize.js';
+import { imageToTensor, tensorToRgb, type NormalizeOptions } from '../image/normalize.js';
+import { pictureIsScan, scanIntensity } from '../image/picture.js';
 import { toFloat32 } from '../image/npy.js';
 import type { RgbImage } from '../image/types.js';
 import { DEFAULT_PICTURE_SIDE, overlaySize } from '../render/index.js';
@@ -223,9 +224,10 @@ export async function prepareInputs(explainer: Explainer, file: string, opts: Pr
       file, tensor: data.slice(i * per, (i + 1) * per), dims: [1, ...shape.slice(1)],
     }));
   }
-  if (explainer.volume || isScanFile(file) || explainer.channels !== 3 || opts.scan?.intensity !== undefined || opts.scan?.channels !== undefined
-    || (/\.(png|tiff?)$/i.test(file) && (await imageBitDepth(file)) === 16)) {
-    return prepareScan(explainer, file, await readScanFile(file, { maxPixels: opts.maxPixels, check: sliceBudget(explainer, opts) }), opts);
+  // pictures: the rule of src/image/picture.ts (the browser's too)
+  if (explainer.volume || isScanFile(file) || opts.scan?.intensity !== undefined || opts.scan?.channels !== undefined
+    || pictureIsScan(explainer.channels, explainer.channels === 3 && /\.(png|tiff?)$/i.test(file) ? (await imageBitDepth(file)) ?? 8 : 8)) {
+    return prepareScan(explainer, file, await readScanFile(file, { maxPixels: opts.maxPixels, check: sliceBudget(explainer, opts), channels: opts.scan?.channels ?? explainer.channels }), opts);
   }
   checkResizeCrop(explainer, opts);
   const dims = explainer.imageDims(opts.size ?? (opts.resize !== undefined ? opts.crop : undefined));
@@ -281,13 +283,9 @@ export function prepareScan(explainer: Explainer, file: string, volume: Volume, 
   if (explainer.volume && volume.dims[0] === 1) throw volumeError(`${file}: a 2-D image (${volume.description}) for a 3-D model; give a volume (NIfTI, a multi-frame DICOM or a DICOM series)`);
   if (opts.resize !== undefined) throw volumeError(`${file}: --resize/--crop apply to photos; scans are resized to the model's input as a whole`);
   const grid = explainer.volume ? explainer.inputGrid : explainer.inputGrid.map((g, k) => g ?? opts.size?.[k] ?? null);
-  // a grayscale photo (8/16-bit PNG, TIFF...) into a 3-channel model is normalised as the photo path would
-  // (the --normalize preset, ImageNet by default), only without the 8-bit reduction
-  let scanOpts = opts.scan ?? {};
-  if (volume.source === 'image' && channels === 3 && (scanOpts.intensity ?? 'unit') === 'unit' && !scanOpts.mean && !scanOpts.std) {
-    const spec = resolveNormalization(opts);
-    scanOpts = { ...scanOpts, mean: spec.mean, std: spec.std };
-  }
+  // a picture (8/16-bit PNG, TIFF...) into a 3-channel model is normalised as the photo path would
+  // (the --normalize preset, ImageNet by default), only without the 8-bit reduction (the browser's rule too)
+  const scanOpts = scanIntensity(volume, channels, opts.scan, opts);
   const tensors = scanToTensors(volume, { channels, channelsFirst: explainer.layout === 'NCHW', grid }, scanOpts, file);
   const cells = tensors[0]!.grid.reduce((a, v) => a * v, 1);
   checkInputPixels(cells, 1, opts.maxInputPixels, `${file}: the model input`);

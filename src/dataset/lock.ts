@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OutputError, pidAlive } from '../util/write-node.js';
+import { testHooks } from '../util/test-hooks.js';
 
 /** The lock file's name inside an output folder. */
 export const LOCK = '.lock';
@@ -51,7 +52,7 @@ export async function acquireLock(dir: string): Promise<string> {
       if (!st) continue;
       const stale = !other.pid || (other.host === me.host ? other.pid === process.pid || !pidAlive(other.pid) : Date.now() - st.mtimeMs > STALE_LOCK_MS);
       if (!stale) throw new OutputError(`another gradcam run (pid ${other.pid} on ${other.host}) is writing to ${dir}; if none is, delete ${lockPath}`);
-      await testPause('GRADCAM_TEST_LOCK_PAUSE_MS');
+      await testPause(testHooks().lockPauseMs);
       if (await breakStaleLock(lockPath, st, mine, unique)) return lockPath;
       await new Promise((r) => setTimeout(r, 10 + Math.random() * 40));
     }
@@ -98,8 +99,7 @@ async function breakStaleLock(lockPath: string, stale: fs.Stats, mine: string, u
   }
 }
 
-/** Testing aid: waits the milliseconds in the environment variable `name` (a window made wide enough for a race to happen in a test). */
-async function testPause(name: string): Promise<void> {
-  const ms = Number(process.env[name] ?? 0);
+/** A test's pause (src/util/test-hooks.ts): a window made wide enough for a race to happen. */
+async function testPause(ms = 0): Promise<void> {
   if (ms > 0) await new Promise((r) => setTimeout(r, ms));
 }

@@ -8,12 +8,13 @@ import { deflate, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import type { RgbImage } from './types.js';
 import { assertRgbImage } from './types.js';
-import { encodePng, setPngDeflate, type RawImage } from './png.js';
+import { encodePng, setPngDeflate, toRgbImage, type RawImage } from './png.js';
 import { writeAtomic } from '../util/write-node.js';
 import { parseNpy, type NpyArray } from './npy.js';
 import { isNifti, readNifti } from './nifti.js';
 import { isDicom, readDicom } from './dicom.js';
 import { DEFAULT_MAX_DECODE_PIXELS, type ScanLimits, type Volume } from './volume.js';
+import { pictureVolume } from './picture.js';
 
 // PNGs written in Node are compressed by Node's native zlib (same level, same pixels; about 3× faster),
 // in libuv's thread pool for encodePngInBackground
@@ -167,9 +168,11 @@ export async function readImageFile(path: string, opts: ReadImageOptions = {}): 
   const oneLine = (m: string) => m.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).join(' | ');
   let sw: number;
   let sh: number;
+  let alpha: boolean;
   try {
     const meta = await sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata();
     if (!meta.width || !meta.height) throw new Error('no image size in the header');
+    alpha = !!meta.hasAlpha;
     [sw, sh] = (meta.orientation ?? 1) >= 5 ? [meta.height, meta.width] : [meta.width, meta.height];
   } catch (e) {
     throw inputError(`cannot decode image ${path}: ${oneLine((e as Error).message)}`);
@@ -185,16 +188,16 @@ export async function readImageFile(path: string, opts: ReadImageOptions = {}): 
   try {
     let pipe = sharp(bytes, { failOn: 'error', limitInputPixels: false }).rotate();
     if (s < 1) pipe = pipe.resize(Math.max(1, Math.round(sw * s)), Math.max(1, Math.round(sh * s)), { fit: 'fill', kernel: 'linear' });
-    const { data, info } = await pipe
-      .flatten({ background: { r, g, b } })
-      .toColourspace('srgb')
-      .removeAlpha()
+    // alpha is composited here as the browser does it (toRgbImage), not by sharp's flatten (which rounds otherwise)
+    const { data, info } = await (alpha ? pipe.toColourspace('srgb').ensureAlpha() : pipe.flatten({ background: { r, g, b } }).toColourspace('srgb').removeAlpha())
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     const { width, height, channels } = info;
     const n = width * height;
     let rgb: Uint8Array;
-    if (channels === 3) {
+    if (channels === 4) {
+      rgb = toRgbImage({ width, height, channels: 4, data: new Uint8Array(data.buffer, data.byteOffset, n * 4) }, [r, g, b]).data;
+    } else if (channels === 3) {
       // sharp's output buffer is the image's own memory: no copy (a copy doubled the peak for big images)
       rgb = new Uint8Array(data.buffer, data.byteOffset, n * 3);
     } else if (channels === 1) {
@@ -240,14 +243,15 @@ export function isScanFile(path: string): boolean {
 
 /**
  * Reads a scan into a Volume: NIfTI (.nii, .nii.gz), DICOM (by extension or the 'DICM' magic), or any
- * image sharp decodes as one grayscale slice at its own bit depth (16-bit PNG/TIFF keep every bit; colour
- * images are converted to luminance). Errors are one line (InputError) naming the file and the problem.
+ * image sharp decodes as one slice at its own bit depth (16-bit PNG/TIFF keep every bit), by the rule
+ * browsers follow too (src/image/picture.ts pictureVolume): grey, or RGB for a 3-channel model
+ * (`channels`, default 1) where the image has colour; a colour image into one channel is its luminance. Errors are one line (InputError) naming the file and the problem.
  * Budgets, from the header before anything is decoded: NIfTI and DICOM scans of more than `maxPixels`
  * voxels (default DEFAULT_MAX_DECODE_PIXELS; 0: none) are refused, and `check` may refuse their declared
  * size; images are refused above `maxPixels` pixels (default DEFAULT_MAX_PIXELS) and shrunk while
  * decoding above DEFAULT_MAX_DECODE_PIXELS, as photos are.
  */
-export async function readScanFile(path: string, opts: { maxPixels?: number; check?: ScanLimits['check'] } = {}): Promise<Volume> {
+export async function readScanFile(path: string, opts: { maxPixels?: number; check?: ScanLimits['check']; channels?: number } = {}): Promise<Volume> {
   let bytes: Buffer;
   try {
     bytes = await readRegularFile(path);
@@ -274,17 +278,13 @@ export async function readScanFile(path: string, opts: { maxPixels?: number; che
       const s = Math.sqrt(DEFAULT_MAX_DECODE_PIXELS / (sw * sh));
       pipe = pipe.resize(Math.max(1, Math.floor(sw * s)), Math.max(1, Math.floor(sh * s)), { fit: 'fill', kernel: 'linear' });
     }
-    const { data, info } = await pipe.flatten({ background: '#000000' })
-      .toColourspace(sixteen ? 'grey16' : 'b-w').raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
-    const n = info.width * info.height;
-    const out = new Float32Array(n);
-    const step = info.channels;
-    if (sixteen) {
-      const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
-      for (let i = 0; i < n; i++) out[i] = dv.getUint16(i * step * 2, true);
-    } else for (let i = 0; i < n; i++) out[i] = data[i * step]!;
-    const affine = new Float64Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
-    return { data: out, channels: 1, dims: [1, info.height, info.width], affine, bits: sixteen ? 16 : 8, source: 'image', description: `${meta.format} ${info.width}×${info.height} ${sixteen ? 16 : 8}-bit grayscale` };
+    // the samples at the file's depth, grey (one channel: a third of the memory) or RGB(A); the rest
+    // (alpha, luminance) is the browser's rule too
+    const grey = (meta.channels ?? 3) === 1;
+    const { data, info } = await pipe.toColourspace(grey ? (sixteen ? 'grey16' : 'b-w') : sixteen ? 'rgb16' : 'srgb').raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
+    const samples = sixteen ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return pictureVolume({ width: info.width, height: info.height, channels: info.channels as 1 | 3 | 4, bits: sixteen ? 16 : 8, data: samples },
+      { channels: opts.channels ?? 1, colour: (meta.channels ?? 1) >= 3, format: meta.format ?? 'image' });
   } catch (e) {
     if ((e as Error).name === 'InputError') throw e;
     throw inputError(`cannot decode image ${path}: ${oneLine((e as Error).message)}`);

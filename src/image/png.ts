@@ -2,7 +2,7 @@
  * Minimal PNG encoder/decoder in pure TypeScript (browser-safe; zlib via fflate).
  * Encoder: 8-bit grey / RGB / RGBA, non-interlaced, 'up' or per-row adaptive filtering.
  * Decoder: every non-interlaced PNG: grey (1/2/4/8/16-bit), grey+alpha, RGB, RGBA (8/16-bit) and palette
- * (1/2/4/8-bit) images; 16-bit samples keep their high byte, low-depth grey is scaled to 0..255.
+ * (1/2/4/8-bit) images; 16-bit samples keep their high byte (and come whole in `data16`), low-depth grey is scaled to 0..255.
  */
 import { unzlibSync, zlibSync } from 'fflate';
 import type { RgbImage } from './types.js';
@@ -14,6 +14,8 @@ export interface RawImage {
   data: Uint8Array;
   /** 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA */
   channels: 1 | 2 | 3 | 4;
+  /** A 16-bit PNG's samples at full depth (`data` keeps their high byte). */
+  data16?: Uint16Array;
 }
 
 export interface EncodePngOptions {
@@ -264,9 +266,14 @@ export function decodePng(bytes: Uint8Array): RawImage {
     }
   }
   let samples = pix;
+  let data16: Uint16Array | undefined;
   if (depth === 16) {
     samples = new Uint8Array(width * height * spp);
-    for (let i = 0; i < samples.length; i++) samples[i] = pix[i * 2]!;
+    data16 = new Uint16Array(width * height * spp);
+    for (let i = 0; i < samples.length; i++) {
+      samples[i] = pix[i * 2]!;
+      data16[i] = (pix[i * 2]! << 8) | pix[i * 2 + 1]!;
+    }
   } else if (subByte) {
     // 1 sample per pixel, packed MSB first, rows padded to a byte; grey levels are scaled to 0..255
     samples = new Uint8Array(width * height);
@@ -295,7 +302,7 @@ export function decodePng(bytes: Uint8Array): RawImage {
     }
     return { width, height, data: out, channels: ch };
   }
-  return { width, height, data: samples, channels: spp as 1 | 2 | 3 | 4 };
+  return { width, height, data: samples, channels: spp as 1 | 2 | 3 | 4, ...(data16 ? { data16 } : {}) };
 }
 
 /**

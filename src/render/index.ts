@@ -105,9 +105,14 @@ export type CaptionFacts = Pick<Explanation, 'method' | 'target' | 'predicted' |
 /** The caption under an overlay: the method, what was explained, its probability, and the predicted class. */
 export function captionText(e: CaptionFacts): string {
   const head = `${e.method}: ${e.targetName ?? `logit ${e.target.index}`}${e.target.label ? ` '${e.target.label}'` : ''}`;
-  const p = Number.isFinite(e.target.probability) ? ` p=${e.target.probability.toFixed(3)}` : ` = ${(e.targetValue ?? 0).toFixed(3)}`;
+  const p = Number.isFinite(e.target.probability) ? ` p=${e.target.probability.toFixed(3)}` : valueText(e.targetValue, ' = ');
   const pred = !Number.isFinite(e.predicted.probability) ? '' : e.predicted.index === e.target.index ? '(the predicted class)' : `predicted: ${classLabel(e.predicted)} p=${e.predicted.probability.toFixed(3)}`;
   return pred ? `${head}${p}\n${pred}` : `${head}${p}`;
+}
+
+/** A target's value as text after `prefix`; nothing for no target (NaN: a method that needs none). */
+function valueText(v: number | undefined, prefix: string): string {
+  return Number.isNaN(v) ? '' : `${prefix}${(v ?? 0).toFixed(3)}`;
 }
 
 /** One line on an explained class: "class 3 'cat' (logit 1.234, p=0.512), the predicted class". */
@@ -123,7 +128,7 @@ export function describeTarget(e: Explanation): string {
   const value = e.targetValue ?? e.target.logit;
   const cls = e.target.index >= 0 && Number.isFinite(e.target.probability) ? ` (class ${classLabel(e.target)}, p=${e.target.probability.toFixed(3)})` : '';
   const pred = Number.isFinite(e.predicted.probability) ? (e.predicted.index === e.target.index ? ', the predicted class' : `; predicted ${classLabel(e.predicted)} p=${e.predicted.probability.toFixed(3)}`) : '';
-  return `${what} = ${value.toFixed(3)}${cls}${pred}`;
+  return `${what}${valueText(value, ' = ')}${cls}${pred}`;
 }
 
 export interface OverlayOptions {
@@ -222,7 +227,7 @@ export function gridPicture(tiles: Explanation[], methods: string[], groups: str
       const map = resizeBilinear(e.map, e.height, e.width, th, tw);
       rows[mi]!.push(overlay(pic ?? heatmapImage(map, tw, th, 'viridis'), map, { colormap: opt.colormap, alpha: opt.alpha }));
       const where = g.length > 1 ? `mean of ${g.length} layers` : shortLayerName(g[0]!);
-      const score = Number.isFinite(e.target.probability) ? `p=${e.target.probability.toFixed(3)}` : `${(e.targetValue ?? 0).toFixed(3)}`;
+      const score = Number.isFinite(e.target.probability) ? `p=${e.target.probability.toFixed(3)}` : valueText(e.targetValue, '');
       labels[mi]!.push(`${m} @ ${where}\n${e.targetName ?? `logit ${e.target.index}`}${e.target.label ? ` '${e.target.label}'` : ''} ${score}${e.warnings.some((w) => w.startsWith('the map is all zero')) ? '\n(all zero)' : ''}`);
     });
   });

@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { onInterrupt } from './interrupt-node.js';
+import { testHooks } from './test-hooks.js';
 
 /**
  * An output folder or file that cannot be used or written (a folder that is a file, an output replacing an
@@ -36,16 +37,13 @@ const WRITE_REASONS: Record<string, string> = {
 
 let faultCount = 0;
 
-/**
- * Testing aid: GRADCAM_TEST_WRITE_FAULT=CODE:NAME[:SKIP] makes the audit's writes to files whose name
- * contains NAME fail with CODE (ENOSPC: a full disk), after SKIP such writes succeeded.
- */
+/** A test's write fault (src/util/test-hooks.ts writeFault): a full disk for files whose name contains its name. */
 function injectedFault(file: string): void {
-  const spec = process.env['GRADCAM_TEST_WRITE_FAULT'];
-  if (!spec) return;
-  const [code, name, skip] = spec.split(':');
+  const fault = testHooks().writeFault;
+  if (!fault) return;
+  const { code, name, skip } = fault;
   if (!code || !name || !path.basename(file).includes(name)) return;
-  if (faultCount++ < Number(skip ?? 0)) return;
+  if (faultCount++ < (skip ?? 0)) return;
   const e = new Error(`${code}: injected for a test, write`) as NodeJS.ErrnoException;
   e.code = code;
   throw e;

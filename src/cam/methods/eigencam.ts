@@ -11,7 +11,7 @@ export const eigencam: CamMethod = {
   kind: 'cam',
   summary: 'Eigen-CAM: first principal component of the activations (class-agnostic, no gradients)',
   citation: 'Muhammad & Yeasin 2020, Eigen-CAM: Class Activation Map using Principal Components (IJCNN); pytorch-grad-cam EigenCAM',
-  needs: FORWARD_NEEDS,
+  needs: { ...FORWARD_NEEDS, target: false },
   batching: FORWARD_BATCHING,
   cost: FORWARD_COST,
   options: [],

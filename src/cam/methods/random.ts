@@ -67,7 +67,7 @@ export const random: CamMethod = {
   kind: 'cam',
   summary: 'Random-CAM baseline: uniform random channel weights in [-1, 1) (seeded; a sanity check for the others)',
   citation: 'pytorch-grad-cam RandomCAM (a baseline)',
-  needs: FORWARD_NEEDS,
+  needs: { ...FORWARD_NEEDS, target: false },
   batching: FORWARD_BATCHING,
   cost: FORWARD_COST,
   options: [{ key: 'randomSeed', flag: 'seed', type: 'integer', default: 0, min: 0, max: 2 ** 32 - 1, value: 'S', shared: true, help: 'numpy seed of the channel weights' }],
