@@ -30,7 +30,7 @@ say() { echo "slurm-check: $*" >&2; }
 fail() { say "FAILED: $*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || fail "run as root (slurmd runs the jobs as root in this single-node cluster)"
-for cmd in munged slurmctld slurmd sbatch squeue scancel scontrol sacct; do
+for cmd in munged slurmctld slurmd sbatch squeue scancel scontrol sinfo; do
   command -v "$cmd" >/dev/null || fail "$cmd not found: apt-get install -y slurm-wlm munge"
 done
 
