@@ -129,7 +129,7 @@ say "cluster up: $HOST, $CPUS CPUs ($SLURM_CONF)"
 # --- the one-machine reference
 OUT="$T/out"
 mkdir -p "$OUT"
-"${GRADCAM[@]}" audit "$DATA" "${AUDIT_ARGS[@]}" --out "$OUT/one"
+"${GRADCAM[@]}" audit "$DATA" "${AUDIT_ARGS[@]}" --out "$OUT/one" || fail "the one-machine audit exited $?"
 N="$(wc -l <"$OUT/one/results.jsonl")"
 say "one-machine run: $N images"
 
@@ -173,7 +173,7 @@ for i in $(seq 0 $((SHARDS - 1))); do TOTAL=$((TOTAL + $(rows "$OUT/shard-$i")))
 grep -q "SIGTERM: stopping after the current batch" "$T/job-${JOB}_$VICTIM.out" || fail "task $VICTIM's output does not show the audit stopping on SIGTERM"
 [ "$TOTAL" -lt "$N" ] || fail "task $VICTIM finished before the cancel took effect ($TOTAL of $N rows): nothing was resumed"
 
-# the merge refuses an unfinished shard (exit 3) ...
+# a merge now reports the unfinished shard (exit 3) ...
 set +e
 "${GRADCAM[@]}" merge "$OUT"/shard-* --out "$OUT/merged-early" 2>"$T/merge-early.err"
 rc=$?
@@ -190,7 +190,8 @@ for _ in $(seq 3000); do [ -z "$(squeue -h -j "$JOB2" -o %i 2>/dev/null)" ] && b
 head -n "$CUT" "$VDIR/results.jsonl" | cmp -s - "$T/victim-before.jsonl" || fail "task $VICTIM's rows before the cancel were rewritten"
 [ "$(cut -d, -f1 "$VDIR/results.jsonl" | sort | uniq -d | wc -l)" -eq 0 ] || fail "task $VICTIM has an item twice"
 
-"${GRADCAM[@]}" merge "$OUT"/shard-* --out "$OUT/merged"
+# exit 0: every shard complete, no image failed
+"${GRADCAM[@]}" merge "$OUT"/shard-* --out "$OUT/merged" || fail "merge of the four shards exited $? (unfinished shard or failed images)"
 
 # merged = one run: every row (parsed) and the summary
 node --input-type=module - "$OUT/one" "$OUT/merged" "$N" <<'EOF'
