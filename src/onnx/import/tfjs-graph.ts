@@ -10,7 +10,7 @@
  * This file: the op list, the import (order, outputs, the ONNX model) and the dispatch of each node to
  * its converter; tfjs-graph/: graph.ts (the GraphDef, GraphImporter), context.ts (what a converter gets),
  * nchw.ts, elementwise.ts, shape.ts (the converters by kind). A new op: its converter in the file of its
- * kind, its name in that file's table and in TFJS_GRAPH_OPS.
+ * kind and its name in that file's table (TFJS_GRAPH_OPS, the README's list, is the tables' keys).
  */
 import { encodeModel, makeValueInfo, type GraphProto, type ModelProto } from '../model.js';
 import { DATA_TYPE } from '../tensor.js';
@@ -25,15 +25,11 @@ import { SHAPE_OPS } from './tfjs-graph/shape.js';
 export { TFJS_FUSED_OPS } from './tfjs-graph/context.js';
 export type { TfjsModelJson } from './tfjs-graph/graph.js';
 
-/** The TF ops the importer reads (the README's list is generated from it: scripts/ops.ts). */
-export const TFJS_GRAPH_OPS: readonly string[] = [
-  'Placeholder', 'PlaceholderWithDefault', 'Const', 'Identity', 'NoOp', 'StopGradient', 'Conv2D', 'DepthwiseConv2dNative', '_FusedConv2D', 'FusedConv2D', 'FusedDepthwiseConv2dNative',
-  '_FusedMatMul', 'MatMul', 'BiasAdd', 'Add', 'AddV2', 'AddN', 'Sub', 'Mul', 'RealDiv', 'Maximum', 'Minimum', 'Neg',
-  'Relu', 'Relu6', 'Elu', 'Selu', 'LeakyRelu', 'Prelu', 'Sigmoid', 'Tanh', 'Softmax', 'Square', 'Sqrt', 'Rsqrt', 'Pow', 'Exp', 'Log',
-  'Mean', 'Max', 'Sum', 'MaxPool', 'AvgPool', 'ConcatV2', 'Pack', 'Unpack', 'Reshape', 'Squeeze', 'ExpandDims', 'Pad', 'PadV2',
-  'MirrorPad', 'StridedSlice', 'Slice', 'Transpose', 'ResizeBilinear', 'ResizeNearestNeighbor', 'Cast', 'Shape',
-  'FusedBatchNorm', 'FusedBatchNormV3', 'SpaceToBatchND', 'BatchToSpaceND',
-];
+/** Each op's converter. */
+const CONVERTERS: Record<string, (ctx: NodeCtx) => void> = { ...NCHW_OPS, ...ELEMENTWISE_OPS, ...SHAPE_OPS };
+
+/** The TF ops the importer reads: those with a converter (the README's list is generated from it: scripts/ops.ts). */
+export const TFJS_GRAPH_OPS: readonly string[] = Object.keys(CONVERTERS);
 const SUPPORTED = new Set(TFJS_GRAPH_OPS);
 
 /** Imports a TF.js graph model: `entry` is its model.json inside `files`. */
@@ -115,12 +111,7 @@ function labelsFromMetadata(m: Record<string, unknown> | undefined): string[] | 
   return undefined;
 }
 
-/** Each op's converter. */
-const CONVERTERS: Record<string, (ctx: NodeCtx) => void> = { ...NCHW_OPS, ...ELEMENTWISE_OPS, ...SHAPE_OPS };
-
+/** Converts node `n` (its op was checked against TFJS_GRAPH_OPS before any node). */
 function convertNode(g: GraphImporter, n: TfNode): void {
-  const ctx = nodeContext(g, n);
-  const convert = CONVERTERS[n.op];
-  if (!convert) ctx.fail('is not supported');
-  convert!(ctx);
+  CONVERTERS[n.op]!(nodeContext(g, n));
 }
