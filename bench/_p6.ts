@@ -3,7 +3,7 @@ import { Explainer } from '../src/explainer.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { postprocess } from '../src/cam/pipeline.js';
 import { cancelled, degenerateWarnings } from '../src/cam/degenerate.js';
-import { gradcam } from '../src/cam/gradcam.js';
+import { gradcam } from '../src/cam/methods/gradcam.js';
 const bytes = new Uint8Array(fs.readFileSync('bench/models/mobilenet_v2.onnx'));
 const ex = Explainer.fromBytes(bytes, { createSession: createNodeSession });
 const plain = await createNodeSession(bytes);

@@ -20,7 +20,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { encodePng } from '../src/image/png.js';
-import { listInputs, runAudit } from '../src/node-audit.js';
+import { listInputs } from '../src/dataset/listing.js';
+import { runAudit } from '../src/audit/run.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
 const MODEL_NAME = process.argv.includes('--model') ? process.argv[process.argv.indexOf('--model') + 1]! : 'resnet50';

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { Explainer } from '../src/explainer.js';
-import { explainGradients } from '../src/cam/guided.js';
+import { explainGradients } from '../src/methods/gradient/explain.js';
 import { createNodeSession } from '../src/runtime/node.js';
 
 const { values: o } = parseArgs({ options: { runs: { type: 'string', default: '10' }, 'no-torch': { type: 'boolean', default: false }, models: { type: 'string' } } });

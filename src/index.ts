@@ -1,7 +1,7 @@
 /** Browser-safe library entry. */
 export { Explainer, InputError, parseLabels, softmax, argmax } from './explainer.js';
 export type { ClassChoice, ClassScore, ExplainOptions, ExplainResult, Explanation, ExplainerOptions, LayerInfo, Layout, RunOptions, RunResult } from './explainer.js';
-export { GradientEngine, type CompileCache } from './autodiff/engine.js';
+export { GradientEngine, type CompileCache } from './runtime/engine.js';
 export { compile, prepare, SEED_INPUT, USE_TOP_INPUT } from './autodiff/compiler.js';
 export type { Compiled, GradientSpec, Prepared } from './autodiff/compiler.js';
 export { GRADIENT_RULES, OP_GRADIENTS, supportedOps } from './autodiff/registry.js';
@@ -23,8 +23,13 @@ export type { Session, SessionFactory, SessionOptions } from './runtime/session.
 export * from './image/index.js';
 export { explainFamily, explainMany, needsFamily } from './cam/runner.js';
 export type { FamilyOptions, ManyOptions, ManyResult } from './cam/runner.js';
-export { FAMILY_METHODS } from './cam/family.js';
-export { findClassifier } from './cam/cam.js';
+export { FAMILY_METHODS } from './cam/index.js';
+export { ExplainerCore } from './explainer/core.js';
+export type { PixelExplanation } from './types.js';
+export { gradcamGraphMaps, graphMaps } from './cam/methods/gradcam-graph.js';
+export { METHODS, findMethod, getMethod, methodNames, isPixelMethod, camMethods, resolveMethodOptions } from './methods/index.js';
+export type { MethodDescriptor, AttributionContext, Attribution, AttributionMethod, GradientMethod, MethodInfo, MethodKind, MethodNeeds, MethodOption, MethodOptionValues } from './methods/index.js';
+export { findClassifier } from './cam/methods/cam.js';
 export { TARGET_KINDS, parseTargetKind } from './cam/targets.js';
 export type { TargetSpec, TargetKind, ResolvedTarget } from './cam/targets.js';
 export type { CamContext, CamRow } from './cam/types.js';
@@ -34,7 +39,7 @@ export * from './metrics/index.js';
 export * from './sanity/index.js';
 export { Detector } from './detect/detector.js';
 export type { DetectorOptions, DetectionExplainOptions, DetectionExplanation } from './detect/detector.js';
-export { anchorBox, anchorScore, boxTargetValue, decodeDetections, iou, iouGradient, renormalizeInBox, DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD } from './detect/boxes.js';
-export type { Box, BoxCoords, BoxHead, BoxTargetOptions, DecodeOptions, Detection } from './detect/boxes.js';
+export { anchorBox, anchorScore, boxTargetValue, decodeDetections, iou, iouGradient, renormalizeInBox, DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD } from './util/boxes.js';
+export type { Box, BoxCoords, BoxHead, BoxTargetOptions, DecodeOptions, Detection } from './util/boxes.js';
 export { BOX_FORMATS, BOX_FORMAT_HELP, DETECTIONS_OUTPUT, detectionModel, parseBoxFormat, recogniseHead } from './detect/head.js';
 export type { BoxFormat, DetectionHead } from './detect/head.js';

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Explainer } from '../src/explainer.js';
 import { createNodeSession } from '../src/runtime/node.js';
-import { explainGradients } from '../src/cam/guided.js';
+import { explainGradients } from '../src/methods/gradient/explain.js';
 import { decodeModel, encodeModel } from '../src/onnx/model.js';
 import { encodePng } from '../src/image/png.js';
 import { FIXTURES, loadArray, loadMeta, maxAbsError, modelBytes } from './helpers/fixtures.js';

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadExplainer, diskCompileCache, type CompileCache } from '../src/node.js';
-import { explainGradients } from '../src/cam/guided.js';
+import { explainGradients } from '../src/methods/gradient/explain.js';
 import { parseNpy, toFloat32 } from '../src/image/npy.js';
 
 const FIXTURES = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures');

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Explainer } from '../src/explainer.js';
 import { Detector } from '../src/detect/detector.js';
-import { anchorBox, boxTargetValue, decodeDetections, iou, iouGradient, renormalizeInBox, type Box, type BoxHead } from '../src/detect/boxes.js';
+import { anchorBox, boxTargetValue, decodeDetections, iou, iouGradient, renormalizeInBox, type Box, type BoxHead } from '../src/util/boxes.js';
 import { recogniseHead, parseBoxFormat } from '../src/detect/head.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { parseNpy, toFloat32 } from '../src/image/npy.js';

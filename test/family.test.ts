@@ -17,7 +17,7 @@ import { decodePng } from '../src/image/png.js';
 import type { Session, SessionFactory } from '../src/runtime/session.js';
 import type { TargetSpec } from '../src/cam/targets.js';
 import { projection2d, symmetricEigen } from '../src/cam/svd.js';
-import { uniform } from '../src/cam/random.js';
+import { uniform } from '../src/cam/methods/random.js';
 import { upsampleAlignCorners } from '../src/cam/upsample.js';
 import { FIXTURES, loadArray, loadMeta, maxAbsError, modelBytes } from './helpers/fixtures.js';
 

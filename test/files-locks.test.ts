@@ -29,7 +29,7 @@ describe('the folder lock', () => {
     fs.writeFileSync(child, `
 import fs from 'node:fs';
 import path from 'node:path';
-import { acquireLock } from ${JSON.stringify(path.join(ROOT, 'src', 'node-audit.ts'))};
+import { acquireLock } from ${JSON.stringify(path.join(ROOT, 'src', 'dataset', 'lock.ts'))};
 const [base, trials] = process.argv.slice(2);
 console.log('ready');
 for (let t = 0; t < Number(trials); t++) {
@@ -217,7 +217,7 @@ describe('manifest paths on the terminal', () => {
 
 describe('manifests read through the folder gate', () => {
   it('a relative path that climbs out of the manifest\'s folder, or a symbolic link leading out, is refused in one line', async () => {
-    const { listInputs } = await import('../src/node-audit.js');
+    const { listInputs } = await import('../src/dataset/listing.js');
     const d = path.join(tmp, 'mf');
     fs.mkdirSync(path.join(d, 'imgs'), { recursive: true });
     fs.copyFileSync(SCENE(7), path.join(d, 'imgs', 'a.png'));

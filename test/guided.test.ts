@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Explainer } from '../src/explainer.js';
 import { createNodeSession } from '../src/runtime/node.js';
-import { explainGradients } from '../src/cam/guided.js';
+import { explainGradients } from '../src/methods/gradient/explain.js';
 import { deprocessGradient, gradientMagnitude } from '../src/image/gradient.js';
 import { parseNpy, toFloat32 } from '../src/image/npy.js';
 import { FIXTURES, loadArray, loadMeta, modelBytes, relL2 } from './helpers/fixtures.js';

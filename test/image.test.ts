@@ -38,7 +38,8 @@ import {
   type NpyArray,
   type RgbImage,
 } from '../src/image/index.js';
-import { readImageFile, readNpyFile, writeFileAtomic, writePng } from '../src/image/node.js';
+import { readImageFile, readNpyFile, writePng } from '../src/image/node.js';
+import { writeFileAtomic } from '../src/util/write-node.js';
 
 const FIX = fileURLToPath(new URL('./fixtures/image/', import.meta.url));
 const manifest = JSON.parse(readFileSync(join(FIX, 'manifest.json'), 'utf8'));

@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Builder } from '../src/autodiff/builder.js';
-import { probe } from '../src/autodiff/engine.js';
+import { probe } from '../src/runtime/engine.js';
 import { encodeModel, GraphIndex, makeValueInfo, topoOrder, type ModelProto } from '../src/onnx/model.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { analyzeLayouts } from '../src/layout/graph.js';

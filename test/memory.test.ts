@@ -1,6 +1,6 @@
 /**
  * Memory bounded by the model, not by its tensor count (issue 21 item 4): static shape inference
- * (onnx/shapes.ts) equals a run of the model on every fixture; the probe (autodiff/engine.ts) exposes at
+ * (onnx/shapes.ts) equals a run of the model on every fixture; the probe (runtime/engine.ts) exposes at
  * most its budget per run; a model that will be refused is refused before any session is made.
  * (The 1024×1024 peak-RSS goal is measured by bench/memory.ts, not here.)
  */
@@ -8,7 +8,7 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { probe } from '../src/autodiff/engine.js';
+import { probe } from '../src/runtime/engine.js';
 import { cloneModel, realInputs } from '../src/autodiff/compiler.js';
 import { decodeModel, declaredDims, encodeModel, GraphIndex, makeValueInfo, topoOrder, type ModelProto } from '../src/onnx/model.js';
 import { Builder } from '../src/autodiff/builder.js';

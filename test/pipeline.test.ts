@@ -24,8 +24,9 @@ import { explainMany } from '../src/cam/runner.js';
 import { FIXTURES, loadArray, loadMeta, maxRelError, modelBytes } from './helpers/fixtures.js';
 import { Explainer } from '../src/explainer.js';
 import { createNodeSession } from '../src/runtime/node.js';
-import { gradcam as gradcamMethod } from '../src/cam/gradcam.js';
+import { gradcam as gradcamMethod } from '../src/cam/methods/gradcam.js';
 import { postprocess } from '../src/cam/pipeline.js';
+import { gradcamGraphMaps, graphMaps } from '../src/cam/methods/gradcam-graph.js';
 import { BIN, ROOT, gradcam } from './helpers/cli.js';
 
 const MODEL = path.join(FIXTURES, 'resnet_like', 'model.onnx');
@@ -404,7 +405,8 @@ describe("Grad-CAM's maps computed inside the gradient graph", () => {
       const input = loadArray(name, 'input.npy');
       const n = input.shape[0]!;
       for (const l of meta.layers) {
-        const graph = await ex.run(input.data, input.shape, { layers: [l.tensor], classes: meta.classes, maps: true });
+        const run = await ex.run(input.data, input.shape, { layers: [l.tensor], classes: meta.classes, post: gradcamGraphMaps });
+        const graph = { maps: graphMaps(run)!, activations: run.activations };
         assert.ok(graph.maps, `${l.key}: the in-graph path was taken`);
         assert.equal(graph.activations.length, 0);
         const js = await ex.run(input.data, input.shape, { layers: [l.tensor], classes: meta.classes });
@@ -434,8 +436,8 @@ describe("Grad-CAM's maps computed inside the gradient graph", () => {
     const meta = loadMeta('vit_tiny_op17');
     const ex = Explainer.fromBytes(modelBytes('vit_tiny_op17'), { createSession: createNodeSession });
     const input = loadArray('vit_tiny_op17', 'input.npy');
-    const r = await ex.run(input.data, input.shape, { layers: [meta.layers[0]!.tensor], classes: meta.classes, maps: true });
-    assert.equal(r.maps, undefined);
+    const r = await ex.run(input.data, input.shape, { layers: [meta.layers[0]!.tensor], classes: meta.classes, post: gradcamGraphMaps });
+    assert.equal(r.post, undefined);
     assert.equal(r.activations.length, 1);
     await ex.release();
   });

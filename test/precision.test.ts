@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { argmax, Explainer } from '../src/explainer.js';
-import { GradientEngine } from '../src/autodiff/engine.js';
+import { GradientEngine } from '../src/runtime/engine.js';
+import { gradcamGraphMaps } from '../src/cam/methods/gradcam-graph.js';
+import { layoutFromOverride } from '../src/layout/describe.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { decodeOutput, encodeFeed, TensorTypeError } from '../src/runtime/session.js';
 import { createWebSessionFactory, type OrtWebModule } from '../src/runtime/web.js';
@@ -226,7 +228,7 @@ describe('errors say whose fault it is', () => {
     const engine = new GradientEngine(decodeModel(bytes('resnet_like.fp16.io32.onnx')), createNodeSession);
     try {
       await assert.rejects(
-        engine.get({ layers: ['/layer3/layer3.0/relu2/Relu_output_0'], maps: { channelAxis: 1, gridAxes: [2, 3], size: [48, 48] } }, [1, 3, 48, 48]),
+        engine.get({ layers: ['/layer3/layer3.0/relu2/Relu_output_0'], post: gradcamGraphMaps(layoutFromOverride('nchw', [1, 24, 6, 6]), [48, 48]) }, [1, 3, 48, 48]),
         (e: Error) => {
           assert.equal(e.name, 'InternalError');
           assert.match(e.message, /^onnxruntime rejects the gradient graph that gradcam compiled for this model \(the model itself loads, so the fault is gradcam's, not the model's\)/);

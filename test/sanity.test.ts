@@ -14,6 +14,7 @@ import { compareMaps, sanityCheck, verdict, type StageEntry } from '../src/sanit
 import { sanityCurvesSvg, sanityMontage } from '../src/sanity/render.js';
 import { methodMaps } from '../src/metrics/maps.js';
 import { decodePng } from '../src/image/png.js';
+import { writeNpy } from '../src/image/npy.js';
 import { runSanity } from '../src/cli/sanity.js';
 import { FIXTURES, loadArray, modelBytes } from './helpers/fixtures.js';
 
@@ -183,5 +184,63 @@ describe('gradcam sanity (CLI)', () => {
     await assert.rejects(runSanity([npy, '--model', model, '--randomize', '2', '--montage-stages', '0,3']), /stage 3 does not exist; the model has 2 stages/);
     // --layers is explain's list of CAM layers: sanity names its count of randomised layers --randomize
     await assert.rejects(runSanity([npy, '--model', model, '--layers', '2']), /--layers is explain's list of CAM layers; the number of top layers to randomise is --randomize N/);
+  });
+});
+
+describe('gradcam sanity on a folder: the dataset engine', () => {
+  let tmp: string;
+  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-sanity-ds-')); });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const bin = path.join(FIXTURES, '..', '..', 'bin', 'gradcam.js');
+  const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+  const model = path.join(FIXTURES, 'resnet_like', 'model.onnx');
+  const common = ['--model', model, '--methods', 'gradcam,saliency', '--randomize', '2', '--mode', 'cascading', '--quiet'];
+
+  it('image by image and resumable: the table equals one check of the same images as files; a rerun does nothing', () => {
+    const data = path.join(tmp, 'data');
+    fs.mkdirSync(data);
+    const input = loadArray('resnet_like', 'input.npy');
+    const per = input.data.length / input.shape[0]!;
+    const files: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const f = path.join(data, `img${i}.npy`);
+      const one = input.data.slice(0, per).map((v, k) => v * (1 - 0.3 * i) + 0.05 * i * Math.sin(k));
+      fs.writeFileSync(f, writeNpy(one, input.shape.slice(1)));
+      files.push(f);
+    }
+    const ref = path.join(tmp, 'files');
+    const a = run('sanity', ...files, ...common, '--out', ref);
+    assert.equal(a.status, 0, a.stderr);
+    const out = path.join(tmp, 'folder');
+    const b = run('sanity', data, ...common, '--batch-size', '1', '--out', out);
+    assert.equal(b.status, 0, b.stderr);
+    const rows = fs.readFileSync(path.join(out, 'sanity.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(rows.map((r) => [r.key, r.status]), [['img0.npy', 'ok'], ['img1.npy', 'ok']]);
+    const want = JSON.parse(fs.readFileSync(path.join(ref, 'sanity.json'), 'utf8'));
+    const got = JSON.parse(fs.readFileSync(path.join(out, 'sanity.json'), 'utf8'));
+    for (const m of ['gradcam', 'saliency']) {
+      assert.equal(got[m].length, want[m].length);
+      got[m].forEach((e: StageEntry, k: number) => {
+        const w = want[m][k] as StageEntry;
+        assert.deepEqual([e.mode, e.stage, e.layer], [w.mode, w.stage, w.layer]);
+        for (const key of ['spearman', 'spearman_abs', 'ssim', 'hog'] as const) {
+          assert.ok(Math.abs(e[key] - w[key]) < 2e-3, `${m} stage ${k} ${key}: ${e[key]} vs ${w[key]}`);
+          assert.ok(Math.abs(e.std![key] - w.std![key]) < 2e-3, `${m} stage ${k} std ${key}`);
+        }
+      });
+    }
+    // the verdicts agree, a montage per image and mode was written with its row
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(out, 'sanity.meta.json'), 'utf8')).verdicts.map((v: { sensitive: boolean }) => v.sensitive),
+      JSON.parse(fs.readFileSync(path.join(ref, 'sanity.meta.json'), 'utf8')).verdicts.map((v: { sensitive: boolean }) => v.sensitive));
+    assert.equal(fs.readdirSync(out).filter((f) => /^sanity\.img\d-[0-9a-f]{8}\.cascading\.png$/.test(f)).length, 2);
+    // a rerun finds every image done and writes the same table
+    const c = run('sanity', data, ...common, '--batch-size', '1', '--out', out);
+    assert.equal(c.status, 0, c.stderr);
+    assert.match(c.stdout, /2\/2 images done \(0 now, 2 already done\), 0 failed/);
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(out, 'sanity.json'), 'utf8')), got);
+    // other settings are refused
+    const d = run('sanity', data, ...common.map((x) => (x === 'gradcam,saliency' ? 'gradcam' : x)), '--out', out);
+    assert.equal(d.status, 1);
+    assert.match(d.stderr, /holds a sanity check with other settings \(methods: /);
   });
 });

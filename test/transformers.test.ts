@@ -16,7 +16,7 @@ import path from 'node:path';
 import { Explainer } from '../src/explainer.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { layoutFromOverride } from '../src/layout/describe.js';
-import { explainGradients } from '../src/cam/guided.js';
+import { explainGradients } from '../src/methods/gradient/explain.js';
 import { sanityCheck } from '../src/sanity/check.js';
 import { encodePng } from '../src/image/png.js';
 import { FIXTURES, loadArray, maxAbsError, maxRelError, modelBytes } from './helpers/fixtures.js';

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Detector } from '../src/detect/detector.js';
-import type { Box } from '../src/detect/boxes.js';
+import type { Box } from '../src/util/boxes.js';
 import { Explainer } from '../src/explainer.js';
 import { batchImageInput, unbatchedImageInput } from '../src/onnx/batch.js';
 import { decodeModel, declaredDims } from '../src/onnx/model.js';

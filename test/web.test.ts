@@ -19,7 +19,7 @@ import type { Page } from 'playwright-core';
 import { chromiumMissing, launchChromium, serveApp, type AppServer, type Browser } from './helpers/browser.js';
 import { createStaticServer, SERVE_HEADERS } from '../src/cli/serve.js';
 import { createNodeSession, loadExplainer, prepareInputs } from '../src/node.js';
-import { explainGradients, type GradientMethod } from '../src/cam/guided.js';
+import { explainGradients, type GradientMethodName as GradientMethod } from '../src/methods/gradient/explain.js';
 import { explainMany } from '../src/cam/runner.js';
 import { sanityCheck } from '../src/sanity/index.js';
 import { encodePng } from '../src/image/png.js';

@@ -3,7 +3,7 @@
  * of one image and explains the one the user clicks. Requests are handled one at a time, in order.
  */
 import { Detector } from '../src/detect/detector.js';
-import type { Detection } from '../src/detect/boxes.js';
+import type { Detection } from '../src/util/boxes.js';
 import { configureWebRuntime, createWebSessionFactory, type OrtWebModule } from '../src/runtime/web.js';
 import { decodePng, toRgbImage } from '../src/image/png.js';
 import { resizeRgb } from '../src/image/resize.js';

@@ -11,6 +11,8 @@ import { shortLayerName } from '../src/sanity/randomize.js';
 import type { RgbImage } from '../src/image/types.js';
 import type { ClassScore } from '../src/explainer.js';
 import { layoutLabel } from '../src/layout/describe.js';
+import { progressText } from '../src/util/progress.js';
+import { parseHxW } from '../src/util/size.js';
 import type { WebRuntimeInfo } from '../src/runtime/web.js';
 import type {
   Analysis, BackendChoice, BenchOutput, ExplainOutput, GridOutput, ImageInfo, ModelInfo, Progress, Reply, Request, SanityOutput, WorkerMessage,
@@ -140,11 +142,12 @@ function renderProgress(): void {
     ticker = undefined;
     return;
   }
-  const secs = ((performance.now() - last.since) / 1000).toFixed(1);
+  const elapsedS = (performance.now() - last.since) / 1000;
   const counted = last.total !== undefined && last.done !== undefined;
   el.progressFill.classList.toggle('indeterminate', !counted);
   el.progressFill.style.width = counted ? `${(100 * last.done!) / Math.max(1, last.total!)}%` : '30%';
-  el.progressText.textContent = `${last.stage}${counted ? ` (${last.done}/${last.total})` : ''} — ${secs} s`;
+  // the CLI's progress text (src/util/progress.ts), without its rate: steps here are of unlike kinds
+  el.progressText.textContent = progressText({ label: last.stage, elapsedS, unit: '', ...(counted ? { done: last.done, total: last.total } : {}) });
 }
 
 /** A progress callback for one request; call the returned function's `end` when it settles. */
@@ -297,9 +300,11 @@ async function loadModel(name: string, bytes: Uint8Array, extra: { name: string;
 }
 
 function parseSizeInput(): [number, number] | undefined {
-  const s = /^(\d+)(?:[x×,](\d+))?$/.exec(el.size.value.trim());
-  if (!s) return undefined;
-  return [Number(s[1]), Number(s[2] ?? s[1])];
+  try {
+    return parseHxW(el.size.value, 'the size');
+  } catch {
+    return undefined;
+  }
 }
 
 function fillLayers(m: ModelInfo): void {
@@ -312,11 +317,11 @@ function fillLayers(m: ModelInfo): void {
 function fillMethods(m: ModelInfo): void {
   const prev = el.method.value;
   el.method.innerHTML = '';
-  const groups: [string, 'cam' | 'gradient'][] = [['CAM methods', 'cam'], ['Gradient methods', 'gradient']];
-  for (const [title, kind] of groups) {
+  const titles: Record<string, string> = { cam: 'CAM methods', gradient: 'Gradient methods', path: 'Path methods', noise: 'Noise methods', perturbation: 'Perturbation methods' };
+  for (const family of [...new Set(m.methods.map((x) => x.family))]) {
     const g = document.createElement('optgroup');
-    g.label = title;
-    for (const x of m.methods.filter((y) => y.kind === kind)) {
+    g.label = titles[family] ?? family;
+    for (const x of m.methods.filter((y) => y.family === family)) {
       const o = new Option(x.name, x.name);
       o.title = x.description;
       g.append(o);

@@ -3,14 +3,17 @@ import type { ClassScore, LayerInfo } from '../src/explainer.js';
 import type { RgbImage } from '../src/image/types.js';
 import type { WebRuntimeInfo } from '../src/runtime/web.js';
 import type { MapSimilarity } from '../src/metrics/similarity.js';
+import type { MethodKind } from '../src/methods/types.js';
 
 export type BackendChoice = 'auto' | 'wasm' | 'webgpu';
 
 export interface MethodInfo {
   name: string;
   description: string;
-  /** 'cam': a CAM_METHODS entry (map from a layer); 'gradient': a pixel-level method from the input gradient. */
+  /** How it is drawn: 'cam': a map from a layer; 'gradient': a pixel-level attribution (every other kind). */
   kind: 'cam' | 'gradient';
+  /** Its kind in the method registry (src/methods): the menu's groups. */
+  family: MethodKind;
 }
 
 export interface ModelInfo {

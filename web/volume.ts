@@ -5,7 +5,7 @@
  * opacity. Everything runs in this page (onnxruntime-web from the app's own files); nothing is uploaded.
  */
 import { Explainer } from '../src/explainer.js';
-import { CAM_METHODS } from '../src/cam/index.js';
+import { camMethods } from '../src/methods/index.js';
 import { readNifti, isNifti } from '../src/image/nifti.js';
 import { isDicom, readDicom, stackSeries, type DicomFile } from '../src/image/dicom.js';
 import { scanToTensors, voxelSpacing, type IntensityMode, type Volume } from '../src/image/volume.js';
@@ -25,7 +25,7 @@ let scan: Volume | undefined;
 let map: Float32Array | undefined;
 let ort: OrtWebModule | undefined;
 
-const methods = Object.values(CAM_METHODS).filter((m) => !m.weightsAsync).map((m) => m.name);
+const methods = camMethods().filter((m) => m.volumes).map((m) => m.name);
 $<HTMLSelectElement>('method').innerHTML = methods.map((m) => `<option>${m}</option>`).join('');
 
 async function runtime(): Promise<OrtWebModule> {

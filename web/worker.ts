@@ -4,9 +4,10 @@
  * at a time, in order; long steps report progress.
  */
 import { Explainer, InputError, parseLabels, softmax, type ClassChoice, type ClassScore, type Explanation } from '../src/explainer.js';
-import { CAM_METHODS, camMethod } from '../src/cam/index.js';
+import { camMethod } from '../src/cam/index.js';
+import { METHODS, isPixelMethod } from '../src/methods/index.js';
+import { explainPixels } from '../src/methods/pixels.js';
 import { explainMany } from '../src/cam/runner.js';
-import { explainGradients, GRADIENT_METHODS, isGradientMethod } from '../src/cam/guided.js';
 import { sanityCheck } from '../src/sanity/index.js';
 import { decodeModel, metadata, type ModelProto } from '../src/onnx/model.js';
 import { NORMALIZE_PRESETS, resolveNormalization, type NormalizeOptions } from '../src/image/normalize.js';
@@ -191,8 +192,8 @@ function needRuntime(): SessionFactory {
 
 function methods(): MethodInfo[] {
   return [
-    ...Object.values(CAM_METHODS).map((m) => ({ name: m.name, description: m.description, kind: 'cam' as const })),
-    ...Object.entries(GRADIENT_METHODS).map(([name, description]) => ({ name, description, kind: 'gradient' as const })),
+    // the registry's methods, in its order; every kind but cam is drawn as a pixel-level picture
+    ...METHODS.map((m) => ({ name: m.name, description: m.summary, kind: m.kind === 'cam' ? 'cam' as const : 'gradient' as const, family: m.kind })),
   ];
 }
 
@@ -368,14 +369,14 @@ async function explain(p: ExplainParams, normalize: string, progress: (p: Progre
   const classes: ClassChoice[] = [p.classIndex];
   const t0 = performance.now();
   progress({ stage: `${p.method}: compiling (first use of this layer) and running` });
-  if (isGradientMethod(p.method)) {
-    const g = await explainGradients(ex, tensor, dims, { method: p.method, layer: p.layer, classes, rectifierOps: p.rectifierOps ?? 'all' });
+  if (isPixelMethod(p.method)) {
+    const g = await explainPixels(ex, tensor, dims, { method: p.method, layer: p.layer, classes, rectifierOps: p.rectifierOps ?? 'all' }, (x, d, o) => ex.explain(x, d, o));
     const e = g.explanations[0]!;
     return {
       params: p, method: e.method, kind: 'gradient', layer: e.layer, target: e.target, predicted: e.predicted,
       map: e.cam, height: e.height, width: e.width, gradient: e.gradient, channels: e.channels,
-      gradientPicture: deprocessGradient(e.gradient, e.width, e.height), warnings: [],
-      timings: { run: g.runMs, total: performance.now() - t0 },
+      gradientPicture: deprocessGradient(e.gradient, e.width, e.height), warnings: e.warnings ?? [],
+      timings: { run: g.timings.runMs, total: performance.now() - t0 },
     };
   }
   camMethod(p.method);
@@ -396,7 +397,7 @@ async function explain(p: ExplainParams, normalize: string, progress: (p: Progre
  */
 async function grid(imageId: string, classIndex: number | 'top', methodName: string, layers: string[], normalize: string, progress: (p: Progress) => void): Promise<GridOutput> {
   const ex = needModel();
-  const method = camMethod(isGradientMethod(methodName) ? 'gradcam' : methodName, Object.keys(GRADIENT_METHODS)).name;
+  const method = camMethod(isPixelMethod(methodName) ? 'gradcam' : methodName).name;
   const { tensor, dims } = inputFor(imageId, normalize);
   const infos = await ex.layers(model!.size);
   layers = [...new Set(layers)];
@@ -457,7 +458,7 @@ async function sanity(p: ExplainParams, steps: number, normalize: string, progre
   const original = r.original[m]![0]!;
   const verdict = r.verdicts[0]!;
   return {
-    imageId: p.imageId, method: m, kind: isGradientMethod(m) ? 'gradient' : 'cam', layer: r.camLayer, classIndex: r.classes[0]!,
+    imageId: p.imageId, method: m, kind: isPixelMethod(m) ? 'gradient' : 'cam', layer: r.camLayer, classIndex: r.classes[0]!,
     height: original.height, width: original.width, original: original.display,
     steps: r.stages.filter((s) => s.stage > 0).map((s) => ({
       stage: s.stage, layer: s.layer!, randomised: r.layers.slice(0, s.stage).map((l) => l.name),

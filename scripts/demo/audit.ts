@@ -17,7 +17,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { listInputs, runAudit, writeReports } from '../../src/node-audit.js';
+import { listInputs } from '../../src/dataset/listing.js';
+import { runAudit } from '../../src/audit/run.js';
+import { writeReports } from '../../src/audit/reports.js';
 import type { AuditSummary } from '../../src/audit/summary.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..');

@@ -2,6 +2,7 @@
  * Audit summaries and tabular exports, browser-safe: row order, per-class summaries, CSV.
  */
 import type { AuditRow } from './types.js';
+import { csvField, csvLine } from '../util/csv.js';
 
 /** Canonical order of results: by input position, then key. */
 export function byIndex(a: AuditRow, b: AuditRow): number {
@@ -117,14 +118,7 @@ export function summarize(rows: AuditRow[], flagRule = ''): AuditSummary {
   };
 }
 
-export function csvField(v: unknown): string {
-  const s = v === null || v === undefined ? '' : typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return /[",\r\n]/.test(s) || /^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-export function csvLine(fields: unknown[]): string {
-  return `${fields.map(csvField).join(',')}\n`;
-}
+export { csvField, csvLine };
 
 export const ROW_COLUMNS = [
   'key', 'index', 'file', 'status', 'error', 'true_index', 'true_label', 'pred_index', 'pred_label', 'probability', 'logit',

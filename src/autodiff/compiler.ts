@@ -13,11 +13,9 @@ import { Builder } from './builder.js';
 import { differentiableInputs, GRADIENT_RULES, hasRule, NON_DIFFERENTIABLE, RECTIFIER_OPS, supportedOps } from './registry.js';
 import { GradError, nodeLabel, type GradContext, type Rectifier } from './rule.js';
 import { declaredDims, GraphIndex, makeValueInfo, opsetVersion, topoOrder, type ModelProto, type Node } from '../onnx/model.js';
-import { reduceOver } from './rules/util.js';
 import { QUANTIZED_OPS, realLayer } from './rules/quantize.js';
 import type { ExternalDataReader, Tensor } from '../onnx/tensor.js';
 import { upgradeOpset } from '../onnx/upgrade.js';
-import { bilinearMatrices } from '../image/resize.js';
 
 export interface GradientSpec {
   /** The model output to explain (default: the first). */
@@ -31,17 +29,22 @@ export interface GradientSpec {
   /** Which nodes the rectifier rule applies to: only Relu (as pytorch-grad-cam) or Relu, Clip, LeakyRelu, PRelu. */
   rectifierOps?: 'relu' | 'all';
   /**
-   * Grad-CAM's maps of the (single) layer computed in the graph, so that a small model does not pay
-   * JavaScript per pixel: the channel weights (spatial mean of the gradient), the raw map Σ_c w_c·A_c, its
-   * ReLU and min-max scaling, the bilinear upsample to `size` (half-pixel centres, as cv2.resize) and
-   * the final min-max scaling, plus max_cell Σ_c |A_c·G_c| (the cancellation check's scale). The layer's
-   * batch axis must be 0 and its grid axes in order (nchw, nhwc); a grid larger than 32 must divide `size`.
+   * A method's post-processing of the (single) layer inside the graph (Grad-CAM's maps: cam/methods/
+   * gradcam-graph.ts): the layer's activation and gradient then stay in the graph and the run returns the
+   * hook's outputs instead.
    */
-  maps?: { channelAxis: number; gridAxes: [number, number]; size: [number, number] };
+  post?: LayerPost;
 }
 
-/** Grad-CAM's in-graph outputs (GradientSpec.maps): [N, h, w], [N, 1, H, W], [N, 1, 1, 1] (the final range), [N]. */
-export interface MapOutputs { raw: string; map: string; range: string; scale: string }
+/**
+ * The compiler's hook for a method's in-graph post-processing of one layer: `build` adds nodes with the
+ * builder from the layer's activation and gradient (and its static dims) and names its outputs. `key`
+ * identifies the hook and its parameters in the compiled graphs' cache keys (JSON drops `build`).
+ */
+export interface LayerPost {
+  key: string;
+  build(b: Builder, opset: number, activation: string, gradient: string, dims: number[]): Record<string, string>;
+}
 
 export const SEED_INPUT = 'gradcam/seed';
 /** [batch, 1]: 1 adds the one-hot of the arg-max class to the seed inside the graph (one run for 'top'). */
@@ -72,7 +75,7 @@ export interface Compiled {
   /** The use-top input's name, when the score is [batch, classes]. */
   useTop?: string;
   /** Run outputs: the score tensor, per-layer activation and gradient, the input gradient. */
-  outputs: { score: string; activations: Record<string, string>; gradients: Record<string, string>; inputGradient?: string; maps?: MapOutputs };
+  outputs: { score: string; activations: Record<string, string>; gradients: Record<string, string>; inputGradient?: string; post?: Record<string, string> };
   scoreShape: number[];
   backwardNodes: number;
   /** Which forward node's gradient rule emitted each backward node (by name), for errors that name gradcam's own nodes. */
@@ -350,8 +353,8 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
     const real = realLayer(b, (t) => producers.get(t), l, total, shape(l).length);
     const gl = real.gradient!;
     quantized ||= real.quantized || p.pathNodes.some((n) => QUANTIZED_OPS.has(n.op_type));
-    // with in-graph maps the layer's tensors stay inside the graph (no copy out)
-    if (spec.maps) {
+    // with a post-processing hook the layer's tensors stay inside the graph (no copy out)
+    if (spec.post) {
       activations[l] = real.activation;
       gradients[l] = gl;
       continue;
@@ -367,12 +370,12 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
     if (!gi) throw new GradError(`no gradient reaches the input '${p.input}'`);
     inputGradient = named(gi, gradOutput(p.input));
   }
-  let maps: MapOutputs | undefined;
-  if (spec.maps) {
-    if (spec.layers.length !== 1) throw new GradError('internal: in-graph maps take exactly one layer');
+  let post: Record<string, string> | undefined;
+  if (spec.post) {
+    if (spec.layers.length !== 1) throw new GradError('internal: an in-graph post-processing takes exactly one layer');
     const l = spec.layers[0]!;
-    maps = gradcamMaps(b, opset, activations[l]!, gradients[l]!, shape(l), spec.maps);
-    for (const name of Object.values(maps)) addOutput(name);
+    post = spec.post.build(b, opset, activations[l]!, gradients[l]!, shape(l));
+    for (const name of Object.values(post)) addOutput(name);
   }
   const score = existing.has(p.score) ? p.score : named(p.score, SCORE_OUTPUT);
   g.node.push(...b.nodes);
@@ -380,64 +383,8 @@ export function compile(p: Prepared, shapes: Map<string, number[]>, values: Map<
   if (topInput) g.input.push(makeValueInfo(USE_TOP_INPUT, 1, ['batch', 1]));
   return {
     model, input: p.input, seed: SEED_INPUT, useTop: topInput ? USE_TOP_INPUT : undefined,
-    outputs: { score, activations, gradients, inputGradient, maps },
+    outputs: { score, activations, gradients, inputGradient, post },
     scoreShape, backwardNodes: b.nodes.length, origins, ...(quantized ? { gradient: STE_NOTE } : {}),
   };
 }
 
-/**
- * GradientSpec.maps: the nodes computing Grad-CAM's maps from a layer's activation and gradient, with
- * pytorch-grad-cam's steps (the same float32 operations as src/cam/pipeline.ts, but for the order of the
- * channel sums and the resize's rounding: within a few float32 ulps of it).
- */
-function gradcamMaps(b: Builder, opset: number, a: string, g: string, dims: number[], m: NonNullable<GradientSpec['maps']>): MapOutputs {
-  const reduce = (op: 'ReduceMax' | 'ReduceMin', x: string, axes: number[], keepdims: number) => reduceOver({ b, opset }, op, x, axes, keepdims);
-  const named = (op: string, inputs: string[], name: string) => {
-    b.nodes.push({ name: `${name}/node`, op_type: op, domain: '', input: inputs, output: [name], attribute: [] });
-    return name;
-  };
-  const [ha, wa] = m.gridAxes;
-  const [h, w, c] = [dims[ha]!, dims[wa]!, dims[m.channelAxis]!];
-  const cells = h * w;
-  // raw map [N, h, w] = Σ_c mean_cells(G_c) · A_c, as MatMuls over [N, C, h·w] (or [N, h·w, C]): unlike a
-  // ReduceSum over the channel axis, each image's sums are then the same whatever the batch holds
-  const first = m.channelAxis < ha;
-  const flat = (x: string) => b.op('Reshape', [x, b.ints(first ? [0, c, cells] : [0, cells, c])]);
-  const ones = b.floats(new Float32Array(cells).fill(1), first ? [cells, 1] : [1, cells], 'ones');
-  const sums = first ? b.op('MatMul', [flat(g), ones]) : b.op('MatMul', [ones, flat(g)]); // [N, C, 1] | [N, 1, C]
-  const weights = b.op('Div', [b.op('Transpose', [sums], { perm: [0, 2, 1] }), b.scalar(cells)]); // [N, 1, C] | [N, C, 1]
-  const product = first ? b.op('MatMul', [weights, flat(a)]) : b.op('MatMul', [flat(a), weights]);
-  const raw = named('Reshape', [product, b.ints([0, h, w])], 'gradcam/maps/raw');
-  // max_cell Σ_c |A_c·G_c|: the channel sum as a MatMul too (a ReduceSum over a middle axis is slow)
-  const onesC = b.floats(new Float32Array(c).fill(1), first ? [1, c] : [c, 1], 'ones');
-  const terms = flat(b.op('Abs', [b.mul(a, g)]));
-  const cellSums = first ? b.op('MatMul', [onesC, terms]) : b.op('MatMul', [terms, onesC]); // [N, 1, cells] | [N, cells, 1]
-  const scale = named('Identity', [reduce('ReduceMax', cellSums, [1, 2], 0)], 'gradcam/maps/scale');
-  // ReLU, per-image (x − min) / (max + 1e-7)
-  const minmax = (x: string, axes: number[], names?: { scaled: string; range: string }) => {
-    const shifted = b.op('Sub', [x, reduce('ReduceMin', x, axes, 1)]);
-    const max = reduce('ReduceMax', shifted, axes, 1);
-    const hi = names ? named('Identity', [max], names.range) : max;
-    const denominator = b.op('Add', [max, b.scalar(1e-7)]);
-    return { scaled: names ? named('Div', [shifted, denominator], names.scaled) : b.op('Div', [shifted, denominator]), hi };
-  };
-  const cam = minmax(b.op('Relu', [raw]), [1, 2]).scaled;
-  const [H, W] = m.size;
-  let up: string;
-  const small = h <= 32 && w <= 32;
-  if (small) {
-    // cv2.resize's bilinear coefficients as two MatMuls (rows · map · colsᵀ): [N, H, W]; cheaper than ORT's
-    // Resize for the small grids of late layers (at most 32 multiply-adds per output pixel here)
-    const { rows, cols } = bilinearMatrices(h, w, H, W);
-    const colsT = new Float32Array(w * W);
-    for (let x = 0; x < W; x++) for (let k = 0; k < w; k++) colsT[k * W + x] = cols[x * w + k]!;
-    up = b.op('MatMul', [b.floats(rows, [H, h], 'resize_rows'), b.op('MatMul', [cam, b.floats(colsT, [w, W], 'resize_cols')])]);
-  } else {
-    // larger grids: ORT's Resize, half-pixel centres (cv2.resize's INTER_LINEAR for upsampling), [N, 1, H, W];
-    // the caller asks for it only with whole-number factors (a scale such as 299/10 would floor to 298)
-    if (H % h !== 0 || W % w !== 0) throw new GradError(`internal: in-graph maps resize ${h}×${w} to ${H}×${W} by a whole factor only`);
-    up = b.op('Resize', [b.op('Unsqueeze', [cam, b.ints([1])]), '', b.floats([1, 1, H / h, W / w], [4], 'scales')], { mode: 'linear', coordinate_transformation_mode: 'half_pixel' });
-  }
-  const final = minmax(up, small ? [1, 2] : [2, 3], { scaled: 'gradcam/maps/map', range: 'gradcam/maps/range' });
-  return { raw, map: final.scaled, range: final.hi, scale };
-}

@@ -70,7 +70,7 @@ export function cancelled(activations: Float32Array, gradients: Float32Array, di
   return out;
 }
 
-/** `cancelled` from the graph's own max_cell Σ_c |A_c·G_c| per image (GradientSpec.maps). */
+/** `cancelled` from the graph's own max_cell Σ_c |A_c·G_c| per image (Grad-CAM's in-graph maps, cam/methods/gradcam-graph.ts). */
 export function cancelledFromScale(raw: Float32Array, hw: number, scale: Float32Array): boolean[] {
   return Array.from(scale, (s, b) => {
     let mag = 0;

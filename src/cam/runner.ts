@@ -12,66 +12,34 @@
  * - Score-CAM: C forward passes per image in batches; Ablation-CAM: C passes of the layers after the
  *   ablated one (the "suffix" graph; the whole model with the mask inside where the suffix cannot be cut).
  */
-import { camBatchFromBudget } from './budget.js';
-import type { ClassChoice, ClassScore, Explainer, ExplainOptions, ExplainResult, Explanation, RunResult } from '../explainer.js';
+import type { ExplainerCore as Explainer } from '../explainer/core.js';
+import type { ClassScore, ExplainOptions, ExplainResult, Explanation } from '../types.js';
 import { InputError, argmax, softmax } from '../util/scores.js';
-import { onePlaneSigmoid, scoreTensor } from '../autodiff/compiler.js';
-import type { ModelProto } from '../onnx/model.js';
-import { runInChunks, type Session, type TensorValue } from '../runtime/session.js';
+import { scoreTensor } from '../autodiff/compiler.js';
+import { type TensorValue } from '../runtime/session.js';
 import { camMethod } from './index.js';
-import { findClassifier, type Classifier } from './cam.js';
-import { gradcam, weightedSum } from './gradcam.js';
-import { ablationModel, forwardModel, type AblationGraph } from './graph.js';
+import { type Classifier } from './methods/cam.js';
+import { gradcam, weightedSum } from './methods/gradcam.js';
+import { gradcamGraphMaps, graphMaps as gradcamGraph, type GraphMaps } from './methods/gradcam-graph.js';
+import { ablationModel, type AblationGraph } from './graph.js';
 import { postprocess } from './pipeline.js';
 import { cancellationWarning, cancelled, cancelledFromScale, degenerateWarnings } from './degenerate.js';
-import { channelMaskShape, type LayerLayout } from '../layout/describe.js';
+import { type LayerLayout } from '../layout/describe.js';
 import { projection2d } from './svd.js';
 import * as T from './targets.js';
 import type { CamContext, CamMethod, LayerTensors } from './types.js';
-
-export interface FamilyOptions {
-  /** What to explain: one target for all images or one per image. Default: the class logit (`classes`). */
-  target?: T.TargetSpec | T.TargetSpec[];
-  /** Explain the k best classes of every image (logit and softmax targets): k explanations per image. */
-  topK?: number;
-  /** Contrastive map: why the class rather than this one (score_c − score_D). 'top' = the predicted class. */
-  contrast?: ClassChoice;
-  /** Counterfactual map: what speaks against the target (negated gradients / negated target). */
-  counterfactual?: boolean;
-  /** Test-time augmentation as pytorch-grad-cam: horizontal flip × input multiplied by 0.9/1/1.1, de-augmented, averaged. */
-  augSmooth?: boolean;
-  /** Replace the channel sum by the first principal component of the weighted activations. */
-  eigenSmooth?: boolean;
-  /** Forward passes per run for Score-CAM / Ablation-CAM (default 32). */
-  batchSize?: number;
-  /** Score-CAM: only score the N channels with the largest activation variance. */
-  scoreCamTopN?: number;
-  /** Score-CAM / Ablation-CAM: score or ablate only these channels (others weigh 0); for timing on a subset. */
-  channels?: number[];
-  /** Ablation-CAM graph: 'auto' (default: suffix where possible), 'suffix' or 'full' (the whole model with the mask). */
-  ablationMode?: 'auto' | 'suffix' | 'full';
-  /** Seed of the random baseline (default 0: `np.random.seed(0)`). */
-  randomSeed?: number;
-  /**
-   * Progress of the methods that run many passes (Score-CAM's masked inputs, Ablation-CAM's ablated
-   * channels): called after each batch of them with the passes done and the total of this call (all
-   * images, methods, layers and, with aug-smooth, augmentations), and the method's name. `done` grows to
-   * `total`. Not called for methods that need one run.
-   */
-  onProgress?: (done: number, total: number, stage: string) => void;
-}
-
+import type { Job, Row } from './job.js';
+import { context, forward } from './passes.js';
+import { needsScoresFirst, resolveRows, scoreShape, targetSpecs } from './rows.js';
+export type { FamilyOptions } from '../types.js';
 /** Whether explain() needs the runner (anything beyond plain Grad-CAM of a class logit). */
 export function needsFamily(o: ExplainOptions): boolean {
   return (o.method !== undefined && o.method.toLowerCase() !== 'gradcam') || o.target !== undefined || o.topK !== undefined
     || o.contrast !== undefined || !!o.counterfactual || !!o.augSmooth || !!o.eigenSmooth;
 }
 
-export interface ManyOptions extends Omit<ExplainOptions, 'method' | 'layer'> {
-  methods: string[];
-  /** Layer groups: each is one layer or several (aggregated as pytorch-grad-cam); 'auto' allowed. */
-  layers: (string | string[])[];
-}
+export type { ManyOptions } from './job.js';
+import type { ManyOptions } from './job.js';
 
 export interface ManyResult {
   /** One entry per method × layer group, methods outer. */
@@ -90,7 +58,7 @@ export async function explainMany(ex: Explainer, input: Float32Array, dims: numb
   const methods = opts.methods.map((m) => camMethod(m));
   const size = ex.checkInput(input, dims);
   // a model whose gradients will be refused is refused before the layer search and the forward passes
-  if (methods.some((m) => m.usesGradients !== false)) ex.refuseEarly(opts.layers.flat(), opts.output, false);
+  if (methods.some((m) => m.needs.layerGradient)) ex.refuseEarly(opts.layers.flat(), opts.output, false);
   const groups: string[][] = [];
   for (const g of opts.layers) groups.push(await ex.resolveLayers(Array.isArray(g) ? g : [g], size, opts.output, opts.layout));
   if (opts.topK !== undefined && !(Number.isInteger(opts.topK) && opts.topK >= 1)) throw new InputError(`--top-k must be a positive integer, got ${opts.topK}`);
@@ -110,25 +78,6 @@ export async function explainMany(ex: Explainer, input: Float32Array, dims: numb
 }
 
 // ---------------------------------------------------------------------------------------------------
-
-interface Job {
-  ex: Explainer;
-  methods: CamMethod[];
-  groups: string[][];
-  opts: ManyOptions;
-  size: [number, number];
-  timings: ExplainResult['timings'];
-  gradCounted?: boolean;
-  /** Passes of the gradient-free methods: done, planned (the first core's count × cores, corrected by later cores). */
-  progress?: { done: number; total: number; cores: number; perCore?: number };
-}
-
-interface Row {
-  image: number;
-  /** 1-based rank among the image's targets (top-k), else 1. */
-  rank: number;
-  target: T.ResolvedTarget;
-}
 
 interface GroupMaps {
   maps: Float32Array;
@@ -213,8 +162,8 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
   const output = opts.output ?? ex.model.graph.output[0]!.name;
   const score = scoreTensor(ex.model, output);
   const layers = [...new Set(groups.flat())];
-  const gradMethods = methods.filter((m) => m.usesGradients !== false);
-  const freeMethods = methods.filter((m) => m.usesGradients === false);
+  const gradMethods = methods.filter((m) => m.needs.layerGradient);
+  const freeMethods = methods.filter((m) => !m.needs.layerGradient);
   const specs = targetSpecs(opts, n);
 
   // Ablation graphs (their frontier tensors are fetched by the forward pass)
@@ -242,12 +191,12 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
   // rows: image × target
   let rows: Row[];
   let grad: { activations: Map<string, TensorValue>; gradients: Map<string, TensorValue> } | undefined;
-  // Grad-CAM alone at one layer: its maps come from the graph where the layer allows (RunOptions.maps)
-  let graphMaps: RunResult['maps'];
+  // Grad-CAM alone at one layer: its maps come from the graph where the layer allows (gradcam-graph.ts)
+  let graphMaps: GraphMaps | undefined;
   if (simple && gradMethods.length) {
     const inGraph = methods.length === 1 && methods[0] === gradcam && layers.length === 1 && !opts.eigenSmooth;
-    const r = await ex.run(input, dims, { layers, layout: opts.layout, classes: specs.map((s) => s.choice), output: opts.output, maps: inGraph });
-    graphMaps = r.maps;
+    const r = await ex.run(input, dims, { layers, layout: opts.layout, classes: specs.map((s) => s.choice), output: opts.output, ...(inGraph ? { post: gradcamGraphMaps } : {}) });
+    graphMaps = gradcamGraph(r);
     gradTimings(job, r.timings);
     scores = r.logits.data;
     shape = [r.numClasses];
@@ -290,9 +239,9 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
   const classifiers = new Map<string, Promise<Classifier>>();
   const tensors = new Map<string, LayerTensors>();
   const tensorsOf = (m: CamMethod, l: string): LayerTensors => {
-    const key = `${m.usesGradients === false ? 'free' : 'grad'}|${l}`;
+    const key = `${!m.needs.layerGradient ? 'free' : 'grad'}|${l}`;
     let t = tensors.get(key);
-    if (!t) tensors.set(key, (t = m.usesGradients === false ? freeTensors(free, l, rows) : gradTensors(grad!, l)));
+    if (!t) tensors.set(key, (t = !m.needs.layerGradient ? freeTensors(free, l, rows) : gradTensors(grad!, l)));
     return t;
   };
   const contextOf = (l: string, t: LayerTensors, stage: string): CamContext => {
@@ -321,7 +270,7 @@ async function computeCore(job: Job, input: Float32Array, dims: number[], fixed:
         raw = weightedSum(t.activations, await m.weightsAsync(t, ctx), t.dims);
       } else raw = m.compute(t);
       raws.set(l, { raw, h: t.dims[2], w: t.dims[3] });
-      noise.set(l, m.usesGradients === false ? [] : cancelled(t.activations, t.gradients, t.dims, raw));
+      noise.set(l, !m.needs.layerGradient ? [] : cancelled(t.activations, t.gradients, t.dims, raw));
     }
     maps.set(m.name, groups.map((g) => {
       const list = g.map((l) => raws.get(l)!);
@@ -394,209 +343,6 @@ function expandRows(x: Float32Array, dims: number[], images: number[]): Float32A
 }
 
 // ---------------------------------------------------------------------------------------------------
-// targets
-
-interface ImageSpec {
-  spec: T.TargetSpec;
-  choice: ClassChoice;
-}
-
-function targetSpecs(opts: ManyOptions, n: number): ImageSpec[] {
-  const targets = opts.target === undefined ? Array(n).fill({ kind: 'logit' }) : Array.isArray(opts.target) ? opts.target : Array(n).fill(opts.target);
-  if (targets.length !== n) throw new InputError(`${targets.length} targets given for ${n} images`);
-  const classes = Array.isArray(opts.classes) ? opts.classes : Array(n).fill(opts.classes ?? 'top');
-  if (classes.length !== n) throw new InputError(`${classes.length} class choices given for ${n} images`);
-  return targets.map((spec: T.TargetSpec, i: number) => ({ spec, choice: ('class' in spec && spec.class !== undefined ? spec.class : classes[i]) as ClassChoice }));
-}
-
-function needsScoresFirst(spec: T.TargetSpec, choice: ClassChoice, opts: ManyOptions): boolean {
-  const cls = 'class' in spec && spec.class !== undefined ? spec.class : choice;
-  switch (spec.kind) {
-    case 'logit': return opts.topK !== undefined || cls === 'top' || opts.contrast === 'top';
-    case 'softmax': case 'similarity': return true;
-    case 'segmentation': return (!spec.mask && !spec.pixel) || cls === 'top';
-    case 'box': return true;
-    default: return false;
-  }
-}
-
-async function resolveRows(job: Job, specs: ImageSpec[], scores: Float32Array | undefined, shape: number[], n: number): Promise<Row[]> {
-  const { ex, opts } = job;
-  const S = shape.reduce((a, v) => a * v, 1);
-  const rows: Row[] = [];
-  const refCache = new Map<unknown, Float32Array>();
-  for (let i = 0; i < n; i++) {
-    const { spec, choice } = specs[i]!;
-    const s = scores?.subarray(i * S, (i + 1) * S);
-    const cls = ('class' in spec && spec.class !== undefined ? spec.class : choice) as ClassChoice;
-    const kindName = spec.kind;
-    if ((opts.topK !== undefined || opts.contrast !== undefined) && kindName !== 'logit' && kindName !== 'softmax') {
-      throw new InputError(`${opts.topK !== undefined ? '--top-k' : '--contrast'} works with the logit and softmax targets, not ${kindName}`);
-    }
-    let list: T.ResolvedTarget[];
-    switch (spec.kind) {
-      case 'logit': case 'softmax': {
-        if (T.isDenseOutput([n, ...shape])) throw T.denseClassError(job.opts.output ?? ex.model.graph.output[0]!.name, [n, ...shape]);
-        if (shape.length !== 1) throw new InputError(`the ${spec.kind} target needs a [batch, classes] output; this one is [batch, ${shape.join(', ')}] (use --target element or segmentation)`);
-        const K = shape[0]!;
-        const make = (c: number) => (spec.kind === 'logit' ? T.logitTarget(c, K) : T.softmaxTarget(c, K));
-        const classes = opts.topK !== undefined ? T.topK(s!, Math.min(opts.topK, K)) : [cls === 'top' ? argmax(s!) : ex.classIndex(cls, K)];
-        list = classes.map((c) => {
-          let t = make(c);
-          if (opts.contrast !== undefined) t = T.contrastTarget(t, make(opts.contrast === 'top' ? argmax(s!) : ex.classIndex(opts.contrast, K)));
-          return t;
-        });
-        break;
-      }
-      case 'binary': case 'regression': {
-        const idx = spec.index ?? (typeof cls === 'number' ? cls : /^\d+$/.test(String(cls)) ? Number(cls) : 0);
-        const i0 = T.flatIndex(idx, shape);
-        const neg = spec.kind === 'binary' && !!spec.negative;
-        const name = spec.kind === 'binary' ? `binary ${neg ? 'negative' : 'positive'}${S > 1 ? ` (output ${i0})` : ''}` : `regression output ${i0}`;
-        list = [T.elementTarget(spec.kind, i0, S, neg ? -1 : 1, name)];
-        break;
-      }
-      case 'element':
-        list = [T.elementTarget('element', T.flatIndex(spec.index, shape), S, 1, `output element [${Array.isArray(spec.index) ? spec.index.join(', ') : spec.index}]`)];
-        break;
-      case 'segmentation': {
-        // a one-plane [batch, h, w] output is read as [batch, 1, h, w]
-        const planes = shape.length === 2 ? [1, ...shape] : shape;
-        if (planes.length !== 3) throw new InputError(`the segmentation target needs a [batch, classes, h, w] output (or a one-plane [batch, h, w] one); this one is [batch, ${shape.join(', ')}]`);
-        const one = planes[0] === 1;
-        if (spec.threshold !== undefined && !one) throw new InputError(`the segmentation threshold applies to one-plane outputs ([batch, 1, h, w] or [batch, h, w]); this one has ${planes[0]} class planes, whose region is each pixel's arg-max class`);
-        const c = cls === 'top' ? T.dominantClass(s!, planes) : typeof cls === 'number' || /^\d+$/.test(String(cls)) ? Number(cls) : ex.classIndex(cls, planes[0]!);
-        const region = () => (one ? T.thresholdMask(s!, onePlaneSigmoid(ex.model, job.opts.output ?? ex.model.graph.output[0]!.name), spec.threshold) : T.argmaxMask(s!, c, planes));
-        list = [T.segmentationTarget(c, spec.mask ?? (spec.pixel ? T.pixelMask(spec.pixel, planes) : region()), planes)];
-        break;
-      }
-      case 'box': {
-        const D = spec.head.width;
-        if (shape.length !== 2 || shape[0] !== spec.head.anchors || shape[1] !== D) throw new InputError(`the box target needs the detection tensor [batch, ${spec.head.anchors}, ${D}]; this output is [batch, ${shape.join(', ')}] (explain detectors through src/detect's Detector or \`gradcam detect\`)`);
-        list = [T.boxTarget(spec.head, spec.box, spec.class, spec, job.size[1])];
-        break;
-      }
-      case 'similarity': {
-        let ref = spec.reference;
-        if (!ref && spec.referenceInput) {
-          ref = refCache.get(spec.referenceInput);
-          if (!ref) {
-            const out = job.opts.output ?? ex.model.graph.output[0]!.name;
-            const sc = scoreTensor(ex.model, out);
-            const r = await forward(job, [sc], spec.referenceInput.data, spec.referenceInput.dims, [sc]);
-            ref = (r[sc]!.data as Float32Array).slice(0, S);
-            refCache.set(spec.referenceInput, ref);
-          }
-        }
-        if (!ref) throw new InputError('the similarity target needs a reference embedding or a reference input');
-        if (ref.length !== S) throw new InputError(`the reference embedding has ${ref.length} values; the model's output has ${S} per image`);
-        list = [T.similarityTarget(ref)];
-        break;
-      }
-    }
-    if (opts.counterfactual) list = list.map((t) => T.negatedTarget(t));
-    list.forEach((target, k) => rows.push({ image: i, rank: k + 1, target }));
-  }
-  return rows;
-}
-
-/** The score tensor's shape without batch, from a one-image probe when no pass has run yet. */
-async function scoreShape(job: Job, score: string, dims: number[]): Promise<number[]> {
-  const one = new Float32Array(dims.slice(1).reduce((a, v) => a * v, 1));
-  const r = await forward(job, [score], one, [1, ...dims.slice(1)], [score]);
-  return r[score]!.dims.slice(1);
-}
-
-// ---------------------------------------------------------------------------------------------------
-// sessions and passes
-
-/** A session of the explainer's (made once per key and kept until its release()); the time to make it is counted. */
-async function session(job: Job, key: string, build: () => ModelProto, inputDims?: number[]): Promise<Session> {
-  const r = await job.ex.session(key, build, inputDims);
-  job.timings.sessionMs += r.createdMs;
-  return r.session;
-}
-
-/** A run of the plain model with `outputs` exposed; returns `fetch`. */
-async function forward(job: Job, outputs: string[], data: Float32Array, dims: number[], fetch: string[]): Promise<Record<string, TensorValue>> {
-  const s = await session(job, `forward|${JSON.stringify([...new Set(outputs)].sort())}`, () => forwardModel(job.ex.model, outputs), dims);
-  const t0 = performance.now();
-  const fixed = job.ex.inputDims[0];
-  let r: Record<string, TensorValue>;
-  if (typeof fixed === 'number' && fixed !== dims[0]) {
-    // layer tensors are concatenated along their own batch axis (a sequence-first layer's is 1)
-    const batchAxis: Record<string, number> = {};
-    for (const l of new Set(job.groups.flat())) if (fetch.includes(l)) batchAxis[l] = (await job.ex.layerLayout(l, job.size, job.opts.output, job.opts.layout)).batchAxis;
-    r = await runInChunks(s, { [job.ex.inputName]: { data, dims } }, fetch, dims[0]!, fixed, batchAxis);
-  }
-  else r = await s.run({ [job.ex.inputName]: { data, dims } }, fetch);
-  job.timings.runMs += performance.now() - t0;
-  return r;
-}
-
-function context(
-  job: Job, layer: string, rows: Row[], scores: Float32Array, S: number, input: Float32Array, dims: number[],
-  fwd: Record<string, TensorValue> | undefined, abl: AblationGraph | undefined, layerDims: number[],
-  classifiers: Map<string, Promise<Classifier>>, score: string, fwdOutputs: string[],
-): CamContext {
-  const { ex, opts } = job;
-  const batchSize = opts.batchSize ?? camBatchFromBudget(dims, layerDims);
-  let mode: 'suffix' | 'full' | undefined;
-  return {
-    layer, scores, scoreSize: S, input, inputDims: dims, layout: ex.layout, batchSize,
-    rows: rows.map((r) => ({ image: r.image, value: (s) => r.target.value(s), seed: (s) => r.target.seed(s) })),
-    scoreCamTopN: opts.scoreCamTopN, channels: opts.channels, randomSeed: opts.randomSeed ?? 0,
-    forward: async (inputs, count) => {
-      // the session of the first forward pass (same graph; only the score is fetched)
-      const r = await forward(job, fwdOutputs, inputs, [count, ...dims.slice(1)], [score]);
-      return r[score]!.data as Float32Array;
-    },
-    forwardMasked: async (image, masks, count) => {
-      if (!abl) throw new Error('internal: no ablation graph');
-      const C = layerDims[1]!;
-      if (!mode) {
-        const usable = abl.suffix && fwd && abl.feeds.every((t) => fwd[t] && fwd[t]!.data instanceof Float32Array && fwd[t]!.dims[0] === dims[0]);
-        if (abl.suffix && !usable && opts.ablationMode === 'suffix') throw new InputError(`cannot cut the graph after '${layer}': the layers after it read tensors that are not per-image float tensors`);
-        mode = usable ? 'suffix' : 'full';
-      }
-      const graph = mode === 'suffix' ? abl : ablationModel(ex.model, layer, score, ex.inputName, false);
-      const s = await session(job, `ablation|${mode}|${layer}`, () => graph.model);
-      // the mask [count, C] broadcast along the layer's own channel axis (tokens, channels-last...)
-      const layout = await ex.layerLayout(layer, job.size, opts.output, opts.layout);
-      const feeds: Record<string, { data: Float32Array; dims: number[] }> = { [graph.mask]: { data: masks, dims: channelMaskShape(layout, count, C) } };
-      if (mode === 'suffix') {
-        for (const t of graph.feeds) {
-          const v = fwd![t]!;
-          feeds[t] = { data: repeatRow(v.data as Float32Array, v.dims, image, count), dims: [count, ...v.dims.slice(1)] };
-        }
-      } else {
-        feeds[ex.inputName] = { data: repeatRow(input, dims, image, count), dims: [count, ...dims.slice(1)] };
-      }
-      const t0 = performance.now();
-      const r = await s.run(feeds, [score]);
-      job.timings.runMs += performance.now() - t0;
-      return r[score]!.data as Float32Array;
-    },
-    classifier: async () => {
-      let c = classifiers.get(layer);
-      if (!c) {
-        const out = opts.output ?? ex.model.graph.output[0]!.name;
-        c = ex.layerLayout(layer, job.size, opts.output, opts.layout).then((layout) => findClassifier(ex.model, layer, scoreTensor(ex.model, out), layerDims, ex.external, layout));
-        classifiers.set(layer, c);
-      }
-      return c;
-    },
-  };
-}
-
-function repeatRow(x: Float32Array, dims: number[], row: number, count: number): Float32Array {
-  const per = dims.slice(1).reduce((a, v) => a * v, 1);
-  const src = x.subarray(row * per, (row + 1) * per);
-  const out = new Float32Array(count * per);
-  for (let i = 0; i < count; i++) out.set(src, i * per);
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // explanations
 
@@ -633,7 +379,7 @@ function explanations(job: Job, core: Core, m: CamMethod, gi: number, g: GroupMa
       map: g.maps.slice(r * H * W, (r + 1) * H * W), height: H, width: W,
       raw: raw.slice(r * h * w, (r + 1) * h * w), rawHeight: h, rawWidth: w,
       warnings, image: row.image, rank: row.rank, targetName: row.target.name, targetKind: row.target.kind, targetValue: value,
-      ...(m.usesGradients !== false && job.ex.gradientNote ? { gradientNote: job.ex.gradientNote } : {}),
+      ...(m.needs.layerGradient && job.ex.gradientNote ? { gradientNote: job.ex.gradientNote } : {}),
     };
   });
 }

@@ -21,28 +21,10 @@
  * forward pass first and evaluates the seed there (two runs; no target nodes are added to the graph).
  */
 import type { CamRow } from './types.js';
-import { boxTargetValue, type Box, type BoxHead, type BoxTargetOptions } from '../detect/boxes.js';
+import { boxTargetValue } from '../util/boxes.js';
+import type { Box, BoxHead, BoxTargetOptions, TargetKind } from '../types.js';
+export type { ClassChoiceLike, TargetKind, TargetSpec } from '../types.js';
 
-export type ClassChoiceLike = 'top' | number | string;
-
-export type TargetSpec =
-  | { kind: 'logit'; class?: ClassChoiceLike }
-  | { kind: 'softmax'; class?: ClassChoiceLike }
-  | { kind: 'binary'; negative?: boolean; index?: number }
-  | { kind: 'regression'; index?: number }
-  /**
-   * `mask`: [h, w] of the score's class planes, or `pixel` [y, x]: that one pixel; default: the pixels whose
-   * arg-max class is `class`, and on a one-plane output ([N, 1, h, w] or [N, h, w]) the pixels whose output
-   * is above `threshold` (default 0.5 after a final Sigmoid, whose input is then the score; 0 without one).
-   */
-  | { kind: 'segmentation'; class?: ClassChoiceLike; mask?: Float32Array; pixel?: [number, number]; threshold?: number }
-  /** `reference`: the reference embedding (a score row), or `referenceInput`: one input [1, ...] to embed. */
-  | { kind: 'similarity'; reference?: Float32Array; referenceInput?: { data: Float32Array; dims: number[] } }
-  | { kind: 'element'; index: number | number[] }
-  /** One detection: `box` (x1, y1, x2, y2 in input pixels) of class `class`, on a detection tensor read by `head`. */
-  | ({ kind: 'box'; head: BoxHead; box: Box; class: number } & BoxTargetOptions);
-
-export type TargetKind = TargetSpec['kind'];
 export const TARGET_KINDS: readonly TargetKind[] = ['logit', 'softmax', 'binary', 'regression', 'segmentation', 'similarity', 'element', 'box'];
 
 export class TargetError extends Error {
@@ -172,16 +154,7 @@ export function thresholdMask(s: Float32Array, sigmoid: boolean, threshold?: num
   return m;
 }
 
-/** An output with more than one axis of size > 1 besides the batch: a map (segmentation), a detection head, tokens. */
-export function isDenseOutput(dims: readonly number[]): boolean {
-  return dims.slice(1).filter((d) => d > 1).length > 1;
-}
-
-/** The one error for a class (`--class`, or the top class) asked of a dense output: every path gives it. */
-export function denseClassError(output: string, dims: readonly number[]): TargetError {
-  const values = dims.slice(1).reduce((a, v) => a * v, 1);
-  return new TargetError(`the output '${output}' is [${dims.join(', ')}], a map rather than [batch, classes]: a class alone would pick one of its ${values} values per image; explain a class over a region with --target segmentation --class C (library: target { kind: 'segmentation' }), one value with --target element --index I, a detector's boxes with gradcam detect`);
-}
+export { denseClassError, isDenseOutput } from '../explainer/classes.js';
 
 /** The class with the most arg-max pixels. */
 export function dominantClass(s: Float32Array, shape: ScoreShape): number {

@@ -1,4 +1,5 @@
 /** Shared types of the CAM methods: pure functions from activations and gradients to raw maps. */
+import type { MethodInfo } from '../types.js';
 
 /** A layer's activations A and gradients G, both [N, C, h, w] row-major. */
 export interface LayerTensors {
@@ -7,14 +8,14 @@ export interface LayerTensors {
   dims: [number, number, number, number];
 }
 
-export interface CamMethod {
-  /** Lower-case CLI name, e.g. `gradcam`. */
-  name: string;
-  description: string;
+/**
+ * A CAM method's registry descriptor (kind `cam`) and its maths. Whether it reads the gradients is
+ * `needs.layerGradient` (false: one forward pass gives what it needs).
+ */
+export interface CamMethod extends MethodInfo {
+  kind: 'cam';
   /** Raw class-activation map per image, [N, h, w], before ReLU and scaling. */
   compute(t: LayerTensors): Float32Array;
-  /** Whether the method reads the gradients (default true); false: one forward pass gives what it needs. */
-  usesGradients?: boolean;
   /** Channel weights [N, C] for methods of the form Σ_c w_c·A_c (eigen-smooth projects w_c·A_c instead of summing). */
   weights?(t: LayerTensors): Float32Array;
   /** Per-element weighted activations [N, C, h, w] for methods of the form Σ_c W_c ⊙ A_c (eigen-smooth projects them). */

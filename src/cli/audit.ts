@@ -4,8 +4,10 @@
  */
 import path from 'node:path';
 import { CAM_METHODS } from '../cam/index.js';
-import { listInputs, mergeAudits, runAudit, shardItems } from '../node-audit.js';
-import { DatasetProgress, doneLine, interruptible, listedLine, parseSize, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { listInputs, shardItems } from '../dataset/listing.js';
+import { runAudit } from '../audit/run.js';
+import { mergeAudits } from '../audit/merge.js';
+import { ProgressDisplay, doneLine, interruptible, listedLine, parseSize, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, readShard, withDefaults, DATASET, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
 import { importedDefaults, normalizeOptions, resizeCropOptions } from './inputs.js';
 
@@ -37,7 +39,9 @@ sortable, filterable gallery, flagged images first), thumbs/ (image and overlay 
 Inputs: folders (walked recursively for .jpg .jpeg .png .webp .gif .tif .tiff .avif .npy; hidden
 entries skipped), quoted glob patterns ('data/**/*.jpg'), image files, and manifests: .csv, .jsonl or
 .json listing path, optional true label (index or class name), optional boxes [x0,y0,x1,y1] (image
-pixels, x1/y1 exclusive) or mask (mask image file, or mask_rle). See docs/AUDIT.md.
+pixels, x1/y1 exclusive) or mask (mask image file, or mask_rle). A mask image's pixel is the object
+where its brightest channel is at least half the mask's brightest value (0/255 and 0/1 masks both
+work; JPEG noise stays out); an .npy mask's where it is non-zero. See docs/AUDIT.md.
 
 The run is resumable: interrupted (Ctrl-C, kill, crash) and started again with the same command, it
 skips every finished image. An unreadable image becomes an error row and the run goes on.
@@ -81,7 +85,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
 
   const items = await listInputs(positionals, { exclude: [o.out!] });
   const mine = shardItems(items, shard).length;
-  const progress = new DatasetProgress(!!o.quiet);
+  const progress = new ProgressDisplay(0, !!o.quiet);
   // testing aid: a pause after each batch, so that tests can interrupt a run part-way
   const throttle = Number(process.env['GRADCAM_AUDIT_THROTTLE_MS'] ?? 0);
   // testing aid: a pause inside the lock, just before the final rewrite of results.jsonl

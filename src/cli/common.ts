@@ -1,6 +1,9 @@
 /** Shared CLI pieces: errors, error printing, progress displays, interruptible runs (options: spec.ts). */
 import { printable } from '../util/text.js';
-import type { AuditProgressInfo } from '../node-audit.js';
+import { parseHxW } from '../util/size.js';
+import { onInterrupt } from '../util/interrupt-node.js';
+import { progressText, passesText, type ProgressState } from '../util/progress.js';
+import type { DatasetProgressInfo } from '../dataset/run.js';
 
 export class CliError extends Error {
   constructor(message: string, readonly exitCode = 2) {
@@ -13,7 +16,7 @@ export class CliError extends Error {
 
 
 /** Errors that are the user's input or environment, reported without any hint of a bug. */
-const KNOWN_ERRORS = ['CliError', 'InputError', 'ModelError', 'GradError', 'RangeError', 'AuditStoreError'];
+const KNOWN_ERRORS = ['CliError', 'InputError', 'ModelError', 'GradError', 'RangeError'];
 
 /** One line: a message's lines joined with ' | ', control characters dropped, at most `max` characters. */
 export function oneLine(message: string, max = 2000): string {
@@ -44,13 +47,14 @@ export function optionNumber(v: string): number {
 
 
 
-/** Parses "224" or "224x192" (H×W). */
-export function parseSize(s: string | undefined): [number, number] | undefined {
+/** Parses --size "224" or "224x192" (H×W): util/size.ts's parseHxW, a usage error when it does not parse. */
+export function parseSize(s: string | undefined, option = '--size'): [number, number] | undefined {
   if (s === undefined) return undefined;
-  const m = /^(\d+)(?:[x×,](\d+))?$/.exec(s.trim());
-  if (!m) throw new CliError(`--size must be H or HxW (e.g. 224 or 224x192), got '${s}'`);
-  const h = Number(m[1]);
-  return [h, m[2] ? Number(m[2]) : h];
+  try {
+    return parseHxW(s, option);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
 }
 
 export function parseNumbers(name: string, s: string | undefined): number[] | undefined {
@@ -60,58 +64,74 @@ export function parseNumbers(name: string, s: string | undefined): number[] | un
   return v;
 }
 
-/** A one-line progress display on stderr (a plain log line per step when stderr is not a terminal). */
-export class Progress {
-  private readonly start = Date.now();
-  private done = 0;
-  private readonly sub: PassProgress;
-  constructor(private readonly total: number, private readonly quiet = false) {
-    this.sub = new PassProgress(quiet, () => `[${this.done}/${this.total}] `);
-  }
-
-  step(done: number, message: string): void {
-    this.done = done;
-    if (this.quiet) return;
-    const elapsed = (Date.now() - this.start) / 1000;
-    const rate = done / Math.max(elapsed, 1e-3);
-    const eta = done < this.total ? ` eta ${Math.ceil((this.total - done) / Math.max(rate, 1e-9))}s` : '';
-    const line = `[${done}/${this.total}] ${printable(message)} (${rate.toFixed(1)}/s${eta})`;
-    process.stderr.write(process.stderr.isTTY ? `\r\x1b[2K${line}` : `${line}\n`);
-    if (process.stderr.isTTY && done === this.total) process.stderr.write('\n');
-  }
-
-  /** The library's onProgress (Score-CAM / Ablation-CAM passes within the current step). */
-  readonly passes = (done: number, total: number, stage: string): void => this.sub.update(done, total, stage);
-}
-
 /**
- * The passes of Score-CAM / Ablation-CAM (FamilyOptions.onProgress) within a step of a progress display,
- * after its `prefix`: shown only once a run of passes has taken a while (1 s on a terminal, then redrawn
- * at most five times a second; 2 s in a log, then a line every 5 s), and when that run ends.
+ * The one progress display of the CLI, on stderr: the text of src/util/progress.ts (shared with the web
+ * app), redrawn in place on a terminal (at most five times a second), else a log line at the first step,
+ * every 10 s and at the end. `step` counts sequential work (files, rows, stages), `update` a dataset
+ * run's state (runDataset's onProgress), `passes` Score-CAM / Ablation-CAM's passes within the current
+ * step (shown once a run of passes has taken a while: 1 s on a terminal, 2 s in a log, then every 5 s).
  */
-export class PassProgress {
-  private start = 0;
+export class ProgressDisplay {
+  private readonly start = Date.now();
   private last = 0;
-  private prev = Infinity;
-  private shown = false;
-  constructor(private readonly quiet: boolean, private readonly prefix: () => string = () => '') {}
+  private logged = false;
+  private open = false;
+  private prefix = '';
+  private pass = { start: 0, last: 0, prev: Infinity, shown: false };
+  constructor(public total = 0, private readonly quiet = false) {}
 
-  update(done: number, total: number, stage: string): void {
+  /** `done` of `total` steps are finished; `label` names the last. */
+  step(done: number, label: string): void {
+    this.show({ done, total: this.total, label: printable(label), elapsedS: (Date.now() - this.start) / 1000 });
+  }
+
+  /** A dataset run's state. */
+  update(p: DatasetProgressInfo): void {
+    this.total = p.total;
+    this.show({ done: p.done, total: p.total, elapsedS: p.elapsedS, processed: p.processed, errors: p.errors, skipped: p.skipped, bar: 24 });
+  }
+
+  private show(s: ProgressState): void {
+    this.prefix = `${s.done}/${s.total} · `;
+    if (this.quiet || !s.total) return;
+    const now = Date.now();
+    const tty = !!process.stderr.isTTY;
+    const final = s.done! >= s.total;
+    if (!final && this.logged && now - this.last < (tty ? 200 : 10_000)) return;
+    this.last = now;
+    this.logged = true;
+    this.write(progressText(s), tty);
+    if (final) this.end();
+  }
+
+  /** The library's onProgress: Score-CAM / Ablation-CAM passes within the current step. */
+  readonly passes = (done: number, total: number, stage: string): void => {
     if (this.quiet) return;
     const now = Date.now();
-    if (done < this.prev) { this.start = now; this.last = now; this.shown = false; } // a new run of passes
-    this.prev = done;
+    const p = this.pass;
+    if (done < p.prev) Object.assign(p, { start: now, last: now, shown: false }); // a new run of passes
+    p.prev = done;
     const tty = !!process.stderr.isTTY;
-    const elapsed = (now - this.start) / 1000;
+    const elapsed = (now - p.start) / 1000;
     const final = done >= total;
-    const due = tty ? elapsed >= 1 && now - this.last >= 200 : this.shown ? now - this.last >= 5000 : elapsed >= 2;
-    if (final ? !this.shown : !due) return;
-    this.last = now;
-    this.shown = true;
-    const rate = done / Math.max(elapsed, 1e-3);
-    const eta = !final && rate > 0 ? `, eta ${Math.ceil((total - done) / rate)}s` : '';
-    const line = `${this.prefix()}${stage}: ${done}/${total} passes (${rate.toFixed(0)}/s${eta})`;
-    process.stderr.write(tty ? `\r\x1b[2K${line.slice(0, (process.stderr.columns || 120) - 1)}` : `${line}\n`);
+    const due = tty ? elapsed >= 1 && now - p.last >= 200 : p.shown ? now - p.last >= 5000 : elapsed >= 2;
+    if (final ? !p.shown : !due) return;
+    p.last = now;
+    p.shown = true;
+    this.write(`${this.prefix}${passesText(done, total, stage, elapsed)}`, tty);
+  };
+
+  private write(line: string, tty: boolean): void {
+    if (tty) {
+      process.stderr.write(`\r\x1b[2K${line.slice(0, (process.stderr.columns || 120) - 1)}`);
+      this.open = true;
+    } else process.stderr.write(`${line}\n`);
+  }
+
+  /** Ends a line drawn in place (call when the run stops early). */
+  end(): void {
+    if (this.open) process.stderr.write('\n');
+    this.open = false;
   }
 }
 
@@ -125,6 +145,12 @@ export function doneLine(p: { done: number; total: number; processed: number; sk
   return `${p.done}/${p.total} images done (${p.processed} now, ${p.skipped} already done), ${p.errors} failed`;
 }
 
+/** Prints a run's summary lines on stdout (control characters made visible); exit status 0. */
+export function printLines(lines: readonly string[]): number {
+  for (const l of lines) console.log(printable(l));
+  return 0;
+}
+
 /** Exit status when the run finished but some items failed (they have error rows). */
 export const EXIT_ITEMS_FAILED = 3;
 /** Exit status when the run was interrupted (Ctrl-C / SIGTERM); run the same command again to resume. */
@@ -136,65 +162,14 @@ export const EXIT_INTERRUPTED = 130;
  */
 export async function interruptible<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const abort = new AbortController();
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) process.exit(EXIT_INTERRUPTED);
+  const off = onInterrupt((sig, count) => {
+    if (count > 1) process.exit(EXIT_INTERRUPTED);
     process.stderr.write(`\ngradcam: ${sig}: stopping after the current batch (again to stop at once); run the same command to resume\n`);
     abort.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  });
   try {
     return await fn(abort.signal);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    off();
   }
-}
-
-/** Progress on stderr: done/total, rate of this session, ETA; redrawn in place on a terminal, a line every 10 s otherwise. */
-export class DatasetProgress {
-  private last = 0;
-  private shown = false;
-  private done = '';
-  private readonly sub: PassProgress;
-  constructor(private readonly quiet: boolean) {
-    this.sub = new PassProgress(quiet, () => this.done);
-  }
-
-  /** Score-CAM / Ablation-CAM passes within the current batch. */
-  readonly passes = (done: number, total: number, stage: string): void => {
-    this.sub.update(done, total, stage);
-    if (process.stderr.isTTY) this.shown = true;
-  };
-
-  update(p: AuditProgressInfo): void {
-    this.done = `${p.done}/${p.total} · `;
-    if (this.quiet) return;
-    const tty = process.stderr.isTTY;
-    const now = Date.now();
-    const final = p.done >= p.total;
-    if (!final && now - this.last < (tty ? 200 : 10_000)) return;
-    this.last = now;
-    const rate = p.processed / Math.max(p.elapsedS, 1e-9);
-    const left = p.total - p.done;
-    const eta = left > 0 && rate > 0 ? ` · eta ${duration(left / rate)}` : '';
-    const width = 24;
-    const fill = Math.round((p.done / Math.max(p.total, 1)) * width);
-    const bar = `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}]`;
-    const line = `${bar} ${p.done}/${p.total} (${((p.done / Math.max(p.total, 1)) * 100).toFixed(1)}%) · ${rate.toFixed(2)} img/s${eta}${p.errors ? ` · ${p.errors} failed` : ''}${p.skipped ? ` · ${p.skipped} resumed` : ''}`;
-    process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
-    this.shown = tty;
-  }
-
-  end(): void {
-    if (this.shown) process.stderr.write('\n');
-  }
-}
-
-function duration(s: number): string {
-  if (s < 60) return `${Math.ceil(s)}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }

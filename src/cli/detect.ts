@@ -1,8 +1,7 @@
 /** `gradcam detect`: decode a detector's detections, then one map per detection, drawn with its box and label. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CAM_METHODS, camMethod } from '../cam/index.js';
-import { GRADIENT_METHODS, isGradientMethod } from '../cam/guided.js';
+import { getMethod, methodNames } from '../methods/index.js';
 import { writeNpy } from '../image/npy.js';
 import { NORMALIZE_PRESETS, type NormalizeOptions } from '../image/normalize.js';
 import { InputError, type Explainer } from '../explainer.js';
@@ -10,15 +9,20 @@ import { loadDetector, prepareInputs, tensorPicture, DEFAULT_PICTURE_SIDE, type 
 import { printable } from '../util/text.js';
 import { explanationJson, overlayPicture, pngBytes, type DrawnBox, type FileBytes } from '../render/index.js';
 import { BOX_FORMAT_HELP } from '../detect/head.js';
-import { DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD, type Box, type Detection } from '../detect/boxes.js';
+import { DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD, type Box, type Detection } from '../util/boxes.js';
 import type { DetectionExplanation } from '../detect/detector.js';
-import { doneLine, oneLine, parseNumbers, parseSize, Progress, DatasetProgress, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { doneLine, oneLine, parseNumbers, parseSize, printLines, ProgressDisplay, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { boxesRegion, isFlagged, mapMetrics } from '../audit/metrics.js';
 import type { AuditItem } from '../audit/types.js';
-import { modelIdentity, listInputs, prepareItemInput, runDataset, shardItems, type FileOut, type StoreKind } from '../node-audit.js';
+import { modelIdentity } from '../dataset/identity.js';
+import { listInputs, shardItems } from '../dataset/listing.js';
+import { prepareItemInput } from '../dataset/items.js';
+import { runDataset, type FileOut } from '../dataset/run.js';
+import type { StoreKind } from '../dataset/store.js';
+import { writeAllOrNothing } from '../util/write-node.js';
 import { REPORT } from './audit.js';
 import { importedDefaults, resizeCropOptions, stems } from './inputs.js';
-import { allOrNothing as allOrNothingFiles, batchPictures, datasetStem, isDatasetInput } from './explain.js';
+import { batchPictures, datasetStem, isDatasetInput } from './explain.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, readShard, usageError, withDefaults, DATASET, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
 
 const DETECTION = group('Detections', {
@@ -33,7 +37,7 @@ const DETECTION = group('Detections', {
   renormalize: { type: 'boolean', default: false, help: 'each map min-max scaled inside its box, zero outside' },
 });
 
-const ALL_METHODS = () => [...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS)];
+const ALL_METHODS = () => methodNames('cam', 'gradient');
 
 export const DETECT = command({
   name: 'detect',
@@ -66,12 +70,11 @@ export async function runDetect(args: string[]): Promise<number> {
     return 0;
   }
   const method = o.method!.toLowerCase();
-  if (!isGradientMethod(method)) {
-    try {
-      camMethod(method, Object.keys(GRADIENT_METHODS));
-    } catch (e) {
-      throw usageError(DETECT, (e as Error).message);
-    }
+  try {
+    const m = getMethod(method);
+    if (m.kind !== 'cam' && m.kind !== 'gradient') throw new Error(`${m.name} (a ${m.kind} method) does not explain detections yet; choose one of: ${ALL_METHODS().join(', ')}`);
+  } catch (e) {
+    throw usageError(DETECT, (e as Error).message);
   }
   const scoreThreshold = num(o['score-threshold']) ?? DEFAULT_SCORE_THRESHOLD;
   const iouThreshold = num(o['iou-threshold']) ?? DEFAULT_NMS_IOU;
@@ -144,11 +147,11 @@ export async function runDetect(args: string[]): Promise<number> {
     if (dataset) {
       return await detectDataset(positionals, { ...o, flagLift, options }, prep, ex, detectOne);
     }
-    return await allOrNothingFiles(o.out!, positionals, async (add) => {
+    return printLines(await writeAllOrNothing(o.out!, positionals, async (add) => {
       const inputs: PreparedInput[] = [];
       for (const file of positionals) inputs.push(...(await prepareInputs(ex, file, prep)));
       const names = stems(inputs);
-      const progress = new Progress(inputs.length, !!o.quiet);
+      const progress = new ProgressDisplay(inputs.length, !!o.quiet);
       const lines: string[] = [];
       for (const [i, inp] of inputs.entries()) {
         const r = await detectOne(inp, names[i]!);
@@ -157,7 +160,7 @@ export async function runDetect(args: string[]): Promise<number> {
         progress.step(i + 1, path.basename(inp.file));
       }
       return lines;
-    });
+    }));
   } finally {
     await detector.release();
   }
@@ -199,7 +202,7 @@ async function detectDataset(
   type Prep = { entry: { item: AuditItem; index: number }; input?: PreparedInput; error?: string };
   const flaggedLines: string[] = [];
   let detections = 0;
-  const progress = new DatasetProgress(!!o.quiet);
+  const progress = new ProgressDisplay(0, !!o.quiet);
   const r = await interruptible((signal) => runDataset<Prep, Row>(items, {
     out: o.out!, config, kind: DETECT_STORE, shard, retryErrors: o['retry-errors'], signal, batchSize: 1,
     prepare: async (entry) => {

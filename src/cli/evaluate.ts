@@ -5,18 +5,24 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadExplainer } from '../node.js';
-import { ResultStore, fileIdentity, modelIdentity, listInputs, readRows, type StoreKind } from '../node-audit.js';
+import { loadExplainer, prepareInputs, stackByShape, type PreparedInput } from '../node.js';
+import { fileIdentity, modelIdentity } from '../dataset/identity.js';
+import { listInputs } from '../dataset/listing.js';
+import { readRows, type StoreKind } from '../dataset/store.js';
+import { runDataset } from '../dataset/run.js';
+import { csvLine } from '../util/csv.js';
+import { writeFiles } from '../util/write-node.js';
 import { createNodeSession } from '../runtime/node.js';
-import type { ClassChoice } from '../explainer.js';
+import type { Explainer } from '../explainer.js';
+import type { ClassChoice } from '../types.js';
 import { methodMaps, methodNames, checkMethod, type MethodMap } from '../metrics/maps.js';
 import { plainForward } from '../metrics/forward.js';
 import { faithfulness, FAITHFULNESS_METRICS, ROAD_FRACTIONS, type FaithfulnessMetric, type FaithfulnessResult, type Substrate } from '../metrics/faithfulness.js';
 import { localisation, type LocalisationResult } from '../metrics/localisation.js';
 import { parseAnnotations, findAnnotation, groundTruthFor, objectClass, type ImageAnnotation } from '../metrics/annotations.js';
-import { CliError, parseNumbers, parseSize, EXIT_INTERRUPTED } from './common.js';
+import { CliError, interruptible, parseNumbers, parseSize, ProgressDisplay, EXIT_INTERRUPTED } from './common.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, IMAGES, MODEL, RUN, TARGET } from './spec.js';
-import { importedDefaults, loadInputs, normalizeOptions, ProgressBar, writeOutputs, resizeCropOptions } from './inputs.js';
+import { importedDefaults, normalizeOptions, resizeCropOptions } from './inputs.js';
 
 const METRICS = [...FAITHFULNESS_METRICS, 'localisation'] as const;
 type Metric = (typeof METRICS)[number];
@@ -150,26 +156,19 @@ export async function runEvaluate(args: string[]): Promise<number> {
     try { annotations = parseAnnotations(doc); } catch (e) { throw new CliError(`${o.annotations}: ${(e as Error).message}`); }
   }
 
-  let files = (await listInputs(positionals, { exclude: [o.out!] })).map((i) => i.file);
-  if (limit) files = files.slice(0, limit);
+  let items = await listInputs(positionals, { exclude: [o.out!] });
+  if (limit) items = items.slice(0, limit);
+  const files = items.map((i) => i.file);
   for (const f of files) if (!fs.existsSync(f)) throw new CliError(`image not found: ${f}`);
   const maxInputPixels = num(o['max-input']);
   const explainer = await loadExplainer(o.model!, { labelsFile: o.labels, size, maxInputPixels, variant: o.variant });
   ({ norm, rc, size } = importedDefaults(explainer, o, { norm, rc, size }, !!o.quiet));
   // 'true' is the name audit uses too; 'gt' stays accepted
   const choice = o.class === 'true' ? 'gt' : o.class ?? (annotations ? 'gt' : 'top');
-  let store: ResultStore<StoredEvalRow> | undefined;
   let fwd: Awaited<ReturnType<typeof plainForward>> | undefined;
-  // Ctrl-C: stop after the rows in hand are stored (again: at once); the same command resumes
-  let stop = false;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (stop) process.exit(EXIT_INTERRUPTED);
-    stop = true;
-    process.stderr.write(`\ngradcam: ${sig}: stopping after the current rows (again to stop at once); run the same command to resume\n`);
-  };
   // testing aid: a pause after each stored batch of rows, so that tests can kill a run part-way
   const throttle = Number(process.env['GRADCAM_EVALUATE_THROTTLE_MS'] ?? 0);
-  let stored = 0;
+  const counts = { stored: 0, missing: 0, inputs: 0 };
   try {
     // what the rows depend on: a folder resumes only with these (not with other inputs or methods: rows are per image and method)
     const config: EvaluateConfig = {
@@ -180,127 +179,156 @@ export async function runEvaluate(args: string[]): Promise<number> {
       ...(rc.resize !== undefined ? { resize: rc.resize, crop: rc.crop ?? null } : {}), labels: explainer.labels ?? null, guided_ops: o['guided-ops']!,
       total: files.length * methods.length,
     };
-    store = await ResultStore.open<StoredEvalRow>(o.out!, config, EVALUATE_STORE);
-    const st = store;
     fwd = await plainForward(explainer, createNodeSession, { output: o.output, batchSize: forwardBatch });
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    const before = st.done.size;
-    const bar = new ProgressBar(files.length * methods.length, o.quiet);
-    const order: string[] = [];
-    let done = 0;
-    let missing = 0;
-    let inputCount = 0;
-    const faithMetrics = FAITHFULNESS_METRICS.filter((m) => metrics.has(m)) as FaithfulnessMetric[];
-    for (let s = 0; s < files.length && !stop; s += batchSize) {
-      const inputs = await loadInputs(explainer, files.slice(s, s + batchSize), norm, size, num(o['max-pixels']), rc, maxInputPixels);
-      inputCount += inputs.length;
-      const keys = imageKeys(inputs);
-      for (const k of keys) for (const method of methods) order.push(rowKey(method, k));
-      const anns = inputs.map((inp) => (annotations ? findAnnotation(annotations, inp.file) : undefined));
-      const gt = anns.map((a) => {
-        if (!a) return undefined;
-        for (const obj of a.objects) { const k = objectClass(obj, explainer.labels); if (k !== undefined) return k; }
-        return undefined;
-      });
-      missing += annotations ? anns.filter((a) => !a).length : 0;
-      const classes: ClassChoice[] = inputs.map((_, i) => (choice === 'gt' ? gt[i] ?? 'top' : choice === 'top' ? 'top' : /^\d+$/.test(choice) ? Number(choice) : choice));
-      // group by input shape (.npy inputs may differ), batch each group
-      const groups = new Map<string, number[]>();
-      inputs.forEach((inp, i) => groups.set(inp.dims.join(), [...(groups.get(inp.dims.join()) ?? []), i]));
-      for (const group of groups.values()) {
-        for (const method of methods) {
-          if (stop) break;
-          // the images of this group that have no row for the method yet (all of them, or none, unless --batch-size changed)
-          const idx = group.filter((i) => !st.done.has(rowKey(method, keys[i]!)));
-          done += group.length - idx.length;
-          if (!idx.length) { bar.step(done, `${method} (done before)`); continue; }
-          const per = inputs[idx[0]!]!.tensor.length;
-          const data = new Float32Array(per * idx.length);
-          idx.forEach((i, j) => data.set(inputs[i]!.tensor, j * per));
-          const dims = [idx.length, ...inputs[idx[0]!]!.dims.slice(1)];
-          const maps: MethodMap[] = await methodMaps(explainer, data, dims, method, { classes: idx.map((i) => classes[i]!), layer: o.layer, output: o.output, rectifierOps: o['guided-ops'] as 'all' | 'relu', onProgress: bar.passes });
-          const rows: StoredEvalRow[] = [];
-          for (let j = 0; j < idx.length; j++) {
-            const i = idx[j]!;
-            const inp = inputs[i]!;
-            const m = maps[j]!;
-            const row: Row = {
-              image: inp.file, method, class: m.target.index, label: m.target.label ?? null, probability: m.target.probability, predicted: m.predicted.index,
-              gt_class: gt[i] ?? null, correct: gt[i] === undefined ? null : m.predicted.index === gt[i],
-            };
-            if (faithMetrics.length) {
-              const f = await faithfulness(fwd.forward, { data: inp.tensor, dims: inp.dims, layout: explainer.layout }, m.magnitude, m.target.index, {
-                metrics: faithMetrics, steps, deletionSubstrate: delSub, insertionSubstrate: insSub, roadFractions: fractions, seed, mask: m.display, chunk: forwardBatch,
-              });
-              row.curves = {};
-              if (f.deletion) { row.deletion = f.deletion.auc; row.curves.deletion = f.deletion.curve; }
-              if (f.insertion) { row.insertion = f.insertion.auc; row.curves.insertion = f.insertion.curve; }
-              if (f.average_drop) { row.average_drop = f.average_drop.drop; row.increase_confidence = f.average_drop.increase; }
-              if (f.road) { row.road_morf = f.road.morf_mean; row.road_lerf = f.road.lerf_mean; row.curves.road = f.road; }
-            }
-            const ann = anns[i];
-            if (metrics.has('localisation') && ann) {
-              const imageSize: [number, number] | undefined = inp.sourceSize ? [inp.sourceSize[1], inp.sourceSize[0]] : undefined;
-              const g = groundTruthFor(ann, m.height, m.width, m.target.index, explainer.labels, imageSize, inp.region);
-              const l: LocalisationResult = localisation(m.display, m.height, m.width, g, { tolerance, threshold: iouThreshold });
-              Object.assign(row, { pointing: l.pointing ? 1 : 0, pointing_tol: l.pointing_tol ? 1 : 0, energy: l.energy, iou: l.iou, mask_iou: l.mask_iou, region: g.matched });
-            }
-            rows.push({ key: rowKey(method, keys[i]!), status: 'ok', ...row });
-          }
-          // stored (fsync'ed) as soon as they are made: a killed run loses at most these
-          await st.append(rows);
-          stored += rows.length;
-          done += rows.length;
-          bar.step(done, `${path.basename(inputs[idx[idx.length - 1]!]!.file)} ${method}`);
-          if (throttle > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, throttle);
-        }
-      }
-    }
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    if (stop) {
-      process.stderr.write(`gradcam: interrupted: ${st.done.size} rows are in ${path.join(o.out!, EVALUATE_STORE.results)}; run the same command to finish\n`);
+    const bar = new ProgressDisplay(0, o.quiet);
+    const ctx: EvalContext = {
+      explainer, forward: fwd.forward, methods, metrics, choice, annotations, layer: o.layer, output: o.output, rectifierOps: o['guided-ops'] as 'all' | 'relu',
+      steps, delSub, insSub, fractions, seed, forwardBatch, tolerance, iouThreshold, onPasses: bar.passes,
+    };
+    const prepare = { ...norm, size, maxPixels: num(o['max-pixels']), maxInputPixels, ...rc, picture: false };
+    // the dataset engine: images a batch at a time, decoded ahead, rows appended (fsync'ed) per batch;
+    // an image is done when every method has its row (a multi-image .npy: its first image's rows)
+    const r = await interruptible((signal) => runDataset<EvalPrepared, StoredEvalRow>(items, {
+      out: o.out!, config, kind: EVALUATE_STORE, batchSize, signal,
+      isDone: (item, done) => methods.every((m) => done.has(rowKey(m, path.resolve(item.file))) || done.has(rowKey(m, `${path.resolve(item.file)}#0`))),
+      // a bad input stops the evaluation (in `process`, in order; a rejection read ahead would go unhandled)
+      prepare: (entry) => prepareInputs(explainer, entry.item.file, prepare).then((inputs) => ({ inputs }), (error: Error) => ({ inputs: [], error })),
+      process: async (prepared) => {
+        const bad = prepared.find((p) => p.error);
+        if (bad) throw bad.error;
+        const rows = await evaluateBatch(ctx, prepared.flatMap((p) => p.inputs), counts);
+        counts.stored += rows.length;
+        return { rows, files: [] };
+      },
+      onProgress: (p) => {
+        bar.update(p);
+        if (throttle > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, throttle);
+      },
+    }));
+    bar.end();
+    if (r.interrupted) {
+      process.stderr.write(`gradcam: interrupted: ${r.info.done} of ${r.info.total} images are in ${path.join(o.out!, EVALUATE_STORE.results)}; run the same command to finish\n`);
       return EXIT_INTERRUPTED;
     }
-    if (before && !o.quiet) process.stderr.write(`gradcam: resumed ${o.out}: ${order.filter((k) => st.done.has(k)).length - stored} of ${order.length} rows were done before\n`);
-    if (missing) process.stderr.write(`gradcam: warning: ${missing} of ${inputCount} inputs have no entry in ${o.annotations}; no localisation scores for them\n`);
-    await st.close();
-
     // the outputs, from the store: this run's rows in input × method order (rows of other inputs or
     // methods made in this folder before stay in evaluate.jsonl, after them)
     const { rows: all } = await readRows<StoredEvalRow>(o.out!, EVALUATE_STORE.results);
+    const order = files.flatMap((f) => fileKeys(f, methods[0]!, all)).flatMap((k) => methods.map((m) => rowKey(m, k)));
+    if (r.info.skipped && !o.quiet) process.stderr.write(`gradcam: resumed ${o.out}: ${order.filter((k) => all.has(k)).length - counts.stored} of ${order.length} rows were done before\n`);
+    if (counts.missing) process.stderr.write(`gradcam: warning: ${counts.missing} of ${counts.inputs} inputs have no entry in ${o.annotations}; no localisation scores for them\n`);
     const wanted = new Set(order);
-    const rows = order.map((k) => all.get(k)).filter((r): r is StoredEvalRow => !!r);
+    const rows = order.map((k) => all.get(k)).filter((x): x is StoredEvalRow => !!x);
     if (rows.length !== order.length) throw new Error(`internal: ${order.length - rows.length} rows are missing from ${EVALUATE_STORE.results}`);
-    const others = [...all.values()].filter((r) => !wanted.has(r.key));
+    const others = [...all.values()].filter((x) => !wanted.has(x.key));
     const summary = summarise(rows, methods);
-    const used = COLUMNS.filter(([k]) => rows.some((r) => r[k] !== undefined));
-    const csv = [['image', 'method', 'class', 'label', 'probability', 'predicted', 'gt_class', 'correct', ...used.map(([k]) => k), 'region'].join(',')];
-    for (const r of rows) csv.push([csvCell(r.image), r.method, r.class, csvCell(r.label ?? ''), fmt(r.probability), r.predicted, r.gt_class ?? '', r.correct ?? '', ...used.map(([k]) => (r[k] === undefined ? '' : fmt(r[k] as number))), r.region ?? ''].join(','));
-    const jsonl = [...rows, ...others].map((r) => JSON.stringify(r)).join('\n');
+    const used = COLUMNS.filter(([k]) => rows.some((x) => x[k] !== undefined));
+    let csv = csvLine(['image', 'method', 'class', 'label', 'probability', 'predicted', 'gt_class', 'correct', ...used.map(([k]) => k), 'region']);
+    for (const x of rows) csv += csvLine([x.image, x.method, x.class, x.label ?? '', fmt(x.probability), x.predicted, x.gt_class ?? '', x.correct ?? '', ...used.map(([k]) => (x[k] === undefined ? '' : fmt(x[k] as number))), x.region ?? '']);
+    const jsonl = [...rows, ...others].map((x) => JSON.stringify(x)).join('\n');
     const settings = { model: o.model, inputs: files.length, methods, metrics: [...metrics], class: choice, steps, deletion_substrate: delSub, insertion_substrate: insSub, road_fractions: fractions ?? ROAD_FRACTIONS, tolerance, iou_threshold: iouThreshold, seed, annotations: o.annotations ?? null, ...(rc.resize !== undefined ? { resize: rc.resize, crop: rc.crop ?? null } : {}) };
     const table = formatSummary(summary, methods, used);
-    const written = await writeOutputs(o.out!, [
-      { name: 'evaluate.csv', bytes: `${csv.join('\n')}\n` },
+    const written = await writeFiles(o.out!, [
+      { name: 'evaluate.csv', bytes: csv },
       { name: EVALUATE_STORE.results, bytes: `${jsonl}\n` },
       { name: 'summary.json', bytes: `${JSON.stringify({ settings, summary }, null, 2)}\n` },
       { name: 'summary.md', bytes: `${table}\n` },
     ], files);
     console.log(table);
-    console.log(`\n${rows.length} rows (${inputCount} inputs × ${methods.length} methods); wrote ${written.map((p) => path.basename(p)).join(', ')} to ${o.out}`);
+    console.log(`\n${rows.length} rows (${rows.length / methods.length} inputs × ${methods.length} methods); wrote ${written.map((p) => path.basename(p)).join(', ')} to ${o.out}`);
     return 0;
   } catch (e) {
-    if (stored || (store && store.done.size)) process.stderr.write(`gradcam: ${store!.done.size} finished rows are kept in ${path.join(o.out!, EVALUATE_STORE.results)}; the same command resumes\n`);
+    if (counts.stored) process.stderr.write(`gradcam: the finished rows are kept in ${path.join(o.out!, EVALUATE_STORE.results)}; the same command resumes\n`);
     throw e;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await store?.close();
-    await store?.unlock();
     await fwd?.release();
     await explainer.release();
   }
+}
+
+/** The row keys' image part for `file`: its absolute path, or path#k for each image of a multi-image .npy (as stored). */
+function fileKeys(file: string, method: string, rows: ReadonlyMap<string, unknown>): string[] {
+  const abs = path.resolve(file);
+  if (rows.has(rowKey(method, abs))) return [abs];
+  const keys: string[] = [];
+  while (rows.has(rowKey(method, `${abs}#${keys.length}`))) keys.push(`${abs}#${keys.length}`);
+  return keys.length ? keys : [abs];
+}
+
+interface EvalPrepared {
+  inputs: PreparedInput[];
+  error?: Error;
+}
+
+interface EvalContext {
+  explainer: Explainer;
+  forward: Awaited<ReturnType<typeof plainForward>>['forward'];
+  methods: string[];
+  metrics: Set<Metric>;
+  choice: string;
+  annotations?: ImageAnnotation[];
+  layer?: string;
+  output?: string;
+  rectifierOps: 'all' | 'relu';
+  steps: number;
+  delSub: Substrate;
+  insSub: Substrate;
+  fractions?: number[];
+  seed: number;
+  forwardBatch: number;
+  tolerance: number;
+  iouThreshold: number;
+  onPasses: (done: number, total: number, stage: string) => void;
+}
+
+/** The rows of a batch of inputs: per shape group, per method, the map and its metrics per image. */
+async function evaluateBatch(c: EvalContext, inputs: PreparedInput[], counts: { missing: number; inputs: number }): Promise<StoredEvalRow[]> {
+  const { explainer } = c;
+  counts.inputs += inputs.length;
+  const keys = imageKeys(inputs);
+  const anns = inputs.map((inp) => (c.annotations ? findAnnotation(c.annotations, inp.file) : undefined));
+  const gt = anns.map((a) => {
+    if (!a) return undefined;
+    for (const obj of a.objects) { const k = objectClass(obj, explainer.labels); if (k !== undefined) return k; }
+    return undefined;
+  });
+  counts.missing += c.annotations ? anns.filter((a) => !a).length : 0;
+  const classes: ClassChoice[] = inputs.map((_, i) => (c.choice === 'gt' ? gt[i] ?? 'top' : c.choice === 'top' ? 'top' : /^\d+$/.test(c.choice) ? Number(c.choice) : c.choice));
+  const faithMetrics = FAITHFULNESS_METRICS.filter((m) => c.metrics.has(m)) as FaithfulnessMetric[];
+  const rows: StoredEvalRow[] = [];
+  // group by input shape (.npy inputs may differ), batch each group
+  for (const { index: idx, data, dims } of stackByShape(inputs)) {
+    for (const method of c.methods) {
+      const maps: MethodMap[] = await methodMaps(explainer, data, dims, method, { classes: idx.map((i) => classes[i]!), layer: c.layer, output: c.output, rectifierOps: c.rectifierOps, onProgress: c.onPasses });
+      for (let j = 0; j < idx.length; j++) {
+        const i = idx[j]!;
+        const inp = inputs[i]!;
+        const m = maps[j]!;
+        const row: Row = {
+          image: inp.file, method, class: m.target.index, label: m.target.label ?? null, probability: m.target.probability, predicted: m.predicted.index,
+          gt_class: gt[i] ?? null, correct: gt[i] === undefined ? null : m.predicted.index === gt[i],
+        };
+        if (faithMetrics.length) {
+          const f = await faithfulness(c.forward, { data: inp.tensor, dims: inp.dims, layout: explainer.layout }, m.magnitude, m.target.index, {
+            metrics: faithMetrics, steps: c.steps, deletionSubstrate: c.delSub, insertionSubstrate: c.insSub, roadFractions: c.fractions, seed: c.seed, mask: m.display, chunk: c.forwardBatch,
+          });
+          row.curves = {};
+          if (f.deletion) { row.deletion = f.deletion.auc; row.curves.deletion = f.deletion.curve; }
+          if (f.insertion) { row.insertion = f.insertion.auc; row.curves.insertion = f.insertion.curve; }
+          if (f.average_drop) { row.average_drop = f.average_drop.drop; row.increase_confidence = f.average_drop.increase; }
+          if (f.road) { row.road_morf = f.road.morf_mean; row.road_lerf = f.road.lerf_mean; row.curves.road = f.road; }
+        }
+        const ann = anns[i];
+        if (c.metrics.has('localisation') && ann) {
+          const imageSize: [number, number] | undefined = inp.sourceSize ? [inp.sourceSize[1], inp.sourceSize[0]] : undefined;
+          const g = groundTruthFor(ann, m.height, m.width, m.target.index, explainer.labels, imageSize, inp.region);
+          const l: LocalisationResult = localisation(m.display, m.height, m.width, g, { tolerance: c.tolerance, threshold: c.iouThreshold });
+          Object.assign(row, { pointing: l.pointing ? 1 : 0, pointing_tol: l.pointing_tol ? 1 : 0, energy: l.energy, iou: l.iou, mask_iou: l.mask_iou, region: g.matched });
+        }
+        rows.push({ key: rowKey(method, keys[i]!), status: 'ok', ...row });
+      }
+    }
+  }
+  return rows;
 }
 
 /** The output folder of `gradcam evaluate`: its settings and its rows, resumable (the audit's store). */
@@ -394,4 +422,3 @@ export function formatSummary(summary: Record<string, Record<string, Stat>>, met
 }
 
 const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(6));
-const csvCell = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);

@@ -5,7 +5,8 @@
  * runExplain (explain.ts) when the model's input is 5-D.
  */
 import path from 'node:path';
-import type { Explainer, ClassChoice } from '../explainer.js';
+import type { Explainer } from '../explainer.js';
+import type { ClassChoice } from '../types.js';
 import { prepareAllInputs, type PrepareOptions } from '../node.js';
 import { describeClass, explanationJson, volumeFiles, type FileBytes } from '../render/index.js';
 import { displayVolume, voxelSpacing } from '../image/volume.js';

@@ -1,5 +1,4 @@
 /** Input handling shared by `gradcam sanity` and `gradcam evaluate`: files and folders, normalisation, pictures, output files. */
-import { printable } from '../util/text.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Explainer } from '../explainer.js';
@@ -8,8 +7,7 @@ import { prepareInputs, type PreparedInput } from '../node.js';
 import { tensorToRgb, type NormalizeOptions } from '../image/normalize.js';
 import { resizeRgb } from '../image/resize.js';
 import type { RgbImage } from '../image/types.js';
-import { StagedOutputs } from './output.js';
-import { CliError, PassProgress, parseNumbers } from './common.js';
+import { CliError, parseNumbers, parseSize } from './common.js';
 
 /** The --normalize / --mean / --std options as explain reads them (default: imagenet). */
 export function normalizeOptions(o: { normalize?: string; mean?: string; std?: string }): NormalizeOptions {
@@ -75,12 +73,7 @@ export interface ResizeCropOptions {
 /** Reads --resize / --crop (checked against the model when the inputs are read). */
 export function resizeCropOptions(o: { resize?: number; crop?: string }): ResizeCropOptions {
   const resize = o.resize; // checked by the option's declaration (a whole number ≥ 1)
-  let crop: [number, number] | undefined;
-  if (o.crop !== undefined) {
-    const m = /^(\d+)(?:[x×,](\d+))?$/.exec(o.crop.trim());
-    if (!m || Number(m[1]) < 1 || (m[2] !== undefined && Number(m[2]) < 1)) throw new CliError(`--crop must be H or HxW (e.g. 224 or 224x192), got '${o.crop}'`);
-    crop = [Number(m[1]), m[2] ? Number(m[2]) : Number(m[1])];
-  }
+  const crop = parseSize(o.crop, '--crop');
   if (crop && resize === undefined) throw new CliError(`--crop goes with --resize N (torchvision's Resize(N) then CenterCrop(${o.crop})); without --resize the whole image is resized to the model's input`);
   return { ...(resize !== undefined ? { resize } : {}), ...(crop ? { crop } : {}) };
 }
@@ -103,57 +96,4 @@ export function stems(inputs: { file: string }[]): string[] {
     counts.set(stem, n);
     return n === 1 ? stem : `${stem}-${n}`;
   });
-}
-
-
-/**
- * Writes files into `dir`, all or nothing (see StagedOutputs): on failure every file that was there
- * before is as it was (it used to remove the files this call had already written over earlier ones).
- */
-export async function writeOutputs(dir: string, files: { name: string; bytes: Uint8Array | string }[], inputs: readonly string[] = []): Promise<string[]> {
-  const staged = new StagedOutputs(dir, inputs);
-  const written: string[] = [];
-  try {
-    for (const f of files) {
-      const p = path.join(dir, f.name);
-      await staged.add(p, typeof f.bytes === 'string' ? new TextEncoder().encode(f.bytes) : f.bytes);
-      written.push(p);
-    }
-    await staged.commit();
-  } catch (e) {
-    await staged.abort();
-    throw e;
-  }
-  return written;
-}
-
-/** A progress bar on stderr ([#####-----] 12/150 label, eta), one log line per step when stderr is not a terminal. */
-export class ProgressBar {
-  private readonly start = Date.now();
-  private lastLine = 0;
-  private done = 0;
-  private readonly sub: PassProgress;
-  constructor(public total: number, private readonly quiet = false, private readonly width = 28) {
-    this.sub = new PassProgress(quiet, () => `[${this.done}/${this.total}] `);
-  }
-
-  /** The library's onProgress (Score-CAM / Ablation-CAM passes within the current step). */
-  readonly passes = (done: number, total: number, stage: string): void => this.sub.update(done, total, stage);
-
-  step(done: number, label: string): void {
-    this.done = done;
-    if (this.quiet || this.total <= 0) return;
-    const frac = Math.min(1, done / this.total);
-    const full = Math.round(frac * this.width);
-    const elapsed = (Date.now() - this.start) / 1000;
-    const eta = done > 0 && done < this.total ? ` eta ${Math.ceil((elapsed / done) * (this.total - done))}s` : done >= this.total ? ` ${elapsed.toFixed(1)}s` : '';
-    const line = `[${'#'.repeat(full)}${'-'.repeat(this.width - full)}] ${done}/${this.total} ${printable(label)}${eta}`;
-    if (process.stderr.isTTY) {
-      process.stderr.write(`\r\x1b[2K${line.slice(0, (process.stderr.columns || 120) - 1)}`);
-      if (done >= this.total) process.stderr.write('\n');
-    } else if (done >= this.total || Date.now() - this.lastLine > 2000 || done === 1) {
-      this.lastLine = Date.now();
-      process.stderr.write(`${line}\n`);
-    }
-  }
 }

@@ -30,10 +30,8 @@ async function runMethods(args: string[]): Promise<number> {
     console.log(helpText(METHODS));
     return 0;
   }
-  const { CAM_METHODS } = await import('../cam/index.js');
-  const { GRADIENT_METHODS } = await import('../cam/guided.js');
-  for (const m of Object.values(CAM_METHODS)) console.log(`${m.name.padEnd(20)} ${m.description}`);
-  for (const [name, d] of Object.entries(GRADIENT_METHODS)) console.log(`${name.padEnd(20)} ${d}`);
+  const { methodsText } = await import('./methods.js');
+  console.log(methodsText());
   return 0;
 }
 

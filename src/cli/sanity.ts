@@ -7,11 +7,13 @@ import { DEFAULT_SANITY_METHODS, DEFAULT_THRESHOLD, SANITY_MODES, sanityCheck, t
 import { INIT_KINDS, parameterizedLayers, shortLayerName, type InitKind } from '../sanity/randomize.js';
 import { sanityCurvesSvg, sanityMontage } from '../sanity/render.js';
 import { methodNames, checkMethod } from '../metrics/maps.js';
-import type { ClassChoice } from '../explainer.js';
-import { CliError, parseNumbers, parseSize } from './common.js';
+import type { ClassChoice } from '../types.js';
+import { CliError, parseNumbers, parseSize, ProgressDisplay } from './common.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, IMAGES, MODEL, RUN, TARGET } from './spec.js';
-import { listInputs } from '../node-audit.js';
-import { importedDefaults, loadInputs, normalizeOptions, ProgressBar, stems, writeOutputs, resizeCropOptions } from './inputs.js';
+import { isDatasetInput, listInputs } from '../dataset/listing.js';
+import { sanityDataset } from './sanity-dataset.js';
+import { writeFiles } from '../util/write-node.js';
+import { importedDefaults, loadInputs, normalizeOptions, stems, resizeCropOptions } from './inputs.js';
 
 const SANITY_OPTIONS = group('Randomisation test', {
   methods: { type: 'string', value: 'a,b,c', help: () => `default ${DEFAULT_SANITY_METHODS.join(',')}; any of: ${methodNames().join(', ')}` },
@@ -37,7 +39,7 @@ randomisation of the model is not explaining the model. The class (--class) and 
 (--layer) are the same at every stage.`,
   groups: [
     MODEL, IMAGES, pick(TARGET, ['class', 'layer']), pick(methodGroup(methodNames), ['guided-ops']), SANITY_OPTIONS,
-    withDefaults(pick(RUN, ['out', 'quiet']), { out: { default: 'gradcam-sanity' }, quiet: { help: 'no progress bar' } }),
+    withDefaults(pick(RUN, ['out', 'quiet', 'batch-size']), { out: { default: 'gradcam-sanity' }, quiet: { help: 'no progress bar' }, 'batch-size': { help: 'images per check on a folder, glob or manifest (default 8)' } }),
   ],
   required: ['model'],
   positionals: 'inputs',
@@ -45,7 +47,12 @@ randomisation of the model is not explaining the model. The class (--class) and 
   notes: `Writes to DIR: sanity.json ({method: [{mode, stage, layer, spearman, spearman_abs, ssim, hog,
 edges}]}, stage 0 = the trained model), sanity.meta.json (model, inputs, classes, layers, verdicts),
 sanity.curves.svg (similarity against stage), and sanity.<input>.<mode>.png montages (rows = methods
-and a Sobel-edge reference row, columns = stages). Prints the table and one verdict line per method.`,
+and a Sobel-edge reference row, columns = stages). Prints the table and one verdict line per method.
+A folder, quoted glob or manifest runs on the dataset engine, --batch-size images at a time, and is
+resumable: each image's similarities are appended to DIR/sanity.jsonl (settings in sanity.run.json)
+with its montages (sanity.<stem>-<hash>.<mode>.png); a run interrupted (Ctrl-C, kill) and started again
+does only the images left; sanity.json is then the means over every image's rows. Exit status 3 when
+some images failed (listed in sanity.meta.json), 130 when interrupted.`,
 });
 
 export async function runSanity(args: string[]): Promise<number> {
@@ -73,7 +80,18 @@ export async function runSanity(args: string[]): Promise<number> {
   const explainer = await loadExplainer(o.model!, { labelsFile: o.labels, size, maxInputPixels, variant: o.variant });
   try {
     ({ norm, rc, size } = importedDefaults(explainer, o, { norm, rc, size }, !!o.quiet));
-    const inputs = await loadInputs(explainer, (await listInputs(positionals, { exclude: [o.out!] })).map((i) => i.file), norm, size, num(o['max-pixels']), rc, maxInputPixels);
+    const numLayers = Math.min(parameterizedLayers(explainer.model, o.output).length, maxLayers ?? Infinity);
+    const beyond = montageStages?.find((k) => k > numLayers);
+    if (beyond !== undefined) throw new CliError(`--montage-stages: stage ${beyond} does not exist; the model has ${numLayers} stages to randomise (0 = the trained model)`);
+    const items = await listInputs(positionals, { exclude: [o.out!] });
+    if (positionals.some(isDatasetInput)) {
+      // a folder, glob or manifest: image by image on the dataset engine, resumable
+      return await sanityDataset(explainer, items, {
+        model: o.model!, out: o.out!, methods, modes, init: o.init as InitKind, seed, classChoice, layer: o.layer, output: o.output, rectifierOps: o['guided-ops'] as 'all' | 'relu',
+        maxLayers, threshold, montageStages, norm, size, rc, maxPixels: num(o['max-pixels']), maxInputPixels, batchSize: num(o['batch-size'])!, quiet: !!o.quiet, formatTable,
+      });
+    }
+    const inputs = await loadInputs(explainer, items.map((i) => i.file), norm, size, num(o['max-pixels']), rc, maxInputPixels);
     const dims0 = inputs[0]!.dims;
     const bad = inputs.find((i) => i.dims.join() !== dims0.join());
     if (bad) throw new CliError(`${bad.file}: all inputs of one sanity check must have the same shape ([${dims0.join(', ')}] vs [${bad.dims.join(', ')}])`);
@@ -81,10 +99,7 @@ export async function runSanity(args: string[]): Promise<number> {
     const data = new Float32Array(per * inputs.length);
     inputs.forEach((inp, i) => data.set(inp.tensor, i * per));
     const dims = [inputs.length, ...dims0.slice(1)];
-    const numLayers = Math.min(parameterizedLayers(explainer.model, o.output).length, maxLayers ?? Infinity);
-    const beyond = montageStages?.find((k) => k > numLayers);
-    if (beyond !== undefined) throw new CliError(`--montage-stages: stage ${beyond} does not exist; the model has ${numLayers} stages to randomise (0 = the trained model)`);
-    const bar = new ProgressBar(1, o.quiet);
+    const bar = new ProgressDisplay(1, o.quiet);
     const pictures = inputs.every((i) => i.picture) ? inputs.map((i) => i.picture!) : undefined;
     const t0 = performance.now();
     const r = await sanityCheck(explainer, data, dims, {
@@ -109,7 +124,7 @@ export async function runSanity(args: string[]): Promise<number> {
     inputs.forEach((inp, i) => {
       for (const mode of modes) files.push({ name: `sanity.${names[i]}.${mode}.png`, bytes: encodePng(sanityMontage(r, i, mode, { picture: inp.picture, stages: montageStages })) });
     });
-    const written = await writeOutputs(o.out!, files, positionals);
+    const written = await writeFiles(o.out!, files, positionals);
     console.log(formatTable(r));
     console.log('');
     for (const v of r.verdicts) console.log(v.text);

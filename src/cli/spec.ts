@@ -10,7 +10,7 @@ import { COLORMAPS } from '../image/colormap.js';
 import { NORMALIZE_PRESETS } from '../image/normalize.js';
 import { CliError, optionNumber } from './common.js';
 import { editDistance } from '../util/closest.js';
-import { parseShard, type Shard } from '../audit/shard.js';
+import { parseShard, type Shard } from '../dataset/shard.js';
 
 /** A number option's checks: integer or not, bounds, and words that stand for a value ('off'). */
 export interface NumberCheck {
@@ -296,7 +296,7 @@ export const FAMILY = group('CAM methods', {
   grid: { type: 'boolean', default: false, help: 'write <stem>.grid.png: a labelled methods × layers comparison, and <stem>.grid.json' },
   target: { type: 'string', value: 'KIND', help: 'what to explain: logit (default), softmax, binary, binary-neg, regression, segmentation, similarity, element' },
   index: { type: 'string', value: 'I[,J..]', help: 'output index for binary / regression (default 0) and element (flat or per dim)' },
-  mask: { type: 'string', value: 'FILE', help: "segmentation: .npy or .png mask at the output's class-plane size (default: the pixels whose arg-max class is --class)" },
+  mask: { type: 'string', value: 'FILE', help: "segmentation: .npy or .png mask at the output's class-plane size (default: the pixels whose arg-max class is --class); an image's pixel is inside where its brightest channel is at least half the mask's brightest value (0/255 and 0/1 masks both work), an .npy's where it is non-zero" },
   pixel: { type: 'string', value: 'Y,X', help: "segmentation: explain the class (--class, default the pixel's arg-max) at this one pixel of the output's class planes instead of a region" },
   'seg-threshold': { type: 'string', value: 'T', number: {}, help: "segmentation of a one-plane output ([N,1,H,W] or [N,H,W]: salient objects, matting, text): the region is output > T (default 0.5 after a final Sigmoid, whose input — the logit — is then the score; 0 without one)" },
   reference: { type: 'string', value: 'FILE', help: 'similarity: the image (or .npy) whose embedding the cosine is taken against' },

@@ -5,12 +5,13 @@
  * methods through `target`, gradient methods (guided Grad-CAM...) through seed rows, gradient-free ones
  * (Eigen-CAM) as they are. Browser-safe: the runtime is injected as the Explainer's SessionFactory.
  */
-import { Explainer, type ExplainOptions, type Explanation, type ExplainerOptions } from '../explainer.js';
+import { Explainer } from '../explainer.js';
+import type { ExplainOptions, Explanation, ExplainerOptions } from '../types.js';
 import { attrInt, encodeModel, decodeModel, type ModelProto } from '../onnx/model.js';
 import type { Session } from '../runtime/session.js';
 import { InputError } from '../util/scores.js';
-import { isGradientMethod } from '../cam/guided.js';
-import { anchorBox, anchorScore, boxTargetValue, decodeDetections, renormalizeInBox, DEFAULT_SCORE_THRESHOLD, type Box, type BoxTargetOptions, type DecodeOptions, type Detection } from './boxes.js';
+import { isGradientMethod } from '../methods/gradient/explain.js';
+import { anchorBox, anchorScore, boxTargetValue, decodeDetections, renormalizeInBox, DEFAULT_SCORE_THRESHOLD, type Box, type BoxTargetOptions, type DecodeOptions, type Detection } from '../util/boxes.js';
 import { BOX_FORMAT_HELP, DETECTIONS_OUTPUT, detectionModel, nmsHead, recogniseHead, type DetectionHead } from './head.js';
 import { allAnchors, capturedTensors, concatParts, hasOp, nmsContainer, preNmsHead, twoStageError } from './prenms.js';
 import { forwardModel } from '../cam/graph.js';

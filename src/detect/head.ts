@@ -21,7 +21,7 @@
  */
 import { makeAttr, makeValueInfo, type ModelProto, type Node } from '../onnx/model.js';
 import { InputError } from '../util/scores.js';
-import type { BoxCoords, BoxHead } from './boxes.js';
+import type { BoxCoords, BoxHead } from '../util/boxes.js';
 
 export const DETECTIONS_OUTPUT = 'gradcam/detections';
 export const BOX_FORMATS = ['auto', 'yolo', 'yolo-obj', 'boxes-scores'] as const;

@@ -1,14 +1,15 @@
 /**
- * Node-only image I/O: decoding files with sharp, atomic writes.
+ * Node-only image I/O: decoding files with sharp, and writePng (on src/util/write-node.ts's atomic write).
  */
 import { constants, realpathSync } from 'node:fs';
 import nodePath from 'node:path';
-import { open, rename, stat, unlink } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { deflate, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import type { RgbImage } from './types.js';
 import { assertRgbImage } from './types.js';
 import { encodePng, setPngDeflate, type RawImage } from './png.js';
+import { writeAtomic } from '../util/write-node.js';
 import { parseNpy, type NpyArray } from './npy.js';
 import { isNifti, readNifti } from './nifti.js';
 import { isDicom, readDicom } from './dicom.js';
@@ -208,33 +209,10 @@ export async function readImageFile(path: string, opts: ReadImageOptions = {}): 
   }
 }
 
-let tmpCounter = 0;
-
-/**
- * Writes `bytes` to `path` atomically: the data goes to `<path>.tmp-<pid>-<n>` first, is flushed, and is
- * then renamed over `path`, so readers never see a partial file. On failure the temporary file is removed.
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${tmpCounter++}`;
-  let fh;
-  try {
-    fh = await open(tmp, 'w');
-    await fh.writeFile(bytes);
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await rename(tmp, path);
-  } catch (e) {
-    if (fh) await fh.close().catch(() => {});
-    await unlink(tmp).catch(() => {});
-    throw e;
-  }
-}
-
-/** Encodes `img` as PNG and writes it atomically (see writeFileAtomic). */
+/** Encodes `img` as PNG and writes it atomically (util/write-node.ts writeAtomic). */
 export async function writePng(path: string, img: RgbImage | RawImage): Promise<void> {
   if (!('channels' in img)) assertRgbImage(img, 'writePng');
-  await writeFileAtomic(path, encodePng(img));
+  await writeAtomic(path, encodePng(img));
 }
 
 /** Reads a .npy file (see parseNpy); "npy file not found: <path>" when missing; errors are one line, named InputError. */

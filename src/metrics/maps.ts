@@ -8,9 +8,9 @@
  *   and clipped at 1 (Adebayo et al.'s visualisation of gradient maps).
  * Faithfulness metrics rank pixels by `magnitude` and mask with `display`; localisation uses `display`.
  */
-import type { ClassChoice, ClassScore, Explainer } from '../explainer.js';
-import { explainGradients, isGradientMethod, GRADIENT_METHODS } from '../cam/guided.js';
-import { CAM_METHODS } from '../cam/index.js';
+import type { Explainer } from '../explainer.js';
+import type { ClassChoice, ClassScore } from '../types.js';
+import { getMethod, isPixelMethod, methodNames as registryNames } from '../methods/index.js';
 import { resizeBilinear } from '../image/resize.js';
 
 export interface MethodMap {
@@ -35,13 +35,14 @@ export interface MapOptions {
   onProgress?: (done: number, total: number, stage: string) => void;
 }
 
-/** All method names the metrics accept: the CAM methods and the gradient methods. */
+/** All method names the metrics accept: every registered method (src/methods/index.ts). */
 export function methodNames(): string[] {
-  return [...Object.keys(CAM_METHODS), ...Object.keys(GRADIENT_METHODS)];
+  return registryNames();
 }
 
+/** Unknown names: an InputError listing every method. */
 export function checkMethod(name: string): void {
-  if (!isGradientMethod(name) && !Object.hasOwn(CAM_METHODS, name)) throw new Error(`unknown method '${name}'; choose from: ${methodNames().join(', ')}`);
+  getMethod(name);
 }
 
 /** The 99th percentile (linear interpolation, as numpy's default). */
@@ -69,20 +70,20 @@ export function displayGradient(magnitude: Float32Array): Float32Array {
  */
 export async function methodMaps(explainer: Explainer, input: Float32Array, dims: number[], method: string, opts: MapOptions = {}): Promise<MethodMap[]> {
   checkMethod(method);
-  if (isGradientMethod(method)) {
-    const { explanations } = await explainGradients(explainer, input, dims, { method, layer: opts.layer, classes: opts.classes, output: opts.output, rectifierOps: opts.rectifierOps });
+  if (isPixelMethod(method)) {
+    const { explanations } = await explainer.explain(input, dims, { method, layer: opts.layer, classes: opts.classes, output: opts.output, rectifierOps: opts.rectifierOps, onProgress: opts.onProgress });
     return explanations.map((e) => {
       const hw = e.height * e.width;
       const signed = new Float32Array(hw);
       const magnitude = new Float32Array(hw);
       for (let p = 0; p < hw; p++) {
-        for (let c = 0; c < e.channels; c++) {
-          const g = e.gradient[p * e.channels + c]!;
+        for (let c = 0; c < e.channels!; c++) {
+          const g = e.gradient![p * e.channels! + c]!;
           signed[p] += g;
           magnitude[p] += Math.abs(g);
         }
       }
-      return { method, height: e.height, width: e.width, signed, magnitude, display: displayGradient(magnitude), target: e.target, predicted: e.predicted, layer: e.layer };
+      return { method, height: e.height, width: e.width, signed, magnitude, display: displayGradient(magnitude), target: e.target, predicted: e.predicted, layer: e.layers[0] ?? '' };
     });
   }
   const r = await explainer.explain(input, dims, { method, layer: opts.layer, classes: opts.classes, output: opts.output, onProgress: opts.onProgress });

@@ -1,6 +1,6 @@
 /**
  * Static shape inference for the common ops, from the input's dimensions, the ops' attributes and the
- * graph's constants: what the probe runs (autodiff/engine.ts probe) need not expose. A tensor whose shape
+ * graph's constants: what the probe runs (runtime/engine.ts probe) need not expose. A tensor whose shape
  * cannot be inferred here (an op not listed, a shape computed at run time, data-dependent sizes) is left
  * out, and the probe learns it by running the model. Wrong is worse than unknown: every case below is
  * exact or absent (test/shapes.test.ts compares it with the probe on every fixture).

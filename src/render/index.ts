@@ -5,8 +5,7 @@
  * the method or option), the audit and the web app use these, so that the same inputs give the same
  * pictures and the same JSON layout everywhere.
  */
-import type { ClassScore, Explanation } from '../explainer.js';
-import type { GradientExplanation } from '../cam/guided.js';
+import type { ClassScore, Explanation, PixelExplanation } from '../types.js';
 import type { LayerLayout } from '../layout/describe.js';
 import type { RgbImage } from '../image/types.js';
 import { encodePng, encodePngInBackground } from '../image/png.js';
@@ -190,7 +189,7 @@ export function overlayPicture(e: CaptionFacts & Pick<Explanation, 'map' | 'widt
 }
 
 /** Gradient methods: [Grad-CAM overlay | gradient picture], captioned. */
-export function gradientPicture(e: Pick<GradientExplanation, 'target' | 'predicted' | 'height' | 'width' | 'gradient' | 'cam'> & { method: string }, base: RgbImage | undefined, opt: { colormap: string; alpha: number; abs: boolean; maxSide?: number }): RgbImage {
+export function gradientPicture(e: Pick<PixelExplanation, 'target' | 'predicted' | 'height' | 'width' | 'gradient' | 'cam'> & { method: string }, base: RgbImage | undefined, opt: { colormap: string; alpha: number; abs: boolean; maxSide?: number }): RgbImage {
   const maxSide = opt.maxSide ?? DEFAULT_PICTURE_SIDE;
   // small models get their pictures enlarged by a whole factor that keeps the long side within maxSide
   const f = Math.max(1, Math.min(Math.ceil(MIN_OVERLAY_WIDTH / e.width), Math.floor(maxSide / Math.max(e.width, e.height))));
@@ -320,15 +319,16 @@ export function explanationJson(e: Explanation, ctx: SidecarContext): Record<str
   };
 }
 
-/** The JSON sidecar of a gradient-method explanation. */
-export function gradientJson(e: GradientExplanation, ctx: SidecarContext & { rectifierOps: string }): Record<string, unknown> {
+/** The JSON sidecar of a pixel-level explanation (gradient, path, noise and perturbation methods); `extras` at the top level. */
+export function gradientJson(e: PixelExplanation, ctx: SidecarContext & { rectifierOps?: string }): Record<string, unknown> {
   return {
-    input: ctx.input, model: ctx.model, method: e.method, layer: e.layer, rectifier_ops: ctx.rectifierOps,
+    input: ctx.input, model: ctx.model, method: e.method, layer: e.layer || null, ...(ctx.rectifierOps ? { rectifier_ops: ctx.rectifierOps } : {}),
+    ...(ctx.options && Object.keys(ctx.options).length ? { options: ctx.options } : {}), ...(e.extras ?? {}),
     target: { kind: 'logit', name: `logit ${e.target.index}`, value: e.target.logit },
     class: classJson(e.target), predicted: classJson(e.predicted), explained_is_predicted: e.target.index === e.predicted.index,
     ...(e.gradientNote ? { gradient: e.gradientNote } : {}),
     input_size: [e.height, e.width], ...(ctx.imageSize ? { image_size: ctx.imageSize } : {}),
-    timings_ms: { run: round(ctx.timings.runMs) }, files: ctx.files,
+    timings_ms: { run: round(ctx.timings.runMs) }, ...(e.warnings?.length ? { warnings: e.warnings } : {}), files: ctx.files,
   };
 }
 

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { decodeOutput, encodeFeed, inputTypes, type Session, type SessionFactory, type SessionOptions, type TensorValue } from './session.js';
-import type { CompileCache } from '../autodiff/engine.js';
+import type { CompileCache } from './session.js';
+import { writeAtomic } from '../util/write-node.js';
 
 /**
  * An onnxruntime failure as one readable line: what gradcam was doing, then onnxruntime's own reason
@@ -150,11 +151,9 @@ export async function fileSha256(file: string, known?: { bytes: Uint8Array; befo
   const bytes = known?.bytes ?? (await fsp.readFile(file));
   const h = createHash('sha256').update(bytes).digest('hex');
   if (memo && (await unchanged())) {
-    const tmp = `${memo}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
     await fsp.mkdir(path.dirname(memo), { recursive: true })
-      .then(() => fsp.writeFile(tmp, h))
-      .then(() => fsp.rename(tmp, memo))
-      .catch(() => fsp.unlink(tmp).catch(() => {}));
+      .then(() => writeAtomic(memo, new TextEncoder().encode(h)))
+      .catch(() => {});
   }
   return h;
 }
@@ -195,14 +194,7 @@ export function diskCompileCache(model: Uint8Array, opts: { dir?: string; maxByt
       if (!on()) return;
       const f = await file(key);
       await fsp.mkdir(dir, { recursive: true });
-      const tmp = `${f}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-      try {
-        await fsp.writeFile(tmp, value);
-        await fsp.rename(tmp, f);
-      } catch (e) {
-        await fsp.unlink(tmp).catch(() => {});
-        throw e;
-      }
+      await writeAtomic(f, value);
       await pruneCache(dir, opts.maxBytes ?? CACHE_MAX_BYTES).catch(() => {});
     },
   };

@@ -167,3 +167,13 @@ export async function runInChunks(session: Session, feeds: Record<string, { data
   }
   return out;
 }
+
+/**
+ * A store of compiled artefacts (gradient graphs, layer tables) that outlives the Explainer, e.g. a folder
+ * on disk (runtime/node.ts diskCompileCache, implemented beside the Node session factory). Keys are opaque strings; the store must tell models apart itself (the
+ * Node one keys by the model's SHA-256 and gradcam's own code). Failures are ignored (a miss, a rebuild).
+ */
+export interface CompileCache {
+  get(key: string): Promise<Uint8Array | undefined>;
+  set(key: string, value: Uint8Array): Promise<void>;
+}

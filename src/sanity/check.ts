@@ -16,7 +16,8 @@
  * Below the threshold (default 0.5) the method is "sensitive to the weights" (PASS); at or above it,
  * it is not (FAIL).
  */
-import { Explainer, type ClassChoice } from '../explainer.js';
+import { Explainer } from '../explainer.js';
+import type { ClassChoice } from '../types.js';
 import type { SessionFactory, SessionOptions } from '../runtime/session.js';
 import type { RgbImage } from '../image/types.js';
 import { methodMaps, checkMethod, type MethodMap } from '../metrics/maps.js';
@@ -171,19 +172,43 @@ export async function sanityCheck(explainer: Explainer, input: Float32Array, dim
     opts.onStage?.(++done, plan.length, `${p.mode} ${p.stage}/${layers.length}: ${shortLayerName(p.layer.name)}`);
   }
 
+  const table = stageTable(methods, stages.map((st) => ({
+    mode: st.mode, stage: st.stage, layer: st.layer,
+    similarity: st.similarity,
+    ...(edges ? { edges: Object.fromEntries(methods.map((m) => [m, st.maps[m]!.map((mm, i) => spearman(mm.magnitude, edges[i]!))])) } : {}),
+  })));
+  const verdicts = methods.map((m) => verdict(m, table[m]!, threshold, modelLayers));
+  return { methods, layers, classes, camLayer, original, stages, table, verdicts, edges, init, seed };
+}
+
+/** One stage's similarities per method and image (and the maps' rank correlation with the edge maps). */
+export interface StageSimilarity {
+  mode: SanityMode;
+  stage: number;
+  layer: string | null;
+  similarity: Record<string, MapSimilarity[]>;
+  edges?: Record<string, number[]>;
+}
+
+/**
+ * The table written as sanity.json: per method and stage, the means over the images (and their standard
+ * deviations when there are several). A run over a folder (gradcam sanity on a dataset) builds it from
+ * the images' stored rows, in batches; a run over files from sanityCheck's stages.
+ */
+export function stageTable(methods: readonly string[], stages: readonly StageSimilarity[]): Record<string, StageEntry[]> {
   const table: Record<string, StageEntry[]> = {};
   for (const m of methods) {
     table[m] = stages.map((s) => {
       const sims = s.similarity[m]!;
-      const mean = Object.fromEntries(KEYS.map((k) => [k, sims.reduce((a, v) => a + v[k], 0) / sims.length])) as unknown as MapSimilarity;
+      const n = sims.length;
+      const mean = Object.fromEntries(KEYS.map((k) => [k, sims.reduce((a, v) => a + v[k], 0) / n])) as unknown as MapSimilarity;
       const e: StageEntry = { mode: s.mode, stage: s.stage, layer: s.layer, ...mean };
-      if (edges) e.edges = s.maps[m]!.reduce((a, mm, i) => a + spearman(mm.magnitude, edges[i]!), 0) / n;
-      if (n > 1) e.std = Object.fromEntries(KEYS.map((k) => [k, Math.sqrt(sims.reduce((a, v) => a + (v[k] - mean[k]) ** 2, 0) / sims.length)])) as unknown as MapSimilarity;
+      if (s.edges) e.edges = s.edges[m]!.reduce((a, v) => a + v, 0) / n;
+      if (n > 1) e.std = Object.fromEntries(KEYS.map((k) => [k, Math.sqrt(sims.reduce((a, v) => a + (v[k] - mean[k]) ** 2, 0) / n)])) as unknown as MapSimilarity;
       return e;
     });
   }
-  const verdicts = methods.map((m) => verdict(m, table[m]!, threshold, modelLayers));
-  return { methods, layers, classes, camLayer, original, stages, table, verdicts, edges, init, seed };
+  return table;
 }
 
 /** The one-line verdict of a method from its table (see the module comment); `numLayers`: the model's parameterised layers. */

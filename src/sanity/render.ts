@@ -3,7 +3,7 @@ import type { RgbImage } from '../image/types.js';
 import { montage } from '../image/montage.js';
 import { grayscaleImage, heatmapImage, overlay } from '../image/overlay.js';
 import { enlargeNearest, resizeRgb } from '../image/resize.js';
-import { isGradientMethod } from '../cam/guided.js';
+import { isPixelMethod } from '../methods/index.js';
 import type { MapSimilarity } from '../metrics/similarity.js';
 import type { SanityMode, SanityResult } from './check.js';
 import { shortLayerName } from './randomize.js';
@@ -38,7 +38,7 @@ export function sanityMontage(r: SanityResult, image: number, mode: SanityMode, 
     const lab: string[] = [];
     for (const s of columns) {
       const map = s ? s.maps[m]![image]! : r.original[m]![image]!;
-      const tile = isGradientMethod(m) ? grayscaleImage(map.display, w, h) : pic ? overlay(pic, map.display) : heatmapImage(map.display, w, h);
+      const tile = isPixelMethod(m) ? grayscaleImage(map.display, w, h) : pic ? overlay(pic, map.display) : heatmapImage(map.display, w, h);
       row.push(enlargeNearest(tile, f));
       if (!s) lab.push(`${m}\noriginal`);
       else {

@@ -87,7 +87,7 @@ function rleOrder(v: unknown, where: string): RleOrder {
 /**
  * Masks are decoded no larger than this on their long side (aspect kept): they are sampled at the
  * picture's size (at most 2048 long) or the map's, so a mask declared at 40000×40000 is never allocated
- * at its declared size. Image masks are decoded to the same bound (src/node-audit.ts).
+ * at its declared size. Image masks are decoded to the same bound (src/dataset/items.ts readMask).
  */
 export const MASK_DECODE_SIDE = 4096;
 

@@ -1,0 +1,18 @@
+/** What the CAM methods' descriptors share: their needs, batching and cost, in the registry's words. */
+import type { MethodNeeds, MethodOption } from '../../types.js';
+
+/** Activations and gradients of the layer: one forward + backward run. */
+export const GRADIENT_NEEDS: MethodNeeds = { layer: true, layerGradient: true, inputGradient: false };
+/** Activations only: one forward run (plus the method's own passes). */
+export const FORWARD_NEEDS: MethodNeeds = { layer: true, layerGradient: false, inputGradient: false };
+
+export const GRADIENT_BATCHING = 'every image × target of the batch in one forward + backward run (top-k targets are rows of the batch; the seed is a graph input)';
+export const GRADIENT_COST = '1 forward + 1 backward';
+export const FORWARD_BATCHING = 'one forward run of the batch with the layer as an extra output';
+export const FORWARD_COST = '1 forward';
+
+/** --cam-batch: the passes per run of the methods that run many (Score-CAM, Ablation-CAM). */
+export const CAM_BATCH_OPTION: MethodOption = {
+  key: 'batchSize', flag: 'cam-batch', type: 'integer', min: 1, value: 'N', shared: true,
+  help: 'forward passes per run (default: as many as fit in 512 MB by the input and layer sizes, at most 32)',
+};

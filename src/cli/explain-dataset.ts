@@ -1,0 +1,124 @@
+/** `gradcam explain` on folders, globs and manifests: the resumable run of the dataset engine writing explain's per-image files. */
+import path from 'node:path';
+import type { RgbImage } from '../image/types.js';
+import { InputError, type Explainer } from '../explainer.js';
+import type { ClassChoice, ClassScore } from '../types.js';
+import { type PreparedInput } from '../node.js';
+import { modelIdentity } from '../dataset/identity.js';
+import { listInputs, shardItems } from '../dataset/listing.js';
+import { datasetBatchSize, prepareItemInput, resolveTruth } from '../dataset/items.js';
+import { runDataset, type FileOut } from '../dataset/run.js';
+import type { StoreKind } from '../dataset/store.js';
+import type { AuditItem } from '../audit/types.js';
+import { doneLine, listedLine, oneLine, ProgressDisplay, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { readShard } from './spec.js';
+import { printable } from '../util/text.js';
+import { EXPLAIN, readTarget, type Settings } from './explain-options.js';
+import { batchPictures, explainBatch, warn, type ItemOutput } from './explain-batch.js';
+
+/** A row of explain.jsonl: an image of a dataset run, its files (relative to --out), or its error. */
+interface ExplainRow {
+  key: string;
+  index: number;
+  file: string;
+  status: 'ok' | 'error';
+  error?: string;
+  predicted?: { index: number; label: string | null; probability: number | null };
+  explained?: { index: number; label: string | null; probability: number | null };
+  files: string[];
+  warnings: string[];
+}
+
+export const EXPLAIN_STORE: StoreKind = { config: 'explain.json', results: 'explain.jsonl', what: 'explain', folders: [] };
+
+/** An item's output stem: its path under the folder, glob or manifest it came from, without extension ('#2' → '-2'; never outside --out). */
+export function datasetStem(key: string): string {
+  const m = /#(\d+)$/.exec(key);
+  const parts = key.replace(/#\d+$/, '').split('/').filter((x) => x !== '' && x !== '.').map((x) => (x === '..' ? '_' : x.replace(/[\u0000-\u001f]/g, '_')));
+  const last = (parts.pop() ?? 'item').replace(/\.[^.]*$/, '') || 'item';
+  return [...parts, `${last}${m ? `-${m[1]}` : ''}`].join('/');
+}
+
+/** Folders, globs and manifests: the resumable run of the audit's engine, writing explain's per-image files. */
+export async function explainDataset(explainer: Explainer, s: Settings, positionals: string[], shardText: string | undefined, retryErrors: boolean): Promise<number> {
+  const shard = readShard(EXPLAIN, shardText);
+  const items = await listInputs(positionals, { exclude: [s.out] });
+  const target = await readTarget(explainer, s);
+  const config = {
+    format: 'gradcam-explain/1',
+    model: await modelIdentity(s.model),
+    methods: s.pixelMethod ? [s.pixelMethod] : s.methods, method_options: s.methodOptions, layers: s.groups, layout: s.layout ?? null, output: s.output ?? null,
+    class: s.labelled ? 'true' : String(s.classChoice), target: s.kind, index: s.index ?? null, pixel: s.pixel ?? null, ...(s.threshold !== undefined ? { threshold: s.threshold } : {}), top_k: s.topK ?? null, options: s.jsonOptions,
+    cam_batch: s.camBatch ?? null, score_top: s.scoreTop ?? null, seed: s.seed, guided_ops: s.guidedOps, abs: s.abs, grid: s.grid, look: s.look,
+    normalize: { preset: s.norm.preset ?? null, mean: s.norm.mean ? [...s.norm.mean] : null, std: s.norm.std ? [...s.norm.std] : null, ...(s.norm.divisor !== undefined ? { divisor: s.norm.divisor } : {}) },
+    size: s.size ?? null, ...(s.rc.resize !== undefined ? { resize: s.rc.resize, crop: s.rc.crop ?? null } : {}), labels: explainer.labels ?? null,
+    shard: shard ?? null, total: shardItems(items, shard).length,
+  };
+  type Prep = { entry: { item: AuditItem; index: number }; input?: PreparedInput; picture?: RgbImage; classChoice?: ClassChoice; warning?: string; error?: string };
+  const prepare = async (entry: { item: AuditItem; index: number }): Promise<Prep> => {
+    try {
+      const input = await prepareItemInput(explainer, entry.item.file, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, ...s.rc, scan: s.scan });
+      const [picture] = await batchPictures([input], s.limits);
+      let classChoice: ClassChoice | undefined;
+      let warning: string | undefined;
+      if (s.labelled) {
+        const truth = resolveTruth(explainer, entry.item.label);
+        if (truth?.index !== null && truth?.index !== undefined) classChoice = truth.index;
+        else if (truth?.label) classChoice = truth.label;
+        else warning = 'no true label: explained the predicted class';
+      }
+      return { entry, input, picture, classChoice, warning };
+    } catch (e) {
+      return { entry, error: oneLine((e as Error).message) };
+    }
+  };
+  const classRef = (c: ClassScore | undefined) => (c ? { index: c.index, label: c.label ?? null, probability: c.probability ?? null } : undefined);
+  const progress = new ProgressDisplay(0, s.quiet);
+  const process_ = async (prepared: Prep[]): Promise<{ rows: ExplainRow[]; files: FileOut[] }> => {
+    const ok = prepared.filter((p) => !p.error);
+    const items = ok.map((p) => ({ input: p.input!, stem: datasetStem(p.entry.item.key), picture: p.picture, classChoice: p.classChoice, extraWarning: p.warning }));
+    let outs: (ItemOutput | Error)[];
+    try {
+      outs = ok.length ? await explainBatch(explainer, s, target, items, progress.passes) : [];
+    } catch (e) {
+      if (ok.length === 1) outs = [e as Error];
+      else {
+        // one bad image (e.g. non-finite scores) must not fail its neighbours: run them one by one
+        outs = [];
+        for (const it of items) outs.push(await explainBatch(explainer, s, target, [it], progress.passes).then((x) => x[0]!, (err: Error) => err));
+      }
+    }
+    const byPrep = new Map<Prep, ItemOutput | Error>();
+    ok.forEach((p, i) => byPrep.set(p, outs[i]!));
+    const rows: ExplainRow[] = [];
+    const files: FileOut[] = [];
+    for (const p of prepared) {
+      const base = { key: p.entry.item.key, index: p.entry.index, file: p.entry.item.file };
+      const out = p.error !== undefined ? new InputError(p.error) : byPrep.get(p)!;
+      if (out instanceof Error) {
+        rows.push({ ...base, status: 'error', error: oneLine(out.message), files: [], warnings: [] });
+        warn(p.entry.item.file, [`failed: ${oneLine(out.message)}`]);
+        continue;
+      }
+      files.push(...out.files);
+      for (const l of out.lines) console.log(printable(l));
+      warn(p.entry.item.file, out.warnings);
+      rows.push({ ...base, status: 'ok', predicted: classRef(out.predicted), explained: classRef(out.explained), files: out.files.map((f) => f.path), warnings: out.warnings });
+    }
+    return { rows, files };
+  };
+  const r = await interruptible((signal) => {
+    if (!s.quiet) process.stderr.write(listedLine(items.length, shard, config.total, s.out));
+    return runDataset<Prep, ExplainRow>(items, {
+      out: s.out, config, kind: EXPLAIN_STORE, shard, retryErrors, signal, batchSize: datasetBatchSize(explainer, { ...s, ...s.rc }),
+      prepare, process: process_, onProgress: (p) => progress.update(p),
+    });
+  });
+  progress.end();
+  {
+    const rate = r.info.processed / Math.max(r.info.elapsedS, 1e-9);
+    console.log(`${doneLine(r.info)}, ${rate.toFixed(2)} images/s; rows in ${path.join(s.out, EXPLAIN_STORE.results)}`);
+  }
+  if (r.interrupted) return EXIT_INTERRUPTED;
+  return r.info.errors > 0 ? EXIT_ITEMS_FAILED : 0;
+}
