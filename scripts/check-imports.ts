@@ -18,7 +18,7 @@ import path from 'node:path';
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
 
 /** Files that may import Node's modules (everything else under src/ must run in a browser). */
-export const NODE_ONLY = [/^src\/node\.ts$/, /^src\/dataset\//, /^src\/util\/[a-z-]*-node\.ts$/, /^src\/audit\/(run|reports|merge)\.ts$/, /^src\/cli\//, /^src\/runtime\/node\.ts$/, /^src\/image\/node\.ts$/];
+export const NODE_ONLY = [/^src\/node\.ts$/, /^src\/dataset\//, /^src\/util\/[a-z-]*-node\.ts$/, /^src\/audit\/(run|reports|merge)\.ts$/, /^src\/cli\//, /^src\/runtime\/node\.ts$/, /^src\/image\/node\.ts$/, /^src\/video\/node\.ts$/];
 
 /**
  * The layers, lowest first: data flows up, imports point down. util/ and image/ (pixel routines, codecs)
@@ -39,7 +39,7 @@ export const LAYERS: readonly { name: string; files: RegExp }[] = [
   { name: 'render', files: /^src\/render\// },
   { name: 'metrics', files: /^src\/metrics\// },
   { name: 'sanity', files: /^src\/sanity\// },
-  { name: 'dataset/audit/detect', files: /^src\/(dataset|audit|detect)\// },
+  { name: 'dataset/audit/detect/video', files: /^src\/(dataset|audit|detect|video)\// },
   { name: 'entry points', files: /^src\/(index|node)\.ts$/ },
   { name: 'cli', files: /^src\/cli\// },
 ];

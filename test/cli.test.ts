@@ -146,7 +146,8 @@ describe('one declarative command line (src/cli/spec.ts)', () => {
     const { LAYERS } = await import('../src/cli/layers.js');
     const { SERVE } = await import('../src/cli/serve.js');
     const { DETECT } = await import('../src/cli/detect.js');
-    for (const spec of [EXPLAIN, DETECT, AUDIT, MERGE, SANITY, EVALUATE, LAYERS, SERVE]) {
+    const { VIDEO } = await import('../src/cli/video.js');
+    for (const spec of [EXPLAIN, DETECT, VIDEO, AUDIT, MERGE, SANITY, EVALUATE, LAYERS, SERVE]) {
       const r = gradcam(spec.name, '--help');
       assert.equal(r.code, 0, `${spec.name}: ${r.err}`);
       assert.ok(r.out.startsWith(`Usage: gradcam ${spec.name} `), spec.name);

@@ -383,7 +383,7 @@ describe('gradcam evaluate (CLI)', () => {
     assert.equal(r.status, 0, r.stderr);
     const csv = fs.readFileSync(path.join(out, 'evaluate.csv'), 'utf8').trim().split('\n');
     assert.equal(csv.length, 1 + 2 * 2);
-    assert.match(csv[0]!, /^image,method,class,label,probability,predicted,gt_class,correct,deletion,insertion,average_drop,increase_confidence,road_morf,road_lerf,pointing,pointing_tol,energy,iou,mask_iou,region$/);
+    assert.match(csv[0]!, /^image,method,class,label,probability,predicted,gt_class,correct,deletion,insertion,average_drop,increase_confidence,road_morf,road_lerf,randomisation,pointing,pointing_tol,energy,iou,mask_iou,region$/);
     const rows = fs.readFileSync(path.join(out, 'evaluate.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(rows[0].class, 3, 'the annotated class is explained');
     assert.equal(rows[0].curves.deletion.length, 6);

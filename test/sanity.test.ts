@@ -90,6 +90,10 @@ describe('parameterised layers and re-initialisation', () => {
     assert.equal(shortLayerName('/layer4/layer4.0/downsample/downsample.0/Conv'), 'layer4.0/downsample.0');
     assert.equal(shortLayerName('/fc/Gemm'), 'fc');
     assert.equal(shortLayerName('/layer4/layer4.1/conv2/Conv'), 'layer4.1/conv2');
+    // the tensor names the CAM grid captions (render) use: one rule for both
+    assert.equal(shortLayerName('/layer3/layer3.0/relu2/Relu_output_0'), 'layer3.0/relu2');
+    assert.equal(shortLayerName('/features/features.17/conv/conv.2/Conv_output_0'), 'features.17/conv.2');
+    assert.equal(shortLayerName('relu_3'), 'relu_3');
   });
 });
 

@@ -7,13 +7,14 @@ import { resizeRgb } from '../src/image/resize.js';
 import { encodePng } from '../src/image/png.js';
 import { writeNpy } from '../src/image/npy.js';
 import { grayscaleImage, heatmapImage } from '../src/image/overlay.js';
-import { shortLayerName } from '../src/sanity/randomize.js';
+import { shortLayerName } from '../src/util/text.js';
 import type { RgbImage } from '../src/image/types.js';
 import type { ClassScore } from '../src/explainer.js';
 import { layoutLabel } from '../src/layout/describe.js';
 import { progressText } from '../src/util/progress.js';
 import { parseHxW } from '../src/util/size.js';
 import type { WebRuntimeInfo } from '../src/runtime/web.js';
+import { setupCamera, type CameraState } from './camera.js';
 import type {
   Analysis, BackendChoice, BenchOutput, ExplainOutput, GridOutput, ImageInfo, ModelInfo, Progress, Reply, Request, SanityOutput, WorkerMessage,
 } from './protocol.js';
@@ -91,6 +92,8 @@ interface GradcamHook {
   grid?: GridOutput;
   sanity?: SanityOutput;
   runtime?: unknown;
+  /** The Camera / video mode (camera.ts). */
+  camera?: CameraState;
   bench(iterations: number, seed?: number): Promise<BenchOutput>;
 }
 const hook: GradcamHook = {
@@ -755,5 +758,12 @@ async function start(): Promise<void> {
   el.tryIt.disabled = !(state.model && state.images.length);
   hook.ready = true;
 }
+
+hook.camera = setupCamera({
+  explainFrame: async (rgb) => (await worker.call({ type: 'frame', rgb, params: { classIndex: 'top', layer: el.layer.value || 'auto', method: el.method.value || 'gradcam' }, normalize: el.normalize.value })).result,
+  ready: () => !!state.model,
+  look: () => ({ colormap: el.colormap.value, alpha: Number(el.alpha.value) }),
+  showError,
+});
 
 void start();

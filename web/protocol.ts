@@ -176,7 +176,9 @@ export type Request =
   | { type: 'explain'; params: ExplainParams; normalize: string }
   | { type: 'grid'; imageId: string; classIndex: number | 'top'; method: string; layers: string[]; normalize: string }
   | { type: 'sanity'; params: ExplainParams; steps: number; normalize: string }
-  | { type: 'bench'; iterations: number; seed: number };
+  | { type: 'bench'; iterations: number; seed: number }
+  /** A video or camera frame (camera.ts): explained as an image, with the explain panel's choices. */
+  | { type: 'frame'; rgb: RgbImage; params: Omit<ExplainParams, 'imageId'>; normalize: string };
 
 export type Reply =
   /** `note`: what happened instead of the request (WebGPU asked for but not available); `changed`: the runtime was (re)started. */
@@ -188,7 +190,8 @@ export type Reply =
   | { type: 'explain'; result: ExplainOutput }
   | { type: 'grid'; grid: GridOutput }
   | { type: 'sanity'; sanity: SanityOutput }
-  | { type: 'bench'; bench: BenchOutput };
+  | { type: 'bench'; bench: BenchOutput }
+  | { type: 'frame'; result: ExplainOutput };
 
 /** Page → worker: a request with an id. */
 export interface RequestEnvelope { id: number; req: Request }

@@ -39,6 +39,8 @@ let createSession: SessionFactory | undefined;
 let explainer: Explainer | undefined;
 let model: { name: string; bytes: Uint8Array; size: [number, number]; labels?: string[]; extra: Map<string, Uint8Array> } | undefined;
 const images = new Map<string, LoadedImage>();
+/** The image id of the camera's / a dropped video's current frame. */
+const FRAME_ID = '\u0000frame';
 
 // ---------------------------------------------------------------- requests, one at a time
 
@@ -103,6 +105,11 @@ async function handle(req: Request, progress: (p: Progress) => void): Promise<Re
     case 'grid': return { type: 'grid', grid: await grid(req.imageId, req.classIndex, req.method, req.layers, req.normalize, progress) };
     case 'sanity': return { type: 'sanity', sanity: await sanity(req.params, req.steps, req.normalize, progress) };
     case 'bench': return { type: 'bench', bench: await bench(req.iterations, req.seed, progress) };
+    case 'frame': {
+      // the latest video frame replaces the previous one (the page keeps one frame in flight)
+      images.set(FRAME_ID, { info: { id: FRAME_ID, name: 'frame', width: req.rgb.width, height: req.rgb.height, display: req.rgb }, rgb: req.rgb, tensors: new Map() });
+      return { type: 'frame', result: await explain({ ...req.params, imageId: FRAME_ID }, req.normalize, progress) };
+    }
   }
 }
 
@@ -111,6 +118,7 @@ function transferables(r: Reply): Transferable[] {
   const add = (a: { buffer: ArrayBufferLike } | undefined) => { if (a && a.buffer instanceof ArrayBuffer && !t.includes(a.buffer)) t.push(a.buffer); };
   if (r.type === 'explain') { add(r.result.map); add(r.result.raw); add(r.result.gradient); add(r.result.gradientPicture?.data); }
   if (r.type === 'grid') r.grid.cells.forEach((c) => add(c.map));
+  if (r.type === 'frame') add(r.result.map);
   if (r.type === 'sanity') { add(r.sanity.original); r.sanity.steps.forEach((s) => add(s.map)); }
   return t;
 }

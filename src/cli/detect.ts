@@ -25,7 +25,7 @@ import { importedDefaults, resizeCropOptions, stems } from './inputs.js';
 import { batchPictures, datasetStem, isDatasetInput } from './explain.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, readShard, usageError, withDefaults, DATASET, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
 
-const DETECTION = group('Detections', {
+export const DETECTION = group('Detections', {
   'box-format': { type: 'string', value: 'F', default: 'auto', help: `how the detector's outputs are laid out: auto (default, recognised from their shapes), ${BOX_FORMAT_HELP}` },
   'score-threshold': { type: 'string', value: 'S', number: { min: 0, max: 1 }, help: `keep detections scoring at least S (default ${DEFAULT_SCORE_THRESHOLD})` },
   'iou-threshold': { type: 'string', value: 'T', number: { min: 0, max: 1 }, help: `NMS: drop boxes overlapping a better one of their class by more than T (default ${DEFAULT_NMS_IOU})` },

@@ -15,6 +15,9 @@ import { writeFiles } from '../util/write-node.js';
 import { createNodeSession } from '../runtime/node.js';
 import type { Explainer } from '../explainer.js';
 import type { ClassChoice } from '../types.js';
+import { rankMethods, rankingCsv, rankingHtml, rankingMarkdown } from '../metrics/ranking.js';
+import { randomisedExplainer, randomisationDistances } from '../sanity/distance.js';
+import { methodOptionsFor, methodOptionsGroup } from './methods.js';
 import { methodMaps, methodNames, checkMethod, type MethodMap } from '../metrics/maps.js';
 import { plainForward } from '../metrics/forward.js';
 import { faithfulness, FAITHFULNESS_METRICS, ROAD_FRACTIONS, type FaithfulnessMetric, type FaithfulnessResult, type Substrate } from '../metrics/faithfulness.js';
@@ -24,7 +27,7 @@ import { CliError, interruptible, parseNumbers, parseSize, ProgressDisplay, EXIT
 import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, IMAGES, MODEL, RUN, TARGET } from './spec.js';
 import { importedDefaults, normalizeOptions, resizeCropOptions } from './inputs.js';
 
-const METRICS = [...FAITHFULNESS_METRICS, 'localisation'] as const;
+const METRICS = [...FAITHFULNESS_METRICS, 'randomisation', 'localisation'] as const;
 type Metric = (typeof METRICS)[number];
 const SUBSTRATES: Substrate[] = ['zero', 'mean', 'blur'];
 
@@ -57,6 +60,9 @@ export const EVALUATE = command({
   road          ROAD with noisy linear imputation: mean probability after removing --road-fractions
                 of the pixels most-relevant-first (MoRF, lower is better) and least-relevant-first
                 (LeRF, higher is better)
+  randomisation 1 − |Spearman| of |map| and the map of the model with all parameterised layers
+                re-initialised (sanity's last cascading stage; higher is better: a map that does
+                not change explains the input, not the model); every method runs once more
   localisation  with --annotations: pointing game (peak on the object; and within --tolerance px),
                 energy-based pointing game (share of the map on the object), IoU of the box around
                 the largest segment of the map thresholded at --map-threshold × max with the box,
@@ -67,7 +73,8 @@ are skipped).`,
   groups: [
     MODEL, IMAGES,
     withDefaults(TARGET, { class: { default: undefined, help: "'top' (the predicted class), 'true' (the annotated class; 'gt' also works), a class index, or a label (default: true where the annotations give a class, else top)" } }),
-    pick(methodGroup(methodNames), ['guided-ops']), EVALUATION,
+    // the methods' own flags (--rise-masks...) but those evaluate declares itself (--steps: deletion steps)
+    pick(methodGroup(methodNames), ['guided-ops']), methodOptionsGroup(Object.keys(EVALUATION.options)), EVALUATION,
     withDefaults(RUN, { out: { default: 'gradcam-eval' }, 'batch-size': { help: 'images per explanation run (default 8)' }, quiet: { help: 'no progress bar' } }),
   ],
   required: ['model'],
@@ -96,6 +103,7 @@ interface Row {
   increase_confidence?: number;
   road_morf?: number;
   road_lerf?: number;
+  randomisation?: number;
   pointing?: number;
   pointing_tol?: number;
   energy?: number;
@@ -114,12 +122,12 @@ interface StoredEvalRow extends Row {
 /** Numeric columns, their direction, for the CSV and the summary. */
 export const COLUMNS: [keyof Row, string][] = [
   ['deletion', 'lower'], ['insertion', 'higher'], ['average_drop', 'lower'], ['increase_confidence', 'higher'],
-  ['road_morf', 'lower'], ['road_lerf', 'higher'], ['pointing', 'higher'], ['pointing_tol', 'higher'],
+  ['road_morf', 'lower'], ['road_lerf', 'higher'], ['randomisation', 'higher'], ['pointing', 'higher'], ['pointing_tol', 'higher'],
   ['energy', 'higher'], ['iou', 'higher'], ['mask_iou', 'higher'],
 ];
 
 export async function runEvaluate(args: string[]): Promise<number> {
-  const { values: o, positionals } = parseCommand(EVALUATE, args);
+  const { values: o, positionals, given } = parseCommand(EVALUATE, args);
   if (o.help) {
     console.log(helpText(EVALUATE));
     return 0;
@@ -129,6 +137,8 @@ export async function runEvaluate(args: string[]): Promise<number> {
   for (const m of methods) {
     try { checkMethod(m); } catch (e) { throw usageError(EVALUATE, (e as Error).message); }
   }
+  let methodOptions: ReturnType<typeof methodOptionsFor>;
+  try { methodOptions = methodOptionsFor(methods, o, given); } catch (e) { throw usageError(EVALUATE, (e as Error).message); }
   const metrics = new Set<Metric>((o.metrics ? o.metrics.split(',').map((m) => m.trim()) : METRICS.filter((m) => m !== 'localisation' || o.annotations)) as Metric[]);
   for (const m of metrics) if (!METRICS.includes(m)) throw usageError(EVALUATE, `unknown metric '${m}'; choose from: ${METRICS.join(', ')}`);
   if (metrics.has('localisation') && !o.annotations) throw usageError(EVALUATE, 'the localisation metrics need --annotations FILE');
@@ -166,6 +176,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
   // 'true' is the name audit uses too; 'gt' stays accepted
   const choice = o.class === 'true' ? 'gt' : o.class ?? (annotations ? 'gt' : 'top');
   let fwd: Awaited<ReturnType<typeof plainForward>> | undefined;
+  let randomised: Explainer | undefined;
   // testing aid: a pause after each stored batch of rows, so that tests can kill a run part-way
   const throttle = Number(process.env['GRADCAM_EVALUATE_THROTTLE_MS'] ?? 0);
   const counts = { stored: 0, missing: 0, inputs: 0 };
@@ -178,12 +189,15 @@ export async function runEvaluate(args: string[]): Promise<number> {
       normalize: { preset: norm.preset ?? null, mean: norm.mean ? [...norm.mean] : null, std: norm.std ? [...norm.std] : null }, size: size ?? null,
       ...(rc.resize !== undefined ? { resize: rc.resize, crop: rc.crop ?? null } : {}), labels: explainer.labels ?? null, guided_ops: o['guided-ops']!,
       total: files.length * methods.length,
+      ...(Object.values(methodOptions).some((v) => Object.keys(v).length) ? { method_options: methodOptions } : {}),
     };
     fwd = await plainForward(explainer, createNodeSession, { output: o.output, batchSize: forwardBatch });
+    // the sanity check's number: the maps of the model with every parameterised layer re-initialised
+    if (metrics.has('randomisation')) randomised = randomisedExplainer(explainer, { createSession: createNodeSession, output: o.output, seed });
     const bar = new ProgressDisplay(0, o.quiet);
     const ctx: EvalContext = {
       explainer, forward: fwd.forward, methods, metrics, choice, annotations, layer: o.layer, output: o.output, rectifierOps: o['guided-ops'] as 'all' | 'relu',
-      steps, delSub, insSub, fractions, seed, forwardBatch, tolerance, iouThreshold, onPasses: bar.passes,
+      steps, delSub, insSub, fractions, seed, forwardBatch, tolerance, iouThreshold, onPasses: bar.passes, methodOptions, randomised,
     };
     const prepare = { ...norm, size, maxPixels: num(o['max-pixels']), maxInputPixels, ...rc, picture: false };
     // the dataset engine: images a batch at a time, decoded ahead, rows appended (fsync'ed) per batch;
@@ -227,13 +241,17 @@ export async function runEvaluate(args: string[]): Promise<number> {
     const jsonl = [...rows, ...others].map((x) => JSON.stringify(x)).join('\n');
     const settings = { model: o.model, inputs: files.length, methods, metrics: [...metrics], class: choice, steps, deletion_substrate: delSub, insertion_substrate: insSub, road_fractions: fractions ?? ROAD_FRACTIONS, tolerance, iou_threshold: iouThreshold, seed, annotations: o.annotations ?? null, ...(rc.resize !== undefined ? { resize: rc.resize, crop: rc.crop ?? null } : {}) };
     const table = formatSummary(summary, methods, used);
+    const ranking = rankMethods(summary, methods);
     const written = await writeFiles(o.out!, [
       { name: 'evaluate.csv', bytes: csv },
       { name: EVALUATE_STORE.results, bytes: `${jsonl}\n` },
       { name: 'summary.json', bytes: `${JSON.stringify({ settings, summary }, null, 2)}\n` },
       { name: 'summary.md', bytes: `${table}\n` },
+      { name: 'ranking.csv', bytes: rankingCsv(ranking) },
+      { name: 'ranking.html', bytes: rankingHtml(ranking, { model: o.model!, images: rows.length / methods.length }) },
     ], files);
     console.log(table);
+    if (ranking.columns.length && methods.length > 1) console.log(`\nWhich map to trust (ranking.csv, ranking.html):\n${rankingMarkdown(ranking)}`);
     console.log(`\n${rows.length} rows (${rows.length / methods.length} inputs × ${methods.length} methods); wrote ${written.map((p) => path.basename(p)).join(', ')} to ${o.out}`);
     return 0;
   } catch (e) {
@@ -241,6 +259,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
     throw e;
   } finally {
     await fwd?.release();
+    await randomised?.release();
     await explainer.release();
   }
 }
@@ -278,6 +297,9 @@ interface EvalContext {
   tolerance: number;
   iouThreshold: number;
   onPasses: (done: number, total: number, stage: string) => void;
+  methodOptions: ReturnType<typeof methodOptionsFor>;
+  /** The model with every parameterised layer re-initialised (metric randomisation). */
+  randomised?: Explainer;
 }
 
 /** The rows of a batch of inputs: per shape group, per method, the map and its metrics per image. */
@@ -298,7 +320,8 @@ async function evaluateBatch(c: EvalContext, inputs: PreparedInput[], counts: { 
   // group by input shape (.npy inputs may differ), batch each group
   for (const { index: idx, data, dims } of stackByShape(inputs)) {
     for (const method of c.methods) {
-      const maps: MethodMap[] = await methodMaps(explainer, data, dims, method, { classes: idx.map((i) => classes[i]!), layer: c.layer, output: c.output, rectifierOps: c.rectifierOps, onProgress: c.onPasses });
+      const maps: MethodMap[] = await methodMaps(explainer, data, dims, method, { classes: idx.map((i) => classes[i]!), layer: c.layer, output: c.output, rectifierOps: c.rectifierOps, methodOptions: c.methodOptions, onProgress: c.onPasses });
+      const distances = c.randomised ? await randomisationDistances(c.randomised, data, dims, maps, { output: c.output, rectifierOps: c.rectifierOps, methodOptions: c.methodOptions, onProgress: c.onPasses }) : undefined;
       for (let j = 0; j < idx.length; j++) {
         const i = idx[j]!;
         const inp = inputs[i]!;
@@ -306,6 +329,7 @@ async function evaluateBatch(c: EvalContext, inputs: PreparedInput[], counts: { 
         const row: Row = {
           image: inp.file, method, class: m.target.index, label: m.target.label ?? null, probability: m.target.probability, predicted: m.predicted.index,
           gt_class: gt[i] ?? null, correct: gt[i] === undefined ? null : m.predicted.index === gt[i],
+          ...(distances ? { randomisation: distances[j]! } : {}),
         };
         if (faithMetrics.length) {
           const f = await faithfulness(c.forward, { data: inp.tensor, dims: inp.dims, layout: explainer.layout }, m.magnitude, m.target.index, {
@@ -363,6 +387,8 @@ export interface EvaluateConfig {
   crop?: [number, number] | null;
   labels: string[] | null;
   guided_ops: string;
+  /** The methods' own options where given (--rise-masks...). */
+  method_options?: Record<string, Record<string, unknown>>;
   /** Rows asked for when the folder was last run (inputs × methods); not compared. */
   total?: number;
 }

@@ -9,6 +9,7 @@ import type { RgbImage } from '../image/types.js';
 import { type Explainer } from '../explainer.js';
 import type { ClassChoice, ClassScore } from '../types.js';
 import { readPicture, stackByShape, tensorPicture, type PreparedInput } from '../node.js';
+import { attributionFacts, attributionPicture } from '../render/attribution.js';
 import { describeClass, describeTarget, explanationFiles, explanationJson, gradientJson, gradientPicture, gridPicture, pngBytes, type FileBytes, type RenderedFile } from '../render/index.js';
 import { printable } from '../util/text.js';
 import { type Settings } from './explain-options.js';
@@ -49,17 +50,20 @@ export async function explainBatch(explainer: Explainer, s: Settings, target: Ta
         const e = g.explanations[j]!;
         const stem = `${st}.${e.method}`;
         const base = picture ?? tensorPicture(inp, explainer.layout, s.norm);
-        const files: RenderedFile[] = [{ suffix: '.png', bytes: pngBytes(gradientPicture(e, base, { colormap: s.look.colormap, alpha: s.look.alpha, abs: s.abs, maxSide: s.limits.maxSide }), true) }];
+        const look = { colormap: s.look.colormap, alpha: s.look.alpha, abs: s.abs, maxSide: s.limits.maxSide, topPercent: s.topPercent };
+        // path, noise and perturbation methods: the signed attribution (render/attribution.ts); gradient methods: beside Grad-CAM
+        const pic = gradientKind ? gradientPicture(e, base, look) : attributionPicture(e, base, look);
+        const files: RenderedFile[] = [{ suffix: '.png', bytes: pngBytes(pic, true) }];
         if (s.raw) {
           const shape = explainer.layout === 'NCHW' ? [e.channels, e.height, e.width] : [e.height, e.width, e.channels];
           files.push({ suffix: '.npy', bytes: writeNpy(e.gradientInputLayout, shape) });
         }
         const out = outs[i]!;
         for (const f of files) out.files.push({ path: stem + f.suffix, bytes: f.bytes });
-        out.files.push({ path: `${stem}.json`, bytes: json(gradientJson(e, {
+        out.files.push({ path: `${stem}.json`, bytes: json({ ...gradientJson(e, {
           input: inp.file, model: s.model, rectifierOps: gradientKind ? s.guidedOps : undefined, files: files.map((f) => stem + f.suffix),
           timings: g.timings, imageSize: imageSize(inp), options: s.methodOptions[s.pixelMethod],
-        })) });
+        }), ...(gradientKind ? {} : attributionFacts(e, look)) }) });
         out.lines.push(`${inp.file}: ${e.method}: ${describeClass(e)} → ${path.join(s.out, `${stem}.png`)}`);
         out.predicted = e.predicted;
         out.explained = e.target;

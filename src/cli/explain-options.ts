@@ -1,6 +1,6 @@
 /** `gradcam explain`'s command line: its declaration (options, help), the settings read and checked from it before any model run, and the target's files. */
 import { camMethod } from '../cam/index.js';
-import { getMethod, isPixelMethod, methodNames } from '../methods/index.js';
+import { getMethod, isPixelMethod, methodNames, methodNames as namesOfKinds } from '../methods/index.js';
 import { methodOptionsFor, methodOptionsGroup } from './methods.js';
 import type { MethodOptionValue } from '../types.js';
 import { parseTargetKind, type TargetSpec } from '../cam/targets.js';
@@ -90,6 +90,8 @@ export interface Settings {
   seed: number;
   guidedOps: 'all' | 'relu';
   abs: boolean;
+  /** Attribution pictures: the top P % of pixels (--top-percent). */
+  topPercent?: number;
   grid: boolean;
   raw: boolean;
   look: { colormap: string; alpha: number; caption: boolean; heatmap: boolean; raw: boolean; maxSide: number };
@@ -115,9 +117,12 @@ export function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.gr
   const methodNames = list(o.methods ?? o.method ?? 'gradcam');
   const pixelMethod = methodNames.length === 1 && isPixelMethod(methodNames[0]!) ? getMethod(methodNames[0]!).name : undefined;
   if (pixelMethod) {
-    const family = [...p.given].filter((k) => k in FAMILY.options).map((k) => `--${k}`);
-    const how = getMethod(pixelMethod).kind === 'gradient' ? 'explains through the input gradient' : `is a ${getMethod(pixelMethod).kind} method`;
+    // the family's flags that the method declares as its own shared options (--seed, --cam-batch) are its
+    const pm = getMethod(pixelMethod);
+    const family = [...p.given].filter((k) => k in FAMILY.options && !pm.options.some((x) => x.flag === k)).map((k) => `--${k}`);
+    const how = pm.kind === 'gradient' ? 'explains through the input gradient' : `is a ${pm.kind} method`;
     if (family.length) throw usageError(EXPLAIN, `--method ${pixelMethod} ${how} and takes none of the CAM-family options (${family.join(', ')}); drop them, or choose a CAM method`);
+    if (!pm.needs.layer && (p.given.has('layer') || p.given.has('layers'))) throw usageError(EXPLAIN, `--method ${pixelMethod} ${how} and reads no layer; drop --${p.given.has('layer') ? 'layer' : 'layers'}`);
   }
   for (const m of methodNames) {
     if (pixelMethod) break;
@@ -129,6 +134,7 @@ export function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.gr
     }
   }
   const methods = pixelMethod ? [] : methodNames.map((m) => camMethod(m).name);
+  if (p.given.has('top-percent') && (!pixelMethod || getMethod(pixelMethod).kind === 'gradient')) throw usageError(EXPLAIN, `--top-percent goes with the attribution methods (${namesOfKinds('path', 'noise', 'perturbation').join(', ')})`);
   let methodOptions: Settings['methodOptions'];
   try {
     methodOptions = methodOptionsFor(pixelMethod ? [pixelMethod] : methods, o, p.given);
@@ -164,7 +170,7 @@ export function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.gr
     layout: o.layout, output: o.output, classChoice: labelled ? 'top' : choice(o.class!), labelled, contrast, kind, targetGiven: o.target !== undefined,
     index, mask: o.mask, pixel: pixel as [number, number] | undefined, threshold: num(o['seg-threshold']), reference: o.reference, topK: num(o['top-k']), counterfactual: !!o.counterfactual, augSmooth: !!o['aug-smooth'],
     eigenSmooth: !!o['eigen-smooth'], camBatch: num(o['cam-batch']), scoreTop: num(o['score-top']), seed: num(o.seed) ?? 0,
-    guidedOps: o['guided-ops'] as 'all' | 'relu', abs: !!o.abs, grid: !!o.grid, raw: !!o.raw,
+    guidedOps: o['guided-ops'] as 'all' | 'relu', abs: !!o.abs, topPercent: num(o['top-percent']), grid: !!o.grid, raw: !!o.raw,
     look: { colormap: o.colormap!, alpha: num(o.alpha) ?? 0.5, caption: !o['no-caption'], heatmap: !!o.heatmap, raw: !!o.raw, maxSide: limits.maxSide },
     limits, norm, scan: scanOptions(o, norm), volumeResize: o['volume-resize'] as VolumeResize, size: parseSize(o.size), rc: resizeCropOptions(o), maxInputPixels: num(o['max-input']), batchSize: num(o['batch-size']) ?? 8,
     out: o.out!, quiet: !!o.quiet,

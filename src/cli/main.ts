@@ -2,6 +2,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { EXPLAIN, runExplain } from './explain.js';
 import { DETECT, runDetect } from './detect.js';
+import { VIDEO, runVideo } from './video.js';
 import { LAYERS, runLayers } from './layers.js';
 import { SERVE, runServe } from './serve.js';
 import { SANITY, runSanity } from './sanity.js';
@@ -16,6 +17,7 @@ const METHODS = command({ name: 'methods', synopsis: '', summary: 'list the expl
 const COMMANDS: { spec: CommandSpec; run: (args: string[]) => Promise<number> }[] = [
   { spec: EXPLAIN, run: runExplain },
   { spec: DETECT, run: runDetect },
+  { spec: VIDEO, run: runVideo },
   { spec: AUDIT, run: runAuditCli },
   { spec: MERGE, run: runMergeCli },
   { spec: LAYERS, run: runLayers },

@@ -46,9 +46,10 @@ export function methodsMarkdown(methods: readonly MethodDescriptor[] = METHODS):
  * not declared by the commands' own groups), its help naming the methods that take it. No defaults here:
  * the method's descriptor fills them in (resolveMethodOptions).
  */
-export function methodOptionsGroup(): OptionGroup {
+export function methodOptionsGroup(except: readonly string[] = []): OptionGroup {
   const options: OptionTable = {};
   for (const o of methodOptionFlags()) {
+    if (except.includes(o.flag)) continue; // a command's own option of that name (evaluate's --steps)
     const numeric = o.type === 'integer' || o.type === 'number';
     options[o.flag] = {
       type: o.type === 'boolean' ? 'boolean' : 'string',

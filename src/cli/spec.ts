@@ -305,9 +305,9 @@ export const FAMILY = group('CAM methods', {
   counterfactual: { type: 'boolean', default: false, help: 'what speaks against the class (negated gradients)' },
   'aug-smooth': { type: 'boolean', default: false, help: "average over horizontal flip × input × 0.9/1/1.1 (pytorch-grad-cam's tta)" },
   'eigen-smooth': { type: 'boolean', default: false, help: 'first principal component of the weighted activations instead of their sum' },
-  'cam-batch': { type: 'string', value: 'N', number: { integer: true, min: 1 }, help: 'forward passes per run for scorecam / ablationcam (default: as many as fit in 512 MB by the input and layer sizes, at most 32)' },
+  'cam-batch': { type: 'string', value: 'N', number: { integer: true, min: 1 }, help: 'forward passes per run for scorecam / ablationcam (default: as many as fit in 512 MB by the input and layer sizes, at most 32) and occlusion / rise (the same budget)' },
   'score-top': { type: 'string', value: 'N', number: { integer: true, min: 1 }, help: 'scorecam: score only the N channels with the largest activation variance' },
-  seed: { type: 'string', value: 'S', default: '0', number: { integer: true, min: 0, max: 2 ** 32 - 1 }, help: 'random: numpy seed of the channel weights (default 0)' },
+  seed: { type: 'string', value: 'S', default: '0', number: { integer: true, min: 0, max: 2 ** 32 - 1 }, help: 'random: numpy seed of the channel weights; rise: numpy seed of the masks (default 0)' },
 });
 
 /** How maps are drawn. */
@@ -320,7 +320,8 @@ export const PICTURES = group('Pictures', {
     type: 'boolean', default: false,
     help: 'also write the map as .npy float32 [H,W] at input resolution, and the raw map (weighted sum before ReLU and scaling, layer resolution) as .raw.npy; with a gradient method, the gradient as .npy float32 in the input tensor\'s layout without batch',
   },
-  abs: { type: 'boolean', default: false, help: 'gradient pictures as grayscale |gradient| instead of the usual deprocessing' },
+  abs: { type: 'boolean', default: false, help: 'gradient pictures as grayscale |gradient| instead of the usual deprocessing; attribution pictures (kinds path, noise, perturbation) as a heat map of |attribution| instead of the signed red-white-green picture' },
+  'top-percent': { type: 'string', value: 'P', number: { min: 0, max: 100 }, help: 'attribution pictures (methods of kinds path, noise, perturbation: occlusion, rise...): the third panel keeps the top P % of pixels (default 10)' },
   'max-overlay': { type: 'string', value: 'N', number: { integer: true, min: 16, max: 32768 }, help: 'longest side of the overlay PNGs in pixels (default 2048)' },
 });
 

@@ -55,7 +55,7 @@ export async function explainAttribution(ex: Explainer, m: AttributionMethod, in
   const targets = choices.map((c, i) => (c === 'top' ? argmax(base.data.subarray(i * K, (i + 1) * K)) : ex.classIndex(c, K)));
   const per = dims.slice(1).reduce((a, v) => a * v, 1);
   const batchSize = opts.batchSize ?? camBatchFromBudget(dims, dims);
-  const total = m.passes(n, options);
+  const total = m.passes(n, options, { dims, layout: ex.layout });
   let done = 0;
   const ctx: AttributionContext = {
     input, dims, layout: ex.layout, targets, scores: base.data, numClasses: K, batchSize, seed: opts.randomSeed ?? 0,

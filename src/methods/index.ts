@@ -14,6 +14,8 @@ import { saliency } from './gradient/saliency.js';
 import { guidedBackprop } from './gradient/guided-backprop.js';
 import { deconvnet } from './gradient/deconvnet.js';
 import { guidedGradcam } from './gradient/guided-gradcam.js';
+import { occlusionMethod } from './perturbation/occlusion.js';
+import { riseMethod } from './perturbation/rise.js';
 import type { CamMethod } from '../cam/types.js';
 import type { AttributionMethod, GradientMethod, MethodKind, MethodOption, MethodOptionValue, MethodOptionValues } from './types.js';
 import { InputError } from '../util/scores.js';
@@ -29,7 +31,7 @@ export const METHODS: readonly MethodDescriptor[] = [
   // kinds 'path' and 'noise'
 
   // kind 'perturbation'
-
+  occlusionMethod, riseMethod,
 ];
 
 const BY_NAME = new Map<string, MethodDescriptor>();

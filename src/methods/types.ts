@@ -63,7 +63,7 @@ export interface Attribution {
 export interface AttributionMethod extends MethodInfo {
   kind: 'path' | 'noise' | 'perturbation';
   /** How many passes attribute() will report through ctx.progress for `images` images (progress totals). */
-  passes(images: number, options: MethodOptionValues): number;
+  passes(images: number, options: MethodOptionValues, input?: { dims: readonly number[]; layout: 'NCHW' | 'NHWC' }): number;
   attribute(ctx: AttributionContext, options: MethodOptionValues): Promise<Attribution>;
 }
 

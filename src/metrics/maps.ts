@@ -9,7 +9,7 @@
  * Faithfulness metrics rank pixels by `magnitude` and mask with `display`; localisation uses `display`.
  */
 import type { Explainer } from '../explainer.js';
-import type { ClassChoice, ClassScore } from '../types.js';
+import type { ClassChoice, ClassScore, MethodOptionValue } from '../types.js';
 import { getMethod, isPixelMethod, methodNames as registryNames } from '../methods/index.js';
 import { resizeBilinear } from '../image/resize.js';
 
@@ -31,6 +31,8 @@ export interface MapOptions {
   layer?: string;
   output?: string;
   rectifierOps?: 'relu' | 'all';
+  /** The methods' own options by method name (ExplainOptions.methodOptions of each). */
+  methodOptions?: Readonly<Record<string, Readonly<Record<string, MethodOptionValue>>>>;
   /** Progress of Score-CAM / Ablation-CAM's passes (see FamilyOptions.onProgress). */
   onProgress?: (done: number, total: number, stage: string) => void;
 }
@@ -71,7 +73,7 @@ export function displayGradient(magnitude: Float32Array): Float32Array {
 export async function methodMaps(explainer: Explainer, input: Float32Array, dims: number[], method: string, opts: MapOptions = {}): Promise<MethodMap[]> {
   checkMethod(method);
   if (isPixelMethod(method)) {
-    const { explanations } = await explainer.explain(input, dims, { method, layer: opts.layer, classes: opts.classes, output: opts.output, rectifierOps: opts.rectifierOps, onProgress: opts.onProgress });
+    const { explanations } = await explainer.explain(input, dims, { method, layer: opts.layer, classes: opts.classes, output: opts.output, rectifierOps: opts.rectifierOps, onProgress: opts.onProgress, methodOptions: opts.methodOptions?.[method] });
     return explanations.map((e) => {
       const hw = e.height * e.width;
       const signed = new Float32Array(hw);

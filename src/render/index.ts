@@ -5,6 +5,7 @@
  * the method or option), the audit and the web app use these, so that the same inputs give the same
  * pictures and the same JSON layout everywhere.
  */
+import { shortLayerName } from '../util/text.js';
 import type { ClassScore, Explanation, PixelExplanation } from '../types.js';
 import type { LayerLayout } from '../layout/describe.js';
 import type { RgbImage } from '../image/types.js';
@@ -204,12 +205,6 @@ export function gradientPicture(e: Pick<PixelExplanation, 'target' | 'predicted'
   return montage([[camOverlay, grad]], { labels: [[`gradcam: ${head}\n${pred}`, `${e.method}${opt.abs ? ' |g|' : ''}`]], pad: 2 * scale, textScale: scale });
 }
 
-/** '/layer3/layer3.0/relu2/Relu_output_0' → 'layer3.0/relu2/Relu' (enough to tell layers apart). */
-export function shortLayer(name: string): string {
-  const s = name.replace(/_output_\d+$/, '').replace(/^\//, '');
-  const parts = s.split('/');
-  return parts.length > 3 ? parts.slice(-3).join('/') : s;
-}
 
 /** Methods (rows) × layer groups (columns): overlays with a caption naming method, layer, target and score. */
 export function gridPicture(tiles: Explanation[], methods: string[], groups: string[][], base: RgbImage | undefined, opt: { colormap: string; alpha: number }): RgbImage {
@@ -226,7 +221,7 @@ export function gridPicture(tiles: Explanation[], methods: string[], groups: str
       const e = tiles[mi * groups.length + gi]!;
       const map = resizeBilinear(e.map, e.height, e.width, th, tw);
       rows[mi]!.push(overlay(pic ?? heatmapImage(map, tw, th, 'viridis'), map, { colormap: opt.colormap, alpha: opt.alpha }));
-      const where = g.length > 1 ? `mean of ${g.length} layers` : shortLayer(g[0]!);
+      const where = g.length > 1 ? `mean of ${g.length} layers` : shortLayerName(g[0]!);
       const score = Number.isFinite(e.target.probability) ? `p=${e.target.probability.toFixed(3)}` : `${(e.targetValue ?? 0).toFixed(3)}`;
       labels[mi]!.push(`${m} @ ${where}\n${e.targetName ?? `logit ${e.target.index}`}${e.target.label ? ` '${e.target.label}'` : ''} ${score}${e.warnings.some((w) => w.startsWith('the map is all zero')) ? '\n(all zero)' : ''}`);
     });

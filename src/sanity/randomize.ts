@@ -176,13 +176,4 @@ export function randomizeLayers(model: ModelProto, layers: readonly ParamLayer[]
   return { ...model, graph: { ...g, initializer, node } };
 }
 
-/**
- * Short display name of a layer: the node name without the leading '/', the trailing op segment and
- * path parts that only prefix the next one (layer4/layer4.0 → layer4.0), last two parts.
- */
-export function shortLayerName(name: string): string {
-  let parts = name.replace(/^\//, '').split('/').filter(Boolean);
-  if (parts.length > 1 && /^[A-Z][A-Za-z]*(_\d+)?$/.test(parts[parts.length - 1]!)) parts.pop();
-  parts = parts.filter((p, i) => i === parts.length - 1 || !parts[i + 1]!.startsWith(p));
-  return parts.slice(-2).join('/') || name;
-}
+export { shortLayerName } from '../util/text.js';

@@ -10,3 +10,16 @@ export function printable(s: string): string {
     return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16)}`;
   });
 }
+
+/**
+ * The one short display name of a layer (captions, tables, the app): the node or tensor name without
+ * the leading '/', an `_output_N` suffix, the trailing op segment (`Relu`, `Conv_3`) and path parts that
+ * only prefix the next one (layer4/layer4.0 → layer4.0); its last two parts.
+ * '/layer3/layer3.0/relu2/Relu_output_0' → 'layer3.0/relu2'.
+ */
+export function shortLayerName(name: string): string {
+  let parts = name.replace(/_output_\d+$/, '').replace(/^\//, '').split('/').filter(Boolean);
+  if (parts.length > 1 && /^[A-Z][A-Za-z]*(_\d+)?$/.test(parts[parts.length - 1]!)) parts.pop();
+  parts = parts.filter((p, i) => i === parts.length - 1 || !parts[i + 1]!.startsWith(p));
+  return parts.slice(-2).join('/') || name;
+}

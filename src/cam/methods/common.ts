@@ -1,5 +1,7 @@
 /** What the CAM methods' descriptors share: their needs, batching and cost, in the registry's words. */
 import type { MethodNeeds, MethodOption } from '../../types.js';
+import { sumChannels } from '../util.js';
+import type { CamMethod, LayerTensors } from '../types.js';
 
 /** Activations and gradients of the layer: one forward + backward run. */
 export const GRADIENT_NEEDS: MethodNeeds = { layer: true, layerGradient: true, inputGradient: false };
@@ -16,3 +18,20 @@ export const CAM_BATCH_OPTION: MethodOption = {
   key: 'batchSize', flag: 'cam-batch', type: 'integer', min: 1, value: 'N', shared: true,
   help: 'forward passes per run (default: as many as fit in 512 MB by the input and layer sizes, at most 32)',
 };
+
+/**
+ * The descriptor fields of the methods whose map is Σ_c of an element-wise gradient × activation
+ * product (HiResCAM, LayerCAM, Grad-CAM element-wise): one forward + backward run, the product kept
+ * per element for the runner (`elementwise`) and summed over channels for the map (`compute`).
+ */
+export function elementwiseCam(products: (t: LayerTensors) => Float32Array): Pick<CamMethod, 'needs' | 'batching' | 'cost' | 'options' | 'volumes' | 'compute' | 'elementwise'> {
+  return {
+    needs: GRADIENT_NEEDS,
+    batching: GRADIENT_BATCHING,
+    cost: GRADIENT_COST,
+    options: [],
+    volumes: true,
+    compute: (t) => sumChannels(products(t), t.dims),
+    elementwise: products,
+  };
+}

@@ -1,7 +1,7 @@
 /** Grad-CAM element-wise (pytorch-grad-cam's GradCAMElementWise): map = Σ_c ReLU(G_c ⊙ A_c). */
-import { elementwise, sumChannels } from '../util.js';
+import { elementwise } from '../util.js';
 import type { CamMethod, LayerTensors } from '../types.js';
-import { GRADIENT_NEEDS, GRADIENT_BATCHING, GRADIENT_COST } from './common.js';
+import { elementwiseCam } from './common.js';
 
 const products = (t: LayerTensors) => elementwise(t.gradients, t.activations, (g, a) => {
   const p = Math.fround(g * a);
@@ -13,11 +13,5 @@ export const gradcamElementwise: CamMethod = {
   kind: 'cam',
   summary: 'Grad-CAM element-wise: ReLU of gradient × activation per element, summed over channels',
   citation: 'Gildenblat et al., pytorch-grad-cam GradCAMElementWise (2021)',
-  needs: GRADIENT_NEEDS,
-  batching: GRADIENT_BATCHING,
-  cost: GRADIENT_COST,
-  options: [],
-  volumes: true,
-  compute: (t) => sumChannels(products(t), t.dims),
-  elementwise: products,
+  ...elementwiseCam(products),
 };

@@ -1,7 +1,7 @@
 /** HiResCAM (Draelos & Carin 2020): map = Σ_c G_c ⊙ A_c (no spatial averaging of the gradients). */
-import { elementwise, sumChannels } from '../util.js';
+import { elementwise } from '../util.js';
 import type { CamMethod, LayerTensors } from '../types.js';
-import { GRADIENT_NEEDS, GRADIENT_BATCHING, GRADIENT_COST } from './common.js';
+import { elementwiseCam } from './common.js';
 
 const products = (t: LayerTensors) => elementwise(t.gradients, t.activations, (g, a) => g * a);
 
@@ -10,11 +10,5 @@ export const hirescam: CamMethod = {
   kind: 'cam',
   summary: 'HiResCAM: element-wise gradient × activation summed over channels (faithful to the score for linear heads)',
   citation: 'Draelos & Carin 2020, Use HiResCAM instead of Grad-CAM for faithful explanations of convolutional neural networks (arXiv:2011.08891); pytorch-grad-cam HiResCAM',
-  needs: GRADIENT_NEEDS,
-  batching: GRADIENT_BATCHING,
-  cost: GRADIENT_COST,
-  options: [],
-  volumes: true,
-  compute: (t) => sumChannels(products(t), t.dims),
-  elementwise: products,
+  ...elementwiseCam(products),
 };

@@ -1,7 +1,7 @@
 /** LayerCAM (Jiang et al. 2021): map = Σ_c ReLU(G_c) ⊙ A_c. */
-import { elementwise, sumChannels } from '../util.js';
+import { elementwise } from '../util.js';
 import type { CamMethod, LayerTensors } from '../types.js';
-import { GRADIENT_NEEDS, GRADIENT_BATCHING, GRADIENT_COST } from './common.js';
+import { elementwiseCam } from './common.js';
 
 const products = (t: LayerTensors) => elementwise(t.gradients, t.activations, (g, a) => (g > 0 ? g : 0) * a);
 
@@ -10,11 +10,5 @@ export const layercam: CamMethod = {
   kind: 'cam',
   summary: 'LayerCAM: activations weighted element-wise by their positive gradients (good at early layers)',
   citation: 'Jiang et al. 2021, LayerCAM: Exploring Hierarchical Class Activation Maps for Localization (IEEE TIP); pytorch-grad-cam LayerCAM',
-  needs: GRADIENT_NEEDS,
-  batching: GRADIENT_BATCHING,
-  cost: GRADIENT_COST,
-  options: [],
-  volumes: true,
-  compute: (t) => sumChannels(products(t), t.dims),
-  elementwise: products,
+  ...elementwiseCam(products),
 };
