@@ -27,6 +27,18 @@ function linspace(a: number, b: number, n: number): Float64Array {
   return out;
 }
 
+/** P_n(x) by the three-term recurrence, and P_n'(x) (from P_n and P_{n−1}). */
+function legendre(n: number, x: number): { p: number; dp: number } {
+  let p0 = 1;
+  let p1 = x;
+  for (let k = 2; k <= n; k++) {
+    const p2 = ((2 * k - 1) * x * p1 - (k - 1) * p0) / k;
+    p0 = p1;
+    p1 = p2;
+  }
+  return { p: p1, dp: n === 1 ? 1 : (n * (x * p1 - p0)) / (x * x - 1) };
+}
+
 /** The n-point Gauss–Legendre nodes (ascending) and weights on [−1, 1]. */
 export function legendreGauss(n: number): { nodes: Float64Array; weights: Float64Array } {
   const nodes = new Float64Array(n);
@@ -34,31 +46,13 @@ export function legendreGauss(n: number): { nodes: Float64Array; weights: Float6
   for (let i = 0; i < Math.ceil(n / 2); i++) {
     // the i-th largest root, from Tricomi's estimate, refined by Newton's method on P_n
     let x = Math.cos((Math.PI * (i + 0.75)) / (n + 0.5));
-    let dp = 0;
     for (let it = 0; it < 100; it++) {
-      let p0 = 1;
-      let p1 = x;
-      for (let k = 2; k <= n; k++) {
-        const p2 = ((2 * k - 1) * x * p1 - (k - 1) * p0) / k;
-        p0 = p1;
-        p1 = p2;
-      }
-      const pn = n === 1 ? x : p1;
-      const pm = n === 1 ? 1 : p0;
-      dp = (n * (x * pn - pm)) / (x * x - 1);
-      const dx = pn / dp;
+      const { p, dp } = legendre(n, x);
+      const dx = p / dp;
       x -= dx;
       if (Math.abs(dx) < 1e-16) break;
     }
-    // P_n'(x) at the converged root
-    let p0 = 1;
-    let p1 = x;
-    for (let k = 2; k <= n; k++) {
-      const p2 = ((2 * k - 1) * x * p1 - (k - 1) * p0) / k;
-      p0 = p1;
-      p1 = p2;
-    }
-    dp = n === 1 ? 1 : (n * (x * p1 - p0)) / (x * x - 1);
+    const { dp } = legendre(n, x); // P_n'(x) at the converged root
     const w = 2 / ((1 - x * x) * dp * dp);
     nodes[n - 1 - i] = x;
     nodes[i] = -x;
