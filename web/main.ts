@@ -5,6 +5,7 @@
 import { gradientPicture, mapOverlay, overlayPicture } from '../src/render/index.js';
 import { resizeRgb } from '../src/image/resize.js';
 import { encodePng } from '../src/image/png.js';
+import { isModelFileName } from '../src/onnx/import/names.js';
 import { writeNpy } from '../src/image/npy.js';
 import { grayscaleImage, heatmapImage } from '../src/image/overlay.js';
 import { shortLayerName } from '../src/util/text.js';
@@ -633,7 +634,7 @@ async function takeFiles(picked: (File | PickedFile)[]): Promise<void> {
   const folderRoot = inFolder.length ? inFolder[0]!.path.split('/')[0]! : undefined;
   const folderFiles = folderRoot ? all.filter((f) => f.path.startsWith(`${folderRoot}/`) && !isImage(f)) : [];
   const rest = all.filter((f) => !folderFiles.includes(f));
-  const modelFile = folderFiles.length ? undefined : rest.find((f) => /\.(onnx|keras|h5|hdf5)$/i.test(f.path) || /(^|\/)model\.json$/i.test(f.path));
+  const modelFile = folderFiles.length ? undefined : rest.find((f) => isModelFileName(f.path));
   const labelsFile = rest.find((f) => /\.(txt|json)$/i.test(f.path) && !MODEL_SIDE_FILES.test(f.path) && f !== modelFile);
   const imageFiles = rest.filter(isImage);
   const extraFiles = rest.filter((f) => f !== modelFile && f !== labelsFile && !imageFiles.includes(f));

@@ -31,10 +31,7 @@ export function memoryModelFiles(files: ReadonlyMap<string, Uint8Array> | Record
   return { names: [...map.keys()], read: async (name) => map.get(name) };
 }
 
-/** Whether a file name is one the importers read as a model (not an image). */
-export function isModelFileName(name: string): boolean {
-  return /\.(onnx|keras|h5|hdf5)$/i.test(name) || /(^|\/)model\.json$/i.test(name);
-}
+export { isModelFileName } from './names.js';
 
 const parseJson = (bytes: Uint8Array, name: string): unknown => {
   try {
