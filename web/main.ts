@@ -117,7 +117,7 @@ const el = {
   sizeLabel: $<HTMLLabelElement>('size-label'), size: $<HTMLInputElement>('size'), images: $<HTMLDivElement>('images'),
   progress: $<HTMLDivElement>('progress'), progressFill: $<HTMLDivElement>('progress-fill'), progressText: $<HTMLSpanElement>('progress-text'),
   error: $<HTMLDivElement>('error'),
-  explain: $<HTMLElement>('explain'), cls: $<HTMLSelectElement>('class'), layer: $<HTMLSelectElement>('layer'), method: $<HTMLSelectElement>('method'),
+  explain: $<HTMLElement>('explain'), cls: $<HTMLSelectElement>('class'), layer: $<HTMLSelectElement>('layer'), method: $<HTMLSelectElement>('method'), methodOptions: $<HTMLElement>('method-options'),
   colormap: $<HTMLSelectElement>('colormap'), alpha: $<HTMLInputElement>('alpha'), alphaValue: $<HTMLSpanElement>('alpha-value'),
   overlay: $<HTMLCanvasElement>('overlay'), caption: $<HTMLElement>('caption'),
   gradientFigure: $<HTMLElement>('gradient-figure'), gradient: $<HTMLCanvasElement>('gradient'), gradientCaption: $<HTMLElement>('gradient-caption'),
@@ -332,6 +332,58 @@ function fillMethods(m: ModelInfo): void {
     el.method.append(g);
   }
   el.method.value = m.methods.some((x) => x.name === prev) ? prev : 'gradcam';
+  fillMethodOptions();
+}
+
+/**
+ * The chosen method's options as fields beside the menu, one per declaration of its registry descriptor
+ * (MethodInfo.options: key, flag, type, default, choices, bounds, help); `#opt-<flag>`. A field left empty
+ * takes the descriptor's default (its placeholder). Values a method does not accept are refused by the worker.
+ */
+function fillMethodOptions(): void {
+  el.methodOptions.innerHTML = '';
+  const m = state.model?.methods.find((x) => x.name === el.method.value);
+  for (const o of m?.options ?? []) {
+    const label = document.createElement('label');
+    label.title = o.help;
+    label.append(`${o.flag} `);
+    let field: HTMLInputElement | HTMLSelectElement;
+    if (o.choices) {
+      field = document.createElement('select');
+      for (const c of o.choices) field.append(new Option(c, c, false, c === o.default));
+    } else {
+      field = document.createElement('input');
+      if (o.type === 'boolean') {
+        field.type = 'checkbox';
+        field.checked = o.default === true;
+      } else {
+        field.type = o.type === 'string' ? 'text' : 'number';
+        if (o.type === 'integer') field.step = '1';
+        if (o.type === 'number') field.step = 'any';
+        if (o.min !== undefined) field.min = String(o.min);
+        if (o.max !== undefined) field.max = String(o.max);
+        field.placeholder = o.default !== undefined ? String(o.default) : (o.value ?? 'default');
+        field.size = 6;
+      }
+    }
+    field.id = `opt-${o.flag}`;
+    field.dataset.key = o.key;
+    field.dataset.type = o.type;
+    field.onchange = () => void explain();
+    label.append(field);
+    el.methodOptions.append(label);
+  }
+}
+
+/** The option fields' values by key (MethodInfo.options); empty fields are left out (the descriptor's default). */
+function chosenMethodOptions(): Record<string, string | number | boolean> | undefined {
+  const out: Record<string, string | number | boolean> = {};
+  for (const f of el.methodOptions.querySelectorAll<HTMLInputElement | HTMLSelectElement>('[data-key]')) {
+    const key = f.dataset.key!;
+    if (f instanceof HTMLInputElement && f.type === 'checkbox') out[key] = f.checked;
+    else if (f.value.trim() !== '') out[key] = f.dataset.type === 'integer' || f.dataset.type === 'number' ? Number(f.value) : f.value.trim();
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 async function addImage(name: string, bytes: Uint8Array, mime: string, label?: string): Promise<string | undefined> {
@@ -458,7 +510,7 @@ async function explain(): Promise<void> {
   if (!state.model || !state.selected || !state.analysis) return;
   const seq = ++state.explainSeq;
   const view = state.view;
-  const params = { imageId: state.selected, classIndex: chosenClass(), layer: el.layer.value || 'auto', method: el.method.value || 'gradcam' };
+  const params = { imageId: state.selected, classIndex: chosenClass(), layer: el.layer.value || 'auto', method: el.method.value || 'gradcam', methodOptions: chosenMethodOptions() };
   const r = await task(`${params.method}`, (p) => worker.call({ type: 'explain', params, normalize: el.normalize.value }, p));
   if (seq !== state.explainSeq || view !== state.view) return;
   if (!r) {
@@ -711,7 +763,7 @@ el.tryIt.onclick = () => {
 };
 el.cls.onchange = () => void explain();
 el.layer.onchange = () => void explain();
-el.method.onchange = () => void explain();
+el.method.onchange = () => { fillMethodOptions(); void explain(); };
 el.colormap.onchange = () => { drawResult(); drawGrid(); drawSanity(); };
 el.alpha.oninput = () => drawResult();
 el.alpha.onchange = () => { drawGrid(); drawSanity(); };
@@ -752,7 +804,7 @@ async function start(): Promise<void> {
 }
 
 hook.camera = setupCamera({
-  explainFrame: async (rgb) => (await worker.call({ type: 'frame', rgb, params: { classIndex: 'top', layer: el.layer.value || 'auto', method: el.method.value || 'gradcam' }, normalize: el.normalize.value })).result,
+  explainFrame: async (rgb) => (await worker.call({ type: 'frame', rgb, params: { classIndex: 'top', layer: el.layer.value || 'auto', method: el.method.value || 'gradcam', methodOptions: chosenMethodOptions() }, normalize: el.normalize.value })).result,
   ready: () => !!state.model,
   look: () => ({ colormap: el.colormap.value, alpha: Number(el.alpha.value) }),
   showError,
