@@ -332,6 +332,49 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
     await waitLast(page, "l.method === 'gradcam'");
   });
 
+  test('the perturbation methods from the menu (occlusion, rise) with options set in the page\'s option fields: attributions and maps equal Node\'s (≤ 1e-4)', { skip: noDemo }, async () => {
+    // the option fields are the registry descriptor's declarations; values as the CLI flags of the same names
+    const cases: { method: string; fields: Record<string, string>; node: Record<string, unknown> }[] = [
+      { method: 'occlusion', fields: { 'occlusion-window': '8', 'occlusion-stride': '8', 'occlusion-baseline': '-0.5' }, node: { methodOptions: { window: '8', stride: '8', baseline: -0.5 } } },
+      { method: 'rise', fields: { 'rise-masks': '200', 'rise-cells': '4', 'rise-keep': '0.6', seed: '3' }, node: { methodOptions: { masks: 200, cells: 4, keep: 0.6 }, randomSeed: 3 } },
+    ];
+    for (const c of cases) {
+      await page.selectOption('#method', c.method);
+      await waitLast(page, `l.method === '${c.method}'`);
+      const offered = await page.$$eval('#method-options [data-key]', (fs) => fs.map((f) => f.id));
+      for (const flag of Object.keys(c.fields)) assert.ok(offered.includes(`opt-${flag}`), `${c.method}: no field for --${flag} among ${offered.join(', ')}`);
+      // set every field, then one change event: one run with all of them; the old result is marked to wait for the new one
+      await page.evaluate((fields) => {
+        (window as unknown as { gradcam: { last: { stale?: boolean } } }).gradcam.last.stale = true;
+        let f: HTMLInputElement | undefined;
+        for (const [flag, v] of Object.entries(fields)) { f = document.getElementById(`opt-${flag}`) as HTMLInputElement; f.value = v; }
+        f!.dispatchEvent(new Event('change'));
+      }, c.fields);
+      await waitLast(page, `l.method === '${c.method}' && !l.stale`);
+      const got = await last(page);
+      assert.equal(got.kind, 'gradient');
+      const g = await page.evaluate(() => Array.from((window as unknown as { gradcam: { last: { gradient: Float32Array } } }).gradcam.last.gradient));
+      const ex = await loadExplainer(DEMO_MODEL);
+      try {
+        const [inp] = await prepareInputs(ex, DEMO_SCENE);
+        const e = (await ex.explain(inp!.tensor, inp!.dims, { method: c.method, classes: 'top', ...c.node })).explanations[0]!;
+        // the defaults would give another attribution: the page's options reached the method
+        const d = (await ex.explain(inp!.tensor, inp!.dims, { method: c.method, classes: 'top' })).explanations[0]!;
+        const rel = relL2(g, e.gradient!);
+        const relMap = relL2(got.map, e.map);
+        console.log(`# ${c.method} (${JSON.stringify(c.fields)}), browser (wasm) vs Node: attribution relative L2 ${rel.toExponential(2)}, map ${relMap.toExponential(2)}; vs Node's defaults ${relL2(g, d.gradient!).toExponential(2)}`);
+        assert.ok(rel <= 1e-4, `${c.method}: attribution relative L2 ${rel}`);
+        assert.ok(relMap <= 1e-4, `${c.method}: map relative L2 ${relMap}`);
+        assert.ok(relL2(g, d.gradient!) > 1e-2, `${c.method}: the page's result equals the defaults'`);
+      } finally {
+        await ex.release();
+      }
+    }
+    await page.selectOption('#method', 'gradcam');
+    await waitLast(page, "l.method === 'gradcam'");
+    assert.equal(await page.$$eval('#method-options [data-key]', (fs) => fs.length), 0, 'CAM methods show no option fields');
+  });
+
   test('layer grid: every CAM method of the menu runs through the shared pipeline, with progress; its maps equal Node\'s (≤ 1e-3)', { skip: noDemo }, async () => {
     const methods = await page.evaluate(() => (window as unknown as { gradcam: { model: { methods: { name: string; kind: string }[] } } }).gradcam.model.methods.filter((m) => m.kind === 'cam').map((m) => m.name));
     assert.ok(['scorecam', 'ablationcam', 'cam', 'eigencam', 'random'].every((m) => methods.includes(m)), methods.join(', '));
