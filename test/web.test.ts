@@ -22,7 +22,7 @@ import { createNodeSession, loadExplainer, prepareInputs } from '../src/node.js'
 import { explainGradients, type GradientMethodName as GradientMethod } from '../src/methods/gradient/explain.js';
 import { explainMany } from '../src/cam/runner.js';
 import { sanityCheck } from '../src/sanity/index.js';
-import { encodePng } from '../src/image/png.js';
+import { decodePng, encodePng } from '../src/image/png.js';
 import { Explainer } from '../src/explainer.js';
 import { readNifti } from '../src/image/nifti.js';
 import { scanToTensors } from '../src/image/volume.js';
@@ -373,6 +373,52 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
     await page.selectOption('#method', 'gradcam');
     await waitLast(page, "l.method === 'gradcam'");
     assert.equal(await page.$$eval('#method-options [data-key]', (fs) => fs.length), 0, 'CAM methods show no option fields');
+  });
+
+  test('attribution pictures in the app (occlusion): Captum\'s signed red-white-green map, |a| and the top-k % as gradcam explain draws them, shown and downloaded', { skip: noDemo }, async () => {
+    await page.selectOption('#method', 'occlusion');
+    await waitLast(page, "l.method === 'occlusion'");
+    assert.equal(await page.isVisible('#attribution-look'), true, 'the |a| and top % fields are offered for an attribution method');
+    // the picture on the page (canvas RGBA) and the downloaded PNG (RGB): one renderer, the same pixels
+    const shown = () => page.evaluate(() => {
+      const c = document.getElementById('gradient') as HTMLCanvasElement;
+      return { width: c.width, height: c.height, rgba: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data) };
+    });
+    const download = async (sel: string) => { const [d] = await Promise.all([page.waitForEvent('download'), page.click(sel)]); return fs.readFileSync((await d.path())!); };
+    // Captum's clipped colours (src/image/attribution.ts divergingColor(±1)): red (255, 0, 0) and green (0, 128, 0)
+    const clipped = (rgb: (i: number) => number[], n: number) => { let k = 0; for (let i = 0; i < n; i++) { const [r, g, b] = rgb(i); if ((r === 255 && g === 0 && b === 0) || (r === 0 && g === 128 && b === 0)) k++; } return k; };
+    const state = async () => {
+      const c = await shown();
+      const png = decodePng(await download('#dl-png'));
+      assert.deepEqual([png.width, png.height, png.channels], [c.width, c.height, 3], 'the PNG is the picture shown');
+      for (let i = 0; i < c.width * c.height; i++) for (let k = 0; k < 3; k++) if (png.data[i * 3 + k] !== c.rgba[i * 4 + k]) assert.fail(`pixel ${i}: the PNG differs from the page's picture`);
+      const j = JSON.parse((await download('#dl-json')).toString('utf8'));
+      return { pixels: c.rgba, j, clipped: clipped((i) => c.rgba.slice(i * 4, i * 4 + 3), c.width * c.height) };
+    };
+    const signed = await state();
+    assert.equal(signed.j.attribution.picture, 'signed');
+    assert.equal(signed.j.top_percent, 10);
+    assert.equal(signed.j.occlusion.windows > 0, true, 'the sidecar carries the method\'s facts');
+    assert.ok(signed.clipped > 0, 'the signed picture has Captum\'s clipped red or green pixels');
+    await page.check('#abs');
+    const abs = await state();
+    assert.equal(abs.j.attribution.picture, 'abs');
+    console.log(`# occlusion picture: ${signed.clipped} pixels in Captum's clipped red/green signed, ${abs.clipped} with |a|`);
+    assert.ok(abs.clipped < signed.clipped, `|a| is drawn as a heat map, not red-white-green (${abs.clipped} vs ${signed.clipped} clipped pixels)`);
+    await page.fill('#top-percent', '3');
+    await page.dispatchEvent('#top-percent', 'change');
+    const top3 = await state();
+    assert.equal(top3.j.top_percent, 3);
+    assert.notDeepEqual(top3.pixels, abs.pixels, 'the top-k panel follows top %');
+    await page.fill('#top-percent', '150');
+    await page.dispatchEvent('#top-percent', 'change');
+    assert.match((await errors(page)).join('\n'), /top %: a number of percent in \[0, 100\], got '150'/);
+    await page.evaluate(() => { (window as unknown as { gradcam: { errors: string[] } }).gradcam.errors.length = 0; });
+    await page.fill('#top-percent', '');
+    await page.uncheck('#abs');
+    await page.selectOption('#method', 'gradcam');
+    await waitLast(page, "l.method === 'gradcam'");
+    assert.equal(await page.isVisible('#attribution-look'), false, 'CAM methods: no attribution picture fields');
   });
 
   test('layer grid: every CAM method of the menu runs through the shared pipeline, with progress; its maps equal Node\'s (≤ 1e-3)', { skip: noDemo }, async () => {

@@ -3,6 +3,7 @@
  * draws maps over pictures (cheap) and so never freezes.
  */
 import { gradientPicture, mapOverlay, overlayPicture } from '../src/render/index.js';
+import { attributionFacts, attributionPicture, DEFAULT_TOP_PERCENT, type AttributionLook } from '../src/render/attribution.js';
 import { resizeRgb } from '../src/image/resize.js';
 import { encodePng } from '../src/image/png.js';
 import { writeNpy } from '../src/image/npy.js';
@@ -121,6 +122,7 @@ const el = {
   colormap: $<HTMLSelectElement>('colormap'), alpha: $<HTMLInputElement>('alpha'), alphaValue: $<HTMLSpanElement>('alpha-value'),
   overlay: $<HTMLCanvasElement>('overlay'), caption: $<HTMLElement>('caption'),
   gradientFigure: $<HTMLElement>('gradient-figure'), gradient: $<HTMLCanvasElement>('gradient'), gradientCaption: $<HTMLElement>('gradient-caption'),
+  attributionLook: $<HTMLElement>('attribution-look'), abs: $<HTMLInputElement>('abs'), topPercent: $<HTMLInputElement>('top-percent'),
   top5: $<HTMLOListElement>('top5'), timings: $<HTMLParagraphElement>('timings'), warnings: $<HTMLUListElement>('warnings'),
   webgpuOption: document.querySelector<HTMLOptionElement>('#backend option[value="webgpu"]')!,
   dlPng: $<HTMLButtonElement>('dl-png'), dlJson: $<HTMLButtonElement>('dl-json'), dlNpy: $<HTMLButtonElement>('dl-npy'),
@@ -343,6 +345,7 @@ function fillMethods(m: ModelInfo): void {
 function fillMethodOptions(): void {
   el.methodOptions.innerHTML = '';
   const m = state.model?.methods.find((x) => x.name === el.method.value);
+  el.attributionLook.hidden = !m || m.family === 'cam' || m.family === 'gradient';
   for (const o of m?.options ?? []) {
     const label = document.createElement('label');
     label.title = o.help;
@@ -538,7 +541,13 @@ function drawResult(): void {
   const pred = r.target.index === r.predicted.index ? 'the predicted class' : `predicted: ${label(r.predicted)} p=${r.predicted.probability.toFixed(3)}`;
   el.caption.textContent = `${camName} at ${r.layer}: class ${label(r.target)} p=${r.target.probability.toFixed(3)} (${pred})`;
   el.gradientFigure.hidden = r.kind !== 'gradient';
-  if (r.kind === 'gradient' && r.gradientPicture) {
+  const look = attributionLook(r);
+  const attribution = attributionOf(r);
+  if (look && attribution) {
+    // path, noise and perturbation methods: the renderer's attribution picture, as gradcam explain writes it
+    drawImage(el.gradient, attributionPicture(attribution, img.display, look));
+    el.gradientCaption.textContent = `${r.method}: ${state.model?.methods.find((m) => m.name === r.method)?.description ?? ''}`;
+  } else if (r.kind === 'gradient' && r.gradientPicture) {
     const g = r.gradientPicture;
     drawImage(el.gradient, resizeRgb(g, img.display.width, img.display.height));
     el.gradientCaption.textContent = `${r.method}: ${state.model?.methods.find((m) => m.name === r.method)?.description ?? ''}`;
@@ -565,8 +574,32 @@ function pngBytes(): Uint8Array | undefined {
   if (!r || !img) return undefined;
   // the one renderer: the same picture as gradcam explain's PNG for the same inputs
   const look = { colormap: el.colormap.value, alpha: Number(el.alpha.value) };
+  const attribution = attributionOf(r);
+  const attributionSettings = attributionLook(r);
+  if (attribution && attributionSettings) return encodePng(attributionPicture(attribution, img.display, attributionSettings));
   if (r.kind === 'gradient' && r.gradient) return encodePng(gradientPicture({ ...r, cam: r.map, gradient: r.gradient }, img.display, { ...look, abs: false }));
   return encodePng(overlayPicture(r, img.display, { ...look, caption: true }));
+}
+
+/**
+ * The attribution picture's settings (|a|, top %) for a result of kind path, noise or perturbation;
+ * undefined for other kinds. A top % outside [0, 100] is refused with a message and the default used.
+ */
+function attributionLook(r: ExplainOutput): AttributionLook | undefined {
+  const family = state.model?.methods.find((m) => m.name === r.method)?.family;
+  if (r.kind !== 'gradient' || family === 'gradient' || family === 'cam') return undefined;
+  const v = el.topPercent.value.trim();
+  let topPercent = v === '' ? DEFAULT_TOP_PERCENT : Number(v);
+  if (!(topPercent >= 0 && topPercent <= 100)) {
+    showError(`top %: a number of percent in [0, 100], got '${v}'; showing the default ${DEFAULT_TOP_PERCENT} %`);
+    topPercent = DEFAULT_TOP_PERCENT;
+  }
+  return { colormap: el.colormap.value, alpha: Number(el.alpha.value), abs: el.abs.checked, topPercent };
+}
+
+/** A pixel-level result as the attribution renderer takes it (the map, the attribution [H, W, C]). */
+function attributionOf(r: ExplainOutput): Parameters<typeof attributionPicture>[0] | undefined {
+  return r.gradient && r.channels !== undefined ? { ...r, cam: r.map, gradient: r.gradient, channels: r.channels } : undefined;
 }
 
 /** The JSON sidecar: render's (the worker writes it as gradcam explain does), with the page's settings and the PNG's name. */
@@ -575,8 +608,10 @@ function resultJson(): string | undefined {
   const a = state.analysis;
   if (!r || !a) return undefined;
   const cls = (c: ClassScore) => ({ index: c.index, label: c.label ?? null, logit: c.logit, probability: c.probability });
+  const look = attributionLook(r);
+  const attribution = attributionOf(r);
   return `${JSON.stringify({
-    ...r.sidecar,
+    ...r.sidecar, ...(look && attribution ? attributionFacts(attribution, look) : {}),
     top5: a.top.map(cls), normalization: el.normalize.value, colormap: el.colormap.value, alpha: Number(el.alpha.value), runtime: hook.runtime,
     files: [`${stem()}.${r.method}.png`], made_by: 'gradcam web app (in the browser; nothing uploaded)',
   }, null, 2)}\n`;
@@ -764,6 +799,8 @@ el.tryIt.onclick = () => {
 el.cls.onchange = () => void explain();
 el.layer.onchange = () => void explain();
 el.method.onchange = () => { fillMethodOptions(); void explain(); };
+el.topPercent.placeholder = String(DEFAULT_TOP_PERCENT);
+el.abs.onchange = el.topPercent.onchange = () => drawResult();
 el.colormap.onchange = () => { drawResult(); drawGrid(); drawSanity(); };
 el.alpha.oninput = () => drawResult();
 el.alpha.onchange = () => { drawGrid(); drawSanity(); };
