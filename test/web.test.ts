@@ -22,7 +22,7 @@ import { createNodeSession, loadExplainer, prepareInputs } from '../src/node.js'
 import { explainGradients, type GradientMethodName as GradientMethod } from '../src/methods/gradient/explain.js';
 import { explainMany } from '../src/cam/runner.js';
 import { sanityCheck } from '../src/sanity/index.js';
-import { encodePng } from '../src/image/png.js';
+import { decodePng, encodePng } from '../src/image/png.js';
 import { Explainer } from '../src/explainer.js';
 import { readNifti } from '../src/image/nifti.js';
 import { scanToTensors } from '../src/image/volume.js';
@@ -330,6 +330,95 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
     }
     await page.selectOption('#method', 'gradcam');
     await waitLast(page, "l.method === 'gradcam'");
+  });
+
+  test('the perturbation methods from the menu (occlusion, rise) with options set in the page\'s option fields: attributions and maps equal Node\'s (≤ 1e-4)', { skip: noDemo }, async () => {
+    // the option fields are the registry descriptor's declarations; values as the CLI flags of the same names
+    const cases: { method: string; fields: Record<string, string>; node: Record<string, unknown> }[] = [
+      { method: 'occlusion', fields: { 'occlusion-window': '8', 'occlusion-stride': '8', 'occlusion-baseline': '-0.5' }, node: { methodOptions: { window: '8', stride: '8', baseline: -0.5 } } },
+      { method: 'rise', fields: { 'rise-masks': '200', 'rise-cells': '4', 'rise-keep': '0.6', seed: '3' }, node: { methodOptions: { masks: 200, cells: 4, keep: 0.6 }, randomSeed: 3 } },
+    ];
+    for (const c of cases) {
+      await page.selectOption('#method', c.method);
+      await waitLast(page, `l.method === '${c.method}'`);
+      const offered = await page.$$eval('#method-options [data-key]', (fs) => fs.map((f) => f.id));
+      for (const flag of Object.keys(c.fields)) assert.ok(offered.includes(`opt-${flag}`), `${c.method}: no field for --${flag} among ${offered.join(', ')}`);
+      // set every field, then one change event: one run with all of them; the old result is marked to wait for the new one
+      await page.evaluate((fields) => {
+        (window as unknown as { gradcam: { last: { stale?: boolean } } }).gradcam.last.stale = true;
+        let f: HTMLInputElement | undefined;
+        for (const [flag, v] of Object.entries(fields)) { f = document.getElementById(`opt-${flag}`) as HTMLInputElement; f.value = v; }
+        f!.dispatchEvent(new Event('change'));
+      }, c.fields);
+      await waitLast(page, `l.method === '${c.method}' && !l.stale`);
+      const got = await last(page);
+      assert.equal(got.kind, 'gradient');
+      const g = await page.evaluate(() => Array.from((window as unknown as { gradcam: { last: { gradient: Float32Array } } }).gradcam.last.gradient));
+      const ex = await loadExplainer(DEMO_MODEL);
+      try {
+        const [inp] = await prepareInputs(ex, DEMO_SCENE);
+        const e = (await ex.explain(inp!.tensor, inp!.dims, { method: c.method, classes: 'top', ...c.node })).explanations[0]!;
+        // the defaults would give another attribution: the page's options reached the method
+        const d = (await ex.explain(inp!.tensor, inp!.dims, { method: c.method, classes: 'top' })).explanations[0]!;
+        const rel = relL2(g, e.gradient!);
+        const relMap = relL2(got.map, e.map);
+        console.log(`# ${c.method} (${JSON.stringify(c.fields)}), browser (wasm) vs Node: attribution relative L2 ${rel.toExponential(2)}, map ${relMap.toExponential(2)}; vs Node's defaults ${relL2(g, d.gradient!).toExponential(2)}`);
+        assert.ok(rel <= 1e-4, `${c.method}: attribution relative L2 ${rel}`);
+        assert.ok(relMap <= 1e-4, `${c.method}: map relative L2 ${relMap}`);
+        assert.ok(relL2(g, d.gradient!) > 1e-2, `${c.method}: the page's result equals the defaults'`);
+      } finally {
+        await ex.release();
+      }
+    }
+    await page.selectOption('#method', 'gradcam');
+    await waitLast(page, "l.method === 'gradcam'");
+    assert.equal(await page.$$eval('#method-options [data-key]', (fs) => fs.length), 0, 'CAM methods show no option fields');
+  });
+
+  test('attribution pictures in the app (occlusion): Captum\'s signed red-white-green map, |a| and the top-k % as gradcam explain draws them, shown and downloaded', { skip: noDemo }, async () => {
+    await page.selectOption('#method', 'occlusion');
+    await waitLast(page, "l.method === 'occlusion'");
+    assert.equal(await page.isVisible('#attribution-look'), true, 'the |a| and top % fields are offered for an attribution method');
+    // the picture on the page (canvas RGBA) and the downloaded PNG (RGB): one renderer, the same pixels
+    const shown = () => page.evaluate(() => {
+      const c = document.getElementById('gradient') as HTMLCanvasElement;
+      return { width: c.width, height: c.height, rgba: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data) };
+    });
+    const download = async (sel: string) => { const [d] = await Promise.all([page.waitForEvent('download'), page.click(sel)]); return fs.readFileSync((await d.path())!); };
+    // Captum's clipped colours (src/image/attribution.ts divergingColor(±1)): red (255, 0, 0) and green (0, 128, 0)
+    const clipped = (rgb: (i: number) => number[], n: number) => { let k = 0; for (let i = 0; i < n; i++) { const [r, g, b] = rgb(i); if ((r === 255 && g === 0 && b === 0) || (r === 0 && g === 128 && b === 0)) k++; } return k; };
+    const state = async () => {
+      const c = await shown();
+      const png = decodePng(await download('#dl-png'));
+      assert.deepEqual([png.width, png.height, png.channels], [c.width, c.height, 3], 'the PNG is the picture shown');
+      for (let i = 0; i < c.width * c.height; i++) for (let k = 0; k < 3; k++) if (png.data[i * 3 + k] !== c.rgba[i * 4 + k]) assert.fail(`pixel ${i}: the PNG differs from the page's picture`);
+      const j = JSON.parse((await download('#dl-json')).toString('utf8'));
+      return { pixels: c.rgba, j, clipped: clipped((i) => c.rgba.slice(i * 4, i * 4 + 3), c.width * c.height) };
+    };
+    const signed = await state();
+    assert.equal(signed.j.attribution.picture, 'signed');
+    assert.equal(signed.j.top_percent, 10);
+    assert.equal(signed.j.occlusion.windows > 0, true, 'the sidecar carries the method\'s facts');
+    assert.ok(signed.clipped > 0, 'the signed picture has Captum\'s clipped red or green pixels');
+    await page.check('#abs');
+    const abs = await state();
+    assert.equal(abs.j.attribution.picture, 'abs');
+    console.log(`# occlusion picture: ${signed.clipped} pixels in Captum's clipped red/green signed, ${abs.clipped} with |a|`);
+    assert.ok(abs.clipped < signed.clipped, `|a| is drawn as a heat map, not red-white-green (${abs.clipped} vs ${signed.clipped} clipped pixels)`);
+    await page.fill('#top-percent', '3');
+    await page.dispatchEvent('#top-percent', 'change');
+    const top3 = await state();
+    assert.equal(top3.j.top_percent, 3);
+    assert.notDeepEqual(top3.pixels, abs.pixels, 'the top-k panel follows top %');
+    await page.fill('#top-percent', '150');
+    await page.dispatchEvent('#top-percent', 'change');
+    assert.match((await errors(page)).join('\n'), /top %: a number of percent in \[0, 100\], got '150'/);
+    await page.evaluate(() => { (window as unknown as { gradcam: { errors: string[] } }).gradcam.errors.length = 0; });
+    await page.fill('#top-percent', '');
+    await page.uncheck('#abs');
+    await page.selectOption('#method', 'gradcam');
+    await waitLast(page, "l.method === 'gradcam'");
+    assert.equal(await page.isVisible('#attribution-look'), false, 'CAM methods: no attribution picture fields');
   });
 
   test('layer grid: every CAM method of the menu runs through the shared pipeline, with progress; its maps equal Node\'s (≤ 1e-3)', { skip: noDemo }, async () => {

@@ -3,6 +3,7 @@
  * draws maps over pictures (cheap) and so never freezes.
  */
 import { gradientPicture, mapOverlay, overlayPicture } from '../src/render/index.js';
+import { attributionFacts, attributionPicture, DEFAULT_TOP_PERCENT, type AttributionLook } from '../src/render/attribution.js';
 import { resizeRgb } from '../src/image/resize.js';
 import { encodePng } from '../src/image/png.js';
 import { isModelFileName } from '../src/onnx/import/names.js';
@@ -118,10 +119,11 @@ const el = {
   sizeLabel: $<HTMLLabelElement>('size-label'), size: $<HTMLInputElement>('size'), images: $<HTMLDivElement>('images'),
   progress: $<HTMLDivElement>('progress'), progressFill: $<HTMLDivElement>('progress-fill'), progressText: $<HTMLSpanElement>('progress-text'),
   error: $<HTMLDivElement>('error'),
-  explain: $<HTMLElement>('explain'), cls: $<HTMLSelectElement>('class'), layer: $<HTMLSelectElement>('layer'), method: $<HTMLSelectElement>('method'),
+  explain: $<HTMLElement>('explain'), cls: $<HTMLSelectElement>('class'), layer: $<HTMLSelectElement>('layer'), method: $<HTMLSelectElement>('method'), methodOptions: $<HTMLElement>('method-options'),
   colormap: $<HTMLSelectElement>('colormap'), alpha: $<HTMLInputElement>('alpha'), alphaValue: $<HTMLSpanElement>('alpha-value'),
   overlay: $<HTMLCanvasElement>('overlay'), caption: $<HTMLElement>('caption'),
   gradientFigure: $<HTMLElement>('gradient-figure'), gradient: $<HTMLCanvasElement>('gradient'), gradientCaption: $<HTMLElement>('gradient-caption'),
+  attributionLook: $<HTMLElement>('attribution-look'), abs: $<HTMLInputElement>('abs'), topPercent: $<HTMLInputElement>('top-percent'),
   top5: $<HTMLOListElement>('top5'), timings: $<HTMLParagraphElement>('timings'), warnings: $<HTMLUListElement>('warnings'),
   webgpuOption: document.querySelector<HTMLOptionElement>('#backend option[value="webgpu"]')!,
   dlPng: $<HTMLButtonElement>('dl-png'), dlJson: $<HTMLButtonElement>('dl-json'), dlNpy: $<HTMLButtonElement>('dl-npy'),
@@ -333,6 +335,59 @@ function fillMethods(m: ModelInfo): void {
     el.method.append(g);
   }
   el.method.value = m.methods.some((x) => x.name === prev) ? prev : 'gradcam';
+  fillMethodOptions();
+}
+
+/**
+ * The chosen method's options as fields beside the menu, one per declaration of its registry descriptor
+ * (MethodInfo.options: key, flag, type, default, choices, bounds, help); `#opt-<flag>`. A field left empty
+ * takes the descriptor's default (its placeholder). Values a method does not accept are refused by the worker.
+ */
+function fillMethodOptions(): void {
+  el.methodOptions.innerHTML = '';
+  const m = state.model?.methods.find((x) => x.name === el.method.value);
+  el.attributionLook.hidden = !m || m.family === 'cam' || m.family === 'gradient';
+  for (const o of m?.options ?? []) {
+    const label = document.createElement('label');
+    label.title = o.help;
+    label.append(`${o.flag} `);
+    let field: HTMLInputElement | HTMLSelectElement;
+    if (o.choices) {
+      field = document.createElement('select');
+      for (const c of o.choices) field.append(new Option(c, c, false, c === o.default));
+    } else {
+      field = document.createElement('input');
+      if (o.type === 'boolean') {
+        field.type = 'checkbox';
+        field.checked = o.default === true;
+      } else {
+        field.type = o.type === 'string' ? 'text' : 'number';
+        if (o.type === 'integer') field.step = '1';
+        if (o.type === 'number') field.step = 'any';
+        if (o.min !== undefined) field.min = String(o.min);
+        if (o.max !== undefined) field.max = String(o.max);
+        field.placeholder = o.default !== undefined ? String(o.default) : (o.value ?? 'default');
+        field.size = 6;
+      }
+    }
+    field.id = `opt-${o.flag}`;
+    field.dataset.key = o.key;
+    field.dataset.type = o.type;
+    field.onchange = () => void explain();
+    label.append(field);
+    el.methodOptions.append(label);
+  }
+}
+
+/** The option fields' values by key (MethodInfo.options); empty fields are left out (the descriptor's default). */
+function chosenMethodOptions(): Record<string, string | number | boolean> | undefined {
+  const out: Record<string, string | number | boolean> = {};
+  for (const f of el.methodOptions.querySelectorAll<HTMLInputElement | HTMLSelectElement>('[data-key]')) {
+    const key = f.dataset.key!;
+    if (f instanceof HTMLInputElement && f.type === 'checkbox') out[key] = f.checked;
+    else if (f.value.trim() !== '') out[key] = f.dataset.type === 'integer' || f.dataset.type === 'number' ? Number(f.value) : f.value.trim();
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 async function addImage(name: string, bytes: Uint8Array, mime: string, label?: string): Promise<string | undefined> {
@@ -459,7 +514,7 @@ async function explain(): Promise<void> {
   if (!state.model || !state.selected || !state.analysis) return;
   const seq = ++state.explainSeq;
   const view = state.view;
-  const params = { imageId: state.selected, classIndex: chosenClass(), layer: el.layer.value || 'auto', method: el.method.value || 'gradcam' };
+  const params = { imageId: state.selected, classIndex: chosenClass(), layer: el.layer.value || 'auto', method: el.method.value || 'gradcam', methodOptions: chosenMethodOptions() };
   const r = await task(`${params.method}`, (p) => worker.call({ type: 'explain', params, normalize: el.normalize.value }, p));
   if (seq !== state.explainSeq || view !== state.view) return;
   if (!r) {
@@ -487,7 +542,13 @@ function drawResult(): void {
   const pred = r.target.index === r.predicted.index ? 'the predicted class' : `predicted: ${label(r.predicted)} p=${r.predicted.probability.toFixed(3)}`;
   el.caption.textContent = `${camName} at ${r.layer}: class ${label(r.target)} p=${r.target.probability.toFixed(3)} (${pred})`;
   el.gradientFigure.hidden = r.kind !== 'gradient';
-  if (r.kind === 'gradient' && r.gradientPicture) {
+  const look = attributionLook(r);
+  const attribution = attributionOf(r);
+  if (look && attribution) {
+    // path, noise and perturbation methods: the renderer's attribution picture, as gradcam explain writes it
+    drawImage(el.gradient, attributionPicture(attribution, img.display, look));
+    el.gradientCaption.textContent = `${r.method}: ${state.model?.methods.find((m) => m.name === r.method)?.description ?? ''}`;
+  } else if (r.kind === 'gradient' && r.gradientPicture) {
     const g = r.gradientPicture;
     drawImage(el.gradient, resizeRgb(g, img.display.width, img.display.height));
     el.gradientCaption.textContent = `${r.method}: ${state.model?.methods.find((m) => m.name === r.method)?.description ?? ''}`;
@@ -514,8 +575,32 @@ function pngBytes(): Uint8Array | undefined {
   if (!r || !img) return undefined;
   // the one renderer: the same picture as gradcam explain's PNG for the same inputs
   const look = { colormap: el.colormap.value, alpha: Number(el.alpha.value) };
+  const attribution = attributionOf(r);
+  const attributionSettings = attributionLook(r);
+  if (attribution && attributionSettings) return encodePng(attributionPicture(attribution, img.display, attributionSettings));
   if (r.kind === 'gradient' && r.gradient) return encodePng(gradientPicture({ ...r, cam: r.map, gradient: r.gradient }, img.display, { ...look, abs: false }));
   return encodePng(overlayPicture(r, img.display, { ...look, caption: true }));
+}
+
+/**
+ * The attribution picture's settings (|a|, top %) for a result of kind path, noise or perturbation;
+ * undefined for other kinds. A top % outside [0, 100] is refused with a message and the default used.
+ */
+function attributionLook(r: ExplainOutput): AttributionLook | undefined {
+  const family = state.model?.methods.find((m) => m.name === r.method)?.family;
+  if (r.kind !== 'gradient' || family === 'gradient' || family === 'cam') return undefined;
+  const v = el.topPercent.value.trim();
+  let topPercent = v === '' ? DEFAULT_TOP_PERCENT : Number(v);
+  if (!(topPercent >= 0 && topPercent <= 100)) {
+    showError(`top %: a number of percent in [0, 100], got '${v}'; showing the default ${DEFAULT_TOP_PERCENT} %`);
+    topPercent = DEFAULT_TOP_PERCENT;
+  }
+  return { colormap: el.colormap.value, alpha: Number(el.alpha.value), abs: el.abs.checked, topPercent };
+}
+
+/** A pixel-level result as the attribution renderer takes it (the map, the attribution [H, W, C]). */
+function attributionOf(r: ExplainOutput): Parameters<typeof attributionPicture>[0] | undefined {
+  return r.gradient && r.channels !== undefined ? { ...r, cam: r.map, gradient: r.gradient, channels: r.channels } : undefined;
 }
 
 /** The JSON sidecar: render's (the worker writes it as gradcam explain does), with the page's settings and the PNG's name. */
@@ -524,8 +609,10 @@ function resultJson(): string | undefined {
   const a = state.analysis;
   if (!r || !a) return undefined;
   const cls = (c: ClassScore) => ({ index: c.index, label: c.label ?? null, logit: c.logit, probability: c.probability });
+  const look = attributionLook(r);
+  const attribution = attributionOf(r);
   return `${JSON.stringify({
-    ...r.sidecar,
+    ...r.sidecar, ...(look && attribution ? attributionFacts(attribution, look) : {}),
     top5: a.top.map(cls), normalization: el.normalize.value, colormap: el.colormap.value, alpha: Number(el.alpha.value), runtime: hook.runtime,
     files: [`${stem()}.${r.method}.png`], made_by: 'gradcam web app (in the browser; nothing uploaded)',
   }, null, 2)}\n`;
@@ -712,7 +799,9 @@ el.tryIt.onclick = () => {
 };
 el.cls.onchange = () => void explain();
 el.layer.onchange = () => void explain();
-el.method.onchange = () => void explain();
+el.method.onchange = () => { fillMethodOptions(); void explain(); };
+el.topPercent.placeholder = String(DEFAULT_TOP_PERCENT);
+el.abs.onchange = el.topPercent.onchange = () => drawResult();
 el.colormap.onchange = () => { drawResult(); drawGrid(); drawSanity(); };
 el.alpha.oninput = () => drawResult();
 el.alpha.onchange = () => { drawGrid(); drawSanity(); };
@@ -753,7 +842,7 @@ async function start(): Promise<void> {
 }
 
 hook.camera = setupCamera({
-  explainFrame: async (rgb) => (await worker.call({ type: 'frame', rgb, params: { classIndex: 'top', layer: el.layer.value || 'auto', method: el.method.value || 'gradcam' }, normalize: el.normalize.value })).result,
+  explainFrame: async (rgb) => (await worker.call({ type: 'frame', rgb, params: { classIndex: 'top', layer: el.layer.value || 'auto', method: el.method.value || 'gradcam', methodOptions: chosenMethodOptions() }, normalize: el.normalize.value })).result,
   ready: () => !!state.model,
   look: () => ({ colormap: el.colormap.value, alpha: Number(el.alpha.value) }),
   showError,

@@ -3,7 +3,7 @@ import type { ClassScore, LayerInfo } from '../src/explainer.js';
 import type { RgbImage } from '../src/image/types.js';
 import type { WebRuntimeInfo } from '../src/runtime/web.js';
 import type { MapSimilarity } from '../src/metrics/similarity.js';
-import type { MethodKind } from '../src/methods/types.js';
+import type { MethodKind, MethodOption, MethodOptionValue } from '../src/methods/types.js';
 
 export type BackendChoice = 'auto' | 'wasm' | 'webgpu';
 
@@ -14,6 +14,11 @@ export interface MethodInfo {
   kind: 'cam' | 'gradient';
   /** Its kind in the method registry (src/methods): the menu's groups. */
   family: MethodKind;
+  /**
+   * The registry descriptor's options that the page offers (its option fields, beside the menu): every
+   * option of the pixel-level kinds; none for CAM methods (the page runs them with their defaults).
+   */
+  options: MethodOption[];
 }
 
 export interface ModelInfo {
@@ -67,6 +72,11 @@ export interface ExplainParams {
   layer: string;
   method: string;
   rectifierOps?: 'all' | 'relu';
+  /**
+   * Values of the method's registry options (MethodInfo.options) by key, as the page's option fields give
+   * them; the worker checks them against the descriptor. Options left empty take the descriptor's default.
+   */
+  methodOptions?: Record<string, MethodOptionValue>;
 }
 
 export interface ExplainOutput {

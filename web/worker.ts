@@ -5,7 +5,8 @@
  */
 import { Explainer, InputError, parseLabels, softmax, type ClassChoice, type ClassScore, type Explanation } from '../src/explainer.js';
 import { camMethod } from '../src/cam/index.js';
-import { METHODS, isPixelMethod } from '../src/methods/index.js';
+import { METHODS, checkValue, getMethod, isPixelMethod } from '../src/methods/index.js';
+import type { MethodOptionValue } from '../src/methods/types.js';
 import { explainPixels } from '../src/methods/pixels.js';
 import { explainMany } from '../src/cam/runner.js';
 import { sanityCheck } from '../src/sanity/index.js';
@@ -205,7 +206,11 @@ function needRuntime(): SessionFactory {
 function methods(): MethodInfo[] {
   return [
     // the registry's methods, in its order; every kind but cam is drawn as a pixel-level picture
-    ...METHODS.map((m) => ({ name: m.name, description: m.summary, kind: m.kind === 'cam' ? 'cam' as const : 'gradient' as const, family: m.kind })),
+    ...METHODS.map((m) => ({
+      name: m.name, description: m.summary, kind: m.kind === 'cam' ? 'cam' as const : 'gradient' as const, family: m.kind,
+      // the page's option fields: the descriptor's own declarations (the pixel-level kinds run through explainPixels, which takes them all)
+      options: m.kind === 'cam' ? [] : [...m.options],
+    })),
   ];
 }
 
@@ -375,9 +380,12 @@ async function explain(p: ExplainParams, normalize: string, progress: (p: Progre
   const t0 = performance.now();
   progress({ stage: `${p.method}: compiling (first use of this layer) and running` });
   if (isPixelMethod(p.method)) {
-    const g = await explainPixels(ex, tensor, dims, { method: p.method, layer: p.layer, classes, rectifierOps: p.rectifierOps ?? 'all' }, (x, d, o) => ex.explain(x, d, o));
+    const { own, shared } = methodOptions(p.method, p.methodOptions);
+    const rectifierOps = (shared['rectifierOps'] as 'all' | 'relu' | undefined) ?? p.rectifierOps ?? 'all';
+    const onProgress = (done: number, total: number) => progress({ stage: `${p.method}: pass ${done}/${total}`, done, total });
+    const g = await explainPixels(ex, tensor, dims, { ...shared, method: p.method, layer: p.layer, classes, rectifierOps, methodOptions: own, onProgress }, (x, d, o) => ex.explain(x, d, o));
     const e = g.explanations[0]!;
-    const sidecar = gradientJson(e, { ...sidecarContext(p.imageId, g.timings), rectifierOps: p.rectifierOps ?? 'all' });
+    const sidecar = gradientJson(e, { ...sidecarContext(p.imageId, g.timings), rectifierOps, options: { ...shared, ...own } });
     return {
       params: p, method: e.method, kind: 'gradient', layer: e.layer, target: e.target, predicted: e.predicted,
       map: e.cam, height: e.height, width: e.width, gradient: e.gradient, channels: e.channels,
@@ -394,6 +402,23 @@ async function explain(p: ExplainParams, normalize: string, progress: (p: Progre
     timings: { compile: r.timings.compileMs, session: r.timings.sessionMs, run: r.timings.runMs, cam: r.timings.camMs, total: performance.now() - t0 },
     sidecar: explanationJson(e, sidecarContext(p.imageId, r.timings)),
   };
+}
+
+/**
+ * The page's option values of a pixel-level method, split as the library takes them: the descriptor's own
+ * options (ExplainOptions.methodOptions, checked by explainPixels) and its `shared` ones (ExplainOptions
+ * fields by key, e.g. randomSeed, batchSize), checked here against their declarations.
+ */
+function methodOptions(name: string, given: Record<string, MethodOptionValue> | undefined): { own: Record<string, MethodOptionValue>; shared: Record<string, MethodOptionValue> } {
+  const m = getMethod(name);
+  const own: Record<string, MethodOptionValue> = {};
+  const shared: Record<string, MethodOptionValue> = {};
+  for (const [k, v] of Object.entries(given ?? {})) {
+    const o = m.options.find((x) => x.key === k);
+    if (o?.shared) shared[k] = checkValue(m.name, o, v);
+    else own[k] = v; // unknown keys too: explainPixels refuses them, naming the method's options
+  }
+  return { own, shared };
 }
 
 /** What render's sidecar says about a run in the page (the page adds its own fields and the file names). */

@@ -110,7 +110,8 @@ export function resolveMethodOptions(m: MethodDescriptor, given: Readonly<Record
   return out;
 }
 
-function checkValue(method: string, o: MethodOption, v: MethodOptionValue): MethodOptionValue {
+/** One option value checked against its declaration (type, bounds, choices): an InputError naming the valid ones. */
+export function checkValue(method: string, o: MethodOption, v: MethodOptionValue): MethodOptionValue {
   const bad = (what: string) => new InputError(`${method}: --${o.flag} ${what}, got ${JSON.stringify(v)}`);
   if (o.type === 'boolean') {
     if (typeof v !== 'boolean') throw bad('is true or false');
