@@ -96,7 +96,10 @@ export class OverlayRenderer {
     for (;;) {
       if (this.stopped) throw this.stopped;
       const k = this.known.get(key);
-      if (k) return k;
+      if (k) {
+        this.known.delete(key); // each selected frame is drawn once: its map is not held after
+        return k;
+      }
       await new Promise<void>((resolve) => this.waiting.set(key, resolve));
       this.waiting.delete(key);
     }
