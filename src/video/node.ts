@@ -168,7 +168,11 @@ export class FrameDecoder {
   }
 
   close(): void {
-    if (this.proc && this.proc.exitCode === null) this.proc.kill();
+    // SIGKILL and the pipe closed: FFmpeg defers SIGTERM while it is blocked writing a full pipe, and would keep the process alive
+    if (this.proc) {
+      this.proc.stdout?.destroy();
+      if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+    }
     this.proc = undefined;
   }
 }
@@ -200,6 +204,7 @@ export class FrameEncoder {
   }
 
   async write(img: RgbImage): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) throw new Error(`FFmpeg stopped encoding ${this.file}: ${this.stderr.trim().split('\n').pop() ?? `exit ${this.proc.exitCode}`}`);
     if (!this.stdin.write(img.data)) await new Promise<void>((resolve) => { this.stdin.once('drain', resolve); this.proc.once('close', () => resolve()); });
   }
 
@@ -210,6 +215,7 @@ export class FrameEncoder {
   }
 
   abort(): void {
-    if (this.proc.exitCode === null) this.proc.kill();
+    // SIGKILL: FFmpeg defers SIGTERM while it waits on its input pipe
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
   }
 }
