@@ -5,8 +5,9 @@
  * - `gradcam video` frames per second ÷ the model's batch-1 onnxruntime-node forwards per second (goal ≥ 0.7).
  *   The video rate is what the command reports for an N-frame clip after a warm-up run (the compiled gradient
  *   graph then comes from the disk cache): the explaining rate after the first stored batch (decoding, model
- *   runs, rows and maps stored; the sessions are made during the first batch) with each frame's share of
- *   the overlay video's rendering added; process start, model load and session creation are not counted.
+ *   runs, rows and maps stored, the overlay video rendered alongside; the sessions are made during the first
+ *   batch) with each frame's share of what is left after the last frame (the rest of the overlay video, the
+ *   strip, timeline and page) added; process start, model load and session creation are not counted.
  * - the browser's live camera rate (the app's Camera mode, a fake 224×224 camera, onnxruntime-web wasm with
  *   2 threads) for mobilenet_v2 (goal ≥ 10 frames/s).
  *
@@ -58,9 +59,9 @@ function videoFps(file: string, model: { file: string; args: string[] }, out: st
   const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'gradcam.js'), 'video', file, '--model', model.file, ...model.args, '--out', out, '--quiet'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
   if (warmUp) return { fps: NaN, explainFps: NaN };
-  const m = /timing: (\d+) frames explained in ([\d.]+) s \(([\d.]+) frames\/s; ([\d.]+) frames\/s after the first batch of \d+\).*rendered in ([\d.]+) s/.exec(r.stdout);
+  const m = /timing: (\d+) frames explained in ([\d.]+) s \(([\d.]+) frames\/s; ([\d.]+) frames\/s after the first batch of \d+\).*\(rendered alongside\) done ([\d.]+) s later/.exec(r.stdout);
   if (!m) throw new Error(`no timing line in: ${r.stdout}`);
-  // steady state: explaining after the first batch (sessions made), plus each frame's share of the rendering
+  // steady state: explaining after the first batch (sessions made; the overlay is rendered alongside), plus each frame's share of what rendering is left after the last frame
   const [n, steady, render] = [Number(m[1]), Number(m[4]), Number(m[5])];
   return { fps: 1 / (1 / steady + render / n), explainFps: steady };
 }

@@ -17,7 +17,7 @@ import type { RgbImage } from '../image/types.js';
 import type { ClassChoice, Explainer, Explanation } from '../explainer.js';
 import { loadDetector, loadExplainer } from '../node.js';
 import type { Detector } from '../detect/detector.js';
-import { DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD, type Box } from '../util/boxes.js';
+import { DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD, type Box, type Detection } from '../util/boxes.js';
 import { DEFAULT_DRIFT, energyInBox, frameDrift, mapPlace, quantizeMap, type DriftThresholds, type FrameDrift, type MapPlace } from '../video/drift.js';
 import { ffmpegTools, probeClip, FrameDecoder, type ClipInfo } from '../video/node.js';
 import { modelIdentity } from '../dataset/identity.js';
@@ -27,7 +27,7 @@ import type { AuditItem } from '../audit/types.js';
 import { ProgressDisplay, doneLine, interruptible, oneLine, parseNumbers, parseSize, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { importedDefaults } from './inputs.js';
 import { DETECTION } from './detect.js';
-import { renderVideo, type FrameRow } from './video-report.js';
+import { OverlayRenderer, type FrameRow } from './video-report.js';
 import { command, group, helpText, methodGroup, num, parseCommand, pick, usageError, withDefaults, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
 
 export const VIDEO_STORE: StoreKind = { config: 'video.json', results: 'frames.jsonl', what: 'video', folders: ['maps'] };
@@ -164,9 +164,13 @@ export async function runVideo(args: string[]): Promise<number> {
       }
       return last?.place;
     };
-    type Prep = { frame: number; input?: { tensor: Float32Array; dims: number[] }; error?: string };
+    /** A prepared frame; `q` is its 8-bit map once explained (handed to the overlay renderer). */
+    type Prep = { frame: number; input?: { tensor: Float32Array; dims: number[] }; error?: string; q?: Uint8Array };
+    /** A frame's results from its batch's runs: a classifier's explanation, or a detector's detections and their maps' maximum. */
+    type Batched = { e?: Explanation; dets?: Detection[]; map?: Float32Array };
+    const chooseDets = (all: Detection[]) => (detClass !== undefined ? all.filter((x) => x.class === detClass) : all).slice(0, top);
     let flaggedNow = 0;
-    const explainFrame = async (p: Prep, files: FileOut[], batched?: Explanation): Promise<FrameRow> => {
+    const explainFrame = async (p: Prep, files: FileOut[], batched?: Batched): Promise<FrameRow> => {
       const base = { key: frameKey(p.frame), frame: p.frame, time: Math.round((p.frame / info.fps) * 1e4) / 1e4 };
       try {
         if (p.error !== undefined) throw new Error(p.error);
@@ -175,18 +179,17 @@ export async function runVideo(args: string[]): Promise<number> {
         let row: Omit<FrameRow, 'map' | 'drift' | 'flagged'>;
         let box: Box | undefined;
         if (detector) {
-          let dets = (await detector.detect(tensor, d, { scoreThreshold, iouThreshold }))[0]!;
-          if (detClass !== undefined) dets = dets.filter((x) => x.class === detClass);
-          dets = dets.slice(0, top);
+          const dets = batched?.dets ?? chooseDets((await detector.detect(tensor, d, { scoreThreshold, iouThreshold }))[0]!);
           row = { ...base, status: 'ok', detections: dets.map((x) => ({ class: x.class, label: x.label ?? null, score: Math.round(x.score * 1e4) / 1e4, box: x.box.map((v) => Math.round(v * 100) / 100) as Box })), score: dets[0] ? Math.round(dets[0].score * 1e4) / 1e4 : null };
-          if (dets.length) {
+          if (batched?.dets) map = batched.map;
+          else if (dets.length) {
             const res = await detector.explain(tensor, d, dets, { method, layer: o.layer, layout: o.layout });
             map = res.explanations[0]!.map.slice();
             for (const e of res.explanations.slice(1)) for (let i = 0; i < map.length; i++) map[i] = Math.max(map[i]!, e.map[i]!);
-            box = dets[0]!.box;
           }
+          if (dets.length) box = dets[0]!.box;
         } else {
-          const e = batched ?? (await ex.explain(tensor, d, { method, layer: o.layer, layout: o.layout, classes: classChoice })).explanations[0]!;
+          const e = batched?.e ?? (await ex.explain(tensor, d, { method, layer: o.layer, layout: o.layout, classes: classChoice })).explanations[0]!;
           map = e.map;
           const cs = (c: typeof e.target) => ({ index: c.index, label: c.label ?? null, logit: Math.round(c.logit * 1e4) / 1e4, probability: Math.round(c.probability * 1e4) / 1e4 });
           row = { ...base, status: 'ok', class: cs(e.target), predicted: cs(e.predicted), score: cs(e.target).probability };
@@ -201,6 +204,7 @@ export async function runVideo(args: string[]): Promise<number> {
         const place = mapPlace(q, mw, mh);
         const drift = frameDrift(place, placeBefore(pos), box, thresholds);
         last = { pos, place };
+        p.q = q;
         files.push({ path: `maps/${base.key}.npy`, bytes: writeNpy(q, [mh, mw]) });
         const flagged = drift.flags.length > 0;
         if (flagged) flaggedNow++;
@@ -210,22 +214,50 @@ export async function runVideo(args: string[]): Promise<number> {
         return { ...base, status: 'error', error: oneLine((e as Error).message), score: null, map: null, drift: null, flagged: false };
       }
     };
-    /** A classifier explains a batch's frames in one run (each image's map does not depend on the batch); a failed run leaves each frame to be run, and to fail, alone. */
-    const explainBatch = async (batch: Prep[]): Promise<Map<Prep, Explanation>> => {
-      const out = new Map<Prep, Explanation>();
+    /**
+     * A batch's frames in one run each (each image's map does not depend on the batch): a classifier's
+     * explanations; a detector's detections, then every chosen detection's map. A failed run leaves each
+     * frame to be run, and to fail, alone.
+     */
+    const explainBatch = async (batch: Prep[]): Promise<Map<Prep, Batched>> => {
+      const out = new Map<Prep, Batched>();
       const ok = batch.filter((p) => p.input);
       if (ok.length < 2) return out;
       const per = ok[0]!.input!.tensor.length;
       const stacked = new Float32Array(per * ok.length);
       ok.forEach((p, k) => stacked.set(p.input!.tensor, k * per));
+      const bdims = [ok.length, ...dims.slice(1)];
       try {
-        const res = await ex.explain(stacked, [ok.length, ...dims.slice(1)], { method, layer: o.layer, layout: o.layout, classes: classChoice });
-        if (res.explanations.length === ok.length) ok.forEach((p, k) => out.set(p, res.explanations[k]!));
+        if (detector) {
+          const chosen = (await detector.detect(stacked, bdims, { scoreThreshold, iouThreshold })).map(chooseDets);
+          const all = chosen.flat();
+          const res = all.length ? (await detector.explain(stacked, bdims, all, { method, layer: o.layer, layout: o.layout })).explanations : [];
+          if (chosen.length !== ok.length || res.length !== all.length) return out;
+          let k = 0;
+          ok.forEach((p, i) => {
+            let map: Float32Array | undefined;
+            for (let n = chosen[i]!.length; n > 0; n--) {
+              const m = res[k++]!.map;
+              if (!map) map = m.slice();
+              else for (let j = 0; j < map.length; j++) map[j] = Math.max(map[j]!, m[j]!);
+            }
+            out.set(p, { dets: chosen[i]!, map });
+          });
+        } else {
+          const res = await ex.explain(stacked, bdims, { method, layer: o.layer, layout: o.layout, classes: classChoice });
+          if (res.explanations.length === ok.length) ok.forEach((p, k) => out.set(p, { e: res.explanations[k]! }));
+        }
       } catch {
-        /* each frame alone: its own error row */
+        out.clear(); /* each frame alone: its own error row */
       }
       return out;
     };
+    // the overlay video is rendered alongside (started with the first batch, once the store is open)
+    let overlay: OverlayRenderer | undefined;
+    const renderer = () => (overlay ??= new OverlayRenderer(info, out, {
+      colormap: o.colormap!, alpha: num(o.alpha) ?? 0.5, smooth: num(o.smooth) ?? 1, format: o.format as 'mp4' | 'webm',
+      model: path.basename(o.model!), method, selected, mapSize: [mw, mh], quiet: !!o.quiet, flagJump: thresholds.peakJump, flagOverlap: thresholds.overlap,
+    }));
     const progress = new ProgressDisplay(0, !!o.quiet);
     const t0 = performance.now();
     let explainS = 0;
@@ -238,6 +270,7 @@ export async function runVideo(args: string[]): Promise<number> {
       out, config, kind: VIDEO_STORE, signal, batchSize: VIDEO_BATCH,
       prepare: async ({ index }) => {
         const frame = selected[index]!;
+        renderer();
         try {
           // a batch's frames are prepared together: their decoding is chained, in order
           const decoded = decoding.then(() => decoder.frame(frame));
@@ -252,8 +285,12 @@ export async function runVideo(args: string[]): Promise<number> {
         if (++batches === 2) first = { at: performance.now(), done: VIDEO_BATCH };
         const rows: FrameRow[] = [];
         const files: FileOut[] = [];
-        const batched = detector ? new Map<Prep, Explanation>() : await explainBatch(batch);
-        for (const p of batch) rows.push(await explainFrame(p, files, batched.get(p)));
+        const batched = await explainBatch(batch);
+        for (const p of batch) {
+          const row = await explainFrame(p, files, batched.get(p));
+          rows.push(row);
+          renderer().push(row, p.q);
+        }
         return { rows, files };
       },
       onProgress: (pr) => progress.update(pr),
@@ -261,17 +298,17 @@ export async function runVideo(args: string[]): Promise<number> {
         decoder.close();
         explainS = (performance.now() - t0) / 1000;
         if (first && _info.processed > first.done) steady = `; ${((_info.processed - first.done) / ((performance.now() - first.at) / 1000)).toFixed(1)} frames/s after the first batch of ${VIDEO_BATCH}`;
-        if (interrupted) return;
-        await renderVideo(info, out, {
-          colormap: o.colormap!, alpha: num(o.alpha) ?? 0.5, smooth: num(o.smooth) ?? 1, format: o.format as 'mp4' | 'webm',
-          model: path.basename(o.model!), method, selected, mapSize: [mw, mh], quiet: !!o.quiet, flagJump: thresholds.peakJump, flagOverlap: thresholds.overlap,
-        });
+        if (interrupted) return overlay?.abort();
+        await renderer().finish();
         renderS = (performance.now() - t0) / 1000 - explainS;
       },
-    }).finally(() => decoder.close()));
+    }).finally(async () => {
+      decoder.close();
+      await overlay?.abort(); // a failed run: no partial video (after finish() it does nothing)
+    }));
     progress.end();
     console.log(`${doneLine(r.info)}; ${flaggedNow} flagged among the frames explained now; rows in ${path.join(out, VIDEO_STORE.results)}`);
-    if (r.info.processed) console.log(`timing: ${r.info.processed} frames explained in ${explainS.toFixed(2)} s (${(r.info.processed / explainS).toFixed(1)} frames/s${steady})${renderS ? `, the ${info.frames}-frame overlay video rendered in ${renderS.toFixed(2)} s` : ''}`);
+    if (r.info.processed) console.log(`timing: ${r.info.processed} frames explained in ${explainS.toFixed(2)} s (${(r.info.processed / explainS).toFixed(1)} frames/s${steady})${renderS ? `, the ${info.frames}-frame overlay video (rendered alongside) done ${renderS.toFixed(2)} s later` : ''}`);
     if (r.interrupted) {
       console.log('interrupted: run the same command again to continue at the next frame');
       return EXIT_INTERRUPTED;

@@ -29,11 +29,28 @@ export function ffmpegTools(): { ffmpeg: string; ffprobe: string } {
   const ffmpeg = process.env.GRADCAM_FFMPEG || 'ffmpeg';
   const ffprobe = process.env.GRADCAM_FFPROBE || (process.env.GRADCAM_FFMPEG ? path.join(path.dirname(process.env.GRADCAM_FFMPEG), 'ffprobe') : 'ffprobe');
   for (const bin of [ffmpeg, ffprobe]) {
+    // found as an executable file (on PATH, or where named) without running it: starting FFmpeg twice took most of a second on a loaded machine
+    if (findExecutable(bin)) continue;
     const r = spawnSync(bin, ['-version'], { stdio: 'ignore' });
     if (r.error || r.status !== 0) throw new InputError(`gradcam video needs FFmpeg: '${bin}' was not found or does not run; ${HOW_TO_GET}`);
   }
   checked = { key, tools: { ffmpeg, ffprobe } };
   return checked.tools;
+}
+
+/** Whether `bin` (a path, or a name looked up on PATH) is an executable file; false also where this cannot be told (Windows: PATHEXT), and the caller runs it to see. */
+function findExecutable(bin: string): boolean {
+  if (process.platform === 'win32') return false;
+  const ok = (f: string) => {
+    try {
+      fs.accessSync(f, fs.constants.X_OK);
+      return fs.statSync(f).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (bin.includes('/')) return ok(bin);
+  return (process.env.PATH ?? '').split(path.delimiter).some((d) => d !== '' && ok(path.join(d, bin)));
 }
 
 /** A clip's size, rate and length. */
@@ -151,7 +168,11 @@ export class FrameDecoder {
   }
 
   close(): void {
-    if (this.proc && this.proc.exitCode === null) this.proc.kill();
+    // SIGKILL and the pipe closed: FFmpeg defers SIGTERM while it is blocked writing a full pipe, and would keep the process alive
+    if (this.proc) {
+      this.proc.stdout?.destroy();
+      if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+    }
     this.proc = undefined;
   }
 }
@@ -183,6 +204,7 @@ export class FrameEncoder {
   }
 
   async write(img: RgbImage): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) throw new Error(`FFmpeg stopped encoding ${this.file}: ${this.stderr.trim().split('\n').pop() ?? `exit ${this.proc.exitCode}`}`);
     if (!this.stdin.write(img.data)) await new Promise<void>((resolve) => { this.stdin.once('drain', resolve); this.proc.once('close', () => resolve()); });
   }
 
@@ -193,6 +215,7 @@ export class FrameEncoder {
   }
 
   abort(): void {
-    if (this.proc.exitCode === null) this.proc.kill();
+    // SIGKILL: FFmpeg defers SIGTERM while it waits on its input pipe
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
   }
 }
