@@ -230,6 +230,8 @@ export interface PixelExplanation {
   cam: Float32Array;
   /** Facts for the JSON sidecar (e.g. Integrated Gradients' completeness check). */
   extras?: Record<string, unknown>;
+  /** What the attribution is of: the target's logit (default) or its softmax probability (RISE). */
+  scoreKind?: 'logit' | 'probability';
   warnings?: string[];
 }
 

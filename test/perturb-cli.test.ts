@@ -35,6 +35,7 @@ describe('gradcam explain --method occlusion on files', () => {
     const j = JSON.parse(fs.readFileSync(path.join(out, 'input_0.occlusion.json'), 'utf8'));
     assert.equal(j.method, 'occlusion');
     assert.deepEqual(j.occlusion, { window: [10, 7], strides: [4, 3], baseline: -0.5, windows: 11 * 15, target: 'logit' });
+    assert.equal(j.target.kind, 'logit');
     assert.equal(j.class.index, 3);
     assert.equal(j.attribution.picture, 'signed');
     assert.ok(j.attribution.min < 0 && j.attribution.max > 0);
@@ -72,6 +73,8 @@ describe('gradcam explain --method rise on a folder', () => {
     const stem = scenes[0]!.replace(/\.png$/, '');
     const j = JSON.parse(fs.readFileSync(path.join(out, `${stem}.rise.json`), 'utf8'));
     assert.deepEqual(j.rise, { masks: 40, cells: 4, keep: 0.5, seed: 3, target: 'softmax' });
+    // the sidecar's target is what RISE's attribution is of: the class probability, not its logit
+    assert.deepEqual(j.target, { kind: 'probability', name: `probability ${j.class.index}`, value: j.class.probability });
     assert.equal(j.attribution.picture, 'signed');
     assert.ok(j.attribution.min >= 0); // probabilities × masks
     const again = gradcam(...args.filter((a) => a !== '--quiet'));

@@ -89,7 +89,7 @@ export async function explainAttribution(ex: Explainer, m: AttributionMethod, in
   const r = await m.attribute(ctx, options);
   if (r.attributions.length !== n * per) throw new Error(`${m.name}: attribute() gave ${r.attributions.length} values, expected ${n}×${per}`);
   const t1 = performance.now();
-  const explanations = toPixelExplanations(ex, m.name, r.attributions, dims, { numClasses: K, logits: { data: base.data, dims: [n, K] }, targets }, r.extras, r.warnings, readsGradients(m) ? ex.gradientNote : undefined);
+  const explanations = toPixelExplanations(ex, m.name, r.attributions, dims, { numClasses: K, logits: { data: base.data, dims: [n, K] }, targets }, r.extras, r.warnings, readsGradients(m) ? ex.gradientNote : undefined, m.scores);
   timings.camMs = performance.now() - t1;
   return { explanations, timings };
 }
@@ -107,7 +107,7 @@ async function fullGradLayers(ex: Explainer, dims: readonly number[], output?: s
 /** Attributions [N, ...] (model layout) as pixel explanations ([H, W, C] and the map of |attribution|). */
 export function toPixelExplanations(
   ex: Explainer, method: string, a: Float32Array, dims: number[], r: Pick<RunResult, 'numClasses' | 'logits' | 'targets'>,
-  extras?: Record<string, unknown>[], warnings?: string[][], note?: string,
+  extras?: Record<string, unknown>[], warnings?: string[][], note?: string, scoreKind?: 'logit' | 'probability',
 ): PixelExplanation[] {
   const n = dims[0]!;
   const nchw = ex.layout === 'NCHW';
@@ -133,7 +133,7 @@ export function toPixelExplanations(
     out.push({
       method, layer: '', target, predicted, height: H, width: W, ...(depth !== undefined ? { depth } : {}), channels: C,
       gradient: hwc, gradientInputLayout: inLayout, cam: map, warnings: w,
-      ...(extras?.[i] ? { extras: extras[i] } : {}), ...(note ? { gradientNote: note } : {}),
+      ...(extras?.[i] ? { extras: extras[i] } : {}), ...(note ? { gradientNote: note } : {}), ...(scoreKind ? { scoreKind } : {}),
     });
   }
   return out;

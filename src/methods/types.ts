@@ -73,6 +73,8 @@ export interface Attribution {
 /** Kinds `path`, `noise`, `perturbation`: an attribution from passes of the method's own making. */
 export interface AttributionMethod extends MethodInfo {
   kind: 'path' | 'noise' | 'perturbation';
+  /** The score its attributions are of: the target's logit (default) or its softmax probability (RISE); the sidecar's `target` says which. */
+  scores?: 'logit' | 'probability';
   /** How many passes attribute() will report through ctx.progress for `images` images (progress totals). */
   passes(images: number, options: MethodOptionValues, input?: { dims: readonly number[]; layout: 'NCHW' | 'NHWC' }): number;
   attribute(ctx: AttributionContext, options: MethodOptionValues): Promise<Attribution>;

@@ -324,7 +324,7 @@ export function gradientJson(e: PixelExplanation, ctx: SidecarContext & { rectif
   return {
     input: ctx.input, model: ctx.model, method: e.method, layer: e.layer || null, ...(ctx.rectifierOps ? { rectifier_ops: ctx.rectifierOps } : {}),
     ...(ctx.options && Object.keys(ctx.options).length ? { options: ctx.options } : {}), ...(e.extras ?? {}),
-    target: { kind: 'logit', name: `logit ${e.target.index}`, value: e.target.logit },
+    target: e.scoreKind === 'probability' ? { kind: 'probability', name: `probability ${e.target.index}`, value: e.target.probability } : { kind: 'logit', name: `logit ${e.target.index}`, value: e.target.logit },
     class: classJson(e.target), predicted: classJson(e.predicted), explained_is_predicted: e.target.index === e.predicted.index,
     ...(e.gradientNote ? { gradient: e.gradientNote } : {}),
     input_size: [e.height, e.width], ...(ctx.imageSize ? { image_size: ctx.imageSize } : {}),

@@ -162,6 +162,7 @@ export async function rise(run: PerturbationRun, opts: RiseOptions = {}): Promis
 export const riseMethod: AttributionMethod = {
   name: 'rise',
   kind: 'perturbation',
+  scores: 'probability',
   summary: 'RISE: Σ of the class probability of the input under N random smooth masks × the mask, ÷ (N·p)',
   citation: 'Petsiuk, Das & Saenko 2018, RISE: Randomized Input Sampling for Explanation of Black-box Models (BMVC); github.com/eclique/RISE',
   needs: { layer: false, layerGradient: false, inputGradient: false },
