@@ -9,7 +9,9 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { createStaticServer, ensureWebApp } from '../../src/cli/serve.js';
+import { buildWebApp, createStaticServer, ensureWebApp, webDist } from '../../src/cli/serve.js';
+
+const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -58,9 +60,59 @@ export interface AppServer {
   close(): Promise<void>;
 }
 
-/** Builds the app (always, so that tests see the current sources) and serves it on 127.0.0.1. */
+/** The newest modification time of what the app is built from: web/ (without web/dist), src/, package.json. */
+function newestSource(): number {
+  let newest = fs.statSync(path.join(ROOT, 'package.json')).mtimeMs;
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        if (p !== webDist(ROOT)) walk(p);
+      } else newest = Math.max(newest, fs.statSync(p).mtimeMs);
+    }
+  };
+  walk(path.join(ROOT, 'web'));
+  walk(path.join(ROOT, 'src'));
+  return newest;
+}
+
+/**
+ * The app built from the current sources, once however many test files ask at the same time: under a
+ * lock (a directory, made atomically) it is built only where web/dist is older than a source. (Test files
+ * run two at a time; each rebuilding web/dist in place emptied it while another's page was loading from
+ * it, and that page waited for ever.)
+ */
+async function currentWebApp(): Promise<string> {
+  const dist = webDist(ROOT);
+  const lock = `${dist}.build-lock`;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    try {
+      // a lock left by a killed test run (a build takes well under a minute) is taken over
+      if (Date.now() - fs.statSync(lock).mtimeMs > 300_000) fs.rmdirSync(lock);
+    } catch {
+      // released meanwhile
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  try {
+    const stamp = path.join(dist, 'index.html');
+    const built = fs.existsSync(stamp) ? fs.statSync(stamp).mtimeMs : 0;
+    if (built <= newestSource()) await buildWebApp(ROOT);
+    return dist;
+  } finally {
+    fs.rmdirSync(lock);
+  }
+}
+
+/** The app built from the current sources (once per change, see currentWebApp; `build: false`: as it is, built only if missing), served on 127.0.0.1. */
 export async function serveApp(opts: { build?: boolean } = {}): Promise<AppServer> {
-  const dir = await ensureWebApp({ force: opts.build ?? true });
+  const dir = opts.build === false ? await ensureWebApp() : await currentWebApp();
   const requests: string[] = [];
   const server = createStaticServer(dir, { onRequest: (m, p, s) => requests.push(`${m} ${p} ${s}`) });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
