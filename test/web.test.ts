@@ -67,6 +67,24 @@ async function last(page: Page): Promise<Last> {
   });
 }
 
+/** The page's last pixel attribution ([H, W, C], as the worker sent it). */
+async function pageGradient(page: Page): Promise<number[]> {
+  return page.evaluate(() => Array.from((window as unknown as { gradcam: { last: { gradient: Float32Array } } }).gradcam.last.gradient));
+}
+
+/** Node's explanations of the demo scene by the demo model, one per set of options: the references of the page's results. */
+async function nodeExplanations(...runs: Parameters<Explainer['explain']>[2][]) {
+  const ex = await loadExplainer(DEMO_MODEL);
+  try {
+    const [inp] = await prepareInputs(ex, DEMO_SCENE);
+    const out = [];
+    for (const o of runs) out.push((await ex.explain(inp!.tensor, inp!.dims, o)).explanations[0]!);
+    return out;
+  } finally {
+    await ex.release();
+  }
+}
+
 function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length);
   let d = 0, n = 0;
@@ -316,17 +334,11 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
       assert.deepEqual(await errors(page), []);
       const got = await last(page);
       assert.equal(got.kind, 'gradient');
-      const g = await page.evaluate(() => Array.from((window as unknown as { gradcam: { last: { gradient: Float32Array } } }).gradcam.last.gradient));
-      const ex = await loadExplainer(DEMO_MODEL);
-      try {
-        const [inp] = await prepareInputs(ex, DEMO_SCENE);
-        const e = (await ex.explain(inp!.tensor, inp!.dims, { method, classes: 'top' })).explanations[0]!;
-        const rel = relL2(g, e.gradient!);
-        console.log(`# ${method}, browser (wasm) vs Node: relative L2 ${rel.toExponential(2)}`);
-        assert.ok(rel <= TOL, `${method}: relative L2 ${rel}`);
-      } finally {
-        await ex.release();
-      }
+      const g = await pageGradient(page);
+      const [e] = await nodeExplanations({ method, classes: 'top' });
+      const rel = relL2(g, e!.gradient!);
+      console.log(`# ${method}, browser (wasm) vs Node: relative L2 ${rel.toExponential(2)}`);
+      assert.ok(rel <= TOL, `${method}: relative L2 ${rel}`);
     }
     await page.selectOption('#method', 'gradcam');
     await waitLast(page, "l.method === 'gradcam'");
@@ -353,22 +365,15 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
       await waitLast(page, `l.method === '${c.method}' && !l.stale`);
       const got = await last(page);
       assert.equal(got.kind, 'gradient');
-      const g = await page.evaluate(() => Array.from((window as unknown as { gradcam: { last: { gradient: Float32Array } } }).gradcam.last.gradient));
-      const ex = await loadExplainer(DEMO_MODEL);
-      try {
-        const [inp] = await prepareInputs(ex, DEMO_SCENE);
-        const e = (await ex.explain(inp!.tensor, inp!.dims, { method: c.method, classes: 'top', ...c.node })).explanations[0]!;
-        // the defaults would give another attribution: the page's options reached the method
-        const d = (await ex.explain(inp!.tensor, inp!.dims, { method: c.method, classes: 'top' })).explanations[0]!;
-        const rel = relL2(g, e.gradient!);
-        const relMap = relL2(got.map, e.map);
-        console.log(`# ${c.method} (${JSON.stringify(c.fields)}), browser (wasm) vs Node: attribution relative L2 ${rel.toExponential(2)}, map ${relMap.toExponential(2)}; vs Node's defaults ${relL2(g, d.gradient!).toExponential(2)}`);
-        assert.ok(rel <= 1e-4, `${c.method}: attribution relative L2 ${rel}`);
-        assert.ok(relMap <= 1e-4, `${c.method}: map relative L2 ${relMap}`);
-        assert.ok(relL2(g, d.gradient!) > 1e-2, `${c.method}: the page's result equals the defaults'`);
-      } finally {
-        await ex.release();
-      }
+      const g = await pageGradient(page);
+      // the defaults would give another attribution: the page's options reached the method
+      const [e, d] = await nodeExplanations({ method: c.method, classes: 'top', ...c.node }, { method: c.method, classes: 'top' });
+      const rel = relL2(g, e!.gradient!);
+      const relMap = relL2(got.map, e!.map);
+      console.log(`# ${c.method} (${JSON.stringify(c.fields)}), browser (wasm) vs Node: attribution relative L2 ${rel.toExponential(2)}, map ${relMap.toExponential(2)}; vs Node's defaults ${relL2(g, d!.gradient!).toExponential(2)}`);
+      assert.ok(rel <= 1e-4, `${c.method}: attribution relative L2 ${rel}`);
+      assert.ok(relMap <= 1e-4, `${c.method}: map relative L2 ${relMap}`);
+      assert.ok(relL2(g, d!.gradient!) > 1e-2, `${c.method}: the page's result equals the defaults'`);
     }
     await page.selectOption('#method', 'gradcam');
     await waitLast(page, "l.method === 'gradcam'");
