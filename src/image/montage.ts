@@ -229,10 +229,12 @@ export function montage(tiles: RgbImage[][], opts: MontageOptions = {}): RgbImag
   const width = pad + colW.reduce((s, w) => s + w + pad, 0);
   const height = pad + rowH.reduce((s, h, r) => s + labelH[r]! + h + pad, 0);
   const data = new Uint8Array(width * height * 3);
-  for (let i = 0; i < data.length; i += 3) {
-    data[i] = bg[0];
-    data[i + 1] = bg[1];
-    data[i + 2] = bg[2];
+  // the background: one pixel, then doubled by copies (a byte loop over the picture cost ~1 ms at 500×400)
+  if (data.length) {
+    data[0] = bg[0];
+    data[1] = bg[1];
+    data[2] = bg[2];
+    for (let filled = 3; filled < data.length; filled *= 2) data.copyWithin(filled, 0, Math.min(filled, data.length - filled));
   }
   const out: RgbImage = { width, height, data };
 

@@ -47,40 +47,51 @@ export function overlay(img: RgbImage, map: Float32Array | ArrayLike<number>, op
     lutHeat[v] = f32(wHeat * f32(v / 255));
     lutImg[v] = f32(wImg * f32(v / 255));
   }
-  // A blended value depends only on its (heat level, image level) pair: each byte keeps its pair's key
-  // (heat · 256 + image) and the pairs present; the maximum and the final bytes are then computed once per
-  // pair present instead of once per byte (the same float32 steps, so the same bytes).
+  // A blended value depends only on its (heat level, image level) pair, and f32(lutHeat[h] + lutImg[s]) is
+  // non-decreasing in s (both tables are, and rounding keeps the order): the maximum over the pairs present
+  // is, for each heat level h present, its pair with the brightest image level met with it. One pass keeps
+  // each pixel's map level and that brightest level per heat level; the final bytes come from a table of
+  // the (heat, image) pairs (the same float32 steps as byte by byte, so the same bytes).
   const n = img.data.length;
   const src = img.data;
-  const keys = new Uint16Array(n);
-  const seen = new Uint8Array(65536);
+  const q = new Uint8Array(n / 3);
+  const brightest = new Int16Array(256).fill(-1);
   for (let p = 0, i = 0; i < n; p++, i += 3) {
-    const q = quantizeLevel(map[p]!) * 3;
-    const k0 = (table[q]! << 8) | src[i]!;
-    const k1 = (table[q + 1]! << 8) | src[i + 1]!;
-    const k2 = (table[q + 2]! << 8) | src[i + 2]!;
-    keys[i] = k0;
-    keys[i + 1] = k1;
-    keys[i + 2] = k2;
-    seen[k0] = 1;
-    seen[k1] = 1;
-    seen[k2] = 1;
+    const v = Math.fround(255 * Math.fround(map[p]!));
+    const l = v > 0 ? (v >= 255 ? 255 : Math.trunc(v)) : 0; // quantizeLevel, inline
+    q[p] = l;
+    const t = l * 3;
+    const h0 = table[t]!, h1 = table[t + 1]!, h2 = table[t + 2]!;
+    const s0 = src[i]!, s1 = src[i + 1]!, s2 = src[i + 2]!;
+    if (s0 > brightest[h0]!) brightest[h0] = s0;
+    if (s1 > brightest[h1]!) brightest[h1] = s1;
+    if (s2 > brightest[h2]!) brightest[h2] = s2;
   }
   let max = -Infinity;
-  for (let k = 0; k < 65536; k++) {
-    if (!seen[k]) continue;
-    const c = f32(lutHeat[k >> 8]! + lutImg[k & 255]!);
+  for (let h = 0; h < 256; h++) {
+    const s = brightest[h]!;
+    if (s < 0) continue;
+    const c = f32(lutHeat[h]! + lutImg[s]!);
     if (c > max) max = c;
   }
   const out = new Uint8Array(n);
   if (max > 0) {
+    // level[h · 256 + s] for every heat level present (rows of the others stay unused)
     const level = new Uint8Array(65536);
-    for (let k = 0; k < 65536; k++) {
-      if (!seen[k]) continue;
-      const v = f32(255 * f32(f32(lutHeat[k >> 8]! + lutImg[k & 255]!) / max));
-      level[k] = v >= 255 ? 255 : v > 0 ? Math.trunc(v) : 0;
+    for (let h = 0; h < 256; h++) {
+      if (brightest[h]! < 0) continue;
+      const lh = lutHeat[h]!;
+      for (let s = 0, k = h << 8; s < 256; s++, k++) {
+        const v = f32(255 * f32(f32(lh + lutImg[s]!) / max));
+        level[k] = v >= 255 ? 255 : v > 0 ? Math.trunc(v) : 0;
+      }
     }
-    for (let i = 0; i < n; i++) out[i] = level[keys[i]!]!;
+    for (let p = 0, i = 0; i < n; p++, i += 3) {
+      const t = q[p]! * 3;
+      out[i] = level[(table[t]! << 8) | src[i]!]!;
+      out[i + 1] = level[(table[t + 1]! << 8) | src[i + 1]!]!;
+      out[i + 2] = level[(table[t + 2]! << 8) | src[i + 2]!]!;
+    }
   }
   return { width: img.width, height: img.height, data: out };
 }
