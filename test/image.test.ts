@@ -624,20 +624,6 @@ describe('node image I/O', () => {
   });
 });
 
-describe('encodePngInBackground', () => {
-  test('gives the bytes of encodePng (compression in the thread pool)', async () => {
-    const { encodePngInBackground } = await import('../src/image/png.js');
-    await import('../src/image/node.js'); // installs Node's zlib and its thread-pool form
-    for (const [w, h, ch] of [[1, 1, 3], [37, 23, 3], [64, 48, 1], [5, 9, 4]] as const) {
-      const data = new Uint8Array(w * h * ch).map((_, i) => (i * 31 + (i >> 5) * 7) & 255);
-      const img = ch === 3 ? { width: w, height: h, data } : { width: w, height: h, channels: ch, data };
-      const sync = encodePng(img);
-      assert.deepEqual(await encodePngInBackground(img), sync);
-      assert.deepEqual(await encodePngInBackground(img, { level: 6, filter: 'adaptive' }), encodePng(img, { level: 6, filter: 'adaptive' }));
-    }
-  });
-});
-
 describe('bilinearMatrices', () => {
   test('rows · map · colsᵀ is resizeBilinear (cv2 INTER_LINEAR) up to float32 rounding', async () => {
     const { bilinearMatrices, resizeBilinear } = await import('../src/image/resize.js');

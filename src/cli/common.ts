@@ -1,6 +1,6 @@
 /** Shared CLI pieces: errors, error printing, progress displays, interruptible runs (options: spec.ts). */
 import { printable } from '../util/text.js';
-import { parseHxW } from '../util/size.js';
+import { parseHxW, parseSideOrHxW } from '../util/size.js';
 import { onInterrupt } from '../util/interrupt-node.js';
 import { progressText, passesText, type ProgressState } from '../util/progress.js';
 import type { DatasetProgressInfo } from '../dataset/run.js';
@@ -52,6 +52,16 @@ export function parseSize(s: string | undefined, option = '--size'): [number, nu
   if (s === undefined) return undefined;
   try {
     return parseHxW(s, option);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+}
+
+/** Parses --overlay-size "512" (a longest side) or "375x500" (H×W): util/size.ts's parseSideOrHxW, a usage error when it does not parse. */
+export function parseOverlaySize(s: string | undefined): { side: number } | { width: number; height: number } | undefined {
+  if (s === undefined) return undefined;
+  try {
+    return parseSideOrHxW(s, '--overlay-size');
   } catch (e) {
     throw new CliError((e as Error).message);
   }

@@ -7,10 +7,11 @@ import { InputError, type Explainer } from '../explainer.js';
 import { loadDetector, prepareInputs, tensorPicture, DEFAULT_PICTURE_SIDE, type PreparedInput } from '../node.js';
 import { printable } from '../util/text.js';
 import { explanationFiles, explanationJson, type DrawnBox, type FileBytes } from '../render/index.js';
+import type { PictureFormat } from '../image/encode.js';
 import { BOX_FORMAT_HELP } from '../detect/head.js';
 import { DEFAULT_NMS_IOU, DEFAULT_SCORE_THRESHOLD, type Box, type Detection } from '../util/boxes.js';
 import type { DetectionExplanation } from '../detect/detector.js';
-import { doneLine, oneLine, parseNumbers, parseSize, printLines, ProgressDisplay, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { doneLine, oneLine, parseNumbers, parseOverlaySize, parseSize, printLines, ProgressDisplay, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { boxesRegion, isFlagged, mapMetrics } from '../audit/metrics.js';
 import type { AuditItem } from '../audit/types.js';
 import { modelIdentity } from '../dataset/identity.js';
@@ -44,7 +45,7 @@ export const DETECT = command({
   summary: 'explain every detection of a detector, box by box; flag maps outside their box',
   description: `Decodes the detector's detections (score threshold, class-aware NMS), then explains each one: the map of
 the box target (the class score summed over the anchors whose box overlaps the detection, IoU >=
---match-iou), drawn with the box and its label. Writes <stem>.det<k>.<method>.png and .json per detection,
+--match-iou), drawn with the box and its label. Writes <stem>.det<k>.<method>.png (or .webp/.jpg: --format) and .json per detection,
 with where the map lies against its box (energy in the box, lift, peak); a detection whose map lies
 mostly outside its box is flagged. On folders, globs and manifests the run is resumable (detect.jsonl:
 a row per image with its detections) and ends with the list of flagged detections.
@@ -53,7 +54,7 @@ Eigen-CAM (--method eigencam) is gradient-free and the same for every detection.
     withDefaults(MODEL, { model: { help: 'ONNX detection model (required)' } }), DETECTION,
     withDefaults(IMAGES, { normalize: { help: `normalisation preset: ${NORMALIZE_PRESETS.join(', ')} (default unit: pixels / 255, as YOLO exports expect)` } }),
     withDefaults(pick(TARGET, ['class', 'layer', 'layout']), { class: { default: undefined, help: 'the class of --box (an index or a label)' }, layer: { help: 'tensor or module to explain (default auto: the feature map before the detection head)' } }),
-    pick(methodGroup(ALL_METHODS), ['method']), pick(PICTURES, ['colormap', 'alpha', 'no-caption', 'raw', 'max-overlay']),
+    pick(methodGroup(ALL_METHODS), ['method']), pick(PICTURES, ['colormap', 'alpha', 'no-caption', 'raw', 'max-overlay', 'overlay-size', 'format']),
     pick(RUN, ['out', 'quiet']),
     withDefaults(pick(REPORT, ['flag-lift']), { 'flag-lift': { help: "flag detections whose map lies outside their box: its peak outside the box, or a lift (the share of the map's energy in the box ÷ the share of the image the box covers) below L (default 1); 'off' to disable" } }, 'Flags'),
     pick(DATASET, ['shard', 'retry-errors']),
@@ -94,6 +95,8 @@ export async function runDetect(args: string[]): Promise<number> {
   if (!o.normalize && !norm.mean && !norm.std) norm.preset = 'unit';
   const limits = { maxPixels: num(o['max-pixels']), maxSide: num(o['max-overlay']) ?? DEFAULT_PICTURE_SIDE };
   const maxInputPixels = num(o['max-input']);
+  const format = o.format as PictureFormat;
+  const overlaySize = parseOverlaySize(o['overlay-size']);
   let rc = resizeCropOptions(o);
 
   const flagLift = num(o['flag-lift'], null) as number | null;
@@ -129,7 +132,7 @@ export async function runDetect(args: string[]): Promise<number> {
         const flagged = flagLift !== null && m.energy_in_object !== null && (m.peak_in_object === false || isFlagged(m, { flag_lift: flagLift, flag_below: null }));
         const boxes: DrawnBox[] = [{ box: d.box, label: detectionLabel(d) }];
         // the one writer of an explanation's files (render): the overlay, and with --raw the map and the raw map
-        const files = explanationFiles(e, base, { colormap: o.colormap!, alpha, caption: !o['no-caption'], maxSide: limits.maxSide, boxes, heatmap: false, raw: !!o.raw, background: true });
+        const files = explanationFiles(e, base, { colormap: o.colormap!, alpha, caption: !o['no-caption'], maxSide: limits.maxSide, size: overlaySize, format, boxes, heatmap: false, raw: !!o.raw, background: true });
         for (const f of files) out.files.push({ path: name + f.suffix, bytes: f.bytes });
         const row: DetectionRow = {
           index: k, class: d.class, label: d.label ?? null, score: Number.isFinite(d.score) ? d.score : null, box: d.box,
@@ -137,7 +140,7 @@ export async function runDetect(args: string[]): Promise<number> {
         };
         out.detections.push(row);
         out.files.push({ path: `${name}.json`, bytes: json({ ...detectionJson(e, { input: inp.file, model: o.model!, files: row.files, head: detector.head.description, options }), box_metrics: { energy_in_box: m.energy_in_object, lift: m.lift, peak_in_box: m.peak_in_object, flagged } }) });
-        out.lines.push(`${inp.file}: detection ${k}: ${detectionLabel(d)} [${d.box.map((v) => v.toFixed(1)).join(', ')}]${flagged ? ` — flagged: ${m.peak_in_object === false ? 'the map peaks outside its box, ' : ''}${pct(m.energy_in_object)} of the map in its box` : ''} → ${path.join(o.out!, `${name}.png`)}`);
+        out.lines.push(`${inp.file}: detection ${k}: ${detectionLabel(d)} [${d.box.map((v) => v.toFixed(1)).join(', ')}]${flagged ? ` — flagged: ${m.peak_in_object === false ? 'the map peaks outside its box, ' : ''}${pct(m.energy_in_object)} of the map in its box` : ''} → ${path.join(o.out!, name + files[0]!.suffix)}`);
         for (const w of e.warnings) process.stderr.write(`gradcam: warning: ${printable(inp.file)}: detection ${k}: ${printable(w)}\n`);
       }
       return out;

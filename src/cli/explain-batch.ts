@@ -10,7 +10,8 @@ import { type Explainer } from '../explainer.js';
 import type { ClassChoice, ClassScore } from '../types.js';
 import { readPicture, stackByShape, tensorPicture, type PreparedInput } from '../node.js';
 import { attributionFacts, attributionPicture } from '../render/attribution.js';
-import { describeClass, describeTarget, explanationFiles, explanationJson, gradientJson, gradientPicture, gridPicture, pngBytes, type FileBytes, type RenderedFile } from '../render/index.js';
+import { describeClass, describeTarget, explanationFiles, explanationJson, gradientJson, gradientPicture, gridPicture, pictureBytes, type FileBytes, type RenderedFile } from '../render/index.js';
+import { pictureExtension } from '../image/encode.js';
 import { printable } from '../util/text.js';
 import { type Settings } from './explain-options.js';
 
@@ -37,6 +38,7 @@ export const json = (x: unknown) => new TextEncoder().encode(`${JSON.stringify(x
 /** Explains and renders one batch (any method, any option). */
 export async function explainBatch(explainer: Explainer, s: Settings, target: TargetSpec | undefined, batch: BatchItem[], onPasses?: (d: number, t: number, st: string) => void): Promise<ItemOutput[]> {
   const outs: ItemOutput[] = batch.map(() => ({ files: [], lines: [], warnings: [] }));
+  const ext = pictureExtension(s.look.format);
   for (const { index: idx, data, dims } of stackByShape(batch.map((b) => b.input))) {
     const classes = batch.some((b) => b.classChoice !== undefined) ? idx.map((i) => batch[i]!.classChoice ?? s.classChoice) : s.classChoice;
     if (s.pixelMethod) {
@@ -53,7 +55,7 @@ export async function explainBatch(explainer: Explainer, s: Settings, target: Ta
         const look = { colormap: s.look.colormap, alpha: s.look.alpha, abs: s.abs, maxSide: s.limits.maxSide, topPercent: s.topPercent };
         // path, noise and perturbation methods: the signed attribution (render/attribution.ts); gradient methods: beside Grad-CAM
         const pic = gradientKind ? gradientPicture(e, base, look) : attributionPicture(e, base, look);
-        const files: RenderedFile[] = [{ suffix: '.png', bytes: pngBytes(pic, true) }];
+        const files: RenderedFile[] = [{ suffix: ext, bytes: pictureBytes(pic, s.look.format, true) }];
         if (s.raw) {
           const shape = explainer.layout === 'NCHW' ? [e.channels, e.height, e.width] : [e.height, e.width, e.channels];
           files.push({ suffix: '.npy', bytes: writeNpy(e.gradientInputLayout, shape) });
@@ -64,7 +66,7 @@ export async function explainBatch(explainer: Explainer, s: Settings, target: Ta
           input: inp.file, model: s.model, rectifierOps: gradientKind ? s.guidedOps : undefined, files: files.map((f) => stem + f.suffix),
           timings: g.timings, imageSize: imageSize(inp), options: s.methodOptions[s.pixelMethod],
         }), ...(gradientKind ? {} : attributionFacts(e, look)) }) });
-        out.lines.push(`${inp.file}: ${e.method}: ${describeClass(e)} → ${path.join(s.out, `${stem}.png`)}`);
+        out.lines.push(`${inp.file}: ${e.method}: ${describeClass(e)} → ${path.join(s.out, `${stem}${ext}`)}`);
         out.predicted = e.predicted;
         out.explained = e.target;
         if (batch[i]!.extraWarning) out.warnings.push(batch[i]!.extraWarning!);
@@ -90,23 +92,23 @@ export async function explainBatch(explainer: Explainer, s: Settings, target: Ta
       out.explained ??= first.target;
       if (s.grid) {
         const tiles = r.results.map((res) => res.explanations[row]!);
-        out.files.push({ path: `${stem}.grid.png`, bytes: pngBytes(gridPicture(tiles, s.methods, s.groups, base, s.look), true) });
+        out.files.push({ path: `${stem}.grid${ext}`, bytes: pictureBytes(gridPicture(tiles, s.methods, s.groups, base, s.look), s.look.format, true) });
         out.files.push({ path: `${stem}.grid.json`, bytes: json({
-          ...explanationJson(first, { input: inp.file, model: s.model, timings: r.timings, imageSize: imageSize(inp), options: s.jsonOptions, files: [`${stem}.grid.png`] }),
+          ...explanationJson(first, { input: inp.file, model: s.model, timings: r.timings, imageSize: imageSize(inp), options: s.jsonOptions, files: [`${stem}.grid${ext}`] }),
           method: undefined, layer: undefined, layer_layout: undefined, raw_map: undefined, warnings: undefined,
           methods: s.methods, layers: s.groups, tiles: tiles.map((e) => ({ method: e.method, layers: e.layers, warnings: e.warnings })),
         }) });
-        out.lines.push(`${inp.file}: ${describeTarget(first)} → ${path.join(s.out, `${stem}.grid.png`)}`);
+        out.lines.push(`${inp.file}: ${describeTarget(first)} → ${path.join(s.out, `${stem}.grid${ext}`)}`);
         out.warnings.push(...tiles.flatMap((e) => e.warnings.map((w) => `${e.method} @ ${e.layers.join('+')}: ${w}`)));
       } else {
         for (const res of r.results) {
           const e = res.explanations[row]!;
-          // PNGs are compressed in the thread pool while this thread goes on (the next image's run)
+          // pictures are encoded in the thread pool while this thread goes on (the next image's run)
           const files = explanationFiles(e, base, { ...s.look, background: true });
           const name = `${stem}.${e.method}`;
           for (const f of files) out.files.push({ path: name + f.suffix, bytes: f.bytes });
           out.files.push({ path: `${name}.json`, bytes: json(explanationJson(e, { input: inp.file, model: s.model, timings: r.timings, imageSize: imageSize(inp), options: s.jsonOptions, files: files.map((f) => name + f.suffix) })) });
-          out.lines.push(`${inp.file}: ${e.method}: ${describeTarget(e)} → ${path.join(s.out, `${name}.png`)}`);
+          out.lines.push(`${inp.file}: ${e.method}: ${describeTarget(e)} → ${path.join(s.out, `${name}${ext}`)}`);
           out.warnings.push(...e.warnings);
         }
       }

@@ -7,6 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { COLORMAPS } from '../image/colormap.js';
+import { LOSSY, PICTURE_FORMATS } from '../image/encode.js';
 import { NORMALIZE_PRESETS } from '../image/normalize.js';
 import { CliError, optionNumber } from './common.js';
 import { editDistance } from '../util/closest.js';
@@ -349,7 +350,15 @@ export const PICTURES = group('Pictures', {
   },
   abs: { type: 'boolean', default: false, help: 'gradient pictures as grayscale |gradient| instead of the usual deprocessing; attribution pictures (kinds path, noise, perturbation) as a heat map of |attribution| instead of the signed red-white-green picture' },
   'top-percent': { type: 'string', value: 'P', number: { min: 0, max: 100 }, help: 'attribution pictures (methods of kinds path, noise, perturbation: occlusion, rise...): the third panel keeps the top P % of pixels (default 10)' },
-  'max-overlay': { type: 'string', value: 'N', number: { integer: true, min: 16, max: 32768 }, help: 'longest side of the overlay PNGs in pixels (default 2048)' },
+  'max-overlay': { type: 'string', value: 'N', number: { integer: true, min: 16, max: 32768 }, help: 'longest side of the overlay pictures in pixels (default 2048)' },
+  'overlay-size': {
+    type: 'string', value: 'N|HxW',
+    help: "the overlays' size: a longest side N (aspect kept) or HxW, at most --max-overlay (the caption's strip comes on top); the picture is resized once and the map upsampled straight to it. Default: the picture's own size (small ones enlarged by a whole factor). Gradient, attribution and grid pictures keep their sizes",
+  },
+  format: {
+    type: 'string', value: 'F', default: 'png', choices: PICTURE_FORMATS,
+    help: `the pictures' format: png (lossless; fast zlib level 1 without filters, larger files), webp (lossy: quality ${LOSSY.webp.quality}, fastest effort; about 10× smaller than png) or jpeg (lossy: quality ${LOSSY.jpeg.quality}, no chroma subsampling); file names end in .png, .webp or .jpg. Default png. 3-D montages stay png`,
+  },
 });
 
 /** Where results go and how runs are batched. */

@@ -58,17 +58,13 @@ function paeth(a: number, b: number, c: number): number {
 
 /** zlib-wrapped deflate: fflate (pure JS) unless a faster one is installed with setPngDeflate. */
 let deflate: (data: Uint8Array, level: number) => Uint8Array = (data, level) => zlibSync(data, { level: level as EncodePngOptions['level'] });
-/** The same compression off the caller's thread, where the platform has one (encodePngInBackground). */
-let deflateInBackground: ((data: Uint8Array, level: number) => Promise<Uint8Array>) | undefined;
-
 /**
- * Installs the zlib (RFC 1950) compressor encodePng uses, and optionally the same one running off the
- * caller's thread; image/node.ts installs Node's native zlib (2.5–3× faster than fflate at the same level;
- * the PNG decodes to the same pixels) and its thread-pool form (the same bytes).
+ * Installs the zlib (RFC 1950) compressor encodePng uses; image/node.ts installs Node's native zlib
+ * (2.5–3× faster than fflate at the same level; the PNG decodes to the same pixels). Pictures written off
+ * the caller's thread go through image/encode.ts instead.
  */
-export function setPngDeflate(fn: (data: Uint8Array, level: number) => Uint8Array, background?: (data: Uint8Array, level: number) => Promise<Uint8Array>): void {
+export function setPngDeflate(fn: (data: Uint8Array, level: number) => Uint8Array): void {
   deflate = fn;
-  deflateInBackground = background;
 }
 
 const abs8 = (v: number) => (v < 128 ? v : 256 - v);
@@ -107,16 +103,6 @@ function filterRow(row: Uint8Array, prev: Uint8Array, bpp: number, out: Uint8Arr
 export function encodePng(img: RgbImage | RawImage, opts: EncodePngOptions = {}): Uint8Array {
   const f = filterImage(img, opts);
   return pngFile(f.width, f.height, f.channels, deflate(f.filtered, opts.level ?? 3));
-}
-
-/**
- * encodePng with the compression (most of its time) off the caller's thread where the platform installed
- * such a compressor (Node: libuv's thread pool), so that the caller goes on meanwhile; the same bytes.
- */
-export async function encodePngInBackground(img: RgbImage | RawImage, opts: EncodePngOptions = {}): Promise<Uint8Array> {
-  const f = filterImage(img, opts);
-  const level = opts.level ?? 3;
-  return pngFile(f.width, f.height, f.channels, deflateInBackground ? await deflateInBackground(f.filtered, level) : deflate(f.filtered, level));
 }
 
 /** The checked image's rows, each with its filter byte. */

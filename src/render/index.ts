@@ -9,7 +9,8 @@ import { shortLayerName } from '../util/text.js';
 import type { ClassScore, Explanation, PixelExplanation } from '../types.js';
 import type { LayerLayout } from '../layout/describe.js';
 import type { RgbImage } from '../image/types.js';
-import { encodePng, encodePngInBackground } from '../image/png.js';
+import { encodePng } from '../image/png.js';
+import { encodePicture, pictureExtension, type PictureFormat } from '../image/encode.js';
 import { writeNpy } from '../image/npy.js';
 import { heatmapImage, overlay } from '../image/overlay.js';
 import { drawText, measureText, montage, type Rgb } from '../image/montage.js';
@@ -24,8 +25,18 @@ export const DEFAULT_PICTURE_SIDE = 2048;
 /** Small pictures are enlarged by a whole factor to at least this width, so that map and caption can be read. */
 export const MIN_OVERLAY_WIDTH = 256;
 
-/** The overlay size for a w × h picture: enlarged by a whole factor to ≥ minWidth wide, long side ≤ maxSide. */
-export function overlaySize(w: number, h: number, minWidth: number, maxSide = DEFAULT_PICTURE_SIDE): [number, number] {
+/** An overlay size asked for (--overlay-size): a longest side (aspect kept), or a width and height. */
+export type OverlaySizeRequest = { side: number } | { width: number; height: number };
+
+/**
+ * The overlay size for a w × h picture: the size asked for (a longest side keeps the aspect ratio), else
+ * the picture's enlarged by a whole factor to ≥ minWidth wide; either way a long side ≤ maxSide.
+ */
+export function overlaySize(w: number, h: number, minWidth: number, maxSide = DEFAULT_PICTURE_SIDE, asked?: OverlaySizeRequest): [number, number] {
+  if (asked) {
+    const [aw, ah] = 'side' in asked ? thumbSize(w, h, asked.side, true) : [asked.width, asked.height];
+    return Math.max(aw, ah) > maxSide ? thumbSize(aw, ah, maxSide) : [aw, ah];
+  }
   const long = Math.max(w, h);
   if (long > maxSide) {
     const s = maxSide / long;
@@ -41,9 +52,9 @@ export function mapOverlay(pic: RgbImage, map: Float32Array, mw: number, mh: num
   return overlay(pic, m, { colormap: opt.colormap, alpha: opt.alpha });
 }
 
-/** Thumbnail size: the longest side `max`, keeping the aspect ratio (never enlarging). */
-export function thumbSize(width: number, height: number, max: number): [number, number] {
-  const s = Math.min(1, max / Math.max(width, height));
+/** Thumbnail size: the longest side `max`, keeping the aspect ratio (never enlarging, unless `enlarge`). */
+export function thumbSize(width: number, height: number, max: number, enlarge = false): [number, number] {
+  const s = enlarge ? max / Math.max(width, height) : Math.min(1, max / Math.max(width, height));
   return [Math.max(1, Math.round(width * s)), Math.max(1, Math.round(height * s))];
 }
 
@@ -80,10 +91,12 @@ export function thumbnails(img: RgbImage, map: Float32Array, mw: number, mh: num
 
 /**
  * The overlay of `map` (mw × mh) on `base`, at the picture's size enlarged by a whole factor to at least
- * `minWidth` wide, with `decorate` (a caption) applied; the result's long side is at most `maxSide`.
+ * `minWidth` wide (or at the size asked for), with `decorate` (a caption) applied; the result's long side
+ * is at most `maxSide`.
  */
-export function boundedOverlay(base: RgbImage, map: Float32Array, mw: number, mh: number, opt: { colormap: string; alpha: number; maxSide: number; minWidth: number; decorate?: (img: RgbImage) => RgbImage }): RgbImage {
-  let [ow, oh] = overlaySize(base.width, base.height, opt.minWidth, opt.maxSide);
+export function boundedOverlay(base: RgbImage, map: Float32Array, mw: number, mh: number, opt: { colormap: string; alpha: number; maxSide: number; minWidth: number; size?: OverlaySizeRequest; decorate?: (img: RgbImage) => RgbImage }): RgbImage {
+  // the picture is resized once to the overlay's size and the map upsampled straight to it (mapOverlay)
+  let [ow, oh] = overlaySize(base.width, base.height, opt.minWidth, opt.maxSide, opt.size);
   for (let attempt = 0; ; attempt++) {
     const pic = ow === base.width && oh === base.height ? base : resizeRgb(base, ow, oh);
     let img = mapOverlay(pic, map, mw, mh, opt);
@@ -137,6 +150,8 @@ export interface OverlayOptions {
   caption: boolean;
   /** Longest side of the picture (default DEFAULT_PICTURE_SIDE). */
   maxSide?: number;
+  /** The overlay's size (the caption's strip comes on top); default the picture's (enlarged when small). */
+  size?: OverlaySizeRequest;
   /** Boxes drawn on the overlay (detections): x1, y1, x2, y2 in the map's pixels, with a label above. */
   boxes?: DrawnBox[];
 }
@@ -184,7 +199,7 @@ export function drawBoxes(img: RgbImage, boxes: readonly DrawnBox[], w: number, 
 export function overlayPicture(e: CaptionFacts & Pick<Explanation, 'map' | 'width' | 'height'>, base: RgbImage | undefined, opt: OverlayOptions): RgbImage {
   const pic = base ?? heatmapImage(e.map, e.width, e.height, 'viridis');
   return boundedOverlay(pic, e.map, e.width, e.height, {
-    colormap: opt.colormap, alpha: opt.alpha, maxSide: opt.maxSide ?? DEFAULT_PICTURE_SIDE, minWidth: MIN_OVERLAY_WIDTH,
+    colormap: opt.colormap, alpha: opt.alpha, maxSide: opt.maxSide ?? DEFAULT_PICTURE_SIDE, minWidth: MIN_OVERLAY_WIDTH, size: opt.size,
     decorate: opt.caption || opt.boxes?.length ? (x: RgbImage) => {
       if (opt.boxes?.length) drawBoxes(x, opt.boxes, e.width, e.height);
       if (!opt.caption) return x;
@@ -234,7 +249,7 @@ export function gridPicture(tiles: Explanation[], methods: string[], groups: str
   return montage(rows, { labels, pad: 4 });
 }
 
-/** A file's bytes; a PNG compressed in the background (FileOptions.background) is a promise of them. */
+/** A file's bytes; a picture encoded in the background (FileOptions.background, or WebP/JPEG) is a promise of them. */
 export type FileBytes = Uint8Array | Promise<Uint8Array>;
 
 /** A file of an explanation, named `<stem>.<method><suffix>`. */
@@ -248,22 +263,30 @@ export interface FileOptions extends OverlayOptions {
   heatmap: boolean;
   /** Also the map (.npy [H, W]) and the raw map (.raw.npy [h, w]). */
   raw: boolean;
-  /** Compress the PNGs off this thread (encodePngInBackground): their bytes are promises. */
+  /** Encode the pictures off this thread (image/encode.ts encodePicture): their bytes are promises. */
   background?: boolean;
+  /** The pictures' format (default png). */
+  format?: PictureFormat;
 }
 
-/** A picture's PNG bytes, compressed in the background on request (the same bytes either way). */
-export function pngBytes(img: RgbImage, background = false): FileBytes {
-  if (!background) return encodePng(img);
-  const bytes = encodePngInBackground(img);
+/**
+ * A picture's file bytes in `format` (default PNG): PNG on this thread unless `background`; in the
+ * background (the platform's encoder: Node's libvips in the thread pool) on request, and always for WebP
+ * and JPEG. The PNGs of either way decode to the same pixels.
+ */
+export function pictureBytes(img: RgbImage, format: PictureFormat = 'png', background = false): FileBytes {
+  if (!background && format === 'png') return encodePng(img);
+  const bytes = encodePicture(img, format);
   bytes.catch(() => {}); // its writer awaits it (and reports a failure); none counts as unhandled meanwhile
   return bytes;
 }
 
-/** The files of one CAM explanation: the overlay PNG, and on request the heat map and the maps as .npy. */
+/** The files of one CAM explanation: the overlay picture, and on request the heat map and the maps as .npy. */
 export function explanationFiles(e: Explanation, base: RgbImage | undefined, opt: FileOptions): RenderedFile[] {
-  const out: RenderedFile[] = [{ suffix: '.png', bytes: pngBytes(overlayPicture(e, base, opt), opt.background) }];
-  if (opt.heatmap) out.push({ suffix: '.heatmap.png', bytes: pngBytes(heatmapImage(e.map, e.width, e.height, opt.colormap), opt.background) });
+  const format = opt.format ?? 'png';
+  const ext = pictureExtension(format);
+  const out: RenderedFile[] = [{ suffix: ext, bytes: pictureBytes(overlayPicture(e, base, opt), format, opt.background) }];
+  if (opt.heatmap) out.push({ suffix: `.heatmap${ext}`, bytes: pictureBytes(heatmapImage(e.map, e.width, e.height, opt.colormap), format, opt.background) });
   if (opt.raw) {
     out.push({ suffix: '.npy', bytes: writeNpy(e.map, [e.height, e.width]) });
     out.push({ suffix: '.raw.npy', bytes: writeNpy(e.raw, [e.rawHeight, e.rawWidth]) });

@@ -12,6 +12,20 @@ export function parseHxW(text: string, option = '--size'): [number, number] {
   return [h, w];
 }
 
+/**
+ * `N` (a longest side, the aspect ratio kept) or `HxW` (as parseHxW reads it), e.g. --overlay-size; the
+ * error names both forms.
+ */
+export function parseSideOrHxW(text: string, option: string): { side: number } | { width: number; height: number } {
+  let hw: [number, number];
+  try {
+    hw = parseHxW(text, option);
+  } catch {
+    throw new SizeError(`${option} must be N (the longest side) or HxW in whole pixels ≥ 1 (e.g. 512 or 375x500), got '${text}'`);
+  }
+  return /^\s*\d+\s*$/.test(text) ? { side: hw[0] } : { width: hw[1], height: hw[0] };
+}
+
 /** A size that does not parse: the user's input (named InputError, as the CLI reports it). */
 export class SizeError extends Error {
   constructor(message: string) {
