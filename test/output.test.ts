@@ -3,10 +3,23 @@
  * the pictures' formats (--format png|webp|jpeg: what each decodes to, against the overlay's pixels), the
  * overlay size (--overlay-size) and what the files and sidecars name.
  */
-import { test, describe } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { colormapTable, COLORMAPS, montage, overlay, quantizeLevel, resizeBilinear, type RgbImage } from '../src/image/index.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { colormapTable, COLORMAPS, montage, overlay, quantizeLevel, resizeBilinear, resizeRgb, type RgbImage } from '../src/image/index.js';
+import { readImageFile } from '../src/node.js';
+import { overlayPicture, pictureBytes, type CaptionFacts } from '../src/render/index.js';
+import { LOSSY } from '../src/image/encode.js';
 import { Rng } from '../src/util/random.js';
+import { FIXTURES } from './helpers/fixtures.js';
+import { ROOT, gradcam, oneError } from './helpers/cli.js';
+
+let tmp: string;
+before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-output-')); });
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** overlay() as it was before issue 27 (a 16-bit key per byte and a 64 K table of the pairs present): the reference. */
 function overlayBefore(img: RgbImage, map: ArrayLike<number>, opts: { colormap: string; alpha: number }): RgbImage {
@@ -116,6 +129,124 @@ describe('montage: the background filled by copies, the same bytes as a byte loo
       }
       assert.deepEqual([got.width, got.height], [W, H]);
       assert.deepEqual(got.data, ref, `${w}x${h} pad ${pad}`);
+    }
+  });
+});
+
+/** Mean and largest absolute difference of two byte arrays of one length. */
+function difference(a: ArrayLike<number>, b: ArrayLike<number>): { mean: number; max: number } {
+  assert.equal(a.length, b.length);
+  let sum = 0;
+  let max = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    sum += d;
+    if (d > max) max = d;
+  }
+  return { mean: sum / a.length, max };
+}
+
+async function decoded(bytes: Uint8Array): Promise<RgbImage> {
+  const { data, info } = await sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data) };
+}
+
+const FACTS = { method: 'gradcam', target: { index: 281, label: 'tabby', logit: 9.5, probability: 0.61 }, predicted: { index: 281, label: 'tabby', logit: 9.5, probability: 0.61 } } as CaptionFacts;
+
+/** A Grad-CAM-like map (a 7×7 grid upsampled to 224×224) over a demo photo, captioned: what explain writes. */
+async function photoOverlay(photo: string, size?: { side: number } | { width: number; height: number }, caption = true): Promise<RgbImage> {
+  const img = await readImageFile(path.join(ROOT, 'demo', 'photos', `${photo}.jpg`));
+  const small = new Float32Array(49).map((_, i) => ((i * 37) % 11) / 10);
+  const map = resizeBilinear(small, 7, 7, 224, 224);
+  return overlayPicture({ ...FACTS, map, width: 224, height: 224 }, img, { colormap: 'jet', alpha: 0.5, caption, size });
+}
+
+/**
+ * The lossy formats' stated distance from the overlay's pixels (levels 0..255 over every byte), measured
+ * on the demo photos' overlays: WebP q90 mean 2.0–2.4, max 43–61 (at the caption's glyphs and sharp colour
+ * edges); JPEG q90 4:4:4 mean 1.6–1.9, max 22–26.
+ */
+const LOSSY_BOUNDS = { webp: { mean: 3, max: 80 }, jpeg: { mean: 2.5, max: 40 } } as const;
+
+describe('--format: each format decodes to the overlay pixels (png exactly, webp and jpeg within the stated distance)', () => {
+  test('the Node encoder (libvips in the thread pool) on three photos', async () => {
+    assert.deepEqual(LOSSY, { webp: { quality: 90, effort: 0 }, jpeg: { quality: 90, chroma: '4:4:4' } }, 'the settings the bounds were measured with');
+    for (const photo of ['astronaut', 'chelsea', 'coffee']) {
+      const pic = await photoOverlay(photo);
+      const png = await pictureBytes(pic, 'png', true);
+      assert.deepEqual([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join(''), 'PNG');
+      assert.deepEqual((await decoded(png)).data, pic.data, `${photo}: png is lossless`);
+      assert.deepEqual((await decoded(pictureBytes(pic, 'png') as Uint8Array)).data, pic.data, `${photo}: png on this thread (png.ts), the same pixels`);
+      for (const f of ['webp', 'jpeg'] as const) {
+        const bytes = await pictureBytes(pic, f, true);
+        const meta = await sharp(bytes).metadata();
+        assert.equal(meta.format, f);
+        assert.deepEqual([meta.width, meta.height], [pic.width, pic.height]);
+        const d = difference((await decoded(bytes)).data, pic.data);
+        assert.ok(d.mean > 0.3 && d.mean <= LOSSY_BOUNDS[f].mean, `${photo} ${f}: mean difference ${d.mean.toFixed(3)}`);
+        assert.ok(d.max <= LOSSY_BOUNDS[f].max, `${photo} ${f}: max difference ${d.max}`);
+        assert.ok(bytes.length < png.length / 4, `${photo} ${f}: ${bytes.length} bytes against png's ${png.length}`);
+      }
+    }
+  });
+});
+
+describe('--overlay-size: the overlay at the size asked for, close to the full-size overlay resized', () => {
+  test('a longest side (aspect kept), HxW, enlarging; within mean 3 / max 10 levels of the full-size overlay resized (Pillow bilinear)', async () => {
+    for (const photo of ['astronaut', 'chelsea']) {
+      const full = await photoOverlay(photo, undefined, false);
+      for (const [size, want] of [[{ side: 200 }, photo === 'chelsea' ? [200, 133] : [200, 200]], [{ width: 150, height: 100 }, [150, 100]], [{ side: 640 }, photo === 'chelsea' ? [640, 426] : [640, 640]]] as const) {
+        const small = await photoOverlay(photo, size, false);
+        assert.deepEqual([small.width, small.height], want, `${photo} ${JSON.stringify(size)}`);
+        const d = difference(small.data, resizeRgb(full, small.width, small.height).data);
+        // measured: mean 0.40–2.60, max 3–9 (the blend's brightening by its maximum differs a little between sizes)
+        assert.ok(d.mean <= 3 && d.max <= 10, `${photo} ${JSON.stringify(size)}: mean ${d.mean.toFixed(3)}, max ${d.max}`);
+      }
+    }
+    // captioned: the caption's strip comes on top of the size asked for
+    const cap = await photoOverlay('chelsea', { side: 200 });
+    assert.equal(cap.width, 200 + 4);
+    assert.ok(cap.height > 133 + 4);
+  });
+});
+
+describe('gradcam explain --format / --overlay-size', () => {
+  const MODEL = path.join(FIXTURES, 'resnet_like', 'model.onnx');
+  const PHOTO = path.join(ROOT, 'demo', 'photos', 'chelsea.jpg');
+  test('webp and jpeg files named in the sidecar and the printed line, decoding to the pixels of the png run within the stated distance', async () => {
+    const runs: Record<string, string> = {};
+    for (const f of ['png', 'webp', 'jpeg']) {
+      const out = path.join(tmp, f);
+      const r = gradcam('explain', PHOTO, '--model', MODEL, '--out', out, '--class', '3', '--heatmap', '--format', f, '--overlay-size', '240');
+      assert.equal(r.code, 0, r.err);
+      const ext = f === 'jpeg' ? '.jpg' : `.${f}`;
+      assert.deepEqual(fs.readdirSync(out).sort(), ['chelsea.gradcam.heatmap' + ext, 'chelsea.gradcam.json', 'chelsea.gradcam' + ext].sort());
+      const json = JSON.parse(fs.readFileSync(path.join(out, 'chelsea.gradcam.json'), 'utf8'));
+      assert.deepEqual(json.files, ['chelsea.gradcam' + ext, 'chelsea.gradcam.heatmap' + ext]);
+      assert.match(r.out, new RegExp(`→ .*chelsea\\.gradcam\\${ext}\n`));
+      runs[f] = path.join(out, 'chelsea.gradcam' + ext);
+    }
+    const png = await decoded(new Uint8Array(fs.readFileSync(runs.png!)));
+    assert.equal(png.width, 240 + 4, '--overlay-size 240: the overlay 240 wide, and the caption padding');
+    for (const f of ['webp', 'jpeg'] as const) {
+      const pic = await decoded(new Uint8Array(fs.readFileSync(runs[f]!)));
+      assert.deepEqual([pic.width, pic.height], [png.width, png.height]);
+      const d = difference(pic.data, png.data);
+      assert.ok(d.mean <= LOSSY_BOUNDS[f].mean && d.max <= LOSSY_BOUNDS[f].max, `${f}: mean ${d.mean.toFixed(3)}, max ${d.max}`);
+    }
+  });
+
+  test('bad values: one line naming the choices, exit 2, nothing written', () => {
+    for (const [args, re] of [
+      [['--format', 'gif'], /unknown --format 'gif'; choose one of: png, webp, jpeg/],
+      [['--overlay-size', '3x'], /--overlay-size must be N \(the longest side\) or HxW .*got '3x'/],
+      [['--overlay-size', '0'], /--overlay-size must be N/],
+    ] as const) {
+      const out = path.join(tmp, 'bad');
+      const r = gradcam('explain', PHOTO, '--model', MODEL, '--out', out, ...args);
+      assert.equal(r.code, 2, r.err);
+      oneError(r.err, re);
+      assert.ok(!fs.existsSync(out), 'nothing written');
     }
   });
 });
