@@ -1,18 +1,23 @@
 /**
- * The command line's cost per image (a script, not a test): `gradcam explain` on JPEG files, PNG + JSON
- * out, `--batch-size 1`, against a plain onnxruntime forward pass of the same model, in one run.
+ * The command line's cost per image (a script, not a test): `gradcam explain` on JPEG files, a picture
+ * (each of --formats: PNG and WebP by default) + JSON out, `--batch-size 1`, against a plain onnxruntime
+ * forward pass of the same model, in one run.
  *
- *   npx tsx bench/cli.ts [--models resnet50,mobilenet_v2] [--images 8] [--repeats 3] [--json FILE]
+ *   npx tsx bench/cli.ts [--models resnet50,mobilenet_v2] [--formats png,webp] [--images 8] [--repeats 3]
+ *                        [--explain-args '...'] [--json FILE]
  *
  * - marginal: (time of a run on 1 + K images − time of a run on 1 image) / K, fresh processes, the two
  *   kinds interleaved; each pair is preceded by in-process forward passes (batch 1, medians), so that load
  *   drift on a shared machine hits both sides alike. Ratios are medians over the repeats.
  * - cold: the 1-image run's wall time (process start, model load, graph from the warm compile cache,
  *   session, first run, outputs).
- * - stages: the command's per-image work done in-process with the same library calls, timed one by one
- *   (medians): decode, resize + normalise, run, CAM, render, encode (the command compresses in the thread
- *   pool while the next image runs; timed here on this thread), JSON,
- *   write (staged file + fsync, as the command does).
+ * - stages: the command's per-image work done in-process with the same library calls, one by one
+ *   (medians of 7 after 2 warm-ups), as wall ms and as CPU ms (process.cpuUsage: every thread of the
+ *   process, so the thread pool's encoding and fsync count): decode, resize + normalise, run, CAM (its
+ *   wall time: JavaScript on this thread), render, encode (the command encodes in the thread pool while
+ *   the next image runs; awaited here), JSON, write (StagedOutputs as the command: temporary file, fsync,
+ *   rename). `outside` is the CPU ms per image outside the model run: the sum of every stage but `run`.
+ * - --explain-args: more options for the command (e.g. an input option), split on spaces.
  *
  * Needs bench/models/*.onnx (`/usr/bin/python3 scripts/fixtures/make_fixtures.py --bench`). The command
  * runs the compiled dist/ (bin/gradcam.js does when it is up to date; this script builds it when not).
@@ -27,11 +32,15 @@ import { createNodeSession, loadExplainer, prepareInputs, readImageFile } from '
 import { explainMany } from '../src/cam/runner.js';
 import { resizeRgb } from '../src/image/resize.js';
 import { imageToTensor } from '../src/image/normalize.js';
-import { encodePng } from '../src/image/png.js';
-import { explanationJson, overlayPicture } from '../src/render/index.js';
+import { PICTURE_FORMATS, pictureExtension, type PictureFormat } from '../src/image/encode.js';
+import { explanationJson, overlayPicture, pictureBytes } from '../src/render/index.js';
+import { StagedOutputs } from '../src/util/write-node.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
-const { values: o } = parseArgs({ options: { models: { type: 'string', default: 'resnet50,mobilenet_v2' }, images: { type: 'string', default: '8' }, repeats: { type: 'string', default: '3' }, json: { type: 'string' } } });
+const { values: o } = parseArgs({ options: { models: { type: 'string', default: 'resnet50,mobilenet_v2' }, formats: { type: 'string', default: 'png,webp' }, images: { type: 'string', default: '8' }, repeats: { type: 'string', default: '3' }, 'explain-args': { type: 'string', default: '' }, json: { type: 'string' } } });
+const FORMATS = o.formats!.split(',') as PictureFormat[];
+for (const f of FORMATS) if (!(PICTURE_FORMATS as readonly string[]).includes(f)) throw new Error(`--formats: unknown '${f}' (valid: ${PICTURE_FORMATS.join(', ')})`);
+const EXTRA = o['explain-args']!.split(' ').filter(Boolean);
 const K = Number(o.images);
 const REPEATS = Number(o.repeats);
 const WORK = path.join(ROOT, '.tmp', 'bench-cli');
@@ -65,18 +74,27 @@ async function makeImages(): Promise<string[]> {
   });
 }
 
-function cli(model: string, images: string[], out: string): number {
+function cli(model: string, images: string[], out: string, format: PictureFormat): number {
   fs.rmSync(out, { recursive: true, force: true });
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [BIN, 'explain', ...images, '--model', model, '--out', out, '--batch-size', '1', '--quiet'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [BIN, 'explain', ...images, '--model', model, '--out', out, '--batch-size', '1', '--quiet', '--format', format, ...EXTRA], { encoding: 'utf8' });
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`gradcam explain failed: ${r.stderr}`);
   return ms;
 }
 
-export interface CliBench {
-  forward_ms: number; marginal_ms: number; ratio: number; cold_ms: number; n_ms: number;
+/** One output format: the command's cost per extra image and cold, and its stages (wall and CPU ms per image). */
+export interface CliFormat {
+  marginal_ms: number; ratio: number; cold_ms: number; n_ms: number;
+  /** Wall ms per stage (medians), the run included. */
   stages: Record<string, number>;
+  /** CPU ms per stage outside the model run (medians), and `outside`: their sum. */
+  cpu: Record<string, number>;
+}
+
+export interface CliBench {
+  forward_ms: number;
+  formats: Record<string, CliFormat>;
 }
 
 async function benchModel(name: string, images: string[]): Promise<CliBench> {
@@ -94,67 +112,100 @@ async function benchModel(name: string, images: string[]): Promise<CliBench> {
     return median(t);
   };
   await forward(3);
-  cli(model, images.slice(0, 1), out); // the compile cache warm
-  const fwd: number[] = [], marginal: number[] = [], ratio: number[] = [], cold: number[] = [], many: number[] = [];
+  cli(model, images.slice(0, 1), out, FORMATS[0]!); // the compile cache warm
+  const fwd: number[] = [];
+  const per: Record<string, { marginal: number[]; ratio: number[]; cold: number[]; many: number[] }> = {};
   for (let r = 0; r < REPEATS; r++) {
-    const f = await forward(7);
-    const one = cli(model, images.slice(0, 1), out);
-    const all = cli(model, images, out);
-    const f2 = await forward(7);
-    const m = (all - one) / K;
-    fwd.push((f + f2) / 2);
-    marginal.push(m);
-    ratio.push(m / ((f + f2) / 2));
-    cold.push(one);
-    many.push(all);
+    for (const format of FORMATS) {
+      const p = (per[format] ??= { marginal: [], ratio: [], cold: [], many: [] });
+      const f = await forward(7);
+      const one = cli(model, images.slice(0, 1), out, format);
+      const all = cli(model, images, out, format);
+      const f2 = await forward(7);
+      const m = (all - one) / K;
+      fwd.push((f + f2) / 2);
+      p.marginal.push(m);
+      p.ratio.push(m / ((f + f2) / 2));
+      p.cold.push(one);
+      p.many.push(all);
+    }
   }
   await plain.release();
   const stages = await stageBreakdown(model, images[0]!);
-  return { forward_ms: median(fwd), marginal_ms: median(marginal), ratio: median(ratio), cold_ms: median(cold), n_ms: median(many), stages };
+  const formats: Record<string, CliFormat> = {};
+  for (const f of FORMATS) {
+    const p = per[f]!;
+    formats[f] = { marginal_ms: median(p.marginal), ratio: median(p.ratio), cold_ms: median(p.cold), n_ms: median(p.many), ...stages[f]! };
+  }
+  return { forward_ms: median(fwd), formats };
 }
 
-/** The command's per-image steps in-process (see the header), medians of 7 after 2 warm-ups. */
-async function stageBreakdown(model: string, image: string): Promise<Record<string, number>> {
+/** The stages outside the model run, in the command's order. */
+export const OUTSIDE = ['decode', 'resize+normalise', 'cam', 'render', 'encode', 'json', 'write'] as const;
+
+/** The command's per-image steps in-process (see the header): per format, wall and CPU ms medians of 7 after 2 warm-ups. */
+async function stageBreakdown(model: string, image: string): Promise<Record<string, { stages: Record<string, number>; cpu: Record<string, number> }>> {
   const ex = await loadExplainer(model);
-  const times: Record<string, number[]> = {};
+  const wall: Record<string, number[]> = {};
+  const cpu: Record<string, number[]> = {};
   const dir = path.join(WORK, 'stage-out');
-  fs.mkdirSync(dir, { recursive: true });
+  fs.rmSync(dir, { recursive: true, force: true });
+  const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+  // one staged output per format for the whole loop, as one per command run (its folder made once, renames at the end)
+  const stagedBy: Record<string, StagedOutputs> = {};
   try {
     for (let i = 0; i < 9; i++) {
       const t = async <T>(k: string, f: () => Promise<T> | T): Promise<T> => {
+        const c0 = cpuMs();
         const t0 = performance.now();
         const v = await f();
-        if (i >= 2) (times[k] ??= []).push(performance.now() - t0);
+        if (i >= 2) {
+          (wall[k] ??= []).push(performance.now() - t0);
+          (cpu[k] ??= []).push(cpuMs() - c0);
+        }
         return v;
       };
       const img = await t('decode', () => readImageFile(image));
       const tensor = await t('resize+normalise', () => imageToTensor(resizeRgb(img, 224, 224), { preset: 'imagenet', layout: 'NCHW' }));
       const r = await explainMany(ex, tensor, [1, 3, 224, 224], { methods: ['gradcam'], layers: [['auto']] });
       if (i >= 2) {
-        (times['run'] ??= []).push(r.timings.runMs);
-        (times['cam'] ??= []).push(r.timings.camMs);
+        (wall['run'] ??= []).push(r.timings.runMs);
+        (wall['cam'] ??= []).push(r.timings.camMs);
+        (cpu['cam'] ??= []).push(r.timings.camMs); // JavaScript on this thread: its wall time
       }
       const e = r.results[0]!.explanations[0]!;
       // the overlay's picture is the first decode's (the command keeps it; no second decode)
-      const pic = img;
-      const ov = await t('render', () => overlayPicture(e, pic, { colormap: 'jet', alpha: 0.5, caption: true }));
-      const png = await t('encode', () => encodePng(ov));
-      const json = await t('json', () => new TextEncoder().encode(`${JSON.stringify(explanationJson(e, { input: image, model, timings: r.timings, files: ['x.png'] }), null, 2)}\n`));
-      await t('write', async () => {
-        for (const [f, b] of [['x.png', png], ['x.json', json]] as const) {
-          const fh = await fs.promises.open(path.join(dir, f), 'w');
-          await fh.writeFile(b);
-          await fh.sync();
-          await fh.close();
-        }
-      });
+      const ov = await t('render', () => overlayPicture(e, img, { colormap: 'jet', alpha: 0.5, caption: true }));
+      for (const format of FORMATS) {
+        const name = `x.gradcam${pictureExtension(format)}`;
+        const bytes = await t(`encode ${format}`, () => pictureBytes(ov, format, true));
+        const json = await t(`json ${format}`, () => new TextEncoder().encode(`${JSON.stringify(explanationJson(e, { input: image, model, timings: r.timings, files: [name] }), null, 2)}\n`));
+        await t(`write ${format}`, async () => {
+          // as the command: both files staged (written and fsync'ed in the thread pool), awaited here
+          const staged = (stagedBy[format] ??= new StagedOutputs(dir));
+          await staged.add(path.join(dir, `${i}${name}`), bytes);
+          await staged.add(path.join(dir, `${i}-${format}.gradcam.json`), json);
+          await staged['settle']();
+        });
+      }
     }
+    for (const staged of Object.values(stagedBy)) await staged.commit();
     // prepareInputs as the command calls it (decode + resize + normalise), for the record
     await prepareInputs(ex, image, { preset: 'imagenet', picture: false });
   } finally {
     await ex.release();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
-  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(median(v) * 100) / 100]));
+  const med = (v: number[] | undefined) => Math.round(median(v ?? [NaN]) * 100) / 100;
+  const out: Record<string, { stages: Record<string, number>; cpu: Record<string, number> }> = {};
+  for (const f of FORMATS) {
+    const key = (k: string) => (k === 'encode' || k === 'json' || k === 'write' ? `${k} ${f}` : k);
+    const stages = Object.fromEntries(['decode', 'resize+normalise', 'run', 'cam', 'render', 'encode', 'json', 'write'].map((k) => [k, med(wall[key(k)])]));
+    const c = Object.fromEntries(OUTSIDE.map((k) => [k, med(cpu[key(k)])]));
+    c['outside'] = Math.round(OUTSIDE.reduce((sum, k) => sum + c[k]!, 0) * 100) / 100;
+    out[f] = { stages, cpu: c };
+  }
+  return out;
 }
 
 export async function runCliBench(models: string[]): Promise<Record<string, CliBench>> {
@@ -171,10 +222,12 @@ export async function runCliBench(models: string[]): Promise<Record<string, CliB
 if (import.meta.url === `file://${process.argv[1]}`) {
   const r = await runCliBench(o.models!.split(','));
   console.error(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, load ${os.loadavg().map((v) => v.toFixed(1)).join(' ')}`);
-  console.error('| model | ORT forward ms | CLI ms per extra image | ÷ forward | cold 1 image ms | stages (ms per image) |');
-  console.error('|---|---|---|---|---|---|');
+  console.error(`| model | ORT forward ms | out | CLI ms per extra image | ÷ forward | cold 1 image ms | CPU ms per image outside the run: ${OUTSIDE.join(', ')} = sum | wall ms: run |`);
+  console.error('|---|---|---|---|---|---|---|---|');
   for (const [m, b] of Object.entries(r)) {
-    console.error(`| ${m} | ${b.forward_ms.toFixed(1)} | ${b.marginal_ms.toFixed(1)} | ${b.ratio.toFixed(2)} | ${b.cold_ms.toFixed(0)} | ${Object.entries(b.stages).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')} |`);
+    for (const [f, x] of Object.entries(b.formats)) {
+      console.error(`| ${m} | ${b.forward_ms.toFixed(1)} | ${f} | ${x.marginal_ms.toFixed(1)} | ${x.ratio.toFixed(2)} | ${x.cold_ms.toFixed(0)} | ${OUTSIDE.map((k) => x.cpu[k]!.toFixed(1)).join(' + ')} = **${x.cpu['outside']!.toFixed(1)}** | ${x.stages['run']!.toFixed(1)} |`);
+    }
   }
   if (o.json) fs.writeFileSync(o.json, `${JSON.stringify(r, null, 1)}\n`);
   console.log(JSON.stringify(r));
