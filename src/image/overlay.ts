@@ -49,24 +49,28 @@ export function overlay(img: RgbImage, map: Float32Array | ArrayLike<number>, op
   }
   // A blended value depends only on its (heat level, image level) pair, and f32(lutHeat[h] + lutImg[s]) is
   // non-decreasing in s (both tables are, and rounding keeps the order): the maximum over the pairs present
-  // is, for each heat level h present, its pair with the brightest image level met with it. One pass keeps
-  // each pixel's map level and that brightest level per heat level; the final bytes come from a table of
-  // the (heat, image) pairs (the same float32 steps as byte by byte, so the same bytes).
+  // is, for each heat level h present, its pair with the brightest image level met with it. So: each
+  // pixel's map level (times 3: its row of the colour map), the brightest image level per (map level,
+  // channel), then per heat level; the final bytes come from a table of the (heat, image) pairs (the same
+  // float32 steps as byte by byte, so the same bytes).
   const n = img.data.length;
+  const np = n / 3;
   const src = img.data;
-  const q = new Uint8Array(n / 3);
-  const brightest = new Int16Array(256).fill(-1);
-  for (let p = 0, i = 0; i < n; p++, i += 3) {
-    const v = Math.fround(255 * Math.fround(map[p]!));
-    const l = v > 0 ? (v >= 255 ? 255 : Math.trunc(v)) : 0; // quantizeLevel, inline
-    q[p] = l;
-    const t = l * 3;
-    const h0 = table[t]!, h1 = table[t + 1]!, h2 = table[t + 2]!;
-    const s0 = src[i]!, s1 = src[i + 1]!, s2 = src[i + 2]!;
-    if (s0 > brightest[h0]!) brightest[h0] = s0;
-    if (s1 > brightest[h1]!) brightest[h1] = s1;
-    if (s2 > brightest[h2]!) brightest[h2] = s2;
+  const q = new Uint16Array(np);
+  for (let p = 0; p < np; p++) {
+    const v = f32(255 * f32(map[p]!));
+    q[p] = (v > 0 ? (v >= 255 ? 255 : Math.trunc(v)) : 0) * 3; // quantizeLevel, inline
   }
+  const byRow = new Int16Array(768).fill(-1);
+  for (let p = 0, i = 0; p < np; p++, i += 3) {
+    const t = q[p]!;
+    const s0 = src[i]!, s1 = src[i + 1]!, s2 = src[i + 2]!;
+    if (s0 > byRow[t]!) byRow[t] = s0;
+    if (s1 > byRow[t + 1]!) byRow[t + 1] = s1;
+    if (s2 > byRow[t + 2]!) byRow[t + 2] = s2;
+  }
+  const brightest = new Int16Array(256).fill(-1);
+  for (let t = 0; t < 768; t++) if (byRow[t]! > brightest[table[t]!]!) brightest[table[t]!] = byRow[t]!;
   let max = -Infinity;
   for (let h = 0; h < 256; h++) {
     const s = brightest[h]!;
@@ -86,11 +90,13 @@ export function overlay(img: RgbImage, map: Float32Array | ArrayLike<number>, op
         level[k] = v >= 255 ? 255 : v > 0 ? Math.trunc(v) : 0;
       }
     }
-    for (let p = 0, i = 0; i < n; p++, i += 3) {
-      const t = q[p]! * 3;
-      out[i] = level[(table[t]! << 8) | src[i]!]!;
-      out[i + 1] = level[(table[t + 1]! << 8) | src[i + 1]!]!;
-      out[i + 2] = level[(table[t + 2]! << 8) | src[i + 2]!]!;
+    const row = new Int32Array(768);
+    for (let t = 0; t < 768; t++) row[t] = table[t]! << 8;
+    for (let p = 0, i = 0; p < np; p++, i += 3) {
+      const t = q[p]!;
+      out[i] = level[row[t]! | src[i]!]!;
+      out[i + 1] = level[row[t + 1]! | src[i + 1]!]!;
+      out[i + 2] = level[row[t + 2]! | src[i + 2]!]!;
     }
   }
   return { width: img.width, height: img.height, data: out };
