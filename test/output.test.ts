@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { colormapTable, COLORMAPS, montage, overlay, quantizeLevel, resizeBilinear, resizeRgb, type RgbImage } from '../src/image/index.js';
+import { colormapTable, COLORMAPS, decodePng, montage, overlay, quantizeLevel, resizeBilinear, resizeRgb, type RgbImage } from '../src/image/index.js';
 import { readImageFile } from '../src/node.js';
 import { overlayPicture, pictureBytes, type CaptionFacts } from '../src/render/index.js';
 import { LOSSY } from '../src/image/encode.js';
@@ -176,6 +176,7 @@ describe('--format: each format decodes to the overlay pixels (png exactly, webp
       const png = await pictureBytes(pic, 'png', true);
       assert.deepEqual([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join(''), 'PNG');
       assert.deepEqual((await decoded(png)).data, pic.data, `${photo}: png is lossless`);
+      assert.deepEqual(decodePng(png).data, pic.data, `${photo}: and png.ts reads it`);
       assert.deepEqual((await decoded(pictureBytes(pic, 'png') as Uint8Array)).data, pic.data, `${photo}: png on this thread (png.ts), the same pixels`);
       for (const f of ['webp', 'jpeg'] as const) {
         const bytes = await pictureBytes(pic, f, true);
