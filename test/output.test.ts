@@ -237,6 +237,25 @@ describe('gradcam explain --format / --overlay-size', () => {
     }
   });
 
+  test('detect: --format jpeg --overlay-size 128, the files, sidecars and lines name .jpg', async () => {
+    const out = path.join(tmp, 'detect');
+    const street = path.join(ROOT, 'demo', 'models', 'street_glare.onnx');
+    const r = gradcam('detect', path.join(ROOT, 'demo', 'detect', 'street_00.png'), '--model', street, '--out', out, '--format', 'jpeg', '--overlay-size', '128', '--quiet');
+    assert.equal(r.code, 0, r.err);
+    const pictures = fs.readdirSync(out).filter((f) => !f.endsWith('.json')).sort();
+    assert.ok(pictures.length >= 1 && pictures.every((f) => /^street_00\.det\d+\.gradcam\.jpg$/.test(f)), pictures.join(', '));
+    for (const f of pictures) {
+      const side = JSON.parse(fs.readFileSync(path.join(out, f.replace(/\.jpg$/, '.json')), 'utf8'));
+      assert.deepEqual(side.files, [f]);
+      assert.ok(r.out.includes(path.join(out, f)), r.out);
+      const meta = await sharp(path.join(out, f)).metadata();
+      assert.equal(meta.format, 'jpeg');
+      // the 96×96 scene's overlay at 128×128, the caption's padding (2 px a side) and its line on top
+      assert.equal(meta.width, 128 + 4);
+      assert.ok(meta.height! > 128 + 4 && meta.height! < 128 + 30, `${meta.width}x${meta.height}`);
+    }
+  });
+
   test('bad values: one line naming the choices, exit 2, nothing written', () => {
     for (const [args, re] of [
       [['--format', 'gif'], /unknown --format 'gif'; choose one of: png, webp, jpeg/],
