@@ -342,8 +342,8 @@ export const FAMILY = group('CAM methods', {
 export const PICTURES = group('Pictures', {
   colormap: { type: 'string', value: 'NAME', default: 'jet', choices: COLORMAPS, help: `colour map: ${COLORMAPS.join(', ')} (default jet)` },
   alpha: { type: 'string', value: 'A', default: '0.5', number: { min: 0, max: 1 }, help: 'heat-map opacity in the overlay, 0..1 (default 0.5)' },
-  'no-caption': { type: 'boolean', default: false, help: 'overlay PNG without the caption naming the class' },
-  heatmap: { type: 'boolean', default: false, help: 'also write the heat map alone as <stem>.<method>.heatmap.png' },
+  'no-caption': { type: 'boolean', default: false, help: 'overlay without the caption naming the class' },
+  heatmap: { type: 'boolean', default: false, help: 'also write the heat map alone as <stem>.<method>.heatmap.png (.webp, .jpg with --format)' },
   raw: {
     type: 'boolean', default: false,
     help: 'also write the map as .npy float32 [H,W] at input resolution, and the raw map (weighted sum before ReLU and scaling, layer resolution) as .raw.npy; with a gradient method, the gradient as .npy float32 in the input tensor\'s layout without batch',
@@ -357,7 +357,7 @@ export const PICTURES = group('Pictures', {
   },
   format: {
     type: 'string', value: 'F', default: 'png', choices: PICTURE_FORMATS,
-    help: `the pictures' format: png (lossless; fast zlib level 1 without filters, larger files), webp (lossy: quality ${LOSSY.webp.quality}, fastest effort; about 10× smaller than png) or jpeg (lossy: quality ${LOSSY.jpeg.quality}, no chroma subsampling); file names end in .png, .webp or .jpg. Default png. 3-D montages stay png`,
+    help: `the pictures' format: png (lossless; fast zlib level 1 without filters, larger files), webp (lossy: quality ${LOSSY.webp.quality}, fastest effort; about 10× smaller than png) or jpeg (lossy: quality ${LOSSY.jpeg.quality}, no chroma subsampling); file names end in .png, .webp or .jpg; 3-D montages stay png`,
   },
 });
 
