@@ -112,8 +112,9 @@ console.log(`\nmachine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, 
 console.log('\n| goal | measured | target | |');
 console.log('|---|---|---|---|');
 for (const [w, v, g, s] of rows) console.log(`| ${w} | ${v} | ${g} | ${s} |`);
-console.log('\nCLI per image (500×375 JPEG): CPU ms per stage outside the model run (in-process, medians; the run in wall ms):');
-const stageNames = ['decode', 'resize+normalise', 'cam', 'render', 'encode', 'json', 'write'];
+console.log('\nCLI per image (500×375 JPEG): CPU ms per stage outside the model run (in-process, medians; the run in wall ms; outside = prepare + cam + render + encode + json + write):');
+// prepare: the command's input step (decode + resize + normalise; the two parts timed on their own beside it)
+const stageNames = ['prepare', 'decode', 'resize+normalise', 'cam', 'render', 'encode', 'json', 'write'];
 console.log(`| model | out | ORT forward | CLI per extra image | ÷ forward | cold 1 image | run | ${stageNames.join(' | ')} | outside the run |`);
 console.log(`|---|---|---|---|---|---|---|${stageNames.map(() => '---|').join('')}---|`);
 for (const [m, c] of Object.entries(cli)) {
