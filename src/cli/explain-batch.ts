@@ -38,7 +38,9 @@ export const json = (x: unknown) => new TextEncoder().encode(`${JSON.stringify(x
 /** Explains and renders one batch (any method, any option). */
 export async function explainBatch(explainer: Explainer, s: Settings, target: TargetSpec | undefined, batch: BatchItem[], onPasses?: (d: number, t: number, st: string) => void): Promise<ItemOutput[]> {
   const outs: ItemOutput[] = batch.map(() => ({ files: [], lines: [], warnings: [] }));
-  const ext = pictureExtension(s.look.format);
+  // the pictures' format (look.format: undefined for png, so that a dataset folder's settings read as before)
+  const format = s.look.format ?? 'png';
+  const ext = pictureExtension(format);
   for (const { index: idx, data, dims } of stackByShape(batch.map((b) => b.input))) {
     const classes = batch.some((b) => b.classChoice !== undefined) ? idx.map((i) => batch[i]!.classChoice ?? s.classChoice) : s.classChoice;
     if (s.pixelMethod) {
@@ -55,7 +57,7 @@ export async function explainBatch(explainer: Explainer, s: Settings, target: Ta
         const look = { colormap: s.look.colormap, alpha: s.look.alpha, abs: s.abs, maxSide: s.limits.maxSide, topPercent: s.topPercent };
         // path, noise and perturbation methods: the signed attribution (render/attribution.ts); gradient methods: beside Grad-CAM
         const pic = gradientKind ? gradientPicture(e, base, look) : attributionPicture(e, base, look);
-        const files: RenderedFile[] = [{ suffix: ext, bytes: pictureBytes(pic, s.look.format, true) }];
+        const files: RenderedFile[] = [{ suffix: ext, bytes: pictureBytes(pic, format, true) }];
         if (s.raw) {
           const shape = explainer.layout === 'NCHW' ? [e.channels, e.height, e.width] : [e.height, e.width, e.channels];
           files.push({ suffix: '.npy', bytes: writeNpy(e.gradientInputLayout, shape) });
@@ -92,7 +94,7 @@ export async function explainBatch(explainer: Explainer, s: Settings, target: Ta
       out.explained ??= first.target;
       if (s.grid) {
         const tiles = r.results.map((res) => res.explanations[row]!);
-        out.files.push({ path: `${stem}.grid${ext}`, bytes: pictureBytes(gridPicture(tiles, s.methods, s.groups, base, s.look), s.look.format, true) });
+        out.files.push({ path: `${stem}.grid${ext}`, bytes: pictureBytes(gridPicture(tiles, s.methods, s.groups, base, s.look), format, true) });
         out.files.push({ path: `${stem}.grid.json`, bytes: json({
           ...explanationJson(first, { input: inp.file, model: s.model, timings: r.timings, imageSize: imageSize(inp), options: s.jsonOptions, files: [`${stem}.grid${ext}`] }),
           method: undefined, layer: undefined, layer_layout: undefined, raw_map: undefined, warnings: undefined,

@@ -96,7 +96,7 @@ export interface Settings {
   topPercent?: number;
   grid: boolean;
   raw: boolean;
-  look: { colormap: string; alpha: number; caption: boolean; heatmap: boolean; raw: boolean; maxSide: number; format: PictureFormat; size?: OverlaySizeRequest };
+  look: { colormap: string; alpha: number; caption: boolean; heatmap: boolean; raw: boolean; maxSide: number; format?: PictureFormat; size?: OverlaySizeRequest };
   limits: { maxPixels?: number; maxSide: number };
   norm: NormalizeOptions;
   /** How scans become model inputs (intensity, window, channels, their mean/std). */
@@ -173,7 +173,7 @@ export function readSettings(p: ReturnType<typeof parseCommand<typeof EXPLAIN.gr
     index, mask: o.mask, pixel: pixel as [number, number] | undefined, threshold: num(o['seg-threshold']), reference: o.reference, topK: num(o['top-k']), counterfactual: !!o.counterfactual, augSmooth: !!o['aug-smooth'],
     eigenSmooth: !!o['eigen-smooth'], camBatch: num(o['cam-batch']), scoreTop: num(o['score-top']), seed: num(o.seed) ?? 0,
     guidedOps: o['guided-ops'] as 'all' | 'relu', abs: !!o.abs, topPercent: num(o['top-percent']), grid: !!o.grid, raw: !!o.raw,
-    look: { colormap: o.colormap!, alpha: num(o.alpha) ?? 0.5, caption: !o['no-caption'], heatmap: !!o.heatmap, raw: !!o.raw, maxSide: limits.maxSide, format: o.format as PictureFormat, size: parseOverlaySize(o['overlay-size']) },
+    look: { colormap: o.colormap!, alpha: num(o.alpha) ?? 0.5, caption: !o['no-caption'], heatmap: !!o.heatmap, raw: !!o.raw, maxSide: limits.maxSide, format: o.format === 'png' ? undefined : o.format as PictureFormat, size: parseOverlaySize(o['overlay-size']) },
     limits, norm, scan: scanOptions(o, norm), volumeResize: o['volume-resize'] as VolumeResize, size: parseSize(o.size), rc: resizeCropOptions(o), maxInputPixels: num(o['max-input']), batchSize: num(o['batch-size']) ?? 8,
     out: o.out!, quiet: !!o.quiet,
     jsonOptions: {
