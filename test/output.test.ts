@@ -11,7 +11,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { colormapTable, COLORMAPS, decodePng, montage, overlay, quantizeLevel, resizeBilinear, resizeRgb, type RgbImage } from '../src/image/index.js';
 import { readImageFile } from '../src/node.js';
-import { overlayPicture, pictureBytes, type CaptionFacts } from '../src/render/index.js';
+import { overlayPicture, overlaySize, pictureBytes, type CaptionFacts } from '../src/render/index.js';
+import { parseSideOrHxW } from '../src/util/size.js';
 import { LOSSY } from '../src/image/encode.js';
 import { Rng } from '../src/util/random.js';
 import { FIXTURES } from './helpers/fixtures.js';
@@ -208,6 +209,21 @@ describe('--overlay-size: the overlay at the size asked for, close to the full-s
     const cap = await photoOverlay('chelsea', { side: 200 });
     assert.equal(cap.width, 200 + 4);
     assert.ok(cap.height > 133 + 4);
+  });
+});
+
+describe('--overlay-size: parsing and the size it gives', () => {
+  test('N is a longest side, HxW a height and width (util/size.ts parseHxW); at most --max-overlay, the aspect kept', () => {
+    assert.deepEqual(parseSideOrHxW('512', '--overlay-size'), { side: 512 });
+    assert.deepEqual(parseSideOrHxW(' 375x500 ', '--overlay-size'), { width: 500, height: 375 });
+    assert.deepEqual(parseSideOrHxW('300×200', '--overlay-size'), { width: 200, height: 300 });
+    for (const bad of ['', '0', '512x', 'x5', '-3', '2.5', 'big']) assert.throws(() => parseSideOrHxW(bad, '--overlay-size'), /--overlay-size must be N \(the longest side\) or HxW/, bad);
+    assert.deepEqual(overlaySize(500, 375, 256, 2048, { side: 250 }), [250, 188]);
+    assert.deepEqual(overlaySize(500, 375, 256, 2048, { side: 1000 }), [1000, 750], 'enlarged on request');
+    assert.deepEqual(overlaySize(500, 375, 256, 800, { side: 1000 }), [800, 600], 'capped by --max-overlay');
+    assert.deepEqual(overlaySize(500, 375, 256, 2048, { width: 100, height: 300 }), [100, 300], 'HxW as given');
+    assert.deepEqual(overlaySize(500, 375, 256, 2048), [500, 375], 'default: the picture');
+    assert.deepEqual(overlaySize(100, 50, 256, 2048), [300, 150], 'default: a small picture enlarged by a whole factor');
   });
 });
 
