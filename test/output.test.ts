@@ -13,7 +13,7 @@ import { colormapTable, COLORMAPS, decodePng, montage, overlay, quantizeLevel, r
 import { readImageFile } from '../src/node.js';
 import { overlayPicture, overlaySize, pictureBytes, type CaptionFacts } from '../src/render/index.js';
 import { parseSideOrHxW } from '../src/util/size.js';
-import { LOSSY } from '../src/image/encode.js';
+import { encodePicture, LOSSY } from '../src/image/encode.js';
 import { Rng } from '../src/util/random.js';
 import { FIXTURES } from './helpers/fixtures.js';
 import { ROOT, gradcam, oneError } from './helpers/cli.js';
@@ -189,6 +189,17 @@ describe('--format: each format decodes to the overlay pixels (png exactly, webp
         assert.ok(d.max <= LOSSY_BOUNDS[f].max, `${photo} ${f}: max difference ${d.max}`);
         assert.ok(bytes.length < png.length / 4, `${photo} ${f}: ${bytes.length} bytes against png's ${png.length}`);
       }
+    }
+  });
+});
+
+describe('--format: the formats\' size limits', () => {
+  test('WebP holds at most 16383 px on a side: a clear error naming the way out; JPEG and PNG take the same picture', async () => {
+    const wide = { width: 16384, height: 1, data: new Uint8Array(16384 * 3).fill(90) };
+    await assert.rejects(encodePicture(wide, 'webp'), /a webp picture is at most 16383 px on a side, this one is 16384x1; use --format png/);
+    for (const f of ['png', 'jpeg'] as const) {
+      const meta = await sharp(await encodePicture(wide, f)).metadata();
+      assert.deepEqual([meta.format, meta.width, meta.height], [f, 16384, 1]);
     }
   });
 });

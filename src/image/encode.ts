@@ -36,8 +36,14 @@ export function setPictureEncoder(fn: PictureEncoder | undefined): void {
   installed = fn;
 }
 
+/** The longest side each format can hold (WebP's is 16383 px; PNG's and JPEG's beyond --max-overlay's bound). */
+export const MAX_SIDE: Record<PictureFormat, number> = { png: 0x7fffffff, webp: 16383, jpeg: 65535 };
+
 /** A picture's file bytes in `format`: the installed encoder's, else PNG by png.ts (no other format then). */
 export function encodePicture(img: RgbImage, format: PictureFormat): Promise<Uint8Array> {
+  if (Math.max(img.width, img.height) > MAX_SIDE[format]) {
+    return Promise.reject(new Error(`a ${format} picture is at most ${MAX_SIDE[format]} px on a side, this one is ${img.width}x${img.height}; use --format png, or a smaller --max-overlay or --overlay-size`));
+  }
   if (installed) return installed(img, format);
   if (format === 'png') return Promise.resolve(encodePng(img));
   return Promise.reject(new Error(`${format} pictures need an encoder that this platform lacks (valid here: png)`));

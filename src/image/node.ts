@@ -21,7 +21,8 @@ import { pictureVolume } from './picture.js';
 // 3× faster than fflate); pictures written in the background (every format) by libvips, in libuv's thread pool
 setPngDeflate((data, level) => deflateSync(data, { level }));
 setPictureEncoder(async (img, format) => {
-  const s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } });
+  // our own picture, already in memory: no input pixel limit (that is --max-overlay's)
+  const s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 }, limitInputPixels: false });
   const out = format === 'png' ? s.png(FAST_PNG) : format === 'webp' ? s.webp(LOSSY.webp) : s.jpeg({ quality: LOSSY.jpeg.quality, chromaSubsampling: LOSSY.jpeg.chroma });
   const b = await out.toBuffer();
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
