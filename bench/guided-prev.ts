@@ -45,6 +45,6 @@ export function previousDepthwiseForm(bytes: Uint8Array): Uint8Array | undefined
   if (!drop.size) return undefined;
   m.graph.node = m.graph.node.filter((n) => !drop.has(n));
   const used = new Set(m.graph.node.flatMap((n) => n.input));
-  m.graph.initializer = m.graph.initializer.filter((t) => used.has(t.name) || !t.name.startsWith('gradcam/conv_grad_'));
+  m.graph.initializer = m.graph.initializer.filter((t) => !t.name?.startsWith('gradcam/conv_grad_') || used.has(t.name));
   return encodeModel(m);
 }
