@@ -5,7 +5,7 @@
  * - depthwise (one channel per group) with stride s > 1 and a constant weight: the gradient with zeros
  *   inserted (a ConvTranspose with a 1×1 kernel of ones, stride s: no channel mixing, cheap) and then
  *   the same stride-1 depthwise Conv with the flipped kernel. ORT runs a grouped ConvTranspose one group
- *   at a time on one thread (mobilenet_v2's 96-channel one at 112×112: ~4× the cost of this form),
+ *   at a time on one thread (mobilenet_v2's four: 4.9 ms, this form 1.6 ms, one thread, one profile),
  *   while the depthwise Conv runs on its NCHWc kernels and takes the guided ReLU that follows as its
  *   activation;
  * - otherwise ConvTranspose with the same weight and
