@@ -17,6 +17,8 @@ import { parseArgs } from 'node:util';
 import { Explainer } from '../src/explainer.js';
 import { explainGradients } from '../src/methods/gradient/explain.js';
 import { createNodeSession } from '../src/runtime/node.js';
+import type { SessionFactory } from '../src/runtime/session.js';
+import { previousDepthwiseForm } from './guided-prev.js';
 
 const { values: o } = parseArgs({ options: { runs: { type: 'string', default: '10' }, 'no-torch': { type: 'boolean', default: false }, models: { type: 'string' } } });
 // peak RSS is read after each model's batch-8 run: resnet50 runs first, so its figure is resnet50's
@@ -45,6 +47,20 @@ async function timePair(a: () => Promise<unknown>, b: () => Promise<unknown>, ru
   return [median(ta), median(tb)];
 }
 
+/** Medians of interleaved runs of several functions (warm-up first), as timePair. */
+async function timeAll(fns: (() => Promise<unknown>)[], runs = RUNS): Promise<number[]> {
+  for (const f of fns) await f();
+  const t: number[][] = fns.map(() => []);
+  for (let i = 0; i < runs; i++) {
+    for (const [j, f] of fns.entries()) {
+      const t0 = performance.now();
+      await f();
+      t[j]!.push(performance.now() - t0);
+    }
+  }
+  return t.map(median);
+}
+
 function randomInput(n: number): Float32Array {
   const x = new Float32Array(n * 3 * 224 * 224);
   let s = 1;
@@ -68,6 +84,14 @@ for (const name of models) {
   const t0 = performance.now();
   const layer = await ex.autoLayer();
   const tAuto = performance.now() - t0;
+  let hasPrev = false;
+  const prevFactory: SessionFactory = (m, opts) => {
+    const prev = previousDepthwiseForm(m);
+    if (prev) hasPrev = true;
+    return createNodeSession(prev ?? m, opts);
+  };
+  const exPrev = Explainer.fromBytes(bytes, { createSession: prevFactory });
+  await explainGradients(exPrev, randomInput(1), [1, 3, 224, 224], { method: 'guided-gradcam', layer });
   if (layer !== info.layer.tensor) console.error(`note: auto layer ${layer} differs from the reference ${info.layer.tensor}`);
   for (const n of [1, 8]) {
     const x = randomInput(n);
@@ -76,10 +100,18 @@ for (const name of models) {
     const r0 = await ex.explain(x, dims, { layer });
     const firstMs = performance.now() - first;
     const [fwd, cam] = await timePair(() => plain.run({ input: { data: x, dims } }), () => ex.explain(x, dims, { layer }), n === 1 ? 3 * RUNS : RUNS);
-    const [fwd2, guided] = await timePair(() => plain.run({ input: { data: x, dims } }), () => explainGradients(ex, x, dims, { method: 'guided-gradcam', layer }), RUNS);
+    // batch 1: also the graph as compiled before issue 27 (strided depthwise Conv gradients as grouped
+    // ConvTransposes, bench/guided-prev.ts), interleaved with today's, where the model has such convs
+    const withPrev = n === 1 && hasPrev;
+    const [fwd2, guided, guidedPrev] = await timeAll([
+      () => plain.run({ input: { data: x, dims } }),
+      () => explainGradients(ex, x, dims, { method: 'guided-gradcam', layer }),
+      ...(withPrev ? [() => explainGradients(exPrev, x, dims, { method: 'guided-gradcam', layer })] : []),
+    ]) as [number, number, number?];
     const rss = process.resourceUsage().maxRSS / 1024;
     rows[`${name} b${n}`] = {
       guided_gradcam_ms: guided, guided_ratio: guided / fwd2, peak_rss_mb: rss,
+      ...(guidedPrev !== undefined ? { guided_prev_ms: guidedPrev, guided_prev_ratio: guidedPrev / fwd2 } : {}),
       forward_ms: fwd, gradcam_ms: cam, ratio: cam / fwd,
       compile_ms: n === 1 ? r0.timings.compileMs : NaN, session_ms: n === 1 ? r0.timings.sessionMs : NaN,
       first_call_ms: firstMs, auto_layer_ms: n === 1 ? tAuto : NaN,
@@ -87,6 +119,7 @@ for (const name of models) {
   }
   await plain.release();
   await ex.release();
+  await exPrev.release();
 }
 
 if (!o['no-torch']) {
@@ -112,10 +145,10 @@ for (const [k, r] of Object.entries(rows)) {
   const compile = Number.isNaN(r.compile_ms as number) ? '' : `${fmt(r.compile_ms)} (${fmt(r.compile_ms as number - (r.session_ms as number))} + ${fmt(r.session_ms)})`;
   console.log(`| ${m} | ${b!.slice(1)} | ${fmt(r.forward_ms)} | ${fmt(r.gradcam_ms)} | ${fmt(r.ratio)} | ${compile} | ${fmt(r.torch_gradcam_ms)} | ${fmt(r.speedup_vs_torch)} |`);
 }
-console.log('\n| model | batch | Guided Grad-CAM ms | Guided Grad-CAM ÷ forward | peak RSS so far (MB) |');
-console.log('|---|---|---|---|---|');
+console.log('\n| model | batch | Guided Grad-CAM ms | Guided Grad-CAM ÷ forward | before issue 27 ÷ forward (grouped ConvTranspose) | peak RSS so far (MB) |');
+console.log('|---|---|---|---|---|---|');
 for (const [k, r] of Object.entries(rows)) {
   const [m, b] = k.split(' ');
-  console.log(`| ${m} | ${b!.slice(1)} | ${fmt(r.guided_gradcam_ms)} | ${fmt(r.guided_ratio)} | ${fmt(r.peak_rss_mb)} |`);
+  console.log(`| ${m} | ${b!.slice(1)} | ${fmt(r.guided_gradcam_ms)} | ${fmt(r.guided_ratio)} | ${fmt(r.guided_prev_ratio)} | ${fmt(r.peak_rss_mb)} |`);
 }
 console.log(JSON.stringify(rows));

@@ -490,3 +490,49 @@ describe('rules compiled from a batch-1 probe run at batch 3', () => {
     });
   }
 });
+
+describe('strided depthwise Conv: the zero-insertion form of its input gradient against ConvTranspose', () => {
+  // conv.ts writes it as a 1×1 ConvTranspose of ones (the zeros) and a stride-1 depthwise Conv with the
+  // flipped kernel: the same sums as ConvTranspose(dy, W), in another order, so equal to float32 rounding
+  const cases: { name: string; dims: number[]; k: number[]; attrs: Record<string, number[]> }[] = [
+    { name: '3×3, stride 2, pads 1, odd size', dims: [1, 8, 13, 13], k: [3, 3], attrs: { strides: [2, 2], pads: [1, 1, 1, 1] } },
+    { name: '5×5, stride 2, asymmetric pads', dims: [1, 8, 12, 12], k: [5, 5], attrs: { strides: [2, 2], pads: [2, 1, 1, 2] } },
+    { name: '3×3, stride 3, dilation 2', dims: [1, 4, 14, 14], k: [3, 3], attrs: { strides: [3, 3], dilations: [2, 2], pads: [2, 2, 2, 2] } },
+    { name: '3-D, 3×3×3, strides 2, 2, 1', dims: [1, 4, 7, 9, 9], k: [3, 3, 3], attrs: { strides: [2, 2, 1], pads: [1, 1, 1, 1, 1, 1] } },
+  ];
+  for (const { name, dims, k, attrs } of cases) {
+    it(name, async () => {
+      const C = dims[1]!;
+      const w = randn(C * k.reduce((a, v) => a * v, 1));
+      const h = await harness(name, (b, x) => b.op('Conv', [x, b.floats(w, [C, 1, ...k])], { group: C, ...attrs }), dims, 17);
+      try {
+        const g = await h.grad(randn(dims.reduce((a, v) => a * v, 1)));
+        // the reference: ConvTranspose of d(logit 2)/d(conv output) with the conv's own weight
+        const strides = attrs.strides!;
+        const dil = attrs.dilations ?? k.map(() => 1);
+        const pads = attrs.pads!;
+        const out = dims.slice(2).map((d, i) => Math.floor((d + pads[i]! + pads[i + k.length]! - dil[i]! * (k[i]! - 1) - 1) / strides[i]!) + 1);
+        const outputPadding = out.map((o, i) => dims[2 + i]! - ((o - 1) * strides[i]! + (k[i]! - 1) * dil[i]! + 1 - pads[i]! - pads[i + k.length]!));
+        const m: ModelProto = {
+          ir_version: 8, opset_import: [{ domain: '', version: 17 }],
+          graph: { node: [], initializer: [], input: [makeValueInfo('dy', 1, [1, C, ...out])], output: [] },
+        };
+        const b = new Builder(m, 'ref/');
+        const dx = b.op('ConvTranspose', ['dy', b.floats(w, [C, 1, ...k])], { group: C, strides, pads, dilations: dil, output_padding: outputPadding });
+        m.graph.node.push(...b.nodes);
+        m.graph.output.push(makeValueInfo(dx, 1));
+        const s = await createNodeSession(encodeModel(m));
+        const ref = (await s.run({ dy: { data: Float32Array.from(h.dy), dims: [1, C, ...out] } }))[dx]!.data as Float32Array;
+        await s.release();
+        let scale = 0;
+        let diff = 0;
+        for (let i = 0; i < ref.length; i++) { scale = Math.max(scale, Math.abs(ref[i]!)); diff = Math.max(diff, Math.abs(g[i]! - ref[i]!)); }
+        assert.equal(g.length, ref.length);
+        assert.ok(scale > 0.1, `${name}: the reference gradient is not trivially zero`);
+        assert.ok(diff <= 1e-6 * scale, `${name}: max |zero-insertion form − ConvTranspose| = ${diff} (scale ${scale})`);
+      } finally {
+        await h.release();
+      }
+    });
+  }
+});
