@@ -11,6 +11,7 @@ import { shardItems } from './listing.js';
 import { ResultStore, type StoredRow, type StoreKind } from './store.js';
 import { guardedWrite, syncDir, writeFileAtomic } from '../util/write-node.js';
 import { WorkerPool, type DatasetWorkers } from './pool.js';
+import { preparedAhead } from '../util/ahead.js';
 
 /** Where a dataset run stands (its onProgress). */
 export interface DatasetProgressInfo {
@@ -84,7 +85,7 @@ export async function runDataset<P, R extends StoredRow, F = unknown>(items: Aud
     const batches: { item: AuditItem; index: number }[][] = [];
     for (let i = 0; i < pending.length; i += o.batchSize) batches.push(pending.slice(i, i + o.batchSize));
     const prepareBatch = (b: { item: AuditItem; index: number }[]) => Promise.all(b.map((entry) => o.prepare(entry)));
-    let next: Promise<P[]> | undefined;
+    let ahead: AsyncGenerator<P[], void, undefined> | undefined;
     let interrupted = false;
     const pool = o.workers && o.workers.count > 1 && batches.length ? new WorkerPool<R>(o.workers) : undefined;
     let resultOf: (b: number) => Promise<{ rows: R[]; files: FileOut[] }>;
@@ -100,12 +101,9 @@ export async function runDataset<P, R extends StoredRow, F = unknown>(items: Aud
       };
       resultOf = (b) => { dispatch(); return sent[b]!; };
     } else {
-      next = batches.length ? prepareBatch(batches[0]!) : undefined;
-      resultOf = async (b) => {
-        const prepared = await next!;
-        next = b + 1 < batches.length ? prepareBatch(batches[b + 1]!) : undefined; // decode ahead while this batch runs
-        return o.process(prepared);
-      };
+      // decode ahead while this batch runs
+      const a = ahead = preparedAhead(batches.length, (b) => prepareBatch(batches[b]!));
+      resultOf = async () => o.process((await a.next()).value as P[]);
     }
     const tRun = performance.now();
     // a batch's files and then its rows are written while the next batch runs (one batch in flight, in
@@ -135,7 +133,7 @@ export async function runDataset<P, R extends StoredRow, F = unknown>(items: Aud
       await writing?.catch(() => {});
       await pool?.close();
     }
-    if (next) await next.catch(() => {});
+    await ahead?.return();
     interrupted ||= info.done < info.total;
     let finished: F | undefined;
     if (o.finish) {
