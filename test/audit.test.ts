@@ -278,6 +278,15 @@ describe('gradcam audit (CLI)', () => {
     assert.ok(fs.readFileSync(path.join(one, 'img012.gradcam.png')).equals(fs.readFileSync(path.join(out, 'img012.gradcam.png'))));
     const sidecar = (f: string) => ({ ...JSON.parse(fs.readFileSync(f, 'utf8')), timings_ms: undefined });
     assert.deepEqual(sidecar(path.join(out, 'img012.gradcam.json')), sidecar(path.join(one, 'img012.gradcam.json')));
+    // --workers 2: the rows and the files (bytes; sidecars but for their timings) of one worker
+    const two = path.join(tmp, 'dir-workers');
+    const w = gradcam('explain', path.join(data, 'sub'), '--model', MODEL, '--out', two, '--workers', '2', '--batch-size', '3', '--quiet');
+    assert.equal(w.code, 0, w.err);
+    assert.deepEqual(rows(two), rows(out));
+    for (const f of rows(out).flatMap((x) => x.files)) {
+      if (f.endsWith('.json')) assert.deepEqual(sidecar(path.join(two, f)), sidecar(path.join(out, f)), f);
+      else assert.ok(fs.readFileSync(path.join(two, f)).equals(fs.readFileSync(path.join(out, f))), f);
+    }
     // a second run resumes: nothing left to do; other settings are refused
     const again = gradcam('explain', path.join(data, 'sub'), '--model', MODEL, '--out', out);
     assert.equal(again.code, 0, again.err);

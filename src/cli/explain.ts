@@ -46,7 +46,7 @@ export async function runExplain(args: string[]): Promise<number> {
     if (explainer.promoted.length) s.jsonOptions.precision = { model: explainer.promoted.join('+'), computed_in: 'float32' };
     // a 3-D model explains volumes: files, or the folder of a DICOM series
     if (explainer.volume) return await explainVolumeFiles(explainer, s, positionals, parsed.given);
-    if (dataset) return await explainDataset(explainer, s, positionals, parsed.values.shard, !!parsed.values['retry-errors']);
+    if (dataset) return await explainDataset(explainer, s, positionals, parsed.values.shard, !!parsed.values['retry-errors'], { labelsFile: parsed.values.labels, variant: parsed.values.variant, threads, workers: num(parsed.values.workers) });
     return await explainFiles(explainer, s, positionals);
   } finally {
     await explainer.release();
