@@ -177,7 +177,7 @@ describe('gradcam audit (CLI)', () => {
     const one = path.join(tmp, 'workers-1');
     const two = path.join(tmp, 'workers-2');
     assert.equal(gradcam('audit', manifest, '--model', MODEL, '--out', one, '--maps', '--quiet').code, 3);
-    const r = gradcam('audit', manifest, '--model', MODEL, '--out', two, '--maps', '--batch-size', '3', '--workers', '2', '--threads', '1', '--quiet');
+    const r = gradcam('audit', manifest, '--model', MODEL, '--out', two, '--maps', '--workers', '2', '--threads', '1', '--quiet');
     assert.equal(r.code, 3, r.err);
     const rows = rowsOf(two);
     assert.deepEqual(rows, rowsOf(one));
@@ -280,7 +280,7 @@ describe('gradcam audit (CLI)', () => {
     assert.deepEqual(sidecar(path.join(out, 'img012.gradcam.json')), sidecar(path.join(one, 'img012.gradcam.json')));
     // --workers 2: the rows and the files (bytes; sidecars but for their timings) of one worker
     const two = path.join(tmp, 'dir-workers');
-    const w = gradcam('explain', path.join(data, 'sub'), '--model', MODEL, '--out', two, '--workers', '2', '--batch-size', '3', '--quiet');
+    const w = gradcam('explain', path.join(data, 'sub'), '--model', MODEL, '--out', two, '--workers', '2', '--quiet');
     assert.equal(w.code, 0, w.err);
     assert.deepEqual(rows(two), rows(out));
     for (const f of rows(out).flatMap((x) => x.files)) {
