@@ -25,6 +25,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { performance as nodePerformance, type EventLoopUtilization } from 'node:perf_hooks';
 import { encodePng } from '../src/image/png.js';
 import { listInputs } from '../src/dataset/listing.js';
 import { runAudit } from '../src/audit/run.js';
@@ -103,17 +104,24 @@ async function node(manifest: string, batch: number) {
   fs.rmSync(out, { recursive: true, force: true });
   const t0 = performance.now();
   const items = await listInputs([manifest], { exclude: [out] });
-  let first: { t: number; done: number } | undefined;
+  let first: { t: number; done: number; elu: EventLoopUtilization; cpu: NodeJS.CpuUsage } | undefined;
   const r = await runAudit(items, {
     model: MODEL, out, batchSize: batch, threads: THREADS, ...(WORKERS ? { workers: WORKERS } : {}),
-    onProgress: (p) => { if (!first) first = { t: performance.now(), done: p.processed }; },
+    onProgress: (p) => { if (!first) first = { t: performance.now(), done: p.processed, elu: nodePerformance.eventLoopUtilization(), cpu: process.cpuUsage() }; },
   });
   const t1 = performance.now();
+  // steady part: this thread's busy time (the model run is synchronous on it, so it counts) and the
+  // process's CPU time (every thread: the session's, libuv's pool, workers) per image
+  const elu = nodePerformance.eventLoopUtilization(first!.elu);
+  const cpu = process.cpuUsage(first!.cpu);
+  const steadyN = N - first!.done;
   if (r.errors || r.done !== N) throw new Error(`node audit: ${r.done}/${N} done, ${r.errors} errors`);
   return {
     e2e_ips: round(N / ((t1 - t0) / 1000)),
     steady_ips: round((N - first!.done) / ((t1 - first!.t) / 1000)),
     wall_s: round((t1 - t0) / 1000),
+    main_busy_ms_per_image: round(elu.active / steadyN),
+    cpu_ms_per_image: round((cpu.user + cpu.system) / 1000 / steadyN),
   };
 }
 
@@ -134,6 +142,7 @@ async function main() {
     const libMs = median([...before, ...after]);
     const library = { ms_per_batch: round(libMs), ips: round((b * 1000) / libMs), ratio: round(n.steady_ips / ((b * 1000) / libMs)), load: load() };
     console.error(`gradcam audit  batch ${String(b).padStart(2)}: ${n.e2e_ips} img/s end to end (${n.wall_s} s), ${n.steady_ips} img/s steady; library Grad-CAM ${library.ips} img/s (${library.ms_per_batch} ms per batch): audit ÷ library ${library.ratio} (load ${library.load})`);
+    console.error(`               per image: main thread busy ${n.main_busy_ms_per_image} ms (model run ${round(libMs / b)} ms of it in the library), CPU ${n.cpu_ms_per_image} ms (all threads)`);
     let t: Record<string, number> | undefined;
     if (TORCH) {
       const out = path.join(WORK, `out-torch-b${b}`);
