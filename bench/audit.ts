@@ -55,7 +55,7 @@ function median(xs: number[]): number {
 }
 
 /** The library's Grad-CAM on a random batch of `batch` images: ms per batch, `runs` timed runs after a warm-up. */
-async function libraryMs(batch: number, runs: number): Promise<number[]> {
+async function libraryMs(batch: number, runs: number): Promise<{ ms: number[]; cpuMs: number[] }> {
   const ex = await loadExplainer(MODEL, { sessionOptions: { spinning: false, ...(THREADS ? { intraOpThreads: THREADS } : {}) } });
   try {
     const dims = [batch, 3, 224, 224];
@@ -63,13 +63,17 @@ async function libraryMs(batch: number, runs: number): Promise<number[]> {
     const x = Float32Array.from({ length: batch * 3 * 224 * 224 }, () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296) * 4 - 2);
     const layer = await ex.autoLayer();
     await ex.explain(x, dims, { layer });
-    const ts: number[] = [];
+    const ms: number[] = [];
+    const cpuMs: number[] = [];
     for (let i = 0; i < runs; i++) {
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       await ex.explain(x, dims, { layer });
-      ts.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      ms.push(performance.now() - t0);
+      cpuMs.push((c.user + c.system) / 1000);
     }
-    return ts;
+    return { ms, cpuMs };
   } finally {
     await ex.release();
   }
@@ -139,10 +143,13 @@ async function main() {
     const before = await libraryMs(b, LIB_RUNS);
     const n = await node(manifest, b);
     const after = await libraryMs(b, LIB_RUNS);
-    const libMs = median([...before, ...after]);
-    const library = { ms_per_batch: round(libMs), ips: round((b * 1000) / libMs), ratio: round(n.steady_ips / ((b * 1000) / libMs)), load: load() };
+    const libMs = median([...before.ms, ...after.ms]);
+    const libCpu = median([...before.cpuMs, ...after.cpuMs]) / b;
+    // cpu_ratio: the library's CPU time per image ÷ the audit's (all threads): what the ratio would be if
+    // both kept the cores equally busy; it moves less with other jobs' load than the wall-clock ratio
+    const library = { ms_per_batch: round(libMs), ips: round((b * 1000) / libMs), ratio: round(n.steady_ips / ((b * 1000) / libMs)), cpu_ms_per_image: round(libCpu), cpu_ratio: round(libCpu / n.cpu_ms_per_image), load: load() };
     console.error(`gradcam audit  batch ${String(b).padStart(2)}: ${n.e2e_ips} img/s end to end (${n.wall_s} s), ${n.steady_ips} img/s steady; library Grad-CAM ${library.ips} img/s (${library.ms_per_batch} ms per batch): audit ÷ library ${library.ratio} (load ${library.load})`);
-    console.error(`               per image: main thread busy ${n.main_busy_ms_per_image} ms (model run ${round(libMs / b)} ms of it in the library), CPU ${n.cpu_ms_per_image} ms (all threads)`);
+    console.error(`               per image: main thread busy ${n.main_busy_ms_per_image} ms (model run ${round(libMs / b)} ms of it in the library), CPU ${n.cpu_ms_per_image} ms (all threads; the library's ${library.cpu_ms_per_image} ms: ÷ ${library.cpu_ratio})`);
     let t: Record<string, number> | undefined;
     if (TORCH) {
       const out = path.join(WORK, `out-torch-b${b}`);
