@@ -9,8 +9,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { InputError } from '../util/scores.js';
-import type { AuditItem } from './types.js';
-import type { FileOut } from './run.js';
+import type { AuditItem, FileOut } from './types.js';
 
 /** Where a run's batches are processed when `count` > 1. */
 export interface DatasetWorkers {

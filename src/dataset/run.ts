@@ -4,14 +4,16 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { FileBytes } from '../render/index.js';
-import type { AuditItem } from './types.js';
+import type { AuditItem, FileOut } from './types.js';
 import type { Shard } from './shard.js';
 import { shardItems } from './listing.js';
 import { ResultStore, type StoredRow, type StoreKind } from './store.js';
 import { guardedWrite, syncDir, writeFileAtomic } from '../util/write-node.js';
 import { WorkerPool, type DatasetWorkers } from './pool.js';
 import { preparedAhead } from '../util/ahead.js';
+
+/** A file an item's processing writes (dataset/types.ts). */
+export type { FileOut };
 
 /** Where a dataset run stands (its onProgress). */
 export interface DatasetProgressInfo {
@@ -30,11 +32,6 @@ export interface DatasetProgressInfo {
 /** The name audit's callers know it by. */
 export type AuditProgressInfo = DatasetProgressInfo;
 
-/** A file an item's processing writes, relative to the output folder. */
-export interface FileOut {
-  path: string;
-  bytes: FileBytes;
-}
 
 /**
  * One resumable run over a dataset (the engine of `gradcam audit` and of `gradcam explain` on folders,
