@@ -32,7 +32,6 @@ export interface DatasetProgressInfo {
 /** The name audit's callers know it by. */
 export type AuditProgressInfo = DatasetProgressInfo;
 
-
 /**
  * One resumable run over a dataset (the engine of `gradcam audit` and of `gradcam explain` on folders,
  * globs and manifests): the items of the shard that have no row yet (or an error row, with
@@ -87,16 +86,24 @@ export async function runDataset<P, R extends StoredRow, F = unknown>(items: Aud
     const pool = o.workers && o.workers.count > 1 && batches.length ? new WorkerPool<R>(o.workers) : undefined;
     let resultOf: (b: number) => Promise<{ rows: R[]; files: FileOut[] }>;
     if (pool) {
-      // every worker kept busy (two batches each: one prepares while one runs), results taken in order
+      // every worker kept busy (two batches each: one prepares while one runs), results taken in order;
+      // at most 4 batches per worker ahead of the one being written (a slow disk holds no more in memory)
       const sent: Promise<{ rows: R[]; files: FileOut[] }>[] = [];
-      const dispatch = () => {
-        while (sent.length < batches.length && pool.free && !o.signal?.aborted) {
-          const r = pool.run(batches[sent.length]!);
-          r.then(dispatch, () => {});
-          sent.push(r);
-        }
+      let current = 0;
+      const send = () => {
+        const r = pool.run(batches[sent.length]!);
+        r.then(dispatch, () => {});
+        sent.push(r);
       };
-      resultOf = (b) => { dispatch(); return sent[b]!; };
+      function dispatch() {
+        while (sent.length < batches.length && sent.length < current + 4 * o.workers!.count && pool!.free && !o.signal?.aborted) send();
+      }
+      resultOf = (b) => {
+        current = b;
+        while (sent.length <= b) send();
+        dispatch();
+        return sent[b]!;
+      };
     } else {
       // decode ahead while this batch runs
       const a = ahead = preparedAhead(batches.length, (b) => prepareBatch(batches[b]!));
