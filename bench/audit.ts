@@ -3,7 +3,7 @@
  * onnxruntime-node, Grad-CAM, map-energy metrics, two PNG thumbnails, fsync'ed results) on resnet50,
  * at several batch sizes, against a PyTorch loop doing the same work (bench/torch_audit.py) in the same run.
  *
- *   npx tsx bench/audit.ts [--model resnet50|mobilenet_v2] [--images 500] [--torch-images K] [--batches 1,8,32] [--threads N] [--no-torch] [--json FILE]
+ *   npx tsx bench/audit.ts [--model resnet50|mobilenet_v2] [--images 500] [--torch-images K] [--batches 1,8,32] [--threads N] [--workers N] [--library-runs K] [--no-torch] [--json FILE]
  *
  * --torch-images K times the PyTorch loop on the first K images only (default: all), for machines where
  * 500 images of CPU PyTorch Grad-CAM per batch size would take too long; rates are per image either way
@@ -14,14 +14,22 @@
  * .tmp/bench-audit/. Every configuration starts from an empty output folder. Reported:
  *   e2e_ips    images / wall time of the whole run (model load, graph compile / session, all images)
  *   steady_ips images after the first batch / time after the first batch (excludes compile and warm-up)
+ *   library    the library's Grad-CAM throughput at the same batch size and threads (Explainer.explain on a
+ *              random batch, auto layer, median of --library-runs; timed before and after the audit, median
+ *              of both sets), and audit steady_ips ÷ library images/s: the share of the model's speed the
+ *              audit keeps (issue 27's goal: ≥ 0.8 resnet50, ≥ 0.5 mobilenet_v2), printed with the load
+ *
+ *   --workers N   the audit's --workers (sessions in worker threads; default 1)
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { performance as nodePerformance, type EventLoopUtilization } from 'node:perf_hooks';
 import { encodePng } from '../src/image/png.js';
 import { listInputs } from '../src/dataset/listing.js';
 import { runAudit } from '../src/audit/run.js';
+import { loadExplainer } from '../src/dataset/inputs.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
 const MODEL_NAME = process.argv.includes('--model') ? process.argv[process.argv.indexOf('--model') + 1]! : 'resnet50';
@@ -37,6 +45,39 @@ const BATCHES = arg('batches', '1,8,32')!.split(',').map(Number);
 const THREADS = arg('threads') ? Number(arg('threads')) : undefined;
 const TORCH = !process.argv.includes('--no-torch');
 const TORCH_N = Number(arg('torch-images', String(N)));
+const LIB_RUNS = Number(arg('library-runs', '6'));
+const WORKERS = arg('workers') ? Number(arg('workers')) : undefined;
+const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** The library's Grad-CAM on a random batch of `batch` images: ms per batch, `runs` timed runs after a warm-up. */
+async function libraryMs(batch: number, runs: number): Promise<{ ms: number[]; cpuMs: number[] }> {
+  const ex = await loadExplainer(MODEL, { sessionOptions: { spinning: false, ...(THREADS ? { intraOpThreads: THREADS } : {}) } });
+  try {
+    const dims = [batch, 3, 224, 224];
+    let s = 7;
+    const x = Float32Array.from({ length: batch * 3 * 224 * 224 }, () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296) * 4 - 2);
+    const layer = await ex.autoLayer();
+    await ex.explain(x, dims, { layer });
+    const ms: number[] = [];
+    const cpuMs: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      await ex.explain(x, dims, { layer });
+      const c = process.cpuUsage(c0);
+      ms.push(performance.now() - t0);
+      cpuMs.push((c.user + c.system) / 1000);
+    }
+    return { ms, cpuMs };
+  } finally {
+    await ex.release();
+  }
+}
 
 function makeData(n: number): string {
   const dir = path.join(WORK, `images-${n}`);
@@ -67,17 +108,24 @@ async function node(manifest: string, batch: number) {
   fs.rmSync(out, { recursive: true, force: true });
   const t0 = performance.now();
   const items = await listInputs([manifest], { exclude: [out] });
-  let first: { t: number; done: number } | undefined;
+  let first: { t: number; done: number; elu: EventLoopUtilization; cpu: NodeJS.CpuUsage } | undefined;
   const r = await runAudit(items, {
-    model: MODEL, out, batchSize: batch, threads: THREADS,
-    onProgress: (p) => { if (!first) first = { t: performance.now(), done: p.processed }; },
+    model: MODEL, out, batchSize: batch, threads: THREADS, ...(WORKERS ? { workers: WORKERS } : {}),
+    onProgress: (p) => { if (!first) first = { t: performance.now(), done: p.processed, elu: nodePerformance.eventLoopUtilization(), cpu: process.cpuUsage() }; },
   });
   const t1 = performance.now();
+  // steady part: this thread's busy time (the model run is synchronous on it, so it counts) and the
+  // process's CPU time (every thread: the session's, libuv's pool, workers) per image
+  const elu = nodePerformance.eventLoopUtilization(first!.elu);
+  const cpu = process.cpuUsage(first!.cpu);
+  const steadyN = N - first!.done;
   if (r.errors || r.done !== N) throw new Error(`node audit: ${r.done}/${N} done, ${r.errors} errors`);
   return {
     e2e_ips: round(N / ((t1 - t0) / 1000)),
     steady_ips: round((N - first!.done) / ((t1 - first!.t) / 1000)),
     wall_s: round((t1 - t0) / 1000),
+    main_busy_ms_per_image: round(elu.active / steadyN),
+    cpu_ms_per_image: round((cpu.user + cpu.system) / 1000 / steadyN),
   };
 }
 
@@ -92,8 +140,16 @@ async function main() {
   console.error(`${N} images (PyTorch: ${TORCH ? TORCH_N : 0}) (256x256 PNG, one box each), ${MODEL_NAME}, batches ${BATCHES.join(', ')}, ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   const result: Record<string, Record<string, unknown>> = {};
   for (const b of BATCHES) {
+    const before = await libraryMs(b, LIB_RUNS);
     const n = await node(manifest, b);
-    console.error(`gradcam audit  batch ${String(b).padStart(2)}: ${n.e2e_ips} img/s end to end (${n.wall_s} s), ${n.steady_ips} img/s steady`);
+    const after = await libraryMs(b, LIB_RUNS);
+    const libMs = median([...before.ms, ...after.ms]);
+    const libCpu = median([...before.cpuMs, ...after.cpuMs]) / b;
+    // cpu_ratio: the library's CPU time per image ÷ the audit's (all threads): what the ratio would be if
+    // both kept the cores equally busy; it moves less with other jobs' load than the wall-clock ratio
+    const library = { ms_per_batch: round(libMs), ips: round((b * 1000) / libMs), ratio: round(n.steady_ips / ((b * 1000) / libMs)), cpu_ms_per_image: round(libCpu), cpu_ratio: round(libCpu / n.cpu_ms_per_image), load: load() };
+    console.error(`gradcam audit  batch ${String(b).padStart(2)}: ${n.e2e_ips} img/s end to end (${n.wall_s} s), ${n.steady_ips} img/s steady; library Grad-CAM ${library.ips} img/s (${library.ms_per_batch} ms per batch): audit ÷ library ${library.ratio} (load ${library.load})`);
+    console.error(`               per image: main thread busy ${n.main_busy_ms_per_image} ms (model run ${round(libMs / b)} ms of it in the library), CPU ${n.cpu_ms_per_image} ms (all threads; the library's ${library.cpu_ms_per_image} ms: ÷ ${library.cpu_ratio})`);
     let t: Record<string, number> | undefined;
     if (TORCH) {
       const out = path.join(WORK, `out-torch-b${b}`);
@@ -103,9 +159,9 @@ async function main() {
       t = JSON.parse(p.stdout.trim().split('\n').pop()!);
       console.error(`pytorch loop   batch ${String(b).padStart(2)}: ${t!['e2e_ips']} img/s end to end (${t!['images']} images, ${t!['wall_s']} s), ${t!['steady_ips']} img/s steady`);
     }
-    result[String(b)] = { gradcam: n, torch: t ?? null, ratio_e2e: t ? round(n.e2e_ips / t['e2e_ips']!) : null, ratio_steady: t ? round(n.steady_ips / t['steady_ips']!) : null };
+    result[String(b)] = { gradcam: n, library, torch: t ?? null, ratio_e2e: t ? round(n.e2e_ips / t['e2e_ips']!) : null, ratio_steady: t ? round(n.steady_ips / t['steady_ips']!) : null };
   }
-  const json = JSON.stringify({ images: N, torch_images: TORCH ? TORCH_N : 0, model: MODEL_NAME, cores: os.cpus().length, threads: THREADS ?? 'default', results: result }, null, 1);
+  const json = JSON.stringify({ images: N, torch_images: TORCH ? TORCH_N : 0, model: MODEL_NAME, cores: os.cpus().length, threads: THREADS ?? 'default', workers: WORKERS ?? 1, load: load(), results: result }, null, 1);
   const file = arg('json');
   if (file) fs.writeFileSync(file, `${json}\n`);
   console.log(json);

@@ -158,7 +158,8 @@ describe('gradcam audit (CLI)', () => {
     assert.ok(partial < N);
     // a kill during an append leaves a torn last line
     fs.appendFileSync(results, '{"key":"sub/img020.png","index":20,"file":"x","sta');
-    const r = gradcam('audit', manifest, '--model', MODEL, '--out', out, '--batch-size', '3', '--quiet');
+    // resumed by two workers: the rest of the rows, in order
+    const r = gradcam('audit', manifest, '--model', MODEL, '--out', out, '--batch-size', '3', '--workers', '2', '--quiet');
     assert.equal(r.code, 3, r.err);
     const rows = rowsOf(out);
     assert.deepEqual(rows, refRows);
@@ -170,6 +171,34 @@ describe('gradcam audit (CLI)', () => {
     assert.equal(again.code, 3);
     assert.match(again.out, /24\/24 images done \(0 now, 24 already done\), 1 failed/);
     assert.deepEqual(rowsOf(out), refRows);
+  });
+
+  it('--workers 2 (two sessions in worker threads) gives the rows, thumbnails and maps of one worker', () => {
+    const one = path.join(tmp, 'workers-1');
+    const two = path.join(tmp, 'workers-2');
+    assert.equal(gradcam('audit', manifest, '--model', MODEL, '--out', one, '--maps', '--quiet').code, 3);
+    const r = gradcam('audit', manifest, '--model', MODEL, '--out', two, '--maps', '--workers', '2', '--threads', '1', '--quiet');
+    assert.equal(r.code, 3, r.err);
+    const rows = rowsOf(two);
+    assert.deepEqual(rows, rowsOf(one));
+    assert.deepEqual(rows.map(({ files: { map: _, ...f }, ...x }) => ({ ...x, files: f })), refRows);
+    let maps = 0;
+    for (const row of rows.filter((x) => x.status === 'ok')) {
+      assert.deepEqual(fs.readFileSync(path.join(two, row.files.thumb!)), fs.readFileSync(path.join(one, row.files.thumb!)), row.key);
+      assert.deepEqual(fs.readFileSync(path.join(two, row.files.overlay!)), fs.readFileSync(path.join(ref, row.files.overlay!)), row.key);
+      const a = parseNpy(fs.readFileSync(path.join(one, row.files.map!)));
+      const b = parseNpy(fs.readFileSync(path.join(two, row.files.map!)));
+      assert.deepEqual(b.shape, a.shape);
+      let d = 0;
+      for (let i = 0; i < a.data.length; i++) d = Math.max(d, Math.abs(Number(a.data[i]) - Number(b.data[i])));
+      assert.ok(d <= 1e-6, `${row.key}: maps differ by ${d}`);
+      maps++;
+    }
+    assert.equal(maps, N - 1);
+    const many = gradcam('audit', manifest, '--model', MODEL, '--out', path.join(tmp, 'workers-many'), '--workers', String(os.availableParallelism() + 1), '--quiet');
+    assert.equal(many.code, 1);
+    assert.match(many.err, new RegExp(`--workers ${os.availableParallelism() + 1}: this machine has ${os.availableParallelism()} cores; give at most ${os.availableParallelism()}`));
+    assert.ok(!fs.existsSync(path.join(tmp, 'workers-many', 'results.jsonl')));
   });
 
   it('refuses to resume into a folder made with other settings', () => {
@@ -249,6 +278,15 @@ describe('gradcam audit (CLI)', () => {
     assert.ok(fs.readFileSync(path.join(one, 'img012.gradcam.png')).equals(fs.readFileSync(path.join(out, 'img012.gradcam.png'))));
     const sidecar = (f: string) => ({ ...JSON.parse(fs.readFileSync(f, 'utf8')), timings_ms: undefined });
     assert.deepEqual(sidecar(path.join(out, 'img012.gradcam.json')), sidecar(path.join(one, 'img012.gradcam.json')));
+    // --workers 2: the rows and the files (bytes; sidecars but for their timings) of one worker
+    const two = path.join(tmp, 'dir-workers');
+    const w = gradcam('explain', path.join(data, 'sub'), '--model', MODEL, '--out', two, '--workers', '2', '--quiet');
+    assert.equal(w.code, 0, w.err);
+    assert.deepEqual(rows(two), rows(out));
+    for (const f of rows(out).flatMap((x) => x.files)) {
+      if (f.endsWith('.json')) assert.deepEqual(sidecar(path.join(two, f)), sidecar(path.join(out, f)), f);
+      else assert.ok(fs.readFileSync(path.join(two, f)).equals(fs.readFileSync(path.join(out, f))), f);
+    }
     // a second run resumes: nothing left to do; other settings are refused
     const again = gradcam('explain', path.join(data, 'sub'), '--model', MODEL, '--out', out);
     assert.equal(again.code, 0, again.err);

@@ -20,12 +20,11 @@ import { DEFAULT_PICTURE_SIDE } from '../render/index.js';
 import { resizeBilinear } from '../image/resize.js';
 import { boxInView, maskInView } from '../image/view.js';
 import { heatmapImage } from '../image/overlay.js';
-import { encodePng } from '../image/png.js';
 import { writeNpy } from '../image/npy.js';
 import type { NormalizeOptions } from '../image/normalize.js';
 import type { RgbImage } from '../image/types.js';
 import { camMethod } from '../cam/index.js';
-import { thumbnails } from '../render/index.js';
+import { pngBytes, thumbnails } from '../render/index.js';
 import { decodeRle } from '../dataset/manifest.js';
 import { boxesRegion, maskRegion, mapMetrics, scaleRegion, round6, isFlagged, type Region } from './metrics.js';
 import { itemStem, type Shard } from '../dataset/shard.js';
@@ -34,6 +33,7 @@ import { shardItems } from '../dataset/listing.js';
 import { modelIdentity } from '../dataset/identity.js';
 import { datasetBatchSize, prepareItemInput, readMask, resolveTruth } from '../dataset/items.js';
 import { runDataset, type DatasetProgressInfo, type FileOut } from '../dataset/run.js';
+import { checkWorkers, threadsPerWorker, type DatasetWorkerSide } from '../dataset/pool.js';
 import { auditStoreKind, writeReportsLocked, type ReportResult } from './reports.js';
 
 export interface AuditOptions {
@@ -71,8 +71,13 @@ export interface AuditOptions {
   /** Refuse model inputs above this many pixels (default DEFAULT_MAX_INPUT_PIXELS); 0: none. Also bounds a batch's pixels. */
   maxInputPixels?: number;
   batchSize?: number;
-  /** onnxruntime intra-op threads (default: its own choice). */
+  /** onnxruntime intra-op threads (default: its own choice; with workers, the cores shared out). */
   threads?: number;
+  /**
+   * Sessions in worker threads (default 1: this thread's one), batches shared out, rows in order: for
+   * machines with more cores than one session uses well. Each holds the model (N × its memory); at most the cores.
+   */
+  workers?: number;
   shard?: Shard;
   retryErrors?: boolean;
   /** Stop after the current batch when aborted (Ctrl-C). */
@@ -115,8 +120,12 @@ export async function runAudit(items: AuditItem[], options: AuditOptions): Promi
   const t0 = performance.now();
   let opts = options;
   const method = camMethod(opts.method ?? 'gradcam');
-  const explainer = await loadExplainer(opts.model, {
-    labelsFile: opts.labelsFile, sessionOptions: opts.threads ? { intraOpThreads: opts.threads } : undefined, size: opts.size, maxInputPixels: opts.maxInputPixels, variant: opts.variant,
+  const workers = opts.workers ?? 1;
+  checkWorkers(workers);
+  let explainer: Explainer | undefined = await loadExplainer(opts.model, {
+    // no spinning: between runs this thread resizes, renders and measures while the pool encodes and
+    // writes, and a spinning intra-op thread would take one of their cores
+    labelsFile: opts.labelsFile, sessionOptions: { spinning: false, ...(opts.threads ? { intraOpThreads: opts.threads } : {}) }, size: opts.size, maxInputPixels: opts.maxInputPixels, variant: opts.variant,
   });
   try {
     if (opts.importedDefaults) opts = { ...opts, ...opts.importedDefaults(explainer) };
@@ -124,10 +133,18 @@ export async function runAudit(items: AuditItem[], options: AuditOptions): Promi
     const layer = !opts.layer || opts.layer === 'auto' ? await explainer.autoLayer(opts.size ?? (opts.resize !== undefined ? opts.crop : undefined), opts.output) : opts.layer;
     const config = await auditConfig(opts, explainer, method.name, layer, shardItems(items, opts.shard).length);
     const ctx: RunContext = { explainer, opts, layer, method: method.name, config };
+    if (workers > 1) {
+      // each worker loads its own session (from the compile cache this one filled): this one goes now
+      await explainer.release();
+      explainer = undefined;
+    }
+    const { importedDefaults: _d, signal: _s, onProgress: _p, onPasses: _q, beforeRewrite: _b, ...plain } = opts;
+    const init: AuditWorkerInit = { opts: plain, layer, method: method.name, config, threads: threadsPerWorker(workers, opts.threads) };
     const r = await runDataset<Prepared, AuditRow, ReportResult>(items, {
       out: opts.out, config, kind: auditStoreKind(config.maps), shard: opts.shard, retryErrors: opts.retryErrors, signal: opts.signal, batchSize,
       prepare: (entry) => prepareItem(ctx, entry),
       process: (prepared) => explainBatch(ctx, prepared),
+      workers: { count: workers, module: import.meta.url, name: 'openAuditWorker', init },
       onProgress: opts.onProgress,
       // still holding the lock: a run started now is refused instead of appending rows that this
       // rewrite of results.jsonl would drop
@@ -139,8 +156,26 @@ export async function runAudit(items: AuditItem[], options: AuditOptions): Promi
     r.info.elapsedS = (performance.now() - t0) / 1000;
     return { ...r.info, interrupted: r.interrupted, config, ...(r.finished ? { report: r.finished } : {}) };
   } finally {
-    await explainer.release();
+    await explainer?.release();
   }
+}
+
+interface AuditWorkerInit {
+  opts: AuditOptions;
+  layer: string;
+  method: string;
+  config: AuditConfig;
+  threads: number;
+}
+
+/** A `--workers` thread's side of an audit (dataset/pool.ts): its own session, the same prepare and process. */
+export async function openAuditWorker(init: AuditWorkerInit): Promise<DatasetWorkerSide<Prepared, AuditRow>> {
+  const { opts } = init;
+  const explainer = await loadExplainer(opts.model, {
+    labelsFile: opts.labelsFile, sessionOptions: { spinning: false, intraOpThreads: init.threads }, size: opts.size, maxInputPixels: opts.maxInputPixels, variant: opts.variant,
+  });
+  const ctx: RunContext = { explainer, opts, layer: init.layer, method: init.method, config: init.config };
+  return { prepare: (entry) => prepareItem(ctx, entry), process: (prepared) => explainBatch(ctx, prepared), release: () => explainer.release() };
 }
 
 interface RunContext {
@@ -269,8 +304,9 @@ function finishItem(ctx: RunContext, p: Prepared, e: Explanation): { row: AuditR
   const pic = base ?? heatmapImage(e.map, e.width, e.height, 'viridis');
   const th = thumbnails(pic, e.map, e.width, e.height, cfg.thumb, { colormap: cfg.colormap, alpha: cfg.alpha, region: p.region ? (w, h) => scaleRegion(p.region!, w, h).data : undefined });
   const out: FileOut[] = [
-    { path: files.thumb!, bytes: encodePng(th.image) },
-    { path: files.overlay!, bytes: encodePng(th.overlay) },
+    // compressed in the thread pool while this thread goes on (the next item, the next batch's run)
+    { path: files.thumb!, bytes: pngBytes(th.image, true) },
+    { path: files.overlay!, bytes: pngBytes(th.overlay, true) },
   ];
   if (cfg.maps) {
     files.map = `maps/${stem}.npy`;

@@ -102,7 +102,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
       return { normalize: d.norm, size: d.size, resize: d.rc.resize, crop: d.rc.crop };
     },
     maxPixels: num(o['max-pixels']), maxInputPixels: num(o['max-input']), thumb: num(o.thumb), colormap: o.colormap, alpha: num(o.alpha),
-    flagBelow: num(o['flag-below'], null) ?? null, flagLift: num(o['flag-lift'], null) as number | null, maps: o.maps, batchSize: num(o['batch-size']), threads: num(o.threads), shard,
+    flagBelow: num(o['flag-below'], null) ?? null, flagLift: num(o['flag-lift'], null) as number | null, maps: o.maps, batchSize: num(o['batch-size']), threads: num(o.threads), workers: num(o.workers), shard,
     retryErrors: o['retry-errors'], signal, report: !o['no-report'], beforeRewrite, onPasses: progress.passes,
     onProgress: (p) => {
       progress.update(p);

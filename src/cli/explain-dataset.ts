@@ -3,7 +3,9 @@ import path from 'node:path';
 import type { RgbImage } from '../image/types.js';
 import { InputError, type Explainer } from '../explainer.js';
 import type { ClassChoice, ClassScore } from '../types.js';
-import { type PreparedInput } from '../node.js';
+import { loadExplainer, type PreparedInput } from '../node.js';
+import type { TargetSpec } from '../cam/targets.js';
+import { checkWorkers, threadsPerWorker, type DatasetWorkerSide } from '../dataset/pool.js';
 import { modelIdentity } from '../dataset/identity.js';
 import { listInputs, shardItems } from '../dataset/listing.js';
 import { datasetBatchSize, prepareItemInput, resolveTruth } from '../dataset/items.js';
@@ -15,6 +17,9 @@ import { readShard } from './spec.js';
 import { printable } from '../util/text.js';
 import { EXPLAIN, readTarget, type Settings } from './explain-options.js';
 import { batchPictures, explainBatch, warn, type ItemOutput } from './explain-batch.js';
+
+/** An item read for a batch (or the error that stopped it). */
+type Prep = { entry: { item: AuditItem; index: number }; input?: PreparedInput; picture?: RgbImage; classChoice?: ClassChoice; warning?: string; error?: string };
 
 /** A row of explain.jsonl: an image of a dataset run, its files (relative to --out), or its error. */
 interface ExplainRow {
@@ -40,7 +45,7 @@ export function datasetStem(key: string): string {
 }
 
 /** Folders, globs and manifests: the resumable run of the audit's engine, writing explain's per-image files. */
-export async function explainDataset(explainer: Explainer, s: Settings, positionals: string[], shardText: string | undefined, retryErrors: boolean): Promise<number> {
+export async function explainDataset(explainer: Explainer, s: Settings, positionals: string[], shardText: string | undefined, retryErrors: boolean, load: { labelsFile?: string; variant?: string; threads?: number; workers?: number } = {}): Promise<number> {
   const shard = readShard(EXPLAIN, shardText);
   const items = await listInputs(positionals, { exclude: [s.out] });
   const target = await readTarget(explainer, s);
@@ -54,7 +59,46 @@ export async function explainDataset(explainer: Explainer, s: Settings, position
     size: s.size ?? null, ...(s.rc.resize !== undefined ? { resize: s.rc.resize, crop: s.rc.crop ?? null } : {}), labels: explainer.labels ?? null,
     shard: shard ?? null, total: shardItems(items, shard).length,
   };
-  type Prep = { entry: { item: AuditItem; index: number }; input?: PreparedInput; picture?: RgbImage; classChoice?: ClassChoice; warning?: string; error?: string };
+  const progress = new ProgressDisplay(0, s.quiet);
+  const side = datasetSide(explainer, s, target, progress.passes);
+  const workers = load.workers ?? 1;
+  checkWorkers(workers);
+  const init: ExplainWorkerInit = { s, target, labelsFile: load.labelsFile, variant: load.variant, threads: threadsPerWorker(workers, load.threads) };
+  const r = await interruptible((signal) => {
+    if (!s.quiet) process.stderr.write(listedLine(items.length, shard, config.total, s.out));
+    return runDataset<Prep, ExplainRow>(items, {
+      out: s.out, config, kind: EXPLAIN_STORE, shard, retryErrors, signal, batchSize: datasetBatchSize(explainer, { ...s, ...s.rc }),
+      prepare: side.prepare, process: side.process, onProgress: (p) => progress.update(p),
+      workers: { count: workers, module: import.meta.url, name: 'openExplainWorker', init },
+    });
+  });
+  progress.end();
+  {
+    const rate = r.info.processed / Math.max(r.info.elapsedS, 1e-9);
+    console.log(`${doneLine(r.info)}, ${rate.toFixed(2)} images/s; rows in ${path.join(s.out, EXPLAIN_STORE.results)}`);
+  }
+  if (r.interrupted) return EXIT_INTERRUPTED;
+  return r.info.errors > 0 ? EXIT_ITEMS_FAILED : 0;
+}
+
+interface ExplainWorkerInit {
+  s: Settings;
+  target: TargetSpec | undefined;
+  labelsFile?: string;
+  variant?: string;
+  threads: number;
+}
+
+/** A `--workers` thread's side of explain on a dataset (dataset/pool.ts): its own session, the same prepare and process. */
+export async function openExplainWorker(init: ExplainWorkerInit): Promise<DatasetWorkerSide<Prep, ExplainRow>> {
+  const { s } = init;
+  const explainer = await loadExplainer(s.model, { labelsFile: init.labelsFile, variant: init.variant, size: s.size, maxInputPixels: s.maxInputPixels, sessionOptions: { spinning: false, intraOpThreads: init.threads } });
+  const side = datasetSide(explainer, s, init.target);
+  return { prepare: side.prepare, process: side.process, release: () => explainer.release() };
+}
+
+/** An item's reading and a batch's explaining and rendering (this thread's, or a worker's). */
+function datasetSide(explainer: Explainer, s: Settings, target: TargetSpec | undefined, passes?: (d: number, t: number, st: string) => void) {
   const prepare = async (entry: { item: AuditItem; index: number }): Promise<Prep> => {
     try {
       const input = await prepareItemInput(explainer, entry.item.file, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: false, ...s.rc, scan: s.scan });
@@ -73,19 +117,18 @@ export async function explainDataset(explainer: Explainer, s: Settings, position
     }
   };
   const classRef = (c: ClassScore | undefined) => (c ? { index: c.index, label: c.label ?? null, probability: c.probability ?? null } : undefined);
-  const progress = new ProgressDisplay(0, s.quiet);
-  const process_ = async (prepared: Prep[]): Promise<{ rows: ExplainRow[]; files: FileOut[] }> => {
+  const process = async (prepared: Prep[]): Promise<{ rows: ExplainRow[]; files: FileOut[] }> => {
     const ok = prepared.filter((p) => !p.error);
     const items = ok.map((p) => ({ input: p.input!, stem: datasetStem(p.entry.item.key), picture: p.picture, classChoice: p.classChoice, extraWarning: p.warning }));
     let outs: (ItemOutput | Error)[];
     try {
-      outs = ok.length ? await explainBatch(explainer, s, target, items, progress.passes) : [];
+      outs = ok.length ? await explainBatch(explainer, s, target, items, passes) : [];
     } catch (e) {
       if (ok.length === 1) outs = [e as Error];
       else {
         // one bad image (e.g. non-finite scores) must not fail its neighbours: run them one by one
         outs = [];
-        for (const it of items) outs.push(await explainBatch(explainer, s, target, [it], progress.passes).then((x) => x[0]!, (err: Error) => err));
+        for (const it of items) outs.push(await explainBatch(explainer, s, target, [it], passes).then((x) => x[0]!, (err: Error) => err));
       }
     }
     const byPrep = new Map<Prep, ItemOutput | Error>();
@@ -107,18 +150,5 @@ export async function explainDataset(explainer: Explainer, s: Settings, position
     }
     return { rows, files };
   };
-  const r = await interruptible((signal) => {
-    if (!s.quiet) process.stderr.write(listedLine(items.length, shard, config.total, s.out));
-    return runDataset<Prep, ExplainRow>(items, {
-      out: s.out, config, kind: EXPLAIN_STORE, shard, retryErrors, signal, batchSize: datasetBatchSize(explainer, { ...s, ...s.rc }),
-      prepare, process: process_, onProgress: (p) => progress.update(p),
-    });
-  });
-  progress.end();
-  {
-    const rate = r.info.processed / Math.max(r.info.elapsedS, 1e-9);
-    console.log(`${doneLine(r.info)}, ${rate.toFixed(2)} images/s; rows in ${path.join(s.out, EXPLAIN_STORE.results)}`);
-  }
-  if (r.interrupted) return EXIT_INTERRUPTED;
-  return r.info.errors > 0 ? EXIT_ITEMS_FAILED : 0;
+  return { prepare, process };
 }

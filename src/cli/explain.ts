@@ -7,9 +7,10 @@ import type { GraphProto } from '../onnx/model.js';
 import { loadExplainer, prepareInputs, batchForInputs, inputPixels, type PreparedInput } from '../node.js';
 import { isDatasetInput } from '../dataset/listing.js';
 import { writeAllOrNothing } from '../util/write-node.js';
+import { preparedAhead } from '../util/ahead.js';
 import { printLines, ProgressDisplay } from './common.js';
 import { helpText, num, parseCommand, usageError, DATASET } from './spec.js';
-import { importedDefaults, stems } from './inputs.js';
+import { importedDefaults, stemNamer } from './inputs.js';
 import { explainVolumes } from './explain-volume.js';
 import { EXPLAIN, readSettings, readTarget, type Settings } from './explain-options.js';
 import { batchPictures, explainBatch, warn } from './explain-batch.js';
@@ -45,7 +46,7 @@ export async function runExplain(args: string[]): Promise<number> {
     if (explainer.promoted.length) s.jsonOptions.precision = { model: explainer.promoted.join('+'), computed_in: 'float32' };
     // a 3-D model explains volumes: files, or the folder of a DICOM series
     if (explainer.volume) return await explainVolumeFiles(explainer, s, positionals, parsed.given);
-    if (dataset) return await explainDataset(explainer, s, positionals, parsed.values.shard, !!parsed.values['retry-errors']);
+    if (dataset) return await explainDataset(explainer, s, positionals, parsed.values.shard, !!parsed.values['retry-errors'], { labelsFile: parsed.values.labels, variant: parsed.values.variant, threads, workers: num(parsed.values.workers) });
     return await explainFiles(explainer, s, positionals);
   } finally {
     await explainer.release();
@@ -77,42 +78,54 @@ async function explainVolumeFiles(explainer: Explainer, s: Settings, positionals
 
 export { isDatasetInput };
 
-/** Pixels of pictures `explain` on files keeps from the first decode (about 100 MB of RGB). */
-const PICTURE_BUDGET = 32e6;
-
-/** Image and .npy files: every input read first, every output written only when all succeeded. */
+/**
+ * Image and .npy files, all or nothing: outputs are staged (writeAllOrNothing) and moved into place only
+ * when every input has been explained, so a bad input anywhere leaves --out as it was. Inputs are read
+ * as they are explained, one file ahead (its decode in the thread pool while this batch runs; its outputs
+ * written meanwhile by the staging), after a cheap check that every file exists, so that a missing one
+ * stops the run before any model run. An undecodable file stops it when it is reached (its error, nothing written).
+ */
 async function explainFiles(explainer: Explainer, s: Settings, positionals: string[]): Promise<number> {
   return printLines(await writeAllOrNothing(s.out, [...positionals, ...(s.mask ? [s.mask] : []), ...(s.reference ? [s.reference] : [])], async (add) => {
-    // Read every input first: a bad one stops the run before anything is written. The overlay pictures
-    // of the first decode are kept while they fit PICTURE_BUDGET and were not shrunk (a shrunk one is
-    // read again, shrunk while decoding, as past the budget): each batch's others are read again when
-    // its overlays are drawn.
-    const inputs: PreparedInput[] = [];
-    let kept = 0;
-    for (const file of positionals) {
-      const got = await prepareInputs(explainer, file, { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: kept < PICTURE_BUDGET, ...s.rc, scan: s.scan });
-      for (const g of got) {
-        const shrunk = !g.scan && !!g.sourceSize && Math.max(...g.sourceSize) > s.limits.maxSide;
-        kept += g.image && !shrunk ? g.image.width * g.image.height : 0;
-        inputs.push(shrunk ? { ...g, image: undefined } : g);
-      }
-    }
+    const opts = { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: true, ...s.rc, scan: s.scan };
+    // a missing file is reported (by prepareInputs, with its usual message) before anything runs
+    for (const file of positionals) if (!(await fs.promises.stat(file).catch(() => undefined))) await prepareInputs(explainer, file, opts);
     const target = await readTarget(explainer, s);
-    const names = stems(inputs);
-    const progress = new ProgressDisplay(inputs.length, s.quiet);
+    // the picture of the first decode is kept unless it was shrunk (read again, shrunk while decoding)
+    const read = async (file: string) => (await prepareInputs(explainer, file, opts)).map((g) => (!g.scan && !!g.sourceSize && Math.max(...g.sourceSize) > s.limits.maxSide ? { ...g, image: undefined } : g));
+    const occurrences = new Map<string, number>();
+    for (const f of positionals) occurrences.set(f, (occurrences.get(f) ?? 0) + 1);
+    const perFile = new Map<string, number>();
+    const name = stemNamer((file) => occurrences.get(file)! * perFile.get(file)!);
+    const progress = new ProgressDisplay(positionals.length, s.quiet);
     const lines: string[] = [];
-    const perRun = batchForInputs(s.batchSize, Math.max(1, ...inputs.map((i) => inputPixels(i.dims, explainer.layout))), s.maxInputPixels);
-    for (let start = 0; start < inputs.length; start += perRun) {
-      const batch = inputs.slice(start, start + perRun);
-      const pictures = await batchPictures(batch, s.limits);
-      const outs = await explainBatch(explainer, s, target, batch.map((input, i) => ({ input, stem: names[start + i]!, picture: pictures[i] })), progress.passes);
+    let done = 0;
+    const queue: { input: PreparedInput; stem: string }[] = [];
+    const run = async (batch: { input: PreparedInput; stem: string }[]) => {
+      const pictures = await batchPictures(batch.map((b) => b.input), s.limits);
+      const outs = await explainBatch(explainer, s, target, batch.map((b, i) => ({ ...b, picture: pictures[i] })), progress.passes);
       outs.forEach((out, i) => {
         lines.push(...out.lines);
-        warn(batch[i]!.file, out.warnings);
+        warn(batch[i]!.input.file, out.warnings);
       });
+      // add() starts each write (staged) and returns: the writes overlap the next run
       for (const out of outs) for (const f of out.files) await add(f.path, f.bytes);
-      progress.step(start + batch.length, path.basename(batch[batch.length - 1]!.file));
+      done += batch.length;
+      progress.step(done, path.basename(batch[batch.length - 1]!.input.file));
+    };
+    for await (const got of preparedAhead(positionals.length, (i) => read(positionals[i]!))) {
+      if (!got.length) continue;
+      perFile.set(got[0]!.file, got.length);
+      progress.total += got.length - 1;
+      for (const input of got) {
+        // a batch holds at most --batch-size inputs and --max-input-pixels pixels in all; a full one runs at once
+        const perRun = (q: { input: PreparedInput }[]) => batchForInputs(s.batchSize, Math.max(1, ...q.map((x) => inputPixels(x.input.dims, explainer.layout))), s.maxInputPixels);
+        if (queue.length && queue.length + 1 > perRun([...queue, { input }])) await run(queue.splice(0));
+        queue.push({ input, stem: name(input.file) });
+        if (queue.length >= perRun(queue)) await run(queue.splice(0));
+      }
     }
+    if (queue.length) await run(queue);
     return lines;
   }));
 }

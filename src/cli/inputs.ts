@@ -83,17 +83,26 @@ export function resizeCropOptions(o: { resize?: number; crop?: string }): Resize
 export function stems(inputs: { file: string }[]): string[] {
   const perFile = new Map<string, number>();
   for (const i of inputs) perFile.set(i.file, (perFile.get(i.file) ?? 0) + 1);
+  const name = stemNamer((file) => perFile.get(file)!);
+  return inputs.map((inp) => name(inp.file));
+}
+
+/**
+ * The stems of `stems`, one input at a time (for inputs read as they are explained): `inputsOf(file)`
+ * is how many inputs the run has from that file in all.
+ */
+export function stemNamer(inputsOf: (file: string) => number): (file: string) => string {
   const seen = new Map<string, number>();
   const counts = new Map<string, number>();
-  return inputs.map((inp) => {
-    let stem = path.basename(inp.file).replace(/\.[^.]+$/, '');
-    if (perFile.get(inp.file)! > 1) {
-      const k = seen.get(inp.file) ?? 0;
-      seen.set(inp.file, k + 1);
+  return (file) => {
+    let stem = path.basename(file).replace(/\.[^.]+$/, '');
+    if (inputsOf(file) > 1) {
+      const k = seen.get(file) ?? 0;
+      seen.set(file, k + 1);
       stem = `${stem}_${k}`;
     }
     const n = (counts.get(stem) ?? 0) + 1;
     counts.set(stem, n);
     return n === 1 ? stem : `${stem}-${n}`;
-  });
+  };
 }

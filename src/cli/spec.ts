@@ -372,7 +372,11 @@ export const RUN = group('Run', {
 export const DATASET = group('Folders, globs and manifests', {
   shard: { type: 'string', value: 'i/N', help: "process only shard i of N (0 <= i < N; a fixed partition by a hash of each item's path), for spreading a dataset over machines" },
   'retry-errors': { type: 'boolean', default: false, help: 'run again the images whose row is an error' },
-  threads: { type: 'string', value: 'N', number: { integer: true, min: 1 }, help: 'onnxruntime intra-op threads (default: one per core)' },
+  threads: { type: 'string', value: 'N', number: { integer: true, min: 1 }, help: 'onnxruntime intra-op threads (default: one per core; with --workers, the cores shared out)' },
+  workers: {
+    type: 'string', value: 'N', default: '1', number: { integer: true, min: 1 },
+    help: 'sessions run side by side in worker threads, batches shared out, rows in order (default 1); for machines with more cores than one session keeps busy. Each worker holds its own copy of the model: N × its memory. At most the number of cores',
+  },
 });
 
 /** --shard i/N of a command (DATASET), checked: a bad value is that command's usage error. */

@@ -4,12 +4,16 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { FileBytes } from '../render/index.js';
-import type { AuditItem } from './types.js';
+import type { AuditItem, FileOut } from './types.js';
 import type { Shard } from './shard.js';
 import { shardItems } from './listing.js';
 import { ResultStore, type StoredRow, type StoreKind } from './store.js';
 import { guardedWrite, syncDir, writeFileAtomic } from '../util/write-node.js';
+import { WorkerPool, type DatasetWorkers } from './pool.js';
+import { preparedAhead } from '../util/ahead.js';
+
+/** A file an item's processing writes (dataset/types.ts). */
+export type { FileOut };
 
 /** Where a dataset run stands (its onProgress). */
 export interface DatasetProgressInfo {
@@ -27,12 +31,6 @@ export interface DatasetProgressInfo {
 
 /** The name audit's callers know it by. */
 export type AuditProgressInfo = DatasetProgressInfo;
-
-/** A file an item's processing writes, relative to the output folder. */
-export interface FileOut {
-  path: string;
-  bytes: FileBytes;
-}
 
 /**
  * One resumable run over a dataset (the engine of `gradcam audit` and of `gradcam explain` on folders,
@@ -61,6 +59,12 @@ export interface DatasetRunOptions<P, R extends StoredRow, F> {
   /** Explains a batch: a row per item, in order, and the files to write. */
   process: (prepared: P[]) => Promise<{ rows: R[]; files: FileOut[] }>;
   onProgress?: (p: DatasetProgressInfo) => void;
+  /**
+   * With count > 1 (`--workers N`), batches are prepared and processed in N worker threads, each with its
+   * own session, built there from `module` (then `prepare` and `process` above are not called); their
+   * results are written in batch order, as one worker's would be.
+   */
+  workers?: DatasetWorkers;
   finish?: (info: DatasetProgressInfo, interrupted: boolean) => Promise<F>;
 }
 
@@ -77,8 +81,34 @@ export async function runDataset<P, R extends StoredRow, F = unknown>(items: Aud
     const batches: { item: AuditItem; index: number }[][] = [];
     for (let i = 0; i < pending.length; i += o.batchSize) batches.push(pending.slice(i, i + o.batchSize));
     const prepareBatch = (b: { item: AuditItem; index: number }[]) => Promise.all(b.map((entry) => o.prepare(entry)));
-    let next = batches.length ? prepareBatch(batches[0]!) : undefined;
+    let ahead: AsyncGenerator<P[], void, undefined> | undefined;
     let interrupted = false;
+    const pool = o.workers && o.workers.count > 1 && batches.length ? new WorkerPool<R>(o.workers) : undefined;
+    let resultOf: (b: number) => Promise<{ rows: R[]; files: FileOut[] }>;
+    if (pool) {
+      // every worker kept busy (two batches each: one prepares while one runs), results taken in order;
+      // at most 4 batches per worker ahead of the one being written (a slow disk holds no more in memory)
+      const sent: Promise<{ rows: R[]; files: FileOut[] }>[] = [];
+      let current = 0;
+      const send = () => {
+        const r = pool.run(batches[sent.length]!);
+        r.then(dispatch, () => {});
+        sent.push(r);
+      };
+      function dispatch() {
+        while (sent.length < batches.length && sent.length < current + 4 * o.workers!.count && pool!.free && !o.signal?.aborted) send();
+      }
+      resultOf = (b) => {
+        current = b;
+        while (sent.length <= b) send();
+        dispatch();
+        return sent[b]!;
+      };
+    } else {
+      // decode ahead while this batch runs
+      const a = ahead = preparedAhead(batches.length, (b) => prepareBatch(batches[b]!));
+      resultOf = async () => o.process((await a.next()).value as P[]);
+    }
     const tRun = performance.now();
     // a batch's files and then its rows are written while the next batch runs (one batch in flight, in
     // order: a row is stored only after its files, and batches are stored in order)
@@ -86,9 +116,7 @@ export async function runDataset<P, R extends StoredRow, F = unknown>(items: Aud
     try {
       for (let b = 0; b < batches.length; b++) {
         if (o.signal?.aborted) { interrupted = true; break; }
-        const prepared = await next!;
-        next = b + 1 < batches.length ? prepareBatch(batches[b + 1]!) : undefined; // decode ahead while this batch runs
-        const results = await o.process(prepared);
+        const results = await resultOf(b);
         await writing;
         const batch = batches[b]!;
         const file = batch[batch.length - 1]?.item.file;
@@ -107,8 +135,9 @@ export async function runDataset<P, R extends StoredRow, F = unknown>(items: Aud
       await writing;
     } finally {
       await writing?.catch(() => {});
+      await pool?.close();
     }
-    if (next) await next.catch(() => {});
+    await ahead?.return();
     interrupted ||= info.done < info.total;
     let finished: F | undefined;
     if (o.finish) {

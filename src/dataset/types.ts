@@ -4,6 +4,13 @@
  */
 
 import type { RleMask } from '../util/rle.js';
+import type { FileBytes } from '../render/index.js';
+
+/** A file an item's processing writes, relative to the output folder. */
+export interface FileOut {
+  path: string;
+  bytes: FileBytes;
+}
 
 /** [x0, y0, x1, y1] in the original image's pixels; x1 and y1 exclusive. */
 export type Box = [number, number, number, number];
