@@ -21,7 +21,7 @@ import { modelInputTensor, modelViewRgb, type ModelView } from '../image/resampl
 import { resolveNormalization, tensorToRgb, type NormalizeOptions } from '../image/normalize.js';
 import { pictureIsScan, scanIntensity } from '../image/picture.js';
 import { toFloat32 } from '../image/npy.js';
-import type { RgbImage } from '../image/types.js';
+import type { DecodeMode, RgbImage } from '../image/types.js';
 import { DEFAULT_PICTURE_SIDE, overlaySize } from '../render/index.js';
 
 /**
@@ -127,10 +127,6 @@ function checkDeclaredInput(explainer: Explainer, modelPath: string, size: [numb
     checkInputPixels(h ?? 1, w ?? 1, maxInputPixels, what);
   }
 }
-
-/** --decode: the exact decode (bit-exact with Pillow/torchvision) or the fast one (JPEG shrink-on-load). */
-export const DECODE_MODES = ['exact', 'fast'] as const;
-export type DecodeMode = (typeof DECODE_MODES)[number];
 
 export interface PreparedInput {
   /** The file it came from. */
