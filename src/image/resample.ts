@@ -136,6 +136,8 @@ function horizontalPass(data: Uint8Array, w: number, c: PilCoeffs, x0: number, x
   const n3 = (x1 - x0) * 3;
   const w3 = w * 3;
   const tmp = new Uint8Array(n3 * (sy1 - sy0));
+  // wider kernels (large downscales): row by row, every pixel's taps in a loop (a column's rows lie far apart)
+  for (let xx = x0; xx < x1; xx++) if (bounds[xx * 2 + 1]! > 8) return horizontalWide(data, w, c, x0, x1, sy0, sy1, tmp);
   for (let xx = x0; xx < x1; xx++) {
     const taps = bounds[xx * 2 + 1]!;
     const start = bounds[xx * 2]! * 3;
@@ -223,9 +225,19 @@ function horizontalPass(data: Uint8Array, w: number, c: PilCoeffs, x0: number, x
         continue;
       }
     }
-    for (let sy = sy0, p0 = sy0 * w3 + start; sy < sy1; sy++, p0 += w3, o += n3) {
+  }
+  return tmp;
+}
+
+/** horizontalPass for kernels wider than 8 taps: row-major, taps in a loop. */
+function horizontalWide(data: Uint8Array, w: number, c: PilCoeffs, x0: number, x1: number, sy0: number, sy1: number, tmp: Uint8Array): Uint8Array {
+  const { bounds, kk, ksize } = c;
+  const w3 = w * 3;
+  for (let sy = sy0, o = 0; sy < sy1; sy++) {
+    const srow = sy * w3;
+    for (let xx = x0; xx < x1; xx++, o += 3) {
       let s0 = HALF, s1 = HALF, s2 = HALF;
-      for (let k = kb, end = kb + taps, p = p0; k < end; k++, p += 3) {
+      for (let k = xx * ksize, end = k + bounds[xx * 2 + 1]!, p = srow + bounds[xx * 2]! * 3; k < end; k++, p += 3) {
         const kv = kk[k]!;
         s0 += data[p]! * kv;
         s1 += data[p + 1]! * kv;
