@@ -16,6 +16,7 @@ import { loadExplainer, prepareInputs } from '../src/node.js';
 import { fastDecodeSize, openImageFile } from '../src/image/node.js';
 import { fastNeed } from '../src/dataset/inputs.js';
 import type { Explainer } from '../src/explainer.js';
+import { gradcam, oneError } from './helpers/cli.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
 const PHOTOS = path.join(ROOT, 'demo', 'photos');
@@ -123,5 +124,32 @@ describe('--decode fast: shrink-on-load, and how far it is from the exact decode
     const img = await opened.decode({ fastTo: [128, 128] });
     assert.equal(img.width, 1600);
     assert.equal(img.fast, undefined);
+  });
+});
+
+describe('--decode on the command line', () => {
+  test('a bad value is one line naming the choices', () => {
+    const r = gradcam('explain', path.join(PHOTOS, 'astronaut.jpg'), '--model', path.join(ROOT, 'demo', 'models', 'where.onnx'), '--decode', 'quick', '--out', path.join(dir, 'bad'));
+    assert.equal(r.code, 2, r.err);
+    oneError(r.err, /--decode.*exact, fast/);
+    assert.ok(!fs.existsSync(path.join(dir, 'bad')));
+  });
+
+  test('audit decodes fast by default, says so in its settings, and a resume cannot mix exact into it', async () => {
+    const imgs = path.join(dir, 'audit-in');
+    fs.mkdirSync(imgs);
+    fs.copyFileSync(await photo('astronaut', 1600, 1600), path.join(imgs, 'a.jpg'));
+    fs.copyFileSync(await photo('rocket', 3000, 2006), path.join(imgs, 'b.jpg'));
+    const out = path.join(dir, 'audit-out');
+    const model = path.join(ROOT, 'demo', 'models', 'where.onnx');
+    const r = gradcam('audit', imgs, '--model', model, '--out', out, '--quiet');
+    assert.equal(r.code, 0, r.err);
+    const rows = fs.readFileSync(path.join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { status?: string });
+    assert.equal(rows.filter((x) => x.status === 'ok').length, 2);
+    const again = gradcam('audit', imgs, '--model', model, '--out', out, '--decode', 'exact', '--quiet');
+    assert.equal(again.code, 1);
+    assert.match(again.err, /other settings \(decode: "fast" vs \(none\)\)/);
+    const exact = gradcam('audit', imgs, '--model', model, '--out', path.join(dir, 'audit-exact'), '--decode', 'exact', '--quiet');
+    assert.equal(exact.code, 0, exact.err);
   });
 });
