@@ -18,7 +18,7 @@ import { stackSeries, type DicomFile } from '../image/dicom.js';
 import { resizeRgb } from '../image/resize.js';
 import { cutRegion, resizeCropPlan, type ImageRegion } from '../image/view.js';
 import { modelInputTensor, modelViewRgb, type ModelView } from '../image/resample.js';
-import { resolveNormalization, tensorToRgb, type NormalizeOptions } from '../image/normalize.js';
+import { imageToTensor, resolveNormalization, tensorToRgb, type NormalizeOptions } from '../image/normalize.js';
 import { pictureIsScan, scanIntensity } from '../image/picture.js';
 import { toFloat32 } from '../image/npy.js';
 import type { DecodeMode, RgbImage } from '../image/types.js';
@@ -260,8 +260,8 @@ export async function prepareInputs(explainer: Explainer, file: string, opts: Pr
   const sourceSize: [number, number] = [sw, sh];
   const region = plan?.region;
   // resize, crop and normalisation in one pass (bit-exact with resizeRgb, centerCrop and imageToTensor)
-  const tensor = modelInputTensor(img, view, resolveNormalization(opts), explainer.layout);
   const model = opts.view ? modelViewRgb(img, view) : undefined;
+  const tensor = model ? imageToTensor(model, { ...opts, layout: explainer.layout }) : modelInputTensor(img, view, resolveNormalization(opts), explainer.layout);
   // the overlay picture: the part the model saw, at the image's resolution (bounded to maxSide)
   const image = keep ? viewPicture(boundPicture(img, maxSide), sourceSize, region) : undefined;
   return [{ file, tensor, dims, image, sourceSize, ...(region ? { region } : {}), ...(model ? { view: model } : {}), ...(img.fast ? { fast: true } : {}) }];
