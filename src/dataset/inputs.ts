@@ -12,7 +12,7 @@ import { readModelSource } from './model-files.js';
 import { Detector } from '../detect/detector.js';
 import { createNodeSession, diskCompileCache } from '../runtime/node.js';
 import type { CompileCache } from '../runtime/session.js';
-import { isScanFile, openImageFile, readImageFile, readNpyFile, readScanFile, DEFAULT_MAX_DECODE_PIXELS, DEFAULT_MAX_PIXELS } from '../image/node.js';
+import { isScanFile, openImageFile, readImageFile, readNpyFile, readScanFile, shrinkPicture, DEFAULT_MAX_DECODE_PIXELS, DEFAULT_MAX_PIXELS } from '../image/node.js';
 import { displayRange, scanToTensors, volumeError, voxelLimit, type IntensityOptions, type ScanLimits, type Volume } from '../image/volume.js';
 import { stackSeries, type DicomFile } from '../image/dicom.js';
 import { resizeRgb } from '../image/resize.js';
@@ -262,8 +262,8 @@ export async function prepareInputs(explainer: Explainer, file: string, opts: Pr
   // resize, crop and normalisation in one pass (bit-exact with resizeRgb, centerCrop and imageToTensor)
   const model = opts.view ? modelViewRgb(img, view) : undefined;
   const tensor = model ? imageToTensor(model, { ...opts, layout: explainer.layout }) : modelInputTensor(img, view, resolveNormalization(opts), explainer.layout);
-  // the overlay picture: the part the model saw, at the image's resolution (bounded to maxSide)
-  const image = keep ? viewPicture(boundPicture(img, maxSide), sourceSize, region) : undefined;
+  // the overlay picture: the part the model saw, at the image's resolution (bounded to maxSide by libvips)
+  const image = keep ? viewPicture(await shrinkPicture(img, maxSide), sourceSize, region) : undefined;
   return [{ file, tensor, dims, image, sourceSize, ...(region ? { region } : {}), ...(model ? { view: model } : {}), ...(img.fast ? { fast: true } : {}) }];
 }
 

@@ -261,6 +261,22 @@ export async function openImageFile(path: string): Promise<{ header: ImageHeader
   return { header, decode };
 }
 
+/**
+ * `img` itself when its long side is at most `maxSide`, else shrunk to that bound (the size boundPicture
+ * gives, aspect kept) by libvips' antialiased linear reduce in the thread pool: the overlay picture of a
+ * large photo, within a few grey levels of Pillow's shrink (dataset/inputs.ts boundPicture) and many
+ * times faster (a 12-MP photo to 2048 px: tens of ms instead of hundreds).
+ */
+export async function shrinkPicture(img: RgbImage, maxSide: number): Promise<RgbImage> {
+  const long = Math.max(img.width, img.height);
+  if (long <= maxSide) return img;
+  const s = maxSide / long;
+  const [w, h] = [Math.max(1, Math.round(img.width * s)), Math.max(1, Math.round(img.height * s))];
+  const { data, info } = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 }, limitInputPixels: false })
+    .resize(w, h, { fit: 'fill', kernel: 'linear' }).raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, info.width * info.height * 3) };
+}
+
 /** Encodes `img` as PNG and writes it atomically (util/write-node.ts writeAtomic). */
 export async function writePng(path: string, img: RgbImage | RawImage): Promise<void> {
   if (!('channels' in img)) assertRgbImage(img, 'writePng');
