@@ -146,81 +146,97 @@ function horizontalPass(data: Uint8Array, w: number, c: PilCoeffs, x0: number, x
     switch (taps) {
       case 1: {
         const k0 = kk[kb]!;
-        for (let sy = sy0, q = sy0 * w3 + start; sy < sy1; sy++, q += w3 - 3, o += n3 - 3) {
-          for (let e = q + 3; q < e; q++, o++) {
-            const v = HALF + data[q]! * k0;
-            tmp[o] = v <= 0 ? 0 : v >= TOP ? 255 : v >> PRECISION_BITS;
-          }
+        for (let sy = sy0, q = sy0 * w3 + start; sy < sy1; sy++, q += w3, o += n3) {
+          const v0 = HALF + data[q]! * k0;
+          const v1 = HALF + data[q + 1]! * k0;
+          const v2 = HALF + data[q + 2]! * k0;
+          tmp[o] = v0 <= 0 ? 0 : v0 >= TOP ? 255 : v0 >> PRECISION_BITS;
+          tmp[o + 1] = v1 <= 0 ? 0 : v1 >= TOP ? 255 : v1 >> PRECISION_BITS;
+          tmp[o + 2] = v2 <= 0 ? 0 : v2 >= TOP ? 255 : v2 >> PRECISION_BITS;
         }
         continue;
       }
       case 2: {
         const k0 = kk[kb]!, k1 = kk[kb + 1]!;
-        for (let sy = sy0, q = sy0 * w3 + start; sy < sy1; sy++, q += w3 - 3, o += n3 - 3) {
-          for (let e = q + 3; q < e; q++, o++) {
-            const v = HALF + data[q]! * k0 + data[q + 3]! * k1;
-            tmp[o] = v <= 0 ? 0 : v >= TOP ? 255 : v >> PRECISION_BITS;
-          }
+        for (let sy = sy0, q = sy0 * w3 + start; sy < sy1; sy++, q += w3, o += n3) {
+          const v0 = HALF + data[q]! * k0 + data[q + 3]! * k1;
+          const v1 = HALF + data[q + 1]! * k0 + data[q + 4]! * k1;
+          const v2 = HALF + data[q + 2]! * k0 + data[q + 5]! * k1;
+          tmp[o] = v0 <= 0 ? 0 : v0 >= TOP ? 255 : v0 >> PRECISION_BITS;
+          tmp[o + 1] = v1 <= 0 ? 0 : v1 >= TOP ? 255 : v1 >> PRECISION_BITS;
+          tmp[o + 2] = v2 <= 0 ? 0 : v2 >= TOP ? 255 : v2 >> PRECISION_BITS;
         }
         continue;
       }
       case 3: {
         const k0 = kk[kb]!, k1 = kk[kb + 1]!, k2 = kk[kb + 2]!;
-        for (let sy = sy0, q = sy0 * w3 + start; sy < sy1; sy++, q += w3 - 3, o += n3 - 3) {
-          for (let e = q + 3; q < e; q++, o++) {
-            const v = HALF + data[q]! * k0 + data[q + 3]! * k1 + data[q + 6]! * k2;
-            tmp[o] = v <= 0 ? 0 : v >= TOP ? 255 : v >> PRECISION_BITS;
-          }
+        for (let sy = sy0, q = sy0 * w3 + start; sy < sy1; sy++, q += w3, o += n3) {
+          const v0 = HALF + data[q]! * k0 + data[q + 3]! * k1 + data[q + 6]! * k2;
+          const v1 = HALF + data[q + 1]! * k0 + data[q + 4]! * k1 + data[q + 7]! * k2;
+          const v2 = HALF + data[q + 2]! * k0 + data[q + 5]! * k1 + data[q + 8]! * k2;
+          tmp[o] = v0 <= 0 ? 0 : v0 >= TOP ? 255 : v0 >> PRECISION_BITS;
+          tmp[o + 1] = v1 <= 0 ? 0 : v1 >= TOP ? 255 : v1 >> PRECISION_BITS;
+          tmp[o + 2] = v2 <= 0 ? 0 : v2 >= TOP ? 255 : v2 >> PRECISION_BITS;
         }
         continue;
       }
       case 4: {
         const k0 = kk[kb]!, k1 = kk[kb + 1]!, k2 = kk[kb + 2]!, k3 = kk[kb + 3]!;
-        for (let sy = sy0, q = sy0 * w3 + start; sy < sy1; sy++, q += w3 - 3, o += n3 - 3) {
-          for (let e = q + 3; q < e; q++, o++) {
-            const v = HALF + data[q]! * k0 + data[q + 3]! * k1 + data[q + 6]! * k2 + data[q + 9]! * k3;
-            tmp[o] = v <= 0 ? 0 : v >= TOP ? 255 : v >> PRECISION_BITS;
-          }
+        for (let sy = sy0, q = sy0 * w3 + start; sy < sy1; sy++, q += w3, o += n3) {
+          const v0 = HALF + data[q]! * k0 + data[q + 3]! * k1 + data[q + 6]! * k2 + data[q + 9]! * k3;
+          const v1 = HALF + data[q + 1]! * k0 + data[q + 4]! * k1 + data[q + 7]! * k2 + data[q + 10]! * k3;
+          const v2 = HALF + data[q + 2]! * k0 + data[q + 5]! * k1 + data[q + 8]! * k2 + data[q + 11]! * k3;
+          tmp[o] = v0 <= 0 ? 0 : v0 >= TOP ? 255 : v0 >> PRECISION_BITS;
+          tmp[o + 1] = v1 <= 0 ? 0 : v1 >= TOP ? 255 : v1 >> PRECISION_BITS;
+          tmp[o + 2] = v2 <= 0 ? 0 : v2 >= TOP ? 255 : v2 >> PRECISION_BITS;
         }
         continue;
       }
       case 5: {
         const k0 = kk[kb]!, k1 = kk[kb + 1]!, k2 = kk[kb + 2]!, k3 = kk[kb + 3]!, k4 = kk[kb + 4]!;
-        for (let sy = sy0, q = sy0 * w3 + start; sy < sy1; sy++, q += w3 - 3, o += n3 - 3) {
-          for (let e = q + 3; q < e; q++, o++) {
-            const v = HALF + data[q]! * k0 + data[q + 3]! * k1 + data[q + 6]! * k2 + data[q + 9]! * k3 + data[q + 12]! * k4;
-            tmp[o] = v <= 0 ? 0 : v >= TOP ? 255 : v >> PRECISION_BITS;
-          }
+        for (let sy = sy0, q = sy0 * w3 + start; sy < sy1; sy++, q += w3, o += n3) {
+          const v0 = HALF + data[q]! * k0 + data[q + 3]! * k1 + data[q + 6]! * k2 + data[q + 9]! * k3 + data[q + 12]! * k4;
+          const v1 = HALF + data[q + 1]! * k0 + data[q + 4]! * k1 + data[q + 7]! * k2 + data[q + 10]! * k3 + data[q + 13]! * k4;
+          const v2 = HALF + data[q + 2]! * k0 + data[q + 5]! * k1 + data[q + 8]! * k2 + data[q + 11]! * k3 + data[q + 14]! * k4;
+          tmp[o] = v0 <= 0 ? 0 : v0 >= TOP ? 255 : v0 >> PRECISION_BITS;
+          tmp[o + 1] = v1 <= 0 ? 0 : v1 >= TOP ? 255 : v1 >> PRECISION_BITS;
+          tmp[o + 2] = v2 <= 0 ? 0 : v2 >= TOP ? 255 : v2 >> PRECISION_BITS;
         }
         continue;
       }
       case 6: {
         const k0 = kk[kb]!, k1 = kk[kb + 1]!, k2 = kk[kb + 2]!, k3 = kk[kb + 3]!, k4 = kk[kb + 4]!, k5 = kk[kb + 5]!;
-        for (let sy = sy0, q = sy0 * w3 + start; sy < sy1; sy++, q += w3 - 3, o += n3 - 3) {
-          for (let e = q + 3; q < e; q++, o++) {
-            const v = HALF + data[q]! * k0 + data[q + 3]! * k1 + data[q + 6]! * k2 + data[q + 9]! * k3 + data[q + 12]! * k4 + data[q + 15]! * k5;
-            tmp[o] = v <= 0 ? 0 : v >= TOP ? 255 : v >> PRECISION_BITS;
-          }
+        for (let sy = sy0, q = sy0 * w3 + start; sy < sy1; sy++, q += w3, o += n3) {
+          const v0 = HALF + data[q]! * k0 + data[q + 3]! * k1 + data[q + 6]! * k2 + data[q + 9]! * k3 + data[q + 12]! * k4 + data[q + 15]! * k5;
+          const v1 = HALF + data[q + 1]! * k0 + data[q + 4]! * k1 + data[q + 7]! * k2 + data[q + 10]! * k3 + data[q + 13]! * k4 + data[q + 16]! * k5;
+          const v2 = HALF + data[q + 2]! * k0 + data[q + 5]! * k1 + data[q + 8]! * k2 + data[q + 11]! * k3 + data[q + 14]! * k4 + data[q + 17]! * k5;
+          tmp[o] = v0 <= 0 ? 0 : v0 >= TOP ? 255 : v0 >> PRECISION_BITS;
+          tmp[o + 1] = v1 <= 0 ? 0 : v1 >= TOP ? 255 : v1 >> PRECISION_BITS;
+          tmp[o + 2] = v2 <= 0 ? 0 : v2 >= TOP ? 255 : v2 >> PRECISION_BITS;
         }
         continue;
       }
       case 7: {
         const k0 = kk[kb]!, k1 = kk[kb + 1]!, k2 = kk[kb + 2]!, k3 = kk[kb + 3]!, k4 = kk[kb + 4]!, k5 = kk[kb + 5]!, k6 = kk[kb + 6]!;
-        for (let sy = sy0, q = sy0 * w3 + start; sy < sy1; sy++, q += w3 - 3, o += n3 - 3) {
-          for (let e = q + 3; q < e; q++, o++) {
-            const v = HALF + data[q]! * k0 + data[q + 3]! * k1 + data[q + 6]! * k2 + data[q + 9]! * k3 + data[q + 12]! * k4 + data[q + 15]! * k5 + data[q + 18]! * k6;
-            tmp[o] = v <= 0 ? 0 : v >= TOP ? 255 : v >> PRECISION_BITS;
-          }
+        for (let sy = sy0, q = sy0 * w3 + start; sy < sy1; sy++, q += w3, o += n3) {
+          const v0 = HALF + data[q]! * k0 + data[q + 3]! * k1 + data[q + 6]! * k2 + data[q + 9]! * k3 + data[q + 12]! * k4 + data[q + 15]! * k5 + data[q + 18]! * k6;
+          const v1 = HALF + data[q + 1]! * k0 + data[q + 4]! * k1 + data[q + 7]! * k2 + data[q + 10]! * k3 + data[q + 13]! * k4 + data[q + 16]! * k5 + data[q + 19]! * k6;
+          const v2 = HALF + data[q + 2]! * k0 + data[q + 5]! * k1 + data[q + 8]! * k2 + data[q + 11]! * k3 + data[q + 14]! * k4 + data[q + 17]! * k5 + data[q + 20]! * k6;
+          tmp[o] = v0 <= 0 ? 0 : v0 >= TOP ? 255 : v0 >> PRECISION_BITS;
+          tmp[o + 1] = v1 <= 0 ? 0 : v1 >= TOP ? 255 : v1 >> PRECISION_BITS;
+          tmp[o + 2] = v2 <= 0 ? 0 : v2 >= TOP ? 255 : v2 >> PRECISION_BITS;
         }
         continue;
       }
       case 8: {
         const k0 = kk[kb]!, k1 = kk[kb + 1]!, k2 = kk[kb + 2]!, k3 = kk[kb + 3]!, k4 = kk[kb + 4]!, k5 = kk[kb + 5]!, k6 = kk[kb + 6]!, k7 = kk[kb + 7]!;
-        for (let sy = sy0, q = sy0 * w3 + start; sy < sy1; sy++, q += w3 - 3, o += n3 - 3) {
-          for (let e = q + 3; q < e; q++, o++) {
-            const v = HALF + data[q]! * k0 + data[q + 3]! * k1 + data[q + 6]! * k2 + data[q + 9]! * k3 + data[q + 12]! * k4 + data[q + 15]! * k5 + data[q + 18]! * k6 + data[q + 21]! * k7;
-            tmp[o] = v <= 0 ? 0 : v >= TOP ? 255 : v >> PRECISION_BITS;
-          }
+        for (let sy = sy0, q = sy0 * w3 + start; sy < sy1; sy++, q += w3, o += n3) {
+          const v0 = HALF + data[q]! * k0 + data[q + 3]! * k1 + data[q + 6]! * k2 + data[q + 9]! * k3 + data[q + 12]! * k4 + data[q + 15]! * k5 + data[q + 18]! * k6 + data[q + 21]! * k7;
+          const v1 = HALF + data[q + 1]! * k0 + data[q + 4]! * k1 + data[q + 7]! * k2 + data[q + 10]! * k3 + data[q + 13]! * k4 + data[q + 16]! * k5 + data[q + 19]! * k6 + data[q + 22]! * k7;
+          const v2 = HALF + data[q + 2]! * k0 + data[q + 5]! * k1 + data[q + 8]! * k2 + data[q + 11]! * k3 + data[q + 14]! * k4 + data[q + 17]! * k5 + data[q + 20]! * k6 + data[q + 23]! * k7;
+          tmp[o] = v0 <= 0 ? 0 : v0 >= TOP ? 255 : v0 >> PRECISION_BITS;
+          tmp[o + 1] = v1 <= 0 ? 0 : v1 >= TOP ? 255 : v1 >> PRECISION_BITS;
+          tmp[o + 2] = v2 <= 0 ? 0 : v2 >= TOP ? 255 : v2 >> PRECISION_BITS;
         }
         continue;
       }
