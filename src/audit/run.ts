@@ -22,7 +22,7 @@ import { boxInView, maskInView } from '../image/view.js';
 import { heatmapImage } from '../image/overlay.js';
 import { writeNpy } from '../image/npy.js';
 import type { NormalizeOptions } from '../image/normalize.js';
-import type { RgbImage } from '../image/types.js';
+import type { DecodeMode, RgbImage } from '../image/types.js';
 import { camMethod } from '../cam/index.js';
 import { pngBytes, thumbnails } from '../render/index.js';
 import { decodeRle } from '../dataset/manifest.js';
@@ -49,6 +49,12 @@ export interface AuditOptions {
   /** torchvision's Resize(resize) + CenterCrop(crop) instead of the plain resize (see PrepareOptions). */
   resize?: number;
   crop?: [number, number];
+  /**
+   * 'fast' (the default: what a large run wants): a JPEG at least 3× larger than the model's resize and
+   * the audit's picture (long side AUDIT_FAST_PICTURE_SIDE, or --thumb if larger) is decoded at a reduced
+   * scale (shrink-on-load; not bit-exact, the config says `decode: 'fast'`); 'exact': as explain decodes.
+   */
+  decode?: DecodeMode;
   labelsFile?: string;
   /** A hub folder's ONNX variant (LoadModelOptions.variant). */
   variant?: string;
@@ -193,7 +199,7 @@ async function auditConfig(opts: AuditOptions, explainer: Explainer, method: str
     model: await modelIdentity(opts.model),
     method, layer, class: String(opts.classChoice ?? 'top'), output: opts.output ?? null,
     normalize: { preset: n.preset ?? null, mean: n.mean ? [...n.mean] : null, std: n.std ? [...n.std] : null, ...(n.divisor !== undefined ? { divisor: n.divisor } : {}) },
-    size: opts.size ?? null, ...(opts.resize !== undefined ? { resize: opts.resize, crop: opts.crop ?? null } : {}), labels: explainer.labels ?? null,
+    size: opts.size ?? null, ...(opts.resize !== undefined ? { resize: opts.resize, crop: opts.crop ?? null } : {}), ...((opts.decode ?? 'fast') === 'fast' ? { decode: 'fast' as const } : {}), labels: explainer.labels ?? null,
     thumb: opts.thumb ?? 128, colormap: opts.colormap ?? 'jet', alpha: opts.alpha ?? 0.5, flag_lift: opts.flagLift === undefined ? 1 : opts.flagLift, flag_below: opts.flagBelow ?? null,
     maps: !!opts.maps, shard: opts.shard ?? null, total,
   };
@@ -205,7 +211,7 @@ async function prepareItem(ctx: RunContext, entry: { item: AuditItem; index: num
   let truth: ClassRef | null = null;
   try {
     truth = resolveTruth(ctx.explainer, item.label);
-    const input = await prepareItemInput(ctx.explainer, item.file, { ...ctx.opts.normalize, size: ctx.opts.size, maxPixels: ctx.opts.maxPixels, maxInputPixels: ctx.opts.maxInputPixels, resize: ctx.opts.resize, crop: ctx.opts.crop }, 'an audit item');
+    const input = await prepareItemInput(ctx.explainer, item.file, { ...ctx.opts.normalize, size: ctx.opts.size, maxPixels: ctx.opts.maxPixels, maxInputPixels: ctx.opts.maxInputPixels, resize: ctx.opts.resize, crop: ctx.opts.crop, ...fastDecode(ctx.opts) }, 'an audit item');
     const base = input.image ?? tensorPicture(input, ctx.explainer.layout, ctx.opts.normalize ?? {});
     // metrics at the picture's size (bounded: big images are shrunk), boxes scaled from image pixels
     const [w, h] = base ? [base.width, base.height] : sizeOf(input, ctx.explainer.layout);
@@ -225,6 +231,14 @@ async function prepareItem(ctx: RunContext, entry: { item: AuditItem; index: num
   }
 }
 
+
+/** The fast decode's picture (thumbnails, and the map metrics at its size): this long side, or --thumb where larger. */
+export const AUDIT_FAST_PICTURE_SIDE = 512;
+
+/** An audit's decode options for prepareInputs: fast (the default) keeps a picture of AUDIT_FAST_PICTURE_SIDE. */
+function fastDecode(opts: AuditOptions): { decode: DecodeMode; maxSide?: number } {
+  return (opts.decode ?? 'fast') === 'fast' ? { decode: 'fast', maxSide: Math.max(AUDIT_FAST_PICTURE_SIDE, opts.thumb ?? 128) } : { decode: 'exact' };
+}
 
 function sizeOf(inp: PreparedInput, layout: 'NCHW' | 'NHWC'): [number, number] {
   return layout === 'NCHW' ? [inp.dims[3]!, inp.dims[2]!] : [inp.dims[2]!, inp.dims[1]!];

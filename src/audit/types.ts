@@ -78,6 +78,8 @@ export interface AuditConfig {
   /** torchvision's Resize(resize) + CenterCrop(crop) (--resize/--crop; crop null: the model's input size); absent: the plain resize. */
   resize?: number;
   crop?: [number, number] | null;
+  /** 'fast': large JPEGs were decoded at a reduced scale (--decode fast, audit's default; not bit-exact); absent: the exact decode. */
+  decode?: 'fast';
   labels: string[] | null;
   thumb: number;
   colormap: string;

@@ -187,7 +187,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
       metrics: METRICS.filter((m) => metrics.has(m)), steps, deletion_substrate: delSub, insertion_substrate: insSub, road_fractions: [...(fractions ?? ROAD_FRACTIONS)],
       tolerance, iou_threshold: iouThreshold, seed, annotations: o.annotations ? fileIdentity(o.annotations, annotationsText) : null,
       normalize: { preset: norm.preset ?? null, mean: norm.mean ? [...norm.mean] : null, std: norm.std ? [...norm.std] : null }, size: size ?? null,
-      ...(rc.resize !== undefined ? { resize: rc.resize, crop: rc.crop ?? null } : {}), labels: explainer.labels ?? null, guided_ops: o['guided-ops']!,
+      ...(rc.resize !== undefined ? { resize: rc.resize, crop: rc.crop ?? null } : {}), ...(rc.decode === 'fast' ? { decode: 'fast' } : {}), labels: explainer.labels ?? null, guided_ops: o['guided-ops']!,
       total: files.length * methods.length,
       ...(Object.values(methodOptions).some((v) => Object.keys(v).length) ? { method_options: methodOptions } : {}),
     };
@@ -239,7 +239,7 @@ export async function runEvaluate(args: string[]): Promise<number> {
     let csv = csvLine(['image', 'method', 'class', 'label', 'probability', 'predicted', 'gt_class', 'correct', ...used.map(([k]) => k), 'region']);
     for (const x of rows) csv += csvLine([x.image, x.method, x.class, x.label ?? '', fmt(x.probability), x.predicted, x.gt_class ?? '', x.correct ?? '', ...used.map(([k]) => (x[k] === undefined ? '' : fmt(x[k] as number))), x.region ?? '']);
     const jsonl = [...rows, ...others].map((x) => JSON.stringify(x)).join('\n');
-    const settings = { model: o.model, inputs: files.length, methods, metrics: [...metrics], class: choice, steps, deletion_substrate: delSub, insertion_substrate: insSub, road_fractions: fractions ?? ROAD_FRACTIONS, tolerance, iou_threshold: iouThreshold, seed, annotations: o.annotations ?? null, ...(rc.resize !== undefined ? { resize: rc.resize, crop: rc.crop ?? null } : {}) };
+    const settings = { model: o.model, inputs: files.length, methods, metrics: [...metrics], class: choice, steps, deletion_substrate: delSub, insertion_substrate: insSub, road_fractions: fractions ?? ROAD_FRACTIONS, tolerance, iou_threshold: iouThreshold, seed, annotations: o.annotations ?? null, ...(rc.resize !== undefined ? { resize: rc.resize, crop: rc.crop ?? null } : {}), ...(rc.decode === 'fast' ? { decode: 'fast' } : {}) };
     const table = formatSummary(summary, methods, used);
     const ranking = rankMethods(summary, methods);
     const written = await writeFiles(o.out!, [

@@ -6,7 +6,7 @@ import { InputError } from '../explainer.js';
 import { prepareInputs, type PreparedInput } from '../node.js';
 import { tensorToRgb, type NormalizeOptions } from '../image/normalize.js';
 import { resizeRgb } from '../image/resize.js';
-import type { RgbImage } from '../image/types.js';
+import type { DecodeMode, RgbImage } from '../image/types.js';
 import { CliError, parseNumbers, parseSize } from './common.js';
 
 /** The --normalize / --mean / --std options as explain reads them (default: imagenet). */
@@ -40,7 +40,7 @@ export function importedDefaults<T extends { norm: NormalizeOptions; rc: ResizeC
       say(`the model's files state no input normalisation; assuming --normalize ${s.norm.preset ?? 'imagenet'} (give --normalize or --mean/--std if the model was trained otherwise)`);
     }
   }
-  if (o.resize === undefined && o.crop === undefined && p?.resize !== undefined) out.rc = { resize: p.resize, ...(p.crop ? { crop: p.crop } : {}) };
+  if (o.resize === undefined && o.crop === undefined && p?.resize !== undefined) out.rc = { ...s.rc, resize: p.resize, ...(p.crop ? { crop: p.crop } : {}) };
   if (o.size === undefined && p?.size) out.size = p.size;
   return out;
 }
@@ -64,18 +64,20 @@ export async function loadInputs(explainer: Explainer, files: string[], norm: No
   return out;
 }
 
-/** --resize N [--crop H[xW]]: torchvision's Resize(N) + CenterCrop instead of the plain resize. */
+/** --resize N [--crop H[xW]]: torchvision's Resize(N) + CenterCrop instead of the plain resize; --decode: how the picture is decoded. */
 export interface ResizeCropOptions {
   resize?: number;
   crop?: [number, number];
+  decode?: DecodeMode;
 }
 
 /** Reads --resize / --crop (checked against the model when the inputs are read). */
-export function resizeCropOptions(o: { resize?: number; crop?: string }): ResizeCropOptions {
+export function resizeCropOptions(o: { resize?: number; crop?: string; decode?: string }): ResizeCropOptions {
   const resize = o.resize; // checked by the option's declaration (a whole number ≥ 1)
   const crop = parseSize(o.crop, '--crop');
   if (crop && resize === undefined) throw new CliError(`--crop goes with --resize N (torchvision's Resize(N) then CenterCrop(${o.crop})); without --resize the whole image is resized to the model's input`);
-  return { ...(resize !== undefined ? { resize } : {}), ...(crop ? { crop } : {}) };
+  // --decode is checked by the option's choices
+  return { ...(resize !== undefined ? { resize } : {}), ...(crop ? { crop } : {}), ...(o.decode ? { decode: o.decode as DecodeMode } : {}) };
 }
 
 

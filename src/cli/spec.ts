@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { COLORMAPS } from '../image/colormap.js';
 import { LOSSY, PICTURE_FORMATS } from '../image/encode.js';
 import { NORMALIZE_PRESETS } from '../image/normalize.js';
+import { DECODE_MODES } from '../image/types.js';
 import { CliError, optionNumber } from './common.js';
 import { editDistance } from '../util/closest.js';
 import { parseShard, type Shard } from '../dataset/shard.js';
@@ -287,6 +288,10 @@ export const IMAGES = group('Input images', {
     help: "torchvision's Resize(N) + CenterCrop instead of resizing the whole image: the shorter side to N (Pillow bilinear), then the centre crop of the model's input size; overlays show the cropped part (e.g. --resize 256 for a 224 ImageNet model)",
   },
   crop: { type: 'string', value: 'H[xW]', help: "the centre crop after --resize (default: the model's input size; sets it for dynamic models)" },
+  decode: {
+    type: 'string', value: 'MODE', choices: DECODE_MODES,
+    help: "exact: the whole picture decoded, then resized as Pillow/torchvision do (bit-exact; default, audit excepted); fast: a JPEG at least 3× larger than the model's resize (and the picture kept for overlays) needs is decoded at 1/2, 1/4 or 1/8 scale by libjpeg (shrink-on-load) — much faster on photos of several megapixels, not bit-exact (input values a few levels apart); other files decode exactly. Default of audit: fast",
+  },
   'max-pixels': {
     type: 'string', value: 'N', number: { integer: true, min: 0 },
     help: "refuse images larger than N pixels (default 268402689, sharp's limit: about 16384×16384; 0: no limit). Images above 64 megapixels are shrunk while decoding, so memory stays bounded. Scans (NIfTI, DICOM) count voxels, default 67108864 (64 M: they are not shrunk)",

@@ -12,15 +12,16 @@ import { readModelSource } from './model-files.js';
 import { Detector } from '../detect/detector.js';
 import { createNodeSession, diskCompileCache } from '../runtime/node.js';
 import type { CompileCache } from '../runtime/session.js';
-import { imageBitDepth, isScanFile, readImageFile, readNpyFile, readScanFile, DEFAULT_MAX_DECODE_PIXELS, DEFAULT_MAX_PIXELS } from '../image/node.js';
+import { isScanFile, openImageFile, readImageFile, readNpyFile, readScanFile, shrinkPicture, DEFAULT_MAX_DECODE_PIXELS, DEFAULT_MAX_PIXELS } from '../image/node.js';
 import { displayRange, scanToTensors, volumeError, voxelLimit, type IntensityOptions, type ScanLimits, type Volume } from '../image/volume.js';
 import { stackSeries, type DicomFile } from '../image/dicom.js';
 import { resizeRgb } from '../image/resize.js';
-import { cutRegion, resizeCrop, type ImageRegion } from '../image/view.js';
-import { imageToTensor, tensorToRgb, type NormalizeOptions } from '../image/normalize.js';
+import { cutRegion, resizeCropPlan, type ImageRegion } from '../image/view.js';
+import { modelInputTensor, modelViewRgb, type ModelView } from '../image/resample.js';
+import { imageToTensor, resolveNormalization, tensorToRgb, type NormalizeOptions } from '../image/normalize.js';
 import { pictureIsScan, scanIntensity } from '../image/picture.js';
 import { toFloat32 } from '../image/npy.js';
-import type { RgbImage } from '../image/types.js';
+import type { DecodeMode, RgbImage } from '../image/types.js';
 import { DEFAULT_PICTURE_SIDE, overlaySize } from '../render/index.js';
 
 /**
@@ -150,6 +151,8 @@ export interface PreparedInput {
   view?: RgbImage;
   /** Scans (NIfTI, DICOM, grayscale and 16-bit images): the scan read, and for a 2-D model the slice this input is. */
   scan?: { volume: Volume; slice?: number };
+  /** Decoded at a reduced scale (decode: 'fast' on a large JPEG): not bit-exact. */
+  fast?: boolean;
 }
 
 export interface PrepareOptions extends NormalizeOptions {
@@ -173,6 +176,13 @@ export interface PrepareOptions extends NormalizeOptions {
   crop?: [number, number];
   /** Also return the model's picture (`view`). */
   view?: boolean;
+  /**
+   * 'exact' (default): the full decode, then Pillow's resize — bit-exact with torchvision/Pillow. 'fast':
+   * a JPEG at least 3× larger than needed (the model's resize, and the picture kept up to `maxSide`) is
+   * decoded at 1/2, 1/4 or 1/8 scale by libjpeg (shrink-on-load) — not bit-exact (a few grey levels;
+   * test/decode.test.ts states how far); other files and smaller JPEGs decode exactly.
+   */
+  decode?: DecodeMode;
   /**
    * Scans and grayscale images (NIfTI, DICOM, 1-channel models, 16-bit PNG/TIFF, or whenever `intensity`
    * is given): the intensity mapping, mean/std, and the channels the scan is adapted to (default: the
@@ -225,31 +235,36 @@ export async function prepareInputs(explainer: Explainer, file: string, opts: Pr
     }));
   }
   // pictures: the rule of src/image/picture.ts (the browser's too)
-  if (explainer.volume || isScanFile(file) || opts.scan?.intensity !== undefined || opts.scan?.channels !== undefined
-    || pictureIsScan(explainer.channels, explainer.channels === 3 && /\.(png|tiff?)$/i.test(file) ? (await imageBitDepth(file)) ?? 8 : 8)) {
-    return prepareScan(explainer, file, await readScanFile(file, { maxPixels: opts.maxPixels, check: sliceBudget(explainer, opts), channels: opts.scan?.channels ?? explainer.channels }), opts);
+  const scan = () => readScanFile(file, { maxPixels: opts.maxPixels, check: sliceBudget(explainer, opts), channels: opts.scan?.channels ?? explainer.channels });
+  if (explainer.volume || isScanFile(file) || opts.scan?.intensity !== undefined || opts.scan?.channels !== undefined || pictureIsScan(explainer.channels, 8)) {
+    return prepareScan(explainer, file, await scan(), opts);
   }
+  // the file is read once: a PNG's or TIFF's header says whether it is 16-bit (a scan then), its bytes decode
+  let opened = /\.(png|tiff?)$/i.test(file) ? await openImageFile(file) : undefined;
+  if (opened && pictureIsScan(explainer.channels, opened.header.bits)) return prepareScan(explainer, file, await scan(), opts);
   checkResizeCrop(explainer, opts);
   const dims = explainer.imageDims(opts.size ?? (opts.resize !== undefined ? opts.crop : undefined));
   const [h, w] = explainer.layout === 'NCHW' ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!];
   checkInputPixels(h, w, opts.maxInputPixels, 'the model input');
-  const img = await readImageFile(file, { maxPixels: opts.maxPixels, maxDecodePixels: DEFAULT_MAX_DECODE_PIXELS });
-  const sourceSize: [number, number] = [img.sourceWidth, img.sourceHeight];
-  let model: RgbImage;
-  let region: ImageRegion | undefined;
-  if (opts.resize !== undefined) {
-    // torchvision's Resize(N) + CenterCrop: sizes and offsets from the image's own size
-    const rc = resizeCrop(img, { resize: opts.resize, crop: [h, w] }, sourceSize);
-    model = rc.image;
-    region = rc.plan.region;
-  } else {
-    model = resizeRgb(img, w, h);
-  }
-  const tensor = imageToTensor(model, { ...opts, layout: explainer.layout });
+  opened ??= await openImageFile(file);
+  const { width: sw, height: sh } = opened.header;
   const keep = opts.picture ?? true;
-  // the overlay picture: the part the model saw, at the image's resolution (bounded to maxSide)
-  const image = keep ? viewPicture(boundPicture(img, opts.maxSide ?? DEFAULT_PICTURE_SIDE), sourceSize, region) : undefined;
-  return [{ file, tensor, dims, image, sourceSize, ...(region ? { region } : {}), ...(opts.view ? { view: model } : {}) }];
+  const maxSide = opts.maxSide ?? DEFAULT_PICTURE_SIDE;
+  // the model's picture: the whole image resized to the model's input, or torchvision's Resize(N) +
+  // CenterCrop (sizes and offsets from the image's own size, pixels from the decoded image)
+  const plan = opts.resize !== undefined ? resizeCropPlan(sw, sh, { resize: opts.resize, crop: [h, w] }) : undefined;
+  const view: ModelView = plan ? { resized: plan.resized, left: plan.left, top: plan.top, crop: [h, w] } : { resized: [w, h], left: 0, top: 0, crop: [h, w] };
+  // --decode fast: a large JPEG decoded at a reduced scale that still covers the resize and the picture kept
+  const fastTo = opts.decode === 'fast' ? fastNeed(view.resized, keep ? [sw, sh] : undefined, maxSide) : undefined;
+  const img = await opened.decode({ maxPixels: opts.maxPixels, maxDecodePixels: DEFAULT_MAX_DECODE_PIXELS, ...(fastTo ? { fastTo } : {}) });
+  const sourceSize: [number, number] = [sw, sh];
+  const region = plan?.region;
+  // resize, crop and normalisation in one pass (bit-exact with resizeRgb, centerCrop and imageToTensor)
+  const model = opts.view ? modelViewRgb(img, view) : undefined;
+  const tensor = model ? imageToTensor(model, { ...opts, layout: explainer.layout }) : modelInputTensor(img, view, resolveNormalization(opts), explainer.layout);
+  // the overlay picture: the part the model saw, at the image's resolution (bounded to maxSide by libvips)
+  const image = keep ? viewPicture(await shrinkPicture(img, maxSide), sourceSize, region) : undefined;
+  return [{ file, tensor, dims, image, sourceSize, ...(region ? { region } : {}), ...(model ? { view: model } : {}), ...(img.fast ? { fast: true } : {}) }];
 }
 
 /**
@@ -330,6 +345,18 @@ export async function prepareAllInputs(explainer: Explainer, files: readonly str
   }
   for (const f of files) if (!dicom.includes(f) || dicom.length === 1) out.push(...(await prepareInputs(explainer, f, opts)));
   return out;
+}
+
+/**
+ * What the fast decode must keep: the model's resize (`resized` [w, h]) and, with a picture, the picture's
+ * size (the source bounded to `maxSide`, as boundPicture makes it); the larger on each axis.
+ */
+export function fastNeed(resized: [number, number], source: [number, number] | undefined, maxSide: number): [number, number] {
+  if (!source) return resized;
+  const long = Math.max(source[0], source[1]);
+  const s = Math.min(1, maxSide / long);
+  const pic = s < 1 ? [Math.max(1, Math.round(source[0] * s)), Math.max(1, Math.round(source[1] * s))] : source;
+  return [Math.max(resized[0], pic[0]!), Math.max(resized[1], pic[1]!)];
 }
 
 /** The part `region` (source pixels) of a picture of the source, or the picture itself without one. */

@@ -96,18 +96,13 @@ export function imageToTensor(img: RgbImage, opts: ImageToTensorOptions): Float3
   assertRgbImage(img, 'imageToTensor');
   checkLayout(opts.layout);
   const spec = resolveNormalization(opts);
-  const f32 = Math.fround;
   const { width, height, data } = img;
   const hw = width * height;
   const out = new Float32Array(hw * 3);
-  const div = spec.divisor;
-  const m = spec.mean.map(f32);
-  const s = spec.std.map(f32);
+  const luts = normalizeLuts(spec);
   const src = spec.channelOrder === 'RGB' ? [0, 1, 2] : [2, 1, 0];
-  // value lookup per channel (256 entries) keeps this exact and fast
   for (let c = 0; c < 3; c++) {
-    const lut = new Float32Array(256);
-    for (let v = 0; v < 256; v++) lut[v] = f32(f32(f32(v / div) - m[c]!) / s[c]!);
+    const lut = luts[c]!;
     const sc = src[c]!;
     if (opts.layout === 'NCHW') {
       const base = c * hw;
@@ -117,6 +112,22 @@ export function imageToTensor(img: RgbImage, opts: ImageToTensorOptions): Float3
     }
   }
   return out;
+}
+
+/**
+ * The tensor value of every 8-bit pixel value, per tensor channel (in `spec`'s channel order):
+ * f32(f32(f32(v / divisor) - mean[c]) / std[c]), torchvision's ToTensor + Normalize in float32. A lookup
+ * keeps imageToTensor (and resample.ts modelInputTensor) exact and fast.
+ */
+export function normalizeLuts(spec: NormalizeSpec): [Float32Array, Float32Array, Float32Array] {
+  const f32 = Math.fround;
+  const lut = (c: number) => {
+    const t = new Float32Array(256);
+    const m = f32(spec.mean[c]!), s = f32(spec.std[c]!);
+    for (let v = 0; v < 256; v++) t[v] = f32(f32(f32(v / spec.divisor) - m) / s);
+    return t;
+  };
+  return [lut(0), lut(1), lut(2)];
 }
 
 /**

@@ -8,9 +8,9 @@
  * into a 3-channel model is normalised as a photo is (the --normalize preset). Node decodes with sharp
  * (src/image/node.ts readScanFile), the browser with our PNG decoder or the canvas (web/worker.ts).
  */
-import { imageToTensor, resolveNormalization, type NormalizeOptions, type TensorLayout } from './normalize.js';
+import { resolveNormalization, type NormalizeOptions, type TensorLayout } from './normalize.js';
 import type { RawImage } from './png.js';
-import { resizeRgb } from './resize.js';
+import { modelInputTensor } from './resample.js';
 import type { RgbImage } from './types.js';
 import { scanToTensors, type IntensityOptions, type Volume } from './volume.js';
 
@@ -94,7 +94,8 @@ export interface PictureModel {
  */
 export function pictureTensor(pic: { samples: PictureSamples; rgb: RgbImage; colour: boolean; format: string }, model: PictureModel, norm: NormalizeOptions = {}): Float32Array {
   const [h, w] = model.size;
-  if (!pictureIsScan(model.channels, pic.samples.bits)) return imageToTensor(resizeRgb(pic.rgb, w, h), { ...norm, layout: model.layout });
+  // resizeRgb + imageToTensor in one pass (resample.ts), as prepareInputs makes it
+  if (!pictureIsScan(model.channels, pic.samples.bits)) return modelInputTensor(pic.rgb, { resized: [w, h], left: 0, top: 0, crop: [h, w] }, resolveNormalization(norm), model.layout);
   const vol = pictureVolume(pic.samples, { channels: model.channels, colour: pic.colour, format: pic.format });
   const target = { channels: model.channels, channelsFirst: model.layout === 'NCHW', grid: [h, w] };
   return scanToTensors(vol, target, scanIntensity(vol, model.channels, {}, norm), pic.format)[0]!.tensor;

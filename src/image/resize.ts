@@ -9,6 +9,7 @@
  */
 import type { RgbImage } from './types.js';
 import { assertRgbImage } from './types.js';
+import { modelViewRgb } from './resample.js';
 
 const f32 = Math.fround;
 
@@ -193,51 +194,7 @@ export function resizeBatch(maps: Float32Array, n: number, h: number, w: number,
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Pillow-compatible 8-bit resampling (libImaging/Resample.c, BILINEAR filter, support 1).
-
-const PRECISION_BITS = 32 - 8 - 2;
-
-interface PilCoeffs { ksize: number; bounds: Int32Array; kk: Int32Array }
-
-function pilCoeffs(inSize: number, outSize: number, antialias: boolean): PilCoeffs {
-  const scale = inSize / outSize;
-  const filterscale = antialias ? Math.max(scale, 1) : 1;
-  const support = 1 * filterscale;
-  const ksize = Math.ceil(support) * 2 + 1;
-  const bounds = new Int32Array(outSize * 2);
-  const kk = new Int32Array(outSize * ksize);
-  const k = new Float64Array(ksize);
-  const ss = 1 / filterscale;
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale;
-    let xmin = Math.trunc(center - support + 0.5);
-    if (xmin < 0) xmin = 0;
-    let xmax = Math.trunc(center + support + 0.5);
-    if (xmax > inSize) xmax = inSize;
-    xmax -= xmin;
-    let ww = 0;
-    for (let x = 0; x < xmax; x++) {
-      let t = (x + xmin - center + 0.5) * ss;
-      if (t < 0) t = -t;
-      const wgt = t < 1 ? 1 - t : 0;
-      k[x] = wgt;
-      ww += wgt;
-    }
-    for (let x = 0; x < xmax; x++) {
-      const v = ww !== 0 ? k[x]! / ww : k[x]!;
-      kk[xx * ksize + x] = v < 0 ? Math.trunc(-0.5 + v * (1 << PRECISION_BITS)) : Math.trunc(0.5 + v * (1 << PRECISION_BITS));
-    }
-    bounds[xx * 2] = xmin;
-    bounds[xx * 2 + 1] = xmax;
-  }
-  return { ksize, bounds, kk };
-}
-
-function clip8(ss: number): number {
-  // ss is an int32 (8-bit values times 22-bit coefficients): the shift is Pillow's floor division
-  const v = ss >> PRECISION_BITS;
-  return v < 0 ? 0 : v > 255 ? 255 : v;
-}
+// Pillow-compatible 8-bit resampling: resample.ts (libImaging/Resample.c, BILINEAR filter, support 1).
 
 /** Options for resizeRgb. */
 export interface ResizeRgbOptions {
@@ -255,69 +212,9 @@ export interface ResizeRgbOptions {
 export function resizeRgb(img: RgbImage, outW: number, outH: number, opts: ResizeRgbOptions = {}): RgbImage {
   assertRgbImage(img, 'resizeRgb');
   checkDims('resizeRgb', img.height, img.width, outH, outW);
-  const antialias = opts.antialias ?? true;
   const { width: w, height: h, data } = img;
   if (w === outW && h === outH) return { width: w, height: h, data: data.slice() };
-  const needH = outW !== w;
-  const needV = outH !== h;
-  const half = 1 << (PRECISION_BITS - 1);
-
-  const cv = pilCoeffs(h, outH, antialias);
-  // Only rows [yFirst, yLast) of the source are needed by the vertical pass.
-  const yFirst = needV ? cv.bounds[0]! : 0;
-  const yLast = needV ? cv.bounds[outH * 2 - 2]! + cv.bounds[outH * 2 - 1]! : h;
-
-  let cur = data;
-  let curW = w;
-  let rowOffset = 0; // source row of cur's row 0
-  if (needH) {
-    const ch = pilCoeffs(w, outW, antialias);
-    const rows = needV ? yLast - yFirst : h;
-    const tmp = new Uint8Array(outW * rows * 3);
-    const { bounds, kk, ksize } = ch;
-    for (let yy = 0; yy < rows; yy++) {
-      const srow = (yy + (needV ? yFirst : 0)) * w * 3;
-      let o = yy * outW * 3;
-      for (let xx = 0; xx < outW; xx++, o += 3) {
-        const kb = xx * ksize;
-        const taps = bounds[xx * 2 + 1]!;
-        let p = srow + bounds[xx * 2]! * 3;
-        let s0 = half, s1 = half, s2 = half;
-        for (let x = 0; x < taps; x++, p += 3) {
-          const kv = kk[kb + x]!;
-          s0 += data[p]! * kv;
-          s1 += data[p + 1]! * kv;
-          s2 += data[p + 2]! * kv;
-        }
-        tmp[o] = clip8(s0);
-        tmp[o + 1] = clip8(s1);
-        tmp[o + 2] = clip8(s2);
-      }
-    }
-    cur = tmp;
-    curW = outW;
-    rowOffset = needV ? yFirst : 0;
-  }
-  if (!needV) return { width: outW, height: h, data: cur };
-  // vertical pass row by row: each output row is a weighted sum of a few whole source rows (contiguous)
-  const out = new Uint8Array(outW * outH * 3);
-  const rowStride = curW * 3;
-  const acc = new Int32Array(rowStride);
-  const { bounds, kk, ksize } = cv;
-  for (let yy = 0; yy < outH; yy++) {
-    const ymin = bounds[yy * 2]! - rowOffset;
-    const taps = bounds[yy * 2 + 1]!;
-    const kb = yy * ksize;
-    acc.fill(half);
-    for (let y = 0; y < taps; y++) {
-      const kv = kk[kb + y]!;
-      const r = (y + ymin) * rowStride;
-      for (let i = 0; i < rowStride; i++) acc[i] += cur[r + i]! * kv;
-    }
-    const o = yy * rowStride;
-    for (let i = 0; i < rowStride; i++) out[o + i] = clip8(acc[i]!);
-  }
-  return { width: outW, height: outH, data: out };
+  return modelViewRgb(img, { resized: [outW, outH], left: 0, top: 0, crop: [outH, outW] }, opts.antialias ?? true);
 }
 
 /**

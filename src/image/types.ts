@@ -1,3 +1,11 @@
+/**
+ * How image files are decoded for a model (--decode): 'exact' (the full picture, then Pillow's resize:
+ * bit-exact with torchvision/Pillow) or 'fast' (a JPEG at least 3× larger than needed is decoded at 1/2,
+ * 1/4 or 1/8 scale by libjpeg's shrink-on-load; not bit-exact).
+ */
+export const DECODE_MODES = ['exact', 'fast'] as const;
+export type DecodeMode = (typeof DECODE_MODES)[number];
+
 /** An 8-bit sRGB image, RGB interleaved, row-major: `data.length === width * height * 3`. */
 export interface RgbImage {
   width: number;

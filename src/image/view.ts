@@ -4,7 +4,8 @@
  * region, in the image's own pixels, carries boxes and masks (annotated on the whole image) to the map
  * and picks the part of the picture that overlays are drawn on.
  */
-import { centerCrop, centerCropOffsets, resizeRgb, shortSideSize } from './resize.js';
+import { centerCropOffsets, shortSideSize } from './resize.js';
+import { modelViewRgb } from './resample.js';
 import type { RgbImage } from './types.js';
 
 /** [x0, y0, x1, y1] in an image's pixels (may reach outside it where a crop pads). */
@@ -46,8 +47,8 @@ export function resizeCropPlan(w: number, h: number, rc: ResizeCrop): ResizeCrop
  */
 export function resizeCrop(img: RgbImage, rc: ResizeCrop, source: [number, number] = [img.width, img.height]): { image: RgbImage; plan: ResizeCropPlan } {
   const plan = resizeCropPlan(source[0], source[1], rc);
-  const resized = resizeRgb(img, plan.resized[0], plan.resized[1]);
-  return { image: centerCrop(resized, rc.crop[1], rc.crop[0]), plan };
+  // only the part the crop keeps is resampled (the same bits as the whole resize, then the crop)
+  return { image: modelViewRgb(img, { resized: plan.resized, left: plan.left, top: plan.top, crop: rc.crop }), plan };
 }
 
 /**
