@@ -10,8 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { colormapTable, COLORMAPS, decodePng, montage, overlay, quantizeLevel, resizeBilinear, resizeRgb, type RgbImage } from '../src/image/index.js';
+import { resizeBilinearLevels } from '../src/image/resize.js';
 import { readImageFile } from '../src/node.js';
-import { overlayPicture, overlaySize, pictureBytes, type CaptionFacts } from '../src/render/index.js';
+import { captionText, overlayPicture, overlaySize, pictureBytes, type CaptionFacts } from '../src/render/index.js';
 import { parseSideOrHxW } from '../src/util/size.js';
 import { encodePicture, LOSSY } from '../src/image/encode.js';
 import { Rng } from '../src/util/random.js';
@@ -111,6 +112,35 @@ describe('overlay: the faster routine gives the same bytes as the one it replace
     const black = { width: 4, height: 4, data: new Uint8Array(48) };
     const out = overlay(black, new Float32Array(16), { colormap: 'inferno', alpha: 0 });
     assert.deepEqual(out.data, new Uint8Array(48), 'max 0: all black, as before');
+  });
+
+  test('the map upsampled straight to its levels (resizeBilinearLevels): the levels of resizeBilinear, up, down, 2× down and equal sizes', () => {
+    for (const [h, w, oh, ow] of [[7, 7, 375, 500], [14, 14, 7, 7], [7, 7, 7, 7], [9, 13, 53, 37], [224, 224, 100, 150], [1, 1, 3, 5]] as const) {
+      const m = new Float32Array(h * w).map((_, i) => Math.abs(Math.sin(i * 1.7)) * 1.1 - 0.05);
+      m[0] = NaN;
+      const want = Uint8Array.from(resizeBilinear(m, h, w, oh, ow), quantizeLevel);
+      assert.deepEqual(resizeBilinearLevels(m, h, w, oh, ow), want, `${h}x${w} -> ${oh}x${ow}`);
+    }
+  });
+
+  test('the captioned overlay drawn into its caption frame: the bytes of the overlay then montage (the old routine)', () => {
+    const e: CaptionFacts & { map: Float32Array; width: number; height: number } = {
+      method: 'gradcam', target: { index: 3, logit: 2, probability: 0.25, label: 'cat' }, predicted: { index: 5, logit: 3, probability: 0.5 },
+      map: new Float32Array(49).map((_, i) => Math.abs(Math.sin(i))), width: 7, height: 7,
+    };
+    for (const [w, h, size] of [[500, 375, undefined], [100, 80, undefined], [640, 480, { side: 333 }], [7, 7, undefined]] as const) {
+      const pic = picture(w, h, 9);
+      for (const [colormap, alpha] of [['jet', 0.5], ['viridis', 0.3]] as const) {
+        const got = overlayPicture(e, pic, { colormap, alpha, caption: true, size });
+        const [ow, oh] = overlaySize(w, h, 256, 2048, size);
+        const base = ow === w && oh === h ? pic : resizeRgb(pic, ow, oh);
+        const ov = overlayBefore(base, resizeBilinear(e.map, 7, 7, oh, ow), { colormap, alpha });
+        const scale = Math.max(1, Math.floor(ow / 320));
+        const want = montage([[ov]], { labels: [[captionText(e)]], pad: 2 * scale, textScale: scale });
+        assert.deepEqual([got.width, got.height], [want.width, want.height]);
+        assert.deepEqual(got.data, want.data, `${w}x${h} ${colormap}`);
+      }
+    }
   });
 });
 

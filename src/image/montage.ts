@@ -196,12 +196,18 @@ export interface MontageOptions {
   textScale?: number;
 }
 
+/** A tile's size (montageFrame: the frame is laid out and drawn for tiles that come later). */
+export interface TileSize {
+  width: number;
+  height: number;
+}
+
 /**
- * Lays `tiles[row][col]` out in a grid: every cell is as wide as the widest tile in its column and as
- * tall as the tallest in its row; tiles sit top-left in their cell, under their caption. Captions wider
- * than their column are cut and end in '..'. Rows may have different lengths.
+ * montage's picture without the tiles' pixels: the background, the labels, and where each tile goes
+ * (`at[r][c]`: its top left corner). Drawing tiles of those sizes there gives montage's bytes; a renderer
+ * draws an overlay straight into it (no copy of the overlay).
  */
-export function montage(tiles: RgbImage[][], opts: MontageOptions = {}): RgbImage {
+export function montageFrame(tiles: TileSize[][], opts: MontageOptions = {}): { image: RgbImage; at: [number, number][][] } {
   if (!Array.isArray(tiles) || tiles.length === 0 || tiles.every((r) => !Array.isArray(r) || r.length === 0)) {
     throw new RangeError('montage: needs at least one tile');
   }
@@ -213,7 +219,6 @@ export function montage(tiles: RgbImage[][], opts: MontageOptions = {}): RgbImag
   const fg = opts.textColor ?? [0, 0, 0];
   const labels = opts.labels;
   if (labels !== undefined && !Array.isArray(labels)) throw new TypeError('montage: labels must be an array of arrays of strings');
-  tiles.forEach((row, r) => row.forEach((t, c) => assertRgbImage(t, `montage tile [${r}][${c}]`)));
 
   const nCols = Math.max(...tiles.map((r) => r.length));
   const colW = new Array<number>(nCols).fill(0);
@@ -236,26 +241,40 @@ export function montage(tiles: RgbImage[][], opts: MontageOptions = {}): RgbImag
     data[2] = bg[2];
     for (let filled = 3; filled < data.length; filled *= 2) data.copyWithin(filled, 0, Math.min(filled, data.length - filled));
   }
-  const out: RgbImage = { width, height, data };
-
+  const image: RgbImage = { width, height, data };
+  const at: [number, number][][] = [];
   let y0 = pad;
   tiles.forEach((row, r) => {
     let x0 = pad;
+    at.push([]);
     for (let c = 0; c < nCols; c++) {
       const t = row[c];
       if (t) {
         const text = labels?.[r]?.[c];
-        if (text) drawText(out, x0, y0, fitText(text, colW[c]!, scale), fg, scale);
-        const ty = y0 + labelH[r]!;
-        for (let y = 0; y < t.height; y++) {
-          data.set(t.data.subarray(y * t.width * 3, (y + 1) * t.width * 3), ((ty + y) * width + x0) * 3);
-        }
+        if (text) drawText(image, x0, y0, fitText(text, colW[c]!, scale), fg, scale);
+        at[r]![c] = [x0, y0 + labelH[r]!];
       }
       x0 += colW[c]! + pad;
     }
     y0 += labelH[r]! + rowH[r]! + pad;
   });
-  return out;
+  return { image, at };
+}
+
+/**
+ * Lays `tiles[row][col]` out in a grid: every cell is as wide as the widest tile in its column and as
+ * tall as the tallest in its row; tiles sit top-left in their cell, under their caption. Captions wider
+ * than their column are cut and end in '..'. Rows may have different lengths.
+ */
+export function montage(tiles: RgbImage[][], opts: MontageOptions = {}): RgbImage {
+  if (Array.isArray(tiles)) tiles.forEach((row, r) => Array.isArray(row) && row.forEach((t, c) => assertRgbImage(t, `montage tile [${r}][${c}]`)));
+  const { image, at } = montageFrame(tiles, opts);
+  const { width, data } = image;
+  tiles.forEach((row, r) => row.forEach((t, c) => {
+    const [x0, ty] = at[r]![c]!;
+    for (let y = 0; y < t.height; y++) data.set(t.data.subarray(y * t.width * 3, (y + 1) * t.width * 3), ((ty + y) * width + x0) * 3);
+  }));
+  return image;
 }
 
 /** Cuts each line of `text` to fit `maxWidth` pixels, marking cuts with '..'. */

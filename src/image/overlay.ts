@@ -33,6 +33,30 @@ function checkMap(fn: string, map: ArrayLike<number>, width: number, height: num
 export function overlay(img: RgbImage, map: Float32Array | ArrayLike<number>, opts: OverlayOptions = {}): RgbImage {
   assertRgbImage(img, 'overlay');
   checkMap('overlay', map, img.width, img.height);
+  const f32 = Math.fround;
+  const levels = new Uint8Array(img.width * img.height);
+  for (let p = 0; p < levels.length; p++) {
+    const v = f32(255 * f32(map[p]!));
+    levels[p] = v > 0 ? (v >= 255 ? 255 : Math.trunc(v)) : 0; // quantizeLevel, inline
+  }
+  return overlayLevels(img, levels, opts);
+}
+
+/** Where overlayLevels draws: into `image` with the overlay's top left corner at (x, y) (it must fit). */
+export interface OverlayTarget {
+  image: RgbImage;
+  x: number;
+  y: number;
+}
+
+/**
+ * overlay with the map given as its levels (quantizeLevel of each value; e.g. resize.ts
+ * resizeBilinearLevels: no float32 map at the picture's size): the same bytes. Draws into `into` where
+ * given (a captioned frame: no copy of the overlay), else into a new picture; returns that picture.
+ */
+export function overlayLevels(img: RgbImage, levels: Uint8Array, opts: OverlayOptions = {}, into?: OverlayTarget): RgbImage {
+  assertRgbImage(img, 'overlay');
+  checkMap('overlay', levels, img.width, img.height);
   const alpha = opts.alpha ?? 0.5;
   if (typeof alpha !== 'number' || !(alpha >= 0 && alpha <= 1)) throw new RangeError(`overlay: alpha must be in [0, 1], got ${alpha}`);
   const table = colormapTable(opts.colormap ?? 'jet');
@@ -53,17 +77,12 @@ export function overlay(img: RgbImage, map: Float32Array | ArrayLike<number>, op
   // pixel's map level (times 3: its row of the colour map), the brightest image level per (map level,
   // channel), then per heat level; the final bytes come from a table of the (heat, image) pairs (the same
   // float32 steps as byte by byte, so the same bytes).
-  const n = img.data.length;
-  const np = n / 3;
+  const { width, height } = img;
+  const np = width * height;
   const src = img.data;
-  const q = new Uint16Array(np);
-  for (let p = 0; p < np; p++) {
-    const v = f32(255 * f32(map[p]!));
-    q[p] = (v > 0 ? (v >= 255 ? 255 : Math.trunc(v)) : 0) * 3; // quantizeLevel, inline
-  }
   const byRow = new Int16Array(768).fill(-1);
   for (let p = 0, i = 0; p < np; p++, i += 3) {
-    const t = q[p]!;
+    const t = levels[p]! * 3;
     const s0 = src[i]!, s1 = src[i + 1]!, s2 = src[i + 2]!;
     if (s0 > byRow[t]!) byRow[t] = s0;
     if (s1 > byRow[t + 1]!) byRow[t + 1] = s1;
@@ -78,10 +97,13 @@ export function overlay(img: RgbImage, map: Float32Array | ArrayLike<number>, op
     const c = f32(lutHeat[h]! + lutImg[s]!);
     if (c > max) max = c;
   }
-  const out = new Uint8Array(n);
+  const target = into ?? { image: { width, height, data: new Uint8Array(np * 3) }, x: 0, y: 0 };
+  const { image: dst, x: x0, y: y0 } = target;
+  if (x0 < 0 || y0 < 0 || x0 + width > dst.width || y0 + height > dst.height) throw new RangeError(`overlay: a ${width}x${height} overlay at (${x0}, ${y0}) does not fit a ${dst.width}x${dst.height} picture`);
+  const out = dst.data;
+  // level[h · 256 + s] for every heat level present (rows of the others stay unused)
+  const level = new Uint8Array(65536);
   if (max > 0) {
-    // level[h · 256 + s] for every heat level present (rows of the others stay unused)
-    const level = new Uint8Array(65536);
     for (let h = 0; h < 256; h++) {
       if (brightest[h]! < 0) continue;
       const lh = lutHeat[h]!;
@@ -90,16 +112,19 @@ export function overlay(img: RgbImage, map: Float32Array | ArrayLike<number>, op
         level[k] = v >= 255 ? 255 : v > 0 ? Math.trunc(v) : 0;
       }
     }
-    const row = new Int32Array(768);
-    for (let t = 0; t < 768; t++) row[t] = table[t]! << 8;
-    for (let p = 0, i = 0; p < np; p++, i += 3) {
-      const t = q[p]!;
-      out[i] = level[row[t]! | src[i]!]!;
-      out[i + 1] = level[row[t + 1]! | src[i + 1]!]!;
-      out[i + 2] = level[row[t + 2]! | src[i + 2]!]!;
+  }
+  // (max ≤ 0: every byte 0, the zero row of `level`)
+  const row = new Int32Array(256 * 3);
+  for (let t = 0; t < 768; t++) row[t] = max > 0 ? table[t]! << 8 : 0;
+  for (let y = 0, p = 0, i = 0; y < height; y++) {
+    for (let x = 0, o = ((y0 + y) * dst.width + x0) * 3; x < width; x++, p++, i += 3, o += 3) {
+      const t = levels[p]! * 3;
+      out[o] = level[row[t]! | src[i]!]!;
+      out[o + 1] = level[row[t + 1]! | src[i + 1]!]!;
+      out[o + 2] = level[row[t + 2]! | src[i + 2]!]!;
     }
   }
-  return { width: img.width, height: img.height, data: out };
+  return dst;
 }
 
 /** The colour-mapped CAM alone (`map` is `[height, width]` in [0, 1]). */

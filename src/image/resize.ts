@@ -76,7 +76,8 @@ function planLinear(h: number, w: number, outH: number, outW: number): LinearPla
   return { h, w, outH, outW, mode, xofs, xa0, xa1, xmax, y0, y1, yb0, yb1 };
 }
 
-function runLinear(p: LinearPlan, src: Float32Array, srcOff: number, dst: Float32Array, dstOff: number, tmp: Float32Array): void {
+/** The resize into dst; `horizontalOnly`: only the horizontal pass, into `tmp` (h rows of outW). */
+function runLinear(p: LinearPlan, src: Float32Array, srcOff: number, dst: Float32Array, dstOff: number, tmp: Float32Array, horizontalOnly = false): void {
   const { h, w, outH, outW } = p;
   if (p.mode === 'copy') {
     dst.set(src.subarray(srcOff, srcOff + h * w), dstOff);
@@ -109,6 +110,7 @@ function runLinear(p: LinearPlan, src: Float32Array, srcOff: number, dst: Float3
     }
     for (; dx < outW; dx++) tmp[t + dx] = src[row + xofs[dx]!]!;
   }
+  if (horizontalOnly) return;
   for (let dy = 0; dy < outH; dy++) {
     const t0 = y0[dy]! * outW;
     const t1 = y1[dy]! * outW;
@@ -132,6 +134,37 @@ export function resizeBilinear(src: Float32Array, h: number, w: number, outH: nu
   const plan = planLinear(h, w, outH, outW);
   const out = new Float32Array(outH * outW);
   runLinear(plan, src, 0, out, 0, new Float32Array(plan.mode === 'linear' ? h * outW : 0));
+  return out;
+}
+
+/**
+ * The levels quantizeLevel gives the values of resizeBilinear(src, h, w, outH, outW) (the same bytes),
+ * computed row by row in one pass: no float32 map at the output's size (what an overlay needs).
+ */
+export function resizeBilinearLevels(src: Float32Array, h: number, w: number, outH: number, outW: number): Uint8Array {
+  checkDims('resizeBilinearLevels', h, w, outH, outW);
+  if (src.length !== h * w) throw new RangeError(`resizeBilinearLevels: src has ${src.length} values, expected ${h}*${w} = ${h * w}`);
+  const p = planLinear(h, w, outH, outW);
+  const out = new Uint8Array(outH * outW);
+  const level = (v: number) => { const q = f32(255 * v); return q > 0 ? (q >= 255 ? 255 : Math.trunc(q)) : 0; };
+  if (p.mode !== 'linear') {
+    const m = p.mode === 'copy' ? src : resizeBilinear(src, h, w, outH, outW);
+    for (let i = 0; i < m.length; i++) out[i] = level(m[i]!);
+    return out;
+  }
+  const tmp = new Float32Array(h * outW);
+  runLinear(p, src, 0, tmp, 0, tmp, true);
+  const { y0, y1, yb0, yb1 } = p;
+  for (let dy = 0; dy < outH; dy++) {
+    const t0 = y0[dy]! * outW;
+    const t1 = y1[dy]! * outW;
+    const b0 = yb0[dy]!;
+    const b1 = yb1[dy]!;
+    for (let dx = 0, o = dy * outW; dx < outW; dx++, o++) {
+      const q = f32(255 * f32(f32(tmp[t0 + dx]! * b0) + f32(tmp[t1 + dx]! * b1)));
+      out[o] = q > 0 ? (q >= 255 ? 255 : Math.trunc(q)) : 0;
+    }
+  }
   return out;
 }
 

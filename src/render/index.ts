@@ -11,9 +11,9 @@ import type { RgbImage } from '../image/types.js';
 import { encodePng } from '../image/png.js';
 import { encodePicture, pictureExtension, type PictureFormat } from '../image/encode.js';
 import { writeNpy } from '../image/npy.js';
-import { heatmapImage, overlay } from '../image/overlay.js';
-import { drawText, measureText, montage, type Rgb } from '../image/montage.js';
-import { enlargeNearest, resizeBilinear, resizeRgb } from '../image/resize.js';
+import { heatmapImage, overlay, overlayLevels, type OverlayTarget } from '../image/overlay.js';
+import { drawText, measureText, montage, montageFrame, type Rgb } from '../image/montage.js';
+import { enlargeNearest, resizeBilinear, resizeBilinearLevels, resizeRgb } from '../image/resize.js';
 import { deprocessGradient, gradientMagnitude } from '../image/gradient.js';
 import { writeNifti } from '../image/nifti.js';
 import { resizeTrilinear } from '../image/resize3d.js';
@@ -45,10 +45,13 @@ export function overlaySize(w: number, h: number, minWidth: number, maxSide = DE
   return [w * f, h * f];
 }
 
-/** The map (mw × mh, any size) blended over a picture at the picture's own size. */
-export function mapOverlay(pic: RgbImage, map: Float32Array, mw: number, mh: number, opt: { colormap: string; alpha: number }): RgbImage {
-  const m = pic.width === mw && pic.height === mh ? map : resizeBilinear(map, mh, mw, pic.height, pic.width);
-  return overlay(pic, m, { colormap: opt.colormap, alpha: opt.alpha });
+/**
+ * The map (mw × mh, any size) blended over a picture at the picture's own size (drawn into `into` where
+ * given). The map is upsampled straight to its levels (resizeBilinearLevels: the bytes of resizeBilinear then overlay).
+ */
+export function mapOverlay(pic: RgbImage, map: Float32Array, mw: number, mh: number, opt: { colormap: string; alpha: number }, into?: OverlayTarget): RgbImage {
+  if (pic.width === mw && pic.height === mh && !into) return overlay(pic, map, { colormap: opt.colormap, alpha: opt.alpha });
+  return overlayLevels(pic, resizeBilinearLevels(map, mh, mw, pic.height, pic.width), { colormap: opt.colormap, alpha: opt.alpha }, into);
 }
 
 /** Thumbnail size: the longest side `max`, keeping the aspect ratio (never enlarging, unless `enlarge`). */
@@ -93,13 +96,19 @@ export function thumbnails(img: RgbImage, map: Float32Array, mw: number, mh: num
  * `minWidth` wide (or at the size asked for), with `decorate` (a caption) applied; the result's long side
  * is at most `maxSide`.
  */
-export function boundedOverlay(base: RgbImage, map: Float32Array, mw: number, mh: number, opt: { colormap: string; alpha: number; maxSide: number; minWidth: number; size?: OverlaySizeRequest; decorate?: (img: RgbImage) => RgbImage }): RgbImage {
+export function boundedOverlay(base: RgbImage, map: Float32Array, mw: number, mh: number, opt: { colormap: string; alpha: number; maxSide: number; minWidth: number; size?: OverlaySizeRequest; decorate?: (img: RgbImage) => RgbImage; frame?: (w: number, h: number) => OverlayTarget }): RgbImage {
   // the picture is resized once to the overlay's size and the map upsampled straight to it (mapOverlay)
   let [ow, oh] = overlaySize(base.width, base.height, opt.minWidth, opt.maxSide, opt.size);
   for (let attempt = 0; ; attempt++) {
-    const pic = ow === base.width && oh === base.height ? base : resizeRgb(base, ow, oh);
-    let img = mapOverlay(pic, map, mw, mh, opt);
-    if (opt.decorate) img = opt.decorate(img);
+    // a frame (the caption's) is laid out first and the overlay drawn into it: decorate's bytes, one picture fewer
+    const into = opt.frame?.(ow, oh);
+    let img: RgbImage;
+    if (into && Math.max(into.image.width, into.image.height) > opt.maxSide && attempt < 2) img = into.image;
+    else {
+      const pic = ow === base.width && oh === base.height ? base : resizeRgb(base, ow, oh);
+      img = mapOverlay(pic, map, mw, mh, opt, into);
+      if (opt.decorate) img = opt.decorate(img);
+    }
     if (Math.max(img.width, img.height) <= opt.maxSide || attempt === 2) return img;
     // the caption and padding made it too long: shrink the overlay by what they add
     const s = Math.min((opt.maxSide - (img.width - ow)) / ow, (opt.maxSide - (img.height - oh)) / oh);
@@ -199,8 +208,14 @@ export function overlayPicture(e: CaptionFacts & Pick<Explanation, 'map' | 'widt
   const pic = base ?? heatmapImage(e.map, e.width, e.height, 'viridis');
   return boundedOverlay(pic, e.map, e.width, e.height, {
     colormap: opt.colormap, alpha: opt.alpha, maxSide: opt.maxSide ?? DEFAULT_PICTURE_SIDE, minWidth: MIN_OVERLAY_WIDTH, size: opt.size,
-    decorate: opt.caption || opt.boxes?.length ? (x: RgbImage) => {
-      if (opt.boxes?.length) drawBoxes(x, opt.boxes, e.width, e.height);
+    // the caption: a frame the overlay is drawn into (with boxes: drawn on the overlay, then framed)
+    frame: opt.caption && !opt.boxes?.length ? (w: number, h: number) => {
+      const scale = Math.max(1, Math.floor(w / 320));
+      const { image, at } = montageFrame([[{ width: w, height: h }]], { labels: [[captionText(e)]], pad: 2 * scale, textScale: scale });
+      return { image, x: at[0]![0]![0], y: at[0]![0]![1] };
+    } : undefined,
+    decorate: opt.boxes?.length ? (x: RgbImage) => {
+      drawBoxes(x, opt.boxes!, e.width, e.height);
       if (!opt.caption) return x;
       const scale = Math.max(1, Math.floor(x.width / 320));
       return montage([[x]], { labels: [[captionText(e)]], pad: 2 * scale, textScale: scale });
