@@ -194,14 +194,14 @@ async function photoOverlay(photo: string, size?: { side: number } | { width: nu
 
 /**
  * The lossy formats' stated distance from the overlay's pixels (levels 0..255 over every byte), measured
- * on the demo photos' overlays: WebP q90 mean 2.0–2.4, max 43–61 (at the caption's glyphs and sharp colour
- * edges); JPEG q90 4:4:4 mean 1.6–1.9, max 22–26.
+ * on the demo photos' overlays: WebP q80 mean 2.8–3.2, max 44–66 (at the caption's glyphs and sharp colour
+ * edges; q90 was 2.0–2.4 / 43–61, for ~35% more CPU); JPEG q90 4:4:4 mean 1.6–1.9, max 22–26.
  */
-const LOSSY_BOUNDS = { webp: { mean: 3, max: 80 }, jpeg: { mean: 2.5, max: 40 } } as const;
+const LOSSY_BOUNDS = { webp: { mean: 3.6, max: 80 }, jpeg: { mean: 2.5, max: 40 } } as const;
 
 describe('--format: each format decodes to the overlay pixels (png exactly, webp and jpeg within the stated distance)', () => {
   test('the Node encoder (libvips in the thread pool) on three photos', async () => {
-    assert.deepEqual(LOSSY, { webp: { quality: 90, effort: 0 }, jpeg: { quality: 90, chroma: '4:4:4' } }, 'the settings the bounds were measured with');
+    assert.deepEqual(LOSSY, { webp: { quality: 80, effort: 0 }, jpeg: { quality: 90, chroma: '4:4:4' } }, 'the settings the bounds were measured with');
     for (const photo of ['astronaut', 'chelsea', 'coffee']) {
       const pic = await photoOverlay(photo);
       const png = await pictureBytes(pic, 'png', true);
