@@ -93,8 +93,8 @@ export function thumbnails(img: RgbImage, map: Float32Array, mw: number, mh: num
 
 /**
  * The overlay of `map` (mw × mh) on `base`, at the picture's size enlarged by a whole factor to at least
- * `minWidth` wide (or at the size asked for), with `decorate` (a caption) applied; the result's long side
- * is at most `maxSide`.
+ * `minWidth` wide (or at the size asked for), drawn into `frame`'s picture (a caption's: no copy) where
+ * given, with `decorate` (boxes, a caption) applied; the result's long side is at most `maxSide`.
  */
 export function boundedOverlay(base: RgbImage, map: Float32Array, mw: number, mh: number, opt: { colormap: string; alpha: number; maxSide: number; minWidth: number; size?: OverlaySizeRequest; decorate?: (img: RgbImage) => RgbImage; frame?: (w: number, h: number) => OverlayTarget }): RgbImage {
   // the picture is resized once to the overlay's size and the map upsampled straight to it (mapOverlay)
