@@ -12,8 +12,9 @@
  * - cold: the 1-image run's wall time (process start, model load, graph from the warm compile cache,
  *   session, first run, outputs).
  * - stages: the command's per-image work done in-process with the same library calls, one by one
- *   (medians of 7 after 2 warm-ups), as wall ms and as CPU ms (process.cpuUsage: every thread of the
- *   process, so the thread pool's encoding and fsync count): decode, resize + normalise, run, CAM (its
+ *   (medians of 21 after 3 warm-ups: on a shared machine medians of 7 moved ±20% between runs), as wall
+ *   ms and as CPU ms (process.cpuUsage: every thread of the process, so the thread pool's encoding and
+ *   fsync count): decode, resize + normalise, run, CAM (its
  *   wall time: JavaScript on this thread), render, encode (the command encodes in the thread pool while
  *   the next image runs; awaited here), JSON, write (StagedOutputs as the command: temporary file, fsync,
  *   rename). `prepare` is the command's input step as it calls it (prepareInputs: decode, resize and
@@ -151,7 +152,7 @@ export const OUTSIDE = ['prepare', 'cam', 'render', 'encode', 'json', 'write'] a
 /** prepare's parts, timed on their own (the exact path's library calls). */
 export const PARTS = ['decode', 'resize+normalise'] as const;
 
-/** The command's per-image steps in-process (see the header): per format, wall and CPU ms medians of 7 after 2 warm-ups. */
+/** The command's per-image steps in-process (see the header): per format, wall and CPU ms medians of 21 after 3 warm-ups. */
 async function stageBreakdown(model: string, image: string): Promise<Record<string, { stages: Record<string, number>; cpu: Record<string, number> }>> {
   const ex = await loadExplainer(model);
   const wall: Record<string, number[]> = {};
@@ -162,12 +163,12 @@ async function stageBreakdown(model: string, image: string): Promise<Record<stri
   // one staged output per format for the whole loop, as one per command run (its folder made once, renames at the end)
   const stagedBy: Record<string, StagedOutputs> = {};
   try {
-    for (let i = 0; i < 9; i++) {
+    for (let i = 0; i < 24; i++) {
       const t = async <T>(k: string, f: () => Promise<T> | T): Promise<T> => {
         const c0 = cpuMs();
         const t0 = performance.now();
         const v = await f();
-        if (i >= 2) {
+        if (i >= 3) {
           (wall[k] ??= []).push(performance.now() - t0);
           (cpu[k] ??= []).push(cpuMs() - c0);
         }
@@ -179,7 +180,7 @@ async function stageBreakdown(model: string, image: string): Promise<Record<stri
       const [inp] = await t('prepare', () => prepareInputs(ex, image, PREPARE));
       const tensor = inp!.tensor;
       const r = await explainMany(ex, tensor, [1, 3, 224, 224], { methods: ['gradcam'], layers: [['auto']] });
-      if (i >= 2) {
+      if (i >= 3) {
         (wall['run'] ??= []).push(r.timings.runMs);
         (wall['cam'] ??= []).push(r.timings.camMs);
         (cpu['cam'] ??= []).push(r.timings.camMs); // JavaScript on this thread: its wall time
