@@ -195,7 +195,7 @@ async function photoOverlay(photo: string, size?: { side: number } | { width: nu
 /**
  * The lossy formats' stated distance from the overlay's pixels (levels 0..255 over every byte), measured
  * on the demo photos' overlays: WebP q80 mean 2.8–3.2, max 44–66 (at the caption's glyphs and sharp colour
- * edges; q90 was 2.0–2.4 / 43–61, for ~35% more CPU); JPEG q90 4:4:4 mean 1.6–1.9, max 22–26.
+ * edges; q90 was 2.0–2.4 / 43–61, for 30–40% more CPU); JPEG q90 4:4:4 mean 1.6–1.9, max 22–26.
  */
 const LOSSY_BOUNDS = { webp: { mean: 3.6, max: 80 }, jpeg: { mean: 2.5, max: 40 } } as const;
 

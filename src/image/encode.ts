@@ -2,7 +2,7 @@
  * The output pictures' formats (browser-safe): PNG, WebP or JPEG (`--format`). PNG is encoded here by
  * png.ts unless a platform installs an encoder; Node installs libvips's (sharp, image/node.ts), which runs
  * in libuv's thread pool, off the caller's thread, for all three. The lossy formats' settings are fixed
- * here and stated in the help: WebP quality 80 at the fastest effort (q90 cost ~35% more CPU for a mean
+ * here and stated in the help: WebP quality 80 at the fastest effort (q90 cost 30–40% more CPU for a mean
  * error of ~2.2 instead of ~3 levels), JPEG quality 90 without chroma
  * subsampling (the colour map's hues are what an overlay shows).
  */
