@@ -151,7 +151,7 @@ describe('--decode on the command line', () => {
     assert.ok(!fs.existsSync(path.join(dir, 'bad')));
   });
 
-  test('audit decodes fast by default, says so in its settings, and a resume cannot mix exact into it', async () => {
+  test('audit decodes fast by default, says so in its settings, a resume cannot mix exact into it, and a folder begun exact goes on exact', async () => {
     const imgs = path.join(dir, 'audit-in');
     fs.mkdirSync(imgs);
     fs.copyFileSync(await photo('astronaut', 1600, 1600), path.join(imgs, 'a.jpg'));
@@ -167,5 +167,12 @@ describe('--decode on the command line', () => {
     assert.match(again.err, /other settings \(decode: "fast" vs \(none\)\)/);
     const exact = gradcam('audit', imgs, '--model', model, '--out', path.join(dir, 'audit-exact'), '--decode', 'exact', '--quiet');
     assert.equal(exact.code, 0, exact.err);
+    // a folder begun with the exact decode (as every audit before the fast default) goes on without --decode
+    fs.copyFileSync(await photo('astronaut', 900, 700), path.join(imgs, 'c.jpg'));
+    const resumed = gradcam('audit', imgs, '--model', model, '--out', path.join(dir, 'audit-exact'), '--quiet');
+    assert.equal(resumed.code, 0, resumed.err);
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'audit-exact', 'audit.json'), 'utf8')) as { decode?: string };
+    assert.equal(cfg.decode, undefined);
+    assert.equal(fs.readFileSync(path.join(dir, 'audit-exact', 'results.jsonl'), 'utf8').trim().split('\n').length, 3);
   });
 });

@@ -14,6 +14,8 @@
  * A restart reads results.jsonl, drops a torn last line (a kill during an append), and skips every item
  * with a row; items whose row is an error are retried only with `retryErrors`.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Explainer, Explanation, ClassChoice } from '../explainer.js';
 import { loadExplainer, tensorPicture, stackByShape, type PreparedInput } from '../dataset/inputs.js';
 import { DEFAULT_PICTURE_SIDE } from '../render/index.js';
@@ -34,7 +36,7 @@ import { modelIdentity } from '../dataset/identity.js';
 import { datasetBatchSize, prepareItemInput, readMask, resolveTruth } from '../dataset/items.js';
 import { runDataset, type DatasetProgressInfo, type FileOut } from '../dataset/run.js';
 import { checkWorkers, threadsPerWorker, type DatasetWorkerSide } from '../dataset/pool.js';
-import { auditStoreKind, writeReportsLocked, type ReportResult } from './reports.js';
+import { auditStoreKind, CONFIG, writeReportsLocked, type ReportResult } from './reports.js';
 
 export interface AuditOptions {
   model: string;
@@ -125,6 +127,11 @@ interface Prepared {
 export async function runAudit(items: AuditItem[], options: AuditOptions): Promise<AuditRunResult> {
   const t0 = performance.now();
   let opts = options;
+  // no --decode given and a folder started before audits decoded fast: go on as it began (exact), not refuse it
+  if (opts.decode === undefined) {
+    const before = await existingConfig(opts.out);
+    if (before && before.decode === undefined) opts = { ...opts, decode: 'exact' };
+  }
   const method = camMethod(opts.method ?? 'gradcam');
   const workers = opts.workers ?? 1;
   checkWorkers(workers);
@@ -231,6 +238,16 @@ async function prepareItem(ctx: RunContext, entry: { item: AuditItem; index: num
   }
 }
 
+
+/** The settings of an audit already in `out` (its audit.json), or undefined where there is none (or it cannot be read: the store says why). */
+async function existingConfig(out: string): Promise<Partial<AuditConfig> | undefined> {
+  try {
+    const c = JSON.parse(await fs.promises.readFile(path.join(out, CONFIG), 'utf8')) as Partial<AuditConfig>;
+    return c && typeof c === 'object' && c.format === 'gradcam-audit/1' ? c : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The fast decode's picture (thumbnails, and the map metrics at its size): this long side, or --thumb where larger. */
 export const AUDIT_FAST_PICTURE_SIDE = 512;
