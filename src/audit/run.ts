@@ -26,7 +26,7 @@ import { writeNpy } from '../image/npy.js';
 import type { NormalizeOptions } from '../image/normalize.js';
 import type { DecodeMode, RgbImage } from '../image/types.js';
 import { camMethod } from '../cam/index.js';
-import { pngBytes, thumbnails } from '../render/index.js';
+import { pictureBytes, thumbnails } from '../render/index.js';
 import { decodeRle } from '../dataset/manifest.js';
 import { boxesRegion, maskRegion, mapMetrics, scaleRegion, round6, isFlagged, type Region } from './metrics.js';
 import { itemStem, type Shard } from '../dataset/shard.js';
@@ -135,11 +135,7 @@ export async function runAudit(items: AuditItem[], options: AuditOptions): Promi
   const method = camMethod(opts.method ?? 'gradcam');
   const workers = opts.workers ?? 1;
   checkWorkers(workers);
-  let explainer: Explainer | undefined = await loadExplainer(opts.model, {
-    // no spinning: between runs this thread resizes, renders and measures while the pool encodes and
-    // writes, and a spinning intra-op thread would take one of their cores
-    labelsFile: opts.labelsFile, sessionOptions: { spinning: false, ...(opts.threads ? { intraOpThreads: opts.threads } : {}) }, size: opts.size, maxInputPixels: opts.maxInputPixels, variant: opts.variant,
-  });
+  let explainer: Explainer | undefined = await openAuditModel(opts, opts.threads);
   try {
     if (opts.importedDefaults) opts = { ...opts, ...opts.importedDefaults(explainer) };
     const batchSize = datasetBatchSize(explainer, opts);
@@ -173,6 +169,17 @@ export async function runAudit(items: AuditItem[], options: AuditOptions): Promi
   }
 }
 
+/**
+ * The audit's session (this thread's, or a --workers thread's): no spinning, since between runs this thread
+ * resizes, renders and measures while the pool encodes and writes, and a spinning intra-op thread would
+ * take one of their cores; `threads` intra-op threads (absent: one per core).
+ */
+function openAuditModel(opts: AuditOptions, threads: number | undefined): Promise<Explainer> {
+  return loadExplainer(opts.model, {
+    labelsFile: opts.labelsFile, sessionOptions: { spinning: false, ...(threads ? { intraOpThreads: threads } : {}) }, size: opts.size, maxInputPixels: opts.maxInputPixels, variant: opts.variant,
+  });
+}
+
 interface AuditWorkerInit {
   opts: AuditOptions;
   layer: string;
@@ -184,9 +191,7 @@ interface AuditWorkerInit {
 /** A `--workers` thread's side of an audit (dataset/pool.ts): its own session, the same prepare and process. */
 export async function openAuditWorker(init: AuditWorkerInit): Promise<DatasetWorkerSide<Prepared, AuditRow>> {
   const { opts } = init;
-  const explainer = await loadExplainer(opts.model, {
-    labelsFile: opts.labelsFile, sessionOptions: { spinning: false, intraOpThreads: init.threads }, size: opts.size, maxInputPixels: opts.maxInputPixels, variant: opts.variant,
-  });
+  const explainer = await openAuditModel(opts, init.threads);
   const ctx: RunContext = { explainer, opts, layer: init.layer, method: init.method, config: init.config };
   return { prepare: (entry) => prepareItem(ctx, entry), process: (prepared) => explainBatch(ctx, prepared), release: () => explainer.release() };
 }
@@ -336,8 +341,8 @@ function finishItem(ctx: RunContext, p: Prepared, e: Explanation): { row: AuditR
   const th = thumbnails(pic, e.map, e.width, e.height, cfg.thumb, { colormap: cfg.colormap, alpha: cfg.alpha, region: p.region ? (w, h) => scaleRegion(p.region!, w, h).data : undefined });
   const out: FileOut[] = [
     // compressed in the thread pool while this thread goes on (the next item, the next batch's run)
-    { path: files.thumb!, bytes: pngBytes(th.image, true) },
-    { path: files.overlay!, bytes: pngBytes(th.overlay, true) },
+    { path: files.thumb!, bytes: pictureBytes(th.image, 'png', true) },
+    { path: files.overlay!, bytes: pictureBytes(th.overlay, 'png', true) },
   ];
   if (cfg.maps) {
     files.map = `maps/${stem}.npy`;

@@ -44,8 +44,20 @@ export function datasetStem(key: string): string {
   return [...parts, `${last}${m ? `-${m[1]}` : ''}`].join('/');
 }
 
+/** How explain opens its model: labels, variant and intra-op threads (absent: one per core). */
+export interface ExplainLoad { labelsFile?: string; variant?: string; threads?: number }
+
+/**
+ * The command's session and each --workers thread's: no spinning within runs (the previous image's
+ * pictures are encoded in the thread pool meanwhile; a spinning worker thread slowed the command by about
+ * 6 % on resnet50 here).
+ */
+export function openExplainModel(s: Settings, load: ExplainLoad): Promise<Explainer> {
+  return loadExplainer(s.model, { labelsFile: load.labelsFile, variant: load.variant, size: s.size, maxInputPixels: s.maxInputPixels, sessionOptions: { spinning: false, ...(load.threads ? { intraOpThreads: load.threads } : {}) } });
+}
+
 /** Folders, globs and manifests: the resumable run of the audit's engine, writing explain's per-image files. */
-export async function explainDataset(explainer: Explainer, s: Settings, positionals: string[], shardText: string | undefined, retryErrors: boolean, load: { labelsFile?: string; variant?: string; threads?: number; workers?: number } = {}): Promise<number> {
+export async function explainDataset(explainer: Explainer, s: Settings, positionals: string[], shardText: string | undefined, retryErrors: boolean, load: ExplainLoad & { workers?: number } = {}): Promise<number> {
   const shard = readShard(EXPLAIN, shardText);
   const items = await listInputs(positionals, { exclude: [s.out] });
   const target = await readTarget(explainer, s);
@@ -63,7 +75,7 @@ export async function explainDataset(explainer: Explainer, s: Settings, position
   const side = datasetSide(explainer, s, target, progress.passes);
   const workers = load.workers ?? 1;
   checkWorkers(workers);
-  const init: ExplainWorkerInit = { s, target, labelsFile: load.labelsFile, variant: load.variant, threads: threadsPerWorker(workers, load.threads) };
+  const init: ExplainWorkerInit = { s, target, load: { labelsFile: load.labelsFile, variant: load.variant, threads: threadsPerWorker(workers, load.threads) } };
   const r = await interruptible((signal) => {
     if (!s.quiet) process.stderr.write(listedLine(items.length, shard, config.total, s.out));
     return runDataset<Prep, ExplainRow>(items, {
@@ -84,16 +96,13 @@ export async function explainDataset(explainer: Explainer, s: Settings, position
 interface ExplainWorkerInit {
   s: Settings;
   target: TargetSpec | undefined;
-  labelsFile?: string;
-  variant?: string;
-  threads: number;
+  load: ExplainLoad;
 }
 
 /** A `--workers` thread's side of explain on a dataset (dataset/pool.ts): its own session, the same prepare and process. */
 export async function openExplainWorker(init: ExplainWorkerInit): Promise<DatasetWorkerSide<Prep, ExplainRow>> {
-  const { s } = init;
-  const explainer = await loadExplainer(s.model, { labelsFile: init.labelsFile, variant: init.variant, size: s.size, maxInputPixels: s.maxInputPixels, sessionOptions: { spinning: false, intraOpThreads: init.threads } });
-  const side = datasetSide(explainer, s, init.target);
+  const explainer = await openExplainModel(init.s, init.load);
+  const side = datasetSide(explainer, init.s, init.target);
   return { prepare: side.prepare, process: side.process, release: () => explainer.release() };
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { InputError, type Explainer } from '../explainer.js';
 import { hasOp } from '../detect/prenms.js';
 import type { GraphProto } from '../onnx/model.js';
-import { loadExplainer, prepareInputs, batchForInputs, inputPixels, type PreparedInput } from '../node.js';
+import { prepareInputs, batchForInputs, inputPixels, type PreparedInput } from '../node.js';
 import { isDatasetInput } from '../dataset/listing.js';
 import { writeAllOrNothing } from '../util/write-node.js';
 import { preparedAhead } from '../util/ahead.js';
@@ -14,7 +14,7 @@ import { importedDefaults, stemNamer } from './inputs.js';
 import { explainVolumes } from './explain-volume.js';
 import { EXPLAIN, readSettings, readTarget, type Settings } from './explain-options.js';
 import { batchPictures, explainBatch, warn } from './explain-batch.js';
-import { explainDataset } from './explain-dataset.js';
+import { explainDataset, openExplainModel } from './explain-dataset.js';
 export { EXPLAIN, SCANS } from './explain-options.js';
 export { batchPictures } from './explain-batch.js';
 export { datasetStem, EXPLAIN_STORE } from './explain-dataset.js';
@@ -34,10 +34,8 @@ export async function runExplain(args: string[]): Promise<number> {
   const positionals = parsed.positionals;
   const dataset = positionals.some(isDatasetInput) || [...parsed.given].some((k) => k in DATASET.options);
   if (s.labelled && !dataset) throw usageError(EXPLAIN, `--class ${parsed.values.class} explains each image's labelled class, which only a manifest gives; for image files give top, a class index or a label`);
-  // no spinning within runs: the previous image's PNGs are compressed in the thread pool meanwhile (a
-  // spinning worker thread slowed the command by about 6 % on resnet50 here)
-  const threads = num(parsed.values.threads);
-  const explainer = await loadExplainer(s.model, { labelsFile: parsed.values.labels, variant: parsed.values.variant, size: s.size, maxInputPixels: s.maxInputPixels, sessionOptions: { spinning: false, ...(threads ? { intraOpThreads: threads } : {}) } });
+  const load = { labelsFile: parsed.values.labels, variant: parsed.values.variant, threads: num(parsed.values.threads) };
+  const explainer = await openExplainModel(s, load);
   try {
     Object.assign(s, importedDefaults(explainer, parsed.values, s, s.quiet));
     checkOutputName(explainer, s.output);
@@ -46,7 +44,7 @@ export async function runExplain(args: string[]): Promise<number> {
     if (explainer.promoted.length) s.jsonOptions.precision = { model: explainer.promoted.join('+'), computed_in: 'float32' };
     // a 3-D model explains volumes: files, or the folder of a DICOM series
     if (explainer.volume) return await explainVolumeFiles(explainer, s, positionals, parsed.given);
-    if (dataset) return await explainDataset(explainer, s, positionals, parsed.values.shard, !!parsed.values['retry-errors'], { labelsFile: parsed.values.labels, variant: parsed.values.variant, threads, workers: num(parsed.values.workers) });
+    if (dataset) return await explainDataset(explainer, s, positionals, parsed.values.shard, !!parsed.values['retry-errors'], { ...load, workers: num(parsed.values.workers) });
     return await explainFiles(explainer, s, positionals);
   } finally {
     await explainer.release();

@@ -10,6 +10,7 @@
 import type { RgbImage } from './types.js';
 import { assertRgbImage } from './types.js';
 import { modelViewRgb } from './resample.js';
+import { quantizeLevel } from './colormap.js';
 
 const f32 = Math.fround;
 
@@ -146,10 +147,9 @@ export function resizeBilinearLevels(src: Float32Array, h: number, w: number, ou
   if (src.length !== h * w) throw new RangeError(`resizeBilinearLevels: src has ${src.length} values, expected ${h}*${w} = ${h * w}`);
   const p = planLinear(h, w, outH, outW);
   const out = new Uint8Array(outH * outW);
-  const level = (v: number) => { const q = f32(255 * v); return q > 0 ? (q >= 255 ? 255 : Math.trunc(q)) : 0; };
   if (p.mode !== 'linear') {
     const m = p.mode === 'copy' ? src : resizeBilinear(src, h, w, outH, outW);
-    for (let i = 0; i < m.length; i++) out[i] = level(m[i]!);
+    for (let i = 0; i < m.length; i++) out[i] = quantizeLevel(m[i]!);
     return out;
   }
   const tmp = new Float32Array(h * outW);
@@ -160,10 +160,7 @@ export function resizeBilinearLevels(src: Float32Array, h: number, w: number, ou
     const t1 = y1[dy]! * outW;
     const b0 = yb0[dy]!;
     const b1 = yb1[dy]!;
-    for (let dx = 0, o = dy * outW; dx < outW; dx++, o++) {
-      const q = f32(255 * f32(f32(tmp[t0 + dx]! * b0) + f32(tmp[t1 + dx]! * b1)));
-      out[o] = q > 0 ? (q >= 255 ? 255 : Math.trunc(q)) : 0;
-    }
+    for (let dx = 0, o = dy * outW; dx < outW; dx++, o++) out[o] = quantizeLevel(f32(tmp[t0 + dx]! * b0) + f32(tmp[t1 + dx]! * b1));
   }
   return out;
 }

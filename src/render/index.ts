@@ -295,11 +295,6 @@ export function pictureBytes(img: RgbImage, format: PictureFormat = 'png', backg
   return bytes;
 }
 
-/** pictureBytes for a PNG (the audit's thumbnails). */
-export function pngBytes(img: RgbImage, background = false): FileBytes {
-  return pictureBytes(img, 'png', background);
-}
-
 /** The files of one CAM explanation: the overlay picture, and on request the heat map and the maps as .npy. */
 export function explanationFiles(e: Explanation, base: RgbImage | undefined, opt: FileOptions): RenderedFile[] {
   const format = opt.format ?? 'png';
