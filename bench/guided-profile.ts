@@ -27,7 +27,16 @@ const { values: o } = parseArgs({ options: {
 } });
 const DIR = path.join(path.dirname(new URL(import.meta.url).pathname), 'models');
 const STAT = o.stat;
-const bytes = new Uint8Array(fs.readFileSync(path.join(DIR, `${o.model}.onnx`)));
+if (STAT !== 'min' && STAT !== 'median') {
+  console.error(`--stat ${STAT}: choose min or median`);
+  process.exit(2);
+}
+const file = path.join(DIR, `${o.model}.onnx`);
+if (!fs.existsSync(file)) {
+  console.error(`${file} is missing: run /usr/bin/python3 scripts/fixtures/make_fixtures.py --bench`);
+  process.exit(2);
+}
+const bytes = new Uint8Array(fs.readFileSync(file));
 
 // capture the last session the library creates (the method's gradient graph) and its last run's feeds
 let last: { model: Uint8Array; feeds?: Record<string, { data: Float32Array; dims: number[] }>; fetch?: string[] } | undefined;
