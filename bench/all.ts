@@ -48,7 +48,7 @@ const load0 = os.loadavg();
 const t0 = performance.now();
 
 // 1. library: Grad-CAM, Guided Grad-CAM, PyTorch
-type LibRow = { forward_ms: number; gradcam_ms: number; ratio: number; guided_ratio: number; speedup_vs_torch?: number; torch_gradcam_ms?: number };
+type LibRow = { forward_ms: number; gradcam_ms: number; ratio: number; guided_ratio: number; guided_ratio_1t?: number; speedup_vs_torch?: number; torch_gradcam_ms?: number };
 const lib = lastJson<Record<string, LibRow>>(run('gradcam.ts', ['--runs', o.quick ? '4' : '8', '--models', 'resnet50,mobilenet_v2']));
 
 // 2. the command line
@@ -105,6 +105,11 @@ add('library Grad-CAM ÷ forward, mobilenet_v2, batch 1', lib['mobilenet_v2 b1']
 add('library Grad-CAM ÷ forward, mobilenet_v2, batch 8', lib['mobilenet_v2 b8']!.ratio, 1.1, true);
 add('Guided Grad-CAM ÷ forward, resnet50, batch 1', lib['resnet50 b1']!.guided_ratio, 2.5, true);
 add('Guided Grad-CAM ÷ forward, mobilenet_v2, batch 1', lib['mobilenet_v2 b1']!.guided_ratio, 3, true);
+// the same with one intra-op thread each: the graph's own work, without the backward's weaker scaling over threads
+for (const m of ['resnet50', 'mobilenet_v2']) {
+  const r1 = lib[`${m} b1`]!.guided_ratio_1t;
+  if (r1 !== undefined) add(`the same, ${m}, one thread each`, r1, undefined, true);
+}
 for (const [m, goal] of [['resnet50', 0.8], ['mobilenet_v2', 0.5]] as const) {
   add(`audit images/s ÷ library Grad-CAM images/s, ${m}, batch 8 (load ${audit[m]!.load})`, audit[m]!.ratio, goal, false);
   add(`the same with --workers 2 (two 1-thread sessions), ${m} (load ${audit[`${m} --workers 2`]!.load})`, audit[`${m} --workers 2`]!.ratio, goal, false);

@@ -108,9 +108,21 @@ for (const name of models) {
       () => explainGradients(ex, x, dims, { method: 'guided-gradcam', layer }),
       ...(withPrev ? [() => explainGradients(exPrev, x, dims, { method: 'guided-gradcam', layer })] : []),
     ]) as [number, number, number?];
+    // batch 1: the same pair with one intra-op thread each (the backward scales worse over two threads
+    // than the forward: this ratio is the one the graph's work alone gives)
+    let guided1t: number | undefined;
+    if (n === 1) {
+      const plain1 = await createNodeSession(bytes, { intraOpThreads: 1 });
+      const ex1 = Explainer.fromBytes(bytes, { createSession: createNodeSession, sessionOptions: { intraOpThreads: 1 } });
+      const [f1, g1] = await timeAll([() => plain1.run({ input: { data: x, dims } }), () => explainGradients(ex1, x, dims, { method: 'guided-gradcam', layer })]) as [number, number];
+      guided1t = g1 / f1;
+      await plain1.release();
+      await ex1.release();
+    }
     const rss = process.resourceUsage().maxRSS / 1024;
     rows[`${name} b${n}`] = {
       guided_gradcam_ms: guided, guided_ratio: guided / fwd2, peak_rss_mb: rss,
+      ...(guided1t !== undefined ? { guided_ratio_1t: guided1t } : {}),
       ...(guidedPrev !== undefined ? { guided_prev_ms: guidedPrev, guided_prev_ratio: guidedPrev / fwd2 } : {}),
       forward_ms: fwd, gradcam_ms: cam, ratio: cam / fwd,
       compile_ms: n === 1 ? r0.timings.compileMs : NaN, session_ms: n === 1 ? r0.timings.sessionMs : NaN,
@@ -145,10 +157,10 @@ for (const [k, r] of Object.entries(rows)) {
   const compile = Number.isNaN(r.compile_ms as number) ? '' : `${fmt(r.compile_ms)} (${fmt(r.compile_ms as number - (r.session_ms as number))} + ${fmt(r.session_ms)})`;
   console.log(`| ${m} | ${b!.slice(1)} | ${fmt(r.forward_ms)} | ${fmt(r.gradcam_ms)} | ${fmt(r.ratio)} | ${compile} | ${fmt(r.torch_gradcam_ms)} | ${fmt(r.speedup_vs_torch)} |`);
 }
-console.log('\n| model | batch | Guided Grad-CAM ms | Guided Grad-CAM ÷ forward | before issue 27 ÷ forward (grouped ConvTranspose) | peak RSS so far (MB) |');
-console.log('|---|---|---|---|---|---|');
+console.log('\n| model | batch | Guided Grad-CAM ms | Guided Grad-CAM ÷ forward | the same, one thread each | before issue 27 ÷ forward (grouped ConvTranspose) | peak RSS so far (MB) |');
+console.log('|---|---|---|---|---|---|---|');
 for (const [k, r] of Object.entries(rows)) {
   const [m, b] = k.split(' ');
-  console.log(`| ${m} | ${b!.slice(1)} | ${fmt(r.guided_gradcam_ms)} | ${fmt(r.guided_ratio)} | ${fmt(r.guided_prev_ratio)} | ${fmt(r.peak_rss_mb)} |`);
+  console.log(`| ${m} | ${b!.slice(1)} | ${fmt(r.guided_gradcam_ms)} | ${fmt(r.guided_ratio)} | ${fmt(r.guided_ratio_1t)} | ${fmt(r.guided_prev_ratio)} | ${fmt(r.peak_rss_mb)} |`);
 }
 console.log(JSON.stringify(rows));

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Explainer } from '../src/explainer.js';
 import { createNodeSession } from '../src/runtime/node.js';
-import { explainGradients } from '../src/methods/gradient/explain.js';
+import { explainGradients, pixelLayouts } from '../src/methods/gradient/explain.js';
 import { deprocessGradient, gradientMagnitude } from '../src/image/gradient.js';
 import { parseNpy, toFloat32 } from '../src/image/npy.js';
 import { FIXTURES, loadArray, loadMeta, modelBytes, relL2 } from './helpers/fixtures.js';
@@ -46,6 +46,39 @@ describe('gradient methods', () => {
       // since ORT's kernels sum in an order that depends on the graph and the CPU's vector width
       assert.ok(maxErr <= 1e-5 * scale, `max err ${maxErr} (gradient scale ${scale})`);
     });
+  });
+
+  it('writes both layouts in one pixel-major pass: the same bits as the channel-by-channel pass', () => {
+    // the reference: the pass that explainGradients used before (one channel at a time, × the map)
+    const reference = (src: Float32Array, cam: Float32Array | undefined, C: number, P: number) => {
+      const inLayout = new Float32Array(C * P);
+      const hwc = new Float32Array(C * P);
+      for (let c = 0; c < C; c++) {
+        for (let p = 0; p < P; p++) {
+          const v = cam ? src[c * P + p]! * cam[p]! : src[c * P + p]!;
+          inLayout[c * P + p] = v;
+          hwc[p * C + c] = v;
+        }
+      }
+      return { inLayout, hwc };
+    };
+    const P = 37 * 29;
+    const cam = Float32Array.from({ length: P }, (_, p) => (p % 7 === 0 ? 0 : Math.abs(Math.sin(p * 0.31))));
+    const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+    for (const C of [1, 3, 4]) {
+      // signed values across magnitudes, with zeros, −0 and subnormals
+      const src = Float32Array.from({ length: C * P }, (_, i) => (i % 11 === 0 ? -0 : i % 13 === 0 ? 1e-40 : Math.sin(i * 0.73) * 10 ** ((i % 9) - 4)));
+      for (const m of [cam, undefined]) {
+        const ref = reference(src, m, C, P);
+        const out = new Float32Array(C * P);
+        assert.deepEqual(bits(pixelLayouts(src, m, C, P, out)), bits(ref.hwc), `C=${C} hwc`);
+        assert.deepEqual(bits(out), bits(ref.inLayout), `C=${C} model layout`);
+        // in place, as for one image (the run's own output buffer)
+        const own = src.slice();
+        assert.deepEqual(bits(pixelLayouts(own, m, C, P, own)), bits(ref.hwc), `C=${C} hwc, in place`);
+        assert.deepEqual(bits(own), bits(ref.inLayout), `C=${C} model layout, in place`);
+      }
+    }
   });
 
   it('deconvnet passes only positive gradients through rectifiers, so it differs from guided', async () => {
