@@ -4,7 +4,7 @@
  * forward pass of the same model, in one run.
  *
  *   npx tsx bench/cli.ts [--models resnet50,mobilenet_v2] [--formats png,webp] [--images 8] [--repeats 3]
- *                        [--explain-args '...'] [--json FILE]
+ *                        [--explain-args '...'] [--json FILE] [--stages-only]
  *
  * - marginal: (time of a run on 1 + K images − time of a run on 1 image) / K, fresh processes, the two
  *   kinds interleaved; each pair is preceded by in-process forward passes (batch 1, medians), so that load
@@ -22,6 +22,7 @@
  *   `resize+normalise` are its parts on the exact path, timed on their own. `outside` is the CPU ms per
  *   image outside the model run: prepare + CAM + render + encode + JSON + write.
  * - --explain-args: more options for the command (e.g. an input option), split on spaces.
+ * - --stages-only: only the in-process stage loop (no command runs, no forward timing): its table alone.
  *
  * Needs bench/models/*.onnx (`/usr/bin/python3 scripts/fixtures/make_fixtures.py --bench`). The command
  * runs the compiled dist/ (bin/gradcam.js does when it is up to date; this script builds it when not).
@@ -41,7 +42,7 @@ import { explanationJson, overlayPicture, pictureBytes } from '../src/render/ind
 import { StagedOutputs } from '../src/util/write-node.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
-const { values: o } = parseArgs({ options: { models: { type: 'string', default: 'resnet50,mobilenet_v2' }, formats: { type: 'string', default: 'png,webp' }, images: { type: 'string', default: '8' }, repeats: { type: 'string', default: '3' }, 'explain-args': { type: 'string', default: '' }, json: { type: 'string' } } });
+const { values: o } = parseArgs({ options: { models: { type: 'string', default: 'resnet50,mobilenet_v2' }, formats: { type: 'string', default: 'png,webp' }, images: { type: 'string', default: '8' }, repeats: { type: 'string', default: '3' }, 'explain-args': { type: 'string', default: '' }, json: { type: 'string' }, 'stages-only': { type: 'boolean', default: false } } });
 const FORMATS = o.formats!.split(',') as PictureFormat[];
 for (const f of FORMATS) if (!(PICTURE_FORMATS as readonly string[]).includes(f)) throw new Error(`--formats: unknown '${f}' (valid: ${PICTURE_FORMATS.join(', ')})`);
 const EXTRA = o['explain-args']!.split(' ').filter(Boolean);
@@ -229,7 +230,15 @@ export async function runCliBench(models: string[]): Promise<Record<string, CliB
   return out;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === `file://${process.argv[1]}` && o['stages-only']) {
+  // only the in-process stage loop (no command runs): CPU ms per stage outside the run
+  const images = await makeImages();
+  console.error(`| model | out | ${OUTSIDE.join(' | ')} | outside | ${PARTS.join(' | ')} | wall run | load |`);
+  for (const m of o.models!.split(',')) {
+    const st = await stageBreakdown(path.join(ROOT, 'bench', 'models', `${m}.onnx`), images[0]!);
+    for (const [f, x] of Object.entries(st)) console.error(`| ${m} | ${f} | ${OUTSIDE.map((k) => x.cpu[k]!.toFixed(2)).join(' | ')} | **${x.cpu['outside']!.toFixed(2)}** | ${PARTS.map((k) => x.cpu[k]!.toFixed(2)).join(' | ')} | ${x.stages['run']!.toFixed(1)} | ${os.loadavg()[0]!.toFixed(1)} |`);
+  }
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   const r = await runCliBench(o.models!.split(','));
   console.error(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, load ${os.loadavg().map((v) => v.toFixed(1)).join(' ')}`);
   console.error(`| model | ORT forward ms | out | CLI ms per extra image | ÷ forward | cold 1 image ms | CPU ms per image outside the run: ${OUTSIDE.join(', ')} = sum (prepare's parts) | wall ms: run |`);

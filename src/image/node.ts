@@ -16,6 +16,7 @@ import { isNifti, readNifti } from './nifti.js';
 import { isDicom, readDicom } from './dicom.js';
 import { DEFAULT_MAX_DECODE_PIXELS, type ScanLimits, type Volume } from './volume.js';
 import { pictureVolume } from './picture.js';
+import { jpegHeader } from './jpeg-header.js';
 
 // PNGs encoded on the caller's thread are compressed by Node's native zlib (same level, same pixels; about
 // 3× faster than fflate); pictures written in the background (every format) by libvips, in libuv's thread pool
@@ -214,7 +215,14 @@ export async function openImageFile(path: string): Promise<{ header: ImageHeader
   const load = () => sharp(bytes, { failOn: 'error', limitInputPixels: false });
   let header: ImageHeader;
   let alpha: boolean;
-  try {
+  // a plain JPEG's header is read here (jpeg-header.ts: the same size, depth and orientation as sharp's
+  // metadata(), without a pass through libvips); anything else, and any JPEG it is unsure of, by sharp
+  const jpeg = jpegHeader(bytes);
+  if (jpeg) {
+    alpha = false;
+    const [width, height] = jpeg.orientation >= 5 ? [jpeg.height, jpeg.width] : [jpeg.width, jpeg.height];
+    header = { width, height, bits: 8, format: 'jpeg' };
+  } else try {
     const meta = await load().metadata();
     if (!meta.width || !meta.height) throw new Error('no image size in the header');
     alpha = !!meta.hasAlpha;
