@@ -15,63 +15,7 @@
  *   the next pixel's, rewritten next; 16 bytes of slack after dst and after the source).
  */
 
-const SIMD = 0xfd;
-const I32 = 0x7f;
-const V128 = 0x7b;
-
-/** Unsigned / signed LEB128. */
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) return [...out, b];
-    out.push(b | 0x80);
-  }
-}
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const str = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-
-// instructions
-const get = (i: number) => [0x20, ...uleb(i)];
-const set = (i: number) => [0x21, ...uleb(i)];
-const tee = (i: number) => [0x22, ...uleb(i)];
-const c32 = (n: number) => [0x41, ...sleb(n)];
-const add = [0x6a];
-const mul = [0x6c];
-const ltS = [0x48];
-const load32 = (offset = 0) => [0x28, 2, ...uleb(offset)];
-const simd = (op: number, ...imm: number[]) => [SIMD, ...uleb(op), ...imm];
-const mem = (align: number, offset = 0) => [align, ...uleb(offset)];
-const vload = simd(0x00, ...mem(0));
-const vstore = simd(0x0b, ...mem(0));
-const load8x8u = simd(0x02, ...mem(0));
-const store32lane0 = simd(0x5a, ...mem(0), 0);
-const splat32 = simd(0x11);
-const ext8lo = simd(0x89);
-const ext8hi = simd(0x8a);
-const ext16lo = simd(0xa9);
-const ext16hi = simd(0xaa);
-const vadd = simd(0xae);
-const vmul = simd(0xb5);
-const vshr = simd(0xac);
-const narrow32 = simd(0x85);
-const narrow16 = simd(0x66);
-const loop = (body: number[]) => [0x03, 0x40, ...body, 0x0b];
-const block = (body: number[]) => [0x02, 0x40, ...body, 0x0b];
-const brIf = (depth: number) => [0x0d, ...uleb(depth)];
-const br = (depth: number) => [0x0c, ...uleb(depth)];
+import { add, block, br, brIf, c32, ext16hi, ext16lo, ext8hi, ext8lo, get, I32, instantiate, load32, load8x8u, loop, ltS, narrow16, narrow32, set, splat32, store32lane0, tee, uleb, V128, vadd, vec, vload, vmul, vshr, vstore, wasmModule } from './wasm.js';
 
 const HALF = 1 << 21;
 
@@ -158,19 +102,6 @@ function horizontal(): number[] {
   return [...vec([[...uleb(9), I32], [...uleb(1), V128]]), ...body, 0x0b];
 }
 
-function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const fn = (n: number) => [0x60, ...vec(new Array(n).fill([I32])), 0];
-  const codes = [vertical(), horizontal()];
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([fn(6), fn(9)])),
-    ...section(3, vec([[0], [1]])),
-    ...section(5, vec([[0x00, ...uleb(1)]])),
-    ...section(7, vec([[...str('mem'), 0x02, 0], [...str('v'), 0x00, 0], [...str('h'), 0x00, 1]])),
-    ...section(10, vec(codes.map((c) => [...uleb(c.length), ...c]))),
-  ]);
-}
-
 /** The compiled passes and their memory (grown on demand; views over it are made after any growth). */
 export interface SimdKernels {
   memory: WebAssembly.Memory;
@@ -185,17 +116,8 @@ let enabled = true;
 export function simdKernels(): SimdKernels | undefined {
   if (!enabled) return undefined;
   if (kernels !== undefined) return kernels ?? undefined;
-  kernels = null;
-  try {
-    const W = (globalThis as { WebAssembly?: typeof WebAssembly }).WebAssembly;
-    const bytes = moduleBytes();
-    if (!W || !W.validate(bytes)) return undefined;
-    const inst = new W.Instance(new W.Module(bytes), {});
-    const e = inst.exports as unknown as { mem: WebAssembly.Memory; v: SimdKernels['v']; h: SimdKernels['h'] };
-    kernels = { memory: e.mem, v: e.v, h: e.h };
-  } catch {
-    kernels = null;
-  }
+  const e = instantiate(wasmModule([[6, vertical()], [9, horizontal()]], ['v', 'h']));
+  kernels = e ? { memory: e.mem, v: e.v as SimdKernels['v'], h: e.h as SimdKernels['h'] } : null;
   return kernels ?? undefined;
 }
 
