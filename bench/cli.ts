@@ -18,9 +18,14 @@
  *   wall time: JavaScript on this thread), render, encode (the command encodes in the thread pool while
  *   the next image runs; awaited here), JSON, write (StagedOutputs as the command: temporary file, fsync,
  *   rename). `prepare` is the command's input step as it calls it (prepareInputs: decode, resize and
- *   normalise, the overlay's picture kept; `--decode` of --explain-args passed on); `decode` and
- *   `resize+normalise` are its parts on the exact path, timed on their own. `outside` is the CPU ms per
- *   image outside the model run: prepare + CAM + render + encode + JSON + write.
+ *   normalise, the overlay's picture kept; `--decode` of --explain-args passed on), timed first in each
+ *   round as the command meets it (after the previous image's run, render, encode and writes); `decode`
+ *   and `resize+normalise` are its parts on the exact path (readImageFile; modelInputTensor to 224×224, the
+ *   calls prepareInputs makes), timed on their own at the end of each round. `outside` is the CPU ms per
+ *   image outside the model run: prepare + CAM + render + encode + JSON + write. process.cpuUsage counts
+ *   onnxruntime's threads too: they stop spinning when a run returns (force_spinning_stop; measured from
+ *   /proc/self/task/.../schedstat: 0.00 ms on the intra-op thread in the 20 ms after a resnet50 run), so
+ *   they add nothing to the stages outside it.
  * - --explain-args: more options for the command (e.g. an input option), split on spaces.
  * - --stages-only: only the in-process stage loop (no command runs, no forward timing): its table alone.
  *
@@ -35,8 +40,8 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { createNodeSession, loadExplainer, prepareInputs, readImageFile } from '../src/node.js';
 import { explainMany } from '../src/cam/runner.js';
-import { resizeRgb } from '../src/image/resize.js';
-import { imageToTensor } from '../src/image/normalize.js';
+import { modelInputTensor } from '../src/image/resample.js';
+import { resolveNormalization } from '../src/image/normalize.js';
 import { PICTURE_FORMATS, pictureExtension, type PictureFormat } from '../src/image/encode.js';
 import { explanationJson, overlayPicture, pictureBytes } from '../src/render/index.js';
 import { StagedOutputs } from '../src/util/write-node.js';
@@ -175,9 +180,8 @@ async function stageBreakdown(model: string, image: string): Promise<Record<stri
         }
         return v;
       };
-      const img = await t('decode', () => readImageFile(image));
-      await t('resize+normalise', () => imageToTensor(resizeRgb(img, 224, 224), { preset: 'imagenet', layout: 'NCHW' }));
-      // the command's input step: prepareInputs with the overlay's picture kept (and the input options of --explain-args it knows)
+      // the command's input step first, as the command meets it after the previous image's work:
+      // prepareInputs with the overlay's picture kept (and the input options of --explain-args it knows)
       const [inp] = await t('prepare', () => prepareInputs(ex, image, PREPARE));
       const tensor = inp!.tensor;
       const r = await explainMany(ex, tensor, [1, 3, 224, 224], { methods: ['gradcam'], layers: [['auto']] });
@@ -188,7 +192,7 @@ async function stageBreakdown(model: string, image: string): Promise<Record<stri
       }
       const e = r.results[0]!.explanations[0]!;
       // the overlay's picture is the first decode's (the command keeps it; no second decode)
-      const ov = await t('render', () => overlayPicture(e, inp!.image ?? img, { colormap: 'jet', alpha: 0.5, caption: true }));
+      const ov = await t('render', () => overlayPicture(e, inp!.image!, { colormap: 'jet', alpha: 0.5, caption: true }));
       for (const format of FORMATS) {
         const name = `x.gradcam${pictureExtension(format)}`;
         const bytes = await t(`encode ${format}`, () => pictureBytes(ov, format, true));
@@ -201,6 +205,10 @@ async function stageBreakdown(model: string, image: string): Promise<Record<stri
           await staged['settle']();
         });
       }
+      // prepare's parts on their own, last (so that they do not warm the caches for prepare): the very calls
+      // prepareInputs makes on the exact path (openImageFile + decode; modelInputTensor's resize + normalise)
+      const img = await t('decode', () => readImageFile(image));
+      await t('resize+normalise', () => modelInputTensor(img, { resized: [224, 224], left: 0, top: 0, crop: [224, 224] }, resolveNormalization({ preset: 'imagenet' }), 'NCHW'));
     }
     for (const staged of Object.values(stagedBy)) await staged.commit();
   } finally {
