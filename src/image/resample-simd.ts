@@ -103,10 +103,34 @@ function horizontal(): number[] {
 }
 
 /** The compiled passes and their memory (grown on demand; views over it are made after any growth). */
+/**
+ * n(r0, r1, r2, count, l0, l1, l2, d0, d1, d2, dstep): the input tensor's normalisation of one row (the
+ * lookup tables of normalize.ts normalizeLuts, float32): for each of `count` pixels, d_c ← l_c[byte at r_c]
+ * for the three tensor channels c, then r_c += 3 and d_c += dstep (4: planes, NCHW; 12: interleaved, NHWC).
+ */
+function normalise(): number[] {
+  const [r0, , , count, l0, , , d0, , , dstep] = Array.from({ length: 11 }, (_, i) => i);
+  const channel = (c: number) => [
+    ...get(d0 + c), ...get(l0 + c), ...get(r0 + c), 0x2d, 0, 0, ...c32(4), 0x6c, ...add, 0x2a, 2, 0, 0x38, 2, 0,
+    ...get(r0 + c), ...c32(3), ...add, ...set(r0 + c),
+    ...get(d0 + c), ...get(dstep), ...add, ...set(d0 + c),
+  ];
+  const body = [
+    ...block(loop([
+      ...c32(0), ...get(count), ...ltS, 0x45, ...brIf(1),
+      ...channel(0), ...channel(1), ...channel(2),
+      ...get(count), ...c32(-1), ...add, ...set(count),
+      ...br(0),
+    ])),
+  ];
+  return [...vec([]), ...body, 0x0b];
+}
+
 export interface SimdKernels {
   memory: WebAssembly.Memory;
   v(src: number, stride: number, n: number, taps: number, k: number, dst: number): void;
   h(src: number, sstride: number, rows: number, dst: number, dstride: number, cols: number, b: number, k: number, kstride: number): void;
+  n(r0: number, r1: number, r2: number, count: number, l0: number, l1: number, l2: number, d0: number, d1: number, d2: number, dstep: number): void;
 }
 
 let kernels: SimdKernels | null | undefined;
@@ -116,8 +140,8 @@ let enabled = true;
 export function simdKernels(): SimdKernels | undefined {
   if (!enabled) return undefined;
   if (kernels !== undefined) return kernels ?? undefined;
-  const e = instantiate(wasmModule([[6, vertical()], [9, horizontal()]], ['v', 'h']));
-  kernels = e ? { memory: e.mem, v: e.v as SimdKernels['v'], h: e.h as SimdKernels['h'] } : null;
+  const e = instantiate(wasmModule([[6, vertical()], [9, horizontal()], [11, normalise()]], ['v', 'h', 'n']));
+  kernels = e ? { memory: e.mem, v: e.v as SimdKernels['v'], h: e.h as SimdKernels['h'], n: e.n as SimdKernels['n'] } : null;
   return kernels ?? undefined;
 }
 
