@@ -10,7 +10,9 @@
  * - `p1(levels, src, np, byRow)`: overlay.ts overlayLevels' first pass (the brightest image byte per map
  *   level and channel; byRow: 768 int32, −1 to start);
  * - `p2(levels, src, np, level, row, out)`: its second pass, out[3p + c] = level[row[3 · levels[p] + c] |
- *   src[3p + c]] (row: 768 int32).
+ *   src[3p + c]] (row: 768 int32);
+ * - `lt(lutImg, heat, count, maxp, level)`: its table of (heat, image) levels, in float32 lanes (÷ too is
+ *   one IEEE rounding, as JavaScript's double quotient rounded to float32 is).
  */
 import { add, block, br, brIf, c32, get, I32, instantiate, load32, loop, ltS, narrow16, narrow32, set, simd, V128, vec, uleb, vstore, wasmModule } from './wasm.js';
 
@@ -26,6 +28,7 @@ const vload = (offset: number) => simd(0x00, 0, ...uleb(offset));
 const fsplat = simd(0x13);
 const fadd = simd(0xe4);
 const fmul = simd(0xe6);
+const fdiv = simd(0xe7);
 const trunc = simd(0xf8);
 const f32const = (v: number) => { const b = new Uint8Array(new Float32Array([v]).buffer); return [0x43, ...b]; };
 
@@ -111,11 +114,49 @@ function pass2(): number[] {
   return [...vec([[...uleb(2), I32]]), ...body, 0x0b];
 }
 
+/**
+ * lt: params lutImg 0 (256 float32), heat 1 (count pairs: heat level int32, its float32 contribution),
+ * count 2, maxp 3 (the blend's maximum, float32), level 4; locals i 5, hp 6, s 7 (i32), vlh 8, vmax 9,
+ * k 10, q0..q3 11..14 (v128): the 256 levels of each heat level present, level[h · 256 + s] =
+ * f32(255 · f32(f32(lh + lutImg[s]) / max)) cut to 0..255 (overlayLevels' table, 16 at a time).
+ */
+function table(): number[] {
+  const [lutImg, heat, count, maxp, level, i, hp, s, vlh, vmax, k, q0] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const q = (j: number) => [
+    ...get(vlh), ...get(lutImg), ...get(s), ...c32(4), ...mul, ...add, ...vload(16 * j), ...fadd,
+    ...get(vmax), ...fdiv, ...get(k), ...fmul, ...trunc, ...set(q0 + j),
+  ];
+  const body = [
+    ...f32const(255), ...fsplat, ...set(k),
+    ...get(maxp), ...f32load, ...fsplat, ...set(vmax),
+    ...c32(0), ...set(i),
+    ...block(loop([
+      ...get(i), ...get(count), ...ltS, 0x45, ...brIf(1),
+      ...get(level), ...get(heat), ...get(i), ...c32(8), ...mul, ...add, ...load32(), ...c32(256), ...mul, ...add, ...set(hp),
+      ...get(heat), ...get(i), ...c32(8), ...mul, ...add, ...c32(4), ...add, ...f32load, ...fsplat, ...set(vlh),
+      ...c32(0), ...set(s),
+      ...block(loop([
+        ...get(s), ...c32(256), ...ltS, 0x45, ...brIf(1),
+        ...q(0), ...q(1), ...q(2), ...q(3),
+        ...get(hp), ...get(s), ...add,
+        ...get(q0), ...get(q0 + 1), ...narrow32, ...get(q0 + 2), ...get(q0 + 3), ...narrow32, ...narrow16,
+        ...vstore,
+        ...get(s), ...c32(16), ...add, ...set(s),
+        ...br(0),
+      ])),
+      ...get(i), ...c32(1), ...add, ...set(i),
+      ...br(0),
+    ])),
+  ];
+  return [...vec([[...uleb(3), I32], [...uleb(7), V128]]), ...body, 0x0b];
+}
+
 export interface OverlayKernels {
   memory: WebAssembly.Memory;
   lv(tmp: number, outW: number, outH: number, y0: number, y1: number, b0: number, b1: number, out: number): void;
   p1(levels: number, src: number, np: number, byRow: number): void;
   p2(levels: number, src: number, np: number, level: number, row: number, out: number): void;
+  lt(lutImg: number, heat: number, count: number, maxp: number, level: number): void;
 }
 
 let kernels: OverlayKernels | null | undefined;
@@ -125,8 +166,8 @@ let enabled = true;
 export function overlayKernels(): OverlayKernels | undefined {
   if (!enabled) return undefined;
   if (kernels === undefined) {
-    const e = instantiate(wasmModule([[8, levels()], [4, pass1()], [6, pass2()]], ['lv', 'p1', 'p2']));
-    kernels = e ? { memory: e.mem, lv: e.lv as OverlayKernels['lv'], p1: e.p1 as OverlayKernels['p1'], p2: e.p2 as OverlayKernels['p2'] } : null;
+    const e = instantiate(wasmModule([[8, levels()], [4, pass1()], [6, pass2()], [5, table()]], ['lv', 'p1', 'p2', 'lt']));
+    kernels = e ? { memory: e.mem, lv: e.lv as OverlayKernels['lv'], p1: e.p1 as OverlayKernels['p1'], p2: e.p2 as OverlayKernels['p2'], lt: e.lt as OverlayKernels['lt'] } : null;
   }
   return kernels ?? undefined;
 }

@@ -87,14 +87,17 @@ export function overlayLevels(img: RgbImage, levels: Uint8Array, opts: OverlayOp
   const src = img.data;
   // the per-pixel passes in WebAssembly where it runs (overlay-simd.ts: the same steps), in a memory laid
   // out as [picture][levels][overlay][level table][row table][byRow]
-  const K = np * 7 + 65536 + 6144 + 64 <= SIMD_MAX_BYTES ? overlayKernels() : undefined;
+  const K = np * 7 + 65536 + 9216 + 64 <= SIMD_MAX_BYTES ? overlayKernels() : undefined;
   const at = { src: 0, levels: up16(np * 3), out: up16(np * 3) + up16(np), level: up16(np * 3) * 2 + up16(np) };
   const rowAt = at.level + 65536;
   const byRowAt = rowAt + 3072;
+  const lutImgAt = byRowAt + 3072;
+  const heatAt = lutImgAt + 1024;
+  const maxAt = heatAt + 2048;
   let byRow: Int16Array | Int32Array;
   let buf: ArrayBuffer | undefined;
   if (K) {
-    buf = overlayMemory(K, byRowAt + 3072);
+    buf = overlayMemory(K, maxAt + 16);
     new Uint8Array(buf).set(src.subarray(0, np * 3), at.src);
     new Uint8Array(buf).set(levels.subarray(0, np), at.levels);
     byRow = new Int32Array(buf, byRowAt, 768).fill(-1);
@@ -124,7 +127,21 @@ export function overlayLevels(img: RgbImage, levels: Uint8Array, opts: OverlayOp
   const out = dst.data;
   // level[h · 256 + s] for every heat level present (rows of the others stay unused)
   const level = buf ? new Uint8Array(buf, at.level, 65536).fill(0) : new Uint8Array(65536);
-  if (max > 0) {
+  if (max > 0 && K && buf) {
+    // the rows of the heat levels present, in WebAssembly (overlay-simd.ts lt: the same float32 steps)
+    new Float32Array(buf, lutImgAt, 256).set(lutImg);
+    const pairs = new Int32Array(buf, heatAt, 512);
+    const lh = new Float32Array(buf, heatAt, 512);
+    let count = 0;
+    for (let h = 0; h < 256; h++) {
+      if (brightest[h]! < 0) continue;
+      pairs[count * 2] = h;
+      lh[count * 2 + 1] = lutHeat[h]!;
+      count++;
+    }
+    new Float32Array(buf, maxAt, 1)[0] = max;
+    K.lt(lutImgAt, heatAt, count, maxAt, at.level);
+  } else if (max > 0) {
     for (let h = 0; h < 256; h++) {
       if (brightest[h]! < 0) continue;
       const lh = lutHeat[h]!;
