@@ -2,6 +2,7 @@
  * The overlay's per-pixel loops in WebAssembly (written out by hand with wasm.ts), browser-safe, the same
  * bytes as the JavaScript loops they stand in for (test/output.test.ts: the old routines as reference,
  * with these on and off):
+ * - `hx(src, h, w, outW, xmax, xofs, xa0, xa1, tmp)`: its horizontal pass before (scalar float32 steps);
  * - `lv(tmp, outW, outH, y0, y1, b0, b1, out)`: resize.ts resizeBilinearLevels' vertical pass and
  *   quantizeLevel, 16 levels at a time in float32 lanes: f32(f32(t0 · b0) + f32(t1 · b1)), times 255, cut to
  *   an integer (NaN and negatives 0, 255 and above 255) — IEEE single-precision steps, which JavaScript's
@@ -69,6 +70,43 @@ function levels(): number[] {
     ])),
   ];
   return [...vec([[...uleb(4), I32], [...uleb(7), V128]]), ...body, 0x0b];
+}
+
+/**
+ * hx: params src 0, h 1, w 2, outW 3, xmax 4, xofs 5, xa0 6, xa1 7, tmp 8; locals dx 9, sx 10 (i32):
+ * resize.ts runLinear's horizontal pass (linear mode), float32 scalar steps: for each of h rows, tmp[dx] =
+ * f32(f32(src[x] · xa0[dx]) + f32(src[x + 1] · xa1[dx])) with x = xofs[dx] below xmax, src[x] from there on.
+ */
+function horizontalLinear(): number[] {
+  const [src, h, w, outW, xmax, xofs, xa0, xa1, tmp, dx, sx] = Array.from({ length: 11 }, (_, i) => i);
+  const fload = (off = 0) => [0x2a, 2, ...uleb(off)];
+  const fstore = [0x38, 2, 0];
+  const at4 = (base: number) => [...get(base), ...get(dx), ...c32(4), ...mul, ...add];
+  const body = [
+    ...block(loop([
+      ...c32(0), ...get(h), ...ltS, 0x45, ...brIf(1),
+      ...c32(0), ...set(dx),
+      ...block(loop([
+        ...get(dx), ...get(outW), ...ltS, 0x45, ...brIf(1),
+        ...get(src), ...at4(xofs), ...load32(), ...c32(4), ...mul, ...add, ...set(sx),
+        ...at4(tmp),
+        ...get(dx), ...get(xmax), ...ltS,
+        0x04, 0x7d, // if (result f32)
+        ...get(sx), ...fload(), ...at4(xa0), ...fload(), 0x94, ...get(sx), ...fload(4), ...at4(xa1), ...fload(), 0x94, 0x92,
+        0x05, // else
+        ...get(sx), ...fload(),
+        0x0b,
+        ...fstore,
+        ...get(dx), ...c32(1), ...add, ...set(dx),
+        ...br(0),
+      ])),
+      ...get(src), ...get(w), ...c32(4), ...mul, ...add, ...set(src),
+      ...get(tmp), ...get(outW), ...c32(4), ...mul, ...add, ...set(tmp),
+      ...get(h), ...c32(-1), ...add, ...set(h),
+      ...br(0),
+    ])),
+  ];
+  return [...vec([[...uleb(2), I32]]), ...body, 0x0b];
 }
 
 /** p1: params levels 0, src 1, np 2, byRow 3; locals end 4, a 5 (the byRow entry's address), s 6, cur 7. */
@@ -157,6 +195,7 @@ export interface OverlayKernels {
   p1(levels: number, src: number, np: number, byRow: number): void;
   p2(levels: number, src: number, np: number, level: number, row: number, out: number): void;
   lt(lutImg: number, heat: number, count: number, maxp: number, level: number): void;
+  hx(src: number, h: number, w: number, outW: number, xmax: number, xofs: number, xa0: number, xa1: number, tmp: number): void;
 }
 
 let kernels: OverlayKernels | null | undefined;
@@ -166,8 +205,8 @@ let enabled = true;
 export function overlayKernels(): OverlayKernels | undefined {
   if (!enabled) return undefined;
   if (kernels === undefined) {
-    const e = instantiate(wasmModule([[8, levels()], [4, pass1()], [6, pass2()], [5, table()]], ['lv', 'p1', 'p2', 'lt']));
-    kernels = e ? { memory: e.mem, lv: e.lv as OverlayKernels['lv'], p1: e.p1 as OverlayKernels['p1'], p2: e.p2 as OverlayKernels['p2'], lt: e.lt as OverlayKernels['lt'] } : null;
+    const e = instantiate(wasmModule([[8, levels()], [4, pass1()], [6, pass2()], [5, table()], [9, horizontalLinear()]], ['lv', 'p1', 'p2', 'lt', 'hx']));
+    kernels = e ? { memory: e.mem, lv: e.lv as OverlayKernels['lv'], p1: e.p1 as OverlayKernels['p1'], p2: e.p2 as OverlayKernels['p2'], lt: e.lt as OverlayKernels['lt'], hx: e.hx as OverlayKernels['hx'] } : null;
   }
   return kernels ?? undefined;
 }

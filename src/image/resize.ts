@@ -156,14 +156,20 @@ export function resizeBilinearLevels(src: Float32Array, h: number, w: number, ou
   const { y0, y1, yb0, yb1 } = p;
   // the vertical pass and quantisation in WebAssembly SIMD where it runs (overlay-simd.ts lv: the same
   // float32 steps), from [the horizontal pass's rows][y0][y1][yb0][yb1][levels] in its memory
-  const K = (h * outW + outH * 4) * 4 + outH * outW + 128 <= (64 << 20) ? overlayKernels() : undefined;
+  const K = (h * outW + outH * 4 + h * w + outW * 3) * 4 + outH * outW + 128 <= (64 << 20) ? overlayKernels() : undefined;
   if (K) {
+    // [the horizontal pass's rows][y0][y1][yb0][yb1][levels][the map][xofs][xa0][xa1]
     const tmpBytes = (h * outW * 4 + 31) & ~15;
     const ys = tmpBytes;
     const lv = ys + outH * 16;
-    const buf = overlayMemory(K, lv + outH * outW + 32);
-    const t = new Float32Array(buf, 0, h * outW);
-    runLinear(p, src, 0, t, 0, t, true);
+    const mapAt = (lv + outH * outW + 32 + 15) & ~15;
+    const xAt = mapAt + h * w * 4;
+    const buf = overlayMemory(K, xAt + outW * 12);
+    new Float32Array(buf, mapAt, h * w).set(src);
+    new Int32Array(buf, xAt, outW).set(p.xofs);
+    new Float32Array(buf, xAt + outW * 4, outW).set(p.xa0);
+    new Float32Array(buf, xAt + outW * 8, outW).set(p.xa1);
+    K.hx(mapAt, h, w, outW, p.xmax, xAt, xAt + outW * 4, xAt + outW * 8, 0);
     new Int32Array(buf, ys, outH).set(y0);
     new Int32Array(buf, ys + outH * 4, outH).set(y1);
     new Float32Array(buf, ys + outH * 8, outH).set(yb0);
