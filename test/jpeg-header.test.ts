@@ -71,11 +71,16 @@ describe('jpegHeader reads what sharp reads', () => {
     assert.equal(jpegHeader(new Uint8Array([0xff, 0xd8])), undefined);
   });
 
-  test('openImageFile: the same header and pixels as through sharp’s metadata (rotated JPEG; a CMYK one takes sharp’s way)', async () => {
+  test('openImageFile: the same header and pixels as sharp’s full pipeline (plain, P3 profile, grey, rotated; a CMYK one takes sharp’s way)', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jpeg-header-'));
     try {
       const plain = await sharp(path.join(PHOTOS, 'rocket.jpg')).resize(200, 120, { fit: 'fill' }).jpeg().toBuffer();
-      for (const [name, b] of [['o6.jpg', withExif(plain, 6, false)], ['o3.jpg', withExif(plain, 3, true)], ['cmyk.jpg', await sharp(plain).toColourspace('cmyk').jpeg().toBuffer()]] as const) {
+      // o1 and p3 (an embedded Display P3 profile, applied by sharp either way) take openImageFile's plain
+      // path (no rotate / flatten / colour steps); the others the full one
+      const cases = [['o1.jpg', withExif(plain, 1, true)], ['p3.jpg', await sharp(plain).withIccProfile('p3').jpeg().toBuffer()], ['grey.jpg', await sharp(plain).greyscale().jpeg().toBuffer()],
+        ['o6.jpg', withExif(plain, 6, false)], ['o3.jpg', withExif(plain, 3, true)], ['cmyk.jpg', await sharp(plain).toColourspace('cmyk').jpeg().toBuffer()]] as const;
+      assert.ok((await sharp(cases[1][1]).metadata()).icc, 'the P3 JPEG carries its profile');
+      for (const [name, b] of cases) {
         const f = path.join(dir, name);
         fs.writeFileSync(f, b);
         const o = await openImageFile(f);
