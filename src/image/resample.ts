@@ -68,6 +68,8 @@ export interface ResampleWindow { rw: number; rh: number; x0: number; x1: number
  * Resizes `img` to window.rw × window.rh (Pillow BILINEAR) and hands over only the window's rows, top to
  * bottom: `emit(y, row, off)` with the (x1 - x0) RGB pixels of resized row y at row[off ...] (the buffer is
  * reused: copy what you keep). Bit-exact with Pillow's `img.resize((rw, rh), BILINEAR)` cut to the window.
+ * `reserve`: bytes at the start of the WebAssembly passes' memory that they leave to the caller (the rows
+ * then lie in that memory: modelInputTensor normalises them there).
  */
 export function resampleRgb(img: RgbImage, win: ResampleWindow, antialias: boolean, emit: (y: number, row: Uint8Array, off: number) => void, reserve = 0): void {
   const { width: w, height: h, data } = img;
