@@ -87,7 +87,7 @@ export function overlayLevels(img: RgbImage, levels: Uint8Array, opts: OverlayOp
   const src = img.data;
   // the per-pixel passes in WebAssembly where it runs (overlay-simd.ts: the same steps), in a memory laid
   // out as [picture][levels][overlay][level table][row table][byRow]
-  const K = np * 7 + 65536 + 9216 + 64 <= SIMD_MAX_BYTES ? overlayKernels() : undefined;
+  const K0 = np * 7 + 65536 + 9216 + 64 <= SIMD_MAX_BYTES ? overlayKernels() : undefined;
   const at = { src: 0, levels: up16(np * 3), out: up16(np * 3) + up16(np), level: up16(np * 3) * 2 + up16(np) };
   const rowAt = at.level + 65536;
   const byRowAt = rowAt + 3072;
@@ -95,9 +95,9 @@ export function overlayLevels(img: RgbImage, levels: Uint8Array, opts: OverlayOp
   const heatAt = lutImgAt + 1024;
   const maxAt = heatAt + 2048;
   let byRow: Int16Array | Int32Array;
-  let buf: ArrayBuffer | undefined;
-  if (K) {
-    buf = overlayMemory(K, maxAt + 16);
+  const buf = K0 && overlayMemory(K0, maxAt + 16);
+  const K = buf ? K0 : undefined;
+  if (K && buf) {
     new Uint8Array(buf).set(src.subarray(0, np * 3), at.src);
     new Uint8Array(buf).set(levels.subarray(0, np), at.levels);
     byRow = new Int32Array(buf, byRowAt, 768).fill(-1);

@@ -165,7 +165,11 @@ function simdPasses(img: RgbImage, win: ResampleWindow, antialias: boolean, emit
   for (let x = x0; ch && x < x1; x++) if (ch.bounds[x * 2 + 1]! < 1) return false;
   for (let y = y0; cv && y < y1; y++) if (cv.bounds[y * 2 + 1]! < 1) return false;
   const { memory } = K;
-  if (memory.buffer.byteLength < total) memory.grow(Math.ceil((total - memory.buffer.byteLength) / 65536));
+  try {
+    if (memory.buffer.byteLength < total) memory.grow(Math.ceil((total - memory.buffer.byteLength) / 65536));
+  } catch {
+    return false; // the memory cannot grow: the JavaScript passes
+  }
   const u8 = new Uint8Array(memory.buffer);
   const i32 = new Int32Array(memory.buffer);
   if (ch) {

@@ -154,17 +154,16 @@ export function resizeBilinearLevels(src: Float32Array, h: number, w: number, ou
     return out;
   }
   const { y0, y1, yb0, yb1 } = p;
-  // the vertical pass and quantisation in WebAssembly SIMD where it runs (overlay-simd.ts lv: the same
-  // float32 steps), from [the horizontal pass's rows][y0][y1][yb0][yb1][levels] in its memory
+  // both passes and the quantisation in WebAssembly where it runs (overlay-simd.ts hx, lv: the same
+  // float32 steps), in its memory laid out as
+  // [the horizontal pass's rows][y0][y1][yb0][yb1][levels][the map][xofs][xa0][xa1]
   const K = (h * outW + outH * 4 + h * w + outW * 3) * 4 + outH * outW + 128 <= (64 << 20) ? overlayKernels() : undefined;
-  if (K) {
-    // [the horizontal pass's rows][y0][y1][yb0][yb1][levels][the map][xofs][xa0][xa1]
-    const tmpBytes = (h * outW * 4 + 31) & ~15;
-    const ys = tmpBytes;
-    const lv = ys + outH * 16;
-    const mapAt = (lv + outH * outW + 32 + 15) & ~15;
-    const xAt = mapAt + h * w * 4;
-    const buf = overlayMemory(K, xAt + outW * 12);
+  const ys = (h * outW * 4 + 31) & ~15;
+  const lv = ys + outH * 16;
+  const mapAt = (lv + outH * outW + 32 + 15) & ~15;
+  const xAt = mapAt + h * w * 4;
+  const buf = K && overlayMemory(K, xAt + outW * 12);
+  if (K && buf) {
     new Float32Array(buf, mapAt, h * w).set(src);
     new Int32Array(buf, xAt, outW).set(p.xofs);
     new Float32Array(buf, xAt + outW * 4, outW).set(p.xa0);
