@@ -13,6 +13,8 @@
  *   output pixel x, its taps (b[2x]: the first source byte in the row, b[2x + 1]: the count) times its
  *   coefficients (k + x · kstride, int32), the three channels in one 4-lane sum (the fourth byte written is
  *   the next pixel's, rewritten next; 16 bytes of slack after dst and after the source).
+ * - `n(r0, r1, r2, count, l0, l1, l2, d0, d1, d2, dstep)`: modelInputTensor's normalisation of a row through
+ *   its float32 tables (scalar), into the tensor's planes or interleaved channels.
  */
 
 import { add, block, br, brIf, c32, ext16hi, ext16lo, ext8hi, ext8lo, get, I32, instantiate, load32, load8x8u, loop, ltS, narrow16, narrow32, set, splat32, store32lane0, tee, uleb, V128, vadd, vec, vload, vmul, vshr, vstore, wasmModule } from './wasm.js';
@@ -102,7 +104,6 @@ function horizontal(): number[] {
   return [...vec([[...uleb(9), I32], [...uleb(1), V128]]), ...body, 0x0b];
 }
 
-/** The compiled passes and their memory (grown on demand; views over it are made after any growth). */
 /**
  * n(r0, r1, r2, count, l0, l1, l2, d0, d1, d2, dstep): the input tensor's normalisation of one row (the
  * lookup tables of normalize.ts normalizeLuts, float32): for each of `count` pixels, d_c ← l_c[byte at r_c]
@@ -111,6 +112,7 @@ function horizontal(): number[] {
 function normalise(): number[] {
   const [r0, , , count, l0, , , d0, , , dstep] = Array.from({ length: 11 }, (_, i) => i);
   const channel = (c: number) => [
+    // f32.store(d_c, f32.load(l_c + 4 · i32.load8_u(r_c)))
     ...get(d0 + c), ...get(l0 + c), ...get(r0 + c), 0x2d, 0, 0, ...c32(4), 0x6c, ...add, 0x2a, 2, 0, 0x38, 2, 0,
     ...get(r0 + c), ...c32(3), ...add, ...set(r0 + c),
     ...get(d0 + c), ...get(dstep), ...add, ...set(d0 + c),
@@ -126,6 +128,7 @@ function normalise(): number[] {
   return [...vec([]), ...body, 0x0b];
 }
 
+/** The compiled passes and their memory (grown on demand; views over it are made after any growth). */
 export interface SimdKernels {
   memory: WebAssembly.Memory;
   v(src: number, stride: number, n: number, taps: number, k: number, dst: number): void;
