@@ -4,7 +4,7 @@
  * forward pass of the same model, in one run.
  *
  *   npx tsx bench/cli.ts [--models resnet50,mobilenet_v2] [--formats png,webp] [--images 8] [--repeats 3]
- *                        [--explain-args '...'] [--json FILE]
+ *                        [--explain-args '...'] [--json FILE] [--stages-only]
  *
  * - marginal: (time of a run on 1 + K images − time of a run on 1 image) / K, fresh processes, the two
  *   kinds interleaved; each pair is preceded by in-process forward passes (batch 1, medians), so that load
@@ -18,10 +18,16 @@
  *   wall time: JavaScript on this thread), render, encode (the command encodes in the thread pool while
  *   the next image runs; awaited here), JSON, write (StagedOutputs as the command: temporary file, fsync,
  *   rename). `prepare` is the command's input step as it calls it (prepareInputs: decode, resize and
- *   normalise, the overlay's picture kept; `--decode` of --explain-args passed on); `decode` and
- *   `resize+normalise` are its parts on the exact path, timed on their own. `outside` is the CPU ms per
- *   image outside the model run: prepare + CAM + render + encode + JSON + write.
+ *   normalise, the overlay's picture kept; `--decode` of --explain-args passed on), timed first in each
+ *   round as the command meets it (after the previous image's run, render, encode and writes); `decode`
+ *   and `resize+normalise` are its parts on the exact path (readImageFile; modelInputTensor to 224×224, the
+ *   calls prepareInputs makes), timed on their own at the end of each round. `outside` is the CPU ms per
+ *   image outside the model run: prepare + CAM + render + encode + JSON + write. process.cpuUsage counts
+ *   onnxruntime's threads too: they stop spinning when a run returns (force_spinning_stop; measured from
+ *   /proc/self/task/.../schedstat: 0.00 ms on the intra-op thread in the 20 ms after a resnet50 run), so
+ *   they add nothing to the stages outside it.
  * - --explain-args: more options for the command (e.g. an input option), split on spaces.
+ * - --stages-only: only the in-process stage loop (no command runs, no forward timing): its table alone.
  *
  * Needs bench/models/*.onnx (`/usr/bin/python3 scripts/fixtures/make_fixtures.py --bench`). The command
  * runs the compiled dist/ (bin/gradcam.js does when it is up to date; this script builds it when not).
@@ -34,14 +40,14 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { createNodeSession, loadExplainer, prepareInputs, readImageFile } from '../src/node.js';
 import { explainMany } from '../src/cam/runner.js';
-import { resizeRgb } from '../src/image/resize.js';
-import { imageToTensor } from '../src/image/normalize.js';
+import { modelInputTensor } from '../src/image/resample.js';
+import { resolveNormalization } from '../src/image/normalize.js';
 import { PICTURE_FORMATS, pictureExtension, type PictureFormat } from '../src/image/encode.js';
 import { explanationJson, overlayPicture, pictureBytes } from '../src/render/index.js';
 import { StagedOutputs } from '../src/util/write-node.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
-const { values: o } = parseArgs({ options: { models: { type: 'string', default: 'resnet50,mobilenet_v2' }, formats: { type: 'string', default: 'png,webp' }, images: { type: 'string', default: '8' }, repeats: { type: 'string', default: '3' }, 'explain-args': { type: 'string', default: '' }, json: { type: 'string' } } });
+const { values: o } = parseArgs({ options: { models: { type: 'string', default: 'resnet50,mobilenet_v2' }, formats: { type: 'string', default: 'png,webp' }, images: { type: 'string', default: '8' }, repeats: { type: 'string', default: '3' }, 'explain-args': { type: 'string', default: '' }, json: { type: 'string' }, 'stages-only': { type: 'boolean', default: false } } });
 const FORMATS = o.formats!.split(',') as PictureFormat[];
 for (const f of FORMATS) if (!(PICTURE_FORMATS as readonly string[]).includes(f)) throw new Error(`--formats: unknown '${f}' (valid: ${PICTURE_FORMATS.join(', ')})`);
 const EXTRA = o['explain-args']!.split(' ').filter(Boolean);
@@ -174,9 +180,8 @@ async function stageBreakdown(model: string, image: string): Promise<Record<stri
         }
         return v;
       };
-      const img = await t('decode', () => readImageFile(image));
-      await t('resize+normalise', () => imageToTensor(resizeRgb(img, 224, 224), { preset: 'imagenet', layout: 'NCHW' }));
-      // the command's input step: prepareInputs with the overlay's picture kept (and the input options of --explain-args it knows)
+      // the command's input step first, as the command meets it after the previous image's work:
+      // prepareInputs with the overlay's picture kept (and the input options of --explain-args it knows)
       const [inp] = await t('prepare', () => prepareInputs(ex, image, PREPARE));
       const tensor = inp!.tensor;
       const r = await explainMany(ex, tensor, [1, 3, 224, 224], { methods: ['gradcam'], layers: [['auto']] });
@@ -187,7 +192,7 @@ async function stageBreakdown(model: string, image: string): Promise<Record<stri
       }
       const e = r.results[0]!.explanations[0]!;
       // the overlay's picture is the first decode's (the command keeps it; no second decode)
-      const ov = await t('render', () => overlayPicture(e, inp!.image ?? img, { colormap: 'jet', alpha: 0.5, caption: true }));
+      const ov = await t('render', () => overlayPicture(e, inp!.image!, { colormap: 'jet', alpha: 0.5, caption: true }));
       for (const format of FORMATS) {
         const name = `x.gradcam${pictureExtension(format)}`;
         const bytes = await t(`encode ${format}`, () => pictureBytes(ov, format, true));
@@ -200,6 +205,10 @@ async function stageBreakdown(model: string, image: string): Promise<Record<stri
           await staged['settle']();
         });
       }
+      // prepare's parts on their own, last (so that they do not warm the caches for prepare): the very calls
+      // prepareInputs makes on the exact path (openImageFile + decode; modelInputTensor's resize + normalise)
+      const img = await t('decode', () => readImageFile(image));
+      await t('resize+normalise', () => modelInputTensor(img, { resized: [224, 224], left: 0, top: 0, crop: [224, 224] }, resolveNormalization({ preset: 'imagenet' }), 'NCHW'));
     }
     for (const staged of Object.values(stagedBy)) await staged.commit();
   } finally {
@@ -229,7 +238,15 @@ export async function runCliBench(models: string[]): Promise<Record<string, CliB
   return out;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === `file://${process.argv[1]}` && o['stages-only']) {
+  // only the in-process stage loop (no command runs): CPU ms per stage outside the run
+  const images = await makeImages();
+  console.error(`| model | out | ${OUTSIDE.join(' | ')} | outside | ${PARTS.join(' | ')} | wall run | load |`);
+  for (const m of o.models!.split(',')) {
+    const st = await stageBreakdown(path.join(ROOT, 'bench', 'models', `${m}.onnx`), images[0]!);
+    for (const [f, x] of Object.entries(st)) console.error(`| ${m} | ${f} | ${OUTSIDE.map((k) => x.cpu[k]!.toFixed(2)).join(' | ')} | **${x.cpu['outside']!.toFixed(2)}** | ${PARTS.map((k) => x.cpu[k]!.toFixed(2)).join(' | ')} | ${x.stages['run']!.toFixed(1)} | ${os.loadavg()[0]!.toFixed(1)} |`);
+  }
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   const r = await runCliBench(o.models!.split(','));
   console.error(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, load ${os.loadavg().map((v) => v.toFixed(1)).join(' ')}`);
   console.error(`| model | ORT forward ms | out | CLI ms per extra image | ÷ forward | cold 1 image ms | CPU ms per image outside the run: ${OUTSIDE.join(', ')} = sum (prepare's parts) | wall ms: run |`);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { colormapTable, COLORMAPS, decodePng, montage, overlay, quantizeLevel, resizeBilinear, resizeRgb, type RgbImage } from '../src/image/index.js';
 import { resizeBilinearLevels } from '../src/image/resize.js';
+import { overlayKernels, useOverlaySimd } from '../src/image/overlay-simd.js';
 import { readImageFile } from '../src/node.js';
 import { captionText, overlayPicture, overlaySize, pictureBytes, type CaptionFacts } from '../src/render/index.js';
 import { parseSideOrHxW } from '../src/util/size.js';
@@ -325,5 +326,44 @@ describe('gradcam explain --format / --overlay-size', () => {
       oneError(r.err, re);
       assert.ok(!fs.existsSync(out), 'nothing written');
     }
+  });
+});
+
+describe('the overlay\'s WebAssembly passes (overlay-simd.ts) and the JavaScript ones give the same bytes', () => {
+  test('on by default in Node; overlay, the map\'s levels and the captioned overlay with them on and off equal the old routines', () => {
+    assert.ok(overlayKernels(), 'Node 20 compiles the module');
+    let cases = 0;
+    try {
+      for (const on of [true, false]) {
+        useOverlaySimd(on);
+        for (const [w, h, seed] of [[500, 375, 1], [37, 53, 2], [1, 1, 3], [17, 16, 4]] as const) {
+          for (const [colormap, alpha] of [['jet', 0.5], ['turbo', 0.3], ['inferno', 1]] as const) {
+            const img = picture(w, h, seed + 20);
+            const map = camMap(w, h, seed, w > 5);
+            assert.deepEqual(overlay(img, map, { colormap, alpha }).data, overlayBefore(img, map, { colormap, alpha }).data, `${on} ${colormap} ${w}x${h}`);
+            cases++;
+          }
+        }
+        // levels: up, down, odd widths (rows not a multiple of 16 wide), NaN and values outside [0, 1]
+        for (const [h, w, oh, ow] of [[224, 224, 375, 500], [7, 7, 375, 500], [9, 13, 53, 37], [5, 3, 1, 17], [224, 224, 100, 150], [2, 2, 1, 1]] as const) {
+          const m = new Float32Array(h * w).map((_, i) => Math.abs(Math.sin(i * 1.7)) * 1.1 - 0.05);
+          m[0] = NaN;
+          m[m.length - 1] = -Infinity;
+          assert.deepEqual(resizeBilinearLevels(m, h, w, oh, ow), Uint8Array.from(resizeBilinear(m, h, w, oh, ow), quantizeLevel), `${on} ${h}x${w} -> ${oh}x${ow}`);
+          cases++;
+        }
+        const dark = { width: 20, height: 10, data: new Uint8Array(600).map((_, i) => (i * 7) % 40) };
+        assert.deepEqual(overlay(dark, new Float32Array(200), { colormap: 'inferno', alpha: 0 }).data, overlayBefore(dark, new Float32Array(200), { colormap: 'inferno', alpha: 0 }).data);
+        const e = { method: 'gradcam', target: { index: 3, logit: 2, probability: 0.25, label: 'cat' }, predicted: { index: 3, logit: 2, probability: 0.25 }, map: camMap(224, 224, 5, true), width: 224, height: 224 };
+        const pic = picture(500, 375, 31);
+        const got = overlayPicture(e, pic, { colormap: 'jet', alpha: 0.5, caption: true });
+        const want = montage([[overlayBefore(pic, resizeBilinear(e.map, 224, 224, 375, 500), { colormap: 'jet', alpha: 0.5 })]], { labels: [[captionText(e)]], pad: 2, textScale: 1 });
+        assert.deepEqual(got.data, want.data, `${on}: the captioned overlay`);
+        cases++;
+      }
+    } finally {
+      useOverlaySimd(true);
+    }
+    assert.equal(cases, 2 * (12 + 6 + 1));
   });
 });

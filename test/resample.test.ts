@@ -11,6 +11,7 @@ import { resizeRgb, centerCropOffsets, shortSideSize } from '../src/image/resize
 import { resizeCrop, resizeCropPlan } from '../src/image/view.js';
 import { imageToTensor, resolveNormalization, type NormalizeOptions } from '../src/image/normalize.js';
 import { modelInputTensor, modelViewRgb } from '../src/image/resample.js';
+import { simdKernels, useSimd } from '../src/image/resample-simd.js';
 import type { RgbImage } from '../src/image/types.js';
 
 // ---- the reference: src/image/resize.ts and normalize.ts before issue 27 (commit c4f1b7e) ----
@@ -262,5 +263,36 @@ describe('resample.ts is the old Pillow path, bit for bit', () => {
     for (const norm of [{ preset: 'imagenet' }, { preset: 'caffe' }, { preset: 'unit' }] as NormalizeOptions[]) {
       for (const layout of ['NCHW', 'NHWC'] as const) assert.equal(maxDiff(imageToTensor(img, { ...norm, layout }), oldImageToTensor(img, { ...norm, layout })), 0);
     }
+  });
+});
+
+describe('the WebAssembly SIMD passes (resample-simd.ts) and the JavaScript ones give the same bytes', () => {
+  test('Node has WebAssembly SIMD: the SIMD passes are the ones in use here (not a silent fallback)', () => {
+    assert.ok(simdKernels(), 'Node 20 validates and compiles the module');
+  });
+
+  test('resizeRgb and modelInputTensor, SIMD on and off: max difference 0 from the old routines; a picture wider than a band, cut into several', () => {
+    const sizes: [number, number, number, number][] = [...SIZES, [2000, 700, 224, 224], [1200, 900, 1500, 1100], [640, 480, 640, 200], [640, 480, 300, 480]];
+    const spec = resolveNormalization({ preset: 'imagenet' });
+    let checked = 0;
+    try {
+      for (const simd of [true, false]) {
+        useSimd(simd);
+        for (const [k, [w, h, ow, oh]] of sizes.entries()) {
+          const img = picture(w, h, 900 + k);
+          for (const antialias of [true, false]) {
+            assert.equal(maxDiff(resizeRgb(img, ow, oh, { antialias }).data, oldResizeRgb(img, ow, oh, { antialias }).data), 0, `simd ${simd}: ${w}x${h} -> ${ow}x${oh}, antialias ${antialias}`);
+            checked++;
+          }
+          const plan = resizeCropPlan(w, h, { resize: Math.round(Math.min(ow, oh) * 1.14), crop: [oh, ow] });
+          const want = oldImageToTensor(oldCenterCrop(oldResizeRgb(img, plan.resized[0], plan.resized[1]), ow, oh), { preset: 'imagenet', layout: 'NCHW' });
+          assert.equal(maxDiff(modelInputTensor(img, { resized: plan.resized, left: plan.left, top: plan.top, crop: [oh, ow] }, spec, 'NCHW'), want), 0, `simd ${simd}: ${w}x${h} crop`);
+          checked++;
+        }
+      }
+    } finally {
+      useSimd(true);
+    }
+    assert.equal(checked, 2 * (SIZES.length + 4) * 3);
   });
 });

@@ -4,6 +4,11 @@
 import type { RgbImage } from './types.js';
 import { assertRgbImage } from './types.js';
 import { applyColormap, colormapTable, quantizeLevel, type ColormapName } from './colormap.js';
+import { overlayKernels, overlayMemory } from './overlay-simd.js';
+
+/** Above this much WebAssembly memory the overlay's passes run in JavaScript. */
+const SIMD_MAX_BYTES = 256 << 20;
+const up16 = (n: number) => (n + 31) & ~15; // with 16 bytes of slack
 
 export interface OverlayOptions {
   /** colour map name (see COLORMAPS), default 'jet' */
@@ -80,13 +85,32 @@ export function overlayLevels(img: RgbImage, levels: Uint8Array, opts: OverlayOp
   const { width, height } = img;
   const np = width * height;
   const src = img.data;
-  const byRow = new Int16Array(768).fill(-1);
-  for (let p = 0, i = 0; p < np; p++, i += 3) {
-    const t = levels[p]! * 3;
-    const s0 = src[i]!, s1 = src[i + 1]!, s2 = src[i + 2]!;
-    if (s0 > byRow[t]!) byRow[t] = s0;
-    if (s1 > byRow[t + 1]!) byRow[t + 1] = s1;
-    if (s2 > byRow[t + 2]!) byRow[t + 2] = s2;
+  // the per-pixel passes in WebAssembly where it runs (overlay-simd.ts: the same steps), in a memory laid
+  // out as [picture][levels][overlay][level table][row table][byRow]
+  const K0 = np * 7 + 65536 + 9216 + 64 <= SIMD_MAX_BYTES ? overlayKernels() : undefined;
+  const at = { src: 0, levels: up16(np * 3), out: up16(np * 3) + up16(np), level: up16(np * 3) * 2 + up16(np) };
+  const rowAt = at.level + 65536;
+  const byRowAt = rowAt + 3072;
+  const lutImgAt = byRowAt + 3072;
+  const heatAt = lutImgAt + 1024;
+  const maxAt = heatAt + 2048;
+  let byRow: Int16Array | Int32Array;
+  const buf = K0 && overlayMemory(K0, maxAt + 16);
+  const K = buf ? K0 : undefined;
+  if (K && buf) {
+    new Uint8Array(buf).set(src.subarray(0, np * 3), at.src);
+    new Uint8Array(buf).set(levels.subarray(0, np), at.levels);
+    byRow = new Int32Array(buf, byRowAt, 768).fill(-1);
+    K.p1(at.levels, at.src, np, byRowAt);
+  } else {
+    byRow = new Int16Array(768).fill(-1);
+    for (let p = 0, i = 0; p < np; p++, i += 3) {
+      const t = levels[p]! * 3;
+      const s0 = src[i]!, s1 = src[i + 1]!, s2 = src[i + 2]!;
+      if (s0 > byRow[t]!) byRow[t] = s0;
+      if (s1 > byRow[t + 1]!) byRow[t + 1] = s1;
+      if (s2 > byRow[t + 2]!) byRow[t + 2] = s2;
+    }
   }
   const brightest = new Int16Array(256).fill(-1);
   for (let t = 0; t < 768; t++) if (byRow[t]! > brightest[table[t]!]!) brightest[table[t]!] = byRow[t]!;
@@ -97,13 +121,27 @@ export function overlayLevels(img: RgbImage, levels: Uint8Array, opts: OverlayOp
     const c = f32(lutHeat[h]! + lutImg[s]!);
     if (c > max) max = c;
   }
-  const target = into ?? { image: { width, height, data: new Uint8Array(np * 3) }, x: 0, y: 0 };
+  const target = into ?? { image: { width, height, data: K ? new Uint8Array(0) : new Uint8Array(np * 3) }, x: 0, y: 0 };
   const { image: dst, x: x0, y: y0 } = target;
   if (x0 < 0 || y0 < 0 || x0 + width > dst.width || y0 + height > dst.height) throw new RangeError(`overlay: a ${width}x${height} overlay at (${x0}, ${y0}) does not fit a ${dst.width}x${dst.height} picture`);
   const out = dst.data;
   // level[h · 256 + s] for every heat level present (rows of the others stay unused)
-  const level = new Uint8Array(65536);
-  if (max > 0) {
+  const level = buf ? new Uint8Array(buf, at.level, 65536).fill(0) : new Uint8Array(65536);
+  if (max > 0 && K && buf) {
+    // the rows of the heat levels present, in WebAssembly (overlay-simd.ts lt: the same float32 steps)
+    new Float32Array(buf, lutImgAt, 256).set(lutImg);
+    const pairs = new Int32Array(buf, heatAt, 512);
+    const lh = new Float32Array(buf, heatAt, 512);
+    let count = 0;
+    for (let h = 0; h < 256; h++) {
+      if (brightest[h]! < 0) continue;
+      pairs[count * 2] = h;
+      lh[count * 2 + 1] = lutHeat[h]!;
+      count++;
+    }
+    new Float32Array(buf, maxAt, 1)[0] = max;
+    K.lt(lutImgAt, heatAt, count, maxAt, at.level);
+  } else if (max > 0) {
     for (let h = 0; h < 256; h++) {
       if (brightest[h]! < 0) continue;
       const lh = lutHeat[h]!;
@@ -114,8 +152,15 @@ export function overlayLevels(img: RgbImage, levels: Uint8Array, opts: OverlayOp
     }
   }
   // (max ≤ 0: every byte 0, the zero row of `level`)
-  const row = new Int32Array(256 * 3);
+  const row = buf ? new Int32Array(buf, rowAt, 768) : new Int32Array(256 * 3);
   for (let t = 0; t < 768; t++) row[t] = max > 0 ? table[t]! << 8 : 0;
+  if (K && buf) {
+    K.p2(at.levels, at.src, np, at.level, rowAt, at.out);
+    const done = new Uint8Array(buf, at.out, np * 3);
+    if (!into) return { width, height, data: done.slice() };
+    for (let y = 0, w3 = width * 3; y < height; y++) out.set(done.subarray(y * w3, (y + 1) * w3), ((y0 + y) * dst.width + x0) * 3);
+    return dst;
+  }
   for (let y = 0, p = 0, i = 0; y < height; y++) {
     for (let x = 0, o = ((y0 + y) * dst.width + x0) * 3; x < width; x++, p++, i += 3, o += 3) {
       const t = levels[p]! * 3;

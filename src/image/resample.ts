@@ -8,6 +8,7 @@
  */
 import type { RgbImage } from './types.js';
 import { normalizeLuts, type NormalizeSpec, type TensorLayout } from './normalize.js';
+import { simdKernels } from './resample-simd.js';
 
 const PRECISION_BITS = 32 - 8 - 2;
 const HALF = 1 << (PRECISION_BITS - 1);
@@ -67,8 +68,10 @@ export interface ResampleWindow { rw: number; rh: number; x0: number; x1: number
  * Resizes `img` to window.rw × window.rh (Pillow BILINEAR) and hands over only the window's rows, top to
  * bottom: `emit(y, row, off)` with the (x1 - x0) RGB pixels of resized row y at row[off ...] (the buffer is
  * reused: copy what you keep). Bit-exact with Pillow's `img.resize((rw, rh), BILINEAR)` cut to the window.
+ * `reserve`: bytes at the start of the WebAssembly passes' memory that they leave to the caller (the rows
+ * then lie in that memory: modelInputTensor normalises them there).
  */
-export function resampleRgb(img: RgbImage, win: ResampleWindow, antialias: boolean, emit: (y: number, row: Uint8Array, off: number) => void): void {
+export function resampleRgb(img: RgbImage, win: ResampleWindow, antialias: boolean, emit: (y: number, row: Uint8Array, off: number) => void, reserve = 0): void {
   const { width: w, height: h, data } = img;
   const { rw, rh, x0, x1, y0, y1 } = win;
   if (x1 <= x0 || y1 <= y0) return;
@@ -79,6 +82,7 @@ export function resampleRgb(img: RgbImage, win: ResampleWindow, antialias: boole
   // the source rows the window's rows read
   const sy0 = cv ? cv.bounds[y0 * 2]! : y0;
   const sy1 = cv ? cv.bounds[(y1 - 1) * 2]! + cv.bounds[(y1 - 1) * 2 + 1]! : y1;
+  if ((needH || needV) && simdPasses(img, win, antialias, emit, reserve)) return;
   let cur: Uint8Array = data;
   let stride = w * 3;
   let first = 0; // source row of cur's row 0
@@ -124,6 +128,74 @@ export function resampleRgb(img: RgbImage, win: ResampleWindow, antialias: boole
     }
     emit(yy, row, 0);
   }
+}
+
+/** Source bytes copied into WebAssembly memory at a time for the horizontal pass (a band of whole rows). */
+const BAND_BYTES = 1 << 20;
+/** Above this much WebAssembly memory (the horizontal pass's output, mostly) the JavaScript passes run instead. */
+const SIMD_MAX_BYTES = 64 << 20;
+const up16 = (n: number) => (n + 31) & ~15; // with 16 bytes of slack
+
+/**
+ * resampleRgb's passes in WebAssembly SIMD (resample-simd.ts: the same integer sums, so the same bytes):
+ * the source in bands of rows through the horizontal pass into the window's columns, then each output row
+ * by the vertical pass. False (nothing emitted) where SIMD is missing or the memory it needs is too large.
+ */
+function simdPasses(img: RgbImage, win: ResampleWindow, antialias: boolean, emit: (y: number, row: Uint8Array, off: number) => void, reserve: number): boolean {
+  const K = simdKernels();
+  if (!K) return false;
+  const { width: w, height: h, data } = img;
+  const { rw, rh, x0, x1, y0, y1 } = win;
+  const w3 = w * 3;
+  const n3 = (x1 - x0) * 3;
+  const ch = rw !== w ? pilCoeffs(w, rw, antialias) : undefined;
+  const cv = rh !== h ? pilCoeffs(h, rh, antialias) : undefined;
+  const sy0 = cv ? cv.bounds[y0 * 2]! : y0;
+  const sy1 = cv ? cv.bounds[(y1 - 1) * 2]! + cv.bounds[(y1 - 1) * 2 + 1]! : y1;
+  const band = ch ? Math.max(1, Math.min(sy1 - sy0, Math.floor(BAND_BYTES / w3))) : 0;
+  // layout: [source band][horizontal output: the needed rows × the window][a row][h taps][h coefficients][v coefficients]
+  const bandOff = reserve ? up16(reserve) : 0; // the caller's region first (modelInputTensor's tensor)
+  const tmpOff = bandOff + (ch ? up16(band * w3) : 0);
+  const rowOff = tmpOff + up16((sy1 - sy0) * n3);
+  const hbOff = rowOff + up16(n3);
+  const hkOff = hbOff + (ch ? (x1 - x0) * 8 : 0);
+  const vkOff = hkOff + (ch ? (x1 - x0) * ch.ksize * 4 : 0);
+  const total = vkOff + (cv ? (y1 - y0) * cv.ksize * 4 : 0) + 16;
+  if (total > SIMD_MAX_BYTES) return false;
+  for (let x = x0; ch && x < x1; x++) if (ch.bounds[x * 2 + 1]! < 1) return false;
+  for (let y = y0; cv && y < y1; y++) if (cv.bounds[y * 2 + 1]! < 1) return false;
+  const { memory } = K;
+  try {
+    if (memory.buffer.byteLength < total) memory.grow(Math.ceil((total - memory.buffer.byteLength) / 65536));
+  } catch {
+    return false; // the memory cannot grow: the JavaScript passes
+  }
+  const u8 = new Uint8Array(memory.buffer);
+  const i32 = new Int32Array(memory.buffer);
+  if (ch) {
+    for (let x = x0; x < x1; x++) {
+      i32[(hbOff >> 2) + (x - x0) * 2] = ch.bounds[x * 2]! * 3;
+      i32[(hbOff >> 2) + (x - x0) * 2 + 1] = ch.bounds[x * 2 + 1]!;
+    }
+    i32.set(ch.kk.subarray(x0 * ch.ksize, x1 * ch.ksize), hkOff >> 2);
+    for (let r = sy0; r < sy1; r += band) {
+      const rows = Math.min(band, sy1 - r);
+      u8.set(data.subarray(r * w3, (r + rows) * w3), bandOff);
+      K.h(bandOff, w3, rows, tmpOff + (r - sy0) * n3, n3, x1 - x0, hbOff, hkOff, ch.ksize * 4);
+    }
+  } else {
+    for (let r = sy0; r < sy1; r++) u8.set(data.subarray(r * w3 + x0 * 3, r * w3 + x0 * 3 + n3), tmpOff + (r - sy0) * n3);
+  }
+  if (!cv) {
+    for (let y = y0; y < y1; y++) emit(y, u8, tmpOff + (y - sy0) * n3);
+    return true;
+  }
+  i32.set(cv.kk.subarray(y0 * cv.ksize, y1 * cv.ksize), vkOff >> 2);
+  for (let y = y0; y < y1; y++) {
+    K.v(tmpOff + (cv.bounds[y * 2]! - sy0) * n3, n3, n3, cv.bounds[y * 2 + 1]!, vkOff + (y - y0) * cv.ksize * 4, rowOff);
+    emit(y, u8, rowOff);
+  }
+  return true;
 }
 
 /**
@@ -315,24 +387,45 @@ export function modelInputTensor(img: RgbImage, v: ModelView, spec: NormalizeSpe
   }
   const n = win.x1 - win.x0;
   const dx = win.x0 - v.left;
-  if (layout === 'NCHW') {
-    resampleRgb(img, win, antialias, (y, row, off) => {
-      const p = (y - v.top) * cw + dx;
-      for (let j = 0, q = off; j < n; j++, q += 3) {
-        out[p + j] = l0[row[q + s0]!]!;
-        out[hw + p + j] = l1[row[q + s1]!]!;
-        out[2 * hw + p + j] = l2[row[q + s2]!]!;
+  const js: (y: number, row: Uint8Array, off: number) => void = layout === 'NCHW' ? (y, row, off) => {
+    const p = (y - v.top) * cw + dx;
+    for (let j = 0, q = off; j < n; j++, q += 3) {
+      out[p + j] = l0[row[q + s0]!]!;
+      out[hw + p + j] = l1[row[q + s1]!]!;
+      out[2 * hw + p + j] = l2[row[q + s2]!]!;
+    }
+  } : (y, row, off) => {
+    let p = ((y - v.top) * cw + dx) * 3;
+    for (let j = 0, q = off; j < n; j++, q += 3, p += 3) {
+      out[p] = l0[row[q + s0]!]!;
+      out[p + 1] = l1[row[q + s1]!]!;
+      out[p + 2] = l2[row[q + s2]!]!;
+    }
+  };
+  // where the passes run in WebAssembly, the rows are normalised there too (resample-simd.ts n: the same
+  // tables) into a region the passes leave free at the start of its memory: [3 tables][the tensor]
+  const K = simdKernels();
+  const T = 3072;
+  let tensor: Float32Array | undefined;
+  let first = true;
+  resampleRgb(img, win, antialias, (y, row, off) => {
+    if (first) {
+      first = false;
+      // every row comes from one path: the WebAssembly one where the first row lies in its memory
+      if (K && row.buffer === K.memory.buffer) {
+        const tables = new Float32Array(K.memory.buffer, 0, 768);
+        tables.set(l0, 0);
+        tables.set(l1, 256);
+        tables.set(l2, 512);
+        tensor = new Float32Array(K.memory.buffer, T, hw * 3);
+        if (win.pads) tensor.set(out);
       }
-    });
-  } else {
-    resampleRgb(img, win, antialias, (y, row, off) => {
-      let p = ((y - v.top) * cw + dx) * 3;
-      for (let j = 0, q = off; j < n; j++, q += 3, p += 3) {
-        out[p] = l0[row[q + s0]!]!;
-        out[p + 1] = l1[row[q + s1]!]!;
-        out[p + 2] = l2[row[q + s2]!]!;
-      }
-    });
-  }
+    }
+    if (!tensor) return js(y, row, off);
+    const p = (y - v.top) * cw + dx;
+    if (layout === 'NCHW') K!.n(off + s0, off + s1, off + s2, n, 0, 1024, 2048, T + p * 4, T + (hw + p) * 4, T + (2 * hw + p) * 4, 4);
+    else K!.n(off + s0, off + s1, off + s2, n, 0, 1024, 2048, T + p * 12, T + p * 12 + 4, T + p * 12 + 8, 12);
+  }, K ? T + hw * 12 : 0);
+  if (tensor) out.set(tensor);
   return out;
 }

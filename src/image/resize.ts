@@ -7,6 +7,7 @@
  *   (antialiased when downscaling, Pillow's fixed-point arithmetic), which torchvision's Resize uses on PIL
  *   images.
  */
+import { overlayKernels, overlayMemory } from './overlay-simd.js';
 import type { RgbImage } from './types.js';
 import { assertRgbImage } from './types.js';
 import { modelViewRgb } from './resample.js';
@@ -152,9 +153,34 @@ export function resizeBilinearLevels(src: Float32Array, h: number, w: number, ou
     for (let i = 0; i < m.length; i++) out[i] = quantizeLevel(m[i]!);
     return out;
   }
+  const { y0, y1, yb0, yb1 } = p;
+  // both passes and the quantisation in WebAssembly where it runs (overlay-simd.ts hx, lv: the same
+  // float32 steps), in its memory laid out as
+  // [the horizontal pass's rows][y0][y1][yb0][yb1][levels][the map][xofs][xa0][xa1]
+  const K = (h * outW + outH * 4 + h * w + outW * 3) * 4 + outH * outW + 128 <= (64 << 20) ? overlayKernels() : undefined;
+  const ys = (h * outW * 4 + 31) & ~15;
+  const lv = ys + outH * 16;
+  const mapAt = (lv + outH * outW + 32 + 15) & ~15;
+  const xAt = mapAt + h * w * 4;
+  const buf = K && overlayMemory(K, xAt + outW * 12);
+  if (K && buf) {
+    new Float32Array(buf, mapAt, h * w).set(src);
+    new Int32Array(buf, xAt, outW).set(p.xofs);
+    new Float32Array(buf, xAt + outW * 4, outW).set(p.xa0);
+    new Float32Array(buf, xAt + outW * 8, outW).set(p.xa1);
+    K.hx(mapAt, h, w, outW, p.xmax, xAt, xAt + outW * 4, xAt + outW * 8, 0);
+    new Int32Array(buf, ys, outH).set(y0);
+    new Int32Array(buf, ys + outH * 4, outH).set(y1);
+    new Float32Array(buf, ys + outH * 8, outH).set(yb0);
+    new Float32Array(buf, ys + outH * 12, outH).set(yb1);
+    K.lv(0, outW, outH, ys, ys + outH * 4, ys + outH * 8, ys + outH * 12, lv);
+    // one row of outW levels after another: outW need not be a multiple of 16 (a row's tail is
+    // overwritten by the next row's start, in order)
+    out.set(new Uint8Array(buf, lv, outH * outW));
+    return out;
+  }
   const tmp = new Float32Array(h * outW);
   runLinear(p, src, 0, tmp, 0, tmp, true);
-  const { y0, y1, yb0, yb1 } = p;
   for (let dy = 0; dy < outH; dy++) {
     const t0 = y0[dy]! * outW;
     const t1 = y1[dy]! * outW;

@@ -254,7 +254,13 @@ export class StagedOutputs {
     if (this.finals.has(key)) throw new OutputError(`two outputs of this run are both named ${file}`);
     this.ready ??= this.makeDir();
     await this.ready;
-    const st = await fs.promises.lstat(file).catch(() => undefined);
+    // on this thread, as the checks above and the open below: a thread-pool round trip cost more than the call
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.lstatSync(file, { throwIfNoEntry: false });
+    } catch {
+      st = undefined;
+    }
     if (st && !st.isFile()) throw new OutputError(`cannot write ${file}: something that is not a file is there; move it away or choose another --out folder`);
     const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${counter++}`);
     this.staged.push({ tmp, final: file });
