@@ -381,7 +381,7 @@ export const DATASET = group('Folders, globs and manifests', {
   threads: { type: 'string', value: 'N', number: { integer: true, min: 1 }, help: 'onnxruntime intra-op threads (default: one per core; with --workers, the cores shared out)' },
   workers: {
     type: 'string', value: 'N|auto', default: 'auto',
-    help: `sessions run side by side in worker threads, each preparing, explaining and writing whole batches, outputs and rows in input order (also for explain on image files). auto (default): one session (this thread's) unless the run has at least ${AUTO_MIN_IMAGES.compiled} images and the machine 2 cores or more, then one 1-thread session per core (at most 8, one per ${AUTO_MIN_IMAGES.compiled} images; cores / --threads of them when --threads is given), since a worker's start (about 0.4 s) must be repaid; 1: one session in the command. Each worker holds its own copy of the model: N × its memory. At most the number of cores`,
+    help: `sessions run side by side in worker threads, each preparing, explaining and writing whole batches, outputs and rows in input order (also for explain on image files). auto (default): one session (this thread's) unless the run has at least ${AUTO_MIN_IMAGES.compiled} images and the machine 2 cores or more, then one 1-thread session per core (at most 8 and 1 + images / ${AUTO_MIN_IMAGES.compiled}; cores / --threads of them when --threads is given), since the workers' start (0.5–1 s) must be repaid; files that may hold several inputs (.npy, TIFF, scans) keep one session; 1: one session in the command. Each worker holds its own copy of the model: N × its memory. At most the number of cores`,
   },
 });
 

@@ -50,19 +50,20 @@ export const threadsPerWorker = (n: number, given?: number): number => given ?? 
 export type WorkersChoice = number | 'auto';
 
 /**
- * Images a run needs for `--workers auto` to start worker sessions: a worker's start (a thread importing
- * the library, about 0.25 s of compiled JavaScript, plus its session from the compile cache, 0.06–0.12 s;
- * under tsx, the sources, about 1–2 s more) must be repaid by the images it takes. Measured on 2 cores
- * (README, Benchmark): two 1-thread sessions save 10–20 ms per image against one 2-thread session
- * (mobilenet_v2, resnet50), so about 1 s of start-up wants about 100 images.
+ * Images a run needs for `--workers auto` to start worker sessions: the workers' start must be repaid by
+ * the images they take. Measured on the shared 2-core machine (compiled dist/, mobilenet_v2, 1 image):
+ * two workers add 0.5–1.1 s of wall time and 0.5–0.7 s of CPU (a thread importing the library, about
+ * 0.25 s, and its session from the compile cache, 0.06–0.12 s); under tsx (the sources) 1.6–3 s. Two
+ * 1-thread sessions save at most ~10 ms per image on mobilenet_v2 and ~20 ms on resnet50 against one
+ * 2-thread session (less on a loaded machine, where no core is idle): break-even at 35–100 images.
  */
-export const AUTO_MIN_IMAGES = { compiled: 96, sources: 256 } as const;
+export const AUTO_MIN_IMAGES = { compiled: 96, sources: 512 } as const;
 
 /**
  * `--workers auto`'s decision (pure): one session (this thread's) unless the machine has at least 2
  * cores and the run at least `AUTO_MIN_IMAGES` images (more from the sources); then as many 1-thread
- * sessions as cores (`threads` per session when given: cores / threads of them), at most one per
- * `min` images and at most 8 (each holds the model's memory).
+ * sessions as cores (`threads` per session when given: cores / threads of them), at most 1 + images /
+ * `min` and at most 8 (each holds the model's memory).
  */
 export function autoWorkers(p: { cores: number; images: number; threads?: number; compiled: boolean }): number {
   const min = p.compiled ? AUTO_MIN_IMAGES.compiled : AUTO_MIN_IMAGES.sources;
