@@ -90,12 +90,20 @@ async function makeImages(): Promise<string[]> {
   });
 }
 
+/** GNU time, where present: the command's CPU time (every thread), which moves less with other jobs' load than its wall time. */
+const TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+/** CPU ms of the last cli() run (NaN without /usr/bin/time). */
+let lastCpuMs = NaN;
+
 function cli(model: string, images: string[], out: string, format: PictureFormat, workers = '1'): number {
   fs.rmSync(out, { recursive: true, force: true });
+  const args = [BIN, 'explain', ...images, '--model', model, '--out', out, '--batch-size', '1', '--quiet', '--format', format, '--workers', workers, ...EXTRA];
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [BIN, 'explain', ...images, '--model', model, '--out', out, '--batch-size', '1', '--quiet', '--format', format, '--workers', workers, ...EXTRA], { encoding: 'utf8' });
+  const r = TIME ? spawnSync(TIME, ['-f', 'gradcam-cpu %U %S', process.execPath, ...args], { encoding: 'utf8' }) : spawnSync(process.execPath, args, { encoding: 'utf8' });
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`gradcam explain failed: ${r.stderr}`);
+  const m = /gradcam-cpu ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
+  lastCpuMs = m ? (Number(m[1]) + Number(m[2])) * 1000 : NaN;
   return ms;
 }
 
@@ -106,8 +114,10 @@ export interface CliFormat {
   stages: Record<string, number>;
   /** CPU ms per stage outside the model run (medians), and `outside`: their sum. */
   cpu: Record<string, number>;
-  /** Per extra image with worker sessions (SESSIONS: --workers auto and 2), over `images` more images. */
-  sessions?: Record<string, { marginal_ms: number; ratio: number; images: number }>;
+  /** CPU ms (all threads) per extra image with one session (NaN without /usr/bin/time). */
+  marginal_cpu_ms?: number;
+  /** Per extra image with worker sessions (SESSIONS: --workers auto and 2), over `images` more images: wall ms, ÷ forward, CPU ms. */
+  sessions?: Record<string, { marginal_ms: number; ratio: number; cpu_ms: number; images: number }>;
 }
 
 export interface CliBench {
@@ -132,14 +142,16 @@ async function benchModel(name: string, images: string[]): Promise<CliBench> {
   await forward(3);
   cli(model, images.slice(0, 1), out, FORMATS[0]!); // the compile cache warm
   const fwd: number[] = [];
-  const per: Record<string, { marginal: number[]; ratio: number[]; cold: number[]; many: number[] }> = {};
-  const sessions: Record<string, Record<string, { marginal: number[]; ratio: number[] }>> = {};
+  const per: Record<string, { marginal: number[]; ratio: number[]; cold: number[]; many: number[]; cpu: number[] }> = {};
+  const sessions: Record<string, Record<string, { marginal: number[]; ratio: number[]; cpu: number[] }>> = {};
   for (let r = 0; r < REPEATS; r++) {
     for (const format of FORMATS) {
-      const p = (per[format] ??= { marginal: [], ratio: [], cold: [], many: [] });
+      const p = (per[format] ??= { marginal: [], ratio: [], cold: [], many: [], cpu: [] });
       const f = await forward(7);
       const one = cli(model, images.slice(0, 1), out, format);
+      const oneCpu = lastCpuMs;
       const all = cli(model, images.slice(0, K + 1), out, format);
+      p.cpu.push((lastCpuMs - oneCpu) / K);
       const f2 = await forward(7);
       const m = (all - one) / K;
       fwd.push((f + f2) / 2);
@@ -149,10 +161,12 @@ async function benchModel(name: string, images: string[]): Promise<CliBench> {
       p.many.push(all);
       for (const w of KW > 0 ? SESSIONS : []) {
         // 1 image and 1 + KW images with this setting, the forward timed around the pair
-        const q = ((sessions[format] ??= {})[w] ??= { marginal: [], ratio: [] });
+        const q = ((sessions[format] ??= {})[w] ??= { marginal: [], ratio: [], cpu: [] });
         const g = await forward(7);
         const m1 = cli(model, images.slice(0, 1), out, format, w);
+        const c1 = lastCpuMs;
         const mk = cli(model, images.slice(0, KW + 1), out, format, w);
+        q.cpu.push((lastCpuMs - c1) / KW);
         const g2 = await forward(7);
         q.marginal.push((mk - m1) / KW);
         q.ratio.push((mk - m1) / KW / ((g + g2) / 2));
@@ -164,8 +178,8 @@ async function benchModel(name: string, images: string[]): Promise<CliBench> {
   const formats: Record<string, CliFormat> = {};
   for (const f of FORMATS) {
     const p = per[f]!;
-    const w = sessions[f] ? Object.fromEntries(Object.entries(sessions[f]!).map(([k, q]) => [k, { marginal_ms: median(q.marginal), ratio: median(q.ratio), images: KW }])) : undefined;
-    formats[f] = { marginal_ms: median(p.marginal), ratio: median(p.ratio), cold_ms: median(p.cold), n_ms: median(p.many), ...stages[f]!, ...(w ? { sessions: w } : {}) };
+    const w = sessions[f] ? Object.fromEntries(Object.entries(sessions[f]!).map(([k, q]) => [k, { marginal_ms: median(q.marginal), ratio: median(q.ratio), cpu_ms: median(q.cpu), images: KW }])) : undefined;
+    formats[f] = { marginal_ms: median(p.marginal), ratio: median(p.ratio), cold_ms: median(p.cold), n_ms: median(p.many), marginal_cpu_ms: median(p.cpu), ...stages[f]!, ...(w ? { sessions: w } : {}) };
   }
   return { forward_ms: median(fwd), formats };
 }
@@ -263,11 +277,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     }
   }
   if (KW > 0) {
-    console.error(`\nCLI per extra image by sessions (WebP/PNG + JSON out, batch 1; one session over ${K} more images, workers over ${KW}; ÷ the ORT forward timed around each pair):`);
+    console.error(`\nCLI per extra image by sessions (WebP/PNG + JSON out, batch 1; one session over ${K} more images, workers over ${KW}; wall ms (÷ the ORT forward timed around each pair), CPU ms of all threads):`);
     console.error(`| model | out | ORT forward ms | --workers 1 (one session) | ${SESSIONS.map((w) => `--workers ${w}`).join(' | ')} |`);
     console.error(`|---|---|---|---|${SESSIONS.map(() => '---|').join('')}`);
     for (const [m, b] of Object.entries(r)) {
-      for (const [f, x] of Object.entries(b.formats)) console.error(`| ${m} | ${f} | ${b.forward_ms.toFixed(1)} | ${x.marginal_ms.toFixed(1)} ms (${x.ratio.toFixed(2)}) | ${SESSIONS.map((w) => `${x.sessions![w]!.marginal_ms.toFixed(1)} ms (${x.sessions![w]!.ratio.toFixed(2)})`).join(' | ')} |`);
+      for (const [f, x] of Object.entries(b.formats)) console.error(`| ${m} | ${f} | ${b.forward_ms.toFixed(1)} | ${x.marginal_ms.toFixed(1)} ms (${x.ratio.toFixed(2)}), CPU ${x.marginal_cpu_ms!.toFixed(1)} | ${SESSIONS.map((w) => `${x.sessions![w]!.marginal_ms.toFixed(1)} ms (${x.sessions![w]!.ratio.toFixed(2)}), CPU ${x.sessions![w]!.cpu_ms.toFixed(1)}`).join(' | ')} |`);
     }
   }
   if (o.json) fs.writeFileSync(o.json, `${JSON.stringify(r, null, 1)}\n`);
