@@ -5,7 +5,7 @@ import { InputError, type Explainer } from '../explainer.js';
 import type { ClassChoice, ClassScore } from '../types.js';
 import { loadExplainer, type PreparedInput } from '../node.js';
 import type { TargetSpec } from '../cam/targets.js';
-import { resolveWorkers, threadsPerWorker, type DatasetWorkers, type DatasetWorkerSide, type WorkersChoice } from '../dataset/pool.js';
+import { resolveWorkers, threadsPerWorker, type DatasetWorkerSide, type WorkersChoice } from '../dataset/pool.js';
 import { modelIdentity } from '../dataset/identity.js';
 import { listInputs, shardItems } from '../dataset/listing.js';
 import { datasetBatchSize, prepareItemInput, resolveTruth } from '../dataset/items.js';
@@ -80,7 +80,7 @@ export async function explainDataset(explainer: Explainer, s: Settings, position
       out: s.out, config, kind: EXPLAIN_STORE, shard, retryErrors, signal, batchSize: datasetBatchSize(explainer, { ...s, ...s.rc }),
       prepare: side.prepare, process: side.process, onProgress: (p) => progress.update(p),
       workers: {
-        ...explainWorkers(s, target, load, false), count: (pending) => resolveWorkers(choice, pending, load.threads),
+        ...EXPLAIN_WORKER, init: explainWorkerInit(s, target, load, false), count: (pending) => resolveWorkers(choice, pending, load.threads),
         started: async (n) => {
           // the workers load their own sessions: the command's goes now
           await load.release?.();
@@ -107,9 +107,11 @@ interface ExplainWorkerInit {
 }
 
 /** The worker module of explain's --workers (files, folders, globs, manifests): this module's openExplainWorker. */
-export function explainWorkers(s: Settings, target: TargetSpec | undefined, load: ExplainLoad, files: boolean): Omit<DatasetWorkers, 'count'> {
-  const init: ExplainWorkerInit = { s, target, load: { labelsFile: load.labelsFile, variant: load.variant, threads: load.threads }, files };
-  return { module: import.meta.url, name: 'openExplainWorker', init };
+export const EXPLAIN_WORKER = { module: import.meta.url, name: 'openExplainWorker' } as const;
+
+/** A worker's settings (structured clone): the run's, its target, how it loads the model, files or a dataset. */
+export function explainWorkerInit(s: Settings, target: TargetSpec | undefined, load: ExplainLoad, files: boolean): ExplainWorkerInit {
+  return { s, target, load: { labelsFile: load.labelsFile, variant: load.variant, threads: load.threads }, files };
 }
 
 /**

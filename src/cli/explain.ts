@@ -14,7 +14,7 @@ import { importedDefaults, stemNamer } from './inputs.js';
 import { explainVolumes } from './explain-volume.js';
 import { EXPLAIN, readSettings, readTarget, type Settings } from './explain-options.js';
 import { batchPictures, explainBatch, readExplainFile, warn } from './explain-batch.js';
-import { explainDataset, explainWorkers, openExplainModel, type FileRow } from './explain-dataset.js';
+import { explainDataset, explainWorkerInit, openExplainModel, EXPLAIN_WORKER, type ExplainLoad, type FileRow } from './explain-dataset.js';
 import { resolveWorkers, threadsPerWorker, WorkerPool, type WorkersChoice } from '../dataset/pool.js';
 import { datasetBatchSize } from '../dataset/items.js';
 import { isScanFile } from '../image/node.js';
@@ -40,7 +40,13 @@ export async function runExplain(args: string[]): Promise<number> {
   const workers = readWorkers(EXPLAIN, parsed.values.workers);
   if (s.labelled && !dataset) throw usageError(EXPLAIN, `--class ${parsed.values.class} explains each image's labelled class, which only a manifest gives; for image files give top, a class index or a label`);
   const load = { labelsFile: parsed.values.labels, variant: parsed.values.variant, threads: num(parsed.values.threads) };
-  const explainer = await openExplainModel(s, load);
+  // worker sessions for files start now: their threads import the library while this one reads the model
+  const count = dataset ? 1 : filesWorkers(s, positionals, workers, load.threads);
+  const pool = count > 1 ? new WorkerPool<FileRow>({ ...EXPLAIN_WORKER, count }) : undefined;
+  const explainer = await openExplainModel(s, load).catch(async (e: unknown) => {
+    await pool?.close();
+    throw e;
+  });
   // with worker sessions, the command's own goes as they start (released once: release() is idempotent)
   let released = false;
   const release = async () => {
@@ -56,8 +62,9 @@ export async function runExplain(args: string[]): Promise<number> {
     // a 3-D model explains volumes: files, or the folder of a DICOM series
     if (explainer.volume) return await explainVolumeFiles(explainer, s, positionals, parsed.given);
     if (dataset) return await explainDataset(explainer, s, positionals, parsed.values.shard, !!parsed.values['retry-errors'], { ...load, workers, release });
-    return await explainFiles(explainer, s, positionals, { ...load, workers, release });
+    return await explainFiles(explainer, s, positionals, { ...load, workers, release, pool });
   } finally {
+    await pool?.close();
     await release();
   }
 }
@@ -94,15 +101,21 @@ export { isDatasetInput };
  * written meanwhile by the staging), after a cheap check that every file exists, so that a missing one
  * stops the run before any model run. An undecodable file stops it when it is reached (its error, nothing written).
  */
-async function explainFiles(explainer: Explainer, s: Settings, positionals: string[], load: { threads?: number; labelsFile?: string; variant?: string; workers: WorkersChoice; release: () => Promise<void> }): Promise<number> {
-  // auto: worker sessions only for files that are one image each by their kind (not .npy, TIFF or scans)
-  const plain = positionals.every((f) => /\.(jpe?g|png|webp|gif|avif|bmp)$/i.test(f) && !isScanFile(f)) && s.scan?.intensity === undefined && s.scan?.channels === undefined;
-  const count = load.workers === 'auto' && !plain ? 1 : resolveWorkers(load.workers, positionals.length, load.threads);
+/** Sessions for explain on files: --workers N, or auto's choice for files that are one image each by their kind (not .npy, TIFF or scans). */
+function filesWorkers(s: Settings, files: string[], workers: WorkersChoice, threads: number | undefined): number {
+  const plain = files.every((f) => /\.(jpe?g|png|webp|gif|avif|bmp)$/i.test(f) && !isScanFile(f)) && s.scan?.intensity === undefined && s.scan?.channels === undefined;
+  return workers === 'auto' && !plain ? 1 : resolveWorkers(workers, files.length, threads);
+}
+
+/** How explain on files opens its sessions: the model's load options, --workers, the command's session's release, the workers (when started). */
+type FilesLoad = ExplainLoad & { workers: WorkersChoice; release: () => Promise<void>; pool?: WorkerPool<FileRow> };
+
+async function explainFiles(explainer: Explainer, s: Settings, positionals: string[], load: FilesLoad): Promise<number> {
   return printLines(await writeAllOrNothing(s.out, [...positionals, ...(s.mask ? [s.mask] : []), ...(s.reference ? [s.reference] : [])], async (add) => {
     // a missing file is reported (by prepareInputs, with its usual message) before anything runs
     for (const file of positionals) if (!(await fs.promises.stat(file).catch(() => undefined))) await readExplainFile(explainer, s, file);
     const target = await readTarget(explainer, s);
-    if (count > 1) return explainFilesInWorkers(explainer, s, positionals, target, count, load, add);
+    if (load.pool) return explainFilesInWorkers(explainer, s, positionals, target, load.pool, load, add);
     const read = (file: string) => readExplainFile(explainer, s, file);
     const occurrences = new Map<string, number>();
     for (const f of positionals) occurrences.set(f, (occurrences.get(f) ?? 0) + 1);
@@ -145,10 +158,11 @@ async function explainFiles(explainer: Explainer, s: Settings, positionals: stri
  * explain on files with worker sessions: each worker reads, explains, renders and encodes whole batches
  * (explain-dataset.ts openExplainWorker, the same explainBatch); the command names the outputs (every
  * file one image, as the workers check), stages the files and prints the lines in input order, all or
- * nothing as with one session. The command's session is released as the workers start.
+ * nothing as with one session. The pool was started with the command (its settings are sent now); the
+ * command's session is released.
  */
-async function explainFilesInWorkers(explainer: Explainer, s: Settings, files: string[], target: Awaited<ReturnType<typeof readTarget>>, count: number,
-  load: { threads?: number; labelsFile?: string; variant?: string; workers: WorkersChoice; release: () => Promise<void> }, add: (name: string, bytes: Uint8Array | Promise<Uint8Array>) => Promise<void>): Promise<string[]> {
+async function explainFilesInWorkers(explainer: Explainer, s: Settings, files: string[], target: Awaited<ReturnType<typeof readTarget>>, pool: WorkerPool<FileRow>,
+  load: FilesLoad, add: (name: string, bytes: Uint8Array | Promise<Uint8Array>) => Promise<void>): Promise<string[]> {
   const occurrences = new Map<string, number>();
   for (const f of files) occurrences.set(f, (occurrences.get(f) ?? 0) + 1);
   const name = stemNamer((file) => occurrences.get(file)!);
@@ -156,11 +170,11 @@ async function explainFilesInWorkers(explainer: Explainer, s: Settings, files: s
   const size = datasetBatchSize(explainer, { ...s, ...s.rc });
   const batches: (typeof items)[] = [];
   for (let i = 0; i < items.length; i += size) batches.push(items.slice(i, i + size));
-  const pool = new WorkerPool<FileRow>({ ...explainWorkers(s, target, load, true), count });
+  pool.settle(explainWorkerInit(s, target, load, true));
   const lines: string[] = [];
   try {
     await load.release();
-    if (!s.quiet) process.stderr.write(workersLine(count, threadsPerWorker(count, load.threads), load.workers));
+    if (!s.quiet) process.stderr.write(workersLine(pool.size, threadsPerWorker(pool.size, load.threads), load.workers));
     const progress = new ProgressDisplay(files.length, s.quiet);
     const resultOf = pool.ordered(batches);
     let done = 0;

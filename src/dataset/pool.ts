@@ -22,8 +22,11 @@ export interface DatasetWorkers {
   module: string;
   /** Its export: (init, count) => Promise<DatasetWorkerSide>. */
   name: string;
-  /** Serialisable settings (structured clone). */
-  init: unknown;
+  /**
+   * Serialisable settings (structured clone). Absent: given later by `pool.settle(init)`, so that the
+   * threads import the module (the library: about 0.25 s each) while the command still reads its model.
+   */
+  init?: unknown;
 }
 
 /** What a worker module's function gives (run in the worker thread). */
@@ -97,7 +100,7 @@ export class WorkerPool<R> {
       ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`
       : `import(${JSON.stringify(entry)})`;
     for (let i = 0; i < spec.count; i++) {
-      const w = new Worker(code, { eval: true, workerData: { module: spec.module, name: spec.name, init: spec.init, count: spec.count } });
+      const w = new Worker(code, { eval: true, workerData: { module: spec.module, name: spec.name, count: spec.count } });
       const slot = { w, busy: 0, pending: new Map<number, { resolve: (r: Result<R>) => void; reject: (e: Error) => void }>() };
       w.on('message', (m: { id: number; result?: Result<R>; error?: WorkerError }) => {
         const p = slot.pending.get(m.id);
@@ -115,6 +118,17 @@ export class WorkerPool<R> {
       w.on('exit', (code) => fail(new Error(`dataset worker ${i + 1} stopped (exit code ${code})`)));
       this.workers.push(slot);
     }
+    if ('init' in spec) this.settle(spec.init);
+  }
+
+  /** The settings each worker builds its side from (once; before or after batches are sent). */
+  settle(init: unknown): void {
+    for (const { w } of this.workers) w.postMessage({ init });
+  }
+
+  /** The number of workers. */
+  get size(): number {
+    return this.workers.length;
   }
 
   /** A worker with room for another batch, if any. */
@@ -155,8 +169,15 @@ export class WorkerPool<R> {
     };
   }
 
-  /** Releases every worker's session and ends the threads. */
-  async close(): Promise<void> {
+  private closing: Promise<void> | undefined;
+
+  /** Releases every worker's session and ends the threads (once; a worker without settings just ends). */
+  close(): Promise<void> {
+    this.closing ??= this.closeAll();
+    return this.closing;
+  }
+
+  private async closeAll(): Promise<void> {
     await Promise.all(this.workers.map(async ({ w }) => {
       const done = new Promise<void>((resolve) => w.once('exit', () => resolve()));
       w.postMessage({ close: true });

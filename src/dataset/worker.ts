@@ -7,17 +7,28 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { workerError, type DatasetWorkerSide } from './pool.js';
 import type { AuditItem } from './types.js';
 
-const { module, name, init, count } = workerData as { module: string; name: string; init: unknown; count: number };
+const { module, name, count } = workerData as { module: string; name: string; count: number };
 const port = parentPort!;
+// the settings come in the first message (pool.settle), possibly after the module is imported; none if
+// the pool closes first
+let settle!: (v: { init: unknown } | undefined) => void;
+const settings = new Promise<{ init: unknown } | undefined>((resolve) => (settle = resolve));
 const side = (async () => {
   const mod = (await import(module)) as Record<string, (init: unknown, count: number) => Promise<DatasetWorkerSide<unknown, unknown>>>;
-  return mod[name]!(init, count);
+  const got = await settings;
+  if (!got) throw new Error('closed before its settings came');
+  return mod[name]!(got.init, count);
 })();
 side.catch(() => {}); // reported with each batch below
 let chain: Promise<void> = Promise.resolve();
 
-port.on('message', (m: { id: number; batch: { item: AuditItem; index: number }[] } | { close: true }) => {
+port.on('message', (m: { id: number; batch: { item: AuditItem; index: number }[] } | { close: true } | { init: unknown }) => {
+  if ('init' in m) {
+    settle({ init: m.init });
+    return;
+  }
   if ('close' in m) {
+    settle(undefined);
     chain = chain.then(async () => {
       await (await side.catch(() => undefined))?.release();
       port.close();
