@@ -53,7 +53,7 @@ type LibRow = { forward_ms: number; gradcam_ms: number; ratio: number; guided_ra
 const lib = lastJson<Record<string, LibRow>>(run('gradcam.ts', ['--runs', o.quick ? '4' : '8', '--models', 'resnet50,mobilenet_v2']));
 
 // 2. the command line
-type CliFormat = { marginal_ms: number; ratio: number; cold_ms: number; stages: Record<string, number>; cpu: Record<string, number>; marginal_cpu_ms?: number; sessions?: Record<string, { marginal_ms: number; ratio: number; cpu_ms: number; images: number }> };
+type CliFormat = { marginal_ms: number; ratio: number; cold_ms: number; stages: Record<string, number>; cpu: Record<string, number>; marginal_cpu_ms?: number; sessions?: Record<string, { marginal_ms: number; ratio: number; cpu_ms: number; images: number; sessions: number }> };
 type CliRow = { forward_ms: number; formats: Record<string, CliFormat> };
 const cli = lastJson<Record<string, CliRow>>(run('cli.ts', ['--repeats', o.quick ? '2' : '3', '--images', '8', '--workers-images', o.quick ? '48' : '96', '--formats', 'png,webp']));
 
@@ -106,7 +106,7 @@ for (const m of ['resnet50', 'mobilenet_v2']) {
   for (const f of ['webp', 'png']) {
     for (const w of ['auto', '2']) {
       const x = cli[m]!.formats[f]!.sessions?.[w];
-      if (x) add(`CLI Grad-CAM per extra image ÷ ORT forward, ${m}, ${f === 'webp' ? 'WebP' : 'PNG'} + JSON out, ${w === 'auto' ? 'the default --workers auto' : '--workers 2'} (${x.images} more images; ${x.marginal_ms.toFixed(1)} ms, CPU ${x.cpu_ms.toFixed(1)} ms per image, one session's ${(cli[m]!.formats[f]!.marginal_cpu_ms ?? NaN).toFixed(1)})`, x.ratio, f === 'webp' ? (m === 'resnet50' ? 1.5 : 3) : undefined, true);
+      if (x) add(`CLI Grad-CAM per extra image ÷ ORT forward, ${m}, ${f === 'webp' ? 'WebP' : 'PNG'} + JSON out, ${w === 'auto' ? `the default --workers auto (${x.sessions === 1 ? 'one session' : `${x.sessions} sessions`} for ${x.images + 1} images)` : '--workers 2'} (${x.images} more images; ${x.marginal_ms.toFixed(1)} ms, CPU ${x.cpu_ms.toFixed(1)} ms per image, one session's ${(cli[m]!.formats[f]!.marginal_cpu_ms ?? NaN).toFixed(1)})`, x.ratio, f === 'webp' ? (m === 'resnet50' ? 1.5 : 3) : undefined, true);
     }
   }
 }

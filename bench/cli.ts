@@ -44,6 +44,7 @@ import { imageToTensor } from '../src/image/normalize.js';
 import { PICTURE_FORMATS, pictureExtension, type PictureFormat } from '../src/image/encode.js';
 import { explanationJson, overlayPicture, pictureBytes } from '../src/render/index.js';
 import { StagedOutputs } from '../src/util/write-node.js';
+import { autoWorkers, machineCores } from '../src/dataset/pool.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
 const { values: o } = parseArgs({ options: { models: { type: 'string', default: 'resnet50,mobilenet_v2' }, formats: { type: 'string', default: 'png,webp' }, images: { type: 'string', default: '8' }, 'workers-images': { type: 'string', default: '96' }, repeats: { type: 'string', default: '3' }, 'explain-args': { type: 'string', default: '' }, json: { type: 'string' } } });
@@ -117,7 +118,7 @@ export interface CliFormat {
   /** CPU ms (all threads) per extra image with one session (NaN without /usr/bin/time). */
   marginal_cpu_ms?: number;
   /** Per extra image with worker sessions (SESSIONS: --workers auto and 2), over `images` more images: wall ms, ÷ forward, CPU ms. */
-  sessions?: Record<string, { marginal_ms: number; ratio: number; cpu_ms: number; images: number }>;
+  sessions?: Record<string, { marginal_ms: number; ratio: number; cpu_ms: number; images: number; sessions: number }>;
 }
 
 export interface CliBench {
@@ -178,7 +179,7 @@ async function benchModel(name: string, images: string[]): Promise<CliBench> {
   const formats: Record<string, CliFormat> = {};
   for (const f of FORMATS) {
     const p = per[f]!;
-    const w = sessions[f] ? Object.fromEntries(Object.entries(sessions[f]!).map(([k, q]) => [k, { marginal_ms: median(q.marginal), ratio: median(q.ratio), cpu_ms: median(q.cpu), images: KW }])) : undefined;
+    const w = sessions[f] ? Object.fromEntries(Object.entries(sessions[f]!).map(([k, q]) => [k, { marginal_ms: median(q.marginal), ratio: median(q.ratio), cpu_ms: median(q.cpu), images: KW, sessions: k === 'auto' ? autoWorkers({ cores: machineCores(), images: KW + 1, compiled: true }) : Number(k) }])) : undefined;
     formats[f] = { marginal_ms: median(p.marginal), ratio: median(p.ratio), cold_ms: median(p.cold), n_ms: median(p.many), marginal_cpu_ms: median(p.cpu), ...stages[f]!, ...(w ? { sessions: w } : {}) };
   }
   return { forward_ms: median(fwd), formats };
@@ -278,7 +279,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   }
   if (KW > 0) {
     console.error(`\nCLI per extra image by sessions (WebP/PNG + JSON out, batch 1; one session over ${K} more images, workers over ${KW}; wall ms (÷ the ORT forward timed around each pair), CPU ms of all threads):`);
-    console.error(`| model | out | ORT forward ms | --workers 1 (one session) | ${SESSIONS.map((w) => `--workers ${w}`).join(' | ')} |`);
+    console.error(`| model | out | ORT forward ms | --workers 1 (one session) | ${SESSIONS.map((w) => `--workers ${w}${w === 'auto' ? ` (${autoWorkers({ cores: machineCores(), images: KW + 1, compiled: true })} for ${KW + 1} images)` : ''}`).join(' | ')} |`);
     console.error(`|---|---|---|---|${SESSIONS.map(() => '---|').join('')}`);
     for (const [m, b] of Object.entries(r)) {
       for (const [f, x] of Object.entries(b.formats)) console.error(`| ${m} | ${f} | ${b.forward_ms.toFixed(1)} | ${x.marginal_ms.toFixed(1)} ms (${x.ratio.toFixed(2)}), CPU ${x.marginal_cpu_ms!.toFixed(1)} | ${SESSIONS.map((w) => `${x.sessions![w]!.marginal_ms.toFixed(1)} ms (${x.sessions![w]!.ratio.toFixed(2)}), CPU ${x.sessions![w]!.cpu_ms.toFixed(1)}`).join(' | ')} |`);
