@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { parseNpy } from '../src/image/npy.js';
+import { parseNpy, writeNpy } from '../src/image/npy.js';
 import { autoWorkers, AUTO_MIN_IMAGES } from '../src/dataset/pool.js';
 import { FIXTURES } from './helpers/fixtures.js';
 import { ROOT, gradcam, oneError } from './helpers/cli.js';
@@ -72,6 +72,13 @@ describe('explain on files with --workers', () => {
     const r = gradcam('explain', ...files.slice(0, 3), bad, ...files.slice(3), '--model', MODEL, '--out', out, '--batch-size', '2', '--workers', '2', '--quiet');
     assert.equal(r.code, 1);
     oneError(r.err, /cannot decode image .*broken\.jpg/);
+    assert.ok(!fs.existsSync(out), 'no output folder');
+    // a file of several inputs: the workers name each file's outputs as one image's, so it is refused
+    const batch = path.join(tmp, 'in', 'two.npy');
+    fs.writeFileSync(batch, writeNpy(Float32Array.from({ length: 2 * 3 * 48 * 48 }, (_, i) => Math.sin(i)), [2, 3, 48, 48]));
+    const n = gradcam('explain', files[0]!, batch, '--model', MODEL, '--out', out, '--workers', '2', '--quiet');
+    assert.equal(n.code, 1);
+    oneError(n.err, /two\.npy holds 2 inputs; with --workers every input file must be one image \(give --workers 1/);
     assert.ok(!fs.existsSync(out), 'no output folder');
   });
 
