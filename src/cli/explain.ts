@@ -94,13 +94,6 @@ async function explainVolumeFiles(explainer: Explainer, s: Settings, positionals
 
 export { isDatasetInput };
 
-/**
- * Image and .npy files, all or nothing: outputs are staged (writeAllOrNothing) and moved into place only
- * when every input has been explained, so a bad input anywhere leaves --out as it was. Inputs are read
- * as they are explained, one file ahead (its decode in the thread pool while this batch runs; its outputs
- * written meanwhile by the staging), after a cheap check that every file exists, so that a missing one
- * stops the run before any model run. An undecodable file stops it when it is reached (its error, nothing written).
- */
 /** Sessions for explain on files: --workers N, or auto's choice for files that are one image each by their kind (not .npy, TIFF or scans). */
 function filesWorkers(s: Settings, files: string[], workers: WorkersChoice, threads: number | undefined): number {
   const plain = files.every((f) => /\.(jpe?g|png|webp|gif|avif|bmp)$/i.test(f) && !isScanFile(f)) && s.scan?.intensity === undefined && s.scan?.channels === undefined;
@@ -110,6 +103,14 @@ function filesWorkers(s: Settings, files: string[], workers: WorkersChoice, thre
 /** How explain on files opens its sessions: the model's load options, --workers, the command's session's release, the workers (when started). */
 type FilesLoad = ExplainLoad & { workers: WorkersChoice; release: () => Promise<void>; pool?: WorkerPool<FileRow> };
 
+/**
+ * Image and .npy files, all or nothing: outputs are staged (writeAllOrNothing) and moved into place only
+ * when every input has been explained, so a bad input anywhere leaves --out as it was. Inputs are read
+ * as they are explained, one file ahead (its decode in the thread pool while this batch runs; its outputs
+ * written meanwhile by the staging), after a cheap check that every file exists, so that a missing one
+ * stops the run before any model run. An undecodable file stops it when it is reached (its error, nothing written).
+ * With worker sessions (`load.pool`: --workers N, or auto's choice) the batches run in them instead.
+ */
 async function explainFiles(explainer: Explainer, s: Settings, positionals: string[], load: FilesLoad): Promise<number> {
   return printLines(await writeAllOrNothing(s.out, [...positionals, ...(s.mask ? [s.mask] : []), ...(s.reference ? [s.reference] : [])], async (add) => {
     // a missing file is reported (by prepareInputs, with its usual message) before anything runs
