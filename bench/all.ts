@@ -6,8 +6,9 @@
  *
  * Runs, one after the other, each in its own process (so that one's threads and memory do not weigh on
  * the next): bench/gradcam.ts (library Grad-CAM and Guided Grad-CAM vs a plain forward, PyTorch's hook
- * Grad-CAM), bench/cli.ts (the command per JPEG image and cold, WebP and PNG out, with the CPU per stage), bench/audit.ts
- * (audit images/s vs the library's Grad-CAM throughput at batch 8), bench/family.ts --scorecam-only
+ * Grad-CAM), bench/cli.ts (the command per JPEG image and cold, WebP and PNG out, with the CPU per stage;
+ * one session, the default --workers auto and --workers 2), bench/audit.ts (audit images/s vs the library's
+ * Grad-CAM throughput at batch 8; --workers auto, 1 and 2), bench/family.ts --scorecam-only
  * (Score-CAM vs pytorch-grad-cam's code path on resnet50, mobilenet_v2, vgg16: channel subsets,
  * extrapolated) and, with --web, bench/web.ts (the browser vs Node). Each part interleaves its own
  * comparisons; medians throughout. On a shared machine the absolute times move with the load: read the
@@ -52,23 +53,25 @@ type LibRow = { forward_ms: number; gradcam_ms: number; ratio: number; guided_ra
 const lib = lastJson<Record<string, LibRow>>(run('gradcam.ts', ['--runs', o.quick ? '4' : '8', '--models', 'resnet50,mobilenet_v2']));
 
 // 2. the command line
-type CliFormat = { marginal_ms: number; ratio: number; cold_ms: number; stages: Record<string, number>; cpu: Record<string, number> };
+type CliFormat = { marginal_ms: number; ratio: number; cold_ms: number; stages: Record<string, number>; cpu: Record<string, number>; marginal_cpu_ms?: number; sessions?: Record<string, { marginal_ms: number; ratio: number; cpu_ms: number; images: number; sessions: number }> };
 type CliRow = { forward_ms: number; formats: Record<string, CliFormat> };
-const cli = lastJson<Record<string, CliRow>>(run('cli.ts', ['--repeats', o.quick ? '2' : '3', '--images', '8', '--formats', 'png,webp']));
+const cli = lastJson<Record<string, CliRow>>(run('cli.ts', ['--repeats', o.quick ? '2' : '3', '--images', '8', '--workers-images', o.quick ? '48' : '96', '--formats', 'png,webp']));
 
 // 3. audit throughput vs the library's Grad-CAM throughput (batch 8), both timed in the audit's own run
-// (bench/audit.ts: the library before and after the audit, the load printed); one session (the default)
-// and --workers 2 (two sessions of one intra-op thread each in worker threads)
-type AuditRow = { ips: number; library_ips: number; ratio: number; load: string };
+// (bench/audit.ts: the library before and after the audit, the load printed); the default (--workers auto:
+// what the compiled command decides for these images on this machine), one session and two sessions of
+// one intra-op thread each in worker threads
+type AuditRow = { ips: number; library_ips: number; ratio: number; load: string; sessions: number };
 const audit: Record<string, AuditRow> = {};
+const AUDIT_SETTINGS = ['auto', '1', '2'] as const;
 for (const m of ['resnet50', 'mobilenet_v2']) {
-  for (const workers of [1, 2]) {
+  for (const workers of AUDIT_SETTINGS) {
     const images = m === 'resnet50' ? (o.quick ? 24 : 48) : (o.quick ? 64 : 128);
     const file = path.join(tmp, `audit-${m}-w${workers}.json`);
-    run('audit.ts', ['--model', m, '--images', String(images), '--batches', '8', '--no-torch', '--workers', String(workers), '--json', file]);
-    const a = JSON.parse(fs.readFileSync(file, 'utf8')) as { results: Record<string, { gradcam: { steady_ips: number }; library: { ips: number; ratio: number; load: string } }> };
+    run('audit.ts', ['--model', m, '--images', String(images), '--batches', '8', '--no-torch', '--workers', workers, '--json', file]);
+    const a = JSON.parse(fs.readFileSync(file, 'utf8')) as { sessions: number; results: Record<string, { gradcam: { steady_ips: number }; library: { ips: number; ratio: number; load: string } }> };
     const r = a.results['8']!;
-    audit[workers === 1 ? m : `${m} --workers 2`] = { ips: r.gradcam.steady_ips, library_ips: r.library.ips, ratio: r.library.ratio, load: r.library.load };
+    audit[`${m} --workers ${workers}`] = { ips: r.gradcam.steady_ips, library_ips: r.library.ips, ratio: r.library.ratio, load: r.library.load, sessions: a.sessions };
   }
 }
 
@@ -94,10 +97,19 @@ const ok = (v: number, goal: number, atMost: boolean) => ((atMost ? v <= goal : 
 const rows: [string, string, string, string][] = [];
 const add = (what: string, value: number, goal: number | undefined, atMost: boolean, fmt = r2) => rows.push([what, fmt(value), goal === undefined ? '—' : `${atMost ? '≤' : '≥'} ${goal}`, goal === undefined ? '' : ok(value, goal, atMost)]);
 // issue 27: WebP out against the goal, PNG beside it
-add('CLI Grad-CAM per image ÷ ORT forward, resnet50 (500×375 JPEG in, WebP + JSON out, batch 1)', cli['resnet50']!.formats['webp']!.ratio, 1.5, true);
-add('CLI Grad-CAM per image ÷ ORT forward, resnet50, PNG + JSON out', cli['resnet50']!.formats['png']!.ratio, undefined, true);
-add('CLI Grad-CAM per image ÷ ORT forward, mobilenet_v2 (WebP + JSON out)', cli['mobilenet_v2']!.formats['webp']!.ratio, 3, true);
-add('CLI Grad-CAM per image ÷ ORT forward, mobilenet_v2, PNG + JSON out', cli['mobilenet_v2']!.formats['png']!.ratio, undefined, true);
+add('CLI Grad-CAM per image ÷ ORT forward, resnet50 (500×375 JPEG in, WebP + JSON out, batch 1, one session: --workers 1, 8 more images)', cli['resnet50']!.formats['webp']!.ratio, 1.5, true);
+add('CLI Grad-CAM per image ÷ ORT forward, resnet50, PNG + JSON out, one session', cli['resnet50']!.formats['png']!.ratio, undefined, true);
+add('CLI Grad-CAM per image ÷ ORT forward, mobilenet_v2 (WebP + JSON out), one session', cli['mobilenet_v2']!.formats['webp']!.ratio, 3, true);
+add('CLI Grad-CAM per image ÷ ORT forward, mobilenet_v2, PNG + JSON out, one session', cli['mobilenet_v2']!.formats['png']!.ratio, undefined, true);
+// the same per extra image with worker sessions (bench/cli.ts --workers-images: 96 more images), the default and --workers 2
+for (const m of ['resnet50', 'mobilenet_v2']) {
+  for (const f of ['webp', 'png']) {
+    for (const w of ['auto', '2']) {
+      const x = cli[m]!.formats[f]!.sessions?.[w];
+      if (x) add(`CLI Grad-CAM per extra image ÷ ORT forward, ${m}, ${f === 'webp' ? 'WebP' : 'PNG'} + JSON out, ${w === 'auto' ? `the default --workers auto (${x.sessions === 1 ? 'one session' : `${x.sessions} sessions`} for ${x.images + 1} images)` : '--workers 2'} (${x.images} more images; ${x.marginal_ms.toFixed(1)} ms, CPU ${x.cpu_ms.toFixed(1)} ms per image, one session's ${(cli[m]!.formats[f]!.marginal_cpu_ms ?? NaN).toFixed(1)})`, x.ratio, f === 'webp' ? (m === 'resnet50' ? 1.5 : 3) : undefined, true);
+    }
+  }
+}
 for (const m of ['resnet50', 'mobilenet_v2']) add(`CLI CPU ms per image outside the model run, ${m} (500×375 JPEG → WebP)`, cli[m]!.formats['webp']!.cpu['outside']!, 15, true, (v) => v.toFixed(1));
 add('cold single-image CLI, resnet50, warm graph cache (s)', cli['resnet50']!.formats['png']!.cold_ms / 1000, 1.5, true);
 add('library Grad-CAM ÷ forward, resnet50, batch 1', lib['resnet50 b1']!.ratio, 1.1, true);
@@ -111,8 +123,12 @@ for (const m of ['resnet50', 'mobilenet_v2']) {
   if (r1 !== undefined) add(`the same, ${m}, one thread each`, r1, undefined, true);
 }
 for (const [m, goal] of [['resnet50', 0.8], ['mobilenet_v2', 0.5]] as const) {
-  add(`audit images/s ÷ library Grad-CAM images/s, ${m}, batch 8 (load ${audit[m]!.load})`, audit[m]!.ratio, goal, false);
-  add(`the same with --workers 2 (two 1-thread sessions), ${m} (load ${audit[`${m} --workers 2`]!.load})`, audit[`${m} --workers 2`]!.ratio, goal, false);
+  const images = m === 'resnet50' ? (o.quick ? 24 : 48) : (o.quick ? 64 : 128);
+  for (const w of AUDIT_SETTINGS) {
+    const a = audit[`${m} --workers ${w}`]!;
+    const how = w === 'auto' ? `the default --workers auto (${images} images: ${a.sessions === 1 ? 'one session' : `${a.sessions} 1-thread sessions`})` : w === '1' ? '--workers 1 (one session)' : '--workers 2 (two 1-thread sessions)';
+    add(`audit images/s ÷ library Grad-CAM images/s, ${m}, batch 8, ${how} (load ${a.load})`, a.ratio, goal, false);
+  }
 }
 if (lib['resnet50 b1']!.speedup_vs_torch !== undefined) add('PyTorch hook Grad-CAM ÷ ours, resnet50, batch 1', lib['resnet50 b1']!.speedup_vs_torch!, 6, false);
 if (lib['mobilenet_v2 b1']!.speedup_vs_torch !== undefined) add('PyTorch hook Grad-CAM ÷ ours, mobilenet_v2, batch 1', lib['mobilenet_v2 b1']!.speedup_vs_torch!, 30, false);

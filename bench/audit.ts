@@ -19,7 +19,10 @@
  *              of both sets), and audit steady_ips ÷ library images/s: the share of the model's speed the
  *              audit keeps (issue 27's goal: ≥ 0.8 resnet50, ≥ 0.5 mobilenet_v2), printed with the load
  *
- *   --workers N   the audit's --workers (sessions in worker threads; default 1)
+ *   --workers N|auto   the audit's --workers (sessions in worker threads). Default auto, decided as the
+ *                      installed (compiled) `gradcam audit` decides for these images and cores
+ *                      (dataset/pool.ts autoWorkers; this script runs the sources, whose own auto would
+ *                      wait for more images); printed with the sessions it gave
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,6 +32,7 @@ import { performance as nodePerformance, type EventLoopUtilization } from 'node:
 import { encodePng } from '../src/image/png.js';
 import { listInputs } from '../src/dataset/listing.js';
 import { runAudit } from '../src/audit/run.js';
+import { autoWorkers, machineCores } from '../src/dataset/pool.js';
 import { loadExplainer } from '../src/dataset/inputs.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -46,7 +50,9 @@ const THREADS = arg('threads') ? Number(arg('threads')) : undefined;
 const TORCH = !process.argv.includes('--no-torch');
 const TORCH_N = Number(arg('torch-images', String(N)));
 const LIB_RUNS = Number(arg('library-runs', '6'));
-const WORKERS = arg('workers') ? Number(arg('workers')) : undefined;
+const WORKERS_ARG = arg('workers', 'auto')!;
+/** The sessions: --workers N, or auto's choice as the compiled command makes it. */
+const WORKERS = WORKERS_ARG === 'auto' ? autoWorkers({ cores: machineCores(), images: N, threads: THREADS, compiled: true }) : Number(WORKERS_ARG);
 const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
 function median(xs: number[]): number {
@@ -110,7 +116,7 @@ async function node(manifest: string, batch: number) {
   const items = await listInputs([manifest], { exclude: [out] });
   let first: { t: number; done: number; elu: EventLoopUtilization; cpu: NodeJS.CpuUsage } | undefined;
   const r = await runAudit(items, {
-    model: MODEL, out, batchSize: batch, threads: THREADS, ...(WORKERS ? { workers: WORKERS } : {}),
+    model: MODEL, out, batchSize: batch, threads: THREADS, workers: WORKERS,
     onProgress: (p) => { if (!first) first = { t: performance.now(), done: p.processed, elu: nodePerformance.eventLoopUtilization(), cpu: process.cpuUsage() }; },
   });
   const t1 = performance.now();
@@ -137,7 +143,7 @@ async function main() {
     process.exit(2);
   }
   const manifest = makeData(N);
-  console.error(`${N} images (PyTorch: ${TORCH ? TORCH_N : 0}) (256x256 PNG, one box each), ${MODEL_NAME}, batches ${BATCHES.join(', ')}, ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.error(`${N} images (PyTorch: ${TORCH ? TORCH_N : 0}) (256x256 PNG, one box each), ${MODEL_NAME}, batches ${BATCHES.join(', ')}, --workers ${WORKERS_ARG} (${WORKERS} session${WORKERS > 1 ? 's in worker threads' : ''}), ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   const result: Record<string, Record<string, unknown>> = {};
   for (const b of BATCHES) {
     const before = await libraryMs(b, LIB_RUNS);
@@ -161,7 +167,7 @@ async function main() {
     }
     result[String(b)] = { gradcam: n, library, torch: t ?? null, ratio_e2e: t ? round(n.e2e_ips / t['e2e_ips']!) : null, ratio_steady: t ? round(n.steady_ips / t['steady_ips']!) : null };
   }
-  const json = JSON.stringify({ images: N, torch_images: TORCH ? TORCH_N : 0, model: MODEL_NAME, cores: os.cpus().length, threads: THREADS ?? 'default', workers: WORKERS ?? 1, load: load(), results: result }, null, 1);
+  const json = JSON.stringify({ images: N, torch_images: TORCH ? TORCH_N : 0, model: MODEL_NAME, cores: os.cpus().length, threads: THREADS ?? 'default', workers: WORKERS_ARG, sessions: WORKERS, load: load(), results: result }, null, 1);
   const file = arg('json');
   if (file) fs.writeFileSync(file, `${json}\n`);
   console.log(json);

@@ -4,7 +4,7 @@
  * forward pass of the same model, in one run.
  *
  *   npx tsx bench/cli.ts [--models resnet50,mobilenet_v2] [--formats png,webp] [--images 8] [--repeats 3]
- *                        [--explain-args '...'] [--json FILE] [--stages-only]
+ *                        [--workers-images 96] [--explain-args '...'] [--json FILE] [--stages-only]
  *
  * - marginal: (time of a run on 1 + K images − time of a run on 1 image) / K, fresh processes, the two
  *   kinds interleaved; each pair is preceded by in-process forward passes (batch 1, medians), so that load
@@ -26,6 +26,11 @@
  *   onnxruntime's threads too: they stop spinning when a run returns (force_spinning_stop; measured from
  *   /proc/self/task/.../schedstat: 0.00 ms on the intra-op thread in the 20 ms after a resnet50 run), so
  *   they add nothing to the stages outside it.
+ * - sessions: the marginal above is one session's (`--workers 1`); beside it, the marginal of
+ *   --workers-images more images (default 96, so that a worker's start is spread as a long run spreads
+ *   it and the figure is steady) with the default `--workers auto` (the 1-image run has one session, the
+ *   long one what auto chooses: its workers' start counts) and with `--workers 2` (both runs start two
+ *   workers, so their start cancels out), each ÷ the forward timed around it. 0: not measured.
  * - --explain-args: more options for the command (e.g. an input option), split on spaces.
  * - --stages-only: only the in-process stage loop (no command runs, no forward timing): its table alone.
  *
@@ -45,9 +50,10 @@ import { resolveNormalization } from '../src/image/normalize.js';
 import { PICTURE_FORMATS, pictureExtension, type PictureFormat } from '../src/image/encode.js';
 import { explanationJson, overlayPicture, pictureBytes } from '../src/render/index.js';
 import { StagedOutputs } from '../src/util/write-node.js';
+import { autoWorkers, machineCores } from '../src/dataset/pool.js';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
-const { values: o } = parseArgs({ options: { models: { type: 'string', default: 'resnet50,mobilenet_v2' }, formats: { type: 'string', default: 'png,webp' }, images: { type: 'string', default: '8' }, repeats: { type: 'string', default: '3' }, 'explain-args': { type: 'string', default: '' }, json: { type: 'string' }, 'stages-only': { type: 'boolean', default: false } } });
+const { values: o } = parseArgs({ options: { models: { type: 'string', default: 'resnet50,mobilenet_v2' }, formats: { type: 'string', default: 'png,webp' }, images: { type: 'string', default: '8' }, 'workers-images': { type: 'string', default: '96' }, repeats: { type: 'string', default: '3' }, 'explain-args': { type: 'string', default: '' }, json: { type: 'string' }, 'stages-only': { type: 'boolean', default: false } } });
 const FORMATS = o.formats!.split(',') as PictureFormat[];
 for (const f of FORMATS) if (!(PICTURE_FORMATS as readonly string[]).includes(f)) throw new Error(`--formats: unknown '${f}' (valid: ${PICTURE_FORMATS.join(', ')})`);
 const EXTRA = o['explain-args']!.split(' ').filter(Boolean);
@@ -55,6 +61,10 @@ const EXTRA = o['explain-args']!.split(' ').filter(Boolean);
 const decodeAt = EXTRA.indexOf('--decode');
 const PREPARE = { preset: 'imagenet', picture: true, ...(decodeAt >= 0 ? { decode: EXTRA[decodeAt + 1] } : {}) } as Parameters<typeof prepareInputs>[2];
 const K = Number(o.images);
+/** Images of the runs with worker sessions (--workers auto, 2); 0: none. */
+const KW = Number(o['workers-images']);
+/** The session settings timed beside one session's (--workers 1). */
+export const SESSIONS = ['auto', '2'] as const;
 const REPEATS = Number(o.repeats);
 const WORK = path.join(ROOT, '.tmp', 'bench-cli');
 const BIN = path.join(ROOT, 'bin', 'gradcam.js');
@@ -80,19 +90,27 @@ async function makeImages(): Promise<string[]> {
   const dir = path.join(WORK, 'images');
   fs.mkdirSync(dir, { recursive: true });
   const jpeg = await sharp(path.join(ROOT, 'demo', 'photos', 'astronaut.jpg')).resize(500, 375, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
-  return Array.from({ length: K + 1 }, (_, i) => {
+  return Array.from({ length: Math.max(K, KW) + 1 }, (_, i) => {
     const f = path.join(dir, `img${i}.jpg`);
     fs.writeFileSync(f, jpeg);
     return f;
   });
 }
 
-function cli(model: string, images: string[], out: string, format: PictureFormat): number {
+/** GNU time, where present: the command's CPU time (every thread), which moves less with other jobs' load than its wall time. */
+const TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+/** CPU ms of the last cli() run (NaN without /usr/bin/time). */
+let lastCpuMs = NaN;
+
+function cli(model: string, images: string[], out: string, format: PictureFormat, workers = '1'): number {
   fs.rmSync(out, { recursive: true, force: true });
+  const args = [BIN, 'explain', ...images, '--model', model, '--out', out, '--batch-size', '1', '--quiet', '--format', format, '--workers', workers, ...EXTRA];
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [BIN, 'explain', ...images, '--model', model, '--out', out, '--batch-size', '1', '--quiet', '--format', format, ...EXTRA], { encoding: 'utf8' });
+  const r = TIME ? spawnSync(TIME, ['-f', 'gradcam-cpu %U %S', process.execPath, ...args], { encoding: 'utf8' }) : spawnSync(process.execPath, args, { encoding: 'utf8' });
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`gradcam explain failed: ${r.stderr}`);
+  const m = /gradcam-cpu ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
+  lastCpuMs = m ? (Number(m[1]) + Number(m[2])) * 1000 : NaN;
   return ms;
 }
 
@@ -103,6 +121,10 @@ export interface CliFormat {
   stages: Record<string, number>;
   /** CPU ms per stage outside the model run (medians), and `outside`: their sum. */
   cpu: Record<string, number>;
+  /** CPU ms (all threads) per extra image with one session (NaN without /usr/bin/time). */
+  marginal_cpu_ms?: number;
+  /** Per extra image with worker sessions (SESSIONS: --workers auto and 2), over `images` more images: wall ms, ÷ forward, CPU ms. */
+  sessions?: Record<string, { marginal_ms: number; ratio: number; cpu_ms: number; images: number; sessions: number }>;
 }
 
 export interface CliBench {
@@ -127,13 +149,16 @@ async function benchModel(name: string, images: string[]): Promise<CliBench> {
   await forward(3);
   cli(model, images.slice(0, 1), out, FORMATS[0]!); // the compile cache warm
   const fwd: number[] = [];
-  const per: Record<string, { marginal: number[]; ratio: number[]; cold: number[]; many: number[] }> = {};
+  const per: Record<string, { marginal: number[]; ratio: number[]; cold: number[]; many: number[]; cpu: number[] }> = {};
+  const sessions: Record<string, Record<string, { marginal: number[]; ratio: number[]; cpu: number[] }>> = {};
   for (let r = 0; r < REPEATS; r++) {
     for (const format of FORMATS) {
-      const p = (per[format] ??= { marginal: [], ratio: [], cold: [], many: [] });
+      const p = (per[format] ??= { marginal: [], ratio: [], cold: [], many: [], cpu: [] });
       const f = await forward(7);
       const one = cli(model, images.slice(0, 1), out, format);
-      const all = cli(model, images, out, format);
+      const oneCpu = lastCpuMs;
+      const all = cli(model, images.slice(0, K + 1), out, format);
+      p.cpu.push((lastCpuMs - oneCpu) / K);
       const f2 = await forward(7);
       const m = (all - one) / K;
       fwd.push((f + f2) / 2);
@@ -141,6 +166,18 @@ async function benchModel(name: string, images: string[]): Promise<CliBench> {
       p.ratio.push(m / ((f + f2) / 2));
       p.cold.push(one);
       p.many.push(all);
+      for (const w of KW > 0 ? SESSIONS : []) {
+        // 1 image and 1 + KW images with this setting, the forward timed around the pair
+        const q = ((sessions[format] ??= {})[w] ??= { marginal: [], ratio: [], cpu: [] });
+        const g = await forward(7);
+        const m1 = cli(model, images.slice(0, 1), out, format, w);
+        const c1 = lastCpuMs;
+        const mk = cli(model, images.slice(0, KW + 1), out, format, w);
+        q.cpu.push((lastCpuMs - c1) / KW);
+        const g2 = await forward(7);
+        q.marginal.push((mk - m1) / KW);
+        q.ratio.push((mk - m1) / KW / ((g + g2) / 2));
+      }
     }
   }
   await plain.release();
@@ -148,7 +185,8 @@ async function benchModel(name: string, images: string[]): Promise<CliBench> {
   const formats: Record<string, CliFormat> = {};
   for (const f of FORMATS) {
     const p = per[f]!;
-    formats[f] = { marginal_ms: median(p.marginal), ratio: median(p.ratio), cold_ms: median(p.cold), n_ms: median(p.many), ...stages[f]! };
+    const w = sessions[f] ? Object.fromEntries(Object.entries(sessions[f]!).map(([k, q]) => [k, { marginal_ms: median(q.marginal), ratio: median(q.ratio), cpu_ms: median(q.cpu), images: KW, sessions: k === 'auto' ? autoWorkers({ cores: machineCores(), images: KW + 1, compiled: true }) : Number(k) }])) : undefined;
+    formats[f] = { marginal_ms: median(p.marginal), ratio: median(p.ratio), cold_ms: median(p.cold), n_ms: median(p.many), marginal_cpu_ms: median(p.cpu), ...stages[f]!, ...(w ? { sessions: w } : {}) };
   }
   return { forward_ms: median(fwd), formats };
 }
@@ -254,6 +292,14 @@ if (import.meta.url === `file://${process.argv[1]}` && o['stages-only']) {
   for (const [m, b] of Object.entries(r)) {
     for (const [f, x] of Object.entries(b.formats)) {
       console.error(`| ${m} | ${b.forward_ms.toFixed(1)} | ${f} | ${x.marginal_ms.toFixed(1)} | ${x.ratio.toFixed(2)} | ${x.cold_ms.toFixed(0)} | ${OUTSIDE.map((k) => x.cpu[k]!.toFixed(1)).join(' + ')} = **${x.cpu['outside']!.toFixed(1)}** (${PARTS.map((k) => `${k} ${x.cpu[k]!.toFixed(1)}`).join(', ')}) | ${x.stages['run']!.toFixed(1)} |`);
+    }
+  }
+  if (KW > 0) {
+    console.error(`\nCLI per extra image by sessions (WebP/PNG + JSON out, batch 1; one session over ${K} more images, workers over ${KW}; wall ms (÷ the ORT forward timed around each pair), CPU ms of all threads):`);
+    console.error(`| model | out | ORT forward ms | --workers 1 (one session) | ${SESSIONS.map((w) => `--workers ${w}${w === 'auto' ? ` (${autoWorkers({ cores: machineCores(), images: KW + 1, compiled: true })} for ${KW + 1} images)` : ''}`).join(' | ')} |`);
+    console.error(`|---|---|---|---|${SESSIONS.map(() => '---|').join('')}`);
+    for (const [m, b] of Object.entries(r)) {
+      for (const [f, x] of Object.entries(b.formats)) console.error(`| ${m} | ${f} | ${b.forward_ms.toFixed(1)} | ${x.marginal_ms.toFixed(1)} ms (${x.ratio.toFixed(2)}), CPU ${x.marginal_cpu_ms!.toFixed(1)} | ${SESSIONS.map((w) => `${x.sessions![w]!.marginal_ms.toFixed(1)} ms (${x.sessions![w]!.ratio.toFixed(2)}), CPU ${x.sessions![w]!.cpu_ms.toFixed(1)}`).join(' | ')} |`);
     }
   }
   if (o.json) fs.writeFileSync(o.json, `${JSON.stringify(r, null, 1)}\n`);

@@ -35,7 +35,7 @@ import { shardItems } from '../dataset/listing.js';
 import { modelIdentity } from '../dataset/identity.js';
 import { datasetBatchSize, prepareItemInput, readMask, resolveTruth } from '../dataset/items.js';
 import { runDataset, type DatasetProgressInfo, type FileOut } from '../dataset/run.js';
-import { checkWorkers, threadsPerWorker, type DatasetWorkerSide } from '../dataset/pool.js';
+import { checkWorkers, resolveWorkers, threadsPerWorker, type DatasetWorkerSide, type WorkersChoice } from '../dataset/pool.js';
 import { auditStoreKind, CONFIG, writeReportsLocked, type ReportResult } from './reports.js';
 
 export interface AuditOptions {
@@ -82,10 +82,13 @@ export interface AuditOptions {
   /** onnxruntime intra-op threads (default: its own choice; with workers, the cores shared out). */
   threads?: number;
   /**
-   * Sessions in worker threads (default 1: this thread's one), batches shared out, rows in order: for
-   * machines with more cores than one session uses well. Each holds the model (N × its memory); at most the cores.
+   * Sessions in worker threads, batches shared out, rows in order: for machines with more cores than one
+   * session uses well. Each holds the model (N × its memory); at most the cores. 1: this thread's
+   * session; 'auto' (the default): decided from the images left and the cores (dataset/pool.ts autoWorkers).
    */
-  workers?: number;
+  workers?: WorkersChoice;
+  /** Told how many worker sessions started (count > 1), before the first batch. */
+  onWorkers?: (count: number) => void;
   shard?: Shard;
   retryErrors?: boolean;
   /** Stop after the current batch when aborted (Ctrl-C). */
@@ -133,8 +136,7 @@ export async function runAudit(items: AuditItem[], options: AuditOptions): Promi
     if (before && before.decode === undefined) opts = { ...opts, decode: 'exact' };
   }
   const method = camMethod(opts.method ?? 'gradcam');
-  const workers = opts.workers ?? 1;
-  checkWorkers(workers);
+  if (typeof opts.workers === 'number') checkWorkers(opts.workers);
   let explainer: Explainer | undefined = await openAuditModel(opts, opts.threads);
   try {
     if (opts.importedDefaults) opts = { ...opts, ...opts.importedDefaults(explainer) };
@@ -142,18 +144,21 @@ export async function runAudit(items: AuditItem[], options: AuditOptions): Promi
     const layer = !opts.layer || opts.layer === 'auto' ? await explainer.autoLayer(opts.size ?? (opts.resize !== undefined ? opts.crop : undefined), opts.output) : opts.layer;
     const config = await auditConfig(opts, explainer, method.name, layer, shardItems(items, opts.shard).length);
     const ctx: RunContext = { explainer, opts, layer, method: method.name, config };
-    if (workers > 1) {
-      // each worker loads its own session (from the compile cache this one filled): this one goes now
-      await explainer.release();
-      explainer = undefined;
-    }
-    const { importedDefaults: _d, signal: _s, onProgress: _p, onPasses: _q, beforeRewrite: _b, ...plain } = opts;
-    const init: AuditWorkerInit = { opts: plain, layer, method: method.name, config, threads: threadsPerWorker(workers, opts.threads) };
+    const { importedDefaults: _d, signal: _s, onProgress: _p, onPasses: _q, beforeRewrite: _b, onWorkers: _w, ...plain } = opts;
+    const init: AuditWorkerInit = { opts: plain, layer, method: method.name, config };
     const r = await runDataset<Prepared, AuditRow, ReportResult>(items, {
       out: opts.out, config, kind: auditStoreKind(config.maps), shard: opts.shard, retryErrors: opts.retryErrors, signal: opts.signal, batchSize,
       prepare: (entry) => prepareItem(ctx, entry),
       process: (prepared) => explainBatch(ctx, prepared),
-      workers: { count: workers, module: import.meta.url, name: 'openAuditWorker', init },
+      workers: {
+        count: (pending) => resolveWorkers(opts.workers, pending, opts.threads), module: import.meta.url, name: 'openAuditWorker', init,
+        started: async (count) => {
+          // each worker loads its own session (from the compile cache this one filled): this one goes now
+          await explainer?.release();
+          explainer = undefined;
+          opts.onWorkers?.(count);
+        },
+      },
       onProgress: opts.onProgress,
       // still holding the lock: a run started now is refused instead of appending rows that this
       // rewrite of results.jsonl would drop
@@ -185,13 +190,12 @@ interface AuditWorkerInit {
   layer: string;
   method: string;
   config: AuditConfig;
-  threads: number;
 }
 
 /** A `--workers` thread's side of an audit (dataset/pool.ts): its own session, the same prepare and process. */
-export async function openAuditWorker(init: AuditWorkerInit): Promise<DatasetWorkerSide<Prepared, AuditRow>> {
+export async function openAuditWorker(init: AuditWorkerInit, count: number): Promise<DatasetWorkerSide<Prepared, AuditRow>> {
   const { opts } = init;
-  const explainer = await openAuditModel(opts, init.threads);
+  const explainer = await openAuditModel(opts, threadsPerWorker(count, opts.threads));
   const ctx: RunContext = { explainer, opts, layer: init.layer, method: init.method, config: init.config };
   return { prepare: (entry) => prepareItem(ctx, entry), process: (prepared) => explainBatch(ctx, prepared), release: () => explainer.release() };
 }

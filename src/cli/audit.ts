@@ -7,8 +7,9 @@ import { CAM_METHODS } from '../cam/index.js';
 import { listInputs, shardItems } from '../dataset/listing.js';
 import { runAudit } from '../audit/run.js';
 import { mergeAudits } from '../audit/merge.js';
-import { ProgressDisplay, doneLine, interruptible, listedLine, parseSize, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
-import { command, group, helpText, methodGroup, num, parseCommand, pick, readShard, withDefaults, DATASET, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
+import { ProgressDisplay, doneLine, interruptible, listedLine, parseSize, workersLine, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { threadsPerWorker } from '../dataset/pool.js';
+import { command, group, helpText, methodGroup, num, parseCommand, pick, readShard, readWorkers, withDefaults, DATASET, IMAGES, MODEL, PICTURES, RUN, TARGET } from './spec.js';
 import { importedDefaults, normalizeOptions, resizeCropOptions } from './inputs.js';
 import { testHooks } from '../util/test-hooks.js';
 
@@ -80,6 +81,7 @@ export async function runAuditCli(args: string[]): Promise<number> {
     return 0;
   }
   const shard = readShard(AUDIT, o.shard);
+  const workers = readWorkers(AUDIT, o.workers);
   const size = parseSize(o.size);
   const rc = resizeCropOptions(o);
   const norm = normalizeOptions(o);
@@ -102,7 +104,8 @@ export async function runAuditCli(args: string[]): Promise<number> {
       return { normalize: d.norm, size: d.size, resize: d.rc.resize, crop: d.rc.crop };
     },
     maxPixels: num(o['max-pixels']), maxInputPixels: num(o['max-input']), thumb: num(o.thumb), colormap: o.colormap, alpha: num(o.alpha),
-    flagBelow: num(o['flag-below'], null) ?? null, flagLift: num(o['flag-lift'], null) as number | null, maps: o.maps, batchSize: num(o['batch-size']), threads: num(o.threads), workers: num(o.workers), shard,
+    flagBelow: num(o['flag-below'], null) ?? null, flagLift: num(o['flag-lift'], null) as number | null, maps: o.maps, batchSize: num(o['batch-size']), threads: num(o.threads), workers, shard,
+    onWorkers: (n) => { if (!o.quiet) process.stderr.write(workersLine(n, threadsPerWorker(n, num(o.threads)), workers)); },
     retryErrors: o['retry-errors'], signal, report: !o['no-report'], beforeRewrite, onPasses: progress.passes,
     onProgress: (p) => {
       progress.update(p);

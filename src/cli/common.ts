@@ -150,6 +150,11 @@ export function listedLine(listed: number, shard: { index: number; count: number
   return `gradcam: ${listed} images listed${shard ? `, ${inShard} in shard ${shard.index}/${shard.count}` : ''}; writing to ${out}\n`;
 }
 
+/** The line a run prints (unless --quiet) when it starts worker sessions (--workers N, or auto's choice). */
+export function workersLine(count: number, threads: number, choice: number | 'auto'): string {
+  return `gradcam: ${count} sessions in worker threads (--workers ${choice}), ${threads} intra-op thread${threads === 1 ? '' : 's'} each\n`;
+}
+
 /** The head of a dataset run's summary: '12/12 images done (3 now, 9 already done), 0 failed'. */
 export function doneLine(p: { done: number; total: number; processed: number; skipped: number; errors: number }): string {
   return `${p.done}/${p.total} images done (${p.processed} now, ${p.skipped} already done), ${p.errors} failed`;

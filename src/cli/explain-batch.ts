@@ -8,7 +8,7 @@ import { writeNpy } from '../image/npy.js';
 import type { RgbImage } from '../image/types.js';
 import { type Explainer } from '../explainer.js';
 import type { ClassChoice, ClassScore } from '../types.js';
-import { readPicture, stackByShape, tensorPicture, type PreparedInput } from '../node.js';
+import { prepareInputs, readPicture, stackByShape, tensorPicture, type PreparedInput } from '../node.js';
 import { attributionFacts, attributionPicture } from '../render/attribution.js';
 import { describeClass, describeTarget, explanationFiles, explanationJson, gradientJson, gradientPicture, gridPicture, pictureBytes, type FileBytes, type RenderedFile } from '../render/index.js';
 import { pictureExtension } from '../image/encode.js';
@@ -140,4 +140,13 @@ export async function batchPictures(batch: readonly PreparedInput[], limits: { m
   const out: (RgbImage | undefined)[] = [];
   for (const inp of batch) out.push(inp.image ?? (inp.sourceSize ? await readPicture(inp.file, { maxSide: limits.maxSide, maxPixels: limits.maxPixels, region: inp.region }) : undefined));
   return out;
+}
+
+/**
+ * explain on files: a file's inputs as the command reads them (an .npy or a scan may give several), the
+ * overlay's picture of the first decode kept unless it was shrunk (then read again, shrunk while decoding).
+ */
+export async function readExplainFile(explainer: Explainer, s: Settings, file: string): Promise<PreparedInput[]> {
+  const opts = { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: true, ...s.rc, scan: s.scan };
+  return (await prepareInputs(explainer, file, opts)).map((g) => (!g.scan && !!g.sourceSize && Math.max(...g.sourceSize) > s.limits.maxSide ? { ...g, image: undefined } : g));
 }

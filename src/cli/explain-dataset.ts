@@ -5,18 +5,18 @@ import { InputError, type Explainer } from '../explainer.js';
 import type { ClassChoice, ClassScore } from '../types.js';
 import { loadExplainer, type PreparedInput } from '../node.js';
 import type { TargetSpec } from '../cam/targets.js';
-import { checkWorkers, threadsPerWorker, type DatasetWorkerSide } from '../dataset/pool.js';
+import { resolveWorkers, threadsPerWorker, type DatasetWorkerSide, type WorkersChoice } from '../dataset/pool.js';
 import { modelIdentity } from '../dataset/identity.js';
 import { listInputs, shardItems } from '../dataset/listing.js';
 import { datasetBatchSize, prepareItemInput, resolveTruth } from '../dataset/items.js';
 import { runDataset, type FileOut } from '../dataset/run.js';
 import type { StoreKind } from '../dataset/store.js';
 import type { AuditItem } from '../audit/types.js';
-import { doneLine, listedLine, oneLine, ProgressDisplay, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
+import { doneLine, listedLine, oneLine, workersLine, ProgressDisplay, interruptible, EXIT_INTERRUPTED, EXIT_ITEMS_FAILED } from './common.js';
 import { readShard } from './spec.js';
 import { printable } from '../util/text.js';
 import { EXPLAIN, readTarget, type Settings } from './explain-options.js';
-import { batchPictures, explainBatch, warn, type ItemOutput } from './explain-batch.js';
+import { batchPictures, explainBatch, readExplainFile, warn, type ItemOutput } from './explain-batch.js';
 
 /** An item read for a batch (or the error that stopped it). */
 type Prep = { entry: { item: AuditItem; index: number }; input?: PreparedInput; picture?: RgbImage; classChoice?: ClassChoice; warning?: string; error?: string };
@@ -57,7 +57,7 @@ export function openExplainModel(s: Settings, load: ExplainLoad): Promise<Explai
 }
 
 /** Folders, globs and manifests: the resumable run of the audit's engine, writing explain's per-image files. */
-export async function explainDataset(explainer: Explainer, s: Settings, positionals: string[], shardText: string | undefined, retryErrors: boolean, load: ExplainLoad & { workers?: number } = {}): Promise<number> {
+export async function explainDataset(explainer: Explainer, s: Settings, positionals: string[], shardText: string | undefined, retryErrors: boolean, load: ExplainLoad & { workers?: WorkersChoice; release?: () => Promise<void> } = {}): Promise<number> {
   const shard = readShard(EXPLAIN, shardText);
   const items = await listInputs(positionals, { exclude: [s.out] });
   const target = await readTarget(explainer, s);
@@ -73,15 +73,20 @@ export async function explainDataset(explainer: Explainer, s: Settings, position
   };
   const progress = new ProgressDisplay(0, s.quiet);
   const side = datasetSide(explainer, s, target, progress.passes);
-  const workers = load.workers ?? 1;
-  checkWorkers(workers);
-  const init: ExplainWorkerInit = { s, target, load: { labelsFile: load.labelsFile, variant: load.variant, threads: threadsPerWorker(workers, load.threads) } };
+  const choice = load.workers ?? 'auto';
   const r = await interruptible((signal) => {
     if (!s.quiet) process.stderr.write(listedLine(items.length, shard, config.total, s.out));
     return runDataset<Prep, ExplainRow>(items, {
       out: s.out, config, kind: EXPLAIN_STORE, shard, retryErrors, signal, batchSize: datasetBatchSize(explainer, { ...s, ...s.rc }),
       prepare: side.prepare, process: side.process, onProgress: (p) => progress.update(p),
-      workers: { count: workers, module: import.meta.url, name: 'openExplainWorker', init },
+      workers: {
+        ...EXPLAIN_WORKER, init: explainWorkerInit(s, target, load, false), count: (pending) => resolveWorkers(choice, pending, load.threads),
+        started: async (n) => {
+          // the workers load their own sessions: the command's goes now
+          await load.release?.();
+          if (!s.quiet) process.stderr.write(workersLine(n, threadsPerWorker(n, load.threads), choice));
+        },
+      },
     });
   });
   progress.end();
@@ -97,13 +102,51 @@ interface ExplainWorkerInit {
   s: Settings;
   target: TargetSpec | undefined;
   load: ExplainLoad;
+  /** explain on files (all or nothing) rather than a dataset run. */
+  files: boolean;
 }
 
-/** A `--workers` thread's side of explain on a dataset (dataset/pool.ts): its own session, the same prepare and process. */
-export async function openExplainWorker(init: ExplainWorkerInit): Promise<DatasetWorkerSide<Prep, ExplainRow>> {
-  const explainer = await openExplainModel(init.s, init.load);
-  const side = datasetSide(explainer, init.s, init.target);
-  return { prepare: side.prepare, process: side.process, release: () => explainer.release() };
+/** The worker module of explain's --workers (files, folders, globs, manifests): this module's openExplainWorker. */
+export const EXPLAIN_WORKER = { module: import.meta.url, name: 'openExplainWorker' } as const;
+
+/** A worker's settings (structured clone): the run's, its target, how it loads the model, files or a dataset. */
+export function explainWorkerInit(s: Settings, target: TargetSpec | undefined, load: ExplainLoad, files: boolean): ExplainWorkerInit {
+  return { s, target, load: { labelsFile: load.labelsFile, variant: load.variant, threads: load.threads }, files };
+}
+
+/**
+ * A `--workers` thread's side of explain (dataset/pool.ts): its own session (its share of the cores),
+ * the same batch explaining and rendering (explainBatch) as the command's session.
+ */
+export async function openExplainWorker(init: ExplainWorkerInit, count: number): Promise<DatasetWorkerSide<unknown, unknown>> {
+  const explainer = await openExplainModel(init.s, { ...init.load, threads: threadsPerWorker(count, init.load.threads) });
+  const side = init.files ? filesSide(explainer, init.s, init.target) : datasetSide(explainer, init.s, init.target);
+  return { prepare: side.prepare, process: side.process as DatasetWorkerSide<unknown, unknown>['process'], release: () => explainer.release() };
+}
+
+/** What explain on files gets back for each image from a worker: its lines and warnings, in order (its files beside). */
+export interface FileRow { file: string; lines: string[]; warnings: string[] }
+
+/**
+ * explain on files in a worker: an item is a file (`key`: its output stem, named by the command); a file
+ * that cannot be read or explained fails the run with its own message, as in the command's session.
+ */
+function filesSide(explainer: Explainer, s: Settings, target: TargetSpec | undefined) {
+  const prepare = async (entry: { item: AuditItem; index: number }) => {
+    // libvips keeps one error buffer for the process, which any other thread's sharp call clears when it
+    // ends: a failed decode may read 'Unknown error' while the other workers decode and encode; read once
+    // more, for its own message (or an image that then decodes)
+    const read = () => readExplainFile(explainer, s, entry.item.file);
+    const inputs = await read().catch((e: Error) => (/Unknown error$/.test(e.message) ? read() : Promise.reject(e)));
+    if (inputs.length !== 1) throw new InputError(`${entry.item.file} holds ${inputs.length} inputs; with --workers every input file must be one image (give --workers 1 for .npy batches, multi-slice scans or TIFF stacks)`);
+    const [picture] = await batchPictures(inputs, s.limits);
+    return { input: inputs[0]!, stem: entry.item.key, picture };
+  };
+  const process = async (prepared: Awaited<ReturnType<typeof prepare>>[]): Promise<{ rows: FileRow[]; files: FileOut[] }> => {
+    const outs = await explainBatch(explainer, s, target, prepared);
+    return { rows: outs.map((o, i) => ({ file: prepared[i]!.input.file, lines: o.lines, warnings: o.warnings })), files: outs.flatMap((o) => o.files) };
+  };
+  return { prepare, process };
 }
 
 /** An item's reading and a batch's explaining and rendering (this thread's, or a worker's). */

@@ -4,17 +4,20 @@ import path from 'node:path';
 import { InputError, type Explainer } from '../explainer.js';
 import { hasOp } from '../detect/prenms.js';
 import type { GraphProto } from '../onnx/model.js';
-import { prepareInputs, batchForInputs, inputPixels, type PreparedInput } from '../node.js';
+import { batchForInputs, inputPixels, type PreparedInput } from '../node.js';
 import { isDatasetInput } from '../dataset/listing.js';
 import { writeAllOrNothing } from '../util/write-node.js';
 import { preparedAhead } from '../util/ahead.js';
-import { printLines, ProgressDisplay } from './common.js';
-import { helpText, num, parseCommand, usageError, DATASET } from './spec.js';
+import { printLines, workersLine, ProgressDisplay } from './common.js';
+import { helpText, num, parseCommand, readWorkers, usageError, DATASET } from './spec.js';
 import { importedDefaults, stemNamer } from './inputs.js';
 import { explainVolumes } from './explain-volume.js';
 import { EXPLAIN, readSettings, readTarget, type Settings } from './explain-options.js';
-import { batchPictures, explainBatch, warn } from './explain-batch.js';
-import { explainDataset, openExplainModel } from './explain-dataset.js';
+import { batchPictures, explainBatch, readExplainFile, warn } from './explain-batch.js';
+import { explainDataset, explainWorkerInit, openExplainModel, EXPLAIN_WORKER, type ExplainLoad, type FileRow } from './explain-dataset.js';
+import { resolveWorkers, threadsPerWorker, WorkerPool, type WorkersChoice } from '../dataset/pool.js';
+import { datasetBatchSize } from '../dataset/items.js';
+import { isScanFile } from '../image/node.js';
 export { EXPLAIN, SCANS } from './explain-options.js';
 export { batchPictures } from './explain-batch.js';
 export { datasetStem, EXPLAIN_STORE } from './explain-dataset.js';
@@ -32,10 +35,24 @@ export async function runExplain(args: string[]): Promise<number> {
   }
   const s = readSettings(parsed);
   const positionals = parsed.positionals;
-  const dataset = positionals.some(isDatasetInput) || [...parsed.given].some((k) => k in DATASET.options);
+  // --threads and --workers apply to files too; --shard and --retry-errors make a dataset run
+  const dataset = positionals.some(isDatasetInput) || [...parsed.given].some((k) => k in DATASET.options && k !== 'threads' && k !== 'workers');
+  const workers = readWorkers(EXPLAIN, parsed.values.workers);
   if (s.labelled && !dataset) throw usageError(EXPLAIN, `--class ${parsed.values.class} explains each image's labelled class, which only a manifest gives; for image files give top, a class index or a label`);
   const load = { labelsFile: parsed.values.labels, variant: parsed.values.variant, threads: num(parsed.values.threads) };
-  const explainer = await openExplainModel(s, load);
+  // worker sessions for files start now: their threads import the library while this one reads the model
+  const count = dataset ? 1 : filesWorkers(s, positionals, workers, load.threads);
+  const pool = count > 1 ? new WorkerPool<FileRow>({ ...EXPLAIN_WORKER, count }) : undefined;
+  const explainer = await openExplainModel(s, load).catch(async (e: unknown) => {
+    await pool?.close();
+    throw e;
+  });
+  // with worker sessions, the command's own goes as they start (released once: release() is idempotent)
+  let released = false;
+  const release = async () => {
+    if (!released) await explainer.release();
+    released = true;
+  };
   try {
     Object.assign(s, importedDefaults(explainer, parsed.values, s, s.quiet));
     checkOutputName(explainer, s.output);
@@ -44,10 +61,11 @@ export async function runExplain(args: string[]): Promise<number> {
     if (explainer.promoted.length) s.jsonOptions.precision = { model: explainer.promoted.join('+'), computed_in: 'float32' };
     // a 3-D model explains volumes: files, or the folder of a DICOM series
     if (explainer.volume) return await explainVolumeFiles(explainer, s, positionals, parsed.given);
-    if (dataset) return await explainDataset(explainer, s, positionals, parsed.values.shard, !!parsed.values['retry-errors'], { ...load, workers: num(parsed.values.workers) });
-    return await explainFiles(explainer, s, positionals);
+    if (dataset) return await explainDataset(explainer, s, positionals, parsed.values.shard, !!parsed.values['retry-errors'], { ...load, workers, release });
+    return await explainFiles(explainer, s, positionals, { ...load, workers, release, pool });
   } finally {
-    await explainer.release();
+    await pool?.close();
+    await release();
   }
 }
 
@@ -76,21 +94,30 @@ async function explainVolumeFiles(explainer: Explainer, s: Settings, positionals
 
 export { isDatasetInput };
 
+/** Sessions for explain on files: --workers N, or auto's choice for files that are one image each by their kind (not .npy, TIFF or scans). */
+function filesWorkers(s: Settings, files: string[], workers: WorkersChoice, threads: number | undefined): number {
+  const plain = files.every((f) => /\.(jpe?g|png|webp|gif|avif|bmp)$/i.test(f) && !isScanFile(f)) && s.scan?.intensity === undefined && s.scan?.channels === undefined;
+  return workers === 'auto' && !plain ? 1 : resolveWorkers(workers, files.length, threads);
+}
+
+/** How explain on files opens its sessions: the model's load options, --workers, the command's session's release, the workers (when started). */
+type FilesLoad = ExplainLoad & { workers: WorkersChoice; release: () => Promise<void>; pool?: WorkerPool<FileRow> };
+
 /**
  * Image and .npy files, all or nothing: outputs are staged (writeAllOrNothing) and moved into place only
  * when every input has been explained, so a bad input anywhere leaves --out as it was. Inputs are read
  * as they are explained, one file ahead (its decode in the thread pool while this batch runs; its outputs
  * written meanwhile by the staging), after a cheap check that every file exists, so that a missing one
  * stops the run before any model run. An undecodable file stops it when it is reached (its error, nothing written).
+ * With worker sessions (`load.pool`: --workers N, or auto's choice) the batches run in them instead.
  */
-async function explainFiles(explainer: Explainer, s: Settings, positionals: string[]): Promise<number> {
+async function explainFiles(explainer: Explainer, s: Settings, positionals: string[], load: FilesLoad): Promise<number> {
   return printLines(await writeAllOrNothing(s.out, [...positionals, ...(s.mask ? [s.mask] : []), ...(s.reference ? [s.reference] : [])], async (add) => {
-    const opts = { ...s.norm, size: s.size, maxPixels: s.limits.maxPixels, maxInputPixels: s.maxInputPixels, picture: true, ...s.rc, scan: s.scan };
     // a missing file is reported (by prepareInputs, with its usual message) before anything runs
-    for (const file of positionals) if (!(await fs.promises.stat(file).catch(() => undefined))) await prepareInputs(explainer, file, opts);
+    for (const file of positionals) if (!(await fs.promises.stat(file).catch(() => undefined))) await readExplainFile(explainer, s, file);
     const target = await readTarget(explainer, s);
-    // the picture of the first decode is kept unless it was shrunk (read again, shrunk while decoding)
-    const read = async (file: string) => (await prepareInputs(explainer, file, opts)).map((g) => (!g.scan && !!g.sourceSize && Math.max(...g.sourceSize) > s.limits.maxSide ? { ...g, image: undefined } : g));
+    if (load.pool) return explainFilesInWorkers(explainer, s, positionals, target, load.pool, load, add);
+    const read = (file: string) => readExplainFile(explainer, s, file);
     const occurrences = new Map<string, number>();
     for (const f of positionals) occurrences.set(f, (occurrences.get(f) ?? 0) + 1);
     const perFile = new Map<string, number>();
@@ -126,6 +153,46 @@ async function explainFiles(explainer: Explainer, s: Settings, positionals: stri
     if (queue.length) await run(queue);
     return lines;
   }));
+}
+
+/**
+ * explain on files with worker sessions: each worker reads, explains, renders and encodes whole batches
+ * (explain-dataset.ts openExplainWorker, the same explainBatch); the command names the outputs (every
+ * file one image, as the workers check), stages the files and prints the lines in input order, all or
+ * nothing as with one session. The pool was started with the command (its settings are sent now); the
+ * command's session is released.
+ */
+async function explainFilesInWorkers(explainer: Explainer, s: Settings, files: string[], target: Awaited<ReturnType<typeof readTarget>>, pool: WorkerPool<FileRow>,
+  load: FilesLoad, add: (name: string, bytes: Uint8Array | Promise<Uint8Array>) => Promise<void>): Promise<string[]> {
+  const occurrences = new Map<string, number>();
+  for (const f of files) occurrences.set(f, (occurrences.get(f) ?? 0) + 1);
+  const name = stemNamer((file) => occurrences.get(file)!);
+  const items = files.map((file, index) => ({ item: { key: name(file), file }, index }));
+  const size = datasetBatchSize(explainer, { ...s, ...s.rc });
+  const batches: (typeof items)[] = [];
+  for (let i = 0; i < items.length; i += size) batches.push(items.slice(i, i + size));
+  pool.settle(explainWorkerInit(s, target, load, true));
+  const lines: string[] = [];
+  try {
+    await load.release();
+    if (!s.quiet) process.stderr.write(workersLine(pool.size, threadsPerWorker(pool.size, load.threads), load.workers));
+    const progress = new ProgressDisplay(files.length, s.quiet);
+    const resultOf = pool.ordered(batches);
+    let done = 0;
+    for (let b = 0; b < batches.length; b++) {
+      const r = await resultOf(b);
+      for (const row of r.rows) {
+        lines.push(...row.lines);
+        warn(row.file, row.warnings);
+      }
+      for (const f of r.files) await add(f.path, f.bytes);
+      done += batches[b]!.length;
+      progress.step(done, path.basename(batches[b]![batches[b]!.length - 1]!.item.file));
+    }
+  } finally {
+    await pool.close();
+  }
+  return lines;
 }
 
 /** An unknown --output is an error naming the model's outputs (before any model run). */

@@ -13,6 +13,7 @@ import { DECODE_MODES } from '../image/types.js';
 import { CliError, optionNumber } from './common.js';
 import { editDistance } from '../util/closest.js';
 import { parseShard, type Shard } from '../dataset/shard.js';
+import { checkWorkers, machineCores, AUTO_MIN_IMAGES, type WorkersChoice } from '../dataset/pool.js';
 
 /** A number option's checks: integer or not, bounds, and words that stand for a value ('off'). */
 export interface NumberCheck {
@@ -379,10 +380,19 @@ export const DATASET = group('Folders, globs and manifests', {
   'retry-errors': { type: 'boolean', default: false, help: 'run again the images whose row is an error' },
   threads: { type: 'string', value: 'N', number: { integer: true, min: 1 }, help: 'onnxruntime intra-op threads (default: one per core; with --workers, the cores shared out)' },
   workers: {
-    type: 'string', value: 'N', default: '1', number: { integer: true, min: 1 },
-    help: 'sessions run side by side in worker threads, batches shared out, rows in order (default 1); for machines with more cores than one session keeps busy. Each worker holds its own copy of the model: N × its memory. At most the number of cores',
+    type: 'string', value: 'N|auto', default: 'auto',
+    help: `sessions run side by side in worker threads, each reading, explaining and encoding whole batches; the command writes their outputs and rows in input order, as one session's (also for explain on image files). auto (default): one session (this thread's) unless the run has at least ${AUTO_MIN_IMAGES.compiled} images and the machine 2 cores or more, then one 1-thread session per core (at most 8 and 1 + images / ${AUTO_MIN_IMAGES.compiled}; cores / --threads of them when --threads is given), since the workers' start (0.5–1 s) must be repaid; files that may hold several inputs (.npy, TIFF, scans) keep one session; 1: one session in the command. Each worker holds its own copy of the model: N × its memory. At most the number of cores`,
   },
 });
+
+/** --workers N|auto of a command, checked: a count above the cores or not a whole number is refused in one line. */
+export function readWorkers(spec: { name: string }, text: string | undefined): WorkersChoice {
+  if (text === undefined || text === 'auto') return 'auto';
+  if (!/^\d+$/.test(text.trim())) throw usageError(spec, `--workers ${text}: give auto or a whole number from 1 to ${machineCores()} (this machine's cores)`);
+  const n = Number(text);
+  checkWorkers(n);
+  return n;
+}
 
 /** --shard i/N of a command (DATASET), checked: a bad value is that command's usage error. */
 export function readShard(spec: { name: string }, text: string | undefined): Shard | undefined {

@@ -60,9 +60,10 @@ export interface DatasetRunOptions<P, R extends StoredRow, F> {
   process: (prepared: P[]) => Promise<{ rows: R[]; files: FileOut[] }>;
   onProgress?: (p: DatasetProgressInfo) => void;
   /**
-   * With count > 1 (`--workers N`), batches are prepared and processed in N worker threads, each with its
-   * own session, built there from `module` (then `prepare` and `process` above are not called); their
-   * results are written in batch order, as one worker's would be.
+   * With count > 1 (`--workers N`, or `auto` deciding from the items left), batches are prepared and
+   * processed in N worker threads, each with its own session, built there from `module` (then `prepare`
+   * and `process` above are not called; `started` lets the caller release its session); their results
+   * are written in batch order, as one worker's would be.
    */
   workers?: DatasetWorkers;
   finish?: (info: DatasetProgressInfo, interrupted: boolean) => Promise<F>;
@@ -83,27 +84,11 @@ export async function runDataset<P, R extends StoredRow, F = unknown>(items: Aud
     const prepareBatch = (b: { item: AuditItem; index: number }[]) => Promise.all(b.map((entry) => o.prepare(entry)));
     let ahead: AsyncGenerator<P[], void, undefined> | undefined;
     let interrupted = false;
-    const pool = o.workers && o.workers.count > 1 && batches.length ? new WorkerPool<R>(o.workers) : undefined;
+    const count = typeof o.workers?.count === 'function' ? o.workers.count(pending.length) : (o.workers?.count ?? 1);
+    const pool = o.workers && count > 1 && batches.length ? new WorkerPool<R>({ ...o.workers, count }) : undefined;
     let resultOf: (b: number) => Promise<{ rows: R[]; files: FileOut[] }>;
     if (pool) {
-      // every worker kept busy (two batches each: one prepares while one runs), results taken in order;
-      // at most 4 batches per worker ahead of the one being written (a slow disk holds no more in memory)
-      const sent: Promise<{ rows: R[]; files: FileOut[] }>[] = [];
-      let current = 0;
-      const send = () => {
-        const r = pool.run(batches[sent.length]!);
-        r.then(dispatch, () => {});
-        sent.push(r);
-      };
-      function dispatch() {
-        while (sent.length < batches.length && sent.length < current + 4 * o.workers!.count && pool!.free && !o.signal?.aborted) send();
-      }
-      resultOf = (b) => {
-        current = b;
-        while (sent.length <= b) send();
-        dispatch();
-        return sent[b]!;
-      };
+      resultOf = pool.ordered(batches, o.signal);
     } else {
       // decode ahead while this batch runs
       const a = ahead = preparedAhead(batches.length, (b) => prepareBatch(batches[b]!));
@@ -114,6 +99,7 @@ export async function runDataset<P, R extends StoredRow, F = unknown>(items: Aud
     // order: a row is stored only after its files, and batches are stored in order)
     let writing: Promise<void> | undefined;
     try {
+      if (pool) await o.workers!.started?.(count);
       for (let b = 0; b < batches.length; b++) {
         if (o.signal?.aborted) { interrupted = true; break; }
         const results = await resultOf(b);
