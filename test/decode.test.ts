@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { loadExplainer, prepareInputs } from '../src/node.js';
-import { fastDecodeSize, openImageFile, readImageFile, shrinkPicture } from '../src/image/node.js';
+import { fastDecodeSize, onceMore, openImageFile, readImageFile, shrinkPicture } from '../src/image/node.js';
 import { boundPicture, fastNeed } from '../src/dataset/inputs.js';
 import type { Explainer } from '../src/explainer.js';
 import { gradcam, oneError } from './helpers/cli.js';
@@ -174,5 +174,30 @@ describe('--decode on the command line', () => {
     const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'audit-exact', 'audit.json'), 'utf8')) as { decode?: string };
     assert.equal(cfg.decode, undefined);
     assert.equal(fs.readFileSync(path.join(dir, 'audit-exact', 'results.jsonl'), 'utf8').trim().split('\n').length, 3);
+  });
+});
+
+describe("libvips' shared error buffer (onceMore)", () => {
+  test("a call that failed with libvips' 'Unknown error' is made once more; any other failure is not", async () => {
+    let calls = 0;
+    const flaky = () => (++calls === 1 ? Promise.reject(new Error('Input buffer has corrupt header: VipsJpeg: Unknown error')) : Promise.resolve(calls));
+    assert.equal(await onceMore(flaky), 2);
+    calls = 0;
+    const corrupt = () => { calls++; return Promise.reject(new Error('VipsJpeg: Premature end of input file')); };
+    await assert.rejects(onceMore(corrupt), /Premature end/);
+    assert.equal(calls, 1);
+    // a corrupt JPEG read while other threads decode and encode still names its reason
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gc-vips-'));
+    try {
+      const good = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 30, b: 90 } } }).jpeg().toBuffer();
+      const bad = path.join(dir, 'bad.jpg');
+      fs.writeFileSync(bad, good.subarray(0, good.length >> 1));
+      const busy = Array.from({ length: 8 }, () => sharp({ create: { width: 256, height: 256, channels: 3, background: '#808080' } }).webp().toBuffer());
+      const errors = await Promise.all(Array.from({ length: 8 }, () => readImageFile(bad).then(() => 'decoded', (e: Error) => e.message)));
+      await Promise.all(busy);
+      for (const m of errors) assert.match(m, /^cannot decode image .*bad\.jpg: (?!.*Unknown error$)/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

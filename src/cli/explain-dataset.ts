@@ -133,11 +133,8 @@ export interface FileRow { file: string; lines: string[]; warnings: string[] }
  */
 function filesSide(explainer: Explainer, s: Settings, target: TargetSpec | undefined) {
   const prepare = async (entry: { item: AuditItem; index: number }) => {
-    // libvips keeps one error buffer for the process, which any other thread's sharp call clears when it
-    // ends: a failed decode may read 'Unknown error' while the other workers decode and encode; read once
-    // more, for its own message (or an image that then decodes)
-    const read = () => readExplainFile(explainer, s, entry.item.file);
-    const inputs = await read().catch((e: Error) => (/Unknown error$/.test(e.message) ? read() : Promise.reject(e)));
+    // (a decode that libvips reports as 'Unknown error', its error buffer cleared by another thread, is tried once more: image/node.ts)
+    const inputs = await readExplainFile(explainer, s, entry.item.file);
     if (inputs.length !== 1) throw new InputError(`${entry.item.file} holds ${inputs.length} inputs; with --workers every input file must be one image (give --workers 1 for .npy batches, multi-slice scans or TIFF stacks)`);
     const [picture] = await batchPictures(inputs, s.limits);
     return { input: inputs[0]!, stem: entry.item.key, picture };

@@ -198,6 +198,16 @@ export function fastDecodeSize(sw: number, sh: number, need: [number, number]): 
 }
 
 /**
+ * A libvips call, made once more when it failed with libvips' "Unknown error": libvips keeps one error
+ * buffer for the whole process, which another thread's sharp call (the next image's decode, a picture's
+ * encode, another worker session's) may clear before this call reads it, so a corrupt file could be
+ * reported without its reason. The second try gives the reason (or an image that then decodes).
+ */
+export async function onceMore<T>(call: () => Promise<T>): Promise<T> {
+  return call().catch((e: Error) => (/Unknown error$/.test(e.message) ? call() : Promise.reject(e)));
+}
+
+/**
  * readImageFile in two steps: the file is read and its header parsed (errors as readImageFile's), then
  * `decode` checks the --max-pixels limit and decodes it (the bytes are read from the file once).
  */
@@ -223,7 +233,7 @@ export async function openImageFile(path: string): Promise<{ header: ImageHeader
     const [width, height] = jpeg.orientation >= 5 ? [jpeg.height, jpeg.width] : [jpeg.width, jpeg.height];
     header = { width, height, bits: 8, format: 'jpeg' };
   } else try {
-    const meta = await load().metadata();
+    const meta = await onceMore(() => load().metadata());
     if (!meta.width || !meta.height) throw new Error('no image size in the header');
     alpha = !!meta.hasAlpha;
     const [width, height] = (meta.orientation ?? 1) >= 5 ? [meta.height, meta.width] : [meta.width, meta.height];
@@ -251,13 +261,15 @@ export async function openImageFile(path: string): Promise<{ header: ImageHeader
       // sharp's output space anyway (its embedded ICC profile is applied either way), so the steps below
       // would be no-ops that still cost ~0.13 ms of CPU per file (test/jpeg-header.test.ts: the same bytes)
       const plain = jpeg && jpeg.components === 3 && jpeg.orientation === 1 && !size;
-      let pipe = plain ? load() : load().rotate();
-      // shrink-on-load where the JPEG is large enough (sharp's fastShrinkOnLoad), then an antialiased linear reduce
-      if (size) pipe = pipe.resize(size[0], size[1], { fit: 'fill', kernel: 'linear' });
-      // alpha is composited here as the browser does it (toRgbImage), not by sharp's flatten (which rounds otherwise)
-      const { data, info } = await (plain ? pipe : alpha ? pipe.toColourspace('srgb').ensureAlpha() : pipe.flatten({ background: { r, g, b } }).toColourspace('srgb').removeAlpha())
-        .raw({ depth: 'uchar' })
-        .toBuffer({ resolveWithObject: true });
+      const { data, info } = await onceMore(() => {
+        let pipe = plain ? load() : load().rotate();
+        // shrink-on-load where the JPEG is large enough (sharp's fastShrinkOnLoad), then an antialiased linear reduce
+        if (size) pipe = pipe.resize(size[0], size[1], { fit: 'fill', kernel: 'linear' });
+        // alpha is composited here as the browser does it (toRgbImage), not by sharp's flatten (which rounds otherwise)
+        return (plain ? pipe : alpha ? pipe.toColourspace('srgb').ensureAlpha() : pipe.flatten({ background: { r, g, b } }).toColourspace('srgb').removeAlpha())
+          .raw({ depth: 'uchar' })
+          .toBuffer({ resolveWithObject: true });
+      });
       const { width, height, channels } = info;
       const n = width * height;
       let rgb: Uint8Array;
@@ -351,21 +363,22 @@ export async function readScanFile(path: string, opts: { maxPixels?: number; che
   if (/\.(dcm|dicom)$/i.test(path) || isDicom(u8)) return readDicom(u8, path, limits);
   const oneLine = (m: string) => m.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).join(' | ');
   try {
-    const meta = await sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata();
+    const meta = await onceMore(() => sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata());
     if (!meta.width || !meta.height) throw new Error('no image size in the header');
     const limit = opts.maxPixels === undefined ? DEFAULT_MAX_PIXELS : opts.maxPixels > 0 ? opts.maxPixels : Infinity;
     if (meta.width * meta.height > limit) throw inputError(`image ${path} is ${meta.width}×${meta.height}, above the limit of ${mp(limit)} megapixels; raise it with --max-pixels N (0 for no limit) if this image is meant`);
     const sixteen = meta.depth === 'ushort';
-    let pipe = sharp(bytes, { failOn: 'error', limitInputPixels: false }).rotate();
     const [sw, sh] = (meta.orientation ?? 1) >= 5 ? [meta.height, meta.width] : [meta.width, meta.height];
-    if (sw * sh > DEFAULT_MAX_DECODE_PIXELS) {
+    const pipe = () => {
+      const p = sharp(bytes, { failOn: 'error', limitInputPixels: false }).rotate();
+      if (sw * sh <= DEFAULT_MAX_DECODE_PIXELS) return p;
       const s = Math.sqrt(DEFAULT_MAX_DECODE_PIXELS / (sw * sh));
-      pipe = pipe.resize(Math.max(1, Math.floor(sw * s)), Math.max(1, Math.floor(sh * s)), { fit: 'fill', kernel: 'linear' });
-    }
+      return p.resize(Math.max(1, Math.floor(sw * s)), Math.max(1, Math.floor(sh * s)), { fit: 'fill', kernel: 'linear' });
+    };
     // the samples at the file's depth, grey (one channel: a third of the memory) or RGB(A); the rest
     // (alpha, luminance) is the browser's rule too
     const grey = (meta.channels ?? 3) === 1;
-    const { data, info } = await pipe.toColourspace(grey ? (sixteen ? 'grey16' : 'b-w') : sixteen ? 'rgb16' : 'srgb').raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
+    const { data, info } = await onceMore(() => pipe().toColourspace(grey ? (sixteen ? 'grey16' : 'b-w') : sixteen ? 'rgb16' : 'srgb').raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true }));
     const samples = sixteen ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     return pictureVolume({ width: info.width, height: info.height, channels: info.channels as 1 | 3 | 4, bits: sixteen ? 16 : 8, data: samples },
       { channels: opts.channels ?? 1, colour: (meta.channels ?? 1) >= 3, format: meta.format ?? 'image' });
