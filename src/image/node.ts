@@ -198,13 +198,22 @@ export function fastDecodeSize(sw: number, sh: number, need: [number, number]): 
 }
 
 /**
- * A libvips call, made once more when it failed with libvips' "Unknown error": libvips keeps one error
- * buffer for the whole process, which another thread's sharp call (the next image's decode, a picture's
- * encode, another worker session's) may clear before this call reads it, so a corrupt file could be
- * reported without its reason. The second try gives the reason (or an image that then decodes).
+ * A libvips call, made again (up to twice more) when it failed with libvips' "Unknown error": libvips
+ * keeps one error buffer for the whole process, which another thread's sharp call (the next image's
+ * decode, a picture's encode, another worker session's) may clear before this call reads it, so a corrupt
+ * file could be reported without its reason. A later try usually gets the reason (or an image that then
+ * decodes); if none does, the message says what such a failure almost always is.
  */
 export async function onceMore<T>(call: () => Promise<T>): Promise<T> {
-  return call().catch((e: Error) => (/Unknown error$/.test(e.message) ? call() : Promise.reject(e)));
+  const unknown = (e: unknown) => /Unknown error$/.test((e as Error).message);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      if (!unknown(e)) throw e;
+      if (attempt === 3) throw new Error((e as Error).message.replace(/Unknown error$/, "corrupt, truncated or unsupported data (libvips' own reason was cleared by another thread's call)"));
+    }
+  }
 }
 
 /**
