@@ -133,7 +133,7 @@ export interface FileRow { file: string; lines: string[]; warnings: string[] }
  */
 function filesSide(explainer: Explainer, s: Settings, target: TargetSpec | undefined) {
   const prepare = async (entry: { item: AuditItem; index: number }) => {
-    // (a decode that libvips reports as 'Unknown error', its error buffer cleared by another thread, is tried once more: image/node.ts)
+    // (a decode that libvips reports as 'Unknown error', its error buffer cleared by another thread, is tried again: image/node.ts onceMore)
     const inputs = await readExplainFile(explainer, s, entry.item.file);
     if (inputs.length !== 1) throw new InputError(`${entry.item.file} holds ${inputs.length} inputs; with --workers every input file must be one image (give --workers 1 for .npy batches, multi-slice scans or TIFF stacks)`);
     const [picture] = await batchPictures(inputs, s.limits);

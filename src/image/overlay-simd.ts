@@ -215,13 +215,3 @@ export function overlayKernels(): OverlayKernels | undefined {
 export function useOverlaySimd(on: boolean): void {
   enabled = on;
 }
-
-/** The kernels' memory, at least `bytes` long (grown as needed: views over it are made after this); undefined where it cannot grow (the JavaScript passes run then). */
-export function overlayMemory(k: OverlayKernels, bytes: number): ArrayBuffer | undefined {
-  try {
-    if (k.memory.buffer.byteLength < bytes) k.memory.grow(Math.ceil((bytes - k.memory.buffer.byteLength) / 65536));
-  } catch {
-    return undefined;
-  }
-  return k.memory.buffer;
-}

@@ -4,7 +4,8 @@
 import type { RgbImage } from './types.js';
 import { assertRgbImage } from './types.js';
 import { applyColormap, colormapTable, quantizeLevel, type ColormapName } from './colormap.js';
-import { overlayKernels, overlayMemory } from './overlay-simd.js';
+import { overlayKernels } from './overlay-simd.js';
+import { grownMemory } from './wasm.js';
 
 /** Above this much WebAssembly memory the overlay's passes run in JavaScript. */
 const SIMD_MAX_BYTES = 256 << 20;
@@ -38,12 +39,8 @@ function checkMap(fn: string, map: ArrayLike<number>, width: number, height: num
 export function overlay(img: RgbImage, map: Float32Array | ArrayLike<number>, opts: OverlayOptions = {}): RgbImage {
   assertRgbImage(img, 'overlay');
   checkMap('overlay', map, img.width, img.height);
-  const f32 = Math.fround;
   const levels = new Uint8Array(img.width * img.height);
-  for (let p = 0; p < levels.length; p++) {
-    const v = f32(255 * f32(map[p]!));
-    levels[p] = v > 0 ? (v >= 255 ? 255 : Math.trunc(v)) : 0; // quantizeLevel, inline
-  }
+  for (let p = 0; p < levels.length; p++) levels[p] = quantizeLevel(map[p]!);
   return overlayLevels(img, levels, opts);
 }
 
@@ -95,7 +92,7 @@ export function overlayLevels(img: RgbImage, levels: Uint8Array, opts: OverlayOp
   const heatAt = lutImgAt + 1024;
   const maxAt = heatAt + 2048;
   let byRow: Int16Array | Int32Array;
-  const buf = K0 && overlayMemory(K0, maxAt + 16);
+  const buf = K0 && grownMemory(K0.memory, maxAt + 16);
   const K = buf ? K0 : undefined;
   if (K && buf) {
     new Uint8Array(buf).set(src.subarray(0, np * 3), at.src);

@@ -9,6 +9,7 @@
 import type { RgbImage } from './types.js';
 import { normalizeLuts, type NormalizeSpec, type TensorLayout } from './normalize.js';
 import { simdKernels } from './resample-simd.js';
+import { grownMemory } from './wasm.js';
 
 const PRECISION_BITS = 32 - 8 - 2;
 const HALF = 1 << (PRECISION_BITS - 1);
@@ -78,17 +79,18 @@ export function resampleRgb(img: RgbImage, win: ResampleWindow, antialias: boole
   const needH = rw !== w;
   const needV = rh !== h;
   const n3 = (x1 - x0) * 3;
+  const ch = needH ? pilCoeffs(w, rw, antialias) : undefined;
   const cv = needV ? pilCoeffs(h, rh, antialias) : undefined;
   // the source rows the window's rows read
   const sy0 = cv ? cv.bounds[y0 * 2]! : y0;
   const sy1 = cv ? cv.bounds[(y1 - 1) * 2]! + cv.bounds[(y1 - 1) * 2 + 1]! : y1;
-  if ((needH || needV) && simdPasses(img, win, antialias, emit, reserve)) return;
+  if ((ch || cv) && simdPasses(img, win, { ch, cv, sy0, sy1 }, emit, reserve)) return;
   let cur: Uint8Array = data;
   let stride = w * 3;
   let first = 0; // source row of cur's row 0
   let col = x0 * 3; // the window's first byte within a row of cur
-  if (needH) {
-    cur = horizontalPass(data, w, pilCoeffs(w, rw, antialias), x0, x1, sy0, sy1);
+  if (ch) {
+    cur = horizontalPass(data, w, ch, x0, x1, sy0, sy1);
     stride = n3;
     first = sy0;
     col = 0;
@@ -139,19 +141,17 @@ const up16 = (n: number) => (n + 31) & ~15; // with 16 bytes of slack
 /**
  * resampleRgb's passes in WebAssembly SIMD (resample-simd.ts: the same integer sums, so the same bytes):
  * the source in bands of rows through the horizontal pass into the window's columns, then each output row
- * by the vertical pass. False (nothing emitted) where SIMD is missing or the memory it needs is too large.
+ * by the vertical pass (`plan`: resampleRgb's coefficients of the axes that change and the source rows the
+ * window reads). False (nothing emitted) where SIMD is missing or the memory it needs is too large.
  */
-function simdPasses(img: RgbImage, win: ResampleWindow, antialias: boolean, emit: (y: number, row: Uint8Array, off: number) => void, reserve: number): boolean {
+function simdPasses(img: RgbImage, win: ResampleWindow, plan: { ch?: PilCoeffs; cv?: PilCoeffs; sy0: number; sy1: number }, emit: (y: number, row: Uint8Array, off: number) => void, reserve: number): boolean {
   const K = simdKernels();
   if (!K) return false;
-  const { width: w, height: h, data } = img;
-  const { rw, rh, x0, x1, y0, y1 } = win;
+  const { width: w, data } = img;
+  const { x0, x1, y0, y1 } = win;
+  const { ch, cv, sy0, sy1 } = plan;
   const w3 = w * 3;
   const n3 = (x1 - x0) * 3;
-  const ch = rw !== w ? pilCoeffs(w, rw, antialias) : undefined;
-  const cv = rh !== h ? pilCoeffs(h, rh, antialias) : undefined;
-  const sy0 = cv ? cv.bounds[y0 * 2]! : y0;
-  const sy1 = cv ? cv.bounds[(y1 - 1) * 2]! + cv.bounds[(y1 - 1) * 2 + 1]! : y1;
   const band = ch ? Math.max(1, Math.min(sy1 - sy0, Math.floor(BAND_BYTES / w3))) : 0;
   // layout: [source band][horizontal output: the needed rows × the window][a row][h taps][h coefficients][v coefficients]
   const bandOff = reserve ? up16(reserve) : 0; // the caller's region first (modelInputTensor's tensor)
@@ -164,14 +164,10 @@ function simdPasses(img: RgbImage, win: ResampleWindow, antialias: boolean, emit
   if (total > SIMD_MAX_BYTES) return false;
   for (let x = x0; ch && x < x1; x++) if (ch.bounds[x * 2 + 1]! < 1) return false;
   for (let y = y0; cv && y < y1; y++) if (cv.bounds[y * 2 + 1]! < 1) return false;
-  const { memory } = K;
-  try {
-    if (memory.buffer.byteLength < total) memory.grow(Math.ceil((total - memory.buffer.byteLength) / 65536));
-  } catch {
-    return false; // the memory cannot grow: the JavaScript passes
-  }
-  const u8 = new Uint8Array(memory.buffer);
-  const i32 = new Int32Array(memory.buffer);
+  const buf = grownMemory(K.memory, total);
+  if (!buf) return false; // the memory cannot grow: the JavaScript passes
+  const u8 = new Uint8Array(buf);
+  const i32 = new Int32Array(buf);
   if (ch) {
     for (let x = x0; x < x1; x++) {
       i32[(hbOff >> 2) + (x - x0) * 2] = ch.bounds[x * 2]! * 3;

@@ -7,7 +7,8 @@
  *   (antialiased when downscaling, Pillow's fixed-point arithmetic), which torchvision's Resize uses on PIL
  *   images.
  */
-import { overlayKernels, overlayMemory } from './overlay-simd.js';
+import { overlayKernels } from './overlay-simd.js';
+import { grownMemory } from './wasm.js';
 import type { RgbImage } from './types.js';
 import { assertRgbImage } from './types.js';
 import { modelViewRgb } from './resample.js';
@@ -162,7 +163,7 @@ export function resizeBilinearLevels(src: Float32Array, h: number, w: number, ou
   const lv = ys + outH * 16;
   const mapAt = (lv + outH * outW + 32 + 15) & ~15;
   const xAt = mapAt + h * w * 4;
-  const buf = K && overlayMemory(K, xAt + outW * 12);
+  const buf = K && grownMemory(K.memory, xAt + outW * 12);
   if (K && buf) {
     new Float32Array(buf, mapAt, h * w).set(src);
     new Int32Array(buf, xAt, outW).set(p.xofs);

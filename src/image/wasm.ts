@@ -85,3 +85,16 @@ export function instantiate(bytes: Uint8Array<ArrayBuffer>): ({ mem: WebAssembly
     return undefined;
   }
 }
+
+/**
+ * A module's memory grown to at least `bytes` (views over it are to be made after this: growth replaces
+ * the buffer); undefined where it cannot grow (the callers' JavaScript passes run then).
+ */
+export function grownMemory(memory: WebAssembly.Memory, bytes: number): ArrayBuffer | undefined {
+  try {
+    if (memory.buffer.byteLength < bytes) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
+  } catch {
+    return undefined;
+  }
+  return memory.buffer;
+}
