@@ -635,6 +635,25 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
     }
   });
 
+  test('a JPEG carrying a Display P3 profile through the file input: read unconverted as Node and Pillow read it, the map equals Node\'s', async () => {
+    // test/icc.test.ts: Node's decode of it equals Pillow's bit for bit; the page decodes with colorSpaceConversion 'none'
+    const img = path.join(ROOT, 'test', 'fixtures', 'icc', 'p3_baseline.jpg');
+    await page.setInputFiles('#files', [FIXTURE_MODEL, img]);
+    await waitLast(page, "l.imageName === 'p3_baseline.jpg'");
+    const got = await last(page);
+    const ex = await loadExplainer(FIXTURE_MODEL);
+    try {
+      const [inp] = await prepareInputs(ex, img);
+      const e = (await ex.explain(inp!.tensor, inp!.dims, { classes: 'top' })).explanations[0]!;
+      assert.equal(got.classIndex, e.target.index);
+      const d = maxAbsDiff(got.map, e.map);
+      console.log(`# P3-tagged JPEG, browser vs Node: max |diff| ${d.toExponential(2)}`);
+      assert.ok(d <= TOL, `max |browser - node| = ${d}`);
+    } finally {
+      await ex.release();
+    }
+  });
+
   test('a one-channel model and a 16-bit grey PNG through the file input: the input is Node\'s (src/image/picture.ts), so is the map', async () => {
     const W = 53, H = 41;
     const v = new Uint16Array(W * H);

@@ -154,10 +154,14 @@ const mp = (n: number) => (n / 1e6 >= 10 ? (n / 1e6).toFixed(0) : (n / 1e6).toFi
 
 /**
  * Reads and decodes an image file (JPEG, PNG, WebP, GIF (first frame), TIFF, AVIF, ... whatever sharp
- * reads) into 8-bit sRGB RGB:
+ * reads) into 8-bit RGB:
  * - EXIF orientation is applied (the pixels come out the way viewers show them);
  * - an alpha channel is flattened onto `background` (white unless given);
- * - greyscale is expanded to RGB; 16-bit images are reduced to 8 bits; CMYK etc. are converted to sRGB;
+ * - greyscale is expanded to RGB; 16-bit images are reduced to 8 bits; CMYK is converted to sRGB through
+ *   its embedded ICC profile (else libvips' default CMYK profile);
+ * - an embedded ICC profile of an RGB or grey image is not applied: the values are the file's own, as
+ *   Pillow (torchvision's loader), OpenCV and the browser app read them (a Display P3 photo's pixels
+ *   move by up to ~24 levels when converted to sRGB; the models were trained on unconverted ones);
  * - images above `maxPixels` are refused before decoding; with `maxDecodePixels` / `maxSide` large
  *   images are shrunk while decoding, so that memory stays bounded whatever the file's size.
  * Errors (one line, named InputError): "image not found: <path>" when the file does not exist; "cannot
@@ -231,7 +235,10 @@ export async function openImageFile(path: string): Promise<{ header: ImageHeader
     throw inputError(`cannot read image ${path}: ${(e as Error).message}`);
   }
   const oneLine = (m: string) => m.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).join(' | ');
-  const load = () => sharp(bytes, { failOn: 'error', limitInputPixels: false });
+  // an embedded ICC profile is not applied (ignoreIcc) except to CMYK: the file's own RGB or grey values
+  // are what Pillow, torchvision, OpenCV and the browser app (colorSpaceConversion 'none') give a model
+  let cmyk = false;
+  const load = () => sharp(bytes, { failOn: 'error', limitInputPixels: false, ignoreIcc: !cmyk });
   let header: ImageHeader;
   let alpha: boolean;
   // a plain JPEG's header is read here (jpeg-header.ts: the same size, depth and orientation as sharp's
@@ -245,6 +252,7 @@ export async function openImageFile(path: string): Promise<{ header: ImageHeader
     const meta = await onceMore(() => load().metadata());
     if (!meta.width || !meta.height) throw new Error('no image size in the header');
     alpha = !!meta.hasAlpha;
+    cmyk = meta.space === 'cmyk';
     const [width, height] = (meta.orientation ?? 1) >= 5 ? [meta.height, meta.width] : [meta.width, meta.height];
     header = { width, height, bits: meta.depth === 'ushort' ? 16 : 8, format: meta.format ?? 'image' };
   } catch (e) {
@@ -266,9 +274,9 @@ export async function openImageFile(path: string): Promise<{ header: ImageHeader
     if (fast && (!size || fast[0] * fast[1] < size[0] * size[1])) size = fast;
     try {
       // a second instance on the same bytes (sharp's clone() measured ~15% slower on a 12-MP JPEG)
-      // a plain colour JPEG that needs no rotation goes straight to raw RGB: it has no alpha, and sRGB is
-      // sharp's output space anyway (its embedded ICC profile is applied either way), so the steps below
-      // would be no-ops that still cost ~0.13 ms of CPU per file (test/jpeg-header.test.ts: the same bytes)
+      // a plain colour JPEG that needs no rotation goes straight to raw RGB: it has no alpha, and its
+      // YCbCr decodes to RGB (an embedded ICC profile left unapplied either way), so the steps below would
+      // be no-ops that still cost ~0.13 ms of CPU per file (test/jpeg-header.test.ts: the same bytes)
       const plain = jpeg && jpeg.components === 3 && jpeg.orientation === 1 && !size;
       const { data, info } = await onceMore(() => {
         let pipe = plain ? load() : load().rotate();
@@ -379,7 +387,8 @@ export async function readScanFile(path: string, opts: { maxPixels?: number; che
     const sixteen = meta.depth === 'ushort';
     const [sw, sh] = (meta.orientation ?? 1) >= 5 ? [meta.height, meta.width] : [meta.width, meta.height];
     const pipe = () => {
-      const p = sharp(bytes, { failOn: 'error', limitInputPixels: false }).rotate();
+      // an embedded ICC profile is applied to CMYK only, as openImageFile does
+      const p = sharp(bytes, { failOn: 'error', limitInputPixels: false, ignoreIcc: meta.space !== 'cmyk' }).rotate();
       if (sw * sh <= DEFAULT_MAX_DECODE_PIXELS) return p;
       const s = Math.sqrt(DEFAULT_MAX_DECODE_PIXELS / (sw * sh));
       return p.resize(Math.max(1, Math.floor(sw * s)), Math.max(1, Math.floor(sh * s)), { fit: 'fill', kernel: 'linear' });
