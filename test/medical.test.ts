@@ -14,13 +14,13 @@ import path from 'node:path';
 import { readNifti, writeNifti } from '../src/image/nifti.js';
 import { readDicom, stackSeries } from '../src/image/dicom.js';
 import { applyIntensity, scanToTensors, type Volume } from '../src/image/volume.js';
-import { readScanFile } from '../src/image/node.js';
+import { openImageFile, readScanFile } from '../src/image/node.js';
 import { parseNpy, toFloat32 } from '../src/image/npy.js';
 import { Explainer } from '../src/explainer.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { prepareInputs } from '../src/node.js';
 import { writeDicom } from '../scripts/medical/dicom-writer.js';
-import { png16, tiff16 } from '../scripts/medical/image16-writer.js';
+import { png16, tiff16, tiffGrey } from '../scripts/medical/image16-writer.js';
 import { FIXTURES, loadArray, modelBytes } from './helpers/fixtures.js';
 import { gradcam, oneError } from './helpers/cli.js';
 import { niftiHeader, niftiDataBytes, niftiGz, deflatedDicom } from './helpers/hostile.js';
@@ -221,6 +221,55 @@ describe('16-bit and grayscale images, intensities', () => {
     } finally {
       await ex.release();
     }
+  });
+
+  it('float, signed and 32-bit TIFFs keep their values (never cast to 8 bits); explain asks what they mean', async () => {
+    // a float picture of values in [0, 1] (cast to 8 bits it was all black), signed values, 32-bit counts
+    const W = 6, H = 4;
+    const cases = [
+      ['f.tif', Float32Array.from({ length: W * H }, (_, i) => i / 23), '32-bit float'],
+      ['n.tif', Float32Array.from({ length: W * H }, (_, i) => i * 0.75 - 9.5), '32-bit float'],
+      ['c.tif', Int8Array.from({ length: W * H }, (_, i) => i * 5 - 60), '8-bit signed'],
+      ['i.tif', Int32Array.from({ length: W * H }, (_, i) => i * 100_000), '32-bit signed'],
+      ['u.tif', Uint32Array.from({ length: W * H }, (_, i) => i * 300_000), '32-bit unsigned'],
+    ] as const;
+    const model = path.join(FIXTURES, 'resnet_like', 'model.onnx');
+    for (const [name, values, kind] of cases) {
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, tiffGrey(W, H, values));
+      const s = await readScanFile(f);
+      assert.equal(s.bits, undefined, name);
+      assert.deepEqual(s.dims, [1, H, W]);
+      assert.deepEqual(Array.from(s.data), Array.from(values, (x) => Math.fround(x)), name);
+      assert.match(s.description, new RegExp(`tiff ${W}×${H} ${kind} grayscale`));
+      // the photo decode refuses it rather than cast it
+      await assert.rejects(async () => (await openImageFile(f)).decode(), new RegExp(`cannot read image .*${name} as a photo: its samples are ${kind} \\(values without a fixed range\\); explain reads it as a scan with --intensity minmax`));
+      // explain: no range to divide by unless told; with --intensity minmax the input spans [0, 1] (an explicit
+      // intensity is a scan's: --mean/--std only where given)
+      const out = path.join(dir, `out-${name}`);
+      oneError(gradcam('explain', f, '--model', model, '--out', out).err, new RegExp(`${name}: --intensity unit divides by the stored bit depth's maximum, which only 8- and 16-bit unsigned PNG/TIFF images and DICOM files have \\(this picture's samples have no fixed range\\); choose one of: none, minmax, zscore, window`));
+      assert.ok(!fs.existsSync(out), 'no output');
+      const ex = Explainer.fromBytes(modelBytes('resnet_like'), { createSession: createNodeSession });
+      try {
+        const [inp] = await prepareInputs(ex, f, { scan: { intensity: 'minmax' } });
+        const [h, w] = ex.inputSize as [number, number];
+        let lo = Infinity, hi = -Infinity;
+        for (let p = 0; p < h * w; p++) { lo = Math.min(lo, inp!.tensor[p]!); hi = Math.max(hi, inp!.tensor[p]!); }
+        // (x − min)/(max − min): the resize (bilinear) keeps the corners' extremes
+        assert.ok(Math.abs(lo) < 1e-6 && Math.abs(hi - 1) < 1e-6, `${name}: ${lo}..${hi}`);
+      } finally {
+        await ex.release();
+      }
+    }
+    // 16-bit signed samples (a CT slice in HU): libvips would clip them at 0, so they are refused
+    const s16 = path.join(dir, 's.tif');
+    fs.writeFileSync(s16, tiffGrey(W, H, Int16Array.from({ length: W * H }, (_, i) => i * 150 - 1000)));
+    await assert.rejects(readScanFile(s16), /cannot read image .*s\.tif: its samples are 16-bit signed \(Hounsfield units\?\), which the image decoder would clip at 0; give the scan as NIfTI or DICOM, or the model input as \.npy/);
+    oneError(gradcam('explain', s16, '--model', model, '--out', path.join(dir, 'out-s'), '--intensity', 'minmax').err, /s\.tif: its samples are 16-bit signed/);
+    assert.ok(!fs.existsSync(path.join(dir, 'out-s')));
+    const r = gradcam('explain', path.join(dir, 'f.tif'), '--model', model, '--out', path.join(dir, 'out-ok'), '--intensity', 'minmax', '--quiet');
+    assert.equal(r.code, 0, r.err);
+    assert.ok(fs.existsSync(path.join(dir, 'out-ok', 'f.gradcam.png')));
   });
 
   it('intensity modes', () => {

@@ -1,5 +1,5 @@
 /**
- * 16-bit grayscale PNG and TIFF writers for the repo's own test and demo files (our PNG encoder and
+ * 16-bit grayscale PNG and TIFF writers (and TIFFs of float or signed samples) for the repo's own test and demo files (our PNG encoder and
  * sharp's raw input are 8-bit): PNG with big-endian samples and filter 0; baseline uncompressed
  * little-endian TIFF, one strip.
  */
@@ -33,11 +33,21 @@ export function png16(w: number, h: number, v: Uint16Array, channels: 1 | 3 = 1)
 
 /** A baseline uncompressed 16-bit grayscale TIFF (little endian, one strip). */
 export function tiff16(w: number, h: number, v: Uint16Array): Uint8Array {
-  const tags: [number, number, number, number][] = [[256, 3, 1, w], [257, 3, 1, h], [258, 3, 1, 16], [259, 3, 1, 1], [262, 3, 1, 1], [273, 4, 1, 0], [277, 3, 1, 1], [278, 3, 1, h], [279, 4, 1, w * h * 2]];
+  return tiffGrey(w, h, v);
+}
+
+/**
+ * A baseline uncompressed grayscale TIFF (little endian, one strip) of any sample type: BitsPerSample and
+ * SampleFormat (1 unsigned, 2 signed, 3 float) from the array's type.
+ */
+export function tiffGrey(w: number, h: number, v: Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array): Uint8Array {
+  const bytes = v.BYTES_PER_ELEMENT;
+  const format = v instanceof Float32Array || v instanceof Float64Array ? 3 : v instanceof Int8Array || v instanceof Int16Array || v instanceof Int32Array ? 2 : 1;
+  const tags: [number, number, number, number][] = [[256, 3, 1, w], [257, 3, 1, h], [258, 3, 1, 8 * bytes], [259, 3, 1, 1], [262, 3, 1, 1], [273, 4, 1, 0], [277, 3, 1, 1], [278, 3, 1, h], [279, 4, 1, w * h * bytes], [339, 3, 1, format]];
   const ifd = 8;
   const data = ifd + 2 + tags.length * 12 + 4;
   tags[5]![3] = data;
-  const out = new Uint8Array(data + w * h * 2);
+  const out = new Uint8Array(data + w * h * bytes);
   const dv = new DataView(out.buffer);
   out.set([0x49, 0x49], 0);
   dv.setUint16(2, 42, true);
@@ -51,6 +61,6 @@ export function tiff16(w: number, h: number, v: Uint16Array): Uint8Array {
     if (type === 3) dv.setUint16(o + 8, value, true);
     else dv.setUint32(o + 8, value, true);
   });
-  for (let i = 0; i < w * h; i++) dv.setUint16(data + 2 * i, v[i]!, true);
+  out.set(new Uint8Array(v.buffer, v.byteOffset, w * h * bytes), data);
   return out;
 }

@@ -181,6 +181,21 @@ export interface ImageHeader {
   bits: number;
   /** sharp's name of the format ('jpeg', 'png', 'webp', ...). */
   format: string;
+  /**
+   * Samples other than 8- or 16-bit unsigned (a float, signed or 32-bit TIFF, ...), named ('32-bit
+   * float'): values without a fixed range, so such a picture is read as a scan (readScanFile, with an
+   * explicit --intensity), never decoded as a photo.
+   */
+  samples?: string;
+}
+
+/** sharp's sample formats other than 8/16-bit unsigned, by name; undefined for uchar and ushort. */
+const OTHER_SAMPLES: Record<string, string> = {
+  char: '8-bit signed', short: '16-bit signed', uint: '32-bit unsigned', int: '32-bit signed', float: '32-bit float',
+  double: '64-bit float', complex: 'complex', dpcomplex: 'complex',
+};
+export function otherSamples(depth: string | undefined): string | undefined {
+  return depth === undefined || depth === 'uchar' || depth === 'ushort' ? undefined : (OTHER_SAMPLES[depth] ?? depth);
 }
 
 /** How openImageFile's decode goes: ReadImageOptions' shrinking, and the fast JPEG decode. */
@@ -254,12 +269,15 @@ export async function openImageFile(path: string): Promise<{ header: ImageHeader
     alpha = !!meta.hasAlpha;
     cmyk = meta.space === 'cmyk';
     const [width, height] = (meta.orientation ?? 1) >= 5 ? [meta.height, meta.width] : [meta.width, meta.height];
-    header = { width, height, bits: meta.depth === 'ushort' ? 16 : 8, format: meta.format ?? 'image' };
+    const samples = otherSamples(meta.depth);
+    header = { width, height, bits: meta.depth === 'ushort' ? 16 : 8, format: meta.format ?? 'image', ...(samples ? { samples } : {}) };
   } catch (e) {
     throw inputError(`cannot decode image ${path}: ${oneLine((e as Error).message)}`);
   }
   const { width: sw, height: sh } = header;
   const decode = async (o: DecodeOptions = {}): Promise<DecodedImage> => {
+    // never cast to 8 bits (a float picture of values in [0, 1] would become black): a scan's job
+    if (header.samples) throw inputError(`cannot read image ${path} as a photo: its samples are ${header.samples} (values without a fixed range); explain reads it as a scan with --intensity minmax, zscore, window or none, or give the model input as .npy`);
     const limit = o.maxPixels === undefined ? DEFAULT_MAX_PIXELS : o.maxPixels > 0 ? o.maxPixels : Infinity;
     if (sw * sh > limit) {
       throw inputError(`image ${path} is ${sw}×${sh} (${mp(sw * sh)} megapixels), above the limit of ${mp(limit)} megapixels; raise it with --max-pixels N (0 for no limit) if this image is meant`);
@@ -393,6 +411,8 @@ export async function readScanFile(path: string, opts: { maxPixels?: number; che
       const s = Math.sqrt(DEFAULT_MAX_DECODE_PIXELS / (sw * sh));
       return p.resize(Math.max(1, Math.floor(sw * s)), Math.max(1, Math.floor(sh * s)), { fit: 'fill', kernel: 'linear' });
     };
+    const other = otherSamples(meta.depth);
+    if (other) return floatPicture(path, meta, other, pipe, opts.channels ?? 1);
     // the samples at the file's depth, grey (one channel: a third of the memory) or RGB(A); the rest
     // (alpha, luminance) is the browser's rule too
     const grey = (meta.channels ?? 3) === 1;
@@ -404,4 +424,34 @@ export async function readScanFile(path: string, opts: { maxPixels?: number; che
     if ((e as Error).name === 'InputError') throw e;
     throw inputError(`cannot decode image ${path}: ${oneLine((e as Error).message)}`);
   }
+}
+
+/**
+ * A picture of float, signed or 32-bit samples (readScanFile) as a one-slice Volume of its values (as
+ * float32: exact for 8-bit signed and for floats, rounded to 24 bits for 32-bit integers), without a
+ * bit depth, so that --intensity unit (÷ the depth's maximum) does not apply and the scan's intensity
+ * options (minmax, zscore, window, none) say what the values mean. Grey, or RGB for a 3-channel model;
+ * colour into one channel is the luminance 0.299 R + 0.587 G + 0.114 B (Pillow's 'F' conversion). Alpha,
+ * complex and 16-bit signed samples (which libvips would clip at 0) are refused.
+ */
+async function floatPicture(path: string, meta: sharp.Metadata, samples: string, pipe: () => sharp.Sharp, channels: number): Promise<Volume> {
+  const bands = meta.channels ?? 1;
+  if (samples === 'complex') throw inputError(`cannot read image ${path}: its samples are complex numbers; give the model input as .npy`);
+  // libvips takes 16-bit samples for unsigned grey16 and clips negative values to 0 on the way out
+  if (meta.depth === 'short') throw inputError(`cannot read image ${path}: its samples are 16-bit signed (Hounsfield units?), which the image decoder would clip at 0; give the scan as NIfTI or DICOM, or the model input as .npy`);
+  if (bands !== 1 && bands !== 3) throw inputError(`cannot read image ${path}: ${bands} bands of ${samples} samples (${bands === 2 || bands === 4 ? 'with an alpha channel' : 'neither grey nor RGB'}); save it as grey or RGB without alpha, or give the model input as .npy`);
+  // the file's own interpretation kept (sharp would convert to sRGB: grey expanded, scRGB gamma-encoded)
+  const { data, info } = await onceMore(() => pipe().toColourspace(meta.space ?? (bands === 1 ? 'b-w' : 'srgb')).raw({ depth: 'float' }).toBuffer({ resolveWithObject: true }));
+  if (info.channels !== bands) throw inputError(`cannot read image ${path}: ${bands} bands of ${samples} samples decoded as ${info.channels}; give the model input as .npy`);
+  const { width: W, height: H } = info;
+  const n = W * H;
+  const v = new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + n * bands * 4));
+  const C = bands === 3 && channels === 3 ? 3 : 1;
+  const out = new Float32Array(C * n);
+  if (bands === 1) out.set(v);
+  else if (C === 3) for (let p = 0; p < n; p++) for (let c = 0; c < 3; c++) out[c * n + p] = v[p * 3 + c]!;
+  else for (let p = 0; p < n; p++) out[p] = 0.299 * v[p * 3]! + 0.587 * v[p * 3 + 1]! + 0.114 * v[p * 3 + 2]!;
+  const kind = bands === 3 ? (C === 1 ? 'colour, read as its luminance' : 'colour') : 'grayscale';
+  const affine = new Float64Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
+  return { data: out, channels: C, dims: [1, H, W], affine, source: 'image', description: `${meta.format ?? 'image'} ${W}×${H} ${samples} ${kind}` };
 }

@@ -109,7 +109,7 @@ function intensityMap(v: Float32Array, vol: Pick<Volume, 'windows' | 'bits' | 's
   const mode = opts.intensity ?? (vol.source === 'image' ? 'unit' : 'none');
   if (!(INTENSITY_MODES as readonly string[]).includes(mode)) throw volumeError(`unknown --intensity '${mode}'; choose one of: ${INTENSITY_MODES.join(', ')}`);
   if (mode === 'unit') {
-    if (!vol.bits) throw volumeError(`${what}: --intensity unit divides by the stored bit depth, which only PNG/TIFF images and DICOM files have; choose one of: none, minmax, zscore, window`);
+    if (!vol.bits) throw volumeError(`${what}: --intensity unit divides by the stored bit depth's maximum, which only 8- and 16-bit unsigned PNG/TIFF images and DICOM files have${vol.source === 'image' ? ' (this picture\'s samples have no fixed range)' : ''}; choose one of: none, minmax, zscore, window`);
     return { shift: 0, div: 2 ** vol.bits - 1, clip: false };
   }
   if (mode === 'minmax') {
