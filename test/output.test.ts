@@ -12,12 +12,20 @@ import sharp from 'sharp';
 import { colormapTable, COLORMAPS, decodePng, montage, overlay, quantizeLevel, resizeBilinear, resizeRgb, type RgbImage } from '../src/image/index.js';
 import { resizeBilinearLevels } from '../src/image/resize.js';
 import { overlayKernels, useOverlaySimd } from '../src/image/overlay-simd.js';
-import { readImageFile } from '../src/node.js';
-import { captionText, overlayPicture, overlaySize, pictureBytes, type CaptionFacts } from '../src/render/index.js';
+import { loadExplainer, readImageFile } from '../src/node.js';
+import { captionText, classLabel, gradientPicture, gridPicture, outline, overlayPicture, overlaySize, pictureBytes, type CaptionFacts } from '../src/render/index.js';
+import { attributionPicture, DEFAULT_TOP_PERCENT, pixelAttribution } from '../src/render/attribution.js';
+import { divergingImage, keepMasked, normalizeAttribution, topPercentMask } from '../src/image/attribution.js';
+import { deprocessGradient, gradientMagnitude } from '../src/image/gradient.js';
+import { enlargeNearest, heatmapImage } from '../src/image/index.js';
+import { shortLayerName } from '../src/util/text.js';
+import type { Explainer } from '../src/explainer.js';
+import { explainPixels } from '../src/methods/pixels.js';
+import type { Explanation, PixelExplanation } from '../src/types.js';
 import { parseSideOrHxW } from '../src/util/size.js';
 import { encodePicture, LOSSY } from '../src/image/encode.js';
 import { Rng } from '../src/util/random.js';
-import { FIXTURES } from './helpers/fixtures.js';
+import { FIXTURES, loadArray, loadMeta } from './helpers/fixtures.js';
 import { ROOT, gradcam, oneError } from './helpers/cli.js';
 
 let tmp: string;
@@ -326,6 +334,177 @@ describe('gradcam explain --format / --overlay-size', () => {
       oneError(r.err, re);
       assert.ok(!fs.existsSync(out), 'nothing written');
     }
+  });
+});
+
+/** gradientPicture, attributionPicture and gridPicture as they were before --overlay-size reached them: the default's reference. */
+const earlier = {
+  gradient(e: PixelExplanation, base: RgbImage, opt: { colormap: string; alpha: number; abs: boolean; maxSide?: number }): RgbImage {
+    const maxSide = opt.maxSide ?? 2048;
+    const f = Math.max(1, Math.min(Math.ceil(256 / e.width), Math.floor(maxSide / Math.max(e.width, e.height))));
+    const [W, H] = [e.width * f, e.height * f];
+    const pic = resizeRgb(base, W, H);
+    const cam = f === 1 ? e.cam : resizeBilinear(e.cam, e.height, e.width, H, W);
+    const camOverlay = overlay(pic, cam, { colormap: opt.colormap, alpha: opt.alpha });
+    const grad = enlargeNearest(opt.abs ? gradientMagnitude(e.gradient, e.width, e.height) : deprocessGradient(e.gradient, e.width, e.height), f);
+    const scale = Math.max(1, Math.floor(W / 160));
+    const head = `class ${classLabel(e.target)} p=${e.target.probability.toFixed(3)}`;
+    const pred = e.target.index === e.predicted.index ? '(the predicted class)' : `predicted ${classLabel(e.predicted)}`;
+    return montage([[camOverlay, grad]], { labels: [[`gradcam: ${head}\n${pred}`, `${e.method}${opt.abs ? ' |g|' : ''}`]], pad: 2 * scale, textScale: scale });
+  },
+  attribution(e: PixelExplanation, base: RgbImage, opt: { colormap: string; alpha: number; abs: boolean; maxSide?: number }): RgbImage {
+    const a = pixelAttribution(e);
+    const f = Math.max(1, Math.min(Math.ceil(256 / e.width), Math.floor((opt.maxSide ?? 2048) / Math.max(e.width, e.height))));
+    const [W, H] = [e.width * f, e.height * f];
+    const pic = resizeRgb(base, W, H);
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const v of a) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    const shown = lo > 0 && hi > lo ? Float32Array.from(a, (v) => (v - lo) / (hi - lo)) : e.cam;
+    const left = overlay(pic, f === 1 ? shown : resizeBilinear(shown, e.height, e.width, H, W), { colormap: opt.colormap, alpha: opt.alpha });
+    const middle = enlargeNearest(opt.abs ? heatmapImage(normalizeAttribution(a, true), e.width, e.height, opt.colormap) : divergingImage(a, e.width, e.height), f);
+    const small = topPercentMask(a, DEFAULT_TOP_PERCENT, opt.abs);
+    const mask = new Uint8Array(W * H);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) mask[y * W + x] = small[Math.floor(y / f) * e.width + Math.floor(x / f)]!;
+    const right = keepMasked(pic, mask);
+    outline(right, mask);
+    const scale = Math.max(1, Math.floor(W / 160));
+    const head = `${e.method}: class ${classLabel(e.target)} p=${e.target.probability.toFixed(3)}`;
+    const pred = e.target.index === e.predicted.index ? '(the predicted class)' : `predicted ${classLabel(e.predicted)}`;
+    const labels = [[`${head}\n${pred}`, opt.abs ? '|attribution|' : 'attribution: red < 0 < green', `top ${DEFAULT_TOP_PERCENT}% of pixels${opt.abs ? ' by |a|' : ''}`]];
+    return montage([[left, middle, right]], { labels, pad: 2 * scale, textScale: scale });
+  },
+  grid(tiles: Explanation[], methods: string[], groups: string[][], base: RgbImage, opt: { colormap: string; alpha: number }): RgbImage {
+    const e0 = tiles[0]!;
+    const tw = Math.max(192, Math.min(320, e0.width));
+    const th = Math.max(1, Math.round((tw * e0.height) / e0.width));
+    const pic = resizeRgb(base, tw, th);
+    const rows: RgbImage[][] = [];
+    const labels: string[][] = [];
+    methods.forEach((m, mi) => {
+      rows.push([]);
+      labels.push([]);
+      groups.forEach((g, gi) => {
+        const e = tiles[mi * groups.length + gi]!;
+        rows[mi]!.push(overlay(pic, resizeBilinear(e.map, e.height, e.width, th, tw), { colormap: opt.colormap, alpha: opt.alpha }));
+        const where = g.length > 1 ? `mean of ${g.length} layers` : shortLayerName(g[0]!);
+        labels[mi]!.push(`${m} @ ${where}\n${e.targetName ?? `logit ${e.target.index}`}${e.target.label ? ` '${e.target.label}'` : ''} p=${e.target.probability.toFixed(3)}${e.warnings.some((w) => w.startsWith('the map is all zero')) ? '\n(all zero)' : ''}`);
+      });
+    });
+    return montage(rows, { labels, pad: 4 });
+  },
+};
+
+/** The panels of the bottom row of a montage on white: [x0, x1) runs of columns not white all through rows [y0, y1). */
+function panelColumns(img: RgbImage, y0: number, y1: number): [number, number][] {
+  const runs: [number, number][] = [];
+  for (let x = 0; x < img.width; x++) {
+    let white = true;
+    for (let y = y0; y < y1 && white; y++) { const o = (y * img.width + x) * 3; white = img.data[o] === 255 && img.data[o + 1] === 255 && img.data[o + 2] === 255; }
+    if (white) continue;
+    if (runs.length && runs.at(-1)![1] === x) runs.at(-1)![1] = x + 1;
+    else runs.push([x, x + 1]);
+  }
+  return runs;
+}
+
+/** A panel of `img` at (x, y), w × h. */
+function crop(img: RgbImage, x: number, y: number, w: number, h: number): RgbImage {
+  const data = new Uint8Array(w * h * 3);
+  for (let r = 0; r < h; r++) data.set(img.data.subarray(((y + r) * img.width + x) * 3, ((y + r) * img.width + x + w) * 3), r * w * 3);
+  return { width: w, height: h, data };
+}
+
+describe('gradient, attribution and grid pictures: --overlay-size sizes each panel, --max-overlay bounds the whole picture', () => {
+  // resnet_like (a 48×48 input) on its fixture's input: saliency, occlusion, and Grad-CAM / Grad-CAM++ at two layers for the grid
+  const MODEL = path.join(FIXTURES, 'resnet_like', 'model.onnx');
+  const look = { colormap: 'jet', alpha: 0.5, abs: false };
+  let ex: Explainer;
+  let base: RgbImage;
+  let sal: PixelExplanation;
+  let occ: PixelExplanation;
+  let tiles: Explanation[];
+  const methods = ['gradcam', 'gradcam++'];
+  let groups: string[][];
+  before(async () => {
+    ex = await loadExplainer(MODEL, { cache: false });
+    const input = loadArray('resnet_like', 'input.npy');
+    const dims = [1, ...input.shape.slice(1)];
+    const one = input.data.slice(0, input.data.length / input.shape[0]!);
+    base = await readImageFile(path.join(ROOT, 'demo', 'photos', 'chelsea.jpg'));
+    const pixels = async (method: string, methodOptions?: Record<string, string>) => (await explainPixels(ex, one, dims, { method, methodOptions }, (x, d, o) => ex.explain(x, d, o))).explanations[0]!;
+    sal = await pixels('saliency');
+    occ = await pixels('occlusion', { window: '8', stride: '4' });
+    const layers = loadMeta('resnet_like').layers.map((l: { tensor: string }) => l.tensor);
+    groups = layers.map((l: string) => [l]);
+    tiles = [];
+    for (const method of methods) for (const g of groups) tiles.push((await ex.explain(one, dims, { method, layer: g[0] })).explanations[0]!);
+  });
+  after(() => ex?.release());
+
+  test('default: the same bytes as before (panels the 48 px input × 6, grid tiles 192 px)', () => {
+    const g = gradientPicture(sal, base, look);
+    assert.deepEqual(g, earlier.gradient(sal, base, look));
+    assert.equal(g.width, 2 * 288 + 3 * 2);
+    for (const abs of [false, true]) {
+      const a = attributionPicture(occ, base, { ...look, abs });
+      assert.deepEqual(a, earlier.attribution(occ, base, { ...look, abs }));
+      assert.equal(a.width, 3 * 288 + 4 * 2);
+    }
+    const grid = gridPicture(tiles, methods, groups, base, look);
+    assert.deepEqual(grid, earlier.grid(tiles, methods, groups, base, look));
+    assert.equal(grid.width, groups.length * 192 + (groups.length + 1) * 4);
+  });
+
+  test('N and HxW: every panel at that size; per-pixel panels nearest where a whole multiple, else resizeRgb (antialiased when shrinking)', () => {
+    const grad = deprocessGradient(sal.gradient, 48, 48);
+    const signed = divergingImage(pixelAttribution(occ), 48, 48);
+    for (const [size, W, H] of [[{ side: 128 }, 128, 128], [{ side: 96 }, 96, 96], [{ width: 150, height: 100 }, 150, 100], [{ side: 32 }, 32, 32]] as const) {
+      const want = (img: RgbImage) => (W === 96 ? enlargeNearest(img, 2) : resizeRgb(img, W, H));
+      const g = gradientPicture(sal, base, { ...look, size });
+      // the panels: [2, 2 + W) and [W + 4, 2W + 4), the bottom H rows above the 2 px padding
+      assert.deepEqual([g.width, panelColumns(g, g.height - 2 - H, g.height - 2).map(([a, b]) => b - a)], [2 * W + 6, [W, W]], JSON.stringify(size));
+      assert.deepEqual(crop(g, W + 4, g.height - 2 - H, W, H), want(grad), `the gradient panel ${JSON.stringify(size)}`);
+      const a = attributionPicture(occ, base, { ...look, size });
+      assert.deepEqual([a.width, panelColumns(a, a.height - 2 - H, a.height - 2).map(([x0, x1]) => x1 - x0)], [3 * W + 8, [W, W, W]], JSON.stringify(size));
+      assert.deepEqual(crop(a, W + 4, a.height - 2 - H, W, H), want(signed), `the attribution panel ${JSON.stringify(size)}`);
+      // the top-10 % mask resized with the panel: still about 10 % of the third panel in colour (the rest gray)
+      const right = crop(a, 2 * W + 6, a.height - 2 - H, W, H);
+      let colour = 0;
+      for (let p = 0; p < W * H; p++) if (right.data[p * 3] !== right.data[p * 3 + 1] || right.data[p * 3 + 1] !== right.data[p * 3 + 2]) colour++;
+      assert.ok(colour / (W * H) > 0.05 && colour / (W * H) < 0.2, `${JSON.stringify(size)}: ${(100 * colour / (W * H)).toFixed(1)} % in colour`);
+      const grid = gridPicture(tiles, methods, groups, base, { ...look, size });
+      assert.deepEqual([grid.width, panelColumns(grid, grid.height - 4 - H, grid.height - 4).map(([x0, x1]) => x1 - x0)], [groups.length * (W + 4) + 4, groups.map(() => W)], `grid ${JSON.stringify(size)}`);
+    }
+  });
+
+  test('--max-overlay bounds the whole picture (captions and padding included): panels shrunk, to a whole multiple of the input unless a size was asked', () => {
+    const g = gradientPicture(sal, base, { ...look, maxSide: 300 });
+    assert.deepEqual([g.width, panelColumns(g, g.height - 2 - 144, g.height - 2).map(([a, b]) => b - a)], [294, [144, 144]], '3 × 48 px panels');
+    assert.ok(g.height <= 300);
+    const a = attributionPicture(occ, base, { ...look, maxSide: 300 });
+    assert.deepEqual([a.width, panelColumns(a, a.height - 2 - 96, a.height - 2).map(([x0, x1]) => x1 - x0)], [296, [96, 96, 96]], '2 × 48 px panels');
+    const grid = gridPicture(tiles, methods, groups, base, { ...look, maxSide: 300 });
+    assert.ok(Math.max(grid.width, grid.height) <= 300 && Math.max(grid.width, grid.height) >= 280, `${grid.width}×${grid.height}`);
+    // a size asked for beyond the bound: the picture at most as long as allowed, and not much shorter (the
+    // captions' scale, and with it the padding, shrinks with the panels: 2028 px for 2048)
+    for (const [pic, bound] of [[gradientPicture(sal, base, { ...look, size: { side: 1500 } }), 2048], [attributionPicture(occ, base, { ...look, size: { side: 400 }, maxSide: 700 }), 700], [gridPicture(tiles, methods, groups, base, { ...look, size: { width: 500, height: 300 }, maxSide: 800 }), 800]] as const) {
+      const long = Math.max(pic.width, pic.height);
+      assert.ok(long <= bound && long >= 0.98 * bound, `${pic.width}×${pic.height} for ≤ ${bound}`);
+    }
+  });
+
+  test('gradcam explain --method saliency --overlay-size 128: panels of 128 px; occlusion --max-overlay 300: a picture at most 300 px long', async () => {
+    const PHOTO = path.join(ROOT, 'demo', 'photos', 'chelsea.jpg');
+    const out = path.join(tmp, 'panels');
+    let r = gradcam('explain', PHOTO, '--model', MODEL, '--out', out, '--method', 'saliency', '--overlay-size', '128', '--quiet');
+    assert.equal(r.code, 0, r.err);
+    const sal = decodePng(new Uint8Array(fs.readFileSync(path.join(out, 'chelsea.saliency.png'))));
+    assert.deepEqual([sal.width, panelColumns(sal, sal.height - 130, sal.height - 2)], [262, [[2, 130], [132, 260]]]);
+    r = gradcam('explain', PHOTO, '--model', MODEL, '--out', out, '--method', 'occlusion', '--max-overlay', '300', '--quiet');
+    assert.equal(r.code, 0, r.err);
+    const occ = decodePng(new Uint8Array(fs.readFileSync(path.join(out, 'chelsea.occlusion.png'))));
+    assert.ok(Math.max(occ.width, occ.height) <= 300 && occ.width >= 280, `${occ.width}×${occ.height}`);
   });
 });
 

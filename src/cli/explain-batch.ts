@@ -54,7 +54,7 @@ export async function explainBatch(explainer: Explainer, s: Settings, target: Ta
         const e = g.explanations[j]!;
         const stem = `${st}.${e.method}`;
         const base = picture ?? tensorPicture(inp, explainer.layout, s.norm);
-        const look = { colormap: s.look.colormap, alpha: s.look.alpha, abs: s.abs, maxSide: s.limits.maxSide, topPercent: s.topPercent };
+        const look = { colormap: s.look.colormap, alpha: s.look.alpha, abs: s.abs, maxSide: s.limits.maxSide, size: s.look.size, topPercent: s.topPercent };
         // path, noise and perturbation methods: the signed attribution (render/attribution.ts); gradient methods: beside Grad-CAM
         const pic = gradientKind ? gradientPicture(e, base, look) : attributionPicture(e, base, look);
         const files: RenderedFile[] = [{ suffix: ext, bytes: pictureBytes(pic, format, true) }];

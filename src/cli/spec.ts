@@ -356,10 +356,10 @@ export const PICTURES = group('Pictures', {
   },
   abs: { type: 'boolean', default: false, help: 'gradient pictures as grayscale |gradient| instead of the usual deprocessing; attribution pictures (kinds path, noise, perturbation) as a heat map of |attribution| instead of the signed red-white-green picture' },
   'top-percent': { type: 'string', value: 'P', number: { min: 0, max: 100 }, help: 'attribution pictures (methods of kinds path, noise, perturbation: occlusion, rise...): the third panel keeps the top P % of pixels (default 10)' },
-  'max-overlay': { type: 'string', value: 'N', number: { integer: true, min: 16, max: 32768 }, help: 'longest side of the overlay pictures in pixels (default 2048)' },
+  'max-overlay': { type: 'string', value: 'N', number: { integer: true, min: 16, max: 32768 }, help: 'longest side in pixels of the overlay, gradient, attribution and grid pictures, captions included (default 2048); a picture of several panels is bounded whole, its panels shrunk to fit' },
   'overlay-size': {
     type: 'string', value: 'N|HxW',
-    help: "the overlays' size: a longest side N (aspect kept) or HxW, at most --max-overlay (the caption's strip comes on top); the picture is resized once and the map upsampled straight to it. Default: the picture's own size (small ones enlarged by a whole factor). Gradient, attribution and grid pictures keep their sizes",
+    help: "the overlays' size: a longest side N (aspect kept) or HxW, at most --max-overlay (the caption's strip comes on top); the picture is resized once and the map upsampled straight to it. Default: the picture's own size (small ones enlarged by a whole factor). Gradient and attribution pictures get each panel at this size (per-pixel panels nearest-enlarged where a whole multiple of the input, else resampled), grid pictures each tile; the whole picture at most --max-overlay",
   },
   format: {
     type: 'string', value: 'F', default: 'png', choices: PICTURE_FORMATS,

@@ -10,11 +10,11 @@
  */
 import type { PixelExplanation } from '../types.js';
 import type { RgbImage } from '../image/types.js';
-import { heatmapImage, overlay } from '../image/overlay.js';
+import { heatmapImage } from '../image/overlay.js';
 import { montage } from '../image/montage.js';
-import { enlargeNearest, resizeBilinear, resizeRgb } from '../image/resize.js';
+import { resizeRgb } from '../image/resize.js';
 import { divergingImage, keepMasked, normalizeAttribution, percentileAbs, topPercentMask } from '../image/attribution.js';
-import { DEFAULT_PICTURE_SIDE, MIN_OVERLAY_WIDTH, classLabel, outline } from './index.js';
+import { DEFAULT_PICTURE_SIDE, MIN_OVERLAY_WIDTH, boundedPanels, classLabel, mapOverlay, outline, overlaySize, panelPicture, type OverlaySizeRequest } from './index.js';
 
 export interface AttributionLook {
   colormap: string;
@@ -23,7 +23,10 @@ export interface AttributionLook {
   abs: boolean;
   /** The thresholded panel keeps the top `topPercent` % of pixels (default 10). */
   topPercent?: number;
+  /** Longest side of the whole picture (default DEFAULT_PICTURE_SIDE). */
   maxSide?: number;
+  /** Each panel's size (--overlay-size); default the input's, enlarged by a whole factor when small. */
+  size?: OverlaySizeRequest;
 }
 
 export const DEFAULT_TOP_PERCENT = 10;
@@ -52,28 +55,48 @@ function offsetFree(a: Float32Array): Float32Array | undefined {
   return Float32Array.from(a, (v) => (v - lo) / (hi - lo));
 }
 
-/** [overlay | signed (or |a|) attribution | top-k %], enlarged by a whole factor for small inputs, captioned. */
+/**
+ * [overlay | signed (or |a|) attribution | top-k %], captioned; each panel at the input's size enlarged by a
+ * whole factor (or at `size`: overlaySize, as CAM overlays), the picture's long side at most `maxSide`.
+ */
 export function attributionPicture(e: Facts, base: RgbImage | undefined, opt: AttributionLook): RgbImage {
   const a = pixelAttribution(e);
   const maxSide = opt.maxSide ?? DEFAULT_PICTURE_SIDE;
-  const f = Math.max(1, Math.min(Math.ceil(MIN_OVERLAY_WIDTH / e.width), Math.floor(maxSide / Math.max(e.width, e.height))));
-  const [W, H] = [e.width * f, e.height * f];
-  const pic = base ? resizeRgb(base, W, H) : enlargeNearest(heatmapImage(e.cam, e.width, e.height, 'viridis'), f);
+  const { width: w, height: h } = e;
+  const heat = base ? undefined : heatmapImage(e.cam, w, h, 'viridis');
   const shown = offsetFree(a) ?? e.cam;
-  const map = f === 1 ? shown : resizeBilinear(shown, e.height, e.width, H, W);
-  const left = overlay(pic, map, { colormap: opt.colormap, alpha: opt.alpha });
-  const middle = enlargeNearest(opt.abs ? heatmapImage(normalizeAttribution(a, true), e.width, e.height, opt.colormap) : divergingImage(a, e.width, e.height), f);
+  const signed = opt.abs ? heatmapImage(normalizeAttribution(a, true), w, h, opt.colormap) : divergingImage(a, w, h);
   const percent = opt.topPercent ?? DEFAULT_TOP_PERCENT;
   const small = topPercentMask(a, percent, opt.abs);
-  const mask = new Uint8Array(W * H);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) mask[y * W + x] = small[Math.floor(y / f) * e.width + Math.floor(x / f)]!;
-  const right = keepMasked(pic, mask);
-  outline(right, mask);
-  const scale = Math.max(1, Math.floor(W / 160));
   const head = `${e.method}: class ${classLabel(e.target)} p=${e.target.probability.toFixed(3)}`;
   const pred = e.target.index === e.predicted.index ? '(the predicted class)' : `predicted ${classLabel(e.predicted)}`;
   const labels = [[`${head}\n${pred}`, opt.abs ? '|attribution|' : 'attribution: red < 0 < green', `top ${percent}% of pixels${opt.abs ? ' by |a|' : ''}`]];
-  return montage([[left, middle, right]], { labels, pad: 2 * scale, textScale: scale });
+  return boundedPanels(overlaySize(w, h, MIN_OVERLAY_WIDTH, maxSide, opt.size), 3, 1, maxSide, (W, H) => {
+    const pic = base ? resizeRgb(base, W, H) : panelPicture(heat!, W, H);
+    const left = mapOverlay(pic, shown, w, h, opt);
+    const mask = panelMask(small, w, h, W, H);
+    const right = keepMasked(pic, mask);
+    outline(right, mask);
+    const scale = Math.max(1, Math.floor(W / 160));
+    return montage([[left, panelPicture(signed, W, H), right]], { labels, pad: 2 * scale, textScale: scale });
+  }, opt.size ? undefined : [w, h]);
+}
+
+/**
+ * The top-k % mask (w × h, 0/1) at the panel's W × H: nearest where that is a whole multiple (the input's
+ * pixels), else the mask as a picture resized as the panels are (resizeRgb: antialiased when shrinking) and
+ * kept where at least half covered.
+ */
+function panelMask(small: Uint8Array, w: number, h: number, W: number, H: number): Uint8Array {
+  const mask = new Uint8Array(W * H);
+  const f = W / w;
+  if (Number.isInteger(f) && H === h * f) {
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) mask[y * W + x] = small[Math.floor(y / f) * w + Math.floor(x / f)]!;
+    return mask;
+  }
+  const gray = panelPicture({ width: w, height: h, data: Uint8Array.from({ length: w * h * 3 }, (_, i) => (small[Math.floor(i / 3)] ? 255 : 0)) }, W, H);
+  for (let p = 0; p < W * H; p++) mask[p] = gray.data[p * 3]! >= 128 ? 1 : 0;
+  return mask;
 }
 
 /** What the sidecar says of the attribution: its range, sum and picture scale, and the picture's threshold. */
