@@ -13,7 +13,8 @@ import { colormapTable, COLORMAPS, decodePng, montage, overlay, quantizeLevel, r
 import { resizeBilinearLevels } from '../src/image/resize.js';
 import { overlayKernels, useOverlaySimd } from '../src/image/overlay-simd.js';
 import { loadExplainer, readImageFile } from '../src/node.js';
-import { captionText, classLabel, gradientPicture, gridPicture, outline, overlayPicture, overlaySize, pictureBytes, type CaptionFacts } from '../src/render/index.js';
+import { captionText, classLabel, outline, overlayPicture, overlaySize, pictureBytes, type CaptionFacts } from '../src/render/index.js';
+import { gradientPicture, gridPicture } from '../src/render/panels.js';
 import { attributionPicture, DEFAULT_TOP_PERCENT, pixelAttribution } from '../src/render/attribution.js';
 import { divergingImage, keepMasked, normalizeAttribution, topPercentMask } from '../src/image/attribution.js';
 import { deprocessGradient, gradientMagnitude } from '../src/image/gradient.js';

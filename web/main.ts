@@ -2,7 +2,8 @@
  * The page: files in, controls, drawing. All model work goes to the worker (worker.ts); the page only
  * draws maps over pictures (cheap) and so never freezes.
  */
-import { gradientPicture, mapOverlay, overlayPicture } from '../src/render/index.js';
+import { mapOverlay, overlayPicture } from '../src/render/index.js';
+import { gradientPicture } from '../src/render/panels.js';
 import { attributionFacts, attributionPicture, DEFAULT_TOP_PERCENT, type AttributionLook } from '../src/render/attribution.js';
 import { resizeRgb } from '../src/image/resize.js';
 import { encodePng } from '../src/image/png.js';

@@ -15,7 +15,7 @@ import { parseNpy, type NpyArray } from './npy.js';
 import { isNifti, readNifti } from './nifti.js';
 import { isDicom, readDicom } from './dicom.js';
 import { DEFAULT_MAX_DECODE_PIXELS, type ScanLimits, type Volume } from './volume.js';
-import { pictureVolume } from './picture.js';
+import { otherSamples, pictureVolume } from './picture.js';
 import { jpegHeader } from './jpeg-header.js';
 
 // PNGs encoded on the caller's thread are compressed by Node's native zlib (same level, same pixels; about
@@ -189,14 +189,6 @@ export interface ImageHeader {
   samples?: string;
 }
 
-/** sharp's sample formats other than 8/16-bit unsigned, by name; undefined for uchar and ushort. */
-const OTHER_SAMPLES: Record<string, string> = {
-  char: '8-bit signed', short: '16-bit signed', uint: '32-bit unsigned', int: '32-bit signed', float: '32-bit float',
-  double: '64-bit float', complex: 'complex', dpcomplex: 'complex',
-};
-export function otherSamples(depth: string | undefined): string | undefined {
-  return depth === undefined || depth === 'uchar' || depth === 'ushort' ? undefined : (OTHER_SAMPLES[depth] ?? depth);
-}
 
 /** How openImageFile's decode goes: ReadImageOptions' shrinking, and the fast JPEG decode. */
 export interface DecodeOptions extends ReadImageOptions {

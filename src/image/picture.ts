@@ -23,6 +23,15 @@ export interface PictureSamples {
   data: ArrayLike<number>;
 }
 
+/** Sample formats other than 8/16-bit unsigned (sharp's names), named as a description says them; undefined for uchar and ushort. */
+const OTHER_SAMPLES: Record<string, string> = {
+  char: '8-bit signed', short: '16-bit signed', uint: '32-bit unsigned', int: '32-bit signed', float: '32-bit float',
+  double: '64-bit float', complex: 'complex', dpcomplex: 'complex',
+};
+export function otherSamples(depth: string | undefined): string | undefined {
+  return depth === undefined || depth === 'uchar' || depth === 'ushort' ? undefined : (OTHER_SAMPLES[depth] ?? depth);
+}
+
 /** Our PNG decoder's output as samples (16-bit PNGs at full depth). */
 export function pngSamples(raw: RawImage): PictureSamples {
   return { width: raw.width, height: raw.height, channels: raw.channels, bits: raw.data16 ? 16 : 8, data: raw.data16 ?? raw.data };

@@ -14,7 +14,8 @@ import { heatmapImage } from '../image/overlay.js';
 import { montage } from '../image/montage.js';
 import { resizeRgb } from '../image/resize.js';
 import { divergingImage, keepMasked, normalizeAttribution, percentileAbs, topPercentMask } from '../image/attribution.js';
-import { DEFAULT_PICTURE_SIDE, MIN_OVERLAY_WIDTH, boundedPanels, classLabel, mapOverlay, outline, overlaySize, panelPicture, type OverlaySizeRequest } from './index.js';
+import { DEFAULT_PICTURE_SIDE, MIN_OVERLAY_WIDTH, classLabel, mapOverlay, outline, overlaySize, type OverlaySizeRequest } from './index.js';
+import { boundedPanels, panelPicture } from './panels.js';
 
 export interface AttributionLook {
   colormap: string;

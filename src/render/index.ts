@@ -1,20 +1,18 @@
 /**
  * The one renderer of explanations (browser-safe): the overlay of a map on a picture, the captioned
- * overlay, the gradient picture, the methods × layers grid, the audit's thumbnails, the files of one
+ * overlay (the gradient picture and the methods × layers grid: panels.ts), the audit's thumbnails, the files of one
  * explanation and its JSON sidecar. The CLI (explain, whatever
  * the method or option), the audit and the web app use these, so that the same inputs give the same
  * pictures and the same JSON layout everywhere.
  */
-import { shortLayerName } from '../util/text.js';
-import type { ClassScore, Explanation, PixelExplanation } from '../types.js';
+import type { ClassScore, Explanation } from '../types.js';
 import type { RgbImage } from '../image/types.js';
 import { encodePng } from '../image/png.js';
 import { encodePicture, pictureExtension, type PictureFormat } from '../image/encode.js';
 import { writeNpy } from '../image/npy.js';
 import { heatmapImage, overlay, overlayLevels, type OverlayTarget } from '../image/overlay.js';
 import { drawText, measureText, montage, montageFrame, type Rgb } from '../image/montage.js';
-import { enlargeNearest, resizeBilinear, resizeBilinearLevels, resizeRgb } from '../image/resize.js';
-import { deprocessGradient, gradientMagnitude } from '../image/gradient.js';
+import { resizeBilinear, resizeBilinearLevels, resizeRgb } from '../image/resize.js';
 import { writeNifti } from '../image/nifti.js';
 import { resizeTrilinear } from '../image/resize3d.js';
 import type { Volume } from '../image/volume.js';
@@ -119,39 +117,9 @@ export function boundedOverlay(base: RgbImage, map: Float32Array, mw: number, mh
  * The panel size that brings a picture of cols × rows panels, each W × H (`img`: drawn at that size), within
  * `maxSide`: the panels shrunk by what the captions and padding add around them.
  */
-function shrunkPanels(W: number, H: number, img: RgbImage, cols: number, rows: number, maxSide: number): [number, number] {
+export function shrunkPanels(W: number, H: number, img: RgbImage, cols: number, rows: number, maxSide: number): [number, number] {
   const s = Math.min((maxSide - (img.width - cols * W)) / (cols * W), (maxSide - (img.height - rows * H)) / (rows * H));
   return [Math.max(1, Math.floor(W * s)), Math.max(1, Math.floor(H * s))];
-}
-
-/**
- * A picture of cols × rows captioned panels (gradient, attribution and grid pictures) with its long side at
- * most `maxSide` (--max-overlay bounds the whole picture): `draw` at panels of `size`, and where the captions
- * and padding make it too long, again at panels shrunk by what they add (shrunkPanels, as boundedOverlay
- * does). With `whole` (the input's w × h; a size not asked for), shrunk panels that still hold a whole
- * multiple of it are that multiple, so that per-pixel panels stay nearest-enlarged.
- */
-export function boundedPanels(size: [number, number], cols: number, rows: number, maxSide: number, draw: (W: number, H: number) => RgbImage, whole?: [number, number]): RgbImage {
-  let [W, H] = size;
-  for (let attempt = 0; ; attempt++) {
-    const img = draw(W, H);
-    if (Math.max(img.width, img.height) <= maxSide || attempt === 2) return img;
-    [W, H] = shrunkPanels(W, H, img, cols, rows, maxSide);
-    if (whole && W >= whole[0] && H >= whole[1]) {
-      const f = Math.min(Math.floor(W / whole[0]), Math.floor(H / whole[1]));
-      [W, H] = [whole[0] * f, whole[1] * f];
-    }
-  }
-}
-
-/**
- * A per-pixel picture (a gradient, an attribution, a viridis map) as a W × H panel: enlarged by nearest
- * neighbour where W × H is a whole multiple of its size (the pixels stay visible), else resized with
- * resizeRgb (Pillow bilinear, antialiased when shrinking).
- */
-export function panelPicture(img: RgbImage, W: number, H: number): RgbImage {
-  const f = W / img.width;
-  return Number.isInteger(f) && H === img.height * f ? enlargeNearest(img, f) : resizeRgb(img, W, H);
 }
 
 export function classLabel(c: ClassScore): string {
@@ -170,7 +138,7 @@ export function captionText(e: CaptionFacts): string {
 }
 
 /** A target's value as text after `prefix`; nothing for no target (NaN: a method that needs none). */
-function valueText(v: number | undefined, prefix: string): string {
+export function valueText(v: number | undefined, prefix: string): string {
   return Number.isNaN(v) ? '' : `${prefix}${(v ?? 0).toFixed(3)}`;
 }
 
@@ -258,54 +226,6 @@ export function overlayPicture(e: CaptionFacts & Pick<Explanation, 'map' | 'widt
       const scale = Math.max(1, Math.floor(x.width / 320));
       return montage([[x]], { labels: [[captionText(e)]], pad: 2 * scale, textScale: scale });
     } : undefined,
-  });
-}
-
-/**
- * Gradient methods: [Grad-CAM overlay | gradient picture], captioned; each panel at the input's size
- * enlarged by a whole factor (or at `size`: overlaySize, as CAM overlays), the picture's long side at most
- * `maxSide` (boundedPanels).
- */
-export function gradientPicture(e: Pick<PixelExplanation, 'target' | 'predicted' | 'height' | 'width' | 'gradient' | 'cam'> & { method: string }, base: RgbImage | undefined, opt: { colormap: string; alpha: number; abs: boolean; maxSide?: number; size?: OverlaySizeRequest }): RgbImage {
-  const maxSide = opt.maxSide ?? DEFAULT_PICTURE_SIDE;
-  const { width: w, height: h } = e;
-  const heat = base ? undefined : heatmapImage(e.cam, w, h, 'viridis');
-  const grad = opt.abs ? gradientMagnitude(e.gradient, w, h) : deprocessGradient(e.gradient, w, h);
-  const head = `class ${classLabel(e.target)} p=${e.target.probability.toFixed(3)}`;
-  const pred = e.target.index === e.predicted.index ? '(the predicted class)' : `predicted ${classLabel(e.predicted)}`;
-  const labels = [[`gradcam: ${head}\n${pred}`, `${e.method}${opt.abs ? ' |g|' : ''}`]];
-  // small models get their panels enlarged by a whole factor that keeps the long side within maxSide
-  return boundedPanels(overlaySize(w, h, MIN_OVERLAY_WIDTH, maxSide, opt.size), 2, 1, maxSide, (W, H) => {
-    const camOverlay = mapOverlay(base ? resizeRgb(base, W, H) : panelPicture(heat!, W, H), e.cam, w, h, opt);
-    const scale = Math.max(1, Math.floor(W / 160));
-    return montage([[camOverlay, panelPicture(grad, W, H)]], { labels, pad: 2 * scale, textScale: scale });
-  }, opt.size ? undefined : [w, h]);
-}
-
-/**
- * Methods (rows) × layer groups (columns): overlays with a caption naming method, layer, target and score;
- * tiles 192–320 px wide (or at `size`: overlaySize, as CAM overlays), the picture's long side at most
- * `maxSide` (boundedPanels).
- */
-export function gridPicture(tiles: Explanation[], methods: string[], groups: string[][], base: RgbImage | undefined, opt: { colormap: string; alpha: number; maxSide?: number; size?: OverlaySizeRequest }): RgbImage {
-  const e0 = tiles[0]!;
-  const maxSide = opt.maxSide ?? DEFAULT_PICTURE_SIDE;
-  const labels: string[][] = methods.map((m, mi) => groups.map((g, gi) => {
-    const e = tiles[mi * groups.length + gi]!;
-    const where = g.length > 1 ? `mean of ${g.length} layers` : shortLayerName(g[0]!);
-    const score = Number.isFinite(e.target.probability) ? `p=${e.target.probability.toFixed(3)}` : valueText(e.targetValue, '');
-    return `${m} @ ${where}\n${e.targetName ?? `logit ${e.target.index}`}${e.target.label ? ` '${e.target.label}'` : ''} ${score}${e.warnings.some((w) => w.startsWith('the map is all zero')) ? '\n(all zero)' : ''}`;
-  }));
-  const tw = Math.max(192, Math.min(320, e0.width));
-  const size: [number, number] = opt.size ? overlaySize(e0.width, e0.height, MIN_OVERLAY_WIDTH, maxSide, opt.size) : [tw, Math.max(1, Math.round((tw * e0.height) / e0.width))];
-  return boundedPanels(size, groups.length, methods.length, maxSide, (tw, th) => {
-    const pic = base ? resizeRgb(base, tw, th) : undefined;
-    const rows = methods.map((_, mi) => groups.map((_, gi) => {
-      const e = tiles[mi * groups.length + gi]!;
-      const map = resizeBilinear(e.map, e.height, e.width, th, tw);
-      return overlay(pic ?? heatmapImage(map, tw, th, 'viridis'), map, { colormap: opt.colormap, alpha: opt.alpha });
-    }));
-    return montage(rows, { labels, pad: 4 });
   });
 }
 
