@@ -18,7 +18,7 @@ import path from 'node:path';
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
 
 /** Files that may import Node's modules (everything else under src/ must run in a browser). */
-export const NODE_ONLY = [/^src\/node\.ts$/, /^src\/dataset\//, /^src\/util\/[a-z-]*-node\.ts$/, /^src\/audit\/(run|reports|merge)\.ts$/, /^src\/cli\//, /^src\/runtime\/node\.ts$/, /^src\/image\/node\.ts$/, /^src\/video\/node\.ts$/];
+export const NODE_ONLY = [/^src\/node\.ts$/, /^src\/dataset\//, /^src\/util\/[a-z-]*-node\.ts$/, /^src\/audit\/(run|reports|merge)\.ts$/, /^src\/cli\//, /^src\/runtime\/node\.ts$/, /^src\/image\/(scan-)?node\.ts$/, /^src\/video\/node\.ts$/];
 
 /**
  * The layers, lowest first: data flows up, imports point down. util/ and image/ (pixel routines, codecs)

@@ -77,7 +77,7 @@ describe('jpegHeader reads what sharp reads', () => {
       const plain = await sharp(path.join(PHOTOS, 'rocket.jpg')).resize(200, 120, { fit: 'fill' }).jpeg().toBuffer();
       // o1 and p3 (an embedded Display P3 profile, left unapplied either way: test/icc.test.ts) take
       // openImageFile's plain path (no rotate / flatten / colour steps); the others the full one (CMYK
-      // converted through its profile)
+      // Pillow's way: test/icc.test.ts)
       const cases = [['o1.jpg', withExif(plain, 1, true)], ['p3.jpg', await sharp(plain).withIccProfile('p3').jpeg().toBuffer()], ['grey.jpg', await sharp(plain).greyscale().jpeg().toBuffer()],
         ['o6.jpg', withExif(plain, 6, false)], ['o3.jpg', withExif(plain, 3, true)], ['cmyk.jpg', await sharp(plain).toColourspace('cmyk').jpeg().toBuffer()]] as const;
       assert.ok((await sharp(cases[1][1]).metadata()).icc, 'the P3 JPEG carries its profile');
@@ -89,8 +89,10 @@ describe('jpegHeader reads what sharp reads', () => {
         const [w, h] = (m.orientation ?? 1) >= 5 ? [m.height, m.width] : [m.width, m.height];
         assert.deepEqual(o.header, { width: w, height: h, bits: 8, format: 'jpeg' }, name);
         const img = await o.decode();
-        const ref = await sharp(b, { ignoreIcc: name !== 'cmyk.jpg' }).rotate().toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+        // CMYK: Pillow's conversion, not libvips' (test/icc.test.ts); its size here
+        const ref = await sharp(b, { ignoreIcc: true }).rotate().toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
         assert.deepEqual([img.width, img.height], [ref.info.width, ref.info.height], name);
+        if (name === 'cmyk.jpg') continue;
         assert.ok(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength).equals(ref.data), `${name}: the same pixels`);
       }
       await assert.rejects(async () => (await openImageFile(path.join(dir, 'none.jpg'))).decode(), /image not found/);

@@ -635,11 +635,11 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
     }
   });
 
-  test('a JPEG carrying a Display P3 profile through the file input: read unconverted as Node and Pillow read it, the map equals Node\'s', async () => {
-    // test/icc.test.ts: Node's decode of it equals Pillow's bit for bit; the page decodes with colorSpaceConversion 'none'
-    const img = path.join(ROOT, 'test', 'fixtures', 'icc', 'p3_baseline.jpg');
+  for (const name of ['p3_baseline.jpg', 'cmyk_pillow.jpg']) test(`${name}: a JPEG with a Display P3 profile / in CMYK through the file input: read as Node and Pillow read it, the map equals Node's`, async () => {
+    // test/icc.test.ts: Node's decode equals Pillow's bit for bit; the page decodes with colorSpaceConversion 'none'
+    const img = path.join(ROOT, 'test', 'fixtures', 'icc', name);
     await page.setInputFiles('#files', [FIXTURE_MODEL, img]);
-    await waitLast(page, "l.imageName === 'p3_baseline.jpg'");
+    await waitLast(page, `l.imageName === '${name}'`);
     const got = await last(page);
     const ex = await loadExplainer(FIXTURE_MODEL);
     try {
@@ -647,7 +647,7 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
       const e = (await ex.explain(inp!.tensor, inp!.dims, { classes: 'top' })).explanations[0]!;
       assert.equal(got.classIndex, e.target.index);
       const d = maxAbsDiff(got.map, e.map);
-      console.log(`# P3-tagged JPEG, browser vs Node: max |diff| ${d.toExponential(2)}`);
+      console.log(`# ${name}, browser vs Node: max |diff| ${d.toExponential(2)}`);
       assert.ok(d <= TOL, `max |browser - node| = ${d}`);
     } finally {
       await ex.release();

@@ -17,7 +17,7 @@ import { batchPictures, explainBatch, readExplainFile, warn } from './explain-ba
 import { explainDataset, explainWorkerInit, openExplainModel, EXPLAIN_WORKER, type ExplainLoad, type FileRow } from './explain-dataset.js';
 import { resolveWorkers, threadsPerWorker, WorkerPool, type WorkersChoice } from '../dataset/pool.js';
 import { datasetBatchSize } from '../dataset/items.js';
-import { isScanFile } from '../image/node.js';
+import { isScanFile } from '../image/scan-node.js';
 export { EXPLAIN, SCANS } from './explain-options.js';
 export { batchPictures } from './explain-batch.js';
 export { datasetStem, EXPLAIN_STORE } from './explain-dataset.js';
