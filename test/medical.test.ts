@@ -21,9 +21,9 @@ import { Explainer } from '../src/explainer.js';
 import { createNodeSession } from '../src/runtime/node.js';
 import { prepareInputs } from '../src/node.js';
 import { writeDicom } from '../scripts/medical/dicom-writer.js';
-import { png16, tiff16, tiffGrey } from '../scripts/medical/image16-writer.js';
+import { png16, tiff16, tiffGrey, tiffPages, tiffStack } from '../scripts/medical/image16-writer.js';
 import { FIXTURES, loadArray, modelBytes } from './helpers/fixtures.js';
-import { gradcam, oneError } from './helpers/cli.js';
+import { gradcam, oneError, ROOT as ROOT_DIR } from './helpers/cli.js';
 import { niftiHeader, niftiDataBytes, niftiGz, deflatedDicom } from './helpers/hostile.js';
 
 const AFFINE = new Float64Array([1.5, 0, 0, -10, 0, 1.5, 0, -20, 0, 0, 3, 5, 0, 0, 0, 1]);
@@ -271,6 +271,58 @@ describe('16-bit and grayscale images, intensities', () => {
     const r = gradcam('explain', path.join(dir, 'f.tif'), '--model', model, '--out', path.join(dir, 'out-ok'), '--intensity', 'minmax', '--quiet');
     assert.equal(r.code, 0, r.err);
     assert.ok(fs.existsSync(path.join(dir, 'out-ok', 'f.gradcam.png')));
+  });
+
+  it('a TIFF stack (pages of one size) is a volume: a 2-D model explains every page as that page alone; a pyramid gives its first page', async () => {
+    const W = 40, H = 30;
+    const page = (k: number) => Uint8Array.from({ length: W * H }, (_, i) => ((i % W) * 5 + Math.floor(i / W) * 3 + k * 70) % 256);
+    const pages = [0, 1, 2].map(page);
+    const stack = path.join(dir, 'stack.tif');
+    fs.writeFileSync(stack, tiffStack(W, H, pages));
+    const v = await readScanFile(stack);
+    assert.deepEqual(v.dims, [3, H, W]);
+    assert.equal(v.bits, 8);
+    assert.deepEqual(Array.from(v.data), pages.flatMap((p) => Array.from(p)));
+    assert.match(v.description, /tiff 40×30, 3 pages, 8-bit grayscale/);
+    const f16 = tiffStack(W, H, [0, 1].map((k) => Uint16Array.from(page(k), (x) => x * 257 + k)));
+    fs.writeFileSync(path.join(dir, 'stack16.tif'), f16);
+    const v16 = await readScanFile(path.join(dir, 'stack16.tif'));
+    assert.deepEqual([v16.dims, v16.bits, v16.data[W * H]], [[2, H, W], 16, page(1)[0]! * 257 + 1]);
+    const floats = [0, 1, 2].map((k) => Float32Array.from(page(k), (x) => x / 255 - 0.5));
+    fs.writeFileSync(path.join(dir, 'stackf.tif'), tiffStack(W, H, floats));
+    const vf = await readScanFile(path.join(dir, 'stackf.tif'));
+    assert.deepEqual([vf.dims, vf.bits, vf.description], [[3, H, W], undefined, 'tiff 40×30, 3 pages, 32-bit float grayscale']);
+    assert.deepEqual(Array.from(vf.data), floats.flatMap((p) => Array.from(p)));
+    // never decoded as one picture
+    await assert.rejects(async () => (await openImageFile(stack)).decode(), /stack\.tif as one picture: it is a stack of 3 pages; explain reads it as a scan/);
+    // each page's input is that page's on its own read as a scan (as 16-bit pictures and DICOM frames are;
+    // a 3-channel model: the ImageNet preset after ÷ 255), for a one-channel model and a 3-channel one
+    for (const model of [path.join(ROOT_DIR, 'demo', 'models', 'med2d.onnx'), path.join(FIXTURES, 'resnet_like', 'model.onnx')]) {
+      const ex = Explainer.fromBytes(new Uint8Array(fs.readFileSync(model)), { createSession: createNodeSession });
+      try {
+        const inputs = await prepareInputs(ex, stack);
+        assert.equal(inputs.length, 3, model);
+        for (let k = 0; k < 3; k++) {
+          const one = path.join(dir, `page${k}.tif`);
+          fs.writeFileSync(one, tiffGrey(W, H, pages[k]!));
+          const [ref] = await prepareInputs(ex, one, { scan: { intensity: 'unit' } });
+          assert.deepEqual(inputs[k]!.dims, ref!.dims);
+          assert.deepEqual(Array.from(inputs[k]!.tensor), Array.from(ref!.tensor), `${model}: page ${k}`);
+        }
+      } finally {
+        await ex.release();
+      }
+    }
+    const out = path.join(dir, 'out-stack');
+    const r = gradcam('explain', stack, '--model', path.join(ROOT_DIR, 'demo', 'models', 'med2d.onnx'), '--out', out, '--quiet');
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(fs.readdirSync(out).filter((f) => f.endsWith('.png')).sort(), ['stack_0.gradcam.png', 'stack_1.gradcam.png', 'stack_2.gradcam.png']);
+    // pages of different sizes (a pyramid, a thumbnail): the first page, as a picture
+    fs.writeFileSync(path.join(dir, 'pyramid.tif'), tiffPages([{ width: W, height: H, data: pages[0]! }, { width: 20, height: 15, data: new Uint8Array(20 * 15).fill(200) }]));
+    const pv = await readScanFile(path.join(dir, 'pyramid.tif'));
+    assert.deepEqual(pv.dims, [1, H, W]);
+    assert.deepEqual(Array.from(pv.data), Array.from(pages[0]!));
+    assert.match(pv.description, /the first of 2 pages of different sizes/);
   });
 
   it('intensity modes', () => {

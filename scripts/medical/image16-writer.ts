@@ -36,31 +36,50 @@ export function tiff16(w: number, h: number, v: Uint16Array): Uint8Array {
   return tiffGrey(w, h, v);
 }
 
+type Samples = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array;
+
 /**
  * A baseline uncompressed grayscale TIFF (little endian, one strip) of any sample type: BitsPerSample and
  * SampleFormat (1 unsigned, 2 signed, 3 float) from the array's type.
  */
-export function tiffGrey(w: number, h: number, v: Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array): Uint8Array {
-  const bytes = v.BYTES_PER_ELEMENT;
-  const format = v instanceof Float32Array || v instanceof Float64Array ? 3 : v instanceof Int8Array || v instanceof Int16Array || v instanceof Int32Array ? 2 : 1;
-  const tags: [number, number, number, number][] = [[256, 3, 1, w], [257, 3, 1, h], [258, 3, 1, 8 * bytes], [259, 3, 1, 1], [262, 3, 1, 1], [273, 4, 1, 0], [277, 3, 1, 1], [278, 3, 1, h], [279, 4, 1, w * h * bytes], [339, 3, 1, format]];
-  const ifd = 8;
-  const data = ifd + 2 + tags.length * 12 + 4;
-  tags[5]![3] = data;
-  const out = new Uint8Array(data + w * h * bytes);
+export function tiffGrey(w: number, h: number, v: Samples): Uint8Array {
+  return tiffStack(w, h, [v]);
+}
+
+/** A multi-page TIFF (a stack): one page per array, each w × h, of one sample type. */
+export function tiffStack(w: number, h: number, pages: Samples[]): Uint8Array {
+  return tiffPages(pages.map((data) => ({ width: w, height: h, data })));
+}
+
+/** A multi-page TIFF of pages of any size (a pyramid, a thumbnail), one IFD and one strip each, of one sample type. */
+export function tiffPages(pages: { width: number; height: number; data: Samples }[]): Uint8Array {
+  const v0 = pages[0]!.data;
+  const bytes = v0.BYTES_PER_ELEMENT;
+  const format = v0 instanceof Float32Array || v0 instanceof Float64Array ? 3 : v0 instanceof Int8Array || v0 instanceof Int16Array || v0 instanceof Int32Array ? 2 : 1;
+  const tagCount = 10;
+  const ifdSize = 2 + tagCount * 12 + 4;
+  const out = new Uint8Array(8 + pages.reduce((a, p) => a + ifdSize + p.width * p.height * bytes, 0));
   const dv = new DataView(out.buffer);
   out.set([0x49, 0x49], 0);
   dv.setUint16(2, 42, true);
-  dv.setUint32(4, ifd, true);
-  dv.setUint16(ifd, tags.length, true);
-  tags.forEach(([tag, type, count, value], k) => {
-    const o = ifd + 2 + k * 12;
-    dv.setUint16(o, tag, true);
-    dv.setUint16(o + 2, type, true);
-    dv.setUint32(o + 4, count, true);
-    if (type === 3) dv.setUint16(o + 8, value, true);
-    else dv.setUint32(o + 8, value, true);
+  dv.setUint32(4, 8, true);
+  let ifd = 8;
+  pages.forEach(({ width: w, height: h, data: v }, k) => {
+    const page = w * h * bytes;
+    const data = ifd + ifdSize;
+    const tags: [number, number, number, number][] = [[256, 3, 1, w], [257, 3, 1, h], [258, 3, 1, 8 * bytes], [259, 3, 1, 1], [262, 3, 1, 1], [273, 4, 1, data], [277, 3, 1, 1], [278, 3, 1, h], [279, 4, 1, page], [339, 3, 1, format]];
+    dv.setUint16(ifd, tags.length, true);
+    tags.forEach(([tag, type, count, value], t) => {
+      const o = ifd + 2 + t * 12;
+      dv.setUint16(o, tag, true);
+      dv.setUint16(o + 2, type, true);
+      dv.setUint32(o + 4, count, true);
+      if (type === 3) dv.setUint16(o + 8, value, true);
+      else dv.setUint32(o + 8, value, true);
+    });
+    dv.setUint32(ifd + 2 + tags.length * 12, k + 1 < pages.length ? data + page : 0, true);
+    out.set(new Uint8Array(v.buffer, v.byteOffset, page), data);
+    ifd = data + page;
   });
-  out.set(new Uint8Array(v.buffer, v.byteOffset, w * h * bytes), data);
   return out;
 }

@@ -242,14 +242,14 @@ export async function prepareInputs(explainer: Explainer, file: string, opts: Pr
   }
   // the file is read once: a PNG's or TIFF's header says whether it is 16-bit (a scan then), its bytes decode
   let opened = /\.(png|tiff?)$/i.test(file) ? await openImageFile(file) : undefined;
-  if (opened && (pictureIsScan(explainer.channels, opened.header.bits) || opened.header.samples)) return prepareScan(explainer, file, await scan(), opts);
+  if (opened && (pictureIsScan(explainer.channels, opened.header.bits) || opened.header.samples || opened.header.pages)) return prepareScan(explainer, file, await scan(), opts);
   checkResizeCrop(explainer, opts);
   const dims = explainer.imageDims(opts.size ?? (opts.resize !== undefined ? opts.crop : undefined));
   const [h, w] = explainer.layout === 'NCHW' ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!];
   checkInputPixels(h, w, opts.maxInputPixels, 'the model input');
   opened ??= await openImageFile(file);
   // float, signed or 32-bit samples (any format sharp reads): a scan, never cast to 8 bits
-  if (opened.header.samples) return prepareScan(explainer, file, await scan(), opts);
+  if (opened.header.samples || opened.header.pages) return prepareScan(explainer, file, await scan(), opts);
   const { width: sw, height: sh } = opened.header;
   const keep = opts.picture ?? true;
   const maxSide = opts.maxSide ?? DEFAULT_PICTURE_SIDE;

@@ -186,6 +186,8 @@ export interface ImageHeader {
    * explicit --intensity), never decoded as a photo.
    */
   samples?: string;
+  /** A TIFF of this many pages of one size: a stack, read as a scan (readScanFile: a volume), never as a photo. */
+  pages?: number;
 }
 
 
@@ -261,7 +263,9 @@ export async function openImageFile(path: string): Promise<{ header: ImageHeader
     cmyk = meta.space === 'cmyk' && !meta.hasAlpha;
     const [width, height] = (meta.orientation ?? 1) >= 5 ? [meta.height, meta.width] : [meta.width, meta.height];
     const samples = otherSamples(meta.depth);
-    header = { width, height, bits: meta.depth === 'ushort' ? 16 : 8, format: meta.format ?? 'image', ...(samples ? { samples } : {}) };
+    // pages of one size (a stack); a pyramid's or a thumbnail's pages differ, and its first page is the picture
+    const pages = meta.format === 'tiff' && (meta.pages ?? 1) > 1 ? await sharp(bytes, { failOn: 'error', limitInputPixels: false, pages: -1 }).metadata().then((m) => m.pages, () => undefined) : undefined;
+    header = { width, height, bits: meta.depth === 'ushort' ? 16 : 8, format: meta.format ?? 'image', ...(samples ? { samples } : {}), ...(pages ? { pages } : {}) };
   } catch (e) {
     throw inputError(`cannot decode image ${path}: ${oneLine((e as Error).message)}`);
   }
@@ -269,6 +273,7 @@ export async function openImageFile(path: string): Promise<{ header: ImageHeader
   const decode = async (o: DecodeOptions = {}): Promise<DecodedImage> => {
     // never cast to 8 bits (a float picture of values in [0, 1] would become black): a scan's job
     if (header.samples) throw inputError(`cannot read image ${path} as a photo: its samples are ${header.samples} (values without a fixed range); explain reads it as a scan with --intensity minmax, zscore, window or none, or give the model input as .npy`);
+    if (header.pages) throw inputError(`cannot read image ${path} as one picture: it is a stack of ${header.pages} pages; explain reads it as a scan (each page an input of a 2-D model, the stack a volume for a 3-D one)`);
     const limit = o.maxPixels === undefined ? DEFAULT_MAX_PIXELS : o.maxPixels > 0 ? o.maxPixels : Infinity;
     if (sw * sh > limit) {
       throw inputError(`image ${path} is ${sw}×${sh} (${mp(sw * sh)} megapixels), above the limit of ${mp(limit)} megapixels; raise it with --max-pixels N (0 for no limit) if this image is meant`);

@@ -50,8 +50,9 @@ export function pictureIsScan(modelChannels: number, bits: number): boolean {
  * The picture as a one-slice Volume [C, 1, H, W] of C = `channels` (1, or 3 where the picture has
  * colour), values at the picture's own depth. `colour`: whether the file holds colour (a grey file
  * decoded as RGB by sharp has R = G = B, read exactly as grey); `format` names it in the description.
+ * With `pages` (a TIFF stack: its pages one below the other in `s`), a Volume of that many slices.
  */
-export function pictureVolume(s: PictureSamples, opts: { channels: number; colour: boolean; format: string }): Volume {
+export function pictureVolume(s: PictureSamples, opts: { channels: number; colour: boolean; format: string; pages?: number }): Volume {
   const { width: W, height: H, channels: k, data } = s;
   const n = W * H;
   const max = 2 ** s.bits - 1;
@@ -75,7 +76,9 @@ export function pictureVolume(s: PictureSamples, opts: { channels: number; colou
   }
   const kind = opts.colour ? (C === 1 ? 'colour, read as its luminance' : 'colour') : 'grayscale';
   const affine = new Float64Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
-  return { data: out, channels: C, dims: [1, H, W], affine, bits: s.bits, source: 'image', description: `${opts.format} ${W}×${H} ${s.bits}-bit ${kind}` };
+  const D = opts.pages ?? 1;
+  const h = H / D;
+  return { data: out, channels: C, dims: [D, h, W], affine, bits: s.bits, source: 'image', description: `${opts.format} ${W}×${h}${D > 1 ? `, ${D} pages,` : ''} ${s.bits}-bit ${kind}` };
 }
 
 /**

@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { isDicom, readDicom } from './dicom.js';
 import { isNifti, readNifti } from './nifti.js';
 import { otherSamples, pictureVolume } from './picture.js';
-import { DEFAULT_MAX_DECODE_PIXELS, type ScanLimits, type Volume } from './volume.js';
+import { DEFAULT_MAX_DECODE_PIXELS, checkScanSize, type ScanLimits, type Volume } from './volume.js';
 import { DEFAULT_MAX_PIXELS, cmykPixels, inputError, mp, onceMore, readRegularFile, type FileReadError } from './node.js';
 
 /** Whether a file name is a scan that only the scan reader takes (NIfTI, DICOM). */
@@ -42,9 +42,13 @@ export async function readScanFile(path: string, opts: { maxPixels?: number; che
   try {
     const meta = await onceMore(() => sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata());
     if (!meta.width || !meta.height) throw new Error('no image size in the header');
+    // a TIFF of several pages of one size is a stack: a volume of that many slices (a 2-D model explains
+    // each); pages of different sizes (a pyramid, a thumbnail) leave the first page, said in the description
+    const stack = meta.format === 'tiff' && (meta.pages ?? 1) > 1 ? await sharp(bytes, { failOn: 'error', limitInputPixels: false, pages: -1 }).metadata().catch(() => undefined) : undefined;
+    if (stack) return readStack(path, bytes, stack, opts, { maxVoxels: opts.maxPixels, check: opts.check });
+    const firstOf = meta.format === 'tiff' && (meta.pages ?? 1) > 1 ? `, the first of ${meta.pages} pages of different sizes` : '';
     const limit = opts.maxPixels === undefined ? DEFAULT_MAX_PIXELS : opts.maxPixels > 0 ? opts.maxPixels : Infinity;
     if (meta.width * meta.height > limit) throw inputError(`image ${path} is ${meta.width}×${meta.height}, above the limit of ${mp(limit)} megapixels; raise it with --max-pixels N (0 for no limit) if this image is meant`);
-    const sixteen = meta.depth === 'ushort';
     const [sw, sh] = (meta.orientation ?? 1) >= 5 ? [meta.height, meta.width] : [meta.width, meta.height];
     const pipe = () => {
       // an embedded ICC profile is not applied, as openImageFile does
@@ -53,23 +57,48 @@ export async function readScanFile(path: string, opts: { maxPixels?: number; che
       const s = Math.sqrt(DEFAULT_MAX_DECODE_PIXELS / (sw * sh));
       return p.resize(Math.max(1, Math.floor(sw * s)), Math.max(1, Math.floor(sh * s)), { fit: 'fill', kernel: 'linear' });
     };
-    const other = otherSamples(meta.depth);
-    if (other) return floatPicture(path, meta, other, pipe, opts.channels ?? 1);
-    if (meta.space === 'cmyk' && !meta.hasAlpha) {
-      const img = await cmykPixels(() => pipe().pipelineColourspace('cmyk'));
-      return pictureVolume({ ...img, channels: 3, bits: 8 }, { channels: opts.channels ?? 1, colour: true, format: meta.format ?? 'image' });
-    }
-    // the samples at the file's depth, grey (one channel: a third of the memory) or RGB(A); the rest
-    // (alpha, luminance) is the browser's rule too
-    const grey = (meta.channels ?? 3) === 1;
-    const { data, info } = await onceMore(() => pipe().toColourspace(grey ? (sixteen ? 'grey16' : 'b-w') : sixteen ? 'rgb16' : 'srgb').raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true }));
-    const samples = sixteen ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    return pictureVolume({ width: info.width, height: info.height, channels: info.channels as 1 | 3 | 4, bits: sixteen ? 16 : 8, data: samples },
-      { channels: opts.channels ?? 1, colour: (meta.channels ?? 1) >= 3, format: meta.format ?? 'image' });
+    const v = await pictureSlices(path, meta, pipe, opts.channels ?? 1);
+    return firstOf ? { ...v, description: v.description + firstOf } : v;
   } catch (e) {
     if ((e as Error).name === 'InputError') throw e;
     throw inputError(`cannot decode image ${path}: ${oneLine((e as Error).message)}`);
   }
+}
+
+/**
+ * A picture's samples (`pipe`: its pipeline) as a Volume of one slice, or of `pages` slices for a stack
+ * (its pages one below the other): float/signed/32-bit samples with their values (floatPicture), CMYK as
+ * Pillow converts it, else at the file's depth, grey (one channel: a third of the memory) or RGB(A) — the
+ * rest (alpha, luminance) is the browser's rule too (pictureVolume).
+ */
+async function pictureSlices(path: string, meta: sharp.Metadata, pipe: () => sharp.Sharp, channels: number, pages?: number): Promise<Volume> {
+  const other = otherSamples(meta.depth);
+  if (other) return floatPicture(path, meta, other, pipe, channels, pages);
+  if (meta.space === 'cmyk' && !meta.hasAlpha) {
+    const img = await cmykPixels(() => pipe().pipelineColourspace('cmyk'));
+    return pictureVolume({ ...img, channels: 3, bits: 8 }, { channels, colour: true, format: meta.format ?? 'image', pages });
+  }
+  const sixteen = meta.depth === 'ushort';
+  const grey = (meta.channels ?? 3) === 1;
+  const { data, info } = await onceMore(() => pipe().toColourspace(grey ? (sixteen ? 'grey16' : 'b-w') : sixteen ? 'rgb16' : 'srgb').raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true }));
+  const samples = sixteen ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return pictureVolume({ width: info.width, height: info.height, channels: info.channels as 1 | 3 | 4, bits: sixteen ? 16 : 8, data: samples },
+    { channels, colour: (meta.channels ?? 1) >= 3, format: meta.format ?? 'image', pages });
+}
+
+/**
+ * A TIFF stack (pages of one size; `meta` read with every page: height = pages × pageHeight) as a volume
+ * of its pages, refused from the header above the scan budget (`--max-pixels`, as NIfTI), never shrunk;
+ * an EXIF orientation other than 1 is refused (libvips would turn the whole column of pages).
+ */
+async function readStack(path: string, bytes: Buffer, meta: sharp.Metadata, opts: { channels?: number }, limits: ScanLimits): Promise<Volume> {
+  const D = meta.pages!;
+  const H = meta.pageHeight ?? meta.height! / D;
+  const W = meta.width!;
+  if ((meta.orientation ?? 1) !== 1) throw inputError(`cannot read image ${path}: a stack of ${D} pages with an EXIF orientation (${meta.orientation}); save its pages unrotated`);
+  const C = (meta.channels ?? 1) >= 3 && (opts.channels ?? 1) === 3 ? 3 : 1;
+  checkScanSize(path, [D, H, W], C, limits);
+  return pictureSlices(path, meta, () => sharp(bytes, { failOn: 'error', limitInputPixels: false, ignoreIcc: true, pages: -1 }), opts.channels ?? 1, D);
 }
 
 /**
@@ -80,7 +109,7 @@ export async function readScanFile(path: string, opts: { maxPixels?: number; che
  * colour into one channel is the luminance 0.299 R + 0.587 G + 0.114 B (Pillow's 'F' conversion). Alpha,
  * complex and 16-bit signed samples (which libvips would clip at 0) are refused.
  */
-async function floatPicture(path: string, meta: sharp.Metadata, samples: string, pipe: () => sharp.Sharp, channels: number): Promise<Volume> {
+async function floatPicture(path: string, meta: sharp.Metadata, samples: string, pipe: () => sharp.Sharp, channels: number, pages = 1): Promise<Volume> {
   const bands = meta.channels ?? 1;
   if (samples === 'complex') throw inputError(`cannot read image ${path}: its samples are complex numbers; give the model input as .npy`);
   // libvips takes 16-bit samples for unsigned grey16 and clips negative values to 0 on the way out
@@ -99,5 +128,6 @@ async function floatPicture(path: string, meta: sharp.Metadata, samples: string,
   else for (let p = 0; p < n; p++) out[p] = 0.299 * v[p * 3]! + 0.587 * v[p * 3 + 1]! + 0.114 * v[p * 3 + 2]!;
   const kind = bands === 3 ? (C === 1 ? 'colour, read as its luminance' : 'colour') : 'grayscale';
   const affine = new Float64Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
-  return { data: out, channels: C, dims: [1, H, W], affine, source: 'image', description: `${meta.format ?? 'image'} ${W}×${H} ${samples} ${kind}` };
+  const h = H / pages;
+  return { data: out, channels: C, dims: [pages, h, W], affine, source: 'image', description: `${meta.format ?? 'image'} ${W}×${h}${pages > 1 ? `, ${pages} pages,` : ''} ${samples} ${kind}` };
 }
