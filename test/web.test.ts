@@ -72,6 +72,22 @@ async function pageGradient(page: Page): Promise<number[]> {
   return page.evaluate(() => Array.from((window as unknown as { gradcam: { last: { gradient: Float32Array } } }).gradcam.last.gradient));
 }
 
+/** The page's last result against Node's explanation of the same model and image (the top class): the same class and layer, the map within TOL. */
+async function assertNodeMap(got: Last, model: string, img: string, label: string): Promise<void> {
+  const ex = await loadExplainer(model);
+  try {
+    const [inp] = await prepareInputs(ex, img);
+    const e = (await ex.explain(inp!.tensor, inp!.dims, { classes: 'top' })).explanations[0]!;
+    assert.equal(got.classIndex, e.target.index);
+    assert.equal(got.layer, e.layers[0]);
+    const d = maxAbsDiff(got.map, e.map);
+    console.log(`# ${label}, browser vs Node: max |diff| ${d.toExponential(2)}`);
+    assert.ok(d <= TOL, `max |browser - node| = ${d}`);
+  } finally {
+    await ex.release();
+  }
+}
+
 /** Node's explanations of the demo scene by the demo model, one per set of options: the references of the page's results. */
 async function nodeExplanations(...runs: Parameters<Explainer['explain']>[2][]) {
   const ex = await loadExplainer(DEMO_MODEL);
@@ -618,18 +634,7 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
       const got = await last(page);
       await page.screenshot({ path: path.join(ARTIFACTS, 'file-input.png'), fullPage: false });
 
-      const ex = await loadExplainer(FIXTURE_MODEL);
-      try {
-        const [inp] = await prepareInputs(ex, img);
-        const e = (await ex.explain(inp!.tensor, inp!.dims, { classes: 'top' })).explanations[0]!;
-        assert.equal(got.classIndex, e.target.index);
-        assert.equal(got.layer, e.layers[0]);
-        const d = maxAbsDiff(got.map, e.map);
-        console.log(`# dropped model map, browser vs Node: max |diff| ${d.toExponential(2)}`);
-        assert.ok(d <= TOL, `max |browser - node| = ${d}`);
-      } finally {
-        await ex.release();
-      }
+      await assertNodeMap(got, FIXTURE_MODEL, img, 'dropped model map');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -640,18 +645,7 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
     const img = path.join(ROOT, 'test', 'fixtures', 'icc', name);
     await page.setInputFiles('#files', [FIXTURE_MODEL, img]);
     await waitLast(page, `l.imageName === '${name}'`);
-    const got = await last(page);
-    const ex = await loadExplainer(FIXTURE_MODEL);
-    try {
-      const [inp] = await prepareInputs(ex, img);
-      const e = (await ex.explain(inp!.tensor, inp!.dims, { classes: 'top' })).explanations[0]!;
-      assert.equal(got.classIndex, e.target.index);
-      const d = maxAbsDiff(got.map, e.map);
-      console.log(`# ${name}, browser vs Node: max |diff| ${d.toExponential(2)}`);
-      assert.ok(d <= TOL, `max |browser - node| = ${d}`);
-    } finally {
-      await ex.release();
-    }
+    await assertNodeMap(await last(page), FIXTURE_MODEL, img, name);
   });
 
   test('a one-channel model and a 16-bit grey PNG through the file input: the input is Node\'s (src/image/picture.ts), so is the map', async () => {
@@ -665,18 +659,7 @@ describe('browser app in headless Chromium', { skip: skipBrowser }, () => {
     try {
       await page.setInputFiles('#files', [med2d, img]);
       await waitLast(page, "l.imageName === 'grey16.png'");
-      const got = await last(page);
-      const ex = await loadExplainer(med2d);
-      try {
-        const [inp] = await prepareInputs(ex, img);
-        const e = (await ex.explain(inp!.tensor, inp!.dims, { classes: 'top' })).explanations[0]!;
-        assert.equal(got.classIndex, e.target.index);
-        const d = maxAbsDiff(got.map, e.map);
-        console.log(`# one-channel model, 16-bit PNG, browser vs Node: max |diff| ${d.toExponential(2)}`);
-        assert.ok(d <= TOL, `max |browser - node| = ${d}`);
-      } finally {
-        await ex.release();
-      }
+      await assertNodeMap(await last(page), med2d, img, 'one-channel model, 16-bit PNG');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

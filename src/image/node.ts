@@ -228,20 +228,24 @@ export async function onceMore<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
+/** An input file's bytes (readRegularFile), its errors said in one line naming the `noun` (image, scan). */
+export async function readInputFile(path: string, noun: 'image' | 'scan'): Promise<Buffer> {
+  try {
+    return await readRegularFile(path);
+  } catch (e) {
+    const { code, kind } = e as FileReadError;
+    if (code === 'ENOENT') throw inputError(`${noun} not found: ${path}`);
+    if (code === 'ENOTREG') throw inputError(noun === 'image' ? `cannot decode image ${path}: it is ${kind}, not an image file` : `cannot read scan ${path}: it is ${kind}, not a file`);
+    throw inputError(`cannot read ${noun} ${path}: ${(e as Error).message}`);
+  }
+}
+
 /**
  * readImageFile in two steps: the file is read and its header parsed (errors as readImageFile's), then
  * `decode` checks the --max-pixels limit and decodes it (the bytes are read from the file once).
  */
 export async function openImageFile(path: string): Promise<{ header: ImageHeader; decode(o?: DecodeOptions): Promise<DecodedImage> }> {
-  let bytes: Buffer;
-  try {
-    bytes = await readRegularFile(path);
-  } catch (e) {
-    const { code, kind } = e as FileReadError;
-    if (code === 'ENOENT') throw inputError(`image not found: ${path}`);
-    if (code === 'ENOTREG') throw inputError(`cannot decode image ${path}: it is ${kind}, not an image file`);
-    throw inputError(`cannot read image ${path}: ${(e as Error).message}`);
-  }
+  const bytes = await readInputFile(path, 'image');
   const oneLine = (m: string) => m.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).join(' | ');
   // an embedded ICC profile is not applied (ignoreIcc): the file's own values are what Pillow, torchvision,
   // OpenCV and the browser app (colorSpaceConversion 'none') give a model; CMYK as Pillow converts it

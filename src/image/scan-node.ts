@@ -7,7 +7,7 @@ import { isDicom, readDicom } from './dicom.js';
 import { isNifti, readNifti } from './nifti.js';
 import { otherSamples, pictureVolume } from './picture.js';
 import { DEFAULT_MAX_DECODE_PIXELS, checkScanSize, type ScanLimits, type Volume } from './volume.js';
-import { DEFAULT_MAX_PIXELS, cmykPixels, inputError, mp, onceMore, readRegularFile, type FileReadError } from './node.js';
+import { DEFAULT_MAX_PIXELS, cmykPixels, inputError, mp, onceMore, readInputFile } from './node.js';
 
 /** Whether a file name is a scan that only the scan reader takes (NIfTI, DICOM). */
 export function isScanFile(path: string): boolean {
@@ -25,15 +25,7 @@ export function isScanFile(path: string): boolean {
  * decoding above DEFAULT_MAX_DECODE_PIXELS, as photos are.
  */
 export async function readScanFile(path: string, opts: { maxPixels?: number; check?: ScanLimits['check']; channels?: number } = {}): Promise<Volume> {
-  let bytes: Buffer;
-  try {
-    bytes = await readRegularFile(path);
-  } catch (e) {
-    const { code, kind } = e as FileReadError;
-    if (code === 'ENOENT') throw inputError(`scan not found: ${path}`);
-    if (code === 'ENOTREG') throw inputError(`cannot read scan ${path}: it is ${kind}, not a file`);
-    throw inputError(`cannot read scan ${path}: ${(e as Error).message}`);
-  }
+  const bytes = await readInputFile(path, 'scan');
   const u8 = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const limits: ScanLimits = { maxVoxels: opts.maxPixels, check: opts.check };
   if (/\.nii(\.gz)?$/i.test(path) || isNifti(u8) && !isDicom(u8)) return readNifti(u8, path, limits);
