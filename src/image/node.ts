@@ -190,7 +190,6 @@ export interface ImageHeader {
   pages?: number;
 }
 
-
 /** How openImageFile's decode goes: ReadImageOptions' shrinking, and the fast JPEG decode. */
 export interface DecodeOptions extends ReadImageOptions {
   /**
@@ -268,7 +267,7 @@ export async function openImageFile(path: string): Promise<{ header: ImageHeader
     const [width, height] = (meta.orientation ?? 1) >= 5 ? [meta.height, meta.width] : [meta.width, meta.height];
     const samples = otherSamples(meta.depth);
     // pages of one size (a stack); a pyramid's or a thumbnail's pages differ, and its first page is the picture
-    const pages = meta.format === 'tiff' && (meta.pages ?? 1) > 1 ? await sharp(bytes, { failOn: 'error', limitInputPixels: false, pages: -1 }).metadata().then((m) => m.pages, () => undefined) : undefined;
+    const pages = meta.format === 'tiff' && (meta.pages ?? 1) > 1 ? await onceMore(() => sharp(bytes, { failOn: 'error', limitInputPixels: false, pages: -1 }).metadata()).then((m) => m.pages, () => undefined) : undefined;
     header = { width, height, bits: meta.depth === 'ushort' ? 16 : 8, format: meta.format ?? 'image', ...(samples ? { samples } : {}), ...(pages ? { pages } : {}) };
   } catch (e) {
     throw inputError(`cannot decode image ${path}: ${oneLine((e as Error).message)}`);
@@ -291,14 +290,14 @@ export async function openImageFile(path: string): Promise<{ header: ImageHeader
     const fast = o.fastTo && header.format === 'jpeg' ? fastDecodeSize(sw, sh, o.fastTo) : undefined;
     if (fast && (!size || fast[0] * fast[1] < size[0] * size[1])) size = fast;
     try {
-      // a second instance on the same bytes (sharp's clone() measured ~15% slower on a 12-MP JPEG)
-      // a plain colour JPEG that needs no rotation goes straight to raw RGB: it has no alpha, and its
-      // YCbCr decodes to RGB (an embedded ICC profile left unapplied either way), so the steps below would
-      // be no-ops that still cost ~0.13 ms of CPU per file (test/jpeg-header.test.ts: the same bytes)
       if (cmyk) {
         const img = await cmykPixels(() => { const p = load().pipelineColourspace('cmyk').rotate(); return size ? p.resize(size[0], size[1], { fit: 'fill', kernel: 'linear' }) : p; });
         return { ...img, sourceWidth: sw, sourceHeight: sh, ...(fast && size === fast ? { fast: true } : {}) };
       }
+      // a second instance on the same bytes (sharp's clone() measured ~15% slower on a 12-MP JPEG)
+      // a plain colour JPEG that needs no rotation goes straight to raw RGB: it has no alpha, and its
+      // YCbCr decodes to RGB (an embedded ICC profile left unapplied either way), so the steps below would
+      // be no-ops that still cost ~0.13 ms of CPU per file (test/jpeg-header.test.ts: the same bytes)
       const plain = jpeg && jpeg.components === 3 && jpeg.orientation === 1 && !size;
       const { data, info } = await onceMore(() => {
         let pipe = plain ? load() : load().rotate();

@@ -1,6 +1,7 @@
 /**
- * Node-only scan reading (image/node.ts's sibling): NIfTI, DICOM, and pictures as one-slice volumes at
- * their own bit depth — 16-bit PNG/TIFF with every bit, float/signed/32-bit samples with their values.
+ * Node-only scan reading (image/node.ts's sibling): NIfTI, DICOM, and pictures as volumes at their own
+ * bit depth — one slice, or a TIFF stack's pages; 16-bit PNG/TIFF with every bit, float/signed/32-bit
+ * samples with their values, CMYK as Pillow converts it.
  */
 import sharp from 'sharp';
 import { isDicom, readDicom } from './dicom.js';
@@ -36,7 +37,7 @@ export async function readScanFile(path: string, opts: { maxPixels?: number; che
     if (!meta.width || !meta.height) throw new Error('no image size in the header');
     // a TIFF of several pages of one size is a stack: a volume of that many slices (a 2-D model explains
     // each); pages of different sizes (a pyramid, a thumbnail) leave the first page, said in the description
-    const stack = meta.format === 'tiff' && (meta.pages ?? 1) > 1 ? await sharp(bytes, { failOn: 'error', limitInputPixels: false, pages: -1 }).metadata().catch(() => undefined) : undefined;
+    const stack = meta.format === 'tiff' && (meta.pages ?? 1) > 1 ? await onceMore(() => sharp(bytes, { failOn: 'error', limitInputPixels: false, pages: -1 }).metadata()).catch(() => undefined) : undefined;
     if (stack) return readStack(path, bytes, stack, opts, { maxVoxels: opts.maxPixels, check: opts.check });
     const firstOf = meta.format === 'tiff' && (meta.pages ?? 1) > 1 ? `, the first of ${meta.pages} pages of different sizes` : '';
     const limit = opts.maxPixels === undefined ? DEFAULT_MAX_PIXELS : opts.maxPixels > 0 ? opts.maxPixels : Infinity;
