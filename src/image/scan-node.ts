@@ -113,12 +113,13 @@ async function floatPicture(path: string, meta: sharp.Metadata, samples: string,
   if (info.channels !== bands) throw inputError(`cannot read image ${path}: ${bands} bands of ${samples} samples decoded as ${info.channels}; give the model input as .npy`);
   const { width: W, height: H } = info;
   const n = W * H;
-  const v = new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + n * bands * 4));
+  // sharp's buffer itself where it is 4-byte aligned (a grey picture's values are then the volume's: one
+  // copy of a large float picture in memory, not three)
+  const v = data.byteOffset % 4 === 0 ? new Float32Array(data.buffer, data.byteOffset, n * bands) : new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + n * bands * 4));
   const C = bands === 3 && channels === 3 ? 3 : 1;
-  const out = new Float32Array(C * n);
-  if (bands === 1) out.set(v);
-  else if (C === 3) for (let p = 0; p < n; p++) for (let c = 0; c < 3; c++) out[c * n + p] = v[p * 3 + c]!;
-  else for (let p = 0; p < n; p++) out[p] = 0.299 * v[p * 3]! + 0.587 * v[p * 3 + 1]! + 0.114 * v[p * 3 + 2]!;
+  const out = bands === 1 ? v : new Float32Array(C * n);
+  if (C === 3) for (let p = 0; p < n; p++) for (let c = 0; c < 3; c++) out[c * n + p] = v[p * 3 + c]!;
+  else if (bands === 3) for (let p = 0; p < n; p++) out[p] = 0.299 * v[p * 3]! + 0.587 * v[p * 3 + 1]! + 0.114 * v[p * 3 + 2]!;
   const kind = bands === 3 ? (C === 1 ? 'colour, read as its luminance' : 'colour') : 'grayscale';
   const affine = new Float64Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
   const h = H / pages;
