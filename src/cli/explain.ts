@@ -116,10 +116,11 @@ async function explainFiles(explainer: Explainer, s: Settings, positionals: stri
     // a missing file is reported (by prepareInputs, with its usual message) before anything runs
     for (const file of positionals) if (!(await fs.promises.stat(file).catch(() => undefined))) await readExplainFile(explainer, s, file);
     const target = await readTarget(explainer, s);
-    if (load.pool) return explainFilesInWorkers(explainer, s, positionals, target, load.pool, load, add);
-    const read = (file: string) => readExplainFile(explainer, s, file);
+    // how often each file is given: its outputs' names say which occurrence they are
     const occurrences = new Map<string, number>();
     for (const f of positionals) occurrences.set(f, (occurrences.get(f) ?? 0) + 1);
+    if (load.pool) return explainFilesInWorkers(explainer, s, positionals, occurrences, target, load.pool, load, add);
+    const read = (file: string) => readExplainFile(explainer, s, file);
     const perFile = new Map<string, number>();
     const name = stemNamer((file) => occurrences.get(file)! * perFile.get(file)!);
     const progress = new ProgressDisplay(positionals.length, s.quiet);
@@ -162,10 +163,8 @@ async function explainFiles(explainer: Explainer, s: Settings, positionals: stri
  * nothing as with one session. The pool was started with the command (its settings are sent now); the
  * command's session is released.
  */
-async function explainFilesInWorkers(explainer: Explainer, s: Settings, files: string[], target: Awaited<ReturnType<typeof readTarget>>, pool: WorkerPool<FileRow>,
+async function explainFilesInWorkers(explainer: Explainer, s: Settings, files: string[], occurrences: ReadonlyMap<string, number>, target: Awaited<ReturnType<typeof readTarget>>, pool: WorkerPool<FileRow>,
   load: FilesLoad, add: (name: string, bytes: Uint8Array | Promise<Uint8Array>) => Promise<void>): Promise<string[]> {
-  const occurrences = new Map<string, number>();
-  for (const f of files) occurrences.set(f, (occurrences.get(f) ?? 0) + 1);
   const name = stemNamer((file) => occurrences.get(file)!);
   const items = files.map((file, index) => ({ item: { key: name(file), file }, index }));
   const size = datasetBatchSize(explainer, { ...s, ...s.rc });

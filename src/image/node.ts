@@ -227,6 +227,16 @@ export async function onceMore<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * A multi-page TIFF's metadata read with every page (height = pages × pageHeight) where its pages have one
+ * size: a stack; undefined for anything else — one page, another format, or pages of different sizes (a
+ * pyramid, a thumbnail), whose first page is the picture.
+ */
+export async function stackMetadata(bytes: Buffer, meta: sharp.Metadata): Promise<sharp.Metadata | undefined> {
+  if (meta.format !== 'tiff' || (meta.pages ?? 1) < 2) return undefined;
+  return onceMore(() => sharp(bytes, { failOn: 'error', limitInputPixels: false, pages: -1 }).metadata()).catch(() => undefined);
+}
+
 /** An input file's bytes (readRegularFile), its errors said in one line naming the `noun` (image, scan). */
 export async function readInputFile(path: string, noun: 'image' | 'scan'): Promise<Buffer> {
   try {
@@ -266,8 +276,7 @@ export async function openImageFile(path: string): Promise<{ header: ImageHeader
     cmyk = meta.space === 'cmyk' && !meta.hasAlpha;
     const [width, height] = (meta.orientation ?? 1) >= 5 ? [meta.height, meta.width] : [meta.width, meta.height];
     const samples = otherSamples(meta.depth);
-    // pages of one size (a stack); a pyramid's or a thumbnail's pages differ, and its first page is the picture
-    const pages = meta.format === 'tiff' && (meta.pages ?? 1) > 1 ? await onceMore(() => sharp(bytes, { failOn: 'error', limitInputPixels: false, pages: -1 }).metadata()).then((m) => m.pages, () => undefined) : undefined;
+    const pages = (await stackMetadata(bytes, meta))?.pages;
     header = { width, height, bits: meta.depth === 'ushort' ? 16 : 8, format: meta.format ?? 'image', ...(samples ? { samples } : {}), ...(pages ? { pages } : {}) };
   } catch (e) {
     throw inputError(`cannot decode image ${path}: ${oneLine((e as Error).message)}`);

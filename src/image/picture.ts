@@ -74,11 +74,20 @@ export function pictureVolume(s: PictureSamples, opts: { channels: number; colou
       out[p] = over(Math.floor((19595 * data[o]! + 38470 * data[o + 1]! + 7471 * data[o + 2]! + 32768) / 65536));
     }
   }
-  const kind = opts.colour ? (C === 1 ? 'colour, read as its luminance' : 'colour') : 'grayscale';
-  const affine = new Float64Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
-  const D = opts.pages ?? 1;
+  return imageVolume(out, C, W, H, { format: opts.format, samples: `${s.bits}-bit`, colour: opts.colour, pages: opts.pages, bits: s.bits });
+}
+
+/**
+ * A picture's channel planes `data` [C, H, W] (a stack: its `pages` one below the other in H) as a Volume
+ * of that many slices, described as the readers say it: format, size, pages, samples, colour or grey.
+ * `bits`: the stored depth (8/16-bit), which --intensity unit divides by; none for float or signed samples.
+ */
+export function imageVolume(data: Float32Array, C: number, W: number, H: number, d: { format: string; samples: string; colour: boolean; pages?: number; bits?: number }): Volume {
+  const D = d.pages ?? 1;
   const h = H / D;
-  return { data: out, channels: C, dims: [D, h, W], affine, bits: s.bits, source: 'image', description: `${opts.format} ${W}×${h}${D > 1 ? `, ${D} pages,` : ''} ${s.bits}-bit ${kind}` };
+  const kind = d.colour ? (C === 1 ? 'colour, read as its luminance' : 'colour') : 'grayscale';
+  const affine = new Float64Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
+  return { data, channels: C, dims: [D, h, W], affine, ...(d.bits ? { bits: d.bits } : {}), source: 'image', description: `${d.format} ${W}×${h}${D > 1 ? `, ${D} pages,` : ''} ${d.samples} ${kind}` };
 }
 
 /**

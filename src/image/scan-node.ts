@@ -6,9 +6,9 @@
 import sharp from 'sharp';
 import { isDicom, readDicom } from './dicom.js';
 import { isNifti, readNifti } from './nifti.js';
-import { otherSamples, pictureVolume } from './picture.js';
+import { imageVolume, otherSamples, pictureVolume } from './picture.js';
 import { DEFAULT_MAX_DECODE_PIXELS, checkScanSize, type ScanLimits, type Volume } from './volume.js';
-import { DEFAULT_MAX_PIXELS, cmykPixels, inputError, mp, onceMore, readInputFile } from './node.js';
+import { DEFAULT_MAX_PIXELS, cmykPixels, inputError, mp, onceMore, readInputFile, stackMetadata } from './node.js';
 
 /** Whether a file name is a scan that only the scan reader takes (NIfTI, DICOM). */
 export function isScanFile(path: string): boolean {
@@ -37,8 +37,8 @@ export async function readScanFile(path: string, opts: { maxPixels?: number; che
     if (!meta.width || !meta.height) throw new Error('no image size in the header');
     // a TIFF of several pages of one size is a stack: a volume of that many slices (a 2-D model explains
     // each); pages of different sizes (a pyramid, a thumbnail) leave the first page, said in the description
-    const stack = meta.format === 'tiff' && (meta.pages ?? 1) > 1 ? await onceMore(() => sharp(bytes, { failOn: 'error', limitInputPixels: false, pages: -1 }).metadata()).catch(() => undefined) : undefined;
-    if (stack) return readStack(path, bytes, stack, opts, { maxVoxels: opts.maxPixels, check: opts.check });
+    const stack = await stackMetadata(bytes, meta);
+    if (stack) return readStack(path, bytes, stack, opts.channels ?? 1, limits);
     const firstOf = meta.format === 'tiff' && (meta.pages ?? 1) > 1 ? `, the first of ${meta.pages} pages of different sizes` : '';
     const limit = opts.maxPixels === undefined ? DEFAULT_MAX_PIXELS : opts.maxPixels > 0 ? opts.maxPixels : Infinity;
     if (meta.width * meta.height > limit) throw inputError(`image ${path} is ${meta.width}×${meta.height}, above the limit of ${mp(limit)} megapixels; raise it with --max-pixels N (0 for no limit) if this image is meant`);
@@ -84,14 +84,14 @@ async function pictureSlices(path: string, meta: sharp.Metadata, pipe: () => sha
  * of its pages, refused from the header above the scan budget (`--max-pixels`, as NIfTI), never shrunk;
  * an EXIF orientation other than 1 is refused (libvips would turn the whole column of pages).
  */
-async function readStack(path: string, bytes: Buffer, meta: sharp.Metadata, opts: { channels?: number }, limits: ScanLimits): Promise<Volume> {
+async function readStack(path: string, bytes: Buffer, meta: sharp.Metadata, channels: number, limits: ScanLimits): Promise<Volume> {
   const D = meta.pages!;
   const H = meta.pageHeight ?? meta.height! / D;
   const W = meta.width!;
   if ((meta.orientation ?? 1) !== 1) throw inputError(`cannot read image ${path}: a stack of ${D} pages with an EXIF orientation (${meta.orientation}); save its pages unrotated`);
-  const C = (meta.channels ?? 1) >= 3 && (opts.channels ?? 1) === 3 ? 3 : 1;
+  const C = (meta.channels ?? 1) >= 3 && channels === 3 ? 3 : 1;
   checkScanSize(path, [D, H, W], C, limits);
-  return pictureSlices(path, meta, () => sharp(bytes, { failOn: 'error', limitInputPixels: false, ignoreIcc: true, pages: -1 }), opts.channels ?? 1, D);
+  return pictureSlices(path, meta, () => sharp(bytes, { failOn: 'error', limitInputPixels: false, ignoreIcc: true, pages: -1 }), channels, D);
 }
 
 /**
@@ -102,7 +102,7 @@ async function readStack(path: string, bytes: Buffer, meta: sharp.Metadata, opts
  * colour into one channel is the luminance 0.299 R + 0.587 G + 0.114 B (Pillow's 'F' conversion). Alpha,
  * complex and 16-bit signed samples (which libvips would clip at 0) are refused.
  */
-async function floatPicture(path: string, meta: sharp.Metadata, samples: string, pipe: () => sharp.Sharp, channels: number, pages = 1): Promise<Volume> {
+async function floatPicture(path: string, meta: sharp.Metadata, samples: string, pipe: () => sharp.Sharp, channels: number, pages?: number): Promise<Volume> {
   const bands = meta.channels ?? 1;
   if (samples === 'complex') throw inputError(`cannot read image ${path}: its samples are complex numbers; give the model input as .npy`);
   // libvips takes 16-bit samples for unsigned grey16 and clips negative values to 0 on the way out
@@ -120,8 +120,5 @@ async function floatPicture(path: string, meta: sharp.Metadata, samples: string,
   const out = bands === 1 ? v : new Float32Array(C * n);
   if (C === 3) for (let p = 0; p < n; p++) for (let c = 0; c < 3; c++) out[c * n + p] = v[p * 3 + c]!;
   else if (bands === 3) for (let p = 0; p < n; p++) out[p] = 0.299 * v[p * 3]! + 0.587 * v[p * 3 + 1]! + 0.114 * v[p * 3 + 2]!;
-  const kind = bands === 3 ? (C === 1 ? 'colour, read as its luminance' : 'colour') : 'grayscale';
-  const affine = new Float64Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
-  const h = H / pages;
-  return { data: out, channels: C, dims: [pages, h, W], affine, source: 'image', description: `${meta.format ?? 'image'} ${W}×${h}${pages > 1 ? `, ${pages} pages,` : ''} ${samples} ${kind}` };
+  return imageVolume(out, C, W, H, { format: meta.format ?? 'image', samples, colour: bands === 3, pages });
 }
